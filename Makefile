@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is here for them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export SPEAKUP_ENVIRONMENT ?= development
+
+.PHONY: run test install lint
+
+$(BIN)/flask: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(BIN)/flask
+
+node_modules/nhsuk-frontend/package.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(BIN)/flask node_modules/nhsuk-frontend/package.json
+
+## Start the service on SQLite (development mode, demo guardian printed) at http://127.0.0.1:5000
+run: install
+	SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false} $(BIN)/flask --app wsgi speakup init --recovery-key-file instance/recovery-key.txt
+	SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false} $(BIN)/flask --app wsgi speakup demo
+	SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false} $(BIN)/flask --app wsgi run
+
+## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set)
+test: install
+	$(BIN)/ruff check speakup tests config
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check speakup tests config

@@ -1,0 +1,57 @@
+"""Every setting with a safe default. Override any of them with SPEAKUP_<KEY> in the environment."""
+
+# "production" refuses to start without real secrets; "development" generates and keeps them in
+# instance/; "testing" is for the test suite.
+ENVIRONMENT = "production"
+
+# Secrets: no literal defaults. Production refuses to start while either is missing.
+SECRET_KEY = None
+TOKEN_PEPPER = None  # keys the access-code lookup ids and the rate-limit client pseudonyms
+
+# Database: None means a SQLite file under the instance folder.
+SQLALCHEMY_DATABASE_URI = None
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+DATABASE_CONNECT_TIMEOUT = 5  # seconds; a dead database answers 503 rather than hanging
+
+# Staff sign-in
+REQUIRE_MFA = True
+ARGON2_MEMORY_KIB = 65536
+ARGON2_ITERATIONS = 3
+ARGON2_LANES = 1
+STAFF_IDLE_MINUTES = 30
+STAFF_ABSOLUTE_HOURS = 8
+
+# Reporter follow-up sessions on the HTML pages
+REPORTER_IDLE_MINUTES = 15
+
+# Deadlines (days): EU Whistleblowing Directive acknowledgement and feedback periods
+ACK_DAYS = 7
+FEEDBACK_DAYS = 90
+
+# Input limits
+MAX_CONCERN_CHARS = 20_000
+MAX_MESSAGE_CHARS = 20_000
+MAX_SHORT_FIELD_CHARS = 200
+MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB request bodies; larger get 413
+
+# Rate limits, in Flask-Limiter's notation. Several staff often share one hospital address, so
+# submissions are generous; wrong access codes are not.
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_ENABLED = True
+RATELIMIT_HEADERS_ENABLED = True
+SUBMIT_RATE_LIMIT = "20 per hour"
+ACCESS_CODE_RATE_LIMIT = "10 per minute"
+SIGN_IN_RATE_LIMIT = "10 per minute"
+
+# Cookies
+SESSION_COOKIE_NAME = "speakup_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = True
+REMEMBER_COOKIE_DURATION = 0
+WTF_CSRF_TIME_LIMIT = None  # the form lives as long as the session; a slow writer must not lose text
+
+# Where the NHS.UK design system's built files are served from (npm install puts them here)
+NHSUK_FRONTEND_DIR = None
+
+ORGANISATION_NAME = "Your NHS trust"

@@ -1,0 +1,16 @@
+"""gunicorn settings. The access log records method, path without query, status and duration,
+and never the client address or user agent."""
+
+import os
+
+bind = os.environ.get("SPEAKUP_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("SPEAKUP_WORKERS", "2"))
+threads = int(os.environ.get("SPEAKUP_THREADS", "4"))
+worker_class = "gthread"
+timeout = 30
+accesslog = os.environ.get("SPEAKUP_ACCESS_LOG", "-")
+errorlog = os.environ.get("SPEAKUP_ERROR_LOG", "-")
+# %(m)s method, %(U)s path without query string, %(s)s status, %(M)s duration in milliseconds.
+access_log_format = '%(m)s %(U)s %(s)s %(M)sms'
+forwarded_allow_ips = os.environ.get("SPEAKUP_FORWARDED_ALLOW_IPS", "127.0.0.1")
+proxy_allow_ips = forwarded_allow_ips

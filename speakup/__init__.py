@@ -1,0 +1,117 @@
+"""Speak Up: raise a concern safely, and follow it up without an account."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+
+from . import errors, security
+from .extensions import csrf, limiter, login_manager, migrate
+from .models import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start safely with this configuration; the message says what is missing."""
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_url_path="/assets/app")
+    app.config.from_object("config.default")
+    app.config.from_prefixed_env("SPEAKUP")
+    if overrides:
+        app.config.update(overrides)
+    _finish_config(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from .api import bp as api_bp
+    from .cli import speakup_cli
+    from .web import assets, followup, guardian, health, report
+
+    app.register_blueprint(report.bp)
+    app.register_blueprint(followup.bp)
+    app.register_blueprint(guardian.bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(assets.make_blueprint(app.config["NHSUK_FRONTEND_DIR"]))
+    csrf.exempt(api_bp)
+    app.cli.add_command(speakup_cli)
+
+    security.init_app(app)
+    errors.init_app(app)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {"organisation_name": app.config["ORGANISATION_NAME"], "request_path": request.path}
+
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    config = app.config
+    environment = config["ENVIRONMENT"]
+    if environment not in ("production", "development", "testing"):
+        raise ConfigurationError("SPEAKUP_ENVIRONMENT must be production, development or testing")
+    if environment == "development":
+        _development_secrets(app)
+    missing = [key for key in ("SECRET_KEY", "TOKEN_PEPPER") if not config.get(key)]
+    if missing:
+        names = " and ".join(f"SPEAKUP_{key}" for key in missing)
+        raise ConfigurationError(
+            f"{names} must be set in production (long random values, for example from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+    pepper = config["TOKEN_PEPPER"]
+    config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
+    if environment != "production":
+        config["SESSION_COOKIE_SECURE"] = False  # development and tests run over plain http
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "speakup.sqlite")
+    if not config.get("NHSUK_FRONTEND_DIR"):
+        config["NHSUK_FRONTEND_DIR"] = str(ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk")
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
+    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
+
+
+def _engine_options(config: Any) -> dict[str, Any]:
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    timeout = int(config["DATABASE_CONNECT_TIMEOUT"])
+    connect_args = dict(options.get("connect_args", {}))
+    if uri.startswith("postgresql"):
+        connect_args.setdefault("connect_timeout", timeout)
+    elif uri.startswith("sqlite"):
+        connect_args.setdefault("timeout", timeout)
+    options["connect_args"] = connect_args
+    return options
+
+
+def _development_secrets(app: Flask) -> None:
+    """Development only: generate secrets once and keep them in instance/ so restarts keep working."""
+    path = Path(app.instance_path) / "development-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    for key in ("SECRET_KEY", "TOKEN_PEPPER"):
+        if not app.config.get(key):
+            if key not in stored:
+                stored[key] = secrets.token_urlsafe(48)
+                changed = True
+            app.config[key] = stored[key]
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)

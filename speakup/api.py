@@ -1,0 +1,150 @@
+"""JSON API v1, reporter side. The access code is the bearer token; no cookie is read or set."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import DBAPIError
+
+from . import cases, keyring
+from .categories import ANONYMITY, lists_for
+from .errors import api_error
+from .extensions import limiter
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+NOT_FOUND = "We could not find a concern with that access code."
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any):
+        super().__init__(message)
+        self.status, self.message, self.code, self.extra = status, message, code, extra
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return api_error(error.status, error.message, error.code, **error.extra)
+
+
+@bp.after_request
+def _no_cookies(response: Response) -> Response:
+    # The API is stateless: whatever else ran, no cookie leaves with its answers.
+    response.headers.pop("Set-Cookie", None)
+    response.headers["Vary"] = "Authorization"
+    return response
+
+
+def _iso(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat()
+
+
+def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(415, "Send a JSON body with Content-Type: application/json.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(422, "Unknown fields: " + ", ".join(unknown), fields={k: "unknown field" for k in unknown})
+    return body
+
+
+def _access_code_failed() -> bool:
+    return bool(g.get("access_code_failed"))
+
+
+def _reporter_case():
+    header = request.headers.get("Authorization", "")
+    scheme, _, code = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not code.strip():
+            raise keyring.AccessCodeNotFound()
+        return keyring.open_with_access_code(code.strip(), current_app.config["TOKEN_PEPPER_BYTES"])
+    except keyring.AccessCodeNotFound:
+        g.access_code_failed = True
+        raise ApiError(401, NOT_FOUND) from None
+
+
+reporter_limit = limiter.limit(
+    lambda: current_app.config["ACCESS_CODE_RATE_LIMIT"], deduct_when=lambda _r: _access_code_failed()
+)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/options")
+def options():
+    return jsonify(anonymity=list(ANONYMITY), worker_groups=list(lists_for(date.today()).worker_groups))
+
+
+@bp.post("/concerns")
+@limiter.limit(lambda: current_app.config["SUBMIT_RATE_LIMIT"])
+def raise_concern():
+    body = _json_body(cases.CONCERN_FIELDS)
+    try:
+        raised = cases.raise_concern(cases.check_concern(body))
+    except cases.InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except DBAPIError:
+        raise ApiError(503, "The service is unavailable. Nothing was stored. Try again in a few minutes.") from None
+    return jsonify(
+        reference=raised.reference,
+        access_code=raised.access_code,
+        status=raised.status,
+        acknowledge_by=_iso(raised.acknowledge_by),
+    ), 201
+
+
+@bp.get("/follow-up")
+@reporter_limit
+def follow_up():
+    case, case_key = _reporter_case()
+    view = cases.reporter_view(case, case_key)
+    return jsonify(
+        reference=view.reference,
+        status=view.status,
+        status_label=view.status_label,
+        created_at=_iso(view.created_at),
+        acknowledge_by=_iso(view.acknowledge_by),
+        feedback_by=_iso(view.feedback_by),
+        messages=[{"author": m.author, "body": m.body, "created_at": _iso(m.created_at)} for m in view.messages],
+        feedback_requested=view.feedback_requested,
+    )
+
+
+@bp.post("/follow-up/messages")
+@reporter_limit
+def post_message():
+    case, case_key = _reporter_case()
+    body = _json_body(("body",))
+    try:
+        message = cases.post_message(case, case_key, "reporter", body.get("body"))
+    except cases.InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except cases.CaseChanged:
+        raise ApiError(409, "The case changed at the same moment. Send your message again.") from None
+    return jsonify(created_at=_iso(message.created_at)), 201
+
+
+@bp.post("/follow-up/feedback")
+@reporter_limit
+def post_feedback():
+    case, _case_key = _reporter_case()
+    body = _json_body(("speak_up_again", "detriment"))
+    try:
+        cases.record_feedback(case, body.get("speak_up_again"), body.get("detriment"))
+    except cases.InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except (cases.FeedbackNotOpen, cases.CaseChanged) as exc:
+        raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
+    return jsonify(recorded=True), 201

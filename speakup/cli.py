@@ -1,0 +1,78 @@
+"""`flask speakup ...`: set up the database and recovery key, and create staff accounts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from . import accounts, keyring
+from .models import OrganisationKey, db
+
+speakup_cli = AppGroup("speakup", help="Speak Up administration.")
+
+
+@speakup_cli.command("init")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the recovery private key on first run (mode 0600). Move it offline.",
+)
+def init_command(recovery_key_file: Path) -> None:
+    """Create or migrate the schema and, on first run, the recovery keypair. Safe to run again."""
+    upgrade()
+    existing = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+    if existing is not None:
+        click.echo("Database is up to date. The recovery key already exists; nothing written.")
+        return
+    if recovery_key_file.exists():
+        raise click.ClickException(f"{recovery_key_file} already exists; refusing to overwrite a key file.")
+    row, private_key = keyring.create_recovery_key()
+    recovery_key_file.parent.mkdir(parents=True, exist_ok=True)
+    # Created 0600 from the start, so the key is never readable by others even for a moment.
+    fd = os.open(recovery_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(keyring.encode_recovery_file(private_key))
+    db.session.commit()
+    click.echo(f"Recovery key written to {recovery_key_file}. Store it offline (for example the SIRO's safe) and delete this copy.")
+
+
+@speakup_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+def create_user_command(email: str, name: str, role: str) -> None:
+    """Create a guardian or administrator. Reads the password from standard input (one line)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        account = accounts.create_user(email, name, role, password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {role} {account.user.email}.")
+    uri = accounts.totp_uri_for(account)
+    if uri:
+        click.echo(f"totp-uri: {uri}")
+
+
+DEMO_EMAIL = "guardian@example.org"
+DEMO_PASSWORD = "demo guardian password"
+
+
+@speakup_cli.command("demo")
+def demo_command() -> None:
+    """Development only: create a demo guardian and print how to sign in."""
+    if current_app.config["ENVIRONMENT"] != "development":
+        raise click.ClickException("the demo guardian exists only with SPEAKUP_ENVIRONMENT=development")
+    if accounts.find_user(DEMO_EMAIL) is None:
+        account = accounts.create_user(DEMO_EMAIL, "Demo Guardian", "guardian", DEMO_PASSWORD)
+        uri = accounts.totp_uri_for(account)
+        if uri:
+            click.echo(f"totp-uri: {uri}")
+    click.echo(f"Demo guardian: {DEMO_EMAIL} / password: {DEMO_PASSWORD}")

@@ -1,0 +1,96 @@
+"""Error pages and JSON errors. Never a stack trace, never an echo of what was sent."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PAGES = {
+    400: ("Something went wrong with that form", "The page may have been open too long, or the form was sent twice. Go back, reload the page and try again. If you were writing something, copy it first."),
+    401: ("You need to sign in", "Sign in to see this page."),
+    403: ("You cannot see this page", "Your account does not have access to this page."),
+    404: ("Page not found", "Check the web address, or go back to the start."),
+    405: ("Page not found", "Check the web address, or go back to the start."),
+    413: ("What you sent is too large", "Shorten your text and try again."),
+    429: ("Too many tries", "For your safety we have paused this for a short while."),
+    500: ("Sorry, there is a problem with the service", "Nothing you sent has been lost or shared. Try again later."),
+    503: ("Sorry, the service is unavailable", "Try again in a few minutes. Nothing has been saved or shared."),
+}
+
+API_CODES = {
+    400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+    500: "server_error", 503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(status: int, message: str, code: str | None = None, **extra: object) -> tuple[Response, int]:
+    body: dict[str, object] = {"code": code or API_CODES.get(status, "error"), "message": message}
+    body.update(extra)
+    return jsonify(error=body), status
+
+
+def error_page(status: int, retry_after: str | None = None) -> tuple[str, int]:
+    title, body = PAGES.get(status, PAGES[500])
+    return render_template("errors/error.html", status=status, title=title, body=body, retry_after=retry_after), status
+
+
+def retry_after_text() -> str | None:
+    from .extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    value = max(1, int(current.reset_at - time.time()))
+    return f"{value} seconds" if value < 120 else f"{(value + 59) // 60} minutes"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
+        if wants_json():
+            return api_error(400, "The request was refused.")
+        return error_page(400)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        status = error.code or 500
+        if wants_json():
+            messages = {413: "The request body is larger than 1 MiB.", 429: "Too many requests. Try again later.",
+                        404: "Not found.", 405: "Method not allowed."}
+            return api_error(status, messages.get(status, error.name))
+        retry = retry_after_text() if status == 429 else None
+        return error_page(status, retry)
+
+    @app.errorhandler(DBAPIError)
+    def _database(error: DBAPIError):
+        from .models import db
+
+        db.session.rollback()
+        log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
+        if wants_json():
+            return api_error(503, "The service is unavailable. Try again in a few minutes.")
+        return error_page(503)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        # Log the type only: the message of an exception could carry what a person typed.
+        log.error(
+            "unexpected %s on %s %s\n%s",
+            type(error).__name__, request.method, request.url_rule, "".join(traceback.format_tb(error.__traceback__)),
+        )
+        if wants_json():
+            return api_error(500, "Something went wrong. Nothing you sent was shared.")
+        return error_page(500)

@@ -1,0 +1,338 @@
+"""Who can open which case: account keys, sessions, grants and the recovery key.
+
+Sessions follow one rule for staff and reporters alike: the secret is sealed server-side under a
+random per-session key, and that key lives only in the browser's signed cookie. Neither half
+alone opens anything; deleting the row ends the session everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from . import crypto
+from .models import Case, CaseGrant, OrganisationKey, ReporterSession, StaffSession, User, db, utcnow
+
+RECOVERY_FILE_HEADER = "-----BEGIN SPEAKUP RECOVERY KEY-----"
+RECOVERY_FILE_FOOTER = "-----END SPEAKUP RECOVERY KEY-----"
+
+# Used only to spend the same effort on a wrong access code as on a right one.
+_DECOY_SALT = b"\x00" * crypto.SALT_BYTES
+_DECOY_WRAPPED = b"\x01" + b"\x00" * (crypto.NONCE_BYTES + crypto.KEY_BYTES + 16)
+
+
+class InvalidCredentials(Exception):
+    """Email, password or security code did not match. Deliberately says no more than that."""
+
+
+class AccessCodeNotFound(Exception):
+    """No concern opens with this access code (wrong, malformed or unknown: all the same)."""
+
+
+class SessionExpired(Exception):
+    """A session row is gone, idle too long, past its absolute limit, or its cookie key is wrong."""
+
+
+class NoGrant(Exception):
+    """This guardian holds no key for the case."""
+
+
+class RecoveryKeyMissing(Exception):
+    """`flask speakup init` has not been run: there is no recovery key to wrap case keys for."""
+
+
+class WrongRecoveryKey(Exception):
+    """The recovery key file does not match the organisation's recovery public key."""
+
+
+# --- Accounts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedAccount:
+    public_key: bytes
+    private_key_ct: bytes
+    salt: bytes
+    totp_secret_ct: bytes | None
+
+
+def _account_aad(salt: bytes, field: str) -> bytes:
+    return f"{crypto.PROTOCOL}|account|{salt.hex()}|{field}".encode()
+
+
+def seal_new_account(password: str, params: crypto.PasswordParams, totp_secret: bytes | None) -> SealedAccount:
+    keypair = crypto.generate_keypair()
+    salt = crypto.new_salt()
+    wrapping_key = crypto.password_key(password, salt, params)
+    return SealedAccount(
+        public_key=keypair.public_bytes,
+        private_key_ct=crypto.seal(wrapping_key, keypair.private_bytes, _account_aad(salt, "private-key")),
+        salt=salt,
+        totp_secret_ct=(
+            crypto.seal(wrapping_key, totp_secret, _account_aad(salt, "totp")) if totp_secret else None
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class UnlockedAccount:
+    private_key: bytes
+    totp_secret: bytes | None
+
+
+def password_params_of(user: User) -> crypto.PasswordParams:
+    return crypto.PasswordParams(user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes)
+
+
+def unlock_account(user: User, password: str) -> UnlockedAccount:
+    """One Argon2id derivation; a wrong password fails to open the private key."""
+    wrapping_key = crypto.password_key(password, user.password_salt, password_params_of(user))
+    try:
+        private_key = crypto.open_sealed(
+            wrapping_key, user.private_key_ct, _account_aad(user.password_salt, "private-key")
+        )
+        totp_secret = (
+            crypto.open_sealed(wrapping_key, user.totp_secret_ct, _account_aad(user.password_salt, "totp"))
+            if user.totp_secret_ct
+            else None
+        )
+    except crypto.DecryptionError as exc:
+        raise InvalidCredentials() from exc
+    return UnlockedAccount(private_key, totp_secret)
+
+
+# --- Staff sessions ----------------------------------------------------------------------
+
+
+def _session_aad(kind: str, session_id: str) -> bytes:
+    return f"{crypto.PROTOCOL}|{kind}-session|{session_id}".encode()
+
+
+def start_staff_session(user: User, private_key: bytes) -> tuple[StaffSession, bytes]:
+    session_key = crypto.new_session_key()
+    session_id = secrets.token_urlsafe(32)
+    row = StaffSession(
+        id=session_id,
+        user_id=user.id,
+        private_key_ct=crypto.seal(session_key, private_key, _session_aad("staff", session_id)),
+    )
+    db.session.add(row)
+    return row, session_key
+
+
+def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) -> StaffSession:
+    row = db.session.get(StaffSession, session_id)
+    now = utcnow()
+    if row is None or not row.user.is_active:
+        raise SessionExpired()
+    if now - row.last_seen_at > idle or now - row.created_at > absolute:
+        db.session.delete(row)
+        db.session.commit()
+        raise SessionExpired()
+    # Write at most once a minute: every page view must not become a database write.
+    if now - row.last_seen_at > timedelta(minutes=1):
+        row.last_seen_at = now
+        db.session.commit()
+    return row
+
+
+def staff_private_key(row: StaffSession, session_key: bytes) -> bytes:
+    try:
+        return crypto.open_sealed(session_key, row.private_key_ct, _session_aad("staff", row.id))
+    except crypto.DecryptionError as exc:
+        raise SessionExpired() from exc
+
+
+def end_staff_session(session_id: str) -> None:
+    row = db.session.get(StaffSession, session_id)
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+
+
+# --- Grants ------------------------------------------------------------------------------
+
+
+def recovery_public_key() -> bytes:
+    row = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+    if row is None:
+        raise RecoveryKeyMissing()
+    return row.public_key
+
+
+def grant_case_key(case: Case, case_key: bytes, user: User) -> CaseGrant:
+    grant = CaseGrant(
+        case_id=case.id,
+        recipient="guardian",
+        user_id=user.id,
+        wrapped_key=crypto.wrap_case_key(case_key, user.public_key, case.id),
+        protocol=crypto.PROTOCOL,
+    )
+    db.session.add(grant)
+    return grant
+
+
+def grant_recovery(case: Case, case_key: bytes, public_key: bytes) -> CaseGrant:
+    grant = CaseGrant(
+        case_id=case.id,
+        recipient="recovery",
+        wrapped_key=crypto.wrap_case_key(case_key, public_key, case.id),
+        protocol=crypto.PROTOCOL,
+    )
+    db.session.add(grant)
+    return grant
+
+
+def grant_reporter(case: Case, case_key: bytes, normalised_code: str) -> CaseGrant:
+    salt = crypto.new_salt()
+    code_key = crypto.access_code_key(normalised_code, salt, case.id)
+    grant = CaseGrant(
+        case_id=case.id,
+        recipient="reporter",
+        wrapped_key=crypto.seal(code_key, case_key, crypto.associated_data(case.id, "reporter-grant", 0)),
+        salt=salt,
+        protocol=crypto.PROTOCOL,
+    )
+    db.session.add(grant)
+    return grant
+
+
+def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
+    grant = db.session.scalar(
+        select(CaseGrant).where(
+            CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+        )
+    )
+    if grant is None:
+        raise NoGrant()
+    try:
+        return crypto.unwrap_case_key(grant.wrapped_key, private_key, case.id)
+    except crypto.DecryptionError as exc:
+        raise NoGrant() from exc
+
+
+def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
+    """Finds and opens a case from its access code, with the same work whether or not it exists."""
+    try:
+        normalised = crypto.normalise_access_code(code)
+    except crypto.InvalidAccessCode:
+        normalised = None
+    lookup = crypto.access_code_lookup_id(pepper, normalised or code[:64])
+    # One indexed query, found or not, so the answer takes the same time either way.
+    row = db.session.execute(
+        select(Case, CaseGrant)
+        .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == "reporter"))
+        .where(Case.access_lookup_id == lookup)
+    ).first()
+    case, grant = (row[0], row[1]) if row is not None and normalised is not None else (None, None)
+    case_id = case.id if case is not None else 0
+    salt = grant.salt if grant is not None and grant.salt else _DECOY_SALT
+    wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
+    code_key = crypto.access_code_key(normalised or "", salt, case_id)
+    try:
+        case_key = crypto.open_sealed(code_key, wrapped, crypto.associated_data(case_id, "reporter-grant", 0))
+    except crypto.DecryptionError as exc:
+        raise AccessCodeNotFound() from exc
+    if case is None or grant is None:
+        raise AccessCodeNotFound()
+    return case, case_key
+
+
+# --- Reporter sessions (HTML follow-up) --------------------------------------------------
+
+
+def start_reporter_session(case: Case, case_key: bytes) -> tuple[ReporterSession, bytes]:
+    session_key = crypto.new_session_key()
+    session_id = secrets.token_urlsafe(32)
+    row = ReporterSession(
+        id=session_id,
+        case_id=case.id,
+        case_key_ct=crypto.seal(session_key, case_key, _session_aad("reporter", session_id)),
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row, session_key
+
+
+def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes]:
+    row = db.session.get(ReporterSession, session_id)
+    now = utcnow()
+    if row is None:
+        raise SessionExpired()
+    if now - row.last_seen_at > idle:
+        db.session.delete(row)
+        db.session.commit()
+        raise SessionExpired()
+    try:
+        case_key = crypto.open_sealed(session_key, row.case_key_ct, _session_aad("reporter", row.id))
+    except crypto.DecryptionError as exc:
+        raise SessionExpired() from exc
+    row.last_seen_at = now
+    db.session.commit()
+    case = db.session.get(Case, row.case_id)
+    if case is None:
+        raise SessionExpired()
+    return case, case_key
+
+
+def end_reporter_session(session_id: str) -> None:
+    row = db.session.get(ReporterSession, session_id)
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+
+
+def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
+    cutoff = (now or utcnow()) - idle
+    rows = db.session.scalars(select(ReporterSession).where(ReporterSession.last_seen_at < cutoff)).all()
+    for row in rows:
+        db.session.delete(row)
+    db.session.commit()
+    return len(rows)
+
+
+# --- Recovery key ------------------------------------------------------------------------
+
+
+def create_recovery_key() -> tuple[OrganisationKey, bytes]:
+    """Returns the stored public row and the private key, which the caller writes once to a file."""
+    keypair = crypto.generate_keypair()
+    row = OrganisationKey(purpose="recovery", public_key=keypair.public_bytes, protocol=crypto.PROTOCOL)
+    db.session.add(row)
+    return row, keypair.private_bytes
+
+
+def encode_recovery_file(private_key: bytes) -> str:
+    body = base64.b64encode(private_key).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join(
+        [
+            RECOVERY_FILE_HEADER,
+            f"Protocol: {crypto.PROTOCOL}",
+            f"Fingerprint: {crypto.fingerprint(crypto.public_key_of(private_key))}",
+            "",
+            *lines,
+            RECOVERY_FILE_FOOTER,
+            "",
+        ]
+    )
+
+
+def decode_recovery_file(text: str) -> bytes:
+    """Reads a recovery key file and checks it belongs to this organisation."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if not lines or lines[0] != RECOVERY_FILE_HEADER or lines[-1] != RECOVERY_FILE_FOOTER:
+        raise WrongRecoveryKey("not a Speak Up recovery key file")
+    body = "".join(line for line in lines[1:-1] if line and ":" not in line)
+    try:
+        private_key = base64.b64decode(body, validate=True)
+        public_key = crypto.public_key_of(private_key)
+    except (ValueError, crypto.DecryptionError) as exc:
+        raise WrongRecoveryKey("the recovery key file is damaged") from exc
+    if public_key != recovery_public_key():
+        raise WrongRecoveryKey("this recovery key belongs to another installation")
+    return private_key

@@ -1,0 +1,146 @@
+"""Database models. Free text lives only in *_ct columns, sealed under the case key or a session key."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(db.Model):
+    """A guardian or administrator. Their private key is sealed under their password."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # "guardian" or "admin"
+    is_active: Mapped[bool] = mapped_column(default=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    password_salt: Mapped[bytes] = mapped_column(LargeBinary)
+    kdf_memory_kib: Mapped[int]
+    kdf_iterations: Mapped[int]
+    kdf_lanes: Mapped[int]
+    # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffSession(db.Model):
+    """One signed-in browser. Holds the private key sealed under a key that only the cookie has."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    private_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class OrganisationKey(db.Model):
+    """The recovery public key. Its private half is kept offline, never by the server."""
+
+    __tablename__ = "organisation_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), unique=True)  # "recovery"
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    protocol: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    # HMAC of the access code under the server pepper: one indexed lookup, whatever the case count.
+    access_lookup_id: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    # Plain values from fixed lists, counted for the national return. Never free text.
+    anonymity: Mapped[str] = mapped_column(String(20))
+    worker_group: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledge_by: Mapped[date]
+    feedback_by: Mapped[date]
+    # The reporter's answer to the national feedback question, once the case is closed.
+    speak_up_again: Mapped[str | None] = mapped_column(String(20))
+    detriment_reported: Mapped[bool | None]
+    feedback_at: Mapped[datetime | None]
+    # Sealed under the case key: what happened, where, when (one JSON document), and identity.
+    concern_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    protocol: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="case", order_by="Message.created_at, Message.id"
+    )
+
+
+class CaseGrant(db.Model):
+    """The case key wrapped for one recipient: a guardian, the recovery key, or the reporter's code."""
+
+    __tablename__ = "case_grants"
+    __table_args__ = (UniqueConstraint("case_id", "recipient", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(20))  # "guardian", "recovery", "reporter"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    salt: Mapped[bytes | None] = mapped_column(LargeBinary)  # reporter grants: HKDF salt
+    protocol: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random id bound into the associated data before the row has a database id.
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(20))  # "reporter" or "guardian"
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    protocol: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class ReporterSession(db.Model):
+    """A reporter's follow-up on the HTML pages: the case key sealed under a key only the cookie has.
+
+    No address, no user agent: only what is needed to end the session when idle.
+    """
+
+    __tablename__ = "reporter_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,211 @@
+"""The OpenAPI 3.1 document for JSON API v1. Tests check it covers every API route and that
+real answers match its schemas, so it cannot drift from the code unnoticed."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from .categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
+
+_TEXT = {"type": "string"}
+_DATE = {"type": "string", "format": "date"}
+_DATETIME = {"type": "string", "format": "date-time"}
+
+
+def _json(schema_ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}
+
+
+def _answer(description: str, schema_ref: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(schema_ref)}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    texts = {
+        400: "Malformed request",
+        401: "Wrong or missing access code",
+        409: "Conflicts with the case's state",
+        413: "Body larger than 1 MiB",
+        415: "Body is not JSON",
+        422: "Fields invalid or unknown",
+        429: "Too many requests; see Retry-After",
+        503: "Service unavailable",
+    }
+    return {str(s): _answer(texts[s], "Error") for s in statuses}
+
+
+def openapi_document() -> dict[str, Any]:
+    bearer = [{"accessCode": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Speak Up reporter API",
+            "version": "1",
+            "description": "Raise a concern and follow it up with its access code. No cookies are used.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {
+                "accessCode": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The access code shown once when the concern was raised.",
+                }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": _TEXT,
+                                "message": _TEXT,
+                                "fields": {"type": "object", "additionalProperties": _TEXT},
+                            },
+                        }
+                    },
+                },
+                "Options": {
+                    "type": "object",
+                    "required": ["anonymity", "worker_groups"],
+                    "properties": {
+                        "anonymity": {"type": "array", "items": {"enum": list(ANONYMITY)}},
+                        "worker_groups": {"type": "array", "items": _TEXT},
+                    },
+                },
+                "NewConcern": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["what_happened", "anonymity"],
+                    "properties": {
+                        "what_happened": {"type": "string", "minLength": 1, "maxLength": 20000},
+                        "where": _TEXT,
+                        "when": _TEXT,
+                        "anonymity": {"enum": list(ANONYMITY)},
+                        "name": {**_TEXT, "description": "Required unless anonymous; refused when anonymous."},
+                        "contact": {**_TEXT, "description": "Refused when anonymous."},
+                        "worker_group": {"enum": list(lists_for(date.today()).worker_groups)},
+                    },
+                },
+                "RaisedConcern": {
+                    "type": "object",
+                    "required": ["reference", "access_code", "status", "acknowledge_by"],
+                    "properties": {
+                        "reference": _TEXT,
+                        "access_code": {**_TEXT, "description": "Shown once. Never stored; cannot be recovered."},
+                        "status": {"const": "received"},
+                        "acknowledge_by": _DATE,
+                    },
+                },
+                "Message": {
+                    "type": "object",
+                    "required": ["author", "body", "created_at"],
+                    "properties": {
+                        "author": {"enum": ["reporter", "guardian"]},
+                        "body": _TEXT,
+                        "created_at": _DATETIME,
+                    },
+                },
+                "FollowUp": {
+                    "type": "object",
+                    "required": [
+                        "reference", "status", "status_label", "created_at", "acknowledge_by",
+                        "feedback_by", "messages", "feedback_requested",
+                    ],
+                    "properties": {
+                        "reference": _TEXT,
+                        "status": {"enum": ["received", "acknowledged", "in_progress", "awaiting_reporter", "referred", "closed"]},
+                        "status_label": _TEXT,
+                        "created_at": _DATETIME,
+                        "acknowledge_by": _DATE,
+                        "feedback_by": _DATE,
+                        "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+                        "feedback_requested": {"type": "boolean"},
+                    },
+                },
+                "NewMessage": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["body"],
+                    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000}},
+                },
+                "MessageCreated": {
+                    "type": "object",
+                    "required": ["created_at"],
+                    "properties": {"created_at": _DATETIME},
+                },
+                "Feedback": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["speak_up_again"],
+                    "properties": {
+                        "speak_up_again": {"enum": list(SPEAK_UP_AGAIN)},
+                        "detriment": {"type": "boolean"},
+                    },
+                },
+                "FeedbackRecorded": {
+                    "type": "object",
+                    "required": ["recorded"],
+                    "properties": {"recorded": {"const": True}},
+                },
+                "OpenAPI": {"type": "object", "required": ["openapi", "paths"]},
+            },
+        },
+        "paths": {
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _answer("OpenAPI 3.1 document", "OpenAPI")},
+                }
+            },
+            "/options": {
+                "get": {
+                    "summary": "The allowed values for anonymity and worker group",
+                    "responses": {"200": _answer("Allowed values", "Options")},
+                }
+            },
+            "/concerns": {
+                "post": {
+                    "summary": "Raise a concern",
+                    "requestBody": {"required": True, "content": _json("NewConcern")},
+                    "responses": {
+                        "201": _answer("Raised; keep the access code", "RaisedConcern"),
+                        **_errors(400, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/follow-up": {
+                "get": {
+                    "summary": "Status and conversation of the concern this access code opens",
+                    "security": bearer,
+                    "responses": {"200": _answer("The case", "FollowUp"), **_errors(401, 429, 503)},
+                }
+            },
+            "/follow-up/messages": {
+                "post": {
+                    "summary": "Reply to the guardian",
+                    "security": bearer,
+                    "requestBody": {"required": True, "content": _json("NewMessage")},
+                    "responses": {
+                        "201": _answer("Sent", "MessageCreated"),
+                        **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/follow-up/feedback": {
+                "post": {
+                    "summary": "Answer the closing question: would you speak up again?",
+                    "security": bearer,
+                    "requestBody": {"required": True, "content": _json("Feedback")},
+                    "responses": {
+                        "201": _answer("Recorded", "FeedbackRecorded"),
+                        **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+        },
+    }

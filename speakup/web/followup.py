@@ -1,0 +1,113 @@
+"""Following up a concern with its access code, on the HTML pages.
+
+The code is never put in the cookie: after one check it becomes a short-lived reporter session
+(case key sealed server-side, per-session key in the cookie), ended by signing out or 15 minutes idle.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+
+from .. import cases, crypto, keyring
+from ..extensions import limiter
+from .forms import DomainForm
+
+bp = Blueprint("followup", __name__, url_prefix="/follow-up")
+
+NOT_FOUND = "We could not find a concern with that access code. Check it and try again."
+
+
+class AccessCodeForm(DomainForm):
+    field_names = ("access_code",)
+
+
+class ReplyForm(DomainForm):
+    field_names = ("body",)
+
+
+def _access_code_failed() -> bool:
+    return bool(g.get("access_code_failed"))
+
+
+def _forget_reporter() -> None:
+    session.pop("reporter_session", None)
+    session.pop("reporter_key", None)
+
+
+def _current_case():
+    """The case of this browser's reporter session, or None when there is none or it expired."""
+    session_id, key = session.get("reporter_session"), session.get("reporter_key")
+    if not session_id or not key:
+        return None
+    idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
+    try:
+        return keyring.resume_reporter_session(session_id, crypto.b64d(key), idle)
+    except (keyring.SessionExpired, ValueError):
+        _forget_reporter()
+        return None
+
+
+@bp.get("")
+def start():
+    if _current_case() is not None:
+        return redirect(url_for("followup.case_page"))
+    return render_template("followup/start.html", form=AccessCodeForm())
+
+
+@bp.post("")
+@limiter.limit(lambda: current_app.config["ACCESS_CODE_RATE_LIMIT"], deduct_when=lambda _r: _access_code_failed())
+def check_code():
+    form = AccessCodeForm()
+    try:
+        case, case_key = keyring.open_with_access_code(form.values["access_code"], current_app.config["TOKEN_PEPPER_BYTES"])
+    except keyring.AccessCodeNotFound:
+        g.access_code_failed = True
+        form.fail({"access_code": NOT_FOUND})
+        # Never echo the code back: someone else may be looking at this screen next.
+        form.values["access_code"] = ""
+        return render_template("followup/start.html", form=form), 400
+    _forget_reporter()
+    row, session_key = keyring.start_reporter_session(case, case_key)
+    session["reporter_session"] = row.id
+    session["reporter_key"] = crypto.b64e(session_key)
+    return redirect(url_for("followup.case_page"))
+
+
+def _render_case(case, case_key, form: ReplyForm, status: int = 200):
+    view = cases.reporter_view(case, case_key)
+    return render_template("followup/case.html", case=view, form=form), status
+
+
+@bp.get("/case")
+def case_page():
+    current = _current_case()
+    if current is None:
+        return redirect(url_for("followup.start"))
+    return _render_case(*current, ReplyForm())
+
+
+@bp.post("/case/messages")
+def reply():
+    current = _current_case()
+    form = ReplyForm()
+    if current is None:
+        # Session ended while they typed: keep their words on the sign-in page's notice.
+        return render_template("followup/start.html", form=AccessCodeForm(), expired=True, kept_reply=form.values["body"]), 401
+    case, case_key = current
+    try:
+        cases.post_message(case, case_key, "reporter", form.values["body"])
+    except cases.InvalidInput as exc:
+        form.fail(exc.errors)
+        return _render_case(case, case_key, form, 400)
+    return redirect(url_for("followup.case_page") + "#messages")
+
+
+@bp.post("/sign-out")
+def sign_out():
+    session_id = session.get("reporter_session")
+    if session_id:
+        keyring.end_reporter_session(session_id)
+    _forget_reporter()
+    return render_template("followup/signed_out.html")

@@ -1,0 +1,3 @@
+from speakup import create_app
+
+app = create_app()
