@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export SPEAKUP_ENVIRONMENT ?= development
 
 .PHONY: run test install lint
 
@@ -19,10 +18,12 @@ node_modules/nhsuk-frontend/package.json: package.json package-lock.json
 install: $(BIN)/flask node_modules/nhsuk-frontend/package.json
 
 ## Start the service on SQLite (development mode, demo guardian printed) at http://127.0.0.1:5000
+# Development mode generates its secrets in instance/; MFA is off unless SPEAKUP_REQUIRE_MFA=true.
+DEV_ENV := SPEAKUP_ENVIRONMENT=development SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false}
 run: install
-	SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false} $(BIN)/flask --app wsgi speakup init --recovery-key-file instance/recovery-key.txt
-	SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false} $(BIN)/flask --app wsgi speakup demo
-	SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false} $(BIN)/flask --app wsgi run
+	$(DEV_ENV) $(BIN)/flask --app wsgi speakup init --recovery-key-file instance/recovery-key.txt
+	$(DEV_ENV) $(BIN)/flask --app wsgi speakup demo
+	$(DEV_ENV) $(BIN)/flask --app wsgi run
 
 ## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set)
 test: install

@@ -14,3 +14,9 @@ errorlog = os.environ.get("SPEAKUP_ERROR_LOG", "-")
 access_log_format = '%(m)s %(U)s %(s)s %(M)sms'
 forwarded_allow_ips = os.environ.get("SPEAKUP_FORWARDED_ALLOW_IPS", "127.0.0.1")
 proxy_allow_ips = forwarded_allow_ips
+# gunicorn 25.1+ opens a management socket (worker counts, reload, shutdown) at a per-user default path
+# ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl) that every instance on the host shares. Off unless a path is given.
+control_socket_path = os.environ.get("SPEAKUP_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket_path
+if control_socket_path:
+    control_socket = control_socket_path

@@ -22,7 +22,8 @@ class ConfigurationError(RuntimeError):
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_url_path="/assets/app")
+    instance_path = os.environ.get("SPEAKUP_INSTANCE_PATH") or str(ROOT / "instance")
+    app = Flask(__name__, instance_path=instance_path, static_url_path="/assets/app")
     app.config.from_object("config.default")
     app.config.from_prefixed_env("SPEAKUP")
     if overrides:

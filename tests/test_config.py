@@ -1,0 +1,53 @@
+"""Starting up: production refuses missing secrets; development makes its own and keeps them."""
+
+from __future__ import annotations
+
+import pytest
+
+from speakup import ConfigurationError, create_app
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for key in ("SPEAKUP_SECRET_KEY", "SPEAKUP_TOKEN_PEPPER", "SPEAKUP_ENVIRONMENT"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, "SPEAKUP_SECRET_KEY and SPEAKUP_TOKEN_PEPPER"),
+        ({"SECRET_KEY": "s" * 40}, "SPEAKUP_TOKEN_PEPPER"),
+        ({"TOKEN_PEPPER": "p" * 40}, "SPEAKUP_SECRET_KEY"),
+    ],
+)
+def test_production_refuses_to_start_without_secrets(tmp_path, given, missing):
+    with pytest.raises(ConfigurationError) as excinfo:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", **given})
+    assert str(excinfo.value).startswith(f"{missing} must be set")
+
+
+def test_production_starts_with_secrets_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER", "p" * 40)
+    monkeypatch.setenv("SPEAKUP_ACK_DAYS", "5")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert app.config["SECRET_KEY"] == "k" * 40
+    assert app.config["ACK_DAYS"] == 5
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REQUIRE_MFA"] is True
+
+
+def test_development_generates_secrets_once_and_keeps_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_ENVIRONMENT", "development")
+    monkeypatch.setenv("SPEAKUP_INSTANCE_PATH", str(tmp_path / "instance"))
+    first = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    second = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert first.config["TOKEN_PEPPER"] and first.config["TOKEN_PEPPER"] == second.config["TOKEN_PEPPER"]
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert (tmp_path / "instance" / "development-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_unknown_environment_is_refused(tmp_path):
+    with pytest.raises(ConfigurationError):
+        create_app({"ENVIRONMENT": "staging", "SECRET_KEY": "k", "TOKEN_PEPPER": "p"})

@@ -1,0 +1,192 @@
+"""The guardian slice: sign-in with TOTP, the queue, the case page, and who cannot read a case."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from conftest import AuthActions, gen_concern, gen_staff, post_form
+from speakup import crypto, keyring
+from speakup.models import Case, CaseGrant, StaffSession, User, db, utcnow
+
+SIGN_IN_FAILED = "The email address, password or security code is not right"
+
+
+def _case_url(reference: str) -> str:
+    return f"/guardian/cases/{reference}"
+
+
+def _version(client, reference: str) -> str:
+    page = client.get(_case_url(reference)).get_data(as_text=True)
+    return re.search(r'name="version" value="(\d+)"', page).group(1)
+
+
+def test_sign_in_page_has_contract_names(client):
+    page = client.get("/guardian/sign-in").get_data(as_text=True)
+    for label, name in (("Email address", "email"), ("Password", "password"), ("Security code", "security_code")):
+        assert f'for="{name}">{label}</label>' in page
+    assert ">Sign in</button>" in page
+
+
+def test_sign_in_with_totp_then_queue_lists_granted_cases(client, auth, guardian):
+    raised = gen_concern(client)
+    response = auth.sign_in(guardian)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/guardian/")
+    page = client.get("/guardian/").get_data(as_text=True)
+    assert f'href="/guardian/cases/{raised["reference"]}">{raised["reference"]}</a>' in page
+    assert "<table" in page
+
+
+@pytest.mark.parametrize("mistake", ["password", "code", "email", "replayed"])
+def test_wrong_details_get_one_answer(client, auth, guardian, mistake):
+    if mistake == "replayed":
+        code = guardian.security_code()
+        assert auth.sign_in(guardian, code=code).status_code == 302
+        auth.sign_out()
+        response = auth.sign_in(guardian, code=code)
+    elif mistake == "password":
+        guardian.password = "not the password at all"
+        response = auth.sign_in(guardian)
+    elif mistake == "code":
+        response = auth.sign_in(guardian, code="000000" if guardian.security_code() != "000000" else "111111")
+    else:
+        guardian.email = "nobody@example.org"
+        response = auth.sign_in(guardian)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert SIGN_IN_FAILED in page
+    assert "correct horse" not in page  # the password is never echoed
+    assert client.get("/guardian/").status_code == 302
+
+
+def test_case_page_decrypts_the_concern_and_identity(client, auth, guardian):
+    raised = gen_concern(
+        client, what_happened="Medicines left unlocked", where="Ward 4", anonymity="confidential", name="Sam Reporter", contact="sam@example.org"
+    )
+    auth.sign_in(guardian)
+    response = client.get(_case_url(raised["reference"]))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    for text in ("Medicines left unlocked", "Ward 4", "Sam Reporter", "sam@example.org"):
+        assert text in page
+    assert 'for="status">Status</label>' in page and ">Update status</button>" in page
+    assert 'for="body">Message to the person who raised this</label>' in page
+
+
+def test_status_and_message_reach_the_reporter(client, auth, guardian):
+    raised = gen_concern(client)
+    auth.sign_in(guardian)
+    ref = raised["reference"]
+    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="acknowledged", version=_version(client, ref))
+    assert response.status_code == 302
+    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/messages", body="Thank you for telling us.")
+    assert response.status_code == 302
+    followup = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"}).get_json()
+    assert followup["status"] == "acknowledged"
+    assert followup["messages"] == [
+        {"author": "guardian", "body": "Thank you for telling us.", "created_at": followup["messages"][0]["created_at"]}
+    ]
+
+
+def test_forbidden_transition_is_refused_with_a_message(app, client, auth, guardian):
+    raised = gen_concern(client)
+    auth.sign_in(guardian)
+    ref = raised["reference"]
+    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="referred", version=_version(client, ref))
+    assert response.status_code == 400
+    assert "cannot move there" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Case.status).where(Case.reference == ref)) == "received"
+
+
+def test_stale_status_form_gets_a_conflict_not_an_overwrite(app, client, auth, guardian):
+    raised = gen_concern(client)
+    auth.sign_in(guardian)
+    ref = raised["reference"]
+    stale_version = _version(client, ref)
+    post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="acknowledged", version=stale_version)
+    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="closed", version=stale_version)
+    assert response.status_code == 409
+    assert "This case changed while you were working on it" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Case.status).where(Case.reference == ref)) == "acknowledged"
+
+
+def test_empty_guardian_message_is_refused(client, auth, guardian):
+    raised = gen_concern(client)
+    auth.sign_in(guardian)
+    ref = raised["reference"]
+    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/messages", body="")
+    assert response.status_code == 400
+    assert "Write a message before sending it" in response.get_data(as_text=True)
+
+
+def test_guardian_without_a_grant_cannot_read(app, client, guardian):
+    raised = gen_concern(client, what_happened="Only for the first guardian")
+    late = gen_staff(app, email="late@example.org", name="Late Guardian")  # joined after the concern
+    other = app.test_client()
+    AuthActions(other).sign_in(late)
+    assert raised["reference"] not in other.get("/guardian/").get_data(as_text=True)
+    response = other.get(_case_url(raised["reference"]))
+    assert response.status_code == 403
+    assert "Only for the first guardian" not in response.get_data(as_text=True)
+    # And not by the back door either: no grant row holds the case key for them.
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        assert db.session.scalar(select(CaseGrant).where(CaseGrant.user_id == late.id)) is None
+        with pytest.raises(keyring.NoGrant):
+            keyring.guardian_case_key(case, late.id, crypto.generate_keypair().private_bytes)
+
+
+def test_administrator_cannot_read_a_concern(app, client):
+    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    raised = gen_concern(client, what_happened="Not for administrators")
+    auth = AuthActions(client)
+    assert auth.sign_in(admin).status_code == 302
+    assert client.get("/guardian/").status_code == 403
+    response = client.get(_case_url(raised["reference"]))
+    assert response.status_code == 403
+    assert "Not for administrators" not in response.get_data(as_text=True)
+    # Separation of duties by cryptography: the admin's own private key opens no grant.
+    with app.app_context():
+        unlocked = keyring.unlock_account(db.session.get(User, admin.id), admin.password)
+        grants = db.session.scalars(select(CaseGrant).where(CaseGrant.recipient != "reporter")).all()
+        case_id = db.session.scalar(select(Case.id).where(Case.reference == raised["reference"]))
+        for grant in grants:
+            with pytest.raises(crypto.DecryptionError):
+                crypto.unwrap_case_key(grant.wrapped_key, unlocked.private_key, case_id)
+
+
+def test_sign_out_ends_the_server_session(app, client, auth, guardian):
+    auth.sign_in(guardian)
+    with app.app_context():
+        assert len(db.session.scalars(select(StaffSession)).all()) == 1
+    auth.sign_out()
+    with app.app_context():
+        assert db.session.scalars(select(StaffSession)).all() == []
+    assert client.get("/guardian/").status_code == 302
+
+
+def test_idle_staff_session_expires(app, client, auth, guardian):
+    auth.sign_in(guardian)
+    with app.app_context():
+        row = db.session.scalars(select(StaffSession)).one()
+        row.last_seen_at = utcnow() - timedelta(minutes=31)
+        db.session.commit()
+    response = client.get("/guardian/")
+    assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
+
+
+def test_private_key_at_rest_is_sealed_under_the_password(app, guardian):
+    with app.app_context():
+        user = db.session.get(User, guardian.id)
+        with pytest.raises(keyring.InvalidCredentials):
+            keyring.unlock_account(user, "wrong password entirely")
+        unlocked = keyring.unlock_account(user, guardian.password)
+        assert crypto.public_key_of(unlocked.private_key) == user.public_key
+        assert unlocked.totp_secret == guardian.totp_secret
+        assert guardian.totp_secret not in user.totp_secret_ct

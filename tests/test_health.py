@@ -1,0 +1,28 @@
+"""/healthz answers for load balancers: 200 with a database, 503 without."""
+
+from __future__ import annotations
+
+from conftest import TEST_CONFIG
+from speakup import create_app
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_healthz_503_when_the_database_is_unreachable():
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            # Nothing listens on port 1: the connection is refused at once.
+            "SQLALCHEMY_DATABASE_URI": "postgresql://postgres@127.0.0.1:1/test",
+            "DATABASE_CONNECT_TIMEOUT": 2,
+        }
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable"}
+    page = app.test_client().get("/raise")
+    assert page.status_code == 200  # the form itself needs no database
