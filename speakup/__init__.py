@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from . import errors, security
+from . import errors, logs, security
 from .extensions import csrf, limiter, login_manager, migrate
 from .models import db
 
@@ -49,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.cli.add_command(speakup_cli)
 
+    logs.init_logging()
     security.init_app(app)
     errors.init_app(app)
 

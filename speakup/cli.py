@@ -34,14 +34,17 @@ def init_command(recovery_key_file: Path) -> None:
         return
     if recovery_key_file.exists():
         raise click.ClickException(f"{recovery_key_file} already exists; refusing to overwrite a key file.")
-    row, private_key = keyring.create_recovery_key()
+    _row, private_key = keyring.create_recovery_key()
     recovery_key_file.parent.mkdir(parents=True, exist_ok=True)
     # Created 0600 from the start, so the key is never readable by others even for a moment.
     fd = os.open(recovery_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(keyring.encode_recovery_file(private_key))
     db.session.commit()
-    click.echo(f"Recovery key written to {recovery_key_file}. Store it offline (for example the SIRO's safe) and delete this copy.")
+    click.echo(
+        f"Recovery key written to {recovery_key_file}. "
+        "Store it offline (for example the SIRO's safe) and delete this copy."
+    )
 
 
 @speakup_cli.command("create-user")
@@ -62,7 +65,7 @@ def create_user_command(email: str, name: str, role: str) -> None:
 
 
 DEMO_EMAIL = "guardian@example.org"
-DEMO_PASSWORD = "demo guardian password"
+DEMO_PASSWORD = "demo guardian password"  # noqa: S105 - development mode only, refused elsewhere
 
 
 @speakup_cli.command("demo")

@@ -14,7 +14,11 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 PAGES = {
-    400: ("Something went wrong with that form", "The page may have been open too long, or the form was sent twice. Go back, reload the page and try again. If you were writing something, copy it first."),
+    400: (
+        "Something went wrong with that form",
+        "The page may have been open too long, or the form was sent twice. "
+        "Go back, reload the page and try again. If you were writing something, copy it first.",
+    ),
     401: ("You need to sign in", "Sign in to see this page."),
     403: ("You cannot see this page", "Your account does not have access to this page."),
     404: ("Page not found", "Check the web address, or go back to the start."),
@@ -26,9 +30,18 @@ PAGES = {
 }
 
 API_CODES = {
-    400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
-    500: "server_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthorised",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
 }
 
 
@@ -68,8 +81,12 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         status = error.code or 500
         if wants_json():
-            messages = {413: "The request body is larger than 1 MiB.", 429: "Too many requests. Try again later.",
-                        404: "Not found.", 405: "Method not allowed."}
+            messages = {
+                413: "The request body is larger than 1 MiB.",
+                429: "Too many requests. Try again later.",
+                404: "Not found.",
+                405: "Method not allowed.",
+            }
             return api_error(status, messages.get(status, error.name))
         retry = retry_after_text() if status == 429 else None
         return error_page(status, retry)
@@ -89,7 +106,10 @@ def init_app(app: Flask) -> None:
         # Log the type only: the message of an exception could carry what a person typed.
         log.error(
             "unexpected %s on %s %s\n%s",
-            type(error).__name__, request.method, request.url_rule, "".join(traceback.format_tb(error.__traceback__)),
+            type(error).__name__,
+            request.method,
+            request.url_rule,
+            "".join(traceback.format_tb(error.__traceback__)),
         )
         if wants_json():
             return api_error(500, "Something went wrong. Nothing you sent was shared.")

@@ -72,9 +72,7 @@ def seal_new_account(password: str, params: crypto.PasswordParams, totp_secret: 
         public_key=keypair.public_bytes,
         private_key_ct=crypto.seal(wrapping_key, keypair.private_bytes, _account_aad(salt, "private-key")),
         salt=salt,
-        totp_secret_ct=(
-            crypto.seal(wrapping_key, totp_secret, _account_aad(salt, "totp")) if totp_secret else None
-        ),
+        totp_secret_ct=(crypto.seal(wrapping_key, totp_secret, _account_aad(salt, "totp")) if totp_secret else None),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
@@ -17,7 +17,7 @@ db = SQLAlchemy(model_class=Base)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class User(db.Model):
@@ -93,11 +93,9 @@ class Case(db.Model):
     protocol: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
-    messages: Mapped[list[Message]] = relationship(
-        back_populates="case", order_by="Message.created_at, Message.id"
-    )
+    messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.created_at, Message.id")
 
 
 class CaseGrant(db.Model):

@@ -123,7 +123,9 @@ class Staff:
         return code
 
 
-def gen_staff(app: Flask, email: str = "guardian@example.org", role: str = "guardian", name: str = "Gita Guardian") -> Staff:
+def gen_staff(
+    app: Flask, email: str = "guardian@example.org", role: str = "guardian", name: str = "Gita Guardian"
+) -> Staff:
     with app.app_context():
         account = create_user(email, name, role, PASSWORD)
         return Staff(account.user.id, email, PASSWORD, account.totp_secret)

@@ -250,8 +250,10 @@ def _needles(secret_strings: list[str], access_codes: list[str]) -> dict[str, by
     needles: dict[str, bytes] = {}
     for value in secret_strings:
         needles[value] = value.encode()
-        # The random part alone, so a marker cut up, re-cased or re-spaced is still caught.
-        needles[value + " (random part)"] = value.rsplit("-", 1)[-1].encode()
+        # The random part alone, in either case, so a marker whose label or domain was cut off is still caught.
+        for random_part in re.findall(r"[0-9a-f]{32}", value):
+            needles[f"{value} (random part)"] = random_part.encode()
+            needles[f"{value} (random part, upper case)"] = random_part.upper().encode()
     for code in access_codes:
         normalised = crypto.normalise_access_code(code)
         for form in {code, normalised, code.lower(), normalised.lower(), code.replace("-", " ")}:

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from conftest import gen_concern, post_form
 from sqlalchemy import select
 
-from conftest import gen_concern, post_form
 from speakup import crypto
 from speakup.models import Case, ReporterSession, db, utcnow
 
@@ -77,7 +77,9 @@ def test_the_cookie_never_holds_the_access_code(app, client):
     with app.app_context():
         row = db.session.get(ReporterSession, session_data["reporter_session"])
         with pytest.raises(crypto.DecryptionError):
-            crypto.open_sealed(crypto.new_session_key(), row.case_key_ct, b"speakup-v1|reporter-session|" + row.id.encode())
+            crypto.open_sealed(
+                crypto.new_session_key(), row.case_key_ct, b"speakup-v1|reporter-session|" + row.id.encode()
+            )
 
 
 def test_reply_appears_and_empty_reply_is_refused(client):

@@ -6,9 +6,9 @@ import re
 from datetime import timedelta
 
 import pytest
+from conftest import AuthActions, gen_concern, gen_staff, post_form
 from sqlalchemy import select
 
-from conftest import AuthActions, gen_concern, gen_staff, post_form
 from speakup import crypto, keyring
 from speakup.models import Case, CaseGrant, StaffSession, User, db, utcnow
 
@@ -64,7 +64,12 @@ def test_wrong_details_get_one_answer(client, auth, guardian, mistake):
 
 def test_case_page_decrypts_the_concern_and_identity(client, auth, guardian):
     raised = gen_concern(
-        client, what_happened="Medicines left unlocked", where="Ward 4", anonymity="confidential", name="Sam Reporter", contact="sam@example.org"
+        client,
+        what_happened="Medicines left unlocked",
+        where="Ward 4",
+        anonymity="confidential",
+        name="Sam Reporter",
+        contact="sam@example.org",
     )
     auth.sign_in(guardian)
     response = client.get(_case_url(raised["reference"]))
@@ -81,7 +86,9 @@ def test_status_and_message_reach_the_reporter(client, auth, guardian):
     raised = gen_concern(client)
     auth.sign_in(guardian)
     ref = raised["reference"]
-    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="acknowledged", version=_version(client, ref))
+    response = post_form(
+        client, _case_url(ref), f"{_case_url(ref)}/status", status="acknowledged", version=_version(client, ref)
+    )
     assert response.status_code == 302
     response = post_form(client, _case_url(ref), f"{_case_url(ref)}/messages", body="Thank you for telling us.")
     assert response.status_code == 302
@@ -96,7 +103,9 @@ def test_forbidden_transition_is_refused_with_a_message(app, client, auth, guard
     raised = gen_concern(client)
     auth.sign_in(guardian)
     ref = raised["reference"]
-    response = post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="referred", version=_version(client, ref))
+    response = post_form(
+        client, _case_url(ref), f"{_case_url(ref)}/status", status="referred", version=_version(client, ref)
+    )
     assert response.status_code == 400
     assert "cannot move there" in response.get_data(as_text=True)
     with app.app_context():

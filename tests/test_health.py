@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import TEST_CONFIG
+
 from speakup import create_app
 
 
@@ -26,3 +27,22 @@ def test_healthz_503_when_the_database_is_unreachable():
     assert response.get_json() == {"status": "unavailable"}
     page = app.test_client().get("/raise")
     assert page.status_code == 200  # the form itself needs no database
+
+
+def test_development_server_log_drops_the_client_address(caplog):
+    import logging
+
+    from speakup.logs import DropClientAddress
+
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - [26/Nov/2026] "GET /follow-up HTTP/1.1" 200 -',
+        ("10.1.2.3",),
+        None,
+    )
+    DropClientAddress().filter(record)
+    assert "10.1.2.3" not in record.getMessage()
+    assert record.getMessage().startswith('- - - [26/Nov/2026] "GET /follow-up')

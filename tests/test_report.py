@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import csrf_token, post_form
 from sqlalchemy import event, func, select
 
-from conftest import csrf_token, post_form
 from speakup import crypto
 from speakup.models import Case, CaseGrant, db
 
@@ -52,7 +52,9 @@ def test_raising_shows_code_and_reference_once(app, client):
         case = db.session.scalar(select(Case).where(Case.reference == reference))
         assert case.status == "received" and case.anonymity == "anonymous"
         assert case.identity_ct is None  # nothing identifying stored for an anonymous concern
-        recipients = sorted(g.recipient for g in db.session.scalars(select(CaseGrant).where(CaseGrant.case_id == case.id)))
+        recipients = sorted(
+            g.recipient for g in db.session.scalars(select(CaseGrant).where(CaseGrant.case_id == case.id))
+        )
         assert recipients == ["recovery", "reporter"]
     # The confirmation is not reachable again: the code is never stored.
     assert code not in client.get("/").get_data(as_text=True)
@@ -74,7 +76,11 @@ def test_guardians_get_a_grant_when_a_concern_is_raised(app, client, guardian):
         ({"what_happened": "Words", "anonymity": "confidential"}, "name", "Enter your name"),
         ({"what_happened": "Words", "anonymity": "anonymous", "name": "Ann Other"}, "name", "Leave your name out"),
         ({"what_happened": "Words", "anonymity": "anonymous", "contact": "07700 900000"}, "contact", "Leave contact"),
-        ({"what_happened": "Words", "anonymity": "open", "name": "A", "worker_group": "pilots"}, "worker_group", "Choose a staff group"),
+        (
+            {"what_happened": "Words", "anonymity": "open", "name": "A", "worker_group": "pilots"},
+            "worker_group",
+            "Choose a staff group",
+        ),
     ],
 )
 def test_errors_show_next_to_the_field_and_keep_the_words(app, client, fields, field, message):
@@ -99,7 +105,9 @@ def test_twenty_thousand_characters_are_accepted(app, client):
 
 def test_oversized_body_gets_413_page(client):
     token = csrf_token(client, "/raise")
-    response = client.post("/raise", data={"csrf_token": token, "what_happened": "z" * (1024 * 1024 + 10), "anonymity": "anonymous"})
+    response = client.post(
+        "/raise", data={"csrf_token": token, "what_happened": "z" * (1024 * 1024 + 10), "anonymity": "anonymous"}
+    )
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
 

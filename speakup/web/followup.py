@@ -61,7 +61,9 @@ def start():
 def check_code():
     form = AccessCodeForm()
     try:
-        case, case_key = keyring.open_with_access_code(form.values["access_code"], current_app.config["TOKEN_PEPPER_BYTES"])
+        case, case_key = keyring.open_with_access_code(
+            form.values["access_code"], current_app.config["TOKEN_PEPPER_BYTES"]
+        )
     except keyring.AccessCodeNotFound:
         g.access_code_failed = True
         form.fail({"access_code": NOT_FOUND})
@@ -94,7 +96,9 @@ def reply():
     form = ReplyForm()
     if current is None:
         # Session ended while they typed: keep their words on the sign-in page's notice.
-        return render_template("followup/start.html", form=AccessCodeForm(), expired=True, kept_reply=form.values["body"]), 401
+        return render_template(
+            "followup/start.html", form=AccessCodeForm(), expired=True, kept_reply=form.values["body"]
+        ), 401
     case, case_key = current
     try:
         cases.post_message(case, case_key, "reporter", form.values["body"])

@@ -58,7 +58,12 @@ def raise_submit():
         return _render_form(form, 400)
     except DBAPIError:
         # Keep every word they wrote: the form comes back with it and a 503 explains.
-        form.fail({"service": "We could not save your concern just now. Nothing was stored. Please try again in a few minutes."})
+        form.fail(
+            {
+                "service": "We could not save your concern just now. Nothing was stored. "
+                "Please try again in a few minutes."
+            }
+        )
         return _render_form(form, 503)
     return render_template("report/confirmation.html", raised=raised)
 
