@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from . import crypto
 from .models import Case, CaseGrant, OrganisationKey, ReporterSession, StaffSession, User, db, utcnow
@@ -243,7 +243,8 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
 # --- Reporter sessions (HTML follow-up) --------------------------------------------------
 
 
-def start_reporter_session(case: Case, case_key: bytes) -> tuple[ReporterSession, bytes]:
+def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
+    purge_idle_reporter_sessions(idle)
     session_key = crypto.new_session_key()
     session_id = secrets.token_urlsafe(32)
     row = ReporterSession(
@@ -284,13 +285,10 @@ def end_reporter_session(session_id: str) -> None:
         db.session.commit()
 
 
-def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
+def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> None:
+    """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
     cutoff = (now or utcnow()) - idle
-    rows = db.session.scalars(select(ReporterSession).where(ReporterSession.last_seen_at < cutoff)).all()
-    for row in rows:
-        db.session.delete(row)
-    db.session.commit()
-    return len(rows)
+    db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff))
 
 
 # --- Recovery key ------------------------------------------------------------------------

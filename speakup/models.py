@@ -141,4 +141,4 @@ class ReporterSession(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     case_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -152,3 +152,47 @@ def test_guessing_codes_is_rate_limited(client):
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "Too many tries" in response.get_data(as_text=True)
+
+
+def test_wrong_codes_cost_the_same_work_as_right_ones(app, client, monkeypatch):
+    """Same answer *and* same effort: one query, one key derivation and one unseal, found or not."""
+    from sqlalchemy import event
+
+    from speakup import keyring
+
+    raised = gen_concern(client)
+    counts: dict[str, int] = {}
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            counts[name] = counts.get(name, 0) + 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(crypto, "access_code_key", counting("derive", crypto.access_code_key))
+    monkeypatch.setattr(crypto, "open_sealed", counting("unseal", crypto.open_sealed))
+    monkeypatch.setattr(crypto, "access_code_lookup_id", counting("hmac", crypto.access_code_lookup_id))
+
+    def work_for(code: str) -> dict[str, int]:
+        counts.clear()
+        with app.app_context():
+            engine = db.engine
+
+            def count_query(*_args):
+                counts["queries"] = counts.get("queries", 0) + 1
+
+            event.listen(engine, "before_cursor_execute", count_query)
+            try:
+                keyring.open_with_access_code(code, app.config["TOKEN_PEPPER_BYTES"])
+            except keyring.AccessCodeNotFound:
+                pass
+            finally:
+                event.remove(engine, "before_cursor_execute", count_query)
+                db.session.rollback()
+        return dict(counts)
+
+    right = work_for(raised["access_code"])
+    assert right == {"hmac": 1, "queries": 1, "derive": 1, "unseal": 1}
+    for wrong in (crypto.new_access_code(), "not-a-code", _one_typo(raised["access_code"]), ""):
+        assert work_for(wrong) == right

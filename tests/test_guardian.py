@@ -199,3 +199,28 @@ def test_private_key_at_rest_is_sealed_under_the_password(app, guardian):
         assert crypto.public_key_of(unlocked.private_key) == user.public_key
         assert unlocked.totp_secret == guardian.totp_secret
         assert guardian.totp_secret not in user.totp_secret_ct
+
+
+@pytest.fixture
+def app_overrides(request):
+    return getattr(request, "param", {})
+
+
+@pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_sign_in_is_rate_limited_per_account(app, guardian):
+    # Each attempt from a different client address: the per-account limit still stops the fourth.
+    for attempt in range(4):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"192.0.2.{attempt + 1}"
+        guardian.password = f"wrong password number {attempt}"
+        response = AuthActions(client).sign_in(guardian)
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_sign_in_is_rate_limited_per_client(client, auth, guardian):
+    for attempt in range(4):
+        guardian.email = f"someone{attempt}@example.org"
+        response = auth.sign_in(guardian)
+    assert response.status_code == 429

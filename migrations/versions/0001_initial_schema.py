@@ -116,6 +116,7 @@ def upgrade():
     )
     with op.batch_alter_table('reporter_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reporter_sessions_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reporter_sessions_last_seen_at'), ['last_seen_at'], unique=False)
 
     op.create_table('staff_sessions',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -139,6 +140,7 @@ def downgrade():
 
     op.drop_table('staff_sessions')
     with op.batch_alter_table('reporter_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reporter_sessions_last_seen_at'))
         batch_op.drop_index(batch_op.f('ix_reporter_sessions_case_id'))
 
     op.drop_table('reporter_sessions')

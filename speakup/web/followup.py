@@ -71,7 +71,8 @@ def check_code():
         form.values["access_code"] = ""
         return render_template("followup/start.html", form=form), 400
     _forget_reporter()
-    row, session_key = keyring.start_reporter_session(case, case_key)
+    idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
+    row, session_key = keyring.start_reporter_session(case, case_key, idle)
     session["reporter_session"] = row.id
     session["reporter_key"] = crypto.b64e(session_key)
     return redirect(url_for("followup.case_page"))
