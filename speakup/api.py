@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from . import cases, keyring
 from .categories import ANONYMITY, lists_for
 from .errors import api_error
-from .extensions import limiter
+from .extensions import access_code_limit, submit_limit
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -27,12 +27,16 @@ class ApiError(Exception):
 
 @bp.errorhandler(ApiError)
 def _api_error(error: ApiError):
-    return api_error(error.status, error.message, error.code, **error.extra)
+    response, status = api_error(error.status, error.message, error.code, **error.extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: a 401 names its scheme
+    return response, status
 
 
 @bp.after_request
 def _no_cookies(response: Response) -> Response:
-    # The API is stateless: whatever else ran, no cookie leaves with its answers.
+    # The API is stateless: no cookie set by a view or blueprint hook leaves with its answers. (Flask saves
+    # the session after every after_request hook, so a session write would still set one: none may happen.)
     response.headers.pop("Set-Cookie", None)
     response.headers["Vary"] = "Authorization"
     return response
@@ -56,10 +60,6 @@ def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
-def _access_code_failed() -> bool:
-    return bool(g.get("access_code_failed"))
-
-
 def _reporter_case():
     header = request.headers.get("Authorization", "")
     scheme, _, code = header.partition(" ")
@@ -70,11 +70,6 @@ def _reporter_case():
     except keyring.AccessCodeNotFound:
         g.access_code_failed = True
         raise ApiError(401, NOT_FOUND) from None
-
-
-reporter_limit = limiter.limit(
-    lambda: current_app.config["ACCESS_CODE_RATE_LIMIT"], deduct_when=lambda _r: _access_code_failed()
-)
 
 
 @bp.get("/openapi.json")
@@ -88,7 +83,7 @@ def options():
 
 
 @bp.post("/concerns")
-@limiter.limit(lambda: current_app.config["SUBMIT_RATE_LIMIT"])
+@submit_limit
 def raise_concern():
     body = _json_body(cases.CONCERN_FIELDS)
     try:
@@ -106,7 +101,7 @@ def raise_concern():
 
 
 @bp.get("/follow-up")
-@reporter_limit
+@access_code_limit
 def follow_up():
     case, case_key = _reporter_case()
     view = cases.reporter_view(case, case_key)
@@ -123,7 +118,7 @@ def follow_up():
 
 
 @bp.post("/follow-up/messages")
-@reporter_limit
+@access_code_limit
 def post_message():
     case, case_key = _reporter_case()
     body = _json_body(("body",))
@@ -137,7 +132,7 @@ def post_message():
 
 
 @bp.post("/follow-up/feedback")
-@reporter_limit
+@access_code_limit
 def post_feedback():
     case, _case_key = _reporter_case()
     body = _json_body(("speak_up_again", "detriment"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from . import workflow
 from .categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
 
 _TEXT = {"type": "string"}
@@ -118,7 +119,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "properties": {
                         "reference": _TEXT,
-                        "status": {"enum": ["received", "acknowledged", "in_progress", "awaiting_reporter", "referred", "closed"]},
+                        "status": {"enum": list(workflow.REPORTER_LABELS)},
                         "status_label": _TEXT,
                         "created_at": _DATETIME,
                         "acknowledge_by": _DATE,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 CSP = "; ".join(
     [
@@ -20,7 +21,19 @@ CSP = "; ".join(
 )
 
 
+class NoSessionForApi(SecureCookieSessionInterface):
+    """The JSON API is stateless: its requests get a null session that is never read or saved,
+    so no answer of the API can carry a cookie, whatever a view or extension touches."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return None  # Flask substitutes a null session, which is never saved
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = NoSessionForApi()
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers

@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
 
 from .. import cases, crypto, keyring
-from ..extensions import limiter
+from ..extensions import access_code_limit
 from .forms import DomainForm
 
 bp = Blueprint("followup", __name__, url_prefix="/follow-up")
@@ -25,10 +25,6 @@ class AccessCodeForm(DomainForm):
 
 class ReplyForm(DomainForm):
     field_names = ("body",)
-
-
-def _access_code_failed() -> bool:
-    return bool(g.get("access_code_failed"))
 
 
 def _forget_reporter() -> None:
@@ -57,7 +53,7 @@ def start():
 
 
 @bp.post("")
-@limiter.limit(lambda: current_app.config["ACCESS_CODE_RATE_LIMIT"], deduct_when=lambda _r: _access_code_failed())
+@access_code_limit
 def check_code():
     form = AccessCodeForm()
     try:

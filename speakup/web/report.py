@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from .. import cases
 from ..categories import ANONYMITY_LABELS, lists_for
 from ..errors import error_page
-from ..extensions import limiter
+from ..extensions import submit_limit
 from .forms import DomainForm
 
 bp = Blueprint("report", __name__)
@@ -45,7 +45,7 @@ def raise_form():
 
 
 @bp.post("/raise")
-@limiter.limit(lambda: current_app.config["SUBMIT_RATE_LIMIT"])
+@submit_limit
 def raise_submit():
     form = ConcernForm()
     if not form.validate_on_submit():  # only the CSRF token: the rules are the domain's
