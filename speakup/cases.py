@@ -251,6 +251,15 @@ def guardian_view(case: Case, case_key: bytes) -> CaseView:
     return open_case(case, case_key, include_identity=True)
 
 
+def _commit_or_conflict() -> None:
+    """Commits a change to a case, or reports that someone else changed it first (version column)."""
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise CaseChanged() from exc
+
+
 # --- Messages and status -----------------------------------------------------------------
 
 
@@ -281,11 +290,7 @@ def post_message(case: Case, case_key: bytes, author: str, body: object, guardia
     if author == "reporter":
         case.status = workflow.status_after_reporter_reply(case.status)
     case.updated_at = message.created_at
-    try:
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise CaseChanged() from exc
+    _commit_or_conflict()
     return message
 
 
@@ -296,11 +301,7 @@ def change_status(case: Case, target: str, expected_version: int | None = None) 
         raise InvalidTransition(f"A case that is {workflow.GUARDIAN_LABELS[case.status].lower()} cannot move there")
     case.status = target
     case.updated_at = utcnow()
-    try:
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise CaseChanged() from exc
+    _commit_or_conflict()
 
 
 def record_feedback(case: Case, speak_up_again: object, detriment: object = None) -> None:
@@ -319,11 +320,7 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     case.speak_up_again = str(speak_up_again)
     case.detriment_reported = detriment
     case.feedback_at = utcnow()
-    try:
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise CaseChanged() from exc
+    _commit_or_conflict()
 
 
 # --- The guardian's cases ----------------------------------------------------------------

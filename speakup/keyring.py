@@ -110,16 +110,33 @@ def _session_aad(kind: str, session_id: str) -> bytes:
     return f"{crypto.PROTOCOL}|{kind}-session|{session_id}".encode()
 
 
-def start_staff_session(user: User, private_key: bytes) -> tuple[StaffSession, bytes]:
-    session_key = crypto.new_session_key()
+@dataclass(frozen=True)
+class SealedForSession:
+    """A secret sealed under a fresh per-session key: the row keeps ``sealed``, the cookie ``key``."""
+
+    session_id: str
+    sealed: bytes
+    key: bytes
+
+
+def seal_for_session(kind: str, secret: bytes) -> SealedForSession:
+    key = crypto.new_session_key()
     session_id = secrets.token_urlsafe(32)
-    row = StaffSession(
-        id=session_id,
-        user_id=user.id,
-        private_key_ct=crypto.seal(session_key, private_key, _session_aad("staff", session_id)),
-    )
+    return SealedForSession(session_id, crypto.seal(key, secret, _session_aad(kind, session_id)), key)
+
+
+def open_for_session(kind: str, session_id: str, sealed: bytes, key: bytes) -> bytes:
+    try:
+        return crypto.open_sealed(key, sealed, _session_aad(kind, session_id))
+    except crypto.DecryptionError as exc:
+        raise SessionExpired() from exc
+
+
+def start_staff_session(user: User, private_key: bytes) -> tuple[StaffSession, bytes]:
+    sealed = seal_for_session("staff", private_key)
+    row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
     db.session.add(row)
-    return row, session_key
+    return row, sealed.key
 
 
 def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) -> StaffSession:
@@ -139,10 +156,7 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
 
 
 def staff_private_key(row: StaffSession, session_key: bytes) -> bytes:
-    try:
-        return crypto.open_sealed(session_key, row.private_key_ct, _session_aad("staff", row.id))
-    except crypto.DecryptionError as exc:
-        raise SessionExpired() from exc
+    return open_for_session("staff", row.id, row.private_key_ct, session_key)
 
 
 def end_staff_session(session_id: str) -> None:
@@ -245,16 +259,11 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
 
 def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
     purge_idle_reporter_sessions(idle)
-    session_key = crypto.new_session_key()
-    session_id = secrets.token_urlsafe(32)
-    row = ReporterSession(
-        id=session_id,
-        case_id=case.id,
-        case_key_ct=crypto.seal(session_key, case_key, _session_aad("reporter", session_id)),
-    )
+    sealed = seal_for_session("reporter", case_key)
+    row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed)
     db.session.add(row)
     db.session.commit()
-    return row, session_key
+    return row, sealed.key
 
 
 def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes]:
@@ -266,10 +275,7 @@ def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta
         db.session.delete(row)
         db.session.commit()
         raise SessionExpired()
-    try:
-        case_key = crypto.open_sealed(session_key, row.case_key_ct, _session_aad("reporter", row.id))
-    except crypto.DecryptionError as exc:
-        raise SessionExpired() from exc
+    case_key = open_for_session("reporter", row.id, row.case_key_ct, session_key)
     row.last_seen_at = now
     db.session.commit()
     case = db.session.get(Case, row.case_id)
