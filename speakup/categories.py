@@ -20,10 +20,22 @@ ANONYMITY_LABELS = {
 SPEAK_UP_AGAIN = {"yes": "Yes", "no": "No", "maybe": "Maybe", "dont_know": "I don't know"}
 
 
+# How a guardian closes a case. Plain values, so outcomes can be counted without any key.
+OUTCOMES = {
+    "resolved": "Resolved",
+    "partly_resolved": "Partly resolved",
+    "not_upheld": "Looked into – not upheld",
+    "referred_elsewhere": "Passed to another process (for example HR or safeguarding)",
+    "withdrawn": "Withdrawn by the person who raised it",
+    "no_contact": "Closed – no reply from the person who raised it",
+}
+
+
 @dataclass(frozen=True)
 class ReturnLists:
     starts: date
     worker_groups: dict[str, str]  # value -> label
+    themes: dict[str, str]  # value -> label; a case may have several
 
 
 _LISTS = (
@@ -43,6 +55,12 @@ _LISTS = (
             "corporate_services": "Corporate services",
             "other": "Other",
             "not_known": "Not known",
+        },
+        themes={
+            "patient_safety": "Patient safety or quality",
+            "worker_safety": "Worker safety or wellbeing",
+            "bullying_harassment": "Bullying or harassment",
+            "inappropriate_behaviour": "Inappropriate attitudes or behaviours",
         },
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -83,6 +83,12 @@ class Case(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledge_by: Mapped[date]
     feedback_by: Mapped[date]
+    # The next deadline while the case is open (None once closed): the queue sorts and filters on it.
+    next_due: Mapped[date | None] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # The reporter's answer to the national feedback question, once the case is closed.
     speak_up_again: Mapped[str | None] = mapped_column(String(20))
     detriment_reported: Mapped[bool | None]
@@ -96,6 +102,81 @@ class Case(db.Model):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
     messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.created_at, Message.id")
+    themes: Mapped[list[CaseTheme]] = relationship(cascade="all, delete-orphan", order_by="CaseTheme.theme")
+    assigned_to: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_cases_status_next_due", "status", "next_due"),)
+
+
+class CaseTheme(db.Model):
+    """One national-return theme of a case (a case may have several). A plain value from a fixed list."""
+
+    __tablename__ = "case_themes"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+
+
+class CaseExclusion(db.Model):
+    """A guardian the reporter chose to keep out of their case (a concern about a guardian)."""
+
+    __tablename__ = "case_exclusions"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class CaseNote(db.Model):
+    """A guardian-only note, sealed under the case key like everything else. Never shown to the reporter."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    protocol: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    guardian: Mapped[User | None] = relationship()
+
+
+class CaseEvent(db.Model):
+    """One step of a case's timeline, which the reporter sees in plain words. No free text."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # raised, status, assigned, reopened, closed, shared...
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str | None] = mapped_column(String(30))
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    show_guardian_name: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    guardian: Mapped[User | None] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Append-only and hash-chained: each row carries the hash of the one before it.
+
+    ``detail`` holds plain, non-identifying facts only (a status, an email of a staff account, a count),
+    never concern text, messages or access codes.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    actor_type: Mapped[str] = mapped_column(String(20))  # guardian, admin, reporter, system
+    actor_id: Mapped[int | None]
+    case_id: Mapped[int | None] = mapped_column(index=True)
+    detail: Mapped[str] = mapped_column(String(2000), default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class CaseGrant(db.Model):
