@@ -55,3 +55,18 @@ WTF_CSRF_TIME_LIMIT = None  # the form lives as long as the session; a slow writ
 NHSUK_FRONTEND_DIR = None
 
 ORGANISATION_NAME = "Your NHS trust"
+
+# Email to guardians: only ever "something is waiting", never case content. Nothing is sent while
+# MAIL_SERVER is unset.
+MAIL_SERVER = None
+MAIL_PORT = 587
+MAIL_USE_STARTTLS = True
+MAIL_USE_SSL = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_FROM = "speak-up@localhost"
+MAIL_TIMEOUT = 10
+# The address guardians are sent to in emails, e.g. https://speakup.example.nhs.uk
+PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+# Deadline reminders go out this many days before a case falls due.
+REMINDER_DAYS = 2
