@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from . import errors, logs, security
+from . import errors, logs, security, workflow
 from .extensions import csrf, limiter, login_manager, migrate
 from .models import db
 
@@ -38,11 +38,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .cli import speakup_cli
-    from .web import assets, followup, guardian, health, report
+    from .web import admin, assets, casework, followup, guardian, health, report  # noqa: F401 - casework adds guardian routes
 
     app.register_blueprint(report.bp)
     app.register_blueprint(followup.bp)
     app.register_blueprint(guardian.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(assets.make_blueprint(app.config["NHSUK_FRONTEND_DIR"]))
@@ -52,6 +53,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     logs.init_logging()
     security.init_app(app)
     errors.init_app(app)
+
+    app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %b %Y"), "london_date")
+    app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %B %Y at %H:%M"), "london_datetime")
+    app.add_template_filter(lambda d: d.strftime("%-d %B %Y"), "long_date")
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import crypto, keyring, workflow
-from .categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
-from .models import Case, CaseGrant, Message, User, db, utcnow
+from . import audit, crypto, keyring, notify, workflow
+from .caseview import CaseView, guardian_view, message_aad, reporter_view  # noqa: F401 - the views' one door
+from .categories import ANONYMITY, OUTCOMES, SPEAK_UP_AGAIN, lists_for
+from .models import Case, CaseEvent, CaseExclusion, CaseGrant, CaseNote, CaseTheme, Message, User, db, utcnow
 
 
 class InvalidInput(Exception):
@@ -51,6 +52,7 @@ class ConcernInput:
     name: str = ""
     contact: str = ""
     worker_group: str = ""
+    exclude_guardian: str = ""  # the id of a guardian who must never receive this concern
 
 
 CONCERN_FIELDS = tuple(ConcernInput.__dataclass_fields__)
@@ -93,6 +95,10 @@ def check_concern(data: dict[str, object]) -> ConcernInput:
 
     if values["worker_group"] and values["worker_group"] not in lists_for(date.today()).worker_groups:
         errors["worker_group"] = "Choose a staff group from the list"
+
+    excluded = values["exclude_guardian"]
+    if excluded and (not excluded.isdigit() or int(excluded) not in {g.id for g in active_guardians()}):
+        errors["exclude_guardian"] = "Choose a guardian from the list, or leave it empty"
 
     if errors:
         raise InvalidInput(errors)
@@ -141,6 +147,8 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
         feedback_by=workflow.feedback_by(now, config["FEEDBACK_DAYS"]),
         protocol=crypto.PROTOCOL,
     )
+    case.next_due = case.acknowledge_by
+    excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
     try:
         db.session.add(case)
         db.session.flush()  # the case id goes into every associated data below
@@ -154,101 +162,24 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
             case.identity_ct = crypto.seal_text(
                 case_key, json.dumps(identity), crypto.associated_data(case.id, "identity", case.id)
             )
-        for guardian in active_guardians():
+        guardians = active_guardians(exclude_ids=excluded)
+        for guardian in guardians:
             keyring.grant_case_key(case, case_key, guardian)
+        for user_id in excluded:
+            db.session.add(CaseExclusion(case_id=case.id, user_id=user_id))
         keyring.grant_recovery(case, case_key, recovery_key)
         keyring.grant_reporter(case, case_key, normalised)
+        db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
+        audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    notify.new_concern(guardians)
     return RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
 
 
-# --- Reading a case back -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MessageView:
-    author: str
-    body: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class CaseView:
-    """A decrypted case. What a reporter may see is a subset; see ``for_reporter``."""
-
-    id: int
-    reference: str
-    status: str
-    created_at: datetime
-    acknowledge_by: date
-    feedback_by: date
-    anonymity: str
-    worker_group: str | None
-    version: int
-    what_happened: str
-    where: str
-    when: str
-    messages: list[MessageView]
-    name: str = ""
-    contact: str = ""
-    allowed_statuses: tuple[str, ...] = field(default=())
-
-    @property
-    def status_label(self) -> str:
-        return workflow.REPORTER_LABELS[self.status]
-
-    feedback_given: bool = False
-
-    @property
-    def feedback_requested(self) -> bool:
-        return self.status == workflow.CLOSED and not self.feedback_given
-
-
-def _message_aad(case_id: int, uid: str) -> bytes:
-    return crypto.associated_data(case_id, "message", uid)
-
-
-def open_case(case: Case, case_key: bytes, include_identity: bool) -> CaseView:
-    text = json.loads(crypto.open_text(case_key, case.concern_ct, crypto.associated_data(case.id, "concern", case.id)))
-    identity = {"name": "", "contact": ""}
-    if include_identity and case.identity_ct:
-        identity = json.loads(
-            crypto.open_text(case_key, case.identity_ct, crypto.associated_data(case.id, "identity", case.id))
-        )
-    messages = [
-        MessageView(m.author, crypto.open_text(case_key, m.body_ct, _message_aad(case.id, m.uid)), m.created_at)
-        for m in case.messages
-    ]
-    return CaseView(
-        id=case.id,
-        reference=case.reference,
-        status=case.status,
-        created_at=case.created_at,
-        acknowledge_by=case.acknowledge_by,
-        feedback_by=case.feedback_by,
-        anonymity=case.anonymity,
-        worker_group=case.worker_group,
-        version=case.version,
-        what_happened=text["what_happened"],
-        where=text["where"],
-        when=text["when"],
-        messages=messages,
-        name=identity["name"],
-        contact=identity["contact"],
-        allowed_statuses=workflow.allowed_next(case.status),
-        feedback_given=case.feedback_at is not None,
-    )
-
-
-def reporter_view(case: Case, case_key: bytes) -> CaseView:
-    return open_case(case, case_key, include_identity=False)
-
-
-def guardian_view(case: Case, case_key: bytes) -> CaseView:
-    return open_case(case, case_key, include_identity=True)
+# Reading a case back lives in caseview.py; re-exported here so views need only this module.
 
 
 def _commit_or_conflict() -> None:
@@ -276,32 +207,191 @@ def check_message(body: object) -> str:
 def post_message(case: Case, case_key: bytes, author: str, body: object, guardian: User | None = None) -> Message:
     """Adds a sealed message. A reporter's reply puts a case waiting for them back to work."""
     text = check_message(body)
+    now = utcnow()
+    message = _sealed_message(case, case_key, author, text, guardian, now)
+    if author == "reporter":
+        _move(case, workflow.status_after_reporter_reply(case.status), now)
+        audit.record(audit.MESSAGE_SENT, "reporter", case_id=case.id)
+    else:
+        audit.record(audit.MESSAGE_SENT, "guardian", guardian.id if guardian else None, case_id=case.id)
+    case.updated_at = now
+    _commit_or_conflict()
+    if author == "reporter":
+        notify.reporter_replied(guardians_of(case))
+    return message
+
+
+def _sealed_message(
+    case: Case, case_key: bytes, author: str, text: str, guardian: User | None, now: datetime
+) -> Message:
     uid = secrets.token_hex(16)
     message = Message(
         uid=uid,
         case_id=case.id,
         author=author,
         guardian_id=guardian.id if guardian else None,
-        body_ct=crypto.seal_text(case_key, text, _message_aad(case.id, uid)),
+        body_ct=crypto.seal_text(case_key, text, message_aad(case.id, uid)),
         protocol=crypto.PROTOCOL,
-        created_at=utcnow(),
+        created_at=now,
     )
     db.session.add(message)
-    if author == "reporter":
-        case.status = workflow.status_after_reporter_reply(case.status)
-    case.updated_at = message.created_at
-    _commit_or_conflict()
     return message
 
 
-def change_status(case: Case, target: str, expected_version: int | None = None) -> None:
+def _check_version(case: Case, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != case.version:
         raise CaseChanged()
+
+
+def _move(case: Case, target: str, now: datetime, guardian: User | None = None, show_name: bool = False) -> None:
+    """Moves a case and writes the timeline entry the reporter sees. The only place status changes."""
+    if target == case.status:
+        return
+    kind = "reopened" if case.status == workflow.CLOSED else ("closed" if target == workflow.CLOSED else "status")
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind=kind,
+            from_status=case.status,
+            to_status=target,
+            guardian_id=guardian.id if guardian else None,
+            show_guardian_name=show_name and guardian is not None,
+            created_at=now,
+        )
+    )
+    if target == workflow.ACKNOWLEDGED and case.acknowledged_at is None:
+        case.acknowledged_at = now
+    if kind == "reopened":
+        case.closed_at = None
+        case.outcome = None
+    case.status = target
+    case.next_due = workflow.next_due(target, case.acknowledge_by, case.feedback_by)
+    case.updated_at = now
+
+
+def change_status(
+    case: Case, target: str, guardian: User, expected_version: int | None = None, show_name: bool = False
+) -> None:
+    """Any move the status machine allows, except closing, which needs an outcome and a message."""
+    _check_version(case, expected_version)
+    if target == workflow.CLOSED:
+        raise InvalidTransition("Close a case with the closing form: it needs an outcome and a message")
     if not workflow.can_move(case.status, target):
         raise InvalidTransition(f"A case that is {workflow.GUARDIAN_LABELS[case.status].lower()} cannot move there")
-    case.status = target
-    case.updated_at = utcnow()
+    reopening = case.status == workflow.CLOSED
+    before = case.status
+    _move(case, target, utcnow(), guardian, show_name)
+    action = audit.CASE_REOPENED if reopening else audit.STATUS_CHANGED
+    audit.record(action, "guardian", guardian.id, case_id=case.id, from_status=before, to_status=target)
     _commit_or_conflict()
+
+
+def close_case(
+    case: Case,
+    case_key: bytes,
+    guardian: User,
+    outcome: object,
+    message: object,
+    expected_version: int | None = None,
+    show_name: bool = False,
+) -> None:
+    """Closes with an outcome and a closing message to the reporter, who is then asked for feedback."""
+    _check_version(case, expected_version)
+    errors: dict[str, str] = {}
+    if outcome not in OUTCOMES:
+        errors["outcome"] = "Choose the outcome of this case"
+    try:
+        text = check_message(message)
+    except InvalidInput:
+        errors["closing_message"] = "Write a closing message to the person who raised this"
+    if errors:
+        raise InvalidInput(errors)
+    if not workflow.can_move(case.status, workflow.CLOSED):
+        raise InvalidTransition("This case is already closed")
+    now = utcnow()
+    _sealed_message(case, case_key, "guardian", text, guardian, now)
+    before = case.status
+    _move(case, workflow.CLOSED, now, guardian, show_name)
+    case.outcome = str(outcome)
+    case.closed_at = now
+    audit.record(audit.CASE_CLOSED, "guardian", guardian.id, case_id=case.id, from_status=before, outcome=str(outcome))
+    _commit_or_conflict()
+
+
+def assign_case(case: Case, assignee_id: object, guardian: User, expected_version: int | None = None) -> None:
+    """Assigns a case to a guardian who can open it, or unassigns it (empty value)."""
+    _check_version(case, expected_version)
+    assignee = None
+    if assignee_id not in (None, ""):
+        assignee = db.session.get(User, int(assignee_id)) if str(assignee_id).isdigit() else None
+        if assignee is None or assignee.role != "guardian":
+            raise InvalidInput({"assignee": "Choose a guardian from the list"})
+        if not assignee.is_active:
+            raise InvalidInput({"assignee": f"{assignee.name}'s account is disabled: choose another guardian"})
+        if not keyring.holds_grant(case.id, assignee.id):
+            raise InvalidInput({"assignee": f"{assignee.name} cannot open this case yet: share it with them first"})
+    case.assigned_to_id = assignee.id if assignee else None
+    case.updated_at = utcnow()
+    db.session.add(CaseEvent(case_id=case.id, kind="assigned", guardian_id=guardian.id, created_at=case.updated_at))
+    audit.record(
+        audit.CASE_ASSIGNED, "guardian", guardian.id, case_id=case.id, guardian_id=assignee.id if assignee else None
+    )
+    _commit_or_conflict()
+
+
+def record_for_return(
+    case: Case, themes: list[str], worker_group: str, detriment: str, guardian: User, expected_version: int | None
+) -> None:
+    """The plain, countable facts of a case for the national return: themes, staff group, detriment."""
+    _check_version(case, expected_version)
+    lists = lists_for(workflow.london_today(case.created_at))
+    errors: dict[str, str] = {}
+    if any(theme not in lists.themes for theme in themes):
+        errors["themes"] = "Choose themes from the list"
+    if worker_group and worker_group not in lists.worker_groups:
+        errors["worker_group"] = "Choose a staff group from the list"
+    if detriment not in ("", "yes", "no"):
+        errors["detriment"] = "Answer yes, no, or leave it unanswered"
+    if errors:
+        raise InvalidInput(errors)
+    case.themes = [CaseTheme(case_id=case.id, theme=theme) for theme in sorted(set(themes))]
+    case.worker_group = worker_group or None
+    case.detriment_reported = {"yes": True, "no": False}.get(detriment)
+    case.updated_at = utcnow()
+    audit.record(audit.DETAILS_RECORDED, "guardian", guardian.id, case_id=case.id)
+    _commit_or_conflict()
+
+
+def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseNote:
+    """A note for guardians only, sealed under the case key. The reporter never sees it."""
+    try:
+        text = check_message(body)
+    except InvalidInput as exc:
+        raise InvalidInput({"note": exc.errors["body"].replace("message", "note")}) from None
+    uid = secrets.token_hex(16)
+    note = CaseNote(
+        uid=uid,
+        case_id=case.id,
+        guardian_id=guardian.id,
+        body_ct=crypto.seal_text(case_key, text, crypto.associated_data(case.id, "note", uid)),
+        protocol=crypto.PROTOCOL,
+        created_at=utcnow(),
+    )
+    db.session.add(note)
+    audit.record(audit.NOTE_ADDED, "guardian", guardian.id, case_id=case.id)
+    db.session.commit()
+    return note
+
+
+def guardians_of(case: Case) -> list[User]:
+    """Active guardians who hold a key for this case: the only people told it needs attention."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(CaseGrant, (CaseGrant.user_id == User.id) & (CaseGrant.recipient == "guardian"))
+            .where(CaseGrant.case_id == case.id, User.is_active.is_(True))
+        )
+    )
 
 
 def record_feedback(case: Case, speak_up_again: object, detriment: object = None) -> None:
@@ -318,23 +408,14 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     if case.feedback_at is not None:
         raise FeedbackNotOpen("Feedback for this case has already been given. Thank you.")
     case.speak_up_again = str(speak_up_again)
-    case.detriment_reported = detriment
+    if detriment is not None:
+        case.detriment_reported = detriment
     case.feedback_at = utcnow()
+    audit.record(audit.FEEDBACK_GIVEN, "reporter", case_id=case.id)
     _commit_or_conflict()
 
 
 # --- The guardian's cases ----------------------------------------------------------------
-
-
-def cases_for_guardian(user_id: int, limit: int = 50) -> list[Case]:
-    query = (
-        select(Case)
-        .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == "guardian"))
-        .where(CaseGrant.user_id == user_id)
-        .order_by(Case.acknowledge_by, Case.id)
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
 
 
 def case_by_reference(reference: str) -> Case | None:

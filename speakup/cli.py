@@ -79,3 +79,23 @@ def demo_command() -> None:
         if uri:
             click.echo(f"totp-uri: {uri}")
     click.echo(f"Demo guardian: {DEMO_EMAIL} / password: {DEMO_PASSWORD}")
+
+
+# --- Audit -------------------------------------------------------------------------------------
+
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+speakup_cli.add_command(audit_cli)
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check the audit chain: exit 0 when intact, 1 at the first edited, deleted or reordered event."""
+    from . import audit
+
+    result = audit.check_chain()
+    if result.broken is not None:
+        click.echo(f"Audit chain broken at event {result.broken.event_id}: {result.broken.reason}")
+        sys.exit(1)
+    click.echo(f"Audit chain intact: {result.events} events")
+    if result.last_id is not None:
+        click.echo(f"Latest event {result.last_id}, hash {result.last_hash}")

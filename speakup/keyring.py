@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
 from . import crypto
-from .models import Case, CaseGrant, OrganisationKey, ReporterSession, StaffSession, User, db, utcnow
+from .models import (
+    Case,
+    CaseExclusion,
+    CaseGrant,
+    OrganisationKey,
+    ReporterSession,
+    StaffSession,
+    User,
+    db,
+    utcnow,
+)
 
 RECOVERY_FILE_HEADER = "-----BEGIN SPEAKUP RECOVERY KEY-----"
 RECOVERY_FILE_FOOTER = "-----END SPEAKUP RECOVERY KEY-----"
@@ -52,28 +63,24 @@ class WrongRecoveryKey(Exception):
 # --- Accounts ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SealedAccount:
-    public_key: bytes
-    private_key_ct: bytes
-    salt: bytes
-    totp_secret_ct: bytes | None
-
-
-def _account_aad(salt: bytes, field: str) -> bytes:
+def account_aad(salt: bytes, field: str) -> bytes:
     return f"{crypto.PROTOCOL}|account|{salt.hex()}|{field}".encode()
 
 
-def seal_new_account(password: str, params: crypto.PasswordParams, totp_secret: bytes | None) -> SealedAccount:
-    keypair = crypto.generate_keypair()
+def seal_account(
+    user: User, password: str, params: crypto.PasswordParams, private_key: bytes | None, totp_secret: bytes | None
+) -> None:
+    """Seals the private key (a new keypair when ``private_key`` is None) and the TOTP secret under
+    a key derived from the password. Changing a password re-seals the same private key only."""
     salt = crypto.new_salt()
     wrapping_key = crypto.password_key(password, salt, params)
-    return SealedAccount(
-        public_key=keypair.public_bytes,
-        private_key_ct=crypto.seal(wrapping_key, keypair.private_bytes, _account_aad(salt, "private-key")),
-        salt=salt,
-        totp_secret_ct=(crypto.seal(wrapping_key, totp_secret, _account_aad(salt, "totp")) if totp_secret else None),
-    )
+    if private_key is None:
+        pair = crypto.generate_keypair()
+        private_key, user.public_key = pair.private_bytes, pair.public_bytes
+    user.password_salt = salt
+    user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
+    user.private_key_ct = crypto.seal(wrapping_key, private_key, account_aad(salt, "private-key"))
+    user.totp_secret_ct = crypto.seal(wrapping_key, totp_secret, account_aad(salt, "totp")) if totp_secret else None
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,10 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
     wrapping_key = crypto.password_key(password, user.password_salt, password_params_of(user))
     try:
         private_key = crypto.open_sealed(
-            wrapping_key, user.private_key_ct, _account_aad(user.password_salt, "private-key")
+            wrapping_key, user.private_key_ct, account_aad(user.password_salt, "private-key")
         )
         totp_secret = (
-            crypto.open_sealed(wrapping_key, user.totp_secret_ct, _account_aad(user.password_salt, "totp"))
+            crypto.open_sealed(wrapping_key, user.totp_secret_ct, account_aad(user.password_salt, "totp"))
             if user.totp_secret_ct
             else None
         )
@@ -225,6 +232,95 @@ def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
         return crypto.unwrap_case_key(grant.wrapped_key, private_key, case.id)
     except crypto.DecryptionError as exc:
         raise NoGrant() from exc
+
+
+def holds_grant(case_id: int, user_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(CaseGrant.id).where(
+                CaseGrant.case_id == case_id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+            )
+        )
+        is not None
+    )
+
+
+def is_excluded(case_id: int, user_id: int) -> bool:
+    return db.session.get(CaseExclusion, (case_id, user_id)) is not None
+
+
+class ExcludedGuardian(Exception):
+    """The person who raised this concern asked for this guardian never to see it."""
+
+
+def share_case(case: Case, case_key: bytes, to_user: User, override_exclusion: bool = False) -> bool:
+    """Wraps an opened case key for another guardian. Returns False when they already hold it.
+
+    A guardian the reporter excluded gets nothing unless the sharer explicitly overrides, having
+    been warned; the caller audits that choice.
+    """
+    if to_user.role != "guardian" or not to_user.is_active:
+        raise NoGrant()
+    if is_excluded(case.id, to_user.id) and not override_exclusion:
+        raise ExcludedGuardian()
+    if holds_grant(case.id, to_user.id):
+        return False
+    grant_case_key(case, case_key, to_user)
+    return True
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    shared: int
+    already_held: int
+    excluded: int
+
+
+def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: User) -> ShareResult:
+    """Shares many cases (all a guardian holds, or all the recovery key holds), never an excluded one."""
+    shared = held = excluded = 0
+    excluded_ids = set(db.session.scalars(select(CaseExclusion.case_id).where(CaseExclusion.user_id == to_user.id)))
+    held_ids = set(
+        db.session.scalars(
+            select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == to_user.id)
+        )
+    )
+    for case_id in case_ids:
+        if case_id in excluded_ids:
+            excluded += 1
+            continue
+        if case_id in held_ids:
+            held += 1
+            continue
+        case = db.session.get(Case, case_id)
+        grant_case_key(case, unwrap(case), to_user)
+        shared += 1
+    return ShareResult(shared, held, excluded)
+
+
+def guardian_case_ids(user_id: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(CaseGrant.case_id)
+            .where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
+            .order_by(CaseGrant.case_id)
+        )
+    )
+
+
+def recovery_case_ids() -> list[int]:
+    return list(
+        db.session.scalars(
+            select(CaseGrant.case_id).where(CaseGrant.recipient == "recovery").order_by(CaseGrant.case_id)
+        )
+    )
+
+
+def recovery_case_key(case: Case, recovery_private_key: bytes) -> bytes:
+    grant = db.session.scalar(select(CaseGrant).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "recovery"))
+    if grant is None:
+        raise NoGrant()
+    return crypto.unwrap_case_key(grant.wrapped_key, recovery_private_key, case.id)
 
 
 def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:

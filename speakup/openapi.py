@@ -114,8 +114,14 @@ def openapi_document() -> dict[str, Any]:
                 "FollowUp": {
                     "type": "object",
                     "required": [
-                        "reference", "status", "status_label", "created_at", "acknowledge_by",
-                        "feedback_by", "messages", "feedback_requested",
+                        "reference",
+                        "status",
+                        "status_label",
+                        "created_at",
+                        "acknowledge_by",
+                        "feedback_by",
+                        "messages",
+                        "feedback_requested",
                     ],
                     "properties": {
                         "reference": _TEXT,

@@ -232,7 +232,12 @@ def guardian_status(client: FlaskClient, reference: str, status: str) -> None:
     assert page.status_code == 200
     version = VERSION_RE.search(page.get_data(as_text=True))
     assert version, "no version on the guardian case page"
-    response = post_form(client, url, f"{url}/status", status=status, version=version.group(1))
+    if status == "closed":  # closing has its own form: an outcome and a closing message
+        response = post_form(
+            client, url, f"{url}/close", outcome="resolved", closing_message="Thank you.", version=version.group(1)
+        )
+    else:
+        response = post_form(client, url, f"{url}/status", status=status, version=version.group(1))
     assert response.status_code == 302, response.status_code
 
 

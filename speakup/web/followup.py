@@ -11,7 +11,9 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
 
 from .. import cases, crypto, keyring
+from ..categories import SPEAK_UP_AGAIN
 from ..extensions import access_code_limit
+from ..models import db
 from .forms import DomainForm
 
 bp = Blueprint("followup", __name__, url_prefix="/follow-up")
@@ -74,9 +76,19 @@ def check_code():
     return redirect(url_for("followup.case_page"))
 
 
-def _render_case(case, case_key, form: ReplyForm, status: int = 200):
+class FeedbackForm(DomainForm):
+    field_names = ("speak_up_again", "detriment")
+
+
+def _render_case(case, case_key, form: ReplyForm, status: int = 200, feedback_form: FeedbackForm | None = None):
     view = cases.reporter_view(case, case_key)
-    return render_template("followup/case.html", case=view, form=form), status
+    return render_template(
+        "followup/case.html",
+        case=view,
+        form=form,
+        feedback_form=feedback_form or FeedbackForm(),
+        speak_up_again=SPEAK_UP_AGAIN,
+    ), status
 
 
 @bp.get("/case")
@@ -103,6 +115,24 @@ def reply():
         form.fail(exc.errors)
         return _render_case(case, case_key, form, 400)
     return redirect(url_for("followup.case_page") + "#messages")
+
+
+@bp.post("/case/feedback")
+def feedback():
+    current = _current_case()
+    if current is None:
+        return redirect(url_for("followup.start"))
+    case, case_key = current
+    form = FeedbackForm()
+    detriment = {"yes": True, "no": False}.get(form.values["detriment"])
+    try:
+        cases.record_feedback(case, form.values["speak_up_again"], detriment)
+    except cases.InvalidInput as exc:
+        form.fail(exc.errors)
+        return _render_case(case, case_key, ReplyForm(), 400, feedback_form=form)
+    except (cases.FeedbackNotOpen, cases.CaseChanged):
+        db.session.rollback()
+    return redirect(url_for("followup.case_page"))
 
 
 @bp.post("/sign-out")

@@ -8,9 +8,11 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from .. import accounts, cases, crypto, keyring, workflow
+from .. import accounts, audit, crypto, keyring, workflow
+from ..categories import lists_for
 from ..extensions import limiter, login_manager
-from ..models import StaffSession, db
+from ..models import StaffSession, db, utcnow
+from ..queue import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
 from .forms import DomainForm
 
 bp = Blueprint("guardian", __name__, url_prefix="/guardian")
@@ -77,6 +79,7 @@ def guardian_required(view):
 
 def _end_session() -> None:
     if current_user.is_authenticated:
+        audit.record(audit.SIGN_OUT, current_user.user.role, current_user.user.id)
         keyring.end_staff_session(current_user.row.id)
     logout_user()
     session.clear()
@@ -111,7 +114,7 @@ def sign_in():
     db.session.commit()
     session["staff_key"] = crypto.b64e(session_key)
     login_user(SignedInStaff(row))
-    return redirect(url_for("guardian.queue"))
+    return redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"))
 
 
 @bp.post("/sign-out")
@@ -123,79 +126,41 @@ def sign_out():
 @bp.get("/")
 @guardian_required
 def queue():
-    rows = cases.cases_for_guardian(current_user.user.id)
-    return render_template("guardian/queue.html", cases=rows, labels=workflow.GUARDIAN_LABELS)
-
-
-def get_case(reference: str):
-    """The case and its key for the signed-in guardian: 404 when missing, 403 without a grant."""
-    case = cases.case_by_reference(reference)
-    if case is None:
-        abort(404)
+    today = workflow.london_today(utcnow())
+    themes = lists_for(today).themes
     try:
-        return case, keyring.guardian_case_key(case, current_user.user.id, private_key())
-    except keyring.NoGrant:
-        abort(403)
-
-
-class StatusForm(DomainForm):
-    field_names = ("status", "version")
-
-
-class MessageForm(DomainForm):
-    field_names = ("body",)
-
-
-def _render_case(case, case_key, status_form=None, message_form=None, status: int = 200):
-    view = cases.guardian_view(case, case_key)
-    return (
-        render_template(
-            "guardian/case.html",
-            case=view,
-            labels=workflow.GUARDIAN_LABELS,
-            status_form=status_form or StatusForm(),
-            message_form=message_form or MessageForm(),
-        ),
-        status,
+        filters = QueueFilters.from_args(request.args.to_dict(), themes)
+    except BadFilter:
+        abort(400)
+    page = guardian_queue(current_user.user.id, filters, today, current_app.config["REMINDER_DAYS"])
+    return render_template(
+        "guardian/queue.html",
+        page=page,
+        filters=filters,
+        labels=workflow.GUARDIAN_LABELS,
+        deadline_labels=workflow.DEADLINE_LABELS,
+        themes=themes,
+        assigned_choices=ASSIGNED,
+        due_choices=DUE,
     )
 
 
-@bp.get("/cases/<reference>")
-@guardian_required
-def case_page(reference: str):
-    return _render_case(*get_case(reference))
+class PasswordForm(DomainForm):
+    field_names = ("current_password", "new_password")
 
 
-@bp.post("/cases/<reference>/status")
-@guardian_required
-def update_status(reference: str):
-    case, case_key = get_case(reference)
-    form = StatusForm()
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """For guardians and administrators alike. The private key is re-sealed, so no case is lost."""
+    form = PasswordForm()
+    if request.method == "GET":
+        return render_template("guardian/password.html", form=form, done=False)
     try:
-        version = int(form.values["version"]) if form.values["version"].isdigit() else None
-        cases.change_status(case, form.values["status"], expected_version=version)
-    except cases.InvalidTransition as exc:
-        form.fail({"status": str(exc)})
-        return _render_case(case, case_key, status_form=form, status=400)
-    except cases.CaseChanged:
-        db.session.refresh(case)
-        form.fail({"status": "This case changed while you were working on it. Check its status below and try again."})
-        return _render_case(case, case_key, status_form=form, status=409)
-    return redirect(url_for("guardian.case_page", reference=reference))
-
-
-@bp.post("/cases/<reference>/messages")
-@guardian_required
-def send_message(reference: str):
-    case, case_key = get_case(reference)
-    form = MessageForm()
-    try:
-        cases.post_message(case, case_key, "guardian", form.values["body"], guardian=current_user.user)
-    except cases.InvalidInput as exc:
-        form.fail(exc.errors)
-        return _render_case(case, case_key, message_form=form, status=400)
-    except cases.CaseChanged:
-        db.session.refresh(case)
-        form.fail({"body": "This case changed while you were writing. Your message is below; send it again."})
-        return _render_case(case, case_key, message_form=form, status=409)
-    return redirect(url_for("guardian.case_page", reference=reference) + "#messages")
+        accounts.change_password(current_user.user, form.values["current_password"], form.values["new_password"])
+    except accounts.AccountError as exc:
+        field = "current_password" if "current password" in str(exc) else "new_password"
+        form.fail({field: str(exc)})
+        form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
+        return render_template("guardian/password.html", form=form, done=False), 400
+    return render_template("guardian/password.html", form=PasswordForm(), done=True)

@@ -1,0 +1,254 @@
+"""A guardian's case page and everything done on it. Each action is a small form; every form that
+changes the case carries the version it was loaded at, so a stale form gets a conflict, never an
+overwrite, and the guardian's typed words come back with the message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import audit, cases, keyring, workflow
+from ..categories import OUTCOMES
+from ..models import Case, CaseGrant, User, db
+from .forms import DomainForm
+from .guardian import bp, guardian_required, private_key
+
+CONFLICT = "This case changed while you were working on it. Check it below; your words are kept in the form."
+
+
+def get_case(reference: str) -> tuple[Case, bytes]:
+    """The case and its key for the signed-in guardian: 404 when missing, 403 without a grant."""
+    case = cases.case_by_reference(reference)
+    if case is None:
+        abort(404)
+    try:
+        return case, keyring.guardian_case_key(case, current_user.user.id, private_key())
+    except keyring.NoGrant:
+        abort(403)
+
+
+class CaseForm(DomainForm):
+    """Any form on the case page. ``field_names`` lists what it keeps when it comes back."""
+
+    def __init__(self, name: str, fields: tuple[str, ...]):
+        self.form_name = name
+        self.field_names = (*fields, "version")
+        super().__init__()
+        self.lists = {key: request.form.getlist(key) for key in fields}
+
+    @property
+    def version(self) -> int | None:
+        value = self.values.get("version", "")
+        return int(value) if value.isdigit() else None
+
+
+FORMS = {
+    "status": ("status", "show_name"),
+    "close": ("outcome", "closing_message", "show_name"),
+    "assign": ("assignee",),
+    "details": ("themes", "worker_group", "detriment"),
+    "note": ("note",),
+    "message": ("body",),
+    "share": ("share_with", "override_exclusion"),
+}
+
+
+def _guardians_for_assignment(case: Case) -> dict[str, str]:
+    rows = db.session.execute(
+        select(User.id, User.name)
+        .join(CaseGrant, (CaseGrant.user_id == User.id) & (CaseGrant.recipient == "guardian"))
+        .where(CaseGrant.case_id == case.id, User.is_active.is_(True))
+        .order_by(User.name)
+    )
+    return {str(user_id): name for user_id, name in rows}
+
+
+def _guardians_to_share_with(case: Case) -> dict[str, str]:
+    holders = select(CaseGrant.user_id).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian")
+    rows = db.session.execute(
+        select(User.id, User.name, User.email)
+        .where(User.role == "guardian", User.is_active.is_(True), User.id.not_in(holders))
+        .order_by(User.name)
+    )
+    return {str(user_id): f"{name} ({email})" for user_id, name, email in rows}
+
+
+def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, status: int = 200, warning: str = ""):
+    view = cases.guardian_view(case, case_key)
+    audit.record(audit.CASE_VIEWED, "guardian", current_user.user.id, case_id=case.id)
+    db.session.commit()
+    forms = {name: CaseForm(name, fields) for name, fields in FORMS.items()}
+    if form is not None:
+        forms[form.form_name] = form
+    return (
+        render_template(
+            "guardian/case.html",
+            case=view,
+            forms=forms,
+            labels=workflow.GUARDIAN_LABELS,
+            outcomes=OUTCOMES,
+            assignees=_guardians_for_assignment(case),
+            share_choices=_guardians_to_share_with(case),
+            trail=audit.case_trail(case.id),
+            warning=warning,
+        ),
+        status,
+    )
+
+
+@bp.get("/cases/<reference>")
+@guardian_required
+def case_page(reference: str):
+    return render_case(*get_case(reference))
+
+
+def _act(reference: str, name: str, action: Callable[[Case, bytes, CaseForm], None], anchor: str = ""):
+    """Runs one case action: on bad input or a conflict the page comes back with the form as typed."""
+    case, case_key = get_case(reference)
+    form = CaseForm(name, FORMS[name])
+    try:
+        action(case, case_key, form)
+    except cases.InvalidInput as exc:
+        form.fail(exc.errors)
+        return render_case(case, case_key, form, 400)
+    except cases.InvalidTransition as exc:
+        form.fail({FORMS[name][0]: str(exc)})
+        return render_case(case, case_key, form, 400)
+    except cases.CaseChanged:
+        db.session.rollback()
+        db.session.refresh(case)
+        form.fail({FORMS[name][0]: CONFLICT})
+        return render_case(case, case_key, form, 409)
+    return redirect(url_for("guardian.case_page", reference=reference) + anchor)
+
+
+def _shows_name(form: CaseForm) -> bool:
+    return form.values.get("show_name") == "yes"
+
+
+@bp.post("/cases/<reference>/status")
+@guardian_required
+def update_status(reference: str):
+    def action(case, _key, form):
+        cases.change_status(case, form.values["status"], current_user.user, form.version, _shows_name(form))
+
+    return _act(reference, "status", action)
+
+
+@bp.post("/cases/<reference>/close")
+@guardian_required
+def close(reference: str):
+    def action(case, key, form):
+        values = form.values
+        cases.close_case(
+            case, key, current_user.user, values["outcome"], values["closing_message"], form.version, _shows_name(form)
+        )
+
+    return _act(reference, "close", action)
+
+
+@bp.post("/cases/<reference>/assign")
+@guardian_required
+def assign(reference: str):
+    def action(case, _key, form):
+        cases.assign_case(case, form.values["assignee"], current_user.user, form.version)
+
+    return _act(reference, "assign", action)
+
+
+@bp.post("/cases/<reference>/details")
+@guardian_required
+def record_details(reference: str):
+    def action(case, _key, form):
+        values = form.values
+        cases.record_for_return(
+            case, form.lists["themes"], values["worker_group"], values["detriment"], current_user.user, form.version
+        )
+
+    return _act(reference, "details", action)
+
+
+@bp.post("/cases/<reference>/notes")
+@guardian_required
+def add_note(reference: str):
+    def action(case, key, form):
+        cases.add_note(case, key, current_user.user, form.values["note"])
+
+    return _act(reference, "note", action, "#notes")
+
+
+@bp.post("/cases/<reference>/messages")
+@guardian_required
+def send_message(reference: str):
+    def action(case, key, form):
+        cases.post_message(case, key, "guardian", form.values["body"], guardian=current_user.user)
+
+    return _act(reference, "message", action, "#messages")
+
+
+@bp.post("/cases/<reference>/share")
+@guardian_required
+def share(reference: str):
+    case, case_key = get_case(reference)
+    form = CaseForm("share", FORMS["share"])
+    target = form.values["share_with"]
+    user = db.session.get(User, int(target)) if target.isdigit() else None
+    if user is None or user.role != "guardian" or not user.is_active:
+        form.fail({"share_with": "Choose a guardian to share this case with"})
+        return render_case(case, case_key, form, 400)
+    override = form.values.get("override_exclusion") == "yes"
+    try:
+        keyring.share_case(case, case_key, user, override_exclusion=override)
+    except keyring.ExcludedGuardian:
+        form.fail(
+            {
+                "share_with": f"The person who raised this concern asked for {user.name} not to see it. "
+                "Share only if you are sure, and tick the box to confirm."
+            }
+        )
+        return render_case(case, case_key, form, 409, warning="excluded")
+    audit.record(
+        audit.CASE_SHARED,
+        "guardian",
+        current_user.user.id,
+        case_id=case.id,
+        guardian_id=user.id,
+        reason="excluded by reporter, shared after warning" if override else None,
+    )
+    db.session.commit()
+    return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+
+
+class ShareAllForm(DomainForm):
+    field_names = ("share_with",)
+
+
+@bp.route("/share", methods=["GET", "POST"])
+@guardian_required
+def share_all():
+    """Shares every case this guardian holds with a colleague (for example a new guardian)."""
+    form = ShareAllForm()
+    me = current_user.user
+    choices = {
+        str(u.id): f"{u.name} ({u.email})"
+        for u in db.session.scalars(
+            select(User).where(User.role == "guardian", User.is_active.is_(True), User.id != me.id).order_by(User.name)
+        )
+    }
+    if request.method == "GET":
+        return render_template("guardian/share_all.html", form=form, choices=choices, result=None)
+    target = form.values["share_with"]
+    if target not in choices:
+        form.fail({"share_with": "Choose a guardian to share your cases with"})
+        return render_template("guardian/share_all.html", form=form, choices=choices, result=None), 400
+    user = db.session.get(User, int(target))
+    key = private_key()
+    result = keyring.share_cases(
+        keyring.guardian_case_ids(me.id), lambda case: keyring.guardian_case_key(case, me.id, key), user
+    )
+    audit.record(audit.CASE_SHARED, "guardian", me.id, guardian_id=user.id, count=result.shared)
+    db.session.commit()
+    return render_template("guardian/share_all.html", form=ShareAllForm(), choices=choices, result=result, to=user)
