@@ -65,7 +65,7 @@ MAIL_USE_SSL = False
 MAIL_USERNAME = None
 MAIL_PASSWORD = None
 MAIL_FROM = "speak-up@localhost"
-MAIL_TIMEOUT = 10
+MAIL_TIMEOUT = 5  # seconds; sending happens inside the request for now, so keep it short
 # The address guardians are sent to in emails, e.g. https://speakup.example.nhs.uk
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 # Deadline reminders go out this many days before a case falls due.

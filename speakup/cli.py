@@ -99,3 +99,48 @@ def audit_verify_command() -> None:
     click.echo(f"Audit chain intact: {result.events} events")
     if result.last_id is not None:
         click.echo(f"Latest event {result.last_id}, hash {result.last_hash}")
+
+
+# --- Recovery and reminders --------------------------------------------------------------------
+
+
+@speakup_cli.command("recover")
+@click.option("--recovery-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--to", "email", required=True, help="The guardian who receives every case.")
+def recover_command(recovery_key_file: Path, email: str) -> None:
+    """Grant a guardian every case through the offline recovery key (for example after every guardian
+    lost their password). Cases whose reporter excluded that guardian are left out."""
+    from . import audit
+
+    user = accounts.find_user(email)
+    if user is None or user.role != "guardian" or not user.is_active:
+        raise click.ClickException(f"{email} is not an active guardian's account; nothing changed.")
+    try:
+        private_key = keyring.decode_recovery_file(recovery_key_file.read_text())
+    except (keyring.WrongRecoveryKey, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"That is not this installation's recovery key ({exc}); nothing changed.") from None
+    result = keyring.share_cases(
+        keyring.recovery_case_ids(), lambda case: keyring.recovery_case_key(case, private_key), user
+    )
+    audit.record(audit.RECOVERY, "system", guardian_id=user.id, count=result.shared)
+    db.session.commit()
+    click.echo(
+        f"{user.email} can now open {result.shared} more cases "
+        f"({result.already_held} already held, {result.excluded} left out because the reporter excluded them)."
+    )
+
+
+@speakup_cli.command("send-reminders")
+def send_reminders_command() -> None:
+    """Email each guardian how many of their cases are due soon or overdue (run it daily, e.g. from cron)."""
+    from . import notify, workflow
+    from .models import User, utcnow
+    from .queue import due_soon_counts
+
+    counts = due_soon_counts(workflow.london_today(utcnow()), current_app.config["REMINDER_DAYS"])
+    sent = 0
+    for user_id, count in counts.items():
+        user = db.session.get(User, user_id)
+        if user is not None:
+            sent += notify.deadline_due([user], count)
+    click.echo(f"Sent {sent} reminder emails.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 
 from . import workflow
 from .models import Case, CaseGrant, CaseTheme, User, db
@@ -126,3 +126,18 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
         for row in page_rows
     ]
     return QueuePage(rows, filters.page, has_next=len(found) > PAGE_SIZE)
+
+
+def due_soon_counts(today: date, soon_days: int) -> dict[int, int]:
+    """For each guardian, how many open cases they hold are due within ``soon_days`` or overdue."""
+    rows = db.session.execute(
+        select(CaseGrant.user_id, func.count(Case.id))
+        .join(Case, Case.id == CaseGrant.case_id)
+        .where(
+            CaseGrant.recipient == "guardian",
+            Case.next_due.is_not(None),
+            Case.next_due <= today + timedelta(days=soon_days),
+        )
+        .group_by(CaseGrant.user_id)
+    )
+    return {user_id: count for user_id, count in rows}
