@@ -79,7 +79,11 @@ def openapi():
 
 @bp.get("/options")
 def options():
-    return jsonify(anonymity=list(ANONYMITY), worker_groups=list(lists_for(date.today()).worker_groups))
+    return jsonify(
+        anonymity=list(ANONYMITY),
+        worker_groups=list(lists_for(date.today()).worker_groups),
+        guardians=[{"id": str(g.id), "name": g.name} for g in cases.active_guardians()],
+    )
 
 
 @bp.post("/concerns")

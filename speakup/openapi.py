@@ -76,6 +76,15 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {
                         "anonymity": {"type": "array", "items": {"enum": list(ANONYMITY)}},
                         "worker_groups": {"type": "array", "items": _TEXT},
+                        "guardians": {
+                            "type": "array",
+                            "description": "Guardians a reporter may keep out of their concern (exclude_guardian)",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "name"],
+                                "properties": {"id": _TEXT, "name": _TEXT},
+                            },
+                        },
                     },
                 },
                 "NewConcern": {
@@ -90,6 +99,10 @@ def openapi_document() -> dict[str, Any]:
                         "name": {**_TEXT, "description": "Required unless anonymous; refused when anonymous."},
                         "contact": {**_TEXT, "description": "Refused when anonymous."},
                         "worker_group": {"enum": list(lists_for(date.today()).worker_groups)},
+                        "exclude_guardian": {
+                            **_TEXT,
+                            "description": "The id (from /options) of a guardian who must never receive this concern.",
+                        },
                     },
                 },
                 "RaisedConcern": {

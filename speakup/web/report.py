@@ -33,6 +33,7 @@ def _render_form(form: ConcernForm, status: int = 200):
             form=form,
             anonymity_options=ANONYMITY_LABELS,
             worker_groups=lists_for(date.today()).worker_groups,
+            guardians={str(g.id): g.name for g in cases.active_guardians()},
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
         ),
         status,
