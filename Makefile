@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint
+.PHONY: run test install lint bench-queue
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ run: install
 
 ## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set)
 test: install
-	$(BIN)/ruff check speakup tests config
+	$(BIN)/ruff check speakup tests config bench
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check speakup tests config
+	$(BIN)/ruff check speakup tests config bench
+
+## The guardian queue at 1,000 and 100,000 real encrypted cases (SQLite; PostgreSQL with
+## SPEAKUP_BENCH_DATABASE_URL, whose public schema is wiped). Figures go in BENCHMARKS.md.
+bench-queue: install
+	$(BIN)/python -m bench.queue_bench --sizes 1000 100000
