@@ -65,8 +65,11 @@ MAIL_USE_SSL = False
 MAIL_USERNAME = None
 MAIL_PASSWORD = None
 MAIL_FROM = "speak-up@localhost"
-MAIL_TIMEOUT = 5  # seconds; sending happens inside the request for now, so keep it short
+MAIL_TIMEOUT = 10
 # The address guardians are sent to in emails, e.g. https://speakup.example.nhs.uk
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 # Deadline reminders go out this many days before a case falls due.
 REMINDER_DAYS = 2
+# Send guardian emails from a background thread after the request, so a slow mail server never
+# keeps a reporter waiting. Tests turn it off to read what arrived straight away.
+MAIL_IN_BACKGROUND = True

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from flask import Config, current_app
+from flask import current_app
 
 from .models import User
 
@@ -52,18 +53,28 @@ def deadline_due(recipients: Iterable[User], count: int) -> int:
 
 
 def _send(recipients: Iterable[User], subject: str, text: str) -> int:
+    """Sends now, or (MAIL_IN_BACKGROUND) after the request from a thread, so a slow mail server
+    never keeps a reporter waiting. Returns how many emails were sent, or queued."""
     config = current_app.config
-    users = [user for user in recipients if user.is_active]
-    if not config.get("MAIL_SERVER") or not users:
+    addresses = [user.email for user in recipients if user.is_active]
+    if not config.get("MAIL_SERVER") or not addresses:
         return 0
     link = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/guardian/"
     body = f"{text}\n\nSign in to Speak Up: {link}\n"
+    if config.get("MAIL_IN_BACKGROUND"):
+        settings = dict(config)
+        threading.Thread(target=_deliver, args=(settings, addresses, subject, body), daemon=True).start()
+        return len(addresses)
+    return _deliver(config, addresses, subject, body)
+
+
+def _deliver(config: Mapping, addresses: list[str], subject: str, body: str) -> int:
     sent = 0
     try:
         with _connect(config) as smtp:
-            for user in users:
+            for address in addresses:
                 try:
-                    smtp.send_message(_message(config, user.email, subject, body))
+                    smtp.send_message(_message(config, address, subject, body))
                     sent += 1
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError, ValueError) as error:
                     # One refused or malformed address must not stop the other guardians' emails.
@@ -73,7 +84,7 @@ def _send(recipients: Iterable[User], subject: str, text: str) -> int:
     return sent
 
 
-def _connect(config: Config) -> smtplib.SMTP:
+def _connect(config: Mapping) -> smtplib.SMTP:
     host, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), float(config["MAIL_TIMEOUT"])
     if config.get("MAIL_USE_SSL"):
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
@@ -90,7 +101,7 @@ def _connect(config: Config) -> smtplib.SMTP:
     return smtp
 
 
-def _message(config: Config, to: str, subject: str, body: str) -> EmailMessage:
+def _message(config: Mapping, to: str, subject: str, body: str) -> EmailMessage:
     sender = config["MAIL_FROM"]
     message = EmailMessage()
     message["From"] = sender

@@ -31,6 +31,7 @@ TEST_CONFIG = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "REQUIRE_MFA": True,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "MAIL_IN_BACKGROUND": False,
 }
 
 _migrated: set[str] = set()

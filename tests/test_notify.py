@@ -205,3 +205,17 @@ def test_a_refused_address_does_not_stop_the_others(
     assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(guardians)
     assert "Guardian email not sent: SMTPRecipientsRefused" in caplog.text
     assert REFUSED not in caplog.text
+
+
+def test_background_sending_delivers_after_the_call_returns(mail_app: Flask, smtp, guardians: list[str]) -> None:
+    """In production a slow mail server must not hold up the request: the email goes from a thread."""
+    import time
+
+    handler, _port = smtp
+    mail_app.config["MAIL_IN_BACKGROUND"] = True
+    with mail_app.app_context():
+        assert notify.new_concern(all_users()) == 2  # queued
+    deadline = time.monotonic() + 10
+    while len(handler.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(guardians)
