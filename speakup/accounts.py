@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,9 @@ from .models import CaseGrant, StaffSession, User, db
 from .passwords import password_problem
 
 ROLES = ("guardian", "admin")
+# One address: a local part, one "@", a dotted domain; no spaces, commas or angle brackets, so an
+# email to a guardian can never be sent to a second, smuggled-in address.
+EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 
 
 class AccountError(Exception):
@@ -41,10 +45,12 @@ def create_user(
     email = email.strip()
     if role not in ROLES:
         raise AccountError(f"role must be one of: {', '.join(ROLES)}")
-    if "@" not in email or len(email) > 254:
+    if not EMAIL.fullmatch(email) or len(email) > 254:
         raise AccountError("enter a valid email address")
     if not name.strip():
         raise AccountError("enter a name")
+    if len(name.strip()) > 200:
+        raise AccountError("enter a name of 200 characters or fewer")
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise AccountError(problem)

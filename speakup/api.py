@@ -82,7 +82,7 @@ def options():
     return jsonify(
         anonymity=list(ANONYMITY),
         worker_groups=list(lists_for(date.today()).worker_groups),
-        guardians=[{"id": str(g.id), "name": g.name} for g in cases.active_guardians()],
+        guardians=[{"id": str(g.id), "name": g.name} for g in cases.all_guardians()],
     )
 
 

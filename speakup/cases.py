@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,7 +20,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit, crypto, keyring, notify, workflow
 from .caseview import CaseView, guardian_view, message_aad, reporter_view  # noqa: F401 - the views' one door
 from .categories import ANONYMITY, OUTCOMES, SPEAK_UP_AGAIN, lists_for
+from .inputs import parse_int
 from .models import Case, CaseEvent, CaseExclusion, CaseGrant, CaseNote, CaseTheme, Message, User, db, utcnow
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class InvalidInput(Exception):
@@ -97,7 +104,7 @@ def check_concern(data: dict[str, object]) -> ConcernInput:
         errors["worker_group"] = "Choose a staff group from the list"
 
     excluded = values["exclude_guardian"]
-    if excluded and (not excluded.isdigit() or int(excluded) not in {g.id for g in active_guardians()}):
+    if excluded and excluded not in {str(g.id) for g in all_guardians()}:
         errors["exclude_guardian"] = "Choose a guardian from the list, or leave it empty"
 
     if errors:
@@ -125,6 +132,12 @@ def active_guardians(exclude_ids: tuple[int, ...] = ()) -> list[User]:
     if exclude_ids:
         query = query.where(User.id.not_in(exclude_ids))
     return list(db.session.scalars(query))
+
+
+def all_guardians() -> list[User]:
+    """Every guardian account, disabled ones too: a reporter may need to keep out a suspended guardian,
+    who could otherwise receive the concern through sharing or recovery once re-enabled."""
+    return list(db.session.scalars(select(User).where(User.role == "guardian").order_by(User.name)))
 
 
 def raise_concern(concern: ConcernInput) -> RaisedConcern:
@@ -182,16 +195,21 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
 # Reading a case back lives in caseview.py; re-exported here so views need only this module.
 
 
-def _commit_or_conflict() -> None:
-    """Commits a change to a case, or reports that someone else changed it first (version column)."""
-    try:
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise CaseChanged() from exc
+def changes_case(action: Callable[P, R]) -> Callable[P, R]:
+    """Wraps one change to a case: if another request changed the case first (the version column
+    disagrees at any flush, not only the final commit), nothing is kept and CaseChanged is raised."""
 
+    @wraps(action)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = action(*args, **kwargs)
+            db.session.commit()
+        except StaleDataError as exc:
+            db.session.rollback()
+            raise CaseChanged() from exc
+        return result
 
-# --- Messages and status -----------------------------------------------------------------
+    return guarded
 
 
 def check_message(body: object) -> str:
@@ -205,19 +223,27 @@ def check_message(body: object) -> str:
 
 
 def post_message(case: Case, case_key: bytes, author: str, body: object, guardian: User | None = None) -> Message:
-    """Adds a sealed message. A reporter's reply puts a case waiting for them back to work."""
-    text = check_message(body)
+    """Adds a sealed message. A reporter's reply puts a case waiting for them back to work, and
+    tells its guardians (after the commit, so nobody is told about a reply that was not kept)."""
+    message = _store_message(case, case_key, author, check_message(body), guardian)
+    if author == "reporter":
+        notify.reporter_replied(guardians_of(case))
+    return message
+
+
+@changes_case
+def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian: User | None) -> Message:
     now = utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == "reporter":
-        _move(case, workflow.status_after_reporter_reply(case.status), now)
+        before, after = case.status, workflow.status_after_reporter_reply(case.status)
+        _move(case, after, now)
         audit.record(audit.MESSAGE_SENT, "reporter", case_id=case.id)
+        if after != before:
+            audit.record(audit.STATUS_CHANGED, "reporter", case_id=case.id, from_status=before, to_status=after)
     else:
         audit.record(audit.MESSAGE_SENT, "guardian", guardian.id if guardian else None, case_id=case.id)
     case.updated_at = now
-    _commit_or_conflict()
-    if author == "reporter":
-        notify.reporter_replied(guardians_of(case))
     return message
 
 
@@ -269,6 +295,7 @@ def _move(case: Case, target: str, now: datetime, guardian: User | None = None, 
     case.updated_at = now
 
 
+@changes_case
 def change_status(
     case: Case, target: str, guardian: User, expected_version: int | None = None, show_name: bool = False
 ) -> None:
@@ -283,9 +310,9 @@ def change_status(
     _move(case, target, utcnow(), guardian, show_name)
     action = audit.CASE_REOPENED if reopening else audit.STATUS_CHANGED
     audit.record(action, "guardian", guardian.id, case_id=case.id, from_status=before, to_status=target)
-    _commit_or_conflict()
 
 
+@changes_case
 def close_case(
     case: Case,
     case_key: bytes,
@@ -315,15 +342,16 @@ def close_case(
     case.outcome = str(outcome)
     case.closed_at = now
     audit.record(audit.CASE_CLOSED, "guardian", guardian.id, case_id=case.id, from_status=before, outcome=str(outcome))
-    _commit_or_conflict()
 
 
+@changes_case
 def assign_case(case: Case, assignee_id: object, guardian: User, expected_version: int | None = None) -> None:
     """Assigns a case to a guardian who can open it, or unassigns it (empty value)."""
     _check_version(case, expected_version)
     assignee = None
     if assignee_id not in (None, ""):
-        assignee = db.session.get(User, int(assignee_id)) if str(assignee_id).isdigit() else None
+        user_id = parse_int(assignee_id)
+        assignee = db.session.get(User, user_id) if user_id is not None else None
         if assignee is None or assignee.role != "guardian":
             raise InvalidInput({"assignee": "Choose a guardian from the list"})
         if not assignee.is_active:
@@ -336,9 +364,9 @@ def assign_case(case: Case, assignee_id: object, guardian: User, expected_versio
     audit.record(
         audit.CASE_ASSIGNED, "guardian", guardian.id, case_id=case.id, guardian_id=assignee.id if assignee else None
     )
-    _commit_or_conflict()
 
 
+@changes_case
 def record_for_return(
     case: Case, themes: list[str], worker_group: str, detriment: str, guardian: User, expected_version: int | None
 ) -> None:
@@ -359,7 +387,6 @@ def record_for_return(
     case.detriment_reported = {"yes": True, "no": False}.get(detriment)
     case.updated_at = utcnow()
     audit.record(audit.DETAILS_RECORDED, "guardian", guardian.id, case_id=case.id)
-    _commit_or_conflict()
 
 
 def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseNote:
@@ -394,6 +421,7 @@ def guardians_of(case: Case) -> list[User]:
     )
 
 
+@changes_case
 def record_feedback(case: Case, speak_up_again: object, detriment: object = None) -> None:
     """The reporter's answer to "Given your experience, would you speak up again?"."""
     errors = {}
@@ -412,7 +440,6 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
         case.detriment_reported = detriment
     case.feedback_at = utcnow()
     audit.record(audit.FEEDBACK_GIVEN, "reporter", case_id=case.id)
-    _commit_or_conflict()
 
 
 # --- The guardian's cases ----------------------------------------------------------------

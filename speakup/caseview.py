@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from . import crypto, workflow
-from .categories import OUTCOMES, lists_for
+from .categories import OUTCOMES, SPEAK_UP_AGAIN, lists_for
 from .models import Case, CaseEvent, CaseNote, db
 
 
@@ -68,6 +68,10 @@ class CaseView:
     @property
     def status_label(self) -> str:
         return workflow.REPORTER_LABELS[self.status]
+
+    @property
+    def speak_up_again_label(self) -> str:
+        return SPEAK_UP_AGAIN.get(self.speak_up_again or "", "")
 
     @property
     def outcome_label(self) -> str:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, exists, func, select
 
 from . import workflow
+from .inputs import parse_int
 from .models import Case, CaseGrant, CaseTheme, User, db
 
 PAGE_SIZE = 25
@@ -43,9 +44,10 @@ class QueueFilters:
             raise BadFilter("assigned")
         if due and due not in DUE:
             raise BadFilter("due")
-        if not page.isdigit() or int(page) < 1:
+        page_number = parse_int(page)
+        if page_number is None or page_number < 1:
             raise BadFilter("page")
-        return cls(status, theme, assigned, due, int(page))
+        return cls(status, theme, assigned, due, page_number)
 
     def as_args(self, **changes: object) -> dict[str, object]:
         values = {"status": self.status, "theme": self.theme, "assigned": self.assigned, "due": self.due}

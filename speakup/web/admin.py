@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 
 from .. import accounts
+from ..inputs import parse_int
 from ..models import User, db
 from .forms import DomainForm
 
@@ -79,7 +80,7 @@ def invite():
 
 
 def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id) if parse_int(user_id) is not None else None
     if user is None:
         abort(404)
     return user

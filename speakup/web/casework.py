@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .. import audit, cases, keyring, workflow
 from ..categories import OUTCOMES
+from ..inputs import parse_int
 from ..models import Case, CaseGrant, User, db
 from .forms import DomainForm
 from .guardian import bp, guardian_required, private_key
@@ -42,7 +43,7 @@ class CaseForm(DomainForm):
     @property
     def version(self) -> int | None:
         value = self.values.get("version", "")
-        return int(value) if value.isdigit() else None
+        return parse_int(value)
 
 
 FORMS = {
@@ -194,14 +195,14 @@ def send_message(reference: str):
 def share(reference: str):
     case, case_key = get_case(reference)
     form = CaseForm("share", FORMS["share"])
-    target = form.values["share_with"]
-    user = db.session.get(User, int(target)) if target.isdigit() else None
+    user_id = parse_int(form.values["share_with"])
+    user = db.session.get(User, user_id) if user_id is not None else None
     if user is None or user.role != "guardian" or not user.is_active:
         form.fail({"share_with": "Choose a guardian to share this case with"})
         return render_case(case, case_key, form, 400)
     override = form.values.get("override_exclusion") == "yes"
     try:
-        keyring.share_case(case, case_key, user, override_exclusion=override)
+        shared = keyring.share_case(case, case_key, user, override_exclusion=override)
     except keyring.ExcludedGuardian:
         form.fail(
             {
@@ -210,6 +211,9 @@ def share(reference: str):
             }
         )
         return render_case(case, case_key, form, 409, warning="excluded")
+    if not shared:
+        form.fail({"share_with": f"{user.name} can already open this case"})
+        return render_case(case, case_key, form, 400)
     audit.record(
         audit.CASE_SHARED,
         "guardian",

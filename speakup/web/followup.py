@@ -114,6 +114,10 @@ def reply():
     except cases.InvalidInput as exc:
         form.fail(exc.errors)
         return _render_case(case, case_key, form, 400)
+    except cases.CaseChanged:
+        db.session.refresh(case)
+        form.fail({"body": "Your concern was updated at the same moment. Your message is below: send it again."})
+        return _render_case(case, case_key, form, 409)
     return redirect(url_for("followup.case_page") + "#messages")
 
 

@@ -163,4 +163,5 @@ def change_password():
         form.fail({field: str(exc)})
         form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
         return render_template("guardian/password.html", form=form, done=False), 400
-    return render_template("guardian/password.html", form=PasswordForm(), done=True)
+    form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
+    return render_template("guardian/password.html", form=form, done=True)

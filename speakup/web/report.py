@@ -12,6 +12,7 @@ from .. import cases
 from ..categories import ANONYMITY_LABELS, lists_for
 from ..errors import error_page
 from ..extensions import submit_limit
+from ..models import db
 from .forms import DomainForm
 
 bp = Blueprint("report", __name__)
@@ -26,6 +27,15 @@ def home():
     return render_template("report/home.html")
 
 
+def _guardian_choices() -> dict[str, str]:
+    """Guardians a reporter may keep out. The form still works, without this list, if the database is down."""
+    try:
+        return {str(g.id): g.name for g in cases.all_guardians()}
+    except DBAPIError:
+        db.session.rollback()
+        return {}
+
+
 def _render_form(form: ConcernForm, status: int = 200):
     return (
         render_template(
@@ -33,7 +43,7 @@ def _render_form(form: ConcernForm, status: int = 200):
             form=form,
             anonymity_options=ANONYMITY_LABELS,
             worker_groups=lists_for(date.today()).worker_groups,
-            guardians={str(g.id): g.name for g in cases.active_guardians()},
+            guardians=_guardian_choices(),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
         ),
         status,

@@ -1,0 +1,17 @@
+"""Reading numbers people (or attackers) type into forms and URLs."""
+
+from __future__ import annotations
+
+import re
+
+# ASCII digits only (str.isdigit() also accepts "²", which int() refuses) and small enough for any
+# integer column, so odd input is a clear "not found" rather than a crash.
+_SMALL_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def parse_int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 10**9 else None
+    if isinstance(value, str) and _SMALL_NUMBER.fullmatch(value):
+        return int(value)
+    return None
