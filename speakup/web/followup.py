@@ -134,8 +134,14 @@ def feedback():
     except cases.InvalidInput as exc:
         form.fail(exc.errors)
         return _render_case(case, case_key, ReplyForm(), 400, feedback_form=form)
-    except (cases.FeedbackNotOpen, cases.CaseChanged):
-        db.session.rollback()
+    except cases.CaseChanged:
+        db.session.refresh(case)
+        form.fail(
+            {"speak_up_again": "Your concern was updated at the same moment. Check your answer and send it again."}
+        )
+        return _render_case(case, case_key, ReplyForm(), 409, feedback_form=form)
+    except cases.FeedbackNotOpen:
+        db.session.rollback()  # already answered, or reopened meanwhile: the page shows which
     return redirect(url_for("followup.case_page"))
 
 
