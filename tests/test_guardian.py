@@ -224,3 +224,13 @@ def test_sign_in_is_rate_limited_per_client(client, auth, guardian):
         guardian.email = f"someone{attempt}@example.org"
         response = auth.sign_in(guardian)
     assert response.status_code == 429
+
+
+def test_a_missing_session_key_signs_out_cleanly(client, auth, guardian):
+    raised = gen_concern(client)
+    auth.sign_in(guardian)
+    with client.session_transaction() as session:
+        session.pop("staff_key")
+    response = client.get(_case_url(raised["reference"]))
+    assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
+    assert client.get("/guardian/").status_code == 302  # the server-side session is gone too

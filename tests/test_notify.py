@@ -219,3 +219,33 @@ def test_background_sending_delivers_after_the_call_returns(mail_app: Flask, smt
     while len(handler.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(guardians)
+
+
+def test_send_reminders_tells_each_guardian_how_many_cases_fall_due(
+    mail_app: Flask, client: FlaskClient, smtp, runner
+) -> None:
+    """The daily `flask speakup send-reminders`: a count per guardian, and nothing about the cases."""
+    from datetime import timedelta
+
+    from speakup.models import Case, utcnow
+
+    handler, _port = smtp
+    gen_staff(mail_app, "gita@example.org", name="Gita Guardian")
+    raised = [gen_concern(client, what_happened=f"{MARKER} {n}") for n in range(3)]
+    already = len(handler.received)
+    with mail_app.app_context():
+        cases = db.session.scalars(db.select(Case).order_by(Case.id)).all()
+        cases[0].next_due = utcnow().date() - timedelta(days=1)  # overdue
+        cases[1].next_due = utcnow().date() + timedelta(days=1)  # due soon
+        cases[2].next_due = utcnow().date() + timedelta(days=30)  # not yet
+        db.session.commit()
+    result = runner.invoke(args=["speakup", "send-reminders"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 1 reminder emails." in result.output
+    sent = handler.received[already:]
+    assert [r.rcpt_tos for r in sent] == [["gita@example.org"]]
+    message = message_from_bytes(sent[0].raw, policy=policy.default)
+    assert message["Subject"] == "2 case deadlines are coming up"
+    for concern in raised:
+        assert concern["reference"].encode() not in sent[0].raw
+    assert MARKER.encode() not in sent[0].raw
