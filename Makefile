@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint bench-queue
+.PHONY: run test install lint bench-queue browser
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ node_modules/nhsuk-frontend/package.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-install: $(BIN)/flask node_modules/nhsuk-frontend/package.json
+# The design system's CSS, built without web fonts from another host.
+speakup/static/build/nhsuk.css: node_modules/nhsuk-frontend/package.json assets/speakup.scss
+	npm run --silent build
+
+install: $(BIN)/flask speakup/static/build/nhsuk.css
 
 ## Start the service on SQLite (development mode, demo guardian printed) at http://127.0.0.1:5000
 # Development mode generates its secrets in instance/; MFA is off unless SPEAKUP_REQUIRE_MFA=true.
@@ -25,8 +29,12 @@ run: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi speakup demo
 	$(DEV_ENV) $(BIN)/flask --app wsgi run
 
-## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set)
-test: install
+## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set).
+## The browser tests need Debian's Chromium: installed here when run as root, otherwise asked for.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || { echo "The browser tests need Chromium: sudo apt-get install -y chromium"; exit 1; }
+
+test: install browser
 	$(BIN)/ruff check speakup tests config bench
 	$(BIN)/python -m pytest
 
