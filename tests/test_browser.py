@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import Staff, gen_staff
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
-from conftest import Staff, gen_staff
 from speakup import crypto
 
 ROOT = Path(__file__).resolve().parent.parent
