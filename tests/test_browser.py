@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,14 +137,14 @@ def run_axe(page: Page) -> list[dict]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
-def sign_in(visit: Visit, staff: Staff) -> None:
+def sign_in(visit: Visit, staff: Staff, landing: str = "Cases") -> None:
     page = visit.goto("/guardian/sign-in")
     visit.check("sign-in")
     page.get_by_label("Email address").fill(staff.email)
     page.get_by_label("Password").fill(staff.password)
-    page.get_by_label("Security code").fill(crypto.totp_now(staff.totp_secret, time.time()))
+    page.get_by_label("Security code").fill(staff.security_code())
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name=landing, exact=True)).to_be_visible()
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
@@ -291,3 +290,53 @@ def test_no_page_loads_anything_from_another_host(app: Flask, live_server: str, 
             assert stylesheets and all(re.match(re.escape(live_server), s or live_server) for s in stylesheets)
     finally:
         visit.close()
+
+
+def test_name_and_contact_are_revealed_only_when_giving_a_name(app: Flask, live_server: str, browser: Browser):
+    with_js = Visit(browser, live_server, javascript=True, label="reveal-js-on")
+    without_js = Visit(browser, live_server, javascript=False, label="reveal-js-off")
+    try:
+        page = with_js.goto("/raise")
+        group = page.get_by_role("group", name="How do you want to raise this concern?")
+        expect(page.get_by_label("Your name")).to_be_hidden()
+        group.get_by_label("Confidentially").check()
+        expect(page.get_by_label("Your name")).to_be_visible()
+        expect(group.get_by_label("Confidentially")).to_have_attribute("aria-controls", "identity")
+        group.get_by_label("Anonymously").check()
+        expect(page.get_by_label("Your name")).to_be_hidden()
+        group.get_by_label("Openly").check()
+        expect(page.get_by_label("Your name")).to_be_visible()
+        with_js.check("raise-reveal")
+        # Without JavaScript nothing is hidden.
+        expect(without_js.goto("/raise").get_by_label("Your name")).to_be_visible()
+    finally:
+        with_js.close()
+        without_js.close()
+
+
+def test_admin_and_error_pages_pass_the_same_checks(app: Flask, live_server: str, browser: Browser):
+    admin = gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin")
+    for javascript in (True, False):
+        mode = "js-on" if javascript else "js-off"
+        visit = Visit(browser, live_server, javascript, f"{mode}-admin")
+        try:
+            page = visit.goto("/no-such-page")
+            expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+            visit.check("error-404")
+            sign_in(visit, admin, landing="Staff accounts")
+            visit.check("admin-accounts")
+            page.get_by_role("link", name="Add an account").click()
+            visit.check("admin-invite")
+            page.get_by_label("Full name").fill("Nia New")
+            page.get_by_label("Email address").fill(f"nia-{mode}@example.org")
+            page.get_by_label("Role").select_option(label="Guardian")
+            page.get_by_role("button", name="Create account").click()
+            expect(page.locator("#initial-password")).to_be_visible()
+            visit.check("admin-credentials")
+            page = visit.goto("/guardian/")
+            expect(page.get_by_role("heading", name="You cannot see this page")).to_be_visible()
+            visit.check("error-403")
+            visit.goto("/guardian/account/password")
+            visit.check("password-change")
+        finally:
+            visit.close()

@@ -3,3 +3,22 @@ import { initAll } from "/assets/nhsuk/nhsuk-frontend.min.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 initAll();
+
+// Conditional reveal: name and contact only matter when raising a concern confidentially or
+// openly. Without JavaScript the fields are always shown, under a heading that says so.
+for (const group of document.querySelectorAll("[data-speakup-reveal]")) {
+  const region = document.getElementById(group.dataset.speakupReveal);
+  const radios = [...group.querySelectorAll("input[type=radio]")];
+  const update = () => {
+    const chosen = radios.find((radio) => radio.checked);
+    // A field with an error is never hidden: the error summary links to it.
+    const show = Boolean(chosen && chosen.value !== "anonymous") || Boolean(region.querySelector(".nhsuk-form-group--error"));
+    region.hidden = !show;
+    // aria-expanded is not allowed on a radio (axe: aria-allowed-attr), so only aria-controls is set.
+    for (const radio of radios) {
+      if (radio.value !== "anonymous") radio.setAttribute("aria-controls", region.id);
+    }
+  };
+  group.addEventListener("change", update);
+  update();
+}
