@@ -88,6 +88,13 @@ class Case(db.Model):
     acknowledged_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(40))
+    # "You said, we did": what the organisation learned, sealed under the case key, and whether the
+    # guardian marked it shareable with the board (the board report decrypts only with a guardian's key).
+    learning_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    learning_shareable: Mapped[bool] = mapped_column(default=False)
+    # Set when retention crypto-shredded the case: its text, keys and files are gone; the counted
+    # plain fields stay so past quarters report the same numbers.
+    purged_at: Mapped[datetime | None] = mapped_column(index=True)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # The reporter's answer to the national feedback question, once the case is closed.
     speak_up_again: Mapped[str | None] = mapped_column(String(20))
@@ -223,3 +230,32 @@ class ReporterSession(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     case_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Attachment(db.Model):
+    """A file from the reporter, sealed under the case key (name and bytes alike). Image metadata is
+    stripped before sealing."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    filename_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    protocol: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatsToken(db.Model):
+    """A read-only token for GET /api/v1/stats. Only its keyed hash is stored."""
+
+    __tablename__ = "stats_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
