@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers["Content-Security-Policy"] = CSP
+        headers.setdefault("Content-Security-Policy", CSP)  # a view may set its own (the SVG charts)
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"

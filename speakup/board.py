@@ -1,0 +1,185 @@
+"""The board report: what people spoke up about, how fast guardians answered, and whether people
+would speak up again. Plain counted fields only (no keys needed), small numbers suppressed.
+
+Charts are drawn by pygal as SVG on the server, so the report needs no JavaScript; every chart has
+a table with the same figures for screen readers and for print.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+from datetime import date
+
+import pygal
+from pygal.style import Style
+from sqlalchemy import select
+
+from . import workflow
+from .categories import lists_for
+from .models import Case, CaseTheme, db
+
+# NHS.UK palette: blue, dark blue, green, warm yellow, grey.
+_STYLE = Style(
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground="#212b32",
+    foreground_strong="#212b32",
+    foreground_subtle="#4c6272",
+    colors=("#005eb8", "#003087", "#007f3b", "#ffb81c", "#768692", "#ae2573"),
+    font_family="Arial, sans-serif",
+)
+
+
+@dataclass(frozen=True)
+class QuarterRow:
+    label: str
+    raised: int
+    anonymous: int
+    themes: dict[str, int]
+    median_days_to_acknowledge: float | None
+    median_days_to_close: float | None
+    feedback_answers: int
+    would_speak_up_again: int
+    detriment: int
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    quarters: list[QuarterRow]
+    theme_labels: dict[str, str]
+    ack_days: int
+    feedback_days: int
+    suppress_below: int
+
+    def shown(self, value: int) -> str:
+        """Counts from 1 to the threshold are shown as "<5" so nobody can be singled out."""
+        return f"<{self.suppress_below}" if 0 < value < self.suppress_below else str(value)
+
+
+def _quarter_of(day: date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, suppress_below: int) -> BoardReport:
+    """The last ``quarters`` calendar quarters up to today, oldest first."""
+    year, quarter = _quarter_of(today)
+    wanted: list[tuple[int, int]] = []
+    for _ in range(quarters):
+        wanted.insert(0, (year, quarter))
+        year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+    first = date(wanted[0][0], 3 * wanted[0][1] - 2, 1)
+    themes = lists_for(today).themes
+    rows = db.session.execute(
+        select(
+            Case.id,
+            Case.created_at,
+            Case.anonymity,
+            Case.acknowledged_at,
+            Case.closed_at,
+            Case.speak_up_again,
+            Case.detriment_reported,
+        ).where(Case.created_at >= first)
+    ).all()
+    theme_rows = db.session.execute(
+        select(CaseTheme.case_id, CaseTheme.theme)
+        .join(Case, Case.id == CaseTheme.case_id)
+        .where(Case.created_at >= first)
+    ).all()
+    themes_of: dict[int, list[str]] = {}
+    for case_id, theme in theme_rows:
+        themes_of.setdefault(case_id, []).append(theme)
+    buckets: dict[tuple[int, int], list] = {key: [] for key in wanted}
+    for row in rows:
+        key = _quarter_of(workflow.london_today(row.created_at))
+        if key in buckets:
+            buckets[key].append(row)
+    result = []
+    for (year, quarter), cases in buckets.items():
+        theme_counts = dict.fromkeys(themes, 0)
+        for case in cases:
+            for theme in themes_of.get(case.id, []):
+                if theme in theme_counts:
+                    theme_counts[theme] += 1
+        answered = [c for c in cases if c.speak_up_again]
+        result.append(
+            QuarterRow(
+                label=f"{year} Q{quarter}",
+                raised=len(cases),
+                anonymous=sum(1 for c in cases if c.anonymity == "anonymous"),
+                themes=theme_counts,
+                median_days_to_acknowledge=_median(
+                    [(c.acknowledged_at - c.created_at).total_seconds() / 86400 for c in cases if c.acknowledged_at]
+                ),
+                median_days_to_close=_median(
+                    [(c.closed_at - c.created_at).total_seconds() / 86400 for c in cases if c.closed_at]
+                ),
+                feedback_answers=len(answered),
+                would_speak_up_again=sum(1 for c in answered if c.speak_up_again == "yes"),
+                detriment=sum(1 for c in cases if c.detriment_reported),
+            )
+        )
+    return BoardReport(result, themes, ack_days, feedback_days, suppress_below)
+
+
+def _blank_small(report: BoardReport, value: int) -> int | None:
+    # A chart cannot say "<5": suppressed values are left out of the bar (the table says "<5").
+    return None if 0 < value < report.suppress_below else value
+
+
+def _chart(chart_class, title: str, labels: list[str], y_title: str, **options) -> pygal.Graph:
+    chart = chart_class(
+        style=_STYLE,
+        title=title,
+        x_title="Quarter",
+        y_title=y_title,
+        disable_xml_declaration=True,
+        js=[],  # nothing to run: the chart is a picture
+        show_legend=True,
+        legend_at_bottom=True,
+        print_values=False,
+        width=800,
+        height=420,
+        **options,
+    )
+    chart.x_labels = labels
+    return chart
+
+
+def chart_svg(report: BoardReport, name: str) -> str:
+    labels = [q.label for q in report.quarters]
+    if name == "themes":
+        chart = _chart(pygal.Bar, "Concerns by theme", labels, "Concerns")
+        for theme, label in report.theme_labels.items():
+            chart.add(label, [_blank_small(report, q.themes[theme]) for q in report.quarters])
+    elif name == "anonymous":
+        chart = _chart(pygal.Bar, "Concerns raised, and how many anonymously", labels, "Concerns")
+        chart.add("All concerns", [_blank_small(report, q.raised) for q in report.quarters])
+        chart.add("Raised anonymously", [_blank_small(report, q.anonymous) for q in report.quarters])
+    elif name == "timeliness":
+        chart = _chart(pygal.Line, "Median days to acknowledge and to close", labels, "Days")
+        chart.add("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters])
+        chart.add(f"Acknowledge target ({report.ack_days} days)", [report.ack_days] * len(labels))
+        chart.add("To close", [q.median_days_to_close for q in report.quarters])
+        chart.add(f"Feedback target ({report.feedback_days} days)", [report.feedback_days] * len(labels))
+    elif name == "feedback":
+        chart = _chart(pygal.Bar, "Would you speak up again?", labels, "Answers")
+        chart.add("Answered", [_blank_small(report, q.feedback_answers) for q in report.quarters])
+        chart.add("Would speak up again", [_blank_small(report, q.would_speak_up_again) for q in report.quarters])
+        chart.add("Reported detriment", [_blank_small(report, q.detriment) for q in report.quarters])
+    else:
+        raise KeyError(name)
+    svg = chart.render(is_unicode=True)
+    # A picture only: no script (pygal adds a config one for its interactive mode) and no comments
+    # pointing elsewhere.
+    return _SCRIPT_OR_COMMENT.sub("", svg)
+
+
+_SCRIPT_OR_COMMENT = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
+
+CHARTS = ("themes", "anonymous", "timeliness", "feedback")

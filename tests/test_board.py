@@ -1,0 +1,99 @@
+"""The board report: server-drawn charts with tables, small numbers suppressed, guardians only."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import AuthActions, gen_concern, gen_staff
+from sqlalchemy import select
+
+from speakup import board
+from speakup.models import Case, CaseTheme, db, utcnow
+
+
+def _seed(
+    app,
+    client,
+    count: int,
+    *,
+    anonymous: int = 0,
+    theme: str | None = None,
+    created: datetime | None = None,
+    ack_after_days: float | None = None,
+    yes: int = 0,
+    detriment: int = 0,
+) -> None:
+    refs = [gen_concern(client)["reference"] for _ in range(count)]
+    with app.app_context():
+        for n, ref in enumerate(refs):
+            case = db.session.scalar(select(Case).where(Case.reference == ref))
+            if created:
+                case.created_at = created
+            case.anonymity = "anonymous" if n < anonymous else "open"
+            if theme:
+                db.session.add(CaseTheme(case_id=case.id, theme=theme))
+            if ack_after_days is not None:
+                case.acknowledged_at = case.created_at + timedelta(days=ack_after_days)
+            if n < yes:
+                case.speak_up_again, case.feedback_at = "yes", case.created_at
+            case.detriment_reported = n < detriment
+        db.session.commit()
+
+
+@pytest.fixture
+def app_overrides():
+    return {"SUBMIT_RATE_LIMIT": "1000 per minute"}
+
+
+def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client, guardian):
+    _seed(app, client, 7, anonymous=2, theme="patient_safety", ack_after_days=3, yes=6, detriment=1)
+    with app.app_context():
+        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+    current = report.quarters[-1]
+    assert current.raised == 7 and current.anonymous == 2
+    assert current.themes["patient_safety"] == 7 and current.themes["bullying_harassment"] == 0
+    assert current.median_days_to_acknowledge == 3.0
+    assert current.feedback_answers == 6 and current.would_speak_up_again == 6 and current.detriment == 1
+    assert [report.shown(v) for v in (0, 1, 4, 5, 7)] == ["0", "<5", "<5", "5", "7"]
+
+    AuthActions(client).sign_in(guardian)
+    page = client.get("/guardian/board")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    row = re.search(r"Patient safety or quality</th>(.*?)</tr>", html, re.S).group(1)
+    assert row.rstrip().endswith(">7</td>")
+    anonymous_row = re.findall(r"<td[^>]*>([^<]*)</td>", html.split("Raised</th>")[1].split("</table>")[0])
+    assert anonymous_row[-2:] == ["7", "&lt;5"]  # 7 raised, 2 anonymously shown as <5
+    assert html.count('class="speakup-chart"') == 4 and html.count("<table") == 4
+
+
+def test_older_quarters_are_reported_in_their_own_row(app, client, guardian):
+    last_year = utcnow() - timedelta(days=200)
+    _seed(app, client, 5, created=last_year, theme="worker_safety")
+    with app.app_context():
+        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+    assert sum(q.raised for q in report.quarters) == 5
+    assert report.quarters[-1].raised == 0
+    assert sum(q.themes["worker_safety"] for q in report.quarters) == 5
+
+
+@pytest.mark.parametrize("name", board.CHARTS)
+def test_each_chart_is_an_svg_that_runs_nothing(app, client, guardian, name):
+    _seed(app, client, 6, theme="patient_safety", ack_after_days=2, yes=5)
+    AuthActions(client).sign_in(guardian)
+    response = client.get(f"/guardian/board/{name}.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert svg.startswith("<svg") and "<script" not in svg
+    assert set(re.findall(r"https?://[^\"\s<]*", svg)) <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def test_unknown_chart_is_404_and_administrators_are_refused(app, client, guardian):
+    AuthActions(client).sign_in(guardian)
+    assert client.get("/guardian/board/nothing.svg").status_code == 404
+    admin_client = app.test_client()
+    AuthActions(admin_client).sign_in(gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin"))
+    assert admin_client.get("/guardian/board").status_code == 403
