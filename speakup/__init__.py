@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from .api import bp as api_bp
     from .cli import speakup_cli
     from .web import admin, assets, casework, followup, guardian, health, report  # noqa: F401 - casework adds guardian routes
+    from .web import board as _board  # noqa: F401 - adds the board report to the guardian blueprint
 
     app.register_blueprint(report.bp)
     app.register_blueprint(followup.bp)
