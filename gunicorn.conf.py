@@ -20,3 +20,5 @@ control_socket_path = os.environ.get("SPEAKUP_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket_path
 if control_socket_path:
     control_socket = control_socket_path
+# Paths of unmatched requests (404) are not logged: a pasted access code must never reach a log.
+logger_class = "speakup.gunicorn_logging.AccessLogger"

@@ -298,6 +298,8 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     confirmation = reporter.post("/raise", form={"csrf_token": token, "anonymity": "open", **b})
     assert confirmation.status == 200, confirmation.text
     code_match, ref_match = ACCESS_CODE_RE.search(confirmation.text), REFERENCE_RE.search(confirmation.text)
+    # A frightened person pastes their code into the address bar: the 404's path is not logged.
+    assert reporter.get("/follow-up/" + a_code).status == 404
     assert code_match and ref_match, confirmation.text
     b_code, b_ref = html.unescape(code_match.group(1)).strip(), html.unescape(ref_match.group(1)).strip()
 
