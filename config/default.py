@@ -73,3 +73,15 @@ REMINDER_DAYS = 2
 # Send guardian emails from a background thread after the request, so a slow mail server never
 # keeps a reporter waiting. Tests turn it off to read what arrived straight away.
 MAIL_IN_BACKGROUND = True
+
+# Retention: closed cases are crypto-shredded (`flask speakup purge`) this many days after they closed.
+# Six years, a common NHS records retention period for such cases (check your trust's records policy).
+RETENTION_DAYS = 2190
+
+# National return and statistics: counts from 1 to SUPPRESS_BELOW - 1 are shown as "<5" (small-number suppression).
+SUPPRESS_BELOW = 5
+
+# Attachments from reporters: the largest file accepted (bytes), and the types accepted, judged by
+# the file's contents, never its name. Choose among image/jpeg, image/png, application/pdf, text/plain.
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf", "text/plain")

@@ -13,6 +13,7 @@ from flask import Flask, request
 from . import errors, logs, security, workflow
 from .extensions import csrf, limiter, login_manager, migrate
 from .models import db
+from .retention import enable_secure_delete_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _finish_config(app)
 
     db.init_app(app)
+    enable_secure_delete_for(app)  # SQLite overwrites deleted rows: a purged case leaves no bytes behind
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -40,6 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from .cli import speakup_cli
     from .web import admin, assets, casework, followup, guardian, health, report  # noqa: F401 - casework adds guardian routes
     from .web import board as _board  # noqa: F401 - adds the board report to the guardian blueprint
+    from .web import reports as _web_reports  # noqa: F401 - adds the guardian's national return routes
 
     app.register_blueprint(report.bp)
     app.register_blueprint(followup.bp)

@@ -147,3 +147,27 @@ def post_feedback():
     except (cases.FeedbackNotOpen, cases.CaseChanged) as exc:
         raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
     return jsonify(recorded=True), 201
+
+
+# --- Statistics (a trust's dashboard), read with a statistics token, never an access code ----------
+
+STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer <token>)."  # noqa: S105 - a message
+
+
+@bp.get("/stats")
+def stats():
+    from . import audit, reports
+    from .models import db
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    pepper = current_app.config["TOKEN_PEPPER_BYTES"]
+    if scheme.lower() != "bearer" or reports.find_stats_token(token.strip(), pepper) is None:
+        raise ApiError(401, STATS_TOKEN_REFUSED)
+    try:
+        quarter = reports.parse_quarter(request.args.get("quarter"))
+    except reports.BadQuarter as exc:
+        raise ApiError(422, str(exc), fields={"quarter": str(exc)}) from None
+    body = reports.return_json(quarter, current_app.config["SUPPRESS_BELOW"])
+    audit.record(audit.EXPORT, "system", format="json", period=quarter.label, reason="stats_token")
+    db.session.commit()
+    return jsonify(body)

@@ -41,6 +41,7 @@ CASE_CLOSED = "case_closed"
 CASE_REOPENED = "case_reopened"
 MESSAGE_SENT = "message_sent"
 NOTE_ADDED = "note_added"
+ATTACHMENT_ADDED = "attachment_added"
 DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for the national return
 FEEDBACK_GIVEN = "feedback_given"
 CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
@@ -54,6 +55,7 @@ PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name, not a pass
 PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name, not a password
 TOTP_RESET = "totp_reset"
 RECOVERY = "recovery"  # the offline recovery key was used
+CASES_PURGED = "cases_purged"  # retention crypto-shredded cases: one event per run (count), one per case
 
 ACTIONS = frozenset(
     {
@@ -68,6 +70,7 @@ ACTIONS = frozenset(
         CASE_REOPENED,
         MESSAGE_SENT,
         NOTE_ADDED,
+        ATTACHMENT_ADDED,
         DETAILS_RECORDED,
         FEEDBACK_GIVEN,
         CASE_SHARED,
@@ -81,6 +84,7 @@ ACTIONS = frozenset(
         PASSWORD_RESET,
         TOTP_RESET,
         RECOVERY,
+        CASES_PURGED,
     }
 )
 

@@ -13,6 +13,8 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from . import accounts, keyring
+from .cli_reports import ngo_return_command, stats_token_cli
+from .cli_retention import purge_command
 from .models import OrganisationKey, db
 
 speakup_cli = AppGroup("speakup", help="Speak Up administration.")
@@ -144,3 +146,9 @@ def send_reminders_command() -> None:
         if user is not None:
             sent += notify.deadline_due([user], count)
     click.echo(f"Sent {sent} reminder emails.")
+
+
+# Commands that live beside their domain modules.
+speakup_cli.add_command(purge_command)
+speakup_cli.add_command(ngo_return_command)
+speakup_cli.add_command(stats_token_cli)

@@ -52,7 +52,8 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The access code shown once when the concern was raised.",
-                }
+                },
+                **_STATS_SECURITY_SCHEMES,
             },
             "schemas": {
                 "Error": {
@@ -173,6 +174,7 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"recorded": {"const": True}},
                 },
                 "OpenAPI": {"type": "object", "required": ["openapi", "paths"]},
+                **_STATS_SCHEMAS,
             },
         },
         "paths": {
@@ -227,5 +229,70 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **_stats_paths(),
         },
+    }
+
+
+# --- Statistics: GET /stats with a statistics token (not an access code) -------------------------
+
+_STATS_SECURITY_SCHEMES = {
+    "statsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A read-only statistics token from `flask speakup stats-token create`. "
+        "An access code is refused here, and a statistics token opens no concern.",
+    }
+}
+
+_STATS_SCHEMAS = {
+    "StatsMeasure": {
+        "type": "object",
+        "required": ["key", "measure", "value"],
+        "properties": {
+            "key": {**_TEXT, "description": "A stable name for the measure, such as cases_raised"},
+            "measure": {**_TEXT, "description": "The measure in plain words, as in the CSV return"},
+            "value": {
+                "description": 'A count, or the suppression label (such as "<5") when the count is small '
+                "or would let a small count be worked out by subtraction",
+                "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^<[0-9]+$"}],
+            },
+        },
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["quarter", "measures", "suppress_below"],
+        "properties": {
+            "quarter": {"type": "string", "pattern": "^[0-9]{4}Q[1-4]$"},
+            "measures": {"type": "array", "items": {"$ref": "#/components/schemas/StatsMeasure"}},
+            "suppress_below": {"type": "integer", "minimum": 1},
+        },
+    },
+}
+
+
+def _stats_paths() -> dict[str, Any]:
+    return {
+        "/stats": {
+            "get": {
+                "summary": "The national Freedom to Speak Up return for one quarter, small numbers suppressed",
+                "description": "Counts the cases raised in the calendar quarter (Q1 is January to March, UK time) "
+                "and the feedback given in it. Each call is audited as an export.",
+                "security": [{"statsToken": []}],
+                "parameters": [
+                    {
+                        "name": "quarter",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]{4}-?[Qq][1-4]$"},
+                        "example": "2026Q3",
+                    }
+                ],
+                "responses": {
+                    "200": _answer("The quarter's measures", "Stats"),
+                    "401": _answer("Wrong, revoked or missing statistics token", "Error"),
+                    **_errors(422, 503),
+                },
+            }
+        }
     }

@@ -15,7 +15,7 @@ QUARTERS = 4
 def _report() -> board.BoardReport:
     config = current_app.config
     return board.board_report(
-        london_today(utcnow()), QUARTERS, config["ACK_DAYS"], config["FEEDBACK_DAYS"], config.get("SUPPRESS_BELOW", 5)
+        london_today(utcnow()), QUARTERS, config["ACK_DAYS"], config["FEEDBACK_DAYS"], config["SUPPRESS_BELOW"]
     )
 
 

@@ -4,13 +4,14 @@ overwrite, and the guardian's typed words come back with the message."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, cases, keyring, workflow
+from .. import attachments, audit, cases, keyring, workflow
 from ..categories import OUTCOMES
 from ..inputs import parse_int
 from ..models import Case, CaseGrant, User, db
@@ -94,6 +95,7 @@ def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, statu
             assignees=_guardians_for_assignment(case),
             share_choices=_guardians_to_share_with(case),
             trail=audit.case_trail(case.id),
+            files=attachments.describe(case, case_key),
             warning=warning,
         ),
         status,
@@ -104,6 +106,32 @@ def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, statu
 @guardian_required
 def case_page(reference: str):
     return render_case(*get_case(reference))
+
+
+@bp.get("/cases/<reference>/attachments/<uid>")
+@guardian_required
+def download_attachment(reference: str, uid: str):
+    """One of the reporter's files, decrypted in memory and sent as a download, never shown inline."""
+    case, case_key = get_case(reference)
+    try:
+        opened = attachments.open_attachment(case, case_key, uid)
+    except attachments.AttachmentNotFound:
+        abort(404)
+    audit.record(
+        audit.EXPORT, "guardian", current_user.user.id, case_id=case.id, reason="attachment", format=opened.content_type
+    )
+    db.session.commit()
+    response = send_file(
+        io.BytesIO(opened.data),
+        mimetype=opened.content_type,
+        as_attachment=True,
+        download_name=opened.filename,
+        conditional=False,
+        etag=False,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _act(reference: str, name: str, action: Callable[[Case, bytes, CaseForm], None], anchor: str = ""):

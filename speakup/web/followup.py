@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
 
-from .. import cases, crypto, keyring
+from .. import attachments, cases, crypto, keyring, notify
 from ..categories import SPEAK_UP_AGAIN
-from ..extensions import access_code_limit
+from ..extensions import access_code_limit, csrf, submit_limit
 from ..models import db
 from .forms import DomainForm
+from .uploads import accept_upload, uploaded_file
 
 bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 
@@ -80,7 +81,18 @@ class FeedbackForm(DomainForm):
     field_names = ("speak_up_again", "detriment")
 
 
-def _render_case(case, case_key, form: ReplyForm, status: int = 200, feedback_form: FeedbackForm | None = None):
+class AttachmentForm(DomainForm):
+    field_names = (attachments.FIELD,)
+
+
+def _render_case(
+    case,
+    case_key,
+    form: ReplyForm,
+    status: int = 200,
+    feedback_form: FeedbackForm | None = None,
+    attachment_form: AttachmentForm | None = None,
+):
     view = cases.reporter_view(case, case_key)
     return render_template(
         "followup/case.html",
@@ -88,6 +100,10 @@ def _render_case(case, case_key, form: ReplyForm, status: int = 200, feedback_fo
         form=form,
         feedback_form=feedback_form or FeedbackForm(),
         speak_up_again=SPEAK_UP_AGAIN,
+        files=attachments.describe(case, case_key),
+        attachment_form=attachment_form or AttachmentForm(),
+        attachment_hint=attachments.limits_text(),
+        attachment_accept=attachments.accept_attribute(),
     ), status
 
 
@@ -119,6 +135,28 @@ def reply():
         form.fail({"body": "Your concern was updated at the same moment. Your message is below: send it again."})
         return _render_case(case, case_key, form, 409)
     return redirect(url_for("followup.case_page") + "#messages")
+
+
+@bp.post("/case/attachments")
+@csrf.exempt  # checked by accept_upload(), once this request may carry a file
+@submit_limit
+def add_file():
+    accept_upload()
+    current = _current_case()
+    if current is None:
+        return render_template("followup/start.html", form=AccessCodeForm(), expired=True), 401
+    case, case_key = current
+    form = AttachmentForm()
+    upload = uploaded_file()
+    try:
+        if upload is None:
+            raise attachments.AttachmentRefused("Choose a file to add")
+        attachments.add_attachment(case, case_key, *upload)
+    except cases.InvalidInput as exc:
+        form.fail(exc.errors)
+        return _render_case(case, case_key, ReplyForm(), 400, attachment_form=form)
+    notify.reporter_replied(cases.guardians_of(case))
+    return redirect(url_for("followup.case_page") + "#files")
 
 
 @bp.post("/case/feedback")

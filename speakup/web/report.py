@@ -8,18 +8,19 @@ from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 
-from .. import cases
+from .. import attachments, cases
 from ..categories import ANONYMITY_LABELS, lists_for
 from ..errors import error_page
-from ..extensions import submit_limit
+from ..extensions import csrf, submit_limit
 from ..models import db
 from .forms import DomainForm
+from .uploads import accept_upload, uploaded_file
 
 bp = Blueprint("report", __name__)
 
 
 class ConcernForm(DomainForm):
-    field_names = cases.CONCERN_FIELDS
+    field_names = (*cases.CONCERN_FIELDS, attachments.FIELD)
 
 
 @bp.get("/")
@@ -36,7 +37,7 @@ def _guardian_choices() -> dict[str, str]:
         return {}
 
 
-def _render_form(form: ConcernForm, status: int = 200):
+def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool = False):
     return (
         render_template(
             "report/raise.html",
@@ -45,6 +46,9 @@ def _render_form(form: ConcernForm, status: int = 200):
             worker_groups=lists_for(date.today()).worker_groups,
             guardians=_guardian_choices(),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
+            attachment_hint=attachments.limits_text(),
+            attachment_accept=attachments.accept_attribute(),
+            choose_file_again=choose_file_again,
         ),
         status,
     )
@@ -56,17 +60,22 @@ def raise_form():
 
 
 @bp.post("/raise")
+@csrf.exempt  # checked by accept_upload(), once this request may carry a file
 @submit_limit
 def raise_submit():
+    accept_upload()
     form = ConcernForm()
     if not form.validate_on_submit():  # only the CSRF token: the rules are the domain's
         return _render_form(form, 400)
+    upload = uploaded_file()
     try:
-        concern = cases.check_concern(form.values)
-        raised = cases.raise_concern(concern)
+        # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
+        concern, clean = attachments.check_concern_with_file(form.values, upload)
+        raised, file_kept = attachments.raise_with_file(concern, clean)
     except cases.InvalidInput as exc:
         form.fail(exc.errors)
-        return _render_form(form, 400)
+        # A browser never sends a file back: ask for it again if it was fine.
+        return _render_form(form, 400, choose_file_again=upload is not None and attachments.FIELD not in exc.errors)
     except DBAPIError:
         # Keep every word they wrote: the form comes back with it and a 503 explains.
         form.fail(
@@ -75,8 +84,8 @@ def raise_submit():
                 "Please try again in a few minutes."
             }
         )
-        return _render_form(form, 503)
-    return render_template("report/confirmation.html", raised=raised)
+        return _render_form(form, 503, choose_file_again=upload is not None)
+    return render_template("report/confirmation.html", raised=raised, file_not_kept=not file_kept)
 
 
 @bp.errorhandler(CSRFError)
@@ -86,4 +95,4 @@ def _expired_form(error: CSRFError):
         return error_page(400)
     form = ConcernForm(meta={"csrf": False})
     form.fail({"service": "For your security this form timed out. Check your words below and submit again."})
-    return _render_form(form, 400)
+    return _render_form(form, 400, choose_file_again=uploaded_file() is not None)
