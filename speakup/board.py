@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,9 +17,9 @@ import pygal
 from pygal.style import Style
 from sqlalchemy import select
 
-from . import workflow
+from . import crypto, workflow
 from .categories import lists_for
-from .models import Case, CaseTheme, db
+from .models import Case, CaseGrant, CaseTheme, db
 
 # NHS.UK palette: blue, dark blue, green, warm yellow, grey.
 _STYLE = Style(
@@ -183,3 +184,37 @@ def chart_svg(report: BoardReport, name: str) -> str:
 _SCRIPT_OR_COMMENT = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
 
 CHARTS = ("themes", "anonymous", "timeliness", "feedback")
+
+
+@dataclass(frozen=True)
+class Learning:
+    themes: tuple[str, ...]
+    closed_on: date
+    text: str
+
+
+def shared_learning(
+    user_id: int, open_case_key: Callable[[Case], bytes], since: date, limit: int = 200
+) -> dict[str, list[Learning]]:
+    """ "You said, we did": learning guardians chose to share, grouped by theme, newest first.
+
+    The text is sealed with each case, so it is opened with the viewing guardian's own key, and only
+    for cases they hold; the board never needs a key of its own.
+    """
+    held = select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
+    cases = db.session.scalars(
+        select(Case)
+        .where(Case.learning_shareable.is_(True), Case.closed_at >= since, Case.id.in_(held))
+        .order_by(Case.closed_at.desc())
+        .limit(limit)
+    )
+    grouped: dict[str, list[Learning]] = {}
+    for case in cases:
+        text = crypto.open_text(
+            open_case_key(case), case.learning_ct, crypto.associated_data(case.id, "learning", case.id)
+        )
+        themes = tuple(t.theme for t in case.themes) or ("not_recorded",)
+        entry = Learning(themes, workflow.london_today(case.closed_at), text)
+        for theme in themes:
+            grouped.setdefault(theme, []).append(entry)
+    return grouped

@@ -321,8 +321,14 @@ def close_case(
     message: object,
     expected_version: int | None = None,
     show_name: bool = False,
+    learning: object = "",
+    share_learning: bool = False,
 ) -> None:
-    """Closes with an outcome and a closing message to the reporter, who is then asked for feedback."""
+    """Closes with an outcome and a closing message to the reporter, who is then asked for feedback.
+
+    ``learning`` ("you said, we did": what the organisation learned and changed) is sealed with the
+    case; only when ``share_learning`` is set does the board report show it.
+    """
     _check_version(case, expected_version)
     errors: dict[str, str] = {}
     if outcome not in OUTCOMES:
@@ -331,11 +337,19 @@ def close_case(
         text = check_message(message)
     except InvalidInput:
         errors["closing_message"] = "Write a closing message to the person who raised this"
+    lesson = _clean(learning)
+    if len(lesson) > current_app.config["MAX_MESSAGE_CHARS"]:
+        errors["learning"] = f"What was learned must be {current_app.config['MAX_MESSAGE_CHARS']:,} characters or fewer"
+    if share_learning and not lesson:
+        errors["learning"] = "Write what was learned before sharing it with the board"
     if errors:
         raise InvalidInput(errors)
     if not workflow.can_move(case.status, workflow.CLOSED):
         raise InvalidTransition("This case is already closed")
     now = utcnow()
+    if lesson:
+        case.learning_ct = crypto.seal_text(case_key, lesson, crypto.associated_data(case.id, "learning", case.id))
+        case.learning_shareable = share_learning
     _sealed_message(case, case_key, "guardian", text, guardian, now)
     before = case.status
     _move(case, workflow.CLOSED, now, guardian, show_name)

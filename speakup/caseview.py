@@ -64,6 +64,8 @@ class CaseView:
     name: str = ""
     contact: str = ""
     notes: list[NoteView] = field(default_factory=list)
+    learning: str = ""
+    learning_shareable: bool = False
 
     @property
     def status_label(self) -> str:
@@ -145,7 +147,12 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
             )
             for n in notes
         ]
+        if case.learning_ct:
+            extra["learning"] = crypto.open_text(
+                case_key, case.learning_ct, crypto.associated_data(case.id, "learning", case.id)
+            )
         extra.update(
+            learning_shareable=case.learning_shareable,
             themes=tuple(t.theme for t in case.themes),
             assigned_to_id=case.assigned_to_id,
             assigned_to_name=case.assigned_to.name if case.assigned_to else "",

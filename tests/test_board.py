@@ -97,3 +97,50 @@ def test_unknown_chart_is_404_and_administrators_are_refused(app, client, guardi
     admin_client = app.test_client()
     AuthActions(admin_client).sign_in(gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin"))
     assert admin_client.get("/guardian/board").status_code == 403
+
+
+def _close_with_learning(client, reference: str, learning: str, share: bool):
+    url = f"/guardian/cases/{reference}"
+    version = re.search(r'name="version" value="(\d+)"', client.get(url).get_data(as_text=True)).group(1)
+    data = {
+        "outcome": "resolved",
+        "closing_message": "Thank you for speaking up.",
+        "learning": learning,
+        "version": version,
+    }
+    if share:
+        data["share_learning"] = "yes"
+    from conftest import post_form
+
+    return post_form(client, url, f"{url}/close", **data)
+
+
+def test_learning_shared_at_closing_reaches_the_board_by_theme(app, client, guardian):
+    shared_ref = gen_concern(client, what_happened="Rota gaps")["reference"]
+    private_ref = gen_concern(client, what_happened="Something else")["reference"]
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == shared_ref))
+        db.session.add(CaseTheme(case_id=case.id, theme="worker_safety"))
+        db.session.commit()
+    AuthActions(client).sign_in(guardian)
+    assert (
+        _close_with_learning(client, shared_ref, "We now staff nights with two nurses.", share=True).status_code == 302
+    )
+    assert _close_with_learning(client, private_ref, "Kept for guardians only.", share=False).status_code == 302
+    page = client.get("/guardian/board").get_data(as_text=True)
+    section = page.split("You said, we did")[1]
+    assert "Worker safety or wellbeing" in section and "We now staff nights with two nurses." in section
+    assert "Kept for guardians only." not in page
+    with app.app_context():
+        stored = db.session.scalar(select(Case).where(Case.reference == shared_ref))
+        assert stored.learning_shareable and b"two nurses" not in stored.learning_ct
+    # The person who raised it never sees the learning text on their side.
+    assert "two nurses" not in client.get("/api/v1/follow-up").get_data(as_text=True)
+
+
+def test_sharing_learning_needs_the_words(app, client, guardian):
+    ref = gen_concern(client)["reference"]
+    AuthActions(client).sign_in(guardian)
+    response = _close_with_learning(client, ref, "", share=True)
+    assert response.status_code == 400
+    assert "Write what was learned before sharing it with the board" in response.get_data(as_text=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template
+from datetime import date
 
-from .. import board
+from flask import Response, abort, current_app, render_template
+from flask_login import current_user
+
+from .. import board, keyring
 from ..models import utcnow
 from ..workflow import london_today
-from .guardian import bp, guardian_required
+from .guardian import bp, guardian_required, private_key
 
 QUARTERS = 4
 
@@ -22,7 +25,12 @@ def _report() -> board.BoardReport:
 @bp.get("/board")
 @guardian_required
 def board_page():
-    return render_template("guardian/board.html", report=_report(), charts=board.CHARTS)
+    report = _report()
+    me, key = current_user.user.id, private_key()
+    first_quarter = report.quarters[0].label  # "2026 Q1"
+    since = date(int(first_quarter[:4]), 3 * int(first_quarter[-1]) - 2, 1)
+    learning = board.shared_learning(me, lambda case: keyring.guardian_case_key(case, me, key), since)
+    return render_template("guardian/board.html", report=report, charts=board.CHARTS, learning=learning)
 
 
 @bp.get("/board/<name>.svg")

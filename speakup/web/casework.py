@@ -49,7 +49,7 @@ class CaseForm(DomainForm):
 
 FORMS = {
     "status": ("status", "show_name"),
-    "close": ("outcome", "closing_message", "show_name"),
+    "close": ("outcome", "closing_message", "learning", "share_learning", "show_name"),
     "assign": ("assignee",),
     "details": ("themes", "worker_group", "detriment"),
     "note": ("note",),
@@ -173,7 +173,15 @@ def close(reference: str):
     def action(case, key, form):
         values = form.values
         cases.close_case(
-            case, key, current_user.user, values["outcome"], values["closing_message"], form.version, _shows_name(form)
+            case,
+            key,
+            current_user.user,
+            values["outcome"],
+            values["closing_message"],
+            form.version,
+            _shows_name(form),
+            learning=values["learning"],
+            share_learning=values.get("share_learning") == "yes",
         )
 
     return _act(reference, "close", action)
