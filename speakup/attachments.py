@@ -344,19 +344,16 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
 
 def add_attachment(case: Case, case_key: bytes, filename: str, data: bytes, declared_type: str = "") -> Attachment:
     """Checks, cleans, seals and commits one file from the reporter."""
-    clean = check_file(filename, data, declared_type)
-    try:
-        attachment = store(case, case_key, clean)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return attachment
+    return _store_and_commit(case, case_key, check_file(filename, data, declared_type))
 
 
 def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
     """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
     case, case_key = keyring.open_with_access_code(raised.access_code, current_app.config["TOKEN_PEPPER_BYTES"])
+    return _store_and_commit(case, case_key, clean)
+
+
+def _store_and_commit(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     try:
         attachment = store(case, case_key, clean)
         db.session.commit()
