@@ -85,3 +85,9 @@ SUPPRESS_BELOW = 5
 # the file's contents, never its name. Choose among image/jpeg, image/png, application/pdf, text/plain.
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf", "text/plain")
+
+# How many proxies (load balancers) in front set X-Forwarded-For; 0 when clients connect directly.
+PROXY_FIX_X_FOR = 0
+
+# Application log level (JSON lines on standard error). None means INFO, or WARNING under testing.
+LOG_LEVEL = None

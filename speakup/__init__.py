@@ -54,8 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.cli.add_command(speakup_cli)
 
-    logs.init_logging()
+    logs.init_logging(app)
     security.init_app(app)
+    security.trust_proxies(app)
     errors.init_app(app)
 
     app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %b %Y"), "london_date")

@@ -13,6 +13,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from . import accounts, keyring
+from .cli_backup import backup_command
 from .cli_reports import ngo_return_command, stats_token_cli
 from .cli_retention import purge_command
 from .models import OrganisationKey, db
@@ -152,3 +153,4 @@ def send_reminders_command() -> None:
 speakup_cli.add_command(purge_command)
 speakup_cli.add_command(ngo_return_command)
 speakup_cli.add_command(stats_token_cli)
+speakup_cli.add_command(backup_command)

@@ -50,3 +50,14 @@ def init_app(app: Flask) -> None:
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         return response
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind a load balancer the client address is in X-Forwarded-For. Trust exactly the number of
+    proxies the operator says (SPEAKUP_PROXY_FIX_X_FOR), so rate limits key on the real client, and
+    nobody can spoof an address by sending the header themselves when there is no proxy."""
+    hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -46,3 +46,26 @@ def test_development_server_log_drops_the_client_address(caplog):
     DropClientAddress().filter(record)
     assert "10.1.2.3" not in record.getMessage()
     assert record.getMessage().startswith('- - - [26/Nov/2026] "GET /follow-up')
+
+
+def test_behind_a_proxy_rate_limits_key_on_the_forwarded_client(database_url):
+    """With SPEAKUP_PROXY_FIX_X_FOR=1 two clients behind one balancer get separate budgets; without
+    it, a client cannot dodge the limit by inventing X-Forwarded-For."""
+    from conftest import make_app
+
+    from speakup import crypto
+
+    def wrong_codes(app, forwarded: list[str]) -> list[int]:
+        client = app.test_client()
+        return [
+            client.get(
+                "/api/v1/follow-up",
+                headers={"Authorization": f"Bearer {crypto.new_access_code()}", "X-Forwarded-For": address},
+            ).status_code
+            for address in forwarded
+        ]
+
+    behind = make_app(database_url, ACCESS_CODE_RATE_LIMIT="2 per minute", PROXY_FIX_X_FOR=1)
+    assert wrong_codes(behind, ["198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.1"]) == [401, 401, 401, 429]
+    direct = make_app(database_url, ACCESS_CODE_RATE_LIMIT="2 per minute")
+    assert wrong_codes(direct, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [401, 401, 429]

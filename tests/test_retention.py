@@ -114,7 +114,9 @@ def _seed_one(
             )
         )
         db.session.add(CaseExclusion(case_id=case.id, user_id=other.id))
-        case.learning_ct = crypto.seal_text(key, f"Learning {marker}", crypto.associated_data(case.id, "learning", case.id))
+        case.learning_ct = crypto.seal_text(
+            key, f"Learning {marker}", crypto.associated_data(case.id, "learning", case.id)
+        )
         case.learning_shareable = True
         db.session.commit()
         if closed_days_ago is not None:
