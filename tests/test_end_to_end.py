@@ -137,13 +137,18 @@ class Service:
                 self.snapshots[key] = path.read_bytes()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stops a server politely, then firmly."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def _run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:

@@ -46,6 +46,7 @@ from test_end_to_end import (
     _run_cli,
     _totp_secret,
     _wait_healthy,
+    stop_process,
 )
 
 from speakup import crypto
@@ -112,13 +113,7 @@ class Instance:
     output: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
 
 
 @dataclass
