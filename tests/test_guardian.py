@@ -190,6 +190,76 @@ def test_idle_staff_session_expires(app, client, auth, guardian):
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
 
 
+def _age_staff_session(app, *, idle: timedelta, age: timedelta) -> None:
+    with app.app_context():
+        row = db.session.scalars(select(StaffSession)).one()
+        now = utcnow()
+        row.created_at, row.last_seen_at = now - age, now - idle
+        db.session.commit()
+
+
+def _signed_in(client) -> bool:
+    response = client.get("/guardian/")
+    if response.status_code == 200:
+        return True
+    assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
+    return False
+
+
+@pytest.mark.parametrize(
+    ("idle_minutes", "age_hours", "still_signed_in"),
+    [(29, 1, True), (31, 1, False), (1, 7.9, True), (1, 8.1, False)],
+)
+def test_staff_sessions_expire_when_idle_and_absolutely_by_default(
+    app, client, auth, guardian, idle_minutes, age_hours, still_signed_in
+):
+    # Defaults: 30 minutes idle, 8 hours absolute, however busy the guardian has been.
+    auth.sign_in(guardian)
+    _age_staff_session(app, idle=timedelta(minutes=idle_minutes), age=timedelta(hours=age_hours))
+    assert _signed_in(client) is still_signed_in
+    with app.app_context():
+        assert len(db.session.scalars(select(StaffSession)).all()) == (1 if still_signed_in else 0)
+
+
+@pytest.mark.parametrize("app_overrides", [{"STAFF_IDLE_MINUTES": 5, "STAFF_ABSOLUTE_HOURS": 2}], indirect=True)
+def test_staff_session_limits_are_configurable(app, client, auth, guardian):
+    auth.sign_in(guardian)
+    _age_staff_session(app, idle=timedelta(minutes=4), age=timedelta(hours=1.9))
+    assert _signed_in(client)
+    _age_staff_session(app, idle=timedelta(minutes=1), age=timedelta(hours=2.1))
+    assert not _signed_in(client)
+    auth.sign_in(guardian)
+    _age_staff_session(app, idle=timedelta(minutes=6), age=timedelta(minutes=10))
+    assert not _signed_in(client)
+
+
+def test_sign_in_starts_a_new_session(app, client, auth, guardian):
+    # Nothing set before sign-in survives it, and each sign-in gets a new server-side session id,
+    # so a session cookie planted before sign-in (fixation) or kept from an earlier sign-in is useless.
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+        session["_user_id"] = "fixed-session-id"
+    auth.sign_in(guardian)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        first_id = session["_user_id"]
+    assert first_id != "fixed-session-id"
+    stale = app.test_client()
+    with stale.session_transaction() as old, client.session_transaction() as current:
+        old.update(current)
+    auth.sign_in(guardian)  # again, while signed in
+    with client.session_transaction() as session:
+        second_id = session["_user_id"]
+    assert second_id != first_id
+    assert _signed_in(client)
+    with app.app_context():
+        assert set(db.session.scalars(select(StaffSession.id)).all()) == {second_id}
+    assert not _signed_in(stale)  # a copy of the first session's cookie opens nothing now
+    auth.sign_out()
+    with app.app_context():
+        assert db.session.scalars(select(StaffSession)).all() == []
+
+
 def test_private_key_at_rest_is_sealed_under_the_password(app, guardian):
     with app.app_context():
         user = db.session.get(User, guardian.id)

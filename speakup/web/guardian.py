@@ -109,6 +109,8 @@ def sign_in():
         form.fail({"email": SIGN_IN_FAILED})
         form.values["password"] = form.values["security_code"] = ""
         return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"]), 401
+    if current_user.is_authenticated:
+        keyring.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
     session.clear()  # a new session at sign-in: nothing carried over from before
     row, session_key = keyring.start_staff_session(user, key)
     db.session.commit()
