@@ -233,6 +233,9 @@ def post_message(case: Case, case_key: bytes, author: str, body: object, guardia
 
 @changes_case
 def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian: User | None) -> Message:
+    # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
+    # latest version, so fifty at once all land, and in the order they took the lock.
+    db.session.refresh(case, with_for_update=True)
     now = utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == "reporter":
