@@ -63,21 +63,22 @@ def _required() -> bool:
 
 
 def _unavailable(what: str, error: Exception) -> None:
-    message = f"scale-out test needs {what}: {error}"
+    message = f"this server test needs {what}: {error}"
     if _required():
         pytest.fail(message)
     pytest.skip(message + " (set SPEAKUP_TEST_DATABASE_URL to make this a failure)")
 
 
-def _database_url() -> str:
-    """The rule in the module docstring; creates the CI database when it is missing."""
-    explicit = os.environ.get("SPEAKUP_SCALE_OUT_DATABASE_URL")
+def _database_url(suffix: str = "_scale_out") -> str:
+    """The rule in the module docstring (other server tests pass their own ``suffix``); creates the database
+    when it is missing."""
+    explicit = os.environ.get("SPEAKUP" + suffix.upper() + "_DATABASE_URL")
     if explicit:
         return explicit
     suite_url = os.environ.get("SPEAKUP_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
     base, _, suite_name = suite_url.rpartition("/")
     suite_name = suite_name.split("?")[0]
-    name = "speakup_scale_out" if suite_url == LOCAL_DATABASE_URL else (suite_name or "postgres") + "_scale_out"
+    name = "speakup" + suffix if suite_url == LOCAL_DATABASE_URL else (suite_name or "postgres") + suffix
     try:
         with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
