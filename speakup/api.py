@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import MethodNotAllowed
 
 from . import cases, keyring
 from .categories import ANONYMITY, lists_for
@@ -39,6 +40,22 @@ def _no_cookies(response: Response) -> Response:
     # the session after every after_request hook, so a session write would still set one: none may happen.)
     response.headers.pop("Set-Cookie", None)
     response.headers["Vary"] = "Authorization"
+    return response
+
+
+@bp.after_app_request
+def _allow_on_405(response: Response) -> Response:
+    # A wrong method never reaches the blueprint (routing fails first), so this is an app-wide hook. The JSON
+    # error handler builds a fresh response and drops werkzeug's Allow header, which RFC 9110 requires on 405.
+    routing = request.routing_exception
+    if (
+        response.status_code == 405
+        and request.path.startswith(bp.url_prefix + "/")
+        and isinstance(routing, MethodNotAllowed)
+        and routing.valid_methods
+        and "Allow" not in response.headers
+    ):
+        response.headers["Allow"] = ", ".join(sorted(routing.valid_methods))
     return response
 
 
@@ -140,8 +157,12 @@ def post_message():
 def post_feedback():
     case, _case_key = _reporter_case()
     body = _json_body(("speak_up_again", "detriment"))
+    answer = body.get("speak_up_again")
+    # JSON can carry a list or an object here, and those cannot be looked up in the list of answers (a 500,
+    # found by fuzzing): anything but text is simply not one of the answers.
+    answer = answer if isinstance(answer, str) else None
     try:
-        cases.record_feedback(case, body.get("speak_up_again"), body.get("detriment"))
+        cases.record_feedback(case, answer, body.get("detriment"))
     except cases.InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
     except (cases.FeedbackNotOpen, cases.CaseChanged) as exc:

@@ -6,10 +6,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from flask import current_app
+
 from . import workflow
 from .categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
 
 _TEXT = {"type": "string"}
+# The server trims text before it checks it, so "required text" means "has a non-blank character" and an
+# optional field may be blank or null (both mean "not given"). The schemas say exactly that, so a client
+# (or a fuzzer) can tell from the document alone what will be accepted.
+_NOT_BLANK = r"\S"
+_BLANK = {"anyOf": [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]}
 _DATE = {"type": "string", "format": "date"}
 _DATETIME = {"type": "string", "format": "date-time"}
 
@@ -36,8 +43,19 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _answer(texts[s], "Error") for s in statuses}
 
 
+def _optional_text(max_chars: int, description: str) -> dict[str, Any]:
+    return {"type": ["string", "null"], "maxLength": max_chars, "description": description}
+
+
 def openapi_document() -> dict[str, Any]:
     bearer = [{"accessCode": []}]
+    config = current_app.config
+    short, concern_chars, message_chars = (
+        config["MAX_SHORT_FIELD_CHARS"],
+        config["MAX_CONCERN_CHARS"],
+        config["MAX_MESSAGE_CHARS"],
+    )
+    worker_groups = list(lists_for(date.today()).worker_groups)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -93,18 +111,27 @@ def openapi_document() -> dict[str, Any]:
                     "additionalProperties": False,
                     "required": ["what_happened", "anonymity"],
                     "properties": {
-                        "what_happened": {"type": "string", "minLength": 1, "maxLength": 20000},
-                        "where": _TEXT,
-                        "when": _TEXT,
+                        "what_happened": {"type": "string", "pattern": _NOT_BLANK, "maxLength": concern_chars},
+                        "where": _optional_text(short, "Where it happened"),
+                        "when": _optional_text(short, "When it happened"),
                         "anonymity": {"enum": list(ANONYMITY)},
-                        "name": {**_TEXT, "description": "Required unless anonymous; refused when anonymous."},
-                        "contact": {**_TEXT, "description": "Refused when anonymous."},
-                        "worker_group": {"enum": list(lists_for(date.today()).worker_groups)},
+                        "name": _optional_text(short, "Required unless anonymous; refused when anonymous."),
+                        "contact": _optional_text(short, "Refused when anonymous."),
+                        "worker_group": {
+                            "anyOf": [{"enum": worker_groups}, _BLANK],
+                            "description": "One of /options worker_groups; blank or null when not given.",
+                        },
                         "exclude_guardian": {
-                            **_TEXT,
-                            "description": "The id (from /options) of a guardian who must never receive this concern.",
+                            "anyOf": [{"type": "string"}, {"type": "null"}],
+                            "description": "The id (from /options) of a guardian who must never receive this "
+                            "concern; blank or null for none. An id that is not a current guardian's gets 422.",
                         },
                     },
+                    # Nothing identifying is stored for an anonymous concern: a name or contact is refused
+                    # rather than dropped. Confidential and open concerns need a name.
+                    "if": {"required": ["anonymity"], "properties": {"anonymity": {"const": "anonymous"}}},
+                    "then": {"properties": {"name": _BLANK, "contact": _BLANK}},
+                    "else": {"required": ["name"], "properties": {"name": {"type": "string", "pattern": _NOT_BLANK}}},
                 },
                 "RaisedConcern": {
                     "type": "object",
@@ -152,7 +179,7 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["body"],
-                    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000}},
+                    "properties": {"body": {"type": "string", "pattern": _NOT_BLANK, "maxLength": message_chars}},
                 },
                 "MessageCreated": {
                     "type": "object",
@@ -165,7 +192,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["speak_up_again"],
                     "properties": {
                         "speak_up_again": {"enum": list(SPEAK_UP_AGAIN)},
-                        "detriment": {"type": "boolean"},
+                        "detriment": {"type": ["boolean", "null"], "description": "null: not answered"},
                     },
                 },
                 "FeedbackRecorded": {
@@ -284,7 +311,7 @@ def _stats_paths() -> dict[str, Any]:
                         "name": "quarter",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string", "pattern": "^[0-9]{4}-?[Qq][1-4]$"},
+                        "schema": {"type": "string", "pattern": "^2[0-9]{3}-?[Qq][1-4]$"},
                         "example": "2026Q3",
                     }
                 ],

@@ -330,7 +330,8 @@ def test_openapi_lists_match_options(api: ApiClient, document: dict[str, Any]):
     options = api.get(f"{API}/options").get_json()
     schemas = document["components"]["schemas"]
     assert schemas["NewConcern"]["properties"]["anonymity"]["enum"] == options["anonymity"]
-    assert schemas["NewConcern"]["properties"]["worker_group"]["enum"] == options["worker_groups"]
+    (listed, _blank) = schemas["NewConcern"]["properties"]["worker_group"]["anyOf"]
+    assert listed["enum"] == options["worker_groups"]
 
 
 def test_schema_checks_can_fail(document: dict[str, Any]):
@@ -359,8 +360,26 @@ def test_request_schemas_agree_with_the_server(api: ApiClient, document: dict[st
             "worker_group": "other",
         },
     ]
+    # Blank and null optional fields mean "not given": the server takes them, so the document must too.
+    good.append(
+        {
+            "what_happened": "A",
+            "anonymity": "anonymous",
+            "name": "",
+            "contact": "  ",
+            "where": None,
+            "when": None,
+            "worker_group": "",
+            "exclude_guardian": None,
+        }
+    )
     bad = [
         {"what_happened": "x" * 20_001, "anonymity": "anonymous"},
+        {"what_happened": " \n\t ", "anonymity": "anonymous"},  # blank: nothing happened
+        {"what_happened": "A", "anonymity": "confidential", "name": "   "},
+        {"what_happened": "A", "anonymity": "open"},
+        {"what_happened": "A", "anonymity": "anonymous", "contact": "ext 4021"},
+        {"what_happened": "A", "anonymity": "anonymous", "where": "x" * 201},
         {"anonymity": "anonymous"},
         {"what_happened": "A", "anonymity": "anonymous", "email": "a@example.org"},
         {"what_happened": "A", "anonymity": "sometimes"},
@@ -384,6 +403,8 @@ def test_request_schemas_agree_with_the_server(api: ApiClient, document: dict[st
     )
     assert schema_problems(document, message_schema, {"body": "Thank you"}) == []
     assert schema_problems(document, message_schema, {"body": ""}) != []
+    assert schema_problems(document, message_schema, {"body": "   "}) != []
+    assert schema_problems(document, feedback_schema, {"speak_up_again": "no", "detriment": None}) == []
     assert schema_problems(document, message_schema, {"body": "x", "to": "guardian"}) != []
 
 
@@ -919,6 +940,48 @@ def test_every_feedback_answer_is_accepted(app: Flask, api: ApiClient, guardian_
     assert feedback(api, raised["access_code"], {"speak_up_again": answer}).status_code == 201
     stored = stored_case(app, raised["reference"])
     assert (stored["speak_up_again"], stored["detriment"]) == (answer, None)
+
+
+@pytest.mark.parametrize("answer", [["yes"], {"yes": True}, 1, None])
+def test_feedback_answer_that_is_not_text_is_422_not_500(
+    app: Flask, api: ApiClient, guardian_client: FlaskClient, answer: object
+):
+    """Regression (found by tests/test_api_fuzz.py): a list or object answer crashed the lookup of answers."""
+    raised = gen_concern(api)
+    guardian_status(guardian_client, raised["reference"], "closed")
+    response = feedback(api, raised["access_code"], {"speak_up_again": answer})
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"speak_up_again"}
+    assert stored_case(app, raised["reference"])["feedback_at"] is None
+    assert feedback(api, raised["access_code"], {"speak_up_again": "yes"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/follow-up", {"GET", "HEAD", "OPTIONS"}),
+        ("get", "/concerns", {"POST", "OPTIONS"}),
+        ("put", "/follow-up/messages", {"POST", "OPTIONS"}),
+        ("trace", "/stats", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_wrong_method_names_the_allowed_ones(api: ApiClient, method: str, path: str, allowed: set[str]):
+    """Regression (found by tests/test_api_fuzz.py): RFC 9110 requires Allow on a 405; the JSON error lost it."""
+    response = api.open(f"{API}{path}", method=method.upper())
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_stats_quarter_pattern_matches_the_years_the_server_takes(document: dict[str, Any]):
+    """Regression (found by tests/test_api_fuzz.py): the document allowed any four-digit year; the server
+    takes 2000 to 2999 and refuses the rest with 422."""
+    (parameter,) = document["paths"]["/stats"]["get"]["parameters"]
+    pattern = re.compile(parameter["schema"]["pattern"])
+    for quarter in ("2000Q1", "2026-Q3", "2999q4"):
+        assert pattern.search(quarter), quarter
+    for quarter in ("1999Q4", "3000Q1", "0000Q1", "2026Q5"):
+        assert not pattern.search(quarter), quarter
 
 
 def test_unknown_api_paths_and_methods_answer_json_errors(api: ApiClient):
