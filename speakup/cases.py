@@ -442,7 +442,8 @@ def guardians_of(case: Case) -> list[User]:
 def record_feedback(case: Case, speak_up_again: object, detriment: object = None) -> None:
     """The reporter's answer to "Given your experience, would you speak up again?"."""
     errors = {}
-    if speak_up_again not in SPEAK_UP_AGAIN:
+    # A list or object from the API is not hashable: check the type before looking it up.
+    if not isinstance(speak_up_again, str) or speak_up_again not in SPEAK_UP_AGAIN:
         errors["speak_up_again"] = "Choose yes, no, maybe or I don't know"
     if detriment is not None and not isinstance(detriment, bool):
         errors["detriment"] = "Answer yes or no"

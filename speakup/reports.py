@@ -24,7 +24,7 @@ from .workflow import LONDON
 # The default threshold; the app's setting of the same name (config/default.py) is what callers pass.
 SUPPRESS_BELOW = 5
 
-_QUARTER_RE = re.compile(r"(\d{4})-?Q([1-4])", re.IGNORECASE)
+_QUARTER_RE = re.compile(r"([0-9]{4})-?Q([1-4])", re.IGNORECASE)  # ASCII digits only, as the API document says
 MIN_YEAR, MAX_YEAR = 2000, 2999
 
 

@@ -1111,3 +1111,13 @@ def test_case_content_is_never_cached_and_a_view_is_audited(app, signed, guardia
     assert {name: r.headers.get("Cache-Control") for name, r in answers.items()} == dict.fromkeys(answers, "no-store")
     # Every page that decrypted the case for the guardian was recorded, error pages included.
     assert len([e for e in trail(app, ref) if e.action == "case_viewed"]) >= 5
+
+
+@pytest.mark.parametrize("answer", [["yes"], {"yes": 1}, 1, None])
+def test_feedback_that_is_not_text_is_refused_by_the_domain_layer(app, signed, answer):
+    ref = gen_concern(signed)["reference"]
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == ref))
+        with pytest.raises(cases.InvalidInput) as refused:
+            cases.record_feedback(case, answer)
+    assert set(refused.value.errors) == {"speak_up_again"}

@@ -215,7 +215,9 @@ def test_quarters_are_calendar_quarters_in_uk_time():
     assert reports.previous_quarter(date(2026, 8, 10)).label == "2026Q2"
 
 
-@pytest.mark.parametrize("text", ["", None, "2026", "2026Q0", "2026Q5", "Q3 2026", "26Q3", "1999Q1", "2026Q3x"])
+@pytest.mark.parametrize(
+    "text", ["", None, "2026", "2026Q0", "2026Q5", "Q3 2026", "26Q3", "1999Q1", "2026Q3x", "\u0662\u0660\u0662\u0666Q3"]
+)
 def test_a_bad_quarter_is_refused(text):
     with pytest.raises(reports.BadQuarter):
         parse_quarter(text)
