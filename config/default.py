@@ -10,8 +10,18 @@ TOKEN_PEPPER = None  # keys the access-code lookup ids and the rate-limit client
 
 # Database: None means a SQLite file under the instance folder.
 SQLALCHEMY_DATABASE_URI = None
+# pool_pre_ping tests each pooled connection before use, so after a database restart the same
+# processes carry on without being restarted themselves.
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-DATABASE_CONNECT_TIMEOUT = 5  # seconds; a dead database answers 503 rather than hanging
+# Seconds. A database that is stopped or unreachable answers 503 within this time rather than hanging:
+# it bounds connecting (libpq connect_timeout, SQLite's busy wait), waiting for a free pooled connection
+# (pool_timeout) and, on PostgreSQL, unacknowledged network writes (tcp_user_timeout), so a connection to
+# a vanished host is dropped rather than waited on for the kernel's quarter of an hour.
+DATABASE_CONNECT_TIMEOUT = 5
+# Seconds, PostgreSQL only: the server cancels any one statement (lock waits included) that runs longer,
+# so a stuck query answers 503 instead of holding a worker. 0 turns it off, as a pooler such as PgBouncer
+# in transaction mode needs (it refuses the startup option); set it on the database role there instead.
+DATABASE_STATEMENT_TIMEOUT = 30
 
 # Staff sign-in
 REQUIRE_MFA = True
@@ -37,6 +47,12 @@ MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB request bodies; larger get 413
 # Rate limits, in Flask-Limiter's notation. Several staff often share one hospital address, so
 # submissions are generous; wrong access codes are not.
 RATELIMIT_STORAGE_URI = "memory://"
+# Seconds: how long connecting to a Redis rate-limit store, or one command, may take before it counts
+# as down (with one retry, a request waits at most about twice this). Redis down: sign-in and
+# access-code checks answer 503 "try again shortly" (they fail closed: a limit that cannot be counted
+# is not skipped); raising a concern still works (it fails open: turning away someone speaking up is
+# worse than a brief flood). See speakup/extensions.py.
+RATELIMIT_STORAGE_TIMEOUT = 2
 RATELIMIT_ENABLED = True
 RATELIMIT_HEADERS_ENABLED = True
 SUBMIT_RATE_LIMIT = "20 per hour"

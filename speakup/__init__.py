@@ -95,18 +95,46 @@ def _finish_config(app: Flask) -> None:
         config["NHSUK_FRONTEND_DIR"] = str(ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk")
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
 
 
 def _engine_options(config: Any) -> dict[str, Any]:
+    """Bounds every wait on the database by DATABASE_CONNECT_TIMEOUT (and statements by
+    DATABASE_STATEMENT_TIMEOUT), so a stopped or unreachable database answers 503 instead of hanging."""
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     uri = config["SQLALCHEMY_DATABASE_URI"]
     timeout = int(config["DATABASE_CONNECT_TIMEOUT"])
     connect_args = dict(options.get("connect_args", {}))
     if uri.startswith("postgresql"):
         connect_args.setdefault("connect_timeout", timeout)
+        connect_args.setdefault("tcp_user_timeout", timeout * 1000)  # libpq wants milliseconds
+        statement_timeout = int(config.get("DATABASE_STATEMENT_TIMEOUT") or 0)
+        if statement_timeout > 0:
+            connect_args.setdefault("options", f"-c statement_timeout={statement_timeout * 1000}")
+        # SQLite's in-memory pools take no pool_timeout; PostgreSQL's queue pool does.
+        options.setdefault("pool_timeout", timeout)
     elif uri.startswith("sqlite"):
         connect_args.setdefault("timeout", timeout)
     options["connect_args"] = connect_args
+    return options
+
+
+def _rate_limit_storage_options(config: Any) -> dict[str, Any]:
+    """Flask-Limiter's storage options. Storage errors always arrive as ``limits.errors.StorageError``,
+    which speakup.extensions turns into fail-closed or fail-open answers; a Redis store gets short
+    timeouts and one quick retry (a pooled connection that died with a Redis restart is replaced at
+    once) instead of redis-py's ten retries, which could hold a request for a minute on a frozen server."""
+    options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    # Plain Redis only: Sentinel and Cluster stores take their connection options differently.
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://", "redis+unix://")):
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        timeout = float(config["RATELIMIT_STORAGE_TIMEOUT"])
+        options.setdefault("socket_connect_timeout", timeout)
+        options.setdefault("socket_timeout", timeout)
+        options.setdefault("retry", Retry(NoBackoff(), 1))
+    options["wrap_exceptions"] = True
     return options
 
 

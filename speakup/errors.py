@@ -6,8 +6,9 @@ import logging
 import time
 import traceback
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +29,19 @@ PAGES = {
     500: ("Sorry, there is a problem with the service", "Nothing you sent has been lost or shared. Try again later."),
     503: ("Sorry, the service is unavailable", "Try again in a few minutes. Nothing has been saved or shared."),
 }
+
+# The rate-limit store (Redis) is down: sign-in and access-code checks fail closed with these words
+# (see speakup/extensions.py). Retry-After tells a client when to ask again.
+LIMIT_STORE_DOWN_TITLE = "We cannot check that just now"
+LIMIT_STORE_DOWN_BODY = (
+    "Signing in and checking access codes are paused for a short while. Nothing has been lost or shared. "
+    "Please try again in a minute or two."
+)
+LIMIT_STORE_DOWN_SIGN_IN = "We cannot check sign-ins just now. Please try again in a minute or two."
+LIMIT_STORE_DOWN_ACCESS_CODE = (
+    "We cannot check access codes just now. Your concern is safe. Please try again in a minute or two."
+)
+LIMIT_STORE_DOWN_RETRY_AFTER = "30"
 
 API_CODES = {
     400: "bad_request",
@@ -55,9 +69,37 @@ def api_error(status: int, message: str, code: str | None = None, **extra: objec
     return jsonify(error=body), status
 
 
-def error_page(status: int, retry_after: str | None = None) -> tuple[str, int]:
-    title, body = PAGES.get(status, PAGES[500])
-    return render_template("errors/error.html", status=status, title=title, body=body, retry_after=retry_after), status
+def error_page(
+    status: int, retry_after: str | None = None, title: str | None = None, body: str | None = None
+) -> tuple[str, int]:
+    default_title, default_body = PAGES.get(status, PAGES[500])
+    return render_template(
+        "errors/error.html",
+        status=status,
+        title=title or default_title,
+        body=body or default_body,
+        retry_after=retry_after,
+    ), status
+
+
+def log_limit_store_down(error: BaseException) -> None:
+    # The type only: the store's message names its address, and nothing here helps a reader more.
+    cause = error.__cause__ or getattr(error, "storage_error", None)
+    log.warning("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
+
+
+def limit_store_down(error: BaseException) -> Response:
+    """503 "cannot check right now": a limit's store is down and the limit fails closed. Pages that hold
+    a form (sign-in, follow-up) answer this themselves, keeping what was typed."""
+    log_limit_store_down(error)
+    if wants_json():
+        answer, status = api_error(503, "Access codes cannot be checked just now. Try again in a minute or two.")
+    else:
+        page, status = error_page(503, title=LIMIT_STORE_DOWN_TITLE, body=LIMIT_STORE_DOWN_BODY)
+        answer = Response(page, mimetype="text/html")
+    answer.status_code = status
+    answer.headers["Retry-After"] = LIMIT_STORE_DOWN_RETRY_AFTER
+    return answer
 
 
 def retry_after_text() -> str | None:
@@ -77,9 +119,17 @@ def init_app(app: Flask) -> None:
             return api_error(400, "The request was refused.")
         return error_page(400)
 
+    @app.errorhandler(StorageError)
+    def _limit_store(error: StorageError):
+        return limit_store_down(error)
+
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         status = error.code or 500
+        if isinstance(getattr(error, "original_exception", None), StorageError):
+            # Counting a wrong access code after the view (Flask-Limiter's after_request) met a dead store:
+            # Flask reports that as a 500; it is the same "cannot check right now".
+            return limit_store_down(error.original_exception)  # type: ignore[attr-defined]
         if wants_json():
             messages = {
                 413: "The request body is larger than 1 MiB.",
@@ -97,6 +147,10 @@ def init_app(app: Flask) -> None:
 
         db.session.rollback()
         log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
+        if "_login_user" not in g:
+            # Flask-Login's template context would load the signed-in user from the database again: a
+            # second wait for the dead database, then an exception inside this handler (a bare 500).
+            g._login_user = current_app.login_manager.anonymous_user()
         if wants_json():
             return api_error(503, "The service is unavailable. Try again in a few minutes.")
         return error_page(503)

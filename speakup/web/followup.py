@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, g, redirect, render_template, session,
 
 from .. import attachments, cases, crypto, keyring, notify
 from ..categories import SPEAK_UP_AGAIN
-from ..extensions import access_code_limit, csrf, submit_limit
+from ..errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
+from ..extensions import LimitStoreDown, access_code_limit, csrf, submit_limit
 from ..models import db
 from .forms import DomainForm
 from .uploads import accept_upload, uploaded_file
@@ -75,6 +76,17 @@ def check_code():
     session["reporter_session"] = row.id
     session["reporter_key"] = crypto.b64e(session_key)
     return redirect(url_for("followup.case_page"))
+
+
+@bp.errorhandler(LimitStoreDown)
+def _code_unchecked(error: LimitStoreDown):
+    """Access codes fail closed while the rate-limit store is down (speakup/extensions.py): the same page
+    with "try again shortly". The code is not put back in the field, as for a wrong code."""
+    log_limit_store_down(error)
+    form = AccessCodeForm()
+    form.fail({"service": LIMIT_STORE_DOWN_ACCESS_CODE})
+    form.values["access_code"] = ""
+    return render_template("followup/start.html", form=form), 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
 
 
 class FeedbackForm(DomainForm):

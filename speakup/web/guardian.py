@@ -10,7 +10,8 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 
 from .. import accounts, audit, crypto, keyring, workflow
 from ..categories import lists_for
-from ..extensions import limiter, login_manager
+from ..errors import LIMIT_STORE_DOWN_RETRY_AFTER, LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, log_limit_store_down
+from ..extensions import LimitStoreDown, limiter, login_manager
 from ..models import StaffSession, db, utcnow
 from ..queue import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
 from .forms import DomainForm
@@ -117,6 +118,20 @@ def sign_in():
     session["staff_key"] = crypto.b64e(session_key)
     login_user(SignedInStaff(row))
     return redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"))
+
+
+@bp.errorhandler(LimitStoreDown)
+def _sign_in_unchecked(error: LimitStoreDown):
+    """Sign-in fails closed while the rate-limit store is down (speakup/extensions.py): the form comes
+    back with the email address kept, never the password or security code."""
+    if request.endpoint != "guardian.sign_in":
+        return limit_store_down(error)
+    log_limit_store_down(error)
+    form = SignInForm()
+    form.fail({"service": LIMIT_STORE_DOWN_SIGN_IN})
+    form.values["password"] = form.values["security_code"] = ""
+    page = render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"])
+    return page, 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
 
 
 @bp.post("/sign-out")

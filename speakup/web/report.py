@@ -28,23 +28,30 @@ def home():
     return render_template("report/home.html")
 
 
-def _guardian_choices() -> dict[str, str]:
-    """Guardians a reporter may keep out. The form still works, without this list, if the database is down."""
-    try:
-        return {str(g.id): g.name for g in cases.all_guardians()}
-    except DBAPIError:
-        db.session.rollback()
-        return {}
+KEPT_EXCLUSION = "The guardian you chose (the list cannot be shown just now)"
 
 
-def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool = False):
+def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[str, str]:
+    """Guardians a reporter may keep out. The form still works, without this list, if the database is down;
+    a guardian already chosen stays chosen, so sending the form again can never drop the exclusion."""
+    if not database_down:
+        try:
+            return {str(g.id): g.name for g in cases.all_guardians()}
+        except DBAPIError:
+            db.session.rollback()
+    chosen = form.values.get("exclude_guardian", "")
+    return {chosen: KEPT_EXCLUSION} if chosen else {}
+
+
+def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool = False, database_down: bool = False):
     return (
         render_template(
             "report/raise.html",
             form=form,
             anonymity_options=ANONYMITY_LABELS,
             worker_groups=lists_for(date.today()).worker_groups,
-            guardians=_guardian_choices(),
+            # After a failed save, asking again would only wait out the database timeout a second time.
+            guardians=_guardian_choices(form, database_down),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
             attachment_hint=attachments.limits_text(),
             attachment_accept=attachments.accept_attribute(),
@@ -84,7 +91,7 @@ def raise_submit():
                 "Please try again in a few minutes."
             }
         )
-        return _render_form(form, 503, choose_file_again=upload is not None)
+        return _render_form(form, 503, choose_file_again=upload is not None, database_down=True)
     return render_template("report/confirmation.html", raised=raised, file_not_kept=not file_kept)
 
 
