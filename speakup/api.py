@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import MethodNotAllowed
 
 from . import cases, keyring
 from .categories import ANONYMITY, lists_for
@@ -40,22 +39,6 @@ def _no_cookies(response: Response) -> Response:
     # the session after every after_request hook, so a session write would still set one: none may happen.)
     response.headers.pop("Set-Cookie", None)
     response.headers["Vary"] = "Authorization"
-    return response
-
-
-@bp.after_app_request
-def _allow_on_405(response: Response) -> Response:
-    # A wrong method never reaches the blueprint (routing fails first), so this is an app-wide hook. The JSON
-    # error handler builds a fresh response and drops werkzeug's Allow header, which RFC 9110 requires on 405.
-    routing = request.routing_exception
-    if (
-        response.status_code == 405
-        and request.path.startswith(bp.url_prefix + "/")
-        and isinstance(routing, MethodNotAllowed)
-        and routing.valid_methods
-        and "Allow" not in response.headers
-    ):
-        response.headers["Allow"] = ", ".join(sorted(routing.valid_methods))
     return response
 
 

@@ -6,7 +6,7 @@ import logging
 import time
 import traceback
 
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
@@ -137,9 +137,14 @@ def init_app(app: Flask) -> None:
                 404: "Not found.",
                 405: "Method not allowed.",
             }
-            return api_error(status, messages.get(status, error.name))
-        retry = retry_after_text() if status == 429 else None
-        return error_page(status, retry)
+            answer = make_response(api_error(status, messages.get(status, error.name)))
+        else:
+            answer = make_response(error_page(status, retry_after_text() if status == 429 else None))
+        # Keep what werkzeug says beside the status (Allow on a 405, which RFC 9110 requires), but not its type.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                answer.headers[name] = value
+        return answer
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError):

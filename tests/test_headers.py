@@ -41,3 +41,11 @@ def test_no_page_names_another_host(app, client):
             continue
         page = response.get_data(as_text=True)
         assert not re.search(r"""(?:src|href|action)=["'](?:https?:)?//""", page), path
+
+
+def test_a_wrong_method_on_a_page_names_the_allowed_ones(client):
+    # RFC 9110: a 405 carries Allow; the friendly error page must keep werkzeug's header.
+    response = client.delete("/raise")
+    assert response.status_code == 405
+    assert {method.strip() for method in response.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert response.mimetype == "text/html"
