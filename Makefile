@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint bench-queue browser
+.PHONY: run test install lint bench bench-queue browser
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,12 @@ test: install browser
 lint: install
 	$(BIN)/ruff check speakup tests config bench
 
-## The guardian queue at 1,000 and 100,000 real encrypted cases (SQLite; PostgreSQL with
-## SPEAKUP_BENCH_DATABASE_URL, whose public schema is wiped). Figures go in BENCHMARKS.md.
+## Measured speed through gunicorn at 1,000 and 100,000 real encrypted cases, beside the framework's
+## floor (SQLite; PostgreSQL with SPEAKUP_BENCH_DATABASE_URL naming a database bench or bench_*, whose
+## bench_<size> databases are wiped). BENCH_QUICK=1 checks the harness in minutes. See BENCHMARKS.md.
+bench: install
+	$(BIN)/python -m bench.run
+
+## The guardian queue pages only (part of `make bench`).
 bench-queue: install
-	$(BIN)/python -m bench.queue_bench --sizes 1000 100000
+	$(BIN)/python -m bench.run --only queue

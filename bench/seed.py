@@ -20,10 +20,15 @@ from speakup.models import Case, CaseGrant, CaseTheme, db, utcnow
 STATUSES = ["received", "acknowledged", "in_progress", "awaiting_reporter", "referred", "closed"]
 
 
-def _make_batch(args: tuple[int, int, list[tuple[int, bytes]], bytes, bytes, int]) -> tuple[list, list, list]:
-    """Builds rows for case ids [start, start+count): pure computation, run in worker processes."""
-    start, count, guardians, recovery_public, pepper, seed = args
+def _make_batch(
+    args: tuple[int, int, list[tuple[int, bytes]], bytes, bytes, int, int],
+) -> tuple[list, list, list, list[tuple[str, str]]]:
+    """Builds rows for case ids [start, start+count): pure computation, run in worker processes.
+    Also returns ``keep`` (reference, access code) pairs picked at random, for benchmarks to follow up."""
+    start, count, guardians, recovery_public, pepper, seed, keep = args
     rng = random.Random(seed)
+    kept_ids = set(rng.sample(range(start, start + count), min(keep, count)))
+    kept: list[tuple[str, str]] = []
     now = utcnow()
     lists = lists_for(now.date())
     themes, groups = list(lists.themes), list(lists.worker_groups)
@@ -34,6 +39,8 @@ def _make_batch(args: tuple[int, int, list[tuple[int, bytes]], bytes, bytes, int
         ack_by, fb_by = workflow.acknowledge_by(created, 7), workflow.feedback_by(created, 90)
         case_key = crypto.new_case_key()
         code = crypto.normalise_access_code(crypto.new_access_code())
+        if case_id in kept_ids:
+            kept.append((f"SU-B{case_id:07d}", code))
         text = json.dumps({"what_happened": f"Seeded concern {case_id} " + "x" * 400, "where": "", "when": ""})
         cases.append(
             {
@@ -96,7 +103,7 @@ def _make_batch(args: tuple[int, int, list[tuple[int, bytes]], bytes, bytes, int
         )
         for theme in rng.sample(themes, rng.randint(0, 2)):
             case_themes.append({"case_id": case_id, "theme": theme})
-    return cases, grants, case_themes
+    return cases, grants, case_themes, kept
 
 
 def seed_cases(
@@ -106,15 +113,23 @@ def seed_cases(
     pepper: bytes,
     batch: int = 2000,
     processes: int = 2,
-) -> None:
-    """Inserts ``count`` cases after any already there. Call inside an app context."""
+    sample: int = 0,
+) -> list[tuple[str, str]]:
+    """Inserts ``count`` cases after any already there. Call inside an app context.
+
+    Returns about ``sample`` (reference, access code) pairs spread over the whole id range, so a
+    benchmark's lookups land all over the indexes rather than on the newest rows only."""
     first = (db.session.scalar(db.select(db.func.max(Case.id))) or 0) + 1
+    starts = range(first, first + count, batch)
+    keep = -(-sample // len(starts)) if sample and starts else 0
     jobs = [
-        (start, min(batch, first + count - start), guardians, recovery_public, pepper, secrets.randbits(32))
-        for start in range(first, first + count, batch)
+        (start, min(batch, first + count - start), guardians, recovery_public, pepper, secrets.randbits(32), keep)
+        for start in starts
     ]
+    sampled: list[tuple[str, str]] = []
     with ProcessPoolExecutor(processes) as pool:
-        for cases, grants, themes in pool.map(_make_batch, jobs):
+        for cases, grants, themes, kept in pool.map(_make_batch, jobs):
+            sampled.extend(kept)
             db.session.execute(db.insert(Case), cases)
             db.session.execute(db.insert(CaseGrant), grants)
             if themes:
@@ -124,3 +139,4 @@ def seed_cases(
         # Explicit ids leave the sequence behind; move it on so the app's own inserts do not collide.
         db.session.execute(db.text("SELECT setval('cases_id_seq', (SELECT max(id) FROM cases))"))
         db.session.commit()
+    return sampled
