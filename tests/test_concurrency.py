@@ -16,24 +16,17 @@ database name plus ``_concurrency``, chosen and created by the rule in tests/tes
 from __future__ import annotations
 
 import html
-import os
 import re
-import secrets
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 import pytest
-from test_end_to_end import ROOT, Answer, Browser, _free_port, _run_cli, _totp_secret, _wait_healthy, stop_process
+from servers import Answer, Browser, Staff, create_guardian, production_env, run_cli, sign_in, start_gunicorn
 from test_scale_out import _database_url, _fresh_database
-
-from speakup import crypto
 
 USER_AGENT = "SpeakUpConcurrencyTest/1.0"
 CONFLICT = "This case changed while you were working on it"
@@ -45,8 +38,7 @@ GUARDIANS = ("first-guardian@example.org", "second-guardian@example.org")
 class Service:
     base_url: str
     database_url: str
-    passwords: dict[str, str] = field(repr=False)  # never in a failure report
-    totp_secrets: dict[str, bytes] = field(repr=False)
+    guardians: tuple[Staff, ...]
 
 
 @pytest.fixture(scope="module")
@@ -54,66 +46,26 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("concurrency")
     database_url = _database_url("_concurrency")
     _fresh_database(database_url)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SPEAKUP_")}
-    env.update(
-        {
-            "SPEAKUP_ENVIRONMENT": "production",
-            "SPEAKUP_SECRET_KEY": secrets.token_urlsafe(48),
-            "SPEAKUP_TOKEN_PEPPER": secrets.token_urlsafe(48),
-            "SPEAKUP_SQLALCHEMY_DATABASE_URI": database_url,
-            "SPEAKUP_SESSION_COOKIE_SECURE": "false",  # plain http on the loopback interface
-            "SPEAKUP_ARGON2_MEMORY_KIB": "1024",
-            "SPEAKUP_ARGON2_ITERATIONS": "1",
-            # One client address sends everything here; the limits are tested elsewhere.
-            "SPEAKUP_SUBMIT_RATE_LIMIT": "10000 per minute",
-            "SPEAKUP_ACCESS_CODE_RATE_LIMIT": "10000 per minute",
-            "SPEAKUP_WORKERS": "4",
-            "SPEAKUP_THREADS": "2",
-            "SPEAKUP_BIND": f"127.0.0.1:{_free_port()}",
-            "SPEAKUP_ACCESS_LOG": str(tmp / "access.log"),
-            "SPEAKUP_ERROR_LOG": str(tmp / "error.log"),
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = production_env(
+        database_url,
+        # One client address sends everything here; the limits are tested elsewhere.
+        submit_rate_limit="10000 per minute",
+        access_code_rate_limit="10000 per minute",
+        workers="4",
+        threads="2",
     )
-    _run_cli(env, "init", "--recovery-key-file", str(tmp / "recovery-key.txt"))
-    passwords, totp_secrets = {}, {}
-    for number, email in enumerate(GUARDIANS):
-        passwords[email] = secrets.token_urlsafe(24)
-        created = _run_cli(
-            env,
-            *("create-user", "--email", email, "--name", f"Guardian {number}", "--role", "guardian"),
-            stdin=passwords[email] + "\n",
-        )
-        totp_secrets[email] = _totp_secret(created)
-    output = tmp / "gunicorn.log"
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = "http://" + env["SPEAKUP_BIND"]
+    run_cli(env, "init", "--recovery-key-file", str(tmp / "recovery-key.txt"))
+    staff = tuple(create_guardian(env, email, f"Guardian {n}") for n, email in enumerate(GUARDIANS))
+    server = start_gunicorn(env, tmp)
     try:
-        _wait_healthy(base_url, process, output)
-        yield Service(base_url, database_url, passwords, totp_secrets)
+        yield Service(server.base_url, database_url, staff)
     finally:
-        stop_process(process)
+        server.stop()
 
 
-def _sign_in(service: Service, email: str) -> Browser:
+def _sign_in(service: Service, staff: Staff) -> Browser:
     browser = Browser(service.base_url, USER_AGENT)
-    form = browser.get("/guardian/sign-in")
-    queue = browser.post(
-        "/guardian/sign-in",
-        form={
-            "csrf_token": form.csrf(),
-            "email": email,
-            "password": service.passwords[email],
-            "security_code": crypto.totp_now(service.totp_secrets[email], time.time()),
-        },
-    )
+    queue = sign_in(browser, staff)
     assert queue.status == 200 and queue.url.endswith("/guardian/"), f"sign-in failed: {queue.status}"
     return browser
 
@@ -121,7 +73,7 @@ def _sign_in(service: Service, email: str) -> Browser:
 @pytest.fixture(scope="module")
 def guardians(service: Service) -> tuple[Browser, Browser]:
     """Both guardians, signed in once for the module (a TOTP code is refused the second time in its step)."""
-    first, second = (_sign_in(service, email) for email in GUARDIANS)
+    first, second = (_sign_in(service, staff) for staff in service.guardians)
     return first, second
 
 

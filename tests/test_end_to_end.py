@@ -9,46 +9,24 @@ user agent either.
 
 from __future__ import annotations
 
-import base64
 import html
-import http.cookiejar
-import json
-import os
 import re
-import secrets
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from servers import Browser, Server, Staff, create_guardian, production_env, run_cli, sign_in, start_gunicorn
 
 from speakup import crypto
-
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 20
-HTTP_TIMEOUT = 10
 
 GUARDIAN_EMAIL = "e2e-guardian@example.org"
 GUARDIAN_NAME = "End To End Guardian"
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACCESS_CODE_RE = re.compile(r'id="access-code"[^>]*>([^<]+)<')
 REFERENCE_RE = re.compile(r'id="case-reference"[^>]*>([^<]+)<')
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _marker(label: str) -> str:
@@ -56,78 +34,17 @@ def _marker(label: str) -> str:
 
 
 @dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    text: str
-    url: str
-
-    def json(self) -> dict:
-        return json.loads(self.text)
-
-    def csrf(self) -> str:
-        match = CSRF_RE.search(self.text)
-        assert match, f"no CSRF token on {self.url}"
-        return html.unescape(match.group(1))
-
-
-class Browser:
-    """urllib with an optional cookie jar, a distinctive user agent on every request, no exceptions on 4xx/5xx."""
-
-    def __init__(self, base_url: str, user_agent: str, cookies: bool = True):
-        self.base_url = base_url
-        self.user_agent = user_agent
-        self.jar = http.cookiejar.CookieJar() if cookies else None
-        handlers: list[urllib.request.BaseHandler] = []
-        if self.jar is not None:
-            handlers.append(urllib.request.HTTPCookieProcessor(self.jar))
-        self.opener = urllib.request.build_opener(*handlers)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        form: dict[str, str] | None = None,
-        json_body: dict | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Answer:
-        data = None
-        all_headers = {"User-Agent": self.user_agent, **(headers or {})}
-        if form is not None:
-            data = urllib.parse.urlencode(form).encode()
-            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif json_body is not None:
-            data = json.dumps(json_body).encode()
-            all_headers["Content-Type"] = "application/json"
-        url = self.base_url + path  # always http://127.0.0.1:<port>/...
-        req = urllib.request.Request(url, data=data, headers=all_headers, method=method)  # noqa: S310
-        try:
-            with self.opener.open(req, timeout=HTTP_TIMEOUT) as response:
-                return Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
-        except urllib.error.HTTPError as error:
-            with error:
-                return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
-
-    def get(self, path: str, **kwargs) -> Answer:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> Answer:
-        # urllib follows a 302/303 after a POST with a GET, as a browser does.
-        return self.request("POST", path, **kwargs)
-
-
-@dataclass
 class Service:
-    base_url: str
     tmp: Path
     db_path: Path
-    access_log: Path
-    error_log: Path
-    totp_secret: bytes
-    guardian_password: str
-    process: subprocess.Popen
+    server: Server
+    guardian: Staff
     wal_seen: bool = False
     snapshots: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
 
     def snapshot_files(self) -> None:
         """Keeps the bytes of every file under the temporary directory (SQLite may delete its WAL on close)."""
@@ -136,118 +53,22 @@ class Service:
                 key = f"{path.name}@{len(self.snapshots)}"
                 self.snapshots[key] = path.read_bytes()
 
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Stops a server politely, then firmly."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "speakup", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"flask speakup {args[0]} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def _totp_secret(cli_output: str) -> bytes:
-    match = re.search(r"^totp-uri: (otpauth://\S+)$", cli_output, re.MULTILINE)
-    assert match, f"create-user printed no totp-uri:\n{cli_output}"
-    secret = urllib.parse.parse_qs(urllib.parse.urlparse(match.group(1)).query)["secret"][0]
-    return base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen, output: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{output.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:  # noqa: S310 (http only)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer /healthz within {STARTUP_SECONDS} s:\n{output.read_text(errors='replace')}")
-
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    port = _free_port()
     db_path = tmp_path / "speakup.sqlite"
-    access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SPEAKUP_")}
-    env.update(
-        {
-            "SPEAKUP_ENVIRONMENT": "production",
-            "SPEAKUP_SECRET_KEY": secrets.token_urlsafe(48),
-            "SPEAKUP_TOKEN_PEPPER": secrets.token_urlsafe(48),
-            "SPEAKUP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-            "SPEAKUP_SESSION_COOKIE_SECURE": "false",  # plain http on the loopback interface
-            "SPEAKUP_ARGON2_MEMORY_KIB": "1024",
-            "SPEAKUP_ARGON2_ITERATIONS": "1",
-            "SPEAKUP_BIND": f"127.0.0.1:{port}",
-            "SPEAKUP_WORKERS": "2",
-            "SPEAKUP_THREADS": "2",
-            "SPEAKUP_ACCESS_LOG": str(access_log),
-            "SPEAKUP_ERROR_LOG": str(error_log),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-
-    _run_cli(env, "init", "--recovery-key-file", str(tmp_path / "recovery-key.txt"))
+    env = production_env(f"sqlite:///{db_path}", workers="2", threads="2")
+    run_cli(env, "init", "--recovery-key-file", str(tmp_path / "recovery-key.txt"))
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
     conn.close()
-    password = secrets.token_urlsafe(24)
-    created = _run_cli(
-        env,
-        *("create-user", "--email", GUARDIAN_EMAIL, "--name", GUARDIAN_NAME, "--role", "guardian"),
-        stdin=password + "\n",
-    )
-    totp_secret = _totp_secret(created)
-
-    output = tmp_path / "gunicorn-output.log"  # anything the server prints outside its logs is searched too
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    running = Service(
-        base_url=f"http://127.0.0.1:{port}",
-        tmp=tmp_path,
-        db_path=db_path,
-        access_log=access_log,
-        error_log=error_log,
-        totp_secret=totp_secret,
-        guardian_password=password,
-        process=process,
-    )
+    guardian = create_guardian(env, GUARDIAN_EMAIL, GUARDIAN_NAME)
+    # Its logs and anything it prints land under tmp_path, where the leak search reads every file.
+    server = start_gunicorn(env, tmp_path)
     try:
-        _wait_healthy(running.base_url, process, output)
-        yield running
+        yield Service(tmp_path, db_path, server, guardian)
     finally:
-        running.stop()
+        server.stop()
 
 
 def _needles(secret_strings: list[str], access_codes: list[str]) -> dict[str, bytes]:
@@ -341,16 +162,7 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
 
     # --- The guardian signs in and sees every marker --------------------------------------
     guardian = Browser(service.base_url, user_agent)
-    sign_in = guardian.get("/guardian/sign-in")
-    queue = guardian.post(
-        "/guardian/sign-in",
-        form={
-            "csrf_token": sign_in.csrf(),
-            "email": GUARDIAN_EMAIL,
-            "password": service.guardian_password,
-            "security_code": crypto.totp_now(service.totp_secret, time.time()),
-        },
-    )
+    queue = sign_in(guardian, service.guardian)
     assert queue.status == 200 and queue.url.endswith("/guardian/"), queue.text
     assert a_ref in queue.text and b_ref in queue.text
 
@@ -375,13 +187,19 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     wal = service.db_path.with_name(service.db_path.name + "-wal")
     service.wal_seen = wal.exists()
     service.snapshot_files()  # while running: the WAL may be checkpointed away at shutdown
-    service.stop()
-    assert service.process.returncode is not None
+    service.server.stop()
+    assert service.server.process.returncode is not None
     service.snapshot_files()
     assert service.wal_seen, "the database ran without a WAL file, so the WAL was never searched"
 
     names = {path.split("@")[0] for path in service.snapshots}
-    for expected in ("speakup.sqlite", "speakup.sqlite-wal", "access.log", "error.log", "gunicorn-output.log"):
+    for expected in (
+        "speakup.sqlite",
+        "speakup.sqlite-wal",
+        "gunicorn-access.log",
+        "gunicorn-error.log",
+        "gunicorn-output.log",
+    ):
         assert expected in names, f"{expected} was not searched"
 
     secret_strings = [*a.values(), *b.values(), a_reply, b_reply, *guardian_messages.values(), ua_marker, user_agent]
@@ -397,7 +215,7 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     stored = b"".join(content for where, content in service.snapshots.items() if where.startswith("speakup.sqlite"))
     assert a_ref.encode() in stored and b_ref.encode() in stored
 
-    access_log = service.access_log.read_text()
+    access_log = service.server.access_log.read_text()
     assert "POST /api/v1/concerns 201" in access_log, access_log  # the log is really written
     assert "127.0.0.1" not in access_log
     assert "SpeakUpLeakTest" not in access_log

@@ -45,7 +45,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -57,17 +56,20 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from test_end_to_end import (
-    ACCESS_CODE_RE,
-    ROOT,
+from servers import (
     Answer,
     Browser,
-    _free_port,
-    _run_cli,
-    _totp_secret,
-    _wait_healthy,
+    Server,
+    create_guardian,
+    free_port,
+    production_env,
+    run_cli,
+    sign_in,
+    start_gunicorn,
     stop_process,
+    wait_healthy,
 )
+from test_end_to_end import ACCESS_CODE_RE
 
 from speakup import audit, crypto
 
@@ -117,7 +119,7 @@ class LocalPostgres:
         self.bin_dir = bin_dir
         self.root = root
         self.data = root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/speakup"
 
     def _run(self, *args: str, timeout: float = 60) -> None:
@@ -163,7 +165,7 @@ class LocalRedis:
     def __init__(self, executable: str, root: Path):
         self.executable = executable
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
         self.frozen = False
@@ -224,11 +226,17 @@ class Stack:
     postgres: LocalPostgres
     redis: LocalRedis
     env: dict[str, str]
-    base_url: str
-    process: subprocess.Popen
-    output: Path
+    server: Server
     guardian: Browser  # signed in once: a security code cannot be used twice
     guardians: int = 1
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def process(self) -> subprocess.Popen:
+        return self.server.process
 
     def ensure_up(self) -> None:
         """Each test starts from a working service, whatever the test before it left behind."""
@@ -239,31 +247,20 @@ class Stack:
             self.postgres.start()
         with self.redis.client() as client:
             client.flushdb()  # no rate-limit budget carried over
-        _wait_healthy(self.base_url, self.process, self.output)
+        wait_healthy(self.base_url, self.server.process, self.server.output)
 
 
 def _gunicorn_env(postgres: LocalPostgres, redis_server: LocalRedis) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SPEAKUP_", "PG"))}
-    env.update(
-        {
-            "SPEAKUP_ENVIRONMENT": "production",
-            "SPEAKUP_SECRET_KEY": secrets.token_urlsafe(48),
-            "SPEAKUP_TOKEN_PEPPER": secrets.token_urlsafe(48),
-            "SPEAKUP_SQLALCHEMY_DATABASE_URI": postgres.url,
-            "SPEAKUP_DATABASE_CONNECT_TIMEOUT": str(DATABASE_TIMEOUT),
-            "SPEAKUP_RATELIMIT_STORAGE_URI": redis_server.url,
-            "SPEAKUP_RATELIMIT_STORAGE_TIMEOUT": str(LIMIT_STORE_TIMEOUT),
-            "SPEAKUP_ACCESS_CODE_RATE_LIMIT": "3 per minute",
-            "SPEAKUP_SUBMIT_RATE_LIMIT": "1000 per hour",  # the test raises many concerns from one address
-            "SPEAKUP_SESSION_COOKIE_SECURE": "false",  # plain http on the loopback interface
-            "SPEAKUP_ARGON2_MEMORY_KIB": "1024",
-            "SPEAKUP_ARGON2_ITERATIONS": "1",
-            "SPEAKUP_WORKERS": "2",
-            "SPEAKUP_THREADS": "4",
-            "PYTHONUNBUFFERED": "1",
-        }
+    return production_env(
+        postgres.url,
+        database_connect_timeout=str(DATABASE_TIMEOUT),
+        ratelimit_storage_uri=redis_server.url,
+        ratelimit_storage_timeout=str(LIMIT_STORE_TIMEOUT),
+        access_code_rate_limit="3 per minute",
+        submit_rate_limit="1000 per hour",  # the test raises many concerns from one address
+        workers="2",
+        threads="4",
     )
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +278,7 @@ def stack() -> Iterator[Stack]:
         shutil.chown(root, "postgres", "postgres")
     postgres = LocalPostgres(bin_dir, root)
     redis_server = LocalRedis(redis_executable or "redis-server", root)
-    process: subprocess.Popen | None = None
+    server: Server | None = None
     try:
         try:
             postgres.init()
@@ -289,47 +286,16 @@ def stack() -> Iterator[Stack]:
             _unavailable(f"could not start a PostgreSQL cluster: {error}")
         redis_server.start()
         env = _gunicorn_env(postgres, redis_server)
-        _run_cli(env, "init", "--recovery-key-file", str(root / "recovery-key.txt"))
-        password = secrets.token_urlsafe(24)
-        created = _run_cli(
-            env,
-            *("create-user", "--email", GUARDIAN_EMAIL, "--name", "Fault Guardian", "--role", "guardian"),
-            stdin=password + "\n",
-        )
-        port = _free_port()
-        output = root / "gunicorn.log"
-        server_env = {
-            **env,
-            "SPEAKUP_BIND": f"127.0.0.1:{port}",
-            "SPEAKUP_ACCESS_LOG": str(root / "access.log"),
-            "SPEAKUP_ERROR_LOG": str(root / "error.log"),
-        }
-        with output.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
-                cwd=ROOT,
-                env=server_env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(base_url, process, output)
-        guardian = Browser(base_url, USER_AGENT)
-        sign_in = guardian.get("/guardian/sign-in")
-        queue = guardian.post(
-            "/guardian/sign-in",
-            form={
-                "csrf_token": sign_in.csrf(),
-                "email": GUARDIAN_EMAIL,
-                "password": password,
-                "security_code": crypto.totp_now(_totp_secret(created), time.time()),
-            },
-        )
+        run_cli(env, "init", "--recovery-key-file", str(root / "recovery-key.txt"))
+        staff = create_guardian(env, GUARDIAN_EMAIL, "Fault Guardian")
+        server = start_gunicorn(env, root)
+        guardian = Browser(server.base_url, USER_AGENT)
+        queue = sign_in(guardian, staff)
         assert queue.status == 200 and queue.url.endswith("/guardian/"), f"guardian sign-in: {queue.status}"
-        yield Stack(postgres, redis_server, env, base_url, process, output, guardian)
+        yield Stack(postgres, redis_server, env, server, guardian)
     finally:
-        if process is not None:
-            stop_process(process)
+        if server is not None:
+            server.stop()
         redis_server.stop()
         with contextlib.suppress(RuntimeError, OSError, subprocess.TimeoutExpired):
             postgres.stop("fast")  # fails when already stopped, or never started
@@ -567,7 +533,7 @@ def test_postgresql_stopped_mid_run_answers_503_and_resumes_by_itself(stack: Sta
     assert not lost, f"cases answered 201 but missing: {lost}"
     unopened = [r.reference for r in [*before, *raised_during, after] if not _opens(stack, r)]
     assert not unopened, f"cases that no longer open with their access code: {unopened}"
-    verified = _run_cli(stack.env, "audit", "verify")
+    verified = run_cli(stack.env, "audit", "verify")
     assert "Audit chain intact" in verified
 
 

@@ -25,10 +25,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import secrets
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,16 +34,7 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
-from test_end_to_end import (
-    ROOT,
-    Answer,
-    Browser,
-    _free_port,
-    _run_cli,
-    _totp_secret,
-    _wait_healthy,
-    stop_process,
-)
+from servers import Answer, Browser, Server, Staff, create_guardian, production_env, run_cli, sign_in, start_gunicorn
 
 from speakup import crypto
 
@@ -109,20 +96,18 @@ def _fresh_redis(url: str) -> None:
 @dataclass
 class Instance:
     name: str
-    base_url: str
-    process: subprocess.Popen
-    output: Path
+    server: Server
 
-    def stop(self) -> None:
-        stop_process(self.process)
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
 
 
 @dataclass
 class Cluster:
     a: Instance
     b: Instance
-    totp_secret: bytes
-    guardian_password: str
+    guardian: Staff
 
 
 @pytest.fixture
@@ -131,58 +116,19 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     redis_url = os.environ.get("SPEAKUP_TEST_REDIS_URL", DEFAULT_REDIS_URL)
     _fresh_database(database_url)
     _fresh_redis(redis_url)
-
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SPEAKUP_")}
-    env.update(
-        {
-            "SPEAKUP_ENVIRONMENT": "production",
-            "SPEAKUP_SECRET_KEY": secrets.token_urlsafe(48),
-            "SPEAKUP_TOKEN_PEPPER": secrets.token_urlsafe(48),
-            "SPEAKUP_SQLALCHEMY_DATABASE_URI": database_url,
-            "SPEAKUP_RATELIMIT_STORAGE_URI": redis_url,
-            "SPEAKUP_ACCESS_CODE_RATE_LIMIT": "3 per minute",
-            "SPEAKUP_SESSION_COOKIE_SECURE": "false",  # plain http on the loopback interface
-            "SPEAKUP_ARGON2_MEMORY_KIB": "1024",
-            "SPEAKUP_ARGON2_ITERATIONS": "1",
-            "SPEAKUP_WORKERS": "1",
-            "SPEAKUP_THREADS": "2",
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = production_env(
+        database_url, ratelimit_storage_uri=redis_url, access_code_rate_limit="3 per minute", workers="1", threads="2"
     )
-    _run_cli(env, "init", "--recovery-key-file", str(tmp_path / "recovery-key.txt"))
-    password = secrets.token_urlsafe(24)
-    created = _run_cli(
-        env,
-        *("create-user", "--email", GUARDIAN_EMAIL, "--name", "Scale Out Guardian", "--role", "guardian"),
-        stdin=password + "\n",
-    )
-
+    run_cli(env, "init", "--recovery-key-file", str(tmp_path / "recovery-key.txt"))
+    guardian = create_guardian(env, GUARDIAN_EMAIL, "Scale Out Guardian")
     instances: list[Instance] = []
     try:
         for name in ("a", "b"):
-            port = _free_port()
-            output = tmp_path / f"gunicorn-{name}.log"
-            instance_env = {
-                **env,
-                "SPEAKUP_BIND": f"127.0.0.1:{port}",
-                "SPEAKUP_ACCESS_LOG": str(tmp_path / f"access-{name}.log"),
-                "SPEAKUP_ERROR_LOG": str(tmp_path / f"error-{name}.log"),
-            }
-            with output.open("wb") as sink:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
-                    cwd=ROOT,
-                    env=instance_env,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                )
-            instances.append(Instance(name, f"http://127.0.0.1:{port}", process, output))
-        for instance in instances:
-            _wait_healthy(instance.base_url, instance.process, instance.output)
-        yield Cluster(instances[0], instances[1], _totp_secret(created), password)
+            instances.append(Instance(name, start_gunicorn(env, tmp_path, name)))
+        yield Cluster(instances[0], instances[1], guardian)
     finally:
         for instance in instances:
-            instance.stop()
+            instance.server.stop()
 
 
 def _on(instance: Instance, browser: Browser) -> Browser:
@@ -223,16 +169,7 @@ def test_two_instances_share_everything(cluster: Cluster) -> None:
 
     # --- A guardian signs in on A and works the case on B with the same cookies ------------------
     guardian = Browser(a.base_url, USER_AGENT)
-    sign_in = _on(a, guardian).get("/guardian/sign-in")
-    queue = _on(a, guardian).post(
-        "/guardian/sign-in",
-        form={
-            "csrf_token": sign_in.csrf(),
-            "email": GUARDIAN_EMAIL,
-            "password": cluster.guardian_password,
-            "security_code": crypto.totp_now(cluster.totp_secret, time.time()),
-        },
-    )
+    queue = sign_in(_on(a, guardian), cluster.guardian)
     assert queue.status == 200 and queue.url == a.base_url + "/guardian/", queue.text
 
     queue_b = _on(b, guardian).get("/guardian/")
