@@ -151,7 +151,7 @@ def csrf_of(answer: Answer) -> str:
 class AccountPool:
     """Staff accounts to sign in with. The server refuses a TOTP code whose time step is not later than
     the account's last one (replay protection), and accepts one step of drift either way, so each
-    account signs in at most three times at once and then once per 30 s: hand out accounts accordingly."""
+    account signs in at most twice at once and then once per 30 s: hand out accounts accordingly."""
 
     def __init__(self, accounts: list[dict], last_steps: dict[str, int]):
         self.accounts = accounts
@@ -169,8 +169,9 @@ class AccountPool:
                 email = account["email"]
                 if email in self.busy:
                     continue
-                # Two steps ahead of the clock at most would be refused: stay one step inside the window.
-                step = max(self.last_steps.get(email, -1) + 1, now_step - 1)
+                # The step before now would be refused if the clock moved on while Argon2 runs; the next
+                # step stays acceptable until it is now.
+                step = max(self.last_steps.get(email, -1) + 1, now_step)
                 if step <= now_step + 1:
                     self.busy.add(email)
                     return account, step
