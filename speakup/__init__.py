@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    # Per process, not global: see ARGON2_PARALLEL_DERIVATIONS in config/default.py.
+    app.extensions["speakup_password_derivations"] = threading.BoundedSemaphore(
+        int(app.config["ARGON2_PARALLEL_DERIVATIONS"])
+    )
 
     from .api import bp as api_bp
     from .cli import speakup_cli

@@ -77,7 +77,7 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, bytes]
     user = find_user(email)
     if user is None or not user.is_active:
         # Spend the same Argon2id effort so the answer's timing does not reveal whether the email exists.
-        crypto.password_key(password, crypto.new_salt(), password_params())
+        keyring.derive_password_key(password, crypto.new_salt(), password_params())
         # What was typed is never recorded: a password typed into the email field must not be kept.
         audit.record(audit.SIGN_IN_FAILED, "system", user.id if user else None)
         db.session.commit()

@@ -162,9 +162,13 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
     )
     case.next_due = case.acknowledge_by
     excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
+    guardians = active_guardians(exclude_ids=excluded)
+    raised = RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
     try:
         db.session.add(case)
-        db.session.flush()  # the case id goes into every associated data below
+        # The case id goes into every associated data below. On SQLite this INSERT takes the database's write
+        # lock until the commit, so everything that needs no id is done before it.
+        db.session.flush()
         case_key = crypto.new_case_key()
         text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
         case.concern_ct = crypto.seal_text(
@@ -175,13 +179,9 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
             case.identity_ct = crypto.seal_text(
                 case_key, json.dumps(identity), crypto.associated_data(case.id, "identity", case.id)
             )
-        guardians = active_guardians(exclude_ids=excluded)
-        for guardian in guardians:
-            keyring.grant_case_key(case, case_key, guardian)
+        keyring.grant_new_case(case.id, case_key, guardians, recovery_key, normalised)
         for user_id in excluded:
             db.session.add(CaseExclusion(case_id=case.id, user_id=user_id))
-        keyring.grant_recovery(case, case_key, recovery_key)
-        keyring.grant_reporter(case, case_key, normalised)
         db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
         audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
         db.session.commit()
@@ -189,7 +189,7 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
         db.session.rollback()
         raise
     notify.new_concern(guardians)
-    return RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
+    return raised
 
 
 # Reading a case back lives in caseview.py; re-exported here so views need only this module.

@@ -8,6 +8,7 @@ This module knows nothing of Flask or the database: bytes in, bytes out.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -105,6 +106,7 @@ def _load_private(private_bytes: bytes) -> hpke.MLKEM768X25519PrivateKey:
     return hpke.MLKEM768X25519PrivateKey(kem, ecdh)
 
 
+@functools.lru_cache(maxsize=256)  # the same few guardians' keys for every new case; public, so safe to keep
 def _load_public(public_bytes: bytes) -> hpke.MLKEM768X25519PublicKey:
     if len(public_bytes) != _MLKEM_PUBLIC_BYTES + _X25519_BYTES:
         raise ValueError("not a speakup-v1 public key")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from flask import current_app
+from sqlalchemy import delete, insert, select
 
 from . import crypto
 from .models import (
@@ -67,13 +68,19 @@ def account_aad(salt: bytes, field: str) -> bytes:
     return f"{crypto.PROTOCOL}|account|{salt.hex()}|{field}".encode()
 
 
+def derive_password_key(password: str, salt: bytes, params: crypto.PasswordParams) -> bytes:
+    """One Argon2id derivation, waiting for one of this process's slots so its memory stays bounded."""
+    with current_app.extensions["speakup_password_derivations"]:
+        return crypto.password_key(password, salt, params)
+
+
 def seal_account(
     user: User, password: str, params: crypto.PasswordParams, private_key: bytes | None, totp_secret: bytes | None
 ) -> None:
     """Seals the private key (a new keypair when ``private_key`` is None) and the TOTP secret under
     a key derived from the password. Changing a password re-seals the same private key only."""
     salt = crypto.new_salt()
-    wrapping_key = crypto.password_key(password, salt, params)
+    wrapping_key = derive_password_key(password, salt, params)
     if private_key is None:
         pair = crypto.generate_keypair()
         private_key, user.public_key = pair.private_bytes, pair.public_bytes
@@ -95,7 +102,7 @@ def password_params_of(user: User) -> crypto.PasswordParams:
 
 def unlock_account(user: User, password: str) -> UnlockedAccount:
     """One Argon2id derivation; a wrong password fails to open the private key."""
-    wrapping_key = crypto.password_key(password, user.password_salt, password_params_of(user))
+    wrapping_key = derive_password_key(password, user.password_salt, password_params_of(user))
     try:
         private_key = crypto.open_sealed(
             wrapping_key, user.private_key_ct, account_aad(user.password_salt, "private-key")
@@ -183,41 +190,42 @@ def recovery_public_key() -> bytes:
     return row.public_key
 
 
+def _grant_values(
+    case_id: int, recipient: str, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
+) -> dict[str, object]:
+    # Every grant row has the same keys, so a new case's grants go in as one multi-row INSERT.
+    return {
+        "case_id": case_id,
+        "recipient": recipient,
+        "user_id": user_id,
+        "wrapped_key": wrapped_key,
+        "salt": salt,
+        "protocol": crypto.PROTOCOL,
+        "created_at": utcnow(),
+    }
+
+
+def _guardian_grant(case_id: int, case_key: bytes, user_id: int, public_key: bytes) -> dict[str, object]:
+    return _grant_values(case_id, "guardian", crypto.wrap_case_key(case_key, public_key, case_id), user_id)
+
+
 def grant_case_key(case: Case, case_key: bytes, user: User) -> CaseGrant:
-    grant = CaseGrant(
-        case_id=case.id,
-        recipient="guardian",
-        user_id=user.id,
-        wrapped_key=crypto.wrap_case_key(case_key, user.public_key, case.id),
-        protocol=crypto.PROTOCOL,
-    )
+    grant = CaseGrant(**_guardian_grant(case.id, case_key, user.id, user.public_key))
     db.session.add(grant)
     return grant
 
 
-def grant_recovery(case: Case, case_key: bytes, public_key: bytes) -> CaseGrant:
-    grant = CaseGrant(
-        case_id=case.id,
-        recipient="recovery",
-        wrapped_key=crypto.wrap_case_key(case_key, public_key, case.id),
-        protocol=crypto.PROTOCOL,
-    )
-    db.session.add(grant)
-    return grant
-
-
-def grant_reporter(case: Case, case_key: bytes, normalised_code: str) -> CaseGrant:
+def grant_new_case(
+    case_id: int, case_key: bytes, guardians: list[User], recovery_key: bytes, normalised_code: str
+) -> None:
+    """Wraps a new case's key for each guardian, the recovery key and the reporter's access code, in one INSERT."""
+    rows = [_guardian_grant(case_id, case_key, guardian.id, guardian.public_key) for guardian in guardians]
+    rows.append(_grant_values(case_id, "recovery", crypto.wrap_case_key(case_key, recovery_key, case_id)))
     salt = crypto.new_salt()
-    code_key = crypto.access_code_key(normalised_code, salt, case.id)
-    grant = CaseGrant(
-        case_id=case.id,
-        recipient="reporter",
-        wrapped_key=crypto.seal(code_key, case_key, crypto.associated_data(case.id, "reporter-grant", 0)),
-        salt=salt,
-        protocol=crypto.PROTOCOL,
-    )
-    db.session.add(grant)
-    return grant
+    code_key = crypto.access_code_key(normalised_code, salt, case_id)
+    sealed = crypto.seal(code_key, case_key, crypto.associated_data(case_id, "reporter-grant", 0))
+    rows.append(_grant_values(case_id, "reporter", sealed, salt=salt))
+    db.session.execute(insert(CaseGrant), rows)
 
 
 def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:

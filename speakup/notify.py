@@ -56,8 +56,10 @@ def _send(recipients: Iterable[User], subject: str, text: str) -> int:
     """Sends now, or (MAIL_IN_BACKGROUND) after the request from a thread, so a slow mail server
     never keeps a reporter waiting. Returns how many emails were sent, or queued."""
     config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        return 0  # before reading the recipients: after a commit each would be loaded again, for nothing
     addresses = [user.email for user in recipients if user.is_active]
-    if not config.get("MAIL_SERVER") or not addresses:
+    if not addresses:
         return 0
     link = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/guardian/"
     body = f"{text}\n\nSign in to Speak Up: {link}\n"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -304,3 +307,38 @@ def test_a_missing_session_key_signs_out_cleanly(client, auth, guardian):
     response = client.get(_case_url(raised["reference"]))
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
     assert client.get("/guardian/").status_code == 302  # the server-side session is gone too
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_argon2_derivations_are_bounded_per_process(app, monkeypatch, slots):
+    # Each derivation holds ARGON2_MEMORY_KIB and releases Python's lock: the bound keeps a worker's memory known.
+    app.extensions["speakup_password_derivations"] = threading.BoundedSemaphore(slots)
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_derivation(password, salt, params):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return b"k" * 32
+
+    monkeypatch.setattr(crypto, "password_key", slow_derivation)
+
+    def derive(_):
+        with app.app_context():
+            return keyring.derive_password_key("a password", b"s" * 16, crypto.PasswordParams(64, 1, 1))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(derive, range(4))) == [b"k" * 32] * 4
+    assert most == slots
+
+
+def test_the_default_bound_is_one_derivation_per_process(app):
+    assert app.config["ARGON2_PARALLEL_DERIVATIONS"] == 1
+    slots = app.extensions["speakup_password_derivations"]
+    assert slots.acquire(blocking=False) and not slots.acquire(blocking=False)
+    slots.release()
