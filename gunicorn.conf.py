@@ -22,3 +22,24 @@ if control_socket_path:
     control_socket = control_socket_path
 # Paths of unmatched requests (404) are not logged: a pasted access code must never reach a log.
 logger_class = "speakup.gunicorn_logging.AccessLogger"
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+LARGE_ALLOCATION_BYTES = 1 << 20
+
+
+def return_large_allocations_to_the_os() -> bool:
+    """glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which blocks
+    that size come from a per-thread arena and stay resident when freed: every thread of a worker ends up
+    holding one Argon2id block (ARGON2_MEMORY_KIB) for good. A fixed threshold sends each large block
+    straight to mmap and back to the system when freed. Returns False where the C library is not glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION_BYTES))
+    except (OSError, AttributeError):
+        return False
+
+
+def post_fork(server, worker):
+    return_large_allocations_to_the_os()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+import runpy
+from pathlib import Path
+
 import pytest
 
 from speakup import ConfigurationError, create_app
@@ -51,3 +55,11 @@ def test_development_generates_secrets_once_and_keeps_them(tmp_path, monkeypatch
 def test_unknown_environment_is_refused(tmp_path):
     with pytest.raises(ConfigurationError):
         create_app({"ENVIRONMENT": "staging", "SECRET_KEY": "k", "TOKEN_PEPPER": "p"})
+
+
+def test_gunicorn_workers_return_large_blocks_to_the_system():
+    # Without a fixed mmap threshold each worker thread keeps an Argon2id block resident after sign-in.
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert settings["LARGE_ALLOCATION_BYTES"] == 1 << 20
+    assert settings["return_large_allocations_to_the_os"]() is (platform.libc_ver()[0] == "glibc")
+    assert "post_fork" in settings
