@@ -158,6 +158,9 @@ def record(
             raise ValueError(f"{name} must be an int or None")
     detail_text = _detail_text(actor_type, detail)
 
+    # The change's own rows first (their row locks), then the chain's lock: every writer takes them in this
+    # order, so a message (which locks its case row up front) and a status change never wait on each other.
+    db.session.flush()
     _lock_chain()
     prev_hash = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
     created_at = utcnow()

@@ -250,3 +250,49 @@ def test_concurrent_status_changes_have_one_winner(service: Service, guardians: 
     assert int(_scalar(service, "SELECT count(*) FROM case_events WHERE case_id = %s", case_id)) == events_before + 1
     assert _scalar(service, "SELECT status FROM cases WHERE id = %s", case_id) == targets[winners[0]]
     assert int(_scalar(service, "SELECT version FROM cases WHERE id = %s", case_id)) == int(version) + 1
+
+
+@pytest.mark.slow
+def test_messages_and_status_changes_at_once_never_fail(service: Service, guardians: tuple[Browser, Browser]) -> None:
+    """Messages lock the case row and then the audit chain; status changes must take them in the same order,
+    or the two wait for each other until PostgreSQL breaks the deadlock by failing one of them."""
+    raised = _raise(service, f"messages and moves together {uuid.uuid4().hex}")
+    reference, code = raised["reference"], raised["access_code"]
+    first, second = guardians
+    for status in ("acknowledged", "in_progress"):
+        _move(first, reference, status)
+    token = _case_page(second, reference).csrf()
+    run = uuid.uuid4().hex[:8]
+
+    def work(index: int) -> list[int]:
+        answers = []
+        for sequence in range(6):
+            if index < 4:  # the reporter, on the API
+                answer = Browser(service.base_url, USER_AGENT, cookies=False).post(
+                    "/api/v1/follow-up/messages",
+                    json_body={"body": f"mixed {run} {index} {sequence}"},
+                    headers=_bearer(code),
+                )
+            elif index < 8:  # a guardian's tabs, messaging
+                answer = second.post(
+                    f"/guardian/cases/{reference}/messages",
+                    form={"csrf_token": token, "body": f"mixed {run} {index} {sequence}"},
+                )
+            else:  # the other guardian, moving the case back and forth from a fresh page each time
+                page = _case_page(first, reference)
+                status = VERSION_RE.search(page.text).group(1)
+                current = re.search(r'id="case-status"[^>]*>([^<]+)<', page.text).group(1)
+                target = "awaiting_reporter" if current == "In progress" else "in_progress"
+                answer = first.post(
+                    f"/guardian/cases/{reference}/status",
+                    form={"csrf_token": page.csrf(), "status": target, "version": status},
+                )
+            answers.append(answer.status)
+        return answers
+
+    results = _at_once(12, work)
+    assert all(status in (200, 201) for answers in results[:8] for status in answers), results[:8]
+    assert all(status in (200, 409) for answers in results[8:] for status in answers), results[8:]
+    followed = Browser(service.base_url, USER_AGENT, cookies=False).get("/api/v1/follow-up", headers=_bearer(code))
+    bodies = [m["body"] for m in followed.json()["messages"] if m["body"].startswith(f"mixed {run} ")]
+    assert len(bodies) == len(set(bodies)) == 8 * 6
