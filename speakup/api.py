@@ -140,12 +140,8 @@ def post_message():
 def post_feedback():
     case, _case_key = _reporter_case()
     body = _json_body(("speak_up_again", "detriment"))
-    answer = body.get("speak_up_again")
-    # JSON can carry a list or an object here, and those cannot be looked up in the list of answers (a 500,
-    # found by fuzzing): anything but text is simply not one of the answers.
-    answer = answer if isinstance(answer, str) else None
     try:
-        cases.record_feedback(case, answer, body.get("detriment"))
+        cases.record_feedback(case, body.get("speak_up_again"), body.get("detriment"))
     except cases.InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
     except (cases.FeedbackNotOpen, cases.CaseChanged) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -86,6 +87,18 @@ def log_limit_store_down(error: BaseException) -> None:
     # The type only: the store's message names its address, and nothing here helps a reader more.
     cause = error.__cause__ or getattr(error, "storage_error", None)
     log.warning("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
+
+
+def limit_store_down_form(
+    error: BaseException, template: str, form: Any, message: str, secret_fields: tuple[str, ...], **context: Any
+) -> tuple[str, int, dict[str, str]]:
+    """A form page that fails closed while the rate-limit store is down: the form again, with "try again
+    shortly" and what was typed, except ``secret_fields`` (passwords, codes), which are never sent back."""
+    log_limit_store_down(error)
+    form.fail({"service": message})
+    for name in secret_fields:
+        form.values[name] = ""
+    return render_template(template, form=form, **context), 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
 
 
 def limit_store_down(error: BaseException) -> Response:

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, session,
 
 from .. import attachments, cases, crypto, keyring, notify
 from ..categories import SPEAK_UP_AGAIN
-from ..errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
+from ..errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
 from ..extensions import LimitStoreDown, access_code_limit, csrf, submit_limit
 from ..models import db
 from .forms import DomainForm
@@ -82,11 +82,9 @@ def check_code():
 def _code_unchecked(error: LimitStoreDown):
     """Access codes fail closed while the rate-limit store is down (speakup/extensions.py): the same page
     with "try again shortly". The code is not put back in the field, as for a wrong code."""
-    log_limit_store_down(error)
-    form = AccessCodeForm()
-    form.fail({"service": LIMIT_STORE_DOWN_ACCESS_CODE})
-    form.values["access_code"] = ""
-    return render_template("followup/start.html", form=form), 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
+    return limit_store_down_form(
+        error, "followup/start.html", AccessCodeForm(), LIMIT_STORE_DOWN_ACCESS_CODE, ("access_code",)
+    )
 
 
 class FeedbackForm(DomainForm):

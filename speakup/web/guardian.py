@@ -10,7 +10,7 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 
 from .. import accounts, audit, crypto, keyring, workflow
 from ..categories import lists_for
-from ..errors import LIMIT_STORE_DOWN_RETRY_AFTER, LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, log_limit_store_down
+from ..errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_down_form
 from ..extensions import LimitStoreDown, limiter, login_manager
 from ..models import StaffSession, db, utcnow
 from ..queue import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
@@ -126,12 +126,14 @@ def _sign_in_unchecked(error: LimitStoreDown):
     back with the email address kept, never the password or security code."""
     if request.endpoint != "guardian.sign_in":
         return limit_store_down(error)
-    log_limit_store_down(error)
-    form = SignInForm()
-    form.fail({"service": LIMIT_STORE_DOWN_SIGN_IN})
-    form.values["password"] = form.values["security_code"] = ""
-    page = render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"])
-    return page, 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
+    return limit_store_down_form(
+        error,
+        "guardian/sign_in.html",
+        SignInForm(),
+        LIMIT_STORE_DOWN_SIGN_IN,
+        ("password", "security_code"),
+        require_mfa=current_app.config["REQUIRE_MFA"],
+    )
 
 
 @bp.post("/sign-out")
