@@ -31,6 +31,14 @@ HTTP_TIMEOUT = 10
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def unavailable(message: str) -> None:
+    """Something a server test needs is missing: a failure where the suite promises the databases (CI sets
+    SPEAKUP_TEST_DATABASE_URL), otherwise a skip whose reason pytest's summary shows."""
+    if os.environ.get("SPEAKUP_TEST_DATABASE_URL") or os.environ.get("SPEAKUP_SCALE_OUT_DATABASE_URL"):
+        pytest.fail(message)
+    pytest.skip(message + " (set SPEAKUP_TEST_DATABASE_URL to make this a failure)")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -67,6 +67,7 @@ from servers import (
     sign_in,
     start_gunicorn,
     stop_process,
+    unavailable,
     wait_healthy,
 )
 from test_end_to_end import ACCESS_CODE_RE
@@ -87,14 +88,8 @@ REFERENCE_RE = re.compile(r'id="case-reference"[^>]*>([^<]+)<')
 # --- The parts the tests start and stop ----------------------------------------------------------------
 
 
-def _required() -> bool:
-    return bool(os.environ.get("SPEAKUP_TEST_DATABASE_URL"))
-
-
 def _unavailable(message: str) -> None:
-    if _required():
-        pytest.fail(f"fault tests: {message}")
-    pytest.skip(f"fault tests: {message} (set SPEAKUP_TEST_DATABASE_URL to make this a failure)")
+    unavailable(f"fault tests: {message}")
 
 
 def _postgres_bin() -> Path:
