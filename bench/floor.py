@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import LargeBinary, String, text
+from sqlalchemy import LargeBinary, String, event, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,12 +41,24 @@ def engine_options(uri: str) -> dict:
     return {"pool_pre_ping": True, "connect_args": connect_args}
 
 
+def _same_durability_as_speak_up(dbapi_connection, _record) -> None:
+    """The PRAGMAs speakup/sqlite.py runs (the file is already in WAL mode: Speak Up's init made it), so the floor's
+    commits reach the disk exactly as Speak Up's do."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("secure_delete=ON", "journal_mode=WAL", "synchronous=FULL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
 def create_floor_app(uri: str | None = None) -> Flask:
     app = Flask(__name__)
     uri = uri or os.environ["SPEAKUP_SQLALCHEMY_DATABASE_URI"]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(uri)
     db.init_app(app)
+    if uri.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _same_durability_as_speak_up)
 
     @app.post("/floor")
     def insert():

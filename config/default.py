@@ -22,6 +22,9 @@ DATABASE_CONNECT_TIMEOUT = 5
 # so a stuck query answers 503 instead of holding a worker. 0 turns it off, as a pooler such as PgBouncer
 # in transaction mode needs (it refuses the startup option); set it on the database role there instead.
 DATABASE_STATEMENT_TIMEOUT = 30
+# SQLite only: wal (readers never wait for the writer; a commit is one synced append) or delete, truncate,
+# persist (a rollback journal). Every commit is synced either way. See speakup/sqlite.py.
+SQLITE_JOURNAL_MODE = "wal"
 
 # Staff sign-in
 REQUIRE_MFA = True

@@ -14,7 +14,7 @@ from flask import Flask, request
 from . import errors, logs, security, workflow
 from .extensions import csrf, limiter, login_manager, migrate
 from .models import db
-from .retention import enable_secure_delete_for
+from .sqlite import JOURNAL_MODES, configure_sqlite_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _finish_config(app)
 
     db.init_app(app)
-    enable_secure_delete_for(app)  # SQLite overwrites deleted rows: a purged case leaves no bytes behind
+    configure_sqlite_for(app)  # secure delete, WAL, every commit synced: see speakup/sqlite.py
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -89,6 +89,9 @@ def _finish_config(app: Flask) -> None:
             f"{names} must be set in production (long random values, for example from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
         )
+    config["SQLITE_JOURNAL_MODE"] = str(config["SQLITE_JOURNAL_MODE"]).lower()
+    if config["SQLITE_JOURNAL_MODE"] not in JOURNAL_MODES:
+        raise ConfigurationError(f"SPEAKUP_SQLITE_JOURNAL_MODE must be one of {', '.join(JOURNAL_MODES)}")
     pepper = config["TOKEN_PEPPER"]
     config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
     if environment != "production":

@@ -15,13 +15,26 @@ from typing import ParamSpec, TypeVar
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, crypto, keyring, notify, workflow
 from .caseview import CaseView, guardian_view, message_aad, reporter_view  # noqa: F401 - the views' one door
 from .categories import ANONYMITY, OUTCOMES, SPEAK_UP_AGAIN, lists_for
 from .inputs import parse_int
-from .models import Case, CaseEvent, CaseExclusion, CaseGrant, CaseNote, CaseTheme, Message, User, db, utcnow
+from .models import (
+    Case,
+    CaseEvent,
+    CaseExclusion,
+    CaseGrant,
+    CaseNote,
+    CaseTheme,
+    Message,
+    User,
+    db,
+    new_case_id,
+    utcnow,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,10 +134,8 @@ class RaisedConcern:
 
 
 def _new_reference() -> str:
-    while True:
-        reference = "SU-" + "".join(secrets.choice(crypto.ALPHABET) for _ in range(8))
-        if db.session.scalar(select(Case.id).where(Case.reference == reference)) is None:
-            return reference
+    # Unique in the schema: a clash is refused there and raise_concern tries again.
+    return "SU-" + "".join(secrets.choice(crypto.ALPHABET) for _ in range(8))
 
 
 def active_guardians(exclude_ids: tuple[int, ...] = ()) -> list[User]:
@@ -140,15 +151,41 @@ def all_guardians() -> list[User]:
     return list(db.session.scalars(select(User).where(User.role == "guardian").order_by(User.name)))
 
 
+NEW_CASE_ATTEMPTS = 3
+
+
 def raise_concern(concern: ConcernInput) -> RaisedConcern:
     """Stores a new concern sealed under a fresh case key, wrapped for every guardian, the
     recovery key and the reporter's access code. One transaction: all of it or none of it."""
-    config = current_app.config
+    excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
+    guardians = active_guardians(exclude_ids=excluded)
     recovery_key = keyring.recovery_public_key()
+    for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
+        try:
+            raised = _store_new_case(concern, guardians, recovery_key, excluded)
+            break
+        except IntegrityError:
+            # The random id or reference was already taken (about one raise in 20,000 at 100,000 cases):
+            # draw new ones, with a new key and code, and try again.
+            db.session.rollback()
+            if attempt == NEW_CASE_ATTEMPTS:
+                raise
+        except Exception:
+            db.session.rollback()
+            raise
+    notify.new_concern(guardians)
+    return raised
+
+
+def _store_new_case(
+    concern: ConcernInput, guardians: list[User], recovery_key: bytes, excluded: tuple[int, ...]
+) -> RaisedConcern:
+    config = current_app.config
     now = utcnow()
     access_code = crypto.new_access_code()
     normalised = crypto.normalise_access_code(access_code)
     case = Case(
+        id=new_case_id(),
         reference=_new_reference(),
         access_lookup_id=crypto.access_code_lookup_id(config["TOKEN_PEPPER_BYTES"], normalised),
         status=workflow.RECEIVED,
@@ -161,35 +198,24 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
         protocol=crypto.PROTOCOL,
     )
     case.next_due = case.acknowledge_by
-    excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
-    guardians = active_guardians(exclude_ids=excluded)
-    raised = RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
-    try:
-        db.session.add(case)
-        # The case id goes into every associated data below. On SQLite this INSERT takes the database's write
-        # lock until the commit, so everything that needs no id is done before it.
-        db.session.flush()
-        case_key = crypto.new_case_key()
-        text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
-        case.concern_ct = crypto.seal_text(
-            case_key, json.dumps(text), crypto.associated_data(case.id, "concern", case.id)
+    # All the cryptography first: the id is known, so nothing below waits for the database or holds it.
+    case_key = crypto.new_case_key()
+    text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
+    case.concern_ct = crypto.seal_text(case_key, json.dumps(text), crypto.associated_data(case.id, "concern", case.id))
+    if concern.anonymity != "anonymous":
+        identity = {"name": concern.name, "contact": concern.contact}
+        case.identity_ct = crypto.seal_text(
+            case_key, json.dumps(identity), crypto.associated_data(case.id, "identity", case.id)
         )
-        if concern.anonymity != "anonymous":
-            identity = {"name": concern.name, "contact": concern.contact}
-            case.identity_ct = crypto.seal_text(
-                case_key, json.dumps(identity), crypto.associated_data(case.id, "identity", case.id)
-            )
-        keyring.grant_new_case(case.id, case_key, guardians, recovery_key, normalised)
-        for user_id in excluded:
-            db.session.add(CaseExclusion(case_id=case.id, user_id=user_id))
-        db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
-        audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    notify.new_concern(guardians)
-    return raised
+    grants = keyring.wrap_new_case_key(case.id, case_key, guardians, recovery_key, normalised)
+    # Then the writes, as short as they can be: on SQLite the first INSERT takes the database's write lock.
+    db.session.add(case)
+    db.session.add_all(CaseExclusion(case_id=case.id, user_id=user_id) for user_id in excluded)
+    db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
+    keyring.store_grants(grants)
+    audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
+    db.session.commit()
+    return RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
 
 
 # Reading a case back lives in caseview.py; re-exported here so views need only this module.

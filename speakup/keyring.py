@@ -193,7 +193,6 @@ def recovery_public_key() -> bytes:
 def _grant_values(
     case_id: int, recipient: str, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
 ) -> dict[str, object]:
-    # Every grant row has the same keys, so a new case's grants go in as one multi-row INSERT.
     return {
         "case_id": case_id,
         "recipient": recipient,
@@ -215,16 +214,22 @@ def grant_case_key(case: Case, case_key: bytes, user: User) -> CaseGrant:
     return grant
 
 
-def grant_new_case(
+def wrap_new_case_key(
     case_id: int, case_key: bytes, guardians: list[User], recovery_key: bytes, normalised_code: str
-) -> None:
-    """Wraps a new case's key for each guardian, the recovery key and the reporter's access code, in one INSERT."""
+) -> list[dict[str, object]]:
+    """A new case's grant rows: its key wrapped for each guardian, the recovery key and the reporter's access
+    code. Touches no database, so it can run before the transaction that stores them (``store_grants``)."""
     rows = [_guardian_grant(case_id, case_key, guardian.id, guardian.public_key) for guardian in guardians]
     rows.append(_grant_values(case_id, "recovery", crypto.wrap_case_key(case_key, recovery_key, case_id)))
     salt = crypto.new_salt()
     code_key = crypto.access_code_key(normalised_code, salt, case_id)
     sealed = crypto.seal(code_key, case_key, crypto.associated_data(case_id, "reporter-grant", 0))
     rows.append(_grant_values(case_id, "reporter", sealed, salt=salt))
+    return rows
+
+
+def store_grants(rows: list[dict[str, object]]) -> None:
+    """Every grant row has the same keys, so they go in as one multi-row INSERT."""
     db.session.execute(insert(CaseGrant), rows)
 
 

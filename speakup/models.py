@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -68,10 +69,21 @@ class OrganisationKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Case ids are drawn at random, not counted. The id is in every ciphertext's associated data, so knowing it before
+# the first INSERT lets a new concern be sealed and wrapped before its transaction starts (on SQLite the one write
+# lock is then held for the inserts alone), and an id in an address bar or an export says nothing about how many
+# concerns came before it. 31 bits fit PostgreSQL's INTEGER; the primary key refuses a clash, which is retried.
+CASE_ID_LIMIT = 2**31 - 1
+
+
+def new_case_id() -> int:
+    return secrets.randbelow(CASE_ID_LIMIT) + 1
+
+
 class Case(db.Model):
     __tablename__ = "cases"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, default=new_case_id)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     # HMAC of the access code under the server pepper: one indexed lookup, whatever the case count.
     access_lookup_id: Mapped[str] = mapped_column(String(64), unique=True)

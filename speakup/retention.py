@@ -13,7 +13,7 @@ national return and the board report count the same numbers after a purge as bef
 
 Deleted is not the same as gone from the disk, so:
 
-* **SQLite** runs with ``PRAGMA secure_delete=ON`` on every connection (``enable_secure_delete``): SQLite then
+* **SQLite** runs with ``PRAGMA secure_delete=ON`` on every connection (speakup/sqlite.py): SQLite then
   overwrites deleted content with zeros instead of leaving it in free space in the file. That matters beyond the
   purge: every UPDATE of a case row rewrites the row, and without it older copies of a row (with its ciphertext)
   linger in free space. After a purge in WAL mode, the WAL is checkpointed with ``TRUNCATE``, so the pre-purge
@@ -31,8 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
-from sqlalchemy import Engine, delete, event, select, text
+from flask import current_app
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, workflow
@@ -129,7 +129,7 @@ def purge(cases: Sequence[Case], dry_run: bool, now: datetime | None = None) -> 
     sqlite = _dialect() == "sqlite"
     try:
         if sqlite:
-            # Also set on connect (enable_secure_delete); set here too so a purge never depends on that alone.
+            # Also set on connect (speakup/sqlite.py); set here too so a purge never depends on that alone.
             db.session.execute(text("PRAGMA secure_delete=ON"))
         for case in cases:
             _shred_case_row(case, now)
@@ -185,32 +185,3 @@ def _truncate_wal() -> bool | None:
             return None
         busy, _log_frames, _checkpointed = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
         return busy == 0
-
-
-# --- SQLite secure delete ----------------------------------------------------------------------
-
-
-def enable_secure_delete(engine: Engine) -> None:
-    """Every new connection of a SQLite ``engine`` runs ``PRAGMA secure_delete=ON`` (other databases: no-op).
-
-    Without it, a deleted or rewritten row's bytes stay in the file's free space until reused, so a purged case's
-    ciphertext and wrapped keys could be read back from the file or a copy of it. Some builds of SQLite turn it on
-    by default; this does not rely on that.
-    """
-    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _secure_delete_on_connect):
-        event.listen(engine, "connect", _secure_delete_on_connect)
-
-
-def enable_secure_delete_for(app: Flask) -> None:
-    """``enable_secure_delete`` for each of the app's engines; call it right after ``db.init_app(app)``."""
-    with app.app_context():
-        for engine in db.engines.values():
-            enable_secure_delete(engine)
-
-
-def _secure_delete_on_connect(dbapi_connection, _connection_record) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA secure_delete=ON")
-    finally:
-        cursor.close()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from conftest import csrf_token, post_form
+from conftest import csrf_token, gen_concern, post_form
 from sqlalchemy import event, func, select
 
-from speakup import crypto
-from speakup.models import Case, CaseGrant, db
+from speakup import cases, crypto, keyring
+from speakup.models import CASE_ID_LIMIT, Case, CaseGrant, db
 
 CODE_RE = re.compile(r'id="access-code">([^<]+)<')
 REF_RE = re.compile(r'id="case-reference">([^<]+)<')
@@ -150,6 +151,53 @@ def test_database_failure_mid_submit_keeps_text_and_leaves_nothing(app, client, 
     assert response.status_code == 503
     assert "Words that must survive" in page and "Nothing was stored" in page
     assert _case_count(app) == 0
+
+
+def _raise_and_read_back(app, client, words: str) -> Case:
+    raised = gen_concern(client, what_happened=words)
+    opened = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"})
+    assert opened.status_code == 200 and opened.get_json()["reference"] == raised["reference"]
+    with app.app_context():  # sealed and wrapped for the id it was stored under, not the refused one
+        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case_key = keyring.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
+        sealed = crypto.open_text(case_key, case.concern_ct, crypto.associated_data(case.id, "concern", case.id))
+        assert json.loads(sealed)["what_happened"] == words
+        return case
+
+
+def test_a_taken_case_id_or_reference_is_drawn_again(app, client, monkeypatch):
+    """Case ids and references are random; a clash is refused by the schema and the concern is stored anyway,
+    whole, under fresh ones, and the reporter's code opens it."""
+    gen_concern(client)
+    with app.app_context():
+        taken_id, taken_reference = db.session.execute(select(Case.id, Case.reference)).one()
+    free_id = taken_id + 1 if taken_id < CASE_ID_LIMIT else taken_id - 1
+    monkeypatch.setattr(cases, "new_case_id", iter([taken_id, free_id]).__next__)
+    assert _raise_and_read_back(app, client, "Second concern, id clash").id == free_id
+
+    monkeypatch.setattr(cases, "new_case_id", iter([99, 100]).__next__)
+    monkeypatch.setattr(cases, "_new_reference", iter([taken_reference, "SU-FRESH234"]).__next__)
+    case = _raise_and_read_back(app, client, "Third concern, reference clash")
+    assert (case.id, case.reference) == (100, "SU-FRESH234")
+
+    with app.app_context():
+        stored = set(db.session.scalars(select(Case.id)))
+        assert stored == {taken_id, free_id, 100}
+        # Every case has its whole set of grants, none left over from an attempt that was refused.
+        grants = dict(db.session.execute(select(CaseGrant.case_id, func.count()).group_by(CaseGrant.case_id)).all())
+        assert set(grants) == stored and len(set(grants.values())) == 1
+
+
+def test_a_concern_that_keeps_clashing_is_refused_without_a_trace(app, client, monkeypatch):
+    gen_concern(client)
+    with app.app_context():
+        taken_id = db.session.scalar(select(Case.id))
+    drawn = []
+    monkeypatch.setattr(cases, "new_case_id", lambda: drawn.append(taken_id) or taken_id)
+    response = client.post("/api/v1/concerns", json={"what_happened": "Never stored", "anonymity": "anonymous"})
+    assert response.status_code == 503 and "Never stored" not in response.get_data(as_text=True)
+    assert len(drawn) == cases.NEW_CASE_ATTEMPTS
+    assert _case_count(app) == 1
 
 
 def test_pages_carry_security_headers(client):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ import pytest
 from conftest import AuthActions, Staff, gen_concern, gen_staff, make_app, post_form
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from speakup import audit, cases, crypto, keyring, retention, workflow
 from speakup.models import (
@@ -404,45 +403,13 @@ def test_a_case_reopened_during_the_purge_stops_it(app, client, guardian):
 # --- SQLite: nothing left in the file --------------------------------------------------------------
 
 
-def test_sqlite_connections_run_with_secure_delete(app):
-    with app.app_context():
-        engine = db.engine
-        if engine.dialect.name != "sqlite":
-            assert not event.contains(engine, "connect", retention._secure_delete_on_connect)
-            return
-        assert event.contains(engine, "connect", retention._secure_delete_on_connect)
-        with engine.connect() as connection:
-            assert connection.execute(text("PRAGMA secure_delete")).scalar() == 1
-
-
-def test_enable_secure_delete_does_not_rely_on_the_build_default(tmp_path):
-    from sqlalchemy import create_engine
-
-    engine = create_engine(f"sqlite:///{tmp_path / 'plain.sqlite'}")
-
-    @event.listens_for(engine, "connect")
-    def _build_default_off(dbapi_connection, _record):  # as on builds without SQLITE_SECURE_DELETE
-        dbapi_connection.execute("PRAGMA secure_delete=OFF")
-
-    with engine.connect() as connection:
-        assert connection.execute(text("PRAGMA secure_delete")).scalar() == 0
-    engine.dispose()
-    retention.enable_secure_delete(engine)
-    with engine.connect() as connection:
-        assert connection.execute(text("PRAGMA secure_delete")).scalar() == 1
-    engine.dispose()
-
-
 @pytest.fixture(params=["delete", "wal"])
 def file_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Flask, Path]]:
     """An app on its own SQLite file, in rollback-journal or WAL mode."""
     path = tmp_path / "retention.sqlite"
-    if request.param == "wal":
-        connection = sqlite3.connect(path)
-        assert connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
-        connection.close()
-    app = make_app(f"sqlite:///{path}", **RATE)
+    app = make_app(f"sqlite:///{path}", SQLITE_JOURNAL_MODE=request.param, **RATE)
     with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == request.param
         _row, private_key = keyring.create_recovery_key()
         db.session.commit()
     app.config["TEST_RECOVERY_PRIVATE_KEY"] = private_key
