@@ -26,11 +26,10 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
     from speakup import create_app, keyring
     from speakup.accounts import create_user
     from speakup.models import db
+    from speakup.schema import upgrade_schema
 
     folder = Path(tempfile.mkdtemp(prefix="speakup-profile-"))
     app = create_app(
@@ -45,7 +44,7 @@ def main() -> None:
         }
     )
     with app.app_context():
-        upgrade()
+        upgrade_schema()
         keyring.create_recovery_key()
         db.session.commit()
         for number in range(GUARDIANS):

@@ -33,7 +33,7 @@ ARGON2_ITERATIONS = 3
 ARGON2_LANES = 1
 # Argon2id derivations running at once in one worker process. Each holds ARGON2_MEMORY_KIB while it runs, and
 # the derivation releases Python's lock, so without a bound every thread of a worker could hold one: a worker's
-# peak memory is about its own (~90 MiB) plus this many times ARGON2_MEMORY_KIB. Other workers are not bound by
+# peak memory is about its own (~80 MiB) plus this many times ARGON2_MEMORY_KIB. Other workers are not bound by
 # it, so with one worker per core the cores still sign people in side by side.
 ARGON2_PARALLEL_DERIVATIONS = 1
 STAFF_IDLE_MINUTES = 30

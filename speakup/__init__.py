@@ -9,11 +9,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, request
 
 from . import errors, logs, security, workflow
-from .extensions import csrf, limiter, login_manager, migrate
+from .extensions import csrf, limiter, login_manager
 from .models import db
+from .schema import enable_migrations
 from .sqlite import JOURNAL_MODES, configure_sqlite_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +36,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     configure_sqlite_for(app)  # secure delete, WAL, every commit synced: see speakup/sqlite.py
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    if click.get_current_context(silent=True) is not None:
+        enable_migrations(app)  # `flask db ...`; a web worker is not started by the command line (schema.py)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

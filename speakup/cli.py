@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from . import accounts, keyring
@@ -17,6 +16,7 @@ from .cli_backup import backup_command
 from .cli_reports import ngo_return_command, stats_token_cli
 from .cli_retention import purge_command
 from .models import OrganisationKey, db
+from .schema import upgrade_schema
 
 speakup_cli = AppGroup("speakup", help="Speak Up administration.")
 
@@ -30,7 +30,7 @@ speakup_cli = AppGroup("speakup", help="Speak Up administration.")
 )
 def init_command(recovery_key_file: Path) -> None:
     """Create or migrate the schema and, on first run, the recovery keypair. Safe to run again."""
-    upgrade()
+    upgrade_schema()
     existing = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
     if existing is not None:
         click.echo("Database is up to date. The recovery key already exists; nothing written.")

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from flask_limiter import Limiter
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from limits.errors import StorageError
 
@@ -49,7 +48,6 @@ def client_pseudonym() -> str:
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_pseudonym)
 login_manager = LoginManager()
-migrate = Migrate()
 
 
 # One budget per client for each of these, shared by the HTML pages and the API: a per-route limit

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from speakup import create_app, crypto, keyring
 from speakup.accounts import create_user
 from speakup.models import db
+from speakup.schema import upgrade_schema
 
 POSTGRES_URL = os.environ.get("SPEAKUP_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -68,7 +68,7 @@ def make_app(database_url: str, **overrides: object) -> Flask:
         if database_url not in _migrated:
             if database_url.startswith("postgresql"):
                 _reset_postgres(database_url)
-            upgrade()
+            upgrade_schema()
             _migrated.add(database_url)
         _empty_tables()
     return app

@@ -63,3 +63,42 @@ def test_gunicorn_workers_return_large_blocks_to_the_system():
     assert settings["LARGE_ALLOCATION_BYTES"] == 1 << 20
     assert settings["return_large_allocations_to_the_os"]() is (platform.libc_ver()[0] == "glibc")
     assert "post_fork" in settings
+
+
+def test_a_web_worker_runs_without_alembic_and_the_command_line_still_migrates(tmp_path):
+    """Alembic is about 11 MiB a process and a web worker never migrates (speakup/schema.py)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SPEAKUP_ENVIRONMENT": "development",
+        "SPEAKUP_INSTANCE_PATH": str(tmp_path),
+        "SPEAKUP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/speakup.sqlite",
+    }
+    as_gunicorn_loads_it = (
+        "import sys, wsgi; wsgi.app.test_client().get('/healthz');"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'flask_migrate'}))"
+    )
+    worker = subprocess.run(
+        [sys.executable, "-c", as_gunicorn_loads_it], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.strip() == "[]"
+
+    def flask(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    init = flask("speakup", "init", "--recovery-key-file", str(tmp_path / "recovery.txt"))
+    assert init.returncode == 0, init.stderr
+    current = flask("db", "current")
+    assert current.returncode == 0, current.stderr
+    assert "(head)" in current.stdout
