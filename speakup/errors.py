@@ -125,7 +125,34 @@ def retry_after_text() -> str | None:
     return f"{value} seconds" if value < 120 else f"{(value + 59) // 60} minutes"
 
 
+def drop_failed_transaction() -> None:
+    """Ends the request's transaction after a database error. When the database cannot even roll back (it went
+    away in between), the connection is thrown away instead of pooled."""
+    from .models import db
+
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session().invalidate()  # scoped_session does not pass invalidate() on
+
+
+def _close_session(_error: BaseException | None) -> None:
+    """Flask-SQLAlchemy's own teardown, made safe: closing rolls back whatever is open, and if the database went
+    away since the last statement that rollback fails, which would escape the request as gunicorn's bare 500."""
+    from .models import db
+
+    try:
+        db.session.remove()
+    except DBAPIError:
+        db.session().invalidate()
+        db.session.remove()
+
+
 def init_app(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's teardown, so it runs first (Flask runs them in reverse) and theirs
+    # then finds nothing left to close.
+    app.teardown_appcontext(_close_session)
+
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         if wants_json():
@@ -161,9 +188,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError):
-        from .models import db
-
-        db.session.rollback()
+        drop_failed_transaction()
         log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
         if "_login_user" not in g:
             # Flask-Login's template context would load the signed-in user from the database again: a

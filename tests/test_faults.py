@@ -462,6 +462,16 @@ def _pages_while_database_is_down(stack: Stack, before: list[Raised], limit: flo
     return times
 
 
+def _server_errors(stack: Stack) -> str:
+    """What the app and gunicorn said about errors, for a failure message (type and place only: no data)."""
+    lines = []
+    for log in (stack.server.output, stack.server.error_log):
+        if log.exists():
+            text = log.read_text(errors="replace").splitlines()
+            lines += [line[:2000] for line in text if "unexpected" in line or "Error handling request" in line]
+    return "\n".join(lines[-20:]) or "(no error lines in the server's logs)"
+
+
 @pytest.mark.slow
 def test_postgresql_stopped_mid_run_answers_503_and_resumes_by_itself(stack: Stack) -> None:
     stack.ensure_up()
@@ -490,7 +500,9 @@ def test_postgresql_stopped_mid_run_answers_503_and_resumes_by_itself(stack: Sta
         stop.set()
         raising.join(timeout=30)
     unexpected = sorted({status for status in statuses if status not in (201, 503)})
-    assert not unexpected, f"while the database went down, answers other than 201 and 503: {unexpected}"
+    assert not unexpected, (
+        f"while the database went down, answers other than 201 and 503: {unexpected}\n{_server_errors(stack)}"
+    )
     assert statuses.count(503) > 0, "no request met the stopped database"
 
     # Refused connections: 503 at once.
@@ -827,7 +839,7 @@ def test_limit_store_error_inside_a_fail_open_view_is_not_retried(client, monkey
     assert answer.status_code == 503 and len(calls) == 1
 
 
-def _database_fails(app):
+def _database_fails(app, message: str = "server closed the connection unexpectedly"):
     from sqlalchemy import event
 
     from speakup.models import db
@@ -837,7 +849,7 @@ def _database_fails(app):
     error = engine.dialect.loaded_dbapi.OperationalError
 
     def fail(conn, cursor, statement, *args):
-        raise error("server closed the connection unexpectedly")
+        raise error(message)
 
     event.listen(engine, "before_cursor_execute", fail)
     return lambda: event.remove(engine, "before_cursor_execute", fail)
@@ -891,3 +903,37 @@ def test_database_waits_are_bounded_by_the_configured_timeouts(app) -> None:
     with app.app_context():
         shown = db.session.execute(text("SHOW statement_timeout")).scalar()
     assert shown == f"{app.config['DATABASE_STATEMENT_TIMEOUT']}s"
+
+
+def test_a_database_that_cannot_even_roll_back_still_gets_a_503(app, client, guardian, monkeypatch) -> None:
+    """The database fails a statement and then the rollback too (it went away between them): the answer is
+    still the 503, not an exception out of the request's teardown (which gunicorn turns into a bare 500)."""
+    from conftest import AuthActions, csrf_token
+
+    from speakup.models import db
+
+    staff = app.test_client()
+    assert AuthActions(staff).sign_in(guardian).status_code == 302
+    token = csrf_token(client, "/raise")
+    with app.app_context():
+        dialect = db.engine.dialect
+    error = dialect.loaded_dbapi.OperationalError
+
+    def rollback_fails(_dbapi_connection):
+        raise error("the connection went away during the rollback")
+
+    restore = _database_fails(app, message="canceling statement: the server is shutting down")
+    monkeypatch.setattr(dialect, "do_rollback", rollback_fails)
+    try:
+        api = client.post("/api/v1/concerns", json={"what_happened": "Kept safe", "anonymity": "anonymous"})
+        page = client.post("/raise", data={"csrf_token": token, "what_happened": "Kept", "anonymity": "anonymous"})
+        queue = staff.get("/guardian/")
+    finally:
+        restore()
+        monkeypatch.undo()
+    assert api.status_code == 503 and api.get_json()["error"]["code"] == "unavailable"
+    assert page.status_code == 503 and "Kept" in page.get_data(as_text=True)
+    assert queue.status_code == 503
+    # The connections that could not roll back were dropped, not pooled: the next request is served.
+    assert client.get("/api/v1/options").status_code == 200
+    assert staff.get("/guardian/").status_code == 200
