@@ -110,6 +110,17 @@ def _case_id(service: Service, reference: str) -> int:
     return int(_scalar(service, "SELECT id FROM cases WHERE reference = %s", reference))
 
 
+def _reporter_message(service: Service, code: str, body: str) -> Answer:
+    """A reply from the reporter on the API, each on a connection of its own."""
+    return Browser(service.base_url, USER_AGENT, cookies=False).post(
+        "/api/v1/follow-up/messages", json_body={"body": body}, headers=_bearer(code)
+    )
+
+
+def _guardian_message(guardian: Browser, reference: str, token: str, body: str) -> Answer:
+    return guardian.post(f"/guardian/cases/{reference}/messages", form={"csrf_token": token, "body": body})
+
+
 def _case_page(guardian: Browser, reference: str) -> Answer:
     page = guardian.get(f"/guardian/cases/{reference}")
     assert page.status == 200, f"case page answered {page.status}"
@@ -181,13 +192,9 @@ def test_50_concurrent_messages_on_one_case_all_land_in_one_order(
         for sequence in range(5):
             body = f"msg {run} sender {index} number {sequence}"
             if index < 5:
-                answer = Browser(service.base_url, USER_AGENT, cookies=False).post(
-                    "/api/v1/follow-up/messages", json_body={"body": body}, headers=_bearer(code)
-                )
+                answer = _reporter_message(service, code, body)
             else:
-                answer = guardian.post(
-                    f"/guardian/cases/{reference}/messages", form={"csrf_token": token, "body": body}
-                )
+                answer = _guardian_message(guardian, reference, token, body)
             statuses.append(answer.status)
         return statuses
 
@@ -268,16 +275,9 @@ def test_messages_and_status_changes_at_once_never_fail(service: Service, guardi
         answers = []
         for sequence in range(6):
             if index < 4:  # the reporter, on the API
-                answer = Browser(service.base_url, USER_AGENT, cookies=False).post(
-                    "/api/v1/follow-up/messages",
-                    json_body={"body": f"mixed {run} {index} {sequence}"},
-                    headers=_bearer(code),
-                )
+                answer = _reporter_message(service, code, f"mixed {run} {index} {sequence}")
             elif index < 8:  # a guardian's tabs, messaging
-                answer = second.post(
-                    f"/guardian/cases/{reference}/messages",
-                    form={"csrf_token": token, "body": f"mixed {run} {index} {sequence}"},
-                )
+                answer = _guardian_message(second, reference, token, f"mixed {run} {index} {sequence}")
             else:  # the other guardian, moving the case back and forth from a fresh page each time
                 page = _case_page(first, reference)
                 status = VERSION_RE.search(page.text).group(1)
