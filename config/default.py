@@ -37,6 +37,12 @@ ARGON2_LANES = 1
 # it, so with one worker per core the cores still sign people in side by side.
 ARGON2_PARALLEL_DERIVATIONS = 1
 STAFF_IDLE_MINUTES = 30
+# An enrolment link (a new account, or a reset) works once, for this many hours.
+ENROLMENT_HOURS = 72
+# The fingerprint `flask speakup init` prints as `roster-root:`: the organisation signing key every guardian's
+# approval must verify up to. Pinned here, outside the database, so nobody who can write to the database can
+# replace it. Production refuses to serve without it; development and tests trust the stored key when unset.
+ROSTER_ROOT = None
 STAFF_ABSOLUTE_HOURS = 8
 
 # Reporter follow-up sessions on the HTML pages

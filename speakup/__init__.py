@@ -12,7 +12,7 @@ from typing import Any
 import click
 from flask import Flask, request
 
-from . import errors, logs, security, workflow
+from . import crypto, errors, logs, security, workflow
 from .extensions import csrf, limiter, login_manager
 from .models import db
 from .schema import enable_migrations
@@ -36,7 +36,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     configure_sqlite_for(app)  # secure delete, WAL, every commit synced: see speakup/sqlite.py
-    if click.get_current_context(silent=True) is not None:
+    serving = click.get_current_context(silent=True) is None
+    if not serving:
         enable_migrations(app)  # `flask db ...`; a web worker is not started by the command line (schema.py)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -48,13 +49,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .cli import speakup_cli
-    from .web import admin, assets, casework, followup, guardian, health, report  # noqa: F401 - casework adds guardian routes
+    from .web import admin, assets, casework, enrol, followup, guardian, health, report, team  # noqa: F401 - casework adds guardian routes
     from .web import board as _board  # noqa: F401 - adds the board report to the guardian blueprint
     from .web import reports as _web_reports  # noqa: F401 - adds the guardian's national return routes
 
     app.register_blueprint(report.bp)
     app.register_blueprint(followup.bp)
     app.register_blueprint(guardian.bp)
+    app.register_blueprint(team.bp)
+    app.register_blueprint(enrol.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
@@ -66,6 +69,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     security.trust_proxies(app)
     errors.init_app(app)
+    if serving and app.config["ENVIRONMENT"] == "production":
+        _check_roster_root(app)
 
     app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %b %Y"), "london_date")
     app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %B %Y at %H:%M"), "london_datetime")
@@ -107,6 +112,43 @@ def _finish_config(app: Flask) -> None:
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
+
+
+ROSTER_ROOT_HELP = (
+    "Run `flask --app wsgi speakup init --recovery-key-file PATH` on a new installation (it prints roster-root), or "
+    "`flask --app wsgi speakup roster upgrade` on one from before signed rosters (README, 'The guardian roster')"
+)
+
+
+def _check_roster_root(app: Flask) -> None:
+    """Production serves only with SPEAKUP_ROSTER_ROOT pinning the organisation signing key: without it nobody
+    could tell a forged guardian from a real one. A database that cannot be reached yet is checked later, by every
+    roster verification (speakup/roster.py), which trusts nothing the pin does not match."""
+    pinned = app.config.get("ROSTER_ROOT")
+    if not pinned:
+        raise ConfigurationError(f"SPEAKUP_ROSTER_ROOT must be set in production. {ROSTER_ROOT_HELP}.")
+    if len(crypto.normalise_fingerprint(str(pinned))) != 64:
+        raise ConfigurationError("SPEAKUP_ROSTER_ROOT is not a roster-root fingerprint (64 hexadecimal digits)")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .keyring import organisation_public_key
+
+    with app.app_context():
+        try:
+            stored = organisation_public_key("roster")
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning("Roster root not checked at start-up: the database did not answer")
+            return
+        finally:
+            db.session.remove()
+    if stored is None:
+        raise ConfigurationError(f"This database has no organisation signing key. {ROSTER_ROOT_HELP}.")
+    if crypto.normalise_fingerprint(str(pinned)) != crypto.normalise_fingerprint(crypto.roster_fingerprint(stored)):
+        raise ConfigurationError(
+            "SPEAKUP_ROSTER_ROOT does not match this database's organisation signing key: check the value printed by "
+            "`speakup init` (roster-root) and that this is the right database"
+        )
 
 
 def _engine_options(config: Any) -> dict[str, Any]:

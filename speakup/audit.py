@@ -56,6 +56,11 @@ PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name, not a password
 TOTP_RESET = "totp_reset"
 RECOVERY = "recovery"  # the offline recovery key was used
 CASES_PURGED = "cases_purged"  # retention crypto-shredded cases: one event per run (count), one per case
+ENROLMENT_LINK_ISSUED = "enrolment_link_issued"  # an administrator added an account or reset one: a new link
+ACCOUNT_ENROLLED = "account_enrolled"  # the person chose their password and made their keys
+GUARDIAN_APPROVED = "guardian_approved"  # an endorsement was signed: the guardian is on the roster
+ROSTER_ALARM = "roster_alarm"  # a claimed approval did not verify: the guardian was left out
+ROSTER_KEY_CREATED = "roster_key_created"  # the organisation signing key was made (init or upgrade)
 
 ACTIONS = frozenset(
     {
@@ -85,6 +90,11 @@ ACTIONS = frozenset(
         TOTP_RESET,
         RECOVERY,
         CASES_PURGED,
+        ENROLMENT_LINK_ISSUED,
+        ACCOUNT_ENROLLED,
+        GUARDIAN_APPROVED,
+        ROSTER_ALARM,
+        ROSTER_KEY_CREATED,
     }
 )
 
@@ -105,6 +115,7 @@ DETAIL_KEYS = frozenset(
         "reason",  # a short fixed reason such as "wrong_password", never free text from a form
         "format",  # export format
         "period",  # export reporting period, such as "2024-Q1"
+        "by",  # who endorsed a guardian: "guardian" or "organisation"
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact

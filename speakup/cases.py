@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, crypto, keyring, notify, workflow
+from . import audit, crypto, keyring, notify, roster, workflow
 from .caseview import CaseView, guardian_view, message_aad, reporter_view  # noqa: F401 - the views' one door
 from .categories import ANONYMITY, OUTCOMES, SPEAK_UP_AGAIN, lists_for
 from .inputs import parse_int
@@ -138,13 +138,6 @@ def _new_reference() -> str:
     return "SU-" + "".join(secrets.choice(crypto.ALPHABET) for _ in range(8))
 
 
-def active_guardians(exclude_ids: tuple[int, ...] = ()) -> list[User]:
-    query = select(User).where(User.role == "guardian", User.is_active.is_(True))
-    if exclude_ids:
-        query = query.where(User.id.not_in(exclude_ids))
-    return list(db.session.scalars(query))
-
-
 def all_guardians() -> list[User]:
     """Every guardian account, disabled ones too: a reporter may need to keep out a suspended guardian,
     who could otherwise receive the concern through sharing or recovery once re-enabled."""
@@ -155,11 +148,14 @@ NEW_CASE_ATTEMPTS = 3
 
 
 def raise_concern(concern: ConcernInput) -> RaisedConcern:
-    """Stores a new concern sealed under a fresh case key, wrapped for every guardian, the
-    recovery key and the reporter's access code. One transaction: all of it or none of it."""
+    """Stores a new concern sealed under a fresh case key, wrapped for every guardian on the verified roster,
+    the recovery key and the reporter's access code. One transaction: all of it or none of it."""
     excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
-    guardians = active_guardians(exclude_ids=excluded)
-    recovery_key = keyring.recovery_public_key()
+    verified = roster.current_roster()
+    guardians = verified.guardians(exclude_ids=excluded)
+    if verified.recovery_key is None:
+        raise keyring.RecoveryKeyMissing()
+    recovery_key = verified.recovery_key
     for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
         try:
             raised = _store_new_case(concern, guardians, recovery_key, excluded)
@@ -178,7 +174,7 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
 
 
 def _store_new_case(
-    concern: ConcernInput, guardians: list[User], recovery_key: bytes, excluded: tuple[int, ...]
+    concern: ConcernInput, guardians: list[roster.RosterMember], recovery_key: bytes, excluded: tuple[int, ...]
 ) -> RaisedConcern:
     config = current_app.config
     now = utcnow()

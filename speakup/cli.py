@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from . import accounts, keyring
+from . import accounts, audit, crypto, keyring, roster
 from .cli_backup import backup_command
 from .cli_reports import ngo_return_command, stats_token_cli
 from .cli_retention import purge_command
-from .models import OrganisationKey, db
+from .cli_roster import approve_command, read_organisation_secrets, roster_cli, write_key_file
+from .models import db
 from .schema import upgrade_schema
 
 speakup_cli = AppGroup("speakup", help="Speak Up administration.")
@@ -26,45 +25,69 @@ speakup_cli = AppGroup("speakup", help="Speak Up administration.")
     "--recovery-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Where to write the recovery private key on first run (mode 0600). Move it offline.",
+    help="Where to write the recovery key file on first run (mode 0600). Move it offline.",
 )
 def init_command(recovery_key_file: Path) -> None:
-    """Create or migrate the schema and, on first run, the recovery keypair. Safe to run again."""
+    """Create or migrate the schema and, on first run, the organisation's recovery and roster keys. Safe to run
+    again."""
     upgrade_schema()
-    existing = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
-    if existing is not None:
+    if keyring.organisation_public_key("recovery") is not None:
         click.echo("Database is up to date. The recovery key already exists; nothing written.")
+        if keyring.organisation_public_key("roster") is None:
+            click.echo(
+                "This installation has no organisation signing key yet: run `speakup roster upgrade` "
+                "(README, 'Upgrading to the signed roster')."
+            )
         return
     if recovery_key_file.exists():
         raise click.ClickException(f"{recovery_key_file} already exists; refusing to overwrite a key file.")
     _row, private_key = keyring.create_recovery_key()
-    recovery_key_file.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 from the start, so the key is never readable by others even for a moment.
-    fd = os.open(recovery_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(keyring.encode_recovery_file(private_key))
+    roster_row, signing_key = keyring.create_roster_key()
+    write_key_file(recovery_key_file, keyring.encode_recovery_file(private_key, signing_key))
+    audit.record(audit.ROSTER_KEY_CREATED, "system")
     db.session.commit()
     click.echo(
         f"Recovery key written to {recovery_key_file}. "
         "Store it offline (for example the SIRO's safe) and delete this copy."
     )
+    click.echo(f"roster-root: {crypto.roster_fingerprint(roster_row.public_key)}")
+    click.echo("Set SPEAKUP_ROSTER_ROOT to the roster-root value above before starting the service.")
 
 
 @speakup_cli.command("create-user")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(accounts.ROLES), required=True)
-def create_user_command(email: str, name: str, role: str) -> None:
-    """Create a guardian or administrator. Reads the password from standard input (one line)."""
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Approve the new guardian with the organisation key (the first guardian, or when none is left).",
+)
+def create_user_command(email: str, name: str, role: str, recovery_key_file: Path | None) -> None:
+    """Create a guardian or administrator. Reads the password from standard input (one line). A guardian is
+    pending until approved, unless --recovery-key-file approves them now."""
     password = sys.stdin.readline().rstrip("\r\n")
+    secrets = read_organisation_secrets(recovery_key_file) if recovery_key_file and role == "guardian" else None
     try:
         account = accounts.create_user(email, name, role, password)
     except accounts.AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Created {role} {account.user.email}.")
+        raise click.ClickException(exc.message) from None
+    state = "pending approval"
+    if secrets is not None:
+        try:
+            roster.approve_with_organisation_key(account.user, secrets, None)
+        except roster.ApprovalRefused as exc:
+            db.session.rollback()
+            raise click.ClickException(f"Created {email}, but not approved: {exc.message}") from None
+        db.session.commit()
+        state = "approved with the organisation key"
+    click.echo(f"Created {role} {account.user.email}" + (f" ({state})." if role == "guardian" else "."))
     uri = accounts.totp_uri_for(account)
     if uri:
         click.echo(f"totp-uri: {uri}")
+    if role == "guardian":
+        click.echo(f"safety-code: {roster.safety_code_of(account.user)}")
+        accounts.tell_guardians_of_roster_change()
 
 
 DEMO_EMAIL = "guardian@example.org"
@@ -72,12 +95,19 @@ DEMO_PASSWORD = "demo guardian password"  # noqa: S105 - development mode only, 
 
 
 @speakup_cli.command("demo")
-def demo_command() -> None:
-    """Development only: create a demo guardian and print how to sign in."""
+@click.option("--recovery-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+def demo_command(recovery_key_file: Path) -> None:
+    """Development only: create a demo guardian, approved with the organisation key, and print how to sign in."""
     if current_app.config["ENVIRONMENT"] != "development":
         raise click.ClickException("the demo guardian exists only with SPEAKUP_ENVIRONMENT=development")
     if accounts.find_user(DEMO_EMAIL) is None:
+        secrets = read_organisation_secrets(recovery_key_file)
         account = accounts.create_user(DEMO_EMAIL, "Demo Guardian", "guardian", DEMO_PASSWORD)
+        try:
+            roster.approve_with_organisation_key(account.user, secrets, None)
+        except roster.ApprovalRefused as exc:
+            raise click.ClickException(f"demo guardian not approved: {exc.message}") from None
+        db.session.commit()
         uri = accounts.totp_uri_for(account)
         if uri:
             click.echo(f"totp-uri: {uri}")
@@ -93,8 +123,6 @@ speakup_cli.add_command(audit_cli)
 @audit_cli.command("verify")
 def audit_verify_command() -> None:
     """Check the audit chain: exit 0 when intact, 1 at the first edited, deleted or reordered event."""
-    from . import audit
-
     result = audit.check_chain()
     if result.broken is not None:
         click.echo(f"Audit chain broken at event {result.broken.event_id}: {result.broken.reason}")
@@ -113,17 +141,17 @@ def audit_verify_command() -> None:
 def recover_command(recovery_key_file: Path, email: str) -> None:
     """Grant a guardian every case through the offline recovery key (for example after every guardian
     lost their password). Cases whose reporter excluded that guardian are left out."""
-    from . import audit
-
     user = accounts.find_user(email)
     if user is None or user.role != "guardian" or not user.is_active:
         raise click.ClickException(f"{email} is not an active guardian's account; nothing changed.")
-    try:
-        private_key = keyring.decode_recovery_file(recovery_key_file.read_text())
-    except (keyring.WrongRecoveryKey, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"That is not this installation's recovery key ({exc}); nothing changed.") from None
+    verified = roster.current_roster()
+    member = verified.member(user.id)
+    if member is None:
+        why = verified.root_problem or "they are waiting for approval, or their approval does not verify"
+        raise click.ClickException(f"{email} is not on the verified roster ({why}); nothing changed.")
+    private_key = read_organisation_secrets(recovery_key_file).recovery_key
     result = keyring.share_cases(
-        keyring.recovery_case_ids(), lambda case: keyring.recovery_case_key(case, private_key), user
+        keyring.recovery_case_ids(), lambda case: keyring.recovery_case_key(case, private_key), member
     )
     audit.record(audit.RECOVERY, "system", guardian_id=user.id, count=result.shared)
     db.session.commit()
@@ -154,3 +182,5 @@ speakup_cli.add_command(purge_command)
 speakup_cli.add_command(ngo_return_command)
 speakup_cli.add_command(stats_token_cli)
 speakup_cli.add_command(backup_command)
+speakup_cli.add_command(approve_command)
+speakup_cli.add_command(roster_cli)

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import delete, insert, select
@@ -68,32 +69,68 @@ def account_aad(salt: bytes, field: str) -> bytes:
     return f"{crypto.PROTOCOL}|account|{salt.hex()}|{field}".encode()
 
 
+def password_params() -> crypto.PasswordParams:
+    """The Argon2id cost for a password sealed now, from config (accounts keep theirs until it changes)."""
+    config = current_app.config
+    return crypto.PasswordParams(config["ARGON2_MEMORY_KIB"], config["ARGON2_ITERATIONS"], config["ARGON2_LANES"])
+
+
 def derive_password_key(password: str, salt: bytes, params: crypto.PasswordParams) -> bytes:
     """One Argon2id derivation, waiting for one of this process's slots so its memory stays bounded."""
     with current_app.extensions["speakup_password_derivations"]:
         return crypto.password_key(password, salt, params)
 
 
+@dataclass(frozen=True)
+class AccountKeys:
+    private_key: bytes  # HPKE: opens the case keys wrapped for this account
+    signing_key: bytes | None  # signs endorsements of other guardians; None for an account from before rosters
+
+
+def new_account_keys() -> AccountKeys:
+    return AccountKeys(crypto.generate_keypair().private_bytes, crypto.generate_signing_keypair().private_bytes)
+
+
 def seal_account(
-    user: User, password: str, params: crypto.PasswordParams, private_key: bytes | None, totp_secret: bytes | None
+    user: User, password: str, params: crypto.PasswordParams, keys: AccountKeys, totp_secret: bytes | None
 ) -> None:
-    """Seals the private key (a new keypair when ``private_key`` is None) and the TOTP secret under
-    a key derived from the password. Changing a password re-seals the same private key only."""
+    """Seals the account's private keys and TOTP secret under a key derived from the password, and records
+    their public halves. Changing a password re-seals the same keys; enrolling seals new ones."""
     salt = crypto.new_salt()
     wrapping_key = derive_password_key(password, salt, params)
-    if private_key is None:
-        pair = crypto.generate_keypair()
-        private_key, user.public_key = pair.private_bytes, pair.public_bytes
+    user.public_key = crypto.public_key_of(keys.private_key)
     user.password_salt = salt
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
-    user.private_key_ct = crypto.seal(wrapping_key, private_key, account_aad(salt, "private-key"))
+    user.private_key_ct = crypto.seal(wrapping_key, keys.private_key, account_aad(salt, "private-key"))
     user.totp_secret_ct = crypto.seal(wrapping_key, totp_secret, account_aad(salt, "totp")) if totp_secret else None
+    _seal_signing_key(user, wrapping_key, keys.signing_key)
+
+
+def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None) -> None:
+    if signing_key is None:
+        user.signing_public_key = user.signing_key_ct = None
+        return
+    user.signing_public_key = crypto.signing_public_key_of(signing_key)
+    user.signing_key_ct = crypto.seal(wrapping_key, signing_key, account_aad(user.password_salt, "signing-key"))
+
+
+def clear_account_keys(user: User) -> None:
+    """An administrator's reset: the old keys and password stop working at once, and the person enrols again."""
+    user.public_key = user.private_key_ct = user.password_salt = None
+    user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
+    user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
+    user.totp_last_step = None
+    user.endorsement_id = None
 
 
 @dataclass(frozen=True)
 class UnlockedAccount:
-    private_key: bytes
+    keys: AccountKeys
     totp_secret: bytes | None
+
+    @property
+    def private_key(self) -> bytes:
+        return self.keys.private_key
 
 
 def password_params_of(user: User) -> crypto.PasswordParams:
@@ -101,7 +138,13 @@ def password_params_of(user: User) -> crypto.PasswordParams:
 
 
 def unlock_account(user: User, password: str) -> UnlockedAccount:
-    """One Argon2id derivation; a wrong password fails to open the private key."""
+    """One Argon2id derivation; a wrong password fails to open the private key.
+
+    An account made before signed rosters has no signing key: one is made now, while the password-derived key is
+    at hand, and sealed beside the others. Until a guardian or the organisation key endorses it, that key can
+    approve nobody (speakup/roster.py)."""
+    if not user.is_enrolled:
+        raise InvalidCredentials()
     wrapping_key = derive_password_key(password, user.password_salt, password_params_of(user))
     try:
         private_key = crypto.open_sealed(
@@ -112,9 +155,17 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
             if user.totp_secret_ct
             else None
         )
+        signing_key = (
+            crypto.open_sealed(wrapping_key, user.signing_key_ct, account_aad(user.password_salt, "signing-key"))
+            if user.signing_key_ct
+            else None
+        )
     except crypto.DecryptionError as exc:
         raise InvalidCredentials() from exc
-    return UnlockedAccount(private_key, totp_secret)
+    if signing_key is None:
+        signing_key = crypto.generate_signing_keypair().private_bytes
+        _seal_signing_key(user, wrapping_key, signing_key)
+    return UnlockedAccount(AccountKeys(private_key, signing_key), totp_secret)
 
 
 # --- Staff sessions ----------------------------------------------------------------------
@@ -146,8 +197,12 @@ def open_for_session(kind: str, session_id: str, sealed: bytes, key: bytes) -> b
         raise SessionExpired() from exc
 
 
-def start_staff_session(user: User, private_key: bytes) -> tuple[StaffSession, bytes]:
-    sealed = seal_for_session("staff", private_key)
+def _session_secret(keys: AccountKeys) -> bytes:
+    return keys.private_key + (keys.signing_key or b"")
+
+
+def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, bytes]:
+    sealed = seal_for_session("staff", _session_secret(keys))
     row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
     db.session.add(row)
     return row, sealed.key
@@ -169,8 +224,17 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
     return row
 
 
+_HPKE_PRIVATE_BYTES = 96
+
+
+def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
+    """The signed-in person's private keys, opened with the half of the session their cookie holds."""
+    secret = open_for_session("staff", row.id, row.private_key_ct, session_key)
+    return AccountKeys(secret[:_HPKE_PRIVATE_BYTES], secret[_HPKE_PRIVATE_BYTES:] or None)
+
+
 def staff_private_key(row: StaffSession, session_key: bytes) -> bytes:
-    return open_for_session("staff", row.id, row.private_key_ct, session_key)
+    return staff_keys(row, session_key).private_key
 
 
 def end_staff_session(session_id: str) -> None:
@@ -208,14 +272,22 @@ def _guardian_grant(case_id: int, case_key: bytes, user_id: int, public_key: byt
     return _grant_values(case_id, "guardian", crypto.wrap_case_key(case_key, public_key, case_id), user_id)
 
 
-def grant_case_key(case: Case, case_key: bytes, user: User) -> CaseGrant:
-    grant = CaseGrant(**_guardian_grant(case.id, case_key, user.id, user.public_key))
+class Recipient(Protocol):
+    """A guardian a case key may be wrapped for: a verified roster member (speakup/roster.py), never a bare
+    account row, so the public key used is the one the roster's signatures approved."""
+
+    id: int
+    public_key: bytes
+
+
+def grant_case_key(case: Case, case_key: bytes, recipient: Recipient) -> CaseGrant:
+    grant = CaseGrant(**_guardian_grant(case.id, case_key, recipient.id, recipient.public_key))
     db.session.add(grant)
     return grant
 
 
 def wrap_new_case_key(
-    case_id: int, case_key: bytes, guardians: list[User], recovery_key: bytes, normalised_code: str
+    case_id: int, case_key: bytes, guardians: list[Recipient], recovery_key: bytes, normalised_code: str
 ) -> list[dict[str, object]]:
     """A new case's grant rows: its key wrapped for each guardian, the recovery key and the reporter's access
     code. Touches no database, so it can run before the transaction that stores them (``store_grants``)."""
@@ -266,19 +338,17 @@ class ExcludedGuardian(Exception):
     """The person who raised this concern asked for this guardian never to see it."""
 
 
-def share_case(case: Case, case_key: bytes, to_user: User, override_exclusion: bool = False) -> bool:
-    """Wraps an opened case key for another guardian. Returns False when they already hold it.
+def share_case(case: Case, case_key: bytes, to: Recipient, override_exclusion: bool = False) -> bool:
+    """Wraps an opened case key for another guardian on the roster. Returns False when they already hold it.
 
     A guardian the reporter excluded gets nothing unless the sharer explicitly overrides, having
     been warned; the caller audits that choice.
     """
-    if to_user.role != "guardian" or not to_user.is_active:
-        raise NoGrant()
-    if is_excluded(case.id, to_user.id) and not override_exclusion:
+    if is_excluded(case.id, to.id) and not override_exclusion:
         raise ExcludedGuardian()
-    if holds_grant(case.id, to_user.id):
+    if holds_grant(case.id, to.id):
         return False
-    grant_case_key(case, case_key, to_user)
+    grant_case_key(case, case_key, to)
     return True
 
 
@@ -289,7 +359,7 @@ class ShareResult:
     excluded: int
 
 
-def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: User) -> ShareResult:
+def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: Recipient) -> ShareResult:
     """Shares many cases (all a guardian holds, or all the recovery key holds), never an excluded one."""
     shared = held = excluded = 0
     excluded_ids = set(db.session.scalars(select(CaseExclusion.case_id).where(CaseExclusion.user_id == to_user.id)))
@@ -417,33 +487,59 @@ def create_recovery_key() -> tuple[OrganisationKey, bytes]:
     return row, keypair.private_bytes
 
 
-def encode_recovery_file(private_key: bytes) -> str:
-    body = base64.b64encode(private_key).decode("ascii")
+def create_roster_key() -> tuple[OrganisationKey, bytes]:
+    """The organisation signing key at the root of the roster: the public half stored (its fingerprint is what
+    SPEAKUP_ROSTER_ROOT pins), the private half returned to be written to the recovery key file."""
+    keypair = crypto.generate_signing_keypair()
+    row = OrganisationKey(purpose="roster", public_key=keypair.public_bytes, protocol=crypto.PROTOCOL)
+    db.session.add(row)
+    return row, keypair.private_bytes
+
+
+def organisation_public_key(purpose: str) -> bytes | None:
+    return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == purpose))
+
+
+@dataclass(frozen=True)
+class OrganisationSecrets:
+    """What the offline recovery key file holds."""
+
+    recovery_key: bytes
+    signing_key: bytes | None  # None in a file written before signed rosters
+
+
+def encode_recovery_file(private_key: bytes, signing_key: bytes | None = None) -> str:
+    body = base64.b64encode(private_key + (signing_key or b"")).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "\n".join(
-        [
-            RECOVERY_FILE_HEADER,
-            f"Protocol: {crypto.PROTOCOL}",
-            f"Fingerprint: {crypto.fingerprint(crypto.public_key_of(private_key))}",
-            "",
-            *lines,
-            RECOVERY_FILE_FOOTER,
-            "",
-        ]
-    )
+    header = [RECOVERY_FILE_HEADER, f"Protocol: {crypto.PROTOCOL}"]
+    header.append(f"Fingerprint: {crypto.fingerprint(crypto.public_key_of(private_key))}")
+    if signing_key is not None:
+        header.append(f"Roster-Root: {crypto.roster_fingerprint(crypto.signing_public_key_of(signing_key))}")
+    return "\n".join([*header, "", *lines, RECOVERY_FILE_FOOTER, ""])
 
 
-def decode_recovery_file(text: str) -> bytes:
-    """Reads a recovery key file and checks it belongs to this organisation."""
+def read_recovery_file(text: str) -> OrganisationSecrets:
+    """Reads a recovery key file and checks it belongs to this organisation (both keys, when it has both)."""
     lines = [line.strip() for line in text.strip().splitlines()]
     if not lines or lines[0] != RECOVERY_FILE_HEADER or lines[-1] != RECOVERY_FILE_FOOTER:
         raise WrongRecoveryKey("not a Speak Up recovery key file")
     body = "".join(line for line in lines[1:-1] if line and ":" not in line)
     try:
-        private_key = base64.b64decode(body, validate=True)
+        secret = base64.b64decode(body, validate=True)
+        if len(secret) not in (_HPKE_PRIVATE_BYTES, _HPKE_PRIVATE_BYTES + crypto.SIGNING_PRIVATE_BYTES):
+            raise ValueError("unexpected length")
+        private_key, signing_key = secret[:_HPKE_PRIVATE_BYTES], secret[_HPKE_PRIVATE_BYTES:] or None
         public_key = crypto.public_key_of(private_key)
+        signing_public = crypto.signing_public_key_of(signing_key) if signing_key else None
     except (ValueError, crypto.DecryptionError) as exc:
         raise WrongRecoveryKey("the recovery key file is damaged") from exc
     if public_key != recovery_public_key():
         raise WrongRecoveryKey("this recovery key belongs to another installation")
-    return private_key
+    if signing_public is not None and signing_public != organisation_public_key("roster"):
+        raise WrongRecoveryKey("this file's organisation signing key is not this installation's")
+    return OrganisationSecrets(private_key, signing_key)
+
+
+def decode_recovery_file(text: str) -> bytes:
+    """The recovery private key from a recovery key file of this organisation."""
+    return read_recovery_file(text).recovery_key

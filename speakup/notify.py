@@ -52,6 +52,17 @@ def deadline_due(recipients: Iterable[User], count: int) -> int:
     return _send(recipients, subject, text)
 
 
+def roster_changed(recipients: Iterable[User]) -> int:
+    """Tells guardians that the guardians who can read concerns changed (added, approved, reset or disabled),
+    so an account nobody expected is noticed. Names no one: the Team page says who."""
+    return _send(
+        recipients,
+        "The guardians who can read concerns have changed",
+        "A guardian account was added, approved, reset or disabled in Speak Up. Sign in and open Team to check "
+        "that the change was expected.",
+    )
+
+
 def _send(recipients: Iterable[User], subject: str, text: str) -> int:
     """Sends now, or (MAIL_IN_BACKGROUND) after the request from a thread, so a slow mail server
     never keeps a reporter waiting. Returns how many emails were sent, or queued."""

@@ -3,9 +3,12 @@ set (as .ci/run does), again on PostgreSQL. The schema is built by the real Alem
 
 from __future__ import annotations
 
+import base64
+import html
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from speakup import create_app, crypto, keyring
+from speakup import create_app, crypto, keyring, roster
 from speakup.accounts import create_user
-from speakup.models import db
+from speakup.models import User, db
 from speakup.schema import upgrade_schema
 
 POSTGRES_URL = os.environ.get("SPEAKUP_TEST_DATABASE_URL")
@@ -80,13 +83,22 @@ def app_overrides() -> dict[str, object]:
     return {}
 
 
+def install_organisation_keys(app: Flask) -> None:
+    """What `speakup init` makes: the recovery and roster keys, their private halves kept for the tests."""
+    with app.app_context():
+        _row, private_key = keyring.create_recovery_key()
+        roster_row, signing_key = keyring.create_roster_key()
+        db.session.commit()
+        # Pinned as production pins it, so every test runs the real check of the roster's root.
+        app.config["ROSTER_ROOT"] = crypto.roster_fingerprint(roster_row.public_key)
+    app.config["TEST_RECOVERY_PRIVATE_KEY"] = private_key
+    app.config["TEST_ROSTER_SIGNING_KEY"] = signing_key
+
+
 @pytest.fixture
 def app(database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
     app = make_app(database_url, **app_overrides)
-    with app.app_context():
-        _row, private_key = keyring.create_recovery_key()
-        db.session.commit()
-    app.config["TEST_RECOVERY_PRIVATE_KEY"] = private_key
+    install_organisation_keys(app)
     yield app
     with app.app_context():
         db.session.remove()
@@ -124,11 +136,24 @@ class Staff:
         return code
 
 
+def organisation_secrets(app: Flask) -> keyring.OrganisationSecrets:
+    """What the test installation's offline recovery key file holds."""
+    return keyring.OrganisationSecrets(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
+
+
 def gen_staff(
-    app: Flask, email: str = "guardian@example.org", role: str = "guardian", name: str = "Gita Guardian"
+    app: Flask,
+    email: str = "guardian@example.org",
+    role: str = "guardian",
+    name: str = "Gita Guardian",
+    approved: bool = True,
 ) -> Staff:
+    """A staff account. A guardian is approved with the organisation key unless ``approved`` is False."""
     with app.app_context():
         account = create_user(email, name, role, PASSWORD)
+        if role == "guardian" and approved:
+            roster.approve_with_organisation_key(account.user, organisation_secrets(app), None)
+            db.session.commit()
         return Staff(account.user.id, email, PASSWORD, account.totp_secret)
 
 
@@ -180,3 +205,55 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture
 def guardian(app: Flask) -> Staff:
     return gen_staff(app)
+
+
+# --- Enrolment ------------------------------------------------------------------------------------
+
+ENROLMENT_LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
+TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
+SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
+
+
+def enrolment_path(page: str) -> str:
+    """The path and query of the one-time link on an administrator's "account created" or reset page."""
+    match = ENROLMENT_LINK_RE.search(page)
+    assert match, "no enrolment link on the page"
+    url = html.unescape(match.group(1))
+    return url[url.index("/enrol") :]
+
+
+@dataclass
+class Enrolled:
+    staff: Staff
+    safety_code: str | None
+
+
+def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
+    """Follows the enrolment link from ``admin_page`` in a fresh browser, as its owner: chooses the password,
+    sets up the security code from the page's text secret, and reads the safety code shown at the end."""
+    client = app.test_client()
+    path = enrolment_path(admin_page)
+    page = client.get(path).get_data(as_text=True)
+    secret_text = TOTP_SECRET_RE.search(page)
+    totp_secret = None
+    if secret_text:
+        totp_secret = base64.b32decode(secret_text.group(1) + "=" * (-len(secret_text.group(1)) % 8))
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
+    form = {"token": token, "password": password, "confirm": password}
+    if totp_secret is not None:
+        # The previous step's code (accepted as clock drift), so the next sign-ins can use this step and the next.
+        form.update(totp_secret=secret_text.group(1), security_code=crypto.totp_now(totp_secret, time.time() - 30))
+    done = post_form(client, path, "/enrol", **form)
+    body = done.get_data(as_text=True)
+    assert done.status_code == 200, body
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == _email_on(page)))
+        staff = Staff(user.id, user.email, password, totp_secret)
+    code = SAFETY_CODE_RE.search(body)
+    return Enrolled(staff, code.group(1) if code else None)
+
+
+def _email_on(enrolment_page: str) -> str:
+    match = re.search(r'<span id="enrolment-email">([^<]+)</span>', enrolment_page)
+    assert match, "the enrolment page names no account"
+    return html.unescape(match.group(1))

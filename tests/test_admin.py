@@ -7,24 +7,21 @@ import base64
 import html
 import re
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import AuthActions, Staff, csrf_token, gen_concern, gen_staff, post_form
+from conftest import AuthActions, Staff, csrf_token, enrol, enrolment_path, gen_concern, gen_staff, post_form
 from sqlalchemy import func, select
 
 from speakup import audit, crypto, keyring
 from speakup.models import AuditEvent, Case, CaseGrant, StaffSession, User, db
 
 SIGN_IN_FAILED = "The email address, password or security code is not right"
-PASSWORD_RE = re.compile(r'<code id="initial-password">([^<]+)</code>')
-TOTP_URI_RE = re.compile(r'<code id="totp-uri"[^>]*>([^<]+)</code>')
 RESET_BEFORE = (
-    "They will not be able to open any case they hold now until another guardian shares it with them again, "
+    "will not be able to open any case they hold now until another guardian shares it with them again, "
     "or the recovery key holder restores their cases."
 )
 RESET_AFTER = (
-    "can no longer open the cases they held. Another guardian can share those cases with them again, "
+    "can no longer open the cases they held. Once approved again, another guardian can share those cases with them, "
     "or the recovery key holder can restore them with <code>flask speakup recover</code>."
 )
 
@@ -50,17 +47,6 @@ def _next_code(staff: Staff) -> str:
 
 def _sign_in(client, email: str, password: str, code: str):
     return post_form(client, "/guardian/sign-in", email=email, password=password, security_code=code)
-
-
-def _credentials(page: str) -> tuple[str, bytes]:
-    """The initial password and the TOTP secret from a page that shows new credentials."""
-    password = PASSWORD_RE.search(page)
-    uri = TOTP_URI_RE.search(page)
-    assert password and uri, page
-    parts = urlsplit(html.unescape(uri.group(1)))
-    assert parts.scheme == "otpauth" and parts.netloc == "totp"
-    secret = parse_qs(parts.query)["secret"][0]
-    return password.group(1), base64.b32decode(secret + "=" * (-len(secret) % 8))
 
 
 def _user(app, user_id: int) -> User:
@@ -141,7 +127,7 @@ def test_a_guardian_cannot_use_the_admin_pages(app, client, auth, guardian):
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
 
 
-def test_inviting_a_guardian_shows_credentials_once_and_they_work(app, client, auth):
+def test_inviting_a_guardian_gives_a_one_time_link_and_never_a_secret(app, client, auth, guardian):
     admin = _admin(app)
     auth.sign_in(admin)
     form = client.get("/admin/invite").get_data(as_text=True)
@@ -152,38 +138,50 @@ def test_inviting_a_guardian_shows_credentials_once_and_they_work(app, client, a
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert "Account created for Nia New" in page
-    password, totp_secret = _credentials(page)
-    assert len(password) >= 12
-    assert "nia%40example.org" in page or "nia@example.org" in page
-
-    # Shown once: not on the accounts list, nor stored as typed.
-    accounts_page = client.get("/admin/").get_data(as_text=True)
-    assert "nia@example.org" in accounts_page and password not in accounts_page
+    assert enrolment_path(page).startswith("/enrol?token=")
+    # No password and no security-code secret anywhere the administrator can see.
+    assert "otpauth" not in page and 'id="totp-secret"' not in page and 'id="initial-password"' not in page
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
         assert (user.role, user.name, user.is_active) == ("guardian", "Nia New", True)
-        assert password.encode() not in user.private_key_ct and totp_secret not in user.totp_secret_ct
+        assert user.public_key is None and user.private_key_ct is None and user.totp_secret_ct is None
         created = [e for e in _events(app, "account_created") if audit.detail_of(e).get("email") == "nia@example.org"]
         assert [(e.actor_type, e.actor_id, audit.detail_of(e)["role"]) for e in created] == [
             ("admin", admin.id, "guardian")
         ]
-        assert password not in "".join(e.detail for e in _events(app, "account_created"))
 
-    # The new guardian signs in with what was shown, and receives the next concern.
-    nia_client = app.test_client()
-    code = crypto.totp_now(totp_secret, time.time())
-    response = _sign_in(nia_client, "nia@example.org", password, code)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/guardian/")
-    raised = gen_concern(nia_client, what_happened="For the new guardian")
-    case_page = nia_client.get(f"/guardian/cases/{raised['reference']}")
+    # The person enrols with their own password and security code; the administrator's page had neither.
+    enrolled = enrol(app, page, password="nia chooses her own words")
+    assert enrolled.safety_code and "nia chooses her own words" not in page
+    totp_text = base64.b32encode(enrolled.staff.totp_secret).decode().rstrip("=")
+    for seen in (page, client.get("/admin/").get_data(as_text=True)):
+        assert totp_text not in seen and enrolled.safety_code not in seen
+    assert "nia@example.org" in client.get("/admin/").get_data(as_text=True)
+
+    # Signed in, they wait for approval and open nothing, not even a concern raised after they enrolled.
+    nia_client = _signed_in(app, enrolled.staff)
+    waiting = nia_client.get("/guardian/").get_data(as_text=True)
+    assert "You are waiting for approval" in waiting and enrolled.safety_code in waiting
+    before = gen_concern(client, what_happened="Raised while Nia waits")["reference"]
+    assert nia_client.get(f"/guardian/cases/{before}").status_code == 403
+
+    # Once a guardian approves them with their safety code, the next concern reaches them; the earlier one not.
+    gita = _signed_in(app, guardian)
+    approved = post_form(gita, "/guardian/team", f"/guardian/team/{enrolled.staff.id}/approve",
+                         safety_code=enrolled.safety_code)  # fmt: skip
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    after = gen_concern(client, what_happened="For the new guardian")["reference"]
+    case_page = nia_client.get(f"/guardian/cases/{after}")
     assert case_page.status_code == 200 and "For the new guardian" in case_page.get_data(as_text=True)
+    assert nia_client.get(f"/guardian/cases/{before}").status_code == 403
 
 
 def test_inviting_an_administrator(app, client, auth):
     auth.sign_in(_admin(app))
     response = post_form(client, "/admin/invite", name="Abe Admin", email="abe@example.org", role="admin")
-    password, totp_secret = _credentials(response.get_data(as_text=True))
-    response = _sign_in(app.test_client(), "abe@example.org", password, crypto.totp_now(totp_secret, time.time()))
+    enrolled = enrol(app, response.get_data(as_text=True))
+    assert enrolled.safety_code is None  # administrators are not approved: they never receive case keys
+    response = AuthActions(app.test_client()).sign_in(enrolled.staff)
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
 
 
@@ -214,7 +212,7 @@ def test_an_invalid_invite_is_refused_next_to_the_field_with_values_kept(app, cl
     assert response.status_code == 400
     assert _field_error(page, field, message), page
     assert f'<a href="#{field}">{html.escape(message)}</a>' in page  # the summary links to the field
-    assert 'id="initial-password"' not in page and 'id="totp-uri"' not in page
+    assert 'id="enrolment-link"' not in page
     # What was typed comes back.
     if values["name"].strip():
         assert _typed(page, "name", "text", html.escape(values["name"]))
@@ -396,6 +394,7 @@ def test_a_successful_password_change_does_not_send_the_passwords_back(app, clie
 
 def test_the_reset_page_explains_that_old_grants_are_gone(app, client, auth, guardian):
     admin = _admin(app)
+    colleague = gen_staff(app, email="colleague@example.org", name="Cal Colleague")
     ref = gen_concern(client, what_happened="Held before the reset")["reference"]
     auth.sign_in(admin)
     url = f"/admin/users/{guardian.id}/reset-password"
@@ -409,17 +408,23 @@ def test_the_reset_page_explains_that_old_grants_are_gone(app, client, auth, gua
     response = post_form(client, url)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "New password for Gita Guardian" in page
-    assert "Gita Guardian's old key could only be opened with their old password, so they" in page
+    assert "New enrolment link for Gita Guardian" in page
     assert RESET_AFTER in page
-    password, totp_secret = _credentials(page)
-    assert totp_secret != guardian.totp_secret
+    assert "otpauth" not in page and 'id="totp-secret"' not in page
     assert _grants_of(app, guardian.id) == 0
-
-    # The new credentials work; the old ones do not; the case is closed to them until shared or recovered.
-    fresh = Staff(guardian.id, guardian.email, password, totp_secret)
+    # The old password stops working at once.
     assert _sign_in(app.test_client(), guardian.email, guardian.password, _next_code(guardian)).status_code == 401
-    guardian_client = _signed_in(app, fresh)
+
+    # Through the link they choose new secrets and are pending again: the case stays closed to them.
+    enrolled = enrol(app, page, password="a brand new passphrase")
+    assert enrolled.staff.totp_secret != guardian.totp_secret
+    guardian_client = _signed_in(app, enrolled.staff)
+    assert "You are waiting for approval" in guardian_client.get("/guardian/").get_data(as_text=True)
+    assert guardian_client.get(f"/guardian/cases/{ref}").status_code == 403
+    # Approved again by a colleague, they still open the old case only once it is shared again.
+    colleague_client = _signed_in(app, colleague)
+    post_form(colleague_client, "/guardian/team", f"/guardian/team/{guardian.id}/approve",
+              safety_code=enrolled.safety_code)  # fmt: skip
     assert guardian_client.get(f"/guardian/cases/{ref}").status_code == 403
     assert [(e.actor_type, e.actor_id, audit.detail_of(e)) for e in _events(app, "password_reset")] == [
         ("admin", admin.id, {"email": guardian.email, "count": 1})
@@ -434,8 +439,8 @@ def test_resetting_an_administrator_does_not_talk_about_cases(app, client, auth)
     assert RESET_BEFORE not in page
     page = post_form(client, f"/admin/users/{other.id}/reset-password").get_data(as_text=True)
     assert "flask speakup recover" not in page
-    password, totp_secret = _credentials(page)
-    response = _sign_in(app.test_client(), other.email, password, crypto.totp_now(totp_secret, time.time()))
+    enrolled = enrol(app, page, password="sol picks a new passphrase")
+    response = AuthActions(app.test_client()).sign_in(enrolled.staff)
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
 
 

@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from speakup import attachments, keyring
 from speakup.board import CHARTS
-from speakup.models import db
+from speakup.models import User, db
 
 # Rate limits are proven elsewhere; here they must never turn an answer into a 429.
 GENEROUS = "10000 per minute"
@@ -41,8 +41,11 @@ REPORTER = "reporter"  # raised "the case": follow-up session on the HTML pages,
 OTHER_REPORTER = "other_reporter"  # raised a different case, same two ways in
 GUARDIAN = "guardian"  # holds a grant (key) for the case
 OUTSIDER = "outsider"  # a guardian created after the case was raised: no grant
+# A guardian not on the verified roster (waiting for approval) who nevertheless holds a grant row for the case, as
+# a guardian whose approval stopped verifying would: the roster, not the grant, must keep them out.
+PENDING = "pending"
 ADMIN = "admin"
-ACTORS = (NOBODY, REPORTER, OTHER_REPORTER, GUARDIAN, OUTSIDER, ADMIN)
+ACTORS = (NOBODY, REPORTER, OTHER_REPORTER, GUARDIAN, OUTSIDER, PENDING, ADMIN)
 
 # --- The answers --------------------------------------------------------------------------------------------
 OK = "ok"  # 2xx, or a 3xx that is not one of the two sign-in gates below
@@ -67,17 +70,18 @@ def same(answer: str) -> dict[str, str]:
     return row(*(answer,) * len(ACTORS))
 
 
-GUARDIAN_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, FORBIDDEN)  # guardian_required, not about one case
-CASE_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, FORBIDDEN, FORBIDDEN)  # needs the key to this very case
-ADMIN_ONLY = row(SIGNIN, SIGNIN, SIGNIN, FORBIDDEN, FORBIDDEN, OK)
-STAFF_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, OK)
+GUARDIAN_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, FORBIDDEN, FORBIDDEN)  # an approved guardian, not one case
+ANY_GUARDIAN = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, OK, FORBIDDEN)  # pending guardians too (waiting page, Team)
+CASE_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)  # needs the key to this very case
+ADMIN_ONLY = row(SIGNIN, SIGNIN, SIGNIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+STAFF_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, OK, OK)
 PUBLIC = same(OK)
 # Reporter pages: the follow-up session decides which case; staff have none, so they are sent to start.
-REPORTER_SESSION_GET = row(START, OK, OK, START, START, START)
-REPORTER_SESSION_POST_401 = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
-REPORTER_SESSION_POST_START = row(START, OK, OK, START, START, START)
+REPORTER_SESSION_GET = row(START, OK, OK, START, START, START, START)
+REPORTER_SESSION_POST_401 = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
+REPORTER_SESSION_POST_START = row(START, OK, OK, START, START, START, START)
 # API: the access code is the only credential; a staff cookie counts for nothing.
-ACCESS_CODE_API = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
+ACCESS_CODE_API = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
 
 # (endpoint, method) -> actor -> expected answer. Explicit on purpose: review it when a route changes.
 MATRIX: dict[tuple[str, str], dict[str, str]] = {
@@ -106,11 +110,13 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # Staff sign-in and sign-out.
     ("guardian.sign_in", "GET"): PUBLIC,
     ("guardian.sign_in", "POST"): same(UNAUTHORISED),  # empty credentials, whoever sends them
-    ("guardian.sign_out", "POST"): row(SIGNIN, SIGNIN, SIGNIN, SIGNIN, SIGNIN, SIGNIN),  # always lands on sign-in
+    ("guardian.sign_out", "POST"): same(SIGNIN),  # always lands on sign-in
     ("guardian.change_password", "GET"): STAFF_ONLY,
     ("guardian.change_password", "POST"): STAFF_ONLY,
     # Guardian pages that are not about one case.
-    ("guardian.queue", "GET"): GUARDIAN_ONLY,
+    ("guardian.queue", "GET"): ANY_GUARDIAN,  # a pending guardian sees that they are waiting, and no case
+    ("team.team", "GET"): ANY_GUARDIAN,
+    ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
     ("guardian.board_page", "GET"): GUARDIAN_ONLY,
     ("guardian.board_chart", "GET"): GUARDIAN_ONLY,
     ("guardian.reports_page", "GET"): GUARDIAN_ONLY,
@@ -135,6 +141,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("admin.enable", "POST"): ADMIN_ONLY,
     ("admin.reset_password", "GET"): ADMIN_ONLY,
     ("admin.reset_password", "POST"): ADMIN_ONLY,
+    # Enrolment: the one-time link is the only credential; without it, nothing is there.
+    ("enrol.enrol", "GET"): same(NOTFOUND),
+    ("enrol.enrol", "POST"): same(NOTFOUND),
 }
 
 # Query strings that make a GET valid, so "ok" means a real answer rather than a 400.
@@ -166,6 +175,7 @@ def routes(app: Flask) -> dict[tuple[str, str], str]:
 class World:
     guardian: Staff
     outsider: Staff
+    pending: Staff
     admin: Staff
     reference: str
     access_code: str
@@ -179,17 +189,20 @@ def seed(app: Flask) -> World:
     """A guardian and an administrator, the case (with a file), another case, then a guardian with no grant."""
     guardian = gen_staff(app)
     admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    pending = gen_staff(app, email="pending@example.org", name="Pat Pending", approved=False)
     raiser = app.test_client()
     case = gen_concern(raiser, what_happened=SECRET_WORDS)
     other = gen_concern(raiser, what_happened=OTHER_WORDS)
     with app.app_context():
         opened, case_key = keyring.open_with_access_code(case["access_code"], app.config["TOKEN_PEPPER_BYTES"])
         uid = attachments.add_attachment(opened, case_key, "rota.txt", FILE_WORDS, "text/plain").uid
+        keyring.grant_case_key(opened, case_key, db.session.get(User, pending.id))  # a grant, but not on the roster
         db.session.commit()
     outsider = gen_staff(app, email="outsider@example.org", name="Olly Outsider")  # joined after: no grant
     world = World(
         guardian=guardian,
         outsider=outsider,
+        pending=pending,
         admin=admin,
         reference=case["reference"],
         access_code=case["access_code"],
@@ -217,8 +230,8 @@ def caller_for(app: Flask, world: World, actor: str) -> Caller:
         page = client.post("/follow-up", data={"csrf_token": csrf_token(client, "/follow-up"), "access_code": code})
         assert page.status_code == 302 and page.headers["Location"].endswith("/follow-up/case"), page.status_code
         bearer = code
-    elif actor in (GUARDIAN, OUTSIDER, ADMIN):
-        staff = {GUARDIAN: world.guardian, OUTSIDER: world.outsider, ADMIN: world.admin}[actor]
+    elif actor in (GUARDIAN, OUTSIDER, PENDING, ADMIN):
+        staff = {GUARDIAN: world.guardian, OUTSIDER: world.outsider, PENDING: world.pending, ADMIN: world.admin}[actor]
         assert AuthActions(client).sign_in(staff).status_code == 302
     return Caller(client, bearer, csrf_token(client, "/raise"))
 
@@ -284,6 +297,7 @@ def test_the_matrix_keeps_case_content_from_admins_and_guardians_without_a_grant
             answers = MATRIX[(endpoint, method)]
             assert answers[ADMIN] == FORBIDDEN, f"{endpoint} {method}: an administrator must get 403"
             assert answers[OUTSIDER] == FORBIDDEN, f"{endpoint} {method}: a guardian without a grant must get 403"
+            assert answers[PENDING] == FORBIDDEN, f"{endpoint} {method}: a guardian off the roster must get 403"
             assert answers[NOBODY] == answers[REPORTER] == answers[OTHER_REPORTER] == SIGNIN, endpoint
 
 

@@ -24,16 +24,24 @@ def test_init_writes_the_recovery_key_once_with_mode_0600(app, runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     with app.app_context():
-        private_key = keyring.decode_recovery_file(key_file.read_text())
-        stored = db.session.scalar(select(OrganisationKey))
+        secrets = keyring.read_recovery_file(key_file.read_text())
+        private_key = secrets.recovery_key
+        stored = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
         assert crypto.public_key_of(private_key) == stored.public_key
         assert private_key not in stored.public_key
+        # The same file holds the organisation signing key, whose fingerprint init printed for SPEAKUP_ROSTER_ROOT.
+        roster_key = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "roster"))
+        assert crypto.signing_public_key_of(secrets.signing_key) == roster_key.public_key
+        assert secrets.signing_key not in roster_key.public_key
+        root = crypto.roster_fingerprint(roster_key.public_key)
+    assert f"roster-root: {root}\n" in result.output
+    assert f"Roster-Root: {root}" in key_file.read_text()
     # Running again is safe: it migrates, keeps the key, and writes nothing.
     again = runner.invoke(args=["speakup", "init", "--recovery-key-file", str(tmp_path / "second.key")])
     assert again.exit_code == 0 and "already exists" in again.output
     assert not (tmp_path / "second.key").exists()
     with app.app_context():
-        assert db.session.scalar(select(func.count(OrganisationKey.id))) == 1
+        assert db.session.scalar(select(func.count(OrganisationKey.id))) == 2  # recovery and roster
 
 
 def test_init_refuses_to_overwrite_a_key_file(app, runner, tmp_path):

@@ -7,13 +7,16 @@ import runpy
 from pathlib import Path
 
 import pytest
+from conftest import install_organisation_keys, make_app
+from sqlalchemy import create_engine, text
 
-from speakup import ConfigurationError, create_app
+from speakup import ConfigurationError, create_app, crypto
+from speakup.models import db
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for key in ("SPEAKUP_SECRET_KEY", "SPEAKUP_TOKEN_PEPPER", "SPEAKUP_ENVIRONMENT"):
+    for key in ("SPEAKUP_SECRET_KEY", "SPEAKUP_TOKEN_PEPPER", "SPEAKUP_ENVIRONMENT", "SPEAKUP_ROSTER_ROOT"):
         monkeypatch.delenv(key, raising=False)
 
 
@@ -35,6 +38,7 @@ def test_production_starts_with_secrets_from_the_environment(tmp_path, monkeypat
     monkeypatch.setenv("SPEAKUP_SECRET_KEY", "k" * 40)
     monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER", "p" * 40)
     monkeypatch.setenv("SPEAKUP_ACK_DAYS", "5")
+    monkeypatch.setenv("SPEAKUP_ROSTER_ROOT", "ab12-" * 15 + "ab12")  # a database not made yet is checked later
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
     assert app.config["SECRET_KEY"] == "k" * 40
     assert app.config["ACK_DAYS"] == 5
@@ -102,3 +106,55 @@ def test_a_web_worker_runs_without_alembic_and_the_command_line_still_migrates(t
     current = flask("db", "current")
     assert current.returncode == 0, current.stderr
     assert "(head)" in current.stdout
+
+
+# --- The pinned roster root ---------------------------------------------------------------------------------------
+
+PRODUCTION = {"SECRET_KEY": "k" * 40, "TOKEN_PEPPER": "p" * 40}
+
+
+@pytest.fixture
+def installed(tmp_path) -> tuple[str, str]:
+    """A database `speakup init` has made: its URL and its roster root."""
+    url = f"sqlite:///{tmp_path}/installed.sqlite"
+    app = make_app(url)
+    install_organisation_keys(app)
+    with app.app_context():
+        db.engine.dispose()
+    return url, app.config["ROSTER_ROOT"]
+
+
+def test_production_refuses_to_serve_without_a_roster_root_and_names_the_command(installed):
+    url, _root = installed
+    with pytest.raises(ConfigurationError) as excinfo:
+        create_app({"SQLALCHEMY_DATABASE_URI": url, **PRODUCTION})
+    message = str(excinfo.value)
+    assert message.startswith("SPEAKUP_ROSTER_ROOT must be set in production")
+    assert "speakup init" in message and "speakup roster upgrade" in message
+
+
+@pytest.mark.parametrize("root", ["not a fingerprint", "ab12-" * 15 + "ab1"])
+def test_production_refuses_a_roster_root_that_is_not_a_fingerprint(installed, root):
+    url, _root = installed
+    with pytest.raises(ConfigurationError, match="not a roster-root fingerprint"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+
+
+def test_production_refuses_a_roster_root_that_does_not_match_the_database(installed):
+    url, root = installed
+    other = crypto.roster_fingerprint(crypto.generate_signing_keypair().public_bytes)
+    with pytest.raises(ConfigurationError, match="does not match this database's organisation signing key"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": other, **PRODUCTION})
+    # The right one, in any case and with or without its hyphens, starts.
+    for written in (root, root.upper(), root.replace("-", "")):
+        assert create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": written, **PRODUCTION})
+
+
+def test_production_refuses_a_database_without_an_organisation_signing_key(installed):
+    url, root = installed
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM organisation_keys WHERE purpose = 'roster'"))
+    engine.dispose()
+    with pytest.raises(ConfigurationError, match="no organisation signing key"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})

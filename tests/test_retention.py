@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import AuthActions, Staff, gen_concern, gen_staff, make_app, post_form
+from conftest import AuthActions, Staff, gen_concern, gen_staff, install_organisation_keys, make_app, post_form
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text, update
@@ -410,9 +410,7 @@ def file_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[F
     app = make_app(f"sqlite:///{path}", SQLITE_JOURNAL_MODE=request.param, **RATE)
     with app.app_context():
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == request.param
-        _row, private_key = keyring.create_recovery_key()
-        db.session.commit()
-    app.config["TEST_RECOVERY_PRIVATE_KEY"] = private_key
+    install_organisation_keys(app)
     yield app, path
     with app.app_context():
         db.session.remove()

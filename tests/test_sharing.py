@@ -6,20 +6,15 @@ own key, so besides the status codes the tests look at the grant rows themselves
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 
 import pytest
-from conftest import AuthActions, Staff, gen_concern, gen_staff, post_form
+from conftest import AuthActions, Enrolled, Staff, enrol, gen_concern, gen_staff, organisation_secrets, post_form
 from sqlalchemy import func, select
 
-from speakup import accounts, audit, crypto, keyring
+from speakup import audit, crypto, keyring
 from speakup.models import AuditEvent, Case, CaseExclusion, CaseGrant, User, db
-
-CREDENTIALS_PASSWORD_RE = re.compile(r'<code id="initial-password">([^<]+)</code>')
-CREDENTIALS_TOTP_RE = re.compile(r'<code id="totp-uri"[^>]*>([^<]+)</code>')
-
 
 # --- Helpers -------------------------------------------------------------------------------------
 
@@ -87,7 +82,8 @@ def _signed_in(app, staff: Staff):
 def _recovery_file(app, tmp_path):
     """This installation's recovery key file, as `flask speakup init` wrote it."""
     path = tmp_path / "recovery.key"
-    path.write_text(keyring.encode_recovery_file(app.config["TEST_RECOVERY_PRIVATE_KEY"]))
+    secrets = organisation_secrets(app)
+    path.write_text(keyring.encode_recovery_file(secrets.recovery_key, secrets.signing_key))
     return path
 
 
@@ -379,16 +375,13 @@ def test_an_unknown_guardian_to_exclude_is_refused(app, client, value):
 # --- 4. Recovery after every guardian lost their password -----------------------------------------
 
 
-def _reset_on_admin_page(admin_client, staff: Staff) -> Staff:
-    """Resets a password on the admin page and returns the new credentials it shows once."""
+def _reset_on_admin_page(app, admin_client, staff: Staff, password: str) -> Enrolled:
+    """Resets an account on the admin page and follows the one-time link it shows, as its owner."""
     url = f"/admin/users/{staff.id}/reset-password"
     response = post_form(admin_client, url)
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page
-    password = CREDENTIALS_PASSWORD_RE.search(page).group(1)
-    uri = html.unescape(CREDENTIALS_TOTP_RE.search(page).group(1))
-    secret = re.search(r"[?&]secret=([A-Z2-7]+)", uri).group(1)
-    return Staff(staff.id, staff.email, password, base64.b32decode(secret + "=" * (-len(secret) % 8)))
+    return enrol(app, page, password=password)
 
 
 def test_recovery_after_every_guardian_lost_their_password(app, client, runner, tmp_path):
@@ -402,14 +395,11 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
     old_amir_client = _signed_in(app, amir)
     assert old_amir_client.get(_case_url(refs[0])).status_code == 200
 
-    # Both forget their passwords: one reset on the admin page, one through accounts.reset_password.
+    # Both forget their passwords: each gets a new enrolment link and makes new keys and secrets.
     admin_client = _signed_in(app, admin)
-    new_amir = _reset_on_admin_page(admin_client, amir)
-    with app.app_context():
-        account = accounts.reset_password(
-            db.session.get(User, bea.id), "a fresh passphrase for bea", db.session.get(User, admin.id)
-        )
-        new_bea = Staff(bea.id, bea.email, "a fresh passphrase for bea", account.totp_secret)
+    amir_enrolled = _reset_on_admin_page(app, admin_client, amir, "a fresh passphrase for amir")
+    bea_enrolled = _reset_on_admin_page(app, admin_client, bea, "a fresh passphrase for bea")
+    new_amir, new_bea = amir_enrolled.staff, bea_enrolled.staff
     assert new_amir.totp_secret != amir.totp_secret and new_bea.totp_secret != bea.totp_secret
 
     # Their old grants are gone (their old keys are lost), and so is Amir's old session.
@@ -426,7 +416,19 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
             assert text not in response.get_data(as_text=True)
     assert "<table" not in amir_client.get("/guardian/").get_data(as_text=True)
 
-    result = _recover(runner, _recovery_file(app, tmp_path), "AMIR@example.org")
+    # Both are pending again and no approved guardian is left, so recovery to Amir is refused until the
+    # organisation key approves him (after comparing his safety code).
+    key_file = _recovery_file(app, tmp_path)
+    refused = _recover(runner, key_file, "amir@example.org")
+    assert refused.exit_code == 1 and "is not on the verified roster" in refused.output
+    assert _guardian_grant_count(app) == 0
+    approved = runner.invoke(
+        args=["speakup", "approve", "--email", "amir@example.org", "--recovery-key-file", str(key_file),
+              "--safety-code", amir_enrolled.safety_code]
+    )  # fmt: skip
+    assert approved.exit_code == 0, approved.output
+
+    result = _recover(runner, key_file, "AMIR@example.org")
     assert result.exit_code == 0, result.output
     assert "amir@example.org can now open 4 more cases (0 already held, 0 left out" in result.output
 
@@ -442,7 +444,7 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
     for ref, text in zip(refs, texts, strict=True):
         assert f'href="/guardian/cases/{ref}">{ref}</a>' in queue
         assert text in amir_client.get(_case_url(ref)).get_data(as_text=True)
-    # Recovery went to Amir only; Bea waits for Amir to share or for another recovery.
+    # Recovery went to Amir only; Bea waits for Amir to approve her and share, or for another recovery.
     assert _guardian_grant_count(app, new_amir) == 4
     assert _guardian_grant_count(app, new_bea) == 0
     assert bea_client.get(_case_url(refs[0])).status_code == 403
@@ -456,7 +458,8 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
         ("bea@example.org", 4),
     ]
 
-    # Then Amir can share with Bea the usual way.
+    # Then Amir approves Bea with her safety code and shares with her the usual way.
+    post_form(amir_client, "/guardian/team", f"/guardian/team/{bea.id}/approve", safety_code=bea_enrolled.safety_code)
     page = post_form(amir_client, "/guardian/share", share_with=str(bea.id)).get_data(as_text=True)
     assert "Bea Guardian can now open 4 more cases." in page
     assert texts[2] in bea_client.get(_case_url(refs[2])).get_data(as_text=True)

@@ -1,16 +1,14 @@
-"""Administrators manage staff accounts. They never see a concern: they hold no key to one."""
+"""Administrators manage staff accounts. They never see a concern: they hold no key to one, and never see a
+password or a security-code secret either: adding or resetting an account gives them a one-time enrolment link."""
 
 from __future__ import annotations
 
-import secrets
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from .. import accounts
-from ..inputs import parse_int
-from ..models import User, db
 from .forms import DomainForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -27,12 +25,6 @@ def admin_required(view):
     return wrapped
 
 
-def _initial_password() -> str:
-    # Six random words' worth of entropy in a form that can be read out or typed: the person
-    # changes it after signing in.
-    return "-".join(secrets.token_urlsafe(6) for _ in range(4))
-
-
 ROLE_LABELS = {"guardian": "Guardian", "admin": "Administrator"}
 
 
@@ -40,21 +32,14 @@ class InviteForm(DomainForm):
     field_names = ("email", "name", "role")
 
 
+def _accounts_page(status: int = 200, **messages: str):
+    return render_template("admin/accounts.html", staff=accounts.staff_states(), **messages), status
+
+
 @bp.get("/", endpoint="accounts")
 @admin_required
 def accounts_page():
-    return render_template("admin/accounts.html", users=accounts.staff_accounts())
-
-
-def _render_new_credentials(account: accounts.NewAccount, password: str, heading: str, reset: bool):
-    return render_template(
-        "admin/credentials.html",
-        account=account,
-        password=password,
-        totp_uri=accounts.totp_uri_for(account),
-        heading=heading,
-        reset=reset,
-    )
+    return _accounts_page()
 
 
 @bp.route("/invite", methods=["GET", "POST"])
@@ -63,24 +48,17 @@ def invite():
     form = InviteForm()
     if request.method == "GET":
         return render_template("admin/invite.html", form=form, roles=ROLE_LABELS)
-    password = _initial_password()
     values = form.values
     try:
-        if values["role"] not in accounts.ROLES:
-            raise accounts.AccountError("Choose guardian or administrator")
-        account = accounts.create_user(
-            values["email"], values["name"], values["role"], password, "admin", current_user.user.id
-        )
+        link = accounts.invite_user(values["email"], values["name"], values["role"], current_user.user)
     except accounts.AccountError as exc:
-        message = str(exc)
-        field = "role" if "guardian or" in message else "name" if "name" in message.lower() else "email"
-        form.fail({field: message[:1].upper() + message[1:]})
+        form.fail({exc.field or "email": exc.message})
         return render_template("admin/invite.html", form=form, roles=ROLE_LABELS), 400
-    return _render_new_credentials(account, password, f"Account created for {account.user.name}", reset=False)
+    return render_template("admin/enrolment_link.html", link=link, reset=False)
 
 
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id) if parse_int(user_id) is not None else None
+def _user_or_404(user_id: int):
+    user = accounts.get_user(user_id)
     if user is None:
         abort(404)
     return user
@@ -103,12 +81,8 @@ def _set_active(user_id: int, active: bool):
     try:
         accounts.set_active(user, active, current_user.user)
     except accounts.AccountError as exc:
-        return render_template("admin/accounts.html", users=accounts.staff_accounts(), error=str(exc)), 400
-    return render_template(
-        "admin/accounts.html",
-        users=accounts.staff_accounts(),
-        notice=f"{user.name}'s account is now {'enabled' if active else 'disabled'}.",
-    )
+        return _accounts_page(400, error=exc.message)
+    return _accounts_page(notice=f"{user.name}'s account is now {'enabled' if active else 'disabled'}.")
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])
@@ -116,7 +90,9 @@ def _set_active(user_id: int, active: bool):
 def reset_password(user_id: int):
     user = _user_or_404(user_id)
     if request.method == "GET":
-        return render_template("admin/reset.html", user=user, require_mfa=current_app.config["REQUIRE_MFA"])
-    password = _initial_password()
-    account = accounts.reset_password(user, password, current_user.user)
-    return _render_new_credentials(account, password, f"New password for {user.name}", reset=True)
+        return render_template("admin/reset.html", user=user)
+    try:
+        link = accounts.reset_account(user, current_user.user)
+    except accounts.AccountError as exc:
+        return _accounts_page(400, error=exc.message)
+    return render_template("admin/enrolment_link.html", link=link, reset=True)

@@ -11,7 +11,7 @@ from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import attachments, audit, cases, keyring, workflow
+from .. import attachments, audit, cases, keyring, roster, workflow
 from ..categories import OUTCOMES
 from ..inputs import parse_int
 from ..models import Case, CaseGrant, User, db
@@ -22,7 +22,8 @@ CONFLICT = "This case changed while you were working on it. Check it below; your
 
 
 def get_case(reference: str) -> tuple[Case, bytes]:
-    """The case and its key for the signed-in guardian: 404 when missing, 403 without a grant."""
+    """The case and its key for the signed-in guardian (on the verified roster: ``guardian_required``): 404 when
+    missing, 403 without a grant."""
     case = cases.case_by_reference(reference)
     if case is None:
         abort(404)
@@ -69,13 +70,14 @@ def _guardians_for_assignment(case: Case) -> dict[str, str]:
 
 
 def _guardians_to_share_with(case: Case) -> dict[str, str]:
-    holders = select(CaseGrant.user_id).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian")
-    rows = db.session.execute(
-        select(User.id, User.name, User.email)
-        .where(User.role == "guardian", User.is_active.is_(True), User.id.not_in(holders))
-        .order_by(User.name)
+    """Guardians on the verified roster who do not hold the case yet: nobody else can be given its key."""
+    holders = set(
+        db.session.scalars(
+            select(CaseGrant.user_id).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian")
+        )
     )
-    return {str(user_id): f"{name} ({email})" for user_id, name, email in rows}
+    members = roster.current_roster().guardians(exclude_ids=tuple(holders))
+    return {str(m.id): f"{m.name} ({m.email})" for m in sorted(members, key=lambda m: m.name)}
 
 
 def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, status: int = 200, warning: str = ""):
@@ -232,8 +234,8 @@ def share(reference: str):
     case, case_key = get_case(reference)
     form = CaseForm("share", FORMS["share"])
     user_id = parse_int(form.values["share_with"])
-    user = db.session.get(User, user_id) if user_id is not None else None
-    if user is None or user.role != "guardian" or not user.is_active:
+    user = roster.current_roster().member(user_id) if user_id is not None else None
+    if user is None:
         form.fail({"share_with": "Choose a guardian to share this case with"})
         return render_case(case, case_key, form, 400)
     override = form.values.get("override_exclusion") == "yes"
@@ -272,19 +274,16 @@ def share_all():
     """Shares every case this guardian holds with a colleague (for example a new guardian)."""
     form = ShareAllForm()
     me = current_user.user
-    choices = {
-        str(u.id): f"{u.name} ({u.email})"
-        for u in db.session.scalars(
-            select(User).where(User.role == "guardian", User.is_active.is_(True), User.id != me.id).order_by(User.name)
-        )
-    }
+    verified = roster.current_roster()
+    members = sorted(verified.guardians(exclude_ids=(me.id,)), key=lambda m: m.name)
+    choices = {str(m.id): f"{m.name} ({m.email})" for m in members}
     if request.method == "GET":
         return render_template("guardian/share_all.html", form=form, choices=choices, result=None)
     target = form.values["share_with"]
     if target not in choices:
         form.fail({"share_with": "Choose a guardian to share your cases with"})
         return render_template("guardian/share_all.html", form=form, choices=choices, result=None), 400
-    user = db.session.get(User, int(target))
+    user = verified.member(int(target))
     key = private_key()
     result = keyring.share_cases(
         keyring.guardian_case_ids(me.id), lambda case: keyring.guardian_case_key(case, me.id, key), user

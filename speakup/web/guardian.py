@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from .. import accounts, audit, crypto, keyring, workflow
+from .. import accounts, audit, crypto, keyring, roster, workflow
 from ..categories import lists_for
 from ..errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_down_form
 from ..extensions import LimitStoreDown, limiter, login_manager
@@ -56,22 +56,44 @@ login_manager.login_message = "Sign in to continue"
 login_manager.session_protection = None
 
 
-def private_key() -> bytes:
-    """The signed-in guardian's private key, opened with the half of the session the cookie holds."""
-    if "private_key" not in g:
+def staff_keys() -> keyring.AccountKeys:
+    """The signed-in person's private keys, opened with the half of the session the cookie holds."""
+    if "staff_keys" not in g:
         try:
-            g.private_key = keyring.staff_private_key(current_user.row, crypto.b64d(session.get("staff_key", "")))
+            g.staff_keys = keyring.staff_keys(current_user.row, crypto.b64d(session.get("staff_key", "")))
         except (keyring.SessionExpired, ValueError):
             _end_session()
             abort(redirect(url_for("guardian.sign_in")))
-    return g.private_key
+    return g.staff_keys
 
 
-def guardian_required(view):
+def private_key() -> bytes:
+    """The signed-in guardian's HPKE private key: it opens the case keys wrapped for them."""
+    return staff_keys().private_key
+
+
+def signed_in_guardian_required(view):
+    """Any signed-in guardian, approved or not: the queue (which tells a pending guardian they are waiting) and
+    the Team page only."""
+
     @wraps(view)
     @login_required
     def wrapped(*args, **kwargs):
         if not current_user.is_guardian:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def guardian_required(view):
+    """A guardian on the verified roster (speakup/roster.py). Anyone else, a guardian waiting for approval or one
+    whose approval no longer verifies included, gets 403, whatever grants they hold."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_guardian or roster.current_roster().member(current_user.user.id) is None:
             abort(403)
         return view(*args, **kwargs)
 
@@ -143,7 +165,7 @@ def sign_out():
 
 
 @bp.get("/")
-@guardian_required
+@signed_in_guardian_required
 def queue():
     today = workflow.london_today(utcnow())
     themes = lists_for(today).themes
@@ -151,9 +173,14 @@ def queue():
         filters = QueueFilters.from_args(request.args.to_dict(), themes)
     except BadFilter:
         abort(400)
-    page = guardian_queue(current_user.user.id, filters, today, current_app.config["REMINDER_DAYS"])
+    me = current_user.user
+    if roster.current_roster().member(me.id) is None:
+        # Waiting for approval (or an approval that no longer verifies): no case is listed or opened.
+        return render_template("guardian/pending.html", safety_code=roster.safety_code_of(me))
+    page = guardian_queue(me.id, filters, today, current_app.config["REMINDER_DAYS"])
     return render_template(
         "guardian/queue.html",
+        roster_changes=accounts.recent_roster_changes(),
         page=page,
         filters=filters,
         labels=workflow.GUARDIAN_LABELS,
@@ -178,8 +205,7 @@ def change_password():
     try:
         accounts.change_password(current_user.user, form.values["current_password"], form.values["new_password"])
     except accounts.AccountError as exc:
-        field = "current_password" if "current password" in str(exc) else "new_password"
-        form.fail({field: str(exc)})
+        form.fail({exc.field or "new_password": exc.message})
         form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
         return render_template("guardian/password.html", form=form, done=False), 400
     form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
