@@ -23,14 +23,21 @@ from pathlib import Path
 GUARDIANS = 10
 
 
-def _create_accounts(prefix: str, role: str, count: int) -> list[dict]:
-    from speakup import accounts
+def _create_accounts(prefix: str, role: str, count: int, key_file: Path | None = None) -> list[dict]:
+    """Accounts as the command line makes them; guardians approved with the organisation key from ``key_file``,
+    so the roster (and every new concern) holds all of them, as in a real installation."""
+    from speakup import accounts, keyring, roster
+    from speakup.models import db
 
+    secrets_file = keyring.read_recovery_file(key_file.read_text()) if key_file else None
     created = []
     for number in range(count):
         password = secrets.token_urlsafe(18)
         email = f"{prefix}{number}@bench.example.org"
         account = accounts.create_user(email, f"Bench {role.title()} {prefix}{number}", role, password)
+        if secrets_file is not None:
+            roster.approve_with_organisation_key(account.user, secrets_file, None)
+            db.session.commit()
         created.append(
             {
                 "email": email,
@@ -43,7 +50,9 @@ def _create_accounts(prefix: str, role: str, count: int) -> list[dict]:
     return created
 
 
-def prepare(size: int, out: Path, sign_in_pool: int, variant_pool: int, variant: tuple[int, int]) -> None:
+def prepare(
+    size: int, out: Path, sign_in_pool: int, variant_pool: int, variant: tuple[int, int], key_file: Path
+) -> None:
     from sqlalchemy import text
 
     from speakup import create_app, keyring
@@ -55,7 +64,7 @@ def prepare(size: int, out: Path, sign_in_pool: int, variant_pool: int, variant:
     app = create_app()
     started = time.perf_counter()
     with app.app_context():
-        guardians = _create_accounts("guardian", "guardian", GUARDIANS)
+        guardians = _create_accounts("guardian", "guardian", GUARDIANS, key_file)
         sign_in = _create_accounts("signin", "admin", sign_in_pool)
         # The same pool again at a cheaper Argon2 setting: each account keeps the parameters it was
         # created with, so one server measures both.
@@ -102,8 +111,9 @@ def main() -> None:
     parser.add_argument("--sign-in-pool", type=int, default=100)
     parser.add_argument("--variant-pool", type=int, default=100)
     parser.add_argument("--variant", type=int, nargs=2, default=[19456, 2], metavar=("MEMORY_KIB", "ITERATIONS"))
+    parser.add_argument("--recovery-key-file", type=Path, required=True, help="the key file `speakup init` wrote")
     args = parser.parse_args()
-    prepare(args.size, args.out, args.sign_in_pool, args.variant_pool, tuple(args.variant))
+    prepare(args.size, args.out, args.sign_in_pool, args.variant_pool, tuple(args.variant), args.recovery_key_file)
 
 
 if __name__ == "__main__":

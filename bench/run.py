@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import secrets
 import shutil
 import sqlite3
@@ -237,17 +238,20 @@ def prepare_sizes(sizes: list[Size], pools: tuple[int, int]) -> None:
     for size in sizes:
         if size.url.startswith("postgresql"):
             _fresh_postgres(size.url)
-        subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        init = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
             [PYTHON, "-m", "flask", "--app", "wsgi", "speakup", "init", "--recovery-key-file",
              str(size.workdir / "recovery-key.txt")],
-            cwd=ROOT, env=size.env, check=True, capture_output=True, timeout=300,
+            cwd=ROOT, env=size.env, check=True, capture_output=True, timeout=300, text=True,
         )  # fmt: skip
+        # Pinned as an operator pins it: production serves nothing without SPEAKUP_ROSTER_ROOT.
+        size.env["SPEAKUP_ROSTER_ROOT"] = re.search(r"^roster-root: (\S+)$", init.stdout, re.MULTILINE).group(1)
     started = time.perf_counter()
     running = []
     for size in sizes:
         out = size.workdir / "prepared.json"
         command = [PYTHON, "-m", "bench.prepare", "--size", str(size.cases), "--out", str(out)]
         command += ["--sign-in-pool", str(pools[0]), "--variant-pool", str(pools[1])]
+        command += ["--recovery-key-file", str(size.workdir / "recovery-key.txt")]
         log = (size.workdir / "prepare.log").open("wb")
         process = subprocess.Popen(command, cwd=ROOT, env=size.env, stdout=log, stderr=log)  # noqa: S603
         running.append((size, out, process))

@@ -105,7 +105,9 @@ def totp_uri(text: str, user: User) -> str:
 def totp_qr_svg(text: str, user: User) -> str:
     """The otpauth URI as an inline SVG QR code, drawn on the server: no script, no style attribute."""
     code = segno.make(totp_uri(text, user), error="m")
-    svg = code.svg_inline(scale=4, title="QR code for your authenticator app", svgclass="speakup-qr", lineclass=None)
+    svg = code.svg_inline(
+        scale=4, dark="#000", light="#fff", title="QR code for your authenticator app", svgclass="speakup-qr", lineclass=None
+    )
     return svg.replace("<svg ", '<svg role="img" aria-label="QR code for your authenticator app" ', 1)
 
 

@@ -170,10 +170,22 @@ class Staff:
         return f"Staff({self.email!r})"
 
 
-def create_guardian(env: dict[str, str], email: str, name: str) -> Staff:
+def init_installation(env: dict[str, str], key_file: Path) -> Path:
+    """`speakup init`, then pins the roster-root it prints in ``env`` as an operator pins SPEAKUP_ROSTER_ROOT
+    (production serves nothing without it). Returns the recovery key file."""
+    output = run_cli(env, "init", "--recovery-key-file", str(key_file))
+    match = re.search(r"^roster-root: ([0-9a-f-]+)$", output, re.MULTILINE)
+    assert match, f"init printed no roster-root:\n{output}"
+    env["SPEAKUP_ROSTER_ROOT"] = match.group(1)
+    return key_file
+
+
+def create_guardian(env: dict[str, str], email: str, name: str, key_file: Path | None = None) -> Staff:
+    """A guardian made on the command line, approved with the organisation key when ``key_file`` is given."""
     password = secrets.token_urlsafe(24)
+    approve = ("--recovery-key-file", str(key_file)) if key_file else ()
     created = run_cli(
-        env, *("create-user", "--email", email, "--name", name, "--role", "guardian"), stdin=password + "\n"
+        env, *("create-user", "--email", email, "--name", name, "--role", "guardian", *approve), stdin=password + "\n"
     )
     return Staff(email, password, totp_secret_from(created))
 

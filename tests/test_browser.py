@@ -8,9 +8,11 @@ request to another host.
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -316,9 +318,12 @@ def test_name_and_contact_are_revealed_only_when_giving_a_name(app: Flask, live_
 
 def test_admin_and_error_pages_pass_the_same_checks(app: Flask, live_server: str, browser: Browser):
     admin = gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin")
+    guardian = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     for javascript in (True, False):
         mode = "js-on" if javascript else "js-off"
         visit = Visit(browser, live_server, javascript, f"{mode}-admin")
+        newcomer = Visit(browser, live_server, javascript, f"{mode}-newcomer")
+        approver = Visit(browser, live_server, javascript, f"{mode}-approver")
         try:
             page = visit.goto("/no-such-page")
             expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
@@ -331,8 +336,26 @@ def test_admin_and_error_pages_pass_the_same_checks(app: Flask, live_server: str
             page.get_by_label("Email address").fill(f"nia-{mode}@example.org")
             page.get_by_label("Role").select_option(label="Guardian")
             page.get_by_role("button", name="Create account").click()
-            expect(page.locator("#initial-password")).to_be_visible()
-            visit.check("admin-credentials")
+            link = page.locator("#enrolment-link").inner_text()
+            visit.check("admin-enrolment-link")
+            expect(page.get_by_text("otpauth")).to_have_count(0)
+            # The newcomer sets up their own account from the link, in their own browser.
+            _enrol(newcomer, link[link.index("/enrol") :])
+            safety_code = newcomer.page.locator("#safety-code").inner_text()
+            # An approved guardian approves them on the Team page: a wrong code first, then the right one.
+            sign_in(approver, guardian)
+            team = approver.goto("/guardian/team")
+            approver.check("team")
+            team.get_by_label("Safety code").fill("00000 00000 00000 00000")
+            team.get_by_role("button", name="Approve").click()
+            expect(team.get_by_role("heading", name="There is a problem")).to_be_visible()
+            approver.check("team-wrong-safety-code")
+            team.get_by_label("Safety code").fill(safety_code)
+            team.get_by_role("button", name="Approve").click()
+            expect(team.get_by_text("Nia New is approved.")).to_be_visible()
+            approver.check("team-approved")
+            sign_out = approver.goto("/guardian/")
+            sign_out.get_by_role("button", name="Sign out").click()
             page = visit.goto("/guardian/")
             expect(page.get_by_role("heading", name="You cannot see this page")).to_be_visible()
             visit.check("error-403")
@@ -340,3 +363,27 @@ def test_admin_and_error_pages_pass_the_same_checks(app: Flask, live_server: str
             visit.check("password-change")
         finally:
             visit.close()
+            newcomer.close()
+            approver.close()
+
+
+def _enrol(visit: Visit, path: str) -> None:
+    """The newcomer's side of an enrolment link: a mismatched password first (errors next to the fields), then
+    the password twice and a code from the text secret."""
+    page = visit.goto(path)
+    visit.check("enrol")
+    expect(page.locator("svg.speakup-qr")).to_be_visible()
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Create a password", exact=True).fill("a newcomer's own words")
+    page.get_by_label("Confirm your password").fill("different words here")
+    page.get_by_role("button", name="Finish setting up").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    visit.check("enrol-errors")
+    assert page.locator("#totp-secret").inner_text() == secret  # the same secret, already scanned
+    page.get_by_label("Create a password", exact=True).fill("a newcomer's own words")
+    page.get_by_label("Confirm your password").fill("a newcomer's own words")
+    code = crypto.totp_now(base64.b32decode(secret + "=" * (-len(secret) % 8)), time.time() - 30)
+    page.get_by_label("Security code").fill(code)
+    page.get_by_role("button", name="Finish setting up").click()
+    expect(page.get_by_role("heading", name="Your account is set up")).to_be_visible()
+    visit.check("enrol-done")

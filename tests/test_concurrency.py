@@ -25,7 +25,16 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from servers import Answer, Browser, Staff, create_guardian, production_env, run_cli, sign_in, start_gunicorn
+from servers import (
+    Answer,
+    Browser,
+    Staff,
+    create_guardian,
+    init_installation,
+    production_env,
+    sign_in,
+    start_gunicorn,
+)
 from test_scale_out import _database_url, _fresh_database
 
 USER_AGENT = "SpeakUpConcurrencyTest/1.0"
@@ -54,8 +63,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         workers="4",
         threads="2",
     )
-    run_cli(env, "init", "--recovery-key-file", str(tmp / "recovery-key.txt"))
-    staff = tuple(create_guardian(env, email, f"Guardian {n}") for n, email in enumerate(GUARDIANS))
+    key_file = init_installation(env, tmp / "recovery-key.txt")
+    staff = tuple(create_guardian(env, email, f"Guardian {n}", key_file) for n, email in enumerate(GUARDIANS))
     server = start_gunicorn(env, tmp)
     try:
         yield Service(server.base_url, database_url, staff)

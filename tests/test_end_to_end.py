@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from servers import Browser, Server, Staff, create_guardian, production_env, run_cli, sign_in, start_gunicorn
+from servers import (
+    Browser,
+    Server,
+    Staff,
+    create_guardian,
+    init_installation,
+    production_env,
+    sign_in,
+    start_gunicorn,
+)
 
 from speakup import crypto
 
@@ -58,11 +67,11 @@ class Service:
 def service(tmp_path: Path) -> Iterator[Service]:
     db_path = tmp_path / "speakup.sqlite"
     env = production_env(f"sqlite:///{db_path}", workers="2", threads="2")
-    run_cli(env, "init", "--recovery-key-file", str(tmp_path / "recovery-key.txt"))
+    key_file = init_installation(env, tmp_path / "recovery-key.txt")
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
     conn.close()
-    guardian = create_guardian(env, GUARDIAN_EMAIL, GUARDIAN_NAME)
+    guardian = create_guardian(env, GUARDIAN_EMAIL, GUARDIAN_NAME, key_file)
     # Its logs and anything it prints land under tmp_path, where the leak search reads every file.
     server = start_gunicorn(env, tmp_path)
     try:

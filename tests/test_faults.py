@@ -62,6 +62,7 @@ from servers import (
     Server,
     create_guardian,
     free_port,
+    init_installation,
     production_env,
     run_cli,
     sign_in,
@@ -281,8 +282,8 @@ def stack() -> Iterator[Stack]:
             _unavailable(f"could not start a PostgreSQL cluster: {error}")
         redis_server.start()
         env = _gunicorn_env(postgres, redis_server)
-        run_cli(env, "init", "--recovery-key-file", str(root / "recovery-key.txt"))
-        staff = create_guardian(env, GUARDIAN_EMAIL, "Fault Guardian")
+        key_file = init_installation(env, root / "recovery-key.txt")
+        staff = create_guardian(env, GUARDIAN_EMAIL, "Fault Guardian", key_file)
         server = start_gunicorn(env, root)
         guardian = Browser(server.base_url, USER_AGENT)
         queue = sign_in(guardian, staff)

@@ -40,8 +40,8 @@ from servers import (
     Server,
     Staff,
     create_guardian,
+    init_installation,
     production_env,
-    run_cli,
     sign_in,
     start_gunicorn,
     unavailable,
@@ -123,8 +123,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     env = production_env(
         database_url, ratelimit_storage_uri=redis_url, access_code_rate_limit="3 per minute", workers="1", threads="2"
     )
-    run_cli(env, "init", "--recovery-key-file", str(tmp_path / "recovery-key.txt"))
-    guardian = create_guardian(env, GUARDIAN_EMAIL, "Scale Out Guardian")
+    key_file = init_installation(env, tmp_path / "recovery-key.txt")
+    guardian = create_guardian(env, GUARDIAN_EMAIL, "Scale Out Guardian", key_file)
     instances: list[Instance] = []
     try:
         for name in ("a", "b"):
