@@ -106,7 +106,12 @@ def totp_qr_svg(text: str, user: User) -> str:
     """The otpauth URI as an inline SVG QR code, drawn on the server: no script, no style attribute."""
     code = segno.make(totp_uri(text, user), error="m")
     svg = code.svg_inline(
-        scale=4, dark="#000", light="#fff", title="QR code for your authenticator app", svgclass="speakup-qr", lineclass=None
+        scale=4,
+        dark="#000",
+        light="#fff",
+        title="QR code for your authenticator app",
+        svgclass="speakup-qr",
+        lineclass=None,
     )
     return svg.replace("<svg ", '<svg role="img" aria-label="QR code for your authenticator app" ', 1)
 
