@@ -26,7 +26,7 @@ install: $(BIN)/flask speakup/static/build/nhsuk.css
 DEV_ENV := SPEAKUP_ENVIRONMENT=development SPEAKUP_REQUIRE_MFA=$${SPEAKUP_REQUIRE_MFA:-false}
 run: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi speakup init --recovery-key-file instance/recovery-key.txt
-	$(DEV_ENV) $(BIN)/flask --app wsgi speakup demo
+	$(DEV_ENV) $(BIN)/flask --app wsgi speakup demo --recovery-key-file instance/recovery-key.txt
 	$(DEV_ENV) $(BIN)/flask --app wsgi run
 
 ## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set).

@@ -14,7 +14,7 @@ from conftest import gen_concern, gen_staff
 from flask import Flask
 from flask.testing import FlaskClient
 
-from speakup import notify
+from speakup import accounts, notify
 from speakup.models import User, db
 
 MARKER = "Zebra-7741 the drug cupboard was left open"
@@ -249,3 +249,26 @@ def test_send_reminders_tells_each_guardian_how_many_cases_fall_due(
     for concern in raised:
         assert concern["reference"].encode() not in sent[0].raw
     assert MARKER.encode() not in sent[0].raw
+
+
+def test_every_approved_guardian_is_emailed_when_the_roster_changes(mail_app: Flask, smtp) -> None:
+    """Added, approved, reset, disabled: each approved guardian hears of it, with no name in the email."""
+    handler, _port = smtp
+    gen_staff(mail_app, "gita@example.org", name="Gita Guardian")
+    gen_staff(mail_app, "bea@example.org", name="Bea Guardian")
+    gen_staff(mail_app, "pat@example.org", name="Pat Pending", approved=False)
+    with mail_app.app_context():
+        admin = db.session.get(User, gen_staff(mail_app, "adam@example.org", role="admin", name="Adam Admin").id)
+        already = len(handler.received)
+        link = accounts.invite_user("nia@example.org", "Nia New", "guardian", admin)
+        accounts.set_active(db.session.get(User, link.user.id), False, admin)
+        accounts.reset_account(accounts.find_user("bea@example.org"), admin)
+    sent = handler.received[already:]
+    # Three changes; Gita was approved throughout, Bea until her reset; Pat, the newcomer and Adam never.
+    assert sorted(r.rcpt_tos[0] for r in sent) == ["bea@example.org", "bea@example.org", "gita@example.org",
+                                                   "gita@example.org", "gita@example.org"]  # fmt: skip
+    for received in sent:
+        message = message_from_bytes(received.raw, policy=policy.default)
+        assert message["Subject"] == "The guardians who can read concerns have changed"
+        for name in (b"Nia", b"nia@example.org", b"Bea", b"Adam"):
+            assert name not in received.raw

@@ -1,5 +1,7 @@
-"""Signed roster and enrolment: endorsements, one-time enrolment links, signing keys; an account an
-administrator adds has no keys until its owner enrols, so its key columns may be empty.
+"""signed roster and enrolment
+
+Endorsements, one-time enrolment links and signing keys. An account an administrator adds has no keys until its
+owner enrols, so its key columns may be empty.
 
 Revision ID: 0004
 Revises: 0003
