@@ -222,6 +222,7 @@ ROSTER_CHANGES = {
     audit.GUARDIAN_APPROVED: "was approved",
     audit.PASSWORD_RESET: "was reset and must be approved again",
     audit.ACCOUNT_DISABLED: "was disabled",
+    audit.ACCOUNT_ENABLED: "was enabled again",
     audit.ROSTER_ALARM: "was left out: their approval does not verify",
 }
 
