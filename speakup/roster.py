@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from . import audit, crypto, keyring
 from .models import Endorsement, OrganisationKey, User, db, utcnow
@@ -95,7 +95,7 @@ def _b64(data: bytes | None) -> str | None:
     return base64.b64encode(data).decode("ascii") if data is not None else None
 
 
-def _subject(user: User) -> dict[str, object]:
+def _subject(user: User | Row) -> dict[str, object]:
     return {
         "user_id": user.id,
         "email": user.email.strip().lower(),
@@ -209,12 +209,23 @@ def _parse(statement: bytes) -> dict | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _claimants() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).where(User.role == "guardian", User.endorsement_id.is_not(None)).order_by(User.name, User.id)
-        )
-    )
+_CLAIM_COLUMNS = (
+    User.id,
+    User.email,
+    User.name,
+    User.role,
+    User.is_active,
+    User.public_key,
+    User.signing_public_key,
+    User.endorsement_id,
+)
+
+
+def _claimants() -> list:
+    """Guardians who claim an approval: the columns the roster rests on only (rows, not loaded accounts), as this
+    query runs for every new concern."""
+    query = select(*_CLAIM_COLUMNS).where(User.role == "guardian", User.endorsement_id.is_not(None))
+    return list(db.session.execute(query.order_by(User.name, User.id)))
 
 
 def _organisation_keys() -> dict[str, bytes]:
@@ -224,7 +235,7 @@ def _organisation_keys() -> dict[str, bytes]:
     }
 
 
-def _digest(claimants: list[User], organisation_keys: dict[str, bytes]) -> str:
+def _digest(claimants: list, organisation_keys: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
     pinned = str(current_app.config.get("ROSTER_ROOT") or "")
     digest.update(f"{pinned}|{current_app.config['ENVIRONMENT']}|".encode())
@@ -236,7 +247,7 @@ def _digest(claimants: list[User], organisation_keys: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def _verify(claimants: list[User], organisation_keys: dict[str, bytes], digest: str) -> Roster:
+def _verify(claimants: list, organisation_keys: dict[str, bytes], digest: str) -> Roster:
     root, root_problem = _root_key(organisation_keys)
     members: dict[int, RosterMember] = {}
     failures: list[RosterFailure] = []
@@ -260,7 +271,7 @@ def _verify(claimants: list[User], organisation_keys: dict[str, bytes], digest: 
     return Roster(members, tuple(failures), organisation_keys.get("recovery"), root_problem, digest)
 
 
-def _check_claim(user: User, checker: _ChainChecker | None) -> dict | str:
+def _check_claim(user: User | Row, checker: _ChainChecker | None) -> dict | str:
     if user.public_key is None:
         return "the account has no keys"
     result = checker.check(user.endorsement_id) if checker else "no organisation key"
