@@ -35,7 +35,9 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))  # "guardian" or "admin"
+    # Indexed: every new concern reads the guardians' rows (speakup/roster.py), and a trust may have many more
+    # administrators and staff accounts than guardians.
+    role: Mapped[str] = mapped_column(String(20), index=True)  # "guardian" or "admin"
     is_active: Mapped[bool] = mapped_column(default=True)
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # HPKE: case keys are wrapped for it
     private_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
