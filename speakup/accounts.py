@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from . import audit, crypto, enrolment, keyring, notify, roster
 from .inputs import parse_int
@@ -132,21 +132,44 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, keyrin
         db.session.commit()
         raise
     audit.record(audit.SIGN_IN_OK, user.role, user.id)
+    purge_expired_sessions()  # each sign-in also sweeps away sessions nobody can use any more
     db.session.commit()
     return user, unlocked.keys
 
 
+def purge_expired_sessions() -> tuple[int, int]:
+    """Deletes expired staff sessions and idle reporter sessions, with the key material they hold. Run at every
+    staff sign-in and by `flask speakup sessions purge` from a timer; the caller commits. Returns the counts."""
+    config = current_app.config
+    staff = keyring.purge_expired_staff_sessions(
+        timedelta(minutes=config["STAFF_IDLE_MINUTES"]), timedelta(hours=config["STAFF_ABSOLUTE_HOURS"])
+    )
+    reporters = keyring.purge_idle_reporter_sessions(timedelta(minutes=config["REPORTER_IDLE_MINUTES"]))
+    return staff, reporters
+
+
 def _check_security_code(user: User, totp_secret: bytes | None, code: str) -> None:
+    """A code is good for one sign-in. The step is claimed with one conditional UPDATE, not read and then written:
+    sign-ins sharing a code all wait for Argon2id with the same stale row in hand, and only the database's row lock
+    can tell which came first."""
     if totp_secret is None:
         raise InvalidCredentials()
     step = crypto.totp_step_matching(totp_secret, code, time.time())
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+    if step is None:
         raise InvalidCredentials()
-    user.totp_last_step = step
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise InvalidCredentials()
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Re-seals the same private keys under the new password: every grant and the approval keep working."""
+def change_password(user: User, current_password: str, new_password: str, keep_session_id: str | None = None) -> None:
+    """Re-seals the same private keys under the new password: every grant and the approval keep working. Every
+    other session of the account ends (someone who knew the old password may be signed in elsewhere)."""
     try:
         unlocked = keyring.unlock_account(user, current_password)
     except InvalidCredentials:
@@ -155,7 +178,8 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     if problem:
         raise AccountError(problem, "new_password")
     keyring.seal_account(user, new_password, password_params(), unlocked.keys, unlocked.totp_secret)
-    audit.record(audit.PASSWORD_CHANGED, user.role, user.id)
+    ended = keyring.end_other_staff_sessions(user.id, keep_session_id)
+    audit.record(audit.PASSWORD_CHANGED, user.role, user.id, count=ended)
     db.session.commit()
 
 

@@ -51,7 +51,11 @@ def _iso(value: date | datetime) -> str:
 def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "Send a JSON body with Content-Type: application/json.")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        # Python's JSON decoder recurses once per nesting level: "[" * 100000 exhausts the stack.
+        raise ApiError(400, "The body is nested too deeply to read.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The body must be a JSON object.")
     unknown = sorted(set(body) - set(allowed))

@@ -161,6 +161,19 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     )
 
 
+sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
+speakup_cli.add_command(sessions_cli)
+
+
+@sessions_cli.command("purge")
+def sessions_purge_command() -> None:
+    """Delete expired staff sessions and idle reporter sessions, with the sealed keys they hold (run it from a
+    timer, for example every 15 minutes; sign-ins do it too)."""
+    staff, reporters = accounts.purge_expired_sessions()
+    db.session.commit()
+    click.echo(f"Deleted {staff} expired staff sessions and {reporters} idle reporter sessions.")
+
+
 @speakup_cli.command("send-reminders")
 def send_reminders_command() -> None:
     """Email each guardian how many of their cases are due soon or overdue (run it daily, e.g. from cron)."""

@@ -470,10 +470,26 @@ def end_reporter_session(session_id: str) -> None:
         db.session.commit()
 
 
-def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> None:
+def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
     """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
     cutoff = (now or utcnow()) - idle
-    db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff))
+    return db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff)).rowcount
+
+
+def purge_expired_staff_sessions(idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:
+    """Deletes every staff session past its idle or absolute limit. Its sealed private key could no longer be used
+    (the session refuses it), but until deleted it sits in the database and in every backup."""
+    now = now or utcnow()
+    expired = (StaffSession.last_seen_at < now - idle) | (StaffSession.created_at < now - absolute)
+    return db.session.execute(delete(StaffSession).where(expired)).rowcount
+
+
+def end_other_staff_sessions(user_id: int, keep_session_id: str | None) -> int:
+    """Ends every session of an account but ``keep_session_id`` (after a password change, say)."""
+    query = delete(StaffSession).where(StaffSession.user_id == user_id)
+    if keep_session_id is not None:
+        query = query.where(StaffSession.id != keep_session_id)
+    return db.session.execute(query).rowcount
 
 
 # --- Recovery key ------------------------------------------------------------------------

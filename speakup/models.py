@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, date, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -55,6 +55,10 @@ class User(db.Model):
     # forged one.
     endorsement_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # One account per address whatever its case, in the schema and not only in find_user: two rows for
+    # Gita@trust and gita@trust would let a second account borrow a guardian's name in emails and on the Team page.
+    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
 
     @property
     def is_enrolled(self) -> bool:

@@ -22,12 +22,13 @@ CONFLICT = "This case changed while you were working on it. Check it below; your
 
 
 def get_case(reference: str) -> tuple[Case, bytes]:
-    """The case and its key for the signed-in guardian (on the verified roster: ``guardian_required``): 404 when
-    missing, 403 without a grant."""
+    """The case and its key for the signed-in guardian (on the verified roster: ``guardian_required``). A reference
+    that names no case and one the guardian holds no key for get the same 403, on every page, file and form, so
+    nobody can learn which references exist by trying them."""
     case = cases.case_by_reference(reference)
-    if case is None:
-        abort(404)
     try:
+        if case is None:
+            raise keyring.NoGrant()
         return case, keyring.guardian_case_key(case, current_user.user.id, private_key())
     except keyring.NoGrant:
         abort(403)

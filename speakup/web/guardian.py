@@ -203,7 +203,9 @@ def change_password():
     if request.method == "GET":
         return render_template("guardian/password.html", form=form, done=False)
     try:
-        accounts.change_password(current_user.user, form.values["current_password"], form.values["new_password"])
+        accounts.change_password(
+            current_user.user, form.values["current_password"], form.values["new_password"], current_user.row.id
+        )
     except accounts.AccountError as exc:
         form.fail({exc.field or "new_password": exc.message})
         form.values = dict.fromkeys(form.values, "")  # passwords are never sent back

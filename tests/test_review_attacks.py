@@ -1,0 +1,205 @@
+"""What an outside security review found (issue 13), each attack replayed through gunicorn in production mode.
+
+On SQLite, and the race on PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set (a database named after it with
+``_review`` added, wiped)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from servers import (
+    Answer,
+    Browser,
+    Server,
+    Staff,
+    create_guardian,
+    init_installation,
+    production_env,
+    start_gunicorn,
+)
+
+from speakup import crypto
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SPEAKUP_TEST_DATABASE_URL") else [])
+
+
+def _postgres_url() -> str:
+    suite_url = os.environ["SPEAKUP_TEST_DATABASE_URL"]
+    base, _, name = suite_url.rpartition("/")
+    name = name.split("?")[0] + "_review"
+    with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = f"{base}/{name}"
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url
+
+
+@dataclass
+class Service:
+    server: Server
+    guardians: tuple[Staff, Staff]
+    env: dict[str, str]
+    key_file: Path
+
+    def browser(self, label: str) -> Browser:
+        return Browser(self.server.base_url, f"review-{label}")
+
+
+def _start(tmp_path: Path, url: str, **settings: str) -> Iterator[Service]:
+    # An Argon2id that takes a noticeable moment, as in production, so requests overlap while they wait for it.
+    env = production_env(url, workers="2", threads="4", argon2_memory_kib="16384", argon2_iterations="2", **settings)
+    key_file = init_installation(env, tmp_path / "recovery-key.txt")
+    guardians = (
+        create_guardian(env, "gita@example.org", "Gita Guardian", key_file),
+        create_guardian(env, "bea@example.org", "Bea Guardian", key_file),
+    )
+    server = start_gunicorn(env, tmp_path)
+    try:
+        yield Service(server, guardians, env, key_file)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    yield from _start(tmp_path, f"sqlite:///{tmp_path / 'speakup.sqlite'}")
+
+
+@pytest.fixture(params=BACKENDS)
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    url = f"sqlite:///{tmp_path / 'speakup.sqlite'}" if request.param == "sqlite" else _postgres_url()
+    yield from _start(tmp_path, url)
+
+
+def _sign_in_with(browser: Browser, staff: Staff, code: str) -> Answer:
+    form = browser.get("/guardian/sign-in")
+    return browser.post("/guardian/sign-in", form={
+        "csrf_token": form.csrf(), "email": staff.email, "password": staff.password, "security_code": code,
+    })  # fmt: skip
+
+
+# --- 4. One security code, four sign-ins at once ----------------------------------------------------------------
+
+
+def test_one_security_code_signs_in_once_however_many_try_it_at_once(any_database: Service):
+    gita = any_database.guardians[0]
+    browsers = [any_database.browser(f"race-{n}") for n in range(4)]
+    forms = [browser.get("/guardian/sign-in") for browser in browsers]
+    # One code, from the middle of its 30-second step, so every attempt falls in the same step.
+    while time.time() % 30 > 20:
+        time.sleep(1)
+    code = crypto.totp_now(gita.totp_secret, time.time())
+    answers: list[Answer] = []
+    start = threading.Barrier(len(browsers))
+
+    def attempt(browser: Browser, form: Answer) -> None:
+        start.wait()
+        answers.append(browser.post("/guardian/sign-in", form={
+            "csrf_token": form.csrf(), "email": gita.email, "password": gita.password, "security_code": code,
+        }))  # fmt: skip
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(browsers, forms, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    signed_in = [a for a in answers if a.status == 200 and a.url.endswith("/guardian/")]
+    refused = [a for a in answers if a.status == 401]
+    assert (len(signed_in), len(refused)) == (1, 3), [(a.status, a.url) for a in answers]
+
+
+# --- 5. gunicorn's error log -------------------------------------------------------------------------------------
+
+
+def test_a_malformed_request_leaves_no_address_or_request_in_the_error_log(service: Service):
+    host, port = service.server.base_url.removeprefix("http://").split(":")
+    marker = "GARBAGE-7f3a-code-ABCD-EFGH"
+    for garbage in (
+        f"GET /follow-up?{marker} HTTP/9.9\r\n\r\n",
+        f"\x00\x01\x02 {marker}\r\n\r\n",
+        f"POST /raise HTTP/1.1\r\nHost: x\r\nBad Header {marker}\r\n\r\n",
+    ):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(garbage.encode("latin-1"))
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
+    time.sleep(0.5)  # let gunicorn write its lines
+    error_log = service.server.error_log.read_text(errors="replace")
+    assert "Invalid request refused (client address and request not logged)" in error_log
+    client_lines = [line for line in error_log.splitlines() if "Listening at" not in line]  # the bind address
+    assert not [line for line in client_lines if "ip=" in line or "127.0.0.1" in line]
+    assert marker not in error_log and "GARBAGE" not in error_log
+    access_log = service.server.access_log.read_text(errors="replace")
+    assert marker not in access_log and "127.0.0.1" not in access_log
+    # The service still answers.
+    assert service.browser("after").get("/").status == 200
+
+
+# --- 7. Deeply nested JSON ---------------------------------------------------------------------------------------
+
+
+def test_deeply_nested_json_gets_a_json_error_not_a_crash(service: Service):
+    browser = service.browser("nested")
+    for body in ("[" * 100_000, '{"what_happened":' * 50_000):
+        answer = _post_raw(browser, "/api/v1/concerns", body)
+        assert answer.status == 400, answer.text[:200]
+        assert answer.json()["error"]["message"] == "The body is nested too deeply to read."
+    assert browser.post("/api/v1/concerns", json_body={"what_happened": "Fine", "anonymity": "anonymous"}).status == 201
+
+
+def _post_raw(browser: Browser, path: str, body: str) -> Answer:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - http on the loopback only
+        browser.base_url + path, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
+
+
+# --- 8. Existence oracle -----------------------------------------------------------------------------------------
+
+
+def _comparable(answer: Answer) -> tuple[int, str]:
+    text = re.sub(r'name="csrf_token" value="[^"]+"', "", answer.text)
+    return answer.status, re.sub(r"SU-[0-9A-Z]{8}", "SU-XXXXXXXX", text)
+
+
+def test_a_guardian_without_a_grant_cannot_tell_a_real_reference_from_a_missing_one(service: Service):
+    reporter = service.browser("reporter")
+    raised = reporter.post("/api/v1/concerns", json_body={"what_happened": "Real case", "anonymity": "anonymous"})
+    reference = raised.json()["reference"]
+    # A guardian approved after the concern was raised holds no key for it.
+    late = create_guardian(service.env, "late@example.org", "Lee Late", service.key_file)
+    bea = service.browser("late")
+    assert _sign_in_with(bea, late, crypto.totp_now(late.totp_secret, time.time())).status == 200
+    token = bea.get("/guardian/").csrf()
+    missing = "SU-ZZZZZZZZ"
+    pairs = [(bea.get(f"/guardian/cases/{ref}"), ref) for ref in (reference, missing)]
+    pairs += [(bea.get(f"/guardian/cases/{ref}/attachments/{'0' * 32}"), ref) for ref in (reference, missing)]
+    posts = (("messages", "body"), ("status", "status"), ("close", "outcome"), ("assign", "assignee"),
+             ("details", "themes"), ("notes", "note"), ("share", "share_with"))  # fmt: skip
+    for action, field in posts:
+        pairs += [(bea.post(f"/guardian/cases/{ref}/{action}", form={"csrf_token": token, field: "x"}), ref)
+                  for ref in (reference, missing)]  # fmt: skip
+    for first, second in zip(pairs[::2], pairs[1::2], strict=True):
+        assert _comparable(first[0]) == _comparable(second[0]), (first[1], second[1], first[0].url)
+    assert all(answer.status == 403 for answer, _ref in pairs if "Real case" not in answer.text)
