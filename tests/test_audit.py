@@ -238,6 +238,73 @@ def test_verify_command_exits_1_at_a_deleted_row(app, runner):
     assert f"Audit chain broken at event {ids[2]}: deleted or reordered" in result.output
 
 
+# --- Anchors: deleting the newest events (issue 13, point 10) -------------------------------
+
+
+def _anchor(runner, path) -> str:
+    result = runner.invoke(args=["speakup", "audit", "anchor", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def test_deleting_the_newest_events_is_caught_against_an_anchor(app, runner, tmp_path):
+    ids = _seed(app, 5)
+    anchors = tmp_path / "anchors.txt"
+    line = _anchor(runner, anchors)
+    with app.app_context():
+        head = db.session.get(AuditEvent, ids[-1]).hash
+    assert line.startswith(f"event {ids[-1]} {head} ")
+    assert anchors.read_text() == line + "\n" and (anchors.stat().st_mode & 0o777) == 0o600
+    # Without an anchor the shortened chain still looks intact: that is the gap.
+    _execute(app, "DELETE FROM audit_events WHERE id >= :id", id=ids[3])
+    assert runner.invoke(args=["speakup", "audit", "verify"]).exit_code == 0
+    result = runner.invoke(args=["speakup", "audit", "verify", "--anchor", str(anchors)])
+    assert result.exit_code == 1, result.output
+    assert f"Audit chain no longer reaches anchored event {ids[-1]}" in result.output
+
+
+def test_an_anchored_chain_that_grows_still_verifies(app, runner, tmp_path):
+    _seed(app, 3)
+    anchors = tmp_path / "anchors.txt"
+    _anchor(runner, anchors)
+    _seed(app, 2)
+    _anchor(runner, anchors)  # appended: the file keeps every head
+    assert len(anchors.read_text().splitlines()) == 2
+    _seed(app, 2)
+    result = runner.invoke(args=["speakup", "audit", "verify", "--anchor", str(anchors)])
+    assert result.exit_code == 0, result.output
+    assert "Audit chain intact: 7 events, 2 anchors reached" in result.output
+
+
+def test_an_anchored_event_rewritten_with_the_chain_relinked_is_caught(app, runner, tmp_path):
+    """Someone who deletes the tail and writes new rows at the same ids cannot match the anchored hash."""
+    ids = _seed(app, 3)
+    anchors = tmp_path / "anchors.txt"
+    _anchor(runner, anchors)
+    _execute(app, "DELETE FROM audit_events WHERE id = :id", id=ids[-1])
+    with app.app_context():
+        audit.record(audit.SIGN_OUT, "guardian", 1)
+        db.session.commit()
+        db.session.execute(text("UPDATE audit_events SET id = :old WHERE id = (SELECT max(id) FROM audit_events)"),
+                           {"old": ids[-1]})  # fmt: skip
+        db.session.commit()
+    result = runner.invoke(args=["speakup", "audit", "verify", "--anchor", str(anchors)])
+    assert result.exit_code == 1 and f"no longer reaches anchored event {ids[-1]}" in result.output
+
+
+def test_anchor_refuses_a_broken_chain_and_verify_refuses_a_bad_anchor_file(app, runner, tmp_path):
+    ids = _seed(app, 3)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("event 1 not-a-hash\n")
+    result = runner.invoke(args=["speakup", "audit", "verify", "--anchor", str(bad)])
+    assert result.exit_code == 1 and "line 1 is not an anchor" in result.output
+    _execute(app, "UPDATE audit_events SET action = 'export' WHERE id = :id", id=ids[1])
+    anchors = tmp_path / "anchors.txt"
+    result = runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)])
+    assert result.exit_code == 1 and "nothing anchored" in result.output
+    assert not anchors.exists()
+
+
 # --- What may be recorded -----------------------------------------------------------------
 
 
