@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from conftest import AuthActions, gen_concern, gen_staff, post_form
+from conftest import AuthActions, Staff, gen_concern, gen_staff, post_form
 from sqlalchemy import select
 
 from speakup import crypto, keyring
@@ -342,3 +342,65 @@ def test_the_default_bound_is_one_derivation_per_process(app):
     slots = app.extensions["speakup_password_derivations"]
     assert slots.acquire(blocking=False) and not slots.acquire(blocking=False)
     slots.release()
+
+
+# --- Lockout (issue 13, point 6): failures only, and a browser that signed in before gets through ------------------
+
+
+def _from(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _wrong(app, guardian, address: str):
+    wrong = Staff(guardian.id, guardian.email, "not the password at all", guardian.totp_secret)
+    return AuthActions(_from(app, address)).sign_in(wrong, code="000000")
+
+
+@pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_only_failed_sign_ins_count_toward_an_accounts_limit(app, guardian):
+    assert AuthActions(_from(app, "192.0.2.1")).sign_in(guardian).status_code == 302
+    assert _wrong(app, guardian, "192.0.2.2").status_code == 401
+    assert _wrong(app, guardian, "192.0.2.3").status_code == 401
+    # Two failures so far: a new browser still gets in (the successful sign-in was not counted).
+    assert AuthActions(_from(app, "192.0.2.4")).sign_in(guardian).status_code == 302
+
+
+@pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_someone_guessing_a_named_guardians_password_cannot_lock_them_out(app, guardian):
+    own = _from(app, "198.51.100.7")  # the guardian's own browser
+    assert AuthActions(own).sign_in(guardian).status_code == 302
+    assert "speakup_device" in own.get_cookie("speakup_device", path="/guardian/").key
+    AuthActions(own).sign_out()
+    for attempt in range(4):
+        _wrong(app, guardian, f"203.0.113.{attempt + 1}")
+    locked = AuthActions(_from(app, "203.0.113.99")).sign_in(guardian, code="000000")
+    assert locked.status_code == 429  # a browser the account has never used is held back
+    assert AuthActions(own).sign_in(guardian).status_code == 302  # the guardian's own browser is not
+
+
+@pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_a_known_browser_has_its_own_limit_and_only_for_its_own_account(app, guardian):
+    other = gen_staff(app, email="other@example.org", name="Olu Other")
+    own = _from(app, "198.51.100.7")
+    assert AuthActions(own).sign_in(guardian).status_code == 302
+    AuthActions(own).sign_out()
+    wrong = Staff(guardian.id, guardian.email, "not the password at all", guardian.totp_secret)
+    answers = [AuthActions(own).sign_in(wrong, code="000000").status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]  # a stolen device cookie buys only a few guesses
+    # The cookie does nothing for another account: that account's own limit applies as usual.
+    for attempt in range(3):
+        _wrong(app, other, f"203.0.113.{attempt + 1}")
+    assert AuthActions(_from(app, "203.0.113.50")).sign_in(other).status_code == 429
+
+
+@pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_guessing_the_current_password_on_the_change_form_is_limited(app, client, auth, guardian):
+    auth.sign_in(guardian)
+    form = {"new_password": "a brand new passphrase"}
+    answers = [
+        post_form(client, "/guardian/account/password", current_password=f"guess {n}", **form).status_code
+        for n in range(4)
+    ]
+    assert answers == [400, 400, 400, 429]

@@ -14,6 +14,7 @@ from ..errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_dow
 from ..extensions import LimitStoreDown, limiter, login_manager
 from ..models import StaffSession, db, utcnow
 from ..queue import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
+from . import devices
 from .forms import DomainForm
 
 bp = Blueprint("guardian", __name__, url_prefix="/guardian")
@@ -119,9 +120,22 @@ def _sign_in_limit_key() -> str:
     return crypto.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], email, "sign-in-account")
 
 
+def _sign_in_failed(response) -> bool:
+    # Only failures count: signing in correctly, however often, never uses up anyone's budget.
+    return response.status_code == 401
+
+
+def _sign_in_limit(**options):
+    return limiter.limit(
+        lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"], deduct_when=_sign_in_failed, **options
+    )
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"], key_func=_sign_in_limit_key)
+@_sign_in_limit()
+# Per account, except from a browser that has signed in to that account before (devices.py), which has its own.
+@_sign_in_limit(key_func=_sign_in_limit_key, exempt_when=devices.is_known_for_attempted_account)
+@_sign_in_limit(key_func=devices.device_limit_key, exempt_when=lambda: not devices.is_known_for_attempted_account())
 def sign_in():
     form = SignInForm()
     if request.method == "GET":
@@ -139,7 +153,9 @@ def sign_in():
     db.session.commit()
     session["staff_key"] = crypto.b64e(session_key)
     login_user(SignedInStaff(row))
-    return redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"))
+    response = redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"))
+    devices.remember(response, user.email)
+    return response
 
 
 @bp.errorhandler(LimitStoreDown)
@@ -195,8 +211,20 @@ class PasswordForm(DomainForm):
     field_names = ("current_password", "new_password")
 
 
+def _password_limit_key() -> str:
+    return "change-password:" + str(current_user.user.id) if current_user.is_authenticated else "change-password:-"
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+# Each try costs an Argon2id derivation and tells whether a guess at the current password was right: a stolen
+# session must not become an unlimited password oracle. Only wrong current passwords count.
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_password_limit_key,
+    deduct_when=lambda _response: bool(g.get("wrong_current_password")),
+)
 def change_password():
     """For guardians and administrators alike. The private key is re-sealed, so no case is lost."""
     form = PasswordForm()
@@ -207,6 +235,7 @@ def change_password():
             current_user.user, form.values["current_password"], form.values["new_password"], current_user.row.id
         )
     except accounts.AccountError as exc:
+        g.wrong_current_password = exc.field == "current_password"
         form.fail({exc.field or "new_password": exc.message})
         form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
         return render_template("guardian/password.html", form=form, done=False), 400
