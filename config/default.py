@@ -115,6 +115,14 @@ SUPPRESS_BELOW = 5
 # the file's contents, never its name. Choose among image/jpeg, image/png, application/pdf, text/plain.
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf", "text/plain")
+# A picture is decoded in memory to be cleaned. Refused before decoding: more than this many MiB of pixels
+# (width x height x the channels it is drawn with; a 12-megapixel phone photo is 36 MiB), or more decoded bytes per
+# byte of file than ATTACHMENT_MAX_IMAGE_RATIO (a 208 KB PNG that says it is 7000 x 7000 with transparency is 940).
+ATTACHMENT_MAX_DECODED_MIB = 64
+ATTACHMENT_MAX_IMAGE_RATIO = 500
+# Pictures decoded at once in one worker process (others wait): with the bound above, a worker's peak is about its
+# own memory plus this many times two decoded pictures (the decoded one and its clean copy).
+ATTACHMENT_PARALLEL_DECODES = 1
 
 # How many proxies (load balancers) in front set X-Forwarded-For; 0 when clients connect directly.
 PROXY_FIX_X_FOR = 0

@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["speakup_password_derivations"] = threading.BoundedSemaphore(
         int(app.config["ARGON2_PARALLEL_DERIVATIONS"])
     )
+    app.extensions["speakup_image_decodes"] = threading.BoundedSemaphore(int(app.config["ATTACHMENT_PARALLEL_DECODES"]))
 
     from .api import bp as api_bp
     from .cli import speakup_cli

@@ -41,6 +41,7 @@ MAX_FILENAME_CHARS = 100
 # A picture is decoded in memory before it is cleaned: 50 megapixels is a large phone photo, and
 # caps what one upload can cost (about 150 MB while it is drawn again).
 MAX_IMAGE_PIXELS = 50_000_000
+SMALLER = "Send a smaller photo or a screenshot"
 # Enough for any concern, and a cap on what one reporter session can store.
 MAX_FILES_PER_CASE = 20
 JPEG_QUALITY = 92
@@ -224,17 +225,10 @@ def strip_image(data: bytes, content_type: str) -> bytes:
     fmt = "JPEG" if content_type == JPEG else "PNG"
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
-            width, height = opened.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise AttachmentRefused(
-                    f"The picture is too large ({width} × {height} pixels). Send a smaller photo or a screenshot"
-                )
-            opened.load()
-            image = _upright(opened)
-            image = _to_srgb(image, opened.info.get("icc_profile"))
-            image = _savable(image, fmt)
-            # A fresh image from the pixels alone: no info, no EXIF, nothing else is carried over.
-            fresh = Image.frombytes(image.mode, image.size, image.tobytes())
+            _check_decoded_size(opened, fmt, len(data))
+            # One picture at a time per worker (ATTACHMENT_PARALLEL_DECODES), so its memory stays known.
+            with current_app.extensions["speakup_image_decodes"]:
+                fresh = _pixels_only(opened, fmt)
     except Image.DecompressionBombError as exc:
         raise AttachmentRefused("The picture is too large. Send a smaller photo or a screenshot") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -247,6 +241,35 @@ def strip_image(data: bytes, content_type: str) -> bytes:
     cleaned = out.getvalue()
     _assert_clean(cleaned, fmt)
     return cleaned
+
+
+def _check_decoded_size(opened: Image.Image, fmt: str, file_bytes: int) -> None:
+    """Refuses, from the header alone, a picture whose pixels would take too much memory or that is compressed
+    far more than any photo or screenshot: a decompression bomb costs nothing until it is decoded."""
+    width, height = opened.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise AttachmentRefused(f"The picture is too large ({width} × {height} pixels). {SMALLER}")
+    # Drawn with as many channels as it has, or as it is converted to (PNG transparency and palettes become RGBA).
+    channels = max(len(opened.getbands()), 3 if fmt == "JPEG" else 4 if opened.mode in ("P", "PA", "LA") else 3)
+    decoded = width * height * channels
+    config = current_app.config
+    if decoded > int(config["ATTACHMENT_MAX_DECODED_MIB"]) * 2**20:
+        raise AttachmentRefused(f"The picture is too large ({width} × {height} pixels). {SMALLER}")
+    if decoded > file_bytes * int(config["ATTACHMENT_MAX_IMAGE_RATIO"]):
+        raise AttachmentRefused(f"We could not use this picture: it unpacks to far more than its size. {SMALLER}")
+
+
+def _pixels_only(opened: Image.Image, fmt: str) -> Image.Image:
+    """The decoded picture upright, in sRGB and a mode the format stores, copied into a new image that carries no
+    info, EXIF or anything else. Each step drops the previous picture as it goes, so no more than two full copies
+    are ever held (tobytes and frombytes would add two more)."""
+    opened.load()
+    image = _upright(opened)
+    image = _to_srgb(image, opened.info.get("icc_profile"))
+    image = _savable(image, fmt)
+    fresh = Image.new(image.mode, image.size)
+    fresh.paste(image)
+    return fresh
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 import re
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import create_engine, text
 
 from speakup import create_app, crypto, keyring, roster
@@ -257,3 +259,37 @@ def _email_on(enrolment_page: str) -> str:
     match = re.search(r'<span id="enrolment-email">([^<]+)</span>', enrolment_page)
     assert match, "the enrolment page names no account"
     return html.unescape(match.group(1))
+
+
+# --- Files ----------------------------------------------------------------------------------------
+
+
+def png_bomb(width: int = 7000, height: int = 7000) -> bytes:
+    """A small PNG whose header says width x height RGBA: zeros compress about a thousand to one."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * 4)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+PHONE_MODEL = "Pocketphone 12 Pro"
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel photo with texture (as a phone's is) and the phone's EXIF, GPS included."""
+    noise = Image.effect_noise((4000, 3000), 12)
+    gradient = Image.linear_gradient("L").resize((4000, 3000))
+    image = Image.merge("RGB", (gradient, noise, Image.blend(gradient, noise, 0.5)))
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0110] = PHONE_MODEL  # Model
+    exif.get_ifd(0x8825)[0x0001] = "N"  # a GPS latitude reference
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import AuthActions, Staff, csrf_token, gen_staff, post_form
+from conftest import PHONE_MODEL, AuthActions, Staff, csrf_token, gen_staff, phone_photo, png_bomb, post_form
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageCms, PngImagePlugin
@@ -559,3 +559,66 @@ def test_every_common_kind_of_picture_comes_out_clean(app, data, content_type):
     assert len(image.getexif()) == 0 and not {"exif", "icc_profile", "comment", "xmp"} & set(image.info)
     assert sorted(image.size) == [30, 40]
     assert MAKE.encode() not in clean.data and b"Jane" not in clean.data
+
+
+# --- Image bombs (issue 13, point 1) -------------------------------------------------------------------------------
+
+
+def test_a_twelve_megapixel_phone_photo_is_accepted_and_cleaned(app):
+    with app.app_context():
+        clean = attachments.check_file("IMG_0001.jpg", phone_photo(), "image/jpeg")
+    with Image.open(io.BytesIO(clean.data)) as cleaned:
+        assert cleaned.size == (4000, 3000)
+        assert len(cleaned.getexif()) == 0
+    assert PHONE_MODEL.encode() not in clean.data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (lambda: png_bomb(7000, 7000), "The picture is too large (7000 × 7000 pixels)"),
+        (lambda: png_bomb(3000, 3000), "it unpacks to far more than its size"),  # 36 MB of pixels from 40 KB
+    ],
+    ids=["over the decoded-size limit", "implausible compression"],
+)
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, monkeypatch, data, message):
+    decoded = []
+    monkeypatch.setattr(attachments, "_pixels_only", lambda *args: decoded.append(1))
+    with app.app_context(), pytest.raises(attachments.AttachmentRefused) as refused:
+        attachments.check_file("bomb.png", data(), "image/png")
+    assert message in refused.value.errors["attachment"]
+    assert decoded == []  # never decoded
+
+
+def test_pictures_are_decoded_one_at_a_time_per_worker(app, monkeypatch):
+    import threading
+    import time
+
+    inside, most = [0], [0]
+    lock = threading.Lock()
+    real = attachments._pixels_only
+
+    def counting(*args):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(attachments, "_pixels_only", counting)
+    photo = make_jpeg()
+
+    def clean() -> None:
+        with app.app_context():
+            attachments.check_file("photo.jpg", photo, "image/jpeg")
+
+    threads = [threading.Thread(target=clean) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1

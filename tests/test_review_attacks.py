@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import phone_photo, png_bomb
 from psycopg import sql
 from servers import (
     Answer,
@@ -203,3 +204,94 @@ def test_a_guardian_without_a_grant_cannot_tell_a_real_reference_from_a_missing_
     for first, second in zip(pairs[::2], pairs[1::2], strict=True):
         assert _comparable(first[0]) == _comparable(second[0]), (first[1], second[1], first[0].url)
     assert all(answer.status == 403 for answer, _ref in pairs if "Real case" not in answer.text)
+
+
+# --- 1. Image bombs ----------------------------------------------------------------------------------------------
+
+
+def _multipart(fields: dict[str, str], file_field: str, filename: str, data: bytes, mimetype: str) -> tuple[bytes, str]:
+    boundary = "----speakup-test-" + os.urandom(8).hex()
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        f"Content-Type: {mimetype}\r\n\r\n".encode() + data + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _worker_peaks_mib(master_pid: int) -> list[float]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    peaks = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+    return peaks
+
+
+def test_four_image_bombs_at_once_keep_every_worker_small(service: Service):
+    bomb = png_bomb(7000, 7000)  # about 200 KB that would decode to 187 MiB
+    assert len(bomb) < 250_000
+    results: list[Answer] = []
+    start = threading.Barrier(4)
+
+    def upload(n: int) -> None:
+        browser = service.browser(f"bomb-{n}")
+        form = browser.get("/raise")
+        body, content_type = _multipart(
+            {"csrf_token": form.csrf(), "what_happened": f"Bomb {n}", "anonymity": "anonymous"},
+            "attachment", "photo.png", bomb, "image/png",
+        )  # fmt: skip
+        start.wait()
+        results.append(_post_raw_bytes(browser, "/raise", body, content_type))
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [answer.status for answer in results] == [400] * 4
+    assert all("The picture is too large (7000 × 7000 pixels)" in answer.text for answer in results)
+    assert all("Bomb" in answer.text for answer in results)  # the words they typed are kept
+    peaks = _worker_peaks_mib(service.server.process.pid)
+    assert peaks and max(peaks) < 300, peaks
+    # Four real 12-megapixel photos at once are accepted and cleaned, one decode per worker at a time.
+    photo = phone_photo()
+    results.clear()
+    start = threading.Barrier(4)
+
+    def upload_photo(n: int) -> None:
+        browser = service.browser(f"photo-{n}")
+        form = browser.get("/raise")
+        body, content_type = _multipart(
+            {"csrf_token": form.csrf(), "what_happened": f"Photo {n}", "anonymity": "anonymous"},
+            "attachment", "IMG_0001.jpg", photo, "image/jpeg",
+        )  # fmt: skip
+        start.wait()
+        results.append(_post_raw_bytes(browser, "/raise", body, content_type))
+
+    threads = [threading.Thread(target=upload_photo, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [answer.status for answer in results] == [200] * 4, [a.text[:300] for a in results]
+    peaks = _worker_peaks_mib(service.server.process.pid)
+    assert max(peaks) < 300, peaks
+
+
+def _post_raw_bytes(browser: Browser, path: str, body: bytes, content_type: str) -> Answer:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - http on the loopback only
+        browser.base_url + path, data=body, headers={"Content-Type": content_type}, method="POST"
+    )
+    try:
+        with browser.opener.open(request, timeout=60) as response:
+            return Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
