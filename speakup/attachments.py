@@ -25,7 +25,7 @@ from PIL import Image, ImageCms, ImageOps
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from . import audit, cases, crypto, keyring
+from . import audit, cases, crypto, keyring, pdfs
 from .cases import ConcernInput, InvalidInput, RaisedConcern
 from .models import Attachment, Case, db, utcnow
 
@@ -110,6 +110,11 @@ class CleanFile:
     filename: str
     content_type: str
     data: bytes
+    removed: tuple[str, ...] = ()  # what cleaning took out of a PDF, told to the reporter
+
+    @property
+    def removed_text(self) -> str:
+        return "; ".join(self.removed)
 
 
 @dataclass(frozen=True)
@@ -212,9 +217,16 @@ def check_file(filename: str, data: bytes, declared_type: str = "") -> CleanFile
         content_type = None
     if content_type not in allowed:
         raise AttachmentRefused(f"The file must be a {_type_names()} file")
+    removed: tuple[str, ...] = ()
     if content_type in (JPEG, PNG):
         data = strip_image(data, content_type)
-    return CleanFile(clean_filename(filename, content_type), content_type, data)
+    elif content_type == PDF:
+        try:
+            cleaned = pdfs.clean_pdf(data)
+        except pdfs.PdfRefused as exc:
+            raise AttachmentRefused(str(exc)) from exc
+        data, removed = cleaned.data, cleaned.removed
+    return CleanFile(clean_filename(filename, content_type), content_type, data, removed)
 
 
 def strip_image(data: bytes, content_type: str) -> bytes:
@@ -367,16 +379,16 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
 
 def add_attachment(case: Case, case_key: bytes, filename: str, data: bytes, declared_type: str = "") -> Attachment:
     """Checks, cleans, seals and commits one file from the reporter."""
-    return _store_and_commit(case, case_key, check_file(filename, data, declared_type))
+    return store_clean(case, case_key, check_file(filename, data, declared_type))
 
 
 def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
     """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
     case, case_key = keyring.open_with_access_code(raised.access_code, current_app.config["TOKEN_PEPPER_BYTES"])
-    return _store_and_commit(case, case_key, clean)
+    return store_clean(case, case_key, clean)
 
 
-def _store_and_commit(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
+def store_clean(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     try:
         attachment = store(case, case_key, clean)
         db.session.commit()

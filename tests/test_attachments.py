@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 
+import pikepdf
 import pytest
 from conftest import PHONE_MODEL, AuthActions, Staff, csrf_token, gen_staff, phone_photo, png_bomb, post_form
 from flask import Flask
@@ -69,10 +70,14 @@ def make_png() -> bytes:
 
 
 def make_pdf(padding: int = 0) -> bytes:
-    body = (
-        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% " + b"x" * padding + b"\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    """A one-page PDF; ``padding`` bytes of comment make it as large as a test needs."""
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n% "
+        + b"x" * padding
+        + b"\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     )
-    return body
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
@@ -195,14 +200,15 @@ def test_png_text_chunks_and_exif_are_dropped(app, reporter, guardian):
     assert image.convert("RGBA").getpixel((5, 5)) == (10, 200, 30, 128)  # the pixels themselves are kept
 
 
-def test_pdf_and_text_pass_through_unchanged(app, reporter, guardian):
+def test_a_large_pdf_is_accepted_and_cleaned_and_text_passes_through_unchanged(app, reporter, guardian):
     pdf = make_pdf(padding=2 * 1024 * 1024)  # bigger than the 1 MiB limit of every other form
     raised = raised_from(raise_with_file(reporter, pdf, name="rota.pdf", mimetype="application/pdf"))
     (row,) = stored(app, raised.reference)
     browser = signed_in(app, guardian)
     response = download(browser, raised.reference, row.uid)
     assert response.headers["Content-Type"] == "application/pdf"
-    assert response.data == pdf
+    with pikepdf.open(io.BytesIO(response.data)) as cleaned:  # rewritten by pikepdf: the same page
+        assert len(cleaned.pages) == 1
 
     text = "Shift notes: café closed, 2 nurses for 30 beds.\n".encode()
     raised = raised_from(raise_with_file(reporter, text, name="notes.txt", mimetype="text/plain"))
@@ -343,7 +349,9 @@ def test_an_attachment_cannot_be_moved_to_another_case_or_swapped(app, reporter)
         case_a, key_a = _open_case(app, first)
         case_b, _key_b = _open_case(app, second)
         (row,) = attachments.list_attachments(case_a.id)
-        assert attachments.open_attachment(case_a, key_a, row.uid).data == make_pdf()
+        stored = attachments.open_attachment(case_a, key_a, row.uid).data
+        with pikepdf.open(io.BytesIO(stored)) as pdf:  # cleaned (speakup/pdfs.py), the same one page
+            assert len(pdf.pages) == 1
 
         # Moved to another case: even with the right key, the associated data no longer matches.
         db.session.execute(update(Attachment).where(Attachment.id == row.id).values(case_id=case_b.id))
@@ -622,3 +630,108 @@ def test_pictures_are_decoded_one_at_a_time_per_worker(app, monkeypatch):
     for thread in threads:
         thread.join()
     assert most[0] == 1
+
+
+# --- PDFs (issue 13, point 2) --------------------------------------------------------------------------------------
+
+SECRET_AUTHOR = "Nurse Jane Example, ward 9"
+
+
+def crafted_pdf(*, info=False, xmp=False, scripts=False, embedded=False, bomb_mib=0, password=None) -> bytes:
+    """A one-page PDF carrying what a reporter's file might: their name in its metadata, scripts, an embedded file,
+    or a stream that unpacks to ``bomb_mib`` MiB."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    if info:
+        pdf.docinfo["/Author"] = SECRET_AUTHOR
+        pdf.docinfo["/Producer"] = "Ward PC Word 2016"
+    if xmp:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["dc:creator"] = [SECRET_AUTHOR]
+    if scripts:
+        js = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('opened by ' + 'JS-MARKER');"))
+        pdf.Root.OpenAction = pdf.make_indirect(js)
+        tree = pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String("hello"), pdf.make_indirect(js)]))
+        pdf.Root.Names = pikepdf.Dictionary(JavaScript=tree)
+        launch = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe"))
+        link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 100, 100], A=launch)
+        pdf.pages[0].obj.Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(link)]))
+    if embedded:
+        attached = pikepdf.AttachedFileSpec(pdf, b"EMBEDDED-MARKER rota with names", filename="rota.txt")
+        pdf.attachments["rota.txt"] = attached
+    if bomb_mib:
+        import zlib
+
+        packer = zlib.compressobj(9)
+        zeros = b"\x00" * 2**20
+        raw = b"".join(packer.compress(zeros) for _ in range(bomb_mib)) + packer.flush()
+        stream = pikepdf.Stream(pdf, raw)
+        stream.Filter = pikepdf.Name.FlateDecode
+        pdf.Root.Bomb = pdf.make_indirect(stream)
+    out = io.BytesIO()
+    encryption = pikepdf.Encryption(user=password, owner=password) if password else None
+    pdf.save(out, compress_streams=False, encryption=encryption)
+    return out.getvalue()
+
+
+def test_a_pdf_loses_what_could_name_the_reporter_or_run_and_they_are_told(app, reporter, guardian):
+    pdf = crafted_pdf(info=True, xmp=True, scripts=True, embedded=True)
+    for marker in (SECRET_AUTHOR.encode(), b"JS-MARKER", b"calc.exe", b"EMBEDDED-MARKER"):
+        assert marker in pdf
+    response = raise_with_file(reporter, pdf, name="statement.pdf", mimetype="application/pdf")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    told = re.search(r'<div class="nhsuk-inset-text" id="file-cleaned">\s*<p>(.*?)</p>', page, re.S).group(1)
+    for what in ("document information", "XMP metadata", "scripts and actions", "files embedded in it"):
+        assert what in told
+    raised = raised_from(response)
+    (row,) = stored(app, raised.reference)
+    data = download(signed_in(app, guardian), raised.reference, row.uid).data
+    for marker in (SECRET_AUTHOR.encode(), b"JS-MARKER", b"calc.exe", b"EMBEDDED-MARKER", b"Ward PC Word"):
+        assert marker not in data
+    with pikepdf.open(io.BytesIO(data)) as cleaned:
+        assert len(cleaned.pages) == 1
+        assert "/OpenAction" not in cleaned.Root and "/Metadata" not in cleaned.Root and "/Names" not in cleaned.Root
+        assert "/Info" not in cleaned.trailer and len(cleaned.attachments) == 0
+        assert all("/A" not in annotation for annotation in cleaned.pages[0].obj.get("/Annots", []))
+
+
+def test_a_clean_pdf_tells_the_reporter_nothing(reporter):
+    page = raise_with_file(reporter, crafted_pdf(), name="rota.pdf", mimetype="application/pdf").get_data(as_text=True)
+    assert 'id="file-cleaned"' not in page
+
+
+def test_a_pdf_added_on_the_follow_up_page_says_what_was_removed(app, reporter):
+    raised = raised_from(raise_with_file(reporter, None))
+    post_form(reporter, "/raise", "/follow-up", access_code=raised.access_code)
+    response = reporter.post(
+        "/follow-up/case/attachments",
+        data={"csrf_token": csrf_token(reporter, "/follow-up/case"),
+              "attachment": (io.BytesIO(crafted_pdf(info=True)), "late.pdf", "application/pdf")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert response.status_code == 302
+    page = reporter.get("/follow-up/case").get_data(as_text=True)
+    assert "we removed from your PDF: its document information" in page
+    assert "we removed from your PDF" not in reporter.get("/follow-up/case").get_data(as_text=True)  # told once
+
+
+@pytest.mark.parametrize(
+    ("pdf", "message"),
+    [
+        (lambda: crafted_pdf(bomb_mib=1024), "it unpacks to far more than its size"),
+        (lambda: crafted_pdf(password="a secret"), "This PDF is protected by a password"),
+        (lambda: b"%PDF-1.7\n" + os.urandom(2000), "We could not read this PDF"),
+    ],
+    ids=["1 GiB Flate stream", "password", "damaged"],
+)
+def test_a_pdf_that_cannot_be_cleaned_is_refused_by_the_field_with_the_words_kept(app, reporter, pdf, message):
+    data = pdf()
+    assert len(data) < 2 * 2**20  # a 1 GiB bomb is only about a megabyte on the wire
+    response = raise_with_file(reporter, data, name="bomb.pdf", mimetype="application/pdf")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="attachment-error"' in page and message in page
+    assert "The hoist on ward 9 has been broken for a week." in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attachment.id))) == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from .. import attachments, cases, crypto, keyring, notify
 from ..categories import SPEAK_UP_AGAIN
@@ -161,11 +161,14 @@ def add_file():
     try:
         if upload is None:
             raise attachments.AttachmentRefused("Choose a file to add")
-        attachments.add_attachment(case, case_key, *upload)
+        clean = attachments.check_file(*upload)
+        attachments.store_clean(case, case_key, clean)
     except cases.InvalidInput as exc:
         form.fail(exc.errors)
         return _render_case(case, case_key, ReplyForm(), 400, attachment_form=form)
     notify.reporter_replied(cases.guardians_of(case))
+    if clean.removed:
+        flash(clean.removed_text, "file-cleaned")  # shown once, on the page this redirects to
     return redirect(url_for("followup.case_page") + "#files")
 
 

@@ -92,7 +92,8 @@ def raise_submit():
             }
         )
         return _render_form(form, 503, choose_file_again=upload is not None, database_down=True)
-    return render_template("report/confirmation.html", raised=raised, file_not_kept=not file_kept)
+    removed = clean.removed_text if clean is not None and file_kept else ""
+    return render_template("report/confirmation.html", raised=raised, file_not_kept=not file_kept, removed=removed)
 
 
 @bp.errorhandler(CSRFError)
