@@ -47,6 +47,8 @@ DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for th
 FEEDBACK_GIVEN = "feedback_given"
 CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
 CASE_UNSHARED = "case_unshared"  # a guardian's key grant for the case was removed
+SHARE_REQUESTED = "share_requested"  # asked to share with a guardian the reporter excluded (needs a second guardian)
+SHARE_REQUEST_CANCELLED = "share_request_cancelled"
 EXPORT = "export"
 ACCOUNT_CREATED = "account_created"
 ACCOUNT_UPDATED = "account_updated"
@@ -81,6 +83,8 @@ ACTIONS = frozenset(
         FEEDBACK_GIVEN,
         CASE_SHARED,
         CASE_UNSHARED,
+        SHARE_REQUESTED,
+        SHARE_REQUEST_CANCELLED,
         EXPORT,
         ACCOUNT_CREATED,
         ACCOUNT_UPDATED,

@@ -25,7 +25,6 @@ from .inputs import parse_int
 from .models import (
     Case,
     CaseEvent,
-    CaseExclusion,
     CaseGrant,
     CaseNote,
     CaseTheme,
@@ -203,10 +202,10 @@ def _store_new_case(
         case.identity_ct = crypto.seal_text(
             case_key, json.dumps(identity), crypto.associated_data(case.id, "identity", case.id)
         )
+    case.exclusions_ct = keyring.seal_exclusions(case.id, case_key, excluded)
     grants = keyring.wrap_new_case_key(case.id, case_key, guardians, recovery_key, normalised)
     # Then the writes, as short as they can be: on SQLite the first INSERT takes the database's write lock.
     db.session.add(case)
-    db.session.add_all(CaseExclusion(case_id=case.id, user_id=user_id) for user_id in excluded)
     db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
     keyring.store_grants(grants)
     audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)

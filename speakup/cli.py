@@ -207,6 +207,20 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     )
 
 
+exclusions_cli = AppGroup("exclusions", help="Guardians reporters asked to keep out of their concerns.")
+speakup_cli.add_command(exclusions_cli)
+
+
+@exclusions_cli.command("seal")
+@click.option("--recovery-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+def exclusions_seal_command(recovery_key_file: Path) -> None:
+    """Seal exclusions stored as plain rows by releases before they were sealed (run once after upgrading)."""
+    private_key = read_organisation_secrets(recovery_key_file).recovery_key
+    count = keyring.seal_legacy_exclusions(private_key)
+    db.session.commit()
+    click.echo(f"Sealed the exclusions of {count} cases; no plain exclusion rows are left.")
+
+
 sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
 speakup_cli.add_command(sessions_cli)
 

@@ -8,6 +8,7 @@ alone opens anything; deleting the row ends the session everywhere.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -330,8 +331,35 @@ def holds_grant(case_id: int, user_id: int) -> bool:
     )
 
 
-def is_excluded(case_id: int, user_id: int) -> bool:
-    return db.session.get(CaseExclusion, (case_id, user_id)) is not None
+def _exclusions_aad(case_id: int) -> bytes:
+    return crypto.associated_data(case_id, "exclusions", case_id)
+
+
+def seal_exclusions(case_id: int, case_key: bytes, user_ids: tuple[int, ...]) -> bytes | None:
+    """The excluded guardians' ids sealed under the case key, or None when there are none."""
+    if not user_ids:
+        return None
+    return crypto.seal_text(case_key, json.dumps(sorted(user_ids)), _exclusions_aad(case_id))
+
+
+def excluded_ids(case: Case, case_key: bytes) -> set[int]:
+    """Who the reporter asked to keep out: the sealed list, and any plain rows from before it was sealed."""
+    ids = set(db.session.scalars(select(CaseExclusion.user_id).where(CaseExclusion.case_id == case.id)))
+    if case.exclusions_ct is not None:
+        ids.update(json.loads(crypto.open_text(case_key, case.exclusions_ct, _exclusions_aad(case.id))))
+    return ids
+
+
+def seal_legacy_exclusions(recovery_private_key: bytes) -> int:
+    """Moves exclusions stored as plain rows (before they were sealed) into each case's sealed list, opening the
+    case keys with the offline recovery key. Returns how many cases changed; the caller commits."""
+    case_ids = sorted(set(db.session.scalars(select(CaseExclusion.case_id))))
+    for case_id in case_ids:
+        case = db.session.get(Case, case_id)
+        case_key = recovery_case_key(case, recovery_private_key)
+        case.exclusions_ct = seal_exclusions(case.id, case_key, tuple(excluded_ids(case, case_key)))
+        db.session.execute(delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
+    return len(case_ids)
 
 
 class ExcludedGuardian(Exception):
@@ -341,10 +369,10 @@ class ExcludedGuardian(Exception):
 def share_case(case: Case, case_key: bytes, to: Recipient, override_exclusion: bool = False) -> bool:
     """Wraps an opened case key for another guardian on the roster. Returns False when they already hold it.
 
-    A guardian the reporter excluded gets nothing unless the sharer explicitly overrides, having
-    been warned; the caller audits that choice.
+    A guardian the reporter excluded gets nothing unless ``override_exclusion``, which only a second guardian's
+    confirmation of a share request gives (speakup/cases.py); the caller audits it.
     """
-    if is_excluded(case.id, to.id) and not override_exclusion:
+    if to.id in excluded_ids(case, case_key) and not override_exclusion:
         raise ExcludedGuardian()
     if holds_grant(case.id, to.id):
         return False
@@ -362,22 +390,21 @@ class ShareResult:
 def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: Recipient) -> ShareResult:
     """Shares many cases (all a guardian holds, or all the recovery key holds), never an excluded one."""
     shared = held = excluded = 0
-    excluded_ids = set(db.session.scalars(select(CaseExclusion.case_id).where(CaseExclusion.user_id == to_user.id)))
     held_ids = set(
         db.session.scalars(
             select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == to_user.id)
         )
     )
     for case_id in case_ids:
-        if case_id in excluded_ids:
-            excluded += 1
-            continue
-        if case_id in held_ids:
-            held += 1
-            continue
         case = db.session.get(Case, case_id)
-        grant_case_key(case, unwrap(case), to_user)
-        shared += 1
+        case_key = unwrap(case)  # the exclusions are sealed: opening the case key comes first
+        if to_user.id in excluded_ids(case, case_key):
+            excluded += 1
+        elif case_id in held_ids:
+            held += 1
+        else:
+            grant_case_key(case, case_key, to_user)
+            shared += 1
     return ShareResult(shared, held, excluded)
 
 

@@ -173,6 +173,9 @@ class Case(db.Model):
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
     concern_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The guardians the reporter asked to keep out (a concern about a guardian), sealed too: a plain row would
+    # tell any database reader "this concern is about guardian X". Whoever holds the case key can read it.
+    exclusions_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
 
@@ -195,12 +198,29 @@ class CaseTheme(db.Model):
 
 
 class CaseExclusion(db.Model):
-    """A guardian the reporter chose to keep out of their case (a concern about a guardian)."""
+    """A guardian the reporter chose to keep out of their case, as stored before exclusions were sealed
+    (``Case.exclusions_ct``). Still honoured where present; `flask speakup exclusions seal` moves them."""
 
     __tablename__ = "case_exclusions"
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ShareRequest(db.Model):
+    """A guardian asked to share a case with a guardian the reporter excluded: nothing is shared until a second
+    guardian who holds the case confirms. Who it would go to is sealed under the case key, like the exclusion."""
+
+    __tablename__ = "share_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    target_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    requested_by: Mapped[User | None] = relationship()
 
 
 class CaseNote(db.Model):

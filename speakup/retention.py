@@ -36,7 +36,18 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, workflow
-from .models import Attachment, Case, CaseExclusion, CaseGrant, CaseNote, Message, ReporterSession, db, utcnow
+from .models import (
+    Attachment,
+    Case,
+    CaseExclusion,
+    CaseGrant,
+    CaseNote,
+    Message,
+    ReporterSession,
+    ShareRequest,
+    db,
+    utcnow,
+)
 
 # Rows of child tables are deleted for this many cases per statement, well below SQLite's bound-variable limit.
 CHUNK = 500
@@ -137,7 +148,7 @@ def purge(cases: Sequence[Case], dry_run: bool, now: datetime | None = None) -> 
         db.session.flush()
         ids = [case.id for case in cases]
         for chunk in _chunks(ids):
-            for model in (CaseGrant, Message, CaseNote, Attachment, ReporterSession, CaseExclusion):
+            for model in (CaseGrant, Message, CaseNote, Attachment, ReporterSession, CaseExclusion, ShareRequest):
                 db.session.execute(delete(model).where(model.case_id.in_(chunk)))
         for case in cases:
             audit.record(audit.CASES_PURGED, "system", case_id=case.id)
@@ -158,6 +169,7 @@ def _shred_case_row(case: Case, now: datetime) -> None:
     case.concern_ct = None
     case.identity_ct = None
     case.learning_ct = None
+    case.exclusions_ct = None
     # The learning is gone with the key, so nothing should go looking for it to share with the board.
     case.learning_shareable = False
     case.access_lookup_id = PURGED_LOOKUP_PREFIX + secrets.token_hex(28)

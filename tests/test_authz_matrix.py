@@ -133,6 +133,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.add_note", "POST"): CASE_ONLY,
     ("guardian.send_message", "POST"): CASE_ONLY,
     ("guardian.share", "POST"): CASE_ONLY,
+    ("guardian.decide_share_request", "POST"): CASE_ONLY,  # no such request: refused by the rules once past the key
     # Administration: accounts only.
     ("admin.accounts", "GET"): ADMIN_ONLY,
     ("admin.invite", "GET"): ADMIN_ONLY,
@@ -211,7 +212,13 @@ def seed(app: Flask) -> World:
         attachment_uid=uid,
     )
     # Parameters are those of "the case" and of the guardian holding it (the administrator's target).
-    world.url_values = {"reference": world.reference, "uid": uid, "user_id": guardian.id, "name": CHARTS[0]}
+    world.url_values = {
+        "reference": world.reference,
+        "uid": uid,
+        "user_id": guardian.id,
+        "name": CHARTS[0],
+        "decision": "cancel",
+    }
     return world
 
 

@@ -11,10 +11,10 @@ import re
 
 import pytest
 from conftest import AuthActions, Enrolled, Staff, enrol, gen_concern, gen_staff, organisation_secrets, post_form
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from speakup import audit, crypto, keyring
-from speakup.models import AuditEvent, Case, CaseExclusion, CaseGrant, User, db
+from speakup.models import AuditEvent, Case, CaseExclusion, CaseGrant, ShareRequest, User, db
 
 # --- Helpers -------------------------------------------------------------------------------------
 
@@ -276,13 +276,18 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
         ref = gen_concern(client, what_happened=marker, exclude_guardian=chosen)["reference"]
     normal = gen_concern(client, what_happened="An ordinary concern")["reference"]
 
-    # No grant at all for Bea; Amir holds it; the exclusion is recorded.
+    # No grant at all for Bea; Amir holds it; the exclusion is recorded, sealed under the case key: no plain row
+    # tells a database reader which guardian the concern is about.
     case_id, guardian_grants = _case(app, ref)
     assert guardian_grants == 1
     assert _holds(app, ref, amir) and not _holds(app, ref, bea)
     with app.app_context():
-        assert db.session.get(CaseExclusion, (case_id, bea.id)) is not None
-        assert db.session.get(CaseExclusion, (case_id, amir.id)) is None
+        assert db.session.scalar(select(func.count()).select_from(CaseExclusion)) == 0
+        case = db.session.get(Case, case_id)
+        assert case.exclusions_ct is not None and f"[{bea.id}]".encode() not in case.exclusions_ct
+        amir_private = keyring.unlock_account(db.session.get(User, amir.id), amir.password).private_key
+        amir_key = keyring.guardian_case_key(case, amir.id, amir_private)
+        assert keyring.excluded_ids(case, amir_key) == {bea.id}
 
     bea_client = _signed_in(app, bea)
     response = bea_client.get(_case_url(ref))
@@ -315,23 +320,57 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     page = response.get_data(as_text=True)
     assert response.status_code == 409
     assert html.escape("The person who raised this concern asked for Bea Guardian not to see it.") in page
-    assert "tick the box to confirm" in page
+    assert "tick the box: a second guardian will need to confirm" in page
     assert 'id="share_with-error"' in page
     assert '<input class="nhsuk-checkboxes__input" id="override_exclusion" name="override_exclusion"' in page
     assert f'<option value="{bea.id}" selected>' in page
     assert _grant_rows(app) == grants_before
     assert [action for action, _ in _trail(app, ref) if action == "case_shared"] == []
 
-    # With the box ticked it is shared, and the audit says it went against the reporter's wish.
+    # With the box ticked it is only a request: nothing is shared until a second guardian confirms.
     response = post_form(
         amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id), override_exclusion="yes"
     )
     assert response.status_code == 302
+    assert not _holds(app, ref, bea)
+    page = amir_client.get(_case_url(ref)).get_data(as_text=True)
+    assert "asked on" in page and "to share this case with <strong>Bea Guardian</strong>" in page
+    assert "Confirm sharing" not in page  # not by the guardian who asked
+    with app.app_context():
+        request_row = db.session.scalar(select(ShareRequest))
+        assert request_row.requested_by_id == amir.id and str(bea.id).encode() not in request_row.target_ct
+    uid = request_row.uid
+    confirm = f"{_case_url(ref)}/share-requests/{uid}/confirm"
+    refused = post_form(amir_client, _case_url(ref), confirm)
+    assert refused.status_code == 400 and "A second guardian must confirm" in refused.get_data(as_text=True)
+    assert post_form(bea_client, "/guardian/", confirm).status_code == 403  # Bea cannot open the case at all
+    assert not _holds(app, ref, bea)
+
+    # Cal, who holds the case too, confirms: now Bea holds it, the reporter is told, and the audit records it
+    # without naming Bea.
+    cal = gen_staff(app, email="cal@example.org", name="Cal Guardian")
+    post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(cal.id))
+    cal_client = _signed_in(app, cal)
+    assert "Confirm sharing" in cal_client.get(_case_url(ref)).get_data(as_text=True)
+    assert post_form(cal_client, _case_url(ref), confirm).status_code == 302
     assert _holds(app, ref, bea)
     response = bea_client.get(_case_url(ref))
     assert response.status_code == 200 and marker in response.get_data(as_text=True)
-    shared = [detail for action, detail in _trail(app, ref) if action == "case_shared"]
-    assert shared == [{"guardian_id": bea.id, "reason": "excluded by reporter, shared after warning"}]
+    with app.app_context():
+        shared = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action == "case_shared")
+        ).all()
+        override = [
+            (audit.detail_of(e), e.actor_id) for e in shared if "overridden" in (audit.detail_of(e).get("reason") or "")
+        ]
+    assert override == [({"reason": "reporter's exclusion overridden, confirmed by a second guardian"}, cal.id)]
+    assert [action for action, _ in _trail(app, ref) if action == "share_requested"] == ["share_requested"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ShareRequest)) == 0
+    # The reporter's timeline (shown to guardians as "Timeline the person who raised this sees") says so.
+    assert "Shared with the guardian you asked to keep out of it" in bea_client.get(_case_url(ref)).get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -554,3 +593,28 @@ def test_recovery_only_goes_to_an_active_guardian(app, client, runner, tmp_path,
     assert f"{email} is not an active guardian's account; nothing changed." in result.output
     assert _grant_rows(app) == before
     assert _audit_actions(app, "recovery") == []
+
+
+def test_exclusions_stored_as_plain_rows_are_honoured_and_sealed_with_the_recovery_key(app, client, runner, tmp_path):
+    """A database from before exclusions were sealed: its plain rows still keep the guardian out, and
+    `speakup exclusions seal` moves them under each case key."""
+    amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    ref = gen_concern(client, what_happened="About Bea, the old way")["reference"]
+    case_id, _ = _case(app, ref)
+    with app.app_context():
+        db.session.execute(delete(CaseGrant).where(CaseGrant.case_id == case_id, CaseGrant.user_id == bea.id))
+        db.session.add(CaseExclusion(case_id=case_id, user_id=bea.id))
+        db.session.commit()
+    amir_client = _signed_in(app, amir)
+    refused = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
+    assert refused.status_code == 409
+    result = runner.invoke(
+        args=["speakup", "exclusions", "seal", "--recovery-key-file", str(_recovery_file(app, tmp_path))]
+    )
+    assert result.exit_code == 0 and "Sealed the exclusions of 1 cases" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CaseExclusion)) == 0
+        assert db.session.get(Case, case_id).exclusions_ct is not None
+    again = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
+    assert again.status_code == 409 and not _holds(app, ref, bea)

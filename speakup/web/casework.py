@@ -11,7 +11,7 @@ from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import attachments, audit, cases, keyring, roster, workflow
+from .. import attachments, audit, cases, keyring, roster, sharing, workflow
 from ..categories import OUTCOMES
 from ..inputs import parse_int
 from ..models import Case, CaseGrant, User, db
@@ -97,6 +97,7 @@ def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, statu
             outcomes=OUTCOMES,
             assignees=_guardians_for_assignment(case),
             share_choices=_guardians_to_share_with(case),
+            share_requests=sharing.pending(case, case_key),
             trail=audit.case_trail(case.id),
             files=attachments.describe(case, case_key),
             warning=warning,
@@ -239,29 +240,44 @@ def share(reference: str):
     if user is None:
         form.fail({"share_with": "Choose a guardian to share this case with"})
         return render_case(case, case_key, form, 400)
-    override = form.values.get("override_exclusion") == "yes"
+    if form.values.get("override_exclusion") == "yes":
+        # Against the reporter's wish: only a request, until a second guardian confirms it (speakup/sharing.py).
+        try:
+            sharing.request_override(case, case_key, user, current_user.user)
+        except sharing.ShareRefused as refused:
+            form.fail({"share_with": str(refused)})
+            return render_case(case, case_key, form, 400)
+        return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
     try:
-        shared = keyring.share_case(case, case_key, user, override_exclusion=override)
+        shared = keyring.share_case(case, case_key, user)
     except keyring.ExcludedGuardian:
         form.fail(
             {
                 "share_with": f"The person who raised this concern asked for {user.name} not to see it. "
-                "Share only if you are sure, and tick the box to confirm."
+                "If it must go to them, tick the box: a second guardian will need to confirm."
             }
         )
         return render_case(case, case_key, form, 409, warning="excluded")
     if not shared:
         form.fail({"share_with": f"{user.name} can already open this case"})
         return render_case(case, case_key, form, 400)
-    audit.record(
-        audit.CASE_SHARED,
-        "guardian",
-        current_user.user.id,
-        case_id=case.id,
-        guardian_id=user.id,
-        reason="excluded by reporter, shared after warning" if override else None,
-    )
+    audit.record(audit.CASE_SHARED, "guardian", current_user.user.id, case_id=case.id, guardian_id=user.id, reason=None)
     db.session.commit()
+    return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+
+
+@bp.post("/cases/<reference>/share-requests/<uid>/<any(confirm, cancel):decision>")
+@guardian_required
+def decide_share_request(reference: str, uid: str, decision: str):
+    """A second guardian confirms sharing with an excluded guardian, or anyone holding the case cancels it."""
+    case, case_key = get_case(reference)
+    try:
+        if decision == "confirm":
+            sharing.confirm(case, case_key, uid, current_user.user)
+        else:
+            sharing.cancel(case, case_key, uid, current_user.user)
+    except sharing.ShareRefused as refused:
+        return render_case(case, case_key, status=400, warning=str(refused))
     return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
 
 
