@@ -295,3 +295,39 @@ def _post_raw_bytes(browser: Browser, path: str, body: bytes, content_type: str)
     except urllib.error.HTTPError as error:
         with error:
             return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
+
+
+# --- 2. A PDF bomb -----------------------------------------------------------------------------------------------
+
+
+def _pdf_bomb(mib: int) -> bytes:
+    import io
+    import zlib
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    packer = zlib.compressobj(9)
+    raw = b"".join(packer.compress(b"\x00" * 2**20) for _ in range(mib)) + packer.flush()
+    stream = pikepdf.Stream(pdf, raw)
+    stream.Filter = pikepdf.Name.FlateDecode
+    pdf.Root.Bomb = pdf.make_indirect(stream)
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+def test_a_pdf_that_unpacks_to_a_gibibyte_is_refused_and_costs_the_worker_nothing(service: Service):
+    bomb = _pdf_bomb(1024)
+    assert len(bomb) < 2 * 2**20
+    browser = service.browser("pdf-bomb")
+    form = browser.get("/raise")
+    body, content_type = _multipart(
+        {"csrf_token": form.csrf(), "what_happened": "Rota attached", "anonymity": "anonymous"},
+        "attachment", "rota.pdf", bomb, "application/pdf",
+    )  # fmt: skip
+    answer = _post_raw_bytes(browser, "/raise", body, content_type)
+    assert answer.status == 400 and "it unpacks to far more than its size" in answer.text
+    assert "Rota attached" in answer.text
+    assert max(_worker_peaks_mib(service.server.process.pid)) < 300
