@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import pygal
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from . import crypto, workflow
 from .categories import lists_for
 from .models import Case, CaseGrant, CaseTheme, db
+from .reports import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 
 # NHS.UK palette: blue, dark blue, green, warm yellow, grey.
 _STYLE = Style(
@@ -44,6 +45,9 @@ class QuarterRow:
     feedback_answers: int
     would_speak_up_again: int
     detriment: int
+    # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
+    # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment".
+    shown: dict[str, int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,21 @@ class BoardReport:
     feedback_days: int
     suppress_below: int
 
-    def shown(self, value: int) -> str:
-        """Counts from 1 to the threshold are shown as "<5" so nobody can be singled out."""
-        return f"<{self.suppress_below}" if 0 < value < self.suppress_below else str(value)
+
+def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
+    """The quarter's counts through the same rule as the national return, so the board never shows what the
+    return hides: a small count, or one that subtraction would reveal (feedback answers minus "yes")."""
+    measures = [
+        Measure("raised", "Cases raised", row.raised),
+        Measure("anonymous", "Raised anonymously", row.anonymous),
+        *[Measure(f"theme:{theme}", theme, count) for theme, count in row.themes.items()],
+        Measure(FEEDBACK_RESPONSES, "Answered", row.feedback_answers),
+        Measure(FEEDBACK_YES, "Would speak up again", row.would_speak_up_again),
+        Measure("detriment", "Reported detriment", row.detriment),
+    ]
+    shown = {m.key: m.value for m in suppress(measures, below)}
+    shown["feedback"], shown["yes"] = shown.pop(FEEDBACK_RESPONSES), shown.pop(FEEDBACK_YES)
+    return shown
 
 
 def _quarter_of(day: date) -> tuple[int, int]:
@@ -125,12 +141,13 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
                 detriment=sum(1 for c in cases if c.detriment_reported),
             )
         )
+    result = [replace(row, shown=_suppressed(row, suppress_below)) for row in result]
     return BoardReport(result, themes, ack_days, feedback_days, suppress_below)
 
 
-def _blank_small(report: BoardReport, value: int) -> int | None:
+def _bars(report: BoardReport, key: str) -> list[int | None]:
     # A chart cannot say "<5": suppressed values are left out of the bar (the table says "<5").
-    return None if 0 < value < report.suppress_below else value
+    return [value if isinstance(value := q.shown[key], int) else None for q in report.quarters]
 
 
 def _chart(chart_class, title: str, labels: list[str], y_title: str, **options) -> pygal.Graph:
@@ -157,11 +174,11 @@ def chart_svg(report: BoardReport, name: str) -> str:
     if name == "themes":
         chart = _chart(pygal.Bar, "Concerns by theme", labels, "Concerns")
         for theme, label in report.theme_labels.items():
-            chart.add(label, [_blank_small(report, q.themes[theme]) for q in report.quarters])
+            chart.add(label, _bars(report, f"theme:{theme}"))
     elif name == "anonymous":
         chart = _chart(pygal.Bar, "Concerns raised, and how many anonymously", labels, "Concerns")
-        chart.add("All concerns", [_blank_small(report, q.raised) for q in report.quarters])
-        chart.add("Raised anonymously", [_blank_small(report, q.anonymous) for q in report.quarters])
+        chart.add("All concerns", _bars(report, "raised"))
+        chart.add("Raised anonymously", _bars(report, "anonymous"))
     elif name == "timeliness":
         chart = _chart(pygal.Line, "Median days to acknowledge and to close", labels, "Days")
         chart.add("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters])
@@ -170,9 +187,9 @@ def chart_svg(report: BoardReport, name: str) -> str:
         chart.add(f"Feedback target ({report.feedback_days} days)", [report.feedback_days] * len(labels))
     elif name == "feedback":
         chart = _chart(pygal.Bar, "Would you speak up again?", labels, "Answers")
-        chart.add("Answered", [_blank_small(report, q.feedback_answers) for q in report.quarters])
-        chart.add("Would speak up again", [_blank_small(report, q.would_speak_up_again) for q in report.quarters])
-        chart.add("Reported detriment", [_blank_small(report, q.detriment) for q in report.quarters])
+        chart.add("Answered", _bars(report, "feedback"))
+        chart.add("Would speak up again", _bars(report, "yes"))
+        chart.add("Reported detriment", _bars(report, "detriment"))
     else:
         raise KeyError(name)
     svg = chart.render(is_unicode=True)

@@ -9,8 +9,9 @@ import pytest
 from conftest import AuthActions, gen_concern, gen_staff
 from sqlalchemy import select
 
-from speakup import board
+from speakup import board, workflow
 from speakup.models import Case, CaseTheme, db, utcnow
+from speakup.reports import FEEDBACK_RESPONSES, FEEDBACK_YES, quarter_of, suppressed_return
 
 
 def _seed(
@@ -56,7 +57,10 @@ def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client
     assert current.themes["patient_safety"] == 7 and current.themes["bullying_harassment"] == 0
     assert current.median_days_to_acknowledge == 3.0
     assert current.feedback_answers == 6 and current.would_speak_up_again == 6 and current.detriment == 1
-    assert [report.shown(v) for v in (0, 1, 4, 5, 7)] == ["0", "<5", "<5", "5", "7"]
+    shown = current.shown
+    assert (shown["raised"], shown["anonymous"], shown["detriment"]) == (7, "<5", "<5")  # 1 to 4 hidden
+    assert (shown["theme:patient_safety"], shown["theme:bullying_harassment"]) == (7, 0)  # 0 shown as 0
+    assert (shown["feedback"], shown["yes"]) == (6, 6)
 
     AuthActions(client).sign_in(guardian)
     page = client.get("/guardian/board")
@@ -144,3 +148,26 @@ def test_sharing_learning_needs_the_words(app, client, guardian):
     response = _close_with_learning(client, ref, "", share=True)
     assert response.status_code == 400
     assert "Write what was learned before sharing it with the board" in response.get_data(as_text=True)
+
+
+def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_does(app, client, guardian):
+    """Seven answered the feedback question and five said yes: showing both would say that two did not. The
+    national return hides "answered" for that; the board used only the primary rule and showed it."""
+    _seed(app, client, 7, yes=5)
+    with app.app_context():
+        for case in db.session.scalars(select(Case).where(Case.speak_up_again.is_(None))):
+            case.speak_up_again, case.feedback_at = "no", case.created_at
+        db.session.commit()
+        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+        quarter = quarter_of(workflow.london_today(utcnow()))
+        national = {m.key: m.value for m in suppressed_return(quarter)}
+    current = report.quarters[-1]
+    assert (current.feedback_answers, current.would_speak_up_again) == (7, 5)
+    assert (current.shown["feedback"], current.shown["yes"]) == ("<5", 5)
+    assert (national[FEEDBACK_RESPONSES], national[FEEDBACK_YES]) == ("<5", 5)  # one rule, the same answer
+    AuthActions(client).sign_in(guardian)
+    page = client.get("/guardian/board").get_data(as_text=True)
+    feedback = page.split("Reported detriment</th></tr></thead>")[1].split("</table>")[0]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", feedback)[-3:] == ["&lt;5", "5", "0"]
+    svg = client.get("/guardian/board/feedback.svg").get_data(as_text=True)
+    assert ">7<" not in svg  # the hidden count is not in the chart either
