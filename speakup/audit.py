@@ -46,7 +46,6 @@ ATTACHMENT_ADDED = "attachment_added"
 DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for the national return
 FEEDBACK_GIVEN = "feedback_given"
 CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
-CASE_UNSHARED = "case_unshared"  # a guardian's key grant for the case was removed
 SHARE_REQUESTED = "share_requested"  # asked to share with a guardian the reporter excluded (needs a second guardian)
 SHARE_REQUEST_CANCELLED = "share_request_cancelled"
 EXPORT = "export"
@@ -56,7 +55,6 @@ ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_ENABLED = "account_enabled"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name, not a password
 PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name, not a password
-TOTP_RESET = "totp_reset"
 RECOVERY = "recovery"  # the offline recovery key was used
 CASES_PURGED = "cases_purged"  # retention crypto-shredded cases: one event per run (count), one per case
 ENROLMENT_LINK_ISSUED = "enrolment_link_issued"  # an administrator added an account or reset one: a new link
@@ -64,6 +62,8 @@ ACCOUNT_ENROLLED = "account_enrolled"  # the person chose their password and mad
 GUARDIAN_APPROVED = "guardian_approved"  # an endorsement was signed: the guardian is on the roster
 ROSTER_ALARM = "roster_alarm"  # a claimed approval did not verify: the guardian was left out
 ROSTER_KEY_CREATED = "roster_key_created"  # the organisation signing key was made (init or upgrade)
+STATS_TOKEN_CREATED = "stats_token_created"  # noqa: S105 - an action name: a token for GET /api/v1/stats was made
+STATS_TOKEN_REVOKED = "stats_token_revoked"  # noqa: S105 - an action name, not a token
 
 ACTIONS = frozenset(
     {
@@ -82,7 +82,6 @@ ACTIONS = frozenset(
         DETAILS_RECORDED,
         FEEDBACK_GIVEN,
         CASE_SHARED,
-        CASE_UNSHARED,
         SHARE_REQUESTED,
         SHARE_REQUEST_CANCELLED,
         EXPORT,
@@ -92,7 +91,6 @@ ACTIONS = frozenset(
         ACCOUNT_ENABLED,
         PASSWORD_CHANGED,
         PASSWORD_RESET,
-        TOTP_RESET,
         RECOVERY,
         CASES_PURGED,
         ENROLMENT_LINK_ISSUED,
@@ -100,6 +98,8 @@ ACTIONS = frozenset(
         GUARDIAN_APPROVED,
         ROSTER_ALARM,
         ROSTER_KEY_CREATED,
+        STATS_TOKEN_CREATED,
+        STATS_TOKEN_REVOKED,
     }
 )
 

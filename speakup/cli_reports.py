@@ -37,7 +37,7 @@ def stats_token_create_command(name: str) -> None:
         _row, token = reports.create_stats_token(name, current_app.config["TOKEN_PEPPER_BYTES"])
     except reports.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(audit.ACCOUNT_UPDATED, "system", reason="stats_token_created")
+    audit.record(audit.STATS_TOKEN_CREATED, "system")
     db.session.commit()
     click.echo(f"stats-token: {token}")
     click.echo("Keep it secret and store it where the dashboard reads it. It is shown only this once.", err=True)
@@ -51,7 +51,7 @@ def stats_token_revoke_command(name: str) -> None:
         count = reports.revoke_stats_token(name)
     except reports.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(audit.ACCOUNT_UPDATED, "system", reason="stats_token_revoked", count=count)
+    audit.record(audit.STATS_TOKEN_REVOKED, "system", count=count)
     db.session.commit()
     click.echo(f"Revoked {count} statistics token{'s' if count != 1 else ''} named {name.strip()!r}.")
 
