@@ -115,6 +115,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.change_password", "POST"): STAFF_ONLY,
     # Guardian pages that are not about one case.
     ("guardian.queue", "GET"): ANY_GUARDIAN,  # a pending guardian sees that they are waiting, and no case
+    # Straight to a case by its reference: the holder is sent to it; a guardian without its key is told, as for a
+    # reference that does not exist, that no case they can open has it.
+    ("guardian.find_case", "GET"): row(SIGNIN, SIGNIN, SIGNIN, OK, NOTFOUND, FORBIDDEN, FORBIDDEN),
     ("team.team", "GET"): ANY_GUARDIAN,
     ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
     ("guardian.board_page", "GET"): GUARDIAN_ONLY,
@@ -148,7 +151,11 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
 }
 
 # Query strings that make a GET valid, so "ok" means a real answer rather than a 400.
-QUERY = {"guardian.ngo_return_csv": "?quarter=2026Q1", "api.stats": "?quarter=2026Q1"}
+QUERY = {
+    "guardian.ngo_return_csv": "?quarter=2026Q1",
+    "api.stats": "?quarter=2026Q1",
+    "guardian.find_case": "?reference={reference}",
+}
 
 # Sent last, in this order: each ends a session the other requests need.
 LAST = ("followup.sign_out", "guardian.sign_out")
@@ -269,7 +276,8 @@ def acceptable(expected: str, method: str) -> set[str]:
 def send(app: Flask, caller: Caller, endpoint: str, method: str, url_values: dict[str, object]) -> TestResponse:
     adapter = app.url_map.bind("localhost")
     rule = next(r for r in app.url_map.iter_rules(endpoint) if method in (r.methods or ()))
-    url = adapter.build(endpoint, {k: url_values[k] for k in rule.arguments}, method=method) + QUERY.get(endpoint, "")
+    query = QUERY.get(endpoint, "").format(**url_values)
+    url = adapter.build(endpoint, {k: url_values[k] for k in rule.arguments}, method=method) + query
     headers = {"Authorization": f"Bearer {caller.bearer}"} if caller.bearer and url.startswith("/api/") else {}
     if method == "GET":
         return caller.client.get(url, headers=headers)

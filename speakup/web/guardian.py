@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from .. import accounts, audit, crypto, keyring, roster, workflow
+from .. import accounts, audit, cases, crypto, keyring, roster, workflow
 from ..categories import lists_for
 from ..errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_down_form
 from ..extensions import LimitStoreDown, limiter, login_manager
@@ -183,17 +183,37 @@ def sign_out():
 @bp.get("/")
 @signed_in_guardian_required
 def queue():
-    today = workflow.london_today(utcnow())
-    themes = lists_for(today).themes
-    try:
-        filters = QueueFilters.from_args(request.args.to_dict(), themes)
-    except BadFilter:
-        abort(400)
     me = current_user.user
     if roster.current_roster().member(me.id) is None:
         # Waiting for approval (or an approval that no longer verifies): no case is listed or opened.
         return render_template("guardian/pending.html", safety_code=roster.safety_code_of(me))
-    page = guardian_queue(me.id, filters, today, current_app.config["REMINDER_DAYS"])
+    return _queue_page(request.args.to_dict())
+
+
+NO_SUCH_CASE = "No case you can open has that reference. Check it with the person, or look for it in the list below"
+
+
+@bp.get("/find")
+@guardian_required
+def find_case():
+    """Straight to a case from its reference (someone phones with it): spaces, lower case and a missing "SU-"
+    are forgiven. A reference the guardian cannot open gets the same answer as one that does not exist."""
+    typed = request.args.get("reference", "")
+    reference = cases.reference_openable_by(typed, current_user.user.id)
+    if reference is None:
+        problem = NO_SUCH_CASE if typed.strip() else "Enter a case reference"
+        return _queue_page({}, find_value=typed[:40], find_error=problem)
+    return redirect(url_for("guardian.case_page", reference=reference))
+
+
+def _queue_page(args: dict[str, str], find_value: str = "", find_error: str = ""):
+    today = workflow.london_today(utcnow())
+    themes = lists_for(today).themes
+    try:
+        filters = QueueFilters.from_args(args, themes)
+    except BadFilter:
+        abort(400)
+    page = guardian_queue(current_user.user.id, filters, today, current_app.config["REMINDER_DAYS"])
     return render_template(
         "guardian/queue.html",
         roster_changes=accounts.recent_roster_changes(),
@@ -204,7 +224,9 @@ def queue():
         themes=themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,
-    )
+        find_value=find_value,
+        find_error=find_error,
+    ), (404 if find_error else 200)
 
 
 class PasswordForm(DomainForm):
