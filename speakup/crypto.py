@@ -35,6 +35,7 @@ _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AE
 _MLKEM_SEED_BYTES = 64
 _X25519_BYTES = 32
 _MLKEM_PUBLIC_BYTES = 1184
+PRIVATE_KEY_BYTES = _MLKEM_SEED_BYTES + _X25519_BYTES  # an HPKE private key as stored: ML-KEM seed, X25519 key
 
 
 class DecryptionError(Exception):
@@ -99,7 +100,7 @@ def generate_keypair() -> KeyPair:
 
 
 def _load_private(private_bytes: bytes) -> hpke.MLKEM768X25519PrivateKey:
-    if len(private_bytes) != _MLKEM_SEED_BYTES + _X25519_BYTES:
+    if len(private_bytes) != PRIVATE_KEY_BYTES:
         raise DecryptionError("not a speakup-v1 private key")
     kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(private_bytes[:_MLKEM_SEED_BYTES])
     ecdh = x25519.X25519PrivateKey.from_private_bytes(private_bytes[_MLKEM_SEED_BYTES:])
@@ -117,7 +118,7 @@ def _load_public(public_bytes: bytes) -> hpke.MLKEM768X25519PublicKey:
 
 def public_key_of(private_bytes: bytes) -> bytes:
     """Derives the public half, to check that a recovery key file matches the stored public key."""
-    if len(private_bytes) != _MLKEM_SEED_BYTES + _X25519_BYTES:
+    if len(private_bytes) != PRIVATE_KEY_BYTES:
         raise DecryptionError("not a speakup-v1 private key")
     kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(private_bytes[:_MLKEM_SEED_BYTES])
     ecdh = x25519.X25519PrivateKey.from_private_bytes(private_bytes[_MLKEM_SEED_BYTES:])

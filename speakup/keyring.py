@@ -225,13 +225,10 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
     return row
 
 
-_HPKE_PRIVATE_BYTES = 96
-
-
 def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     """The signed-in person's private keys, opened with the half of the session their cookie holds."""
     secret = open_for_session("staff", row.id, row.private_key_ct, session_key)
-    return AccountKeys(secret[:_HPKE_PRIVATE_BYTES], secret[_HPKE_PRIVATE_BYTES:] or None)
+    return AccountKeys(secret[:crypto.PRIVATE_KEY_BYTES], secret[crypto.PRIVATE_KEY_BYTES:] or None)
 
 
 def staff_private_key(row: StaffSession, session_key: bytes) -> bytes:
@@ -569,9 +566,9 @@ def read_recovery_file(text: str) -> OrganisationSecrets:
     body = "".join(line for line in lines[1:-1] if line and ":" not in line)
     try:
         secret = base64.b64decode(body, validate=True)
-        if len(secret) not in (_HPKE_PRIVATE_BYTES, _HPKE_PRIVATE_BYTES + crypto.SIGNING_PRIVATE_BYTES):
+        if len(secret) not in (crypto.PRIVATE_KEY_BYTES, crypto.PRIVATE_KEY_BYTES + crypto.SIGNING_PRIVATE_BYTES):
             raise ValueError("unexpected length")
-        private_key, signing_key = secret[:_HPKE_PRIVATE_BYTES], secret[_HPKE_PRIVATE_BYTES:] or None
+        private_key, signing_key = secret[:crypto.PRIVATE_KEY_BYTES], secret[crypto.PRIVATE_KEY_BYTES:] or None
         public_key = crypto.public_key_of(private_key)
         signing_public = crypto.signing_public_key_of(signing_key) if signing_key else None
     except (ValueError, crypto.DecryptionError) as exc:

@@ -80,10 +80,14 @@ class Browser:
         form: dict[str, str] | None = None,
         json_body: dict | None = None,
         headers: dict[str, str] | None = None,
+        raw: tuple[bytes, str] | None = None,
     ) -> Answer:
+        """``raw`` is a body sent as it is, with its content type (a multipart upload, malformed JSON)."""
         data = None
         all_headers = {"User-Agent": self.user_agent, **(headers or {})}
-        if form is not None:
+        if raw is not None:
+            data, all_headers["Content-Type"] = raw
+        elif form is not None:
             data = urllib.parse.urlencode(form).encode()
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif json_body is not None:
@@ -104,6 +108,25 @@ class Browser:
     def post(self, path: str, **kwargs) -> Answer:
         # urllib follows a 302/303 after a POST with a GET, as a browser does.
         return self.request("POST", path, **kwargs)
+
+
+def fresh_postgres_database(suffix: str) -> str:
+    """A PostgreSQL database named after SPEAKUP_TEST_DATABASE_URL's with ``suffix`` added, created when missing and
+    emptied: a server test's own, so it never shares the suite's."""
+    import psycopg
+    from psycopg import sql
+
+    suite_url = os.environ["SPEAKUP_TEST_DATABASE_URL"]
+    base, _, name = suite_url.rpartition("/")
+    name = name.split("?")[0] + suffix
+    with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = f"{base}/{name}"
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url
 
 
 def stop_process(process: subprocess.Popen) -> None:

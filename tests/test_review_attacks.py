@@ -14,16 +14,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from conftest import phone_photo, png_bomb
-from psycopg import sql
 from servers import (
     Answer,
     Browser,
     Server,
     Staff,
     create_guardian,
+    fresh_postgres_database,
     init_installation,
     production_env,
     start_gunicorn,
@@ -32,20 +31,6 @@ from servers import (
 from speakup import crypto
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SPEAKUP_TEST_DATABASE_URL") else [])
-
-
-def _postgres_url() -> str:
-    suite_url = os.environ["SPEAKUP_TEST_DATABASE_URL"]
-    base, _, name = suite_url.rpartition("/")
-    name = name.split("?")[0] + "_review"
-    with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{base}/{name}"
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    return url
 
 
 @dataclass
@@ -81,7 +66,8 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 @pytest.fixture(params=BACKENDS)
 def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    url = f"sqlite:///{tmp_path / 'speakup.sqlite'}" if request.param == "sqlite" else _postgres_url()
+    sqlite = f"sqlite:///{tmp_path / 'speakup.sqlite'}"
+    url = sqlite if request.param == "sqlite" else fresh_postgres_database("_review")
     yield from _start(tmp_path, url)
 
 
@@ -155,25 +141,10 @@ def test_a_malformed_request_leaves_no_address_or_request_in_the_error_log(servi
 def test_deeply_nested_json_gets_a_json_error_not_a_crash(service: Service):
     browser = service.browser("nested")
     for body in ("[" * 100_000, '{"what_happened":' * 50_000):
-        answer = _post_raw(browser, "/api/v1/concerns", body)
+        answer = browser.post("/api/v1/concerns", raw=(body.encode(), "application/json"))
         assert answer.status == 400, answer.text[:200]
         assert answer.json()["error"]["message"] == "The body is nested too deeply to read."
     assert browser.post("/api/v1/concerns", json_body={"what_happened": "Fine", "anonymity": "anonymous"}).status == 201
-
-
-def _post_raw(browser: Browser, path: str, body: str) -> Answer:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(  # noqa: S310 - http on the loopback only
-        browser.base_url + path, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
 
 
 # --- 8. Existence oracle -----------------------------------------------------------------------------------------
@@ -231,70 +202,43 @@ def _worker_peaks_mib(master_pid: int) -> list[float]:
     return peaks
 
 
+def _raise_with_files_at_once(service: Service, count: int, filename: str, data: bytes, mimetype: str) -> list[Answer]:
+    """``count`` reporters send the raise form with the same file at the same moment."""
+    results: list[Answer] = []
+    start = threading.Barrier(count)
+
+    def upload(n: int) -> None:
+        browser = service.browser(f"upload-{filename}-{n}")
+        form = browser.get("/raise")
+        body = _multipart(
+            {"csrf_token": form.csrf(), "what_happened": f"Upload {n}", "anonymity": "anonymous"},
+            "attachment", filename, data, mimetype,
+        )  # fmt: skip
+        start.wait()
+        results.append(browser.post("/raise", raw=body))
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
 def test_four_image_bombs_at_once_keep_every_worker_small(service: Service):
     bomb = png_bomb(7000, 7000)  # about 200 KB that would decode to 187 MiB
     assert len(bomb) < 250_000
-    results: list[Answer] = []
-    start = threading.Barrier(4)
-
-    def upload(n: int) -> None:
-        browser = service.browser(f"bomb-{n}")
-        form = browser.get("/raise")
-        body, content_type = _multipart(
-            {"csrf_token": form.csrf(), "what_happened": f"Bomb {n}", "anonymity": "anonymous"},
-            "attachment", "photo.png", bomb, "image/png",
-        )  # fmt: skip
-        start.wait()
-        results.append(_post_raw_bytes(browser, "/raise", body, content_type))
-
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = _raise_with_files_at_once(service, 4, "photo.png", bomb, "image/png")
     assert [answer.status for answer in results] == [400] * 4
     assert all("The picture is too large (7000 × 7000 pixels)" in answer.text for answer in results)
-    assert all("Bomb" in answer.text for answer in results)  # the words they typed are kept
+    assert all("Upload" in answer.text for answer in results)  # the words they typed are kept
     peaks = _worker_peaks_mib(service.server.process.pid)
     assert peaks and max(peaks) < 300, peaks
     # Four real 12-megapixel photos at once are accepted and cleaned, one decode per worker at a time.
-    photo = phone_photo()
-    results.clear()
-    start = threading.Barrier(4)
-
-    def upload_photo(n: int) -> None:
-        browser = service.browser(f"photo-{n}")
-        form = browser.get("/raise")
-        body, content_type = _multipart(
-            {"csrf_token": form.csrf(), "what_happened": f"Photo {n}", "anonymity": "anonymous"},
-            "attachment", "IMG_0001.jpg", photo, "image/jpeg",
-        )  # fmt: skip
-        start.wait()
-        results.append(_post_raw_bytes(browser, "/raise", body, content_type))
-
-    threads = [threading.Thread(target=upload_photo, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = _raise_with_files_at_once(service, 4, "IMG_0001.jpg", phone_photo(), "image/jpeg")
     assert [answer.status for answer in results] == [200] * 4, [a.text[:300] for a in results]
     peaks = _worker_peaks_mib(service.server.process.pid)
     assert max(peaks) < 300, peaks
-
-
-def _post_raw_bytes(browser: Browser, path: str, body: bytes, content_type: str) -> Answer:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(  # noqa: S310 - http on the loopback only
-        browser.base_url + path, data=body, headers={"Content-Type": content_type}, method="POST"
-    )
-    try:
-        with browser.opener.open(request, timeout=60) as response:
-            return Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
 
 
 # --- 2. A PDF bomb -----------------------------------------------------------------------------------------------
@@ -327,7 +271,7 @@ def test_a_pdf_that_unpacks_to_a_gibibyte_is_refused_and_costs_the_worker_nothin
         {"csrf_token": form.csrf(), "what_happened": "Rota attached", "anonymity": "anonymous"},
         "attachment", "rota.pdf", bomb, "application/pdf",
     )  # fmt: skip
-    answer = _post_raw_bytes(browser, "/raise", body, content_type)
+    answer = browser.post("/raise", raw=(body, content_type))
     assert answer.status == 400 and "it unpacks to far more than its size" in answer.text
     assert "Rota attached" in answer.text
     assert max(_worker_peaks_mib(service.server.process.pid)) < 300

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 from servers import (
     Browser,
     Server,
     Staff,
     create_guardian,
+    fresh_postgres_database,
     init_installation,
     production_env,
     run_cli,
@@ -42,20 +42,6 @@ LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
 TOTP_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
 SAFETY_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SPEAKUP_TEST_DATABASE_URL") else [])
-
-
-def _postgres_url() -> str:
-    suite_url = os.environ["SPEAKUP_TEST_DATABASE_URL"]
-    base, _, name = suite_url.rpartition("/")
-    name = name.split("?")[0] + "_roster"
-    with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{base}/{name}"
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    return url
 
 
 @dataclass
@@ -79,7 +65,8 @@ class Installation:
 
 @pytest.fixture(params=BACKENDS)
 def installation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installation]:
-    url = f"sqlite:///{tmp_path / 'speakup.sqlite'}" if request.param == "sqlite" else _postgres_url()
+    sqlite = f"sqlite:///{tmp_path / 'speakup.sqlite'}"
+    url = sqlite if request.param == "sqlite" else fresh_postgres_database("_roster")
     env = production_env(url, workers="2", threads="2")
     key_file = init_installation(env, tmp_path / "recovery-key.txt")
     guardian = create_guardian(env, "gita@example.org", "Gita Guardian", key_file)  # the first, by the org key
