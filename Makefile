@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint bench bench-queue browser
+.PHONY: run test test-fast install lint bench bench-queue browser
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ browser:
 test: install browser
 	$(BIN)/ruff check speakup tests config bench
 	$(BIN)/python -m pytest
+
+## The quick loop: every test but tests/system (no servers, no browser), in two processes.
+test-fast: install
+	$(BIN)/ruff check speakup tests config bench
+	$(BIN)/python -m pytest -n 2 tests --ignore=tests/system
 
 lint: install
 	$(BIN)/ruff check speakup tests config bench

@@ -21,7 +21,7 @@ control_socket_disable = not control_socket_path
 if control_socket_path:
     control_socket = control_socket_path
 # Paths of unmatched requests (404) are not logged: a pasted access code must never reach a log.
-logger_class = "speakup.gunicorn_logging.AccessLogger"
+logger_class = "speakup.platform.gunicorn_logging.AccessLogger"
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 LARGE_ALLOCATION_BYTES = 1 << 20

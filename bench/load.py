@@ -24,10 +24,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from speakup import crypto
+from speakup.crypto import totp
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 TIMEOUT = 60
+
+
+def _parse_head(head: bytes) -> Answer:
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise HttpError("bad status line")
+    headers = []
+    for line in header_lines:
+        if ":" in line:
+            key, value = line.split(":", 1)
+            headers.append((key.strip().lower(), value.strip()))
+    return Answer(int(parts[1]), headers, b"")
 
 
 class HttpError(Exception):
@@ -87,17 +100,15 @@ class Client:
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         await self.writer.drain()
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
-            raise HttpError("bad status line")
-        answer_headers = []
-        for line in header_lines:
-            if ":" in line:
-                key, value = line.split(":", 1)
-                answer_headers.append((key.strip().lower(), value.strip()))
-        answer = Answer(int(parts[1]), answer_headers, b"")
+        answer = _parse_head(await self.reader.readuntil(b"\r\n\r\n"))
+        await self._read_body(answer)
+        self._keep_cookies(answer)
+        if (answer.header("connection") or "").lower() == "close":
+            await self.close()
+        return answer
+
+    async def _read_body(self, answer: Answer) -> None:
+        assert self.reader is not None
         if answer.header("transfer-encoding") == "chunked":
             chunks = []
             while True:
@@ -112,6 +123,8 @@ class Client:
         else:
             answer.body = await self.reader.read()
             await self.close()
+
+    def _keep_cookies(self, answer: Answer) -> None:
         for key, value in answer.headers:
             if key == "set-cookie":
                 name, _, rest = value.partition("=")
@@ -120,9 +133,6 @@ class Client:
                     self.cookies.pop(name, None)
                 else:
                     self.cookies[name] = cookie_value
-        if (answer.header("connection") or "").lower() == "close":
-            await self.close()
-        return answer
 
     async def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
         return await self.request("GET", path, headers=headers)
@@ -162,7 +172,7 @@ class AccountPool:
 
     async def acquire(self) -> tuple[dict, int]:
         while True:
-            now_step = int(time.time()) // crypto.TOTP_STEP
+            now_step = int(time.time()) // totp.TOTP_STEP
             for _ in range(len(self.accounts)):
                 account = self.accounts[self.cursor % len(self.accounts)]
                 self.cursor += 1
@@ -195,7 +205,7 @@ async def sign_in(client: Client, pool: AccountPool) -> tuple[float, bool]:
         "csrf_token": token,
         "email": account["email"],
         "password": account["password"],
-        "security_code": crypto.totp_now(bytes.fromhex(account["totp"]), step * crypto.TOTP_STEP),
+        "security_code": totp.totp_now(bytes.fromhex(account["totp"]), step * totp.TOTP_STEP),
     }
     started = time.perf_counter()
     answer = await client.post_form("/guardian/sign-in", form)
@@ -237,13 +247,17 @@ def build_scenario(job: dict, shared: dict) -> Scenario:
         counter["next"] += 1
         return cases[counter["next"] % len(cases)]
 
-    async def no_setup(_client: Client, _index: int) -> None:
-        return None
+    scenario = _reporter_scenario(name, cases, next_case) or _staff_scenario(name, shared, next_case)
+    if scenario is None:
+        raise SystemExit(f"unknown scenario {name}")
+    return scenario
 
-    async def guardian_setup(client: Client, index: int) -> None:
-        sessions = shared["sessions"]
-        client.cookies = dict(sessions[index % len(sessions)])
 
+async def no_setup(_client: Client, _index: int) -> None:
+    return None
+
+
+def _reporter_scenario(name: str, cases: list[dict], next_case) -> Scenario | None:
     if name == "raise_api":
         return Scenario(no_setup, lambda c: _timed(c.post_json("/api/v1/concerns", CONCERN), 201))
     if name == "floor":
@@ -265,6 +279,14 @@ def build_scenario(job: dict, shared: dict) -> Scenario:
                 raise HttpError(f"follow-up sign-in answered {answer.status}")
 
         return Scenario(reporter_setup, lambda c: _timed(c.get("/follow-up/case"), 200))
+    return None
+
+
+def _staff_scenario(name: str, shared: dict, next_case) -> Scenario | None:
+    async def guardian_setup(client: Client, index: int) -> None:
+        sessions = shared["sessions"]
+        client.cookies = dict(sessions[index % len(sessions)])
+
     if name.startswith("queue:"):
         path = name.partition(":")[2]
         return Scenario(guardian_setup, lambda c: _timed(c.get(path), 200))
@@ -272,7 +294,7 @@ def build_scenario(job: dict, shared: dict) -> Scenario:
         return Scenario(guardian_setup, lambda c: _timed(c.get("/guardian/cases/" + next_case()["reference"]), 200))
     if name in ("sign_in", "sign_in_variant"):
         return Scenario(no_setup, lambda c: sign_in(c, shared["pool"]))
-    raise SystemExit(f"unknown scenario {name}")
+    return None
 
 
 # --- Running a level ------------------------------------------------------------------------

@@ -26,17 +26,18 @@ GUARDIANS = 10
 def _create_accounts(prefix: str, role: str, count: int, key_file: Path | None = None) -> list[dict]:
     """Accounts as the command line makes them; guardians approved with the organisation key from ``key_file``,
     so the roster (and every new concern) holds all of them, as in a real installation."""
-    from speakup import accounts, keyring, roster
-    from speakup.models import db
+    from speakup.domain import staff
+    from speakup.keys import approvals, recovery
+    from speakup.platform.models import db
 
-    secrets_file = keyring.read_recovery_file(key_file.read_text()) if key_file else None
+    secrets_file = recovery.read_recovery_file(key_file.read_text()) if key_file else None
     created = []
     for number in range(count):
         password = secrets.token_urlsafe(18)
         email = f"{prefix}{number}@bench.example.org"
-        account = accounts.create_user(email, f"Bench {role.title()} {prefix}{number}", role, password)
+        account = staff.create_user(email, f"Bench {role.title()} {prefix}{number}", role, password)
         if secrets_file is not None:
-            roster.approve_with_organisation_key(account.user, secrets_file, None)
+            approvals.approve_with_organisation_key(account.user, secrets_file, None)
             db.session.commit()
         created.append(
             {
@@ -55,8 +56,9 @@ def prepare(
 ) -> None:
     from sqlalchemy import text
 
-    from speakup import create_app, keyring
-    from speakup.models import db
+    from speakup import create_app
+    from speakup.keys import recovery
+    from speakup.platform.models import db
 
     from .floor import create_floor_table
     from .seed import seed_cases
@@ -77,7 +79,7 @@ def prepare(
         sample = seed_cases(
             size,
             [(g["user_id"], g["public_key"]) for g in guardians],
-            keyring.recovery_public_key(),
+            recovery.recovery_public_key(),
             app.config["TOKEN_PEPPER_BYTES"],
             sample=min(size, 400),
         )

@@ -26,10 +26,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     args = parser.parse_args()
 
-    from speakup import create_app, keyring, roster
-    from speakup.accounts import create_user
-    from speakup.models import db
-    from speakup.schema import upgrade_schema
+    from speakup import create_app
+    from speakup.domain.staff import create_user
+    from speakup.keys import approvals, recovery
+    from speakup.platform.migrations import upgrade_schema
+    from speakup.platform.models import db
 
     folder = Path(tempfile.mkdtemp(prefix="speakup-profile-"))
     app = create_app(
@@ -45,13 +46,13 @@ def main() -> None:
     )
     with app.app_context():
         upgrade_schema()
-        _row, recovery_key = keyring.create_recovery_key()
-        _row, signing_key = keyring.create_roster_key()
+        _row, recovery_key = recovery.create_recovery_key()
+        _row, signing_key = recovery.create_roster_key()
         db.session.commit()
-        organisation = keyring.OrganisationSecrets(recovery_key, signing_key)
+        organisation = recovery.OrganisationSecrets(recovery_key, signing_key)
         for number in range(GUARDIANS):
             account = create_user(f"guardian{number}@example.org", f"Guardian {number}", "guardian", "a long test pw")
-            roster.approve_with_organisation_key(account.user, organisation, None)  # on the roster, as in production
+            approvals.approve_with_organisation_key(account.user, organisation, None)  # on the roster, as in production
             db.session.commit()
     client = app.test_client()
     for _ in range(20):  # warm up: first requests compile templates, queries and caches

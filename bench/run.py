@@ -22,7 +22,6 @@ import math
 import os
 import platform
 import re
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -35,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from tests.support import processes
 
 RSS_LIMIT_MIB = 120e6 / 2**20  # the issue's 120 MB, read strictly: 114.4 MiB (VmHWM is in KiB)
 
@@ -98,17 +99,10 @@ def _postgres_url_for(base_url: str, size: int) -> str:
 
 
 def _fresh_postgres(url: str) -> None:
-    import psycopg
-
     parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(("postgresql", parts.netloc, "/bench", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(urlunsplit(("postgresql", parts.netloc, parts.path, "", "")), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+    processes.empty_postgres_database(
+        urlunsplit(("postgresql", parts.netloc, "/bench", "", "")), parts.path.lstrip("/")
+    )
 
 
 def _database_bytes(url: str) -> int:
@@ -132,35 +126,19 @@ def _database_bytes(url: str) -> int:
 # --- Servers -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def base_env(url: str, workdir: Path, workers: int, threads: int, settings: list[str]) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SPEAKUP_")}
-    env.update(
-        {
-            "SPEAKUP_ENVIRONMENT": "production",
-            "SPEAKUP_SECRET_KEY": secrets.token_urlsafe(48),
-            "SPEAKUP_TOKEN_PEPPER": secrets.token_urlsafe(48),
-            "SPEAKUP_SQLALCHEMY_DATABASE_URI": url,
-            "SPEAKUP_INSTANCE_PATH": str(workdir / "instance"),
-            "SPEAKUP_SESSION_COOKIE_SECURE": "false",  # plain http on the loopback interface
-            # Rate limits stay on (their cost is part of every request) but far above what the load
-            # generator sends from one address, so they never turn a request away.
-            "SPEAKUP_SUBMIT_RATE_LIMIT": "1000000 per minute",
-            "SPEAKUP_ACCESS_CODE_RATE_LIMIT": "1000000 per minute",
-            "SPEAKUP_SIGN_IN_RATE_LIMIT": "1000000 per minute",
-            "SPEAKUP_WORKERS": str(workers),
-            "SPEAKUP_THREADS": str(threads),
-            "SPEAKUP_ACCESS_LOG": str(workdir / "access.log"),
-            "SPEAKUP_ERROR_LOG": str(workdir / "error.log"),
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = processes.production_env(
+        url,
+        INSTANCE_PATH=str(workdir / "instance"),
+        # Rate limits stay on (their cost is part of every request) but far above what the load
+        # generator sends from one address, so they never turn a request away.
+        SUBMIT_RATE_LIMIT="1000000 per minute",
+        ACCESS_CODE_RATE_LIMIT="1000000 per minute",
+        SIGN_IN_RATE_LIMIT="1000000 per minute",
+        WORKERS=str(workers),
+        THREADS=str(threads),
+        ACCESS_LOG=str(workdir / "access.log"),
+        ERROR_LOG=str(workdir / "error.log"),
     )
     for setting in settings:  # a what-if from --setting, such as ARGON2_PARALLEL_DERIVATIONS=2
         key, _, value = setting.partition("=")
@@ -189,7 +167,7 @@ def _peak_rss_mib(pid: int) -> float | None:
 
 class Server:
     def __init__(self, size: Size, kind: str, workers: int):
-        self.port = _free_port()
+        self.port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**size.env, "SPEAKUP_BIND": f"127.0.0.1:{self.port}"}
         target = "wsgi:app" if kind == "app" else "bench.floor:app"
@@ -411,17 +389,17 @@ def report(results: dict, sizes: list[Size], scenarios: list[Scenario], args: ar
     return lines
 
 
-def targets(results: dict, sizes: list[Size], scenarios: list[Scenario], args: argparse.Namespace) -> list[str]:
-    keys = {s.key for s in scenarios}
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def _level(results: dict, key: str, size: Size, clients: int) -> dict:
+    return results[(key, size.cases)]["levels"][clients]
+
+
+def _scaling_rows(results: dict, sizes: list[Size], keys: set[str]) -> list[str]:
     small, large = sizes[0], sizes[-1]
     rows = []
-
-    def level(key: str, size: Size, clients: int) -> dict:
-        return results[(key, size.cases)]["levels"][clients]
-
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "MISS"
-
     for key, label, limit in (
         ("followup_api", "Following up (API) costs the same at the largest size (p50, 1 client)", 1.2),
         ("followup_html", "Following up (HTML) costs the same at the largest size (p50, 1 client)", 1.2),
@@ -429,27 +407,44 @@ def targets(results: dict, sizes: list[Size], scenarios: list[Scenario], args: a
         (QUEUE_FILTERED, "Queue filtered page at the largest size (p50, 1 client)", 1.5),
     ):
         if key in keys and len(sizes) > 1:
-            ratio = level(key, large, 1)["p50"] / level(key, small, 1)["p50"]
-            rows.append(f"| {label} | ≤ {limit}x | {ratio:.2f}x | {verdict(ratio <= limit)} |")
-    if {"raise_api", "floor"} <= keys:
-        for size in sizes:
-            best = max(m["rps"] for m in results[("raise_api", size.cases)]["levels"].values())
-            floor = max(m["rps"] for m in results[("floor", size.cases)]["levels"].values())
-            rows.append(
-                f"| Raising a concern (10 guardians + recovery), best req/s ÷ floor's best, {size.cases:,} cases "
-                f"| ≥ 0.5 | {best / floor:.2f} ({best:.0f} vs {floor:.0f} req/s) | {verdict(best / floor >= 0.5)} |"
-            )
+            ratio = _level(results, key, large, 1)["p50"] / _level(results, key, small, 1)["p50"]
+            rows.append(f"| {label} | ≤ {limit}x | {ratio:.2f}x | {_verdict(ratio <= limit)} |")
+    return rows
+
+
+def _raise_rows(results: dict, sizes: list[Size], keys: set[str]) -> list[str]:
+    if not {"raise_api", "floor"} <= keys:
+        return []
+    rows = []
+    for size in sizes:
+        best = max(m["rps"] for m in results[("raise_api", size.cases)]["levels"].values())
+        floor = max(m["rps"] for m in results[("floor", size.cases)]["levels"].values())
+        rows.append(
+            f"| Raising a concern (10 guardians + recovery), best req/s ÷ floor's best, {size.cases:,} cases "
+            f"| ≥ 0.5 | {best / floor:.2f} ({best:.0f} vs {floor:.0f} req/s) | {_verdict(best / floor >= 0.5)} |"
+        )
+    return rows
+
+
+def _sign_in_rows(results: dict, sizes: list[Size], keys: set[str], workers: int) -> list[str]:
+    rows = []
     for key in ("sign_in", "sign_in_variant"):
-        if key in keys:
-            for size in sizes:
-                one, two = level(key, size, 1)["rps"], level(key, size, 2)["rps"]
-                scale = two / one if one else math.nan
-                ok = scale >= 1.7 and args.workers >= 2
-                rows.append(
-                    f"| {key.replace('_', ' ')}: req/s at 2 clients ÷ at 1 ({args.workers} workers), "
-                    f"{size.cases:,} cases "
-                    f"| ≈ 2x (≥ 1.7) | {scale:.2f}x | {verdict(ok)} |"
-                )
+        if key not in keys:
+            continue
+        for size in sizes:
+            one, two = _level(results, key, size, 1)["rps"], _level(results, key, size, 2)["rps"]
+            scale = two / one if one else math.nan
+            ok = scale >= 1.7 and workers >= 2
+            rows.append(
+                f"| {key.replace('_', ' ')}: req/s at 2 clients ÷ at 1 ({workers} workers), "
+                f"{size.cases:,} cases "
+                f"| ≈ 2x (≥ 1.7) | {scale:.2f}x | {_verdict(ok)} |"
+            )
+    return rows
+
+
+def _memory_rows(results: dict, sizes: list[Size], scenarios: list[Scenario]) -> list[str]:
+    rows = []
     for scenario in scenarios:
         if scenario.server != "app":
             continue
@@ -460,8 +455,19 @@ def targets(results: dict, sizes: list[Size], scenarios: list[Scenario], args: a
         rows.append(
             f"| {scenario.label}: worker peak RSS < 120 MB; no errors at 64 clients "
             f"| < {RSS_LIMIT_MIB:.1f} MiB, 0 | {peak:.0f} MiB, {errors} errors "
-            f"| {verdict(peak < RSS_LIMIT_MIB and errors == 0)} |"
+            f"| {_verdict(peak < RSS_LIMIT_MIB and errors == 0)} |"
         )
+    return rows
+
+
+def targets(results: dict, sizes: list[Size], scenarios: list[Scenario], args: argparse.Namespace) -> list[str]:
+    keys = {s.key for s in scenarios}
+    rows = [
+        *_scaling_rows(results, sizes, keys),
+        *_raise_rows(results, sizes, keys),
+        *_sign_in_rows(results, sizes, keys, args.workers),
+        *_memory_rows(results, sizes, scenarios),
+    ]
     return ["| target | wanted | measured | |", "| --- | --- | --- | --- |", *rows]
 
 

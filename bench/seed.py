@@ -2,20 +2,32 @@
 
 Every case gets its own case key, its concern sealed under it, HPKE grants for each guardian and
 the recovery key, and a reporter grant under a real access code: the same rows raise_concern
-writes, inserted in bulk. Seeding runs in several processes (the crypto is the slow part).
+writes, made by the same functions (raising.seal_concern, grants.wrap_new_case_key), inserted in bulk.
+Seeding runs in several processes (the crypto is the slow part).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
+from typing import NamedTuple
 
-from speakup import crypto, workflow
-from speakup.categories import ANONYMITY, lists_for
-from speakup.models import Case, CaseGrant, CaseTheme, db, utcnow
+from speakup.crypto import access_codes, sealing
+from speakup.domain import raising, workflow
+from speakup.domain.categories import ANONYMITY, lists_for
+from speakup.domain.raising import ConcernInput
+from speakup.keys.grants import wrap_new_case_key
+from speakup.platform.models import Case, CaseGrant, CaseTheme, db, utcnow
+
+
+class Guardian(NamedTuple):
+    """A guardian as the wrapping functions take one (a roster member's id and public key)."""
+
+    id: int
+    public_key: bytes
+
 
 STATUSES = ["received", "acknowledged", "in_progress", "awaiting_reporter", "referred", "closed"]
 
@@ -33,22 +45,29 @@ def _make_batch(
     lists = lists_for(now.date())
     themes, groups = list(lists.themes), list(lists.worker_groups)
     cases, grants, case_themes = [], [], []
+    recipients = [Guardian(user_id, public_key) for user_id, public_key in guardians]
     for case_id in range(start, start + count):
         created = now - timedelta(days=rng.randint(0, 365), minutes=rng.randint(0, 1440))
         status = rng.choice(STATUSES)
         ack_by, fb_by = workflow.acknowledge_by(created, 7), workflow.feedback_by(created, 90)
-        case_key = crypto.new_case_key()
-        code = crypto.normalise_access_code(crypto.new_access_code())
+        case_key = sealing.new_case_key()
+        code = access_codes.normalise_access_code(access_codes.new_access_code())
         if case_id in kept_ids:
             kept.append((f"SU-B{case_id:07d}", code))
-        text = json.dumps({"what_happened": f"Seeded concern {case_id} " + "x" * 400, "where": "", "when": ""})
+        anonymity = rng.choice(ANONYMITY)
+        concern = ConcernInput(
+            what_happened=f"Seeded concern {case_id} " + "x" * 400,
+            anonymity=anonymity,
+            name="" if anonymity == "anonymous" else f"Seeded reporter {case_id}",
+        )
+        concern_ct, identity_ct = raising.seal_concern(case_id, case_key, concern)
         cases.append(
             {
                 "id": case_id,
                 "reference": f"SU-B{case_id:07d}",
-                "access_lookup_id": crypto.access_code_lookup_id(pepper, code),
+                "access_lookup_id": access_codes.access_code_lookup_id(pepper, code),
                 "status": status,
-                "anonymity": rng.choice(ANONYMITY),
+                "anonymity": anonymity,
                 "worker_group": rng.choice(groups),
                 "created_at": created,
                 "updated_at": created,
@@ -57,50 +76,15 @@ def _make_batch(
                 "next_due": workflow.next_due(status, ack_by, fb_by),
                 "closed_at": created + timedelta(days=30) if status == "closed" else None,
                 "assigned_to_id": rng.choice([None] + [g for g, _ in guardians]),
-                "concern_ct": crypto.seal_text(case_key, text, crypto.associated_data(case_id, "concern", case_id)),
-                "protocol": crypto.PROTOCOL,
+                "concern_ct": concern_ct,
+                "identity_ct": identity_ct,
+                "protocol": sealing.PROTOCOL,
                 "version": 1,
             }
         )
-        for user_id, public_key in guardians:
-            grants.append(
-                {
-                    "case_id": case_id,
-                    "recipient": "guardian",
-                    "user_id": user_id,
-                    "wrapped_key": crypto.wrap_case_key(case_key, public_key, case_id),
-                    "salt": None,
-                    "protocol": crypto.PROTOCOL,
-                    "created_at": created,
-                }
-            )
-        grants.append(
-            {
-                "case_id": case_id,
-                "recipient": "recovery",
-                "user_id": None,
-                "wrapped_key": crypto.wrap_case_key(case_key, recovery_public, case_id),
-                "salt": None,
-                "protocol": crypto.PROTOCOL,
-                "created_at": created,
-            }
-        )
-        salt = crypto.new_salt()
-        grants.append(
-            {
-                "case_id": case_id,
-                "recipient": "reporter",
-                "user_id": None,
-                "wrapped_key": crypto.seal(
-                    crypto.access_code_key(code, salt, case_id),
-                    case_key,
-                    crypto.associated_data(case_id, "reporter-grant", 0),
-                ),
-                "salt": salt,
-                "protocol": crypto.PROTOCOL,
-                "created_at": created,
-            }
-        )
+        # The same rows raise_concern writes: the project's own wrapping, dated as the case is.
+        rows = wrap_new_case_key(case_id, case_key, recipients, recovery_public, code)
+        grants.extend({**row, "created_at": created} for row in rows)
         for theme in rng.sample(themes, rng.randint(0, 2)):
             case_themes.append({"case_id": case_id, "theme": theme})
     return cases, grants, case_themes, kept

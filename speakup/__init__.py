@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, request
+from flask import Flask
 
-from . import crypto, errors, logs, security, workflow
-from .extensions import csrf, limiter, login_manager
-from .models import db
-from .schema import enable_migrations
-from .sqlite import JOURNAL_MODES, configure_sqlite_for
+from speakup.platform import headers, logs
+from speakup.platform.extensions import csrf, limiter, login_manager
+from speakup.platform.migrations import enable_migrations
+from speakup.platform.models import db
+from speakup.platform.sqlite import configure_sqlite_for
+from speakup.settings import ConfigurationError, check_roster_root, finish_config
+
+__all__ = ["ConfigurationError", "create_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class ConfigurationError(RuntimeError):
-    """The app cannot start safely with this configuration; the message says what is missing."""
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -32,13 +29,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("SPEAKUP")
     if overrides:
         app.config.update(overrides)
-    _finish_config(app)
+    finish_config(app)
 
     db.init_app(app)
-    configure_sqlite_for(app)  # secure delete, WAL, every commit synced: see speakup/sqlite.py
+    configure_sqlite_for(app)  # secure delete, WAL, every commit synced: see speakup/platform/sqlite.py
     serving = click.get_current_context(silent=True) is None
     if not serving:
-        enable_migrations(app)  # `flask db ...`; a web worker is not started by the command line (schema.py)
+        enable_migrations(
+            app
+        )  # `flask db ...`; a web worker is not started by the command line (platform/migrations.py)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -48,164 +47,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["speakup_image_decodes"] = threading.BoundedSemaphore(int(app.config["ATTACHMENT_PARALLEL_DECODES"]))
 
-    from .api import bp as api_bp
-    from .cli import speakup_cli
-    from .web import admin, assets, casework, enrol, followup, guardian, health, report, team  # noqa: F401 - casework adds guardian routes
-    from .web import board as _board  # noqa: F401 - adds the board report to the guardian blueprint
-    from .web import reports as _web_reports  # noqa: F401 - adds the guardian's national return routes
+    from speakup.cli import speakup_cli
+    from speakup.web import register
 
-    app.register_blueprint(report.bp)
-    app.register_blueprint(followup.bp)
-    app.register_blueprint(guardian.bp)
-    app.register_blueprint(team.bp)
-    app.register_blueprint(enrol.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(assets.make_blueprint(app.config["NHSUK_FRONTEND_DIR"]))
-    csrf.exempt(api_bp)
+    register(app)
     app.cli.add_command(speakup_cli)
-
     logs.init_logging(app)
-    security.init_app(app)
-    security.trust_proxies(app)
-    errors.init_app(app)
+    headers.init_app(app)
+    headers.trust_proxies(app)
     if serving and app.config["ENVIRONMENT"] == "production":
-        _check_roster_root(app)
-
-    app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %b %Y"), "london_date")
-    app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %B %Y at %H:%M"), "london_datetime")
-    app.add_template_filter(lambda d: d.strftime("%-d %B %Y"), "long_date")
-
-    @app.context_processor
-    def _template_globals() -> dict[str, Any]:
-        return {"organisation_name": app.config["ORGANISATION_NAME"], "request_path": request.path}
-
+        check_roster_root(app)
     return app
-
-
-def _finish_config(app: Flask) -> None:
-    config = app.config
-    environment = config["ENVIRONMENT"]
-    if environment not in ("production", "development", "testing"):
-        raise ConfigurationError("SPEAKUP_ENVIRONMENT must be production, development or testing")
-    if environment == "development":
-        _development_secrets(app)
-    missing = [key for key in ("SECRET_KEY", "TOKEN_PEPPER") if not config.get(key)]
-    if missing:
-        names = " and ".join(f"SPEAKUP_{key}" for key in missing)
-        raise ConfigurationError(
-            f"{names} must be set in production (long random values, for example from "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-        )
-    config["SQLITE_JOURNAL_MODE"] = str(config["SQLITE_JOURNAL_MODE"]).lower()
-    if config["SQLITE_JOURNAL_MODE"] not in JOURNAL_MODES:
-        raise ConfigurationError(f"SPEAKUP_SQLITE_JOURNAL_MODE must be one of {', '.join(JOURNAL_MODES)}")
-    pepper = config["TOKEN_PEPPER"]
-    config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
-    if environment != "production":
-        config["SESSION_COOKIE_SECURE"] = False  # development and tests run over plain http
-    if not config.get("SQLALCHEMY_DATABASE_URI"):
-        os.makedirs(app.instance_path, exist_ok=True)
-        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "speakup.sqlite")
-    if not config.get("NHSUK_FRONTEND_DIR"):
-        config["NHSUK_FRONTEND_DIR"] = str(ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk")
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
-    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
-    config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
-
-
-ROSTER_ROOT_HELP = (
-    "Run `flask --app wsgi speakup init --recovery-key-file PATH` on a new installation (it prints roster-root), or "
-    "`flask --app wsgi speakup roster upgrade` on one from before signed rosters (README, 'The guardian roster')"
-)
-
-
-def _check_roster_root(app: Flask) -> None:
-    """Production serves only with SPEAKUP_ROSTER_ROOT pinning the organisation signing key: without it nobody
-    could tell a forged guardian from a real one. A database that cannot be reached yet is checked later, by every
-    roster verification (speakup/roster.py), which trusts nothing the pin does not match."""
-    pinned = app.config.get("ROSTER_ROOT")
-    if not pinned:
-        raise ConfigurationError(f"SPEAKUP_ROSTER_ROOT must be set in production. {ROSTER_ROOT_HELP}.")
-    if len(crypto.normalise_fingerprint(str(pinned))) != 64:
-        raise ConfigurationError("SPEAKUP_ROSTER_ROOT is not a roster-root fingerprint (64 hexadecimal digits)")
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .keyring import organisation_public_key
-
-    with app.app_context():
-        try:
-            stored = organisation_public_key("roster")
-        except SQLAlchemyError:
-            db.session.rollback()
-            app.logger.warning("Roster root not checked at start-up: the database did not answer")
-            return
-        finally:
-            db.session.remove()
-    if stored is None:
-        raise ConfigurationError(f"This database has no organisation signing key. {ROSTER_ROOT_HELP}.")
-    if crypto.normalise_fingerprint(str(pinned)) != crypto.normalise_fingerprint(crypto.roster_fingerprint(stored)):
-        raise ConfigurationError(
-            "SPEAKUP_ROSTER_ROOT does not match this database's organisation signing key: check the value printed by "
-            "`speakup init` (roster-root) and that this is the right database"
-        )
-
-
-def _engine_options(config: Any) -> dict[str, Any]:
-    """Bounds every wait on the database by DATABASE_CONNECT_TIMEOUT (and statements by
-    DATABASE_STATEMENT_TIMEOUT), so a stopped or unreachable database answers 503 instead of hanging."""
-    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    uri = config["SQLALCHEMY_DATABASE_URI"]
-    timeout = int(config["DATABASE_CONNECT_TIMEOUT"])
-    connect_args = dict(options.get("connect_args", {}))
-    if uri.startswith("postgresql"):
-        connect_args.setdefault("connect_timeout", timeout)
-        connect_args.setdefault("tcp_user_timeout", timeout * 1000)  # libpq wants milliseconds
-        statement_timeout = int(config.get("DATABASE_STATEMENT_TIMEOUT") or 0)
-        if statement_timeout > 0:
-            connect_args.setdefault("options", f"-c statement_timeout={statement_timeout * 1000}")
-        # SQLite's in-memory pools take no pool_timeout; PostgreSQL's queue pool does.
-        options.setdefault("pool_timeout", timeout)
-    elif uri.startswith("sqlite"):
-        connect_args.setdefault("timeout", timeout)
-    options["connect_args"] = connect_args
-    return options
-
-
-def _rate_limit_storage_options(config: Any) -> dict[str, Any]:
-    """Flask-Limiter's storage options. Storage errors always arrive as ``limits.errors.StorageError``,
-    which speakup.extensions turns into fail-closed or fail-open answers; a Redis store gets short
-    timeouts and one quick retry (a pooled connection that died with a Redis restart is replaced at
-    once) instead of redis-py's ten retries, which could hold a request for a minute on a frozen server."""
-    options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
-    # Plain Redis only: Sentinel and Cluster stores take their connection options differently.
-    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://", "redis+unix://")):
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        timeout = float(config["RATELIMIT_STORAGE_TIMEOUT"])
-        options.setdefault("socket_connect_timeout", timeout)
-        options.setdefault("socket_timeout", timeout)
-        options.setdefault("retry", Retry(NoBackoff(), 1))
-    options["wrap_exceptions"] = True
-    return options
-
-
-def _development_secrets(app: Flask) -> None:
-    """Development only: generate secrets once and keep them in instance/ so restarts keep working."""
-    path = Path(app.instance_path) / "development-secrets.json"
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
-    changed = False
-    for key in ("SECRET_KEY", "TOKEN_PEPPER"):
-        if not app.config.get(key):
-            if key not in stored:
-                stored[key] = secrets.token_urlsafe(48)
-                changed = True
-            app.config[key] = stored[key]
-    if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored))
-        path.chmod(0o600)

@@ -1,0 +1,31 @@
+"""The web layer: HTML pages and the JSON API. Views parse the request, call the domain, render; nothing below
+imports this package. ``register`` lists every blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+
+
+def register(app: Flask) -> None:
+    """Every blueprint, the error pages and the template helpers, on one app."""
+    from speakup.domain import workflow
+    from speakup.platform.extensions import csrf
+    from speakup.web import admin, assets, enrol, errors, followup, guardian, health, report
+    from speakup.web.api.routes import bp as api_bp
+    from speakup.web.guardian import team
+
+    for blueprint in (report.bp, followup.bp, guardian.bp, team.bp, enrol.bp, admin.bp, api_bp, health.bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(assets.make_blueprint(app.config["NHSUK_FRONTEND_DIR"]))
+    csrf.exempt(api_bp)
+    errors.init_app(app)
+
+    app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %b %Y"), "london_date")
+    app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %B %Y at %H:%M"), "london_datetime")
+    app.add_template_filter(lambda d: d.strftime("%-d %B %Y"), "long_date")
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {"organisation_name": app.config["ORGANISATION_NAME"], "request_path": request.path}

@@ -8,8 +8,8 @@ from functools import wraps
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
-from .. import accounts
-from .forms import DomainForm
+from speakup.domain import staff
+from speakup.web.forms import DomainForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,7 +33,7 @@ class InviteForm(DomainForm):
 
 
 def _accounts_page(status: int = 200, **messages: str):
-    return render_template("admin/accounts.html", staff=accounts.staff_states(), **messages), status
+    return render_template("admin/accounts.html", staff=staff.staff_states(), **messages), status
 
 
 @bp.get("/", endpoint="accounts")
@@ -50,15 +50,15 @@ def invite():
         return render_template("admin/invite.html", form=form, roles=ROLE_LABELS)
     values = form.values
     try:
-        link = accounts.invite_user(values["email"], values["name"], values["role"], current_user.user)
-    except accounts.AccountError as exc:
+        link = staff.invite_user(values["email"], values["name"], values["role"], current_user.user)
+    except staff.AccountError as exc:
         form.fail({exc.field or "email": exc.message})
         return render_template("admin/invite.html", form=form, roles=ROLE_LABELS), 400
     return render_template("admin/enrolment_link.html", link=link, reset=False)
 
 
 def _user_or_404(user_id: int):
-    user = accounts.get_user(user_id)
+    user = staff.get_user(user_id)
     if user is None:
         abort(404)
     return user
@@ -79,8 +79,8 @@ def enable(user_id: int):
 def _set_active(user_id: int, active: bool):
     user = _user_or_404(user_id)
     try:
-        accounts.set_active(user, active, current_user.user)
-    except accounts.AccountError as exc:
+        staff.set_active(user, active, current_user.user)
+    except staff.AccountError as exc:
         return _accounts_page(400, error=exc.message)
     return _accounts_page(notice=f"{user.name}'s account is now {'enabled' if active else 'disabled'}.")
 
@@ -92,7 +92,7 @@ def reset_password(user_id: int):
     if request.method == "GET":
         return render_template("admin/reset.html", user=user)
     try:
-        link = accounts.reset_account(user, current_user.user)
-    except accounts.AccountError as exc:
+        link = staff.reset_account(user, current_user.user)
+    except staff.AccountError as exc:
         return _accounts_page(400, error=exc.message)
     return render_template("admin/enrolment_link.html", link=link, reset=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from .. import enrolment
-from ..errors import error_page
-from .forms import DomainForm
+from speakup.domain import enrolment
+from speakup.web.errors import error_page
+from speakup.web.forms import DomainForm
 
 bp = Blueprint("enrol", __name__, url_prefix="/enrol")
 

@@ -10,13 +10,17 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
-from .. import attachments, cases, crypto, keyring, notify
-from ..categories import SPEAK_UP_AGAIN
-from ..errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
-from ..extensions import LimitStoreDown, access_code_limit, csrf, submit_limit
-from ..models import db
-from .forms import DomainForm
-from .uploads import accept_upload, uploaded_file
+from speakup.crypto import sealing
+from speakup.domain import files, handling, reading
+from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
+from speakup.keys import grants, sessions
+from speakup.platform import imaging
+from speakup.platform.extensions import LimitStoreDown, access_code_limit, csrf, submit_limit
+from speakup.platform.inputs import InvalidInput
+from speakup.platform.models import db
+from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
+from speakup.web.forms import DomainForm
+from speakup.web.uploads import accept_upload, uploaded_file
 
 bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 
@@ -43,8 +47,8 @@ def _current_case():
         return None
     idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
     try:
-        return keyring.resume_reporter_session(session_id, crypto.b64d(key), idle)
-    except (keyring.SessionExpired, ValueError):
+        return sessions.resume_reporter_session(session_id, sealing.b64d(key), idle)
+    except (sessions.SessionExpired, ValueError):
         _forget_reporter()
         return None
 
@@ -61,10 +65,10 @@ def start():
 def check_code():
     form = AccessCodeForm()
     try:
-        case, case_key = keyring.open_with_access_code(
+        case, case_key = grants.open_with_access_code(
             form.values["access_code"], current_app.config["TOKEN_PEPPER_BYTES"]
         )
-    except keyring.AccessCodeNotFound:
+    except grants.AccessCodeNotFound:
         g.access_code_failed = True
         form.fail({"access_code": NOT_FOUND})
         # Never echo the code back: someone else may be looking at this screen next.
@@ -72,9 +76,9 @@ def check_code():
         return render_template("followup/start.html", form=form), 400
     _forget_reporter()
     idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
-    row, session_key = keyring.start_reporter_session(case, case_key, idle)
+    row, session_key = sessions.start_reporter_session(case, case_key, idle)
     session["reporter_session"] = row.id
-    session["reporter_key"] = crypto.b64e(session_key)
+    session["reporter_key"] = sealing.b64e(session_key)
     return redirect(url_for("followup.case_page"))
 
 
@@ -92,7 +96,7 @@ class FeedbackForm(DomainForm):
 
 
 class AttachmentForm(DomainForm):
-    field_names = (attachments.FIELD,)
+    field_names = (imaging.FIELD,)
 
 
 def _render_case(
@@ -103,17 +107,17 @@ def _render_case(
     feedback_form: FeedbackForm | None = None,
     attachment_form: AttachmentForm | None = None,
 ):
-    view = cases.reporter_view(case, case_key)
+    view = reading.reporter_view(case, case_key)
     return render_template(
         "followup/case.html",
         case=view,
         form=form,
         feedback_form=feedback_form or FeedbackForm(),
         speak_up_again=SPEAK_UP_AGAIN,
-        files=attachments.describe(case, case_key),
+        files=files.describe(case, case_key),
         attachment_form=attachment_form or AttachmentForm(),
-        attachment_hint=attachments.limits_text(),
-        attachment_accept=attachments.accept_attribute(),
+        attachment_hint=imaging.limits_text(),
+        attachment_accept=imaging.accept_attribute(),
     ), status
 
 
@@ -136,11 +140,11 @@ def reply():
         ), 401
     case, case_key = current
     try:
-        cases.post_message(case, case_key, "reporter", form.values["body"])
-    except cases.InvalidInput as exc:
+        handling.post_message(case, case_key, "reporter", form.values["body"])
+    except InvalidInput as exc:
         form.fail(exc.errors)
         return _render_case(case, case_key, form, 400)
-    except cases.CaseChanged:
+    except handling.CaseChanged:
         db.session.refresh(case)
         form.fail({"body": "Your concern was updated at the same moment. Your message is below: send it again."})
         return _render_case(case, case_key, form, 409)
@@ -160,13 +164,12 @@ def add_file():
     upload = uploaded_file()
     try:
         if upload is None:
-            raise attachments.AttachmentRefused("Choose a file to add")
-        clean = attachments.check_file(*upload)
-        attachments.store_clean(case, case_key, clean)
-    except cases.InvalidInput as exc:
+            raise imaging.AttachmentRefused("Choose a file to add")
+        clean = imaging.check_file(*upload)
+        files.add_reporter_file(case, case_key, clean)
+    except InvalidInput as exc:
         form.fail(exc.errors)
         return _render_case(case, case_key, ReplyForm(), 400, attachment_form=form)
-    notify.reporter_replied(cases.guardians_of(case))
     if clean.removed:
         flash(clean.removed_text, "file-cleaned")  # shown once, on the page this redirects to
     return redirect(url_for("followup.case_page") + "#files")
@@ -179,19 +182,18 @@ def feedback():
         return redirect(url_for("followup.start"))
     case, case_key = current
     form = FeedbackForm()
-    detriment = {"yes": True, "no": False}.get(form.values["detriment"])
     try:
-        cases.record_feedback(case, form.values["speak_up_again"], detriment)
-    except cases.InvalidInput as exc:
+        handling.record_feedback(case, form.values["speak_up_again"], yes_no(form.values["detriment"]))
+    except InvalidInput as exc:
         form.fail(exc.errors)
         return _render_case(case, case_key, ReplyForm(), 400, feedback_form=form)
-    except cases.CaseChanged:
+    except handling.CaseChanged:
         db.session.refresh(case)
         form.fail(
             {"speak_up_again": "Your concern was updated at the same moment. Check your answer and send it again."}
         )
         return _render_case(case, case_key, ReplyForm(), 409, feedback_form=form)
-    except cases.FeedbackNotOpen:
+    except handling.FeedbackNotOpen:
         db.session.rollback()  # already answered, or reopened meanwhile: the page shows which
     return redirect(url_for("followup.case_page"))
 
@@ -200,6 +202,6 @@ def feedback():
 def sign_out():
     session_id = session.get("reporter_session")
     if session_id:
-        keyring.end_reporter_session(session_id)
+        sessions.end_reporter_session(session_id)
     _forget_reporter()
     return render_template("followup/signed_out.html")

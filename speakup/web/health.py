@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ..models import db
+from speakup.platform.models import db
 
 bp = Blueprint("health", __name__)
 

@@ -8,19 +8,21 @@ from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 
-from .. import attachments, cases
-from ..categories import ANONYMITY_LABELS, lists_for
-from ..errors import error_page
-from ..extensions import csrf, submit_limit
-from ..models import db
-from .forms import DomainForm
-from .uploads import accept_upload, uploaded_file
+from speakup.domain import files, raising
+from speakup.domain.categories import ANONYMITY_LABELS, lists_for
+from speakup.platform import imaging
+from speakup.platform.extensions import csrf, submit_limit
+from speakup.platform.inputs import InvalidInput
+from speakup.platform.models import db
+from speakup.web.errors import error_page
+from speakup.web.forms import DomainForm
+from speakup.web.uploads import accept_upload, uploaded_file
 
 bp = Blueprint("report", __name__)
 
 
 class ConcernForm(DomainForm):
-    field_names = (*cases.CONCERN_FIELDS, attachments.FIELD)
+    field_names = (*raising.CONCERN_FIELDS, imaging.FIELD)
 
 
 @bp.get("/")
@@ -36,7 +38,7 @@ def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[st
     a guardian already chosen stays chosen, so sending the form again can never drop the exclusion."""
     if not database_down:
         try:
-            return {str(g.id): g.name for g in cases.all_guardians()}
+            return {str(g.id): g.name for g in raising.all_guardians()}
         except DBAPIError:
             db.session.rollback()
     chosen = form.values.get("exclude_guardian", "")
@@ -53,8 +55,8 @@ def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool =
             # After a failed save, asking again would only wait out the database timeout a second time.
             guardians=_guardian_choices(form, database_down),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
-            attachment_hint=attachments.limits_text(),
-            attachment_accept=attachments.accept_attribute(),
+            attachment_hint=imaging.limits_text(),
+            attachment_accept=imaging.accept_attribute(),
             choose_file_again=choose_file_again,
         ),
         status,
@@ -77,12 +79,12 @@ def raise_submit():
     upload = uploaded_file()
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
-        concern, clean = attachments.check_concern_with_file(form.values, upload)
-        raised, file_kept = attachments.raise_with_file(concern, clean)
-    except cases.InvalidInput as exc:
+        concern, clean = files.check_concern_with_file(form.values, upload)
+        raised, file_kept = files.raise_with_file(concern, clean)
+    except InvalidInput as exc:
         form.fail(exc.errors)
         # A browser never sends a file back: ask for it again if it was fine.
-        return _render_form(form, 400, choose_file_again=upload is not None and attachments.FIELD not in exc.errors)
+        return _render_form(form, 400, choose_file_again=upload is not None and imaging.FIELD not in exc.errors)
     except DBAPIError:
         # Keep every word they wrote: the form comes back with it and a 503 explains.
         form.fail(

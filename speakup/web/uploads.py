@@ -13,8 +13,8 @@ from typing import IO
 
 from flask import current_app, request
 
-from ..attachments import FIELD
-from ..extensions import csrf
+from speakup.platform.extensions import csrf
+from speakup.platform.imaging import FIELD
 
 MULTIPART_OVERHEAD = 1024 * 1024  # room for the form's other fields beside the file
 

@@ -1,0 +1,69 @@
+"""`flask speakup ngo-return` and `flask speakup stats-token ...`: the national return and the read-only
+statistics tokens a trust's own dashboard uses for GET /api/v1/stats."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from speakup.ops import audit
+from speakup.platform.models import db
+from speakup.reporting import national_return, quarters, stats_tokens
+
+
+@click.command("ngo-return")
+@click.option("--quarter", required=True, help="A calendar quarter such as 2026Q3 (Q1 is January to March).")
+@with_appcontext
+def ngo_return_command(quarter: str) -> None:
+    """Print a quarter's National Guardian's Office return as CSV, small numbers suppressed."""
+    try:
+        period = quarters.parse_quarter(quarter)
+    except quarters.BadQuarter as exc:
+        raise click.BadParameter(str(exc), param_hint="--quarter") from None
+    output = national_return.return_csv(period, current_app.config["SUPPRESS_BELOW"])
+    audit.record(audit.EXPORT, "system", format="csv", period=period.label, reason="command_line")
+    db.session.commit()
+    click.echo(output, nl=False)
+
+
+stats_token_cli = AppGroup("stats-token", help="Read-only tokens for GET /api/v1/stats.")
+
+
+@stats_token_cli.command("create")
+@click.option("--name", required=True, help="What the token is for, such as the dashboard that uses it.")
+def stats_token_create_command(name: str) -> None:
+    """Create a token and print it once: only its keyed hash is kept, so it cannot be shown again."""
+    try:
+        _row, token = stats_tokens.create_stats_token(name, current_app.config["TOKEN_PEPPER_BYTES"])
+    except stats_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(audit.STATS_TOKEN_CREATED, "system")
+    db.session.commit()
+    click.echo(f"stats-token: {token}")
+    click.echo("Keep it secret and store it where the dashboard reads it. It is shown only this once.", err=True)
+
+
+@stats_token_cli.command("revoke")
+@click.option("--name", required=True)
+def stats_token_revoke_command(name: str) -> None:
+    """Revoke the token with this name; it stops working at once."""
+    try:
+        count = stats_tokens.revoke_stats_token(name)
+    except stats_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(audit.STATS_TOKEN_REVOKED, "system", count=count)
+    db.session.commit()
+    click.echo(f"Revoked {count} statistics token{'s' if count != 1 else ''} named {name.strip()!r}.")
+
+
+@stats_token_cli.command("list")
+def stats_token_list_command() -> None:
+    """List the tokens by name, with when each was created and revoked (never the token itself)."""
+    rows = stats_tokens.stats_tokens()
+    if not rows:
+        click.echo("No statistics tokens.")
+        return
+    for row in rows:
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M} UTC" if row.revoked_at else "active"
+        click.echo(f"{row.name}\tcreated {row.created_at:%Y-%m-%d %H:%M} UTC\t{state}")

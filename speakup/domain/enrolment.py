@@ -1,0 +1,163 @@
+"""One-time enrolment links: the person an account is for chooses their own password and security code.
+
+An administrator never sees a password or a TOTP secret: adding an account or resetting one gives them a link,
+whose token is stored only as a keyed hash (under the server pepper), expires after ``ENROLMENT_HOURS`` and works
+once. Opening it, the person chooses a password (the same NIST rules as everywhere), scans a QR code or types the
+text secret into an authenticator app and proves it with one code; their HPKE and signing key pairs are made then
+and sealed under the password. A guardian then sees their safety code, which the approving guardian types in.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import segno
+from flask import current_app
+
+from speakup.crypto import sealing, signing, totp
+from speakup.crypto.passwords import password_problem
+from speakup.keys import account_keys
+from speakup.ops import audit
+from speakup.platform.models import Enrolment, User, db, utcnow
+
+TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
+
+
+class LinkUnusable(Exception):
+    """The link is unknown (404), or used, expired or for a disabled account (410). ``reason`` says which."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = 404 if reason == "unknown" else 410
+
+
+class EnrolmentInvalid(Exception):
+    """What the person typed breaks a rule. ``errors`` maps each field to a message they can act on."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("invalid enrolment: " + ", ".join(sorted(errors)))
+        self.errors = errors
+
+
+def _token_hash(token: str) -> str:
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], token, TOKEN_PURPOSE)
+
+
+def issue_link(user: User, admin: User) -> str:
+    """A new link for ``user``; any earlier unused link of theirs stops working. The caller commits."""
+    now = utcnow()
+    for earlier in db.session.scalars(
+        db.select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.used_at.is_(None))
+    ):
+        earlier.expires_at = min(earlier.expires_at, now)
+    token = secrets.token_urlsafe(32)
+    hours = float(current_app.config["ENROLMENT_HOURS"])
+    db.session.add(
+        Enrolment(
+            user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + timedelta(hours=hours)
+        )
+    )
+    audit.record(audit.ENROLMENT_LINK_ISSUED, "admin", admin.id, email=user.email)
+    return token
+
+
+def link_url(token: str) -> str:
+    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/enrol?token=" + token
+
+
+def open_link(token: str) -> Enrolment:
+    row = db.session.scalar(db.select(Enrolment).where(Enrolment.token_hash == _token_hash(token[:100])))
+    if row is None:
+        raise LinkUnusable("unknown")
+    if row.used_at is not None:
+        raise LinkUnusable("used")
+    if row.expires_at <= utcnow():
+        raise LinkUnusable("expired")
+    if not row.user.is_active:
+        raise LinkUnusable("disabled")
+    return row
+
+
+# --- The security code (TOTP) ---------------------------------------------------------------------------------
+
+
+def new_totp_text() -> str:
+    """A fresh secret as the base32 text an authenticator app takes (no padding)."""
+    return base64.b32encode(totp.new_totp_secret()).decode("ascii").rstrip("=")
+
+
+def totp_from_text(text: str) -> bytes | None:
+    cleaned = "".join(text.split()).upper()
+    try:
+        secret = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except ValueError:
+        return None
+    return secret if len(secret) == len(totp.new_totp_secret()) else None
+
+
+def totp_uri(text: str, user: User) -> str:
+    return totp.totp_uri(totp_from_text(text), user.email, "Speak Up")
+
+
+def totp_qr_svg(text: str, user: User) -> str:
+    """The otpauth URI as an inline SVG QR code, drawn on the server: no script, no style attribute."""
+    code = segno.make(totp_uri(text, user), error="m")
+    svg = code.svg_inline(
+        scale=4,
+        dark="#000",
+        light="#fff",
+        title="QR code for your authenticator app",
+        svgclass="speakup-qr",
+        lineclass=None,
+    )
+    return svg.replace("<svg ", '<svg role="img" aria-label="QR code for your authenticator app" ', 1)
+
+
+# --- Finishing -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    user: User
+    safety_code: str | None  # guardians only: what the approving guardian types in
+
+
+def complete(token: str, password: str, confirm: str, totp_text: str, security_code: str) -> Enrolled:
+    """Seals new key pairs under the chosen password and uses up the link. Commits."""
+    row = open_link(token)
+    user = row.user
+    errors: dict[str, str] = {}
+    problem = password_problem(password, email=user.email, name=user.name)
+    if problem:
+        errors["password"] = problem
+    elif password != confirm:
+        errors["confirm"] = "The passwords do not match: type the same password twice"
+    totp_secret, step = None, None
+    if current_app.config["REQUIRE_MFA"]:
+        totp_secret = totp_from_text(totp_text)
+        if totp_secret is None:
+            raise LinkUnusable("unknown")  # the page's own hidden field was changed: start again from the link
+        step = totp.totp_step_matching(totp_secret, security_code, time.time())
+        if step is None:
+            errors["security_code"] = (
+                "Enter the 6-digit security code your authenticator app shows now"
+                if not security_code.strip()
+                else "That security code is not right: check your phone's clock and enter the newest code"
+            )
+    if errors:
+        raise EnrolmentInvalid(errors)
+    account_keys.seal_account(
+        user, password, account_keys.password_params(), account_keys.new_account_keys(), totp_secret
+    )
+    user.totp_last_step = step  # the code just used cannot sign in as well
+    user.endorsement_id = None
+    row.used_at = utcnow()
+    audit.record(audit.ACCOUNT_ENROLLED, user.role, user.id, email=user.email)
+    db.session.commit()
+    safety = signing.safety_code(user.public_key, user.signing_public_key) if user.role == "guardian" else None
+    return Enrolled(user, safety)

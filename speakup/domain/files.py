@@ -1,0 +1,180 @@
+"""Files attached to a concern: sealed under the case key, listed and opened."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from speakup.crypto import sealing
+from speakup.domain import handling, raising
+from speakup.domain.raising import ConcernInput, RaisedConcern
+from speakup.keys import grants
+from speakup.ops import audit, notify
+from speakup.platform.imaging import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
+from speakup.platform.inputs import InvalidInput
+from speakup.platform.models import Attachment, Case, db, utcnow
+
+log = logging.getLogger(__name__)
+
+
+# Enough for any concern, and a cap on what one reporter session can store.
+MAX_FILES_PER_CASE = 20
+
+
+class AttachmentNotFound(Exception):
+    """No attachment with that id belongs to this case."""
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    uid: str
+    filename: str
+    content_type: str
+    size: int
+    created_at: datetime
+
+    @property
+    def size_text(self) -> str:
+        return size_text(self.size)
+
+    @property
+    def type_label(self) -> str:
+        return LABELS.get(self.content_type, "File")
+
+
+class OpenedAttachment(NamedTuple):
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def _name_aad(case_id: int, uid: str) -> bytes:
+    return sealing.associated_data(case_id, "attachment-name", uid)
+
+
+def _body_aad(case_id: int, uid: str) -> bytes:
+    return sealing.associated_data(case_id, "attachment", uid)
+
+
+def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
+    """Seals a checked file under the case key and adds it to the session; the caller commits."""
+    count = db.session.scalar(select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id))
+    if count >= MAX_FILES_PER_CASE:
+        raise AttachmentRefused(f"A concern can have up to {MAX_FILES_PER_CASE} files. Describe the rest in a message")
+    uid = secrets.token_hex(16)
+    attachment = Attachment(
+        uid=uid,
+        case_id=case.id,
+        filename_ct=sealing.seal_text(case_key, clean.filename, _name_aad(case.id, uid)),
+        content_type=clean.content_type,
+        size=len(clean.data),
+        body_ct=sealing.seal(case_key, clean.data, _body_aad(case.id, uid)),
+        protocol=sealing.PROTOCOL,
+        created_at=utcnow(),
+    )
+    db.session.add(attachment)
+    audit.record(audit.ATTACHMENT_ADDED, "reporter", case_id=case.id)
+    return attachment
+
+
+def add_attachment(case: Case, case_key: bytes, filename: str, data: bytes, declared_type: str = "") -> Attachment:
+    """Checks, cleans, seals and commits one file from the reporter."""
+    return store_clean(case, case_key, check_file(filename, data, declared_type))
+
+
+def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
+    """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
+    case, case_key = grants.open_with_access_code(raised.access_code, current_app.config["TOKEN_PEPPER_BYTES"])
+    return store_clean(case, case_key, clean)
+
+
+def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
+    """A file the reporter adds when following up: kept, then its guardians told, as for a reply (after the
+    commit, so nobody is told about a file that was not kept)."""
+    attachment = store_clean(case, case_key, clean)
+    notify.reporter_replied(handling.guardians_of(case))
+    return attachment
+
+
+def store_clean(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
+    try:
+        attachment = store(case, case_key, clean)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return attachment
+
+
+def list_attachments(case_id: int) -> list[Attachment]:
+    statement = select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.created_at, Attachment.id)
+    return list(db.session.scalars(statement))
+
+
+def describe(case: Case, case_key: bytes) -> list[AttachmentView]:
+    """The case's files with their names decrypted, oldest first (bodies stay sealed)."""
+    return [
+        AttachmentView(
+            a.uid,
+            sealing.open_text(case_key, a.filename_ct, _name_aad(case.id, a.uid)),
+            a.content_type,
+            a.size,
+            a.created_at,
+        )
+        for a in list_attachments(case.id)
+    ]
+
+
+def open_attachment(case: Case, case_key: bytes, uid: str) -> OpenedAttachment:
+    """One file decrypted in memory. Raises AttachmentNotFound, or sealing.DecryptionError if tampered."""
+    attachment = db.session.scalar(select(Attachment).where(Attachment.case_id == case.id, Attachment.uid == uid))
+    if attachment is None:
+        raise AttachmentNotFound()
+    filename = sealing.open_text(case_key, attachment.filename_ct, _name_aad(case.id, uid))
+    data = sealing.open_sealed(case_key, attachment.body_ct, _body_aad(case.id, uid))
+    # Only a type this module checked is ever served as such.
+    content_type = attachment.content_type if attachment.content_type in SUPPORTED else "application/octet-stream"
+    return OpenedAttachment(filename, content_type, data)
+
+
+def check_concern_with_file(
+    values: dict[str, object], upload: tuple[str, bytes, str] | None
+) -> tuple[ConcernInput, CleanFile | None]:
+    """Checks a new concern and its optional file together, so every problem is reported at once,
+    and nothing is raised while the file is refused."""
+    errors: dict[str, str] = {}
+    concern = clean = None
+    try:
+        concern = raising.check_concern(values)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if upload is not None:
+        try:
+            clean = check_file(*upload)
+        except AttachmentRefused as exc:
+            errors.update(exc.errors)
+    if errors or concern is None:
+        raise InvalidInput(errors)
+    return concern, clean
+
+
+def raise_with_file(concern: ConcernInput, clean: CleanFile | None) -> tuple[RaisedConcern, bool]:
+    """Raises the concern, then seals the already checked file into it. Returns the raised concern
+    and whether the file was kept: the access code is shown once, so a database failure after the
+    concern was stored must not hide it (the reporter can add the file again from the follow-up page)."""
+    raised = raising.raise_concern(concern)
+    if clean is None:
+        return raised, True
+    try:
+        attach_to_raised(raised, clean)
+    except DBAPIError:
+        log.warning("a file could not be stored with a newly raised concern")
+        return raised, False
+    return raised, True

@@ -1,0 +1,318 @@
+"""The domain: raising a concern, reading it back, messages and status. Shared by HTML and API.
+
+Functions here take plain values and return plain values; views only parse and render.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from speakup.crypto import sealing
+from speakup.domain import workflow
+from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
+from speakup.domain.reading import message_aad
+from speakup.keys import grants
+from speakup.ops import audit, notify
+from speakup.platform.inputs import InvalidInput, clean_text, parse_int
+from speakup.platform.models import (
+    Case,
+    CaseEvent,
+    CaseGrant,
+    CaseNote,
+    CaseTheme,
+    Message,
+    User,
+    db,
+    utcnow,
+)
+
+P = ParamSpec("P")
+
+R = TypeVar("R")
+
+
+class InvalidTransition(Exception):
+    """The case cannot move from its current status to the one asked for."""
+
+
+class FeedbackNotOpen(Exception):
+    """Feedback is asked for once a case is closed, and answered once."""
+
+
+class CaseChanged(Exception):
+    """Someone else changed the case since this page was loaded (optimistic locking)."""
+
+
+def changes_case(action: Callable[P, R]) -> Callable[P, R]:
+    """Wraps one change to a case: if another request changed the case first (the version column
+    disagrees at any flush, not only the final commit), nothing is kept and CaseChanged is raised."""
+
+    @wraps(action)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = action(*args, **kwargs)
+            db.session.commit()
+        except StaleDataError as exc:
+            db.session.rollback()
+            raise CaseChanged() from exc
+        return result
+
+    return guarded
+
+
+def check_message(body: object) -> str:
+    limit = current_app.config["MAX_MESSAGE_CHARS"]
+    text = clean_text(body)
+    if not isinstance(body, str) or not text:
+        raise InvalidInput({"body": "Write a message before sending it"})
+    if len(text) > limit:
+        raise InvalidInput({"body": f"Your message must be {limit:,} characters or fewer"})
+    return text
+
+
+def post_message(case: Case, case_key: bytes, author: str, body: object, guardian: User | None = None) -> Message:
+    """Adds a sealed message. A reporter's reply puts a case waiting for them back to work, and
+    tells its guardians (after the commit, so nobody is told about a reply that was not kept)."""
+    message = _store_message(case, case_key, author, check_message(body), guardian)
+    if author == "reporter":
+        notify.reporter_replied(guardians_of(case))
+    return message
+
+
+@changes_case
+def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian: User | None) -> Message:
+    # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
+    # latest version, so fifty at once all land, and in the order they took the lock.
+    db.session.refresh(case, with_for_update=True)
+    now = utcnow()
+    message = _sealed_message(case, case_key, author, text, guardian, now)
+    if author == "reporter":
+        before, after = case.status, workflow.status_after_reporter_reply(case.status)
+        _move(case, after, now)
+        audit.record(audit.MESSAGE_SENT, "reporter", case_id=case.id)
+        if after != before:
+            audit.record(audit.STATUS_CHANGED, "reporter", case_id=case.id, from_status=before, to_status=after)
+    else:
+        audit.record(audit.MESSAGE_SENT, "guardian", guardian.id if guardian else None, case_id=case.id)
+    case.updated_at = now
+    return message
+
+
+def _sealed_message(
+    case: Case, case_key: bytes, author: str, text: str, guardian: User | None, now: datetime
+) -> Message:
+    uid = secrets.token_hex(16)
+    message = Message(
+        uid=uid,
+        case_id=case.id,
+        author=author,
+        guardian_id=guardian.id if guardian else None,
+        body_ct=sealing.seal_text(case_key, text, message_aad(case.id, uid)),
+        protocol=sealing.PROTOCOL,
+        created_at=now,
+    )
+    db.session.add(message)
+    return message
+
+
+def _check_version(case: Case, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != case.version:
+        raise CaseChanged()
+
+
+def _move(case: Case, target: str, now: datetime, guardian: User | None = None, show_name: bool = False) -> None:
+    """Moves a case and writes the timeline entry the reporter sees. The only place status changes."""
+    if target == case.status:
+        return
+    kind = "reopened" if case.status == workflow.CLOSED else ("closed" if target == workflow.CLOSED else "status")
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind=kind,
+            from_status=case.status,
+            to_status=target,
+            guardian_id=guardian.id if guardian else None,
+            show_guardian_name=show_name and guardian is not None,
+            created_at=now,
+        )
+    )
+    if target == workflow.ACKNOWLEDGED and case.acknowledged_at is None:
+        case.acknowledged_at = now
+    if kind == "reopened":
+        case.closed_at = None
+        case.outcome = None
+    case.status = target
+    case.next_due = workflow.next_due(target, case.acknowledge_by, case.feedback_by)
+    case.updated_at = now
+
+
+@changes_case
+def change_status(
+    case: Case, target: str, guardian: User, expected_version: int | None = None, show_name: bool = False
+) -> None:
+    """Any move the status machine allows, except closing, which needs an outcome and a message."""
+    _check_version(case, expected_version)
+    if target == workflow.CLOSED:
+        raise InvalidTransition("Close a case with the closing form: it needs an outcome and a message")
+    if not workflow.can_move(case.status, target):
+        raise InvalidTransition(f"A case that is {workflow.GUARDIAN_LABELS[case.status].lower()} cannot move there")
+    reopening = case.status == workflow.CLOSED
+    before = case.status
+    _move(case, target, utcnow(), guardian, show_name)
+    action = audit.CASE_REOPENED if reopening else audit.STATUS_CHANGED
+    audit.record(action, "guardian", guardian.id, case_id=case.id, from_status=before, to_status=target)
+
+
+@changes_case
+def close_case(
+    case: Case,
+    case_key: bytes,
+    guardian: User,
+    outcome: object,
+    message: object,
+    expected_version: int | None = None,
+    show_name: bool = False,
+    learning: object = "",
+    share_learning: bool = False,
+) -> None:
+    """Closes with an outcome and a closing message to the reporter, who is then asked for feedback.
+
+    ``learning`` ("you said, we did": what the organisation learned and changed) is sealed with the
+    case; only when ``share_learning`` is set does the board report show it.
+    """
+    _check_version(case, expected_version)
+    errors: dict[str, str] = {}
+    if outcome not in OUTCOMES:
+        errors["outcome"] = "Choose the outcome of this case"
+    try:
+        text = check_message(message)
+    except InvalidInput:
+        errors["closing_message"] = "Write a closing message to the person who raised this"
+    lesson = clean_text(learning)
+    if len(lesson) > current_app.config["MAX_MESSAGE_CHARS"]:
+        errors["learning"] = f"What was learned must be {current_app.config['MAX_MESSAGE_CHARS']:,} characters or fewer"
+    if share_learning and not lesson:
+        errors["learning"] = "Write what was learned before sharing it with the board"
+    if errors:
+        raise InvalidInput(errors)
+    if not workflow.can_move(case.status, workflow.CLOSED):
+        raise InvalidTransition("This case is already closed")
+    now = utcnow()
+    if lesson:
+        case.learning_ct = sealing.seal_text(case_key, lesson, sealing.associated_data(case.id, "learning", case.id))
+        case.learning_shareable = share_learning
+    _sealed_message(case, case_key, "guardian", text, guardian, now)
+    before = case.status
+    _move(case, workflow.CLOSED, now, guardian, show_name)
+    case.outcome = str(outcome)
+    case.closed_at = now
+    audit.record(audit.CASE_CLOSED, "guardian", guardian.id, case_id=case.id, from_status=before, outcome=str(outcome))
+
+
+@changes_case
+def assign_case(case: Case, assignee_id: object, guardian: User, expected_version: int | None = None) -> None:
+    """Assigns a case to a guardian who can open it, or unassigns it (empty value)."""
+    _check_version(case, expected_version)
+    assignee = None
+    if assignee_id not in (None, ""):
+        user_id = parse_int(assignee_id)
+        assignee = db.session.get(User, user_id) if user_id is not None else None
+        if assignee is None or assignee.role != "guardian":
+            raise InvalidInput({"assignee": "Choose a guardian from the list"})
+        if not assignee.is_active:
+            raise InvalidInput({"assignee": f"{assignee.name}'s account is disabled: choose another guardian"})
+        if not grants.holds_grant(case.id, assignee.id):
+            raise InvalidInput({"assignee": f"{assignee.name} cannot open this case yet: share it with them first"})
+    case.assigned_to_id = assignee.id if assignee else None
+    case.updated_at = utcnow()
+    db.session.add(CaseEvent(case_id=case.id, kind="assigned", guardian_id=guardian.id, created_at=case.updated_at))
+    audit.record(
+        audit.CASE_ASSIGNED, "guardian", guardian.id, case_id=case.id, guardian_id=assignee.id if assignee else None
+    )
+
+
+@changes_case
+def record_for_return(
+    case: Case, themes: list[str], worker_group: str, detriment: str, guardian: User, expected_version: int | None
+) -> None:
+    """The plain, countable facts of a case for the national return: themes, staff group, detriment."""
+    _check_version(case, expected_version)
+    lists = lists_for(workflow.london_today(case.created_at))
+    errors: dict[str, str] = {}
+    if any(theme not in lists.themes for theme in themes):
+        errors["themes"] = "Choose themes from the list"
+    if worker_group and worker_group not in lists.worker_groups:
+        errors["worker_group"] = "Choose a staff group from the list"
+    if detriment not in ("", *YES_NO):
+        errors["detriment"] = "Answer yes, no, or leave it unanswered"
+    if errors:
+        raise InvalidInput(errors)
+    case.themes = [CaseTheme(case_id=case.id, theme=theme) for theme in sorted(set(themes))]
+    case.worker_group = worker_group or None
+    case.detriment_reported = yes_no(detriment)
+    case.updated_at = utcnow()
+    audit.record(audit.DETAILS_RECORDED, "guardian", guardian.id, case_id=case.id)
+
+
+def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseNote:
+    """A note for guardians only, sealed under the case key. The reporter never sees it."""
+    try:
+        text = check_message(body)
+    except InvalidInput as exc:
+        raise InvalidInput({"note": exc.errors["body"].replace("message", "note")}) from None
+    uid = secrets.token_hex(16)
+    note = CaseNote(
+        uid=uid,
+        case_id=case.id,
+        guardian_id=guardian.id,
+        body_ct=sealing.seal_text(case_key, text, sealing.associated_data(case.id, "note", uid)),
+        protocol=sealing.PROTOCOL,
+        created_at=utcnow(),
+    )
+    db.session.add(note)
+    audit.record(audit.NOTE_ADDED, "guardian", guardian.id, case_id=case.id)
+    db.session.commit()
+    return note
+
+
+def guardians_of(case: Case) -> list[User]:
+    """Active guardians who hold a key for this case, by name: the only people it can be assigned to, and the
+    only people told it needs attention."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(CaseGrant, (CaseGrant.user_id == User.id) & (CaseGrant.recipient == "guardian"))
+            .where(CaseGrant.case_id == case.id, User.is_active.is_(True))
+            .order_by(User.name)
+        )
+    )
+
+
+@changes_case
+def record_feedback(case: Case, speak_up_again: object, detriment: object = None) -> None:
+    """The reporter's answer to "Given your experience, would you speak up again?"."""
+    errors = {}
+    # A list or object from the API is not hashable: check the type before looking it up.
+    if not isinstance(speak_up_again, str) or speak_up_again not in SPEAK_UP_AGAIN:
+        errors["speak_up_again"] = "Choose yes, no, maybe or I don't know"
+    if detriment is not None and not isinstance(detriment, bool):
+        errors["detriment"] = "Answer yes or no"
+    if errors:
+        raise InvalidInput(errors)
+    if case.status != workflow.CLOSED:
+        raise FeedbackNotOpen("Feedback can be given once the case is closed.")
+    if case.feedback_at is not None:
+        raise FeedbackNotOpen("Feedback for this case has already been given. Thank you.")
+    case.speak_up_again = str(speak_up_again)
+    if detriment is not None:
+        case.detriment_reported = detriment
+    case.feedback_at = utcnow()
+    audit.record(audit.FEEDBACK_GIVEN, "reporter", case_id=case.id)

@@ -1,0 +1,192 @@
+"""Raising a concern: checking what the reporter typed, sealing it, wrapping its key for the roster."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from speakup.crypto import access_codes, sealing
+from speakup.domain import workflow
+from speakup.domain.categories import ANONYMITY, lists_for
+from speakup.keys import exclusions, grants, recovery, roster
+from speakup.ops import audit, notify
+from speakup.platform.inputs import InvalidInput, clean_text
+from speakup.platform.models import (
+    Case,
+    CaseEvent,
+    User,
+    db,
+    new_case_id,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class ConcernInput:
+    what_happened: str
+    anonymity: str
+    where: str = ""
+    when: str = ""
+    name: str = ""
+    contact: str = ""
+    worker_group: str = ""
+    exclude_guardian: str = ""  # the id of a guardian who must never receive this concern
+
+
+CONCERN_FIELDS = tuple(ConcernInput.__dataclass_fields__)
+
+
+def check_concern(data: dict[str, object]) -> ConcernInput:
+    """Applies every rule for a new concern in one place. Raises InvalidInput with all problems."""
+    not_text = {key: f"{key} must be text" for key, value in data.items() if not isinstance(value, str | None)}
+    values = {key: clean_text(data.get(key)) for key in CONCERN_FIELDS}
+    checked: dict[str, str] = {}
+    for check in (_check_lengths, _check_anonymity, _check_choices):
+        checked.update(check(values))  # a later rule's message for the same field is the more useful one
+    errors = not_text | {key: message for key, message in checked.items() if key not in not_text}
+    if errors:
+        raise InvalidInput(errors)
+    return ConcernInput(**values)
+
+
+_SHORT_FIELDS = (("where", "Where"), ("when", "When"), ("name", "Your name"), ("contact", "How to contact you"))
+
+
+def _check_lengths(values: dict[str, str]) -> dict[str, str]:
+    config = current_app.config
+    errors = {}
+    if not values["what_happened"]:
+        errors["what_happened"] = "Tell us what happened"
+    elif len(values["what_happened"]) > config["MAX_CONCERN_CHARS"]:
+        errors["what_happened"] = f"What happened must be {config['MAX_CONCERN_CHARS']:,} characters or fewer"
+    short_limit = config["MAX_SHORT_FIELD_CHARS"]
+    for key, label in _SHORT_FIELDS:
+        if len(values[key]) > short_limit:
+            errors[key] = f"{label} must be {short_limit} characters or fewer"
+    return errors
+
+
+def _check_anonymity(values: dict[str, str]) -> dict[str, str]:
+    anonymity = values["anonymity"]
+    if anonymity not in ANONYMITY:
+        return {"anonymity": "Choose how you want to raise this concern"}
+    if anonymity != "anonymous":
+        return {} if values["name"] else {"name": "Enter your name, or choose to raise this anonymously"}
+    # Nothing identifying is stored for an anonymous concern, so refuse rather than drop it silently.
+    errors = {}
+    if values["name"]:
+        errors["name"] = "Leave your name out if you want to stay anonymous, or choose another option"
+    if values["contact"]:
+        errors["contact"] = "Leave contact details out if you want to stay anonymous, or choose another option"
+    return errors
+
+
+def _check_choices(values: dict[str, str]) -> dict[str, str]:
+    errors = {}
+    if values["worker_group"] and values["worker_group"] not in lists_for(date.today()).worker_groups:
+        errors["worker_group"] = "Choose a staff group from the list"
+    excluded = values["exclude_guardian"]
+    if excluded and excluded not in {str(g.id) for g in all_guardians()}:
+        errors["exclude_guardian"] = "Choose a guardian from the list, or leave it empty"
+    return errors
+
+
+@dataclass(frozen=True)
+class RaisedConcern:
+    reference: str
+    access_code: str
+    status: str
+    acknowledge_by: date
+
+
+def _new_reference() -> str:
+    # Unique in the schema: a clash is refused there and raise_concern tries again.
+    return "SU-" + "".join(secrets.choice(access_codes.ALPHABET) for _ in range(8))
+
+
+def all_guardians() -> list[User]:
+    """Every guardian account, disabled ones too: a reporter may need to keep out a suspended guardian,
+    who could otherwise receive the concern through sharing or recovery once re-enabled."""
+    return list(db.session.scalars(select(User).where(User.role == "guardian").order_by(User.name)))
+
+
+NEW_CASE_ATTEMPTS = 3
+
+
+def raise_concern(concern: ConcernInput) -> RaisedConcern:
+    """Stores a new concern sealed under a fresh case key, wrapped for every guardian on the verified roster,
+    the recovery key and the reporter's access code. One transaction: all of it or none of it."""
+    excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
+    verified = roster.current_roster()
+    guardians = verified.guardians(exclude_ids=excluded)
+    if verified.recovery_key is None:
+        raise recovery.RecoveryKeyMissing()
+    recovery_key = verified.recovery_key
+    for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
+        try:
+            raised = _store_new_case(concern, guardians, recovery_key, excluded)
+            break
+        except IntegrityError:
+            # The random id or reference was already taken (about one raise in 20,000 at 100,000 cases):
+            # draw new ones, with a new key and code, and try again.
+            db.session.rollback()
+            if attempt == NEW_CASE_ATTEMPTS:
+                raise
+        except Exception:
+            db.session.rollback()
+            raise
+    notify.new_concern(guardians)
+    return raised
+
+
+def seal_concern(case_id: int, case_key: bytes, concern: ConcernInput) -> tuple[bytes, bytes | None]:
+    """The concern's words and, unless it is anonymous, the name and contact given, sealed under the case key."""
+    text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
+    sealed_text = sealing.seal_text(case_key, json.dumps(text), sealing.associated_data(case_id, "concern", case_id))
+    if concern.anonymity == "anonymous":
+        return sealed_text, None
+    identity = {"name": concern.name, "contact": concern.contact}
+    return sealed_text, sealing.seal_text(
+        case_key, json.dumps(identity), sealing.associated_data(case_id, "identity", case_id)
+    )
+
+
+def _store_new_case(
+    concern: ConcernInput, guardians: list[roster.RosterMember], recovery_key: bytes, excluded: tuple[int, ...]
+) -> RaisedConcern:
+    config = current_app.config
+    now = utcnow()
+    access_code = access_codes.new_access_code()
+    normalised = access_codes.normalise_access_code(access_code)
+    case = Case(
+        id=new_case_id(),
+        reference=_new_reference(),
+        access_lookup_id=access_codes.access_code_lookup_id(config["TOKEN_PEPPER_BYTES"], normalised),
+        status=workflow.RECEIVED,
+        anonymity=concern.anonymity,
+        worker_group=concern.worker_group or None,
+        created_at=now,
+        updated_at=now,
+        acknowledge_by=workflow.acknowledge_by(now, config["ACK_DAYS"]),
+        feedback_by=workflow.feedback_by(now, config["FEEDBACK_DAYS"]),
+        protocol=sealing.PROTOCOL,
+    )
+    case.next_due = case.acknowledge_by
+    # All the cryptography first: the id is known, so nothing below waits for the database or holds it.
+    case_key = sealing.new_case_key()
+    case.concern_ct, case.identity_ct = seal_concern(case.id, case_key, concern)
+    case.exclusions_ct = exclusions.seal_exclusions(case.id, case_key, excluded)
+    rows = grants.wrap_new_case_key(case.id, case_key, guardians, recovery_key, normalised)
+    # Then the writes, as short as they can be: on SQLite the first INSERT takes the database's write lock.
+    db.session.add(case)
+    db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
+    grants.store_grants(rows)
+    audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
+    db.session.commit()
+    return RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)

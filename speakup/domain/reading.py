@@ -1,0 +1,194 @@
+"""Reading a case back: decrypting it for a guardian or for the person who raised it.
+
+The reporter's view is a strict subset: no identity, no notes, no guardian names unless a
+guardian chose to show theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from speakup.crypto import sealing
+from speakup.domain import workflow
+from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, lists_for
+from speakup.platform.models import Case, CaseEvent, CaseNote, db
+
+
+@dataclass(frozen=True)
+class MessageView:
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    created_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    body: str
+    created_at: datetime
+    guardian_name: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A decrypted case. Fields after ``messages`` are filled for guardians only."""
+
+    id: int
+    reference: str
+    status: str
+    created_at: datetime
+    acknowledge_by: date
+    feedback_by: date
+    next_due: date | None
+    anonymity: str
+    worker_group: str | None
+    version: int
+    what_happened: str
+    where: str
+    when: str
+    messages: list[MessageView]
+    timeline: list[TimelineEntry]
+    outcome: str | None
+    feedback_given: bool
+    speak_up_again: str | None = None
+    detriment_reported: bool | None = None
+    themes: tuple[str, ...] = ()
+    assigned_to_id: int | None = None
+    assigned_to_name: str = ""
+    name: str = ""
+    contact: str = ""
+    notes: list[NoteView] = field(default_factory=list)
+    learning: str = ""
+    learning_shareable: bool = False
+
+    @property
+    def status_label(self) -> str:
+        return workflow.REPORTER_LABELS[self.status]
+
+    @property
+    def speak_up_again_label(self) -> str:
+        return SPEAK_UP_AGAIN.get(self.speak_up_again or "", "")
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOMES.get(self.outcome or "", "")
+
+    @property
+    def allowed_statuses(self) -> tuple[str, ...]:
+        """Moves a guardian can make with the status select (closing has its own form)."""
+        return tuple(s for s in workflow.allowed_next(self.status) if s != workflow.CLOSED)
+
+    @property
+    def can_close(self) -> bool:
+        return workflow.can_move(self.status, workflow.CLOSED)
+
+    @property
+    def feedback_requested(self) -> bool:
+        return self.status == workflow.CLOSED and not self.feedback_given
+
+    @property
+    def lists(self):
+        return lists_for(workflow.london_today(self.created_at))
+
+
+def message_aad(case_id: int, uid: str) -> bytes:
+    return sealing.associated_data(case_id, "message", uid)
+
+
+def _timeline_text(event: CaseEvent) -> str:
+    who = f" by {event.guardian.name}" if event.show_guardian_name and event.guardian else ""
+    if event.kind == "raised":
+        return "Concern raised"
+    if event.kind == "reopened":
+        return f"Reopened{who} – being looked into again"
+    if event.kind == "closed":
+        return f"Closed{who}"
+    if event.kind == "shared_with_named":  # speakup/sharing.py
+        return "Shared with the guardian you asked to keep out of it, after two guardians agreed it was needed"
+    return f"{workflow.REPORTER_LABELS.get(event.to_status or '', 'Updated')}{who}"
+
+
+def timeline(case: Case) -> list[TimelineEntry]:
+    """What the reporter sees happen, in plain words. Assignments are internal and left out."""
+    events = db.session.scalars(
+        db.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind != "assigned").order_by(CaseEvent.id)
+    )
+    return [TimelineEntry(event.created_at, _timeline_text(event)) for event in events]
+
+
+def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
+    text = json.loads(
+        sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+    )
+    messages = [
+        MessageView(
+            m.author,
+            sealing.open_text(case_key, m.body_ct, message_aad(case.id, m.uid)),
+            m.created_at,
+        )
+        for m in case.messages
+    ]
+    extra: dict = {}
+    if for_guardian:
+        if case.identity_ct:
+            extra.update(
+                json.loads(
+                    sealing.open_text(case_key, case.identity_ct, sealing.associated_data(case.id, "identity", case.id))
+                )
+            )
+        notes = db.session.scalars(db.select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id))
+        extra["notes"] = [
+            NoteView(
+                sealing.open_text(case_key, n.body_ct, sealing.associated_data(case.id, "note", n.uid)),
+                n.created_at,
+                n.guardian.name if n.guardian else "A former guardian",
+            )
+            for n in notes
+        ]
+        if case.learning_ct:
+            extra["learning"] = sealing.open_text(
+                case_key, case.learning_ct, sealing.associated_data(case.id, "learning", case.id)
+            )
+        extra.update(
+            learning_shareable=case.learning_shareable,
+            themes=tuple(t.theme for t in case.themes),
+            assigned_to_id=case.assigned_to_id,
+            assigned_to_name=case.assigned_to.name if case.assigned_to else "",
+            detriment_reported=case.detriment_reported,
+            speak_up_again=case.speak_up_again,
+        )
+    return CaseView(
+        id=case.id,
+        reference=case.reference,
+        status=case.status,
+        created_at=case.created_at,
+        acknowledge_by=case.acknowledge_by,
+        feedback_by=case.feedback_by,
+        next_due=case.next_due,
+        anonymity=case.anonymity,
+        worker_group=case.worker_group,
+        version=case.version,
+        what_happened=text["what_happened"],
+        where=text["where"],
+        when=text["when"],
+        messages=messages,
+        timeline=timeline(case),
+        outcome=case.outcome,
+        feedback_given=case.feedback_at is not None,
+        **extra,
+    )
+
+
+def reporter_view(case: Case, case_key: bytes) -> CaseView:
+    return _open_case(case, case_key, for_guardian=False)
+
+
+def guardian_view(case: Case, case_key: bytes) -> CaseView:
+    return _open_case(case, case_key, for_guardian=True)

@@ -1,0 +1,42 @@
+"""Case references (SU-XXXXXXXX): finding a case by one, forgiving how it was typed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from speakup.crypto import access_codes
+from speakup.keys import grants
+from speakup.platform.models import (
+    Case,
+    db,
+)
+
+
+def case_by_reference(reference: str) -> Case | None:
+    return db.session.scalar(select(Case).where(Case.reference == reference))
+
+
+REFERENCE_CHARS = 8
+
+_REFERENCE_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def normalise_reference(typed: str) -> str | None:
+    """ "su-abcd 1234", "ABCD1234" and "SU ABCD-1234" all mean SU-ABCD1234; None when it cannot be a reference."""
+    cleaned = "".join(typed.split()).replace("-", "").upper()
+    if len(cleaned) == REFERENCE_CHARS + 2 and cleaned.startswith("SU"):
+        cleaned = cleaned[2:]
+    cleaned = cleaned.translate(_REFERENCE_CONFUSABLE)
+    if len(cleaned) != REFERENCE_CHARS or any(char not in access_codes.ALPHABET for char in cleaned):
+        return None
+    return "SU-" + cleaned
+
+
+def reference_openable_by(typed: str, user_id: int) -> str | None:
+    """The reference of the case ``typed`` names, if this guardian holds its key; None for a missing case and for
+    one they cannot open alike."""
+    reference = normalise_reference(typed)
+    case = case_by_reference(reference) if reference else None
+    if case is None or not grants.holds_grant(case.id, user_id):
+        return None
+    return case.reference

@@ -1,0 +1,300 @@
+"""Staff accounts: adding them, signing in, resetting and disabling. Wrong details never say which was wrong.
+
+An administrator adds an account and gets a one-time enrolment link (speakup/enrolment.py); the person chooses
+their own password and security code there. Nobody but the owner ever sees either. The command line can also
+create an account with a password read from standard input, for the person running it (the first guardian).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+
+from speakup.crypto import password_keys, totp
+from speakup.crypto.passwords import password_problem
+from speakup.domain import enrolment
+from speakup.keys import account_keys, approvals, roster, sessions
+from speakup.keys.account_keys import InvalidCredentials, password_params
+from speakup.ops import audit, notify
+from speakup.platform.inputs import parse_int
+from speakup.platform.models import AuditEvent, CaseGrant, StaffSession, User, db, utcnow
+
+ROLES = ("guardian", "admin")
+# One address: a local part, one "@", a dotted domain; no spaces, commas or angle brackets, so an
+# email to a guardian can never be sent to a second, smuggled-in address.
+EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+
+
+class AccountError(Exception):
+    """An account cannot be created or changed as asked; ``message`` says why and ``field`` which field."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    user: User
+    totp_secret: bytes | None
+
+
+def _check_new_account(email: str, name: str, role: str) -> None:
+    if role not in ROLES:
+        raise AccountError("Choose guardian or administrator", "role")
+    if not EMAIL.fullmatch(email) or len(email) > 254:
+        raise AccountError("Enter a valid email address", "email")
+    if not name.strip():
+        raise AccountError("Enter a name", "name")
+    if len(name.strip()) > 200:
+        raise AccountError("Enter a name of 200 characters or fewer", "name")
+    if find_user(email) is not None:
+        raise AccountError("An account with that email address already exists", "email")
+
+
+def create_user(
+    email: str, name: str, role: str, password: str, actor_type: str = "system", actor_id: int | None = None
+) -> NewAccount:
+    """An account whose password the caller already has (the command line, for the person running it). A
+    guardian made this way is pending until approved (speakup/roster.py). Commits."""
+    email = email.strip()
+    _check_new_account(email, name, role)
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise AccountError(problem, "password")
+    totp_secret = totp.new_totp_secret() if current_app.config["REQUIRE_MFA"] else None
+    user = User(email=email, name=name.strip(), role=role)
+    account_keys.seal_account(user, password, password_params(), account_keys.new_account_keys(), totp_secret)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(audit.ACCOUNT_CREATED, actor_type, actor_id, email=email, role=role)
+    db.session.commit()
+    return NewAccount(user, totp_secret)
+
+
+@dataclass(frozen=True)
+class EnrolmentLink:
+    user: User
+    token: str  # shown once to the administrator inside the link, never stored
+
+    @property
+    def url(self) -> str:
+        return enrolment.link_url(self.token)
+
+
+def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
+    """An administrator adds an account: no password, no keys, only a one-time enrolment link for its owner.
+    Commits."""
+    email = email.strip()
+    _check_new_account(email, name, role)
+    user = User(email=email, name=name.strip(), role=role)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(audit.ACCOUNT_CREATED, "admin", admin.id, email=email, role=role)
+    token = enrolment.issue_link(user, admin)
+    db.session.commit()
+    if role == "guardian":
+        tell_guardians_of_roster_change()
+    return EnrolmentLink(user, token)
+
+
+def totp_uri_for(account: NewAccount) -> str | None:
+    if account.totp_secret is None:
+        return None
+    return totp.totp_uri(account.totp_secret, account.user.email, "Speak Up")
+
+
+def sign_in(email: str, password: str, security_code: str) -> tuple[User, account_keys.AccountKeys]:
+    """Checks email, password and (when required) the security code. Returns the private keys."""
+    user = find_user(email)
+    if user is None or not user.is_active or not user.is_enrolled:
+        # Spend the same Argon2id effort so the answer's timing does not reveal whether the email exists.
+        account_keys.derive_password_key(password, password_keys.new_salt(), password_params())
+        # What was typed is never recorded: a password typed into the email field must not be kept.
+        audit.record(audit.SIGN_IN_FAILED, "system", user.id if user else None)
+        db.session.commit()
+        raise InvalidCredentials()
+    try:
+        unlocked = account_keys.unlock_account(user, password)
+        if current_app.config["REQUIRE_MFA"]:
+            _check_security_code(user, unlocked.totp_secret, security_code)
+    except InvalidCredentials:
+        db.session.rollback()  # a signing key made while unlocking is kept only for a complete sign-in
+        audit.record(audit.SIGN_IN_FAILED, user.role, user.id)
+        db.session.commit()
+        raise
+    audit.record(audit.SIGN_IN_OK, user.role, user.id)
+    purge_expired_sessions()  # each sign-in also sweeps away sessions nobody can use any more
+    db.session.commit()
+    return user, unlocked.keys
+
+
+def purge_expired_sessions() -> tuple[int, int]:
+    """Deletes expired staff sessions and idle reporter sessions, with the key material they hold. Run at every
+    staff sign-in and by `flask speakup sessions purge` from a timer; the caller commits. Returns the counts."""
+    config = current_app.config
+    staff = sessions.purge_expired_staff_sessions(
+        timedelta(minutes=config["STAFF_IDLE_MINUTES"]), timedelta(hours=config["STAFF_ABSOLUTE_HOURS"])
+    )
+    reporters = sessions.purge_idle_reporter_sessions(timedelta(minutes=config["REPORTER_IDLE_MINUTES"]))
+    return staff, reporters
+
+
+def _check_security_code(user: User, totp_secret: bytes | None, code: str) -> None:
+    """A code is good for one sign-in. The step is claimed with one conditional UPDATE, not read and then written:
+    sign-ins sharing a code all wait for Argon2id with the same stale row in hand, and only the database's row lock
+    can tell which came first."""
+    if totp_secret is None:
+        raise InvalidCredentials()
+    step = totp.totp_step_matching(totp_secret, code, time.time())
+    if step is None:
+        raise InvalidCredentials()
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise InvalidCredentials()
+
+
+def change_password(user: User, current_password: str, new_password: str, keep_session_id: str | None = None) -> None:
+    """Re-seals the same private keys under the new password: every grant and the approval keep working. Every
+    other session of the account ends (someone who knew the old password may be signed in elsewhere)."""
+    try:
+        unlocked = account_keys.unlock_account(user, current_password)
+    except InvalidCredentials:
+        raise AccountError("Your current password is not right", "current_password") from None
+    problem = password_problem(new_password, email=user.email, name=user.name)
+    if problem:
+        raise AccountError(problem, "new_password")
+    account_keys.seal_account(user, new_password, password_params(), unlocked.keys, unlocked.totp_secret)
+    ended = sessions.end_other_staff_sessions(user.id, keep_session_id)
+    audit.record(audit.PASSWORD_CHANGED, user.role, user.id, count=ended)
+    db.session.commit()
+
+
+def reset_account(user: User, admin: User) -> EnrolmentLink:
+    """An administrator's reset of a forgotten password: a new enrolment link, never a password.
+
+    Nobody can open the old private keys without the old password, so they are deleted now, with the case
+    grants they opened and every session of the account; the person makes new keys through the link and, as a
+    guardian, is pending again until another guardian approves them, and their cases are shared again or
+    recovered. Commits."""
+    if user.id == admin.id:
+        raise AccountError("You cannot reset your own account: change your password instead")
+    account_keys.clear_account_keys(user)
+    removed = db.session.execute(
+        CaseGrant.__table__.delete().where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user.id)
+    ).rowcount
+    db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
+    audit.record(audit.PASSWORD_RESET, "admin", admin.id, email=user.email, count=removed)
+    token = enrolment.issue_link(user, admin)
+    db.session.commit()
+    if user.role == "guardian":
+        tell_guardians_of_roster_change()
+    return EnrolmentLink(user, token)
+
+
+def set_active(user: User, active: bool, admin: User) -> None:
+    """Disabling ends the person's sessions at once and stops new cases reaching them."""
+    if user.id == admin.id and not active:
+        raise AccountError("You cannot disable your own account")
+    user.is_active = active
+    if not active:
+        db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
+    action = audit.ACCOUNT_ENABLED if active else audit.ACCOUNT_DISABLED
+    audit.record(action, "admin", admin.id, email=user.email)
+    db.session.commit()
+    if user.role == "guardian":
+        tell_guardians_of_roster_change()
+
+
+def approve_guardian(user: User, approver: User, approver_keys: account_keys.AccountKeys, typed_code: str) -> None:
+    """An approved guardian puts a pending one on the roster by the safety code read to them; every guardian is
+    told. ``approvals.ApprovalRefused`` (by its field, nothing changed) for a wrong code or an approver who may not."""
+    try:
+        approvals.approve_by_guardian(user, approver, approver_keys, typed_code)
+    except approvals.ApprovalRefused:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    tell_guardians_of_roster_change()
+
+
+def tell_guardians_of_roster_change() -> None:
+    """Email every approved guardian (when mail is on) that the guardians changed. After the commit."""
+    notify.roster_changed(roster.current_roster().guardians())
+
+
+def staff_accounts() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.role, User.name)))
+
+
+@dataclass(frozen=True)
+class StaffState:
+    user: User
+    state: str  # "approved", "pending", "active" (an administrator) or "disabled"
+    enrolled: bool  # False while the person has not used their enrolment link
+
+
+def staff_states() -> list[StaffState]:
+    """Every staff account with the state the Team and accounts pages show (speakup/roster.py decides)."""
+    verified = roster.current_roster()
+    return [StaffState(user, roster.state_of(user, verified), user.is_enrolled) for user in staff_accounts()]
+
+
+ROSTER_CHANGES = {
+    audit.ACCOUNT_CREATED: "was added",
+    audit.GUARDIAN_APPROVED: "was approved",
+    audit.PASSWORD_RESET: "was reset and must be approved again",
+    audit.ACCOUNT_DISABLED: "was disabled",
+    audit.ACCOUNT_ENABLED: "was enabled again",
+    audit.ROSTER_ALARM: "was left out: their approval does not verify",
+}
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    at: datetime
+    name: str
+    what: str
+
+
+def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]:
+    """Guardians added, approved, reset, disabled or left out lately, newest first, from the audit trail: the
+    notice every guardian sees on the queue, so an account nobody expected does not go unnoticed."""
+    since = utcnow() - timedelta(days=days)
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(tuple(ROSTER_CHANGES)), AuditEvent.created_at >= since)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit * 3)
+    )
+    guardians = {user.id: user for user in db.session.scalars(select(User).where(User.role == "guardian"))}
+    by_email = {user.email.lower(): user for user in guardians.values()}
+    changes = []
+    for event in events:
+        detail = json.loads(event.detail or "{}")
+        user = by_email.get(str(detail.get("email", "")).lower()) or guardians.get(detail.get("guardian_id"))
+        if user is not None:
+            changes.append(RosterChange(event.created_at, user.name, ROSTER_CHANGES[event.action]))
+    return changes[:limit]
+
+
+def get_user(user_id: object) -> User | None:
+    """The account with this id, or None for any id (however odd) that names none."""
+    number = parse_int(user_id)
+    return db.session.get(User, number) if number is not None else None

@@ -1,0 +1,126 @@
+"""A staff account's keys: sealed under a key derived from the password, unlocked at sign-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from speakup.crypto import kem, password_keys, sealing, signing
+from speakup.platform.models import (
+    User,
+)
+
+# Used only to spend the same effort on a wrong access code as on a right one.
+_DECOY_SALT = b"\x00" * sealing.SALT_BYTES
+
+_DECOY_WRAPPED = b"\x01" + b"\x00" * (sealing.NONCE_BYTES + sealing.KEY_BYTES + 16)
+
+
+class InvalidCredentials(Exception):
+    """Email, password or security code did not match. Deliberately says no more than that."""
+
+
+def account_aad(salt: bytes, field: str) -> bytes:
+    return f"{sealing.PROTOCOL}|account|{salt.hex()}|{field}".encode()
+
+
+def password_params() -> password_keys.PasswordParams:
+    """The Argon2id cost for a password sealed now, from config (accounts keep theirs until it changes)."""
+    config = current_app.config
+    return password_keys.PasswordParams(
+        config["ARGON2_MEMORY_KIB"], config["ARGON2_ITERATIONS"], config["ARGON2_LANES"]
+    )
+
+
+def derive_password_key(password: str, salt: bytes, params: password_keys.PasswordParams) -> bytes:
+    """One Argon2id derivation, waiting for one of this process's slots so its memory stays bounded."""
+    with current_app.extensions["speakup_password_derivations"]:
+        return password_keys.password_key(password, salt, params)
+
+
+@dataclass(frozen=True)
+class AccountKeys:
+    private_key: bytes  # HPKE: opens the case keys wrapped for this account
+    signing_key: bytes | None  # signs endorsements of other guardians; None for an account from before rosters
+
+
+def new_account_keys() -> AccountKeys:
+    return AccountKeys(kem.generate_keypair().private_bytes, signing.generate_signing_keypair().private_bytes)
+
+
+def seal_account(
+    user: User, password: str, params: password_keys.PasswordParams, keys: AccountKeys, totp_secret: bytes | None
+) -> None:
+    """Seals the account's private keys and TOTP secret under a key derived from the password, and records
+    their public halves. Changing a password re-seals the same keys; enrolling seals new ones."""
+    salt = password_keys.new_salt()
+    wrapping_key = derive_password_key(password, salt, params)
+    user.public_key = kem.public_key_of(keys.private_key)
+    user.password_salt = salt
+    user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
+    user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, account_aad(salt, "private-key"))
+    user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, account_aad(salt, "totp")) if totp_secret else None
+    _seal_signing_key(user, wrapping_key, keys.signing_key)
+
+
+def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None) -> None:
+    if signing_key is None:
+        user.signing_public_key = user.signing_key_ct = None
+        return
+    user.signing_public_key = signing.signing_public_key_of(signing_key)
+    user.signing_key_ct = sealing.seal(wrapping_key, signing_key, account_aad(user.password_salt, "signing-key"))
+
+
+def clear_account_keys(user: User) -> None:
+    """An administrator's reset: the old keys and password stop working at once, and the person enrols again."""
+    user.public_key = user.private_key_ct = user.password_salt = None
+    user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
+    user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
+    user.totp_last_step = None
+    user.endorsement_id = None
+
+
+@dataclass(frozen=True)
+class UnlockedAccount:
+    keys: AccountKeys
+    totp_secret: bytes | None
+
+    @property
+    def private_key(self) -> bytes:
+        return self.keys.private_key
+
+
+def password_params_of(user: User) -> password_keys.PasswordParams:
+    return password_keys.PasswordParams(user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes)
+
+
+def unlock_account(user: User, password: str) -> UnlockedAccount:
+    """One Argon2id derivation; a wrong password fails to open the private key.
+
+    An account made before signed rosters has no signing key: one is made now, while the password-derived key is
+    at hand, and sealed beside the others. Until a guardian or the organisation key endorses it, that key can
+    approve nobody (speakup/roster.py)."""
+    if not user.is_enrolled:
+        raise InvalidCredentials()
+    wrapping_key = derive_password_key(password, user.password_salt, password_params_of(user))
+    try:
+        private_key = sealing.open_sealed(
+            wrapping_key, user.private_key_ct, account_aad(user.password_salt, "private-key")
+        )
+        totp_secret = (
+            sealing.open_sealed(wrapping_key, user.totp_secret_ct, account_aad(user.password_salt, "totp"))
+            if user.totp_secret_ct
+            else None
+        )
+        signing_key = (
+            sealing.open_sealed(wrapping_key, user.signing_key_ct, account_aad(user.password_salt, "signing-key"))
+            if user.signing_key_ct
+            else None
+        )
+    except sealing.DecryptionError as exc:
+        raise InvalidCredentials() from exc
+    if signing_key is None:
+        signing_key = signing.generate_signing_keypair().private_bytes
+        _seal_signing_key(user, wrapping_key, signing_key)
+    return UnlockedAccount(AccountKeys(private_key, signing_key), totp_secret)

@@ -1,0 +1,182 @@
+"""Case keys wrapped for guardians (grants), sharing, and opening a case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import insert, select
+
+from speakup.crypto import access_codes, kem, password_keys, sealing
+from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
+from speakup.keys.exclusions import ExcludedGuardian, excluded_ids
+from speakup.platform.models import (
+    Case,
+    CaseGrant,
+    db,
+    utcnow,
+)
+
+
+class AccessCodeNotFound(Exception):
+    """No concern opens with this access code (wrong, malformed or unknown: all the same)."""
+
+
+class NoGrant(Exception):
+    """This guardian holds no key for the case."""
+
+
+def _grant_values(
+    case_id: int, recipient: str, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
+) -> dict[str, object]:
+    return {
+        "case_id": case_id,
+        "recipient": recipient,
+        "user_id": user_id,
+        "wrapped_key": wrapped_key,
+        "salt": salt,
+        "protocol": sealing.PROTOCOL,
+        "created_at": utcnow(),
+    }
+
+
+def _guardian_grant(case_id: int, case_key: bytes, user_id: int, public_key: bytes) -> dict[str, object]:
+    return _grant_values(case_id, "guardian", kem.wrap_case_key(case_key, public_key, case_id), user_id)
+
+
+class Recipient(Protocol):
+    """A guardian a case key may be wrapped for: a verified roster member (speakup/roster.py), never a bare
+    account row, so the public key used is the one the roster's signatures approved."""
+
+    id: int
+    public_key: bytes
+
+
+def grant_case_key(case: Case, case_key: bytes, recipient: Recipient) -> CaseGrant:
+    grant = CaseGrant(**_guardian_grant(case.id, case_key, recipient.id, recipient.public_key))
+    db.session.add(grant)
+    return grant
+
+
+def wrap_new_case_key(
+    case_id: int, case_key: bytes, guardians: list[Recipient], recovery_key: bytes, normalised_code: str
+) -> list[dict[str, object]]:
+    """A new case's grant rows: its key wrapped for each guardian, the recovery key and the reporter's access
+    code. Touches no database, so it can run before the transaction that stores them (``store_grants``)."""
+    rows = [_guardian_grant(case_id, case_key, guardian.id, guardian.public_key) for guardian in guardians]
+    rows.append(_grant_values(case_id, "recovery", kem.wrap_case_key(case_key, recovery_key, case_id)))
+    salt = password_keys.new_salt()
+    code_key = access_codes.access_code_key(normalised_code, salt, case_id)
+    sealed = sealing.seal(code_key, case_key, sealing.associated_data(case_id, "reporter-grant", 0))
+    rows.append(_grant_values(case_id, "reporter", sealed, salt=salt))
+    return rows
+
+
+def store_grants(rows: list[dict[str, object]]) -> None:
+    """Every grant row has the same keys, so they go in as one multi-row INSERT."""
+    db.session.execute(insert(CaseGrant), rows)
+
+
+def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
+    grant = db.session.scalar(
+        select(CaseGrant).where(
+            CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+        )
+    )
+    if grant is None:
+        raise NoGrant()
+    try:
+        return kem.unwrap_case_key(grant.wrapped_key, private_key, case.id)
+    except sealing.DecryptionError as exc:
+        raise NoGrant() from exc
+
+
+def holds_grant(case_id: int, user_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(CaseGrant.id).where(
+                CaseGrant.case_id == case_id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+            )
+        )
+        is not None
+    )
+
+
+def share_case(case: Case, case_key: bytes, to: Recipient, override_exclusion: bool = False) -> bool:
+    """Wraps an opened case key for another guardian on the roster. Returns False when they already hold it.
+
+    A guardian the reporter excluded gets nothing unless ``override_exclusion``, which only a second guardian's
+    confirmation of a share request gives (speakup/cases.py); the caller audits it.
+    """
+    if to.id in excluded_ids(case, case_key) and not override_exclusion:
+        raise ExcludedGuardian()
+    if holds_grant(case.id, to.id):
+        return False
+    grant_case_key(case, case_key, to)
+    return True
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    shared: int
+    already_held: int
+    excluded: int
+
+
+def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: Recipient) -> ShareResult:
+    """Shares many cases (all a guardian holds, or all the recovery key holds), never an excluded one."""
+    shared = held = excluded = 0
+    held_ids = set(
+        db.session.scalars(
+            select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == to_user.id)
+        )
+    )
+    for case_id in case_ids:
+        case = db.session.get(Case, case_id)
+        case_key = unwrap(case)  # the exclusions are sealed: opening the case key comes first
+        if to_user.id in excluded_ids(case, case_key):
+            excluded += 1
+        elif case_id in held_ids:
+            held += 1
+        else:
+            grant_case_key(case, case_key, to_user)
+            shared += 1
+    return ShareResult(shared, held, excluded)
+
+
+def guardian_case_ids(user_id: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(CaseGrant.case_id)
+            .where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
+            .order_by(CaseGrant.case_id)
+        )
+    )
+
+
+def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
+    """Finds and opens a case from its access code, with the same work whether or not it exists."""
+    try:
+        normalised = access_codes.normalise_access_code(code)
+    except access_codes.InvalidAccessCode:
+        normalised = None
+    lookup = access_codes.access_code_lookup_id(pepper, normalised or code[:64])
+    # One indexed query, found or not, so the answer takes the same time either way.
+    row = db.session.execute(
+        select(Case, CaseGrant)
+        .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == "reporter"))
+        .where(Case.access_lookup_id == lookup)
+    ).first()
+    case, grant = (row[0], row[1]) if row is not None and normalised is not None else (None, None)
+    case_id = case.id if case is not None else 0
+    salt = grant.salt if grant is not None and grant.salt else _DECOY_SALT
+    wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
+    code_key = access_codes.access_code_key(normalised or "", salt, case_id)
+    try:
+        case_key = sealing.open_sealed(code_key, wrapped, sealing.associated_data(case_id, "reporter-grant", 0))
+    except sealing.DecryptionError as exc:
+        raise AccessCodeNotFound() from exc
+    if case is None or grant is None:
+        raise AccessCodeNotFound()
+    return case, case_key

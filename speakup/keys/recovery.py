@@ -1,0 +1,131 @@
+"""The organisation's keys: the offline recovery key, the roster signing key, and their file."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from speakup.crypto import kem, sealing, signing
+from speakup.keys.exclusions import excluded_ids, seal_exclusions
+from speakup.keys.grants import NoGrant
+from speakup.platform.models import (
+    Case,
+    CaseExclusion,
+    CaseGrant,
+    OrganisationKey,
+    db,
+)
+
+RECOVERY_FILE_HEADER = "-----BEGIN SPEAKUP RECOVERY KEY-----"
+
+RECOVERY_FILE_FOOTER = "-----END SPEAKUP RECOVERY KEY-----"
+
+
+class RecoveryKeyMissing(Exception):
+    """`flask speakup init` has not been run: there is no recovery key to wrap case keys for."""
+
+
+class WrongRecoveryKey(Exception):
+    """The recovery key file does not match the organisation's recovery public key."""
+
+
+def recovery_public_key() -> bytes:
+    row = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+    if row is None:
+        raise RecoveryKeyMissing()
+    return row.public_key
+
+
+def recovery_case_ids() -> list[int]:
+    return list(
+        db.session.scalars(
+            select(CaseGrant.case_id).where(CaseGrant.recipient == "recovery").order_by(CaseGrant.case_id)
+        )
+    )
+
+
+def recovery_case_key(case: Case, recovery_private_key: bytes) -> bytes:
+    grant = db.session.scalar(select(CaseGrant).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "recovery"))
+    if grant is None:
+        raise NoGrant()
+    return kem.unwrap_case_key(grant.wrapped_key, recovery_private_key, case.id)
+
+
+def create_recovery_key() -> tuple[OrganisationKey, bytes]:
+    """Returns the stored public row and the private key, which the caller writes once to a file."""
+    keypair = kem.generate_keypair()
+    row = OrganisationKey(purpose="recovery", public_key=keypair.public_bytes, protocol=sealing.PROTOCOL)
+    db.session.add(row)
+    return row, keypair.private_bytes
+
+
+def create_roster_key() -> tuple[OrganisationKey, bytes]:
+    """The organisation signing key at the root of the roster: the public half stored (its fingerprint is what
+    SPEAKUP_ROSTER_ROOT pins), the private half returned to be written to the recovery key file."""
+    keypair = signing.generate_signing_keypair()
+    row = OrganisationKey(purpose="roster", public_key=keypair.public_bytes, protocol=sealing.PROTOCOL)
+    db.session.add(row)
+    return row, keypair.private_bytes
+
+
+def organisation_public_key(purpose: str) -> bytes | None:
+    return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == purpose))
+
+
+@dataclass(frozen=True)
+class OrganisationSecrets:
+    """What the offline recovery key file holds."""
+
+    recovery_key: bytes
+    signing_key: bytes | None  # None in a file written before signed rosters
+
+
+def encode_recovery_file(private_key: bytes, signing_key: bytes | None = None) -> str:
+    body = base64.b64encode(private_key + (signing_key or b"")).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    header = [RECOVERY_FILE_HEADER, f"Protocol: {sealing.PROTOCOL}"]
+    header.append(f"Fingerprint: {kem.fingerprint(kem.public_key_of(private_key))}")
+    if signing_key is not None:
+        header.append(f"Roster-Root: {signing.roster_fingerprint(signing.signing_public_key_of(signing_key))}")
+    return "\n".join([*header, "", *lines, RECOVERY_FILE_FOOTER, ""])
+
+
+def read_recovery_file(text: str) -> OrganisationSecrets:
+    """Reads a recovery key file and checks it belongs to this organisation (both keys, when it has both)."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if not lines or lines[0] != RECOVERY_FILE_HEADER or lines[-1] != RECOVERY_FILE_FOOTER:
+        raise WrongRecoveryKey("not a Speak Up recovery key file")
+    body = "".join(line for line in lines[1:-1] if line and ":" not in line)
+    try:
+        secret = base64.b64decode(body, validate=True)
+        if len(secret) not in (kem.PRIVATE_KEY_BYTES, kem.PRIVATE_KEY_BYTES + signing.SIGNING_PRIVATE_BYTES):
+            raise ValueError("unexpected length")
+        private_key, signing_key = secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None
+        public_key = kem.public_key_of(private_key)
+        signing_public = signing.signing_public_key_of(signing_key) if signing_key else None
+    except (ValueError, sealing.DecryptionError) as exc:
+        raise WrongRecoveryKey("the recovery key file is damaged") from exc
+    if public_key != recovery_public_key():
+        raise WrongRecoveryKey("this recovery key belongs to another installation")
+    if signing_public is not None and signing_public != organisation_public_key("roster"):
+        raise WrongRecoveryKey("this file's organisation signing key is not this installation's")
+    return OrganisationSecrets(private_key, signing_key)
+
+
+def decode_recovery_file(text: str) -> bytes:
+    """The recovery private key from a recovery key file of this organisation."""
+    return read_recovery_file(text).recovery_key
+
+
+def seal_legacy_exclusions(recovery_private_key: bytes) -> int:
+    """Moves exclusions stored as plain rows (before they were sealed) into each case's sealed list, opening the
+    case keys with the offline recovery key. Returns how many cases changed; the caller commits."""
+    case_ids = sorted(set(db.session.scalars(select(CaseExclusion.case_id))))
+    for case_id in case_ids:
+        case = db.session.get(Case, case_id)
+        case_key = recovery_case_key(case, recovery_private_key)
+        case.exclusions_ct = seal_exclusions(case.id, case_key, tuple(excluded_ids(case, case_key)))
+        db.session.execute(delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
+    return len(case_ids)

@@ -1,0 +1,151 @@
+"""Server-side sessions whose secrets are sealed under a key only the browser holds."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+
+from speakup.crypto import kem, sealing
+from speakup.keys.account_keys import AccountKeys
+from speakup.platform.models import (
+    Case,
+    ReporterSession,
+    StaffSession,
+    User,
+    db,
+    utcnow,
+)
+
+
+class SessionExpired(Exception):
+    """A session row is gone, idle too long, past its absolute limit, or its cookie key is wrong."""
+
+
+def _session_aad(kind: str, session_id: str) -> bytes:
+    return f"{sealing.PROTOCOL}|{kind}-session|{session_id}".encode()
+
+
+@dataclass(frozen=True)
+class SealedForSession:
+    """A secret sealed under a fresh per-session key: the row keeps ``sealed``, the cookie ``key``."""
+
+    session_id: str
+    sealed: bytes
+    key: bytes
+
+
+def seal_for_session(kind: str, secret: bytes) -> SealedForSession:
+    key = sealing.new_session_key()
+    session_id = secrets.token_urlsafe(32)
+    return SealedForSession(session_id, sealing.seal(key, secret, _session_aad(kind, session_id)), key)
+
+
+def open_for_session(kind: str, session_id: str, sealed: bytes, key: bytes) -> bytes:
+    try:
+        return sealing.open_sealed(key, sealed, _session_aad(kind, session_id))
+    except sealing.DecryptionError as exc:
+        raise SessionExpired() from exc
+
+
+def _session_secret(keys: AccountKeys) -> bytes:
+    return keys.private_key + (keys.signing_key or b"")
+
+
+def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, bytes]:
+    sealed = seal_for_session("staff", _session_secret(keys))
+    row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
+    db.session.add(row)
+    db.session.commit()
+    return row, sealed.key
+
+
+def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) -> StaffSession:
+    row = db.session.get(StaffSession, session_id)
+    now = utcnow()
+    if row is None or not row.user.is_active:
+        raise SessionExpired()
+    if now - row.last_seen_at > idle or now - row.created_at > absolute:
+        db.session.delete(row)
+        db.session.commit()
+        raise SessionExpired()
+    # Write at most once a minute: every page view must not become a database write.
+    if now - row.last_seen_at > timedelta(minutes=1):
+        row.last_seen_at = now
+        db.session.commit()
+    return row
+
+
+def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
+    """The signed-in person's private keys, opened with the half of the session their cookie holds."""
+    secret = open_for_session("staff", row.id, row.private_key_ct, session_key)
+    return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
+
+
+def staff_private_key(row: StaffSession, session_key: bytes) -> bytes:
+    return staff_keys(row, session_key).private_key
+
+
+def end_staff_session(session_id: str) -> None:
+    row = db.session.get(StaffSession, session_id)
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+
+
+def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
+    purge_idle_reporter_sessions(idle)
+    sealed = seal_for_session("reporter", case_key)
+    row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed)
+    db.session.add(row)
+    db.session.commit()
+    return row, sealed.key
+
+
+def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes]:
+    row = db.session.get(ReporterSession, session_id)
+    now = utcnow()
+    if row is None:
+        raise SessionExpired()
+    if now - row.last_seen_at > idle:
+        db.session.delete(row)
+        db.session.commit()
+        raise SessionExpired()
+    case_key = open_for_session("reporter", row.id, row.case_key_ct, session_key)
+    row.last_seen_at = now
+    db.session.commit()
+    case = db.session.get(Case, row.case_id)
+    if case is None:
+        raise SessionExpired()
+    return case, case_key
+
+
+def end_reporter_session(session_id: str) -> None:
+    row = db.session.get(ReporterSession, session_id)
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+
+
+def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
+    """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
+    cutoff = (now or utcnow()) - idle
+    return db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff)).rowcount
+
+
+def purge_expired_staff_sessions(idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:
+    """Deletes every staff session past its idle or absolute limit. Its sealed private key could no longer be used
+    (the session refuses it), but until deleted it sits in the database and in every backup."""
+    now = now or utcnow()
+    expired = (StaffSession.last_seen_at < now - idle) | (StaffSession.created_at < now - absolute)
+    return db.session.execute(delete(StaffSession).where(expired)).rowcount
+
+
+def end_other_staff_sessions(user_id: int, keep_session_id: str | None) -> int:
+    """Ends every session of an account but ``keep_session_id`` (after a password change, say)."""
+    query = delete(StaffSession).where(StaffSession.user_id == user_id)
+    if keep_session_id is not None:
+        query = query.where(StaffSession.id != keep_session_id)
+    return db.session.execute(query).rowcount

@@ -1,0 +1,378 @@
+"""Append-only, hash-chained audit events.
+
+Each row carries the hash of the row before it (``prev_hash``) and its own ``hash``: an HMAC-SHA256, keyed with
+the server pepper, over a canonical serialisation of its content and ``prev_hash``. Editing, deleting or reordering
+rows breaks the chain where it happened, and someone who can write to the database but does not hold the pepper
+cannot recompute the chain to hide it. ``flask speakup audit verify`` walks the chain.
+
+Audit rows never contain concern text, messages, reporter identity or access codes. ``record`` enforces this rather
+than trusting its callers: actions come from a fixed list, detail keys from an allow-list, and detail values must be
+short plain scalars (str, int, bool or None). A reporter is never recorded with an id or an email.
+
+Limit: the chain shows edits and deletions *within* it, but not the removal of the newest rows at its end. The
+verify command prints the latest event's id and hash so an operator can note it elsewhere (a ticket, a signed
+report) and later check that the chain still reaches it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, text
+
+from speakup.crypto import access_codes, sealing
+from speakup.platform.models import AuditEvent, db, utcnow
+
+# --- Actions ---------------------------------------------------------------------------------
+
+SIGN_IN_OK = "sign_in_ok"
+SIGN_IN_FAILED = "sign_in_failed"
+SIGN_OUT = "sign_out"
+CASE_RAISED = "case_raised"
+CASE_VIEWED = "case_viewed"  # a guardian decrypted the case
+STATUS_CHANGED = "status_changed"
+CASE_ASSIGNED = "case_assigned"
+CASE_CLOSED = "case_closed"
+CASE_REOPENED = "case_reopened"
+MESSAGE_SENT = "message_sent"
+NOTE_ADDED = "note_added"
+ATTACHMENT_ADDED = "attachment_added"
+DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for the national return
+FEEDBACK_GIVEN = "feedback_given"
+CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
+SHARE_REQUESTED = "share_requested"  # asked to share with a guardian the reporter excluded (needs a second guardian)
+SHARE_REQUEST_CANCELLED = "share_request_cancelled"
+EXPORT = "export"
+ACCOUNT_CREATED = "account_created"
+ACCOUNT_UPDATED = "account_updated"
+ACCOUNT_DISABLED = "account_disabled"
+ACCOUNT_ENABLED = "account_enabled"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name, not a password
+PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name, not a password
+RECOVERY = "recovery"  # the offline recovery key was used
+CASES_PURGED = "cases_purged"  # retention crypto-shredded cases: one event per run (count), one per case
+ENROLMENT_LINK_ISSUED = "enrolment_link_issued"  # an administrator added an account or reset one: a new link
+ACCOUNT_ENROLLED = "account_enrolled"  # the person chose their password and made their keys
+GUARDIAN_APPROVED = "guardian_approved"  # an endorsement was signed: the guardian is on the roster
+ROSTER_ALARM = "roster_alarm"  # a claimed approval did not verify: the guardian was left out
+ROSTER_KEY_CREATED = "roster_key_created"  # the organisation signing key was made (init or upgrade)
+STATS_TOKEN_CREATED = "stats_token_created"  # noqa: S105 - an action name: a token for GET /api/v1/stats was made
+STATS_TOKEN_REVOKED = "stats_token_revoked"  # noqa: S105 - an action name, not a token
+
+ACTIONS = frozenset(
+    {
+        SIGN_IN_OK,
+        SIGN_IN_FAILED,
+        SIGN_OUT,
+        CASE_RAISED,
+        CASE_VIEWED,
+        STATUS_CHANGED,
+        CASE_ASSIGNED,
+        CASE_CLOSED,
+        CASE_REOPENED,
+        MESSAGE_SENT,
+        NOTE_ADDED,
+        ATTACHMENT_ADDED,
+        DETAILS_RECORDED,
+        FEEDBACK_GIVEN,
+        CASE_SHARED,
+        SHARE_REQUESTED,
+        SHARE_REQUEST_CANCELLED,
+        EXPORT,
+        ACCOUNT_CREATED,
+        ACCOUNT_UPDATED,
+        ACCOUNT_DISABLED,
+        ACCOUNT_ENABLED,
+        PASSWORD_CHANGED,
+        PASSWORD_RESET,
+        RECOVERY,
+        CASES_PURGED,
+        ENROLMENT_LINK_ISSUED,
+        ACCOUNT_ENROLLED,
+        GUARDIAN_APPROVED,
+        ROSTER_ALARM,
+        ROSTER_KEY_CREATED,
+        STATS_TOKEN_CREATED,
+        STATS_TOKEN_REVOKED,
+    }
+)
+
+ACTOR_TYPES = frozenset({"guardian", "admin", "reporter", "system"})
+
+# Plain, non-identifying facts only. ``email`` is a staff account's address, never a reporter's.
+DETAIL_KEYS = frozenset(
+    {
+        "status",
+        "from_status",
+        "to_status",
+        "email",
+        "role",
+        "count",
+        "outcome",
+        "guardian_id",
+        "user_id",  # the staff account acted upon (account events)
+        "reason",  # a short fixed reason such as "wrong_password", never free text from a form
+        "format",  # export format
+        "period",  # export reporting period, such as "2024-Q1"
+        "by",  # who endorsed a guardian: "guardian" or "organisation"
+    }
+)
+MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact
+MAX_DETAIL_CHARS = 2000  # the column's size
+
+GENESIS_HASH = "0" * 64
+HASH_PURPOSE = "audit"
+CANONICAL_VERSION = 1
+# Serialises writers on PostgreSQL for the whole transaction, so two transactions never chain onto the same row.
+ADVISORY_LOCK_KEY = 0x53706B5541756474  # "SpkUAudt"
+
+EDITED = "edited"
+DELETED_OR_REORDERED = "deleted or reordered"
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    event_id: int
+    reason: str  # EDITED or DELETED_OR_REORDERED
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    events: int  # how many rows were checked (up to and including a broken one)
+    broken: BrokenLink | None
+    last_id: int | None = None  # the last row that checked out, and its hash
+    last_hash: str | None = None
+
+
+# --- Writing -----------------------------------------------------------------------------------
+
+
+READING_ACTIONS = frozenset({CASE_VIEWED, EXPORT})
+
+
+def record_reading(
+    action: str, actor_type: str, actor_id: int | None = None, case_id: int | None = None, **detail: object
+) -> None:
+    """Who read or exported what (a case viewed, a file downloaded, a return exported), committed at once.
+
+    The one write a page that only shows something makes (docs/architecture.md, "Transactions")."""
+    if action not in READING_ACTIONS:
+        raise ValueError(f"{action!r} is a change, not a reading: record it with the change")
+    record(action, actor_type, actor_id, case_id, **detail)
+    db.session.commit()
+
+
+def record(
+    action: str, actor_type: str, actor_id: int | None = None, case_id: int | None = None, **detail: object
+) -> AuditEvent:
+    """Add one event to ``db.session``; the caller commits, so it lands in the same transaction as the change.
+
+    The event never contains concern text, messages or access codes: unknown actions, detail keys outside
+    ``DETAIL_KEYS`` and anything but short str/int/bool/None values raise ``ValueError``. On PostgreSQL the
+    transaction holds an advisory lock from here until it ends (commit or rollback), so keep it short; run it at
+    the default READ COMMITTED isolation, so the latest row is read after the lock is taken.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if actor_type not in ACTOR_TYPES:
+        raise ValueError(f"unknown audit actor type {actor_type!r}")
+    if actor_type == "reporter" and actor_id is not None:
+        raise ValueError("a reporter is never recorded with an id")
+    for name, value in (("actor_id", actor_id), ("case_id", case_id)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{name} must be an int or None")
+    detail_text = _detail_text(actor_type, detail)
+
+    # The change's own rows first (their row locks), then the chain's lock: every writer takes them in this
+    # order, so a message (which locks its case row up front) and a status change never wait on each other.
+    db.session.flush()
+    _lock_chain()
+    prev_hash = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
+    created_at = utcnow()
+    event = AuditEvent(
+        created_at=created_at,
+        action=action,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        case_id=case_id,
+        detail=detail_text,
+        prev_hash=prev_hash,
+        hash=_hash(prev_hash, created_at, action, actor_type, actor_id, case_id, detail_text),
+    )
+    db.session.add(event)
+    # Flushed now, so the next record() in this transaction chains onto this row, whatever the autoflush setting.
+    db.session.flush()
+    return event
+
+
+def _detail_text(actor_type: str, detail: dict[str, object]) -> str:
+    for key, value in detail.items():
+        if key not in DETAIL_KEYS:
+            raise ValueError(f"audit detail key {key!r} is not allowed")
+        if value is not None and not isinstance(value, str | int | bool):
+            raise ValueError(f"audit detail {key!r} must be a str, int, bool or None, not {type(value).__name__}")
+        if isinstance(value, str):
+            if len(value) > MAX_DETAIL_VALUE_CHARS or not value.isprintable():
+                raise ValueError(f"audit detail {key!r} must be a short single-line value")
+            if _looks_like_access_code(value):
+                raise ValueError(f"audit detail {key!r} looks like an access code")
+    if actor_type == "reporter" and "email" in detail:
+        raise ValueError("a reporter's email is never recorded")
+    detail_text = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(detail_text) > MAX_DETAIL_CHARS:
+        raise ValueError("audit detail is too long")
+    return detail_text
+
+
+def _looks_like_access_code(value: str) -> bool:
+    try:
+        access_codes.normalise_access_code(value)
+    except access_codes.InvalidAccessCode:
+        return False
+    return True
+
+
+def _lock_chain() -> None:
+    dialect = db.session.get_bind(mapper=AuditEvent.__mapper__).dialect.name
+    if dialect == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    elif dialect == "sqlite":
+        # A write that changes nothing takes SQLite's write lock now, before the latest row is read; without it two
+        # connections could both read the same latest row and then write one after the other (a fork).
+        db.session.execute(text("UPDATE audit_events SET id = id WHERE 0 = 1"))
+
+
+def _canonical(
+    prev_hash: str,
+    created_at: datetime,
+    action: str,
+    actor_type: str,
+    actor_id: int | None,
+    case_id: int | None,
+    detail_text: str,
+) -> str:
+    return json.dumps(
+        {
+            "v": CANONICAL_VERSION,
+            "prev_hash": prev_hash,
+            "created_at": created_at.isoformat(timespec="microseconds"),
+            "action": action,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "case_id": case_id,
+            "detail": detail_text,  # the stored text itself, so any change to it shows
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _hash(*content: object) -> str:
+    canonical = _canonical(*content)  # type: ignore[arg-type]
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], canonical, HASH_PURPOSE)
+
+
+# --- Reading and verifying ---------------------------------------------------------------------
+
+
+def check_chain(batch_size: int = 1000) -> ChainCheck:
+    """Walk every row in id order, streamed in batches, and stop at the first broken link."""
+    previous_hash = GENESIS_HASH
+    count = 0
+    last_id: int | None = None
+    for row in _rows(batch_size):
+        count += 1
+        expected = _hash(
+            row.prev_hash, row.created_at, row.action, row.actor_type, row.actor_id, row.case_id, row.detail
+        )
+        if not hmac.compare_digest(expected, row.hash):
+            return ChainCheck(count, BrokenLink(row.id, EDITED), last_id, previous_hash)
+        if not hmac.compare_digest(row.prev_hash, previous_hash):
+            return ChainCheck(count, BrokenLink(row.id, DELETED_OR_REORDERED), last_id, previous_hash)
+        previous_hash, last_id = row.hash, row.id
+    return ChainCheck(count, None, last_id, previous_hash if last_id is not None else None)
+
+
+def verify_chain(batch_size: int = 1000) -> BrokenLink | None:
+    """The first broken link of the chain, or None when it is intact."""
+    return check_chain(batch_size).broken
+
+
+def _rows(batch_size: int) -> Iterator:
+    # Plain columns rather than entities: nothing collects in the identity map, and a row already loaded in this
+    # session cannot stand in for what the database holds now.
+    columns = (
+        AuditEvent.id,
+        AuditEvent.created_at,
+        AuditEvent.action,
+        AuditEvent.actor_type,
+        AuditEvent.actor_id,
+        AuditEvent.case_id,
+        AuditEvent.detail,
+        AuditEvent.prev_hash,
+        AuditEvent.hash,
+    )
+    statement = select(*columns).order_by(AuditEvent.id).execution_options(yield_per=batch_size)
+    yield from db.session.execute(statement)
+
+
+def case_trail(case_id: int) -> list[AuditEvent]:
+    """A case's audit events, oldest first, for the guardian case page."""
+    statement = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+    return list(db.session.scalars(statement))
+
+
+def detail_of(event: AuditEvent) -> dict[str, object]:
+    """An event's detail as a dict, for display."""
+    return json.loads(event.detail or "{}")
+
+
+# --- Anchors: the chain's head, kept somewhere else ---------------------------------------------------------------
+#
+# The chain alone cannot show that its newest events were deleted: what is left is still a valid chain. An anchor is
+# the head (id and hash) written down outside the database, by `flask speakup audit anchor` from a timer; later the
+# chain must still reach every anchored head, unchanged.
+
+_ANCHOR_LINE = re.compile(r"event ([0-9]+) ([0-9a-f]{64})(?: .*)?")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    event_id: int
+    hash: str
+
+
+def anchor_line(check: ChainCheck, at: datetime) -> str:
+    """One line for the anchor file: ``event <id> <hash> <UTC time>``."""
+    return f"event {check.last_id} {check.last_hash} {at.isoformat(timespec='seconds')}Z"
+
+
+def parse_anchors(text: str) -> list[Anchor]:
+    """The anchors in an anchor file; blank lines and # comments are skipped. ValueError names a bad line."""
+    anchors = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ANCHOR_LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(f"line {number} is not an anchor (event <id> <hash> <time>)")
+        anchors.append(Anchor(int(match.group(1)), match.group(2)))
+    return anchors
+
+
+def unreached_anchors(anchors: list[Anchor]) -> list[Anchor]:
+    """Anchors the chain no longer reaches: their event is gone or holds another hash. Check the chain itself first
+    (``check_chain``): an intact chain with an anchored row unchanged reaches that head."""
+    if not anchors:
+        return []
+    ids = {anchor.event_id for anchor in anchors}
+    stored = dict(db.session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(ids))).all())
+    return [anchor for anchor in anchors if not hmac.compare_digest(stored.get(anchor.event_id, ""), anchor.hash)]

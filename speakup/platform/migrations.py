@@ -1,0 +1,32 @@
+"""The schema's migrations (Alembic, through Flask-Migrate), loaded only where they are used.
+
+Alembic and Flask-Migrate add about 11 MiB to a process, and a web worker never migrates. So ``create_app`` adds
+them only when the flask command line builds the app (for ``flask db ...``), and ``upgrade_schema`` adds them for
+``flask speakup init`` and the tests. A gunicorn worker runs without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from speakup.platform.models import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def enable_migrations(app: Flask) -> None:
+    """Flask-Migrate for ``app``: its ``flask db`` commands and the migrations folder. Safe to call again."""
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+
+
+def upgrade_schema() -> None:
+    """Creates or migrates the current app's database to the newest revision."""
+    from flask_migrate import upgrade
+
+    enable_migrations(current_app._get_current_object())
+    upgrade()

@@ -1,0 +1,233 @@
+"""The board report: what people spoke up about, how fast guardians answered, and whether people
+would speak up again. Plain counted fields only (no keys needed), small numbers suppressed.
+
+Charts are drawn by pygal as SVG on the server, so the report needs no JavaScript; every chart has
+a table with the same figures for screen readers and for print.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import pygal
+from pygal.style import Style
+from sqlalchemy import select
+
+from speakup.crypto import sealing
+from speakup.domain import workflow
+from speakup.domain.categories import lists_for
+from speakup.platform.models import Case, CaseGrant, CaseTheme, db
+from speakup.reporting.quarters import Quarter, quarter_of
+from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
+
+# NHS.UK palette: blue, dark blue, green, warm yellow, grey.
+_STYLE = Style(
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground="#212b32",
+    foreground_strong="#212b32",
+    foreground_subtle="#4c6272",
+    colors=("#005eb8", "#003087", "#007f3b", "#ffb81c", "#768692", "#ae2573"),
+    font_family="Arial, sans-serif",
+)
+
+
+@dataclass(frozen=True)
+class QuarterRow:
+    label: str
+    raised: int
+    anonymous: int
+    themes: dict[str, int]
+    median_days_to_acknowledge: float | None
+    median_days_to_close: float | None
+    feedback_answers: int
+    would_speak_up_again: int
+    detriment: int
+    # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
+    # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment".
+    shown: dict[str, int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    quarters: list[QuarterRow]
+    theme_labels: dict[str, str]
+    ack_days: int
+    feedback_days: int
+    suppress_below: int
+
+
+def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
+    """The quarter's counts through the same rule as the national return, so the board never shows what the
+    return hides: a small count, or one that subtraction would reveal (feedback answers minus "yes")."""
+    measures = [
+        Measure("raised", "Cases raised", row.raised),
+        Measure("anonymous", "Raised anonymously", row.anonymous),
+        *[Measure(f"theme:{theme}", theme, count) for theme, count in row.themes.items()],
+        Measure(FEEDBACK_RESPONSES, "Answered", row.feedback_answers),
+        Measure(FEEDBACK_YES, "Would speak up again", row.would_speak_up_again),
+        Measure("detriment", "Reported detriment", row.detriment),
+    ]
+    shown = {m.key: m.value for m in suppress(measures, below)}
+    shown["feedback"], shown["yes"] = shown.pop(FEEDBACK_RESPONSES), shown.pop(FEEDBACK_YES)
+    return shown
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, suppress_below: int) -> BoardReport:
+    """The last ``quarters`` calendar quarters up to today, oldest first."""
+    wanted = [quarter_of(today)]
+    while len(wanted) < quarters:
+        wanted.insert(0, wanted[0].previous())
+    first = wanted[0].start
+    themes = lists_for(today).themes
+    rows = db.session.execute(
+        select(
+            Case.id,
+            Case.created_at,
+            Case.anonymity,
+            Case.acknowledged_at,
+            Case.closed_at,
+            Case.speak_up_again,
+            Case.detriment_reported,
+        ).where(Case.created_at >= first)
+    ).all()
+    theme_rows = db.session.execute(
+        select(CaseTheme.case_id, CaseTheme.theme)
+        .join(Case, Case.id == CaseTheme.case_id)
+        .where(Case.created_at >= first)
+    ).all()
+    themes_of: dict[int, list[str]] = {}
+    for case_id, theme in theme_rows:
+        themes_of.setdefault(case_id, []).append(theme)
+    buckets: dict[Quarter, list] = {key: [] for key in wanted}
+    for row in rows:
+        key = quarter_of(workflow.london_today(row.created_at))
+        if key in buckets:
+            buckets[key].append(row)
+    result = []
+    for period, cases in buckets.items():
+        theme_counts = dict.fromkeys(themes, 0)
+        for case in cases:
+            for theme in themes_of.get(case.id, []):
+                if theme in theme_counts:
+                    theme_counts[theme] += 1
+        answered = [c for c in cases if c.speak_up_again]
+        result.append(
+            QuarterRow(
+                label=f"{period.year} Q{period.number}",
+                raised=len(cases),
+                anonymous=sum(1 for c in cases if c.anonymity == "anonymous"),
+                themes=theme_counts,
+                median_days_to_acknowledge=_median(
+                    [(c.acknowledged_at - c.created_at).total_seconds() / 86400 for c in cases if c.acknowledged_at]
+                ),
+                median_days_to_close=_median(
+                    [(c.closed_at - c.created_at).total_seconds() / 86400 for c in cases if c.closed_at]
+                ),
+                feedback_answers=len(answered),
+                would_speak_up_again=sum(1 for c in answered if c.speak_up_again == "yes"),
+                detriment=sum(1 for c in cases if c.detriment_reported),
+            )
+        )
+    result = [replace(row, shown=_suppressed(row, suppress_below)) for row in result]
+    return BoardReport(result, themes, ack_days, feedback_days, suppress_below)
+
+
+def _bars(report: BoardReport, key: str) -> list[int | None]:
+    # A chart cannot say "<5": suppressed values are left out of the bar (the table says "<5").
+    return [value if isinstance(value := q.shown[key], int) else None for q in report.quarters]
+
+
+def _chart(chart_class, title: str, labels: list[str], y_title: str, **options) -> pygal.Graph:
+    chart = chart_class(
+        style=_STYLE,
+        title=title,
+        x_title="Quarter",
+        y_title=y_title,
+        disable_xml_declaration=True,
+        js=[],  # nothing to run: the chart is a picture
+        show_legend=True,
+        legend_at_bottom=True,
+        print_values=False,
+        width=800,
+        height=420,
+        **options,
+    )
+    chart.x_labels = labels
+    return chart
+
+
+def chart_svg(report: BoardReport, name: str) -> str:
+    labels = [q.label for q in report.quarters]
+    if name == "themes":
+        chart = _chart(pygal.Bar, "Concerns by theme", labels, "Concerns")
+        for theme, label in report.theme_labels.items():
+            chart.add(label, _bars(report, f"theme:{theme}"))
+    elif name == "anonymous":
+        chart = _chart(pygal.Bar, "Concerns raised, and how many anonymously", labels, "Concerns")
+        chart.add("All concerns", _bars(report, "raised"))
+        chart.add("Raised anonymously", _bars(report, "anonymous"))
+    elif name == "timeliness":
+        chart = _chart(pygal.Line, "Median days to acknowledge and to close", labels, "Days")
+        chart.add("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters])
+        chart.add(f"Acknowledge target ({report.ack_days} days)", [report.ack_days] * len(labels))
+        chart.add("To close", [q.median_days_to_close for q in report.quarters])
+        chart.add(f"Feedback target ({report.feedback_days} days)", [report.feedback_days] * len(labels))
+    elif name == "feedback":
+        chart = _chart(pygal.Bar, "Would you speak up again?", labels, "Answers")
+        chart.add("Answered", _bars(report, "feedback"))
+        chart.add("Would speak up again", _bars(report, "yes"))
+        chart.add("Reported detriment", _bars(report, "detriment"))
+    else:
+        raise KeyError(name)
+    svg = chart.render(is_unicode=True)
+    # A picture only: no script (pygal adds a config one for its interactive mode) and no comments
+    # pointing elsewhere.
+    return _SCRIPT_OR_COMMENT.sub("", svg)
+
+
+_SCRIPT_OR_COMMENT = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
+
+CHARTS = ("themes", "anonymous", "timeliness", "feedback")
+
+
+@dataclass(frozen=True)
+class Learning:
+    themes: tuple[str, ...]
+    closed_on: date
+    text: str
+
+
+def shared_learning(
+    user_id: int, open_case_key: Callable[[Case], bytes], since: date, limit: int = 200
+) -> dict[str, list[Learning]]:
+    """ "You said, we did": learning guardians chose to share, grouped by theme, newest first.
+
+    The text is sealed with each case, so it is opened with the viewing guardian's own key, and only
+    for cases they hold; the board never needs a key of its own.
+    """
+    held = select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
+    cases = db.session.scalars(
+        select(Case)
+        .where(Case.learning_shareable.is_(True), Case.closed_at >= since, Case.id.in_(held))
+        .order_by(Case.closed_at.desc())
+        .limit(limit)
+    )
+    grouped: dict[str, list[Learning]] = {}
+    for case in cases:
+        text = sealing.open_text(
+            open_case_key(case), case.learning_ct, sealing.associated_data(case.id, "learning", case.id)
+        )
+        themes = tuple(t.theme for t in case.themes) or ("not_recorded",)
+        entry = Learning(themes, workflow.london_today(case.closed_at), text)
+        for theme in themes:
+            grouped.setdefault(theme, []).append(entry)
+    return grouped

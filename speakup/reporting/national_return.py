@@ -1,0 +1,116 @@
+"""The quarterly National Guardian's Office (Freedom to Speak Up) return: counted, then suppressed.
+
+Everything here reads plain counted fields only (anonymity, worker group, themes, detriment, feedback), so no
+decryption key is needed and a purged case still counts: retention keeps those fields. Counting is done by the
+database (``COUNT``/``SUM`` with ``GROUP BY``), never by loading cases into Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import and_, case, func, select
+
+from speakup.domain.categories import lists_for
+from speakup.platform.models import Case, CaseTheme, db
+from speakup.reporting.quarters import Quarter
+from speakup.reporting.suppression import (
+    ANONYMOUS,
+    CASES_RAISED,
+    DETRIMENT,
+    FEEDBACK_RESPONSES,
+    FEEDBACK_YES,
+    SUPPRESS_BELOW,
+    THEME_PREFIX,
+    WORKER_GROUP_NOT_RECORDED,
+    WORKER_GROUP_PREFIX,
+    Measure,
+    _lower_first,
+    suppress,
+)
+
+
+def national_return(quarter: Quarter) -> list[Measure]:
+    """The measures for the cases RAISED in ``quarter`` (by UK time), unsuppressed, in a stable order.
+
+    Feedback rows count the answers given in the quarter (whenever the case was raised). Themes and worker
+    groups follow the lists that applied on the quarter's first day. A worker group value outside that list
+    (recorded under other guidance) is counted with "not recorded", so the worker-group rows always add up
+    to "cases raised". Purged cases count like any other: they keep these fields.
+    """
+    lists = lists_for(quarter.start)
+    since, until = quarter.utc_bounds()
+    raised = and_(Case.created_at >= since, Case.created_at < until)
+
+    total, anonymous, detriment = db.session.execute(
+        select(
+            func.count(Case.id),
+            func.coalesce(func.sum(case((Case.anonymity == "anonymous", 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Case.detriment_reported.is_(True), 1), else_=0)), 0),
+        ).where(raised)
+    ).one()
+    theme_counts = dict(
+        db.session.execute(
+            select(CaseTheme.theme, func.count(func.distinct(CaseTheme.case_id)))
+            .join(Case, Case.id == CaseTheme.case_id)
+            .where(raised)
+            .group_by(CaseTheme.theme)
+        ).all()
+    )
+    group_counts = dict(
+        db.session.execute(
+            select(Case.worker_group, func.count(Case.id)).where(raised).group_by(Case.worker_group)
+        ).all()
+    )
+    responses, yes = db.session.execute(
+        select(
+            func.count(Case.id),
+            func.coalesce(func.sum(case((Case.speak_up_again == "yes", 1), else_=0)), 0),
+        ).where(
+            Case.feedback_at >= since,
+            Case.feedback_at < until,
+            Case.speak_up_again.is_not(None),
+        )
+    ).one()
+
+    measures = [
+        Measure(CASES_RAISED, "Cases raised", int(total)),
+        Measure(ANONYMOUS, "Cases raised anonymously", int(anonymous)),
+    ]
+    for value, label in lists.themes.items():
+        measures.append(
+            Measure(THEME_PREFIX + value, f"Cases with an element of {_lower_first(label)}", theme_counts.get(value, 0))
+        )
+    measures.append(Measure(DETRIMENT, "Cases where the person reported detriment for speaking up", int(detriment)))
+    listed = 0
+    for value, label in lists.worker_groups.items():
+        count = int(group_counts.get(value, 0))
+        listed += count
+        measures.append(Measure(WORKER_GROUP_PREFIX + value, f"Worker group: {label}", count, CASES_RAISED))
+    measures.append(Measure(WORKER_GROUP_NOT_RECORDED, "Worker group: not recorded", int(total) - listed, CASES_RAISED))
+    measures.append(Measure(FEEDBACK_RESPONSES, "Feedback responses", int(responses)))
+    measures.append(Measure(FEEDBACK_YES, "Feedback responses saying they would speak up again", int(yes)))
+    return measures
+
+
+def suppressed_return(quarter: Quarter, below: int = SUPPRESS_BELOW) -> list[Measure]:
+    return suppress(national_return(quarter), below)
+
+
+def return_csv(quarter: Quarter, below: int = SUPPRESS_BELOW) -> str:
+    """The return as CSV: a ``measure,value`` header, then one row per measure in plain words."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["measure", "value"])
+    for measure in suppressed_return(quarter, below):
+        writer.writerow([measure.label, measure.value])
+    return out.getvalue()
+
+
+def return_json(quarter: Quarter, below: int = SUPPRESS_BELOW) -> dict[str, object]:
+    return {
+        "quarter": quarter.label,
+        "measures": [{"key": m.key, "measure": m.label, "value": m.value} for m in suppressed_return(quarter, below)],
+        "suppress_below": below,
+    }

@@ -1,0 +1,150 @@
+"""Settings: config/default.py, then SPEAKUP_* environment variables, then overrides, checked and completed here.
+
+Production refuses to start without its secrets or with a roster root that does not match the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from speakup.crypto import signing
+from speakup.platform.models import db
+from speakup.platform.sqlite import JOURNAL_MODES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start safely with this configuration; the message says what is missing."""
+
+
+def finish_config(app: Flask) -> None:
+    config = app.config
+    environment = config["ENVIRONMENT"]
+    if environment not in ("production", "development", "testing"):
+        raise ConfigurationError("SPEAKUP_ENVIRONMENT must be production, development or testing")
+    if environment == "development":
+        _development_secrets(app)
+    missing = [key for key in ("SECRET_KEY", "TOKEN_PEPPER") if not config.get(key)]
+    if missing:
+        names = " and ".join(f"SPEAKUP_{key}" for key in missing)
+        raise ConfigurationError(
+            f"{names} must be set in production (long random values, for example from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+    config["SQLITE_JOURNAL_MODE"] = str(config["SQLITE_JOURNAL_MODE"]).lower()
+    if config["SQLITE_JOURNAL_MODE"] not in JOURNAL_MODES:
+        raise ConfigurationError(f"SPEAKUP_SQLITE_JOURNAL_MODE must be one of {', '.join(JOURNAL_MODES)}")
+    pepper = config["TOKEN_PEPPER"]
+    config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
+    if environment != "production":
+        config["SESSION_COOKIE_SECURE"] = False  # development and tests run over plain http
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "speakup.sqlite")
+    if not config.get("NHSUK_FRONTEND_DIR"):
+        config["NHSUK_FRONTEND_DIR"] = str(ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk")
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
+    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
+
+
+ROSTER_ROOT_HELP = (
+    "Run `flask --app wsgi speakup init --recovery-key-file PATH` on a new installation (it prints roster-root), or "
+    "`flask --app wsgi speakup roster upgrade` on one from before signed rosters (README, 'The guardian roster')"
+)
+
+
+def check_roster_root(app: Flask) -> None:
+    """Production serves only with SPEAKUP_ROSTER_ROOT pinning the organisation signing key: without it nobody
+    could tell a forged guardian from a real one. A database that cannot be reached yet is checked later, by every
+    roster verification (speakup/roster.py), which trusts nothing the pin does not match."""
+    pinned = app.config.get("ROSTER_ROOT")
+    if not pinned:
+        raise ConfigurationError(f"SPEAKUP_ROSTER_ROOT must be set in production. {ROSTER_ROOT_HELP}.")
+    if len(signing.normalise_fingerprint(str(pinned))) != 64:
+        raise ConfigurationError("SPEAKUP_ROSTER_ROOT is not a roster-root fingerprint (64 hexadecimal digits)")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from speakup.keys.recovery import organisation_public_key
+
+    with app.app_context():
+        try:
+            stored = organisation_public_key("roster")
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning("Roster root not checked at start-up: the database did not answer")
+            return
+        finally:
+            db.session.remove()
+    if stored is None:
+        raise ConfigurationError(f"This database has no organisation signing key. {ROSTER_ROOT_HELP}.")
+    if signing.normalise_fingerprint(str(pinned)) != signing.normalise_fingerprint(signing.roster_fingerprint(stored)):
+        raise ConfigurationError(
+            "SPEAKUP_ROSTER_ROOT does not match this database's organisation signing key: check the value printed by "
+            "`speakup init` (roster-root) and that this is the right database"
+        )
+
+
+def _engine_options(config: Any) -> dict[str, Any]:
+    """Bounds every wait on the database by DATABASE_CONNECT_TIMEOUT (and statements by
+    DATABASE_STATEMENT_TIMEOUT), so a stopped or unreachable database answers 503 instead of hanging."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    timeout = int(config["DATABASE_CONNECT_TIMEOUT"])
+    connect_args = dict(options.get("connect_args", {}))
+    if uri.startswith("postgresql"):
+        connect_args.setdefault("connect_timeout", timeout)
+        connect_args.setdefault("tcp_user_timeout", timeout * 1000)  # libpq wants milliseconds
+        statement_timeout = int(config.get("DATABASE_STATEMENT_TIMEOUT") or 0)
+        if statement_timeout > 0:
+            connect_args.setdefault("options", f"-c statement_timeout={statement_timeout * 1000}")
+        # SQLite's in-memory pools take no pool_timeout; PostgreSQL's queue pool does.
+        options.setdefault("pool_timeout", timeout)
+    elif uri.startswith("sqlite"):
+        connect_args.setdefault("timeout", timeout)
+    options["connect_args"] = connect_args
+    return options
+
+
+def _rate_limit_storage_options(config: Any) -> dict[str, Any]:
+    """Flask-Limiter's storage options. Storage errors always arrive as ``limits.errors.StorageError``,
+    which speakup.extensions turns into fail-closed or fail-open answers; a Redis store gets short
+    timeouts and one quick retry (a pooled connection that died with a Redis restart is replaced at
+    once) instead of redis-py's ten retries, which could hold a request for a minute on a frozen server."""
+    options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    # Plain Redis only: Sentinel and Cluster stores take their connection options differently.
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://", "redis+unix://")):
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        timeout = float(config["RATELIMIT_STORAGE_TIMEOUT"])
+        options.setdefault("socket_connect_timeout", timeout)
+        options.setdefault("socket_timeout", timeout)
+        options.setdefault("retry", Retry(NoBackoff(), 1))
+    options["wrap_exceptions"] = True
+    return options
+
+
+def _development_secrets(app: Flask) -> None:
+    """Development only: generate secrets once and keep them in instance/ so restarts keep working."""
+    path = Path(app.instance_path) / "development-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    for key in ("SECRET_KEY", "TOKEN_PEPPER"):
+        if not app.config.get(key):
+            if key not in stored:
+                stored[key] = secrets.token_urlsafe(48)
+                changed = True
+            app.config[key] = stored[key]
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)

@@ -1,0 +1,178 @@
+"""JSON API v1, reporter side. The access code is the bearer token; no cookie is read or set."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import DBAPIError
+
+from speakup.domain import handling, raising, reading
+from speakup.domain.categories import ANONYMITY, lists_for
+from speakup.keys import grants
+from speakup.platform.extensions import access_code_limit, submit_limit
+from speakup.platform.inputs import InvalidInput
+from speakup.web.api.openapi import openapi_document
+from speakup.web.errors import api_error
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+NOT_FOUND = "We could not find a concern with that access code."
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any):
+        super().__init__(message)
+        self.status, self.message, self.code, self.extra = status, message, code, extra
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    response, status = api_error(error.status, error.message, error.code, **error.extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: a 401 names its scheme
+    return response, status
+
+
+@bp.after_request
+def _no_cookies(response: Response) -> Response:
+    # The API is stateless: no cookie set by a view or blueprint hook leaves with its answers. (Flask saves
+    # the session after every after_request hook, so a session write would still set one: none may happen.)
+    response.headers.pop("Set-Cookie", None)
+    response.headers["Vary"] = "Authorization"
+    return response
+
+
+def _iso(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat()
+
+
+def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(415, "Send a JSON body with Content-Type: application/json.")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        # Python's JSON decoder recurses once per nesting level: "[" * 100000 exhausts the stack.
+        raise ApiError(400, "The body is nested too deeply to read.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(422, "Unknown fields: " + ", ".join(unknown), fields={k: "unknown field" for k in unknown})
+    return body
+
+
+def _reporter_case():
+    header = request.headers.get("Authorization", "")
+    scheme, _, code = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not code.strip():
+            raise grants.AccessCodeNotFound()
+        return grants.open_with_access_code(code.strip(), current_app.config["TOKEN_PEPPER_BYTES"])
+    except grants.AccessCodeNotFound:
+        g.access_code_failed = True
+        raise ApiError(401, NOT_FOUND) from None
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/options")
+def options():
+    return jsonify(
+        anonymity=list(ANONYMITY),
+        worker_groups=list(lists_for(date.today()).worker_groups),
+        guardians=[{"id": str(g.id), "name": g.name} for g in raising.all_guardians()],
+    )
+
+
+@bp.post("/concerns")
+@submit_limit
+def raise_concern():
+    body = _json_body(raising.CONCERN_FIELDS)
+    try:
+        raised = raising.raise_concern(raising.check_concern(body))
+    except InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except DBAPIError:
+        raise ApiError(503, "The service is unavailable. Nothing was stored. Try again in a few minutes.") from None
+    return jsonify(
+        reference=raised.reference,
+        access_code=raised.access_code,
+        status=raised.status,
+        acknowledge_by=_iso(raised.acknowledge_by),
+    ), 201
+
+
+@bp.get("/follow-up")
+@access_code_limit
+def follow_up():
+    case, case_key = _reporter_case()
+    view = reading.reporter_view(case, case_key)
+    return jsonify(
+        reference=view.reference,
+        status=view.status,
+        status_label=view.status_label,
+        created_at=_iso(view.created_at),
+        acknowledge_by=_iso(view.acknowledge_by),
+        feedback_by=_iso(view.feedback_by),
+        messages=[{"author": m.author, "body": m.body, "created_at": _iso(m.created_at)} for m in view.messages],
+        feedback_requested=view.feedback_requested,
+    )
+
+
+@bp.post("/follow-up/messages")
+@access_code_limit
+def post_message():
+    case, case_key = _reporter_case()
+    body = _json_body(("body",))
+    try:
+        message = handling.post_message(case, case_key, "reporter", body.get("body"))
+    except InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except handling.CaseChanged:
+        raise ApiError(409, "The case changed at the same moment. Send your message again.") from None
+    return jsonify(created_at=_iso(message.created_at)), 201
+
+
+@bp.post("/follow-up/feedback")
+@access_code_limit
+def post_feedback():
+    case, _case_key = _reporter_case()
+    body = _json_body(("speak_up_again", "detriment"))
+    try:
+        handling.record_feedback(case, body.get("speak_up_again"), body.get("detriment"))
+    except InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except (handling.FeedbackNotOpen, handling.CaseChanged) as exc:
+        raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
+    return jsonify(recorded=True), 201
+
+
+# --- Statistics (a trust's dashboard), read with a statistics token, never an access code ----------
+
+STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer <token>)."  # noqa: S105 - a message
+
+
+@bp.get("/stats")
+def stats():
+    from speakup.ops import audit
+    from speakup.reporting import national_return, quarters, stats_tokens
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    pepper = current_app.config["TOKEN_PEPPER_BYTES"]
+    if scheme.lower() != "bearer" or stats_tokens.find_stats_token(token.strip(), pepper) is None:
+        raise ApiError(401, STATS_TOKEN_REFUSED)
+    try:
+        quarter = quarters.parse_quarter(request.args.get("quarter"))
+    except quarters.BadQuarter as exc:
+        raise ApiError(422, str(exc), fields={"quarter": str(exc)}) from None
+    body = national_return.return_json(quarter, current_app.config["SUPPRESS_BELOW"])
+    audit.record_reading(audit.EXPORT, "system", format="json", period=quarter.label, reason="stats_token")
+    return jsonify(body)

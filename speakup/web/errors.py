@@ -1,0 +1,223 @@
+"""Error pages and JSON errors. Never a stack trace, never an echo of what was sent."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PAGES = {
+    400: (
+        "Something went wrong with that form",
+        "The page may have been open too long, or the form was sent twice. "
+        "Go back, reload the page and try again. If you were writing something, copy it first.",
+    ),
+    401: ("You need to sign in", "Sign in to see this page."),
+    403: ("You cannot see this page", "Your account does not have access to this page."),
+    404: ("Page not found", "Check the web address, or go back to the start."),
+    405: ("Page not found", "Check the web address, or go back to the start."),
+    413: ("What you sent is too large", "Shorten your text and try again."),
+    429: ("Too many tries", "For your safety we have paused this for a short while."),
+    500: ("Sorry, there is a problem with the service", "Nothing you sent has been lost or shared. Try again later."),
+    503: ("Sorry, the service is unavailable", "Try again in a few minutes. Nothing has been saved or shared."),
+}
+
+# The rate-limit store (Redis) is down: sign-in and access-code checks fail closed with these words
+# (see speakup/extensions.py). Retry-After tells a client when to ask again.
+LIMIT_STORE_DOWN_TITLE = "We cannot check that just now"
+LIMIT_STORE_DOWN_BODY = (
+    "Signing in and checking access codes are paused for a short while. Nothing has been lost or shared. "
+    "Please try again in a minute or two."
+)
+LIMIT_STORE_DOWN_SIGN_IN = "We cannot check sign-ins just now. Please try again in a minute or two."
+LIMIT_STORE_DOWN_ACCESS_CODE = (
+    "We cannot check access codes just now. Your concern is safe. Please try again in a minute or two."
+)
+LIMIT_STORE_DOWN_RETRY_AFTER = "30"
+
+API_CODES = {
+    400: "bad_request",
+    401: "unauthorised",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(status: int, message: str, code: str | None = None, **extra: object) -> tuple[Response, int]:
+    body: dict[str, object] = {"code": code or API_CODES.get(status, "error"), "message": message}
+    body.update(extra)
+    return jsonify(error=body), status
+
+
+def error_page(
+    status: int, retry_after: str | None = None, title: str | None = None, body: str | None = None
+) -> tuple[str, int]:
+    default_title, default_body = PAGES.get(status, PAGES[500])
+    return render_template(
+        "errors/error.html",
+        status=status,
+        title=title or default_title,
+        body=body or default_body,
+        retry_after=retry_after,
+    ), status
+
+
+def log_limit_store_down(error: BaseException) -> None:
+    # The type only: the store's message names its address, and nothing here helps a reader more.
+    cause = error.__cause__ or getattr(error, "storage_error", None)
+    log.warning("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
+
+
+def limit_store_down_form(
+    error: BaseException, template: str, form: Any, message: str, secret_fields: tuple[str, ...], **context: Any
+) -> tuple[str, int, dict[str, str]]:
+    """A form page that fails closed while the rate-limit store is down: the form again, with "try again
+    shortly" and what was typed, except ``secret_fields`` (passwords, codes), which are never sent back."""
+    log_limit_store_down(error)
+    form.fail({"service": message})
+    for name in secret_fields:
+        form.values[name] = ""
+    return render_template(template, form=form, **context), 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
+
+
+def limit_store_down(error: BaseException) -> Response:
+    """503 "cannot check right now": a limit's store is down and the limit fails closed. Pages that hold
+    a form (sign-in, follow-up) answer this themselves, keeping what was typed."""
+    log_limit_store_down(error)
+    if wants_json():
+        answer, status = api_error(503, "Access codes cannot be checked just now. Try again in a minute or two.")
+    else:
+        page, status = error_page(503, title=LIMIT_STORE_DOWN_TITLE, body=LIMIT_STORE_DOWN_BODY)
+        answer = Response(page, mimetype="text/html")
+    answer.status_code = status
+    answer.headers["Retry-After"] = LIMIT_STORE_DOWN_RETRY_AFTER
+    return answer
+
+
+def retry_after_text() -> str | None:
+    from speakup.platform.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    value = max(1, int(current.reset_at - time.time()))
+    return f"{value} seconds" if value < 120 else f"{(value + 59) // 60} minutes"
+
+
+def drop_failed_transaction() -> None:
+    """Ends the request's transaction after a database error. When the database cannot even roll back (it went
+    away in between), the connection is thrown away instead of pooled."""
+    from speakup.platform.models import db
+
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session().invalidate()  # scoped_session does not pass invalidate() on
+
+
+def _close_session(_error: BaseException | None) -> None:
+    """Flask-SQLAlchemy's own teardown, made safe: closing rolls back whatever is open, and if the database went
+    away since the last statement that rollback fails, which would escape the request as gunicorn's bare 500."""
+    from speakup.platform.models import db
+
+    try:
+        db.session.remove()
+    except DBAPIError:
+        db.session().invalidate()
+        db.session.remove()
+
+
+HTTP_API_MESSAGES = {
+    413: "The request body is larger than 1 MiB.",
+    429: "Too many requests. Try again later.",
+    404: "Not found.",
+    405: "Method not allowed.",
+}
+
+
+def _csrf(error: CSRFError):
+    if wants_json():
+        return api_error(400, "The request was refused.")
+    return error_page(400)
+
+
+def _limit_store(error: StorageError):
+    return limit_store_down(error)
+
+
+def _http(error: HTTPException):
+    status = error.code or 500
+    if isinstance(getattr(error, "original_exception", None), StorageError):
+        # Counting a wrong access code after the view (Flask-Limiter's after_request) met a dead store:
+        # Flask reports that as a 500; it is the same "cannot check right now".
+        return limit_store_down(error.original_exception)  # type: ignore[attr-defined]
+    if wants_json():
+        answer = make_response(api_error(status, HTTP_API_MESSAGES.get(status, error.name)))
+    else:
+        answer = make_response(error_page(status, retry_after_text() if status == 429 else None))
+    # Keep what werkzeug says beside the status (Allow on a 405, which RFC 9110 requires), but not its type.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            answer.headers[name] = value
+    return answer
+
+
+def _database(error: DBAPIError):
+    drop_failed_transaction()
+    log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
+    if "_login_user" not in g:
+        # Flask-Login's template context would load the signed-in user from the database again: a
+        # second wait for the dead database, then an exception inside this handler (a bare 500).
+        g._login_user = current_app.login_manager.anonymous_user()
+    if wants_json():
+        return api_error(503, "The service is unavailable. Try again in a few minutes.")
+    return error_page(503)
+
+
+def _unexpected(error: Exception):
+    # Log the type only: the message of an exception could carry what a person typed.
+    log.error(
+        "unexpected %s on %s %s\n%s",
+        type(error).__name__,
+        request.method,
+        request.url_rule,
+        "".join(traceback.format_tb(error.__traceback__)),
+    )
+    if wants_json():
+        return api_error(500, "Something went wrong. Nothing you sent was shared.")
+    return error_page(500)
+
+
+def init_app(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's teardown, so it runs first (Flask runs them in reverse) and theirs
+    # then finds nothing left to close.
+    app.teardown_appcontext(_close_session)
+    for error_class, handler in (
+        (CSRFError, _csrf),
+        (StorageError, _limit_store),
+        (HTTPException, _http),
+        (DBAPIError, _database),
+        (Exception, _unexpected),
+    ):
+        app.register_error_handler(error_class, handler)

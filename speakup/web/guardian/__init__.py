@@ -1,0 +1,10 @@
+"""The guardian's pages: one blueprint, its pages in the modules of this package."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("guardian", __name__, url_prefix="/guardian")
+
+# Each module adds its pages to bp; the team page is a blueprint of its own.
+from speakup.web.guardian import board, case, queue, returns, signin  # noqa: E402, F401

@@ -1,0 +1,104 @@
+"""Who is signed in on the guardian's side, and the checks every guardian page makes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import abort, current_app, g, redirect, session, url_for
+from flask_login import UserMixin, current_user, login_required, logout_user
+
+from speakup.crypto import sealing
+from speakup.keys import account_keys, roster, sessions
+from speakup.ops import audit
+from speakup.platform.extensions import login_manager
+from speakup.platform.models import StaffSession
+
+
+class SignedInStaff(UserMixin):
+    """The Flask-Login user: one server-side staff session, so signing out ends it everywhere."""
+
+    def __init__(self, row: StaffSession):
+        self.row = row
+        self.user = row.user
+
+    def get_id(self) -> str:
+        return self.row.id
+
+    @property
+    def is_guardian(self) -> bool:
+        return self.user.role == "guardian"
+
+
+@login_manager.user_loader
+def _load_staff(session_id: str) -> SignedInStaff | None:
+    config = current_app.config
+    try:
+        row = sessions.load_staff_session(
+            session_id,
+            idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
+            absolute=timedelta(hours=config["STAFF_ABSOLUTE_HOURS"]),
+        )
+    except sessions.SessionExpired:
+        return None
+    return SignedInStaff(row)
+
+
+login_manager.login_view = "guardian.sign_in"
+
+login_manager.login_message = "Sign in to continue"
+
+# No "strong" protection: it hashes the client address, which this service never uses.
+login_manager.session_protection = None
+
+
+def staff_keys() -> account_keys.AccountKeys:
+    """The signed-in person's private keys, opened with the half of the session the cookie holds."""
+    if "staff_keys" not in g:
+        try:
+            g.staff_keys = sessions.staff_keys(current_user.row, sealing.b64d(session.get("staff_key", "")))
+        except (sessions.SessionExpired, ValueError):
+            _end_session()
+            abort(redirect(url_for("guardian.sign_in")))
+    return g.staff_keys
+
+
+def private_key() -> bytes:
+    """The signed-in guardian's HPKE private key: it opens the case keys wrapped for them."""
+    return staff_keys().private_key
+
+
+def signed_in_guardian_required(view):
+    """Any signed-in guardian, approved or not: the queue (which tells a pending guardian they are waiting) and
+    the Team page only."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_guardian:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def guardian_required(view):
+    """A guardian on the verified roster (speakup/roster.py). Anyone else, a guardian waiting for approval or one
+    whose approval no longer verifies included, gets 403, whatever grants they hold."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_guardian or roster.current_roster().member(current_user.user.id) is None:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _end_session() -> None:
+    if current_user.is_authenticated:
+        audit.record(audit.SIGN_OUT, current_user.user.role, current_user.user.id)
+        sessions.end_staff_session(current_user.row.id)
+    logout_user()
+    session.clear()

@@ -1,0 +1,282 @@
+"""A guardian's case page and everything done on it. Each action is a small form; every form that
+changes the case carries the version it was loaded at, so a stale form gets a conflict, never an
+overwrite, and the guardian's typed words come back with the message."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from flask import abort, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from speakup.domain import files, handling, reading, references, sharing, workflow
+from speakup.domain.categories import OUTCOMES
+from speakup.keys import exclusions, grants, roster
+from speakup.ops import audit
+from speakup.platform.inputs import InvalidInput, parse_int
+from speakup.platform.models import Case, db
+from speakup.web.forms import DomainForm
+from speakup.web.guardian import bp
+from speakup.web.guardian.auth import guardian_required, private_key
+
+CONFLICT = "This case changed while you were working on it. Check it below; your words are kept in the form."
+
+
+def get_case(reference: str) -> tuple[Case, bytes]:
+    """The case and its key for the signed-in guardian (on the verified roster: ``guardian_required``). A reference
+    that names no case and one the guardian holds no key for get the same 403, on every page, file and form, so
+    nobody can learn which references exist by trying them."""
+    case = references.case_by_reference(reference)
+    try:
+        if case is None:
+            raise grants.NoGrant()
+        return case, grants.guardian_case_key(case, current_user.user.id, private_key())
+    except grants.NoGrant:
+        abort(403)
+
+
+class CaseForm(DomainForm):
+    """Any form on the case page. ``field_names`` lists what it keeps when it comes back."""
+
+    def __init__(self, name: str, fields: tuple[str, ...]):
+        self.form_name = name
+        self.field_names = (*fields, "version")
+        super().__init__()
+        self.lists = {key: request.form.getlist(key) for key in fields}
+
+    @property
+    def version(self) -> int | None:
+        value = self.values.get("version", "")
+        return parse_int(value)
+
+
+FORMS = {
+    "status": ("status", "show_name"),
+    "close": ("outcome", "closing_message", "learning", "share_learning", "show_name"),
+    "assign": ("assignee",),
+    "details": ("themes", "worker_group", "detriment"),
+    "note": ("note",),
+    "message": ("body",),
+    "share": ("share_with", "override_exclusion"),
+}
+
+
+def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, status: int = 200, warning: str = ""):
+    view = reading.guardian_view(case, case_key)
+    audit.record_reading(audit.CASE_VIEWED, "guardian", current_user.user.id, case_id=case.id)
+    forms = {name: CaseForm(name, fields) for name, fields in FORMS.items()}
+    if form is not None:
+        forms[form.form_name] = form
+    return (
+        render_template(
+            "guardian/case.html",
+            case=view,
+            forms=forms,
+            labels=workflow.GUARDIAN_LABELS,
+            outcomes=OUTCOMES,
+            assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
+            share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
+            share_requests=sharing.pending(case, case_key),
+            trail=audit.case_trail(case.id),
+            files=files.describe(case, case_key),
+            warning=warning,
+        ),
+        status,
+    )
+
+
+@bp.get("/cases/<reference>")
+@guardian_required
+def case_page(reference: str):
+    return render_case(*get_case(reference))
+
+
+@bp.get("/cases/<reference>/attachments/<uid>")
+@guardian_required
+def download_attachment(reference: str, uid: str):
+    """One of the reporter's files, decrypted in memory and sent as a download, never shown inline."""
+    case, case_key = get_case(reference)
+    try:
+        opened = files.open_attachment(case, case_key, uid)
+    except files.AttachmentNotFound:
+        abort(404)
+    audit.record_reading(
+        audit.EXPORT, "guardian", current_user.user.id, case_id=case.id, reason="attachment", format=opened.content_type
+    )
+    response = send_file(
+        io.BytesIO(opened.data),
+        mimetype=opened.content_type,
+        as_attachment=True,
+        download_name=opened.filename,
+        conditional=False,
+        etag=False,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _act(reference: str, name: str, action: Callable[[Case, bytes, CaseForm], None], anchor: str = ""):
+    """Runs one case action: on bad input or a conflict the page comes back with the form as typed."""
+    case, case_key = get_case(reference)
+    form = CaseForm(name, FORMS[name])
+    try:
+        action(case, case_key, form)
+    except InvalidInput as exc:
+        form.fail(exc.errors)
+        return render_case(case, case_key, form, 400)
+    except handling.InvalidTransition as exc:
+        form.fail({FORMS[name][0]: str(exc)})
+        return render_case(case, case_key, form, 400)
+    except handling.CaseChanged:
+        db.session.rollback()
+        db.session.refresh(case)
+        form.fail({FORMS[name][0]: CONFLICT})
+        return render_case(case, case_key, form, 409)
+    return redirect(url_for("guardian.case_page", reference=reference) + anchor)
+
+
+def _shows_name(form: CaseForm) -> bool:
+    return form.values.get("show_name") == "yes"
+
+
+@bp.post("/cases/<reference>/status")
+@guardian_required
+def update_status(reference: str):
+    def action(case, _key, form):
+        handling.change_status(case, form.values["status"], current_user.user, form.version, _shows_name(form))
+
+    return _act(reference, "status", action)
+
+
+@bp.post("/cases/<reference>/close")
+@guardian_required
+def close(reference: str):
+    def action(case, key, form):
+        values = form.values
+        handling.close_case(
+            case,
+            key,
+            current_user.user,
+            values["outcome"],
+            values["closing_message"],
+            form.version,
+            _shows_name(form),
+            learning=values["learning"],
+            share_learning=values.get("share_learning") == "yes",
+        )
+
+    return _act(reference, "close", action)
+
+
+@bp.post("/cases/<reference>/assign")
+@guardian_required
+def assign(reference: str):
+    def action(case, _key, form):
+        handling.assign_case(case, form.values["assignee"], current_user.user, form.version)
+
+    return _act(reference, "assign", action)
+
+
+@bp.post("/cases/<reference>/details")
+@guardian_required
+def record_details(reference: str):
+    def action(case, _key, form):
+        values = form.values
+        handling.record_for_return(
+            case, form.lists["themes"], values["worker_group"], values["detriment"], current_user.user, form.version
+        )
+
+    return _act(reference, "details", action)
+
+
+@bp.post("/cases/<reference>/notes")
+@guardian_required
+def add_note(reference: str):
+    def action(case, key, form):
+        handling.add_note(case, key, current_user.user, form.values["note"])
+
+    return _act(reference, "note", action, "#notes")
+
+
+@bp.post("/cases/<reference>/messages")
+@guardian_required
+def send_message(reference: str):
+    def action(case, key, form):
+        handling.post_message(case, key, "guardian", form.values["body"], guardian=current_user.user)
+
+    return _act(reference, "message", action, "#messages")
+
+
+@bp.post("/cases/<reference>/share")
+@guardian_required
+def share(reference: str):
+    case, case_key = get_case(reference)
+    form = CaseForm("share", FORMS["share"])
+    user_id = parse_int(form.values["share_with"])
+    user = roster.current_roster().member(user_id) if user_id is not None else None
+    if user is None:
+        form.fail({"share_with": "Choose a guardian to share this case with"})
+        return render_case(case, case_key, form, 400)
+    if form.values.get("override_exclusion") == "yes":
+        # Against the reporter's wish: only a request, until a second guardian confirms it (speakup/sharing.py).
+        try:
+            sharing.request_override(case, case_key, user, current_user.user)
+        except sharing.ShareRefused as refused:
+            form.fail({"share_with": str(refused)})
+            return render_case(case, case_key, form, 400)
+        return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+    try:
+        shared = sharing.share_with(case, case_key, user, current_user.user)
+    except exclusions.ExcludedGuardian:
+        form.fail(
+            {
+                "share_with": f"The person who raised this concern asked for {user.name} not to see it. "
+                "If it must go to them, tick the box: a second guardian will need to confirm."
+            }
+        )
+        return render_case(case, case_key, form, 409, warning="excluded")
+    if not shared:
+        form.fail({"share_with": f"{user.name} can already open this case"})
+        return render_case(case, case_key, form, 400)
+    return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+
+
+@bp.post("/cases/<reference>/share-requests/<uid>/<any(confirm, cancel):decision>")
+@guardian_required
+def decide_share_request(reference: str, uid: str, decision: str):
+    """A second guardian confirms sharing with an excluded guardian, or anyone holding the case cancels it."""
+    case, case_key = get_case(reference)
+    try:
+        if decision == "confirm":
+            sharing.confirm(case, case_key, uid, current_user.user)
+        else:
+            sharing.cancel(case, case_key, uid, current_user.user)
+    except sharing.ShareRefused as refused:
+        return render_case(case, case_key, status=400, warning=str(refused))
+    return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+
+
+class ShareAllForm(DomainForm):
+    field_names = ("share_with",)
+
+
+@bp.route("/share", methods=["GET", "POST"])
+@guardian_required
+def share_all():
+    """Shares every case this guardian holds with a colleague (for example a new guardian)."""
+    form = ShareAllForm()
+    me = current_user.user
+    verified = roster.current_roster()
+    members = sorted(verified.guardians(exclude_ids=(me.id,)), key=lambda m: m.name)
+    choices = {str(m.id): f"{m.name} ({m.email})" for m in members}
+    if request.method == "GET":
+        return render_template("guardian/share_all.html", form=form, choices=choices, result=None)
+    target = form.values["share_with"]
+    if target not in choices:
+        form.fail({"share_with": "Choose a guardian to share your cases with"})
+        return render_template("guardian/share_all.html", form=form, choices=choices, result=None), 400
+    user = verified.member(int(target))
+    result = sharing.share_all_cases(me, private_key(), user)
+    return render_template("guardian/share_all.html", form=ShareAllForm(), choices=choices, result=result, to=user)

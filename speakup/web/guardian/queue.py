@@ -1,0 +1,63 @@
+"""The triage queue and finding a case by its reference."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from speakup.domain import references, staff, workflow
+from speakup.domain.categories import lists_for
+from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
+from speakup.keys import roster
+from speakup.platform.models import utcnow
+from speakup.web.guardian import bp
+from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required
+
+
+@bp.get("/")
+@signed_in_guardian_required
+def queue():
+    me = current_user.user
+    if roster.current_roster().member(me.id) is None:
+        # Waiting for approval (or an approval that no longer verifies): no case is listed or opened.
+        return render_template("guardian/pending.html", safety_code=roster.safety_code_of(me))
+    return _queue_page(request.args.to_dict())
+
+
+NO_SUCH_CASE = "No case you can open has that reference. Check it with the person, or look for it in the list below"
+
+
+@bp.get("/find")
+@guardian_required
+def find_case():
+    """Straight to a case from its reference (someone phones with it): spaces, lower case and a missing "SU-"
+    are forgiven. A reference the guardian cannot open gets the same answer as one that does not exist."""
+    typed = request.args.get("reference", "")
+    reference = references.reference_openable_by(typed, current_user.user.id)
+    if reference is None:
+        problem = NO_SUCH_CASE if typed.strip() else "Enter a case reference"
+        return _queue_page({}, find_value=typed[:40], find_error=problem)
+    return redirect(url_for("guardian.case_page", reference=reference))
+
+
+def _queue_page(args: dict[str, str], find_value: str = "", find_error: str = ""):
+    today = workflow.london_today(utcnow())
+    themes = lists_for(today).themes
+    try:
+        filters = QueueFilters.from_args(args, themes)
+    except BadFilter:
+        abort(400)
+    page = guardian_queue(current_user.user.id, filters, today, current_app.config["REMINDER_DAYS"])
+    return render_template(
+        "guardian/queue.html",
+        roster_changes=staff.recent_roster_changes(),
+        page=page,
+        filters=filters,
+        labels=workflow.GUARDIAN_LABELS,
+        deadline_labels=workflow.DEADLINE_LABELS,
+        themes=themes,
+        assigned_choices=ASSIGNED,
+        due_choices=DUE,
+        find_value=find_value,
+        find_error=find_error,
+    ), (404 if find_error else 200)

@@ -1,0 +1,124 @@
+"""The guardian's side: sign in, the queue of cases they hold a key for, and the case page."""
+
+from __future__ import annotations
+
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
+
+from speakup.crypto import sealing
+from speakup.domain import staff
+from speakup.keys import account_keys, sessions
+from speakup.platform.extensions import LimitStoreDown, limiter
+from speakup.web import devices
+from speakup.web.errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_down_form
+from speakup.web.forms import DomainForm
+from speakup.web.guardian import bp
+from speakup.web.guardian.auth import SignedInStaff, _end_session
+
+SIGN_IN_FAILED = "The email address, password or security code is not right"
+
+
+class SignInForm(DomainForm):
+    field_names = ("email", "password", "security_code")
+
+
+def _sign_in_limit_key() -> str:
+    # Per account as well as per client, so one address cannot try many accounts and many
+    # addresses cannot hammer one account.
+    email = (request.form.get("email") or "").strip().lower()
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], email, "sign-in-account")
+
+
+def _sign_in_failed(response) -> bool:
+    # Only failures count: signing in correctly, however often, never uses up anyone's budget.
+    return response.status_code == 401
+
+
+def _sign_in_limit(**options):
+    return limiter.limit(
+        lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"], deduct_when=_sign_in_failed, **options
+    )
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@_sign_in_limit()
+# Per account, except from a browser that has signed in to that account before (devices.py), which has its own.
+@_sign_in_limit(key_func=_sign_in_limit_key, exempt_when=devices.is_known_for_attempted_account)
+@_sign_in_limit(key_func=devices.device_limit_key, exempt_when=lambda: not devices.is_known_for_attempted_account())
+def sign_in():
+    form = SignInForm()
+    if request.method == "GET":
+        return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"])
+    try:
+        user, key = staff.sign_in(form.values["email"], form.values["password"], form.values["security_code"])
+    except account_keys.InvalidCredentials:
+        form.fail({"email": SIGN_IN_FAILED})
+        form.values["password"] = form.values["security_code"] = ""
+        return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"]), 401
+    if current_user.is_authenticated:
+        sessions.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
+    session.clear()  # a new session at sign-in: nothing carried over from before
+    row, session_key = sessions.start_staff_session(user, key)
+    session["staff_key"] = sealing.b64e(session_key)
+    login_user(SignedInStaff(row))
+    response = redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"))
+    devices.remember(response, user.email)
+    return response
+
+
+@bp.errorhandler(LimitStoreDown)
+def _sign_in_unchecked(error: LimitStoreDown):
+    """Sign-in fails closed while the rate-limit store is down (speakup/extensions.py): the form comes
+    back with the email address kept, never the password or security code."""
+    if request.endpoint != "guardian.sign_in":
+        return limit_store_down(error)
+    return limit_store_down_form(
+        error,
+        "guardian/sign_in.html",
+        SignInForm(),
+        LIMIT_STORE_DOWN_SIGN_IN,
+        ("password", "security_code"),
+        require_mfa=current_app.config["REQUIRE_MFA"],
+    )
+
+
+@bp.post("/sign-out")
+def sign_out():
+    _end_session()
+    return redirect(url_for("guardian.sign_in"))
+
+
+class PasswordForm(DomainForm):
+    field_names = ("current_password", "new_password")
+
+
+def _password_limit_key() -> str:
+    return "change-password:" + str(current_user.user.id) if current_user.is_authenticated else "change-password:-"
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+# Each try costs an Argon2id derivation and tells whether a guess at the current password was right: a stolen
+# session must not become an unlimited password oracle. Only wrong current passwords count.
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_password_limit_key,
+    deduct_when=lambda _response: bool(g.get("wrong_current_password")),
+)
+def change_password():
+    """For guardians and administrators alike. The private key is re-sealed, so no case is lost."""
+    form = PasswordForm()
+    if request.method == "GET":
+        return render_template("guardian/password.html", form=form, done=False)
+    try:
+        staff.change_password(
+            current_user.user, form.values["current_password"], form.values["new_password"], current_user.row.id
+        )
+    except staff.AccountError as exc:
+        g.wrong_current_password = exc.field == "current_password"
+        form.fail({exc.field or "new_password": exc.message})
+        form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
+        return render_template("guardian/password.html", form=form, done=False), 400
+    form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
+    return render_template("guardian/password.html", form=form, done=True)

@@ -1,0 +1,177 @@
+"""The board report: server-drawn charts with tables, small numbers suppressed, guardians only."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from support.factories import gen_concern, gen_staff
+from support.html import AuthActions
+
+from speakup.domain import workflow
+from speakup.platform.models import Case, CaseTheme, db, utcnow
+from speakup.reporting import board
+from speakup.reporting.national_return import suppressed_return
+from speakup.reporting.quarters import quarter_of
+from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES
+
+
+def _seed(
+    app,
+    client,
+    count: int,
+    *,
+    anonymous: int = 0,
+    theme: str | None = None,
+    created: datetime | None = None,
+    ack_after_days: float | None = None,
+    yes: int = 0,
+    detriment: int = 0,
+) -> None:
+    refs = [gen_concern(client)["reference"] for _ in range(count)]
+    with app.app_context():
+        for n, ref in enumerate(refs):
+            case = db.session.scalar(select(Case).where(Case.reference == ref))
+            if created:
+                case.created_at = created
+            case.anonymity = "anonymous" if n < anonymous else "open"
+            if theme:
+                db.session.add(CaseTheme(case_id=case.id, theme=theme))
+            if ack_after_days is not None:
+                case.acknowledged_at = case.created_at + timedelta(days=ack_after_days)
+            if n < yes:
+                case.speak_up_again, case.feedback_at = "yes", case.created_at
+            case.detriment_reported = n < detriment
+        db.session.commit()
+
+
+@pytest.fixture
+def app_overrides():
+    return {"SUBMIT_RATE_LIMIT": "1000 per minute"}
+
+
+def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client, guardian):
+    _seed(app, client, 7, anonymous=2, theme="patient_safety", ack_after_days=3, yes=6, detriment=1)
+    with app.app_context():
+        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+    current = report.quarters[-1]
+    assert current.raised == 7 and current.anonymous == 2
+    assert current.themes["patient_safety"] == 7 and current.themes["bullying_harassment"] == 0
+    assert current.median_days_to_acknowledge == 3.0
+    assert current.feedback_answers == 6 and current.would_speak_up_again == 6 and current.detriment == 1
+    shown = current.shown
+    assert (shown["raised"], shown["anonymous"], shown["detriment"]) == (7, "<5", "<5")  # 1 to 4 hidden
+    assert (shown["theme:patient_safety"], shown["theme:bullying_harassment"]) == (7, 0)  # 0 shown as 0
+    assert (shown["feedback"], shown["yes"]) == (6, 6)
+
+    AuthActions(client).sign_in(guardian)
+    page = client.get("/guardian/board")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    row = re.search(r"Patient safety or quality</th>(.*?)</tr>", html, re.S).group(1)
+    assert row.rstrip().endswith(">7</td>")
+    anonymous_row = re.findall(r"<td[^>]*>([^<]*)</td>", html.split("Raised</th>")[1].split("</table>")[0])
+    assert anonymous_row[-2:] == ["7", "&lt;5"]  # 7 raised, 2 anonymously shown as <5
+    assert html.count('class="speakup-chart"') == 4 and html.count("<table") == 4
+
+
+def test_older_quarters_are_reported_in_their_own_row(app, client, guardian):
+    last_year = utcnow() - timedelta(days=200)
+    _seed(app, client, 5, created=last_year, theme="worker_safety")
+    with app.app_context():
+        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+    assert sum(q.raised for q in report.quarters) == 5
+    assert report.quarters[-1].raised == 0
+    assert sum(q.themes["worker_safety"] for q in report.quarters) == 5
+
+
+@pytest.mark.parametrize("name", board.CHARTS)
+def test_each_chart_is_an_svg_that_runs_nothing(app, client, guardian, name):
+    _seed(app, client, 6, theme="patient_safety", ack_after_days=2, yes=5)
+    AuthActions(client).sign_in(guardian)
+    response = client.get(f"/guardian/board/{name}.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert svg.startswith("<svg") and "<script" not in svg
+    assert set(re.findall(r"https?://[^\"\s<]*", svg)) <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def test_unknown_chart_is_404_and_administrators_are_refused(app, client, guardian):
+    AuthActions(client).sign_in(guardian)
+    assert client.get("/guardian/board/nothing.svg").status_code == 404
+    admin_client = app.test_client()
+    AuthActions(admin_client).sign_in(gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin"))
+    assert admin_client.get("/guardian/board").status_code == 403
+
+
+def _close_with_learning(client, reference: str, learning: str, share: bool):
+    url = f"/guardian/cases/{reference}"
+    version = re.search(r'name="version" value="(\d+)"', client.get(url).get_data(as_text=True)).group(1)
+    data = {
+        "outcome": "resolved",
+        "closing_message": "Thank you for speaking up.",
+        "learning": learning,
+        "version": version,
+    }
+    if share:
+        data["share_learning"] = "yes"
+    from support.html import post_form
+
+    return post_form(client, url, f"{url}/close", **data)
+
+
+def test_learning_shared_at_closing_reaches_the_board_by_theme(app, client, guardian):
+    shared_ref = gen_concern(client, what_happened="Rota gaps")["reference"]
+    private_ref = gen_concern(client, what_happened="Something else")["reference"]
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == shared_ref))
+        db.session.add(CaseTheme(case_id=case.id, theme="worker_safety"))
+        db.session.commit()
+    AuthActions(client).sign_in(guardian)
+    assert (
+        _close_with_learning(client, shared_ref, "We now staff nights with two nurses.", share=True).status_code == 302
+    )
+    assert _close_with_learning(client, private_ref, "Kept for guardians only.", share=False).status_code == 302
+    page = client.get("/guardian/board").get_data(as_text=True)
+    section = page.split("You said, we did")[1]
+    assert "Worker safety or wellbeing" in section and "We now staff nights with two nurses." in section
+    assert "Kept for guardians only." not in page
+    with app.app_context():
+        stored = db.session.scalar(select(Case).where(Case.reference == shared_ref))
+        assert stored.learning_shareable and b"two nurses" not in stored.learning_ct
+    # The person who raised it never sees the learning text on their side.
+    assert "two nurses" not in client.get("/api/v1/follow-up").get_data(as_text=True)
+
+
+def test_sharing_learning_needs_the_words(app, client, guardian):
+    ref = gen_concern(client)["reference"]
+    AuthActions(client).sign_in(guardian)
+    response = _close_with_learning(client, ref, "", share=True)
+    assert response.status_code == 400
+    assert "Write what was learned before sharing it with the board" in response.get_data(as_text=True)
+
+
+def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_does(app, client, guardian):
+    """Seven answered the feedback question and five said yes: showing both would say that two did not. The
+    national return hides "answered" for that; the board used only the primary rule and showed it."""
+    _seed(app, client, 7, yes=5)
+    with app.app_context():
+        for case in db.session.scalars(select(Case).where(Case.speak_up_again.is_(None))):
+            case.speak_up_again, case.feedback_at = "no", case.created_at
+        db.session.commit()
+        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+        quarter = quarter_of(workflow.london_today(utcnow()))
+        national = {m.key: m.value for m in suppressed_return(quarter)}
+    current = report.quarters[-1]
+    assert (current.feedback_answers, current.would_speak_up_again) == (7, 5)
+    assert (current.shown["feedback"], current.shown["yes"]) == ("<5", 5)
+    assert (national[FEEDBACK_RESPONSES], national[FEEDBACK_YES]) == ("<5", 5)  # one rule, the same answer
+    AuthActions(client).sign_in(guardian)
+    page = client.get("/guardian/board").get_data(as_text=True)
+    feedback = page.split("Reported detriment</th></tr></thead>")[1].split("</table>")[0]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", feedback)[-3:] == ["&lt;5", "5", "0"]
+    svg = client.get("/guardian/board/feedback.svg").get_data(as_text=True)
+    assert ">7<" not in svg  # the hidden count is not in the chart either

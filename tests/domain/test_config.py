@@ -1,0 +1,161 @@
+"""Starting up: production refuses missing secrets; development makes its own and keeps them."""
+
+from __future__ import annotations
+
+import platform
+import runpy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from support.apps import install_organisation_keys, make_app
+
+from speakup import ConfigurationError, create_app
+from speakup.crypto import signing
+from speakup.platform.models import db
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for key in ("SPEAKUP_SECRET_KEY", "SPEAKUP_TOKEN_PEPPER", "SPEAKUP_ENVIRONMENT", "SPEAKUP_ROSTER_ROOT"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, "SPEAKUP_SECRET_KEY and SPEAKUP_TOKEN_PEPPER"),
+        ({"SECRET_KEY": "s" * 40}, "SPEAKUP_TOKEN_PEPPER"),
+        ({"TOKEN_PEPPER": "p" * 40}, "SPEAKUP_SECRET_KEY"),
+    ],
+)
+def test_production_refuses_to_start_without_secrets(tmp_path, given, missing):
+    with pytest.raises(ConfigurationError) as excinfo:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", **given})
+    assert str(excinfo.value).startswith(f"{missing} must be set")
+
+
+def test_production_starts_with_secrets_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER", "p" * 40)
+    monkeypatch.setenv("SPEAKUP_ACK_DAYS", "5")
+    monkeypatch.setenv("SPEAKUP_ROSTER_ROOT", "ab12-" * 15 + "ab12")  # a database not made yet is checked later
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert app.config["SECRET_KEY"] == "k" * 40
+    assert app.config["ACK_DAYS"] == 5
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REQUIRE_MFA"] is True
+
+
+def test_development_generates_secrets_once_and_keeps_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_ENVIRONMENT", "development")
+    monkeypatch.setenv("SPEAKUP_INSTANCE_PATH", str(tmp_path / "instance"))
+    first = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    second = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert first.config["TOKEN_PEPPER"] and first.config["TOKEN_PEPPER"] == second.config["TOKEN_PEPPER"]
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert (tmp_path / "instance" / "development-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_unknown_environment_is_refused(tmp_path):
+    with pytest.raises(ConfigurationError):
+        create_app({"ENVIRONMENT": "staging", "SECRET_KEY": "k", "TOKEN_PEPPER": "p"})
+
+
+def test_gunicorn_workers_return_large_blocks_to_the_system():
+    # Without a fixed mmap threshold each worker thread keeps an Argon2id block resident after sign-in.
+    settings = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert settings["LARGE_ALLOCATION_BYTES"] == 1 << 20
+    assert settings["return_large_allocations_to_the_os"]() is (platform.libc_ver()[0] == "glibc")
+    assert "post_fork" in settings
+
+
+def test_a_web_worker_runs_without_alembic_and_the_command_line_still_migrates(tmp_path):
+    """Alembic is about 11 MiB a process and a web worker never migrates (speakup/schema.py)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SPEAKUP_ENVIRONMENT": "development",
+        "SPEAKUP_INSTANCE_PATH": str(tmp_path),
+        "SPEAKUP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/speakup.sqlite",
+    }
+    as_gunicorn_loads_it = (
+        "import sys, wsgi; wsgi.app.test_client().get('/healthz');"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'flask_migrate'}))"
+    )
+    worker = subprocess.run(
+        [sys.executable, "-c", as_gunicorn_loads_it], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.strip() == "[]"
+
+    def flask(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    init = flask("speakup", "init", "--recovery-key-file", str(tmp_path / "recovery.txt"))
+    assert init.returncode == 0, init.stderr
+    current = flask("db", "current")
+    assert current.returncode == 0, current.stderr
+    assert "(head)" in current.stdout
+
+
+# --- The pinned roster root ---------------------------------------------------------------------------------------
+
+PRODUCTION = {"SECRET_KEY": "k" * 40, "TOKEN_PEPPER": "p" * 40}
+
+
+@pytest.fixture
+def installed(tmp_path) -> tuple[str, str]:
+    """A database `speakup init` has made: its URL and its roster root."""
+    url = f"sqlite:///{tmp_path}/installed.sqlite"
+    app = make_app(url)
+    install_organisation_keys(app)
+    with app.app_context():
+        db.engine.dispose()
+    return url, app.config["ROSTER_ROOT"]
+
+
+def test_production_refuses_to_serve_without_a_roster_root_and_names_the_command(installed):
+    url, _root = installed
+    with pytest.raises(ConfigurationError) as excinfo:
+        create_app({"SQLALCHEMY_DATABASE_URI": url, **PRODUCTION})
+    message = str(excinfo.value)
+    assert message.startswith("SPEAKUP_ROSTER_ROOT must be set in production")
+    assert "speakup init" in message and "speakup roster upgrade" in message
+
+
+@pytest.mark.parametrize("root", ["not a fingerprint", "ab12-" * 15 + "ab1"])
+def test_production_refuses_a_roster_root_that_is_not_a_fingerprint(installed, root):
+    url, _root = installed
+    with pytest.raises(ConfigurationError, match="not a roster-root fingerprint"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+
+
+def test_production_refuses_a_roster_root_that_does_not_match_the_database(installed):
+    url, root = installed
+    other = signing.roster_fingerprint(signing.generate_signing_keypair().public_bytes)
+    with pytest.raises(ConfigurationError, match="does not match this database's organisation signing key"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": other, **PRODUCTION})
+    # The right one, in any case and with or without its hyphens, starts.
+    for written in (root, root.upper(), root.replace("-", "")):
+        assert create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": written, **PRODUCTION})
+
+
+def test_production_refuses_a_database_without_an_organisation_signing_key(installed):
+    url, root = installed
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM organisation_keys WHERE purpose = 'roster'"))
+    engine.dispose()
+    with pytest.raises(ConfigurationError, match="no organisation signing key"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})

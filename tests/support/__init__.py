@@ -1,0 +1,1 @@
+"""What tests share: the only module any test imports besides Speak Up itself."""

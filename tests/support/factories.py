@@ -1,0 +1,153 @@
+"""``gen_*`` factories: staff accounts, concerns, enrolments and files, made the way the service makes them."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from speakup.crypto import totp
+from speakup.domain.staff import create_user
+from speakup.keys import approvals, recovery
+from speakup.platform.models import User, db
+from support.html import post_form
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Staff:
+    id: int
+    email: str
+    password: str
+    totp_secret: bytes | None
+    steps_used: int = 0
+
+    def security_code(self) -> str:
+        # Each sign-in needs a code from a later time step than the last (replay protection),
+        # so successive sign-ins in one test use the next step, which the server accepts as drift.
+        code = totp.totp_now(self.totp_secret, time.time() + 30 * self.steps_used) if self.totp_secret else ""
+        self.steps_used += 1
+        return code
+
+
+def organisation_secrets(app: Flask) -> recovery.OrganisationSecrets:
+    """What the test installation's offline recovery key file holds."""
+    return recovery.OrganisationSecrets(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
+
+
+def gen_staff(
+    app: Flask,
+    email: str = "guardian@example.org",
+    role: str = "guardian",
+    name: str = "Gita Guardian",
+    approved: bool = True,
+) -> Staff:
+    """A staff account. A guardian is approved with the organisation key unless ``approved`` is False."""
+    with app.app_context():
+        account = create_user(email, name, role, PASSWORD)
+        if role == "guardian" and approved:
+            approvals.approve_with_organisation_key(account.user, organisation_secrets(app), None)
+            db.session.commit()
+        return Staff(account.user.id, email, PASSWORD, account.totp_secret)
+
+
+def gen_concern(client: FlaskClient, **fields: object) -> dict:
+    body = {"what_happened": "The night shift was left unsafe.", "anonymity": "anonymous", **fields}
+    response = client.post("/api/v1/concerns", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+# --- Enrolment ------------------------------------------------------------------------------------
+
+ENROLMENT_LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
+TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
+SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
+
+
+def enrolment_path(page: str) -> str:
+    """The path and query of the one-time link on an administrator's "account created" or reset page."""
+    match = ENROLMENT_LINK_RE.search(page)
+    assert match, "no enrolment link on the page"
+    url = html.unescape(match.group(1))
+    return url[url.index("/enrol") :]
+
+
+@dataclass
+class Enrolled:
+    staff: Staff
+    safety_code: str | None
+
+
+def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
+    """Follows the enrolment link from ``admin_page`` in a fresh browser, as its owner: chooses the password,
+    sets up the security code from the page's text secret, and reads the safety code shown at the end."""
+    client = app.test_client()
+    path = enrolment_path(admin_page)
+    page = client.get(path).get_data(as_text=True)
+    secret_text = TOTP_SECRET_RE.search(page)
+    totp_secret = None
+    if secret_text:
+        totp_secret = base64.b32decode(secret_text.group(1) + "=" * (-len(secret_text.group(1)) % 8))
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
+    form = {"token": token, "password": password, "confirm": password}
+    if totp_secret is not None:
+        # The previous step's code (accepted as clock drift), so the next sign-ins can use this step and the next.
+        form.update(totp_secret=secret_text.group(1), security_code=totp.totp_now(totp_secret, time.time() - 30))
+    done = post_form(client, path, "/enrol", **form)
+    body = done.get_data(as_text=True)
+    assert done.status_code == 200, body
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == _email_on(page)))
+        staff = Staff(user.id, user.email, password, totp_secret)
+    code = SAFETY_CODE_RE.search(body)
+    return Enrolled(staff, code.group(1) if code else None)
+
+
+def _email_on(enrolment_page: str) -> str:
+    match = re.search(r'<span id="enrolment-email">([^<]+)</span>', enrolment_page)
+    assert match, "the enrolment page names no account"
+    return html.unescape(match.group(1))
+
+
+# --- Files ----------------------------------------------------------------------------------------
+
+
+def png_bomb(width: int = 7000, height: int = 7000) -> bytes:
+    """A small PNG whose header says width x height RGBA: zeros compress about a thousand to one."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * 4)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+PHONE_MODEL = "Pocketphone 12 Pro"
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel photo with texture (as a phone's is) and the phone's EXIF, GPS included."""
+    noise = Image.effect_noise((4000, 3000), 12)
+    gradient = Image.linear_gradient("L").resize((4000, 3000))
+    image = Image.merge("RGB", (gradient, noise, Image.blend(gradient, noise, 0.5)))
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0110] = PHONE_MODEL  # Model
+    exif.get_ifd(0x8825)[0x0001] = "N"  # a GPS latitude reference
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()

@@ -1,0 +1,58 @@
+"""Running Speak Up as a real server: free ports, a production-mode environment, an emptied PostgreSQL database,
+stopping a process. Shared by the server tests (support/servers.py) and the benchmark (bench/run.py)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def production_env(database_url: str, **settings: str) -> dict[str, str]:
+    """A production-mode environment: this process's without any SPEAKUP_ or libpq setting, fresh secrets and
+    plain http on the loopback. ``settings`` are added as SPEAKUP_<NAME>."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SPEAKUP_", "PG"))}
+    env.update(
+        {
+            "SPEAKUP_ENVIRONMENT": "production",
+            "SPEAKUP_SECRET_KEY": secrets.token_urlsafe(48),
+            "SPEAKUP_TOKEN_PEPPER": secrets.token_urlsafe(48),
+            "SPEAKUP_SQLALCHEMY_DATABASE_URI": database_url,
+            "SPEAKUP_SESSION_COOKIE_SECURE": "false",  # plain http on the loopback interface
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update({f"SPEAKUP_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def empty_postgres_database(admin_url: str, name: str) -> None:
+    """Creates database ``name`` (through ``admin_url``, a database that exists) when missing, and empties it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = admin_url.rpartition("/")[0] + "/" + name
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stops a server politely, then firmly."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

@@ -1,0 +1,130 @@
+"""The package layout holds (docs/architecture.md): imports run downward only, no cycles, small modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "speakup"
+MAX_LINES = 400
+
+# Lowest first; a module may import its own layer or a lower one. web and cli share a rank but never meet.
+LAYERS = {
+    "speakup.crypto": 0,
+    "speakup.platform": 1,
+    "speakup.ops": 2,
+    "speakup.keys": 3,
+    "speakup.domain": 4,
+    "speakup.reporting": 5,
+    "speakup.web": 6,
+    "speakup.cli": 6,
+    "speakup": 7,  # the app factory and its settings
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(module: str) -> str:
+    for prefix in sorted(LAYERS, key=len, reverse=True):
+        if module == prefix or module.startswith(prefix + "."):
+            return prefix
+    raise AssertionError(f"{module} is in no layer")
+
+
+def imports_of(module: str) -> set[str]:
+    """Every speakup module this one imports, at the top or inside a function (both run eventually)."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text())
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:
+                name = name.rpartition(".")[0]
+            if name and name != module and name.startswith("speakup"):
+                found.add(name)
+    return found
+
+
+def parents(module: str) -> set[str]:
+    """A package's __init__ runs before its modules: importing speakup.keys.roster imports speakup.keys too."""
+    parts = module.split(".")
+    return {".".join(parts[:n]) for n in range(1, len(parts))}
+
+
+def test_every_import_runs_downward() -> None:
+    upward = []
+    for module in MODULES:
+        mine = layer_of(module)
+        for imported in imports_of(module) - parents(module):
+            theirs = layer_of(imported)
+            if mine == "speakup":
+                continue
+            if LAYERS[theirs] > LAYERS[mine] or (LAYERS[theirs] == LAYERS[mine] and theirs != mine):
+                upward.append(f"{module} imports {imported}")
+    assert upward == []
+
+
+def test_nothing_imports_the_web_layer_but_the_app_factory() -> None:
+    importers = {
+        module
+        for module in MODULES
+        if layer_of(module) != "speakup.web" and any(layer_of(i) == "speakup.web" for i in imports_of(module))
+    }
+    assert importers == {"speakup"}
+
+
+def test_no_import_cycle() -> None:
+    graph = {module: imports_of(module) - parents(module) - {"speakup"} for module in MODULES}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for imported in sorted(graph[module]):
+            if state.get(imported) == 1:
+                cycles.append(" -> ".join([*path[path.index(imported) :], imported]))
+            elif imported not in state:
+                visit(imported, [*path, imported])
+        state[module] = 2
+
+    for module in MODULES:
+        if module not in state:
+            visit(module, [module])
+    # A package that imports its own modules to register them (speakup.web.guardian) is not a cycle of design.
+    assert [c for c in cycles if not c.startswith("speakup.web.guardian -> speakup.web.guardian.")] == []
+
+
+def test_crypto_knows_nothing_of_flask_or_the_database() -> None:
+    for module, path in MODULES.items():
+        if layer_of(module) != "speakup.crypto":
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {name.split(".")[0] for name in imported} & {"flask", "flask_sqlalchemy", "sqlalchemy"}, module
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_are_small_enough_to_read_in_one_sitting(module: str) -> None:
+    assert len(MODULES[module].read_text().splitlines()) < MAX_LINES

@@ -1,0 +1,375 @@
+"""Authorization matrix (issue 6, point 2): every route of the app's URL map, for every method it
+accepts, for every kind of caller, with the answer it must give. A route added to the app without a
+row here fails ``test_every_route_is_in_the_matrix``, naming it.
+
+Each request is classified, not matched byte for byte: the question is only whether the caller got
+past authorization. POSTs carry a valid CSRF token and no other fields, so "past authorization" is
+often a 400/409/422 from the domain's rules ("ok-validation"), which counts as allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from support.factories import Staff, gen_concern, gen_staff
+from support.html import AuthActions, csrf_token
+from werkzeug.test import TestResponse
+
+from speakup.domain import files
+from speakup.keys import grants
+from speakup.platform.models import User, db
+from speakup.reporting.board import CHARTS
+
+# Rate limits are proven elsewhere; here they must never turn an answer into a 429.
+GENEROUS = "10000 per minute"
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, object]:
+    return {"SUBMIT_RATE_LIMIT": GENEROUS, "ACCESS_CODE_RATE_LIMIT": GENEROUS, "SIGN_IN_RATE_LIMIT": GENEROUS}
+
+
+IGNORED_ENDPOINTS = {"static", "nhsuk.static"}  # built files, no data behind them
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+# --- The callers -------------------------------------------------------------------------------------------
+NOBODY = "nobody"
+REPORTER = "reporter"  # raised "the case": follow-up session on the HTML pages, Bearer access code on the API
+OTHER_REPORTER = "other_reporter"  # raised a different case, same two ways in
+GUARDIAN = "guardian"  # holds a grant (key) for the case
+OUTSIDER = "outsider"  # a guardian created after the case was raised: no grant
+# A guardian not on the verified roster (waiting for approval) who nevertheless holds a grant row for the case, as
+# a guardian whose approval stopped verifying would: the roster, not the grant, must keep them out.
+PENDING = "pending"
+ADMIN = "admin"
+ACTORS = (NOBODY, REPORTER, OTHER_REPORTER, GUARDIAN, OUTSIDER, PENDING, ADMIN)
+
+# --- The answers --------------------------------------------------------------------------------------------
+OK = "ok"  # 2xx, or a 3xx that is not one of the two sign-in gates below
+OK_VALIDATION = "ok-validation"  # 400/409/422: authorized, the (deliberately empty) input was refused
+SIGNIN = "signin"  # 302 to /guardian/sign-in
+START = "start"  # 302 to /follow-up: the reporter's "enter your access code" page
+UNAUTHORISED = "unauthorised"  # 401
+FORBIDDEN = "forbidden"  # 403
+NOTFOUND = "notfound"  # 404
+REFUSED_FORM = "refused-form"  # 400 from the CSRF check (or any generic 400 page): never counts as allowed
+
+# The generic 400 page (errors.PAGES) and the raise form's own CSRF message: a refused form, not a domain error.
+REFUSED_MARKERS = (b"Something went wrong with that form", b"For your security this form timed out")
+
+
+def row(*answers: str) -> dict[str, str]:
+    assert len(answers) == len(ACTORS)
+    return dict(zip(ACTORS, answers, strict=True))
+
+
+def same(answer: str) -> dict[str, str]:
+    return row(*(answer,) * len(ACTORS))
+
+
+GUARDIAN_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, FORBIDDEN, FORBIDDEN)  # an approved guardian, not one case
+ANY_GUARDIAN = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, OK, FORBIDDEN)  # pending guardians too (waiting page, Team)
+CASE_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)  # needs the key to this very case
+ADMIN_ONLY = row(SIGNIN, SIGNIN, SIGNIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+STAFF_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, OK, OK)
+PUBLIC = same(OK)
+# Reporter pages: the follow-up session decides which case; staff have none, so they are sent to start.
+REPORTER_SESSION_GET = row(START, OK, OK, START, START, START, START)
+REPORTER_SESSION_POST_401 = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
+REPORTER_SESSION_POST_START = row(START, OK, OK, START, START, START, START)
+# API: the access code is the only credential; a staff cookie counts for nothing.
+ACCESS_CODE_API = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
+
+# (endpoint, method) -> actor -> expected answer. Explicit on purpose: review it when a route changes.
+MATRIX: dict[tuple[str, str], dict[str, str]] = {
+    # Public pages: raising a concern never needs anything.
+    ("report.home", "GET"): PUBLIC,
+    ("report.raise_form", "GET"): PUBLIC,
+    ("report.raise_submit", "POST"): PUBLIC,
+    ("health.healthz", "GET"): PUBLIC,
+    # Reporter follow-up (HTML).
+    ("followup.start", "GET"): PUBLIC,  # with a session it redirects on to /follow-up/case: still "ok"
+    ("followup.check_code", "POST"): PUBLIC,  # an empty code: 400 for everyone
+    ("followup.case_page", "GET"): REPORTER_SESSION_GET,
+    ("followup.reply", "POST"): REPORTER_SESSION_POST_401,
+    ("followup.add_file", "POST"): REPORTER_SESSION_POST_401,
+    ("followup.feedback", "POST"): REPORTER_SESSION_POST_START,
+    ("followup.sign_out", "POST"): PUBLIC,
+    # Reporter API.
+    ("api.openapi", "GET"): PUBLIC,
+    ("api.options", "GET"): PUBLIC,
+    ("api.raise_concern", "POST"): PUBLIC,
+    ("api.follow_up", "GET"): ACCESS_CODE_API,
+    ("api.post_message", "POST"): ACCESS_CODE_API,
+    ("api.post_feedback", "POST"): ACCESS_CODE_API,
+    # Statistics need a statistics token: an access code or a staff session is not one.
+    ("api.stats", "GET"): same(UNAUTHORISED),
+    # Staff sign-in and sign-out.
+    ("guardian.sign_in", "GET"): PUBLIC,
+    ("guardian.sign_in", "POST"): same(UNAUTHORISED),  # empty credentials, whoever sends them
+    ("guardian.sign_out", "POST"): same(SIGNIN),  # always lands on sign-in
+    ("guardian.change_password", "GET"): STAFF_ONLY,
+    ("guardian.change_password", "POST"): STAFF_ONLY,
+    # Guardian pages that are not about one case.
+    ("guardian.queue", "GET"): ANY_GUARDIAN,  # a pending guardian sees that they are waiting, and no case
+    # Straight to a case by its reference: the holder is sent to it; a guardian without its key is told, as for a
+    # reference that does not exist, that no case they can open has it.
+    ("guardian.find_case", "GET"): row(SIGNIN, SIGNIN, SIGNIN, OK, NOTFOUND, FORBIDDEN, FORBIDDEN),
+    ("team.team", "GET"): ANY_GUARDIAN,
+    ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
+    ("guardian.board_page", "GET"): GUARDIAN_ONLY,
+    ("guardian.board_chart", "GET"): GUARDIAN_ONLY,
+    ("guardian.reports_page", "GET"): GUARDIAN_ONLY,
+    ("guardian.ngo_return_csv", "GET"): GUARDIAN_ONLY,
+    ("guardian.share_all", "GET"): GUARDIAN_ONLY,
+    ("guardian.share_all", "POST"): GUARDIAN_ONLY,
+    # The case: only a guardian holding its key; never an administrator.
+    ("guardian.case_page", "GET"): CASE_ONLY,
+    ("guardian.download_attachment", "GET"): CASE_ONLY,
+    ("guardian.update_status", "POST"): CASE_ONLY,
+    ("guardian.close", "POST"): CASE_ONLY,
+    ("guardian.assign", "POST"): CASE_ONLY,
+    ("guardian.record_details", "POST"): CASE_ONLY,
+    ("guardian.add_note", "POST"): CASE_ONLY,
+    ("guardian.send_message", "POST"): CASE_ONLY,
+    ("guardian.share", "POST"): CASE_ONLY,
+    ("guardian.decide_share_request", "POST"): CASE_ONLY,  # no such request: refused by the rules once past the key
+    # Administration: accounts only.
+    ("admin.accounts", "GET"): ADMIN_ONLY,
+    ("admin.invite", "GET"): ADMIN_ONLY,
+    ("admin.invite", "POST"): ADMIN_ONLY,
+    ("admin.disable", "POST"): ADMIN_ONLY,
+    ("admin.enable", "POST"): ADMIN_ONLY,
+    ("admin.reset_password", "GET"): ADMIN_ONLY,
+    ("admin.reset_password", "POST"): ADMIN_ONLY,
+    # Enrolment: the one-time link is the only credential; without it, nothing is there.
+    ("enrol.enrol", "GET"): same(NOTFOUND),
+    ("enrol.enrol", "POST"): same(NOTFOUND),
+}
+
+# Query strings that make a GET valid, so "ok" means a real answer rather than a 400.
+QUERY = {
+    "guardian.ngo_return_csv": "?quarter=2026Q1",
+    "api.stats": "?quarter=2026Q1",
+    "guardian.find_case": "?reference={reference}",
+}
+
+# Sent last, in this order: each ends a session the other requests need.
+LAST = ("followup.sign_out", "guardian.sign_out")
+
+SECRET_WORDS = "Ward 7B matrix secret: the drug cupboard key is kept under the mat."
+FILE_WORDS = b"Attachment matrix secret: rota screenshots from ward 7B."
+OTHER_WORDS = "Another case entirely, about the car park lighting."
+
+
+def routes(app: Flask) -> dict[tuple[str, str], str]:
+    """(endpoint, method) -> URL rule, from the app's URL map."""
+    found: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in IGNORED_ENDPOINTS:
+            continue
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+            found[(rule.endpoint, method)] = rule.rule
+    return found
+
+
+# --- The seeded world -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    guardian: Staff
+    outsider: Staff
+    pending: Staff
+    admin: Staff
+    reference: str
+    access_code: str
+    other_reference: str
+    other_access_code: str
+    attachment_uid: str
+    url_values: dict[str, object] = field(default_factory=dict)
+
+
+def seed(app: Flask) -> World:
+    """A guardian and an administrator, the case (with a file), another case, then a guardian with no grant."""
+    guardian = gen_staff(app)
+    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    pending = gen_staff(app, email="pending@example.org", name="Pat Pending", approved=False)
+    raiser = app.test_client()
+    case = gen_concern(raiser, what_happened=SECRET_WORDS)
+    other = gen_concern(raiser, what_happened=OTHER_WORDS)
+    with app.app_context():
+        opened, case_key = grants.open_with_access_code(case["access_code"], app.config["TOKEN_PEPPER_BYTES"])
+        uid = files.add_attachment(opened, case_key, "rota.txt", FILE_WORDS, "text/plain").uid
+        grants.grant_case_key(opened, case_key, db.session.get(User, pending.id))  # a grant, but not on the roster
+        db.session.commit()
+    outsider = gen_staff(app, email="outsider@example.org", name="Olly Outsider")  # joined after: no grant
+    world = World(
+        guardian=guardian,
+        outsider=outsider,
+        pending=pending,
+        admin=admin,
+        reference=case["reference"],
+        access_code=case["access_code"],
+        other_reference=other["reference"],
+        other_access_code=other["access_code"],
+        attachment_uid=uid,
+    )
+    # Parameters are those of "the case" and of the guardian holding it (the administrator's target).
+    world.url_values = {
+        "reference": world.reference,
+        "uid": uid,
+        "user_id": guardian.id,
+        "name": CHARTS[0],
+        "decision": "cancel",
+    }
+    return world
+
+
+@dataclass
+class Caller:
+    client: FlaskClient
+    bearer: str | None  # access code sent on /api/ requests
+    token: str  # CSRF token of this caller's session
+
+
+def caller_for(app: Flask, world: World, actor: str) -> Caller:
+    client = app.test_client()
+    bearer = None
+    if actor in (REPORTER, OTHER_REPORTER):
+        code = world.access_code if actor == REPORTER else world.other_access_code
+        page = client.post("/follow-up", data={"csrf_token": csrf_token(client, "/follow-up"), "access_code": code})
+        assert page.status_code == 302 and page.headers["Location"].endswith("/follow-up/case"), page.status_code
+        bearer = code
+    elif actor in (GUARDIAN, OUTSIDER, PENDING, ADMIN):
+        staff = {GUARDIAN: world.guardian, OUTSIDER: world.outsider, PENDING: world.pending, ADMIN: world.admin}[actor]
+        assert AuthActions(client).sign_in(staff).status_code == 302
+    return Caller(client, bearer, csrf_token(client, "/raise"))
+
+
+def classify(response: TestResponse) -> str:
+    status = response.status_code
+    if status in (301, 302, 303, 307, 308):
+        path = urlsplit(response.headers.get("Location", "")).path
+        if path == "/guardian/sign-in":
+            return SIGNIN
+        if path == "/follow-up":
+            return START
+        return OK
+    if 200 <= status < 300:
+        return OK
+    if status == 400 and any(marker in response.get_data() for marker in REFUSED_MARKERS):
+        return REFUSED_FORM
+    if status in (400, 409, 422):
+        return OK_VALIDATION
+    return {401: UNAUTHORISED, 403: FORBIDDEN, 404: NOTFOUND}.get(status, f"status {status}")
+
+
+def acceptable(expected: str, method: str) -> set[str]:
+    # A POST with no fields is stopped by validation once it is past authorization: that is allowed.
+    return {OK, OK_VALIDATION} if expected == OK and method == "POST" else {expected}
+
+
+def send(app: Flask, caller: Caller, endpoint: str, method: str, url_values: dict[str, object]) -> TestResponse:
+    adapter = app.url_map.bind("localhost")
+    rule = next(r for r in app.url_map.iter_rules(endpoint) if method in (r.methods or ()))
+    query = QUERY.get(endpoint, "").format(**url_values)
+    url = adapter.build(endpoint, {k: url_values[k] for k in rule.arguments}, method=method) + query
+    headers = {"Authorization": f"Bearer {caller.bearer}"} if caller.bearer and url.startswith("/api/") else {}
+    if method == "GET":
+        return caller.client.get(url, headers=headers)
+    if url.startswith("/api/"):
+        return caller.client.post(url, json={}, headers=headers)
+    return caller.client.open(url, method=method, data={"csrf_token": caller.token}, headers=headers)
+
+
+def ordered(keys: set[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    yield from sorted((k for k in keys if k[0] not in LAST), key=lambda k: (k[0], k[1]))
+    for endpoint in LAST:
+        yield from sorted(k for k in keys if k[0] == endpoint)
+
+
+# --- The tests ----------------------------------------------------------------------------------------------
+
+
+def test_every_route_is_in_the_matrix(app):
+    found = set(routes(app))
+    missing = sorted(found - set(MATRIX))
+    stale = sorted(set(MATRIX) - found)
+    assert not missing, f"routes with no row in the authorization matrix (add one): {missing}"
+    assert not stale, f"matrix rows for routes the app no longer has (remove them): {stale}"
+    for key, answers in MATRIX.items():
+        assert set(answers) == set(ACTORS), f"{key}: every actor needs an expected answer"
+
+
+def test_the_matrix_keeps_case_content_from_admins_and_guardians_without_a_grant(app):
+    """Not just today's rows: any route under /guardian/cases/ must be closed to both, whatever it is."""
+    for (endpoint, method), rule in routes(app).items():
+        if rule.startswith("/guardian/cases/"):
+            answers = MATRIX[(endpoint, method)]
+            assert answers[ADMIN] == FORBIDDEN, f"{endpoint} {method}: an administrator must get 403"
+            assert answers[OUTSIDER] == FORBIDDEN, f"{endpoint} {method}: a guardian without a grant must get 403"
+            assert answers[PENDING] == FORBIDDEN, f"{endpoint} {method}: a guardian off the roster must get 403"
+            assert answers[NOBODY] == answers[REPORTER] == answers[OTHER_REPORTER] == SIGNIN, endpoint
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_authorization_matrix(app, actor):
+    world = seed(app)
+    caller = caller_for(app, world, actor)
+    keys = set(routes(app))
+    assert keys == set(MATRIX), "see test_every_route_is_in_the_matrix"
+
+    wrong = []
+    for endpoint, method in ordered(keys):
+        response = send(app, caller, endpoint, method, world.url_values)
+        got, expected = classify(response), MATRIX[(endpoint, method)][actor]
+        if got not in acceptable(expected, method):
+            wrong.append(f"{method} {endpoint}: expected {expected}, got {got} ({response.status_code})")
+        body = response.get_data()
+        if actor not in (GUARDIAN, REPORTER):
+            # Nobody else ever sees a word of the case or its file, on any page or in any error.
+            assert SECRET_WORDS.encode() not in body, f"{actor} saw the case's words on {method} {endpoint}"
+            assert FILE_WORDS not in body, f"{actor} saw the case's file on {method} {endpoint}"
+        # (A redirect may echo the URL it was sent to, which names the reference: that tells them nothing.)
+        if actor == OTHER_REPORTER and not 300 <= response.status_code < 400:
+            assert world.reference.encode() not in body, f"{actor} saw the case's reference on {method} {endpoint}"
+    assert not wrong, f"{actor}:\n" + "\n".join(wrong)
+
+
+def test_a_reporter_sees_only_their_own_case(app):
+    world = seed(app)
+    mine, theirs = caller_for(app, world, REPORTER), caller_for(app, world, OTHER_REPORTER)
+    mine_page = send(app, mine, "followup.case_page", "GET", world.url_values).get_data(as_text=True)
+    their_page = send(app, theirs, "followup.case_page", "GET", world.url_values).get_data(as_text=True)
+    assert world.reference in mine_page and SECRET_WORDS in mine_page
+    assert world.other_reference in their_page and OTHER_WORDS in their_page
+    assert world.reference not in their_page and SECRET_WORDS not in their_page
+
+    mine_api = send(app, mine, "api.follow_up", "GET", world.url_values).get_json()
+    their_api = send(app, theirs, "api.follow_up", "GET", world.url_values).get_json()
+    assert mine_api["reference"] == world.reference
+    assert their_api["reference"] == world.other_reference  # their case, never this one
+
+
+def test_the_guardian_with_a_grant_really_reads_the_case_and_its_file(app):
+    world = seed(app)
+    caller = caller_for(app, world, GUARDIAN)
+    page = send(app, caller, "guardian.case_page", "GET", world.url_values)
+    assert page.status_code == 200 and SECRET_WORDS in page.get_data(as_text=True)
+    download = send(app, caller, "guardian.download_attachment", "GET", world.url_values)
+    assert download.status_code == 200 and download.get_data() == FILE_WORDS
+
+
+def test_a_post_without_its_csrf_token_is_not_counted_as_allowed(app):
+    """The classifier must tell a refused form from a domain error, or a broken token would pass as "ok"."""
+    world = seed(app)
+    caller = caller_for(app, world, GUARDIAN)
+    caller.token = "not-a-token"
+    for endpoint in ("guardian.add_note", "report.raise_submit", "guardian.share_all"):
+        assert classify(send(app, caller, endpoint, "POST", world.url_values)) == REFUSED_FORM, endpoint

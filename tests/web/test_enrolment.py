@@ -1,0 +1,318 @@
+"""Enrolment links and the Team page (issue 12): people choose their own password and security code, and a
+guardian approves a newcomer only by typing the safety code the newcomer was shown."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+import urllib.parse
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from support.factories import PASSWORD, TOTP_SECRET_RE, enrol, enrolment_path, gen_concern, gen_staff
+from support.html import AuthActions, csrf_token, post_form
+
+from speakup.crypto import sealing, signing, totp
+from speakup.domain import enrolment
+from speakup.ops import audit
+from speakup.platform.models import AuditEvent, CaseGrant, Endorsement, Enrolment, StaffSession, User, db, utcnow
+
+
+def _admin_client(app):
+    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    client = app.test_client()
+    assert AuthActions(client).sign_in(admin).status_code == 302
+    return client, admin
+
+
+def _invite(admin_client, name="Nia New", email="nia@example.org", role="guardian") -> str:
+    response = post_form(admin_client, "/admin/invite", name=name, email=email, role=role)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def _token(path: str) -> str:
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
+
+
+def _open(app, path: str):
+    client = app.test_client()
+    page = client.get(path)
+    return client, page
+
+
+def _post_enrolment(client, path: str, page: str, **fields: str):
+    secret = TOTP_SECRET_RE.search(page).group(1)
+    code = totp.totp_now(crypto_secret(secret), time.time())
+    data = {"token": _token(path), "password": PASSWORD, "confirm": PASSWORD, "totp_secret": secret,
+            "security_code": code, **fields}  # fmt: skip
+    return client.post("/enrol", data={"csrf_token": csrf_token(client, path), **data})
+
+
+def crypto_secret(text: str) -> bytes:
+    return enrolment.totp_from_text(text)
+
+
+# --- The link ----------------------------------------------------------------------------------------------------
+
+
+def test_the_link_is_stored_only_as_a_keyed_hash_and_kept_out_of_paths(app):
+    admin_client, _admin = _admin_client(app)
+    path = enrolment_path(_invite(admin_client))
+    assert path.startswith("/enrol?token=")  # in the query: gunicorn's access log records paths only
+    token = _token(path)
+    with app.app_context():
+        row = db.session.scalar(select(Enrolment))
+        assert row.token_hash != token and token not in row.token_hash
+        assert row.token_hash == sealing.keyed_hash(app.config["TOKEN_PEPPER_BYTES"], token, "enrolment")
+        assert row.expires_at - row.created_at == timedelta(hours=72)
+        details = "".join(db.session.scalars(select(AuditEvent.detail)))
+        assert token not in details
+
+
+def test_the_enrolment_page_draws_its_qr_code_on_the_server_with_nothing_inline(app):
+    admin_client, _admin = _admin_client(app)
+    path = enrolment_path(_invite(admin_client))
+    client, response = _open(app, path)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    secret = TOTP_SECRET_RE.search(page).group(1)
+    assert len(crypto_secret(secret)) == 20
+    assert '<svg role="img" aria-label="QR code for your authenticator app"' in page
+    assert " style=" not in page and "<script>" not in page and "<style" not in page
+    for label in ("Create a password", "Confirm your password", "Security code", "Finish setting up"):
+        assert label in page
+    # Each visit to the page offers a new secret (nothing is stored until the person finishes).
+    assert TOTP_SECRET_RE.search(client.get(path).get_data(as_text=True)).group(1) != secret
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"password": "short", "confirm": "short"}, "password", "Your password must be at least 12 characters"),
+        ({"confirm": "not the same words"}, "confirm", "The passwords do not match: type the same password twice"),
+        ({"security_code": ""}, "security_code", "Enter the 6-digit security code your authenticator app shows now"),
+        ({"security_code": "12345x"}, "security_code", "That security code is not right"),
+    ],
+)
+def test_a_mistake_comes_back_by_its_field_with_the_same_secret_and_no_password(app, fields, field, message):
+    admin_client, _admin = _admin_client(app)
+    path = enrolment_path(_invite(admin_client))
+    client, first = _open(app, path)
+    secret = TOTP_SECRET_RE.search(first.get_data(as_text=True)).group(1)
+    response = _post_enrolment(client, path, first.get_data(as_text=True), **fields)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in page and html.escape(message) in page
+    assert TOTP_SECRET_RE.search(page).group(1) == secret  # already scanned: the same secret again
+    assert PASSWORD not in page and "not the same words" not in page  # passwords are never sent back
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
+        assert user.public_key is None and db.session.scalar(select(Enrolment.used_at)) is None
+
+
+def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
+    admin_client, _admin = _admin_client(app)
+    page = _invite(admin_client)
+    enrolled = enrol(app, page)
+    assert re.fullmatch(r"\d{5} \d{5} \d{5} \d{5}", enrolled.safety_code)
+    with app.app_context():
+        user = db.session.get(User, enrolled.staff.id)
+        assert signing.safety_code(user.public_key, user.signing_public_key) == enrolled.safety_code
+        assert PASSWORD.encode() not in user.private_key_ct and enrolled.staff.totp_secret not in user.totp_secret_ct
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ACCOUNT_ENROLLED))
+        assert [(e.actor_id, audit.detail_of(e)) for e in events] == [(user.id, {"email": "nia@example.org"})]
+    # Used: the same link now says so, and changes nothing.
+    again = app.test_client().get(enrolment_path(page))
+    assert again.status_code == 410 and "This link has already been used" in again.get_data(as_text=True)
+    assert AuthActions(app.test_client()).sign_in(enrolled.staff).status_code == 302
+
+
+@pytest.mark.parametrize("problem", ["unknown", "expired", "disabled", "superseded"])
+def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
+    admin_client, _admin = _admin_client(app)
+    page = _invite(admin_client)
+    path = enrolment_path(page)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
+        user_id = user.id
+        if problem == "expired":
+            db.session.scalar(select(Enrolment)).expires_at = utcnow() - timedelta(seconds=1)
+        elif problem == "disabled":
+            user.is_active = False
+        db.session.commit()
+    if problem == "unknown":
+        path = path[:-4] + "AAAA"
+    if problem == "superseded":  # a reset gives a new link; the first stops working
+        post_form(admin_client, "/admin/", f"/admin/users/{user_id}/reset-password")
+    expected = {
+        "unknown": (404, "This link does not work"),
+        "expired": (410, "This link has expired"),
+        "disabled": (410, "This account is disabled"),
+        "superseded": (410, "This link has expired"),
+    }[problem]
+    client = app.test_client()
+    for response in (client.get(path), client.post("/enrol", data={"csrf_token": csrf_token(client, "/raise"),
+                                                                 "token": _token(path), "password": PASSWORD,
+                                                                 "confirm": PASSWORD})):  # fmt: skip
+        assert (response.status_code, expected[1] in response.get_data(as_text=True)) == (expected[0], True)
+    with app.app_context():
+        assert db.session.get(User, user_id).public_key is None
+
+
+def test_a_changed_hidden_secret_starts_again_from_the_link(app):
+    admin_client, _admin = _admin_client(app)
+    path = enrolment_path(_invite(admin_client))
+    client, first = _open(app, path)
+    response = _post_enrolment(client, path, first.get_data(as_text=True), totp_secret="not base32 at all!")
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "nia@example.org")).public_key is None
+
+
+# --- Approving ---------------------------------------------------------------------------------------------------
+
+
+def _team(app, staff):
+    client = app.test_client()
+    assert AuthActions(client).sign_in(staff).status_code == 302
+    return client
+
+
+def _approve(client, user_id: int, code: str):
+    return post_form(client, "/guardian/team", f"/guardian/team/{user_id}/approve", safety_code=code)
+
+
+def test_the_team_page_lists_every_account_with_its_state(app):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    admin_client, _admin = _admin_client(app)
+    enrol(app, _invite(admin_client, "Nia New", "nia@example.org"))
+    _invite(admin_client, "Olu Invited", "olu@example.org")
+    gone = gen_staff(app, email="gone@example.org", name="Gus Gone")
+    post_form(admin_client, "/admin/", f"/admin/users/{gone.id}/disable")
+    page = _team(app, gita).get("/guardian/team").get_data(as_text=True)
+    rows = {}
+    for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', page, re.S):
+        rows[re.search(r'aria-hidden="true">Name </span>([^<(]+)', row).group(1).strip()] = row
+    assert "Approved" in rows["Gita Guardian"] and "Approve<" not in rows["Gita Guardian"]
+    assert "Pending" in rows["Nia New"] and "waiting for approval" in rows["Nia New"] and "Approve<" in rows["Nia New"]
+    assert "has not set up their account yet" in rows["Olu Invited"] and "Approve<" not in rows["Olu Invited"]
+    assert "Disabled" in rows["Gus Gone"]
+    assert "Active" in rows["Ada Admin"] and "Administrator" in rows["Ada Admin"]
+
+
+def test_a_wrong_safety_code_approves_nothing_and_says_so(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    admin_client, _admin = _admin_client(app)
+    nia = enrol(app, _invite(admin_client))
+    team = _team(app, gita)
+    for wrong in ("", "12345 67890 12345 67890", nia.safety_code[:-1] + "0" if nia.safety_code[-1] != "0" else "1"):
+        response = _approve(team, nia.staff.id, wrong)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 400
+        assert "Nothing was approved" in page or "Enter the safety code" in page
+        assert f'id="safety_code-{nia.staff.id}-error"' in page
+        assert page.startswith("<!DOCTYPE html>") and "<title>Error: Team" in page
+    with app.app_context():
+        assert db.session.get(User, nia.staff.id).endorsement_id is None
+        assert db.session.scalar(select(func.count(Endorsement.id))) == 1  # Gita's own, nothing more
+    reference = gen_concern(client)["reference"]
+    nia_client = _team(app, nia.staff)
+    assert nia_client.get(f"/guardian/cases/{reference}").status_code == 403
+
+
+def test_approving_works_once_never_for_oneself_and_never_by_an_administrator_or_a_pending_guardian(app):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    admin_client, _admin = _admin_client(app)
+    nia = enrol(app, _invite(admin_client, "Nia New", "nia@example.org"))
+    olu = enrol(app, _invite(admin_client, "Olu Other", "olu@example.org"))
+    gita_team = _team(app, gita)
+    # A pending guardian cannot approve another, nor themselves.
+    nia_team = _team(app, nia.staff)
+    refused = _approve(nia_team, olu.staff.id, olu.safety_code)
+    assert refused.status_code == 400 and "You cannot approve guardians until" in refused.get_data(as_text=True)
+    assert "You cannot approve yourself" in _approve(nia_team, nia.staff.id, nia.safety_code).get_data(as_text=True)
+    # An administrator is not even let in.
+    assert admin_client.get("/guardian/team").status_code == 403
+    assert post_form(admin_client, "/admin/", f"/guardian/team/{nia.staff.id}/approve",
+                     safety_code=nia.safety_code).status_code == 403  # fmt: skip
+    # An approved guardian cannot approve themselves either.
+    assert "You cannot approve yourself" in _approve(gita_team, gita.id, "1" * 20).get_data(as_text=True)
+    # The right code approves, once.
+    ok = _approve(gita_team, nia.staff.id, nia.safety_code)
+    assert ok.status_code == 200 and "Nia New is approved." in ok.get_data(as_text=True)
+    twice = _approve(gita_team, nia.staff.id, nia.safety_code)
+    assert twice.status_code == 400 and "Nia New is already approved" in twice.get_data(as_text=True)
+    with app.app_context():
+        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.GUARDIAN_APPROVED))
+        by_gita = [(e.actor_type, e.actor_id, audit.detail_of(e)) for e in approvals if e.actor_id == gita.id]
+        assert by_gita == [("guardian", gita.id, {"email": "nia@example.org", "by": "guardian"})]
+    # Unknown accounts are not found.
+    assert _approve(gita_team, 99999, "1" * 20).status_code == 404
+
+
+def test_every_guardian_sees_the_changes_to_the_roster_on_the_queue(app):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    admin_client, _admin = _admin_client(app)
+    nia = enrol(app, _invite(admin_client))
+    _approve(_team(app, gita), nia.staff.id, nia.safety_code)
+    post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
+    gita_client = _team(app, gita)
+    queue = gita_client.get("/guardian/").get_data(as_text=True)
+    notice = re.search(r'<div class="nhsuk-inset-text" role="status" id="roster-changes">(.*?)</div>', queue, re.S)
+    assert notice, queue
+    text = notice.group(1)
+    for line in ("Nia New was added", "Nia New was approved", "Bea Guardian was disabled"):
+        assert line in text
+    newest_first = [text.index(line) for line in ("Bea Guardian was disabled", "Nia New was approved", "was added")]
+    assert newest_first == sorted(newest_first)
+    post_form(admin_client, "/admin/", f"/admin/users/{nia.staff.id}/reset-password")
+    assert "Nia New was reset and must be approved again" in gita_client.get("/guardian/").get_data(as_text=True)
+
+
+def test_a_reset_ends_the_sessions_the_person_had_and_makes_them_pending(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    reference = gen_concern(client)["reference"]
+    bea_elsewhere = _team(app, bea)
+    assert bea_elsewhere.get(f"/guardian/cases/{reference}").status_code == 200
+    admin_client, _admin = _admin_client(app)
+    reset = post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/reset-password")
+    page = reset.get_data(as_text=True)
+    assert "otpauth" not in page and 'id="totp-secret"' not in page and bea.password not in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count(StaffSession.id)).where(StaffSession.user_id == bea.id)) == 0
+        user = db.session.get(User, bea.id)
+        assert user.public_key is None and user.endorsement_id is None
+        assert db.session.scalar(select(func.count(CaseGrant.id)).where(CaseGrant.user_id == bea.id)) == 0
+    response = bea_elsewhere.get(f"/guardian/cases/{reference}")
+    assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
+    # Not a guardian again until someone approves the new keys.
+    new_bea = enrol(app, page, password="bea's fresh passphrase")
+    assert gita.id in _ids_wrapped(app, gen_concern(client)["reference"])
+    assert bea.id not in _ids_wrapped(app, gen_concern(client)["reference"])
+    _approve(_team(app, gita), bea.id, new_bea.safety_code)
+    assert bea.id in _ids_wrapped(app, gen_concern(client)["reference"])
+
+
+def _ids_wrapped(app, reference: str) -> set[int]:
+    from speakup.platform.models import Case
+
+    with app.app_context():
+        case_id = db.session.scalar(select(Case.id).where(Case.reference == reference))
+        return set(db.session.scalars(select(CaseGrant.user_id).where(CaseGrant.case_id == case_id,
+                                                                       CaseGrant.recipient == "guardian")))  # fmt: skip
+
+
+def test_an_administrator_cannot_reset_their_own_account(app):
+    admin_client, admin = _admin_client(app)
+    response = post_form(admin_client, "/admin/", f"/admin/users/{admin.id}/reset-password")
+    assert response.status_code == 400
+    assert "You cannot reset your own account" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, admin.id).public_key is not None

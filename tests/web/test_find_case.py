@@ -1,0 +1,73 @@
+"""Finding a case by its reference from the queue (issue 15, point 2): someone phones with their reference."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from support.factories import gen_concern, gen_staff
+from support.html import AuthActions
+
+from speakup.domain import references
+
+
+def _signed_in(app, staff):
+    client = app.test_client()
+    assert AuthActions(client).sign_in(staff).status_code == 302
+    return client
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("SU-7K2M9QXD", "SU-7K2M9QXD"),
+        ("su-7k2m9qxd", "SU-7K2M9QXD"),
+        ("7K2M9QXD", "SU-7K2M9QXD"),
+        (" SU 7K2M 9QXD ", "SU-7K2M9QXD"),
+        ("su7k2m-9qxd", "SU-7K2M9QXD"),
+        ("SU-7K2M9QXO", "SU-7K2M9QX0"),  # O read as zero, as on the access code
+        ("SU7K2M9QXD", "SU-7K2M9QXD"),  # references never contain U, so "SU" can only be the prefix
+        ("SU-7K2M9QX", None),
+        ("SU-7K2M9QXD1", None),
+        ("SU-7K2M9QU!", None),
+        ("", None),
+    ],
+)
+def test_a_typed_reference_is_read_forgivingly(typed, expected):
+    assert references.normalise_reference(typed) == expected
+
+
+def test_the_queue_finds_a_case_by_a_loosely_typed_reference(app, client, guardian):
+    reference = gen_concern(client)["reference"]
+    gita = _signed_in(app, guardian)
+    queue = gita.get("/guardian/").get_data(as_text=True)
+    assert '<label class="nhsuk-label" for="reference">Case reference</label>' in queue and ">Find</button>" in queue
+    for typed in (reference, reference.lower(), reference[3:], f" {reference[3:7]} {reference[7:]} "):
+        response = gita.get("/guardian/find", query_string={"reference": typed})
+        assert response.status_code == 302, typed
+        assert response.headers["Location"].endswith(f"/guardian/cases/{reference}")
+
+
+def _comparable(page: str) -> str:
+    page = re.sub(r'name="csrf_token" value="[^"]+"', "", page)
+    return re.sub(r'id="reference" name="reference" type="text" autocomplete="off" spellcheck="false" value="[^"]*"',
+                  "", page)  # fmt: skip
+
+
+def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, client, guardian):
+    reference = gen_concern(client)["reference"]
+    late = gen_staff(app, email="late@example.org", name="Lee Late")  # approved after the concern: no key
+    browser = _signed_in(app, late)
+    held_elsewhere = browser.get("/guardian/find", query_string={"reference": reference})
+    missing = browser.get("/guardian/find", query_string={"reference": "SU-ZZZZZZZZ"})
+    assert held_elsewhere.status_code == missing.status_code == 404
+    page = held_elsewhere.get_data(as_text=True)
+    assert "No case you can open has that reference" in page and 'id="reference-error"' in page
+    assert f'value="{reference}"' in page  # what they typed is kept
+    assert "<title>Error: Cases" in page
+    assert _comparable(page) == _comparable(missing.get_data(as_text=True))
+
+
+def test_an_empty_reference_asks_for_one(app, guardian):
+    page = _signed_in(app, guardian).get("/guardian/find", query_string={"reference": "  "})
+    assert page.status_code == 404 and "Enter a case reference" in page.get_data(as_text=True)

@@ -1,0 +1,199 @@
+"""Following up on the HTML pages: one answer for every wrong code, no code in the cookie, sign-out."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from support.factories import gen_concern
+from support.html import post_form
+
+from speakup.crypto import access_codes, sealing
+from speakup.platform.models import Case, ReporterSession, db, utcnow
+
+NOT_FOUND = "We could not find a concern with that access code"
+
+
+def _open(client, code):
+    # /follow-up redirects while a concern is open, so take the CSRF token from another form.
+    return post_form(client, "/raise", "/follow-up", access_code=code)
+
+
+def _one_typo(code: str) -> str:
+    normalised = access_codes.normalise_access_code(code)
+    swap = "A" if normalised[3] != "A" else "B"
+    return normalised[:3] + swap + normalised[4:]
+
+
+def test_follow_up_page_has_contract_names(client):
+    page = client.get("/follow-up").get_data(as_text=True)
+    assert '<label class="nhsuk-label" for="access_code">Access code</label>' in page
+    assert ">Continue</button>" in page
+
+
+def test_right_code_opens_the_case(client):
+    raised = gen_concern(client, what_happened="The hoist on ward 9 is broken")
+    response = _open(client, raised["access_code"].lower().replace("-", " "))
+    assert response.status_code == 302
+    page = client.get("/follow-up/case")
+    text = page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert 'id="case-status">Received – waiting for a guardian<' in text
+    assert "The hoist on ward 9 is broken" in text
+    assert raised["reference"] in text
+    assert '<label class="nhsuk-label nhsuk-label--m" for="body">Your message</label>' in text
+    assert ">Send message</button>" in text and "Sign out of this concern" in text
+
+
+@pytest.mark.parametrize("kind", ["unknown", "malformed", "typo", "empty"])
+def test_every_wrong_code_gets_the_same_answer(client, kind):
+    raised = gen_concern(client)
+    code = {
+        "unknown": access_codes.new_access_code(),
+        "malformed": "not-a-code",
+        "typo": _one_typo(raised["access_code"]),
+        "empty": "",
+    }[kind]
+    response = _open(client, code)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert NOT_FOUND in page
+    assert f'value="{code}"' not in page or code == ""  # the code is not echoed back
+    assert client.get("/follow-up/case").status_code == 302
+
+
+def test_the_cookie_never_holds_the_access_code(app, client):
+    raised = gen_concern(client)
+    _open(client, raised["access_code"])
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    session_data = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    decoded = json.dumps(session_data)
+    normalised = access_codes.normalise_access_code(raised["access_code"])
+    assert normalised not in decoded and raised["access_code"] not in decoded
+    assert normalised not in cookie.value
+    assert set(session_data) >= {"reporter_session", "reporter_key"}
+    # The server half alone opens nothing: the case key is sealed under the cookie's key.
+    with app.app_context():
+        row = db.session.get(ReporterSession, session_data["reporter_session"])
+        with pytest.raises(sealing.DecryptionError):
+            sealing.open_sealed(
+                sealing.new_session_key(), row.case_key_ct, b"speakup-v1|reporter-session|" + row.id.encode()
+            )
+
+
+def test_reply_appears_and_empty_reply_is_refused(client):
+    raised = gen_concern(client)
+    _open(client, raised["access_code"])
+    response = post_form(client, "/follow-up/case", "/follow-up/case/messages", body="More detail: it happened twice")
+    assert response.status_code == 302
+    page = client.get("/follow-up/case").get_data(as_text=True)
+    assert "More detail: it happened twice" in page
+    response = post_form(client, "/follow-up/case", "/follow-up/case/messages", body="   ")
+    assert response.status_code == 400
+    assert "Write a message before sending it" in response.get_data(as_text=True)
+
+
+def test_reply_moves_a_case_waiting_for_the_reporter_back_to_work(app, client):
+    raised = gen_concern(client)
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case.status = "awaiting_reporter"
+        db.session.commit()
+    _open(client, raised["access_code"])
+    assert 'id="case-status">Waiting for your reply<' in client.get("/follow-up/case").get_data(as_text=True)
+    post_form(client, "/follow-up/case", "/follow-up/case/messages", body="Here is my answer")
+    assert 'id="case-status">Being looked into<' in client.get("/follow-up/case").get_data(as_text=True)
+
+
+def test_sign_out_forgets_the_concern(app, client):
+    raised = gen_concern(client)
+    _open(client, raised["access_code"])
+    response = post_form(client, "/follow-up/case", "/follow-up/sign-out")
+    assert "You have signed out of your concern" in response.get_data(as_text=True)
+    assert client.get("/follow-up/case").status_code == 302
+    with app.app_context():
+        assert db.session.scalars(select(ReporterSession)).all() == []
+
+
+def test_idle_session_expires_and_keeps_the_unsent_reply(app, client):
+    raised = gen_concern(client)
+    _open(client, raised["access_code"])
+    token_page = client.get("/follow-up/case").get_data(as_text=True)
+    with app.app_context():
+        row = db.session.scalars(select(ReporterSession)).one()
+        row.last_seen_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+    from support.html import CSRF_RE
+
+    token = CSRF_RE.search(token_page).group(1)
+    response = client.post("/follow-up/case/messages", data={"csrf_token": token, "body": "Unsent words"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert "You were signed out" in page and "Unsent words" in page
+    with app.app_context():
+        assert db.session.scalars(select(ReporterSession)).all() == []
+
+
+@pytest.fixture
+def app_overrides(request):
+    return getattr(request, "param", {})
+
+
+@pytest.mark.parametrize("app_overrides", [{"ACCESS_CODE_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_guessing_codes_is_rate_limited(client):
+    raised = gen_concern(client)
+    # A right code does not count against the limit.
+    for _ in range(3):
+        assert _open(client, raised["access_code"]).status_code == 302
+    for _ in range(3):
+        assert _open(client, access_codes.new_access_code()).status_code == 400
+    response = _open(client, access_codes.new_access_code())
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many tries" in response.get_data(as_text=True)
+
+
+def test_wrong_codes_cost_the_same_work_as_right_ones(app, client, monkeypatch):
+    """Same answer *and* same effort: one query, one key derivation and one unseal, found or not."""
+    from sqlalchemy import event
+
+    from speakup.keys import grants
+
+    raised = gen_concern(client)
+    counts: dict[str, int] = {}
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            counts[name] = counts.get(name, 0) + 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(access_codes, "access_code_key", counting("derive", access_codes.access_code_key))
+    monkeypatch.setattr(sealing, "open_sealed", counting("unseal", sealing.open_sealed))
+    monkeypatch.setattr(access_codes, "access_code_lookup_id", counting("hmac", access_codes.access_code_lookup_id))
+
+    def work_for(code: str) -> dict[str, int]:
+        counts.clear()
+        with app.app_context():
+            engine = db.engine
+
+            def count_query(*_args):
+                counts["queries"] = counts.get("queries", 0) + 1
+
+            event.listen(engine, "before_cursor_execute", count_query)
+            try:
+                grants.open_with_access_code(code, app.config["TOKEN_PEPPER_BYTES"])
+            except grants.AccessCodeNotFound:
+                pass
+            finally:
+                event.remove(engine, "before_cursor_execute", count_query)
+                db.session.rollback()
+        return dict(counts)
+
+    right = work_for(raised["access_code"])
+    assert right == {"hmac": 1, "queries": 1, "derive": 1, "unseal": 1}
+    for wrong in (access_codes.new_access_code(), "not-a-code", _one_typo(raised["access_code"]), ""):
+        assert work_for(wrong) == right

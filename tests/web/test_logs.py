@@ -1,0 +1,254 @@
+"""Application logs: one JSON object per line with a request id, and nothing that could identify a reporter.
+
+A full journey runs through the test client with the ``speakup`` logger captured at DEBUG (through the same
+JSON handler the app installs), from a distinctive client address and user agent, with unique markers in every
+field. Every line must parse as JSON and carry a request id; no marker, name, contact, access code (in any form),
+password, security code, address or user agent may appear in any line.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from support.factories import gen_staff
+from support.html import CSRF_RE, AuthActions, csrf_token, post_form
+
+from speakup.crypto import access_codes
+from speakup.platform import logs
+
+CLIENT_ADDRESS = "203.0.113.77"
+VERSION_RE = re.compile(r'name="version" value="(\d+)"')
+CODE_RE = re.compile(r'id="access-code">([^<]+)<')
+REF_RE = re.compile(r'id="case-reference">([^<]+)<')
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, object]:
+    return {"SUBMIT_RATE_LIMIT": "1000 per hour"}
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    buffer = io.StringIO()
+    logger = logging.getLogger("speakup")
+    handler = logs.make_handler(buffer)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield buffer
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _marker(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex}"
+
+
+def _client(app: Flask, user_agent: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base.update({"REMOTE_ADDR": CLIENT_ADDRESS, "HTTP_USER_AGENT": user_agent})
+    return client
+
+
+def _case_form(client: FlaskClient, reference: str) -> dict[str, str]:
+    page = client.get(f"/guardian/cases/{reference}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    return {"csrf_token": CSRF_RE.search(text).group(1), "version": VERSION_RE.search(text).group(1)}
+
+
+def _needles(secrets: list[str], codes: list[str]) -> dict[str, str]:
+    needles: dict[str, str] = {}
+    for value in secrets:
+        needles[value] = value
+        for random_part in re.findall(r"[0-9a-f]{32}", value):
+            needles[f"{value} (random part)"] = random_part
+            needles[f"{value} (random part, upper case)"] = random_part.upper()
+    for code in codes:
+        normalised = access_codes.normalise_access_code(code)
+        for form in {code, normalised, code.lower(), normalised.lower(), code.replace("-", " ")}:
+            needles[f"access code {form}"] = form
+    return needles
+
+
+def test_a_full_journey_logs_json_lines_without_anything_identifying(app: Flask, captured: io.StringIO) -> None:
+    ua_marker = _marker("ua")
+    user_agent = f"SpeakUpLogTest/1.0 {ua_marker}"
+    staff_name = "Gwen " + _marker("guardian-name")
+    staff = gen_staff(app, email=_marker("guardian") + "@example.org", name=staff_name)
+    security_codes: list[str] = []
+
+    boom = _marker("exception-message")
+
+    def explode(thing: str):
+        try:
+            raise ValueError(boom)
+        except ValueError:
+            logging.getLogger("speakup.tests").exception("handled and logged")
+        raise RuntimeError(boom)
+
+    app.add_url_rule("/test-only/explode/<thing>", view_func=explode)
+
+    # --- Raised through the API (confidential) and the form (open) ----------------------------------
+    api = _client(app, user_agent)
+    a = {
+        "what_happened": _marker("api-what"),
+        "where": _marker("api-where"),
+        "when": _marker("api-when"),
+        "name": "Nadia " + _marker("api-name"),
+        "contact": _marker("api-contact") + "@example.org",
+    }
+    client_id = _marker("client-request-id")
+    raised = api.post("/api/v1/concerns", json={**a, "anonymity": "confidential"}, headers={"X-Request-Id": client_id})
+    assert raised.status_code == 201, raised.get_json()
+    assert raised.headers["X-Request-Id"] and raised.headers["X-Request-Id"] != client_id
+    a_ref, a_code = raised.get_json()["reference"], raised.get_json()["access_code"]
+
+    reporter = _client(app, user_agent)
+    b = {
+        "what_happened": _marker("form-what"),
+        "where": _marker("form-where"),
+        "when": _marker("form-when"),
+        "name": "Oscar " + _marker("form-name"),
+    }
+    query_marker = _marker("query")
+    confirmation = post_form(reporter, f"/raise?q={query_marker}", "/raise", anonymity="open", **b)
+    assert confirmation.status_code == 200
+    page = confirmation.get_data(as_text=True)
+    b_code = html.unescape(CODE_RE.search(page).group(1)).strip()
+    b_ref = html.unescape(REF_RE.search(page).group(1)).strip()
+
+    # --- The reporters follow up, by API and on the pages, with a code pasted where it should not be --
+    a_reply = _marker("api-reply")
+    bearer = {"Authorization": f"Bearer {a_code}"}
+    assert api.get("/api/v1/follow-up", headers=bearer).status_code == 200
+    assert api.post("/api/v1/follow-up/messages", json={"body": a_reply}, headers=bearer).status_code == 201
+    assert api.get("/api/v1/follow-up", headers={"Authorization": "Bearer WRONG-CODE-1234"}).status_code == 401
+    assert reporter.get(f"/follow-up/{b_code}").status_code == 404
+    assert reporter.get(f"/follow-up?code={b_code}").status_code == 200
+
+    wrong = post_form(reporter, "/follow-up", access_code=b_code[:-2] + "ZZ")
+    assert wrong.status_code == 400
+    opened = post_form(reporter, "/follow-up", access_code=access_codes.normalise_access_code(b_code).lower())
+    assert opened.status_code == 302
+    b_reply = _marker("form-reply")
+    token = csrf_token(reporter, "/follow-up/case")
+    assert reporter.post("/follow-up/case/messages", data={"csrf_token": token, "body": b_reply}).status_code in (
+        200,
+        302,
+    )
+
+    # --- The guardian signs in, reads, answers and closes -------------------------------------------
+    guardian = _client(app, user_agent)
+    code = staff.security_code()
+    security_codes.append(code)
+    assert AuthActions(guardian).sign_in(staff, code).status_code == 302
+    assert guardian.get("/guardian/").status_code == 200
+    guardian_messages = []
+    for ref in (a_ref, b_ref):
+        shown = html.unescape(guardian.get(f"/guardian/cases/{ref}").get_data(as_text=True))
+        assert a["what_happened"] in shown or b["what_happened"] in shown
+        message = _marker(f"guardian-message-{ref}")
+        guardian_messages.append(message)
+        sent = guardian.post(f"/guardian/cases/{ref}/messages", data={**_case_form(guardian, ref), "body": message})
+        assert sent.status_code == 302
+    closing = _marker("closing")
+    learning = _marker("learning")
+    closed = guardian.post(
+        f"/guardian/cases/{a_ref}/close",
+        data={**_case_form(guardian, a_ref), "outcome": "resolved", "closing_message": closing, "learning": learning},
+    )
+    assert closed.status_code == 302, closed.get_data(as_text=True)
+    assert guardian.get(f"/test-only/explode/{boom}").status_code == 500
+    assert api.get(f"/api/v1/follow-up?x={query_marker}", headers=bearer).get_json()["status"] == "closed"
+    assert AuthActions(guardian).sign_out().status_code == 302
+
+    # --- Every line is JSON with a request id -------------------------------------------------------
+    lines = captured.getvalue().splitlines()
+    assert len(lines) > 20
+    entries = []
+    for line in lines:
+        entry = json.loads(line)
+        assert {"time", "level", "logger", "message", "request_id", "method", "route"} <= entry.keys(), entry
+        assert isinstance(entry["request_id"], str) and len(entry["request_id"]) >= 16, entry
+        entries.append(entry)
+
+    completions = [e for e in entries if e["logger"] == "speakup.requests"]
+    routes = {(e["method"], e["route"], e["status"]) for e in completions}
+    assert ("GET", "/guardian/cases/<reference>", 200) in routes
+    assert ("POST", "/api/v1/concerns", 201) in routes
+    assert ("GET", None, 404) in routes  # the pasted code: no route, no path
+    assert all(isinstance(e["duration_ms"], int | float) for e in completions)
+    ids = [e["request_id"] for e in completions]
+    assert len(set(ids)) == len(ids), "each request has its own id"
+    assert raised.headers["X-Request-Id"] in ids
+
+    failures = [e for e in entries if e.get("exception")]
+    assert {e["exception"] for e in failures} >= {"ValueError"}
+    assert any(e["route"] == "/test-only/explode/<thing>" and e["level"] == "ERROR" for e in entries)
+    assert any("RuntimeError" in e["message"] for e in entries)
+
+    # --- Nothing identifying in any line ------------------------------------------------------------
+    secrets = [
+        *a.values(),
+        *b.values(),
+        a_reply,
+        b_reply,
+        *guardian_messages,
+        closing,
+        learning,
+        boom,
+        query_marker,
+        client_id,
+        staff_name,
+        staff.email,
+        staff.password,
+        CLIENT_ADDRESS,
+        ua_marker,
+        user_agent,
+        "SpeakUpLogTest",
+    ]
+    text = captured.getvalue()
+    leaks = [what for what, needle in _needles(secrets, [a_code, b_code]).items() if needle in text]
+    leaks += [f"security code {c}" for c in security_codes if re.search(rf"(?<!\d){c}(?!\d)", text)]
+    assert not leaks, "found in the logs: " + "; ".join(sorted(set(leaks)))
+
+
+def test_lines_outside_a_request_are_json_too(app: Flask, captured: io.StringIO) -> None:
+    with app.app_context():
+        logging.getLogger("speakup.tests").warning("outside %s", "a request")
+    entry = json.loads(captured.getvalue().splitlines()[-1])
+    assert entry["message"] == "outside a request" and entry["request_id"] is None and entry["level"] == "WARNING"
+
+
+def test_werkzeug_request_lines_lose_address_query_and_unmatched_paths() -> None:
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - [26/Nov/2026 10:00:00] "%s" %s %s',
+        (CLIENT_ADDRESS, "GET /follow-up/ABCD-EFGH?code=WXYZ HTTP/1.1", "404", "-"),
+        None,
+    )
+    for rule in (logs.DropClientAddress(), logs.DropQueryAndUnmatchedPath()):
+        rule.filter(record)
+    message = record.getMessage()
+    assert message == '- - - [26/Nov/2026 10:00:00] "GET [path not logged] HTTP/1.1" 404 -'
+
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, '"GET /raise?name=Nadia HTTP/1.1" 200 -', (), None
+    )
+    logs.DropQueryAndUnmatchedPath().filter(record)
+    assert record.getMessage() == '"GET /raise HTTP/1.1" 200 -'

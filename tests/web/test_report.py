@@ -1,0 +1,239 @@
+"""Raising a concern on the HTML pages: the form, its errors, and the one-time confirmation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import event, func, select
+from support.factories import gen_concern
+from support.html import csrf_token, post_form
+
+from speakup.crypto import access_codes, sealing
+from speakup.domain import raising
+from speakup.keys import recovery
+from speakup.platform.models import CASE_ID_LIMIT, Case, CaseGrant, db
+
+CODE_RE = re.compile(r'id="access-code">([^<]+)<')
+REF_RE = re.compile(r'id="case-reference">([^<]+)<')
+
+
+def _case_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(Case.id)))
+
+
+def test_home_page_explains_and_links(client):
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'href="/raise"' in page and "Raise a concern" in page
+    assert 'href="/follow-up"' in page and "Check on a concern you raised" in page
+    for words in ("Anonymously", "Confidentially", "Openly", "records no IP address", "Who reads it"):
+        assert words in page
+
+
+def test_raise_form_has_contract_names(client):
+    page = client.get("/raise").get_data(as_text=True)
+    assert '<label class="nhsuk-label nhsuk-label--l" for="what_happened">What happened?</label>' in page
+    assert "How do you want to raise this concern?" in page
+    for option in ("Anonymously", "Confidentially", "Openly"):
+        assert f">{option}</label>" in page
+    assert ">Submit concern</button>" in page
+    assert 'autocomplete="off"' in page
+
+
+def test_raising_shows_code_and_reference_once(app, client):
+    response = post_form(client, "/raise", what_happened="Bins blocking the fire exit", anonymity="anonymous")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    code = CODE_RE.search(page).group(1)
+    reference = REF_RE.search(page).group(1)
+    assert access_codes.normalise_access_code(code)
+    assert response.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        assert case.status == "received" and case.anonymity == "anonymous"
+        assert case.identity_ct is None  # nothing identifying stored for an anonymous concern
+        recipients = sorted(
+            g.recipient for g in db.session.scalars(select(CaseGrant).where(CaseGrant.case_id == case.id))
+        )
+        assert recipients == ["recovery", "reporter"]
+    # The confirmation is not reachable again: the code is never stored.
+    assert code not in client.get("/").get_data(as_text=True)
+
+
+def test_guardians_get_a_grant_when_a_concern_is_raised(app, client, guardian):
+    post_form(client, "/raise", what_happened="Something", anonymity="anonymous")
+    with app.app_context():
+        grant = db.session.scalar(select(CaseGrant).where(CaseGrant.recipient == "guardian"))
+        assert grant.user_id == guardian.id
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"what_happened": "", "anonymity": "anonymous"}, "what_happened", "Tell us what happened"),
+        ({"what_happened": "x" * 20_001, "anonymity": "anonymous"}, "what_happened", "20,000 characters or fewer"),
+        ({"what_happened": "Words", "anonymity": ""}, "anonymity", "Choose how you want to raise this concern"),
+        ({"what_happened": "Words", "anonymity": "confidential"}, "name", "Enter your name"),
+        ({"what_happened": "Words", "anonymity": "anonymous", "name": "Ann Other"}, "name", "Leave your name out"),
+        ({"what_happened": "Words", "anonymity": "anonymous", "contact": "07700 900000"}, "contact", "Leave contact"),
+        (
+            {"what_happened": "Words", "anonymity": "open", "name": "A", "worker_group": "pilots"},
+            "worker_group",
+            "Choose a staff group",
+        ),
+    ],
+)
+def test_errors_show_next_to_the_field_and_keep_the_words(app, client, fields, field, message):
+    typed = {"where": "Ward 7 – Ünïcode & <tags>", "when": "Tuesday night", **fields}
+    response = post_form(client, "/raise", **typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "There is a problem" in page
+    assert f'<a href="#{field}">' in page
+    assert f'id="{field}-error"' in page and message in page
+    assert "Ward 7 – Ünïcode &amp; &lt;tags&gt;" in page  # kept, and escaped
+    if fields["what_happened"] and len(fields["what_happened"]) < 100:
+        assert fields["what_happened"] in page
+    assert _case_count(app) == 0
+
+
+def test_twenty_thousand_characters_are_accepted(app, client):
+    response = post_form(client, "/raise", what_happened="y" * 20_000, anonymity="anonymous")
+    assert response.status_code == 200
+    assert _case_count(app) == 1
+
+
+def test_oversized_body_gets_413_page(client):
+    token = csrf_token(client, "/raise")
+    response = client.post(
+        "/raise", data={"csrf_token": token, "what_happened": "z" * (1024 * 1024 + 10), "anonymity": "anonymous"}
+    )
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+
+
+def test_missing_csrf_token_keeps_the_words(app, client):
+    response = client.post("/raise", data={"what_happened": "Kept words after a timeout", "anonymity": "anonymous"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "timed out" in page and "Kept words after a timeout" in page
+    assert "Traceback" not in page
+    assert _case_count(app) == 0
+
+
+def test_csrf_failure_elsewhere_gets_friendly_400(client):
+    response = client.post("/follow-up", data={"access_code": "x"})
+    assert response.status_code == 400
+    assert "Something went wrong with that form" in response.get_data(as_text=True)
+
+
+def test_database_failure_mid_submit_keeps_text_and_leaves_nothing(app, client, monkeypatch):
+    """The database fails while the grants are written: a 503 page with the words, and no half case."""
+    token = csrf_token(client, "/raise")
+    with app.app_context():
+        engine = db.engine
+        dbapi_error = engine.dialect.loaded_dbapi.OperationalError
+
+        def fail_on_grants(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("INSERT INTO CASE_GRANTS"):
+                raise dbapi_error("server closed the connection unexpectedly")
+
+        event.listen(engine, "before_cursor_execute", fail_on_grants)
+        try:
+            response = client.post(
+                "/raise",
+                data={"csrf_token": token, "what_happened": "Words that must survive", "anonymity": "anonymous"},
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", fail_on_grants)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "Words that must survive" in page and "Nothing was stored" in page
+    assert _case_count(app) == 0
+
+
+def _raise_and_read_back(app, client, words: str) -> Case:
+    raised = gen_concern(client, what_happened=words)
+    opened = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"})
+    assert opened.status_code == 200 and opened.get_json()["reference"] == raised["reference"]
+    with app.app_context():  # sealed and wrapped for the id it was stored under, not the refused one
+        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
+        sealed = sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+        assert json.loads(sealed)["what_happened"] == words
+        return case
+
+
+def test_a_taken_case_id_or_reference_is_drawn_again(app, client, monkeypatch):
+    """Case ids and references are random; a clash is refused by the schema and the concern is stored anyway,
+    whole, under fresh ones, and the reporter's code opens it."""
+    gen_concern(client)
+    with app.app_context():
+        taken_id, taken_reference = db.session.execute(select(Case.id, Case.reference)).one()
+    free_id = taken_id + 1 if taken_id < CASE_ID_LIMIT else taken_id - 1
+    monkeypatch.setattr(raising, "new_case_id", iter([taken_id, free_id]).__next__)
+    assert _raise_and_read_back(app, client, "Second concern, id clash").id == free_id
+
+    monkeypatch.setattr(raising, "new_case_id", iter([99, 100]).__next__)
+    monkeypatch.setattr(raising, "_new_reference", iter([taken_reference, "SU-FRESH234"]).__next__)
+    case = _raise_and_read_back(app, client, "Third concern, reference clash")
+    assert (case.id, case.reference) == (100, "SU-FRESH234")
+
+    with app.app_context():
+        stored = set(db.session.scalars(select(Case.id)))
+        assert stored == {taken_id, free_id, 100}
+        # Every case has its whole set of grants, none left over from an attempt that was refused.
+        grants = dict(db.session.execute(select(CaseGrant.case_id, func.count()).group_by(CaseGrant.case_id)).all())
+        assert set(grants) == stored and len(set(grants.values())) == 1
+
+
+def test_a_concern_that_keeps_clashing_is_refused_without_a_trace(app, client, monkeypatch):
+    gen_concern(client)
+    with app.app_context():
+        taken_id = db.session.scalar(select(Case.id))
+    drawn = []
+    monkeypatch.setattr(raising, "new_case_id", lambda: drawn.append(taken_id) or taken_id)
+    response = client.post("/api/v1/concerns", json={"what_happened": "Never stored", "anonymity": "anonymous"})
+    assert response.status_code == 503 and "Never stored" not in response.get_data(as_text=True)
+    assert len(drawn) == raising.NEW_CASE_ATTEMPTS
+    assert _case_count(app) == 1
+
+
+def test_pages_carry_security_headers(client):
+    for url in ("/", "/raise", "/follow-up", "/guardian/sign-in"):
+        headers = client.get(url).headers
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in headers["Content-Security-Policy"]
+
+
+def test_pages_load_nothing_from_other_hosts(client):
+    for url in ("/", "/raise", "/follow-up", "/guardian/sign-in"):
+        page = client.get(url).get_data(as_text=True)
+        assert not re.search(r'(src|href)="(https?:)?//', page), url
+        assert "<script>" not in page and " style=" not in page
+
+
+def test_submit_rate_limit_answers_429_with_retry_after(database_url):
+    from support.apps import make_app
+
+    app = make_app(database_url, SUBMIT_RATE_LIMIT="2 per minute")
+    with app.app_context():
+        from speakup.keys import recovery
+
+        recovery.create_recovery_key()
+        db.session.commit()
+    client = app.test_client()
+    for _ in range(2):
+        assert post_form(client, "/raise", what_happened="w", anonymity="anonymous").status_code == 200
+    response = post_form(client, "/raise", what_happened="w", anonymity="anonymous")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "try again in" in response.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
