@@ -42,8 +42,8 @@ def engine_options(uri: str) -> dict:
 
 
 def _same_durability_as_speak_up(dbapi_connection, _record) -> None:
-    """The PRAGMAs speakup/sqlite.py runs (the file is already in WAL mode: Speak Up's init made it), so the floor's
-    commits reach the disk exactly as Speak Up's do."""
+    """The PRAGMAs speakup/platform/sqlite.py runs (the file is already in WAL mode: Speak Up's init made it), so
+    the floor's commits reach the disk exactly as Speak Up's do."""
     cursor = dbapi_connection.cursor()
     for pragma in ("secure_delete=ON", "journal_mode=WAL", "synchronous=FULL"):
         cursor.execute(f"PRAGMA {pragma}")

@@ -23,7 +23,7 @@ DATABASE_CONNECT_TIMEOUT = 5
 # in transaction mode needs (it refuses the startup option); set it on the database role there instead.
 DATABASE_STATEMENT_TIMEOUT = 30
 # SQLite only: wal (readers never wait for the writer; a commit is one synced append) or delete, truncate,
-# persist (a rollback journal). Every commit is synced either way. See speakup/sqlite.py.
+# persist (a rollback journal). Every commit is synced either way. See speakup/platform/sqlite.py.
 SQLITE_JOURNAL_MODE = "wal"
 
 # Staff sign-in
@@ -65,7 +65,7 @@ RATELIMIT_STORAGE_URI = "memory://"
 # as down (with one retry, a request waits at most about twice this). Redis down: sign-in and
 # access-code checks answer 503 "try again shortly" (they fail closed: a limit that cannot be counted
 # is not skipped); raising a concern still works (it fails open: turning away someone speaking up is
-# worse than a brief flood). See speakup/extensions.py.
+# worse than a brief flood). See speakup/platform/extensions.py.
 RATELIMIT_STORAGE_TIMEOUT = 2
 RATELIMIT_ENABLED = True
 RATELIMIT_HEADERS_ENABLED = True

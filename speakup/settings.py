@@ -63,7 +63,7 @@ ROSTER_ROOT_HELP = (
 def check_roster_root(app: Flask) -> None:
     """Production serves only with SPEAKUP_ROSTER_ROOT pinning the organisation signing key: without it nobody
     could tell a forged guardian from a real one. A database that cannot be reached yet is checked later, by every
-    roster verification (speakup/roster.py), which trusts nothing the pin does not match."""
+    roster verification (speakup/keys/roster.py), which trusts nothing the pin does not match."""
     pinned = app.config.get("ROSTER_ROOT")
     if not pinned:
         raise ConfigurationError(f"SPEAKUP_ROSTER_ROOT must be set in production. {ROSTER_ROOT_HELP}.")

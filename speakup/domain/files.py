@@ -84,11 +84,6 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     return attachment
 
 
-def add_attachment(case: Case, case_key: bytes, filename: str, data: bytes, declared_type: str = "") -> Attachment:
-    """Checks, cleans, seals and commits one file from the reporter."""
-    return store_clean(case, case_key, check_file(filename, data, declared_type))
-
-
 def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
     """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
     case, case_key = grants.open_with_access_code(raised.access_code, current_app.config["TOKEN_PEPPER_BYTES"])

@@ -110,7 +110,7 @@ def _timeline_text(event: CaseEvent) -> str:
         return f"Reopened{who} – being looked into again"
     if event.kind == "closed":
         return f"Closed{who}"
-    if event.kind == "shared_with_named":  # speakup/sharing.py
+    if event.kind == "shared_with_named":  # speakup/domain/sharing.py
         return "Shared with the guardian you asked to keep out of it, after two guardians agreed it was needed"
     return f"{workflow.REPORTER_LABELS.get(event.to_status or '', 'Updated')}{who}"
 

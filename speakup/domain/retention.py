@@ -13,7 +13,7 @@ national return and the board report count the same numbers after a purge as bef
 
 Deleted is not the same as gone from the disk, so:
 
-* **SQLite** runs with ``PRAGMA secure_delete=ON`` on every connection (speakup/sqlite.py): SQLite then
+* **SQLite** runs with ``PRAGMA secure_delete=ON`` on every connection (speakup/platform/sqlite.py): SQLite then
   overwrites deleted content with zeros instead of leaving it in free space in the file. That matters beyond the
   purge: every UPDATE of a case row rewrites the row, and without it older copies of a row (with its ciphertext)
   linger in free space. After a purge in WAL mode, the WAL is checkpointed with ``TRUNCATE``, so the pre-purge

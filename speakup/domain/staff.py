@@ -1,6 +1,6 @@
 """Staff accounts: adding them, signing in, resetting and disabling. Wrong details never say which was wrong.
 
-An administrator adds an account and gets a one-time enrolment link (speakup/enrolment.py); the person chooses
+An administrator adds an account and gets a one-time enrolment link (speakup/domain/enrolment.py); the person chooses
 their own password and security code there. Nobody but the owner ever sees either. The command line can also
 create an account with a password read from standard input, for the person running it (the first guardian).
 """
@@ -67,7 +67,7 @@ def create_user(
     email: str, name: str, role: str, password: str, actor_type: str = "system", actor_id: int | None = None
 ) -> NewAccount:
     """An account whose password the caller already has (the command line, for the person running it). A
-    guardian made this way is pending until approved (speakup/roster.py). Commits."""
+    guardian made this way is pending until approved (speakup/keys/roster.py). Commits."""
     email = email.strip()
     _check_new_account(email, name, role)
     problem = password_problem(password, email=email, name=name)
@@ -251,7 +251,7 @@ class StaffState:
 
 
 def staff_states() -> list[StaffState]:
-    """Every staff account with the state the Team and accounts pages show (speakup/roster.py decides)."""
+    """Every staff account with the state the Team and accounts pages show (speakup/keys/roster.py decides)."""
     verified = roster.current_roster()
     return [StaffState(user, roster.state_of(user, verified), user.is_enrolled) for user in staff_accounts()]
 

@@ -58,9 +58,6 @@ def status_after_reporter_reply(status: str) -> str:
     return IN_PROGRESS if status == AWAITING_REPORTER else status
 
 
-OPEN_STATUSES = (RECEIVED, ACKNOWLEDGED, IN_PROGRESS, AWAITING_REPORTER, REFERRED)
-
-
 def to_london(moment: datetime) -> datetime:
     """A stored (naive UTC) or aware datetime, as a UK wall-clock time."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)

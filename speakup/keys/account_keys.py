@@ -100,7 +100,7 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
 
     An account made before signed rosters has no signing key: one is made now, while the password-derived key is
     at hand, and sealed beside the others. Until a guardian or the organisation key endorses it, that key can
-    approve nobody (speakup/roster.py)."""
+    approve nobody (speakup/keys/roster.py)."""
     if not user.is_enrolled:
         raise InvalidCredentials()
     wrapping_key = derive_password_key(password, user.password_salt, password_params_of(user))

@@ -46,7 +46,7 @@ def _guardian_grant(case_id: int, case_key: bytes, user_id: int, public_key: byt
 
 
 class Recipient(Protocol):
-    """A guardian a case key may be wrapped for: a verified roster member (speakup/roster.py), never a bare
+    """A guardian a case key may be wrapped for: a verified roster member (speakup/keys/roster.py), never a bare
     account row, so the public key used is the one the roster's signatures approved."""
 
     id: int
@@ -107,7 +107,7 @@ def share_case(case: Case, case_key: bytes, to: Recipient, override_exclusion: b
     """Wraps an opened case key for another guardian on the roster. Returns False when they already hold it.
 
     A guardian the reporter excluded gets nothing unless ``override_exclusion``, which only a second guardian's
-    confirmation of a share request gives (speakup/cases.py); the caller audits it.
+    confirmation of a share request gives (speakup/domain/sharing.py); the caller audits it.
     """
     if to.id in excluded_ids(case, case_key) and not override_exclusion:
         raise ExcludedGuardian()

@@ -114,11 +114,6 @@ def read_recovery_file(text: str) -> OrganisationSecrets:
     return OrganisationSecrets(private_key, signing_key)
 
 
-def decode_recovery_file(text: str) -> bytes:
-    """The recovery private key from a recovery key file of this organisation."""
-    return read_recovery_file(text).recovery_key
-
-
 def seal_legacy_exclusions(recovery_private_key: bytes) -> int:
     """Moves exclusions stored as plain rows (before they were sealed) into each case's sealed list, opening the
     case keys with the offline recovery key. Returns how many cases changed; the caller commits."""

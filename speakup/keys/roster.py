@@ -39,10 +39,6 @@ STATEMENT_CONTEXT = "guardian-endorsement"
 ORGANISATION = "organisation"
 
 
-class RosterRootMissing(Exception):
-    """There is no organisation signing key, or SPEAKUP_ROSTER_ROOT does not pin it."""
-
-
 @dataclass(frozen=True)
 class RosterMember:
     """A guardian whose endorsement chain verified. The keys here are the verified ones: wrap for these."""

@@ -84,10 +84,6 @@ def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
 
 
-def staff_private_key(row: StaffSession, session_key: bytes) -> bytes:
-    return staff_keys(row, session_key).private_key
-
-
 def end_staff_session(session_id: str) -> None:
     row = db.session.get(StaffSession, session_id)
     if row is not None:

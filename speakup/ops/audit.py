@@ -300,11 +300,6 @@ def check_chain(batch_size: int = 1000) -> ChainCheck:
     return ChainCheck(count, None, last_id, previous_hash if last_id is not None else None)
 
 
-def verify_chain(batch_size: int = 1000) -> BrokenLink | None:
-    """The first broken link of the chain, or None when it is intact."""
-    return check_chain(batch_size).broken
-
-
 def _rows(batch_size: int) -> Iterator:
     # Plain columns rather than entities: nothing collects in the identity map, and a row already loaded in this
     # session cannot stand in for what the database holds now.

@@ -27,7 +27,7 @@ class User(db.Model):
     An account an administrator has just added has no keys and no password yet (``public_key`` is None): the
     person makes them through their enrolment link. A guardian is on the roster, and receives case keys, only
     while ``endorsement_id`` names an endorsement of their current keys whose signatures verify up to the pinned
-    organisation key (speakup/roster.py); this column is a claim the roster checks, never trusted on its own.
+    organisation key (speakup/keys/roster.py); this column is a claim the roster checks, never trusted on its own.
     """
 
     __tablename__ = "users"
@@ -35,7 +35,7 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Indexed: every new concern reads the guardians' rows (speakup/roster.py), and a trust may have many more
+    # Indexed: every new concern reads the guardians' rows (speakup/keys/roster.py), and a trust may have many more
     # administrators and staff accounts than guardians.
     role: Mapped[str] = mapped_column(String(20), index=True)  # "guardian" or "admin"
     is_active: Mapped[bool] = mapped_column(default=True)

@@ -32,7 +32,7 @@ PAGES = {
 }
 
 # The rate-limit store (Redis) is down: sign-in and access-code checks fail closed with these words
-# (see speakup/extensions.py). Retry-After tells a client when to ask again.
+# (see speakup/platform/extensions.py). Retry-After tells a client when to ask again.
 LIMIT_STORE_DOWN_TITLE = "We cannot check that just now"
 LIMIT_STORE_DOWN_BODY = (
     "Signing in and checking access codes are paused for a short while. Nothing has been lost or shared. "

@@ -84,7 +84,7 @@ def check_code():
 
 @bp.errorhandler(LimitStoreDown)
 def _code_unchecked(error: LimitStoreDown):
-    """Access codes fail closed while the rate-limit store is down (speakup/extensions.py): the same page
+    """Access codes fail closed while the rate-limit store is down (speakup/platform/extensions.py): the same page
     with "try again shortly". The code is not put back in the field, as for a wrong code."""
     return limit_store_down_form(
         error, "followup/start.html", AccessCodeForm(), LIMIT_STORE_DOWN_ACCESS_CODE, ("access_code",)

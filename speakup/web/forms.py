@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 
 
 class DomainForm(FlaskForm):
-    """A form whose rules live in the domain layer (``speakup.cases``), not in the form.
+    """A form whose rules live in the domain layer (``speakup.domain``), not in the form.
 
     It carries the CSRF token, keeps what the person typed, and holds the domain's error messages
     in field order so the template can show them next to each field and in the summary.

@@ -43,7 +43,7 @@ def _execute(app, sql: str, **params) -> None:
 
 def _verify(app) -> audit.BrokenLink | None:
     with app.app_context():
-        return audit.verify_chain()
+        return audit.check_chain().broken
 
 
 def _count(app) -> int:
@@ -88,7 +88,7 @@ def test_the_chain_is_verified_in_batches_and_a_break_past_the_first_batch_is_fo
         assert audit.check_chain(batch_size=2) == audit.ChainCheck(7, None, ids[-1], _hash_of(ids[-1]))
     _execute(app, "UPDATE audit_events SET case_id = 8 WHERE id = :id", id=ids[5])
     with app.app_context():
-        assert audit.verify_chain(batch_size=2) == audit.BrokenLink(ids[5], audit.EDITED)
+        assert audit.check_chain(batch_size=2).broken == audit.BrokenLink(ids[5], audit.EDITED)
 
 
 def _hash_of(event_id: int) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import shutil
 import sqlite3
 import stat
@@ -25,12 +24,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from support.apps import POSTGRES_URL, TEST_CONFIG
 from support.factories import Staff, gen_concern, gen_staff
-from support.html import CSRF_RE, AuthActions, post_form
+from support.html import CSRF_RE, VERSION_RE, AuthActions, post_form
 
 from speakup import create_app
 from speakup.platform.models import db
 
-VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 HAS_PG_TOOLS = bool(shutil.which("pg_dump") and shutil.which("pg_restore"))
 
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 from support.factories import gen_concern, gen_staff
-from test_api import check_api_answer
+from support.openapi import check_api_answer
 
 from speakup.domain import categories
 from speakup.platform.models import AuditEvent, Case, CaseTheme, StatsToken, db

@@ -1,4 +1,4 @@
-"""How SQLite connections are opened (speakup/sqlite.py): secure delete, WAL, every commit synced."""
+"""How SQLite connections are opened (speakup/platform/sqlite.py): secure delete, WAL, every commit synced."""
 
 from __future__ import annotations
 

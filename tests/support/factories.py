@@ -18,7 +18,7 @@ from speakup.crypto import totp
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
 from speakup.platform.models import User, db
-from support.html import post_form
+from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form
 
 PASSWORD = "correct horse battery staple"
 
@@ -68,10 +68,6 @@ def gen_concern(client: FlaskClient, **fields: object) -> dict:
 
 
 # --- Enrolment ------------------------------------------------------------------------------------
-
-ENROLMENT_LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
-TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
-SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 
 
 def enrolment_path(page: str) -> str:

@@ -10,6 +10,13 @@ from flask.testing import FlaskClient
 if TYPE_CHECKING:
     from support.factories import Staff
 
+# What the pages mark with an id, read back by the tests.
+VERSION_RE = re.compile(r'name="version" value="(\d+)"')
+ACCESS_CODE_RE = re.compile(r'id="access-code"[^>]*>([^<]+)<')
+REFERENCE_RE = re.compile(r'id="case-reference"[^>]*>([^<]+)<')
+ENROLMENT_LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
+TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
+SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -41,3 +48,29 @@ class AuthActions:
 
     def sign_out(self):
         return post_form(self._client, "/guardian/", "/guardian/sign-out")
+
+
+def guardian_message(client: FlaskClient, reference: str, body: str) -> None:
+    url = f"/guardian/cases/{reference}"
+    response = post_form(client, url, f"{url}/messages", body=body)
+    assert response.status_code == 302, response.status_code
+
+
+def guardian_status(client: FlaskClient, reference: str, status: str) -> None:
+    url = f"/guardian/cases/{reference}"
+    page = client.get(url)
+    assert page.status_code == 200
+    version = VERSION_RE.search(page.get_data(as_text=True))
+    assert version, "no version on the guardian case page"
+    if status == "closed":  # closing has its own form: an outcome and a closing message
+        response = post_form(
+            client, url, f"{url}/close", outcome="resolved", closing_message="Thank you.", version=version.group(1)
+        )
+    else:
+        response = post_form(client, url, f"{url}/status", status=status, version=version.group(1))
+    assert response.status_code == 302, response.status_code
+
+
+def walk_to(client: FlaskClient, reference: str, *statuses: str) -> None:
+    for status in statuses:
+        guardian_status(client, reference, status)

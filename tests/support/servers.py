@@ -20,7 +20,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from speakup.crypto import totp
 from support import processes
@@ -245,3 +247,34 @@ def start_gunicorn(env: dict[str, str], logs: Path, name: str = "gunicorn") -> S
         server.stop()
         raise
     return server
+
+
+LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # where a database is made without one
+
+
+def server_database_url(suffix: str = "_scale_out") -> str:
+    """A server test's own PostgreSQL database: SPEAKUP<SUFFIX>_DATABASE_URL when set, else the suite's database
+    name (or speakup, beside the local postgres database) with ``suffix`` added; created when it is missing."""
+    explicit = os.environ.get("SPEAKUP" + suffix.upper() + "_DATABASE_URL")
+    if explicit:
+        return explicit
+    suite_url = os.environ.get("SPEAKUP_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
+    base, _, suite_name = suite_url.rpartition("/")
+    suite_name = suite_name.split("?")[0]
+    name = "speakup" + suffix if suite_url == LOCAL_DATABASE_URL else (suite_name or "postgres") + suffix
+    try:
+        with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as error:
+        unavailable(f"this server test needs PostgreSQL at {suite_url}: {error}")
+    return f"{base}/{name}"
+
+
+def empty_server_database(url: str) -> None:
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+    except psycopg.Error as error:
+        unavailable(f"this server test needs PostgreSQL database {url}: {error}")

@@ -48,8 +48,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from support.apps import TEST_CONFIG
 from support.factories import gen_concern, gen_staff
-from support.html import AuthActions
-from test_api import guardian_message, walk_to
+from support.html import AuthActions, guardian_message, walk_to
 
 from speakup import create_app
 from speakup.platform.models import db

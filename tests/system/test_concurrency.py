@@ -25,21 +25,22 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
+from support.html import VERSION_RE
 from support.servers import (
     Answer,
     Browser,
     Staff,
     create_guardian,
+    empty_server_database,
     init_installation,
     production_env,
+    server_database_url,
     sign_in,
     start_gunicorn,
 )
-from test_scale_out import _database_url, _fresh_database
 
 USER_AGENT = "SpeakUpConcurrencyTest/1.0"
 CONFLICT = "This case changed while you were working on it"
-VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 GUARDIANS = ("first-guardian@example.org", "second-guardian@example.org")
 
 
@@ -53,8 +54,8 @@ class Service:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("concurrency")
-    database_url = _database_url("_concurrency")
-    _fresh_database(database_url)
+    database_url = server_database_url("_concurrency")
+    empty_server_database(database_url)
     env = production_env(
         database_url,
         # One client address sends everything here; the limits are tested elsewhere.

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.html import ACCESS_CODE_RE, REFERENCE_RE
 from support.servers import (
     Browser,
     Server,
@@ -33,9 +34,6 @@ from speakup.crypto import access_codes
 
 GUARDIAN_EMAIL = "e2e-guardian@example.org"
 GUARDIAN_NAME = "End To End Guardian"
-
-ACCESS_CODE_RE = re.compile(r'id="access-code"[^>]*>([^<]+)<')
-REFERENCE_RE = re.compile(r'id="case-reference"[^>]*>([^<]+)<')
 
 
 def _marker(label: str) -> str:

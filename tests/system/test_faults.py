@@ -56,6 +56,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from support.html import ACCESS_CODE_RE, REFERENCE_RE
 from support.servers import (
     Answer,
     Browser,
@@ -71,7 +72,6 @@ from support.servers import (
     unavailable,
     wait_healthy,
 )
-from test_end_to_end import ACCESS_CODE_RE
 
 from speakup.crypto import access_codes
 from speakup.ops import audit
@@ -84,7 +84,6 @@ MARGIN = 3.0  # seconds allowed on top of a timeout: a loaded two-core CI machin
 # Below a second connect timeout: a page that waited for the dead database twice (a retry, a second query
 # from an error handler) is caught.
 ONE_WAIT = DATABASE_TIMEOUT + 1.8
-REFERENCE_RE = re.compile(r'id="case-reference"[^>]*>([^<]+)<')
 
 
 # --- The parts the tests start and stop ----------------------------------------------------------------

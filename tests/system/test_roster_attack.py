@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE
 from support.servers import (
     Browser,
     Server,
@@ -38,9 +39,6 @@ from support.servers import (
 
 from speakup.crypto import totp
 
-LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
-TOTP_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
-SAFETY_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SPEAKUP_TEST_DATABASE_URL") else [])
 
 
@@ -89,11 +87,11 @@ def _raise(browser: Browser, words: str) -> str:
 
 def _enrol_as_whoever_holds_the_link(browser: Browser, link_page: str, password: str) -> tuple[Staff, str]:
     """What the attacking administrator does with the link they were shown: set the account up themselves."""
-    link = html.unescape(LINK_RE.search(link_page).group(1))
+    link = html.unescape(ENROLMENT_LINK_RE.search(link_page).group(1))
     path = link[link.index("/enrol") :]
     form = browser.get(path)
     assert form.status == 200, form.text
-    secret_text = TOTP_RE.search(form.text).group(1)
+    secret_text = TOTP_SECRET_RE.search(form.text).group(1)
     secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
     done = browser.post("/enrol", form={
         "csrf_token": form.csrf(), "token": path.split("token=", 1)[1], "password": password, "confirm": password,
@@ -101,7 +99,7 @@ def _enrol_as_whoever_holds_the_link(browser: Browser, link_page: str, password:
     })  # fmt: skip
     assert done.status == 200, done.text
     email = re.search(r'<span id="enrolment-email">([^<]+)</span>', form.text).group(1)
-    return Staff(html.unescape(email), password, secret), SAFETY_RE.search(done.text).group(1)
+    return Staff(html.unescape(email), password, secret), SAFETY_CODE_RE.search(done.text).group(1)
 
 
 def _admin_post(browser: Browser, path: str, **form: str):

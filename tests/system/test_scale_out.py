@@ -30,18 +30,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
-from psycopg import sql
+from support.html import VERSION_RE
 from support.servers import (
     Answer,
     Browser,
     Server,
     Staff,
     create_guardian,
+    empty_server_database,
     init_installation,
     production_env,
+    server_database_url,
     sign_in,
     start_gunicorn,
     unavailable,
@@ -49,43 +50,13 @@ from support.servers import (
 
 from speakup.crypto import access_codes
 
-LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # connects here to create speakup_scale_out
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
 GUARDIAN_EMAIL = "scale-guardian@example.org"
 USER_AGENT = "SpeakUpScaleOutTest/1.0"
-VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 
 
 def _unavailable(what: str, error: Exception) -> None:
     unavailable(f"this server test needs {what}: {error}")
-
-
-def _database_url(suffix: str = "_scale_out") -> str:
-    """The rule in the module docstring (other server tests pass their own ``suffix``); creates the database
-    when it is missing."""
-    explicit = os.environ.get("SPEAKUP" + suffix.upper() + "_DATABASE_URL")
-    if explicit:
-        return explicit
-    suite_url = os.environ.get("SPEAKUP_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
-    base, _, suite_name = suite_url.rpartition("/")
-    suite_name = suite_name.split("?")[0]
-    name = "speakup" + suffix if suite_url == LOCAL_DATABASE_URL else (suite_name or "postgres") + suffix
-    try:
-        with psycopg.connect(suite_url, autocommit=True, connect_timeout=5) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.Error as error:
-        _unavailable(f"PostgreSQL at {suite_url}", error)
-    return f"{base}/{name}"
-
-
-def _fresh_database(url: str) -> None:
-    try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-    except psycopg.Error as error:
-        _unavailable(f"PostgreSQL database {url}", error)
 
 
 def _fresh_redis(url: str) -> None:
@@ -116,9 +87,9 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    database_url = _database_url()
+    database_url = server_database_url()
     redis_url = os.environ.get("SPEAKUP_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    _fresh_database(database_url)
+    empty_server_database(database_url)
     _fresh_redis(redis_url)
     env = production_env(
         database_url, ratelimit_storage_uri=redis_url, access_code_rate_limit="3 per minute", workers="1", threads="2"

@@ -128,3 +128,22 @@ def test_crypto_knows_nothing_of_flask_or_the_database() -> None:
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_modules_are_small_enough_to_read_in_one_sitting(module: str) -> None:
     assert len(MODULES[module].read_text().splitlines()) < MAX_LINES
+
+
+TESTS = PACKAGE.parent / "tests"
+
+
+def test_tests_share_only_tests_support() -> None:
+    """No test module imports another test module or conftest: what they share lives in tests/support/."""
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            offenders += [
+                f"{path.relative_to(TESTS)} imports {name}"
+                for name in names
+                if name.split(".")[0].startswith(("test_", "conftest"))
+            ]
+    assert offenders == []

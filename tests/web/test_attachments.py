@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select, update
 from support.factories import PHONE_MODEL, Staff, gen_staff, phone_photo, png_bomb
-from support.html import AuthActions, csrf_token, post_form
+from support.html import ACCESS_CODE_RE, REFERENCE_RE, AuthActions, csrf_token, post_form
 
 from speakup.crypto import sealing
 from speakup.domain import files
@@ -25,8 +25,6 @@ from speakup.ops import audit
 from speakup.platform import imaging
 from speakup.platform.models import Attachment, AuditEvent, Case, db
 
-CODE_RE = re.compile(r'id="access-code">([^<]+)<')
-REF_RE = re.compile(r'id="case-reference">([^<]+)<')
 ERROR_RE = re.compile(r'id="attachment-error"><span class="nhsuk-u-visually-hidden">Error:</span> ([^<]+)<')
 
 MAKE, MODEL = "SecretCamCo", "WhistlePhone 9 Pro"
@@ -111,7 +109,7 @@ def raise_with_file(
 def raised_from(response) -> Raised:
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page
-    return Raised(REF_RE.search(page).group(1), CODE_RE.search(page).group(1))
+    return Raised(REFERENCE_RE.search(page).group(1), ACCESS_CODE_RE.search(page).group(1))
 
 
 def case_count(app: Flask) -> int:
@@ -355,7 +353,7 @@ def test_an_attachment_cannot_be_moved_to_another_case_or_swapped(app, reporter)
         case_b, _key_b = _open_case(app, second)
         (row,) = files.list_attachments(case_a.id)
         stored = files.open_attachment(case_a, key_a, row.uid).data
-        with pikepdf.open(io.BytesIO(stored)) as pdf:  # cleaned (speakup/pdfs.py), the same one page
+        with pikepdf.open(io.BytesIO(stored)) as pdf:  # cleaned (speakup/platform/pdfs.py), the same one page
             assert len(pdf.pages) == 1
 
         # Moved to another case: even with the right key, the associated data no longer matches.
@@ -369,7 +367,7 @@ def test_an_attachment_cannot_be_moved_to_another_case_or_swapped(app, reporter)
         db.session.commit()
 
         # A second file of the same case: swapping bodies, or a name for a body, is detected.
-        other = files.add_attachment(case_a, key_a, "other.txt", b"other words", "text/plain")
+        other = files.store_clean(case_a, key_a, imaging.check_file("other.txt", b"other words", "text/plain"))
         body_a, body_other = row.body_ct, other.body_ct
         db.session.execute(update(Attachment).where(Attachment.id == row.id).values(body_ct=body_other))
         db.session.commit()
@@ -408,7 +406,7 @@ def test_only_a_guardian_holding_the_case_key_can_download(app, reporter, guardi
         (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.EXPORT)).all()
         assert event.actor_id == guardian.id
         assert audit.detail_of(event) == {"reason": "attachment", "format": "image/jpeg"}
-        assert audit.verify_chain() is None
+        assert audit.check_chain().broken is None
 
 
 def test_the_guardian_case_page_lists_files_with_download_links(app, reporter, guardian):
@@ -480,9 +478,9 @@ def test_a_case_holds_a_limited_number_of_files(app, reporter, monkeypatch):
     raised = raised_from(raise_with_file(reporter, make_pdf(), name="a.pdf", mimetype="application/pdf"))
     with app.app_context():
         case, key = _open_case(app, raised)
-        files.add_attachment(case, key, "b.txt", b"b", "text/plain")
+        files.store_clean(case, key, imaging.check_file("b.txt", b"b", "text/plain"))
         with pytest.raises(imaging.AttachmentRefused):
-            files.add_attachment(case, key, "c.txt", b"c", "text/plain")
+            files.store_clean(case, key, imaging.check_file("c.txt", b"c", "text/plain"))
     assert len(stored(app, raised.reference)) == 2
 
 

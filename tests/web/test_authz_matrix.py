@@ -22,6 +22,7 @@ from werkzeug.test import TestResponse
 
 from speakup.domain import files
 from speakup.keys import grants
+from speakup.platform import imaging
 from speakup.platform.models import User, db
 from speakup.reporting.board import CHARTS
 
@@ -205,7 +206,7 @@ def seed(app: Flask) -> World:
     other = gen_concern(raiser, what_happened=OTHER_WORDS)
     with app.app_context():
         opened, case_key = grants.open_with_access_code(case["access_code"], app.config["TOKEN_PEPPER_BYTES"])
-        uid = files.add_attachment(opened, case_key, "rota.txt", FILE_WORDS, "text/plain").uid
+        uid = files.store_clean(opened, case_key, imaging.check_file("rota.txt", FILE_WORDS, "text/plain")).uid
         grants.grant_case_key(opened, case_key, db.session.get(User, pending.id))  # a grant, but not on the roster
         db.session.commit()
     outsider = gen_staff(app, email="outsider@example.org", name="Olly Outsider")  # joined after: no grant

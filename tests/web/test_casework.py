@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from support.factories import Staff, gen_concern, gen_staff
-from support.html import CSRF_RE, AuthActions, post_form
+from support.html import CSRF_RE, VERSION_RE, AuthActions, post_form
 from support.lifecycle import ALLOWED, DESIGNED_MOVES, GUARDIAN_LABELS, OPEN, REPORTER_LABELS, ROUTE
 
 from speakup.domain import handling, workflow
@@ -26,7 +26,6 @@ from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case, CaseEvent, CaseNote, Message, User, db, utcnow
 
 CONFLICT = "This case changed while you were working on it"
-VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 
 # The lifecycle as DESIGN.md writes it (tests/support/lifecycle.py); every refused move is tried at the domain
 # level (tests/domain/test_lifecycle.py), one of them here through the page.

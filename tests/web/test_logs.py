@@ -20,15 +20,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from support.factories import gen_staff
-from support.html import CSRF_RE, AuthActions, csrf_token, post_form
+from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, VERSION_RE, AuthActions, csrf_token, post_form
 
 from speakup.crypto import access_codes
 from speakup.platform import logs
 
 CLIENT_ADDRESS = "203.0.113.77"
-VERSION_RE = re.compile(r'name="version" value="(\d+)"')
-CODE_RE = re.compile(r'id="access-code">([^<]+)<')
-REF_RE = re.compile(r'id="case-reference">([^<]+)<')
 
 
 @pytest.fixture
@@ -126,8 +123,8 @@ def test_a_full_journey_logs_json_lines_without_anything_identifying(app: Flask,
     confirmation = post_form(reporter, f"/raise?q={query_marker}", "/raise", anonymity="open", **b)
     assert confirmation.status_code == 200
     page = confirmation.get_data(as_text=True)
-    b_code = html.unescape(CODE_RE.search(page).group(1)).strip()
-    b_ref = html.unescape(REF_RE.search(page).group(1)).strip()
+    b_code = html.unescape(ACCESS_CODE_RE.search(page).group(1)).strip()
+    b_ref = html.unescape(REFERENCE_RE.search(page).group(1)).strip()
 
     # --- The reporters follow up, by API and on the pages, with a code pasted where it should not be --
     a_reply = _marker("api-reply")

@@ -8,15 +8,12 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 from support.factories import gen_concern
-from support.html import csrf_token, post_form
+from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, post_form
 
 from speakup.crypto import access_codes, sealing
 from speakup.domain import raising
 from speakup.keys import recovery
 from speakup.platform.models import CASE_ID_LIMIT, Case, CaseGrant, db
-
-CODE_RE = re.compile(r'id="access-code">([^<]+)<')
-REF_RE = re.compile(r'id="case-reference">([^<]+)<')
 
 
 def _case_count(app) -> int:
@@ -48,8 +45,8 @@ def test_raising_shows_code_and_reference_once(app, client):
     response = post_form(client, "/raise", what_happened="Bins blocking the fire exit", anonymity="anonymous")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    code = CODE_RE.search(page).group(1)
-    reference = REF_RE.search(page).group(1)
+    code = ACCESS_CODE_RE.search(page).group(1)
+    reference = REFERENCE_RE.search(page).group(1)
     assert access_codes.normalise_access_code(code)
     assert response.headers["Cache-Control"] == "no-store"
     with app.app_context():

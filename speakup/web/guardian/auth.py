@@ -83,7 +83,7 @@ def signed_in_guardian_required(view):
 
 
 def guardian_required(view):
-    """A guardian on the verified roster (speakup/roster.py). Anyone else, a guardian waiting for approval or one
+    """A guardian on the verified roster (speakup/keys/roster.py). Anyone else, a guardian waiting for approval or one
     whose approval no longer verifies included, gets 403, whatever grants they hold."""
 
     @wraps(view)

@@ -220,7 +220,7 @@ def share(reference: str):
         form.fail({"share_with": "Choose a guardian to share this case with"})
         return render_case(case, case_key, form, 400)
     if form.values.get("override_exclusion") == "yes":
-        # Against the reporter's wish: only a request, until a second guardian confirms it (speakup/sharing.py).
+        # Against the reporter's wish: only a request, until a second guardian confirms it (speakup/domain/sharing.py).
         try:
             sharing.request_override(case, case_key, user, current_user.user)
         except sharing.ShareRefused as refused:

@@ -68,7 +68,7 @@ def sign_in():
 
 @bp.errorhandler(LimitStoreDown)
 def _sign_in_unchecked(error: LimitStoreDown):
-    """Sign-in fails closed while the rate-limit store is down (speakup/extensions.py): the form comes
+    """Sign-in fails closed while the rate-limit store is down (speakup/platform/extensions.py): the form comes
     back with the email address kept, never the password or security code."""
     if request.endpoint != "guardian.sign_in":
         return limit_store_down(error)

@@ -1,0 +1,39 @@
+"""`flask speakup sessions purge` and `send-reminders`: the jobs a timer runs besides retention."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from speakup.domain import staff
+from speakup.platform.models import db, utcnow
+
+sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
+
+
+@sessions_cli.command("purge")
+def sessions_purge_command() -> None:
+    """Delete expired staff sessions and idle reporter sessions, with the sealed keys they hold (run it from a
+    timer, for example every 15 minutes; sign-ins do it too)."""
+    staff_sessions, reporter_sessions = staff.purge_expired_sessions()
+    db.session.commit()
+    click.echo(f"Deleted {staff_sessions} expired staff sessions and {reporter_sessions} idle reporter sessions.")
+
+
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders_command() -> None:
+    """Email each guardian how many of their cases are due soon or overdue (run it daily, e.g. from cron)."""
+    from speakup.domain import workflow
+    from speakup.domain.triage import due_soon_counts
+    from speakup.ops import notify
+    from speakup.platform.models import User
+
+    counts = due_soon_counts(workflow.london_today(utcnow()), current_app.config["REMINDER_DAYS"])
+    sent = 0
+    for user_id, count in counts.items():
+        user = db.session.get(User, user_id)
+        if user is not None:
+            sent += notify.deadline_due([user], count)
+    click.echo(f"Sent {sent} reminder emails.")

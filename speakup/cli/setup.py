@@ -1,0 +1,118 @@
+"""`flask speakup init`, `create-user` and `demo`: the database, the organisation's keys and the first accounts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from speakup.cli.roster import read_organisation_secrets, write_key_file
+from speakup.crypto import signing
+from speakup.domain import staff
+from speakup.keys import approvals, recovery, roster
+from speakup.ops import audit
+from speakup.platform.migrations import upgrade_schema
+from speakup.platform.models import db
+
+
+@click.command("init")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the recovery key file on first run (mode 0600). Move it offline.",
+)
+@with_appcontext
+def init_command(recovery_key_file: Path) -> None:
+    """Create or migrate the schema and, on first run, the organisation's recovery and roster keys. Safe to run
+    again."""
+    upgrade_schema()
+    if recovery.organisation_public_key("recovery") is not None:
+        click.echo("Database is up to date. The recovery key already exists; nothing written.")
+        if recovery.organisation_public_key("roster") is None:
+            click.echo(
+                "This installation has no organisation signing key yet: run `speakup roster upgrade` "
+                "(README, 'Upgrading to the signed roster')."
+            )
+        return
+    if recovery_key_file.exists():
+        raise click.ClickException(f"{recovery_key_file} already exists; refusing to overwrite a key file.")
+    _row, private_key = recovery.create_recovery_key()
+    roster_row, signing_key = recovery.create_roster_key()
+    write_key_file(recovery_key_file, recovery.encode_recovery_file(private_key, signing_key))
+    audit.record(audit.ROSTER_KEY_CREATED, "system")
+    db.session.commit()
+    click.echo(
+        f"Recovery key written to {recovery_key_file}. "
+        "Store it offline (for example the SIRO's safe) and delete this copy."
+    )
+    click.echo(f"roster-root: {signing.roster_fingerprint(roster_row.public_key)}")
+    click.echo("Set SPEAKUP_ROSTER_ROOT to the roster-root value above before starting the service.")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(staff.ROLES), required=True)
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Approve the new guardian with the organisation key (the first guardian, or when none is left).",
+)
+@with_appcontext
+def create_user_command(email: str, name: str, role: str, recovery_key_file: Path | None) -> None:
+    """Create a guardian or administrator. Reads the password from standard input (one line). A guardian is
+    pending until approved, unless --recovery-key-file approves them now."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    secrets = read_organisation_secrets(recovery_key_file) if recovery_key_file and role == "guardian" else None
+    try:
+        account = staff.create_user(email, name, role, password)
+    except staff.AccountError as exc:
+        raise click.ClickException(exc.message) from None
+    state = "pending approval"
+    if secrets is not None:
+        try:
+            approvals.approve_with_organisation_key(account.user, secrets, None)
+        except approvals.ApprovalRefused as exc:
+            db.session.rollback()
+            raise click.ClickException(f"Created {email}, but not approved: {exc.message}") from None
+        db.session.commit()
+        state = "approved with the organisation key"
+    click.echo(f"Created {role} {account.user.email}" + (f" ({state})." if role == "guardian" else "."))
+    uri = staff.totp_uri_for(account)
+    if uri:
+        click.echo(f"totp-uri: {uri}")
+    if role == "guardian":
+        click.echo(f"safety-code: {roster.safety_code_of(account.user)}")
+        staff.tell_guardians_of_roster_change()
+
+
+DEMO_EMAIL = "guardian@example.org"
+DEMO_PASSWORD = "demo guardian password"  # noqa: S105 - development mode only, refused elsewhere
+
+
+@click.command("demo")
+@click.option("--recovery-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@with_appcontext
+def demo_command(recovery_key_file: Path) -> None:
+    """Development only: create a demo guardian, approved with the organisation key, and print how to sign in."""
+    if current_app.config["ENVIRONMENT"] != "development":
+        raise click.ClickException("the demo guardian exists only with SPEAKUP_ENVIRONMENT=development")
+    if staff.find_user(DEMO_EMAIL) is None:
+        secrets = read_organisation_secrets(recovery_key_file)
+        account = staff.create_user(DEMO_EMAIL, "Demo Guardian", "guardian", DEMO_PASSWORD)
+        try:
+            approvals.approve_with_organisation_key(account.user, secrets, None)
+        except approvals.ApprovalRefused as exc:
+            raise click.ClickException(f"demo guardian not approved: {exc.message}") from None
+        db.session.commit()
+        uri = staff.totp_uri_for(account)
+        if uri:
+            click.echo(f"totp-uri: {uri}")
+    click.echo(f"Demo guardian: {DEMO_EMAIL} / password: {DEMO_PASSWORD}")
+
+
+# --- Audit -------------------------------------------------------------------------------------
