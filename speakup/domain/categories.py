@@ -16,7 +16,6 @@ ANONYMITY_LABELS = {
     "open": "Openly",
 }
 
-# "Given your experience, would you speak up again?"
 # A yes/no question's answer as a form sends it ("yes", "no", or nothing), read the same way everywhere.
 YES_NO = {"yes": True, "no": False}
 
@@ -28,8 +27,23 @@ def yes_no(answer: object) -> bool | None:
     return YES_NO.get(answer) if isinstance(answer, str) else None
 
 
+# "Given your experience, would you speak up again?"
 SPEAK_UP_AGAIN = {"yes": "Yes", "no": "No", "maybe": "Maybe", "dont_know": "I don't know"}
 
+
+# How a concern reached the service: online (the form or the API), or recorded by a guardian who heard it some
+# other way. A plain value, counted on the board report.
+ONLINE = "online"
+CHANNELS = {
+    ONLINE: "Online",
+    "in_person": "In person",
+    "phone": "By phone",
+    "email": "By email",
+    "letter": "By letter",
+    "champion": "Through a speak up champion",
+    "other": "Other",
+}
+RECORDED_CHANNELS = {value: label for value, label in CHANNELS.items() if value != ONLINE}
 
 # How a guardian closes a case. Plain values, so outcomes can be counted without any key.
 OUTCOMES = {

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import access_codes, sealing
 from speakup.domain import workflow
-from speakup.domain.categories import ANONYMITY, lists_for
+from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
 from speakup.platform.inputs import InvalidInput, clean_text
@@ -42,52 +42,83 @@ class ConcernInput:
 CONCERN_FIELDS = tuple(ConcernInput.__dataclass_fields__)
 
 
-def check_concern(data: dict[str, object]) -> ConcernInput:
+@dataclass(frozen=True)
+class Voice:
+    """The messages of the rules below, as the person who fills the form is addressed."""
+
+    name: str
+    contact: str
+    what_happened: str
+    anonymity: str
+    name_needed: str
+    leave_name_out: str
+    leave_contact_out: str
+
+
+REPORTER = Voice(
+    name="Your name",
+    contact="How to contact you",
+    what_happened="Tell us what happened",
+    anonymity="Choose how you want to raise this concern",
+    name_needed="Enter your name, or choose to raise this anonymously",
+    leave_name_out="Leave your name out if you want to stay anonymous, or choose another option",
+    leave_contact_out="Leave contact details out if you want to stay anonymous, or choose another option",
+)
+# A guardian recording a concern someone raised with them in person, by phone, email or letter.
+GUARDIAN = Voice(
+    name="Their name",
+    contact="How to contact them",
+    what_happened="Enter what happened, in the person's words where you can",
+    anonymity="Choose how the person wants to raise it",
+    name_needed="Enter their name, or record it as raised anonymously",
+    leave_name_out="Leave their name out of an anonymous concern, or choose another option",
+    leave_contact_out="Leave contact details out of an anonymous concern, or choose another option",
+)
+
+
+def check_concern(data: dict[str, object], voice: Voice = REPORTER) -> ConcernInput:
     """Applies every rule for a new concern in one place. Raises InvalidInput with all problems."""
     not_text = {key: f"{key} must be text" for key, value in data.items() if not isinstance(value, str | None)}
     values = {key: clean_text(data.get(key)) for key in CONCERN_FIELDS}
     checked: dict[str, str] = {}
     for check in (_check_lengths, _check_anonymity, _check_choices):
-        checked.update(check(values))  # a later rule's message for the same field is the more useful one
+        checked.update(check(values, voice))  # a later rule's message for the same field is the more useful one
     errors = not_text | {key: message for key, message in checked.items() if key not in not_text}
     if errors:
         raise InvalidInput(errors)
     return ConcernInput(**values)
 
 
-_SHORT_FIELDS = (("where", "Where"), ("when", "When"), ("name", "Your name"), ("contact", "How to contact you"))
-
-
-def _check_lengths(values: dict[str, str]) -> dict[str, str]:
+def _check_lengths(values: dict[str, str], voice: Voice) -> dict[str, str]:
     config = current_app.config
     errors = {}
     if not values["what_happened"]:
-        errors["what_happened"] = "Tell us what happened"
+        errors["what_happened"] = voice.what_happened
     elif len(values["what_happened"]) > config["MAX_CONCERN_CHARS"]:
         errors["what_happened"] = f"What happened must be {config['MAX_CONCERN_CHARS']:,} characters or fewer"
     short_limit = config["MAX_SHORT_FIELD_CHARS"]
-    for key, label in _SHORT_FIELDS:
+    for key, label in (("where", "Where"), ("when", "When"), ("name", voice.name), ("contact", voice.contact)):
         if len(values[key]) > short_limit:
             errors[key] = f"{label} must be {short_limit} characters or fewer"
     return errors
 
 
-def _check_anonymity(values: dict[str, str]) -> dict[str, str]:
+def _check_anonymity(values: dict[str, str], voice: Voice) -> dict[str, str]:
     anonymity = values["anonymity"]
     if anonymity not in ANONYMITY:
-        return {"anonymity": "Choose how you want to raise this concern"}
+        return {"anonymity": voice.anonymity}
     if anonymity != "anonymous":
-        return {} if values["name"] else {"name": "Enter your name, or choose to raise this anonymously"}
+        return {} if values["name"] else {"name": voice.name_needed}
     # Nothing identifying is stored for an anonymous concern, so refuse rather than drop it silently.
     errors = {}
     if values["name"]:
-        errors["name"] = "Leave your name out if you want to stay anonymous, or choose another option"
+        errors["name"] = voice.leave_name_out
     if values["contact"]:
-        errors["contact"] = "Leave contact details out if you want to stay anonymous, or choose another option"
+        errors["contact"] = voice.leave_contact_out
     return errors
 
 
-def _check_choices(values: dict[str, str]) -> dict[str, str]:
+def _check_choices(values: dict[str, str], _voice: Voice) -> dict[str, str]:
     errors = {}
     if values["worker_group"] and values["worker_group"] not in lists_for(date.today()).worker_groups:
         errors["worker_group"] = "Choose a staff group from the list"
@@ -119,9 +150,12 @@ def all_guardians() -> list[User]:
 NEW_CASE_ATTEMPTS = 3
 
 
-def raise_concern(concern: ConcernInput) -> RaisedConcern:
+def raise_concern(concern: ConcernInput, channel: str = ONLINE, recorded_by: User | None = None) -> RaisedConcern:
     """Stores a new concern sealed under a fresh case key, wrapped for every guardian on the verified roster,
-    the recovery key and the reporter's access code. One transaction: all of it or none of it."""
+    the recovery key and the reporter's access code. One transaction: all of it or none of it.
+
+    ``recorded_by`` is the guardian who recorded a concern raised ``channel`` (in person, by phone...): it is
+    assigned to them and audited as theirs."""
     excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
     verified = roster.current_roster()
     guardians = verified.guardians(exclude_ids=excluded)
@@ -130,7 +164,7 @@ def raise_concern(concern: ConcernInput) -> RaisedConcern:
     recovery_key = verified.recovery_key
     for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
         try:
-            raised = _store_new_case(concern, guardians, recovery_key, excluded)
+            raised = _store_new_case(concern, guardians, recovery_key, excluded, (channel, recorded_by))
             break
         except IntegrityError:
             # The random id or reference was already taken (about one raise in 20,000 at 100,000 cases):
@@ -158,9 +192,14 @@ def seal_concern(case_id: int, case_key: bytes, concern: ConcernInput) -> tuple[
 
 
 def _store_new_case(
-    concern: ConcernInput, guardians: list[roster.RosterMember], recovery_key: bytes, excluded: tuple[int, ...]
+    concern: ConcernInput,
+    guardians: list[roster.RosterMember],
+    recovery_key: bytes,
+    excluded: tuple[int, ...],
+    source: tuple[str, User | None],
 ) -> RaisedConcern:
     config = current_app.config
+    channel, recorded_by = source
     now = utcnow()
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)
@@ -170,6 +209,8 @@ def _store_new_case(
         access_lookup_id=access_codes.access_code_lookup_id(config["TOKEN_PEPPER_BYTES"], normalised),
         status=workflow.RECEIVED,
         anonymity=concern.anonymity,
+        channel=channel,
+        assigned_to_id=recorded_by.id if recorded_by else None,
         worker_group=concern.worker_group or None,
         created_at=now,
         updated_at=now,
@@ -187,6 +228,9 @@ def _store_new_case(
     db.session.add(case)
     db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
     grants.store_grants(rows)
-    audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
+    if recorded_by is None:
+        audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
+    else:
+        audit.record(audit.CASE_RECORDED, "guardian", recorded_by.id, case_id=case.id, channel=channel)
     db.session.commit()
     return RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)

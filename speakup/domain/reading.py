@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from speakup.crypto import sealing
 from speakup.domain import workflow
-from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, lists_for
+from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, SPEAK_UP_AGAIN, lists_for
 from speakup.platform.models import Case, CaseEvent, CaseNote, db
 
 
@@ -67,6 +67,11 @@ class CaseView:
     notes: list[NoteView] = field(default_factory=list)
     learning: str = ""
     learning_shareable: bool = False
+    channel: str = ONLINE
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNELS.get(self.channel, self.channel)
 
     @property
     def status_label(self) -> str:
@@ -163,6 +168,7 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
             assigned_to_name=case.assigned_to.name if case.assigned_to else "",
             detriment_reported=case.detriment_reported,
             speak_up_again=case.speak_up_again,
+            channel=case.channel,
         )
     return CaseView(
         id=case.id,

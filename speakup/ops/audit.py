@@ -35,6 +35,7 @@ SIGN_IN_OK = "sign_in_ok"
 SIGN_IN_FAILED = "sign_in_failed"
 SIGN_OUT = "sign_out"
 CASE_RAISED = "case_raised"
+CASE_RECORDED = "case_recorded"  # a guardian recorded a concern raised in person, by phone, letter...
 CASE_VIEWED = "case_viewed"  # a guardian decrypted the case
 STATUS_CHANGED = "status_changed"
 CASE_ASSIGNED = "case_assigned"
@@ -71,6 +72,7 @@ ACTIONS = frozenset(
         SIGN_IN_FAILED,
         SIGN_OUT,
         CASE_RAISED,
+        CASE_RECORDED,
         CASE_VIEWED,
         STATUS_CHANGED,
         CASE_ASSIGNED,
@@ -121,6 +123,7 @@ DETAIL_KEYS = frozenset(
         "format",  # export format
         "period",  # export reporting period, such as "2024-Q1"
         "by",  # who endorsed a guardian: "guardian" or "organisation"
+        "channel",  # how a recorded concern was raised (in person, phone...)
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact

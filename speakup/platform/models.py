@@ -148,6 +148,8 @@ class Case(db.Model):
     status: Mapped[str] = mapped_column(String(30), index=True)
     # Plain values from fixed lists, counted for the national return. Never free text.
     anonymity: Mapped[str] = mapped_column(String(20))
+    # How it reached the service (domain/categories.CHANNELS): online, or recorded by a guardian.
+    channel: Mapped[str] = mapped_column(String(20), default="online", server_default="online")
     worker_group: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -65,6 +65,7 @@ def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client
     assert (shown["raised"], shown["anonymous"], shown["detriment"]) == (7, "<5", "<5")  # 1 to 4 hidden
     assert (shown["theme:patient_safety"], shown["theme:bullying_harassment"]) == (7, 0)  # 0 shown as 0
     assert (shown["feedback"], shown["yes"]) == (6, 6)
+    assert current.channels["online"] == 7 and shown["channel:online"] == 7 and shown["channel:in_person"] == 0
 
     AuthActions(client).sign_in(guardian)
     page = client.get("/guardian/board")
@@ -74,7 +75,8 @@ def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client
     assert row.rstrip().endswith(">7</td>")
     anonymous_row = re.findall(r"<td[^>]*>([^<]*)</td>", html.split("Raised</th>")[1].split("</table>")[0])
     assert anonymous_row[-2:] == ["7", "&lt;5"]  # 7 raised, 2 anonymously shown as <5
-    assert html.count('class="speakup-chart"') == 4 and html.count("<table") == 4
+    # Four charts; five tables (themes, anonymity, timeliness, feedback, and how concerns were raised).
+    assert html.count('class="speakup-chart"') == 4 and html.count("<table") == 5
 
 
 def test_older_quarters_are_reported_in_their_own_row(app, client, guardian):

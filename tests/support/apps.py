@@ -82,8 +82,15 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
+# SQLAlchemy keeps the statements it compiled per engine, and each test's app has an engine of its own: one cache per
+# database for the whole run, as a served app's one engine has.
+_COMPILED: dict[str, dict] = {}
+
+
 def make_app(database_url: str, **overrides: object) -> Flask:
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+    options = {"execution_options": {"compiled_cache": _COMPILED.setdefault(database_url, {})}}
+    settings = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "SQLALCHEMY_ENGINE_OPTIONS": options}
+    app = create_app({**settings, **overrides})
     app.jinja_env.bytecode_cache = TEMPLATES
     with app.app_context():
         if database_url not in _migrated:

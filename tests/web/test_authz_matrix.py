@@ -129,6 +129,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.ngo_return_csv", "GET"): GUARDIAN_ONLY,
     ("guardian.share_all", "GET"): GUARDIAN_ONLY,
     ("guardian.share_all", "POST"): GUARDIAN_ONLY,
+    ("guardian.record_concern", "GET"): GUARDIAN_ONLY,
+    ("guardian.record_concern", "POST"): GUARDIAN_ONLY,
     # The case: only a guardian holding its key; never an administrator.
     ("guardian.case_page", "GET"): CASE_ONLY,
     ("guardian.download_attachment", "GET"): CASE_ONLY,

@@ -1,0 +1,62 @@
+"""Recording a concern someone raised with a guardian in person, by phone, email, letter or through a champion."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from speakup.domain import recording
+from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
+from speakup.platform.inputs import InvalidInput
+from speakup.web.errors import error_page
+from speakup.web.forms import DomainForm
+from speakup.web.guardian import bp
+from speakup.web.guardian.auth import guardian_required
+
+
+class RecordForm(DomainForm):
+    field_names = recording.RECORD_FIELDS
+
+
+def _form_page(form: RecordForm, status: int = 200):
+    return (
+        render_template(
+            "guardian/record.html",
+            form=form,
+            channels=RECORDED_CHANNELS,
+            anonymity_options=ANONYMITY_LABELS,
+            worker_groups=lists_for(date.today()).worker_groups,
+            max_chars=current_app.config["MAX_CONCERN_CHARS"],
+        ),
+        status,
+    )
+
+
+@bp.route("/record", methods=["GET", "POST"])
+@guardian_required
+def record_concern():
+    form = RecordForm()
+    if request.method == "GET":
+        return _form_page(form)
+    if not form.validate_on_submit():  # only the CSRF token: the rules are the domain's
+        return _form_page(form, 400)
+    try:
+        recorded = recording.record_concern(form.values, current_user.user)
+    except InvalidInput as refused:
+        form.fail(refused.errors)
+        return _form_page(form, 400)
+    follow_up_url = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/follow-up"
+    return render_template("guardian/recorded.html", recorded=recorded, follow_up_url=follow_up_url)
+
+
+@bp.errorhandler(CSRFError)
+def _expired_form(error: CSRFError):
+    """A form left open while the person talked must not cost the guardian what they wrote down."""
+    if request.endpoint != "guardian.record_concern":
+        return error_page(400)
+    form = RecordForm(meta={"csrf": False})
+    form.fail({"channel": "For your security this form timed out. Check the words below and record it again."})
+    return _form_page(form, 400)
