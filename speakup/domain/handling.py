@@ -95,6 +95,7 @@ def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian
     now = utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == "reporter":
+        case.reporter_wrote_at = now
         before, after = case.status, workflow.status_after_reporter_reply(case.status)
         _move(case, after, now)
         audit.record(audit.MESSAGE_SENT, "reporter", case_id=case.id)

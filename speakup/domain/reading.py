@@ -10,10 +10,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import update
+
 from speakup.crypto import sealing
 from speakup.domain import workflow
 from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, SPEAK_UP_AGAIN, lists_for
-from speakup.platform.models import Case, CaseEvent, CaseNote, db
+from speakup.ops import audit
+from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, db, utcnow
 
 
 @dataclass(frozen=True)
@@ -198,3 +201,14 @@ def reporter_view(case: Case, case_key: bytes) -> CaseView:
 
 def guardian_view(case: Case, case_key: bytes) -> CaseView:
     return _open_case(case, case_key, for_guardian=True)
+
+
+def mark_viewed(case: Case, guardian_id: int) -> None:
+    """The one write a guardian's look at a case makes: audited as viewed, and the time they last read it kept on
+    their grant, so the queue stops saying a reply is waiting for them. Committed by audit.record_reading."""
+    db.session.execute(
+        update(CaseGrant)
+        .where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == guardian_id)
+        .values(read_at=utcnow())
+    )
+    audit.record_reading(audit.CASE_VIEWED, "guardian", guardian_id, case_id=case.id)

@@ -6,10 +6,10 @@ needs no decryption at all; it stays one indexed query however many cases there 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from speakup.domain import workflow
 from speakup.platform.inputs import parse_int
@@ -18,6 +18,7 @@ from speakup.platform.models import Case, CaseGrant, CaseTheme, User, db
 PAGE_SIZE = 25
 ASSIGNED = {"me": "Assigned to me", "unassigned": "Unassigned"}
 DUE = {"overdue": "Overdue", "week": "Due in the next 7 days"}
+REPLIES = {"waiting": "A reply is waiting for you"}
 
 
 class BadFilter(ValueError):
@@ -31,11 +32,13 @@ class QueueFilters:
     assigned: str = ""
     due: str = ""
     page: int = 1
+    replies: str = ""
 
     @classmethod
     def from_args(cls, args: dict[str, str], themes: dict[str, str]) -> QueueFilters:
         status, theme = args.get("status", ""), args.get("theme", "")
         assigned, due, page = args.get("assigned", ""), args.get("due", ""), args.get("page", "1")
+        replies = args.get("replies", "")
         if status and status not in workflow.GUARDIAN_LABELS:
             raise BadFilter("status")
         if theme and theme not in themes:
@@ -44,13 +47,16 @@ class QueueFilters:
             raise BadFilter("assigned")
         if due and due not in DUE:
             raise BadFilter("due")
+        if replies and replies not in REPLIES:
+            raise BadFilter("replies")
         page_number = parse_int(page)
         if page_number is None or page_number < 1:
             raise BadFilter("page")
-        return cls(status, theme, assigned, due, page_number)
+        return cls(status, theme, assigned, due, page_number, replies)
 
     def as_args(self, **changes: object) -> dict[str, object]:
         values = {"status": self.status, "theme": self.theme, "assigned": self.assigned, "due": self.due}
+        values["replies"] = self.replies
         values.update({"page": self.page, **changes})
         return {key: value for key, value in values.items() if value not in ("", None, 1)}
 
@@ -64,6 +70,7 @@ class QueueRow:
     themes: tuple[str, ...]
     next_due: date | None
     deadline: str | None
+    reply_waiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,25 +78,65 @@ class QueuePage:
     rows: list[QueueRow]
     page: int
     has_next: bool
+    # Closed cases the reporter wrote to since this guardian last opened them: shown above the open ones until read.
+    closed_with_replies: list[QueueRow] = field(default_factory=list)
 
     @property
     def has_previous(self) -> bool:
         return self.page > 1
 
 
+def _held_by(user_id: int) -> tuple:
+    return CaseGrant.case_id == Case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+
+
+def _reply_waiting(user_id: int):
+    """The reporter wrote since this guardian last opened the case (or they never have)."""
+    unread = exists().where(
+        *_held_by(user_id), or_(CaseGrant.read_at.is_(None), CaseGrant.read_at < Case.reporter_wrote_at)
+    )
+    return and_(Case.reporter_wrote_at.is_not(None), unread)
+
+
+_COLUMNS = (Case.id, Case.reference, Case.created_at, Case.status, Case.next_due, Case.reporter_wrote_at, User.name)
+
+
 def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: int) -> QueuePage:
     """The cases this guardian holds a key for, soonest deadline first."""
-    held = exists().where(CaseGrant.case_id == Case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
-    query = select(Case.id, Case.reference, Case.created_at, Case.status, Case.next_due, User.name).outerjoin(
-        User, User.id == Case.assigned_to_id
-    )
-    query = query.where(held)
+    query = select(*_COLUMNS).outerjoin(User, User.id == Case.assigned_to_id).where(exists().where(*_held_by(user_id)))
     if filters.status:
         query = query.where(Case.status == filters.status)
     else:
         # Open cases always have a next deadline; saying so lets SQLite range-scan the index past the
         # closed cases' NULLs instead of stepping over them.
         query = query.where(Case.status != workflow.CLOSED, Case.next_due.is_not(None))
+    query = _filtered(query, filters, user_id, today)
+    if filters.status == workflow.CLOSED:
+        query = query.order_by(Case.closed_at.desc(), Case.id.desc())
+    else:
+        query = query.order_by(Case.next_due, Case.id)
+    # One row more than a page tells whether there is a next page without counting every case.
+    query = query.offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    found = db.session.execute(query).all()
+    closed: list = []
+    if not filters.status and filters.page == 1:
+        closed = db.session.execute(
+            select(*_COLUMNS)
+            .outerjoin(User, User.id == Case.assigned_to_id)
+            .where(Case.status == workflow.CLOSED, _reply_waiting(user_id))
+            .order_by(Case.reporter_wrote_at.desc())
+            .limit(PAGE_SIZE)
+        ).all()
+    rows = _queue_rows([*found[:PAGE_SIZE], *closed], user_id, today, soon_days)
+    return QueuePage(
+        rows[: len(found[:PAGE_SIZE])],
+        filters.page,
+        has_next=len(found) > PAGE_SIZE,
+        closed_with_replies=rows[len(found[:PAGE_SIZE]) :],
+    )
+
+
+def _filtered(query, filters: QueueFilters, user_id: int, today: date):
     if filters.theme:
         query = query.where(exists().where(and_(CaseTheme.case_id == Case.id, CaseTheme.theme == filters.theme)))
     if filters.assigned == "me":
@@ -100,24 +147,30 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
         query = query.where(Case.next_due < today)
     elif filters.due == "week":
         query = query.where(Case.next_due >= today, Case.next_due <= today + timedelta(days=7))
-    if filters.status == workflow.CLOSED:
-        query = query.order_by(Case.closed_at.desc(), Case.id.desc())
-    else:
-        query = query.order_by(Case.next_due, Case.id)
-    # One row more than a page tells whether there is a next page without counting every case.
-    query = query.offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
-    found = db.session.execute(query).all()
-    page_rows = found[:PAGE_SIZE]
+    if filters.replies == "waiting":
+        query = query.where(_reply_waiting(user_id))
+    return query
+
+
+def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[QueueRow]:
+    """Rows for the page, with each case's themes and whether a reply waits: two small queries for the page."""
+    if not found:
+        return []
+    ids = [row.id for row in found]
     themes: dict[int, list[str]] = {}
-    if page_rows:
-        theme_rows = db.session.execute(
-            select(CaseTheme.case_id, CaseTheme.theme)
-            .where(CaseTheme.case_id.in_([row.id for row in page_rows]))
-            .order_by(CaseTheme.theme)
-        )
-        for case_id, theme in theme_rows:
-            themes.setdefault(case_id, []).append(theme)
-    rows = [
+    theme_rows = db.session.execute(
+        select(CaseTheme.case_id, CaseTheme.theme).where(CaseTheme.case_id.in_(ids)).order_by(CaseTheme.theme)
+    )
+    for case_id, theme in theme_rows:
+        themes.setdefault(case_id, []).append(theme)
+    read_at = dict(
+        db.session.execute(
+            select(CaseGrant.case_id, CaseGrant.read_at).where(
+                CaseGrant.case_id.in_(ids), CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+            )
+        ).all()
+    )
+    return [
         QueueRow(
             reference=row.reference,
             created_at=row.created_at,
@@ -126,10 +179,11 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
             themes=tuple(themes.get(row.id, ())),
             next_due=row.next_due,
             deadline=workflow.deadline_state(row.next_due, today, soon_days),
+            reply_waiting=row.reporter_wrote_at is not None
+            and (read_at.get(row.id) is None or read_at[row.id] < row.reporter_wrote_at),
         )
-        for row in page_rows
+        for row in found
     ]
-    return QueuePage(rows, filters.page, has_next=len(found) > PAGE_SIZE)
 
 
 def due_soon_counts(today: date, soon_days: int) -> dict[int, int]:

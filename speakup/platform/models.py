@@ -172,6 +172,8 @@ class Case(db.Model):
     speak_up_again: Mapped[str | None] = mapped_column(String(20))
     detriment_reported: Mapped[bool | None]
     feedback_at: Mapped[datetime | None]
+    # When the reporter last wrote (a message or a file): later than a guardian's grant.read_at means a reply waits.
+    reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
     concern_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -292,6 +294,8 @@ class CaseGrant(db.Model):
     salt: Mapped[bytes | None] = mapped_column(LargeBinary)  # reporter grants: HKDF salt
     protocol: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A guardian's grant only: when they last opened the case, so the queue can say a reply is waiting for them.
+    read_at: Mapped[datetime | None]
 
 
 class Message(db.Model):

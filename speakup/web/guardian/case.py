@@ -64,7 +64,7 @@ FORMS = {
 
 def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, status: int = 200, warning: str = ""):
     view = reading.guardian_view(case, case_key)
-    audit.record_reading(audit.CASE_VIEWED, "guardian", current_user.user.id, case_id=case.id)
+    reading.mark_viewed(case, current_user.user.id)
     forms = {name: CaseForm(name, fields) for name, fields in FORMS.items()}
     if form is not None:
         forms[form.form_name] = form
