@@ -129,3 +129,23 @@ PROXY_FIX_X_FOR = 0
 
 # Application log level (JSON lines on standard error). None means INFO, or WARNING under testing.
 LOG_LEVEL = None
+
+# "Other ways to speak up" (/other-ways), linked from the home page and the confirmation. Every name, number and
+# address on it comes from here, so a trust sets its own (as JSON from the environment, for example
+# SPEAKUP_SPEAK_UP_CONTACTS='[{"name": "Gita Guardian", "role": "Freedom to Speak Up guardian",
+# "contact": "Extension 4321, or speakup@example.nhs.uk"}]').
+SPEAK_UP_CONTACTS: list = []  # {"name", "role", "contact"}: the guardians and champions people can speak to
+LINE_MANAGEMENT = (
+    "You can also raise a concern with your line manager, a more senior manager, or the executive or "
+    "non-executive director responsible for speaking up."
+)
+EXTERNAL_ROUTES: list = [  # {"name", "about", "contact"}: add each body's contact details for your trust
+    {"name": "Care Quality Commission (CQC)", "about": "The independent regulator of health and adult social care."},
+    {"name": "NHS England", "about": "For concerns about primary care services, or about an NHS trust itself."},
+    {
+        "name": "Your professional regulator",
+        "about": "For example the Nursing and Midwifery Council, the General Medical Council or the Health and Care "
+        "Professions Council.",
+    },
+]
+EMERGENCY_ADVICE = "If someone is in danger now, call 999."

@@ -30,6 +30,20 @@ def home():
     return render_template("report/home.html")
 
 
+@bp.get("/other-ways")
+def other_ways():
+    """Speaking up some other way: the trust's guardians and champions, line management, bodies outside, and what
+    to do in an emergency. Every contact comes from the settings (config/default.py), none from the code."""
+    config = current_app.config
+    return render_template(
+        "report/other_ways.html",
+        contacts=config["SPEAK_UP_CONTACTS"],
+        line_management=config["LINE_MANAGEMENT"],
+        external=config["EXTERNAL_ROUTES"],
+        emergency=config["EMERGENCY_ADVICE"],
+    )
+
+
 KEPT_EXCLUSION = "The guardian you chose (the list cannot be shown just now)"
 
 

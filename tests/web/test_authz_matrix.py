@@ -90,6 +90,7 @@ ACCESS_CODE_API = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHOR
 MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # Public pages: raising a concern never needs anything.
     ("report.home", "GET"): PUBLIC,
+    ("report.other_ways", "GET"): PUBLIC,
     ("report.raise_form", "GET"): PUBLIC,
     ("report.raise_submit", "POST"): PUBLIC,
     ("health.healthz", "GET"): PUBLIC,
