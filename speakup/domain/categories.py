@@ -45,6 +45,15 @@ CHANNELS = {
 }
 RECORDED_CHANNELS = {value: label for value, label in CHANNELS.items() if value != ONLINE}
 
+# Who a referred case went to: a plain value counted on the board report (the note that goes with it is sealed).
+REFERRALS = {
+    "hr": "Human resources",
+    "patient_safety": "Patient safety team",
+    "safeguarding": "Safeguarding team",
+    "external": "A regulator or other body outside the trust",
+    "other": "Someone else",
+}
+
 # How a guardian closes a case. Plain values, so outcomes can be counted without any key.
 OUTCOMES = {
     "resolved": "Resolved",

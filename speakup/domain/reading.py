@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from speakup.crypto import sealing
 from speakup.domain import workflow
-from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, SPEAK_UP_AGAIN, lists_for
+from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, lists_for
 from speakup.ops import audit
 from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, db, utcnow
 
@@ -37,6 +37,11 @@ class NoteView:
     body: str
     created_at: datetime
     guardian_name: str
+
+
+def referral_aad(case_id: int) -> bytes:
+    """The associated data a referral note is sealed with (docs/protocol.md)."""
+    return sealing.associated_data(case_id, "referral", case_id)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,12 @@ class CaseView:
     learning: str = ""
     learning_shareable: bool = False
     channel: str = ONLINE
+    referred_to: str | None = None
+    referral_note: str = ""
+
+    @property
+    def referred_to_label(self) -> str:
+        return REFERRALS.get(self.referred_to or "", "")
 
     @property
     def channel_label(self) -> str:
@@ -160,6 +171,8 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
             )
             for n in notes
         ]
+        if case.referral_ct:
+            extra["referral_note"] = sealing.open_text(case_key, case.referral_ct, referral_aad(case.id))
         if case.learning_ct:
             extra["learning"] = sealing.open_text(
                 case_key, case.learning_ct, sealing.associated_data(case.id, "learning", case.id)
@@ -172,6 +185,7 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
             detriment_reported=case.detriment_reported,
             speak_up_again=case.speak_up_again,
             channel=case.channel,
+            referred_to=case.referred_to,
         )
     return CaseView(
         id=case.id,

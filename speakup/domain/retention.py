@@ -174,6 +174,7 @@ def _shred_case_row(case: Case, now: datetime) -> None:
     case.concern_ct = None
     case.identity_ct = None
     case.learning_ct = None
+    case.referral_ct = None
     case.exclusions_ct = None
     # The learning is gone with the key, so nothing should go looking for it to share with the board.
     case.learning_shareable = False

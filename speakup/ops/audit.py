@@ -44,6 +44,7 @@ CASE_REOPENED = "case_reopened"
 MESSAGE_SENT = "message_sent"
 NOTE_ADDED = "note_added"
 ATTACHMENT_ADDED = "attachment_added"
+REFERRAL_RECORDED = "referral_recorded"  # who a referred case went to (the coded value), its note sealed
 DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for the national return
 FEEDBACK_GIVEN = "feedback_given"
 CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
@@ -82,6 +83,7 @@ ACTIONS = frozenset(
         NOTE_ADDED,
         ATTACHMENT_ADDED,
         DETAILS_RECORDED,
+        REFERRAL_RECORDED,
         FEEDBACK_GIVEN,
         CASE_SHARED,
         SHARE_REQUESTED,
@@ -124,6 +126,7 @@ DETAIL_KEYS = frozenset(
         "period",  # export reporting period, such as "2024-Q1"
         "by",  # who endorsed a guardian: "guardian" or "organisation"
         "channel",  # how a recorded concern was raised (in person, phone...)
+        "referred_to",  # who a referred case went to, a coded value
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact

@@ -172,6 +172,9 @@ class Case(db.Model):
     speak_up_again: Mapped[str | None] = mapped_column(String(20))
     detriment_reported: Mapped[bool | None]
     feedback_at: Mapped[datetime | None]
+    # Who a referred case went to (domain/categories.REFERRALS) and the guardian's note on it, sealed.
+    referred_to: Mapped[str | None] = mapped_column(String(30))
+    referral_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     # When the reporter last wrote (a message or a file): later than a guardian's grant.read_at means a reply waits.
     reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from speakup.crypto import sealing
 from speakup.domain import workflow
-from speakup.domain.categories import CHANNELS, lists_for
+from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.platform.models import Case, CaseGrant, CaseTheme, db
 from speakup.reporting.quarters import Quarter, quarter_of
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
@@ -48,9 +48,10 @@ class QuarterRow:
     would_speak_up_again: int
     detriment: int
     channels: dict[str, int] = field(default_factory=dict)  # how the quarter's concerns were raised
+    referrals: dict[str, int] = field(default_factory=dict)  # who the quarter's referred concerns went to
     # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
     # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment",
-    # "channel:<channel>".
+    # "channel:<channel>", "referral:<who>".
     shown: dict[str, int | str] = field(default_factory=dict)
 
 
@@ -59,6 +60,7 @@ class BoardReport:
     quarters: list[QuarterRow]
     theme_labels: dict[str, str]
     channel_labels: dict[str, str]
+    referral_labels: dict[str, str]
     ack_days: int
     feedback_days: int
     suppress_below: int
@@ -76,6 +78,7 @@ def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
         Measure("detriment", "Reported detriment", row.detriment),
         # Every concern was raised one way: these add up to "raised", so none may be worked out from the rest.
         *[Measure(f"channel:{channel}", channel, count, part_of="raised") for channel, count in row.channels.items()],
+        *[Measure(f"referral:{to}", to, count) for to, count in row.referrals.items()],
     ]
     shown = {m.key: m.value for m in suppress(measures, below)}
     shown["feedback"], shown["yes"] = shown.pop(FEEDBACK_RESPONSES), shown.pop(FEEDBACK_YES)
@@ -103,6 +106,7 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
             Case.speak_up_again,
             Case.detriment_reported,
             Case.channel,
+            Case.referred_to,
         ).where(Case.created_at >= first)
     ).all()
     theme_rows = db.session.execute(
@@ -142,10 +146,11 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
                 would_speak_up_again=sum(1 for c in answered if c.speak_up_again == "yes"),
                 detriment=sum(1 for c in cases if c.detriment_reported),
                 channels={channel: sum(1 for c in cases if c.channel == channel) for channel in CHANNELS},
+                referrals={to: sum(1 for c in cases if c.referred_to == to) for to in REFERRALS},
             )
         )
     result = [replace(row, shown=_suppressed(row, suppress_below)) for row in result]
-    return BoardReport(result, themes, CHANNELS, ack_days, feedback_days, suppress_below)
+    return BoardReport(result, themes, CHANNELS, REFERRALS, ack_days, feedback_days, suppress_below)
 
 
 def _bars(report: BoardReport, key: str) -> list[int | None]:

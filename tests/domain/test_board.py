@@ -75,8 +75,8 @@ def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client
     assert row.rstrip().endswith(">7</td>")
     anonymous_row = re.findall(r"<td[^>]*>([^<]*)</td>", html.split("Raised</th>")[1].split("</table>")[0])
     assert anonymous_row[-2:] == ["7", "&lt;5"]  # 7 raised, 2 anonymously shown as <5
-    # Four charts; five tables (themes, anonymity, timeliness, feedback, and how concerns were raised).
-    assert html.count('class="speakup-chart"') == 4 and html.count("<table") == 5
+    # Four charts; six tables (themes, anonymity, how raised, referrals, timeliness, feedback).
+    assert html.count('class="speakup-chart"') == 4 and html.count("<table") == 6
 
 
 def test_older_quarters_are_reported_in_their_own_row(app, client, guardian):

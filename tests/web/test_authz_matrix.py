@@ -138,6 +138,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.update_status", "POST"): CASE_ONLY,
     ("guardian.close", "POST"): CASE_ONLY,
     ("guardian.assign", "POST"): CASE_ONLY,
+    ("guardian.record_referral", "POST"): CASE_ONLY,
     ("guardian.record_details", "POST"): CASE_ONLY,
     ("guardian.add_note", "POST"): CASE_ONLY,
     ("guardian.send_message", "POST"): CASE_ONLY,

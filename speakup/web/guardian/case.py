@@ -10,8 +10,8 @@ from collections.abc import Callable
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from speakup.domain import files, handling, reading, references, sharing, workflow
-from speakup.domain.categories import OUTCOMES
+from speakup.domain import files, handling, reading, references, referrals, sharing, workflow
+from speakup.domain.categories import OUTCOMES, REFERRALS
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
@@ -56,6 +56,7 @@ FORMS = {
     "close": ("outcome", "closing_message", "learning", "share_learning", "show_name"),
     "assign": ("assignee",),
     "details": ("themes", "worker_group", "detriment"),
+    "referral": ("referred_to", "referral_note"),
     "note": ("note",),
     "message": ("body",),
     "share": ("share_with", "override_exclusion"),
@@ -75,6 +76,7 @@ def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, statu
             forms=forms,
             labels=workflow.GUARDIAN_LABELS,
             outcomes=OUTCOMES,
+            referral_choices=REFERRALS,
             assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
             share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
             share_requests=sharing.pending(case, case_key),
@@ -189,6 +191,18 @@ def record_details(reference: str):
         )
 
     return _act(reference, "details", action)
+
+
+@bp.post("/cases/<reference>/referral")
+@guardian_required
+def record_referral(reference: str):
+    def action(case, key, form):
+        values = form.values
+        referrals.record_referral(
+            case, key, current_user.user, values["referred_to"], values["referral_note"], form.version
+        )
+
+    return _act(reference, "referral", action, "#referral")
 
 
 @bp.post("/cases/<reference>/notes")

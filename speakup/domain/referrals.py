@@ -1,0 +1,39 @@
+"""Referrals: when a guardian passes a case to the people who can act on it, who it went to (a coded value the
+board report counts) and a note on it (sealed under the case key, for guardians only)."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from speakup.crypto import sealing
+from speakup.domain import workflow
+from speakup.domain.categories import REFERRALS
+from speakup.domain.handling import CaseChanged, InvalidTransition, changes_case
+from speakup.domain.reading import referral_aad
+from speakup.ops import audit
+from speakup.platform.inputs import InvalidInput, clean_text
+from speakup.platform.models import Case, User, utcnow
+
+
+@changes_case
+def record_referral(
+    case: Case, case_key: bytes, guardian: User, referred_to: object, note: object, expected_version: int | None
+) -> None:
+    """Who a referred case went to, and the guardian's note. Only for a case that is referred now."""
+    if expected_version is not None and expected_version != case.version:
+        raise CaseChanged()
+    if case.status != workflow.REFERRED:
+        raise InvalidTransition("Move the case to Referred first, then record who it went to")
+    errors = {}
+    if not isinstance(referred_to, str) or referred_to not in REFERRALS:
+        errors["referred_to"] = "Choose who the case was referred to"
+    text = clean_text(note)
+    limit = current_app.config["MAX_CONCERN_CHARS"]
+    if len(text) > limit:
+        errors["referral_note"] = f"The note must be {limit:,} characters or fewer"
+    if errors:
+        raise InvalidInput(errors)
+    case.referred_to = str(referred_to)
+    case.referral_ct = sealing.seal_text(case_key, text, referral_aad(case.id)) if text else None
+    case.updated_at = utcnow()
+    audit.record(audit.REFERRAL_RECORDED, "guardian", guardian.id, case_id=case.id, referred_to=case.referred_to)
