@@ -149,3 +149,8 @@ EXTERNAL_ROUTES: list = [  # {"name", "about", "contact"}: add each body's conta
     },
 ]
 EMERGENCY_ADVICE = "If someone is in danger now, call 999."
+
+# Check-ins after closing: this many days after a case closed, the reporter's follow-up page and the API ask
+# "Since your case was closed, have you suffered detriment for speaking up?". A yes flags the case for its guardians
+# and is counted in the national return and the board report.
+CHECK_IN_DAYS: list = [90, 365]

@@ -77,6 +77,7 @@ class CaseView:
     learning_shareable: bool = False
     channel: str = ONLINE
     referred_to: str | None = None
+    detriment_after_closure: bool = False
     referral_note: str = ""
 
     @property
@@ -186,6 +187,7 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
             speak_up_again=case.speak_up_again,
             channel=case.channel,
             referred_to=case.referred_to,
+            detriment_after_closure=bool(case.detriment_after_closure),
         )
     return CaseView(
         id=case.id,

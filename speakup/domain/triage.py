@@ -71,6 +71,7 @@ class QueueRow:
     next_due: date | None
     deadline: str | None
     reply_waiting: bool = False
+    detriment_after_closure: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,16 @@ def _reply_waiting(user_id: int):
     return and_(Case.reporter_wrote_at.is_not(None), unread)
 
 
-_COLUMNS = (Case.id, Case.reference, Case.created_at, Case.status, Case.next_due, Case.reporter_wrote_at, User.name)
+_COLUMNS = (
+    Case.id,
+    Case.reference,
+    Case.created_at,
+    Case.status,
+    Case.next_due,
+    Case.reporter_wrote_at,
+    Case.detriment_after_closure,
+    User.name,
+)
 
 
 def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: int) -> QueuePage:
@@ -179,6 +189,7 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
             themes=tuple(themes.get(row.id, ())),
             next_due=row.next_due,
             deadline=workflow.deadline_state(row.next_due, today, soon_days),
+            detriment_after_closure=bool(row.detriment_after_closure),
             reply_waiting=row.reporter_wrote_at is not None
             and (read_at.get(row.id) is None or read_at[row.id] < row.reporter_wrote_at),
         )

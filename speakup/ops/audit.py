@@ -47,6 +47,7 @@ ATTACHMENT_ADDED = "attachment_added"
 REFERRAL_RECORDED = "referral_recorded"  # who a referred case went to (the coded value), its note sealed
 DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for the national return
 FEEDBACK_GIVEN = "feedback_given"
+CHECK_IN_GIVEN = "check_in_given"  # the reporter answered a check-in after closing (the answer is not recorded here)
 CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
 SHARE_REQUESTED = "share_requested"  # asked to share with a guardian the reporter excluded (needs a second guardian)
 SHARE_REQUEST_CANCELLED = "share_request_cancelled"
@@ -85,6 +86,7 @@ ACTIONS = frozenset(
         DETAILS_RECORDED,
         REFERRAL_RECORDED,
         FEEDBACK_GIVEN,
+        CHECK_IN_GIVEN,
         CASE_SHARED,
         SHARE_REQUESTED,
         SHARE_REQUEST_CANCELLED,

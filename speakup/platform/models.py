@@ -175,6 +175,11 @@ class Case(db.Model):
     # Who a referred case went to (domain/categories.REFERRALS) and the guardian's note on it, sealed.
     referred_to: Mapped[str | None] = mapped_column(String(30))
     referral_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Check-ins after closing (config CHECK_IN_DAYS): how many the reporter answered, when they last did, and
+    # whether they ever said they suffered detriment since the case closed.
+    check_ins_answered: Mapped[int] = mapped_column(default=0, server_default="0")
+    checked_in_at: Mapped[datetime | None] = mapped_column(index=True)
+    detriment_after_closure: Mapped[bool | None]
     # When the reporter last wrote (a message or a file): later than a guardian's grant.read_at means a reply waits.
     reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.

@@ -49,6 +49,7 @@ class QuarterRow:
     detriment: int
     channels: dict[str, int] = field(default_factory=dict)  # how the quarter's concerns were raised
     referrals: dict[str, int] = field(default_factory=dict)  # who the quarter's referred concerns went to
+    detriment_after_closure: int = 0  # told a check-in after closing they suffered detriment
     # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
     # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment",
     # "channel:<channel>", "referral:<who>".
@@ -76,6 +77,7 @@ def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
         Measure(FEEDBACK_RESPONSES, "Answered", row.feedback_answers),
         Measure(FEEDBACK_YES, "Would speak up again", row.would_speak_up_again),
         Measure("detriment", "Reported detriment", row.detriment),
+        Measure("detriment_after_closure", "Reported detriment after closing", row.detriment_after_closure),
         # Every concern was raised one way: these add up to "raised", so none may be worked out from the rest.
         *[Measure(f"channel:{channel}", channel, count, part_of="raised") for channel, count in row.channels.items()],
         *[Measure(f"referral:{to}", to, count) for to, count in row.referrals.items()],
@@ -107,6 +109,7 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
             Case.detriment_reported,
             Case.channel,
             Case.referred_to,
+            Case.detriment_after_closure,
         ).where(Case.created_at >= first)
     ).all()
     theme_rows = db.session.execute(
@@ -147,6 +150,7 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
                 detriment=sum(1 for c in cases if c.detriment_reported),
                 channels={channel: sum(1 for c in cases if c.channel == channel) for channel in CHANNELS},
                 referrals={to: sum(1 for c in cases if c.referred_to == to) for to in REFERRALS},
+                detriment_after_closure=sum(1 for c in cases if c.detriment_after_closure),
             )
         )
     result = [replace(row, shown=_suppressed(row, suppress_below)) for row in result]

@@ -19,6 +19,7 @@ from speakup.reporting.suppression import (
     ANONYMOUS,
     CASES_RAISED,
     DETRIMENT,
+    DETRIMENT_AFTER_CLOSURE,
     FEEDBACK_RESPONSES,
     FEEDBACK_YES,
     SUPPRESS_BELOW,
@@ -34,7 +35,8 @@ from speakup.reporting.suppression import (
 def national_return(quarter: Quarter) -> list[Measure]:
     """The measures for the cases RAISED in ``quarter`` (by UK time), unsuppressed, in a stable order.
 
-    Feedback rows count the answers given in the quarter (whenever the case was raised). Themes and worker
+    Feedback rows, and check-ins after closing, count the answers given in the quarter (whenever the case was
+    raised). Themes and worker
     groups follow the lists that applied on the quarter's first day. A worker group value outside that list
     (recorded under other guidance) is counted with "not recorded", so the worker-group rows always add up
     to "cases raised". Purged cases count like any other: they keep these fields.
@@ -91,6 +93,18 @@ def national_return(quarter: Quarter) -> list[Measure]:
     measures.append(Measure(WORKER_GROUP_NOT_RECORDED, "Worker group: not recorded", int(total) - listed, CASES_RAISED))
     measures.append(Measure(FEEDBACK_RESPONSES, "Feedback responses", int(responses)))
     measures.append(Measure(FEEDBACK_YES, "Feedback responses saying they would speak up again", int(yes)))
+    after_closure = db.session.scalar(
+        select(func.count(Case.id)).where(
+            Case.checked_in_at >= since, Case.checked_in_at < until, Case.detriment_after_closure.is_(True)
+        )
+    )
+    measures.append(
+        Measure(
+            DETRIMENT_AFTER_CLOSURE,
+            "Check-ins after closing where the person reported detriment for speaking up",
+            int(after_closure or 0),
+        )
+    )
     return measures
 
 

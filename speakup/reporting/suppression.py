@@ -16,6 +16,7 @@ WORKER_GROUP_PREFIX = "worker_group:"
 WORKER_GROUP_NOT_RECORDED = "worker_group_not_recorded"
 FEEDBACK_RESPONSES = "feedback_responses"
 FEEDBACK_YES = "feedback_would_speak_up_again"
+DETRIMENT_AFTER_CLOSURE = "detriment_after_closure"
 
 
 @dataclass(frozen=True)

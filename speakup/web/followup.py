@@ -11,13 +11,13 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import sealing
-from speakup.domain import files, handling, reading
+from speakup.domain import checkins, files, handling, reading, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
 from speakup.keys import grants, sessions
 from speakup.platform import imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, csrf, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import db
+from speakup.platform.models import db, utcnow
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
 from speakup.web.forms import DomainForm
 from speakup.web.uploads import accept_upload, uploaded_file
@@ -95,6 +95,10 @@ class FeedbackForm(DomainForm):
     field_names = ("speak_up_again", "detriment")
 
 
+class CheckInForm(DomainForm):
+    field_names = ("since_closing",)
+
+
 class AttachmentForm(DomainForm):
     field_names = (imaging.FIELD,)
 
@@ -106,11 +110,14 @@ def _render_case(
     status: int = 200,
     feedback_form: FeedbackForm | None = None,
     attachment_form: AttachmentForm | None = None,
+    check_in_form: CheckInForm | None = None,
 ):
     view = reading.reporter_view(case, case_key)
     return render_template(
         "followup/case.html",
         case=view,
+        check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
+        check_in_form=check_in_form or CheckInForm(),
         form=form,
         feedback_form=feedback_form or FeedbackForm(),
         speak_up_again=SPEAK_UP_AGAIN,
@@ -195,6 +202,23 @@ def feedback():
         return _render_case(case, case_key, ReplyForm(), 409, feedback_form=form)
     except handling.FeedbackNotOpen:
         db.session.rollback()  # already answered, or reopened meanwhile: the page shows which
+    return redirect(url_for("followup.case_page"))
+
+
+@bp.post("/case/check-in")
+def check_in():
+    current = _current_case()
+    if current is None:
+        return redirect(url_for("followup.start"))
+    case, case_key = current
+    form = CheckInForm()
+    try:
+        checkins.record_check_in(case, yes_no(form.values["since_closing"]), workflow.london_today(utcnow()))
+    except InvalidInput as exc:
+        form.fail({"since_closing": exc.errors["detriment"]})
+        return _render_case(case, case_key, ReplyForm(), 400, check_in_form=form)
+    except (checkins.CheckInNotDue, handling.CaseChanged):
+        db.session.rollback()  # answered meanwhile, or reopened: the page shows which
     return redirect(url_for("followup.case_page"))
 
 

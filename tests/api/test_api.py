@@ -184,6 +184,7 @@ def test_openapi_covers_every_api_route_and_nothing_else(app: Flask, document: d
         ("get", f"{API}/follow-up"),
         ("post", f"{API}/follow-up/messages"),
         ("post", f"{API}/follow-up/feedback"),
+        ("post", f"{API}/follow-up/check-in"),
         ("get", f"{API}/stats"),  # statistics token, not the access code: tests/test_reports.py
     }
     assert documented == routes

@@ -173,7 +173,7 @@ def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_do
     assert (national[FEEDBACK_RESPONSES], national[FEEDBACK_YES]) == ("<5", 5)  # one rule, the same answer
     AuthActions(client).sign_in(guardian)
     page = client.get("/guardian/board").get_data(as_text=True)
-    feedback = page.split("Reported detriment</th></tr></thead>")[1].split("</table>")[0]
-    assert re.findall(r"<td[^>]*>([^<]*)</td>", feedback)[-3:] == ["&lt;5", "5", "0"]
+    feedback = page.split("Reported detriment after closing</th></tr></thead>")[1].split("</table>")[0]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", feedback)[-4:] == ["&lt;5", "5", "0", "0"]
     svg = client.get("/guardian/board/feedback.svg").get_data(as_text=True)
     assert ">7<" not in svg  # the hidden count is not in the chart either

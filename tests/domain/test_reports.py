@@ -156,6 +156,7 @@ def all_zero(quarter: str) -> dict[str, int]:
         "worker_group_not_recorded": 0,
         "feedback_responses": 0,
         "feedback_would_speak_up_again": 0,
+        "detriment_after_closure": 0,
     }
 
 
@@ -254,10 +255,11 @@ def test_measures_are_named_in_plain_words(app):
         "Cases where the person reported detriment for speaking up",
     ]
     assert "Worker group: Registered nurses and midwives" in labels
-    assert labels[-3:] == [
+    assert labels[-4:] == [
         "Worker group: not recorded",
         "Feedback responses",
         "Feedback responses saying they would speak up again",
+        "Check-ins after closing where the person reported detriment for speaking up",
     ]
 
 
@@ -471,6 +473,7 @@ def expected_csv_rows(quarter: str) -> list[list[str]]:
         "worker_group_not_recorded": "Worker group: not recorded",
         "feedback_responses": "Feedback responses",
         "feedback_would_speak_up_again": "Feedback responses saying they would speak up again",
+        "detriment_after_closure": "Check-ins after closing where the person reported detriment for speaking up",
     }
     return [["measure", "value"]] + [[labels[k], "<5" if 0 < v < 5 else str(v)] for k, v in counts.items()]
 

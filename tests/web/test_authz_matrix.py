@@ -101,6 +101,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("followup.reply", "POST"): REPORTER_SESSION_POST_401,
     ("followup.add_file", "POST"): REPORTER_SESSION_POST_401,
     ("followup.feedback", "POST"): REPORTER_SESSION_POST_START,
+    ("followup.check_in", "POST"): REPORTER_SESSION_POST_START,
     ("followup.sign_out", "POST"): PUBLIC,
     # Reporter API.
     ("api.openapi", "GET"): PUBLIC,
@@ -109,6 +110,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("api.follow_up", "GET"): ACCESS_CODE_API,
     ("api.post_message", "POST"): ACCESS_CODE_API,
     ("api.post_feedback", "POST"): ACCESS_CODE_API,
+    ("api.post_check_in", "POST"): ACCESS_CODE_API,
     # Statistics need a statistics token: an access code or a staff session is not one.
     ("api.stats", "GET"): same(UNAUTHORISED),
     # Staff sign-in and sign-out.

@@ -163,6 +163,7 @@ def openapi_document() -> dict[str, Any]:
                         "feedback_by",
                         "messages",
                         "feedback_requested",
+                        "check_in_requested",
                     ],
                     "properties": {
                         "reference": _TEXT,
@@ -173,6 +174,11 @@ def openapi_document() -> dict[str, Any]:
                         "feedback_by": _DATE,
                         "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
                         "feedback_requested": {"type": "boolean"},
+                        "check_in_requested": {
+                            "type": "boolean",
+                            "description": "A check-in after closing is waiting: "
+                            "Since your case was closed, have you suffered detriment for speaking up?",
+                        },
                     },
                 },
                 "NewMessage": {
@@ -194,6 +200,12 @@ def openapi_document() -> dict[str, Any]:
                         "speak_up_again": {"enum": list(SPEAK_UP_AGAIN)},
                         "detriment": {"type": ["boolean", "null"], "description": "null: not answered"},
                     },
+                },
+                "CheckIn": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["detriment"],
+                    "properties": {"detriment": {"type": "boolean"}},
                 },
                 "FeedbackRecorded": {
                     "type": "object",
@@ -250,6 +262,17 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Answer the closing question: would you speak up again?",
                     "security": bearer,
                     "requestBody": {"required": True, "content": _json("Feedback")},
+                    "responses": {
+                        "201": _answer("Recorded", "FeedbackRecorded"),
+                        **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/follow-up/check-in": {
+                "post": {
+                    "summary": "Answer a check-in after closing: have you suffered detriment for speaking up since?",
+                    "security": bearer,
+                    "requestBody": {"required": True, "content": _json("CheckIn")},
                     "responses": {
                         "201": _answer("Recorded", "FeedbackRecorded"),
                         **_errors(400, 401, 409, 413, 415, 422, 429, 503),

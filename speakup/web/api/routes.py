@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import handling, raising, reading
+from speakup.domain import checkins, handling, raising, reading, workflow
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
+from speakup.platform.models import utcnow
 from speakup.web.api.openapi import openapi_document
 from speakup.web.errors import api_error
 
@@ -124,6 +125,7 @@ def follow_up():
         feedback_by=_iso(view.feedback_by),
         messages=[{"author": m.author, "body": m.body, "created_at": _iso(m.created_at)} for m in view.messages],
         feedback_requested=view.feedback_requested,
+        check_in_requested=checkins.check_in_requested(case, workflow.london_today(utcnow())),
     )
 
 
@@ -151,6 +153,20 @@ def post_feedback():
     except InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
     except (handling.FeedbackNotOpen, handling.CaseChanged) as exc:
+        raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
+    return jsonify(recorded=True), 201
+
+
+@bp.post("/follow-up/check-in")
+@access_code_limit
+def post_check_in():
+    case, _case_key = _reporter_case()
+    body = _json_body(("detriment",))
+    try:
+        checkins.record_check_in(case, body.get("detriment"), workflow.london_today(utcnow()))
+    except InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except (checkins.CheckInNotDue, handling.CaseChanged) as exc:
         raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
     return jsonify(recorded=True), 201
 
