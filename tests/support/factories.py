@@ -17,7 +17,7 @@ from PIL import Image
 from speakup.crypto import totp
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
-from speakup.platform.models import User, db
+from speakup.platform.models import Case, User, db
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form
 
 PASSWORD = "correct horse battery staple"
@@ -147,3 +147,11 @@ def phone_photo() -> bytes:
     exif.get_ifd(0x8825)[0x0001] = "N"  # a GPS latitude reference
     image.save(out, "JPEG", quality=90, exif=exif)
     return out.getvalue()
+
+
+def case_row(app: Flask, reference: str) -> Case:
+    """What the database holds for a case now, detached from the session (for reading its plain columns)."""
+    with app.app_context():
+        case = db.session.scalar(db.select(Case).where(Case.reference == reference))
+        db.session.expunge(case)
+        return case

@@ -3,13 +3,18 @@ and the person follows it up online (issue 15). Every page is checked as in test
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 from support.browser import Visit, sign_in
-from support.factories import gen_staff
+from support.factories import gen_concern, gen_staff
+from support.html import AuthActions, walk_to
 
 from speakup.crypto import access_codes
+from speakup.platform.models import Case, db, utcnow
 
 WORDS = "My manager told me to sign off fridge temperatures I had not checked."
 
@@ -81,3 +86,29 @@ def test_the_other_ways_to_speak_up_page_passes_the_checks(live_server: str, bro
         visit.check("other-ways")
     finally:
         visit.close()
+
+
+def test_a_check_in_after_closing_passes_the_checks_and_flags_a_yes(app: Flask, live_server: str, browser: Browser):
+    guardian = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    staff = app.test_client()
+    assert AuthActions(staff).sign_in(guardian).status_code == 302
+    raised = gen_concern(staff)
+    walk_to(staff, raised["reference"], "acknowledged", "closed")
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case.closed_at = utcnow() - timedelta(days=91)
+        db.session.commit()
+    visit = Visit(browser, live_server, False, "js-off-check-in")
+    try:
+        page = visit.goto("/follow-up")
+        page.get_by_label("Access code").fill(raised["access_code"])
+        page.get_by_role("button", name="Continue").click()
+        question = page.get_by_role("group", name="Since your case was closed, have you suffered detriment")
+        expect(question).to_be_visible()
+        visit.check("check-in")
+        question.get_by_label("Yes", exact=True).check()
+        page.get_by_role("button", name="Send your answer").click()
+        expect(question).to_have_count(0)
+    finally:
+        visit.close()
+    assert "Detriment after closing" in staff.get("/guardian/").get_data(as_text=True)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from support.factories import gen_concern
+from support.factories import case_row, gen_concern
 from support.html import post_form, walk_to
 
 from speakup.domain import workflow
@@ -42,13 +42,6 @@ def _api(app, code: str):
     return client, headers
 
 
-def _stored(app, reference: str) -> Case:
-    with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
-        db.session.expunge(case)
-        return case
-
-
 def test_the_question_waits_until_ninety_days_after_closing(app, signed):
     early = _closed_days_ago(app, signed, 89)
     due = _closed_days_ago(app, signed, 90)
@@ -75,7 +68,7 @@ def test_a_yes_on_the_page_flags_the_case_for_its_guardians(app, signed):
     assert answered.status_code == 302
     assert QUESTION not in reporter.get("/follow-up/case").get_data(as_text=True)  # asked once per check-in
 
-    case = _stored(app, raised["reference"])
+    case = case_row(app, raised["reference"])
     assert (case.detriment_after_closure, case.check_ins_answered) == (True, 1)
     queue = signed.get("/guardian/").get_data(as_text=True).split('id="closed-replies"')[1].split("</div>")[0]
     assert raised["reference"] in queue and "Detriment after closing" in queue
@@ -92,7 +85,7 @@ def test_the_api_answers_each_check_in_once_and_asks_again_at_a_year(app, signed
     again = client.post("/api/v1/follow-up/check-in", json={"detriment": False}, headers=headers)
     assert again.status_code == 409
     assert client.get("/api/v1/follow-up", headers=headers).get_json()["check_in_requested"] is False
-    assert _stored(app, raised["reference"]).detriment_after_closure is False
+    assert case_row(app, raised["reference"]).detriment_after_closure is False
 
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
@@ -100,7 +93,7 @@ def test_the_api_answers_each_check_in_once_and_asks_again_at_a_year(app, signed
         db.session.commit()
     assert client.get("/api/v1/follow-up", headers=headers).get_json()["check_in_requested"] is True
     assert client.post("/api/v1/follow-up/check-in", json={"detriment": True}, headers=headers).status_code == 201
-    assert _stored(app, raised["reference"]).detriment_after_closure is True
+    assert case_row(app, raised["reference"]).detriment_after_closure is True
 
 
 def test_an_open_case_has_no_check_in(app, signed):

@@ -9,7 +9,7 @@ import html
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
-from support.factories import gen_staff
+from support.factories import case_row, gen_staff
 from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, post_form
 
 from speakup.ops import audit
@@ -28,13 +28,6 @@ def _record(client, **fields: str):
         **fields,
     }
     return post_form(client, "/guardian/record", **form)
-
-
-def _case(app, reference: str) -> Case:
-    with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
-        db.session.expunge(case)
-        return case
 
 
 @pytest.fixture
@@ -77,7 +70,7 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
     code = html.unescape(ACCESS_CODE_RE.search(page).group(1))
     assert WORDS not in page and "Priya" not in page  # the slip and its page hold nothing about the concern
 
-    case = _case(app, reference)
+    case = case_row(app, reference)
     assert (case.channel, case.anonymity, case.assigned_to_id, case.status) == (
         "in_person",
         "confidential",
@@ -116,7 +109,7 @@ def test_without_an_access_code_none_is_shown(app, signed):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert ACCESS_CODE_RE.search(page) is None and "No access code was made for them" in page
-    case = _case(app, REFERENCE_RE.search(page).group(1))
+    case = case_row(app, REFERENCE_RE.search(page).group(1))
     assert (case.channel, case.anonymity, case.identity_ct) == ("phone", "anonymous", None)
 
 

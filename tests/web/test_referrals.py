@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from markupsafe import escape
 from sqlalchemy import select
-from support.factories import gen_concern
+from support.factories import case_row, gen_concern
 from support.html import VERSION_RE, post_form, walk_to
 
 from speakup.domain import retention
@@ -30,13 +30,6 @@ def _refer(client, reference: str, **fields: str):
     return post_form(client, url, f"{url}/referral", version=version, **fields)
 
 
-def _stored(app, reference: str) -> Case:
-    with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
-        db.session.expunge(case)
-        return case
-
-
 def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):
     raised = gen_concern(signed)
     reference = raised["reference"]
@@ -44,7 +37,7 @@ def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):
     assert "Who was it referred to?" in signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert _refer(signed, reference, referred_to="hr", referral_note=NOTE).status_code == 302
 
-    case = _stored(app, reference)
+    case = case_row(app, reference)
     assert case.referred_to == "hr" and NOTE.encode() not in case.referral_ct
     page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert '<dd class="nhsuk-summary-list__value" id="referred-to">Human resources</dd>' in page
@@ -71,7 +64,7 @@ def test_a_referral_needs_a_referred_case_and_a_choice(app, signed):
     assert unchosen.status_code == 400
     assert 'id="referred_to-error"><span class="nhsuk-u-visually-hidden">Error:</span> Choose who' in page
     assert str(escape(NOTE)) in page  # the note they wrote is kept
-    assert _stored(app, reference).referred_to is None
+    assert case_row(app, reference).referred_to is None
 
 
 def test_the_board_counts_referrals_and_hides_small_numbers(app, signed):
@@ -94,5 +87,5 @@ def test_retention_shreds_the_referral_note_and_keeps_the_count(app, signed):
         case.closed_at = utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
         db.session.commit()
         assert retention.purge(retention.purge_candidates(utcnow()), dry_run=False).count == 1
-    case = _stored(app, reference)
+    case = case_row(app, reference)
     assert (case.referral_ct, case.referred_to) == (None, "external")
