@@ -48,7 +48,12 @@ STAFF_ABSOLUTE_HOURS = 8
 # Reporter follow-up sessions on the HTML pages
 REPORTER_IDLE_MINUTES = 15
 
-# Deadlines (days): EU Whistleblowing Directive acknowledgement and feedback periods
+# Deadlines for new concerns (speakup/domain/deadlines.py): "england" counts ACK_DAYS and FEEDBACK_DAYS calendar
+# days; "eu" is the EU Whistleblowing Directive (acknowledge in 7 days, feedback within 3 months of that); "scotland"
+# is the National Whistleblowing Standards in working days without Scotland's bank holidays (SCOTLAND_STAGE 2:
+# acknowledge in 3, respond in 20; stage 1: respond in 5).
+DEADLINE_RULES = "england"
+SCOTLAND_STAGE = 2
 ACK_DAYS = 7
 FEEDBACK_DAYS = 90
 

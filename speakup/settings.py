@@ -37,6 +37,10 @@ def finish_config(app: Flask) -> None:
             f"{names} must be set in production (long random values, for example from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
         )
+    if config["DEADLINE_RULES"] not in ("england", "eu", "scotland") or str(config["SCOTLAND_STAGE"]) not in ("1", "2"):
+        raise ConfigurationError(
+            "SPEAKUP_DEADLINE_RULES must be england, eu or scotland, and SPEAKUP_SCOTLAND_STAGE 1 or 2"
+        )
     config["SQLITE_JOURNAL_MODE"] = str(config["SQLITE_JOURNAL_MODE"]).lower()
     if config["SQLITE_JOURNAL_MODE"] not in JOURNAL_MODES:
         raise ConfigurationError(f"SPEAKUP_SQLITE_JOURNAL_MODE must be one of {', '.join(JOURNAL_MODES)}")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import workflow
+from speakup.domain import deadlines, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
@@ -201,6 +201,7 @@ def _store_new_case(
     config = current_app.config
     channel, recorded_by = source
     now = utcnow()
+    due = deadlines.for_new_concern(now, config)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)
     case = Case(
@@ -214,8 +215,8 @@ def _store_new_case(
         worker_group=concern.worker_group or None,
         created_at=now,
         updated_at=now,
-        acknowledge_by=workflow.acknowledge_by(now, config["ACK_DAYS"]),
-        feedback_by=workflow.feedback_by(now, config["FEEDBACK_DAYS"]),
+        acknowledge_by=due.acknowledge_by,
+        feedback_by=due.feedback_by,
         protocol=sealing.PROTOCOL,
     )
     case.next_due = case.acknowledge_by
