@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from speakup.crypto import signing
+from speakup.domain import deadlines
 from speakup.platform.models import db
 from speakup.platform.sqlite import JOURNAL_MODES
 
@@ -37,7 +38,7 @@ def finish_config(app: Flask) -> None:
             f"{names} must be set in production (long random values, for example from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
         )
-    if config["DEADLINE_RULES"] not in ("england", "eu", "scotland") or str(config["SCOTLAND_STAGE"]) not in ("1", "2"):
+    if config["DEADLINE_RULES"] not in deadlines.RULES or str(config["SCOTLAND_STAGE"]) not in ("1", "2"):
         raise ConfigurationError(
             "SPEAKUP_DEADLINE_RULES must be england, eu or scotland, and SPEAKUP_SCOTLAND_STAGE 1 or 2"
         )

@@ -38,10 +38,11 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
     """The reporter's answer: True (detriment since closing), or False. Answers every check-in due so far."""
     if not isinstance(detriment, bool):
         raise InvalidInput({"detriment": "Answer yes or no"})
-    if not check_in_requested(case, today):
+    due = due_check_ins(case, today)
+    if due <= case.check_ins_answered:
         raise CheckInNotDue("There is no question waiting for an answer on this case.")
     now = utcnow()
-    case.check_ins_answered = due_check_ins(case, today)
+    case.check_ins_answered = due
     case.checked_in_at = now
     if detriment:
         case.detriment_after_closure = True

@@ -124,7 +124,8 @@ def _sealed_message(
     return message
 
 
-def _check_version(case: Case, expected_version: int | None) -> None:
+def check_version(case: Case, expected_version: int | None) -> None:
+    """CaseChanged when the form was loaded at another version of the case than the one stored now."""
     if expected_version is not None and expected_version != case.version:
         raise CaseChanged()
 
@@ -160,7 +161,7 @@ def change_status(
     case: Case, target: str, guardian: User, expected_version: int | None = None, show_name: bool = False
 ) -> None:
     """Any move the status machine allows, except closing, which needs an outcome and a message."""
-    _check_version(case, expected_version)
+    check_version(case, expected_version)
     if target == workflow.CLOSED:
         raise InvalidTransition("Close a case with the closing form: it needs an outcome and a message")
     if not workflow.can_move(case.status, target):
@@ -189,7 +190,7 @@ def close_case(
     ``learning`` ("you said, we did": what the organisation learned and changed) is sealed with the
     case; only when ``share_learning`` is set does the board report show it.
     """
-    _check_version(case, expected_version)
+    check_version(case, expected_version)
     errors: dict[str, str] = {}
     if outcome not in OUTCOMES:
         errors["outcome"] = "Choose the outcome of this case"
@@ -221,7 +222,7 @@ def close_case(
 @changes_case
 def assign_case(case: Case, assignee_id: object, guardian: User, expected_version: int | None = None) -> None:
     """Assigns a case to a guardian who can open it, or unassigns it (empty value)."""
-    _check_version(case, expected_version)
+    check_version(case, expected_version)
     assignee = None
     if assignee_id not in (None, ""):
         user_id = parse_int(assignee_id)
@@ -245,7 +246,7 @@ def record_for_return(
     case: Case, themes: list[str], worker_group: str, detriment: str, guardian: User, expected_version: int | None
 ) -> None:
     """The plain, countable facts of a case for the national return: themes, staff group, detriment."""
-    _check_version(case, expected_version)
+    check_version(case, expected_version)
     lists = lists_for(workflow.london_today(case.created_at))
     errors: dict[str, str] = {}
     if any(theme not in lists.themes for theme in themes):

@@ -8,7 +8,7 @@ from flask import current_app
 from speakup.crypto import sealing
 from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
-from speakup.domain.handling import CaseChanged, InvalidTransition, changes_case
+from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.domain.reading import referral_aad
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, clean_text
@@ -20,8 +20,7 @@ def record_referral(
     case: Case, case_key: bytes, guardian: User, referred_to: object, note: object, expected_version: int | None
 ) -> None:
     """Who a referred case went to, and the guardian's note. Only for a case that is referred now."""
-    if expected_version is not None and expected_version != case.version:
-        raise CaseChanged()
+    check_version(case, expected_version)
     if case.status != workflow.REFERRED:
         raise InvalidTransition("Move the case to Referred first, then record who it went to")
     errors = {}

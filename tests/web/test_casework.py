@@ -851,7 +851,7 @@ def test_a_race_decided_by_the_database_is_a_conflict_too(app, signed, guardian,
     data = {k: (str(guardian.id) if v == "ME" else v) for k, v in data.items()}
     loaded = load_form(signed, ref)
     before = stored(app, ref)
-    race_at(monkeypatch, app, ref, "_check_version", status="referred")
+    race_at(monkeypatch, app, ref, "check_version", status="referred")
     response = act(signed, ref, action, loaded, **data)
     page = text_of(response)
     assert response.status_code == 409
