@@ -98,6 +98,9 @@ def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
     form = {"token": token, "password": password, "confirm": password}
     if totp_secret is not None:
         # The previous step's code (accepted as clock drift), so the next sign-ins can use this step and the next.
+        # Never in a step's last seconds: a step passing before the server checks it would make it two steps old.
+        if time.time() % totp.TOTP_STEP > totp.TOTP_STEP - 3:
+            time.sleep(totp.TOTP_STEP - time.time() % totp.TOTP_STEP + 0.1)
         form.update(totp_secret=secret_text.group(1), security_code=totp.totp_now(totp_secret, time.time() - 30))
     done = post_form(client, path, "/enrol", **form)
     body = done.get_data(as_text=True)
