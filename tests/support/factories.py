@@ -78,6 +78,15 @@ def enrolment_path(page: str) -> str:
     return url[url.index("/enrol") :]
 
 
+def enrolment_code(secret: bytes) -> str:
+    """The security code to finish enrolling with: the previous step's (accepted as clock drift), so the sign-ins
+    that follow can use this step and the next. Never taken in a step's last seconds: a step passing before the
+    server checks it would leave the code two steps old, and refused."""
+    if time.time() % totp.TOTP_STEP > totp.TOTP_STEP - 5:
+        time.sleep(totp.TOTP_STEP - time.time() % totp.TOTP_STEP + 0.1)
+    return totp.totp_now(secret, time.time() - totp.TOTP_STEP)
+
+
 @dataclass
 class Enrolled:
     staff: Staff
@@ -97,11 +106,7 @@ def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
     form = {"token": token, "password": password, "confirm": password}
     if totp_secret is not None:
-        # The previous step's code (accepted as clock drift), so the next sign-ins can use this step and the next.
-        # Never in a step's last seconds: a step passing before the server checks it would make it two steps old.
-        if time.time() % totp.TOTP_STEP > totp.TOTP_STEP - 3:
-            time.sleep(totp.TOTP_STEP - time.time() % totp.TOTP_STEP + 0.1)
-        form.update(totp_secret=secret_text.group(1), security_code=totp.totp_now(totp_secret, time.time() - 30))
+        form.update(totp_secret=secret_text.group(1), security_code=enrolment_code(totp_secret))
     done = post_form(client, path, "/enrol", **form)
     body = done.get_data(as_text=True)
     assert done.status_code == 200, body

@@ -15,13 +15,13 @@ import os
 import re
 import secrets
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from support.factories import enrolment_code
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE
 from support.servers import (
     Browser,
@@ -36,8 +36,6 @@ from support.servers import (
     start_gunicorn,
     totp_secret_from,
 )
-
-from speakup.crypto import totp
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SPEAKUP_TEST_DATABASE_URL") else [])
 
@@ -95,7 +93,7 @@ def _enrol_as_whoever_holds_the_link(browser: Browser, link_page: str, password:
     secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
     done = browser.post("/enrol", form={
         "csrf_token": form.csrf(), "token": path.split("token=", 1)[1], "password": password, "confirm": password,
-        "totp_secret": secret_text, "security_code": totp.totp_now(secret, time.time() - 30),
+        "totp_secret": secret_text, "security_code": enrolment_code(secret),
     })  # fmt: skip
     assert done.status == 200, done.text
     email = re.search(r'<span id="enrolment-email">([^<]+)</span>', form.text).group(1)
