@@ -7,9 +7,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from speakup.domain import quarters
 from speakup.ops import audit
 from speakup.platform.models import db
-from speakup.reporting import national_return, quarters, stats_tokens
+from speakup.reporting import national_return, stats_tokens
 
 
 @click.command("ngo-return")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import deadlines, workflow
+from speakup.domain import characteristics, deadlines, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
@@ -26,6 +27,8 @@ from speakup.platform.models import (
     utcnow,
 )
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ConcernInput:
@@ -37,9 +40,12 @@ class ConcernInput:
     contact: str = ""
     worker_group: str = ""
     exclude_guardian: str = ""  # the id of a guardian who must never receive this concern
+    # The voluntary answers about the person (domain/characteristics.py): counted apart, never stored with it.
+    characteristics: tuple[tuple[str, str], ...] = ()
 
 
-CONCERN_FIELDS = tuple(ConcernInput.__dataclass_fields__)
+# What the person types; the characteristics come as one more field of their own ("characteristics").
+CONCERN_FIELDS = tuple(name for name in ConcernInput.__dataclass_fields__ if name != "characteristics")
 
 
 @dataclass(frozen=True)
@@ -78,15 +84,24 @@ GUARDIAN = Voice(
 
 def check_concern(data: dict[str, object], voice: Voice = REPORTER) -> ConcernInput:
     """Applies every rule for a new concern in one place. Raises InvalidInput with all problems."""
-    not_text = {key: f"{key} must be text" for key, value in data.items() if not isinstance(value, str | None)}
+    not_text = {
+        key: f"{key} must be text"
+        for key, value in data.items()
+        if key != "characteristics" and not isinstance(value, str | None)
+    }
     values = {key: clean_text(data.get(key)) for key in CONCERN_FIELDS}
     checked: dict[str, str] = {}
     for check in (_check_lengths, _check_anonymity, _check_choices):
         checked.update(check(values, voice))  # a later rule's message for the same field is the more useful one
     errors = not_text | {key: message for key, message in checked.items() if key not in not_text}
+    answers: characteristics.Answers = {}
+    try:
+        answers = characteristics.check_answers(data.get("characteristics"), date.today())
+    except InvalidInput as refused:
+        errors |= refused.errors
     if errors:
         raise InvalidInput(errors)
-    return ConcernInput(**values)
+    return ConcernInput(**values, characteristics=tuple(sorted(answers.items())))
 
 
 def _check_lengths(values: dict[str, str], voice: Voice) -> dict[str, str]:
@@ -152,7 +167,8 @@ NEW_CASE_ATTEMPTS = 3
 
 def raise_concern(concern: ConcernInput, channel: str = ONLINE, recorded_by: User | None = None) -> RaisedConcern:
     """Stores a new concern sealed under a fresh case key, wrapped for every guardian on the verified roster,
-    the recovery key and the reporter's access code. One transaction: all of it or none of it.
+    the recovery key and the reporter's access code. One transaction: all of it or none of it. Then, in a
+    second, the person's answers about themselves are counted (if that one fails, the concern is still safe).
 
     ``recorded_by`` is the guardian who recorded a concern raised ``channel`` (in person, by phone...): it is
     assigned to them and audited as theirs."""
@@ -175,6 +191,13 @@ def raise_concern(concern: ConcernInput, channel: str = ONLINE, recorded_by: Use
         except Exception:
             db.session.rollback()
             raise
+    # Counted after the case is committed, in a transaction of its own, so no write ties the answers to it.
+    try:
+        characteristics.count_answers(dict(concern.characteristics))
+    except DBAPIError:
+        # The concern is stored and its code must still reach the person: a lost count is the lesser harm.
+        db.session.rollback()
+        logger.warning("characteristics_not_counted")
     notify.new_concern(guardians)
     return raised
 
@@ -220,6 +243,8 @@ def _store_new_case(
         protocol=sealing.PROTOCOL,
     )
     case.next_due = case.acknowledge_by
+    if concern.characteristics:
+        characteristics.mark_given(case)
     # All the cryptography first: the id is known, so nothing below waits for the database or holds it.
     case_key = sealing.new_case_key()
     case.concern_ct, case.identity_ct = seal_concern(case.id, case_key, concern)

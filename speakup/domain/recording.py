@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speakup.domain import raising
+from speakup.domain import characteristics, raising
 from speakup.domain.categories import RECORDED_CHANNELS
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import User
@@ -20,6 +20,7 @@ RECORD_FIELDS = (
     "contact",
     "worker_group",
     "give_access_code",
+    *characteristics.FIELDS,
 )
 
 
@@ -31,13 +32,14 @@ class RecordedConcern:
     access_code: str | None
 
 
-def record_concern(data: dict[str, object], guardian: User) -> RecordedConcern:
+def record_concern(data: dict[str, str], guardian: User) -> RecordedConcern:
     """Checks what the guardian typed (every problem at once, by field), then raises the concern as theirs."""
     errors: dict[str, str] = {}
     channel = data.get("channel")
     if not isinstance(channel, str) or channel not in RECORDED_CHANNELS:
         errors["channel"] = "Choose how the concern was raised"
     fields = {key: data.get(key) for key in raising.CONCERN_FIELDS if key != "exclude_guardian"}
+    fields["characteristics"] = characteristics.from_form(data)  # what they chose to say about themselves
     try:
         concern = raising.check_concern(fields, raising.GUARDIAN)
     except InvalidInput as refused:

@@ -180,6 +180,9 @@ class Case(db.Model):
     check_ins_answered: Mapped[int] = mapped_column(default=0, server_default="0")
     checked_in_at: Mapped[datetime | None] = mapped_column(index=True)
     detriment_after_closure: Mapped[bool | None]
+    # Whether the person answered the voluntary questions about themselves (domain/characteristics.py), so they
+    # are not counted twice. What they answered is never here: only added to CharacteristicCount, by quarter.
+    characteristics_given: Mapped[bool] = mapped_column(default=False)
     # When the reporter last wrote (a message or a file): later than a guardian's grant.read_at means a reply waits.
     reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
@@ -363,3 +366,16 @@ class StatsToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class CharacteristicCount(db.Model):
+    """How many people speaking up in a quarter gave an answer to one of the voluntary questions about
+    themselves (domain/characteristics.py). A count per quarter, question and answer, and nothing else: no case,
+    no person, no time, so no answer can be tied to a concern."""
+
+    __tablename__ = "characteristic_counts"
+
+    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026Q4"
+    question: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

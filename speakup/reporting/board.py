@@ -18,10 +18,10 @@ from pygal.style import Style
 from sqlalchemy import select
 
 from speakup.crypto import sealing
-from speakup.domain import workflow
+from speakup.domain import characteristics, workflow
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
+from speakup.domain.quarters import Quarter, quarter_of
 from speakup.platform.models import Case, CaseGrant, CaseTheme, db
-from speakup.reporting.quarters import Quarter, quarter_of
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 
 # NHS.UK palette: blue, dark blue, green, warm yellow, grey.
@@ -50,9 +50,11 @@ class QuarterRow:
     channels: dict[str, int] = field(default_factory=dict)  # how the quarter's concerns were raised
     referrals: dict[str, int] = field(default_factory=dict)  # who the quarter's referred concerns went to
     detriment_after_closure: int = 0  # told a check-in after closing they suffered detriment
+    # The voluntary answers about the people who spoke up, counted apart from any case: "question:answer" -> count.
+    characteristics: dict[str, int] = field(default_factory=dict)
     # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
     # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment",
-    # "channel:<channel>", "referral:<who>".
+    # "channel:<channel>", "referral:<who>", "about:<question>:<answer>".
     shown: dict[str, int | str] = field(default_factory=dict)
 
 
@@ -62,6 +64,7 @@ class BoardReport:
     theme_labels: dict[str, str]
     channel_labels: dict[str, str]
     referral_labels: dict[str, str]
+    questions: tuple[characteristics.Question, ...]
     ack_days: int
     feedback_days: int
     suppress_below: int
@@ -81,6 +84,8 @@ def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
         # Every concern was raised one way: these add up to "raised", so none may be worked out from the rest.
         *[Measure(f"channel:{channel}", channel, count, part_of="raised") for channel, count in row.channels.items()],
         *[Measure(f"referral:{to}", to, count) for to, count in row.referrals.items()],
+        # Not everyone answers, and "prefer not to say" is not counted: these add up to nothing that is shown.
+        *[Measure(f"about:{answer}", answer, count) for answer, count in row.characteristics.items()],
     ]
     shown = {m.key: m.value for m in suppress(measures, below)}
     shown["feedback"], shown["yes"] = shown.pop(FEEDBACK_RESPONSES), shown.pop(FEEDBACK_YES)
@@ -125,6 +130,7 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
         key = quarter_of(workflow.london_today(row.created_at))
         if key in buckets:
             buckets[key].append(row)
+    about = characteristics.counts_for([period.label for period in wanted])
     result = []
     for period, cases in buckets.items():
         theme_counts = dict.fromkeys(themes, 0)
@@ -151,10 +157,12 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
                 channels={channel: sum(1 for c in cases if c.channel == channel) for channel in CHANNELS},
                 referrals={to: sum(1 for c in cases if c.referred_to == to) for to in REFERRALS},
                 detriment_after_closure=sum(1 for c in cases if c.detriment_after_closure),
+                characteristics={f"{q}:{a}": count for (q, a), count in about[period.label].items()},
             )
         )
     result = [replace(row, shown=_suppressed(row, suppress_below)) for row in result]
-    return BoardReport(result, themes, CHANNELS, REFERRALS, ack_days, feedback_days, suppress_below)
+    questions = characteristics.questions_for(today)
+    return BoardReport(result, themes, CHANNELS, REFERRALS, questions, ack_days, feedback_days, suppress_below)
 
 
 def _bars(report: BoardReport, key: str) -> list[int | None]:

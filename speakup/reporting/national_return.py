@@ -13,8 +13,8 @@ import io
 from sqlalchemy import and_, case, func, select
 
 from speakup.domain.categories import lists_for
+from speakup.domain.quarters import Quarter
 from speakup.platform.models import Case, CaseTheme, db
-from speakup.reporting.quarters import Quarter
 from speakup.reporting.suppression import (
     ANONYMOUS,
     CASES_RAISED,

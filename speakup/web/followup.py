@@ -6,12 +6,12 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import sealing
-from speakup.domain import checkins, files, handling, reading, workflow
+from speakup.domain import characteristics, checkins, files, handling, reading, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
 from speakup.keys import grants, sessions
 from speakup.platform import imaging
@@ -103,6 +103,10 @@ class AttachmentForm(DomainForm):
     field_names = (imaging.FIELD,)
 
 
+class AboutForm(DomainForm):
+    field_names = characteristics.FIELDS
+
+
 def _render_case(
     case,
     case_key,
@@ -111,6 +115,7 @@ def _render_case(
     feedback_form: FeedbackForm | None = None,
     attachment_form: AttachmentForm | None = None,
     check_in_form: CheckInForm | None = None,
+    about_form: AboutForm | None = None,
 ):
     view = reading.reporter_view(case, case_key)
     return render_template(
@@ -125,6 +130,10 @@ def _render_case(
         attachment_form=attachment_form or AttachmentForm(),
         attachment_hint=imaging.limits_text(),
         attachment_accept=imaging.accept_attribute(),
+        about_asked=not case.characteristics_given,
+        about_form=about_form or AboutForm(),
+        questions=characteristics.questions_for(date.today()),
+        how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
     ), status
 
 
@@ -220,6 +229,24 @@ def check_in():
     except (checkins.CheckInNotDue, handling.CaseChanged):
         db.session.rollback()  # answered meanwhile, or reopened: the page shows which
     return redirect(url_for("followup.case_page"))
+
+
+@bp.post("/case/about-you")
+def about_you():
+    current = _current_case()
+    if current is None:
+        return redirect(url_for("followup.start"))
+    case, case_key = current
+    form = AboutForm()
+    try:
+        answers = characteristics.check_answers(characteristics.from_form(form.values), date.today())
+        characteristics.give_for_case(case, answers)
+    except InvalidInput as exc:
+        form.fail(exc.errors)
+        return _render_case(case, case_key, ReplyForm(), 400, about_form=form)
+    except characteristics.AlreadyGiven:
+        pass  # answered meanwhile (another tab): the page says so
+    return redirect(url_for("followup.case_page") + "#about-you")
 
 
 @bp.post("/sign-out")

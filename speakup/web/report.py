@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import files, raising
+from speakup.domain import characteristics, files, raising
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import imaging
 from speakup.platform.extensions import csrf, submit_limit
@@ -22,7 +22,10 @@ bp = Blueprint("report", __name__)
 
 
 class ConcernForm(DomainForm):
-    field_names = (*raising.CONCERN_FIELDS, imaging.FIELD)
+    field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD)
+
+    def concern(self) -> dict[str, object]:
+        return {**self.values, "characteristics": characteristics.from_form(self.values)}
 
 
 @bp.get("/")
@@ -66,6 +69,8 @@ def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool =
             form=form,
             anonymity_options=ANONYMITY_LABELS,
             worker_groups=lists_for(date.today()).worker_groups,
+            questions=characteristics.questions_for(date.today()),
+            how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
             # After a failed save, asking again would only wait out the database timeout a second time.
             guardians=_guardian_choices(form, database_down),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
@@ -93,7 +98,7 @@ def raise_submit():
     upload = uploaded_file()
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
-        concern, clean = files.check_concern_with_file(form.values, upload)
+        concern, clean = files.check_concern_with_file(form.concern(), upload)
         raised, file_kept = files.raise_with_file(concern, clean)
     except InvalidInput as exc:
         form.fail(exc.errors)

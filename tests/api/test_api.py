@@ -185,6 +185,7 @@ def test_openapi_covers_every_api_route_and_nothing_else(app: Flask, document: d
         ("post", f"{API}/follow-up/messages"),
         ("post", f"{API}/follow-up/feedback"),
         ("post", f"{API}/follow-up/check-in"),
+        ("post", f"{API}/follow-up/characteristics"),
         ("get", f"{API}/stats"),  # statistics token, not the access code: tests/test_reports.py
     }
     assert documented == routes

@@ -16,10 +16,10 @@ from sqlalchemy import event, select
 from support.factories import gen_concern, gen_staff
 from support.openapi import check_api_answer
 
-from speakup.domain import categories
+from speakup.domain import categories, quarters
+from speakup.domain.quarters import parse_quarter
 from speakup.platform.models import AuditEvent, Case, CaseTheme, StatsToken, db
-from speakup.reporting import national_return, quarters, suppression
-from speakup.reporting.quarters import parse_quarter
+from speakup.reporting import national_return, suppression
 from speakup.reporting.suppression import Measure, suppress
 
 API = "/api/v1"

@@ -24,7 +24,7 @@ from support.factories import Staff, gen_concern, gen_staff
 from support.html import AuthActions, post_form
 
 from speakup.crypto import sealing
-from speakup.domain import handling, references, retention, workflow
+from speakup.domain import handling, quarters, references, retention, workflow
 from speakup.keys import account_keys, grants, recovery
 from speakup.ops import audit
 from speakup.platform.models import (
@@ -41,7 +41,7 @@ from speakup.platform.models import (
     db,
     utcnow,
 )
-from speakup.reporting import national_return, quarters, suppression
+from speakup.reporting import national_return, suppression
 
 RATE = {"SUBMIT_RATE_LIMIT": "1000 per hour", "ACCESS_CODE_RATE_LIMIT": "1000 per minute"}
 CHILDREN = (CaseGrant, Message, CaseNote, Attachment, ReporterSession, CaseExclusion)

@@ -102,6 +102,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("followup.add_file", "POST"): REPORTER_SESSION_POST_401,
     ("followup.feedback", "POST"): REPORTER_SESSION_POST_START,
     ("followup.check_in", "POST"): REPORTER_SESSION_POST_START,
+    ("followup.about_you", "POST"): REPORTER_SESSION_POST_START,
     ("followup.sign_out", "POST"): PUBLIC,
     # Reporter API.
     ("api.openapi", "GET"): PUBLIC,
@@ -111,6 +112,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("api.post_message", "POST"): ACCESS_CODE_API,
     ("api.post_feedback", "POST"): ACCESS_CODE_API,
     ("api.post_check_in", "POST"): ACCESS_CODE_API,
+    ("api.post_characteristics", "POST"): ACCESS_CODE_API,
     # Statistics need a statistics token: an access code or a staff session is not one.
     ("api.stats", "GET"): same(UNAUTHORISED),
     # Staff sign-in and sign-out.

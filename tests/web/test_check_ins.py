@@ -12,9 +12,9 @@ from support.factories import case_row, gen_concern
 from support.html import post_form, walk_to
 
 from speakup.domain import workflow
+from speakup.domain.quarters import quarter_of
 from speakup.platform.models import Case, db, utcnow
 from speakup.reporting.national_return import national_return, suppressed_return
-from speakup.reporting.quarters import quarter_of
 from speakup.reporting.suppression import DETRIMENT_AFTER_CLOSURE
 
 QUESTION = "Since your case was closed, have you suffered detriment for speaking up?"

@@ -8,43 +8,44 @@ from typing import Any
 
 from flask import current_app
 
-from speakup.domain import workflow
+from speakup.domain import characteristics, workflow
 from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
-
-_TEXT = {"type": "string"}
-# The server trims text before it checks it, so "required text" means "has a non-blank character" and an
-# optional field may be blank or null (both mean "not given"). The schemas say exactly that, so a client
-# (or a fuzzer) can tell from the document alone what will be accepted.
-_NOT_BLANK = r"\S"
-_BLANK = {"anyOf": [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]}
-_DATE = {"type": "string", "format": "date"}
-_DATETIME = {"type": "string", "format": "date-time"}
-
-
-def _json(schema_ref: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}
+from speakup.web.api.schema_parts import (
+    BLANK,
+    DATE,
+    DATETIME,
+    NOT_BLANK,
+    TEXT,
+    answer,
+    errors,
+    json_content,
+    optional_text,
+)
 
 
-def _answer(description: str, schema_ref: str) -> dict[str, Any]:
-    return {"description": description, "content": _json(schema_ref)}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    texts = {
-        400: "Malformed request",
-        401: "Wrong or missing access code",
-        409: "Conflicts with the case's state",
-        413: "Body larger than 1 MiB",
-        415: "Body is not JSON",
-        422: "Fields invalid or unknown",
-        429: "Too many requests; see Retry-After",
-        503: "Service unavailable",
+def _characteristics_schemas(day: date) -> dict[str, Any]:
+    """The voluntary questions about the person: with a new concern (any may be left out, blank or null), and
+    later on their own (at least one must be answered)."""
+    questions = characteristics.questions_for(day)
+    answers = {q.key: {"enum": list(q.answers), "description": q.label} for q in questions}
+    described = "Optional answers about the person raising the concern, by question (see /options). " + (
+        characteristics.HOW_ANSWERS_ARE_KEPT
+    )
+    return {
+        "Characteristics": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "description": described + " Leave a question out, blank or null to prefer not to say.",
+            "properties": {key: {"anyOf": [schema, BLANK]} for key, schema in answers.items()},
+        },
+        "LaterCharacteristics": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": described + " Answered once per concern: again is 409. At least one answer.",
+            "properties": {key: {"anyOf": [schema, BLANK]} for key, schema in answers.items()},
+            "anyOf": [{"required": [key], "properties": {key: schema}} for key, schema in answers.items()],
+        },
     }
-    return {str(s): _answer(texts[s], "Error") for s in statuses}
-
-
-def _optional_text(max_chars: int, description: str) -> dict[str, Any]:
-    return {"type": ["string", "null"], "maxLength": max_chars, "description": description}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -82,9 +83,9 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["code", "message"],
                             "properties": {
-                                "code": _TEXT,
-                                "message": _TEXT,
-                                "fields": {"type": "object", "additionalProperties": _TEXT},
+                                "code": TEXT,
+                                "message": TEXT,
+                                "fields": {"type": "object", "additionalProperties": TEXT},
                             },
                         }
                     },
@@ -94,31 +95,45 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["anonymity", "worker_groups"],
                     "properties": {
                         "anonymity": {"type": "array", "items": {"enum": list(ANONYMITY)}},
-                        "worker_groups": {"type": "array", "items": _TEXT},
+                        "worker_groups": {"type": "array", "items": TEXT},
                         "guardians": {
                             "type": "array",
                             "description": "Guardians a reporter may keep out of their concern (exclude_guardian)",
                             "items": {
                                 "type": "object",
                                 "required": ["id", "name"],
-                                "properties": {"id": _TEXT, "name": _TEXT},
+                                "properties": {"id": TEXT, "name": TEXT},
+                            },
+                        },
+                        "characteristics": {
+                            "type": "array",
+                            "description": "The voluntary questions about the person, and their answers",
+                            "items": {
+                                "type": "object",
+                                "required": ["key", "question", "answers"],
+                                "properties": {
+                                    "key": TEXT,
+                                    "question": TEXT,
+                                    "answers": {"type": "array", "items": TEXT},
+                                },
                             },
                         },
                     },
                 },
+                **_characteristics_schemas(date.today()),
                 "NewConcern": {
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["what_happened", "anonymity"],
                     "properties": {
-                        "what_happened": {"type": "string", "pattern": _NOT_BLANK, "maxLength": concern_chars},
-                        "where": _optional_text(short, "Where it happened"),
-                        "when": _optional_text(short, "When it happened"),
+                        "what_happened": {"type": "string", "pattern": NOT_BLANK, "maxLength": concern_chars},
+                        "where": optional_text(short, "Where it happened"),
+                        "when": optional_text(short, "When it happened"),
                         "anonymity": {"enum": list(ANONYMITY)},
-                        "name": _optional_text(short, "Required unless anonymous; refused when anonymous."),
-                        "contact": _optional_text(short, "Refused when anonymous."),
+                        "name": optional_text(short, "Required unless anonymous; refused when anonymous."),
+                        "contact": optional_text(short, "Refused when anonymous."),
                         "worker_group": {
-                            "anyOf": [{"enum": worker_groups}, _BLANK],
+                            "anyOf": [{"enum": worker_groups}, BLANK],
                             "description": "One of /options worker_groups; blank or null when not given.",
                         },
                         "exclude_guardian": {
@@ -126,21 +141,22 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The id (from /options) of a guardian who must never receive this "
                             "concern; blank or null for none. An id that is not a current guardian's gets 422.",
                         },
+                        "characteristics": {"$ref": "#/components/schemas/Characteristics"},
                     },
                     # Nothing identifying is stored for an anonymous concern: a name or contact is refused
                     # rather than dropped. Confidential and open concerns need a name.
                     "if": {"required": ["anonymity"], "properties": {"anonymity": {"const": "anonymous"}}},
-                    "then": {"properties": {"name": _BLANK, "contact": _BLANK}},
-                    "else": {"required": ["name"], "properties": {"name": {"type": "string", "pattern": _NOT_BLANK}}},
+                    "then": {"properties": {"name": BLANK, "contact": BLANK}},
+                    "else": {"required": ["name"], "properties": {"name": {"type": "string", "pattern": NOT_BLANK}}},
                 },
                 "RaisedConcern": {
                     "type": "object",
                     "required": ["reference", "access_code", "status", "acknowledge_by"],
                     "properties": {
-                        "reference": _TEXT,
-                        "access_code": {**_TEXT, "description": "Shown once. Never stored; cannot be recovered."},
+                        "reference": TEXT,
+                        "access_code": {**TEXT, "description": "Shown once. Never stored; cannot be recovered."},
                         "status": {"const": "received"},
-                        "acknowledge_by": _DATE,
+                        "acknowledge_by": DATE,
                     },
                 },
                 "Message": {
@@ -148,8 +164,8 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["author", "body", "created_at"],
                     "properties": {
                         "author": {"enum": ["reporter", "guardian"]},
-                        "body": _TEXT,
-                        "created_at": _DATETIME,
+                        "body": TEXT,
+                        "created_at": DATETIME,
                     },
                 },
                 "FollowUp": {
@@ -164,14 +180,15 @@ def openapi_document() -> dict[str, Any]:
                         "messages",
                         "feedback_requested",
                         "check_in_requested",
+                        "characteristics_asked",
                     ],
                     "properties": {
-                        "reference": _TEXT,
+                        "reference": TEXT,
                         "status": {"enum": list(workflow.REPORTER_LABELS)},
-                        "status_label": _TEXT,
-                        "created_at": _DATETIME,
-                        "acknowledge_by": _DATE,
-                        "feedback_by": _DATE,
+                        "status_label": TEXT,
+                        "created_at": DATETIME,
+                        "acknowledge_by": DATE,
+                        "feedback_by": DATE,
                         "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
                         "feedback_requested": {"type": "boolean"},
                         "check_in_requested": {
@@ -179,18 +196,23 @@ def openapi_document() -> dict[str, Any]:
                             "description": "A check-in after closing is waiting: "
                             "Since your case was closed, have you suffered detriment for speaking up?",
                         },
+                        "characteristics_asked": {
+                            "type": "boolean",
+                            "description": "The voluntary questions about the person are not answered yet "
+                            "(POST /follow-up/characteristics)",
+                        },
                     },
                 },
                 "NewMessage": {
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["body"],
-                    "properties": {"body": {"type": "string", "pattern": _NOT_BLANK, "maxLength": message_chars}},
+                    "properties": {"body": {"type": "string", "pattern": NOT_BLANK, "maxLength": message_chars}},
                 },
                 "MessageCreated": {
                     "type": "object",
                     "required": ["created_at"],
-                    "properties": {"created_at": _DATETIME},
+                    "properties": {"created_at": DATETIME},
                 },
                 "Feedback": {
                     "type": "object",
@@ -220,22 +242,22 @@ def openapi_document() -> dict[str, Any]:
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
-                    "responses": {"200": _answer("OpenAPI 3.1 document", "OpenAPI")},
+                    "responses": {"200": answer("OpenAPI 3.1 document", "OpenAPI")},
                 }
             },
             "/options": {
                 "get": {
                     "summary": "The allowed values for anonymity and worker group",
-                    "responses": {"200": _answer("Allowed values", "Options")},
+                    "responses": {"200": answer("Allowed values", "Options")},
                 }
             },
             "/concerns": {
                 "post": {
                     "summary": "Raise a concern",
-                    "requestBody": {"required": True, "content": _json("NewConcern")},
+                    "requestBody": {"required": True, "content": json_content("NewConcern")},
                     "responses": {
-                        "201": _answer("Raised; keep the access code", "RaisedConcern"),
-                        **_errors(400, 413, 415, 422, 429, 503),
+                        "201": answer("Raised; keep the access code", "RaisedConcern"),
+                        **errors(400, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -243,17 +265,17 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Status and conversation of the concern this access code opens",
                     "security": bearer,
-                    "responses": {"200": _answer("The case", "FollowUp"), **_errors(401, 429, 503)},
+                    "responses": {"200": answer("The case", "FollowUp"), **errors(401, 429, 503)},
                 }
             },
             "/follow-up/messages": {
                 "post": {
                     "summary": "Reply to the guardian",
                     "security": bearer,
-                    "requestBody": {"required": True, "content": _json("NewMessage")},
+                    "requestBody": {"required": True, "content": json_content("NewMessage")},
                     "responses": {
-                        "201": _answer("Sent", "MessageCreated"),
-                        **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                        "201": answer("Sent", "MessageCreated"),
+                        **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -261,10 +283,10 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Answer the closing question: would you speak up again?",
                     "security": bearer,
-                    "requestBody": {"required": True, "content": _json("Feedback")},
+                    "requestBody": {"required": True, "content": json_content("Feedback")},
                     "responses": {
-                        "201": _answer("Recorded", "FeedbackRecorded"),
-                        **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                        "201": answer("Recorded", "FeedbackRecorded"),
+                        **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -272,10 +294,21 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Answer a check-in after closing: have you suffered detriment for speaking up since?",
                     "security": bearer,
-                    "requestBody": {"required": True, "content": _json("CheckIn")},
+                    "requestBody": {"required": True, "content": json_content("CheckIn")},
                     "responses": {
-                        "201": _answer("Recorded", "FeedbackRecorded"),
-                        **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                        "201": answer("Recorded", "FeedbackRecorded"),
+                        **errors(400, 401, 409, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/follow-up/characteristics": {
+                "post": {
+                    "summary": "Answer the voluntary questions about yourself, counted apart from the concern",
+                    "security": bearer,
+                    "requestBody": {"required": True, "content": json_content("LaterCharacteristics")},
+                    "responses": {
+                        "201": answer("Counted", "FeedbackRecorded"),
+                        **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -300,8 +333,8 @@ _STATS_SCHEMAS = {
         "type": "object",
         "required": ["key", "measure", "value"],
         "properties": {
-            "key": {**_TEXT, "description": "A stable name for the measure, such as cases_raised"},
-            "measure": {**_TEXT, "description": "The measure in plain words, as in the CSV return"},
+            "key": {**TEXT, "description": "A stable name for the measure, such as cases_raised"},
+            "measure": {**TEXT, "description": "The measure in plain words, as in the CSV return"},
             "value": {
                 "description": 'A count, or the suppression label (such as "<5") when the count is small '
                 "or would let a small count be worked out by subtraction",
@@ -339,9 +372,9 @@ def _stats_paths() -> dict[str, Any]:
                     }
                 ],
                 "responses": {
-                    "200": _answer("The quarter's measures", "Stats"),
-                    "401": _answer("Wrong, revoked or missing statistics token", "Error"),
-                    **_errors(422, 503),
+                    "200": answer("The quarter's measures", "Stats"),
+                    "401": answer("Wrong, revoked or missing statistics token", "Error"),
+                    **errors(422, 503),
                 },
             }
         }

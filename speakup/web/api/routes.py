@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import checkins, handling, raising, reading, workflow
+from speakup.domain import characteristics, checkins, handling, raising, reading, workflow
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
@@ -90,13 +90,17 @@ def options():
         anonymity=list(ANONYMITY),
         worker_groups=list(lists_for(date.today()).worker_groups),
         guardians=[{"id": str(g.id), "name": g.name} for g in raising.all_guardians()],
+        characteristics=[
+            {"key": q.key, "question": q.label, "answers": list(q.answers)}
+            for q in characteristics.questions_for(date.today())
+        ],
     )
 
 
 @bp.post("/concerns")
 @submit_limit
 def raise_concern():
-    body = _json_body(raising.CONCERN_FIELDS)
+    body = _json_body((*raising.CONCERN_FIELDS, "characteristics"))
     try:
         raised = raising.raise_concern(raising.check_concern(body))
     except InvalidInput as exc:
@@ -126,6 +130,7 @@ def follow_up():
         messages=[{"author": m.author, "body": m.body, "created_at": _iso(m.created_at)} for m in view.messages],
         feedback_requested=view.feedback_requested,
         check_in_requested=checkins.check_in_requested(case, workflow.london_today(utcnow())),
+        characteristics_asked=not case.characteristics_given,
     )
 
 
@@ -171,6 +176,21 @@ def post_check_in():
     return jsonify(recorded=True), 201
 
 
+@bp.post("/follow-up/characteristics")
+@access_code_limit
+def post_characteristics():
+    case, _case_key = _reporter_case()
+    today = date.today()
+    body = _json_body(tuple(q.key for q in characteristics.questions_for(today)))
+    try:
+        characteristics.give_for_case(case, characteristics.check_answers(body, today))
+    except InvalidInput as exc:
+        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+    except characteristics.AlreadyGiven as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify(recorded=True), 201
+
+
 # --- Statistics (a trust's dashboard), read with a statistics token, never an access code ----------
 
 STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer <token>)."  # noqa: S105 - a message
@@ -178,8 +198,9 @@ STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer
 
 @bp.get("/stats")
 def stats():
+    from speakup.domain import quarters
     from speakup.ops import audit
-    from speakup.reporting import national_return, quarters, stats_tokens
+    from speakup.reporting import national_return, stats_tokens
 
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     pepper = current_app.config["TOKEN_PEPPER_BYTES"]

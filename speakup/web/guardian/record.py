@@ -8,7 +8,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from speakup.domain import recording
+from speakup.domain import characteristics, recording
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
 from speakup.platform.inputs import InvalidInput
 from speakup.web.errors import error_page
@@ -29,6 +29,7 @@ def _form_page(form: RecordForm, status: int = 200):
             channels=RECORDED_CHANNELS,
             anonymity_options=ANONYMITY_LABELS,
             worker_groups=lists_for(date.today()).worker_groups,
+            questions=characteristics.questions_for(date.today()),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
         ),
         status,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Response, current_app, render_template, request
 from flask_login import current_user
 
-from speakup.domain import workflow
+from speakup.domain import quarters, workflow
 from speakup.ops import audit
 from speakup.platform.models import utcnow
-from speakup.reporting import national_return, quarters
+from speakup.reporting import national_return
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required
 

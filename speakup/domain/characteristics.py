@@ -1,0 +1,209 @@
+"""The voluntary "characteristics of those speaking up": questions the person may answer about themselves, when
+raising a concern or later, or that a guardian records from what they were told.
+
+The answers are never stored with the concern. They are only added to counts per quarter, question and answer
+(``CharacteristicCount``): no case, person or time is kept with them, so they can be counted and suppressed but
+never tied to a concern. The case keeps one flag (``characteristics_given``) so nobody is counted twice; it says
+that the person answered, never what.
+
+"Prefer not to say" is every question's default and is not counted. The questions are versioned by period like
+the national return's lists: a change is one new ``QuestionList``, and older quarters keep their answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from speakup.domain import quarters, workflow
+from speakup.platform.inputs import InvalidInput
+from speakup.platform.models import Case, CharacteristicCount, db, utcnow
+
+PREFER_NOT_TO_SAY = "Prefer not to say"
+
+# Said on every form that asks, so the person knows before they answer.
+HOW_ANSWERS_ARE_KEPT = (
+    "These questions are optional. Your answers are not stored with your concern: each one is only added to a "
+    "count for this quarter, so nobody, the guardian included, can tell which answers were yours. Small numbers "
+    "are hidden in every report."
+)
+
+YES_NO_ANSWERS = {"yes": "Yes", "no": "No"}
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str  # the form field and the API's name for it
+    label: str  # a noun, so it reads the same to the person ("About you") and to a guardian ("About them")
+    answers: dict[str, str]  # value -> label; "prefer not to say" is the empty value, never stored
+
+
+@dataclass(frozen=True)
+class QuestionList:
+    starts: date
+    questions: tuple[Question, ...]
+
+
+# From the recording guidance in force from 1 April 2024, which asks guardians to record the characteristics of
+# those speaking up where the person is willing: the protected characteristics of the Equality Act 2010 that NHS
+# staff monitoring uses (the 2021 census's ethnic groups), and whether the person trained outside the UK (the
+# National Guardian's Office reviews the speaking up of overseas-trained workers).
+_LISTS = (
+    QuestionList(
+        starts=date(2024, 4, 1),
+        questions=(
+            Question(
+                "age_band",
+                "Age",
+                {
+                    "under_25": "Under 25",
+                    "25_34": "25 to 34",
+                    "35_44": "35 to 44",
+                    "45_54": "45 to 54",
+                    "55_64": "55 to 64",
+                    "65_over": "65 or over",
+                },
+            ),
+            Question("sex", "Sex", {"female": "Female", "male": "Male", "other": "I use another term"}),
+            Question("gender_same_as_birth", "Gender the same as the sex registered at birth", YES_NO_ANSWERS),
+            Question(
+                "sexual_orientation",
+                "Sexual orientation",
+                {
+                    "bisexual": "Bisexual",
+                    "gay_lesbian": "Gay or lesbian",
+                    "heterosexual": "Heterosexual or straight",
+                    "other": "Another sexual orientation",
+                },
+            ),
+            Question(
+                "ethnic_group",
+                "Ethnic group",
+                {
+                    "asian": "Asian or Asian British",
+                    "black": "Black, Black British, Caribbean or African",
+                    "mixed": "Mixed or multiple ethnic groups",
+                    "white": "White",
+                    "other": "Another ethnic group",
+                },
+            ),
+            Question("disability", "A disability or long-term condition", YES_NO_ANSWERS),
+            Question(
+                "religion",
+                "Religion or belief",
+                {
+                    "none": "No religion",
+                    "buddhist": "Buddhist",
+                    "christian": "Christian",
+                    "hindu": "Hindu",
+                    "jewish": "Jewish",
+                    "muslim": "Muslim",
+                    "sikh": "Sikh",
+                    "other": "Another religion or belief",
+                },
+            ),
+            Question("trained_outside_uk", "Trained or qualified outside the UK", YES_NO_ANSWERS),
+        ),
+    ),
+)
+
+# Every question any list has asked: the form fields a page reads, whatever the day.
+FIELDS = tuple(dict.fromkeys(q.key for entry in _LISTS for q in entry.questions))
+
+Answers = dict[str, str]  # question key -> answer value, "prefer not to say" left out
+
+
+class AlreadyGiven(Exception):
+    """This case's person has already answered; answering again would count them twice."""
+
+
+def questions_for(day: date) -> tuple[Question, ...]:
+    current = _LISTS[0]
+    for entry in _LISTS:
+        if entry.starts <= day:
+            current = entry
+    return current.questions
+
+
+def from_form(values: Mapping[str, str]) -> dict[str, str]:
+    """The answers among a form's fields (each question's field has its key as its name)."""
+    return {key: values.get(key, "") for key in FIELDS}
+
+
+def check_answers(answers: object, day: date) -> Answers:
+    """The answers given (None or {} for none), each checked against its question; InvalidInput by question key."""
+    if answers is None:
+        return {}
+    if not isinstance(answers, Mapping):
+        raise InvalidInput({"characteristics": "characteristics must be an object of question: answer"})
+    questions = {q.key: q for q in questions_for(day)}
+    errors, checked = {}, {}
+    for key, value in answers.items():
+        question = questions.get(key)
+        if question is None:
+            errors[str(key)] = "This is not one of the questions asked"
+        elif value is None or (isinstance(value, str) and not value.strip()):
+            continue  # prefer not to say
+        elif not isinstance(value, str) or value not in question.answers:
+            errors[key] = f"{question.label}: choose an answer from the list, or prefer not to say"
+        else:
+            checked[key] = value
+    if errors:
+        raise InvalidInput(errors)
+    return checked
+
+
+def mark_given(case: Case) -> None:
+    """Part of the transaction that stores the case: it has answers, to be counted once it is committed."""
+    case.characteristics_given = True
+
+
+def give_for_case(case: Case, answers: Answers) -> None:
+    """The person (or their guardian) answers later. Owns its transactions: the flag first, then the counts, so
+    a second answer is refused even if two arrive at once, and the counts are written apart from the case.
+
+    Changing the flag does not touch the case's version: a guardian's form open on the case stays valid."""
+    if not answers:
+        raise InvalidInput({FIELDS[0]: "Choose at least one answer, or leave these questions"})
+    flagged = db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.characteristics_given.is_(False))
+        .values(characteristics_given=True)
+        .execution_options(synchronize_session=False)
+    )
+    if flagged.rowcount != 1:
+        db.session.rollback()
+        raise AlreadyGiven("These questions have already been answered for this concern.")
+    db.session.commit()
+    count_answers(answers)
+
+
+def count_answers(answers: Answers) -> None:
+    """Adds one to each answer's count for this quarter, in a transaction of its own (never the case's), and
+    commits. One upsert per answer, so two people answering at once both count."""
+    if not answers:
+        return
+    quarter = quarters.quarter_of(workflow.london_today(utcnow())).label
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for key, value in sorted(answers.items()):
+        statement = insert(CharacteristicCount).values(quarter=quarter, question=key, answer=value, count=1)
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["quarter", "question", "answer"],
+                set_={"count": CharacteristicCount.count + 1},
+            )
+        )
+    db.session.commit()
+
+
+def counts_for(labels: list[str]) -> dict[str, dict[tuple[str, str], int]]:
+    """quarter label -> (question, answer) -> count, for the quarters asked."""
+    result: dict[str, dict[tuple[str, str], int]] = {label: {} for label in labels}
+    rows = db.session.execute(select(CharacteristicCount).where(CharacteristicCount.quarter.in_(labels))).scalars()
+    for row in rows:
+        result[row.quarter][(row.question, row.answer)] = row.count
+    return result

@@ -1,0 +1,40 @@
+"""Pieces the OpenAPI document is built from: common schemas and the answer and error entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEXT = {"type": "string"}
+# The server trims text before it checks it, so "required text" means "has a non-blank character" and an
+# optional field may be blank or null (both mean "not given"). The schemas say exactly that, so a client
+# (or a fuzzer) can tell from the document alone what will be accepted.
+NOT_BLANK = r"\S"
+BLANK = {"anyOf": [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]}
+DATE = {"type": "string", "format": "date"}
+DATETIME = {"type": "string", "format": "date-time"}
+
+
+def json_content(schema_ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}
+
+
+def answer(description: str, schema_ref: str) -> dict[str, Any]:
+    return {"description": description, "content": json_content(schema_ref)}
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    texts = {
+        400: "Malformed request",
+        401: "Wrong or missing access code",
+        409: "Conflicts with the case's state",
+        413: "Body larger than 1 MiB",
+        415: "Body is not JSON",
+        422: "Fields invalid or unknown",
+        429: "Too many requests; see Retry-After",
+        503: "Service unavailable",
+    }
+    return {str(s): answer(texts[s], "Error") for s in statuses}
+
+
+def optional_text(max_chars: int, description: str) -> dict[str, Any]:
+    return {"type": ["string", "null"], "maxLength": max_chars, "description": description}
