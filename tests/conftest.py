@@ -28,9 +28,9 @@ def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def app_overrides() -> dict[str, object]:
-    """Override in a test module (or with indirect parametrisation) to change settings."""
-    return {}
+def app_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
+    """Override in a test module, or parametrise it indirectly, to change settings."""
+    return getattr(request, "param", {})
 
 
 @pytest.fixture

@@ -25,11 +25,18 @@ from speakup.domain import workflow
 
 RULES = ("england", "eu", "scotland")
 
+SCOTLAND = "SCT"  # the holidays package's subdivision for Scotland's bank holidays
+STAGE_1_RESPOND = 5  # working days
+# Stage 1 may be extended only a little: beyond this many working days after receipt the concern belongs at stage 2.
+STAGE_1_LONGEST = 10
+STAGE_2_ACKNOWLEDGE, STAGE_2_RESPOND = 3, 20  # working days
+
 
 @dataclass(frozen=True)
 class Deadlines:
     acknowledge_by: date
     feedback_by: date
+    stage: int | None = None  # Scotland's stage 1 or 2; None under the other rules
 
 
 @cache
@@ -59,9 +66,23 @@ def for_new_concern(raised_at: datetime, config: dict) -> Deadlines:
         return Deadlines(acknowledge_by, acknowledge_by + relativedelta(months=3))
     if rules == "scotland":
         if int(config["SCOTLAND_STAGE"]) == 1:
-            respond_by = working_days_after(received, 5, "SCT")
-            return Deadlines(respond_by, respond_by)
-        return Deadlines(working_days_after(received, 3, "SCT"), working_days_after(received, 20, "SCT"))
+            respond_by = working_days_after(received, STAGE_1_RESPOND, SCOTLAND)
+            return Deadlines(respond_by, respond_by, 1)
+        return stage_2_from(received)
     return Deadlines(
         workflow.acknowledge_by(raised_at, config["ACK_DAYS"]), workflow.feedback_by(raised_at, config["FEEDBACK_DAYS"])
     )
+
+
+def stage_2_from(day: date) -> Deadlines:
+    """Stage 2's deadlines counted from ``day``: the day it arrived, or the day it was escalated from stage 1."""
+    return Deadlines(
+        working_days_after(day, STAGE_2_ACKNOWLEDGE, SCOTLAND), working_days_after(day, STAGE_2_RESPOND, SCOTLAND), 2
+    )
+
+
+def stage_of(case_stage: int | None, config: dict) -> int | None:
+    """A case's stage under the Scottish rules (one raised before stages were kept has the configured one)."""
+    if config["DEADLINE_RULES"] != "scotland":
+        return None
+    return case_stage or int(config["SCOTLAND_STAGE"])

@@ -240,6 +240,7 @@ def _store_new_case(
         updated_at=now,
         acknowledge_by=due.acknowledge_by,
         feedback_by=due.feedback_by,
+        stage=due.stage,
         protocol=sealing.PROTOCOL,
     )
     case.next_due = case.acknowledge_by

@@ -130,6 +130,10 @@ def _timeline_text(event: CaseEvent) -> str:
         return f"Reopened{who} – being looked into again"
     if event.kind == "closed":
         return f"Closed{who}"
+    if event.kind == "escalated":  # speakup/domain/timescales.py
+        return f"Moved to stage 2, a full investigation{who}"
+    if event.kind == "extended":
+        return f"More time needed to respond{who}: see why below"
     if event.kind == "shared_with_named":  # speakup/domain/sharing.py
         return "Shared with the guardian you asked to keep out of it, after two guardians agreed it was needed"
     return f"{workflow.REPORTER_LABELS.get(event.to_status or '', 'Updated')}{who}"

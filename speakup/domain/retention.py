@@ -43,6 +43,7 @@ from speakup.platform.models import (
     CaseExclusion,
     CaseGrant,
     CaseNote,
+    DeadlineExtension,
     Message,
     ReporterSession,
     ShareRequest,
@@ -163,7 +164,16 @@ def _shred(cases: Sequence[Case], now: datetime, sqlite: bool) -> None:
     db.session.flush()
     ids = [case.id for case in cases]
     for chunk in _chunks(ids):
-        for model in (CaseGrant, Message, CaseNote, Attachment, ReporterSession, CaseExclusion, ShareRequest):
+        for model in (
+            CaseGrant,
+            Message,
+            CaseNote,
+            Attachment,
+            ReporterSession,
+            CaseExclusion,
+            ShareRequest,
+            DeadlineExtension,
+        ):
             db.session.execute(delete(model).where(model.case_id.in_(chunk)))
     for case in cases:
         audit.record(audit.CASES_PURGED, "system", case_id=case.id)

@@ -48,6 +48,8 @@ REFERRAL_RECORDED = "referral_recorded"  # who a referred case went to (the code
 DETAILS_RECORDED = "details_recorded"  # themes, staff group or detriment for the national return
 FEEDBACK_GIVEN = "feedback_given"
 CHECK_IN_GIVEN = "check_in_given"  # the reporter answered a check-in after closing (the answer is not recorded here)
+CASE_ESCALATED = "case_escalated"  # moved from stage 1 to stage 2 (Scotland's National Whistleblowing Standards)
+DEADLINE_EXTENDED = "deadline_extended"  # the date to respond by was moved later (the dates here; the reason sealed)
 CASE_SHARED = "case_shared"  # a guardian's key grant for the case was created
 SHARE_REQUESTED = "share_requested"  # asked to share with a guardian the reporter excluded (needs a second guardian)
 SHARE_REQUEST_CANCELLED = "share_request_cancelled"
@@ -87,6 +89,8 @@ ACTIONS = frozenset(
         REFERRAL_RECORDED,
         FEEDBACK_GIVEN,
         CHECK_IN_GIVEN,
+        CASE_ESCALATED,
+        DEADLINE_EXTENDED,
         CASE_SHARED,
         SHARE_REQUESTED,
         SHARE_REQUEST_CANCELLED,
@@ -129,6 +133,9 @@ DETAIL_KEYS = frozenset(
         "by",  # who endorsed a guardian: "guardian" or "organisation"
         "channel",  # how a recorded concern was raised (in person, phone...)
         "referred_to",  # who a referred case went to, a coded value
+        "respond_by",  # the new date to respond by after escalating to stage 2 (ISO date)
+        "from_date",  # a deadline extension: the date it was, and the date it became (ISO dates)
+        "to_date",
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import sealing
-from speakup.domain import characteristics, checkins, files, handling, reading, workflow
+from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
 from speakup.keys import grants, sessions
 from speakup.platform import imaging
@@ -127,6 +127,7 @@ def _render_case(
         feedback_form=feedback_form or FeedbackForm(),
         speak_up_again=SPEAK_UP_AGAIN,
         files=files.describe(case, case_key),
+        extensions=timescales.extensions_of(case, case_key),
         attachment_form=attachment_form or AttachmentForm(),
         attachment_hint=imaging.limits_text(),
         attachment_accept=imaging.accept_attribute(),

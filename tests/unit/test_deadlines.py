@@ -49,12 +49,12 @@ def test_the_eu_directive_gives_seven_days_then_three_months():
     ],
 )
 def test_scotland_stage_two_counts_working_days_without_bank_holidays(raised, acknowledge_by, respond_by):
-    assert deadlines.for_new_concern(noon(raised), SCOTLAND) == deadlines.Deadlines(acknowledge_by, respond_by)
+    assert deadlines.for_new_concern(noon(raised), SCOTLAND) == deadlines.Deadlines(acknowledge_by, respond_by, 2)
 
 
 def test_scotland_stage_one_responds_within_five_working_days():
     due = deadlines.for_new_concern(noon(date(2027, 3, 24)), {**SCOTLAND, "SCOTLAND_STAGE": 1})
-    assert due == deadlines.Deadlines(date(2027, 4, 1), date(2027, 4, 1))  # Good Friday skipped, Easter Monday not
+    assert due == deadlines.Deadlines(date(2027, 4, 1), date(2027, 4, 1), 1)  # Good Friday skipped, Easter Monday not
 
 
 def test_england_and_scotland_keep_their_own_bank_holidays():

@@ -143,6 +143,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.close", "POST"): CASE_ONLY,
     ("guardian.assign", "POST"): CASE_ONLY,
     ("guardian.record_referral", "POST"): CASE_ONLY,
+    ("guardian.escalate", "POST"): CASE_ONLY,  # only at stage 1 of the Scottish rules: refused by the rules elsewhere
+    ("guardian.extend_deadline", "POST"): CASE_ONLY,
     ("guardian.record_details", "POST"): CASE_ONLY,
     ("guardian.add_note", "POST"): CASE_ONLY,
     ("guardian.send_message", "POST"): CASE_ONLY,

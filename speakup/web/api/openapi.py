@@ -181,6 +181,7 @@ def openapi_document() -> dict[str, Any]:
                         "feedback_requested",
                         "check_in_requested",
                         "characteristics_asked",
+                        "extensions",
                     ],
                     "properties": {
                         "reference": TEXT,
@@ -200,6 +201,15 @@ def openapi_document() -> dict[str, Any]:
                             "type": "boolean",
                             "description": "The voluntary questions about the person are not answered yet "
                             "(POST /follow-up/characteristics)",
+                        },
+                        "extensions": {
+                            "type": "array",
+                            "description": "Each time the guardian moved the date to respond by later, and why",
+                            "items": {
+                                "type": "object",
+                                "required": ["created_at", "to_date", "reason"],
+                                "properties": {"created_at": DATETIME, "to_date": DATE, "reason": TEXT},
+                            },
                         },
                     },
                 },

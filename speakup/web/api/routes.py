@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import characteristics, checkins, handling, raising, reading, workflow
+from speakup.domain import characteristics, checkins, handling, raising, reading, timescales, workflow
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
@@ -131,6 +131,10 @@ def follow_up():
         feedback_requested=view.feedback_requested,
         check_in_requested=checkins.check_in_requested(case, workflow.london_today(utcnow())),
         characteristics_asked=not case.characteristics_given,
+        extensions=[
+            {"created_at": _iso(e.created_at), "to_date": _iso(e.to_date), "reason": e.reason}
+            for e in timescales.extensions_of(case, case_key)
+        ],
     )
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from flask import abort, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from speakup.domain import files, handling, reading, references, referrals, sharing, workflow
+from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, timescales, workflow
 from speakup.domain.categories import OUTCOMES, REFERRALS
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
@@ -57,6 +57,8 @@ FORMS = {
     "assign": ("assignee",),
     "details": ("themes", "worker_group", "detriment"),
     "referral": ("referred_to", "referral_note"),
+    "escalate": ("stage",),
+    "extend": (*timescales.DATE_FIELDS, "extend_reason"),
     "note": ("note",),
     "message": ("body",),
     "share": ("share_with", "override_exclusion"),
@@ -82,6 +84,9 @@ def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, statu
             share_requests=sharing.pending(case, case_key),
             trail=audit.case_trail(case.id),
             files=files.describe(case, case_key),
+            stage=deadlines.stage_of(case.stage, current_app.config),
+            can_escalate=timescales.can_escalate(case),
+            extensions=timescales.extensions_of(case, case_key),
             warning=warning,
         ),
         status,
@@ -203,6 +208,26 @@ def record_referral(reference: str):
         )
 
     return _act(reference, "referral", action, "#referral")
+
+
+@bp.post("/cases/<reference>/escalate")
+@guardian_required
+def escalate(reference: str):
+    def action(case, _key, form):
+        timescales.escalate_to_stage_2(case, current_user.user, form.version)
+
+    return _act(reference, "escalate", action, "#deadlines")
+
+
+@bp.post("/cases/<reference>/extend")
+@guardian_required
+def extend_deadline(reference: str):
+    def action(case, key, form):
+        values = form.values
+        new_date = timescales.parse_date(*(values[name] for name in timescales.DATE_FIELDS))
+        timescales.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
+
+    return _act(reference, "extend", action, "#deadlines")
 
 
 @bp.post("/cases/<reference>/notes")

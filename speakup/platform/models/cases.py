@@ -1,131 +1,16 @@
-"""Database models. Free text lives only in *_ct columns, sealed under the case key or a session key."""
+"""A case and everything sealed under its key: themes, exclusions, share requests, notes, deadline extensions,
+timeline, grants, messages, reporter sessions and files."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Base)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-class User(db.Model):
-    """A guardian or administrator. Their private keys are sealed under their password.
-
-    An account an administrator has just added has no keys and no password yet (``public_key`` is None): the
-    person makes them through their enrolment link. A guardian is on the roster, and receives case keys, only
-    while ``endorsement_id`` names an endorsement of their current keys whose signatures verify up to the pinned
-    organisation key (speakup/keys/roster.py); this column is a claim the roster checks, never trusted on its own.
-    """
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    # Indexed: every new concern reads the guardians' rows (speakup/keys/roster.py), and a trust may have many more
-    # administrators and staff accounts than guardians.
-    role: Mapped[str] = mapped_column(String(20), index=True)  # "guardian" or "admin"
-    is_active: Mapped[bool] = mapped_column(default=True)
-    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # HPKE: case keys are wrapped for it
-    private_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Signs endorsements of other guardians. None for an account made before signed rosters until its next sign-in.
-    signing_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    signing_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    password_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
-    kdf_memory_kib: Mapped[int | None]
-    kdf_iterations: Mapped[int | None]
-    kdf_lanes: Mapped[int | None]
-    # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
-    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
-    # No foreign key: endorsements point at users too, and a dangling claim is refused by the roster like a
-    # forged one.
-    endorsement_id: Mapped[int | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    # One account per address whatever its case, in the schema and not only in find_user: two rows for
-    # Gita@trust and gita@trust would let a second account borrow a guardian's name in emails and on the Team page.
-    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
-
-    @property
-    def is_enrolled(self) -> bool:
-        return self.public_key is not None
-
-
-class Endorsement(db.Model):
-    """A guardian's keys signed by the guardian who approved them, or by the offline organisation key.
-
-    ``statement`` is the canonical JSON that was signed (protocol, user id, email, role, both public keys, time,
-    who signed); ``parent_id`` is the signer's own endorsement, which certified the signing key used, so every
-    chain ends at the organisation key. Rows are written once and never changed.
-    """
-
-    __tablename__ = "endorsements"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    endorser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("endorsements.id", ondelete="SET NULL"))
-    statement: Mapped[bytes] = mapped_column(LargeBinary)
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Enrolment(db.Model):
-    """A one-time link for a person to set up their own account. Only a keyed hash of its token is kept."""
-
-    __tablename__ = "enrolments"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None]
-
-    user: Mapped[User] = relationship()
-
-
-class StaffSession(db.Model):
-    """One signed-in browser. Holds the private key sealed under a key that only the cookie has."""
-
-    __tablename__ = "staff_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    private_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    user: Mapped[User] = relationship()
-
-
-class OrganisationKey(db.Model):
-    """The organisation's public keys: "recovery" (HPKE, every case key is wrapped for it) and "roster" (the
-    hybrid signing key at the root of every endorsement, pinned in config by its fingerprint). Their private
-    halves are kept offline in the recovery key file, never by the server."""
-
-    __tablename__ = "organisation_keys"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(20), unique=True)  # "recovery" or "roster"
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
+from speakup.platform.models.base import db, utcnow
+from speakup.platform.models.staff import User
 
 # Case ids are drawn at random, not counted. The id is in every ciphertext's associated data, so knowing it before
 # the first INSERT lets a new concern be sealed and wrapped before its transaction starts (on SQLite the one write
@@ -183,6 +68,9 @@ class Case(db.Model):
     # Whether the person answered the voluntary questions about themselves (domain/characteristics.py), so they
     # are not counted twice. What they answered is never here: only added to CharacteristicCount, by quarter.
     characteristics_given: Mapped[bool] = mapped_column(default=False)
+    # Under Scotland's National Whistleblowing Standards (DEADLINE_RULES=scotland): stage 1 (early resolution) or 2
+    # (investigation); None under other rules.
+    stage: Mapped[int | None]
     # When the reporter last wrote (a message or a file): later than a guardian's grant.read_at means a reply waits.
     reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
@@ -254,6 +142,24 @@ class CaseNote(db.Model):
     guardian: Mapped[User | None] = relationship()
 
 
+class DeadlineExtension(db.Model):
+    """The date to respond by moved later, and why: the reason is sealed under the case key (the reporter reads it
+    too, as the Standards ask that they are told why), the dates are plain."""
+
+    __tablename__ = "deadline_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_date: Mapped[date]
+    to_date: Mapped[date]
+    reason_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    guardian: Mapped[User | None] = relationship()
+
+
 class CaseEvent(db.Model):
     """One step of a case's timeline, which the reporter sees in plain words. No free text."""
 
@@ -269,26 +175,6 @@ class CaseEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     guardian: Mapped[User | None] = relationship()
-
-
-class AuditEvent(db.Model):
-    """Append-only and hash-chained: each row carries the hash of the one before it.
-
-    ``detail`` holds plain, non-identifying facts only (a status, an email of a staff account, a count),
-    never concern text, messages or access codes.
-    """
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    action: Mapped[str] = mapped_column(String(40), index=True)
-    actor_type: Mapped[str] = mapped_column(String(20))  # guardian, admin, reporter, system
-    actor_id: Mapped[int | None]
-    case_id: Mapped[int | None] = mapped_column(index=True)
-    detail: Mapped[str] = mapped_column(String(2000), default="{}")
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class CaseGrant(db.Model):
@@ -354,28 +240,3 @@ class Attachment(db.Model):
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class StatsToken(db.Model):
-    """A read-only token for GET /api/v1/stats. Only its keyed hash is stored."""
-
-    __tablename__ = "stats_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None]
-
-
-class CharacteristicCount(db.Model):
-    """How many people speaking up in a quarter gave an answer to one of the voluntary questions about
-    themselves (domain/characteristics.py). A count per quarter, question and answer, and nothing else: no case,
-    no person, no time, so no answer can be tied to a concern."""
-
-    __tablename__ = "characteristic_counts"
-
-    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026Q4"
-    question: Mapped[str] = mapped_column(String(40), primary_key=True)
-    answer: Mapped[str] = mapped_column(String(40), primary_key=True)
-    count: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,50 @@
+"""Database models. Free text lives only in *_ct columns, sealed under the case key or a session key.
+
+One module per kind of row: staff (accounts and keys), cases (a case and what is sealed under its key), records
+(rows that belong to no case). Everything is imported from here."""
+
+from speakup.platform.models.base import Base, db, utcnow
+from speakup.platform.models.cases import (
+    CASE_ID_LIMIT,
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseExclusion,
+    CaseGrant,
+    CaseNote,
+    CaseTheme,
+    DeadlineExtension,
+    Message,
+    ReporterSession,
+    ShareRequest,
+    new_case_id,
+)
+from speakup.platform.models.records import AuditEvent, CharacteristicCount, StatsToken
+from speakup.platform.models.staff import Endorsement, Enrolment, OrganisationKey, StaffSession, User
+
+__all__ = [
+    "CASE_ID_LIMIT",
+    "Attachment",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "CaseExclusion",
+    "CaseGrant",
+    "CaseNote",
+    "CaseTheme",
+    "CharacteristicCount",
+    "DeadlineExtension",
+    "Endorsement",
+    "Enrolment",
+    "Message",
+    "OrganisationKey",
+    "ReporterSession",
+    "ShareRequest",
+    "StaffSession",
+    "StatsToken",
+    "User",
+    "db",
+    "new_case_id",
+    "utcnow",
+]

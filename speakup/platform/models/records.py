@@ -1,0 +1,55 @@
+"""Rows that belong to no case: the audit chain, statistics tokens and the unlinked characteristic counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from speakup.platform.models.base import db, utcnow
+
+
+class AuditEvent(db.Model):
+    """Append-only and hash-chained: each row carries the hash of the one before it.
+
+    ``detail`` holds plain, non-identifying facts only (a status, an email of a staff account, a count),
+    never concern text, messages or access codes.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    actor_type: Mapped[str] = mapped_column(String(20))  # guardian, admin, reporter, system
+    actor_id: Mapped[int | None]
+    case_id: Mapped[int | None] = mapped_column(index=True)
+    detail: Mapped[str] = mapped_column(String(2000), default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StatsToken(db.Model):
+    """A read-only token for GET /api/v1/stats. Only its keyed hash is stored."""
+
+    __tablename__ = "stats_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class CharacteristicCount(db.Model):
+    """How many people speaking up in a quarter gave an answer to one of the voluntary questions about
+    themselves (domain/characteristics.py). A count per quarter, question and answer, and nothing else: no case,
+    no person, no time, so no answer can be tied to a concern."""
+
+    __tablename__ = "characteristic_counts"
+
+    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026Q4"
+    question: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,117 @@
+"""Staff accounts and the keys that decide who can open what: accounts, endorsements, enrolment links,
+signed-in sessions and the organisation's public keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from speakup.platform.models.base import db, utcnow
+
+
+class User(db.Model):
+    """A guardian or administrator. Their private keys are sealed under their password.
+
+    An account an administrator has just added has no keys and no password yet (``public_key`` is None): the
+    person makes them through their enrolment link. A guardian is on the roster, and receives case keys, only
+    while ``endorsement_id`` names an endorsement of their current keys whose signatures verify up to the pinned
+    organisation key (speakup/keys/roster.py); this column is a claim the roster checks, never trusted on its own.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Indexed: every new concern reads the guardians' rows (speakup/keys/roster.py), and a trust may have many more
+    # administrators and staff accounts than guardians.
+    role: Mapped[str] = mapped_column(String(20), index=True)  # "guardian" or "admin"
+    is_active: Mapped[bool] = mapped_column(default=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # HPKE: case keys are wrapped for it
+    private_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Signs endorsements of other guardians. None for an account made before signed rosters until its next sign-in.
+    signing_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signing_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    password_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kdf_memory_kib: Mapped[int | None]
+    kdf_iterations: Mapped[int | None]
+    kdf_lanes: Mapped[int | None]
+    # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
+    # No foreign key: endorsements point at users too, and a dangling claim is refused by the roster like a
+    # forged one.
+    endorsement_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # One account per address whatever its case, in the schema and not only in find_user: two rows for
+    # Gita@trust and gita@trust would let a second account borrow a guardian's name in emails and on the Team page.
+    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
+
+    @property
+    def is_enrolled(self) -> bool:
+        return self.public_key is not None
+
+
+class Endorsement(db.Model):
+    """A guardian's keys signed by the guardian who approved them, or by the offline organisation key.
+
+    ``statement`` is the canonical JSON that was signed (protocol, user id, email, role, both public keys, time,
+    who signed); ``parent_id`` is the signer's own endorsement, which certified the signing key used, so every
+    chain ends at the organisation key. Rows are written once and never changed.
+    """
+
+    __tablename__ = "endorsements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endorser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("endorsements.id", ondelete="SET NULL"))
+    statement: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Enrolment(db.Model):
+    """A one-time link for a person to set up their own account. Only a keyed hash of its token is kept."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class StaffSession(db.Model):
+    """One signed-in browser. Holds the private key sealed under a key that only the cookie has."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    private_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class OrganisationKey(db.Model):
+    """The organisation's public keys: "recovery" (HPKE, every case key is wrapped for it) and "roster" (the
+    hybrid signing key at the root of every endorsement, pinned in config by its fingerprint). Their private
+    halves are kept offline in the recovery key file, never by the server."""
+
+    __tablename__ = "organisation_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), unique=True)  # "recovery" or "roster"
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    protocol: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

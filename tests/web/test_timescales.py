@@ -1,0 +1,180 @@
+"""Stages and extensions (issue 15, point 6): under Scotland's National Whistleblowing Standards a case is at stage 1
+or 2 and a stage 1 case can be moved to stage 2, with new working-day deadlines from that day; under any rules the
+date to respond by can be moved later with a reason, which the person who raised it reads too."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+from support.factories import case_row, gen_concern
+from support.html import VERSION_RE, post_form, walk_to
+
+from speakup.domain import deadlines, retention, workflow
+from speakup.ops import audit
+from speakup.platform.models import AuditEvent, Case, DeadlineExtension, db, utcnow
+
+REASON = "The ward manager is on leave until the 14th and we need to hear from them before we can answer."
+
+
+@pytest.fixture
+def signed(client, auth, guardian):
+    assert auth.sign_in(guardian).status_code == 302
+    return client
+
+
+def _today() -> date:
+    return workflow.london_today(utcnow())
+
+
+def _post(client, reference: str, action: str, version: str | None = None, **fields: str):
+    url = f"/guardian/cases/{reference}"
+    if version is None:
+        version = VERSION_RE.search(client.get(url).get_data(as_text=True)).group(1)
+    return post_form(client, url, f"{url}/{action}", version=version, **fields)
+
+
+def _extend(client, reference: str, new: date, reason: str = REASON, **kwargs):
+    day = {"extend_day": str(new.day), "extend_month": str(new.month), "extend_year": str(new.year)}
+    return _post(client, reference, "extend", extend_reason=reason, **day, **kwargs)
+
+
+def _follow_up(app, code: str) -> tuple[dict, str]:
+    api = app.test_client(use_cookies=False).get("/api/v1/follow-up", headers={"Authorization": f"Bearer {code}"})
+    reporter = app.test_client()
+    assert post_form(reporter, "/follow-up", access_code=code).status_code == 302
+    return api.get_json(), reporter.get("/follow-up/case").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_overrides", [{"DEADLINE_RULES": "scotland", "SCOTLAND_STAGE": 1}], indirect=True)
+def test_a_stage_one_case_moves_to_stage_two_with_deadlines_from_that_day(app, signed):
+    raised = gen_concern(signed)
+    reference = raised["reference"]
+    five = deadlines.working_days_after(_today(), 5, deadlines.SCOTLAND)
+    assert case_row(app, reference).stage == 1 and raised["acknowledge_by"] == five.isoformat()
+    page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
+    assert 'id="stage">Stage 1: early resolution</dd>' in page and "Move to stage 2 (investigation)" in page
+
+    assert _post(signed, reference, "escalate").status_code == 302
+    case = case_row(app, reference)
+    assert case.stage == 2
+    assert case.acknowledge_by == deadlines.working_days_after(_today(), 3, deadlines.SCOTLAND)
+    assert case.feedback_by == deadlines.working_days_after(_today(), 20, deadlines.SCOTLAND)
+    assert case.next_due == case.acknowledge_by  # not yet acknowledged
+    page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
+    assert 'id="stage">Stage 2: investigation</dd>' in page and "Move to stage 2 (investigation)" not in page
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.CASE_ESCALATED))
+        assert audit.detail_of(event) == {"respond_by": case.feedback_by.isoformat()}
+
+    answer, reporter_page = _follow_up(app, raised["access_code"])
+    assert answer["feedback_by"] == case.feedback_by.isoformat()
+    assert "Moved to stage 2, a full investigation" in reporter_page
+
+    # Once at stage 2 there is nowhere further to go.
+    again = _post(signed, reference, "escalate")
+    assert again.status_code == 400 and "Only an open case at stage 1" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_overrides", [{"DEADLINE_RULES": "scotland", "SCOTLAND_STAGE": 1}], indirect=True)
+def test_stage_one_is_extended_only_to_ten_working_days(app, signed):
+    reference = gen_concern(signed)["reference"]
+    longest = deadlines.working_days_after(_today(), 10, deadlines.SCOTLAND)
+    refused = _extend(signed, reference, longest + timedelta(days=1))
+    assert refused.status_code == 400
+    assert f"At stage 1 the response can wait until {longest:%-d %B %Y} at the latest" in refused.get_data(as_text=True)
+    assert _extend(signed, reference, longest).status_code == 302
+    case = case_row(app, reference)
+    assert (case.acknowledge_by, case.feedback_by) == (longest, longest)  # stage 1 has one deadline
+
+
+def test_england_shows_no_stage(app, signed):
+    page = signed.get(f"/guardian/cases/{gen_concern(signed)['reference']}").get_data(as_text=True)
+    assert 'id="stage"' not in page and "Move to stage 2" not in page
+    reference = gen_concern(signed)["reference"]
+    assert _post(signed, reference, "escalate").status_code == 400
+    assert case_row(app, reference).stage is None
+
+
+def test_an_extension_is_sealed_and_told_to_the_person_with_its_reason(app, signed):
+    raised = gen_concern(signed)
+    reference = raised["reference"]
+    before = case_row(app, reference)
+    new = before.feedback_by + timedelta(days=30)
+    assert _extend(signed, reference, new).status_code == 302
+
+    case = case_row(app, reference)
+    assert (case.feedback_by, case.acknowledge_by) == (new, before.acknowledge_by)
+    with app.app_context():
+        row = db.session.scalar(select(DeadlineExtension).where(DeadlineExtension.case_id == case.id))
+        assert (row.from_date, row.to_date) == (before.feedback_by, new)
+        assert REASON.encode() not in row.reason_ct
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.DEADLINE_EXTENDED))
+        assert audit.detail_of(event) == {"from_date": before.feedback_by.isoformat(), "to_date": new.isoformat()}
+    guardian_page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
+    assert str(escape(REASON)) in guardian_page and "(extended)" in guardian_page
+
+    answer, reporter_page = _follow_up(app, raised["access_code"])
+    assert answer["feedback_by"] == new.isoformat()
+    assert answer["extensions"] == [
+        {"created_at": answer["extensions"][0]["created_at"], "to_date": new.isoformat(), "reason": REASON}
+    ]
+    assert "Why it is taking longer" in reporter_page and str(escape(REASON)) in reporter_page
+    assert "More time needed to respond" in reporter_page
+
+
+def test_a_bad_extension_says_why_by_its_field_and_keeps_the_words(app, signed):
+    reference = gen_concern(signed)["reference"]
+    current = case_row(app, reference).feedback_by
+    cases = [
+        (_extend(signed, reference, current), "The new date must be after"),
+        (_extend(signed, reference, _today() + timedelta(days=400)), "within a year from today"),
+        (_extend(signed, reference, current + timedelta(days=7), reason="  "), "Say why more time is needed"),
+        (
+            _post(
+                signed, reference, "extend", extend_day="31", extend_month="2", extend_year="2027", extend_reason=REASON
+            ),
+            "Enter a real date",
+        ),
+        (
+            _post(
+                signed, reference, "extend", extend_day="next", extend_month="", extend_year="", extend_reason=REASON
+            ),
+            "Enter the new date as a day, month and year",
+        ),
+    ]
+    for response, message in cases:
+        page = response.get_data(as_text=True)
+        assert response.status_code == 400 and message in page
+        assert "<title>Error:" in page or "There is a problem" in page
+    assert str(escape(REASON)) in cases[0][0].get_data(as_text=True)  # the reason typed comes back
+    assert case_row(app, reference).feedback_by == current
+    with app.app_context():
+        assert db.session.scalar(select(DeadlineExtension)) is None
+
+
+def test_a_stale_form_or_a_closed_case_extends_nothing(app, signed):
+    reference = gen_concern(signed)["reference"]
+    current = case_row(app, reference).feedback_by
+    stale = VERSION_RE.search(signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)).group(1)
+    walk_to(signed, reference, "acknowledged")
+    conflict = _extend(signed, reference, current + timedelta(days=10), version=stale)
+    assert conflict.status_code == 409 and str(escape(REASON)) in conflict.get_data(as_text=True)
+    walk_to(signed, reference, "closed")
+    closed = _extend(signed, reference, current + timedelta(days=10))
+    assert closed.status_code == 400 and "A closed case has no deadline to extend" in closed.get_data(as_text=True)
+    assert case_row(app, reference).feedback_by == current
+
+
+def test_retention_shreds_the_reasons(app, signed):
+    reference = gen_concern(signed)["reference"]
+    assert _extend(signed, reference, case_row(app, reference).feedback_by + timedelta(days=5)).status_code == 302
+    walk_to(signed, reference, "acknowledged", "closed")
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        case.closed_at = utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
+        db.session.commit()
+        assert retention.purge(retention.purge_candidates(utcnow()), dry_run=False).count == 1
+        assert db.session.scalar(select(DeadlineExtension)) is None
