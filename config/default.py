@@ -47,6 +47,12 @@ STAFF_ABSOLUTE_HOURS = 8
 
 # Reporter follow-up sessions on the HTML pages
 REPORTER_IDLE_MINUTES = 15
+# After raising a concern on the form, its confirmation page shows the access code for this many minutes (or until
+# "I have saved my access code"), so a reload or Back shows the same code and the next person at a shared computer
+# does not. A form sent again, or an API request repeated with the same Idempotency-Key, raises nothing new for this
+# many hours (the API's answer, access code included, is kept sealed under a key from the client's own key till then).
+CONFIRMATION_MINUTES = 30
+SUBMISSION_HOURS = 24
 
 # Deadlines for new concerns (speakup/domain/deadlines.py): "england" counts ACK_DAYS and FEEDBACK_DAYS calendar
 # days; "eu" is the EU Whistleblowing Directive (acknowledge in 7 days, feedback within 3 months of that); "scotland"
@@ -89,6 +95,8 @@ WTF_CSRF_TIME_LIMIT = None  # the form lives as long as the session; a slow writ
 # Where the NHS.UK design system's built files are served from (npm install puts them here)
 NHSUK_FRONTEND_DIR = None
 
+# The trust's name, in every page's header, footer and title. A placeholder: production logs a warning at start-up
+# while it is still this value (speakup/settings.py), so set SPEAKUP_ORGANISATION_NAME.
 ORGANISATION_NAME = "Your NHS trust"
 
 # Email to guardians: only ever "something is waiting", never case content. Nothing is sent while

@@ -15,7 +15,7 @@ from speakup.platform.extensions import csrf, limiter, login_manager
 from speakup.platform.migrations import enable_migrations
 from speakup.platform.models import db
 from speakup.platform.sqlite import configure_sqlite_for
-from speakup.settings import ConfigurationError, check_roster_root, finish_config
+from speakup.settings import ConfigurationError, check_roster_root, finish_config, warn_about_placeholders
 
 __all__ = ["ConfigurationError", "create_app"]
 
@@ -56,5 +56,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     headers.trust_proxies(app)
     if serving and app.config["ENVIRONMENT"] == "production":
+        warn_about_placeholders(app)  # after init_logging, so it is a JSON line like every other
         check_roster_root(app)
     return app

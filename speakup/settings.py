@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from config.default import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.crypto import signing
 from speakup.domain import deadlines
 from speakup.platform.models import db
@@ -63,6 +64,18 @@ ROSTER_ROOT_HELP = (
     "Run `flask --app wsgi speakup init --recovery-key-file PATH` on a new installation (it prints roster-root), or "
     "`flask --app wsgi speakup roster upgrade` on one from before signed rosters (README, 'The guardian roster')"
 )
+
+
+def warn_about_placeholders(app: Flask) -> None:
+    """A production service still called "Your NHS trust" starts (nothing is unsafe), but every page's header,
+    footer and title would say so to the staff it is for: one warning line at start-up tells the operator."""
+    name = str(app.config.get("ORGANISATION_NAME") or "").strip()
+    if name == PLACEHOLDER_ORGANISATION_NAME:
+        app.logger.warning(
+            "ORGANISATION_NAME is still the default %r: set SPEAKUP_ORGANISATION_NAME", PLACEHOLDER_ORGANISATION_NAME
+        )
+    elif not name:
+        app.logger.warning("ORGANISATION_NAME is empty: set SPEAKUP_ORGANISATION_NAME")
 
 
 def check_roster_root(app: Flask) -> None:

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from speakup.domain import staff
+from speakup.domain import staff, submissions
 from speakup.platform.models import db, utcnow
 
 sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
@@ -15,10 +15,15 @@ sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
 @sessions_cli.command("purge")
 def sessions_purge_command() -> None:
     """Delete expired staff sessions and idle reporter sessions, with the sealed keys they hold (run it from a
-    timer, for example every 15 minutes; sign-ins do it too)."""
+    timer, for example every 15 minutes; sign-ins do it too), and the day-old records of sent forms, with the
+    access codes their confirmations showed."""
     staff_sessions, reporter_sessions = staff.purge_expired_sessions()
+    sent = submissions.purge()
     db.session.commit()
-    click.echo(f"Deleted {staff_sessions} expired staff sessions and {reporter_sessions} idle reporter sessions.")
+    click.echo(
+        f"Deleted {staff_sessions} expired staff sessions, {reporter_sessions} idle reporter sessions "
+        f"and {sent} records of sent forms."
+    )
 
 
 @click.command("send-reminders")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -14,6 +15,11 @@ from speakup.crypto.sealing import KEY_BYTES, PROTOCOL
 
 class InvalidAccessCode(Exception):
     """An access code is malformed or its check character does not match."""
+
+
+class EmptyAccessCode(InvalidAccessCode):
+    """Nothing was typed but spaces and dashes. A subclass, so every caller that refuses a malformed code
+    refuses this too; the follow-up page tells it apart only to say "Enter your access code"."""
 
 
 # Crockford's base 32: no I, L, O or U, so nothing is mistaken for 1, 0 or V.
@@ -46,9 +52,34 @@ def format_access_code(normalised: str) -> str:
     return "-".join(normalised[i : i + CODE_GROUP] for i in range(0, len(normalised), CODE_GROUP))
 
 
+# Longer than any code a person could mean, however spaced: refused before any Unicode work is done on it.
+_MAX_TYPED_CHARS = 200
+
+# The minus sign is not a dash to Unicode (it is a maths symbol) but keyboards and word processors type it as one.
+_MINUS_SIGN = "\u2212"
+
+
+def _is_separator(char: str) -> bool:
+    """What people type or paste between the groups: any Unicode space (non-breaking, thin, ideographic...), any
+    dash (hyphen, en dash, em dash: category Pd), the minus sign, and invisible format characters (soft hyphen,
+    zero-width space, byte order mark, direction marks: category Cf) that copying from a document or an email
+    carries along. None of them is in the alphabet, so dropping them can never change which code was meant."""
+    return char.isspace() or char == _MINUS_SIGN or unicodedata.category(char) in ("Pd", "Cf")
+
+
 def normalise_access_code(code: str) -> str:
-    """Upper-cases, drops spaces and hyphens, maps look-alikes, and verifies the check character."""
-    cleaned = "".join(code.split()).replace("-", "").upper().translate(_CONFUSABLE)
+    """Upper-cases, drops separators, maps look-alikes, and verifies the check character.
+
+    NFKC first, so full-width letters and digits (typed with some input methods) read as the plain ones.
+    Raises EmptyAccessCode when nothing but separators was given, InvalidAccessCode when the code is malformed
+    or its check character does not match (a typing mistake, found with no database and no secret).
+    """
+    if len(code) > _MAX_TYPED_CHARS:
+        raise InvalidAccessCode("wrong length or characters")
+    folded = unicodedata.normalize("NFKC", code)
+    cleaned = "".join(c for c in folded if not _is_separator(c)).upper().translate(_CONFUSABLE)
+    if not cleaned:
+        raise EmptyAccessCode("no access code given")
     if len(cleaned) != CODE_DATA_CHARS + 1 or any(c not in ALPHABET for c in cleaned):
         raise InvalidAccessCode("wrong length or characters")
     if _check_character(cleaned[:-1]) != cleaned[-1]:

@@ -9,7 +9,9 @@ import os
 import secrets
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 PROTOCOL = "speakup-v1"
 
@@ -62,6 +64,13 @@ def open_text(key: bytes, blob: bytes, aad: bytes) -> str:
 def keyed_hash(pepper: bytes, value: str, purpose: str) -> str:
     """A stable pseudonym for a value we must not keep, such as a client address for rate limits."""
     return hmac.new(pepper, f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def key_from_token(token: str, purpose: str) -> bytes:
+    """A sealing key from a random token only its holder has (at least 128 bits, so a fast KDF is enough)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=f"{PROTOCOL}|{purpose}".encode()).derive(
+        token.encode()
+    )
 
 
 def b64e(data: bytes) -> str:

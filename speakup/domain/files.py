@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from speakup.crypto import sealing
-from speakup.domain import handling, raising
+from speakup.domain import handling, raising, submissions
 from speakup.domain.raising import ConcernInput, RaisedConcern
 from speakup.keys import grants
 from speakup.ops import audit, notify
@@ -161,13 +161,28 @@ def check_concern_with_file(
     return concern, clean
 
 
-def raise_with_file(concern: ConcernInput, clean: CleanFile | None) -> tuple[RaisedConcern, bool]:
+def raise_with_file(
+    concern: ConcernInput, clean: CleanFile | None, sent: submissions.Sent | None = None
+) -> tuple[RaisedConcern, bool]:
     """Raises the concern, then seals the already checked file into it. Returns the raised concern
     and whether the file was kept: the access code is shown once, so a database failure after the
-    concern was stored must not hide it (the reporter can add the file again from the follow-up page)."""
-    raised = raising.raise_concern(concern)
+    concern was stored must not hide it (the reporter can add the file again from the follow-up page).
+    ``sent`` names the form: sent again, it raises ``submissions.AlreadySent`` and nothing more is stored."""
+    raised = raising.raise_concern(concern, sent=sent)
     if clean is None:
         return raised, True
+    kept = True
+    try:
+        attach_to_raised(raised, clean)
+    except DBAPIError:
+        log.warning("a file could not be stored with a newly raised concern")
+        kept = False
+    if sent is not None:
+        try:
+            submissions.note_file(sent, kept, clean.removed_text if kept else "")
+        except DBAPIError:
+            db.session.rollback()  # the confirmation then shows no note about the file; the concern is safe
+    return raised, kept
     try:
         attach_to_raised(raised, clean)
     except DBAPIError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 
 from flask import current_app
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import characteristics, deadlines, workflow
+from speakup.domain import characteristics, deadlines, submissions, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
@@ -165,13 +165,22 @@ def all_guardians() -> list[User]:
 NEW_CASE_ATTEMPTS = 3
 
 
-def raise_concern(concern: ConcernInput, channel: str = ONLINE, recorded_by: User | None = None) -> RaisedConcern:
+def raise_concern(
+    concern: ConcernInput,
+    channel: str = ONLINE,
+    recorded_by: User | None = None,
+    sent: submissions.Sent | None = None,
+) -> RaisedConcern:
     """Stores a new concern sealed under a fresh case key, wrapped for every guardian on the verified roster,
     the recovery key and the reporter's access code. One transaction: all of it or none of it. Then, in a
     second, the person's answers about themselves are counted (if that one fails, the concern is still safe).
 
     ``recorded_by`` is the guardian who recorded a concern raised ``channel`` (in person, by phone...): it is
-    assigned to them and audited as theirs."""
+    assigned to them and audited as theirs.
+
+    ``sent`` names the form or API request: if it already raised a concern, ``submissions.AlreadySent`` says which,
+    and nothing new is raised (a double click, a reload, a retry)."""
+    submissions.check_not_sent(sent)
     excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
     verified = roster.current_roster()
     guardians = verified.guardians(exclude_ids=excluded)
@@ -180,12 +189,14 @@ def raise_concern(concern: ConcernInput, channel: str = ONLINE, recorded_by: Use
     recovery_key = verified.recovery_key
     for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
         try:
-            raised = _store_new_case(concern, guardians, recovery_key, excluded, (channel, recorded_by))
+            raised = _store_new_case(concern, guardians, recovery_key, excluded, (channel, recorded_by), sent)
             break
         except IntegrityError:
+            db.session.rollback()
+            # The same form sent twice at once: the other send's row, committed first, refused this one's.
+            submissions.check_not_sent(sent)
             # The random id or reference was already taken (about one raise in 20,000 at 100,000 cases):
             # draw new ones, with a new key and code, and try again.
-            db.session.rollback()
             if attempt == NEW_CASE_ATTEMPTS:
                 raise
         except Exception:
@@ -220,6 +231,7 @@ def _store_new_case(
     recovery_key: bytes,
     excluded: tuple[int, ...],
     source: tuple[str, User | None],
+    sent: submissions.Sent | None,
 ) -> RaisedConcern:
     config = current_app.config
     channel, recorded_by = source
@@ -259,5 +271,9 @@ def _store_new_case(
         audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
     else:
         audit.record(audit.CASE_RECORDED, "guardian", recorded_by.id, case_id=case.id, channel=channel)
+    raised = RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
+    if sent is not None:
+        answer = submissions.Answer(*astuple(raised), fingerprint=sent.fingerprint)
+        db.session.add(submissions.row_for(sent, answer, now))
     db.session.commit()
-    return RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
+    return raised

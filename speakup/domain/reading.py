@@ -46,7 +46,7 @@ def referral_aad(case_id: int) -> bytes:
 
 @dataclass(frozen=True)
 class CaseView:
-    """A decrypted case. Fields after ``messages`` are filled for guardians only."""
+    """A decrypted case. Fields after ``contact`` are filled for guardians only."""
 
     id: int
     reference: str
@@ -65,13 +65,15 @@ class CaseView:
     timeline: list[TimelineEntry]
     outcome: str | None
     feedback_given: bool
+    acknowledged: bool = False
+    closed_at: datetime | None = None
+    name: str = ""  # the identity given (confidential or open), for the reporter too
+    contact: str = ""
     speak_up_again: str | None = None
     detriment_reported: bool | None = None
     themes: tuple[str, ...] = ()
     assigned_to_id: int | None = None
     assigned_to_name: str = ""
-    name: str = ""
-    contact: str = ""
     notes: list[NoteView] = field(default_factory=list)
     learning: str = ""
     learning_shareable: bool = False
@@ -160,13 +162,14 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
         for m in case.messages
     ]
     extra: dict = {}
-    if for_guardian:
-        if case.identity_ct:
-            extra.update(
-                json.loads(
-                    sealing.open_text(case_key, case.identity_ct, sealing.associated_data(case.id, "identity", case.id))
-                )
+    # The name and contact given: for the guardian, and for the person who gave them, to check what they said.
+    if case.identity_ct:
+        extra.update(
+            json.loads(
+                sealing.open_text(case_key, case.identity_ct, sealing.associated_data(case.id, "identity", case.id))
             )
+        )
+    if for_guardian:
         notes = db.session.scalars(db.select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id))
         extra["notes"] = [
             NoteView(
@@ -211,6 +214,8 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
         timeline=timeline(case),
         outcome=case.outcome,
         feedback_given=case.feedback_at is not None,
+        acknowledged=case.acknowledged_at is not None,
+        closed_at=case.closed_at,
         **extra,
     )
 

@@ -189,29 +189,60 @@ def _chart(chart_class, title: str, labels: list[str], y_title: str, **options) 
     return chart
 
 
+def whole_number_steps(values: list[int | None], most: int = 10) -> list[int]:
+    """The value axis of a chart of counts: 0 up to at least the largest count, in steps of 1, 2 or 5 times a power
+    of ten, at most about ``most`` of them. pygal's own scale would label 0.5 of a concern when counts are small."""
+    top = max((value for value in values if value is not None), default=0)
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if top <= factor * step * most:
+                step *= factor
+                last = max(-(-top // step) * step, step)  # round up to a whole step, and never a 0-high axis
+                return list(range(0, last + 1, step))
+        step *= 10
+
+
+def _count_series(report: BoardReport, name: str) -> tuple[str, str, list[tuple[str, list[int | None]]]]:
+    """A chart of counts: its title, its value axis title, and each series."""
+    if name == "themes":
+        themes = [(label, _bars(report, f"theme:{theme}")) for theme, label in report.theme_labels.items()]
+        return "Concerns by theme", "Concerns", themes
+    if name == "anonymous":
+        return (
+            "Concerns raised, and how many anonymously",
+            "Concerns",
+            [("All concerns", _bars(report, "raised")), ("Raised anonymously", _bars(report, "anonymous"))],
+        )
+    if name == "feedback":
+        return (
+            "Would you speak up again?",
+            "Answers",
+            [
+                ("Answered", _bars(report, "feedback")),
+                ("Would speak up again", _bars(report, "yes")),
+                ("Reported detriment", _bars(report, "detriment")),
+            ],
+        )
+    raise KeyError(name)
+
+
 def chart_svg(report: BoardReport, name: str) -> str:
     labels = [q.label for q in report.quarters]
-    if name == "themes":
-        chart = _chart(pygal.Bar, "Concerns by theme", labels, "Concerns")
-        for theme, label in report.theme_labels.items():
-            chart.add(label, _bars(report, f"theme:{theme}"))
-    elif name == "anonymous":
-        chart = _chart(pygal.Bar, "Concerns raised, and how many anonymously", labels, "Concerns")
-        chart.add("All concerns", _bars(report, "raised"))
-        chart.add("Raised anonymously", _bars(report, "anonymous"))
-    elif name == "timeliness":
+    if name == "timeliness":
+        # Days, not counts: a median may be 2.5 days, so pygal's own scale is right here.
         chart = _chart(pygal.Line, "Median days to acknowledge and to close", labels, "Days")
         chart.add("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters])
         chart.add(f"Acknowledge target ({report.ack_days} days)", [report.ack_days] * len(labels))
         chart.add("To close", [q.median_days_to_close for q in report.quarters])
         chart.add(f"Feedback target ({report.feedback_days} days)", [report.feedback_days] * len(labels))
-    elif name == "feedback":
-        chart = _chart(pygal.Bar, "Would you speak up again?", labels, "Answers")
-        chart.add("Answered", _bars(report, "feedback"))
-        chart.add("Would speak up again", _bars(report, "yes"))
-        chart.add("Reported detriment", _bars(report, "detriment"))
     else:
-        raise KeyError(name)
+        title, y_title, series = _count_series(report, name)
+        chart = _chart(pygal.Bar, title, labels, y_title)
+        for label, values in series:
+            chart.add(label, values)
+        # From the counts as shown (a hidden one is None), so the axis's top never hints at a hidden count.
+        chart.y_labels = whole_number_steps([value for _label, values in series for value in values])
     svg = chart.render(is_unicode=True)
     # A picture only: no script (pygal adds a config one for its interactive mode) and no comments
     # pointing elsewhere.

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
-from speakup.crypto import sealing
+from speakup.crypto import access_codes, sealing
 from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
 from speakup.keys import grants, sessions
@@ -25,6 +25,8 @@ from speakup.web.uploads import accept_upload, uploaded_file
 bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 
 NOT_FOUND = "We could not find a concern with that access code. Check it and try again."
+ENTER_CODE = "Enter your access code"
+TYPING_MISTAKE = "This access code has a typing mistake. Check each character against the code you saved."
 
 
 class AccessCodeForm(DomainForm):
@@ -60,20 +62,36 @@ def start():
     return render_template("followup/start.html", form=AccessCodeForm())
 
 
+def _code_refused(form: AccessCodeForm, message: str) -> tuple[str, int]:
+    """The sign-in form again with ``message`` by the field, and what they typed still in the box, so one wrong
+    character can be put right rather than the whole code typed again. It is only ever sent back to the browser
+    that typed it, on a page that is never cached (Cache-Control: no-store) and never logged.
+
+    Every refusal counts against ACCESS_CODE_RATE_LIMIT exactly as a wrong code does, so telling typing mistakes
+    apart gives no one extra guesses."""
+    g.access_code_failed = True
+    form.fail({"access_code": message})
+    return render_template("followup/start.html", form=form), 400
+
+
 @bp.post("")
 @access_code_limit
 def check_code():
     form = AccessCodeForm()
+    typed = form.values["access_code"]
+    # Blank, malformed or failing its check character: known from the text alone, with no database, no secret
+    # and nothing that depends on whether any concern exists, so saying so reveals nothing about codes.
     try:
-        case, case_key = grants.open_with_access_code(
-            form.values["access_code"], current_app.config["TOKEN_PEPPER_BYTES"]
-        )
+        access_codes.normalise_access_code(typed)
+    except access_codes.EmptyAccessCode:
+        return _code_refused(form, ENTER_CODE)
+    except access_codes.InvalidAccessCode:
+        return _code_refused(form, TYPING_MISTAKE)
+    # A well-formed code: one answer and the same work whether it opens a concern or not (keys/grants.py).
+    try:
+        case, case_key = grants.open_with_access_code(typed, current_app.config["TOKEN_PEPPER_BYTES"])
     except grants.AccessCodeNotFound:
-        g.access_code_failed = True
-        form.fail({"access_code": NOT_FOUND})
-        # Never echo the code back: someone else may be looking at this screen next.
-        form.values["access_code"] = ""
-        return render_template("followup/start.html", form=form), 400
+        return _code_refused(form, NOT_FOUND)
     _forget_reporter()
     idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
     row, session_key = sessions.start_reporter_session(case, case_key, idle)
@@ -85,7 +103,8 @@ def check_code():
 @bp.errorhandler(LimitStoreDown)
 def _code_unchecked(error: LimitStoreDown):
     """Access codes fail closed while the rate-limit store is down (speakup/platform/extensions.py): the same page
-    with "try again shortly". The code is not put back in the field, as for a wrong code."""
+    with "try again shortly". Unlike a refused code, this one was never checked and may be right, so it is not put
+    back in the field, where it would stay on a shared screen."""
     return limit_store_down_form(
         error, "followup/start.html", AccessCodeForm(), LIMIT_STORE_DOWN_ACCESS_CODE, ("access_code",)
     )

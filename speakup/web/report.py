@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import characteristics, files, raising
+from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import imaging
 from speakup.platform.extensions import csrf, submit_limit
@@ -21,11 +21,16 @@ from speakup.web.uploads import accept_upload, uploaded_file
 bp = Blueprint("report", __name__)
 
 
+# The send whose confirmation this browser may show: the form's one-time token (the key to its sealed answer).
+CONFIRMATION = "raised"
+
+
 class ConcernForm(DomainForm):
-    field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD)
+    field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD, submissions.FORM_FIELD)
 
     def concern(self) -> dict[str, object]:
-        return {**self.values, "characteristics": characteristics.from_form(self.values)}
+        values = {name: value for name, value in self.values.items() if name != submissions.FORM_FIELD}
+        return {**values, "characteristics": characteristics.from_form(self.values)}
 
 
 @bp.get("/")
@@ -63,10 +68,13 @@ def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[st
 
 
 def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool = False, database_down: bool = False):
+    # A form that comes back keeps its token: it raised nothing yet, and a second send must still be the same one.
+    token = submissions.from_form(form.values.get(submissions.FORM_FIELD)).token
     return (
         render_template(
             "report/raise.html",
             form=form,
+            submission_token=token,
             anonymity_options=ANONYMITY_LABELS,
             worker_groups=lists_for(date.today()).worker_groups,
             questions=characteristics.questions_for(date.today()),
@@ -96,10 +104,13 @@ def raise_submit():
     if not form.validate_on_submit():  # only the CSRF token: the rules are the domain's
         return _render_form(form, 400)
     upload = uploaded_file()
+    sent = submissions.from_form(form.values.get(submissions.FORM_FIELD))
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
         concern, clean = files.check_concern_with_file(form.concern(), upload)
-        raised, file_kept = files.raise_with_file(concern, clean)
+        files.raise_with_file(concern, clean, sent)
+    except submissions.AlreadySent:
+        pass  # a double click, a reload or Back and send again: the same confirmation, no second concern
     except InvalidInput as exc:
         form.fail(exc.errors)
         # A browser never sends a file back: ask for it again if it was fine.
@@ -113,8 +124,33 @@ def raise_submit():
             }
         )
         return _render_form(form, 503, choose_file_again=upload is not None, database_down=True)
-    removed = clean.removed_text if clean is not None and file_kept else ""
-    return render_template("report/confirmation.html", raised=raised, file_not_kept=not file_kept, removed=removed)
+    session[CONFIRMATION] = sent.token
+    # Post, then redirect: reloading the confirmation or going Back never sends the form again.
+    return redirect(url_for("report.confirmation"), 303)
+
+
+@bp.get("/raise/sent")
+def confirmation():
+    """The access code, from the sealed answer the send left, for as long as it may be shown."""
+    token = session.get(CONFIRMATION)
+    done = submissions.find(submissions.from_form(token)) if token else None
+    if done is None:
+        return redirect(url_for("report.raise_form"))
+    return render_template("report/confirmation.html", done=done, answer=done.answer)
+
+
+@bp.post("/raise/sent")
+def code_saved():
+    """The person saved their code: it is forgotten here, so the next person at this computer cannot see it."""
+    token = session.pop(CONFIRMATION, None)
+    if token:
+        submissions.forget_code(submissions.from_form(token))
+    return redirect(url_for("report.confirmation_done"), 303)
+
+
+@bp.get("/raise/done")
+def confirmation_done():
+    return render_template("report/code_saved.html")
 
 
 @bp.errorhandler(CSRFError)

@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import func, select
 from support.factories import gen_concern
-from support.html import guardian_message, guardian_status, post_form, walk_to
+from support.html import guardian_message, guardian_status, post_form, send_raise_form, walk_to
 from support.openapi import (
     API,
     DOC_URI,
@@ -970,7 +970,7 @@ def test_third_concern_in_a_minute_is_429(app: Flask, api: ApiClient):
 
 @pytest.mark.parametrize("app_overrides", [{"SUBMIT_RATE_LIMIT": "2 per minute"}])
 def test_html_and_api_submissions_share_one_budget(app: Flask, api: ApiClient, client: FlaskClient):
-    assert post_form(client, "/raise", what_happened="Form", anonymity="anonymous").status_code == 200
+    assert send_raise_form(client, what_happened="Form", anonymity="anonymous").status_code == 200
     gen_concern(api)
     response = api.post(f"{API}/concerns", json={"what_happened": "Third", "anonymity": "anonymous"})
     assert_rate_limited(response)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import platform
 import runpy
 from pathlib import Path
@@ -159,3 +161,53 @@ def test_production_refuses_a_database_without_an_organisation_signing_key(insta
     engine.dispose()
     with pytest.raises(ConfigurationError, match="no organisation signing key"):
         create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+
+
+# --- The trust's name -----------------------------------------------------------------------------------------------
+
+DEFAULT_NAME_WARNING = "ORGANISATION_NAME is still the default 'Your NHS trust': set SPEAKUP_ORGANISATION_NAME"
+
+
+def _name_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if "ORGANISATION_NAME" in record.getMessage()]
+
+
+def test_production_warns_at_start_up_while_the_trust_has_the_default_name(installed, caplog, capsys, monkeypatch):
+    monkeypatch.delenv("SPEAKUP_ORGANISATION_NAME", raising=False)
+    url, root = installed
+    with caplog.at_level(logging.WARNING, logger="speakup"):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+    assert app.config["ORGANISATION_NAME"] == "Your NHS trust"
+    [record] = _name_warnings(caplog)
+    assert record.levelno == logging.WARNING and record.name == app.logger.name == "speakup"
+    assert record.getMessage() == DEFAULT_NAME_WARNING
+    # Through the app's own handler: one JSON line, like every other line the service logs.
+    lines = [line for line in capsys.readouterr().err.splitlines() if "ORGANISATION_NAME" in line]
+    assert len(lines) == 1 and json.loads(lines[0])["message"] == DEFAULT_NAME_WARNING
+
+
+def test_production_with_the_trusts_name_does_not_warn(installed, caplog, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_ORGANISATION_NAME", "Anytown and District NHS Foundation Trust")
+    url, root = installed
+    with caplog.at_level(logging.DEBUG, logger="speakup"):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+    assert app.config["ORGANISATION_NAME"] == "Anytown and District NHS Foundation Trust"
+    assert _name_warnings(caplog) == []
+
+
+def test_production_warns_when_the_name_is_blank(installed, caplog):
+    url, root = installed
+    with caplog.at_level(logging.WARNING, logger="speakup"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, "ORGANISATION_NAME": "  ", **PRODUCTION})
+    assert [r.getMessage() for r in _name_warnings(caplog)] == [
+        "ORGANISATION_NAME is empty: set SPEAKUP_ORGANISATION_NAME"
+    ]
+
+
+def test_development_keeps_the_default_name_quietly(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_ENVIRONMENT", "development")
+    monkeypatch.setenv("SPEAKUP_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("SPEAKUP_ORGANISATION_NAME", raising=False)
+    with caplog.at_level(logging.WARNING, logger="speakup"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert _name_warnings(caplog) == []

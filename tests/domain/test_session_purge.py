@@ -41,13 +41,13 @@ def test_sessions_purge_deletes_expired_staff_and_idle_reporter_sessions(app, cl
     assert (_count(app, StaffSession), _count(app, ReporterSession)) == (1, 1)
     # Nothing is due yet: the purge keeps both.
     assert (
-        "Deleted 0 expired staff sessions and 0 idle reporter sessions."
+        "Deleted 0 expired staff sessions, 0 idle reporter sessions and 0 records of sent forms."
         in runner.invoke(args=["speakup", "sessions", "purge"]).output
     )
     _age_sessions(app, StaffSession, last_seen_at=timedelta(minutes=31))
     _age_sessions(app, ReporterSession, last_seen_at=timedelta(minutes=16))
     result = runner.invoke(args=["speakup", "sessions", "purge"])
-    assert result.exit_code == 0 and "Deleted 1 expired staff sessions and 1 idle reporter sessions." in result.output
+    assert result.exit_code == 0 and "Deleted 1 expired staff sessions, 1 idle reporter sessions" in result.output
     assert (_count(app, StaffSession), _count(app, ReporterSession)) == (0, 0)
 
 

@@ -7,12 +7,11 @@ own key, so besides the status codes the tests look at the grant rows themselves
 from __future__ import annotations
 
 import html
-import re
 
 import pytest
 from sqlalchemy import delete, func, select
 from support.factories import Enrolled, Staff, enrol, gen_concern, gen_staff, organisation_secrets
-from support.html import AuthActions, post_form
+from support.html import REFERENCE_RE, AuthActions, post_form, send_raise_form
 
 from speakup.crypto import kem, sealing
 from speakup.keys import account_keys, exclusions, grants, recovery
@@ -250,11 +249,11 @@ def test_share_all_refuses_an_unknown_or_inactive_guardian(app, client):
 
 def _raise_with_form(client, **fields: str):
     data = {"what_happened": "A concern about a guardian", "anonymity": "anonymous", **fields}
-    return post_form(client, "/raise", **data)
+    return send_raise_form(client, **data)
 
 
 def _reference_of(response) -> str:
-    match = re.search(r'<strong id="case-reference">([^<]+)</strong>', response.get_data(as_text=True))
+    match = REFERENCE_RE.search(response.get_data(as_text=True))
     assert match, response.get_data(as_text=True)
     return match.group(1)
 

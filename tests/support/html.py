@@ -18,6 +18,7 @@ ENROLMENT_LINK_RE = re.compile(r'<code id="enrolment-link">([^<]+)</code>')
 TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
 SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+SUBMISSION_RE = re.compile(r'name="submission" value="([^"]+)"')
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
@@ -31,6 +32,16 @@ def post_form(client: FlaskClient, form_url: str, action: str | None = None, **d
     """Loads the form page for its CSRF token, then posts to it, as a browser would."""
     data = {"csrf_token": csrf_token(client, form_url), **data}
     return client.post(action or form_url, data=data)
+
+
+def send_raise_form(client: FlaskClient, form_url: str = "/raise", **fields: str):
+    """Sends the raise form as a browser does, with the CSRF and one-time tokens of the page, and follows the
+    redirect to the confirmation (a form that comes back with errors answers 400 itself)."""
+    page = client.get(form_url).get_data(as_text=True)
+    token, submission = CSRF_RE.search(page), SUBMISSION_RE.search(page)
+    assert token and submission, "no CSRF or submission token on the raise form"
+    data = {"csrf_token": token.group(1), "submission": submission.group(1), **fields}
+    return client.post("/raise", data=data, follow_redirects=True)
 
 
 class AuthActions:

@@ -820,7 +820,8 @@ def test_limit_store_down_sign_in_and_access_codes_fail_closed(client, guardian)
     # Raising a concern fails open, on the API and the form.
     assert gen_concern(client)["access_code"]
     token = csrf_token(client, "/raise")
-    page = client.post("/raise", data={"csrf_token": token, "what_happened": "Still heard", "anonymity": "anonymous"})
+    fields = {"csrf_token": token, "what_happened": "Still heard", "anonymity": "anonymous"}
+    page = client.post("/raise", data=fields, follow_redirects=True)
     assert page.status_code == 200 and 'id="access-code"' in page.get_data(as_text=True)
 
 

@@ -127,6 +127,55 @@ def test_access_code_survives_case_spaces_and_hyphens():
         assert access_codes.normalise_access_code(variant) == normalised
 
 
+@pytest.mark.parametrize(
+    "separator",
+    [
+        "\u2013",  # en dash, as word processors and phones turn a typed hyphen into
+        "\u2014",  # em dash
+        "\u2212",  # minus sign
+        "\u2010",  # hyphen
+        "\u2011",  # non-breaking hyphen
+        "\uff0d",  # full-width hyphen-minus
+        "\u00a0",  # no-break space
+        "\u202f",  # narrow no-break space
+        "\u2009",  # thin space
+        "\u3000",  # ideographic space
+        "\t",
+        "\u200b",  # zero-width space, carried along by copy and paste
+        "\u00ad",  # soft hyphen
+        " \u2013 ",
+    ],
+)
+def test_access_code_survives_every_dash_and_space(separator):
+    code = access_codes.new_access_code()
+    normalised = access_codes.normalise_access_code(code)
+    typed = code.replace("-", separator)
+    assert access_codes.normalise_access_code(typed) == normalised
+    assert access_codes.normalise_access_code(typed.lower()) == normalised
+    assert access_codes.normalise_access_code("\ufeff" + typed + "\u00a0\n") == normalised
+
+
+def test_full_width_characters_read_as_plain_ones():
+    code = access_codes.normalise_access_code(access_codes.new_access_code())
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code.lower())  # "ａｂ１" from some input methods
+    assert access_codes.normalise_access_code(full_width) == code
+
+
+@pytest.mark.parametrize("typed", ["", " ", "-", " \u2013\u2014\u2212 ", "\u00a0\u200b"])
+def test_nothing_but_separators_is_an_empty_code(typed):
+    with pytest.raises(access_codes.EmptyAccessCode):
+        access_codes.normalise_access_code(typed)
+
+
+def test_a_typing_mistake_is_not_an_empty_code():
+    code = access_codes.normalise_access_code(access_codes.new_access_code())
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    for wrong in (typo, code[:-1], code + "A", code.replace(code[0], ".", 1), "A" * 201):
+        with pytest.raises(access_codes.InvalidAccessCode) as excinfo:
+            access_codes.normalise_access_code(wrong)
+        assert not isinstance(excinfo.value, access_codes.EmptyAccessCode)
+
+
 def test_look_alike_letters_are_read_as_digits():
     code = access_codes.normalise_access_code(access_codes.new_access_code())
     if "0" in code or "1" in code:

@@ -103,7 +103,7 @@ def raise_with_file(
     }
     if data is not None:
         form["attachment"] = (io.BytesIO(data), name, mimetype)
-    return client.post("/raise", data=form, content_type="multipart/form-data")
+    return client.post("/raise", data=form, content_type="multipart/form-data", follow_redirects=True)
 
 
 def raised_from(response) -> Raised:

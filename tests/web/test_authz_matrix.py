@@ -93,6 +93,10 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("report.other_ways", "GET"): PUBLIC,
     ("report.raise_form", "GET"): PUBLIC,
     ("report.raise_submit", "POST"): PUBLIC,
+    # The confirmation belongs to the browser that sent the form: anyone else is sent back to the form ("ok").
+    ("report.confirmation", "GET"): PUBLIC,
+    ("report.code_saved", "POST"): PUBLIC,
+    ("report.confirmation_done", "GET"): PUBLIC,
     ("health.healthz", "GET"): PUBLIC,
     # Reporter follow-up (HTML).
     ("followup.start", "GET"): PUBLIC,  # with a session it redirects on to /follow-up/case: still "ok"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
 from support.factories import case_row, gen_concern
-from support.html import REFERENCE_RE, post_form
+from support.html import REFERENCE_RE, post_form, send_raise_form
 from support.openapi import json_pointer, schema_problems
 
 from speakup.domain import characteristics, quarters, workflow
@@ -36,7 +36,7 @@ def _this_quarter() -> str:
 
 def _raise_on_page(client, **fields: str):
     form = {"what_happened": WORDS, "anonymity": "anonymous", **fields}
-    return post_form(client, "/raise", **form)
+    return send_raise_form(client, **form)
 
 
 def _sign_in_as_reporter(app, code: str):

@@ -1,8 +1,12 @@
-"""Following up on the HTML pages: one answer for every wrong code, no code in the cookie, sign-out."""
+"""Following up on the HTML pages: typing mistakes named, one answer for every wrong code, no code in the cookie,
+sign-out."""
 
 from __future__ import annotations
 
+import html
 import json
+import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -47,21 +51,83 @@ def test_right_code_opens_the_case(client):
     assert ">Send message</button>" in text and "Sign out of this concern" in text
 
 
-@pytest.mark.parametrize("kind", ["unknown", "malformed", "typo", "empty"])
-def test_every_wrong_code_gets_the_same_answer(client, kind):
-    raised = gen_concern(client)
-    code = {
-        "unknown": access_codes.new_access_code(),
-        "malformed": "not-a-code",
-        "typo": _one_typo(raised["access_code"]),
-        "empty": "",
-    }[kind]
-    response = _open(client, code)
+def _caught_swap(code: str) -> str:
+    """Two neighbouring characters swapped, as people do, at the first place the check character catches it."""
+    normalised = access_codes.normalise_access_code(code)
+    for i in range(len(normalised) - 1):
+        swapped = normalised[:i] + normalised[i + 1] + normalised[i] + normalised[i + 2 :]
+        try:
+            access_codes.normalise_access_code(swapped)
+        except access_codes.InvalidAccessCode:
+            return access_codes.format_access_code(swapped)
+    raise AssertionError("no neighbour swap of this code is caught")
+
+
+TYPING_MISTAKE = "This access code has a typing mistake. Check each character against the code you saved"
+ENTER_CODE = "Enter your access code"
+
+
+def _box(page: str) -> str:
+    """What the access-code box holds, as the browser will show it."""
+    return html.unescape(re.search(r'<input[^>]*id="access_code"[^>]*value="([^"]*)"', page).group(1))
+
+
+def test_a_well_formed_code_that_opens_nothing_gets_the_one_answer_and_keeps_the_text(client):
+    gen_concern(client)
+    typed = access_codes.new_access_code().lower()  # well formed, check character right, opens nothing
+    response = _open(client, typed)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert NOT_FOUND in page
-    assert f'value="{code}"' not in page or code == ""  # the code is not echoed back
+    assert "We could not find a concern with that access code. Check it and try again." in page
+    assert TYPING_MISTAKE not in page and ENTER_CODE not in page
+    assert _box(page) == typed  # one character may be wrong: they can put it right
     assert client.get("/follow-up/case").status_code == 302
+
+
+@pytest.mark.parametrize("kind", ["typo", "swap", "short", "letters", "markup"])
+def test_a_typing_mistake_says_so_by_the_field_and_keeps_what_was_typed(client, caplog, kind):
+    raised = gen_concern(client)
+    code = raised["access_code"]
+    typed = {
+        "typo": _one_typo(code).lower(),
+        "swap": _caught_swap(code),
+        "short": code[:-5],
+        "letters": "not-a-code",
+        "markup": '<b>"7K3M" & co</b>',
+    }[kind]
+    caplog.set_level(logging.DEBUG, logger="speakup")
+    response = _open(client, typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert TYPING_MISTAKE in page and NOT_FOUND not in page
+    # By the field (the error message is inside the field's group) and in the summary at the top.
+    field = page.split("nhsuk-form-group--error")[1].split("<button")[0]
+    assert TYPING_MISTAKE in field and 'aria-describedby="access_code-hint access_code-error"' in field
+    assert 'class="nhsuk-error-summary"' in page and page.index("nhsuk-error-summary") < page.index(TYPING_MISTAKE)
+    assert _box(page) == typed  # exactly as typed, and escaped: no markup of theirs reaches the page
+    assert "<b>" not in page.split("<main")[1]
+    assert "<title>Error: " in page
+    assert typed not in caplog.text and access_codes.normalise_access_code(code) not in caplog.text
+    assert client.get("/follow-up/case").status_code == 302
+
+
+@pytest.mark.parametrize("typed", ["", "   ", " - \u2013 "])
+def test_an_empty_box_asks_for_the_code(client, typed):
+    response = _open(client, typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert ENTER_CODE in page and NOT_FOUND not in page and TYPING_MISTAKE not in page
+
+
+@pytest.mark.parametrize(
+    "separator", ["\u2013", "\u2014", "\u2212", "\u00a0", "\u202f", "\u2009", " \u2013 ", "\u2011", ""]
+)
+def test_dashes_spaces_and_lower_case_from_other_keyboards_open_the_case(client, separator):
+    raised = gen_concern(client)
+    typed = raised["access_code"].replace("-", separator)
+    assert _open(client, typed).status_code == 302
+    assert _open(client, typed.lower()).status_code == 302
+    assert 'id="case-status"' in client.get("/follow-up/case").get_data(as_text=True)
 
 
 def test_the_cookie_never_holds_the_access_code(app, client):
@@ -153,6 +219,17 @@ def test_guessing_codes_is_rate_limited(client):
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "Too many tries" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_overrides", [{"ACCESS_CODE_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_typing_mistakes_and_empty_boxes_count_against_the_limit_like_wrong_codes(client):
+    """Saying "typing mistake" must not become a way round the limit: every refusal spends one try."""
+    raised = gen_concern(client)
+    assert _open(client, _one_typo(raised["access_code"])).status_code == 400
+    assert _open(client, "").status_code == 400
+    assert _open(client, access_codes.new_access_code()).status_code == 400
+    for typed in (_one_typo(raised["access_code"]), "", raised["access_code"]):
+        assert _open(client, typed).status_code == 429
 
 
 def test_wrong_codes_cost_the_same_work_as_right_ones(app, client, monkeypatch):

@@ -20,7 +20,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from support.factories import gen_staff
-from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, VERSION_RE, AuthActions, csrf_token, post_form
+from support.html import (
+    ACCESS_CODE_RE,
+    CSRF_RE,
+    REFERENCE_RE,
+    VERSION_RE,
+    AuthActions,
+    csrf_token,
+    post_form,
+    send_raise_form,
+)
 
 from speakup.crypto import access_codes
 from speakup.platform import logs
@@ -120,7 +129,7 @@ def test_a_full_journey_logs_json_lines_without_anything_identifying(app: Flask,
         "name": "Oscar " + _marker("form-name"),
     }
     query_marker = _marker("query")
-    confirmation = post_form(reporter, f"/raise?q={query_marker}", "/raise", anonymity="open", **b)
+    confirmation = send_raise_form(reporter, f"/raise?q={query_marker}", anonymity="open", **b)
     assert confirmation.status_code == 200
     page = confirmation.get_data(as_text=True)
     b_code = html.unescape(ACCESS_CODE_RE.search(page).group(1)).strip()

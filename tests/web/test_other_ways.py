@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.factories import gen_concern
-from support.html import post_form
+from support.html import send_raise_form
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "speakup" / "templates" / "report" / "other_ways.html"
 CONTACTS = [{"name": "Gita Guardian", "role": "Freedom to Speak Up guardian", "contact": "Extension 4321"}]
@@ -37,7 +37,7 @@ def test_the_page_shows_the_trusts_own_contacts_and_routes(client):
 
 def test_it_is_linked_from_the_home_page_and_the_confirmation(client):
     assert 'href="/other-ways"' in client.get("/").get_data(as_text=True)
-    confirmation = post_form(client, "/raise", what_happened="The rota is unsafe.", anonymity="anonymous")
+    confirmation = send_raise_form(client, what_happened="The rota is unsafe.", anonymity="anonymous")
     assert confirmation.status_code == 200 and 'href="/other-ways"' in confirmation.get_data(as_text=True)
     assert gen_concern(client)  # the API answer carries no page, and needs none
 

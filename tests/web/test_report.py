@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 from support.factories import gen_concern
-from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, post_form
+from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, send_raise_form
 
 from speakup.crypto import access_codes, sealing
 from speakup.domain import raising
@@ -42,7 +42,7 @@ def test_raise_form_has_contract_names(client):
 
 
 def test_raising_shows_code_and_reference_once(app, client):
-    response = post_form(client, "/raise", what_happened="Bins blocking the fire exit", anonymity="anonymous")
+    response = send_raise_form(client, what_happened="Bins blocking the fire exit", anonymity="anonymous")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     code = ACCESS_CODE_RE.search(page).group(1)
@@ -62,7 +62,7 @@ def test_raising_shows_code_and_reference_once(app, client):
 
 
 def test_guardians_get_a_grant_when_a_concern_is_raised(app, client, guardian):
-    post_form(client, "/raise", what_happened="Something", anonymity="anonymous")
+    send_raise_form(client, what_happened="Something", anonymity="anonymous")
     with app.app_context():
         grant = db.session.scalar(select(CaseGrant).where(CaseGrant.recipient == "guardian"))
         assert grant.user_id == guardian.id
@@ -86,7 +86,7 @@ def test_guardians_get_a_grant_when_a_concern_is_raised(app, client, guardian):
 )
 def test_errors_show_next_to_the_field_and_keep_the_words(app, client, fields, field, message):
     typed = {"where": "Ward 7 – Ünïcode & <tags>", "when": "Tuesday night", **fields}
-    response = post_form(client, "/raise", **typed)
+    response = send_raise_form(client, **typed)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "There is a problem" in page
@@ -99,7 +99,7 @@ def test_errors_show_next_to_the_field_and_keep_the_words(app, client, fields, f
 
 
 def test_twenty_thousand_characters_are_accepted(app, client):
-    response = post_form(client, "/raise", what_happened="y" * 20_000, anonymity="anonymous")
+    response = send_raise_form(client, what_happened="y" * 20_000, anonymity="anonymous")
     assert response.status_code == 200
     assert _case_count(app) == 1
 
@@ -227,8 +227,8 @@ def test_submit_rate_limit_answers_429_with_retry_after(database_url):
         db.session.commit()
     client = app.test_client()
     for _ in range(2):
-        assert post_form(client, "/raise", what_happened="w", anonymity="anonymous").status_code == 200
-    response = post_form(client, "/raise", what_happened="w", anonymity="anonymous")
+        assert send_raise_form(client, what_happened="w", anonymity="anonymous").status_code == 200
+    response = send_raise_form(client, what_happened="w", anonymity="anonymous")
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "try again in" in response.get_data(as_text=True)

@@ -19,7 +19,7 @@ from speakup.platform.models.cases import (
     ShareRequest,
     new_case_id,
 )
-from speakup.platform.models.records import AuditEvent, CharacteristicCount, StatsToken
+from speakup.platform.models.records import AuditEvent, CharacteristicCount, StatsToken, Submission
 from speakup.platform.models.staff import Endorsement, Enrolment, OrganisationKey, StaffSession, User
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "ShareRequest",
     "StaffSession",
     "StatsToken",
+    "Submission",
     "User",
     "db",
     "new_case_id",

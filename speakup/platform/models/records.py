@@ -1,10 +1,11 @@
-"""Rows that belong to no case: the audit chain, statistics tokens and the unlinked characteristic counts."""
+"""Rows that belong to no case: the audit chain, statistics tokens, the unlinked characteristic counts and the
+submissions that make raising a concern happen once."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from speakup.platform.models.base import db, utcnow
@@ -53,3 +54,19 @@ class CharacteristicCount(db.Model):
     question: Mapped[str] = mapped_column(String(40), primary_key=True)
     answer: Mapped[str] = mapped_column(String(40), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+class Submission(db.Model):
+    """One sent form or one API Idempotency-Key: a second send of the same one finds this row and answers with the
+    same concern instead of raising another (domain/submissions.py). ``lookup`` is a keyed hash of the form's
+    one-time token or the key; ``answer_ct`` (the access code and what the person was told) is sealed under a key
+    derived from that token, which only the person's browser or client holds. Deleted after a day."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "form" or "api": how long the code is kept differs
+    reference: Mapped[str] = mapped_column(String(20))
+    answer_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once the person said they saved the code
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -14,7 +14,9 @@ from speakup.web.api.schema_parts import (
     BLANK,
     DATE,
     DATETIME,
+    IDEMPOTENCY_KEY,
     NOT_BLANK,
+    REPLAYED,
     TEXT,
     answer,
     errors,
@@ -264,10 +266,11 @@ def openapi_document() -> dict[str, Any]:
             "/concerns": {
                 "post": {
                     "summary": "Raise a concern",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {"required": True, "content": json_content("NewConcern")},
                     "responses": {
-                        "201": answer("Raised; keep the access code", "RaisedConcern"),
-                        **errors(400, 413, 415, 422, 429, 503),
+                        "201": {**answer("Raised; keep the access code", "RaisedConcern"), "headers": REPLAYED},
+                        **errors(400, 409, 413, 415, 422, 429, 503),
                     },
                 }
             },

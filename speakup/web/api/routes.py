@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import characteristics, checkins, handling, raising, reading, timescales, workflow
+from speakup.domain import characteristics, checkins, handling, raising, reading, submissions, timescales, workflow
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
@@ -20,6 +20,8 @@ from speakup.web.errors import api_error
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 NOT_FOUND = "We could not find a concern with that access code."
+# A client that may send a concern twice (a retry after a timeout) sends the same random key each time: one concern.
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 class ApiError(Exception):
@@ -101,18 +103,35 @@ def options():
 @submit_limit
 def raise_concern():
     body = _json_body((*raising.CONCERN_FIELDS, "characteristics"))
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    replayed = False
     try:
-        raised = raising.raise_concern(raising.check_concern(body))
+        sent = submissions.from_api(key, body) if key is not None else None
+        concern = raising.check_concern(body)
+        raised = raising.raise_concern(concern, sent=sent)
+        answer = {"reference": raised.reference, "access_code": raised.access_code, "status": raised.status}
+        acknowledge_by = raised.acknowledge_by
+    except submissions.AlreadySent as exc:
+        done = exc.confirmation.answer
+        # Kept for SUBMISSION_HOURS; only a changed pepper could leave it unreadable.
+        if done is None:
+            raise ApiError(409, "This Idempotency-Key was used already. Use a new key.", "key_used") from None
+        answer = {"reference": done.reference, "access_code": done.access_code, "status": done.status}
+        acknowledge_by, replayed = done.acknowledge_by, True
+    except submissions.KeyReused:
+        raise ApiError(
+            422,
+            "This Idempotency-Key was sent before with a different body. Use a new key for a new concern.",
+            "idempotency_key_reused",
+        ) from None
     except InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
     except DBAPIError:
         raise ApiError(503, "The service is unavailable. Nothing was stored. Try again in a few minutes.") from None
-    return jsonify(
-        reference=raised.reference,
-        access_code=raised.access_code,
-        status=raised.status,
-        acknowledge_by=_iso(raised.acknowledge_by),
-    ), 201
+    response = jsonify(**answer, acknowledge_by=_iso(acknowledge_by))
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201
 
 
 @bp.get("/follow-up")

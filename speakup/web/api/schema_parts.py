@@ -38,3 +38,21 @@ def errors(*statuses: int) -> dict[str, Any]:
 
 def optional_text(max_chars: int, description: str) -> dict[str, Any]:
     return {"type": ["string", "null"], "maxLength": max_chars, "description": description}
+
+
+# Raising a concern once, however often a client retries (speakup/domain/submissions.py).
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A random key (a UUID) of your own. Sent again with the same body within 24 hours, it raises "
+    "nothing new and answers with the first concern and its access code, marked Idempotent-Replayed: true; sent "
+    "with a different body, 422.",
+    "schema": {"type": "string", "minLength": 16, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when this answers a repeat of an earlier request",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}

@@ -1,0 +1,129 @@
+"""The board report page itself: a plain title with "You said, we did" in the body, charts of counts whose axis
+steps in whole numbers, and tables that scroll in their own keyboard-reachable box at narrow widths."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from support.factories import gen_concern
+from support.html import AuthActions, post_form
+
+from speakup.reporting import board
+
+LEARNING = "We now staff nights with two nurses."
+
+
+@pytest.fixture
+def app_overrides(request):
+    return getattr(request, "param", {"SUBMIT_RATE_LIMIT": "1000 per minute"})
+
+
+def _close_sharing_learning(client, reference: str, learning: str) -> None:
+    url = f"/guardian/cases/{reference}"
+    version = re.search(r'name="version" value="(\d+)"', client.get(url).get_data(as_text=True)).group(1)
+    closed = post_form(
+        client,
+        url,
+        f"{url}/close",
+        outcome="resolved",
+        closing_message="Thank you for speaking up.",
+        learning=learning,
+        share_learning="yes",
+        version=version,
+    )
+    assert closed.status_code == 302
+
+
+def _y_axis_labels(svg: str) -> list[str]:
+    """The value axis's labels, in order: pygal draws each as a <text> in a "guides" group of the "axis y" group."""
+    axis = svg.split('<g class="axis y')[1].split("</g></g>")[0]
+    return re.findall(r"<text[^>]*>([^<]*)</text>", axis)
+
+
+def test_the_title_is_only_the_title_and_the_learning_is_in_the_body(app, client, guardian):
+    reference = gen_concern(client, what_happened="Rota gaps")["reference"]
+    AuthActions(client).sign_in(guardian)
+    _close_sharing_learning(client, reference, LEARNING)
+    page = client.get("/guardian/board").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert title == f"Board report – Speak Up – {app.config['ORGANISATION_NAME']}"
+    main = page.split('<main class="nhsuk-main-wrapper" id="maincontent">')[1].split("</main>")[0]
+    assert "<h2>You said, we did</h2>" in main
+    learned = main.split("<h2>You said, we did</h2>")[1]
+    assert "Theme not recorded" in learned and LEARNING in learned
+    assert page.count(LEARNING) == 1  # once, in the body
+
+
+def test_the_board_says_so_when_no_learning_was_shared(client, guardian):
+    AuthActions(client).sign_in(guardian)
+    page = client.get("/guardian/board").get_data(as_text=True)
+    main = page.split("<main")[1]
+    assert "No learning has been shared in this period yet." in main.split("<h2>You said, we did</h2>")[1]
+    assert "You said" not in re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+
+
+def _whole_steps(labels: list[str]) -> bool:
+    if not labels or not all(re.fullmatch(r"\d+", label) for label in labels) or labels[0] != "0":
+        return False
+    return len({int(b) - int(a) for a, b in itertools.pairwise(labels)}) == 1
+
+
+# Six anonymous concerns with no theme and no feedback yet. Left to itself pygal labels an axis whose counts are
+# all 0 (or all hidden) 0, 0.1, ... 1, and small counts in fifths: 0, 0.2, ... 2.
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("themes", ["0", "1"]), ("anonymous", ["0", "1", "2", "3", "4", "5", "6"]), ("feedback", ["0", "1"])],
+)
+def test_charts_of_counts_step_in_whole_numbers(client, guardian, name, expected):
+    for _ in range(6):
+        gen_concern(client)
+    AuthActions(client).sign_in(guardian)
+    labels = _y_axis_labels(client.get(f"/guardian/board/{name}.svg").get_data(as_text=True))
+    assert labels == expected and _whole_steps(labels)
+
+
+@pytest.mark.parametrize(
+    "app_overrides", [{"SUBMIT_RATE_LIMIT": "1000 per minute", "SUPPRESS_BELOW": 1}], indirect=True
+)
+def test_small_counts_shown_where_nothing_is_hidden_still_step_in_whole_numbers(client, guardian):
+    for _ in range(2):
+        gen_concern(client)
+    AuthActions(client).sign_in(guardian)
+    labels = _y_axis_labels(client.get("/guardian/board/anonymous.svg").get_data(as_text=True))
+    assert labels == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "steps"),
+    [
+        ([], [0, 1]),
+        ([None, 0], [0, 1]),
+        ([1], [0, 1]),
+        ([3, None, 2], [0, 1, 2, 3]),
+        ([10], list(range(11))),
+        ([11], [0, 2, 4, 6, 8, 10, 12]),
+        ([47], list(range(0, 51, 5))),
+        ([101], list(range(0, 121, 20))),
+        ([32000], list(range(0, 35001, 5000))),
+    ],
+)
+def test_whole_number_steps(counts, steps):
+    assert board.whole_number_steps(counts) == steps
+
+
+def test_every_table_scrolls_in_its_own_named_box(client, guardian):
+    AuthActions(client).sign_in(guardian)
+    page = client.get("/guardian/board").get_data(as_text=True)
+    boxes = re.findall(r'<div class="speakup-table-scroll"([^>]*)>\s*<table', page)
+    assert len(boxes) == page.count("<table") == 7
+    names = []
+    for attributes in boxes:
+        assert 'role="region"' in attributes and 'tabindex="0"' in attributes  # reachable from the keyboard
+        names.append(re.search(r'aria-label="([^"]+)"', attributes).group(1))
+    assert len(set(names)) == len(names)  # each box says which table it holds
+    assert all(table.count("</table>") == 1 for table in page.split('<div class="speakup-table-scroll"')[1:])
+    css = client.get("/assets/app/speakup.css").get_data(as_text=True)
+    rule = re.search(r"\.speakup-table-scroll \{([^}]*)\}", css).group(1)
+    assert "overflow-x: auto" in rule
