@@ -30,9 +30,10 @@ run: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi run
 
 ## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set).
-## The browser tests need Debian's Chromium: installed here when run as root, otherwise asked for.
+## The browser tests need Debian's Chromium and the markup check Java: installed here when run as root, otherwise asked for.
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || { echo "The browser tests need Chromium: sudo apt-get install -y chromium"; exit 1; }
+	@command -v java >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; } || { echo "The markup check needs Java: sudo apt-get install -y default-jre-headless"; exit 1; }
 
 test: install browser
 	$(BIN)/ruff check speakup tests config bench

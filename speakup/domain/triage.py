@@ -86,6 +86,12 @@ class QueuePage:
     def has_previous(self) -> bool:
         return self.page > 1
 
+    @property
+    def first_shown(self) -> int:
+        """The place of this page's first case in the whole list (the list is not counted: at 100,000 cases that
+        would cost more than the page)."""
+        return (self.page - 1) * PAGE_SIZE + 1
+
 
 def _held_by(user_id: int) -> tuple:
     return CaseGrant.case_id == Case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id

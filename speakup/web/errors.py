@@ -70,6 +70,18 @@ def api_error(status: int, message: str, code: str | None = None, **extra: objec
     return jsonify(error=body), status
 
 
+def _signed_in_staff_role(status: int) -> str | None:
+    """The role of the staff member this request already signed in, for a client error only: their page then keeps
+    the staff header and its sign-out, so a 403 does not drop them out of the service. The user is never loaded here
+    (g holds them once a view has checked sign-in): loading would reach the database, and a reporter's or anonymous
+    visitor's error page has no reason to. Server errors keep the plain page, which needs nothing that may be
+    broken."""
+    user = g.get("_login_user")
+    if status >= 500 or not getattr(user, "is_authenticated", False):
+        return None
+    return user.user.role
+
+
 def error_page(
     status: int, retry_after: str | None = None, title: str | None = None, body: str | None = None
 ) -> tuple[str, int]:
@@ -80,6 +92,7 @@ def error_page(
         title=title or default_title,
         body=body or default_body,
         retry_after=retry_after,
+        staff_role=_signed_in_staff_role(status),
     ), status
 
 

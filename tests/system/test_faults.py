@@ -833,7 +833,7 @@ def test_limit_store_error_inside_a_fail_open_view_is_not_retried(client, monkey
 
     calls = []
 
-    def failing(concern):
+    def failing(concern, **_options):
         calls.append(concern)
         raise StorageError(ConnectionError("refused"))
 

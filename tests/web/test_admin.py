@@ -18,7 +18,7 @@ from speakup.keys import account_keys, grants
 from speakup.ops import audit
 from speakup.platform.models import AuditEvent, Case, CaseGrant, StaffSession, User, db
 
-SIGN_IN_FAILED = "The email address, password or security code is not right"
+SIGN_IN_FAILED = "Enter a correct email address, password and security code"
 RESET_BEFORE = (
     "will not be able to open any case they hold now until another guardian shares it with them again, "
     "or the recovery key holder restores their cases."

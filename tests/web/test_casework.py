@@ -1002,9 +1002,11 @@ def test_queue_filters_by_status_assignment_and_deadline(app, signed, guardian):
 
     rows = {row["reference"]: row for row in queue_rows(signed)}
     assert refs(queue_rows(signed)) == [late, soon, received, working]  # soonest deadline first
-    assert rows[late]["deadline"] == f"{(today - timedelta(days=1)):%-d %B %Y} Overdue"
-    assert rows[soon]["deadline"] == f"{(today + timedelta(days=1)):%-d %B %Y} Due soon"
-    assert rows[received]["deadline"] == f"{(today + timedelta(days=7)):%-d %B %Y} Due"
+    # Each deadline says which it is: a received case waits to be acknowledged, one in progress for feedback.
+    assert rows[late]["deadline"] == f"Acknowledge by {(today - timedelta(days=1)):%-d %B %Y} Overdue"
+    assert rows[soon]["deadline"] == f"Acknowledge by {(today + timedelta(days=1)):%-d %B %Y} Due soon"
+    assert rows[received]["deadline"] == f"Acknowledge by {(today + timedelta(days=7)):%-d %B %Y} Due"
+    assert rows[working]["deadline"].startswith("Feedback by ")
     assert rows[working]["status"] == "In progress" and rows[received]["status"] == "Received"
     assert rows[working]["assigned"] == "Gita Guardian" and rows[received]["assigned"] == "Unassigned"
     assert rows[received]["received"] == f"{today:%-d %b %Y}"

@@ -17,7 +17,7 @@ from speakup.crypto import kem, password_keys, sealing
 from speakup.keys import account_keys, grants
 from speakup.platform.models import Case, CaseGrant, StaffSession, User, db, utcnow
 
-SIGN_IN_FAILED = "The email address, password or security code is not right"
+SIGN_IN_FAILED = "Enter a correct email address, password and security code"
 
 
 def _case_url(reference: str) -> str:

@@ -191,7 +191,7 @@ def test_the_same_key_with_another_body_is_refused(app):
     key = "a-random-key-of-enough-length-1234"
     assert _post(app, {"what_happened": WORDS, "anonymity": "anonymous"}, key).status_code == 201
     other = _post(app, {"what_happened": "Something else entirely", "anonymity": "anonymous"}, key)
-    assert other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "idempotency_key_reused"
     assert "access_code" not in other.get_data(as_text=True)
     assert _case_count(app) == 1
 

@@ -119,8 +119,9 @@ def raise_concern():
         answer = {"reference": done.reference, "access_code": done.access_code, "status": done.status}
         acknowledge_by, replayed = done.acknowledge_by, True
     except submissions.KeyReused:
+        # 409, as for any request that conflicts with what the server holds: the key is bound to another body.
         raise ApiError(
-            422,
+            409,
             "This Idempotency-Key was sent before with a different body. Use a new key for a new concern.",
             "idempotency_key_reused",
         ) from None

@@ -47,7 +47,7 @@ IDEMPOTENCY_KEY = {
     "required": False,
     "description": "A random key (a UUID) of your own. Sent again with the same body within 24 hours, it raises "
     "nothing new and answers with the first concern and its access code, marked Idempotent-Replayed: true; sent "
-    "with a different body, 422.",
+    "with a different body, 409.",
     "schema": {"type": "string", "minLength": 16, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
 REPLAYED = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, timescales, workflow
@@ -124,12 +124,18 @@ def download_attachment(reference: str, uid: str):
     return response
 
 
-def _act(reference: str, name: str, action: Callable[[Case, bytes, CaseForm], None], anchor: str = ""):
-    """Runs one case action: on bad input or a conflict the page comes back with the form as typed."""
+def _act(
+    reference: str,
+    name: str,
+    action: Callable[[Case, bytes, CaseForm], str],
+    anchor: str = "",
+):
+    """Runs one case action: on bad input or a conflict the page comes back with the form as typed; done, the
+    case page says what was done (the action returns the words)."""
     case, case_key = get_case(reference)
     form = CaseForm(name, FORMS[name])
     try:
-        action(case, case_key, form)
+        done = action(case, case_key, form)
     except InvalidInput as exc:
         form.fail(exc.errors)
         return render_case(case, case_key, form, 400)
@@ -141,6 +147,11 @@ def _act(reference: str, name: str, action: Callable[[Case, bytes, CaseForm], No
         db.session.refresh(case)
         form.fail({FORMS[name][0]: CONFLICT})
         return render_case(case, case_key, form, 409)
+    return _done(reference, done, anchor)
+
+
+def _done(reference: str, message: str, anchor: str = ""):
+    flash(message, "case-done")  # shown once, at the top of the case page this redirects to
     return redirect(url_for("guardian.case_page", reference=reference) + anchor)
 
 
@@ -153,6 +164,7 @@ def _shows_name(form: CaseForm) -> bool:
 def update_status(reference: str):
     def action(case, _key, form):
         handling.change_status(case, form.values["status"], current_user.user, form.version, _shows_name(form))
+        return f"Status changed to {workflow.GUARDIAN_LABELS[case.status]}."
 
     return _act(reference, "status", action)
 
@@ -173,6 +185,7 @@ def close(reference: str):
             learning=values["learning"],
             share_learning=values.get("share_learning") == "yes",
         )
+        return "Case closed. The person who raised it can read your closing message and is asked for feedback."
 
     return _act(reference, "close", action)
 
@@ -182,6 +195,7 @@ def close(reference: str):
 def assign(reference: str):
     def action(case, _key, form):
         handling.assign_case(case, form.values["assignee"], current_user.user, form.version)
+        return f"Assigned to {case.assigned_to.name}." if case.assigned_to else "The case is now unassigned."
 
     return _act(reference, "assign", action)
 
@@ -194,6 +208,7 @@ def record_details(reference: str):
         handling.record_for_return(
             case, form.lists["themes"], values["worker_group"], values["detriment"], current_user.user, form.version
         )
+        return "Details for the national return saved."
 
     return _act(reference, "details", action)
 
@@ -206,6 +221,7 @@ def record_referral(reference: str):
         referrals.record_referral(
             case, key, current_user.user, values["referred_to"], values["referral_note"], form.version
         )
+        return "Referral saved."
 
     return _act(reference, "referral", action, "#referral")
 
@@ -215,6 +231,7 @@ def record_referral(reference: str):
 def escalate(reference: str):
     def action(case, _key, form):
         timescales.escalate_to_stage_2(case, current_user.user, form.version)
+        return f"Moved to stage 2. Respond by {case.feedback_by:%-d %B %Y}."
 
     return _act(reference, "escalate", action, "#deadlines")
 
@@ -226,6 +243,7 @@ def extend_deadline(reference: str):
         values = form.values
         new_date = timescales.parse_date(*(values[name] for name in timescales.DATE_FIELDS))
         timescales.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
+        return f"Deadline moved to {new_date:%-d %B %Y}. The person who raised this can read why."
 
     return _act(reference, "extend", action, "#deadlines")
 
@@ -235,6 +253,7 @@ def extend_deadline(reference: str):
 def add_note(reference: str):
     def action(case, key, form):
         handling.add_note(case, key, current_user.user, form.values["note"])
+        return "Note added."
 
     return _act(reference, "note", action, "#notes")
 
@@ -244,6 +263,7 @@ def add_note(reference: str):
 def send_message(reference: str):
     def action(case, key, form):
         handling.post_message(case, key, "guardian", form.values["body"], guardian=current_user.user)
+        return "Message sent. The person who raised this reads it with their access code."
 
     return _act(reference, "message", action, "#messages")
 
@@ -265,7 +285,7 @@ def share(reference: str):
         except sharing.ShareRefused as refused:
             form.fail({"share_with": str(refused)})
             return render_case(case, case_key, form, 400)
-        return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+        return _done(reference, f"Asked to share with {user.name}: a second guardian must confirm it.", "#sharing")
     try:
         shared = sharing.share_with(case, case_key, user, current_user.user)
     except exclusions.ExcludedGuardian:
@@ -279,7 +299,7 @@ def share(reference: str):
     if not shared:
         form.fail({"share_with": f"{user.name} can already open this case"})
         return render_case(case, case_key, form, 400)
-    return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+    return _done(reference, f"Shared with {user.name}.", "#sharing")
 
 
 @bp.post("/cases/<reference>/share-requests/<uid>/<any(confirm, cancel):decision>")
@@ -294,7 +314,7 @@ def decide_share_request(reference: str, uid: str, decision: str):
             sharing.cancel(case, case_key, uid, current_user.user)
     except sharing.ShareRefused as refused:
         return render_case(case, case_key, status=400, warning=str(refused))
-    return redirect(url_for("guardian.case_page", reference=reference) + "#sharing")
+    return _done(reference, "Shared." if decision == "confirm" else "Request cancelled.", "#sharing")
 
 
 class ShareAllForm(DomainForm):

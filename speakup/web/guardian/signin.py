@@ -15,7 +15,14 @@ from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import SignedInStaff, _end_session
 
-SIGN_IN_FAILED = "The email address, password or security code is not right"
+# One answer for every failure, so it never tells which part was wrong (or whether the account exists). It names a
+# security code only when one is asked for: without MFA the page has no such field to correct.
+SIGN_IN_FAILED = "Enter a correct email address, password and security code"
+SIGN_IN_FAILED_NO_MFA = "Enter a correct email address and password"
+
+
+def sign_in_failed_message(require_mfa: bool) -> str:
+    return SIGN_IN_FAILED if require_mfa else SIGN_IN_FAILED_NO_MFA
 
 
 class SignInForm(DomainForm):
@@ -52,7 +59,7 @@ def sign_in():
     try:
         user, key = staff.sign_in(form.values["email"], form.values["password"], form.values["security_code"])
     except account_keys.InvalidCredentials:
-        form.fail({"email": SIGN_IN_FAILED})
+        form.fail({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
         form.values["password"] = form.values["security_code"] = ""
         return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"]), 401
     if current_user.is_authenticated:

@@ -1,0 +1,140 @@
+"""The guardian's case page laid out for casework (issue 16, point 6): the concern and its key facts first, the
+status beside them, every other section one link away, a message saying what was done after every action, and a
+status select that offers only the moves allowed from here."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from support.factories import case_row, gen_concern
+from support.html import VERSION_RE, post_form
+
+from speakup.domain import workflow
+
+
+@pytest.fixture
+def signed(client, auth, guardian):
+    assert auth.sign_in(guardian).status_code == 302
+    return client
+
+
+def _page(client, reference: str) -> str:
+    return client.get(f"/guardian/cases/{reference}").get_data(as_text=True)
+
+
+def _post(client, reference: str, action: str, **fields: str):
+    url = f"/guardian/cases/{reference}"
+    version = VERSION_RE.search(_page(client, reference)).group(1)
+    return post_form(client, url, f"{url}/{action}", version=version, **fields)
+
+
+def _done_message(client, response) -> str:
+    assert response.status_code == 302, response.status_code
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    match = re.search(r'id="case-done".*?notification-banner__heading">([^<]+)<', page, re.S)
+    assert match, "no success message on the case page"
+    return match.group(1)
+
+
+def test_the_concern_and_key_facts_come_first_then_the_status_then_the_sections(signed):
+    reference = gen_concern(signed, what_happened="Unsafe staffing on ward 7")["reference"]
+    page = _page(signed, reference)
+    order = [
+        'id="concern-text"',
+        'id="key-facts"',
+        'id="status-heading"',
+        'aria-label="Sections of this case"',
+        'id="messages"',
+        'id="details"',
+        'id="audit"',
+    ]
+    positions = [page.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    # Every link in the contents list leads to a section on the page.
+    nav = page.split('aria-label="Sections of this case"')[1].split("</nav>")[0]
+    anchors = re.findall(r'href="#([a-z-]+)"', nav)
+    assert len(anchors) >= 8 and all(f'id="{anchor}"' in page for anchor in anchors)
+    # The national return's facts sit with its form, not among the key facts.
+    key_facts = page.split('id="key-facts"')[1].split("</dl>")[0]
+    assert "Themes" not in key_facts and "Staff group" not in key_facts
+    assert "Themes" in page.split('id="return-facts"')[1].split("</dl>")[0]
+
+
+def test_the_status_select_offers_only_the_moves_allowed_from_here(signed):
+    reference = gen_concern(signed)["reference"]
+    for status in ("received", "acknowledged", "in_progress"):
+        if status != "received":
+            _post(signed, reference, "status", status=status)
+        select = _page(signed, reference).split('id="status"')[1].split("</select>")[0]
+        offered = set(re.findall(r'<option value="([a-z_]+)"', select))
+        assert offered == set(workflow.allowed_next(status)) - {workflow.CLOSED}
+
+
+def test_every_action_says_what_was_done(app, signed, guardian):
+    reference = gen_concern(signed)["reference"]
+    assert _done_message(signed, _post(signed, reference, "status", status="acknowledged")) == (
+        "Status changed to Acknowledged."
+    )
+    message = post_form(signed, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/messages", body="Hi")
+    assert _done_message(signed, message).startswith("Message sent.")
+    note = post_form(signed, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/notes", note="Call HR")
+    assert _done_message(signed, note) == "Note added."
+    assigned = _post(signed, reference, "assign", assignee=str(guardian.id))
+    assert _done_message(signed, assigned) == "Assigned to Gita Guardian."
+    details = _post(signed, reference, "details", themes="patient_safety", worker_group="", detriment="")
+    assert _done_message(signed, details) == "Details for the national return saved."
+    new = case_row(app, reference).feedback_by + timedelta(days=14)
+    extended = _post(
+        signed,
+        reference,
+        "extend",
+        extend_day=str(new.day),
+        extend_month=str(new.month),
+        extend_year=str(new.year),
+        extend_reason="Waiting for the ward manager.",
+    )
+    assert (
+        _done_message(signed, extended)
+        == f"Deadline moved to {new:%-d %B %Y}. The person who raised this can read why."
+    )
+    closed = _post(signed, reference, "close", outcome="resolved", closing_message="Thank you.")
+    assert _done_message(signed, closed).startswith("Case closed.")
+    # Shown once: the next visit has no message.
+    assert 'id="case-done"' not in _page(signed, reference)
+
+
+def test_a_page_that_comes_back_with_an_error_says_so_in_its_title(signed):
+    reference = gen_concern(signed)["reference"]
+    url = f"/guardian/cases/{reference}"
+    for action, fields in (("messages", {"body": ""}), ("close", {"outcome": "", "closing_message": ""})):
+        version = VERSION_RE.search(_page(signed, reference)).group(1)
+        answer = post_form(signed, url, f"{url}/{action}", version=version, **fields)
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and f"<title>Error: Case {reference}" in page
+        assert page.index("There is a problem") < page.index("<h1")
+    assert f"<title>Case {reference}" in _page(signed, reference)
+
+
+# --- The queue (issue 16, point 7) ----------------------------------------------------------------------------
+
+
+def test_the_queue_uses_the_width_says_how_many_and_never_colours_a_waiting_case_green(app, signed):
+    for _ in range(3):
+        gen_concern(signed)
+    page = signed.get("/guardian/").get_data(as_text=True)
+    assert '<div class="nhsuk-grid-column-full">' in page
+    assert '<p id="cases-shown">Showing cases 1 to 3.</p>' in page
+    assert "nhsuk-tag--green" not in page and 'nhsuk-tag--blue">Due</strong>' in page
+    filters = page.split('aria-label="Filter cases"')[1].split("</form>")[0]
+    assert filters.count('class="nhsuk-select nhsuk-u-width-full"') == 4
+
+
+def test_the_queue_counts_one_case_in_words(signed):
+    gen_concern(signed)
+    assert '<p id="cases-shown">Showing 1 case.</p>' in signed.get("/guardian/").get_data(as_text=True)
+
+
+def test_reading_pages_keep_their_line_length(client):
+    assert '<div class="nhsuk-grid-column-two-thirds">' in client.get("/raise").get_data(as_text=True)
