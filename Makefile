@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: run test test-fast install lint bench bench-queue browser
 
-$(BIN)/flask: requirements.txt
+$(BIN)/flask: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -15,8 +15,9 @@ node_modules/nhsuk-frontend/package.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# The design system's CSS, built without web fonts from another host.
-speakup/static/build/nhsuk.css: node_modules/nhsuk-frontend/package.json assets/speakup.scss
+# The design system's CSS (built without web fonts from another host), its script and images, into
+# speakup/static/build/, which the wheel carries.
+speakup/static/build/nhsuk.css: node_modules/nhsuk-frontend/package.json assets/speakup.scss package.json
 	npm run --silent build
 
 install: $(BIN)/flask speakup/static/build/nhsuk.css
@@ -30,10 +31,12 @@ run: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi run
 
 ## Run every test (SQLite always; PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set).
-## The browser tests need Debian's Chromium and the markup check Java: installed here when run as root, otherwise asked for.
+## The browser tests need Debian's Chromium, the markup check Java and the nginx test nginx (in /usr/sbin, off a
+## user's PATH; the test starts its own, never the package's service): installed here when run as root, otherwise asked for.
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || { echo "The browser tests need Chromium: sudo apt-get install -y chromium"; exit 1; }
 	@command -v java >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; } || { echo "The markup check needs Java: sudo apt-get install -y default-jre-headless"; exit 1; }
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; } || { echo "The nginx test needs nginx: sudo apt-get install -y nginx"; exit 1; }
 
 test: install browser
 	$(BIN)/ruff check speakup tests config bench

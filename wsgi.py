@@ -1,3 +1,1 @@
-from speakup import create_app
-
-app = create_app()
+from speakup.wsgi import app  # noqa: F401 - `gunicorn wsgi:app` from the repository (CONTRACT.md)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("SPEAKUP_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance_path, static_url_path="/assets/app")
-    app.config.from_object("config.default")
+    app.config.from_object("speakup.defaults")
     app.config.from_prefixed_env("SPEAKUP")
     if overrides:
         app.config.update(overrides)
@@ -41,7 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    # Per process, not global: see ARGON2_PARALLEL_DERIVATIONS in config/default.py.
+    # Per process, not global: see ARGON2_PARALLEL_DERIVATIONS in speakup/defaults.py.
     app.extensions["speakup_password_derivations"] = threading.BoundedSemaphore(
         int(app.config["ARGON2_PARALLEL_DERIVATIONS"])
     )

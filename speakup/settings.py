@@ -1,4 +1,4 @@
-"""Settings: config/default.py, then SPEAKUP_* environment variables, then overrides, checked and completed here.
+"""Settings: speakup/defaults.py, then SPEAKUP_* environment variables, then overrides, checked and completed here.
 
 Production refuses to start without its secrets or with a roster root that does not match the database."""
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask
 
-from config.default import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.crypto import signing
+from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.domain import deadlines
 from speakup.platform.models import db
 from speakup.platform.sqlite import JOURNAL_MODES
@@ -26,6 +26,21 @@ class ConfigurationError(RuntimeError):
 
 
 def finish_config(app: Flask) -> None:
+    """Check and complete the settings. Under a command (`flask speakup ...`, `speakup ...`, `flask run`) a refusal is
+    one line naming what to set, with click's exit status 2, rather than a traceback (speakup/cli/__init__.py)."""
+    try:
+        _check_and_complete(app)
+    except ConfigurationError as refused:
+        import click
+
+        if click.get_current_context(silent=True) is None:
+            raise  # gunicorn, tests and scripts: the exception itself
+        from speakup.cli import settings_refused
+
+        raise settings_refused(str(refused), app.config) from None
+
+
+def _check_and_complete(app: Flask) -> None:
     config = app.config
     environment = config["ENVIRONMENT"]
     if environment not in ("production", "development", "testing"):
@@ -54,7 +69,9 @@ def finish_config(app: Flask) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "speakup.sqlite")
     if not config.get("NHSUK_FRONTEND_DIR"):
-        config["NHSUK_FRONTEND_DIR"] = str(ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk")
+        # `npm run build` copies the design system's script and images here, beside the built CSS, so an installed
+        # wheel serves them with no node_modules on the server.
+        config["NHSUK_FRONTEND_DIR"] = str(Path(__file__).resolve().parent / "static" / "build" / "nhsuk")
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)

@@ -10,11 +10,17 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from support.apps import BACKENDS, POSTGRES_URL, install_organisation_keys, make_app
 from support.factories import Staff, gen_staff
 from support.html import AuthActions
 
 from speakup.platform.models import db
+
+# Hypothesis's per-example deadline is a timed test: on a loaded machine it fails for speed, not for behaviour
+# (speed is the benchmark's business), so it is off.
+settings.register_profile("speakup", deadline=None)
+settings.load_profile("speakup")
 
 
 @pytest.fixture(scope="session")

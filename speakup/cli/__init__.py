@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import click
 from flask.cli import AppGroup
 
 from speakup.cli.audit import audit_cli
@@ -32,3 +37,27 @@ for command in (
     backup_command,
 ):
     speakup_cli.add_command(command)
+
+
+class SettingsRefused(click.ClickException):
+    """Settings the app refused to start with, when a command was starting it: click prints "Error: <message>" on one
+    line and exits 2, as for a wrong option, since the command would have been right with the right settings."""
+
+    exit_code = 2
+
+
+DEVELOPMENT_HINT = (
+    "SPEAKUP_ENVIRONMENT is not set, so this is production: for a development instance, set "
+    "SPEAKUP_ENVIRONMENT=development (make run does)."
+)
+
+
+def settings_refused(message: str, config: Mapping[str, Any]) -> SettingsRefused:
+    """The one line for a refused configuration (speakup/settings.py raises it under a command). Production is the
+    default, so a developer who runs a command without SPEAKUP_ENVIRONMENT meets the production refusal of missing
+    secrets: they are told both ways out, the secrets for production and the setting for development."""
+    text = message.rstrip(".") + "."
+    secrets_missing = not (config.get("SECRET_KEY") and config.get("TOKEN_PEPPER"))
+    if secrets_missing and config.get("ENVIRONMENT") == "production" and "SPEAKUP_ENVIRONMENT" not in os.environ:
+        text += " " + DEVELOPMENT_HINT
+    return SettingsRefused(text)

@@ -17,7 +17,7 @@ from speakup.platform.models import db
 
 PG_DUMP_HINT = (
     "This database is PostgreSQL: back it up with pg_dump, for example\n"
-    '  pg_dump --format=custom --file=speakup.dump "$DATABASE_URL"\n'
+    '  pg_dump --format=custom --file=speakup.dump "$SPEAKUP_SQLALCHEMY_DATABASE_URI"\n'
     "and restore with pg_restore --dbname=<new database> speakup.dump. See the README."
 )
 

@@ -1,29 +1,107 @@
 """gunicorn's logs, minus what could identify a reporter.
 
-The access format in gunicorn.conf.py already leaves out the client address, user agent and query string. This
-logger also hides the path of any request that matched no page (404): someone who pastes their access code into
-the address bar must not find it in a log file. And gunicorn's error log would otherwise write
-``Invalid request from ip=<address>: <what was sent>`` for a malformed request, and the request line (query
-included) with a traceback when a request fails outside the app: both become a line naming only what kind of
-thing went wrong.
+The access log is one JSON object a line, in the app's own shape (platform/logs.py: time, level, logger, message,
+request_id) plus method, path, status and duration_ms, so one parser reads both logs and the request id (the app's
+``X-Request-Id`` answer header) joins a request's access line to the app's lines. It never holds the client address,
+the user agent or the query string, and it hides the path of any request that matched no page (404): someone who
+pastes their access code into the address bar must not find it in a log file. And gunicorn's error log would
+otherwise write ``Invalid request from ip=<address>: <what was sent>`` for a malformed request, and the request line
+(query included) with a traceback when a request fails outside the app: both become a line naming only what kind
+of thing went wrong.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import sys
+from datetime import timedelta
+from typing import Any
 
 from gunicorn.glogging import Logger
 
+from speakup.platform.logs import REQUEST_ID_HEADER, JsonFormatter
+
 INVALID_REQUEST = "Invalid request from ip="
 FAILED_REQUEST = "Error handling request"
+PATH_NOT_LOGGED = "[path not logged]"
+
+
+class AccessJsonFormatter(JsonFormatter):
+    """The app's JSON line, with the request's fields that AccessLogger.access hands over."""
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        entry = super().fields(record)
+        entry.update(getattr(record, "access", None) or {})
+        return entry
+
+
+def _status(resp: Any) -> int | str:
+    status = resp.status
+    if isinstance(status, str):
+        status = status.split(None, 1)[0]
+    try:
+        return int(status)
+    except (TypeError, ValueError):
+        return str(status)
+
+
+def _request_id(resp: Any) -> str | None:
+    wanted = REQUEST_ID_HEADER.lower()
+    for name, value in getattr(resp, "headers", None) or ():
+        if str(name).lower() == wanted:
+            return str(value) or None
+    return None
 
 
 class AccessLogger(Logger):
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        # gunicorn gives its access handlers a plain "%(message)s" formatter; setup runs again on a reload (HUP).
+        # Syslog keeps gunicorn's formatter, which tags each line with the program name syslog files it under.
+        for handler in self.access_log.handlers:
+            if not isinstance(handler, logging.handlers.SysLogHandler):
+                handler.setFormatter(AccessJsonFormatter())
+
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         if str(atoms.get("s")) == "404":
-            atoms["U"] = "[path not logged]"
+            atoms["U"] = PATH_NOT_LOGGED
         return atoms
+
+    def _access_enabled(self) -> bool:
+        enabled = getattr(self, "access_log_enabled", None)  # newer gunicorn; older: the same test spelled out
+        if enabled is not None:
+            return bool(enabled)
+        cfg = self.cfg
+        return bool(
+            cfg.accesslog
+            or cfg.logconfig
+            or cfg.logconfig_dict
+            or getattr(cfg, "logconfig_json", None)
+            or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+        )
+
+    def access(self, resp, req, environ, request_time: timedelta) -> None:
+        """Replaces gunicorn's access_log_format line: picks its fields itself, so no format setting can add the
+        address (%(h)s), the user agent (%(a)s), the query (%(q)s) or a request header."""
+        if not self._access_enabled():
+            return
+        status = _status(resp)
+        method = environ.get("REQUEST_METHOD")
+        path = PATH_NOT_LOGGED if status == 404 else environ.get("PATH_INFO")
+        fields = {
+            "request_id": _request_id(resp),
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+        }
+        try:
+            self.access_log.info("%s %s %s", method, path, status, extra={"access": fields})
+        except Exception as error:
+            # Not gunicorn's traceback.format_exc(): an exception's text could quote the request.
+            self.error("Could not write an access log line: %s", type(error).__name__)
 
     def warning(self, msg, *args, **kwargs):
         if isinstance(msg, str) and msg.startswith(INVALID_REQUEST):

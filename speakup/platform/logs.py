@@ -4,7 +4,8 @@ reaches a log line, nor a query string, form data or the message of an exception
 Each line carries time, level, logger, message and, inside a request, request_id (random, made here, never
 taken from the client; also sent back as the ``X-Request-Id`` header), method and route (the URL rule, such as
 ``/guardian/cases/<reference>``, never the concrete path). Each request ends with one INFO line that adds status
-and duration_ms. An exception adds its type and traceback frames only.
+and duration_ms. An exception adds its type and traceback frames only. gunicorn's access log writes the same lines
+(platform/gunicorn_logging.py), with the path instead of the route.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def request_id() -> str | None:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.fields(record), ensure_ascii=False, default=str)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The line as a dict; gunicorn's access log (platform/gunicorn_logging.py) adds its own keys to it."""
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -90,7 +95,7 @@ class JsonFormatter(logging.Formatter):
             entry["traceback"] = traceback.format_tb(record.exc_info[2])
         if record.stack_info:
             entry["stack"] = record.stack_info
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return entry
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 
 from speakup.platform.models import db
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"  # inside the package, so a wheel carries it
 
 
 def enable_migrations(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-# The default threshold; the app's setting of the same name (config/default.py) is what callers pass.
+# The default threshold; the app's setting of the same name (speakup/defaults.py) is what callers pass.
 SUPPRESS_BELOW = 5
 
 # The measures' stable machine names.

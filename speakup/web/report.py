@@ -41,7 +41,7 @@ def home():
 @bp.get("/other-ways")
 def other_ways():
     """Speaking up some other way: the trust's guardians and champions, line management, bodies outside, and what
-    to do in an emergency. Every contact comes from the settings (config/default.py), none from the code."""
+    to do in an emergency. Every contact comes from the settings (speakup/defaults.py), none from the code."""
     config = current_app.config
     return render_template(
         "report/other_ways.html",

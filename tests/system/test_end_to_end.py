@@ -10,6 +10,7 @@ user agent either.
 from __future__ import annotations
 
 import html
+import json
 import re
 import sqlite3
 import uuid
@@ -32,6 +33,8 @@ from support.servers import (
 
 from speakup.crypto import access_codes
 
+# gunicorn's access log: the app's log keys, and the request's method, path (no query), status and duration.
+ACCESS_LOG_KEYS = {"time", "level", "logger", "message", "request_id", "method", "path", "status", "duration_ms"}
 GUARDIAN_EMAIL = "e2e-guardian@example.org"
 GUARDIAN_NAME = "End To End Guardian"
 
@@ -223,6 +226,10 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     assert a_ref.encode() in stored and b_ref.encode() in stored
 
     access_log = service.server.access_log.read_text()
-    assert "POST /api/v1/concerns 201" in access_log, access_log  # the log is really written
+    lines = [json.loads(line) for line in access_log.splitlines()]  # one JSON object a line, like the app's log
+    assert all(line["logger"] == "gunicorn.access" and line.keys() >= ACCESS_LOG_KEYS for line in lines), lines
+    requests = [(line["method"], line["path"], line["status"]) for line in lines]
+    assert ("POST", "/api/v1/concerns", 201) in requests, access_log  # the log is really written
+    assert ("GET", "[path not logged]", 404) in requests  # the pasted access code's path
     assert "127.0.0.1" not in access_log
     assert "SpeakUpLeakTest" not in access_log

@@ -31,7 +31,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+# Alembic's migrations are scripts it loads by path, not modules of the package: generated, never imported.
+MODULES = {
+    module_name(path): path for path in sorted(PACKAGE.rglob("*.py")) if PACKAGE / "migrations" not in path.parents
+}
 
 
 def layer_of(module: str) -> str:

@@ -49,3 +49,17 @@ def test_a_wrong_method_on_a_page_names_the_allowed_ones(client):
     assert response.status_code == 405
     assert {method.strip() for method in response.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS", "POST"}
     assert response.mimetype == "text/html"
+
+
+def test_forms_work_over_https_without_a_referer(app):
+    """Behind a TLS proxy every request is secure, and browsers send no Referer (our Referrer-Policy: no-referrer).
+    Flask-WTF's strict Referer check must not then refuse every form (found by the nginx test)."""
+    client = app.test_client()
+    page = client.get("/raise", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    sent = client.post(
+        "/raise",
+        base_url="https://localhost",
+        data={"csrf_token": token, "what_happened": "Over HTTPS", "anonymity": "anonymous"},
+    )
+    assert sent.status_code == 303, sent.get_data(as_text=True)[:500]

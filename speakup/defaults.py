@@ -1,0 +1,175 @@
+"""Every setting with a safe default. Override any of them with SPEAKUP_<KEY> in the environment.
+
+Shipped inside the package, so an installed wheel has them; speakup/defaults.py re-exports them for the repository."""
+
+# "production" refuses to start without real secrets; "development" generates and keeps them in
+# instance/; "testing" is for the test suite.
+ENVIRONMENT = "production"
+
+# Secrets: no literal defaults. Production refuses to start while either is missing.
+SECRET_KEY = None
+TOKEN_PEPPER = None  # keys the access-code lookup ids and the rate-limit client pseudonyms
+
+# Database: None means a SQLite file under the instance folder.
+SQLALCHEMY_DATABASE_URI = None
+# pool_pre_ping tests each pooled connection before use, so after a database restart the same
+# processes carry on without being restarted themselves.
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# Seconds. A database that is stopped or unreachable answers 503 within this time rather than hanging:
+# it bounds connecting (libpq connect_timeout, SQLite's busy wait), waiting for a free pooled connection
+# (pool_timeout) and, on PostgreSQL, unacknowledged network writes (tcp_user_timeout), so a connection to
+# a vanished host is dropped rather than waited on for the kernel's quarter of an hour.
+DATABASE_CONNECT_TIMEOUT = 5
+# Seconds, PostgreSQL only: the server cancels any one statement (lock waits included) that runs longer,
+# so a stuck query answers 503 instead of holding a worker. 0 turns it off, as a pooler such as PgBouncer
+# in transaction mode needs (it refuses the startup option); set it on the database role there instead.
+DATABASE_STATEMENT_TIMEOUT = 30
+# SQLite only: wal (readers never wait for the writer; a commit is one synced append) or delete, truncate,
+# persist (a rollback journal). Every commit is synced either way. See speakup/platform/sqlite.py.
+SQLITE_JOURNAL_MODE = "wal"
+
+# Staff sign-in
+REQUIRE_MFA = True
+ARGON2_MEMORY_KIB = 65536
+ARGON2_ITERATIONS = 3
+ARGON2_LANES = 1
+# Argon2id derivations running at once in one worker process. Each holds ARGON2_MEMORY_KIB while it runs, and
+# the derivation releases Python's lock, so without a bound every thread of a worker could hold one: a worker's
+# peak memory is about its own (~80 MiB) plus this many times ARGON2_MEMORY_KIB. Other workers are not bound by
+# it, so with one worker per core the cores still sign people in side by side.
+ARGON2_PARALLEL_DERIVATIONS = 1
+STAFF_IDLE_MINUTES = 30
+# An enrolment link (a new account, or a reset) works once, for this many hours.
+ENROLMENT_HOURS = 72
+# The fingerprint `flask speakup init` prints as `roster-root:`: the organisation signing key every guardian's
+# approval must verify up to. Pinned here, outside the database, so nobody who can write to the database can
+# replace it. Production refuses to serve without it; development and tests trust the stored key when unset.
+ROSTER_ROOT = None
+STAFF_ABSOLUTE_HOURS = 8
+
+# Reporter follow-up sessions on the HTML pages
+REPORTER_IDLE_MINUTES = 15
+# After raising a concern on the form, its confirmation page shows the access code for this many minutes (or until
+# "I have saved my access code"), so a reload or Back shows the same code and the next person at a shared computer
+# does not. A form sent again, or an API request repeated with the same Idempotency-Key, raises nothing new for this
+# many hours (the API's answer, access code included, is kept sealed under a key from the client's own key till then).
+CONFIRMATION_MINUTES = 30
+SUBMISSION_HOURS = 24
+
+# Deadlines for new concerns (speakup/domain/deadlines.py): "england" counts ACK_DAYS and FEEDBACK_DAYS calendar
+# days; "eu" is the EU Whistleblowing Directive (acknowledge in 7 days, feedback within 3 months of that); "scotland"
+# is the National Whistleblowing Standards in working days without Scotland's bank holidays (SCOTLAND_STAGE 2:
+# acknowledge in 3, respond in 20; stage 1: respond in 5).
+DEADLINE_RULES = "england"
+SCOTLAND_STAGE = 2
+ACK_DAYS = 7
+FEEDBACK_DAYS = 90
+
+# Input limits
+MAX_CONCERN_CHARS = 20_000
+MAX_MESSAGE_CHARS = 20_000
+MAX_SHORT_FIELD_CHARS = 200
+MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB request bodies; larger get 413
+
+# Rate limits, in Flask-Limiter's notation. Several staff often share one hospital address, so
+# submissions are generous; wrong access codes are not.
+RATELIMIT_STORAGE_URI = "memory://"
+# Seconds: how long connecting to a Redis rate-limit store, or one command, may take before it counts
+# as down (with one retry, a request waits at most about twice this). Redis down: sign-in and
+# access-code checks answer 503 "try again shortly" (they fail closed: a limit that cannot be counted
+# is not skipped); raising a concern still works (it fails open: turning away someone speaking up is
+# worse than a brief flood). See speakup/platform/extensions.py.
+RATELIMIT_STORAGE_TIMEOUT = 2
+RATELIMIT_ENABLED = True
+RATELIMIT_HEADERS_ENABLED = True
+SUBMIT_RATE_LIMIT = "20 per hour"
+ACCESS_CODE_RATE_LIMIT = "10 per minute"
+SIGN_IN_RATE_LIMIT = "10 per minute"
+
+# Cookies
+SESSION_COOKIE_NAME = "speakup_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = True
+REMEMBER_COOKIE_DURATION = 0
+WTF_CSRF_TIME_LIMIT = None  # the form lives as long as the session; a slow writer must not lose text
+# Over HTTPS Flask-WTF would also demand a Referer naming this host, but every page sends "Referrer-Policy:
+# no-referrer" (nothing leaks to another site), so browsers send none and every form would fail behind a TLS proxy.
+# Forms stay protected by their CSRF token and the SameSite=Lax session cookie.
+WTF_CSRF_SSL_STRICT = False
+
+# Where the NHS.UK design system's built files are served from (npm install puts them here)
+NHSUK_FRONTEND_DIR = None
+
+# The trust's name, in every page's header, footer and title. A placeholder: production logs a warning at start-up
+# while it is still this value (speakup/settings.py), so set SPEAKUP_ORGANISATION_NAME.
+ORGANISATION_NAME = "Your NHS trust"
+
+# Email to guardians: only ever "something is waiting", never case content. Nothing is sent while
+# MAIL_SERVER is unset.
+MAIL_SERVER = None
+MAIL_PORT = 587
+MAIL_USE_STARTTLS = True
+MAIL_USE_SSL = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_FROM = "speak-up@localhost"
+MAIL_TIMEOUT = 10
+# The address guardians are sent to in emails, e.g. https://speakup.example.nhs.uk
+PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+# Deadline reminders go out this many days before a case falls due.
+REMINDER_DAYS = 2
+# Send guardian emails from a background thread after the request, so a slow mail server never
+# keeps a reporter waiting. Tests turn it off to read what arrived straight away.
+MAIL_IN_BACKGROUND = True
+
+# Retention: closed cases are crypto-shredded (`flask speakup purge`) this many days after they closed.
+# Six years, a common NHS records retention period for such cases (check your trust's records policy).
+RETENTION_DAYS = 2190
+
+# National return and statistics: counts from 1 to SUPPRESS_BELOW - 1 are shown as "<5" (small-number suppression).
+SUPPRESS_BELOW = 5
+
+# Attachments from reporters: the largest file accepted (bytes), and the types accepted, judged by
+# the file's contents, never its name. Choose among image/jpeg, image/png, application/pdf, text/plain.
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf", "text/plain")
+# A picture is decoded in memory to be cleaned. Refused before decoding: more than this many MiB of pixels
+# (width x height x the channels it is drawn with; a 12-megapixel phone photo is 36 MiB), or more decoded bytes per
+# byte of file than ATTACHMENT_MAX_IMAGE_RATIO (a 208 KB PNG that says it is 7000 x 7000 with transparency is 940).
+ATTACHMENT_MAX_DECODED_MIB = 64
+ATTACHMENT_MAX_IMAGE_RATIO = 500
+# Pictures decoded at once in one worker process (others wait): with the bound above, a worker's peak is about its
+# own memory plus this many times two decoded pictures (the decoded one and its clean copy).
+ATTACHMENT_PARALLEL_DECODES = 1
+
+# How many proxies (load balancers) in front set X-Forwarded-For; 0 when clients connect directly.
+PROXY_FIX_X_FOR = 0
+
+# Application log level (JSON lines on standard error). None means INFO, or WARNING under testing.
+LOG_LEVEL = None
+
+# "Other ways to speak up" (/other-ways), linked from the home page and the confirmation. Every name, number and
+# address on it comes from here, so a trust sets its own (as JSON from the environment, for example
+# SPEAKUP_SPEAK_UP_CONTACTS='[{"name": "Gita Guardian", "role": "Freedom to Speak Up guardian",
+# "contact": "Extension 4321, or speakup@example.nhs.uk"}]').
+SPEAK_UP_CONTACTS: list = []  # {"name", "role", "contact"}: the guardians and champions people can speak to
+LINE_MANAGEMENT = (
+    "You can also raise a concern with your line manager, a more senior manager, or the executive or "
+    "non-executive director responsible for speaking up."
+)
+EXTERNAL_ROUTES: list = [  # {"name", "about", "contact"}: add each body's contact details for your trust
+    {"name": "Care Quality Commission (CQC)", "about": "The independent regulator of health and adult social care."},
+    {"name": "NHS England", "about": "For concerns about primary care services, or about an NHS trust itself."},
+    {
+        "name": "Your professional regulator",
+        "about": "For example the Nursing and Midwifery Council, the General Medical Council or the Health and Care "
+        "Professions Council.",
+    },
+]
+EMERGENCY_ADVICE = "If someone is in danger now, call 999."
+
+# Check-ins after closing: this many days after a case closed, the reporter's follow-up page and the API ask
+# "Since your case was closed, have you suffered detriment for speaking up?". A yes flags the case for its guardians
+# and is counted in the national return and the board report.
+CHECK_IN_DAYS: list = [90, 365]

@@ -1,0 +1,121 @@
+"""docs/deploy.md, the operator's guide, stays true: it covers every setting, names only units that exist, and every
+command it gives (`speakup ...` or `flask --app wsgi speakup ...`) is one the app has, with options it takes."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+import config.default
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = ROOT / "docs" / "deploy.md"
+UNITS = ROOT / "deploy" / "systemd"
+FLASK_PREFIX = ["--app", "wsgi", "speakup"]
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+SEPARATORS = {";", "&", "&&", "|", "||", "(", ")", "<", ">", ">>", "<<"}
+# What the ceremony, the drills and the upgrade in the guide cannot do without.
+ESSENTIAL = {"init", "create-user", "approve", "recover", "roster verify", "audit verify", "purge"}
+
+
+def guide() -> str:
+    return GUIDE.read_text()
+
+
+def config_keys() -> list[str]:
+    return sorted(name for name in vars(config.default) if name.isupper() and not name.startswith("_"))
+
+
+def code_lines(text: str) -> list[str]:
+    """The lines inside fenced code blocks, a line ending in a backslash joined with the next (as the shell does),
+    and every inline code span."""
+    lines, inside, pending = [], False, ""
+    for raw in text.splitlines():
+        if raw.lstrip().startswith("```"):
+            inside = not inside
+            continue
+        if not inside:
+            continue
+        line = pending + raw
+        pending = ""
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        lines.append(line)
+    outside = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    return lines + re.findall(r"`([^`\n]+)`", outside)
+
+
+def speakup_commands(line: str) -> list[list[str]]:
+    """The words after `speakup` (or `flask --app wsgi speakup`) of each command on a shell line. Skipped: the
+    shell function's own definition and body (`speakup() {`, `"$@"`), and prose placeholders such as <command>."""
+    if re.match(r"^\s*speakup\s*\(\)", line) or "<" in line or "..." in line:
+        return []
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:  # an unbalanced quote: prose, not a command
+        return []
+    found, segment = [], []
+    for token in [*tokens, ";"]:
+        if token not in SEPARATORS:
+            segment.append(token)
+            continue
+        while segment and ASSIGNMENT.match(segment[0]):  # VAR=value before a command
+            segment.pop(0)
+        if segment and (segment[0] == "speakup" or segment[0].endswith("/bin/speakup")):
+            found.append(segment[1:])
+        elif segment and (segment[0] == "flask" or segment[0].endswith("/bin/flask")) and segment[1:4] == FLASK_PREFIX:
+            found.append(segment[4:])
+        segment = []
+    # A bare `speakup` is the user's or the command's name in prose, not a command line.
+    return [words for words in found if words and "$@" not in words]
+
+
+def guide_commands() -> list[list[str]]:
+    return [words for line in code_lines(guide()) for words in speakup_commands(line)]
+
+
+@pytest.mark.parametrize("key", config_keys())
+def test_the_guide_covers_every_setting(key: str) -> None:
+    assert re.search(rf"\bSPEAKUP_{key}\b", guide()), f"docs/deploy.md does not mention SPEAKUP_{key}"
+
+
+def test_every_variable_the_guide_names_is_read_by_something(app) -> None:
+    """A misspelt variable in an environment file is silently ignored, so the guide must not teach one. Known:
+    every key of the app's configuration (its own, Flask's and its extensions'), and what gunicorn.conf.py and
+    create_app read from the environment themselves."""
+    sources = [ROOT / "gunicorn.conf.py", *sorted((ROOT / "speakup").rglob("*.py"))]
+    read_directly = {
+        name for path in sources for name in re.findall(r"environ\.get\(\"(SPEAKUP_\w+)\"", path.read_text())
+    }
+    known = {f"SPEAKUP_{key}" for key in app.config} | read_directly
+    named = set(re.findall(r"\bSPEAKUP_[A-Z0-9_]*[A-Z0-9]\b", guide()))
+    assert sorted(named - known) == []
+
+
+def test_the_units_the_guide_names_are_the_units_there_are() -> None:
+    named = set(re.findall(r"\bspeakup(?:-[a-z]+)*\.(?:service|timer)\b", guide()))
+    there = {path.name for path in UNITS.iterdir() if path.is_file()}
+    assert sorted(named - there) == [], "the guide names units deploy/systemd/ does not have"
+    assert sorted(there - named) == [], "deploy/systemd/ has units the guide never mentions"
+
+
+def test_the_guide_gives_the_essential_commands() -> None:
+    given = {" ".join(words[:2]) for words in guide_commands()} | {words[0] for words in guide_commands() if words}
+    assert sorted(ESSENTIAL - given) == []
+
+
+def test_every_command_in_the_guide_exists_with_its_options(runner) -> None:
+    commands = guide_commands()
+    assert len(commands) > len(ESSENTIAL)
+    for words in commands:
+        # --help is eager, so nothing runs; an unknown command or option still fails while the line is parsed.
+        result = runner.invoke(args=["speakup", *words, "--help"])
+        assert result.exit_code == 0, f"speakup {shlex.join(words)}: {result.output}"
+        usage = result.output.splitlines()[0]
+        assert "COMMAND [ARGS]" not in usage, f"speakup {shlex.join(words)} names a group, not a command"
