@@ -22,8 +22,14 @@ __all__ = ["ConfigurationError", "create_app"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _default_instance_folder() -> Path:
+    """instance/ beside the code in a checkout; for an installed package, where the command runs, never inside the
+    virtual environment (lost on reinstall, and not writable by the service)."""
+    return ROOT / "instance" if (ROOT / "pyproject.toml").exists() else Path.cwd() / "instance"
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    instance_path = os.environ.get("SPEAKUP_INSTANCE_PATH") or str(ROOT / "instance")
+    instance_path = os.environ.get("SPEAKUP_INSTANCE_PATH") or str(_default_instance_folder())
     app = Flask(__name__, instance_path=instance_path, static_url_path="/assets/app")
     app.config.from_object("speakup.defaults")
     app.config.from_prefixed_env("SPEAKUP")

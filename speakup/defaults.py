@@ -1,6 +1,6 @@
 """Every setting with a safe default. Override any of them with SPEAKUP_<KEY> in the environment.
 
-Shipped inside the package, so an installed wheel has them; speakup/defaults.py re-exports them for the repository."""
+Shipped inside the package, so an installed wheel has them; config/default.py re-exports them for the repository."""
 
 # "production" refuses to start without real secrets; "development" generates and keeps them in
 # instance/; "testing" is for the test suite.

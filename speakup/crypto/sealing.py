@@ -66,9 +66,10 @@ def keyed_hash(pepper: bytes, value: str, purpose: str) -> str:
     return hmac.new(pepper, f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def key_from_token(token: str, purpose: str) -> bytes:
-    """A sealing key from a random token only its holder has (at least 128 bits, so a fast KDF is enough)."""
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=f"{PROTOCOL}|{purpose}".encode()).derive(
+def key_from_token(token: str, purpose: str, pepper: bytes) -> bytes:
+    """A sealing key from a token only its holder has. The server pepper is the salt, so a stolen database alone
+    cannot test guesses at a token that has less entropy than it should (a client's counter-like key, say)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=pepper, info=f"{PROTOCOL}|{purpose}".encode()).derive(
         token.encode()
     )
 

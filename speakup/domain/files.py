@@ -183,9 +183,3 @@ def raise_with_file(
         except DBAPIError:
             db.session.rollback()  # the confirmation then shows no note about the file; the concern is safe
     return raised, kept
-    try:
-        attach_to_raised(raised, clean)
-    except DBAPIError:
-        log.warning("a file could not be stored with a newly raised concern")
-        return raised, False
-    return raised, True

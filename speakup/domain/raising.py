@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
@@ -146,7 +146,7 @@ def _check_choices(values: dict[str, str], _voice: Voice) -> dict[str, str]:
 @dataclass(frozen=True)
 class RaisedConcern:
     reference: str
-    access_code: str
+    access_code: str = field(repr=False)  # never in a traceback or a test report
     status: str
     acknowledge_by: date
 
@@ -273,7 +273,13 @@ def _store_new_case(
         audit.record(audit.CASE_RECORDED, "guardian", recorded_by.id, case_id=case.id, channel=channel)
     raised = RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
     if sent is not None:
-        answer = submissions.Answer(*astuple(raised), fingerprint=sent.fingerprint)
+        answer = submissions.Answer(
+            reference=raised.reference,
+            access_code=access_code,
+            status=raised.status,
+            acknowledge_by=raised.acknowledge_by,
+            fingerprint=sent.fingerprint,
+        )
         db.session.add(submissions.row_for(sent, answer, now))
     db.session.commit()
     return raised

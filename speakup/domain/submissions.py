@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -46,7 +46,7 @@ class Sent:
     """One send of a form or one API request, as the person's browser or client identifies it."""
 
     kind: str
-    token: str
+    token: str = field(repr=False)  # the key to the sealed answer: never in a traceback or a test report
     fingerprint: str = ""  # the API request's digest: a key sent again must come with the same body
 
     @property
@@ -54,7 +54,7 @@ class Sent:
         return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], f"{self.kind}|{self.token}", "submission")
 
     def _key(self) -> bytes:
-        return sealing.key_from_token(self.token, f"{self.kind}-submission")
+        return sealing.key_from_token(self.token, f"{self.kind}-submission", current_app.config["TOKEN_PEPPER_BYTES"])
 
     def _aad(self) -> bytes:
         return f"{sealing.PROTOCOL}|submission|{self.lookup}".encode()
@@ -65,7 +65,7 @@ class Answer:
     """What the person was told when the concern was raised: shown again for the same send."""
 
     reference: str
-    access_code: str
+    access_code: str = field(repr=False)
     status: str
     acknowledge_by: date
     fingerprint: str = ""

@@ -93,8 +93,9 @@ def parse_date(day: object, month: object, year: object) -> date:
 
 def _check_new_date(case: Case, new_date: date, today: date) -> None:
     config = current_app.config
-    if new_date <= case.feedback_by:
-        raise InvalidInput({DATE_FIELDS[0]: f"The new date must be after {case.feedback_by:%-d %B %Y}"})
+    earliest = max(case.feedback_by, today)  # an overdue case moves to a day still ahead, never to one gone by
+    if new_date <= earliest:
+        raise InvalidInput({DATE_FIELDS[0]: f"The new date must be after {earliest:%-d %B %Y}"})
     if new_date > today + timedelta(days=LONGEST_EXTENSION_DAYS):
         raise InvalidInput({DATE_FIELDS[0]: "The new date must be within a year from today"})
     if deadlines.stage_of(case.stage, config) == 1:

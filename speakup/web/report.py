@@ -23,6 +23,20 @@ bp = Blueprint("report", __name__)
 
 # The send whose confirmation this browser may show: the form's one-time token (the key to its sealed answer).
 CONFIRMATION = "raised"
+# The raise-form tokens this browser was given. Only these are honoured: a token planted by another site (posted
+# into this form, kept when it came back) would otherwise let its planter open this person's confirmation.
+ISSUED = "raise_forms"
+ISSUED_KEPT = 5  # a few open tabs
+
+
+def _form_send(posted: object) -> submissions.Sent:
+    """The send a posted form token names, if this browser was given it; otherwise a fresh token, issued now."""
+    issued = session.get(ISSUED, [])
+    if isinstance(posted, str) and posted in issued:
+        return submissions.from_form(posted)
+    sent = submissions.from_form(None)
+    session[ISSUED] = [*issued[-(ISSUED_KEPT - 1) :], sent.token]
+    return sent
 
 
 class ConcernForm(DomainForm):
@@ -69,7 +83,7 @@ def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[st
 
 def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool = False, database_down: bool = False):
     # A form that comes back keeps its token: it raised nothing yet, and a second send must still be the same one.
-    token = submissions.from_form(form.values.get(submissions.FORM_FIELD)).token
+    token = _form_send(form.values.get(submissions.FORM_FIELD)).token
     return (
         render_template(
             "report/raise.html",
@@ -104,7 +118,7 @@ def raise_submit():
     if not form.validate_on_submit():  # only the CSRF token: the rules are the domain's
         return _render_form(form, 400)
     upload = uploaded_file()
-    sent = submissions.from_form(form.values.get(submissions.FORM_FIELD))
+    sent = _form_send(form.values.get(submissions.FORM_FIELD))
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
         concern, clean = files.check_concern_with_file(form.concern(), upload)
@@ -136,6 +150,10 @@ def confirmation():
     done = submissions.find(submissions.from_form(token)) if token else None
     if done is None:
         return redirect(url_for("report.raise_form"))
+    if done.answer is None:
+        # The code is no longer shown: nor is anything else, so the next person here learns nothing, not even
+        # that a concern was raised from this computer and its reference.
+        session.pop(CONFIRMATION, None)
     return render_template("report/confirmation.html", done=done, answer=done.answer)
 
 

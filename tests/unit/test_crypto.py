@@ -256,3 +256,12 @@ def test_totp_accepts_current_and_adjacent_steps_only():
 def test_totp_uri_carries_issuer_and_account():
     uri = totp.totp_uri(totp.new_totp_secret(), "g@example.org", "Speak Up")
     assert uri.startswith("otpauth://totp/") and "issuer=Speak" in uri and "secret=" in uri
+
+
+def test_a_token_key_needs_the_server_pepper():
+    """A stolen database alone cannot test guesses at an API client's Idempotency-Key: the pepper salts the key."""
+    token = "client-0000000001"
+    key = sealing.key_from_token(token, "api-submission", b"pepper-one" * 4)
+    assert key == sealing.key_from_token(token, "api-submission", b"pepper-one" * 4)
+    assert key != sealing.key_from_token(token, "api-submission", b"pepper-two" * 4)
+    assert key != sealing.key_from_token(token, "form-submission", b"pepper-one" * 4)

@@ -93,14 +93,35 @@ def test_the_code_is_sealed_at_rest_and_forgotten_once_saved(app, client):
     assert client.get("/raise/sent").status_code == 302  # this browser no longer holds the confirmation
 
 
-def test_the_same_form_after_the_code_was_saved_shows_the_reference_only(app, client):
+def test_the_same_form_after_the_code_was_saved_shows_nothing_about_the_concern(app, client):
     form = _filled_form(client)
     client.post("/raise", data=form)
+    reference = _code_and_reference(client.get("/raise/sent").get_data(as_text=True))[1]
     client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent")})
     again = client.post("/raise", data=form, follow_redirects=True)
     page = again.get_data(as_text=True)
-    assert again.status_code == 200 and 'id="access-code"' not in page and 'id="code-gone"' in page
+    assert again.status_code == 200 and 'id="code-gone"' in page
+    assert 'id="access-code"' not in page and reference not in page  # nothing for the next person at this computer
     assert _case_count(app) == 1
+    assert client.get("/raise/sent").status_code == 302  # and the page is gone from this browser
+
+
+def test_a_token_planted_by_another_site_is_never_honoured(app, client):
+    """Another site posts this form with a token of its choosing (the CSRF check refuses it, and the form comes
+    back), hoping the person sends their concern under that token and the planter can then open its confirmation."""
+    planted = "P" * 32
+    refused = client.post("/raise", data={"submission": planted, "what_happened": WORDS, "anonymity": "anonymous"})
+    assert refused.status_code == 400 and planted not in refused.get_data(as_text=True)
+    # Nor is a token this browser was not given honoured when sent with a valid form: it is a new send.
+    victim = app.test_client()
+    form = _filled_form(victim)
+    victim.post("/raise", data=form)
+    victim_code, _ = _code_and_reference(victim.get("/raise/sent").get_data(as_text=True))
+    attacker = app.test_client()
+    stolen = {**_filled_form(attacker), "submission": form["submission"], "what_happened": "Anything"}
+    answer = attacker.post("/raise", data=stolen, follow_redirects=True).get_data(as_text=True)
+    assert victim_code not in answer
+    assert _case_count(app) == 2
 
 
 def test_the_code_stops_showing_after_the_confirmation_minutes(app, client):
@@ -111,6 +132,7 @@ def test_the_code_stops_showing_after_the_confirmation_minutes(app, client):
         db.session.commit()
     page = client.get("/raise/sent").get_data(as_text=True)
     assert 'id="access-code"' not in page and "no longer shows the access code" in page
+    assert 'id="case-reference"' not in page
 
 
 def test_another_browser_cannot_open_the_confirmation(app, client):

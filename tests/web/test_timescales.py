@@ -178,3 +178,14 @@ def test_retention_shreds_the_reasons(app, signed):
         db.session.commit()
         assert retention.purge(retention.purge_candidates(utcnow()), dry_run=False).count == 1
         assert db.session.scalar(select(DeadlineExtension)) is None
+
+
+def test_an_overdue_case_is_extended_to_a_day_still_ahead(app, signed):
+    reference = gen_concern(signed)["reference"]
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        case.feedback_by = _today() - timedelta(days=10)
+        db.session.commit()
+    past = _extend(signed, reference, _today() - timedelta(days=2))
+    assert past.status_code == 400 and f"The new date must be after {_today():%-d %B %Y}" in past.get_data(as_text=True)
+    assert _extend(signed, reference, _today() + timedelta(days=14)).status_code == 302

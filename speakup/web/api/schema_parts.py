@@ -45,7 +45,8 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "A random key (a UUID) of your own. Sent again with the same body within 24 hours, it raises "
+    "description": "A random key (a UUID) of your own. Sent again with the same body within a day (the setting "
+    "SUBMISSION_HOURS), it raises "
     "nothing new and answers with the first concern and its access code, marked Idempotent-Replayed: true; sent "
     "with a different body, 409.",
     "schema": {"type": "string", "minLength": 16, "maxLength": 255, "pattern": "^[!-~]+$"},
