@@ -21,7 +21,7 @@ from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_fo
 from speakup.domain.reading import message_aad
 from speakup.keys import grants
 from speakup.ops import audit, notify
-from speakup.platform.inputs import InvalidInput, clean_text, parse_int
+from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
 from speakup.platform.models import (
     Case,
     CaseEvent,
@@ -69,13 +69,9 @@ def changes_case(action: Callable[P, R]) -> Callable[P, R]:
 
 
 def check_message(body: object) -> str:
-    limit = current_app.config["MAX_MESSAGE_CHARS"]
-    text = clean_text(body)
-    if not isinstance(body, str) or not text:
-        raise InvalidInput({"body": "Write a message before sending it"})
-    if len(text) > limit:
-        raise InvalidInput({"body": f"Your message must be {limit:,} characters or fewer"})
-    return text
+    return required_text(
+        body, "body", "Write a message before sending it", current_app.config["MAX_MESSAGE_CHARS"], "Your message"
+    )
 
 
 def post_message(case: Case, case_key: bytes, author: str, body: object, guardian: User | None = None) -> Message:

@@ -20,7 +20,7 @@ from speakup.crypto import sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.ops import audit
-from speakup.platform.inputs import InvalidInput, clean_text
+from speakup.platform.inputs import InvalidInput, clean_text, required_text
 from speakup.platform.models import Case, CaseEvent, DeadlineExtension, User, db, utcnow
 
 MAX_REASON_CHARS = 2_000
@@ -111,12 +111,8 @@ def _check_new_date(case: Case, new_date: date, today: date) -> None:
 
 
 def _check_reason(reason: object) -> str:
-    text = clean_text(reason)
-    if not isinstance(reason, str) or not text:
-        raise InvalidInput({"extend_reason": "Say why more time is needed: the person who raised it will read this"})
-    if len(text) > MAX_REASON_CHARS:
-        raise InvalidInput({"extend_reason": f"The reason must be {MAX_REASON_CHARS:,} characters or fewer"})
-    return text
+    missing = "Say why more time is needed: the person who raised it will read this"
+    return required_text(reason, "extend_reason", missing, MAX_REASON_CHARS, "The reason")
 
 
 @changes_case

@@ -22,6 +22,16 @@ def clean_text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def required_text(value: object, field: str, missing: str, limit: int, what: str) -> str:
+    """Typed text that must be there and fit: the cleaned text, or InvalidInput by ``field`` saying which rule."""
+    text = clean_text(value)
+    if not text:
+        raise InvalidInput({field: missing})
+    if len(text) > limit:
+        raise InvalidInput({field: f"{what} must be {limit:,} characters or fewer"})
+    return text
+
+
 class InvalidInput(Exception):
     """Input that breaks a rule. ``errors`` maps each field to a message a person can act on."""
 

@@ -67,6 +67,15 @@ def gen_concern(client: FlaskClient, **fields: object) -> dict:
     return response.get_json()
 
 
+def reference_opened_by(app: Flask, code: str) -> str:
+    """The reference of the case an access code opens, opened the way the service opens it."""
+    from speakup.keys import grants
+
+    with app.app_context():
+        case, _key = grants.open_with_access_code(code, app.config["TOKEN_PEPPER_BYTES"])
+        return case.reference
+
+
 # --- Enrolment ------------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 if TYPE_CHECKING:
@@ -65,6 +66,22 @@ def guardian_message(client: FlaskClient, reference: str, body: str) -> None:
     url = f"/guardian/cases/{reference}"
     response = post_form(client, url, f"{url}/messages", body=body)
     assert response.status_code == 302, response.status_code
+
+
+def case_action(client: FlaskClient, reference: str, action: str, version: str | None = None, **fields: str):
+    """Posts one form of a guardian's case page (``action`` is the part of its address after the case), with the
+    case version the page was loaded at unless ``version`` names an older one."""
+    url = f"/guardian/cases/{reference}"
+    if version is None:
+        version = VERSION_RE.search(client.get(url).get_data(as_text=True)).group(1)
+    return post_form(client, url, f"{url}/{action}", version=version, **fields)
+
+
+def reporter_case_page(app: Flask, code: str) -> str:
+    """The follow-up case page as the person who raised the concern sees it, signed in with their code afresh."""
+    reporter = app.test_client()
+    assert post_form(reporter, "/follow-up", access_code=code).status_code == 302
+    return reporter.get("/follow-up/case").get_data(as_text=True)
 
 
 def guardian_status(client: FlaskClient, reference: str, status: str) -> None:

@@ -9,8 +9,8 @@ from flask import Flask
 from playwright.sync_api import Browser, expect
 from sqlalchemy import func, select
 from support.browser import Visit
+from support.factories import reference_opened_by
 
-from speakup.keys import grants
 from speakup.platform.models import Case, db
 
 ERROR_RED = "rgb(213, 40, 27)"  # the design system's error colour
@@ -19,12 +19,6 @@ ERROR_RED = "rgb(213, 40, 27)"  # the design system's error colour
 def _references(app: Flask) -> list[str]:
     with app.app_context():
         return list(db.session.scalars(select(Case.reference)))
-
-
-def _opens(app: Flask, code: str) -> str:
-    with app.app_context():
-        case, _key = grants.open_with_access_code(code, app.config["TOKEN_PEPPER_BYTES"])
-        return case.reference
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
@@ -38,7 +32,7 @@ def test_double_click_reload_and_back_raise_one_concern(app: Flask, live_server:
         page.get_by_role("button", name="Submit concern").dblclick()
         code = page.locator("#access-code").inner_text()
         reference = page.locator("#case-reference").inner_text()
-        assert _references(app) == [reference] and _opens(app, code) == reference
+        assert _references(app) == [reference] and reference_opened_by(app, code) == reference
         colour = page.locator("#access-code").evaluate("e => getComputedStyle(e).color")
         assert colour != ERROR_RED
         visit.check("confirmation")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from support.factories import case_row, gen_concern
-from support.html import VERSION_RE, post_form
+from support.html import VERSION_RE, case_action, post_form
 
 from speakup.domain import workflow
 
@@ -22,12 +22,6 @@ def signed(client, auth, guardian):
 
 def _page(client, reference: str) -> str:
     return client.get(f"/guardian/cases/{reference}").get_data(as_text=True)
-
-
-def _post(client, reference: str, action: str, **fields: str):
-    url = f"/guardian/cases/{reference}"
-    version = VERSION_RE.search(_page(client, reference)).group(1)
-    return post_form(client, url, f"{url}/{action}", version=version, **fields)
 
 
 def _done_message(client, response) -> str:
@@ -66,7 +60,7 @@ def test_the_status_select_offers_only_the_moves_allowed_from_here(signed):
     reference = gen_concern(signed)["reference"]
     for status in ("received", "acknowledged", "in_progress"):
         if status != "received":
-            _post(signed, reference, "status", status=status)
+            case_action(signed, reference, "status", status=status)
         select = _page(signed, reference).split('id="status"')[1].split("</select>")[0]
         offered = set(re.findall(r'<option value="([a-z_]+)"', select))
         assert offered == set(workflow.allowed_next(status)) - {workflow.CLOSED}
@@ -74,19 +68,19 @@ def test_the_status_select_offers_only_the_moves_allowed_from_here(signed):
 
 def test_every_action_says_what_was_done(app, signed, guardian):
     reference = gen_concern(signed)["reference"]
-    assert _done_message(signed, _post(signed, reference, "status", status="acknowledged")) == (
+    assert _done_message(signed, case_action(signed, reference, "status", status="acknowledged")) == (
         "Status changed to Acknowledged."
     )
     message = post_form(signed, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/messages", body="Hi")
     assert _done_message(signed, message).startswith("Message sent.")
     note = post_form(signed, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/notes", note="Call HR")
     assert _done_message(signed, note) == "Note added."
-    assigned = _post(signed, reference, "assign", assignee=str(guardian.id))
+    assigned = case_action(signed, reference, "assign", assignee=str(guardian.id))
     assert _done_message(signed, assigned) == "Assigned to Gita Guardian."
-    details = _post(signed, reference, "details", themes="patient_safety", worker_group="", detriment="")
+    details = case_action(signed, reference, "details", themes="patient_safety", worker_group="", detriment="")
     assert _done_message(signed, details) == "Details for the national return saved."
     new = case_row(app, reference).feedback_by + timedelta(days=14)
-    extended = _post(
+    extended = case_action(
         signed,
         reference,
         "extend",
@@ -99,7 +93,7 @@ def test_every_action_says_what_was_done(app, signed, guardian):
         _done_message(signed, extended)
         == f"Deadline moved to {new:%-d %B %Y}. The person who raised this can read why."
     )
-    closed = _post(signed, reference, "close", outcome="resolved", closing_message="Thank you.")
+    closed = case_action(signed, reference, "close", outcome="resolved", closing_message="Thank you.")
     assert _done_message(signed, closed).startswith("Case closed.")
     # Shown once: the next visit has no message.
     assert 'id="case-done"' not in _page(signed, reference)

@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 from support.factories import case_row, gen_concern
-from support.html import VERSION_RE, post_form, walk_to
+from support.html import case_action, walk_to
 
 from speakup.domain import retention
 from speakup.ops import audit
@@ -25,9 +25,7 @@ def signed(client, auth, guardian):
 
 
 def _refer(client, reference: str, **fields: str):
-    url = f"/guardian/cases/{reference}"
-    version = VERSION_RE.search(client.get(url).get_data(as_text=True)).group(1)
-    return post_form(client, url, f"{url}/referral", version=version, **fields)
+    return case_action(client, reference, "referral", **fields)
 
 
 def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import escape
 from support.factories import gen_concern
-from support.html import post_form, send_raise_form, walk_to
+from support.html import post_form, reporter_case_page, send_raise_form, walk_to
 
 CLOSING = "We have added a second nurse to every night shift on ward 7."
 
@@ -17,12 +17,6 @@ CLOSING = "We have added a second nurse to every night shift on ward 7."
 def signed(client, auth, guardian):
     assert auth.sign_in(guardian).status_code == 302
     return client
-
-
-def _reporter_page(app, code: str) -> str:
-    reporter = app.test_client()
-    assert post_form(reporter, "/follow-up", access_code=code).status_code == 302
-    return reporter.get("/follow-up/case").get_data(as_text=True)
 
 
 def test_the_confirmation_explains_the_reference_and_keeps_the_code_as_the_thing_to_save(app, client):
@@ -35,17 +29,17 @@ def test_the_confirmation_explains_the_reference_and_keeps_the_code_as_the_thing
 
 def test_the_concern_reads_as_body_text(app, client):
     raised = gen_concern(client, what_happened="Words of the concern")
-    assert '<p class="speakup-text" id="concern-text">Words of the concern</p>' in _reporter_page(
+    assert '<p class="speakup-text" id="concern-text">Words of the concern</p>' in reporter_case_page(
         app, raised["access_code"]
     )
 
 
 def test_an_open_case_promises_dates_and_an_acknowledged_one_stops_promising_to_read_it(app, signed):
     raised = gen_concern(signed)
-    page = _reporter_page(app, raised["access_code"])
+    page = reporter_case_page(app, raised["access_code"])
     assert "A guardian will read it by" in page and "We aim to tell you what was done by" in page
     walk_to(signed, raised["reference"], "acknowledged")
-    page = _reporter_page(app, raised["access_code"])
+    page = reporter_case_page(app, raised["access_code"])
     assert "A guardian will read it by" not in page and "We aim to tell you what was done by" in page
 
 
@@ -57,7 +51,7 @@ def test_a_closed_case_promises_nothing_and_asks_after_the_closing_message(app, 
     version = signed.get(url).get_data(as_text=True).split('name="version" value="')[1].split('"')[0]
     closed = post_form(signed, url, f"{url}/close", outcome="resolved", closing_message=CLOSING, version=version)
     assert closed.status_code == 302
-    page = _reporter_page(app, raised["access_code"])
+    page = reporter_case_page(app, raised["access_code"])
     assert "A guardian will read it by" not in page and "We aim to tell you what was done by" not in page
     assert 'id="closed-on"' in page
     question = page.index("Given your experience, would you speak up again?")
@@ -67,12 +61,12 @@ def test_a_closed_case_promises_nothing_and_asks_after_the_closing_message(app, 
 @pytest.mark.parametrize("anonymity", ["confidential", "open"])
 def test_a_named_reporter_sees_the_name_and_contact_they_gave(app, client, anonymity):
     raised = gen_concern(client, anonymity=anonymity, name="Priya Shah", contact="Extension 4471")
-    page = _reporter_page(app, raised["access_code"])
+    page = reporter_case_page(app, raised["access_code"])
     assert "Your name" in page and "Priya Shah" in page
     assert "How to contact you" in page and "Extension 4471" in page
 
 
 def test_an_anonymous_reporter_sees_no_identity_rows(app, client):
-    page = _reporter_page(app, gen_concern(client, where="Ward 7")["access_code"])
+    page = reporter_case_page(app, gen_concern(client, where="Ward 7")["access_code"])
     assert "Your name" not in page and "How to contact you" not in page
     assert "Ward 7" in page

@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 from support.factories import case_row, gen_concern
-from support.html import VERSION_RE, post_form, walk_to
+from support.html import VERSION_RE, case_action, reporter_case_page, walk_to
 
 from speakup.domain import deadlines, retention, workflow
 from speakup.ops import audit
@@ -29,23 +29,14 @@ def _today() -> date:
     return workflow.london_today(utcnow())
 
 
-def _post(client, reference: str, action: str, version: str | None = None, **fields: str):
-    url = f"/guardian/cases/{reference}"
-    if version is None:
-        version = VERSION_RE.search(client.get(url).get_data(as_text=True)).group(1)
-    return post_form(client, url, f"{url}/{action}", version=version, **fields)
-
-
 def _extend(client, reference: str, new: date, reason: str = REASON, **kwargs):
     day = {"extend_day": str(new.day), "extend_month": str(new.month), "extend_year": str(new.year)}
-    return _post(client, reference, "extend", extend_reason=reason, **day, **kwargs)
+    return case_action(client, reference, "extend", extend_reason=reason, **day, **kwargs)
 
 
 def _follow_up(app, code: str) -> tuple[dict, str]:
     api = app.test_client(use_cookies=False).get("/api/v1/follow-up", headers={"Authorization": f"Bearer {code}"})
-    reporter = app.test_client()
-    assert post_form(reporter, "/follow-up", access_code=code).status_code == 302
-    return api.get_json(), reporter.get("/follow-up/case").get_data(as_text=True)
+    return api.get_json(), reporter_case_page(app, code)
 
 
 @pytest.mark.parametrize("app_overrides", [{"DEADLINE_RULES": "scotland", "SCOTLAND_STAGE": 1}], indirect=True)
@@ -57,7 +48,7 @@ def test_a_stage_one_case_moves_to_stage_two_with_deadlines_from_that_day(app, s
     page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert 'id="stage">Stage 1: early resolution</dd>' in page and "Move to stage 2 (investigation)" in page
 
-    assert _post(signed, reference, "escalate").status_code == 302
+    assert case_action(signed, reference, "escalate").status_code == 302
     case = case_row(app, reference)
     assert case.stage == 2
     assert case.acknowledge_by == deadlines.working_days_after(_today(), 3, deadlines.SCOTLAND)
@@ -74,7 +65,7 @@ def test_a_stage_one_case_moves_to_stage_two_with_deadlines_from_that_day(app, s
     assert "Moved to stage 2, a full investigation" in reporter_page
 
     # Once at stage 2 there is nowhere further to go.
-    again = _post(signed, reference, "escalate")
+    again = case_action(signed, reference, "escalate")
     assert again.status_code == 400 and "Only an open case at stage 1" in again.get_data(as_text=True)
 
 
@@ -94,7 +85,7 @@ def test_england_shows_no_stage(app, signed):
     page = signed.get(f"/guardian/cases/{gen_concern(signed)['reference']}").get_data(as_text=True)
     assert 'id="stage"' not in page and "Move to stage 2" not in page
     reference = gen_concern(signed)["reference"]
-    assert _post(signed, reference, "escalate").status_code == 400
+    assert case_action(signed, reference, "escalate").status_code == 400
     assert case_row(app, reference).stage is None
 
 
@@ -133,13 +124,13 @@ def test_a_bad_extension_says_why_by_its_field_and_keeps_the_words(app, signed):
         (_extend(signed, reference, _today() + timedelta(days=400)), "within a year from today"),
         (_extend(signed, reference, current + timedelta(days=7), reason="  "), "Say why more time is needed"),
         (
-            _post(
+            case_action(
                 signed, reference, "extend", extend_day="31", extend_month="2", extend_year="2027", extend_reason=REASON
             ),
             "Enter a real date",
         ),
         (
-            _post(
+            case_action(
                 signed, reference, "extend", extend_day="next", extend_month="", extend_year="", extend_reason=REASON
             ),
             "Enter the new date as a day, month and year",
