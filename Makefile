@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install lint bench bench-queue browser
+.PHONY: run test test-fast install lint bench bench-queue bench-pages browser
 
 $(BIN)/flask: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,13 @@ node_modules/nhsuk-frontend/package.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# The design system's CSS (built without web fonts from another host), its script and images, into
-# speakup/static/build/, which the wheel carries.
-speakup/static/build/nhsuk.css: node_modules/nhsuk-frontend/package.json assets/speakup.scss package.json
+# The pages' one stylesheet and one script, the design system's components Speak Up uses and its own rules,
+# content-hashed and compressed into speakup/static/build/ (which the wheel carries), with
+# speakup/static/manifest.json naming them (assets/build.mjs).
+speakup/static/manifest.json: node_modules/nhsuk-frontend/package.json $(wildcard assets/*) package.json
 	npm run --silent build
 
-install: $(BIN)/flask speakup/static/build/nhsuk.css
+install: $(BIN)/flask speakup/static/manifest.json
 
 ## Start the service on SQLite (development mode, demo guardian printed) at http://127.0.0.1:5000
 # Development mode generates its secrets in instance/; MFA is off unless SPEAKUP_REQUIRE_MFA=true.
@@ -59,3 +60,7 @@ bench: install
 ## The guardian queue pages only (part of `make bench`).
 bench-queue: install
 	$(BIN)/python -m bench.run --only queue
+
+## Lighthouse's mobile performance score (and page weight) of /, /raise and /follow-up in Debian's Chromium.
+bench-pages: install browser
+	$(BIN)/python -m bench.pages

@@ -30,7 +30,7 @@ def _default_instance_folder() -> Path:
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("SPEAKUP_INSTANCE_PATH") or str(_default_instance_folder())
-    app = Flask(__name__, instance_path=instance_path, static_url_path="/assets/app")
+    app = Flask(__name__, instance_path=instance_path, static_folder=None)  # /assets/: speakup/web/assets.py
     app.config.from_object("speakup.defaults")
     app.config.from_prefixed_env("SPEAKUP")
     if overrides:

@@ -98,9 +98,6 @@ WTF_CSRF_TIME_LIMIT = None  # the form lives as long as the session; a slow writ
 # Forms stay protected by their CSRF token and the SameSite=Lax session cookie.
 WTF_CSRF_SSL_STRICT = False
 
-# Where the NHS.UK design system's built files are served from (npm install puts them here)
-NHSUK_FRONTEND_DIR = None
-
 # The trust's name, in every page's header, footer and title. A placeholder: production logs a warning at start-up
 # while it is still this value (speakup/settings.py), so set SPEAKUP_ORGANISATION_NAME.
 ORGANISATION_NAME = "Your NHS trust"

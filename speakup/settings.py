@@ -68,10 +68,6 @@ def _check_and_complete(app: Flask) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "speakup.sqlite")
-    if not config.get("NHSUK_FRONTEND_DIR"):
-        # `npm run build` copies the design system's script and images here, beside the built CSS, so an installed
-        # wheel serves them with no node_modules on the server.
-        config["NHSUK_FRONTEND_DIR"] = str(Path(__file__).resolve().parent / "static" / "build" / "nhsuk")
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)

@@ -18,7 +18,7 @@ def register(app: Flask) -> None:
 
     for blueprint in (report.bp, followup.bp, guardian.bp, team.bp, enrol.bp, admin.bp, api_bp, health.bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(assets.make_blueprint(app.config["NHSUK_FRONTEND_DIR"]))
+    assets.serve_assets(app)
     csrf.exempt(api_bp)
     errors.init_app(app)
 

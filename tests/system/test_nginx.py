@@ -323,6 +323,10 @@ def test_pages_are_compressed_when_asked(proxy: Proxy):
     assert stylesheet, html
     css, _ = proxy.send("GET", stylesheet.group(1), {"Accept-Encoding": "gzip"})
     assert css.status == 200 and css.getheader("Content-Encoding") == "gzip"
+    # The app's own brotli copy and its year-long cache reach the browser through the proxy unchanged.
+    css, _ = proxy.send("GET", stylesheet.group(1), {"Accept-Encoding": "gzip, br"})
+    assert css.getheader("Content-Encoding") == "br"
+    assert css.getheader("Cache-Control") == "public, max-age=31536000, immutable"
     plain, body = proxy.send("GET", "/")
     assert plain.getheader("Content-Encoding") is None and b"Raise a concern" in body
 

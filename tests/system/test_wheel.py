@@ -5,6 +5,7 @@ tool comes with it."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -23,8 +24,8 @@ TEST_TOOLS = ("pytest", "playwright", "schemathesis", "ruff", "hypothesis")
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built from a clean copy of the tracked files plus the built design system, as a release would be."""
-    assert (ROOT / "speakup" / "static" / "build" / "nhsuk.css").exists(), "build the CSS first: npm run build"
+    """Built from a clean copy of the tracked files plus the built pages' files, as a release would be."""
+    assert (ROOT / "speakup" / "static" / "manifest.json").exists(), "build the pages' files first: npm run build"
     source = tmp_path_factory.mktemp("source") / "speakup-src"
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for name in tracked:
@@ -32,6 +33,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "speakup" / "static" / "build", source / "speakup" / "static" / "build")
+    shutil.copy2(ROOT / "speakup" / "static" / "manifest.json", source / "speakup" / "static" / "manifest.json")
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
@@ -45,10 +47,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_what_a_server_needs_and_nothing_of_the_tests(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
-        "speakup/static/build/nhsuk.css",
-        "speakup/static/build/nhsuk/nhsuk-frontend.min.js",
-        "speakup/static/build/nhsuk/assets/images/favicon.svg",
-        "speakup/static/speakup.js",
+        "speakup/static/manifest.json",
         "speakup/templates/base.html",
         "speakup/migrations/env.py",
         "speakup/migrations/alembic.ini",
@@ -57,6 +56,10 @@ def test_the_wheel_carries_what_a_server_needs_and_nothing_of_the_tests(wheel: P
         "speakup/wsgi.py",
     ):
         assert needed in names, needed
+    built = json.loads((ROOT / "speakup" / "static" / "manifest.json").read_text()).values()
+    for name in built:  # each file and its compressed copies: the server compresses nothing itself
+        for suffix in ("", ".gz", ".br"):
+            assert f"speakup/static/build/{name}{suffix}" in names, name + suffix
     assert not [n for n in names if n.startswith(("tests/", "bench/", "config/")) or "__pycache__" in n]
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     requires = [
@@ -122,8 +125,10 @@ def test_installed_from_the_wheel_it_initialises_and_serves_styled_pages(wheel: 
         assert stylesheets, "no stylesheet on the page"
         css = "".join(_get(base + href) for href in stylesheets)
         assert ".nhsuk-header" in css and ".speakup-access-code" in css
-        assert "initAll" in _get(base + "/assets/nhsuk/nhsuk-frontend.min.js")
-        assert _get(base + "/assets/nhsuk/assets/images/favicon.svg").startswith("<svg")
+        (script,) = re.findall(r'<script defer src="([^"]+)"', page)
+        assert "nhsuk-frontend-supported" in _get(base + script)
+        (icon,) = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+        assert _get(base + icon).startswith("<svg")
     finally:
         stop_process(server)
     # The packaged gunicorn settings were used: the access log is the app's JSON lines, with no client address.

@@ -124,6 +124,7 @@ def test_every_table_scrolls_in_its_own_named_box(client, guardian):
         names.append(re.search(r'aria-label="([^"]+)"', attributes).group(1))
     assert len(set(names)) == len(names)  # each box says which table it holds
     assert all(table.count("</table>") == 1 for table in page.split('<div class="speakup-table-scroll"')[1:])
-    css = client.get("/assets/app/speakup.css").get_data(as_text=True)
-    rule = re.search(r"\.speakup-table-scroll \{([^}]*)\}", css).group(1)
-    assert "overflow-x: auto" in rule
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
+    css = client.get(stylesheet).get_data(as_text=True)
+    rule = re.search(r"\.speakup-table-scroll\{([^}]*)\}", css).group(1)
+    assert "overflow-x:auto" in rule
