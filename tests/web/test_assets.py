@@ -53,6 +53,7 @@ def test_each_file_is_named_by_its_content_and_cached_for_a_year(client):
         assert response.headers["Cache-Control"] == CACHE_FOREVER, url
         assert response.headers["X-Content-Type-Options"] == "nosniff", url
         assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin", url
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'", url
         assert "Access-Control-Allow-Origin" not in response.headers, url
         assert "Set-Cookie" not in response.headers, url  # no session is opened by fetching a file
 
