@@ -153,6 +153,29 @@ def test_database_failure_mid_submit_keeps_text_and_leaves_nothing(app, client, 
     assert _case_count(app) == 0
 
 
+def test_a_raise_stores_every_grant_in_one_insert(app, client, guardian):
+    """The protocol's limit (issue 17): each guardian, the recovery key and the reporter get a grant, and they reach
+    the database as one multi-row INSERT, not one per kind of recipient."""
+    with app.app_context():
+        engine = db.engine
+        inserts: list[tuple[str, object]] = []
+
+        def watch(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("INSERT INTO CASE_GRANTS"):
+                inserts.append((statement, executemany))
+
+        event.listen(engine, "before_cursor_execute", watch)
+        try:
+            gen_concern(client, what_happened="One insert for every grant")
+        finally:
+            event.remove(engine, "before_cursor_execute", watch)
+        grants = db.session.scalar(select(func.count()).select_from(CaseGrant))
+    assert grants >= 3  # a guardian, the recovery key, the reporter
+    assert len(inserts) == 1, [statement[:60] for statement, _ in inserts]
+    statement, executemany = inserts[0]
+    assert not executemany and statement.upper().count("VALUES") == 1 and statement.count("(") > grants
+
+
 def _raise_and_read_back(app, client, words: str) -> Case:
     raised = gen_concern(client, what_happened=words)
     opened = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"})
