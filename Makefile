@@ -51,8 +51,8 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check speakup tests config bench
 
-## Measured speed through gunicorn at 1,000 and 100,000 real encrypted cases, beside the framework's
-## floor (SQLite; PostgreSQL with SPEAKUP_BENCH_DATABASE_URL naming a database bench or bench_*, whose
+## Measured speed through gunicorn at 1,000 and 100,000 real encrypted cases, beside two floors (bare Flask +
+## SQLAlchemy, and the same doing a concern's sealing and wrapping) (SQLite; PostgreSQL with SPEAKUP_BENCH_DATABASE_URL naming a database bench or bench_*, whose
 ## bench_<size> databases are wiped). BENCH_QUICK=1 checks the harness in minutes. See BENCHMARKS.md.
 bench: install
 	$(BIN)/python -m bench.run

@@ -50,15 +50,21 @@ def _same_durability_as_speak_up(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def create_floor_app(uri: str | None = None) -> Flask:
-    app = Flask(__name__)
+def bare_app(name: str, database: SQLAlchemy, uri: str | None = None) -> Flask:
+    """A Flask app on Speak Up's database with the same connection settings and durability (both floors)."""
+    app = Flask(name)
     uri = uri or os.environ["SPEAKUP_SQLALCHEMY_DATABASE_URI"]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(uri)
-    db.init_app(app)
+    database.init_app(app)
     if uri.startswith("sqlite"):
         with app.app_context():
-            event.listen(db.engine, "connect", _same_durability_as_speak_up)
+            event.listen(database.engine, "connect", _same_durability_as_speak_up)
+    return app
+
+
+def create_floor_app(uri: str | None = None) -> Flask:
+    app = bare_app(__name__, db, uri)
 
     @app.post("/floor")
     def insert():
@@ -75,20 +81,33 @@ def create_floor_app(uri: str | None = None) -> Flask:
         db.session.commit()
         return jsonify(reference=row.reference, status="received"), 201
 
-    @app.get("/healthz")
-    def healthz():
-        db.session.execute(text("SELECT 1"))
-        return jsonify(status="ok")
-
+    serve_health(app, db)
     return app
 
 
-def create_floor_table(uri: str) -> None:
-    app = create_floor_app(uri)
+def serve_health(app: Flask, database: SQLAlchemy) -> None:
+    """/healthz as Speak Up answers it: the harness waits for it before measuring (both floors)."""
+
+    @app.get("/healthz")
+    def healthz():
+        database.session.execute(text("SELECT 1"))
+        return jsonify(status="ok")
+
+
+def create_tables(app: Flask, database: SQLAlchemy) -> None:
     with app.app_context():
-        db.create_all()
-        db.engine.dispose()
+        database.create_all()
+        database.engine.dispose()
 
 
-if "SPEAKUP_SQLALCHEMY_DATABASE_URI" in os.environ:
-    app = create_floor_app()
+def create_floor_table(uri: str) -> None:
+    create_tables(create_floor_app(uri), db)
+
+
+def __getattr__(name: str) -> Flask:
+    """`bench.floor:app` for gunicorn, made when first asked for: importing this module's helpers (bench/prepare.py,
+    bench/sealed_floor.py) makes no app."""
+    if name == "app":
+        globals()["app"] = made = create_floor_app()
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -262,6 +262,8 @@ def _reporter_scenario(name: str, cases: list[dict], next_case) -> Scenario | No
         return Scenario(no_setup, lambda c: _timed(c.post_json("/api/v1/concerns", CONCERN), 201))
     if name == "floor":
         return Scenario(no_setup, lambda c: _timed(c.post_json("/floor", CONCERN), 201))
+    if name == "sealed_floor":
+        return Scenario(no_setup, lambda c: _timed(c.post_json("/sealed-floor", CONCERN), 201))
     if name == "followup_api":
 
         async def followup_api(client: Client) -> tuple[float, bool]:

@@ -61,6 +61,7 @@ def prepare(
     from speakup.platform.models import db
 
     from .floor import create_floor_table
+    from .sealed_floor import create_sealed_floor_tables
     from .seed import seed_cases
 
     app = create_app()
@@ -88,6 +89,7 @@ def prepare(
         db.session.commit()
         db.engine.dispose()
     create_floor_table(app.config["SQLALCHEMY_DATABASE_URI"])
+    create_sealed_floor_tables(app.config["SQLALCHEMY_DATABASE_URI"])
     for group in (guardians, sign_in, sign_in_variant):
         for account in group:
             del account["public_key"]

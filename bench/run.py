@@ -7,11 +7,13 @@ names a database called bench or bench_*), runs `flask speakup init`, creates 10
 of staff for sign-in, and seeds real encrypted cases (bench/seed.py), the sizes in parallel. Then for
 each scenario and size it starts gunicorn in production mode (secrets from the environment, production
 Argon2, rate limits raised so they do not distort the figures), drives it from a separate load
-generator process (bench/load.py) at 1, 16 and 64 concurrent clients, reads the peak RSS (VmHWM) of
-every worker from /proc, and stops it. The floor (bench/floor.py: bare Flask + SQLAlchemy storing the
-same bytes without encryption) is served the same way against the same database. Sizes alternate
-within each scenario, so a change in the machine's load hits both alike. Results are printed as
-Markdown for BENCHMARKS.md, with PASS or MISS for each target.
+generator process (bench/load.py) at 1, 16 and 64 concurrent clients, reads each worker's resting
+memory (VmRSS once every worker has served a warm request, before the load) and its peak (VmHWM, after)
+from /proc, and stops it. Two floors are served the same way against the same database: bench/floor.py
+(bare Flask + SQLAlchemy storing the same bytes without encryption) and bench/sealed_floor.py (the same,
+doing the sealing, the HPKE wraps and the one multi-row grant insert a raised concern does). Sizes
+alternate within each scenario, so a change in the machine's load hits both alike. Results are printed
+as Markdown for BENCHMARKS.md (bench/report.py), with PASS or MISS for each target.
 """
 
 from __future__ import annotations
@@ -25,37 +27,27 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from tests.support import processes
-
-RSS_LIMIT_MIB = 120e6 / 2**20  # the issue's 120 MB, read strictly: 114.4 MiB (VmHWM is in KiB)
-
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from bench.report import QUEUE_FILTERED, QUEUE_FIRST, SEALED_FLOOR, Argon2, report
+from bench.servers import PYTHON, ROOT, Server, base_env, column, database_bytes, fresh_postgres, postgres_url_for
 
 
 @dataclass(frozen=True)
 class Scenario:
     key: str  # what bench/load.py runs
     label: str
-    server: str  # "app" or "floor"
+    server: str  # a key of bench.servers.SERVERS
     levels: tuple[int, ...]
     accounts: str = ""  # which accounts the load generator signs in with
     group: str = ""
 
 
 LEVELS = (1, 16, 64)
-QUEUE_FIRST = "queue:/guardian/"
-QUEUE_FILTERED = "queue:/guardian/?status=in_progress&theme=patient_safety"
 # Reads first, sign-in, then the two that add rows, so every read is measured at the seeded size.
 SCENARIOS = (
     Scenario("followup_api", "follow up (API)", "app", LEVELS, group="followup"),
@@ -69,6 +61,7 @@ SCENARIOS = (
     Scenario("sign_in_variant", "sign-in (Argon2 variant)", "app", (1, 2, 16, 64), "sign_in_variant", "sign_in"),
     Scenario("raise_api", "raise a concern (API)", "app", LEVELS, group="raise"),
     Scenario("floor", "floor: bare insert", "floor", LEVELS, group="raise"),
+    Scenario(SEALED_FLOOR, "floor: sealed + wrapped", SEALED_FLOOR, LEVELS, group="raise"),
 )
 
 
@@ -82,131 +75,42 @@ class Size:
     sessions: list = field(default_factory=list)
     last_steps: dict = field(default_factory=dict)
     bytes_per_case: float = 0.0
+    grants: dict[str, list[int]] = field(default_factory=dict)  # grants a concern: "app", SEALED_FLOOR
 
 
-# --- Databases ---------------------------------------------------------------------------------
+# Grants a raised concern got: the cases the app raised during the run (seeding writes no "raised" event), and
+# every case of the sealed floor. One figure each when every concern was wrapped for the same recipients.
+GRANTS_A_CONCERN = {
+    "app": "SELECT DISTINCT n FROM (SELECT count(*) AS n FROM case_grants WHERE case_id IN "
+    "(SELECT case_id FROM case_events WHERE kind = 'raised') GROUP BY case_id) AS per_case ORDER BY n",
+    SEALED_FLOOR: "SELECT DISTINCT n FROM (SELECT count(*) AS n FROM bench_sealed_grants GROUP BY case_id) "
+    "AS per_case ORDER BY n",
+}
 
 
-def _postgres_url_for(base_url: str, size: int) -> str:
-    parts = urlsplit(base_url)
-    name = parts.path.lstrip("/")
-    host = parts.hostname or ""
-    # This benchmark wipes what it uses: never anything but a bench database on this machine.
-    if not (name == "bench" or name.startswith("bench_")) or host not in ("127.0.0.1", "localhost"):
-        raise SystemExit("SPEAKUP_BENCH_DATABASE_URL must name a database bench or bench_* on 127.0.0.1")
-    scheme = "postgresql+psycopg"
-    return urlunsplit((scheme, parts.netloc, f"/{name}_{size}", "", ""))
+def count_grants(size: Size) -> None:
+    size.grants = {which: [int(n) for n in column(size.url, sql)] for which, sql in GRANTS_A_CONCERN.items()}
 
 
-def _fresh_postgres(url: str) -> None:
-    parts = urlsplit(url)
-    processes.empty_postgres_database(
-        urlunsplit(("postgresql", parts.netloc, "/bench", "", "")), parts.path.lstrip("/")
-    )
+def argon2_settings(size: Size) -> dict[str, Argon2]:
+    """The Argon2 memory each sign-in pool derives with and the derivations a worker runs at once, as the run's
+    servers read them: speakup/defaults.py, then SPEAKUP_* in their environment (--setting included)."""
+    from speakup import defaults
 
+    def setting(key: str) -> object:
+        raw = size.env.get(f"SPEAKUP_{key}")
+        if raw is None:
+            return getattr(defaults, key)
+        try:
+            return json.loads(raw)  # as Flask's from_prefixed_env reads it
+        except ValueError:
+            return raw
 
-def _database_bytes(url: str) -> int:
-    if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-        with sqlite3.connect(path) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
-        return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-# --- Servers -----------------------------------------------------------------------------------
-
-
-def base_env(url: str, workdir: Path, workers: int, threads: int, settings: list[str]) -> dict[str, str]:
-    env = processes.production_env(
-        url,
-        INSTANCE_PATH=str(workdir / "instance"),
-        # Rate limits stay on (their cost is part of every request) but far above what the load
-        # generator sends from one address, so they never turn a request away.
-        SUBMIT_RATE_LIMIT="1000000 per minute",
-        ACCESS_CODE_RATE_LIMIT="1000000 per minute",
-        SIGN_IN_RATE_LIMIT="1000000 per minute",
-        WORKERS=str(workers),
-        THREADS=str(threads),
-        ACCESS_LOG=str(workdir / "access.log"),
-        ERROR_LOG=str(workdir / "error.log"),
-    )
-    for setting in settings:  # a what-if from --setting, such as ARGON2_PARALLEL_DERIVATIONS=2
-        key, _, value = setting.partition("=")
-        env[f"SPEAKUP_{key}"] = value
-    return env
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _peak_rss_mib(pid: int) -> float | None:
-    """VmHWM: the most resident memory the process has had since it started."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-class Server:
-    def __init__(self, size: Size, kind: str, workers: int):
-        self.port = processes.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**size.env, "SPEAKUP_BIND": f"127.0.0.1:{self.port}"}
-        target = "wsgi:app" if kind == "app" else "bench.floor:app"
-        self.output = size.workdir / f"gunicorn-{kind}.log"
-        with self.output.open("ab") as sink:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-                [PYTHON, "-m", "gunicorn", target, "-c", "gunicorn.conf.py"],
-                cwd=ROOT,
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        self.workers = workers
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn exited; see {self.output}:\n" + self.output.read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as answer:  # noqa: S310 - loopback
-                    if answer.status == 200 and len(_children(self.process.pid)) >= self.workers:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"gunicorn did not become ready; see {self.output}")
-
-    def peak_rss(self) -> list[float]:
-        return [rss for pid in _children(self.process.pid) if (rss := _peak_rss_mib(pid)) is not None]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+    parallel = int(setting("ARGON2_PARALLEL_DERIVATIONS"))
+    return {
+        "sign_in": Argon2(int(setting("ARGON2_MEMORY_KIB")) / 1024, parallel),
+        "sign_in_variant": Argon2(size.data["variant"][0] / 1024, parallel),
+    }
 
 
 # --- Preparing -------------------------------------------------------------------------------
@@ -215,7 +119,7 @@ class Server:
 def prepare_sizes(sizes: list[Size], pools: tuple[int, int]) -> None:
     for size in sizes:
         if size.url.startswith("postgresql"):
-            _fresh_postgres(size.url)
+            fresh_postgres(size.url)
         init = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
             [PYTHON, "-m", "flask", "--app", "wsgi", "speakup", "init", "--recovery-key-file",
              str(size.workdir / "recovery-key.txt")],
@@ -237,7 +141,7 @@ def prepare_sizes(sizes: list[Size], pools: tuple[int, int]) -> None:
         if process.wait() != 0:
             raise SystemExit(f"preparing {size.cases} cases failed:\n" + (size.workdir / "prepare.log").read_text())
         size.data = json.loads(out.read_text())
-        size.bytes_per_case = _database_bytes(size.url) / size.cases
+        size.bytes_per_case = database_bytes(size.url) / size.cases
         print(
             f"  {size.cases:,} cases: accounts {size.data['accounts_seconds']:.0f} s, "
             f"seeding {size.data['seed_seconds']:.0f} s, {size.bytes_per_case / 1024:.1f} KiB per case",
@@ -274,7 +178,7 @@ def _load(job: dict, what: str) -> dict:
 
 def sign_in_guardians(size: Size, args: argparse.Namespace) -> None:
     """Signs guardians in for the queue and case page scenarios, on a server of its own."""
-    server = Server(size, "app", args.workers)
+    server = Server(size.env, size.workdir, "app", args.workers)
     try:
         server.wait_ready()
         job = {"url": server.url, "scenario": "sessions", "accounts": size.data["guardians"]}
@@ -286,9 +190,11 @@ def sign_in_guardians(size: Size, args: argparse.Namespace) -> None:
 
 
 def run_scenario(scenario: Scenario, size: Size, args: argparse.Namespace) -> dict:
-    server = Server(size, scenario.server, args.workers)
+    server = Server(size.env, size.workdir, scenario.server, args.workers)
     try:
         server.wait_ready()
+        server.warm()
+        rest = server.memory("VmRSS")
         job: dict = {
             "url": server.url,
             "scenario": scenario.key,
@@ -302,7 +208,7 @@ def run_scenario(scenario: Scenario, size: Size, args: argparse.Namespace) -> di
         if scenario.accounts:
             job["accounts"] = size.data[scenario.accounts]
         result = _load(job, scenario.label)
-        rss = server.peak_rss()
+        rss = server.memory("VmHWM")
     finally:
         server.stop()
     size.last_steps.update(result.get("last_steps", {}))
@@ -319,10 +225,10 @@ def run_scenario(scenario: Scenario, size: Size, args: argparse.Namespace) -> di
             "account_wait": level["account_wait"],
             "error_kinds": level["errors"],
         }
-    return {"levels": levels, "rss": rss}
+    return {"levels": levels, "rss": rss, "rest": rest}
 
 
-# --- Reporting -------------------------------------------------------------------------------
+# --- Running ---------------------------------------------------------------------------------
 
 
 def _machine() -> str:
@@ -340,135 +246,22 @@ def _machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {memory}, {versions}"
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}" if b and not math.isnan(a) and not math.isnan(b) else "–"
-
-
-def report(results: dict, sizes: list[Size], scenarios: list[Scenario], args: argparse.Namespace) -> list[str]:
-    lines: list[str] = []
-    floor_known = any(s.key == "floor" for s in scenarios)
-    for size in sizes:
-        lines += [
-            "",
-            f"#### {size.cases:,} cases",
-            "",
-            "| scenario | clients | p50 ms | p95 ms | p99 ms | req/s | p50 ÷ floor | req/s ÷ floor | errors | n |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        floor = results.get(("floor", size.cases), {}).get("levels", {}) if floor_known else {}
-        for scenario in scenarios:
-            for clients, m in results[(scenario.key, size.cases)]["levels"].items():
-                f = floor.get(clients, {})
-                waited = m.get("account_wait", 0.0)
-                label = scenario.label + (f" (waited {waited:.1f} s for a TOTP step)" if waited > 0.2 else "")
-                lines.append(
-                    f"| {label} | {clients} | {m['p50']:.1f} | {m['p95']:.1f} | {m['p99']:.1f} | "
-                    f"{m['rps']:.1f} | {_ratio(m['p50'], f.get('p50', math.nan))} | "
-                    f"{_ratio(m['rps'], f.get('rps', math.nan))} | {m['errors']} | {m['n']} |"
-                )
-    failures = [
-        f"{scenario.label} @ {size.cases:,}, {clients} clients: {m['error_kinds']}"
-        for scenario in scenarios
-        for size in sizes
-        for clients, m in results[(scenario.key, size.cases)]["levels"].items()
-        if m["errors"]
-    ]
-    if failures:
-        lines += ["", "Errors: " + "; ".join(failures)]
-    lines += ["", "Peak RSS (VmHWM) of each gunicorn worker, MiB, by scenario:", ""]
-    lines += ["| scenario | " + " | ".join(f"{s.cases:,} cases" for s in sizes) + " |"]
-    lines += ["| --- |" + " --- |" * len(sizes)]
-    for scenario in scenarios:
-        cells = [" / ".join(f"{r:.0f}" for r in results[(scenario.key, s.cases)]["rss"]) for s in sizes]
-        lines.append(f"| {scenario.label} | " + " | ".join(cells) + " |")
-    lines += ["", "| database | " + " | ".join(f"{s.cases:,} cases" for s in sizes) + " |"]
-    lines += ["| --- |" + " --- |" * len(sizes)]
-    lines.append("| size per case (KiB) | " + " | ".join(f"{s.bytes_per_case / 1024:.1f}" for s in sizes) + " |")
-    lines.append("| seeding time (s) | " + " | ".join(f"{s.data['seed_seconds']:.0f}" for s in sizes) + " |")
-    lines += ["", *targets(results, sizes, scenarios, args)]
-    return lines
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def _level(results: dict, key: str, size: Size, clients: int) -> dict:
-    return results[(key, size.cases)]["levels"][clients]
-
-
-def _scaling_rows(results: dict, sizes: list[Size], keys: set[str]) -> list[str]:
-    small, large = sizes[0], sizes[-1]
-    rows = []
-    for key, label, limit in (
-        ("followup_api", "Following up (API) costs the same at the largest size (p50, 1 client)", 1.2),
-        ("followup_html", "Following up (HTML) costs the same at the largest size (p50, 1 client)", 1.2),
-        (QUEUE_FIRST, "Queue first page at the largest size (p50, 1 client)", 1.5),
-        (QUEUE_FILTERED, "Queue filtered page at the largest size (p50, 1 client)", 1.5),
-    ):
-        if key in keys and len(sizes) > 1:
-            ratio = _level(results, key, large, 1)["p50"] / _level(results, key, small, 1)["p50"]
-            rows.append(f"| {label} | ≤ {limit}x | {ratio:.2f}x | {_verdict(ratio <= limit)} |")
-    return rows
-
-
-def _raise_rows(results: dict, sizes: list[Size], keys: set[str]) -> list[str]:
-    if not {"raise_api", "floor"} <= keys:
-        return []
-    rows = []
-    for size in sizes:
-        best = max(m["rps"] for m in results[("raise_api", size.cases)]["levels"].values())
-        floor = max(m["rps"] for m in results[("floor", size.cases)]["levels"].values())
-        rows.append(
-            f"| Raising a concern (10 guardians + recovery), best req/s ÷ floor's best, {size.cases:,} cases "
-            f"| ≥ 0.5 | {best / floor:.2f} ({best:.0f} vs {floor:.0f} req/s) | {_verdict(best / floor >= 0.5)} |"
-        )
-    return rows
-
-
-def _sign_in_rows(results: dict, sizes: list[Size], keys: set[str], workers: int) -> list[str]:
-    rows = []
-    for key in ("sign_in", "sign_in_variant"):
-        if key not in keys:
-            continue
+def measure(scenarios: list[Scenario], sizes: list[Size], args: argparse.Namespace) -> dict:
+    """Every scenario at every size, sizes alternating; then the grants each raised concern got."""
+    if any(s.accounts == "guardians" for s in scenarios):
         for size in sizes:
-            one, two = _level(results, key, size, 1)["rps"], _level(results, key, size, 2)["rps"]
-            scale = two / one if one else math.nan
-            ok = scale >= 1.7 and workers >= 2
-            rows.append(
-                f"| {key.replace('_', ' ')}: req/s at 2 clients ÷ at 1 ({workers} workers), "
-                f"{size.cases:,} cases "
-                f"| ≈ 2x (≥ 1.7) | {scale:.2f}x | {_verdict(ok)} |"
-            )
-    return rows
-
-
-def _memory_rows(results: dict, sizes: list[Size], scenarios: list[Scenario]) -> list[str]:
-    rows = []
+            sign_in_guardians(size, args)
+    results: dict = {}
     for scenario in scenarios:
-        if scenario.server != "app":
-            continue
-        peak = max((r for s in sizes for r in results[(scenario.key, s.cases)]["rss"]), default=math.nan)
-        errors = sum(
-            m["errors"] for s in sizes for c, m in results[(scenario.key, s.cases)]["levels"].items() if c == 64
-        )
-        rows.append(
-            f"| {scenario.label}: worker peak RSS < 120 MB; no errors at 64 clients "
-            f"| < {RSS_LIMIT_MIB:.1f} MiB, 0 | {peak:.0f} MiB, {errors} errors "
-            f"| {_verdict(peak < RSS_LIMIT_MIB and errors == 0)} |"
-        )
-    return rows
-
-
-def targets(results: dict, sizes: list[Size], scenarios: list[Scenario], args: argparse.Namespace) -> list[str]:
-    keys = {s.key for s in scenarios}
-    rows = [
-        *_scaling_rows(results, sizes, keys),
-        *_raise_rows(results, sizes, keys),
-        *_sign_in_rows(results, sizes, keys, args.workers),
-        *_memory_rows(results, sizes, scenarios),
-    ]
-    return ["| target | wanted | measured | |", "| --- | --- | --- | --- |", *rows]
+        for size in sizes:
+            results[(scenario.key, size.cases)] = run_scenario(scenario, size, args)
+            levels = results[(scenario.key, size.cases)]["levels"]
+            summary = ", ".join(f"{c}: {m['p50']:.1f} ms {m['rps']:.0f}/s e{m['errors']}" for c, m in levels.items())
+            print(f"  {scenario.label} @ {size.cases:,}: {summary}", flush=True)
+    if any(s.group == "raise" for s in scenarios):
+        for size in sizes:
+            count_grants(size)
+    return results
 
 
 # --- Main ----------------------------------------------------------------------------------------
@@ -514,27 +307,17 @@ def main() -> None:
             workdir = root / str(cases)
             workdir.mkdir()
             url = (
-                _postgres_url_for(args.database_url, cases)
+                postgres_url_for(args.database_url, cases)
                 if args.database_url
                 else f"sqlite:///{workdir}/speakup.sqlite"
             )
             sizes.append(Size(cases, url, base_env(url, workdir, args.workers, args.threads, args.setting), workdir))
         print("preparing:", flush=True)
         prepare_sizes(sizes, pools)
-        if any(s.accounts == "guardians" for s in scenarios):
-            for size in sizes:
-                sign_in_guardians(size, args)
-        results: dict = {}
-        for scenario in scenarios:
-            for size in sizes:
-                results[(scenario.key, size.cases)] = run_scenario(scenario, size, args)
-                levels = results[(scenario.key, size.cases)]["levels"]
-                summary = ", ".join(
-                    f"{c}: {m['p50']:.1f} ms {m['rps']:.0f}/s e{m['errors']}" for c, m in levels.items()
-                )
-                print(f"  {scenario.label} @ {size.cases:,}: {summary}", flush=True)
+        results = measure(scenarios, sizes, args)
         load_after = os.getloadavg()
-        lines = report(results, sizes, scenarios, args)
+        argon2 = argon2_settings(sizes[0])  # every size's servers have the same settings but the database
+        lines = report(results, sizes, scenarios, args.workers, argon2)
         print()
         print(f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {backend}, {_machine()}")
         print(
@@ -543,9 +326,14 @@ def main() -> None:
             f"wall time {(time.perf_counter() - started) / 60:.1f} min"
             + (f"; settings changed: {', '.join(args.setting)}" if args.setting else "")
         )
+        print(
+            f"Argon2id: {argon2['sign_in'].memory_mib:.0f} MiB (variant pool {argon2['sign_in_variant'].memory_mib:.0f}"
+            f" MiB), ARGON2_PARALLEL_DERIVATIONS={argon2['sign_in'].parallel}"
+        )
         print("\n".join(lines))
         if args.json:
             serialisable = {f"{k[0]} @ {k[1]}": v for k, v in results.items()}
+            serialisable["grants a concern"] = {str(size.cases): size.grants for size in sizes}
             args.json.write_text(json.dumps(serialisable, indent=1))
     finally:
         if args.keep:
