@@ -3,7 +3,7 @@
 import { Button, CharacterCount, ErrorSummary, NotificationBanner, createAll } from "nhsuk-frontend";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
-// Only the components the templates use (their data-module attributes); tests/unit/test_assets.py checks.
+// Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
 for (const component of [Button, CharacterCount, ErrorSummary, NotificationBanner]) createAll(component);
 
 // Conditional reveal: name and contact only matter when raising a concern confidentially or

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 CSP = "; ".join(
@@ -45,10 +45,10 @@ def init_app(app: Flask) -> None:
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
         if app.config["SESSION_COOKIE_SECURE"]:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        # Shared ward computers: only the design system's files may be cached, never a page.
-        if not request.path.startswith("/assets/"):
-            headers["Cache-Control"] = "no-store"
-            headers["Pragma"] = "no-cache"
+        # Shared ward computers: nothing Flask answers is ever cached, not even a 404 under /assets/. The pages' files
+        # are answered before Flask by WhiteNoise, with their own year-long cache (speakup/web/assets.py).
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
         return response
 
 

@@ -35,7 +35,6 @@ def app_overrides() -> dict[str, object]:
     return {"SUBMIT_RATE_LIMIT": GENEROUS, "ACCESS_CODE_RATE_LIMIT": GENEROUS, "SIGN_IN_RATE_LIMIT": GENEROUS}
 
 
-IGNORED_ENDPOINTS = {"static", "nhsuk.static"}  # built files, no data behind them
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 # --- The callers -------------------------------------------------------------------------------------------
@@ -186,8 +185,6 @@ def routes(app: Flask) -> dict[tuple[str, str], str]:
     """(endpoint, method) -> URL rule, from the app's URL map."""
     found: dict[tuple[str, str], str] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in IGNORED_ENDPOINTS:
-            continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             found[(rule.endpoint, method)] = rule.rule
     return found

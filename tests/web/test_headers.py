@@ -29,8 +29,7 @@ def test_every_get_route_carries_the_security_headers(app, client):
             assert response.headers.get(header) == value, (path, header)
         csp = response.headers.get("Content-Security-Policy", "")
         assert "default-src" in csp and "unsafe-eval" not in csp, path
-        if not path.startswith("/assets/"):
-            assert response.headers["Cache-Control"] == "no-store", path
+        assert response.headers["Cache-Control"] == "no-store", path
 
 
 def test_no_page_names_another_host(app, client):
