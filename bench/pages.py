@@ -13,14 +13,13 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from bench.servers import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
@@ -36,41 +35,27 @@ METRICS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _serve(workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SPEAKUP_ENVIRONMENT": "development",
-        "SPEAKUP_INSTANCE_PATH": str(workdir),
-        "SPEAKUP_REQUIRE_MFA": "false",
-        "SPEAKUP_BIND": f"127.0.0.1:{port}",
-        "SPEAKUP_ACCESS_LOG": str(workdir / "access.log"),
-        "SPEAKUP_ERROR_LOG": str(workdir / "error.log"),
-    }
-    env.pop("SPEAKUP_DATABASE_URL", None)
+def _serve(workdir: Path) -> Server:
+    """A fresh development instance in ``workdir``, served by gunicorn as the speed benchmark serves it. Nothing of
+    the caller's SPEAKUP_ or PG settings reaches it: it never touches a real database or key."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SPEAKUP_", "PG"))}
+    env.update(
+        {
+            "SPEAKUP_ENVIRONMENT": "development",
+            "SPEAKUP_INSTANCE_PATH": str(workdir),
+            "SPEAKUP_REQUIRE_MFA": "false",
+            "SPEAKUP_ACCESS_LOG": str(workdir / "access.log"),
+            "SPEAKUP_ERROR_LOG": str(workdir / "error.log"),
+        }
+    )
     subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-m", "flask", "--app", "wsgi", "speakup", "init", "--recovery-key-file",
          str(workdir / "recovery-key.txt")],
         cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)  # noqa: S310 - loopback
-            return server, base
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer /healthz: see " + str(workdir / "error.log"))
+    server = Server(env, workdir, "app", workers=2)
+    server.wait_ready()
+    return server
 
 
 def lighthouse(url: str, out: Path) -> dict:
@@ -98,13 +83,12 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="speakup-pages-") as tmp:
         workdir = Path(tmp)
-        server, base = _serve(workdir)
+        server = _serve(workdir)
         try:
             for path in PAGES:
-                results[path] = [lighthouse(base + path, workdir / f"run-{n}.json") for n in range(args.runs)]
+                results[path] = [lighthouse(server.url + path, workdir / f"run-{n}.json") for n in range(args.runs)]
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
     header = ["page", "score (median)", "lowest", *METRICS.values(), "target"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for path, runs in results.items():

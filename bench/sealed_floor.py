@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
@@ -34,7 +35,8 @@ from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from speakup.crypto import access_codes, kem, password_keys, sealing
+from speakup.crypto import access_codes, sealing
+from speakup.keys.grants import wrap_new_case_key
 
 from .floor import bare_app, create_tables, serve_health
 
@@ -102,18 +104,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _grant(case_id: int, recipient: str, wrapped: bytes, user_id: int | None = None, salt: bytes | None = None) -> dict:
-    return {
-        "case_id": case_id,
-        "recipient": recipient,
-        "user_id": user_id,
-        "wrapped_key": wrapped,
-        "salt": salt,
-        "protocol": sealing.PROTOCOL,
-        "created_at": _now(),
-    }
-
-
 def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[dict, list[dict], str]:
     """The case row, its grant rows and the access code: all the cryptography of one raise, no database."""
     case_id = secrets.randbelow(CASE_ID_LIMIT) + 1
@@ -127,15 +117,9 @@ def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[di
         identity_ct = sealing.seal_text(case_key, json.dumps(identity), aad)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)
-    rows = [
-        _grant(case_id, "guardian", kem.wrap_case_key(case_key, public_key, case_id), user_id)
-        for user_id, public_key in recipients.guardians
-    ]
-    rows.append(_grant(case_id, "recovery", kem.wrap_case_key(case_key, recipients.recovery, case_id)))
-    salt = password_keys.new_salt()
-    code_key = access_codes.access_code_key(normalised, salt, case_id)
-    sealed_key = sealing.seal(code_key, case_key, sealing.associated_data(case_id, "reporter-grant", 0))
-    rows.append(_grant(case_id, "reporter", sealed_key, salt=salt))
+    # The app's own function (it touches no database): the same wraps and reporter grant by construction.
+    guardians = [SimpleNamespace(id=user_id, public_key=key) for user_id, key in recipients.guardians]
+    rows = wrap_new_case_key(case_id, case_key, guardians, recipients.recovery, normalised)
     case = {
         "id": case_id,
         "reference": "SF-" + "".join(secrets.choice(access_codes.ALPHABET) for _ in range(8)),
