@@ -156,9 +156,8 @@ def create_sealed_floor_app(
             case, rows, access_code = seal_new_case(body, cached_recipients(), pepper)
             try:
                 db.session.add(SealedCase(**case))
-                # Core, not the ORM's bulk insert: that splits rows by which values are None (guardians, recovery,
-                # reporter: three statements). This is one INSERT ... VALUES (...), (...), ... for every grant.
-                db.session.execute(insert(SealedGrant.__table__).values(rows))
+                # As the app stores them (speakup/keys/grants.py store_grants): one INSERT given every grant row.
+                db.session.execute(insert(SealedGrant.__table__), rows)
                 db.session.commit()
                 break
             except IntegrityError:

@@ -74,10 +74,11 @@ def wrap_new_case_key(
 
 
 def store_grants(rows: list[dict[str, object]]) -> None:
-    """Every grant row has the same keys, so they go in as one multi-row INSERT (one statement, one round trip).
-    Not the ORM's bulk insert: it splits the rows by which values are None (a guardian's user id, the reporter's
-    salt), which made three statements of one raise."""
-    db.session.execute(insert(CaseGrant.__table__).values(rows))
+    """Every grant row has the same keys, so they go in as one INSERT statement given all the rows at once. Not the
+    ORM's bulk insert: it splits the rows by which values are None (a guardian's user id, the reporter's salt), which
+    made three statements of one raise. Nor a literal multi-row VALUES list: SQLAlchemy compiles that afresh for
+    every raise (1.5 ms, inside SQLite's write lock); one prepared statement with the rows is compiled once."""
+    db.session.execute(insert(CaseGrant.__table__), rows)
 
 
 def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
