@@ -20,13 +20,12 @@ and `case_grants`, so each insert maintains what the protocol needs. Served as t
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 
 from flask import Flask, jsonify, request
@@ -36,7 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from speakup.crypto import access_codes, sealing
+from speakup.domain.raising import ConcernInput, seal_concern
 from speakup.keys.grants import wrap_new_case_key
+from speakup.platform.models import utcnow
 
 from .floor import bare_app, create_tables, serve_health
 
@@ -100,21 +101,14 @@ def recipients_from_database() -> Recipients:
     return Recipients(tuple((int(user_id), bytes(key)) for user_id, key in rows), bytes(recovery))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[dict, list[dict], str]:
     """The case row, its grant rows and the access code: all the cryptography of one raise, no database."""
     case_id = secrets.randbelow(CASE_ID_LIMIT) + 1
     case_key = sealing.new_case_key()
-    words = {"what_happened": body["what_happened"], "where": body.get("where", ""), "when": body.get("when", "")}
-    concern_ct = sealing.seal_text(case_key, json.dumps(words), sealing.associated_data(case_id, "concern", case_id))
-    identity_ct = None
-    if body.get("anonymity") != "anonymous":
-        identity = {"name": body.get("name", ""), "contact": body.get("contact", "")}
-        aad = sealing.associated_data(case_id, "identity", case_id)
-        identity_ct = sealing.seal_text(case_key, json.dumps(identity), aad)
+    # The app's own sealing of the words and, unless anonymous, the name and contact.
+    fields = {name: body.get(name, "") for name in ("where", "when", "name", "contact", "anonymity")}
+    concern = ConcernInput(what_happened=body["what_happened"], **fields)
+    concern_ct, identity_ct = seal_concern(case_id, case_key, concern)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)
     # The app's own function (it touches no database): the same wraps and reporter grant by construction.
@@ -127,7 +121,7 @@ def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[di
         "concern_ct": concern_ct,
         "identity_ct": identity_ct,
         "protocol": sealing.PROTOCOL,
-        "created_at": _now(),
+        "created_at": utcnow(),
     }
     return case, rows, access_code
 
