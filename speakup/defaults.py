@@ -130,6 +130,12 @@ RETENTION_DAYS = 2190
 # National return and statistics: counts from 1 to SUPPRESS_BELOW - 1 are shown as "<5" (small-number suppression).
 SUPPRESS_BELOW = 5
 
+# The voluntary characteristics of those speaking up (domain/characteristics.py) are shown only for quarters that
+# have ended, and only for a question at least this many people answered that quarter ("prefer not to say" is not
+# an answer). Counting only ended quarters stops a guardian reloading the board around one concern to read that
+# person's answers; the floor stops a quiet quarter's few answers describing the few who gave them.
+CHARACTERISTICS_MIN_ANSWERS = 10
+
 # Attachments from reporters: the largest file accepted (bytes), and the types accepted, judged by
 # the file's contents, never its name. Choose among image/jpeg, image/png, application/pdf, text/plain.
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024

@@ -6,13 +6,16 @@ The answers are never stored with the concern. They are only added to counts per
 never tied to a concern. The case keeps one flag (``characteristics_given``) so nobody is counted twice; it says
 that the person answered, never what.
 
+What may be shown of them, on any page, export or API, is decided in one place, ``countable``: only quarters that
+have ended, and only the questions enough people answered.
+
 "Prefer not to say" is every question's default and is not counted. The questions are versioned by period like
 the national return's lists: a change is one new ``QuestionList``, and older quarters keep their answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,8 +31,8 @@ PREFER_NOT_TO_SAY = "Prefer not to say"
 # Said on every form that asks, so the person knows before they answer.
 HOW_ANSWERS_ARE_KEPT = (
     "These questions are optional. Your answers are not stored with your concern: each one is only added to a "
-    "count for this quarter, so nobody, the guardian included, can tell which answers were yours. Small numbers "
-    "are hidden in every report."
+    "count for this quarter, so nobody, the guardian included, can tell which answers were yours. The counts are "
+    "shown only once the quarter has ended and only where enough people answered, and small numbers are hidden."
 )
 
 YES_NO_ANSWERS = {"yes": "Yes", "no": "No"}
@@ -200,9 +203,54 @@ def count_answers(answers: Answers) -> None:
     db.session.commit()
 
 
-def counts_for(labels: list[str]) -> dict[str, dict[tuple[str, str], int]]:
-    """quarter label -> (question, answer) -> count, for the quarters asked."""
+# The default floor; the app's setting CHARACTERISTICS_MIN_ANSWERS (speakup/defaults.py) is what callers pass.
+MIN_ANSWERS = 10
+
+
+@dataclass(frozen=True)
+class Countable:
+    """One quarter's answers as they may be shown anywhere (``countable``). ``ended`` False: nothing yet. Then
+    ``counts`` holds (question, answer) -> count only for the questions in ``enough``; the others show nothing."""
+
+    ended: bool
+    counts: dict[tuple[str, str], int]
+    enough: frozenset[str]
+
+
+def countable(periods: Sequence[quarters.Quarter], today: date, min_answers: int = MIN_ANSWERS) -> dict[str, Countable]:
+    """The one rule for showing these answers, by quarter label: every page, export and API goes through here.
+
+    1. Only quarters that have ended (by UK time, the clock ``count_answers`` files answers by). A quarter's
+       counts still change while it runs, so a guardian who looked before and after one concern was raised
+       (its date and time are on the case) would read that person's answers as the difference. Once it has
+       ended, nothing is added to it, so there is no before and after to compare.
+    2. Only the questions at least ``min_answers`` people answered that quarter: fewer describe the few who gave
+       them, even through the small-number suppression the report applies on top (five of six answering one way
+       is shown). "Prefer not to say" is not an answer here and cannot be: it is never stored. Nor should it
+       count: a person who declined tells nobody anything, so gives no cover to those who answered; nine
+       declining beside one answering is still one person's answer.
+
+    The counts of the quarter still running are not even read, so no caller can show them by mistake.
+    """
+    ended = [period for period in periods if period.end < today]
+    raw = _counts_for([period.label for period in ended])
+    result = {period.label: Countable(ended=False, counts={}, enough=frozenset()) for period in periods}
+    for period in ended:
+        counts = raw[period.label]
+        answered: dict[str, int] = {}
+        for (question, _answer), count in counts.items():
+            answered[question] = answered.get(question, 0) + count
+        enough = frozenset(question for question, total in answered.items() if total >= min_answers)
+        shown = {key: count for key, count in counts.items() if key[0] in enough}
+        result[period.label] = Countable(ended=True, counts=shown, enough=enough)
+    return result
+
+
+def _counts_for(labels: list[str]) -> dict[str, dict[tuple[str, str], int]]:
+    """quarter label -> (question, answer) -> count, for the quarters asked: raw, so only ``countable`` reads it."""
     result: dict[str, dict[tuple[str, str], int]] = {label: {} for label in labels}
+    if not labels:
+        return result
     rows = db.session.execute(select(CharacteristicCount).where(CharacteristicCount.quarter.in_(labels))).scalars()
     for row in rows:
         result[row.quarter][(row.question, row.answer)] = row.count

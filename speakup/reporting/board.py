@@ -50,8 +50,12 @@ class QuarterRow:
     channels: dict[str, int] = field(default_factory=dict)  # how the quarter's concerns were raised
     referrals: dict[str, int] = field(default_factory=dict)  # who the quarter's referred concerns went to
     detriment_after_closure: int = 0  # told a check-in after closing they suffered detriment
-    # The voluntary answers about the people who spoke up, counted apart from any case: "question:answer" -> count.
+    # The voluntary answers about the people who spoke up, counted apart from any case, as far as
+    # characteristics.countable lets them be shown: "question:answer" -> count, only for the questions in
+    # ``characteristics_enough`` and only once the quarter has ended (``characteristics_ended``).
     characteristics: dict[str, int] = field(default_factory=dict)
+    characteristics_ended: bool = False
+    characteristics_enough: frozenset[str] = frozenset()
     # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
     # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment",
     # "channel:<channel>", "referral:<who>", "about:<question>:<answer>".
@@ -68,6 +72,12 @@ class BoardReport:
     ack_days: int
     feedback_days: int
     suppress_below: int
+    characteristics_min_answers: int = characteristics.MIN_ANSWERS
+
+    @property
+    def characteristic_rows(self) -> int:
+        """How many answer rows the characteristics table has: what "counted when the quarter ends" spans."""
+        return sum(len(question.answers) for question in self.questions)
 
 
 def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
@@ -84,7 +94,8 @@ def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
         # Every concern was raised one way: these add up to "raised", so none may be worked out from the rest.
         *[Measure(f"channel:{channel}", channel, count, part_of="raised") for channel, count in row.channels.items()],
         *[Measure(f"referral:{to}", to, count) for to, count in row.referrals.items()],
-        # Not everyone answers, and "prefer not to say" is not counted: these add up to nothing that is shown.
+        # Only what characteristics.countable allows is here. Not everyone answers and "prefer not to say" is not
+        # counted, so a question's answers add up to nothing that is shown: no part_of.
         *[Measure(f"about:{answer}", answer, count) for answer, count in row.characteristics.items()],
     ]
     shown = {m.key: m.value for m in suppress(measures, below)}
@@ -96,7 +107,14 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, suppress_below: int) -> BoardReport:
+def board_report(
+    today: date,
+    quarters: int,
+    ack_days: int,
+    feedback_days: int,
+    suppress_below: int,
+    characteristics_min_answers: int = characteristics.MIN_ANSWERS,
+) -> BoardReport:
     """The last ``quarters`` calendar quarters up to today, oldest first."""
     wanted = [quarter_of(today)]
     while len(wanted) < quarters:
@@ -130,7 +148,7 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
         key = quarter_of(workflow.london_today(row.created_at))
         if key in buckets:
             buckets[key].append(row)
-    about = characteristics.counts_for([period.label for period in wanted])
+    about = characteristics.countable(wanted, today, characteristics_min_answers)
     result = []
     for period, cases in buckets.items():
         theme_counts = dict.fromkeys(themes, 0)
@@ -157,12 +175,24 @@ def board_report(today: date, quarters: int, ack_days: int, feedback_days: int, 
                 channels={channel: sum(1 for c in cases if c.channel == channel) for channel in CHANNELS},
                 referrals={to: sum(1 for c in cases if c.referred_to == to) for to in REFERRALS},
                 detriment_after_closure=sum(1 for c in cases if c.detriment_after_closure),
-                characteristics={f"{q}:{a}": count for (q, a), count in about[period.label].items()},
+                characteristics={f"{q}:{a}": count for (q, a), count in about[period.label].counts.items()},
+                characteristics_ended=about[period.label].ended,
+                characteristics_enough=about[period.label].enough,
             )
         )
     result = [replace(row, shown=_suppressed(row, suppress_below)) for row in result]
     questions = characteristics.questions_for(today)
-    return BoardReport(result, themes, CHANNELS, REFERRALS, questions, ack_days, feedback_days, suppress_below)
+    return BoardReport(
+        result,
+        themes,
+        CHANNELS,
+        REFERRALS,
+        questions,
+        ack_days,
+        feedback_days,
+        suppress_below,
+        characteristics_min_answers,
+    )
 
 
 def _bars(report: BoardReport, key: str) -> list[int | None]:

@@ -20,7 +20,12 @@ QUARTERS = 4
 def _report() -> board.BoardReport:
     config = current_app.config
     return board.board_report(
-        london_today(utcnow()), QUARTERS, config["ACK_DAYS"], config["FEEDBACK_DAYS"], config["SUPPRESS_BELOW"]
+        london_today(utcnow()),
+        QUARTERS,
+        config["ACK_DAYS"],
+        config["FEEDBACK_DAYS"],
+        config["SUPPRESS_BELOW"],
+        config["CHARACTERISTICS_MIN_ANSWERS"],
     )
 
 
