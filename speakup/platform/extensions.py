@@ -18,6 +18,10 @@ sets ``wrap_exceptions``, with short Redis timeouts: ``RATELIMIT_STORAGE_TIMEOUT
 
 Nothing is cached about the outage: each request asks the store again, so when Redis returns the limits
 count again at once, without restarting anything (redis-py reconnects on the next command).
+
+Every try is counted before it is checked (platform/limit_charges.py), so the store is reached before any work;
+giving back a try that did not count (a right code) happens after the answer, and a store that fails then only
+leaves that try counted.
 """
 
 from __future__ import annotations
@@ -28,12 +32,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
-from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from limits.errors import StorageError
 
 from speakup.crypto import sealing
+from speakup.platform.limit_charges import ChargingLimiter
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,9 @@ def client_pseudonym() -> str:
 
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=client_pseudonym)
+# Tries are counted before they are checked, atomically, so a burst never gets more than the limit; those that turn
+# out not to count (deduct_when says no) are given back when the request ends (platform/limit_charges.py).
+limiter = ChargingLimiter(key_func=client_pseudonym)
 login_manager = LoginManager()
 
 
@@ -96,7 +102,9 @@ def _access_code_failed(_response: object) -> bool:
     return bool(g.get("access_code_failed"))
 
 
-# Only wrong codes count: a reporter checking their case often is never locked out by it.
+# Only wrong codes count: a reporter checking their case often is never locked out by it. Every check is charged
+# before the code is looked at and a right code's charge is given back after (limit_charges.py), so codes sent at
+# once can never get more checks than the limit.
 # Fails closed: with the store down, no access code is checked (503) rather than checked without a limit.
 access_code_limit = limiter.shared_limit(
     lambda: current_app.config["ACCESS_CODE_RATE_LIMIT"], scope=ACCESS_CODE_SCOPE, deduct_when=_access_code_failed

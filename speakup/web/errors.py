@@ -182,7 +182,7 @@ def _limit_store(error: StorageError):
 def _http(error: HTTPException):
     status = error.code or 500
     if isinstance(getattr(error, "original_exception", None), StorageError):
-        # Counting a wrong access code after the view (Flask-Limiter's after_request) met a dead store:
+        # Flask-Limiter's after_request (its X-RateLimit headers read the counter) met a dead store:
         # Flask reports that as a 500; it is the same "cannot check right now".
         return limit_store_down(error.original_exception)  # type: ignore[attr-defined]
     if wants_json():
