@@ -37,7 +37,7 @@ def _create_accounts(prefix: str, role: str, count: int, key_file: Path | None =
         email = f"{prefix}{number}@bench.example.org"
         account = staff.create_user(email, f"Bench {role.title()} {prefix}{number}", role, password)
         if secrets_file is not None:
-            approvals.approve_with_organisation_key(account.user, secrets_file, None)
+            approvals.approve_with_organisation_key(account.user, secrets_file, account.safety_code or "")
             db.session.commit()
         created.append(
             {

@@ -28,7 +28,7 @@ def main() -> None:
 
     from speakup import create_app
     from speakup.domain.staff import create_user
-    from speakup.keys import approvals, recovery
+    from speakup.keys import approvals, recovery, roster_log
     from speakup.platform.migrations import upgrade_schema
     from speakup.platform.models import db
 
@@ -46,13 +46,15 @@ def main() -> None:
     )
     with app.app_context():
         upgrade_schema()
-        _row, recovery_key = recovery.create_recovery_key()
+        recovery_row, recovery_key = recovery.create_recovery_key()
         _row, signing_key = recovery.create_roster_key()
+        roster_log.checkpoint(signing_key, recovery_row.public_key, [])
         db.session.commit()
         organisation = recovery.OrganisationSecrets(recovery_key, signing_key)
         for number in range(GUARDIANS):
             account = create_user(f"guardian{number}@example.org", f"Guardian {number}", "guardian", "a long test pw")
-            approvals.approve_with_organisation_key(account.user, organisation, None)  # on the roster, as in production
+            # On the roster, as in production.
+            approvals.approve_with_organisation_key(account.user, organisation, account.safety_code or "")
             db.session.commit()
     client = app.test_client()
     for _ in range(20):  # warm up: first requests compile templates, queries and caches

@@ -48,6 +48,14 @@ ENROLMENT_HOURS = 72
 # approval must verify up to. Pinned here, outside the database, so nobody who can write to the database can
 # replace it. Production refuses to serve without it; development and tests trust the stored key when unset.
 ROSTER_ROOT = None
+# A new guardian, or one enabled again, joins the roster with this many approvals from different approved guardians
+# once at least that many others are approved (one while the roster is smaller; the organisation key's is always
+# enough), so one guardian and one administrator together cannot add a reader.
+ROSTER_APPROVALS_REQUIRED = 2
+# Where this instance anchors the roster log's head, outside the database, to see a log put back to an older copy.
+# Empty: roster-anchor.json in the instance folder. Keep it on local disk the service can write, out of backups of
+# the database (speakup/keys/anchor.py).
+ROSTER_ANCHOR_FILE = ""
 STAFF_ABSOLUTE_HOURS = 8
 
 # Reporter follow-up sessions on the HTML pages

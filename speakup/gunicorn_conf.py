@@ -1,7 +1,7 @@
 """gunicorn settings, inside the package so an installed wheel has them (`gunicorn -c python:speakup.gunicorn_conf
 speakup.wsgi:app`; the repository's gunicorn.conf.py is the same). The access log is one JSON line a request, in
-the app's own log shape: method, path without query, status, duration and the app's request id, never the client
-address or user agent (speakup/platform/gunicorn_logging.py writes it; deploy/nginx/speakup.conf is the proxy)."""
+the app's own log shape: method, path (the route the app matched, never the path as sent), status, duration and the
+app's request id, never the client address or user agent (speakup/platform/gunicorn_logging.py writes it; deploy/nginx/speakup.conf is the proxy)."""
 
 import os
 
@@ -22,8 +22,8 @@ control_socket_path = os.environ.get("SPEAKUP_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket_path
 if control_socket_path:
     control_socket = control_socket_path
-# Writes the access log as JSON lines with fields it picks itself (so access_log_format is not used), and never the
-# path of an unmatched request (404): a pasted access code must never reach a log.
+# Writes the access log as JSON lines with fields it picks itself (so access_log_format is not used), naming the
+# route the app matched, never the path as sent, whatever the status: a pasted access code must never reach a log.
 logger_class = "speakup.platform.gunicorn_logging.AccessLogger"
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number

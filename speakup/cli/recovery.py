@@ -27,7 +27,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     verified = roster.current_roster()
     member = verified.member(user.id)
     if member is None:
-        why = verified.root_problem or "they are waiting for approval, or their approval does not verify"
+        why = verified.problem or "they are waiting for approval, or their approval does not verify"
         raise click.ClickException(f"{email} is not on the verified roster ({why}); nothing changed.")
     private_key = read_organisation_secrets(recovery_key_file).recovery_key
     result = grants.share_cases(
@@ -39,6 +39,11 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
         f"{user.email} can now open {result.shared} more cases "
         f"({result.already_held} already held, {result.excluded} left out because the reporter excluded them)."
     )
+    if result.unknown:
+        click.echo(
+            f"{result.unknown} cases were left out because their record of excluded guardians is missing: "
+            "someone removed it from the database. Nothing of theirs was shared."
+        )
 
 
 exclusions_cli = AppGroup("exclusions", help="Guardians reporters asked to keep out of their concerns.")

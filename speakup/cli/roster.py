@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from speakup.crypto import signing
+from speakup.crypto import kem, signing
 from speakup.domain import staff
-from speakup.keys import approvals, recovery, roster
+from speakup.keys import approvals, recovery, roster, roster_log
 from speakup.ops import audit
 from speakup.platform.migrations import upgrade_schema
 from speakup.platform.models import User, db
@@ -39,10 +39,10 @@ KEY_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @with_appcontext
 @click.option("--email", required=True, help="The pending guardian to approve.")
 @click.option("--recovery-key-file", type=KEY_FILE, required=True)
-@click.option("--safety-code", help="The code the guardian was shown at the end of enrolment; checked when given.")
-def approve_command(email: str, recovery_key_file: Path, safety_code: str | None) -> None:
+@click.option("--safety-code", required=True, help="The code the guardian read out to you from their own screen.")
+def approve_command(email: str, recovery_key_file: Path, safety_code: str) -> None:
     """Approve a pending guardian with the offline organisation key (the first guardian, or when no approved
-    guardian is left). Compare their safety code with them first."""
+    guardian is left). The safety code must be the one the person reads to you from their own screen."""
     user = staff.find_user(email)
     if user is None:
         raise click.ClickException(f"There is no account for {email}; nothing changed.")
@@ -52,7 +52,7 @@ def approve_command(email: str, recovery_key_file: Path, safety_code: str | None
     except approvals.ApprovalRefused as exc:
         raise click.ClickException(f"{exc.message}.") from None
     db.session.commit()
-    click.echo(f"Approved {user.email} (safety code {roster.safety_code_of(user)}) with the organisation key.")
+    click.echo(f"Approved {user.email} with the organisation key.")
     staff.tell_guardians_of_roster_change()
 
 
@@ -61,18 +61,32 @@ roster_cli = AppGroup("roster", help="The signed roster of guardians who receive
 
 @roster_cli.command("verify")
 def verify_command() -> None:
-    """Verify every approved guardian's endorsement chain up to SPEAKUP_ROSTER_ROOT: exit 0 when all verify,
-    1 naming each failure."""
+    """Verify the roster log up to SPEAKUP_ROSTER_ROOT and this server's anchor, and every approved guardian's
+    account against it: exit 0 when all holds, 1 naming each failure."""
     verified = roster.verify_roster()
     for member in verified.members.values():
         click.echo(f"ok      {member.email}")
     for failure in verified.failures:
         click.echo(f"FAILED  {failure.email}: {failure.reason}")
-    if verified.root_problem:
-        click.echo(f"FAILED  roster root: {verified.root_problem}")
-    if verified.failures or verified.root_problem:
+    if verified.problem:
+        click.echo(f"FAILED  roster log: {verified.problem}")
+    if verified.failures or verified.problem:
         sys.exit(1)
     click.echo(f"Roster verified: {len(verified.members)} approved guardians.")
+
+
+def _confirmed(subjects: list[dict], wanted: set[str], question: str, done: str) -> list[dict]:
+    """The guardians the operator keeps: those named with --approve/--keep, or, with none named, each one asked."""
+    kept = []
+    for subject in subjects:
+        user = db.session.get(User, subject["user_id"])
+        if user is None:
+            continue
+        label = f"{user.name} <{user.email}>"
+        if subject["email"] in wanted or (not wanted and click.confirm(f"{question} {label}?", default=False)):
+            kept.append(subject)
+            click.echo(f"{done}: {label}")
+    return kept
 
 
 @roster_cli.command("upgrade")
@@ -80,40 +94,76 @@ def verify_command() -> None:
 @click.option(
     "--new-recovery-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Where to write the new key file (recovery and organisation signing key), mode 0600.",
+    help="Only for an installation from before signed rosters: where to write the new key file (recovery and "
+    "organisation signing key), mode 0600.",
 )
 @click.option("--approve", "approve_emails", multiple=True, help="Approve this guardian without asking (repeatable).")
-def upgrade_command(recovery_key_file: Path, new_recovery_key_file: Path, approve_emails: tuple[str, ...]) -> None:
-    """Upgrade an installation from before signed rosters: migrate the schema, make the organisation signing key,
-    write a new key file holding both keys, and approve the guardians you confirm from the list."""
+def upgrade_command(
+    recovery_key_file: Path, new_recovery_key_file: Path | None, approve_emails: tuple[str, ...]
+) -> None:
+    """Start the roster log of an installation from an earlier release: migrate the schema, make the organisation
+    signing key if there is none (writing a new key file holding both keys), and sign a first checkpoint of the
+    guardians you confirm. Also seals an empty list of excluded guardians for every older case that has none."""
     upgrade_schema()
-    if recovery.organisation_public_key("roster") is not None:
-        raise click.ClickException("This installation already has an organisation signing key; nothing changed.")
-    if new_recovery_key_file.exists():
-        raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
+    if roster_log.head() is not None:
+        raise click.ClickException(
+            "This installation's roster log has already started; nothing changed (after a roster alarm or a "
+            "restore, use `speakup roster accept`)."
+        )
     old = read_organisation_secrets(recovery_key_file)
-    row, signing_key = recovery.create_roster_key()
-    audit.record(audit.ROSTER_KEY_CREATED, "system")
-    wanted = {email.strip().lower() for email in approve_emails}
-    approved = []
+    signing_key = old.signing_key
+    if recovery.organisation_public_key("roster") is None:
+        if new_recovery_key_file is None:
+            raise click.ClickException(
+                "This installation has no organisation signing key: give --new-recovery-key-file."
+            )
+        if new_recovery_key_file.exists():
+            raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
+        row, signing_key = recovery.create_roster_key()
+        audit.record(audit.ROSTER_KEY_CREATED, "system")
+        click.echo(f"roster-root: {signing.roster_fingerprint(row.public_key)}")
+    elif signing_key is None:
+        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
     guardians = db.session.scalars(
         db.select(User).where(User.role == "guardian", User.is_active.is_(True)).order_by(User.name)
     )
+    subjects = [roster_log.subject_of(user) for user in guardians if user.is_enrolled]
     click.echo("Guardians of this installation. Approve only people you know hold this role now.")
-    for user in guardians:
-        if not user.is_enrolled:
-            continue
-        label = f"{user.name} <{user.email}>"
-        if user.email.lower() in wanted or (not wanted and click.confirm(f"Approve {label}?", default=False)):
-            approvals.carry_over_approval(user, signing_key)
-            approved.append(label)
-    write_key_file(new_recovery_key_file, recovery.encode_recovery_file(old.recovery_key, signing_key))
+    kept = _confirmed(subjects, {email.strip().lower() for email in approve_emails}, "Approve", "approved")
+    roster_log.checkpoint(signing_key, kem.public_key_of(old.recovery_key), kept)
+    sealed = recovery.seal_legacy_exclusions(old.recovery_key, seal_missing=True)
+    if new_recovery_key_file is not None and old.signing_key is None:
+        write_key_file(new_recovery_key_file, recovery.encode_recovery_file(old.recovery_key, signing_key))
+        click.echo(f"New key file written to {new_recovery_key_file}: store it offline and destroy the old one.")
+        click.echo("Set SPEAKUP_ROSTER_ROOT to the roster-root value above, then restart the service.")
     db.session.commit()
-    for label in approved:
-        click.echo(f"approved: {label}")
-    click.echo(f"New key file written to {new_recovery_key_file}: store it offline and destroy the old one.")
-    click.echo(f"roster-root: {signing.roster_fingerprint(row.public_key)}")
-    click.echo("Set SPEAKUP_ROSTER_ROOT to the roster-root value above, then restart the service.")
-    if approved:
+    click.echo(f"Roster log started with {len(kept)} guardians; {sealed} cases' lists of excluded guardians sealed.")
+    if kept:
         staff.tell_guardians_of_roster_change()
+
+
+@roster_cli.command("accept")
+@click.option("--recovery-key-file", type=KEY_FILE, required=True)
+@click.option("--keep", "keep_emails", multiple=True, help="Keep this guardian without asking (repeatable).")
+def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> None:
+    """After a roster alarm or a restored backup: the organisation key signs a new checkpoint of the guardians you
+    confirm (from those the log approved before anything went wrong), and every server takes it as its new anchor.
+    Then `speakup recover` gives them the cases raised meanwhile."""
+    secrets = read_organisation_secrets(recovery_key_file)
+    if secrets.signing_key is None:
+        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
+    before = roster.verify_roster()
+    if before.problem:
+        click.echo(f"Roster alarm: {before.problem}")
+    state = roster.replay_as_far_as_it_verifies()
+    click.echo("Guardians the roster log approved. Keep only people you know hold this role now.")
+    kept = _confirmed(list(state.members.values()), {email.strip().lower() for email in keep_emails}, "Keep", "kept")
+    roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept)
+    audit.record(audit.ROSTER_ACCEPTED, "system", count=len(kept))
+    db.session.commit()
+    after = roster.verify_roster()
+    if after.problem:
+        raise click.ClickException(f"The roster still has an alarm: {after.problem}")
+    click.echo(f"Roster accepted with {len(after.members)} guardians. Run `speakup recover` for each to give them the "
+               "cases raised during the alarm.")  # fmt: skip
+    staff.tell_guardians_of_roster_change()

@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from speakup.cli.roster import read_organisation_secrets, write_key_file
 from speakup.crypto import signing
 from speakup.domain import staff
-from speakup.keys import approvals, recovery, roster
+from speakup.keys import approvals, recovery, roster_log
 from speakup.ops import audit
 from speakup.platform.migrations import upgrade_schema
 from speakup.platform.models import db
@@ -32,16 +32,17 @@ def init_command(recovery_key_file: Path) -> None:
     upgrade_schema()
     if recovery.organisation_public_key("recovery") is not None:
         click.echo("Database is up to date. The recovery key already exists; nothing written.")
-        if recovery.organisation_public_key("roster") is None:
+        if recovery.organisation_public_key("roster") is None or roster_log.head() is None:
             click.echo(
-                "This installation has no organisation signing key yet: run `speakup roster upgrade` "
-                "(README, 'Upgrading to the signed roster')."
+                "This installation's roster log has not been started: run `speakup roster upgrade` "
+                "(docs/deploy.md, 'Upgrading to the roster log')."
             )
         return
     if recovery_key_file.exists():
         raise click.ClickException(f"{recovery_key_file} already exists; refusing to overwrite a key file.")
-    _row, private_key = recovery.create_recovery_key()
+    recovery_row, private_key = recovery.create_recovery_key()
     roster_row, signing_key = recovery.create_roster_key()
+    roster_log.checkpoint(signing_key, recovery_row.public_key, [])  # the log's first entry: nobody approved yet
     write_key_file(recovery_key_file, recovery.encode_recovery_file(private_key, signing_key))
     audit.record(audit.ROSTER_KEY_CREATED, "system")
     db.session.commit()
@@ -75,7 +76,7 @@ def create_user_command(email: str, name: str, role: str, recovery_key_file: Pat
     state = "pending approval"
     if secrets is not None:
         try:
-            approvals.approve_with_organisation_key(account.user, secrets, None)
+            approvals.approve_with_organisation_key(account.user, secrets, account.safety_code or "")
         except approvals.ApprovalRefused as exc:
             db.session.rollback()
             raise click.ClickException(f"Created {email}, but not approved: {exc.message}") from None
@@ -86,7 +87,7 @@ def create_user_command(email: str, name: str, role: str, recovery_key_file: Pat
     if uri:
         click.echo(f"totp-uri: {uri}")
     if role == "guardian":
-        click.echo(f"safety-code: {roster.safety_code_of(account.user)}")
+        click.echo(f"safety-code: {account.safety_code}")
         staff.tell_guardians_of_roster_change()
 
 
@@ -105,7 +106,7 @@ def demo_command(recovery_key_file: Path) -> None:
         secrets = read_organisation_secrets(recovery_key_file)
         account = staff.create_user(DEMO_EMAIL, "Demo Guardian", "guardian", DEMO_PASSWORD)
         try:
-            approvals.approve_with_organisation_key(account.user, secrets, None)
+            approvals.approve_with_organisation_key(account.user, secrets, account.safety_code or "")
         except approvals.ApprovalRefused as exc:
             raise click.ClickException(f"demo guardian not approved: {exc.message}") from None
         db.session.commit()

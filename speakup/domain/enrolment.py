@@ -17,10 +17,11 @@ from datetime import timedelta
 
 import segno
 from flask import current_app
+from sqlalchemy import update
 
-from speakup.crypto import sealing, signing, totp
+from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import password_problem
-from speakup.keys import account_keys
+from speakup.keys import account_keys, roster
 from speakup.ops import audit
 from speakup.platform.models import Enrolment, User, db, utcnow
 
@@ -151,13 +152,27 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
             )
     if errors:
         raise EnrolmentInvalid(errors)
-    account_keys.seal_account(
-        user, password, account_keys.password_params(), account_keys.new_account_keys(), totp_secret
-    )
+    keys = account_keys.new_account_keys()
+    account_keys.seal_account(user, password, account_keys.password_params(), keys, totp_secret)
     user.totp_last_step = step  # the code just used cannot sign in as well
-    user.endorsement_id = None
-    row.used_at = utcnow()
+    _use_up(row)
     audit.record(audit.ACCOUNT_ENROLLED, user.role, user.id, email=user.email)
     db.session.commit()
-    safety = signing.safety_code(user.public_key, user.signing_public_key) if user.role == "guardian" else None
+    # From the keys just made, in this request: what the person reads out is what they hold.
+    safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == "guardian" else None
     return Enrolled(user, safety)
+
+
+def _use_up(row: Enrolment) -> None:
+    """Claims the link with one conditional UPDATE, not a read then a write: the same link sent twice at once is
+    two requests that both found it unused, and only the database's row lock can tell which came first. The later
+    one changes nothing (its keys are rolled back) and is told the link was used."""
+    claimed = db.session.execute(
+        update(Enrolment)
+        .where(Enrolment.id == row.id, Enrolment.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise LinkUnusable("used")

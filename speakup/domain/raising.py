@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from speakup.crypto import access_codes, sealing
@@ -138,7 +137,7 @@ def _check_choices(values: dict[str, str], _voice: Voice) -> dict[str, str]:
     if values["worker_group"] and values["worker_group"] not in lists_for(date.today()).worker_groups:
         errors["worker_group"] = "Choose a staff group from the list"
     excluded = values["exclude_guardian"]
-    if excluded and excluded not in {str(g.id) for g in all_guardians()}:
+    if excluded and excluded not in {str(g.id) for g in excludable_guardians()}:
         errors["exclude_guardian"] = "Choose a guardian from the list, or leave it empty"
     return errors
 
@@ -156,10 +155,11 @@ def _new_reference() -> str:
     return "SU-" + "".join(secrets.choice(access_codes.ALPHABET) for _ in range(8))
 
 
-def all_guardians() -> list[User]:
-    """Every guardian account, disabled ones too: a reporter may need to keep out a suspended guardian,
-    who could otherwise receive the concern through sharing or recovery once re-enabled."""
-    return list(db.session.scalars(select(User).where(User.role == "guardian").order_by(User.name)))
+def excludable_guardians() -> list[roster.RosterMember]:
+    """The guardians a concern would reach: those on the verified roster, by name. Never a pending or disabled
+    account: an administrator could otherwise put any name before every reporter, and the list would tell anyone
+    who is suspended. A concern raised while a guardian is disabled or pending is never wrapped for them at all."""
+    return sorted(roster.current_roster().guardians(), key=lambda member: (member.name, member.id))
 
 
 NEW_CASE_ATTEMPTS = 3

@@ -14,6 +14,7 @@ Transactions: each function here commits its own change.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -24,12 +25,28 @@ from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform.models import Case, CaseEvent, CaseGrant, ShareRequest, User, db, utcnow
 
+logger = logging.getLogger(__name__)
+
 OVERRIDE_REASON = "reporter's exclusion overridden, confirmed by a second guardian"
 SHARED_WITH_NAMED = "shared_with_named"  # the timeline event's kind
 
 
 class ShareRefused(Exception):
     """A request or confirmation cannot be made as asked; the message says why."""
+
+
+EXCLUSIONS_MISSING = (
+    "This case cannot be shared: its record of which guardians the person asked to keep out is missing, so nobody "
+    "can tell who may see it. Nothing was shared. Tell your Freedom to Speak Up lead"
+)
+
+
+def _excluded(case: Case, case_key: bytes) -> set[int]:
+    try:
+        return exclusions.excluded_ids(case, case_key)
+    except exclusions.ExclusionsMissing:
+        logger.warning("case_exclusions_missing: case %s", case.id)
+        raise ShareRefused(EXCLUSIONS_MISSING) from None
 
 
 def guardians_to_share_with(case: Case) -> list[roster.RosterMember]:
@@ -43,7 +60,9 @@ def guardians_to_share_with(case: Case) -> list[roster.RosterMember]:
 
 def share_with(case: Case, case_key: bytes, to: roster.RosterMember, by: User) -> bool:
     """Gives a colleague on the roster the case's key. False when they hold it already; ``ExcludedGuardian``
-    (nothing changed) when the reporter asked for them not to see it, which only ``request_override`` can pass."""
+    (nothing changed) when the reporter asked for them not to see it, which only ``request_override`` can pass;
+    ``ShareRefused`` when the case's list of excluded guardians is missing."""
+    _excluded(case, case_key)
     if not grants.share_case(case, case_key, to):
         return False
     audit.record(audit.CASE_SHARED, "guardian", by.id, case_id=case.id, guardian_id=to.id, reason=None)
@@ -76,7 +95,7 @@ def _target_aad(case_id: int, uid: str) -> bytes:
 
 def request_override(case: Case, case_key: bytes, target: roster.RosterMember, requester: User) -> ShareRequest:
     """Asks to share ``case`` with a guardian the reporter excluded. Shares nothing yet."""
-    if target.id not in exclusions.excluded_ids(case, case_key):
+    if target.id not in _excluded(case, case_key):
         raise ShareRefused("This guardian was not excluded: share the case the usual way")
     uid = secrets.token_hex(16)
     request = ShareRequest(
@@ -122,6 +141,7 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
         raise ShareRefused(f"{request.target_name} is not an approved guardian now: the request cannot go ahead")
     if request.target.id == confirmer.id:
         raise ShareRefused("You cannot confirm a request to share a case with yourself")
+    _excluded(case, case_key)
     grants.share_case(case, case_key, request.target, override_exclusion=True)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
     db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=utcnow()))

@@ -7,7 +7,7 @@ create an account with a password read from standard input, for the person runni
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -19,11 +19,13 @@ from sqlalchemy import func, or_, select, update
 from speakup.crypto import password_keys, totp
 from speakup.crypto.passwords import password_problem
 from speakup.domain import enrolment
-from speakup.keys import account_keys, approvals, roster, sessions
+from speakup.keys import account_keys, approvals, roster, roster_log, sessions
 from speakup.keys.account_keys import InvalidCredentials, password_params
 from speakup.ops import audit, notify
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import AuditEvent, CaseGrant, StaffSession, User, db, utcnow
+from speakup.platform.models import CaseGrant, RosterEntry, StaffSession, User, db, utcnow
+
+logger = logging.getLogger(__name__)
 
 ROLES = ("guardian", "admin")
 # One address: a local part, one "@", a dotted domain; no spaces, commas or angle brackets, so an
@@ -48,6 +50,7 @@ def find_user(email: str) -> User | None:
 class NewAccount:
     user: User
     totp_secret: bytes | None
+    safety_code: str | None  # of the keys made in this process, for approving them with the organisation key
 
 
 def _check_new_account(email: str, name: str, role: str) -> None:
@@ -75,12 +78,14 @@ def create_user(
         raise AccountError(problem, "password")
     totp_secret = totp.new_totp_secret() if current_app.config["REQUIRE_MFA"] else None
     user = User(email=email, name=name.strip(), role=role)
-    account_keys.seal_account(user, password, password_params(), account_keys.new_account_keys(), totp_secret)
+    keys = account_keys.new_account_keys()
+    account_keys.seal_account(user, password, password_params(), keys, totp_secret)
     db.session.add(user)
     db.session.flush()
     audit.record(audit.ACCOUNT_CREATED, actor_type, actor_id, email=email, role=role)
+    _note_guardian_change(roster_log.ADDED, user)
     db.session.commit()
-    return NewAccount(user, totp_secret)
+    return NewAccount(user, totp_secret, roster.safety_code_held(keys.private_key, keys.signing_key))
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
     db.session.add(user)
     db.session.flush()
     audit.record(audit.ACCOUNT_CREATED, "admin", admin.id, email=email, role=role)
+    _note_guardian_change(roster_log.ADDED, user)
     token = enrolment.issue_link(user, admin)
     db.session.commit()
     if role == "guardian":
@@ -134,10 +140,33 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, accoun
         audit.record(audit.SIGN_IN_FAILED, user.role, user.id)
         db.session.commit()
         raise
+    if not account_keys.holds_stored_keys(user, unlocked.keys):
+        _keys_changed(user)
     audit.record(audit.SIGN_IN_OK, user.role, user.id)
     purge_expired_sessions()  # each sign-in also sweeps away sessions nobody can use any more
     db.session.commit()
     return user, unlocked.keys
+
+
+class KeysChanged(Exception):
+    """The public keys stored for the account are not the halves of the private keys its password opens: someone
+    changed them in the database. The person is not signed in and is told to contact their FTSU lead."""
+
+
+def _keys_changed(user: User) -> None:
+    """A roster alarm: the account leaves the roster (an unsigned removal in the log) until reset and approved."""
+    db.session.rollback()
+    reason = "the public keys stored for the account are not the ones its password opens"
+    logger.warning("Roster alarm: account %s: %s", user.id, reason)
+    audit.record(audit.ROSTER_ALARM, "system", guardian_id=user.id, reason=reason)
+    _note_guardian_change(roster_log.KEYS_MISMATCH, user)
+    db.session.commit()
+    raise KeysChanged()
+
+
+def _note_guardian_change(kind: str, user: User) -> None:
+    if user.role == "guardian":
+        roster_log.note(kind, user)
 
 
 def purge_expired_sessions() -> tuple[int, int]:
@@ -196,6 +225,7 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
     if user.id == admin.id:
         raise AccountError("You cannot reset your own account: change your password instead")
     account_keys.clear_account_keys(user)
+    _note_guardian_change(roster_log.RESET, user)
     removed = db.session.execute(
         CaseGrant.__table__.delete().where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user.id)
     ).rowcount
@@ -209,12 +239,17 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
 
 
 def set_active(user: User, active: bool, admin: User) -> None:
-    """Disabling ends the person's sessions at once and stops new cases reaching them."""
+    """Disabling ends the person's sessions at once and stops new cases reaching them; enabling a guardian again
+    leaves them waiting for approval, as a newcomer."""
     if user.id == admin.id and not active:
         raise AccountError("You cannot disable your own account")
+    if user.is_active == active:
+        return
     user.is_active = active
     if not active:
         db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
+    # Enabling a guardian again makes them pending: back on the roster only by approval, with the safety code.
+    _note_guardian_change(roster_log.ENABLED if active else roster_log.DISABLE, user)
     action = audit.ACCOUNT_ENABLED if active else audit.ACCOUNT_DISABLED
     audit.record(action, "admin", admin.id, email=user.email)
     db.session.commit()
@@ -248,21 +283,25 @@ class StaffState:
     user: User
     state: str  # "approved", "pending", "active" (an administrator) or "disabled"
     enrolled: bool  # False while the person has not used their enrolment link
+    approvals: roster.Approvals | None = None  # a pending guardian's approvals so far ("1 of 2 approvals")
 
 
 def staff_states() -> list[StaffState]:
     """Every staff account with the state the Team and accounts pages show (speakup/keys/roster.py decides)."""
     verified = roster.current_roster()
-    return [StaffState(user, roster.state_of(user, verified), user.is_enrolled) for user in staff_accounts()]
+    return [
+        StaffState(user, roster.state_of(user, verified), user.is_enrolled, verified.approvals_of(user.id))
+        for user in staff_accounts()
+    ]
 
 
 ROSTER_CHANGES = {
-    audit.ACCOUNT_CREATED: "was added",
-    audit.GUARDIAN_APPROVED: "was approved",
-    audit.PASSWORD_RESET: "was reset and must be approved again",
-    audit.ACCOUNT_DISABLED: "was disabled",
-    audit.ACCOUNT_ENABLED: "was enabled again",
-    audit.ROSTER_ALARM: "was left out: their approval does not verify",
+    roster_log.ADDED: "was added",
+    roster_log.APPROVE: "was approved",
+    roster_log.RESET: "was reset and must be approved again",
+    roster_log.DISABLE: "was disabled",
+    roster_log.ENABLED: "was enabled again and must be approved again",
+    roster_log.KEYS_MISMATCH: "was left out: their keys were changed",
 }
 
 
@@ -274,24 +313,23 @@ class RosterChange:
 
 
 def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]:
-    """Guardians added, approved, reset, disabled or left out lately, newest first, from the audit trail: the
-    notice every guardian sees on the queue, so an account nobody expected does not go unnoticed."""
+    """Guardians added, approved, reset, disabled, enabled or left out lately, newest first: the notice every
+    guardian sees on the queue, so an account nobody expected does not go unnoticed. Drawn from the roster log,
+    which holds guardian changes only, so nothing else (an administrator's own accounts, say) can push them out."""
     since = utcnow() - timedelta(days=days)
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action.in_(tuple(ROSTER_CHANGES)), AuditEvent.created_at >= since)
-        .order_by(AuditEvent.id.desc())
-        .limit(limit * 3)
+    entries = list(
+        db.session.scalars(
+            select(RosterEntry)
+            .where(RosterEntry.kind.in_(tuple(ROSTER_CHANGES)), RosterEntry.created_at >= since)
+            .order_by(RosterEntry.seq.desc())
+            .limit(limit)
+        )
     )
-    guardians = {user.id: user for user in db.session.scalars(select(User).where(User.role == "guardian"))}
-    by_email = {user.email.lower(): user for user in guardians.values()}
-    changes = []
-    for event in events:
-        detail = json.loads(event.detail or "{}")
-        user = by_email.get(str(detail.get("email", "")).lower()) or guardians.get(detail.get("guardian_id"))
-        if user is not None:
-            changes.append(RosterChange(event.created_at, user.name, ROSTER_CHANGES[event.action]))
-    return changes[:limit]
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_({e.user_id for e in entries}))).all())
+    return [
+        RosterChange(entry.created_at, names.get(entry.user_id, "A former guardian"), ROSTER_CHANGES[entry.kind])
+        for entry in entries
+    ]
 
 
 def get_user(user_id: object) -> User | None:

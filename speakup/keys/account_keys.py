@@ -42,7 +42,7 @@ def derive_password_key(password: str, salt: bytes, params: password_keys.Passwo
 @dataclass(frozen=True)
 class AccountKeys:
     private_key: bytes  # HPKE: opens the case keys wrapped for this account
-    signing_key: bytes | None  # signs endorsements of other guardians; None for an account from before rosters
+    signing_key: bytes | None  # signs approvals of other guardians; None for an account from before rosters
 
 
 def new_account_keys() -> AccountKeys:
@@ -78,7 +78,6 @@ def clear_account_keys(user: User) -> None:
     user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
     user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
     user.totp_last_step = None
-    user.endorsement_id = None
 
 
 @dataclass(frozen=True)
@@ -124,3 +123,12 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
         signing_key = signing.generate_signing_keypair().private_bytes
         _seal_signing_key(user, wrapping_key, signing_key)
     return UnlockedAccount(AccountKeys(private_key, signing_key), totp_secret)
+
+
+def holds_stored_keys(user: User, keys: AccountKeys) -> bool:
+    """Whether the public keys stored for the account are the halves of the private keys its password opened. A
+    database writer who swaps the stored public keys (to have concerns wrapped for their own) cannot also make the
+    person's password open the matching private keys, so the swap shows here at the person's next sign-in."""
+    if kem.public_key_of(keys.private_key) != user.public_key:
+        return False
+    return keys.signing_key is None or signing.signing_public_key_of(keys.signing_key) == user.signing_public_key

@@ -1,17 +1,15 @@
-"""Putting a guardian on the roster: an endorsement signed by an approved guardian or the organisation."""
+"""Putting a guardian on the roster: an approval in the roster log, signed by an approved guardian or the
+organisation key, of the keys the guardian's safety code was read from."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
 from flask import current_app
 
-from speakup.crypto import sealing, signing
-from speakup.keys import account_keys, recovery
-from speakup.keys.roster import ORGANISATION, STATEMENT_CONTEXT, Roster, _subject, current_roster, safety_code_of
+from speakup.crypto import signing
+from speakup.keys import account_keys, recovery, roster_log
+from speakup.keys.roster import Roster, current_roster, safety_code_of
 from speakup.ops import audit
-from speakup.platform.models import Endorsement, User, db, utcnow
+from speakup.platform.models import User
 
 
 class ApprovalRefused(Exception):
@@ -23,55 +21,47 @@ class ApprovalRefused(Exception):
         self.message = message
 
 
-def _statement(user: User, endorser: int | str, signer_public: bytes, at: datetime) -> bytes:
-    body = {
-        "protocol": sealing.PROTOCOL,
-        "kind": STATEMENT_CONTEXT,
-        **_subject(user),
-        "endorsed_at": at.isoformat(timespec="seconds") + "Z",
-        "endorser": endorser,
-        "endorser_key": signing.roster_fingerprint(signer_public),
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _endorse(user: User, signing_key: bytes, endorser_id: int | None, parent_id: int | None) -> Endorsement:
-    now = utcnow()
-    signer_public = signing.signing_public_key_of(signing_key)
-    statement = _statement(user, endorser_id if endorser_id is not None else ORGANISATION, signer_public, now)
-    row = Endorsement(
-        user_id=user.id,
-        endorser_id=endorser_id,
-        parent_id=parent_id,
-        statement=statement,
-        signature=signing.sign(signing_key, STATEMENT_CONTEXT, statement),
-        created_at=now,
-    )
-    db.session.add(row)
-    db.session.flush()
-    user.endorsement_id = row.id
-    return row
-
-
-def _check_approvable(user: User, roster: Roster) -> None:
+def _check_approvable(user: User, verified: Roster) -> None:
+    if verified.problem:
+        raise ApprovalRefused(
+            "Nobody can be approved while the roster has an alarm: tell your Freedom to Speak Up lead, who must "
+            "check it with the organisation key (speakup roster accept)"
+        )
     if user.role != "guardian":
         raise ApprovalRefused(f"{user.name} is not a guardian: administrators need no approval")
     if not user.is_active:
         raise ApprovalRefused(f"{user.name}'s account is disabled")
+    if user.id in verified.mismatched:
+        raise ApprovalRefused(
+            f"The keys stored for {user.name} were changed since they set up their account, so they cannot be "
+            "approved: an administrator must reset their account first"
+        )
     if not user.is_enrolled or user.signing_public_key is None:
         raise ApprovalRefused(f"{user.name} has not finished setting up their account yet")
-    member = roster.member(user.id)
+    member = verified.member(user.id)
     if member is not None and member.signing_public_key is not None:
         raise ApprovalRefused(f"{user.name} is already approved")
 
 
+def _check_code(user: User, typed_code: str) -> None:
+    """The code the person read out must be the code of the keys stored for them, which the approval signs: a key
+    swapped in the database since they enrolled gives another code, and nothing is approved."""
+    if not typed_code.strip():
+        raise ApprovalRefused(f"Enter the safety code {user.name} was shown when they set up their account")
+    if not signing.same_safety_code(typed_code, safety_code_of(user) or ""):
+        raise ApprovalRefused(
+            f"That safety code does not match {user.name}'s keys. Nothing was approved: check the code with "
+            f"{user.name} again, in person or by phone"
+        )
+
+
 def approve_by_guardian(user: User, approver: User, approver_keys: account_keys.AccountKeys, typed_code: str) -> None:
-    """An approved guardian vouches for a pending one, having compared the safety code the new guardian saw at
-    the end of enrolment. A code that does not match approves nothing."""
-    roster = current_roster()
+    """An approved guardian vouches for a pending one, having compared the safety code the new guardian reads from
+    their own session. The caller commits."""
+    verified = current_roster()
     if user.id == approver.id:
         raise ApprovalRefused("You cannot approve yourself: another guardian must check your safety code")
-    me = roster.member(approver.id)
+    me = verified.member(approver.id)
     signing_key = approver_keys.signing_key
     if me is None or me.signing_public_key is None or signing_key is None:
         raise ApprovalRefused(
@@ -80,23 +70,21 @@ def approve_by_guardian(user: User, approver: User, approver_keys: account_keys.
         )
     if signing.signing_public_key_of(signing_key) != me.signing_public_key:
         raise ApprovalRefused("Your signing key is not the one your approval certified: sign out and in again")
-    _check_approvable(user, roster)
-    if not typed_code.strip():
-        raise ApprovalRefused(f"Enter the safety code {user.name} was shown when they set up their account")
-    if not signing.same_safety_code(typed_code, safety_code_of(user)):
-        raise ApprovalRefused(
-            f"That safety code does not match {user.name}'s keys. Nothing was approved: check the code with "
-            f"{user.name} again, in person or by phone"
-        )
-    _endorse(user, signing_key, approver.id, me.endorsement_id)
+    _check_approvable(user, verified)
+    waiting = verified.approvals_of(user.id)
+    if waiting is not None and approver.id in waiting.approvers:
+        raise ApprovalRefused(f"You have already approved {user.name}: another guardian must approve them too")
+    _check_code(user, typed_code)
+    roster_log.approve(user, approver.id, signing_key)
     audit.record(audit.GUARDIAN_APPROVED, "guardian", approver.id, email=user.email, by="guardian")
 
 
-def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecrets, typed_code: str | None) -> None:
+def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecrets, typed_code: str) -> None:
     """The offline organisation key vouches for a guardian: the first one, or when no approved guardian is left.
 
     The key file itself is the authority here (``recovery.read_recovery_file`` checked it is this installation's);
-    when SPEAKUP_ROSTER_ROOT is set it must pin this key too, so a file for a replaced key signs nothing."""
+    when SPEAKUP_ROSTER_ROOT is set it must pin this key too, so a file for a replaced key signs nothing. The safety
+    code the person read out is always required. The caller commits."""
     if secrets.signing_key is None:
         raise ApprovalRefused("That recovery key file has no organisation signing key: run `speakup roster upgrade`")
     pinned = current_app.config.get("ROSTER_ROOT")
@@ -104,15 +92,6 @@ def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecr
     if pinned and signing.normalise_fingerprint(str(pinned)) != signing.normalise_fingerprint(signer):
         raise ApprovalRefused("That organisation key is not the one SPEAKUP_ROSTER_ROOT pins; nothing was approved")
     _check_approvable(user, current_roster())
-    if typed_code is not None and not signing.same_safety_code(typed_code, safety_code_of(user)):
-        raise ApprovalRefused(f"That safety code does not match {user.email}'s keys; nothing was approved")
-    _endorse(user, secrets.signing_key, None, None)
-    audit.record(audit.GUARDIAN_APPROVED, "system", email=user.email, by=ORGANISATION)
-
-
-def carry_over_approval(user: User, signing_key: bytes) -> None:
-    """Upgrading an installation from before signed rosters: the organisation key endorses a guardian the operator
-    confirmed, for the HPKE key they already have (they have no signing key until their next sign-in, so they
-    receive concerns but approve nobody until approved again)."""
-    _endorse(user, signing_key, None, None)
-    audit.record(audit.GUARDIAN_APPROVED, "system", email=user.email, by=ORGANISATION)
+    _check_code(user, typed_code)
+    roster_log.approve(user, roster_log.ORGANISATION, secrets.signing_key)
+    audit.record(audit.GUARDIAN_APPROVED, "system", email=user.email, by=roster_log.ORGANISATION)

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from speakup.crypto import access_codes, kem, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
-from speakup.keys.exclusions import ExcludedGuardian, excluded_ids
+from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, excluded_ids
 from speakup.platform.models import (
     Case,
     CaseGrant,
@@ -109,6 +109,7 @@ def holds_grant(case_id: int, user_id: int) -> bool:
 def share_case(case: Case, case_key: bytes, to: Recipient, override_exclusion: bool = False) -> bool:
     """Wraps an opened case key for another guardian on the roster. Returns False when they already hold it.
 
+    ``ExclusionsMissing`` when the case's list of excluded guardians is gone: nobody can tell, so nobody gets it.
     A guardian the reporter excluded gets nothing unless ``override_exclusion``, which only a second guardian's
     confirmation of a share request gives (speakup/domain/sharing.py); the caller audits it.
     """
@@ -125,11 +126,12 @@ class ShareResult:
     shared: int
     already_held: int
     excluded: int
+    unknown: int = 0  # cases whose list of excluded guardians is missing: shared with nobody
 
 
 def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: Recipient) -> ShareResult:
     """Shares many cases (all a guardian holds, or all the recovery key holds), never an excluded one."""
-    shared = held = excluded = 0
+    shared = held = excluded = unknown = 0
     held_ids = set(
         db.session.scalars(
             select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == to_user.id)
@@ -138,14 +140,19 @@ def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: R
     for case_id in case_ids:
         case = db.session.get(Case, case_id)
         case_key = unwrap(case)  # the exclusions are sealed: opening the case key comes first
-        if to_user.id in excluded_ids(case, case_key):
+        try:
+            is_excluded = to_user.id in excluded_ids(case, case_key)
+        except ExclusionsMissing:
+            unknown += 1
+            continue
+        if is_excluded:
             excluded += 1
         elif case_id in held_ids:
             held += 1
         else:
             grant_case_key(case, case_key, to_user)
             shared += 1
-    return ShareResult(shared, held, excluded)
+    return ShareResult(shared, held, excluded, unknown)
 
 
 def guardian_case_ids(user_id: int) -> list[int]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from speakup.crypto import kem, sealing, signing
-from speakup.keys.exclusions import excluded_ids, seal_exclusions
+from speakup.keys import roster
+from speakup.keys.exclusions import legacy_excluded_ids, seal_exclusions
 from speakup.keys.grants import NoGrant
 from speakup.platform.models import (
     Case,
@@ -107,20 +108,38 @@ def read_recovery_file(text: str) -> OrganisationSecrets:
         signing_public = signing.signing_public_key_of(signing_key) if signing_key else None
     except (ValueError, sealing.DecryptionError) as exc:
         raise WrongRecoveryKey("the recovery key file is damaged") from exc
-    if public_key != recovery_public_key():
+    if public_key != trusted_recovery_public_key():
         raise WrongRecoveryKey("this recovery key belongs to another installation")
-    if signing_public is not None and signing_public != organisation_public_key("roster"):
+    if signing_public is not None and not _is_organisation_key(signing_public):
         raise WrongRecoveryKey("this file's organisation signing key is not this installation's")
     return OrganisationSecrets(private_key, signing_key)
 
 
-def seal_legacy_exclusions(recovery_private_key: bytes) -> int:
+def trusted_recovery_public_key() -> bytes:
+    """The recovery key the organisation key signed into the roster log; the stored row only before the log starts
+    (a row a database writer replaced must not make the real key file look foreign)."""
+    return roster.current_roster().recovery_key or recovery_public_key()
+
+
+def _is_organisation_key(signing_public: bytes) -> bool:
+    pinned = roster.pinned_root()
+    if pinned:
+        return signing.normalise_fingerprint(signing.roster_fingerprint(signing_public)) == pinned
+    return signing_public == organisation_public_key("roster")
+
+
+def seal_legacy_exclusions(recovery_private_key: bytes, seal_missing: bool = False) -> int:
     """Moves exclusions stored as plain rows (before they were sealed) into each case's sealed list, opening the
-    case keys with the offline recovery key. Returns how many cases changed; the caller commits."""
-    case_ids = sorted(set(db.session.scalars(select(CaseExclusion.case_id))))
-    for case_id in case_ids:
+    case keys with the offline recovery key; with ``seal_missing``, also seals an empty list for every case raised
+    before every case carried one (`speakup roster upgrade`, once). Returns how many cases changed; the caller
+    commits."""
+    case_ids = set(db.session.scalars(select(CaseExclusion.case_id)))
+    if seal_missing:
+        unsealed = select(Case.id).where(Case.exclusions_ct.is_(None), Case.purged_at.is_(None))
+        case_ids.update(db.session.scalars(unsealed))
+    for case_id in sorted(case_ids):
         case = db.session.get(Case, case_id)
         case_key = recovery_case_key(case, recovery_private_key)
-        case.exclusions_ct = seal_exclusions(case.id, case_key, tuple(excluded_ids(case, case_key)))
+        case.exclusions_ct = seal_exclusions(case.id, case_key, tuple(legacy_excluded_ids(case, case_key)))
         db.session.execute(delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
     return len(case_ids)

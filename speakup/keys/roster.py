@@ -1,26 +1,31 @@
-"""Who is a guardian: the signed roster (DESIGN.md, "Who is a guardian").
+"""Who is a guardian: the verified roster (DESIGN.md, "Who is a guardian" and "The decision ... is whole").
 
-The server wraps every new case key for each guardian it believes in, so belief must not rest on anything an
-administrator or a database writer can change. A guardian is on the roster only while their account names an
-endorsement of their *current* keys whose signatures verify, link by link, up to the organisation signing key, and
-that key's fingerprint is the one pinned outside the database in ``SPEAKUP_ROSTER_ROOT``. An endorsement is
-made by an approved guardian who typed the new guardian's safety code, or by the offline organisation key.
+The server wraps every new case key for each guardian it believes in and for the recovery key, so neither belief may
+rest on anything an administrator or a database writer can change. Every input to the decision is authenticated up
+to the organisation signing key pinned outside the database (``SPEAKUP_ROSTER_ROOT``), or lives outside it:
 
-Raising a concern, sharing, share-all and recovery wrap only for ``current_roster()``. It is cached per process
-under a digest of every row it rests on (the guardian accounts' keys and claims, the organisation's public keys,
-the pinned root), so the steady state pays one small query and no signature checks, and any change to those rows,
-by the service or by someone writing to the database directly, is verified again before the next wrap.
+- the roster log (speakup/keys/roster_log.py): a checkpoint the organisation key signed, then approvals signed by
+  approved guardians (as many as ROSTER_APPROVALS_REQUIRED asks) and unsigned removals, hash-chained;
+- the log's head as this instance last saw it (speakup/keys/anchor.py, in the instance folder): a log that no longer
+  reaches it was rolled back, and is refused until the organisation key signs a newer checkpoint;
+- the recovery public key: the one the checkpoint names, never the stored ``organisation_keys`` row;
+- each member's account row must still match what was approved (keys, address, role) and be active. A row that no
+  longer matches is left out and alarmed; one disabled is simply left out.
 
-Transactions: the roster's only write is a roster alarm (an audit event) when a claimed approval fails to verify;
-``current_roster()`` commits it at once, so call it before the caller's own changes begin. Approving a guardian
-is committed by the caller, like every other account change.
+Any doubt about the log itself (a broken chain, a bad signature, a rollback) is a roster alarm: nobody is believed,
+and new concerns are sealed for the recovery key alone, so nothing is lost and nobody unapproved reads.
+
+``current_roster()`` is cached per process under a digest of everything it rests on (the guardian rows, the log's
+head entry, the anchor and the settings), so the steady state pays two small queries, one small file read and no
+signature check, and any change is verified again before the next wrap.
+
+Transactions: the roster's only database write is a roster alarm (an audit event); ``current_roster()`` commits it at
+once, so call it before the caller's own changes begin.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -28,37 +33,42 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import Row, select
 
-from speakup.crypto import sealing, signing
+from speakup.crypto import kem, signing
+from speakup.keys import anchor, roster_log
 from speakup.ops import audit
-from speakup.platform.models import Endorsement, OrganisationKey, User, db
+from speakup.platform.models import OrganisationKey, User, db, utcnow
 
 logger = logging.getLogger(__name__)
-
-STATEMENT_CONTEXT = "guardian-endorsement"
-
-ORGANISATION = "organisation"
 
 
 @dataclass(frozen=True)
 class RosterMember:
-    """A guardian whose endorsement chain verified. The keys here are the verified ones: wrap for these."""
+    """A guardian the log approved, whose account still matches. Wrap for these keys: they are the approved ones."""
 
     id: int
     email: str
     name: str
     public_key: bytes
-    # The signing key the endorsement certified, or None for an approval carried over from before signed
-    # rosters: such a guardian receives concerns but cannot approve others until approved again.
+    # None for an approval carried over from before signed rosters: such a guardian receives concerns but cannot
+    # approve others until approved again.
     signing_public_key: bytes | None
-    endorsement_id: int
     is_active: bool = True  # only active guardians are members; notify reads this of any recipient
 
 
 @dataclass(frozen=True)
 class RosterFailure:
-    user_id: int
+    user_id: int | None
     email: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """A pending guardian's approvals so far, of the keys they hold now."""
+
+    have: int
+    need: int
+    approvers: frozenset[int | str]
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,9 @@ class Roster:
     members: dict[int, RosterMember]
     failures: tuple[RosterFailure, ...]
     recovery_key: bytes | None
-    root_problem: str | None = None
+    problem: str | None = None  # set: a roster alarm about the log itself, and nobody is believed
+    waiting: dict[int, Approvals] = field(default_factory=dict)
+    mismatched: frozenset[int] = frozenset()  # stored keys found not to be the person's own: reset them first
     digest: str = field(default="", compare=False)
 
     def member(self, user_id: int) -> RosterMember | None:
@@ -75,171 +87,126 @@ class Roster:
     def guardians(self, exclude_ids: tuple[int, ...] = ()) -> list[RosterMember]:
         return [member for member_id, member in self.members.items() if member_id not in exclude_ids]
 
-
-def _b64(data: bytes | None) -> str | None:
-    return base64.b64encode(data).decode("ascii") if data is not None else None
-
-
-def _subject(user: User | Row) -> dict[str, object]:
-    return {
-        "user_id": user.id,
-        "email": user.email.strip().lower(),
-        "role": user.role,
-        "hpke_public": _b64(user.public_key),
-        "signing_public": _b64(user.signing_public_key),
-    }
+    def approvals_of(self, user_id: int) -> Approvals | None:
+        return self.waiting.get(user_id)
 
 
-def _root_key(organisation_keys: dict[str, bytes]) -> tuple[bytes | None, str | None]:
-    stored = organisation_keys.get("roster")
-    if stored is None:
-        return None, "there is no organisation signing key (run `speakup roster upgrade`)"
+_ROW_COLUMNS = (User.id, User.email, User.name, User.role, User.is_active, User.public_key, User.signing_public_key)
+
+
+def _guardian_rows() -> list[Row]:
+    """Every guardian account's columns the roster compares (rows, not loaded accounts: this runs for every concern)."""
+    return list(db.session.execute(select(*_ROW_COLUMNS).where(User.role == "guardian")))
+
+
+def pinned_root() -> str | None:
     pinned = current_app.config.get("ROSTER_ROOT")
-    if not pinned:
-        if current_app.config["ENVIRONMENT"] == "production":
-            return None, "SPEAKUP_ROSTER_ROOT is not set"
-        return stored, None  # development and tests without a pin trust the stored key
-    if signing.normalise_fingerprint(str(pinned)) != signing.normalise_fingerprint(signing.roster_fingerprint(stored)):
-        return None, "the organisation signing key does not match SPEAKUP_ROSTER_ROOT"
-    return stored, None
+    return signing.normalise_fingerprint(str(pinned)) if pinned else None
 
 
-class _ChainChecker:
-    """Verifies endorsements top-down from the organisation key, each link once per pass."""
-
-    def __init__(self, rows: dict[int, Endorsement], root: bytes):
-        self.rows = rows
-        self.root = root
-        self.verified: dict[int, dict | str] = {}  # endorsement id -> statement, or why it failed
-
-    def check(self, endorsement_id: int) -> dict | str:
-        chain: list[Endorsement] = []
-        current = self.rows.get(endorsement_id)
-        while current is not None and current.id not in self.verified:
-            if current in chain:
-                return "its endorsements form a loop"
-            chain.append(current)
-            statement = _parse(current.statement)
-            if statement is None or statement.get("endorser") == ORGANISATION:
-                break
-            current = self.rows.get(current.parent_id) if current.parent_id is not None else None
-            if current is None:
-                return "the approver's own endorsement is missing"
-        if not chain and endorsement_id not in self.verified:
-            return "its endorsement is missing"
-        for row in reversed(chain):
-            self.verified[row.id] = self._check_link(row)
-        return self.verified[endorsement_id]
-
-    def _check_link(self, row: Endorsement) -> dict | str:
-        statement = _parse(row.statement)
-        if (
-            statement is None
-            or statement.get("protocol") != sealing.PROTOCOL
-            or statement.get("user_id") != row.user_id
-        ):
-            return "its endorsement is not a valid statement"
-        if statement.get("role") != "guardian":
-            return "its endorsement is not for a guardian"
-        if statement.get("endorser") == ORGANISATION:
-            key = self.root
-        else:
-            parent = self.verified.get(row.parent_id) if row.parent_id is not None else None
-            if not isinstance(parent, dict):
-                return "the approver's own approval does not verify"
-            if parent.get("user_id") != statement.get("endorser") or not parent.get("signing_public"):
-                return "the approver's key was never certified"
-            key = base64.b64decode(parent["signing_public"])
-        if statement.get("endorser_key") != signing.roster_fingerprint(key):
-            return "its endorsement names another signing key"
-        if not signing.verify_signature(key, STATEMENT_CONTEXT, row.statement, row.signature):
-            return "its endorsement's signature does not verify"
-        return statement
+def stored_root_key() -> bytes | None:
+    return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == "roster"))
 
 
-def _parse(statement: bytes) -> dict | None:
-    try:
-        parsed = json.loads(statement)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return parsed if isinstance(parsed, dict) else None
+def _root_slot(pinned: str | None, stored_root: bytes | None) -> str | None:
+    """The anchor file's key for this installation: the pinned fingerprint (the stored key's, unpinned)."""
+    if pinned:
+        return pinned
+    return signing.normalise_fingerprint(signing.roster_fingerprint(stored_root)) if stored_root else None
 
 
-_CLAIM_COLUMNS = (
-    User.id,
-    User.email,
-    User.name,
-    User.role,
-    User.is_active,
-    User.public_key,
-    User.signing_public_key,
-    User.endorsement_id,
-)
-
-
-def _claimants() -> list:
-    """Guardians who claim an approval: the columns the roster rests on only (rows, not loaded accounts), as this
-    query runs for every new concern."""
-    query = select(*_CLAIM_COLUMNS).where(User.role == "guardian", User.endorsement_id.is_not(None))
-    return list(db.session.execute(query.order_by(User.name, User.id)))
-
-
-def _organisation_keys() -> dict[str, bytes]:
-    return {
-        row.purpose: row.public_key
-        for row in db.session.execute(select(OrganisationKey.purpose, OrganisationKey.public_key))
-    }
-
-
-def _digest(claimants: list, organisation_keys: dict[str, bytes]) -> str:
+def _digest(rows: list[Row], head: roster_log.Entry | None) -> str:
+    """What the cached roster rests on. Not the anchor: it only moves after this process (or another) verified the
+    head named here, and any change of head is verified afresh, against the anchor read then."""
     digest = hashlib.sha256()
-    pinned = str(current_app.config.get("ROSTER_ROOT") or "")
-    digest.update(f"{pinned}|{current_app.config['ENVIRONMENT']}|".encode())
-    for purpose in sorted(organisation_keys):
-        digest.update(purpose.encode() + b"|" + organisation_keys[purpose] + b"|")
-    for user in claimants:
-        fields = (user.id, user.email, user.name, user.role, user.is_active, user.endorsement_id)
-        digest.update(repr(fields).encode() + (user.public_key or b"-") + b"|" + (user.signing_public_key or b"-"))
+    config = current_app.config
+    digest.update(f"{pinned_root()}|{config['ENVIRONMENT']}|{config['ROSTER_APPROVALS_REQUIRED']}|".encode())
+    digest.update(f"{roster_log.entry_hash(head) if head else '-'}|".encode())
+    for row in rows:
+        fields = (row.id, row.email, row.name, row.role, row.is_active)
+        digest.update(repr(fields).encode() + (row.public_key or b"-") + b"|" + (row.signing_public_key or b"-"))
     return digest.hexdigest()
 
 
-def _verify(claimants: list, organisation_keys: dict[str, bytes], digest: str) -> Roster:
-    root, root_problem = _root_key(organisation_keys)
+def _read_anchor(slot: str | None) -> tuple[anchor.Anchor | None, str | None]:
+    if slot is None:
+        return None, None
+    try:
+        return anchor.read_anchor(slot), None
+    except anchor.AnchorUnreadable as exc:
+        return None, str(exc)
+
+
+def _replay(entries: list[roster_log.Entry]) -> roster_log.Replay:
+    pinned = pinned_root()
+    if not pinned and current_app.config["ENVIRONMENT"] == "production":
+        return roster_log.Replay(problem="SPEAKUP_ROSTER_ROOT is not set")
+    stored = stored_root_key() if not pinned else None
+    return roster_log.replay(entries, pinned, stored, int(current_app.config["ROSTER_APPROVALS_REQUIRED"]))
+
+
+def _rolled_back(entries: list[roster_log.Entry], replay: roster_log.Replay, anchored: anchor.Anchor) -> bool:
+    """Whether the log no longer reaches the head this instance anchored, with no newer checkpoint vouching for it."""
+    if replay.checkpoint_at > anchored.at:
+        return False  # the organisation key signed the log as it now is after this instance last looked
+    reached = next((entry for entry in entries if entry.seq == anchored.seq), None)
+    return reached is None or roster_log.entry_hash(reached) != anchored.hash
+
+
+def _verify(rows: list[Row], digest: str) -> Roster:
+    # The anchor is read before the log: an anchor is written only after the head it names was committed, so a
+    # log read after it always reaches it, however other workers interleave.
+    anchored, anchor_problem = _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))
+    entries = roster_log.entries()
+    replay = _replay(entries)
+    problem = replay.problem or anchor_problem
+    if problem is None and anchored is not None and _rolled_back(entries, replay, anchored):
+        problem = f"the roster log no longer reaches entry {anchored.seq}, which this server saw: it was rolled back"
+    recovery_key = replay.recovery_key
+    if recovery_key is None and anchored is not None and anchored.recovery_public:
+        recovery_key = roster_log.unb64(anchored.recovery_public)
+    if problem is not None:
+        return Roster({}, (), recovery_key, problem, {}, frozenset(), digest)
+    slot = _root_slot(pinned_root(), replay.root_key)
+    if slot and (anchored is None or (anchored.seq, anchored.hash) != (replay.head_seq, replay.head_hash)):
+        at = roster_log.timestamp(utcnow())
+        anchor.write_anchor(slot, anchor.Anchor(replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key)))
+    members, failures, waiting = _compare_rows(replay, rows)
+    return Roster(members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), digest)
+
+
+def _current_subject(row: Row, approved: dict) -> dict:
+    current = roster_log.subject_of(row)  # type: ignore[arg-type] - a row has the same columns
+    if approved.get("signing_public") is None:
+        current["signing_public"] = None  # carried over from before signed rosters: the HPKE key only
+    return current
+
+
+def _compare_rows(
+    replay: roster_log.Replay, rows: list[Row]
+) -> tuple[dict[int, RosterMember], list[RosterFailure], dict[int, Approvals]]:
+    by_id = {row.id: row for row in rows}
     members: dict[int, RosterMember] = {}
     failures: list[RosterFailure] = []
-    checker = _ChainChecker({row.id: row for row in db.session.scalars(select(Endorsement))}, root) if root else None
-    for user in claimants:
-        if not user.is_active:
+    for user_id, subject in replay.members.items():
+        row = by_id.get(user_id)
+        if row is None or not row.is_active:
+            continue  # deleted or disabled: taking a reader away needs nobody's authority
+        if _current_subject(row, subject) != subject:
+            failures.append(RosterFailure(user_id, row.email, "its keys or details are not the ones approved"))
             continue
-        reason = root_problem or _check_claim(user, checker)
-        if isinstance(reason, str):
-            failures.append(RosterFailure(user.id, user.email, reason))
-            continue
-        signing = reason.get("signing_public")
-        members[user.id] = RosterMember(
-            user.id,
-            user.email,
-            user.name,
-            user.public_key,
-            base64.b64decode(signing) if signing else None,
-            user.endorsement_id,
+        signing_public = roster_log.unb64(subject.get("signing_public"))
+        members[user_id] = RosterMember(
+            user_id, row.email, row.name, roster_log.unb64(subject["hpke_public"]), signing_public
         )
-    return Roster(members, tuple(failures), organisation_keys.get("recovery"), root_problem, digest)
-
-
-def _check_claim(user: User | Row, checker: _ChainChecker | None) -> dict | str:
-    if user.public_key is None:
-        return "the account has no keys"
-    result = checker.check(user.endorsement_id) if checker else "no organisation key"
-    if isinstance(result, str):
-        return result
-    subject = _subject(user)
-    certified = {key: result.get(key) for key in subject}
-    if certified["signing_public"] is None:
-        subject["signing_public"] = None  # an approval from before signed rosters certifies the HPKE key only
-    if certified != subject:
-        return "its keys or details are not the ones its endorsement approved"
-    return result
+    required = int(current_app.config["ROSTER_APPROVALS_REQUIRED"])
+    need = roster_log.approvals_needed(required, len(replay.members))
+    waiting = {
+        user_id: Approvals(len(pending.approvers), need, pending.approvers)
+        for user_id, pending in replay.waiting.items()
+        if user_id in by_id and _current_subject(by_id[user_id], pending.subject) == pending.subject
+    }
+    return members, failures, waiting
 
 
 _cache_lock = threading.Lock()
@@ -247,44 +214,54 @@ _cache_lock = threading.Lock()
 
 def current_roster() -> Roster:
     """The verified roster, from this process's cache while nothing it rests on has changed."""
-    claimants = _claimants()
-    organisation_keys = _organisation_keys()
-    digest = _digest(claimants, organisation_keys)
+    rows = _guardian_rows()
+    digest = _digest(rows, roster_log.head())
     cache = current_app.extensions.setdefault("speakup_roster", {})
     cached = cache.get("roster")
     if cached is not None and cached.digest == digest:
         return cached
     with _cache_lock:
-        roster = _verify(claimants, organisation_keys, digest)
+        roster = _verify(rows, digest)
         _raise_alarms(roster, cache.setdefault("alarmed", set()))
         cache["roster"] = roster
     return roster
 
 
 def verify_roster() -> Roster:
-    """Verifies every claimed approval now, whatever the cache holds (for `speakup roster verify`)."""
-    claimants = _claimants()
-    organisation_keys = _organisation_keys()
-    roster = _verify(claimants, organisation_keys, _digest(claimants, organisation_keys))
+    """Verifies the whole log now, whatever the cache holds (for `speakup roster verify` and /healthz)."""
+    rows = _guardian_rows()
+    roster = _verify(rows, _digest(rows, roster_log.head()))
     _raise_alarms(roster, set())
     return roster
 
 
-def _raise_alarms(roster: Roster, already: set[tuple[int, str]]) -> None:
-    new = [failure for failure in roster.failures if (failure.user_id, failure.reason) not in already]
-    for failure in new:
+def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
+    found = [(failure.user_id, failure.reason) for failure in roster.failures]
+    if roster.problem:
+        found.append((None, roster.problem))
+    new = [alarm for alarm in found if alarm not in already]
+    for user_id, reason in new:
         # The account id and the reason only: no name or email in the log.
-        logger.warning("Roster alarm: guardian account %s left out: %s", failure.user_id, failure.reason)
-        audit.record(audit.ROSTER_ALARM, "system", guardian_id=failure.user_id, reason=failure.reason)
-        already.add((failure.user_id, failure.reason))
+        logger.warning("Roster alarm: %s: %s", f"guardian account {user_id}" if user_id else "the roster", reason)
+        audit.record(audit.ROSTER_ALARM, "system", guardian_id=user_id, reason=reason)
+        already.add((user_id, reason))
     if new:
         db.session.commit()
 
 
 def safety_code_of(user: User) -> str | None:
+    """The code of the keys stored for an account: what an approver's typed code is compared with."""
     if user.public_key is None or user.signing_public_key is None:
         return None
     return signing.safety_code(user.public_key, user.signing_public_key)
+
+
+def safety_code_held(private_key: bytes, signing_key: bytes | None) -> str | None:
+    """The code of the keys a person holds, from the private keys unlocked in their own session: what they read
+    out. Never from a database row, which a database writer could have changed since they enrolled."""
+    if signing_key is None:
+        return None
+    return signing.safety_code(kem.public_key_of(private_key), signing.signing_public_key_of(signing_key))
 
 
 def state_of(user: User, roster: Roster) -> str:
@@ -294,3 +271,8 @@ def state_of(user: User, roster: Roster) -> str:
     if user.role != "guardian":
         return "active" if user.is_enrolled else "pending"
     return "approved" if roster.member(user.id) is not None else "pending"
+
+
+def replay_as_far_as_it_verifies() -> roster_log.Replay:
+    """The log's state up to its first problem: the guardians `speakup roster accept` offers to keep."""
+    return _replay(roster_log.entries())

@@ -64,9 +64,10 @@ RECOVERY = "recovery"  # the offline recovery key was used
 CASES_PURGED = "cases_purged"  # retention crypto-shredded cases: one event per run (count), one per case
 ENROLMENT_LINK_ISSUED = "enrolment_link_issued"  # an administrator added an account or reset one: a new link
 ACCOUNT_ENROLLED = "account_enrolled"  # the person chose their password and made their keys
-GUARDIAN_APPROVED = "guardian_approved"  # an endorsement was signed: the guardian is on the roster
-ROSTER_ALARM = "roster_alarm"  # a claimed approval did not verify: the guardian was left out
+GUARDIAN_APPROVED = "guardian_approved"  # an approval was signed into the roster log
+ROSTER_ALARM = "roster_alarm"  # the roster log or a guardian's account did not verify: left out, or nobody believed
 ROSTER_KEY_CREATED = "roster_key_created"  # the organisation signing key was made (init or upgrade)
+ROSTER_ACCEPTED = "roster_accepted"  # the organisation key signed a new checkpoint of the roster log
 STATS_TOKEN_CREATED = "stats_token_created"  # noqa: S105 - an action name: a token for GET /api/v1/stats was made
 STATS_TOKEN_REVOKED = "stats_token_revoked"  # noqa: S105 - an action name, not a token
 
@@ -108,6 +109,7 @@ ACTIONS = frozenset(
         GUARDIAN_APPROVED,
         ROSTER_ALARM,
         ROSTER_KEY_CREATED,
+        ROSTER_ACCEPTED,
         STATS_TOKEN_CREATED,
         STATS_TOKEN_REVOKED,
     }

@@ -82,7 +82,10 @@ def _set_active(user_id: int, active: bool):
         staff.set_active(user, active, current_user.user)
     except staff.AccountError as exc:
         return _accounts_page(400, error=exc.message)
-    return _accounts_page(notice=f"{user.name}'s account is now {'enabled' if active else 'disabled'}.")
+    notice = f"{user.name}'s account is now {'enabled' if active else 'disabled'}."
+    if active and user.role == "guardian":
+        notice += " They can sign in, and read concerns again once guardians approve them on the Team page."
+    return _accounts_page(notice=notice)
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])

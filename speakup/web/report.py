@@ -74,7 +74,7 @@ def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[st
     a guardian already chosen stays chosen, so sending the form again can never drop the exclusion."""
     if not database_down:
         try:
-            return {str(g.id): g.name for g in raising.all_guardians()}
+            return {str(g.id): g.name for g in raising.excludable_guardians()}
         except DBAPIError:
             db.session.rollback()
     chosen = form.values.get("exclude_guardian", "")

@@ -9,13 +9,16 @@ from sqlalchemy import func, select
 
 from speakup.crypto import kem, signing
 from speakup.keys import account_keys, recovery
-from speakup.platform.models import OrganisationKey, User, db
+from speakup.platform.models import OrganisationKey, RosterEntry, User, db
 
 
 def _without_recovery_key(app):
+    """A database `speakup init` has not touched: no organisation keys, no roster log, nothing pinned yet."""
     with app.app_context():
         db.session.execute(OrganisationKey.__table__.delete())
+        db.session.execute(RosterEntry.__table__.delete())
         db.session.commit()
+    app.config["ROSTER_ROOT"] = None
 
 
 def test_init_writes_the_recovery_key_once_with_mode_0600(app, runner, tmp_path):

@@ -4,6 +4,7 @@ emptied for each test, and the organisation keys `speakup init` would make."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 from flask import Flask
 from jinja2.bccache import Bucket, BytecodeCache
@@ -11,7 +12,7 @@ from werkzeug.routing.rules import Rule
 
 from speakup import create_app
 from speakup.crypto import signing
-from speakup.keys import recovery
+from speakup.keys import recovery, roster_log
 from speakup.platform.migrations import upgrade_schema
 from speakup.platform.models import db
 from support import processes
@@ -90,6 +91,8 @@ _COMPILED: dict[str, dict] = {}
 def make_app(database_url: str, **overrides: object) -> Flask:
     options = {"execution_options": {"compiled_cache": _COMPILED.setdefault(database_url, {})}}
     settings = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "SQLALCHEMY_ENGINE_OPTIONS": options}
+    # Each test's installation anchors its roster log in a file of its own, as a server's instance folder holds one.
+    settings["ROSTER_ANCHOR_FILE"] = os.path.join(tempfile.mkdtemp(prefix="speakup-anchor-"), "roster-anchor.json")
     app = create_app({**settings, **overrides})
     app.jinja_env.bytecode_cache = TEMPLATES
     with app.app_context():
@@ -105,8 +108,9 @@ def make_app(database_url: str, **overrides: object) -> Flask:
 def install_organisation_keys(app: Flask) -> None:
     """What `speakup init` makes: the recovery and roster keys, their private halves kept for the tests."""
     with app.app_context():
-        _row, private_key = recovery.create_recovery_key()
+        recovery_row, private_key = recovery.create_recovery_key()
         roster_row, signing_key = recovery.create_roster_key()
+        roster_log.checkpoint(signing_key, recovery_row.public_key, [])
         db.session.commit()
         # Pinned as production pins it, so every test runs the real check of the roster's root.
         app.config["ROSTER_ROOT"] = signing.roster_fingerprint(roster_row.public_key)

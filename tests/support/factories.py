@@ -55,7 +55,7 @@ def gen_staff(
     with app.app_context():
         account = create_user(email, name, role, PASSWORD)
         if role == "guardian" and approved:
-            approvals.approve_with_organisation_key(account.user, organisation_secrets(app), None)
+            approvals.approve_with_organisation_key(account.user, organisation_secrets(app), account.safety_code)
             db.session.commit()
         return Staff(account.user.id, email, PASSWORD, account.totp_secret)
 

@@ -93,7 +93,7 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
     assert f"Roster-Root: {root}" in new_key.read_text()
     again = _run(ROOT, env, "-m", "flask", "--app", "wsgi", "speakup", "roster", "upgrade", "--recovery-key-file",
                  str(new_key), "--new-recovery-key-file", str(tmp_path / "third.txt"))  # fmt: skip
-    assert again.returncode != 0 and "already has an organisation signing key" in again.stdout + again.stderr
+    assert again.returncode != 0 and "roster log has already started" in again.stdout + again.stderr
 
     env["SPEAKUP_ROSTER_ROOT"] = root
     verified = _flask(ROOT, env, "roster", "verify")
@@ -120,8 +120,11 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
         bea_id = team.text.split('action="/guardian/team/', 1)[1].split("/", 1)[0]
         refused = gita.post(f"/guardian/team/{bea_id}/approve", form={"csrf_token": team.csrf(), "safety_code": "0"})
         assert refused.status == 400 and "until your own approval covers your signing key" in refused.text
-        # The organisation key approves her again, now with the signing key her session already holds.
-        _flask(ROOT, env, "approve", "--email", "gita@example.org", "--recovery-key-file", str(new_key))
+        # The organisation key approves her again, now with the signing key her session already holds: she reads
+        # its safety code from her own Team page.
+        gita_code = team.text.split('class="speakup-safety-code">', 1)[1].split("<", 1)[0]
+        _flask(ROOT, env, "approve", "--email", "gita@example.org", "--recovery-key-file", str(new_key),
+               "--safety-code", gita_code)  # fmt: skip
         assert "ok      gita@example.org" in _flask(ROOT, env, "roster", "verify")
         team = gita.get("/guardian/team")
         approved = gita.post(f"/guardian/team/{bea_id}/approve",
@@ -140,6 +143,7 @@ def test_the_upgrade_changes_nothing_when_it_cannot_finish(tmp_path: Path, probl
     database = tmp_path / "speakup.sqlite"
     with sqlite3.connect(database) as conn:
         conn.execute("DELETE FROM organisation_keys WHERE purpose = 'roster'")
+        conn.execute("DELETE FROM roster_log")
     conn.close()
     if problem == "wrong file":
         other = tmp_path / "other"

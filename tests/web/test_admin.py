@@ -270,11 +270,18 @@ def test_disabling_ends_sessions_stops_sign_in_and_new_grants_and_enabling_resto
     assert "Gita Guardian" not in other_client.get(f"/guardian/cases/{during}").get_data(as_text=True)
     assert "Gita Guardian" not in other_client.get("/guardian/share").get_data(as_text=True)
 
-    # Enabling restores sign-in, and the cases they held before.
+    # Enabling restores sign-in, but not reading: re-enabling is approval again, by a guardian with the safety code.
     response = post_form(client, "/admin/", f"/admin/users/{guardian.id}/enable")
     assert response.status_code == 200
     assert "Gita Guardian&#39;s account is now enabled." in response.get_data(as_text=True)
     assert AuthActions(guardian_client).sign_in(guardian).status_code == 302
+    waiting = guardian_client.get("/guardian/").get_data(as_text=True)
+    assert "You are waiting for approval" in waiting
+    assert guardian_client.get(f"/guardian/cases/{first}").status_code == 403
+    code = re.search(r'id="safety-code">([0-9 ]+)<', waiting).group(1)
+    approved = post_form(other_client, "/guardian/team", f"/guardian/team/{guardian.id}/approve", safety_code=code)
+    assert approved.status_code == 200 and "Gita Guardian is approved" in approved.get_data(as_text=True)
+    # Then the cases they held before open again, with the keys they always had.
     assert guardian_client.get(f"/guardian/cases/{first}").status_code == 200
     assert guardian_client.get(f"/guardian/cases/{during}").status_code == 403
     assert [audit.detail_of(e)["email"] for e in _events(app, "account_disabled")] == [guardian.email]

@@ -17,7 +17,7 @@ from support.html import AuthActions, csrf_token, post_form
 from speakup.crypto import sealing, signing, totp
 from speakup.domain import enrolment
 from speakup.ops import audit
-from speakup.platform.models import AuditEvent, CaseGrant, Endorsement, Enrolment, StaffSession, User, db, utcnow
+from speakup.platform.models import AuditEvent, CaseGrant, Enrolment, RosterEntry, StaffSession, User, db, utcnow
 
 
 def _admin_client(app):
@@ -218,8 +218,8 @@ def test_a_wrong_safety_code_approves_nothing_and_says_so(app, client):
         assert f'id="safety_code-{nia.staff.id}-error"' in page
         assert page.startswith("<!DOCTYPE html>") and "<title>Error: Team" in page
     with app.app_context():
-        assert db.session.get(User, nia.staff.id).endorsement_id is None
-        assert db.session.scalar(select(func.count(Endorsement.id))) == 1  # Gita's own, nothing more
+        approvals = select(func.count(RosterEntry.seq)).where(RosterEntry.kind == "approve")
+        assert db.session.scalar(approvals) == 1  # Gita's own, nothing more
     reference = gen_concern(client)["reference"]
     nia_client = _team(app, nia.staff)
     assert nia_client.get(f"/guardian/cases/{reference}").status_code == 403
@@ -288,7 +288,8 @@ def test_a_reset_ends_the_sessions_the_person_had_and_makes_them_pending(app, cl
     with app.app_context():
         assert db.session.scalar(select(func.count(StaffSession.id)).where(StaffSession.user_id == bea.id)) == 0
         user = db.session.get(User, bea.id)
-        assert user.public_key is None and user.endorsement_id is None
+        assert user.public_key is None
+        assert db.session.scalar(select(RosterEntry.kind).order_by(RosterEntry.seq.desc()).limit(1)) == "reset"
         assert db.session.scalar(select(func.count(CaseGrant.id)).where(CaseGrant.user_id == bea.id)) == 0
     response = bea_elsewhere.get(f"/guardian/cases/{reference}")
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]

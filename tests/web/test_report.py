@@ -243,14 +243,10 @@ def test_pages_load_nothing_from_other_hosts(client):
 
 
 def test_submit_rate_limit_answers_429_with_retry_after(database_url):
-    from support.apps import make_app
+    from support.apps import install_organisation_keys, make_app
 
     app = make_app(database_url, SUBMIT_RATE_LIMIT="2 per minute")
-    with app.app_context():
-        from speakup.keys import recovery
-
-        recovery.create_recovery_key()
-        db.session.commit()
+    install_organisation_keys(app)
     client = app.test_client()
     for _ in range(2):
         assert send_raise_form(client, what_happened="w", anonymity="anonymous").status_code == 200

@@ -20,7 +20,7 @@ from speakup.platform.models.cases import (
     new_case_id,
 )
 from speakup.platform.models.records import AuditEvent, CharacteristicCount, StatsToken, Submission
-from speakup.platform.models.staff import Endorsement, Enrolment, OrganisationKey, StaffSession, User
+from speakup.platform.models.staff import Enrolment, OrganisationKey, RosterEntry, StaffSession, User
 
 __all__ = [
     "CASE_ID_LIMIT",
@@ -35,11 +35,11 @@ __all__ = [
     "CaseTheme",
     "CharacteristicCount",
     "DeadlineExtension",
-    "Endorsement",
     "Enrolment",
     "Message",
     "OrganisationKey",
     "ReporterSession",
+    "RosterEntry",
     "ShareRequest",
     "StaffSession",
     "StatsToken",

@@ -1,4 +1,4 @@
-"""Staff accounts and the keys that decide who can open what: accounts, endorsements, enrolment links,
+"""Staff accounts and the keys that decide who can open what: accounts, the roster log, enrolment links,
 signed-in sessions and the organisation's public keys."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ class User(db.Model):
 
     An account an administrator has just added has no keys and no password yet (``public_key`` is None): the
     person makes them through their enrolment link. A guardian is on the roster, and receives case keys, only
-    while ``endorsement_id`` names an endorsement of their current keys whose signatures verify up to the pinned
-    organisation key (speakup/keys/roster.py); this column is a claim the roster checks, never trusted on its own.
+    while the signed roster log (speakup/keys/roster_log.py) approves these very keys, email and role; nothing in
+    this row alone makes anyone a reader.
     """
 
     __tablename__ = "users"
@@ -31,7 +31,7 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # HPKE: case keys are wrapped for it
     private_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Signs endorsements of other guardians. None for an account made before signed rosters until its next sign-in.
+    # Signs approvals of other guardians. None for an account made before signed rosters until its next sign-in.
     signing_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     signing_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     password_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -41,9 +41,6 @@ class User(db.Model):
     # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
-    # No foreign key: endorsements point at users too, and a dangling claim is refused by the roster like a
-    # forged one.
-    endorsement_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # One account per address whatever its case, in the schema and not only in find_user: two rows for
@@ -55,22 +52,23 @@ class User(db.Model):
         return self.public_key is not None
 
 
-class Endorsement(db.Model):
-    """A guardian's keys signed by the guardian who approved them, or by the offline organisation key.
+class RosterEntry(db.Model):
+    """One statement of the roster's signed, hash-chained log (speakup/keys/roster_log.py).
 
-    ``statement`` is the canonical JSON that was signed (protocol, user id, email, role, both public keys, time,
-    who signed); ``parent_id`` is the signer's own endorsement, which certified the signing key used, so every
-    chain ends at the organisation key. Rows are written once and never changed.
+    ``statement`` is the canonical JSON that was hashed and, for the statements that add a reader, signed: its
+    place (``seq``), the hash of the entry before it, what happened, to whom, when and who signed. The columns
+    beside it are copies for queries; the roster trusts only the statement, its signature and the chain. Rows are
+    written once and never changed.
     """
 
-    __tablename__ = "endorsements"
+    __tablename__ = "roster_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    endorser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("endorsements.id", ondelete="SET NULL"))
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(20))
+    # No foreign key: the log outlives an account, and an entry names the account it was about.
+    user_id: Mapped[int | None] = mapped_column(index=True)
     statement: Mapped[bytes] = mapped_column(LargeBinary)
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -105,7 +103,7 @@ class StaffSession(db.Model):
 
 class OrganisationKey(db.Model):
     """The organisation's public keys: "recovery" (HPKE, every case key is wrapped for it) and "roster" (the
-    hybrid signing key at the root of every endorsement, pinned in config by its fingerprint). Their private
+    hybrid signing key at the root of the roster log, pinned in config by its fingerprint). Their private
     halves are kept offline in the recovery key file, never by the server."""
 
     __tablename__ = "organisation_keys"

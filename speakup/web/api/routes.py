@@ -91,7 +91,7 @@ def options():
     return jsonify(
         anonymity=list(ANONYMITY),
         worker_groups=list(lists_for(date.today()).worker_groups),
-        guardians=[{"id": str(g.id), "name": g.name} for g in raising.all_guardians()],
+        guardians=[{"id": str(g.id), "name": g.name} for g in raising.excludable_guardians()],
         characteristics=[
             {"key": q.key, "question": q.label, "answers": list(q.answers)}
             for q in characteristics.questions_for(date.today())

@@ -288,6 +288,9 @@ def share(reference: str):
         return _done(reference, f"Asked to share with {user.name}: a second guardian must confirm it.", "#sharing")
     try:
         shared = sharing.share_with(case, case_key, user, current_user.user)
+    except sharing.ShareRefused as refused:
+        form.fail({"share_with": str(refused)})
+        return render_case(case, case_key, form, 409)
     except exclusions.ExcludedGuardian:
         form.fail(
             {

@@ -11,7 +11,7 @@ from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardi
 from speakup.keys import roster
 from speakup.platform.models import utcnow
 from speakup.web.guardian import bp
-from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required
+from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required, staff_keys
 
 
 @bp.get("/")
@@ -20,7 +20,9 @@ def queue():
     me = current_user.user
     if roster.current_roster().member(me.id) is None:
         # Waiting for approval (or an approval that no longer verifies): no case is listed or opened.
-        return render_template("guardian/pending.html", safety_code=roster.safety_code_of(me))
+        keys = staff_keys()  # the code of the keys this person holds, never of the stored row
+        code = roster.safety_code_held(keys.private_key, keys.signing_key)
+        return render_template("guardian/pending.html", safety_code=code)
     return _queue_page(request.args.to_dict())
 
 

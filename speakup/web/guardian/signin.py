@@ -19,6 +19,12 @@ from speakup.web.guardian.auth import SignedInStaff, _end_session
 # security code only when one is asked for: without MFA the page has no such field to correct.
 SIGN_IN_FAILED = "Enter a correct email address, password and security code"
 SIGN_IN_FAILED_NO_MFA = "Enter a correct email address and password"
+# The password was right but the stored public keys are not its private keys' halves (a roster alarm): said plainly,
+# since only the account's owner could have typed that password.
+KEYS_CHANGED = (
+    "You cannot sign in: the keys stored for your account have been changed since you set it up. "
+    "Contact your Freedom to Speak Up lead, who will reset your account"
+)
 
 
 def sign_in_failed_message(require_mfa: bool) -> str:
@@ -58,6 +64,10 @@ def sign_in():
         return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"])
     try:
         user, key = staff.sign_in(form.values["email"], form.values["password"], form.values["security_code"])
+    except staff.KeysChanged:
+        form.fail({"email": KEYS_CHANGED})
+        form.values["password"] = form.values["security_code"] = ""
+        return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"]), 403
     except account_keys.InvalidCredentials:
         form.fail({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
         form.values["password"] = form.values["security_code"] = ""

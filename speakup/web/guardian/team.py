@@ -20,11 +20,14 @@ class ApproveForm(DomainForm):
 
 def _team_page(form: ApproveForm | None = None, form_for: int | None = None, status: int = 200, notice: str = ""):
     me = current_user.user
+    keys = staff_keys()  # the code of the keys this person holds, never of the stored row
+    member = roster.current_roster().member(me.id)
     return render_template(
         "guardian/team.html",
         staff=staff.staff_states(),
-        me_approved=roster.current_roster().member(me.id) is not None,
-        my_safety_code=roster.safety_code_of(me),
+        me_approved=member is not None,
+        me_can_approve=member is not None and member.signing_public_key is not None,
+        my_safety_code=roster.safety_code_held(keys.private_key, keys.signing_key),
         form=form or ApproveForm(),
         form_for=form_for,
         notice=notice,
@@ -49,5 +52,10 @@ def approve(user_id: int):
     except approvals.ApprovalRefused as refused:
         form.fail({refused.field: refused.message})
         return _team_page(form, user.id, 400)
+    if roster.current_roster().member(user.id) is None:
+        waiting = roster.current_roster().approvals_of(user.id)
+        count = f"{waiting.have} of {waiting.need} approvals" if waiting else "an approval"
+        return _team_page(notice=f"Your approval of {user.name} is recorded ({count}). Another guardian must also "
+                                 "check their safety code and approve them.")  # fmt: skip
     return _team_page(notice=f"{user.name} is approved. New concerns will reach them; share older cases with them "
                              "if they need them.")  # fmt: skip

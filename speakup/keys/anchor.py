@@ -1,0 +1,85 @@
+"""Each app instance's record of the roster log's head, kept outside the database.
+
+A database writer cannot edit the log without breaking its hash chain, but they can put back an older copy of it
+(or of the whole database): a shorter log is still a valid chain. So every instance writes down the newest head it
+has verified, in a file in its instance folder (``ROSTER_ANCHOR_FILE``), and refuses a log that no longer reaches
+that head unchanged, unless the organisation key has signed a checkpoint since (`speakup roster accept`).
+
+The file holds one anchor per roster root (a JSON object keyed by the root's fingerprint), so an instance folder
+shared by two installations, or by a test run's many, keeps them apart. It also keeps the recovery public key the
+organisation key signed, so that a concern raised while the log is in doubt is still sealed for that key alone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flask import current_app
+
+logger = logging.getLogger(__name__)
+
+
+class AnchorUnreadable(Exception):
+    """The anchor file exists but is not one this service wrote: a roster alarm, never a silent reset."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    seq: int
+    hash: str
+    at: str  # when this instance saw that head (the same format as the log's timestamps)
+    recovery_public: str | None
+
+
+def anchor_file() -> Path:
+    configured = current_app.config.get("ROSTER_ANCHOR_FILE")
+    return Path(configured) if configured else Path(current_app.instance_path) / "roster-anchor.json"
+
+
+def _load(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise AnchorUnreadable(f"the roster anchor file cannot be read ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise AnchorUnreadable("the roster anchor file is damaged") from None
+    if not isinstance(data, dict):
+        raise AnchorUnreadable("the roster anchor file is damaged")
+    return data
+
+
+def read_anchor(root: str) -> Anchor | None:
+    """This instance's anchor for the roster whose root has fingerprint ``root``, or None if it has none yet."""
+    entry = _load(anchor_file()).get(root)
+    if entry is None:
+        return None
+    try:
+        return Anchor(int(entry["seq"]), str(entry["hash"]), str(entry["at"]), entry.get("recovery_public"))
+    except (KeyError, TypeError, ValueError):
+        raise AnchorUnreadable("the roster anchor file is damaged") from None
+
+
+def write_anchor(root: str, anchor: Anchor) -> None:
+    """Records a verified head. Never fatal: an instance folder that cannot be written weakens rollback detection
+    on this instance (logged), it does not stop concerns being raised."""
+    path = anchor_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(path) + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # workers of one instance share the file
+            data = _load(path)
+            data[root] = asdict(anchor)
+            temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(data, sort_keys=True, indent=1))
+            os.replace(temporary, path)
+    except (OSError, AnchorUnreadable) as exc:
+        logger.warning("roster_anchor_not_written: %s", exc)

@@ -1,0 +1,261 @@
+"""Issue 23's findings, each replayed as an outside reviewer reproduced it on a production-mode instance: ways an
+administrator or a database writer still got a case key, or learned who said what. Each test uses only what the
+attacker had (the pages, the command line, SQL on the database), so it ran, and failed, against the code before the
+fix; it passes now. The mutation harness (tests/domain/test_roster_mutations.py) covers the same ground by
+enumeration."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.parse
+
+import pytest
+from sqlalchemy import select, update
+from support.factories import PASSWORD, enrol, enrolment_path, gen_concern, gen_staff
+from support.html import AuthActions, post_form
+
+from speakup.crypto import kem, sealing, signing
+from speakup.domain import enrolment
+from speakup.keys import account_keys
+from speakup.ops import audit
+from speakup.platform.models import AuditEvent, Case, CaseGrant, OrganisationKey, User, db
+
+
+def _case(app, reference: str) -> Case:
+    with app.app_context():
+        return db.session.scalar(select(Case).where(Case.reference == reference))
+
+
+def _wrapped_for(app, reference: str) -> set[int]:
+    case_id = _case(app, reference).id
+    with app.app_context():
+        query = select(CaseGrant.user_id).where(CaseGrant.case_id == case_id, CaseGrant.recipient == "guardian")
+        return set(db.session.scalars(query))
+
+
+def _opens_with(app, reference: str, private_key: bytes) -> bool:
+    """Whether any guardian or recovery grant of the case opens with ``private_key``."""
+    case_id = _case(app, reference).id
+    with app.app_context():
+        for grant in db.session.scalars(select(CaseGrant).where(CaseGrant.case_id == case_id)):
+            if grant.recipient == "reporter":
+                continue
+            try:
+                kem.unwrap_case_key(grant.wrapped_key, private_key, case_id)
+                return True
+            except sealing.DecryptionError:
+                continue
+    return False
+
+
+def _signed_in(app, staff):
+    client = app.test_client()
+    assert AuthActions(client).sign_in(staff).status_code == 302
+    return client
+
+
+def _admin_client(app):
+    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    return _signed_in(app, admin)
+
+
+def _invite(admin_client, name="Nia New", email="nia@example.org", role="guardian") -> str:
+    response = post_form(admin_client, "/admin/invite", name=name, email=email, role=role)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _approve(client, user_id: int, code: str):
+    return post_form(client, "/guardian/team", f"/guardian/team/{user_id}/approve", safety_code=code)
+
+
+# --- Finding 1: the recovery public key was not signed ----------------------------------------------------------
+
+
+def test_a_recovery_key_replaced_in_the_database_opens_no_new_concern(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    attacker = kem.generate_keypair()
+    with app.app_context():
+        row = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+        row.public_key = attacker.public_bytes
+        db.session.commit()
+    reference = gen_concern(client)["reference"]
+    assert not _opens_with(app, reference, attacker.private_bytes)
+    assert _opens_with(app, reference, app.config["TEST_RECOVERY_PRIVATE_KEY"])  # the genuine key still holds it
+    assert _wrapped_for(app, reference) == {gita.id}
+
+
+# --- Finding 2: a pending guardian's keys swapped before approval -----------------------------------------------
+
+
+def test_keys_swapped_before_approval_never_reach_the_roster(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    nia = enrol(app, _invite(_admin_client(app)))
+    hpke, signer = kem.generate_keypair(), signing.generate_signing_keypair()
+    with app.app_context():
+        user = db.session.get(User, nia.staff.id)
+        user.public_key, user.signing_public_key = hpke.public_bytes, signer.public_bytes
+        db.session.commit()
+    swapped_code = signing.safety_code(hpke.public_bytes, signer.public_bytes)
+    # Nia signs in and reads out what her screen shows: never the swapped keys' code.
+    nia_client = app.test_client()
+    signed_in = AuthActions(nia_client).sign_in(nia.staff)
+    shown = None
+    if signed_in.status_code == 302:
+        match = re.search(r'id="safety-code">([0-9 ]+)<', nia_client.get("/guardian/").get_data(as_text=True))
+        shown = match.group(1) if match else None
+    else:
+        assert "Contact your Freedom to Speak Up lead" in signed_in.get_data(as_text=True)
+    assert shown in (None, nia.safety_code)
+    # Someone passing the swapped code off as Nia's gets nothing approved that reads.
+    _approve(_signed_in(app, gita), nia.staff.id, swapped_code)
+    reference = gen_concern(client)["reference"]
+    assert nia.staff.id not in _wrapped_for(app, reference)
+    assert not _opens_with(app, reference, hpke.private_bytes)
+
+
+# --- Finding 3: disabling and resetting were not part of the signed roster -------------------------------------
+
+
+def test_a_disabled_guardian_made_active_again_in_the_database_receives_nothing(app, client):
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    post_form(_admin_client(app), "/admin/", f"/admin/users/{bea.id}/disable")
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == bea.id).values(is_active=True))
+        db.session.commit()
+    assert bea.id not in _wrapped_for(app, gen_concern(client)["reference"])
+
+
+def test_key_columns_put_back_from_before_a_reset_receive_nothing(app, client):
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    with app.app_context():
+        before = dict(db.session.execute(select(User.__table__).where(User.id == bea.id)).mappings().one())
+    post_form(_admin_client(app), "/admin/", f"/admin/users/{bea.id}/reset-password")
+    with app.app_context():
+        db.session.execute(update(User.__table__).where(User.id == bea.id).values(**before))
+        db.session.commit()
+    reference = gen_concern(client)["reference"]
+    assert bea.id not in _wrapped_for(app, reference)
+
+
+def test_an_administrators_disable_then_enable_does_not_make_a_reader(app, client):
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    admin_client = _admin_client(app)
+    post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
+    post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/enable")
+    assert bea.id not in _wrapped_for(app, gen_concern(client)["reference"])
+
+
+# --- Finding 5, the smaller ones ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app_overrides", [{"REQUIRE_MFA": False}], indirect=True)
+def test_an_enrolment_link_sent_twice_at_once_finishes_one_enrolment(app, monkeypatch):
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(enrolment_path(_invite(_admin_client(app)))).query)["token"][0]
+    both_unlocked = threading.Barrier(2, timeout=10)
+    derive = account_keys.derive_password_key
+
+    def derive_together(*args):
+        key = derive(*args)
+        both_unlocked.wait()  # both requests found the link unused and made their keys before either is stored
+        return key
+
+    monkeypatch.setattr(account_keys, "derive_password_key", derive_together)
+    results: list[object] = []
+
+    def finish() -> None:
+        with app.app_context():
+            try:
+                results.append(enrolment.complete(token, PASSWORD, PASSWORD, "", "").safety_code)
+            except enrolment.LinkUnusable as unusable:
+                results.append(unusable.reason)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=finish) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    finished = [code for code in results if code != "used"]
+    assert len(results) == 2 and len(finished) == 1
+    with app.app_context():  # the code the person was shown is the code of the keys stored
+        user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
+        assert signing.safety_code(user.public_key, user.signing_public_key) == finished[0]
+
+
+def test_a_case_whose_sealed_exclusions_were_deleted_is_shared_with_nobody(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    reference = gen_concern(client, exclude_guardian=str(bea.id))["reference"]
+    with app.app_context():
+        db.session.execute(update(Case).where(Case.reference == reference).values(exclusions_ct=None))
+        db.session.commit()
+    gita_client = _signed_in(app, gita)
+    shared = post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share",
+                       share_with=str(bea.id))  # fmt: skip
+    assert shared.status_code >= 400
+    post_form(gita_client, "/guardian/share", share_with=str(bea.id))
+    assert bea.id not in _wrapped_for(app, reference)
+
+
+def test_administrators_own_accounts_cannot_push_a_guardian_change_off_the_notice(app):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    admin_client = _admin_client(app)
+    _invite(admin_client, "Mallory Plant", "mallory@example.org")
+    for number in range(40):
+        _invite(admin_client, f"Admin {number}", f"admin{number}@example.org", role="admin")
+    notice = _signed_in(app, gita).get("/guardian/").get_data(as_text=True)
+    assert "Mallory Plant was added" in notice
+
+
+def test_the_command_line_approves_nobody_without_the_safety_code(app, runner, tmp_path):
+    from speakup.keys import recovery
+
+    pat = gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
+    key_file = tmp_path / "recovery.key"
+    config = app.config
+    secret = recovery.encode_recovery_file(config["TEST_RECOVERY_PRIVATE_KEY"], config["TEST_ROSTER_SIGNING_KEY"])
+    key_file.write_text(secret)
+    runner.invoke(args=["speakup", "approve", "--email", "pat@example.org", "--recovery-key-file", str(key_file)])
+    assert pat.id not in _wrapped_for(app, gen_concern(app.test_client())["reference"])
+
+
+def test_one_guardian_and_one_administrator_together_cannot_add_a_reader(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    nia = enrol(app, _invite(_admin_client(app)))
+    _approve(_signed_in(app, gita), nia.staff.id, nia.safety_code)
+    assert nia.staff.id not in _wrapped_for(app, gen_concern(client)["reference"])
+    # A second guardian's approval, after checking the same code, makes her a reader.
+    _approve(_signed_in(app, bea), nia.staff.id, nia.safety_code)
+    assert nia.staff.id in _wrapped_for(app, gen_concern(client)["reference"])
+
+
+def test_the_guardians_a_reporter_may_keep_out_are_the_roster_only(app, client):
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
+    gus = gen_staff(app, email="gus@example.org", name="Gus Gone")
+    post_form(_admin_client(app), "/admin/", f"/admin/users/{gus.id}/disable")
+    names = [guardian["name"] for guardian in client.get("/api/v1/options").get_json()["guardians"]]
+    assert names == ["Gita Guardian"]
+    form = client.get("/raise").get_data(as_text=True)
+    assert "Pat Pending" not in form and "Gus Gone" not in form
+
+
+def test_a_sign_in_whose_stored_keys_are_not_the_persons_own_is_a_roster_alarm(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    with app.app_context():
+        db.session.get(User, bea.id).signing_public_key = signing.generate_signing_keypair().public_bytes
+        db.session.commit()
+    answer = AuthActions(app.test_client()).sign_in(bea)
+    assert answer.status_code == 403 and "Contact your Freedom to Speak Up lead" in answer.get_data(as_text=True)
+    with app.app_context():
+        alarms = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ROSTER_ALARM)).all()
+        assert any(audit.detail_of(alarm).get("guardian_id") == bea.id for alarm in alarms)
+    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
