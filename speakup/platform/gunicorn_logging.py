@@ -3,8 +3,10 @@
 The access log is one JSON object a line, in the app's own shape (platform/logs.py: time, level, logger, message,
 request_id) plus method, path, status and duration_ms, so one parser reads both logs and the request id (the app's
 ``X-Request-Id`` answer header) joins a request's access line to the app's lines. It never holds the client address,
-the user agent or the query string, and it hides the path of any request that matched no page (404): someone who
-pastes their access code into the address bar must not find it in a log file. And gunicorn's error log would
+the user agent or the query string, nor the path as sent: ``path`` is the route the app matched (``/guardian/cases/
+<reference>``), which the app leaves in the WSGI environ (platform/logs.py), whatever the status, redirects and
+refusals included; a request that matched no page is "[path not logged]". Someone who pastes their access code or
+a name into the address bar must not find it in a log file. And gunicorn's error log would
 otherwise write ``Invalid request from ip=<address>: <what was sent>`` for a malformed request, and the request line
 (query included) with a traceback when a request fails outside the app: both become a line naming only what kind
 of thing went wrong.
@@ -20,11 +22,10 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from speakup.platform.logs import REQUEST_ID_HEADER, JsonFormatter
+from speakup.platform.logs import REQUEST_ID_HEADER, ROUTE_ENVIRON_KEY, JsonFormatter, server_route
 
 INVALID_REQUEST = "Invalid request from ip="
 FAILED_REQUEST = "Error handling request"
-PATH_NOT_LOGGED = "[path not logged]"
 
 
 class AccessJsonFormatter(JsonFormatter):
@@ -54,6 +55,11 @@ def _request_id(resp: Any) -> str | None:
     return None
 
 
+def logged_route(environ: dict[str, Any], status: int | str) -> str:
+    """The route the app matched for this request (platform/logs.py), never the path as sent."""
+    return server_route(environ.get(ROUTE_ENVIRON_KEY), str(environ.get("PATH_INFO", "")), status)
+
+
 class AccessLogger(Logger):
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
@@ -64,9 +70,12 @@ class AccessLogger(Logger):
                 handler.setFormatter(AccessJsonFormatter())
 
     def atoms(self, resp, req, environ, request_time):
+        # Only a log format setting would read these (access() below picks its own fields); the same rule all the same.
         atoms = super().atoms(resp, req, environ, request_time)
-        if str(atoms.get("s")) == "404":
-            atoms["U"] = PATH_NOT_LOGGED
+        route = logged_route(environ, _status(resp))
+        atoms["U"] = route
+        atoms["r"] = f"{environ.get('REQUEST_METHOD')} {route} {environ.get('SERVER_PROTOCOL')}"
+        atoms["q"] = ""
         return atoms
 
     def _access_enabled(self) -> bool:
@@ -89,7 +98,7 @@ class AccessLogger(Logger):
             return
         status = _status(resp)
         method = environ.get("REQUEST_METHOD")
-        path = PATH_NOT_LOGGED if status == 404 else environ.get("PATH_INFO")
+        path = logged_route(environ, status)
         fields = {
             "request_id": _request_id(resp),
             "method": method,

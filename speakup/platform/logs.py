@@ -5,7 +5,9 @@ Each line carries time, level, logger, message and, inside a request, request_id
 taken from the client; also sent back as the ``X-Request-Id`` header), method and route (the URL rule, such as
 ``/guardian/cases/<reference>``, never the concrete path). Each request ends with one INFO line that adds status
 and duration_ms. An exception adds its type and traceback frames only. gunicorn's access log writes the same lines
-(platform/gunicorn_logging.py), with the path instead of the route.
+(platform/gunicorn_logging.py), and the development server its request line, both naming the same route: a path can
+hold anything a person pasted into the address bar (an access code, a name), whatever the status of the answer, so
+no log line holds one. A request that matched no page is "[path not logged]".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import re
 import secrets
 import sys
+import threading
 import time
 import traceback
 from datetime import UTC, datetime
@@ -24,10 +27,32 @@ from flask import Flask, Response, g, has_request_context, request
 
 # Werkzeug's development server formats "<address> - - [date] "request" status size" before logging.
 _LEADING_ADDRESS = re.compile(r"^\S+ - - \[")
-# ... and its request line: "METHOD /path?query HTTP/1.1" status size.
+# ... and its request line: "METHOD /path?query HTTP/1.1" status size, in terminal colours when it can. The path is
+# whatever lies between the method and the last " HTTP/": it may hold quotes or spaces, and none of it is kept.
 _REQUEST_LINE = re.compile(
-    r'"(?P<method>[A-Z]+) (?P<path>[^" ?]*)(?:\?[^" ]*)? (?P<version>HTTP/[\d.]+)" (?P<code>\d+)'
+    r'"(?:\x1b\[[\d;]*m)*(?P<method>[A-Z]+) (?P<path>.*) (?P<version>HTTP/[\d.]+)(?:\x1b\[[\d;]*m)*" (?P<code>\d+)'
 )
+
+PATH_NOT_LOGGED = "[path not logged]"
+# Where the app leaves the route it matched, for the server's own log line: in the WSGI environ for gunicorn
+# (gunicorn_logging.py reads it), and on the thread for werkzeug's development server, which logs its request line
+# after the app answered, on the thread that answered, but hands its logger only the text.
+ROUTE_ENVIRON_KEY = "speakup.route"
+_answered = threading.local()
+# The pages' own files, which WhiteNoise serves before the app sees the request (web/assets.py): content-hashed
+# names anyone can fetch, logged as one route like any page.
+ASSETS_PREFIX = "/assets/"
+ASSETS_ROUTE = "/assets/<file>"
+
+
+def server_route(route: object, path: str, status: int | str) -> str:
+    """What a server's log line says for a request: ``route``, the one the app left for it, or for a request the
+    app never saw, the assets' route when WhiteNoise served one of their files, else that the path is not logged."""
+    if route is not None:
+        return str(route)
+    served = str(status).isdigit() and int(status) < 400
+    return ASSETS_ROUTE if served and path.startswith(ASSETS_PREFIX) else PATH_NOT_LOGGED
+
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _QUIET_PREFIXES = ("/assets/", "/healthz")  # logged at DEBUG: load balancers poll, pages fetch their files
@@ -43,15 +68,23 @@ class DropClientAddress(logging.Filter):
         return True
 
 
+def logged_route() -> str:
+    """What a log line says for this request's path: the URL rule it matched, or that the path is not logged."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else PATH_NOT_LOGGED
+
+
 class DropQueryAndUnmatchedPath(logging.Filter):
-    """Werkzeug's request lines lose the query string, and the path of a 404 (a pasted access code)."""
+    """Werkzeug's request lines name the route the app matched on this thread (never the path, nor its query)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
 
         def clean(match: re.Match[str]) -> str:
-            path = "[path not logged]" if match["code"] == "404" else match["path"]
-            return f'"{match["method"]} {path} {match["version"]}" {match["code"]}'
+            # Taken, not read: a thread that next answers a request the app never sees (a file WhiteNoise serves)
+            # must not name this one's route.
+            route = server_route(_answered.__dict__.pop("route", None), match["path"], match["code"])
+            return f'"{match["method"]} {route} {match["version"]}" {match["code"]}'
 
         cleaned = _REQUEST_LINE.sub(clean, message)
         if cleaned != message:
@@ -154,6 +187,8 @@ def init_logging(app: Flask | None = None) -> None:
     def _started() -> None:
         g.log_started = time.perf_counter()
         request_id()
+        # Here, not at the end: the first thing every request runs, even one refused or failing before its view.
+        request.environ[ROUTE_ENVIRON_KEY] = _answered.route = logged_route()
 
     # First of all before_request functions, so the duration covers the rate limiter's check too.
     app.before_request_funcs.setdefault(None, []).insert(0, _started)

@@ -238,7 +238,8 @@ def test_lines_outside_a_request_are_json_too(app: Flask, captured: io.StringIO)
     assert entry["message"] == "outside a request" and entry["request_id"] is None and entry["level"] == "WARNING"
 
 
-def test_werkzeug_request_lines_lose_address_query_and_unmatched_paths() -> None:
+def test_werkzeug_request_lines_lose_address_query_and_unmatched_paths(client: FlaskClient) -> None:
+    assert client.get("/follow-up/ABCD-EFGH?code=WXYZ").status_code == 404  # the request the line is about
     record = logging.LogRecord(
         "werkzeug",
         logging.INFO,
@@ -253,8 +254,102 @@ def test_werkzeug_request_lines_lose_address_query_and_unmatched_paths() -> None
     message = record.getMessage()
     assert message == '- - - [26/Nov/2026 10:00:00] "GET [path not logged] HTTP/1.1" 404 -'
 
+    assert client.get("/raise?name=Nadia").status_code == 200
     record = logging.LogRecord(
         "werkzeug", logging.INFO, __file__, 1, '"GET /raise?name=Nadia HTTP/1.1" 200 -', (), None
     )
     logs.DropQueryAndUnmatchedPath().filter(record)
     assert record.getMessage() == '"GET /raise HTTP/1.1" 200 -'
+
+    # A file of the pages', served by WhiteNoise before the app saw it: its route; anything else the app never saw
+    # is not logged.
+    for line, status, expected in (
+        ("GET /assets/speakup.0123abcd.css HTTP/1.1", "200", "GET /assets/<file> HTTP/1.1"),
+        ("GET /assets/SOMETHING-PASTED HTTP/1.1", "404", "GET [path not logged] HTTP/1.1"),
+        ("GET /SOMETHING-PASTED HTTP/1.1", "200", "GET [path not logged] HTTP/1.1"),
+        ('GET /a "quoted" SOMETHING-PASTED HTTP/1.1', "400", "GET [path not logged] HTTP/1.1"),
+    ):
+        record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, f'"{line}" {status} -', (), None)
+        logs.DropQueryAndUnmatchedPath().filter(record)
+        assert record.getMessage() == f'"{expected}" {status} -'
+
+
+# --- The route, never the path: a redirect, a refusal or a failure says which page, not what was typed ------------
+
+
+def _route_requests(app: Flask, pasted: str) -> list[tuple[str, str, int, str]]:
+    """Requests whose path carries ``pasted``: method, path, the status each answers, what a log line names."""
+    app.add_url_rule("/test-only/fails/<thing>", "fails", view_func=lambda thing: 1 / 0)
+    return [
+        ("GET", f"/guardian/cases/{pasted}", 302, "/guardian/cases/<reference>"),  # not signed in: to sign-in
+        ("GET", f"/follow-up/{pasted}", 404, "[path not logged]"),
+        ("POST", f"/guardian/cases/{pasted}/messages", 400, "/guardian/cases/<reference>/messages"),  # no CSRF token
+        ("GET", f"/test-only/fails/{pasted}", 500, "/test-only/fails/<thing>"),
+    ]
+
+
+def test_the_apps_lines_name_the_route_of_a_redirect_never_the_pasted_path(app: Flask, captured: io.StringIO) -> None:
+    pasted = _marker("pasted-into-the-address-bar")
+    client = _client(app, "SpeakUpLogTest/1.0")
+    requests = _route_requests(app, pasted)
+    for method, path, status, _route in requests:
+        assert client.open(path + "?q=" + pasted, method=method).status_code == status, path
+    text = captured.getvalue()
+    assert pasted not in text and pasted.split("-")[-1] not in text
+    completions = [json.loads(line) for line in text.splitlines() if '"speakup.requests"' in line]
+    assert [(e["route"], e["status"]) for e in completions] == [
+        (route if status != 404 else None, status) for _method, _path, status, route in requests
+    ]
+
+
+def test_the_development_servers_request_line_names_the_route(app: Flask) -> None:
+    """werkzeug logs its request line after the app answered, on the thread that answered: the route the app
+    matched there replaces the path (and the query), coloured or not."""
+    pasted = _marker("pasted")
+    client = _client(app, "SpeakUpLogTest/1.0")
+    for method, path, status, route in _route_requests(app, pasted):
+        for styled in (False, True):
+            assert client.open(path, method=method).status_code == status
+            line = f"{method} {path}?code={pasted} HTTP/1.1"
+            if styled:
+                line = f"\x1b[32m{line}\x1b[0m"
+            record = logging.LogRecord(
+                "werkzeug",
+                logging.INFO,
+                __file__,
+                1,
+                '%s - - [26/Nov/2026 10:00:00] "%s" %s %s',
+                (CLIENT_ADDRESS, line, str(status), "-"),
+                None,
+            )
+            for rule in (logs.DropClientAddress(), logs.DropQueryAndUnmatchedPath()):
+                rule.filter(record)
+            expected = f'- - - [26/Nov/2026 10:00:00] "{method} {route} HTTP/1.1" {status} -'
+            assert record.getMessage() == expected
+
+
+def test_gunicorns_access_log_names_the_route_never_the_pasted_path(app: Flask, tmp_path) -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from werkzeug.test import EnvironBuilder
+
+    from speakup.platform.gunicorn_logging import AccessLogger
+
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    access_log = AccessLogger(config)
+    pasted = _marker("pasted")
+    requests = _route_requests(app, pasted)
+    for method, path, status, _route in requests:
+        environ = EnvironBuilder(path=path, method=method, query_string=f"q={pasted}").get_environ()
+        answered: list[str] = []
+        b"".join(app(environ, lambda line, _headers, _exc_info=None, to=answered: to.append(line)))
+        assert answered[0].startswith(str(status)), path
+        access_log.access(SimpleNamespace(status=answered[0], headers=[]), None, environ, timedelta(milliseconds=3))
+    lines = [json.loads(line) for line in (tmp_path / "access.log").read_text().splitlines()]
+    assert pasted not in json.dumps(lines)
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        (method, route, status) for method, _path, status, route in requests
+    ]
