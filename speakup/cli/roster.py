@@ -110,15 +110,14 @@ def upgrade_command(
             "This installation's roster log has already started; nothing changed (after a roster alarm or a "
             "restore, use `speakup roster accept`)."
         )
+    needs_signing_key = recovery.organisation_public_key("roster") is None
+    if needs_signing_key and new_recovery_key_file is None:
+        raise click.ClickException("This installation has no organisation signing key: give --new-recovery-key-file.")
+    if needs_signing_key and new_recovery_key_file.exists():
+        raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
     old = read_organisation_secrets(recovery_key_file)
     signing_key = old.signing_key
-    if recovery.organisation_public_key("roster") is None:
-        if new_recovery_key_file is None:
-            raise click.ClickException(
-                "This installation has no organisation signing key: give --new-recovery-key-file."
-            )
-        if new_recovery_key_file.exists():
-            raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
+    if needs_signing_key:
         row, signing_key = recovery.create_roster_key()
         audit.record(audit.ROSTER_KEY_CREATED, "system")
         click.echo(f"roster-root: {signing.roster_fingerprint(row.public_key)}")

@@ -163,7 +163,12 @@ def _newest_checkpoint(entries: Sequence[Entry], pinned: str | None, stored_root
         if row.kind != CHECKPOINT:
             continue
         statement = _parse(row.statement)
-        if statement is None or statement.get("kind") != CHECKPOINT or statement.get("signer") != ORGANISATION:
+        if (
+            statement is None
+            or statement.get("kind") != CHECKPOINT
+            or statement.get("signer") != ORGANISATION
+            or statement.get("seq") != row.seq  # an old checkpoint copied to the end must not restart the replay
+        ):
             continue
         root = _checkpoint_root(statement, pinned, stored_root)
         if root is not None and row.signature and signing.verify_signature(root, CONTEXT, row.statement, row.signature):

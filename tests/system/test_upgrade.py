@@ -117,7 +117,11 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
         # Gita's carried-over approval covers her case key only: she cannot vouch for Bea until her signing key,
         # made at this sign-in, is approved too.
         team = gita.get("/guardian/team")
-        bea_id = team.text.split('action="/guardian/team/', 1)[1].split("/", 1)[0]
+        assert "Your approval does not cover your signing key yet" in team.text
+        assert 'action="/guardian/team/' not in team.text  # no approval form she could not use
+        with sqlite3.connect(tmp_path / "speakup.sqlite") as conn:
+            bea_id = conn.execute("SELECT id FROM users WHERE email = 'bea@example.org'").fetchone()[0]
+        conn.close()
         refused = gita.post(f"/guardian/team/{bea_id}/approve", form={"csrf_token": team.csrf(), "safety_code": "0"})
         assert refused.status == 400 and "until your own approval covers your signing key" in refused.text
         # The organisation key approves her again, now with the signing key her session already holds: she reads
