@@ -1,4 +1,17 @@
-"""Authenticated encryption of records under a case key (AES-256-GCM), keyed hashes and encodings."""
+"""Authenticated encryption of records under a case key (AES-256-GCM), keyed hashes and encodings.
+
+Two ciphertext formats, told apart by their first byte:
+
+- ``0x01``: ``seal()``, for bytes whose length says nothing (keys, an attachment's bytes), and every text sealed
+  before padding: ``0x01 || nonce || AES-256-GCM(key, nonce, plaintext, aad)``.
+- ``0x02``: ``seal_text()``, for everything a person writes (concern, name and contact, messages, notes, ...):
+  the text padded to a fixed bucket first (padding.py), so its length does not show, and the format byte itself
+  authenticated: ``0x02 || nonce || AES-256-GCM(key, nonce, pad(text), 0x02 || aad)``. Without that, a padded
+  ciphertext relabelled ``0x01`` would open with its padding on, and an old one relabelled ``0x02`` would be
+  unpadded wrongly.
+
+``open_text()`` reads both, so databases from before padding need nothing done to them.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +26,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from speakup.crypto import padding
+
 PROTOCOL = "speakup-v1"
 
 # First byte of every ciphertext we store, so algorithms can change later without guessing.
 VERSION_BYTE = b"\x01"
+# First byte of a text sealed with padding (seal_text since issue 23); still protocol speakup-v1: the same key,
+# cipher and associated data, only the plaintext's layout and the authenticated format byte differ.
+PADDED_VERSION_BYTE = b"\x02"
 
 KEY_BYTES = 32
 
@@ -38,13 +56,13 @@ def associated_data(case_id: int, kind: str, record_id: str | int) -> bytes:
     return f"{PROTOCOL}|case:{case_id}|{kind}|{record_id}".encode()
 
 
-def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+def _seal(version: bytes, key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    return VERSION_BYTE + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return version + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
 
-def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
-    if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != VERSION_BYTE:
+def _open(version: bytes, key: bytes, blob: bytes, aad: bytes) -> bytes:
+    if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != version:
         raise DecryptionError("unsupported or truncated ciphertext")
     nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
     try:
@@ -53,12 +71,30 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise DecryptionError("ciphertext did not authenticate") from exc
 
 
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """Bytes as they are (format 0x01): for keys and other values whose length tells nothing. Text goes through
+    seal_text()."""
+    return _seal(VERSION_BYTE, key, plaintext, aad)
+
+
+def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    return _open(VERSION_BYTE, key, blob, aad)
+
+
 def seal_text(key: bytes, text: str, aad: bytes) -> bytes:
-    return seal(key, text.encode("utf-8"), aad)
+    """A text padded to its bucket, then sealed (format 0x02): its length shows only the bucket."""
+    return _seal(PADDED_VERSION_BYTE, key, padding.pad(text.encode("utf-8")), PADDED_VERSION_BYTE + aad)
 
 
 def open_text(key: bytes, blob: bytes, aad: bytes) -> str:
-    return open_sealed(key, blob, aad).decode("utf-8")
+    """Opens a text of either format: padded (0x02), or sealed before padding (0x01)."""
+    if blob[:1] != PADDED_VERSION_BYTE:
+        return open_sealed(key, blob, aad).decode("utf-8")
+    padded = _open(PADDED_VERSION_BYTE, key, blob, PADDED_VERSION_BYTE + aad)
+    try:
+        return padding.unpad(padded).decode("utf-8")
+    except padding.PaddingError as exc:
+        raise DecryptionError("padding missing") from exc
 
 
 def keyed_hash(pepper: bytes, value: str, purpose: str) -> str:
