@@ -1,7 +1,8 @@
 """gunicorn settings, inside the package so an installed wheel has them (`gunicorn -c python:speakup.gunicorn_conf
 speakup.wsgi:app`; the repository's gunicorn.conf.py is the same). The access log is one JSON line a request, in
 the app's own log shape: method, path (the route the app matched, never the path as sent), status, duration and the
-app's request id, never the client address or user agent (speakup/platform/gunicorn_logging.py writes it; deploy/nginx/speakup.conf is the proxy)."""
+app's request id, never the client address or user agent (speakup/platform/gunicorn_logging.py writes it;
+deploy/nginx/speakup.conf is the proxy)."""
 
 import os
 
