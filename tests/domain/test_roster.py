@@ -316,3 +316,69 @@ def test_create_user_with_the_key_file_approves_and_without_it_is_pending(app, c
     with app.app_context():
         ids = {u.email: u.id for u in db.session.scalars(select(User))}
     assert _wrapped_for(app, gen_concern(client)["reference"]) == {ids["first@example.org"]}
+
+
+# --- Rollback: a log put back to an older copy ------------------------------------------------------------------
+
+
+def _key_file(app, tmp_path):
+    secrets = organisation_secrets(app)
+    key_file = tmp_path / "recovery.key"
+    key_file.write_text(recovery.encode_recovery_file(secrets.recovery_key, secrets.signing_key))
+    return str(key_file)
+
+
+def test_a_rolled_back_log_is_an_alarm_until_the_organisation_key_accepts_it(app, client, runner, tmp_path):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    admin = gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin")
+    admin_client = _signed_in(app, admin)
+    before = gen_concern(client)["reference"]  # this server anchors the log as it is
+    assert _wrapped_for(app, before) == {gita.id, bea.id}
+    post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
+    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}  # and anchors the disabling
+    with app.app_context():  # a backup from before Bea was disabled is put back (the log only: the worst case)
+        head = roster_log.head()
+        db.session.delete(head)
+        db.session.get(User, bea.id).is_active = True
+        db.session.commit()
+    during = gen_concern(client)["reference"]
+    assert _wrapped_for(app, during) == set() and _recovery_opens(app, during)
+    verified = _verify(runner)
+    assert verified.exit_code == 1 and "rolled back" in verified.output
+    # The operator checks who still holds the role and accepts with the organisation key: Gita only.
+    key_file = _key_file(app, tmp_path)
+    accepted = runner.invoke(args=["speakup", "roster", "accept", "--recovery-key-file", key_file,
+                                   "--keep", "gita@example.org"])  # fmt: skip
+    assert accepted.exit_code == 0, accepted.output
+    assert "kept: Gita Guardian" in accepted.output and "Bea" not in accepted.output
+    assert _verify(runner).exit_code == 0
+    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
+    # `speakup recover` gives her the concern raised during the alarm.
+    recovered = runner.invoke(args=["speakup", "recover", "--to", "gita@example.org", "--recovery-key-file",
+                                    key_file])  # fmt: skip
+    assert recovered.exit_code == 0, recovered.output
+    assert gita.id in _wrapped_for(app, during)
+
+
+def test_a_damaged_anchor_file_is_an_alarm_never_a_fresh_start(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
+    with open(app.config["ROSTER_ANCHOR_FILE"], "w") as anchor_file:
+        anchor_file.write("not json")
+    with app.app_context():  # any change makes the roster verify again
+        db.session.get(User, gita.id).name = "Gita Renamed"
+        db.session.commit()
+    reference = gen_concern(client)["reference"]
+    assert _wrapped_for(app, reference) == set() and _recovery_opens(app, reference)
+    assert any("anchor file is damaged" in alarm.get("reason", "") for alarm in _alarms(app))
+
+
+def test_the_first_checkpoint_names_the_recovery_key_and_nothing_else_is_trusted_for_it(app, client):
+    """Before the log, the recovery key wrapped for was whatever the organisation_keys row held."""
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    with app.app_context():
+        first = json.loads(db.session.scalar(select(RosterEntry).where(RosterEntry.seq == 1)).statement)
+        assert first["kind"] == "checkpoint" and first["members"] == [] and first["signer"] == "organisation"
+        assert roster_log.unb64(first["recovery_public"]) == kem.public_key_of(app.config["TEST_RECOVERY_PRIVATE_KEY"])
+        assert signing.roster_fingerprint(roster_log.unb64(first["root_public"])) == app.config["ROSTER_ROOT"]

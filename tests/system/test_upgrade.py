@@ -11,6 +11,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -23,6 +24,8 @@ from support.servers import ROOT, Browser, Staff, production_env, sign_in, start
 
 # The last commit before signed rosters: what a trust upgrading today is running.
 PRE_ROSTER_RELEASE = "59f02c677fe7a69e88c36eab1da46ee24bc84c97"
+# The last commit with endorsement chains, before the roster became a signed log.
+PRE_LOG_RELEASE = "82e5e6feca872ae34c2863100b66aac5c7730788"
 
 RAISE = """
 from speakup import create_app
@@ -32,17 +35,21 @@ print(answer.get_json()["reference"])
 """
 
 
-def _old_release(tmp_path: Path) -> Path:
+def _old_release(tmp_path: Path, commit: str = PRE_ROSTER_RELEASE) -> Path:
     try:
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", PRE_ROSTER_RELEASE],
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
             capture_output=True, check=True, timeout=60,
         )  # fmt: skip
     except (OSError, subprocess.CalledProcessError) as error:
         unavailable(f"the previous release's source from git ({error})")
-    folder = tmp_path / "previous-release"
+    folder = tmp_path / f"release-{commit[:8]}"
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(folder, filter="data")
+    built = ROOT / "speakup" / "static"
+    if (folder / "speakup" / "web" / "assets.py").exists():  # a release that serves built assets: lend it ours
+        shutil.copytree(built / "build", folder / "speakup" / "static" / "build", dirs_exist_ok=True)
+        shutil.copyfile(built / "manifest.json", folder / "speakup" / "static" / "manifest.json")
     return folder
 
 
@@ -171,3 +178,57 @@ def test_the_upgrade_changes_nothing_when_it_cannot_finish(tmp_path: Path, probl
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT purpose FROM organisation_keys").fetchall() == [("recovery",)]
     conn.close()
+
+
+def test_an_installation_with_endorsement_chains_starts_its_roster_log_with_one_command(tmp_path: Path):
+    old = _old_release(tmp_path, PRE_LOG_RELEASE)
+    env = production_env(f"sqlite:///{tmp_path / 'speakup.sqlite'}", workers="1", threads="2")
+    key = tmp_path / "recovery-key.txt"
+    initialised = _flask(old, env, "init", "--recovery-key-file", str(key))
+    env["SPEAKUP_ROSTER_ROOT"] = initialised.split("roster-root: ", 1)[1].split()[0]
+    staff = {}
+    for email, name, approve in (("gita@example.org", "Gita Guardian", ("--recovery-key-file", str(key))),
+                                 ("bea@example.org", "Bea Guardian", ())):  # fmt: skip
+        password = secrets.token_urlsafe(18)
+        created = _flask(old, env, "create-user", "--email", email, "--name", name, "--role", "guardian", *approve,
+                         stdin=password + "\n")  # fmt: skip
+        staff[email] = Staff(email, password, totp_secret_from(created))
+    raised = _run(old, env, "-c", f"WORDS = {json.dumps('Raised before the upgrade')}\n" + RAISE)
+    assert raised.returncode == 0, raised.stderr
+    old_reference = raised.stdout.strip()
+
+    # Migrated but not yet upgraded, this release believes nobody: the log has not started.
+    _flask(ROOT, env, "init", "--recovery-key-file", str(tmp_path / "unused.key"))
+    not_started = _run(ROOT, env, "-m", "flask", "--app", "wsgi", "speakup", "roster", "verify")
+    assert not_started.returncode == 1 and "roster upgrade" in not_started.stdout
+    upgraded = _flask(ROOT, env, "roster", "upgrade", "--recovery-key-file", str(key), "--approve", "gita@example.org")
+    assert "approved: Gita Guardian <gita@example.org>" in upgraded and "Bea" not in upgraded
+    assert "1 cases' lists of excluded guardians sealed" in upgraded
+    assert "ok      gita@example.org" in _flask(ROOT, env, "roster", "verify")
+
+    server = start_gunicorn(env, tmp_path)
+    try:
+        gita = Browser(server.base_url, "log-upgrade-gita")
+        assert sign_in(gita, staff["gita@example.org"]).status == 200
+        assert "Raised before the upgrade" in gita.get(f"/guardian/cases/{old_reference}").text
+        reporter = Browser(server.base_url, "log-upgrade-reporter")
+        new = reporter.post("/api/v1/concerns", json_body={"what_happened": "Raised after", "anonymity": "anonymous"})
+        assert "Raised after" in gita.get(f"/guardian/cases/{new.json()['reference']}").text
+        # Her approval carried over with her signing key: she approves Bea by the code on Bea's own screen.
+        bea = Browser(server.base_url, "log-upgrade-bea")
+        waiting = sign_in(bea, staff["bea@example.org"]).text
+        bea_code = waiting.split('<span id="safety-code">', 1)[1].split("<", 1)[0]
+        team = gita.get("/guardian/team")
+        with sqlite3.connect(tmp_path / "speakup.sqlite") as conn:
+            bea_id = conn.execute("SELECT id FROM users WHERE email = 'bea@example.org'").fetchone()[0]
+        conn.close()
+        approved = gita.post(f"/guardian/team/{bea_id}/approve",
+                             form={"csrf_token": team.csrf(), "safety_code": bea_code})  # fmt: skip
+        assert approved.status == 200 and "Bea Guardian is approved." in approved.text
+        # The older case, whose exclusions were sealed by the upgrade, can be shared with her.
+        case = gita.get(f"/guardian/cases/{old_reference}")
+        shared = gita.post(f"/guardian/cases/{old_reference}/share",
+                           form={"csrf_token": case.csrf(), "share_with": str(bea_id)})  # fmt: skip
+        assert shared.status == 200 and "Raised before the upgrade" in bea.get(f"/guardian/cases/{old_reference}").text
+    finally:
+        server.stop()
