@@ -73,6 +73,9 @@ def verify_command() -> None:
     if verified.failures or verified.problem:
         sys.exit(1)
     click.echo(f"Roster verified: {len(verified.members)} approved guardians.")
+    if verified.head:
+        # For comparing servers: a new server (an empty instance folder) anchors the first log it verifies.
+        click.echo(f"Roster log head: entry {verified.head[0]}, {verified.head[1]}")
 
 
 def _confirmed(subjects: list[dict], wanted: set[str], question: str, done: str) -> list[dict]:

@@ -79,6 +79,7 @@ class Roster:
     problem: str | None = None  # set: a roster alarm about the log itself, and nobody is believed
     waiting: dict[int, Approvals] = field(default_factory=dict)
     mismatched: frozenset[int] = frozenset()  # stored keys found not to be the person's own: reset them first
+    head: tuple[int, str] | None = None  # the verified log's last entry and its hash
     digest: str = field(default="", compare=False)
 
     def member(self, user_id: int) -> RosterMember | None:
@@ -166,13 +167,14 @@ def _verify(rows: list[Row], digest: str) -> Roster:
     if recovery_key is None and anchored is not None and anchored.recovery_public:
         recovery_key = roster_log.unb64(anchored.recovery_public)
     if problem is not None:
-        return Roster({}, (), recovery_key, problem, {}, frozenset(), digest)
+        return Roster({}, (), recovery_key, problem, {}, frozenset(), None, digest)
     slot = _root_slot(pinned_root(), replay.root_key)
     if slot and (anchored is None or (anchored.seq, anchored.hash) != (replay.head_seq, replay.head_hash)):
         at = roster_log.timestamp(utcnow())
         anchor.write_anchor(slot, anchor.Anchor(replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key)))
     members, failures, waiting = _compare_rows(replay, rows)
-    return Roster(members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), digest)
+    head = (replay.head_seq, replay.head_hash)
+    return Roster(members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest)
 
 
 def _current_subject(row: Row, approved: dict) -> dict:
