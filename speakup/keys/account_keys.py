@@ -98,7 +98,7 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
     """One Argon2id derivation; a wrong password fails to open the private key.
 
     An account made before signed rosters has no signing key: one is made now, while the password-derived key is
-    at hand, and sealed beside the others. Until a guardian or the organisation key endorses it, that key can
+    at hand, and sealed beside the others. Until a guardian or the organisation key approves it, that key can
     approve nobody (speakup/keys/roster.py)."""
     if not user.is_enrolled:
         raise InvalidCredentials()

@@ -132,7 +132,7 @@ DETAIL_KEYS = frozenset(
         "reason",  # a short fixed reason such as "wrong_password", never free text from a form
         "format",  # export format
         "period",  # export reporting period, such as "2024-Q1"
-        "by",  # who endorsed a guardian: "guardian" or "organisation"
+        "by",  # who approved a guardian: "guardian" or "organisation"
         "channel",  # how a recorded concern was raised (in person, phone...)
         "referred_to",  # who a referred case went to, a coded value
         "respond_by",  # the new date to respond by after escalating to stage 2 (ISO date)

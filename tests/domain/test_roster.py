@@ -1,6 +1,7 @@
-"""The signed roster (issue 12): a guardian receives case keys only while an endorsement of their current keys
-verifies up to the pinned organisation key. Someone who can write to the database (an operator, or an
-administrator with SQL access) tries to slip a key in: each attempt is left out, alarmed and audited."""
+"""The signed roster (issues 12 and 23): a guardian receives case keys only while the roster log, signed up to the
+pinned organisation key, approves their current keys. Someone who can write to the database tries to slip a key in:
+a changed account is left out and alarmed; a forged, edited or rolled-back log is an alarm, and only the recovery
+key opens what is raised meanwhile."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The attack that issue 12 closes, replayed through real HTTP against gunicorn in production mode.
 
 An administrator tries to read concerns: they add a guardian account, follow its enrolment link themselves, and
-sign in as it. It opens nothing, because new case keys are wrapped only for guardians whose endorsement verifies
+sign in as it. It opens nothing, because new case keys are wrapped only for guardians the signed roster log approves,
 up to the pinned organisation key. Once a real guardian types its safety code it reads concerns raised from then
 on, and none raised before that nobody shared with it. Resetting a real guardian's account gives the
 administrator a link, never a secret, and leaves that guardian pending. On SQLite, and on PostgreSQL when
