@@ -315,20 +315,19 @@ class RosterChange:
 def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]:
     """Guardians added, approved, reset, disabled, enabled or left out lately, newest first: the notice every
     guardian sees on the queue, so an account nobody expected does not go unnoticed. Drawn from the roster log,
-    which holds guardian changes only, so nothing else (an administrator's own accounts, say) can push them out."""
+    which holds guardian changes only, so nothing else (an administrator's own accounts, say) can push them out, and
+    dated by each statement's own time, which is in the hash chain (the row's ``created_at`` is only a copy)."""
     since = utcnow() - timedelta(days=days)
-    entries = list(
-        db.session.scalars(
-            select(RosterEntry)
-            .where(RosterEntry.kind.in_(tuple(ROSTER_CHANGES)), RosterEntry.created_at >= since)
-            .order_by(RosterEntry.seq.desc())
-            .limit(limit)
-        )
-    )
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_({e.user_id for e in entries}))).all())
+    entries = db.session.scalars(
+        select(RosterEntry).where(RosterEntry.kind.in_(tuple(ROSTER_CHANGES))).order_by(RosterEntry.seq.desc()).limit(limit)
+    ).all()
+    dated = [(roster_log.recorded_at(entry), entry) for entry in entries]
+    recent = [(at, entry) for at, entry in dated if at is not None and at >= since]
+    ids = {entry.user_id for _, entry in recent}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
     return [
-        RosterChange(entry.created_at, names.get(entry.user_id, "A former guardian"), ROSTER_CHANGES[entry.kind])
-        for entry in entries
+        RosterChange(at, names.get(entry.user_id, "A former guardian"), ROSTER_CHANGES[entry.kind])
+        for at, entry in recent
     ]
 
 

@@ -100,6 +100,15 @@ def timestamp(at: datetime) -> str:
     return at.isoformat(timespec="microseconds") + "Z"
 
 
+def recorded_at(entry: Entry) -> datetime | None:
+    """When the statement says it was made (UTC, naive like every stored time), or None if it cannot be read."""
+    statement = _parse(entry.statement)
+    try:
+        return datetime.fromisoformat(str(statement["at"]).removesuffix("Z")) if statement else None
+    except (KeyError, ValueError):
+        return None
+
+
 def approvals_needed(required: int, others: int) -> int:
     """``required`` approvals (ROSTER_APPROVALS_REQUIRED) once at least that many other guardians are approved;
     while the roster is smaller, one, or nobody could ever be added."""
