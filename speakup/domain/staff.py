@@ -7,14 +7,18 @@ create an account with a password read from standard input, for the person runni
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import password_keys, totp
 from speakup.crypto.passwords import password_problem
@@ -42,6 +46,30 @@ class AccountError(Exception):
         self.field = field
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+LOG_RACE_ATTEMPTS = 3
+
+
+def one_place_in_the_log(action: Callable[P, R]) -> Callable[P, R]:
+    """Every change to the guardians takes the next place in the roster log. Two at the same moment (two guardians
+    approving a newcomer, an administrator disabling someone meanwhile) race for one place and the database refuses
+    the later; nothing of it was kept, so it is made again from the start, after the other."""
+
+    @functools.wraps(action)
+    def attempt(*args: P.args, **kwargs: P.kwargs) -> R:
+        for tries in range(1, LOG_RACE_ATTEMPTS + 1):
+            try:
+                return action(*args, **kwargs)
+            except IntegrityError:
+                db.session.rollback()
+                if tries == LOG_RACE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return attempt
+
+
 def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
@@ -66,6 +94,7 @@ def _check_new_account(email: str, name: str, role: str) -> None:
         raise AccountError("An account with that email address already exists", "email")
 
 
+@one_place_in_the_log
 def create_user(
     email: str, name: str, role: str, password: str, actor_type: str = "system", actor_id: int | None = None
 ) -> NewAccount:
@@ -98,6 +127,7 @@ class EnrolmentLink:
         return enrolment.link_url(self.token)
 
 
+@one_place_in_the_log
 def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
     """An administrator adds an account: no password, no keys, only a one-time enrolment link for its owner.
     Commits."""
@@ -215,6 +245,7 @@ def change_password(user: User, current_password: str, new_password: str, keep_s
     db.session.commit()
 
 
+@one_place_in_the_log
 def reset_account(user: User, admin: User) -> EnrolmentLink:
     """An administrator's reset of a forgotten password: a new enrolment link, never a password.
 
@@ -238,6 +269,7 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
     return EnrolmentLink(user, token)
 
 
+@one_place_in_the_log
 def set_active(user: User, active: bool, admin: User) -> None:
     """Disabling ends the person's sessions at once and stops new cases reaching them; enabling a guardian again
     leaves them waiting for approval, as a newcomer."""
@@ -257,6 +289,7 @@ def set_active(user: User, active: bool, admin: User) -> None:
         tell_guardians_of_roster_change()
 
 
+@one_place_in_the_log
 def approve_guardian(user: User, approver: User, approver_keys: account_keys.AccountKeys, typed_code: str) -> None:
     """An approved guardian puts a pending one on the roster by the safety code read to them; every guardian is
     told. ``approvals.ApprovalRefused`` (by its field, nothing changed) for a wrong code or an approver who may not."""

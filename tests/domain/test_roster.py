@@ -383,3 +383,48 @@ def test_the_first_checkpoint_names_the_recovery_key_and_nothing_else_is_trusted
         assert first["kind"] == "checkpoint" and first["members"] == [] and first["signer"] == "organisation"
         assert roster_log.unb64(first["recovery_public"]) == kem.public_key_of(app.config["TEST_RECOVERY_PRIVATE_KEY"])
         assert signing.roster_fingerprint(roster_log.unb64(first["root_public"])) == app.config["ROSTER_ROOT"]
+
+
+def test_two_guardians_approving_at_the_same_moment_both_count(app, client, monkeypatch):
+    """Both read the same head of the log and race for the next place: the later is made again after the other."""
+    import threading
+
+    from speakup.domain import staff
+
+    people = [gen_staff(app, email=f"{name}@example.org", name=f"{name.title()} Guardian") for name in ("gita", "bea")]
+    gen_staff(app, email="cal@example.org", name="Cal Guardian")
+    nia = gen_staff(app, email="nia@example.org", name="Nia New", approved=False)
+    with app.app_context():
+        code = roster.safety_code_of(db.session.get(User, nia.id))
+        keys = {p.id: account_keys.unlock_account(db.session.get(User, p.id), p.password).keys for p in people}
+    both_read = threading.Barrier(2, timeout=10)
+    real_head = roster_log.head
+    first_reads: list[int] = []
+
+    def head_together():
+        row = real_head()
+        if len(first_reads) < 2:
+            first_reads.append(row.seq)
+            both_read.wait()  # each has read the head before either writes
+        return row
+
+    monkeypatch.setattr(roster_log, "head", head_together)
+    failures: list[BaseException] = []
+
+    def approve(person) -> None:
+        with app.app_context():
+            try:
+                newcomer, approver = db.session.get(User, nia.id), db.session.get(User, person.id)
+                staff.approve_guardian(newcomer, approver, keys[person.id], code)
+            except BaseException as error:
+                failures.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=approve, args=(person,)) for person in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == [] and first_reads[0] == first_reads[1]
+    assert nia.id in _wrapped_for(app, gen_concern(client)["reference"])  # two approvals: on the roster
