@@ -87,6 +87,9 @@ class PendingShare:
     target_name: str
     requested_by: User | None
     created_at: object
+    # Who asked, as sealed with the request: the one fact the second-guardian rule rests on, so never taken from the
+    # plain requested_by_id column, which a database writer could blank. None for a request from before it was sealed.
+    sealed_requester: int | None = None
 
 
 def _target_aad(case_id: int, uid: str) -> bytes:
@@ -102,7 +105,9 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
         uid=uid,
         case_id=case.id,
         requested_by_id=requester.id,
-        target_ct=sealing.seal_text(case_key, json.dumps(target.id), _target_aad(case.id, uid)),
+        target_ct=sealing.seal_text(
+            case_key, json.dumps({"target": target.id, "requested_by": requester.id}), _target_aad(case.id, uid)
+        ),
         created_at=utcnow(),
     )
     db.session.add(request)
@@ -117,11 +122,15 @@ def pending(case: Case, case_key: bytes) -> list[PendingShare]:
     rows = db.session.scalars(db.select(ShareRequest).where(ShareRequest.case_id == case.id).order_by(ShareRequest.id))
     requests = []
     for row in rows:
-        target_id = json.loads(sealing.open_text(case_key, row.target_ct, _target_aad(case.id, row.uid)))
+        sealed = json.loads(sealing.open_text(case_key, row.target_ct, _target_aad(case.id, row.uid)))
+        if isinstance(sealed, dict):
+            target_id, requester = sealed["target"], sealed["requested_by"]
+        else:  # sealed before the requester was
+            target_id, requester = sealed, None
         member = verified.member(target_id)
         target_user = db.session.get(User, target_id)
         name = member.name if member else (target_user.name if target_user else "a former guardian")
-        requests.append(PendingShare(row.uid, member, name, row.requested_by, row.created_at))
+        requests.append(PendingShare(row.uid, member, name, row.requested_by, row.created_at, requester))
     return requests
 
 
@@ -135,7 +144,9 @@ def _find(case: Case, case_key: bytes, uid: str) -> PendingShare:
 def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingShare:
     """The second guardian agrees: the case key is wrapped for the excluded guardian, and the reporter is told."""
     request = _find(case, case_key, uid)
-    if request.requested_by is not None and request.requested_by.id == confirmer.id:
+    if request.sealed_requester is None:
+        raise ShareRefused("This request cannot be confirmed: ask for the share again")
+    if request.sealed_requester == confirmer.id:
         raise ShareRefused("A second guardian must confirm: you asked for this share yourself")
     if request.target is None:
         raise ShareRefused(f"{request.target_name} is not an approved guardian now: the request cannot go ahead")

@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 ROLES = ("guardian", "admin")
 # One address: a local part, one "@", a dotted domain; no spaces, commas or angle brackets, so an
 # email to a guardian can never be sent to a second, smuggled-in address.
-EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+# The domain's labels are never empty, so "gita@trust.example." cannot pass for gita@trust.example on the Team page.
+EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\".]+(?:\.[^@\s,;<>\".]+)+")
 
 
 class AccountError(Exception):
@@ -330,7 +331,7 @@ def staff_states() -> list[StaffState]:
 
 ROSTER_CHANGES = {
     roster_log.ADDED: "was added",
-    roster_log.APPROVE: "was approved",
+    roster_log.APPROVE: "received an approval",
     roster_log.RESET: "was reset and must be approved again",
     roster_log.DISABLE: "was disabled",
     roster_log.ENABLED: "was enabled again and must be approved again",
@@ -358,10 +359,15 @@ def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]
     recent = [(at, entry) for at, entry in dated if at is not None and at >= since]
     ids = {entry.user_id for _, entry in recent}
     names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
-    return [
-        RosterChange(at, names.get(entry.user_id, "A former guardian"), ROSTER_CHANGES[entry.kind])
-        for at, entry in recent
-    ]
+    verified = roster.current_roster()
+    changes, approved_shown = [], set()
+    for at, entry in recent:  # newest first: a member's newest approval is the one that made them one
+        what = ROSTER_CHANGES[entry.kind]
+        if entry.kind == roster_log.APPROVE and verified.member(entry.user_id) and entry.user_id not in approved_shown:
+            what = "was approved"
+            approved_shown.add(entry.user_id)
+        changes.append(RosterChange(at, names.get(entry.user_id, "A former guardian"), what))
+    return changes
 
 
 def get_user(user_id: object) -> User | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -202,9 +203,8 @@ def _compare_rows(
             user_id, row.email, row.name, roster_log.unb64(subject["hpke_public"]), signing_public
         )
     required = int(current_app.config["ROSTER_APPROVALS_REQUIRED"])
-    need = roster_log.approvals_needed(required, len(replay.members))
     waiting = {
-        user_id: Approvals(len(pending.approvers), need, pending.approvers)
+        user_id: Approvals(len(pending.approvers), replay.needed_for(user_id, required), pending.approvers)
         for user_id, pending in replay.waiting.items()
         if user_id in by_id and _current_subject(by_id[user_id], pending.subject) == pending.subject
     }
@@ -212,6 +212,10 @@ def _compare_rows(
 
 
 _cache_lock = threading.Lock()
+# The digest covers the guardian rows and the log's head only (reading every entry for every concern would cost
+# more than the concern): an entry edited behind an unchanged head changes nothing the cached roster was verified
+# from, but it should still be seen. So the whole log is verified again at least this often, in each process.
+RECHECK_SECONDS = 60.0
 
 
 def current_roster() -> Roster:
@@ -220,12 +224,12 @@ def current_roster() -> Roster:
     digest = _digest(rows, roster_log.head())
     cache = current_app.extensions.setdefault("speakup_roster", {})
     cached = cache.get("roster")
-    if cached is not None and cached.digest == digest:
+    if cached is not None and cached.digest == digest and time.monotonic() - cache["at"] < RECHECK_SECONDS:
         return cached
     with _cache_lock:
         roster = _verify(rows, digest)
         _raise_alarms(roster, cache.setdefault("alarmed", set()))
-        cache["roster"] = roster
+        cache["roster"], cache["at"] = roster, time.monotonic()
     return roster
 
 

@@ -139,6 +139,19 @@ class Replay:
     problem: str | None = None
     # Accounts whose stored keys were found not to be their own at sign-in: approved again only after a reset.
     mismatched: set[int] = field(default_factory=set)
+    # Every roster since the checkpoint. The approvals a newcomer needs count the most guardians there have been
+    # besides them, not how many are left: otherwise an administrator could disable the others first, and one
+    # guardian's approval would be enough. Only the organisation key (a checkpoint, or its approval) lowers it.
+    rosters: list[frozenset[int]] = field(default_factory=list)
+
+    def needed_for(self, user_id: int, required: int) -> int:
+        others = max((len(members - {user_id}) for members in self.rosters), default=0)
+        return approvals_needed(required, others)
+
+    def note_roster(self) -> None:
+        current = frozenset(self.members)
+        if not self.rosters or self.rosters[-1] != current:
+            self.rosters.append(current)
 
     def fail(self, seq: int, why: str) -> Replay:
         self.problem = f"roster log entry {seq}: {why}"
@@ -205,6 +218,7 @@ def replay(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | No
     if state.recovery_key is None or not isinstance(members, list):
         return state.fail(entries[start].seq, "the checkpoint is malformed")
     state.members = {member["user_id"]: member for member in members if _is_subject(member, member.get("user_id"))}
+    state.note_roster()
     previous = entries[start]
     for row in entries[start + 1 :]:
         statement = _parse(row.statement)
@@ -220,6 +234,7 @@ def replay(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | No
         why = _apply(state, row, statement, required)
         if why:
             return state.fail(row.seq, why)
+        state.note_roster()
         previous = row
     state.head_seq, state.head_hash = previous.seq, entry_hash(previous)
     return state
@@ -285,8 +300,7 @@ def _apply_approval(state: Replay, row: Entry, statement: dict, required: int) -
     earlier = state.waiting.get(user_id)
     approvers = (earlier.approvers if earlier and earlier.subject == subject else frozenset()) | {signer}
     counted = frozenset(approver for approver in approvers if approver == ORGANISATION or approver in state.members)
-    others = len([member for member in state.members if member != user_id])
-    if ORGANISATION in counted or len(counted) >= approvals_needed(required, others):
+    if ORGANISATION in counted or len(counted) >= state.needed_for(user_id, required):
         state.members[user_id] = subject
         state.waiting.pop(user_id, None)
     else:

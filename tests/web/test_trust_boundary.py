@@ -259,3 +259,85 @@ def test_a_sign_in_whose_stored_keys_are_not_the_persons_own_is_a_roster_alarm(a
         alarms = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ROSTER_ALARM)).all()
         assert any(audit.detail_of(alarm).get("guardian_id") == bea.id for alarm in alarms)
     assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
+
+
+# --- Found by the outside review of the roster log (issue 23, done-when 3) ---------------------------------------
+
+
+def test_an_administrator_who_disables_the_other_guardians_first_still_needs_two_approvals(app, client):
+    """The administrator disables Bea and Cal, adds an account and enrols as it; Gita alone approves it."""
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    cal = gen_staff(app, email="cal@example.org", name="Cal Guardian")
+    admin_client = _admin_client(app)
+    for other in (bea, cal):
+        post_form(admin_client, "/admin/", f"/admin/users/{other.id}/disable")
+    puppet = enrol(app, _invite(admin_client, "Pat Puppet", "pat@example.org"))
+    _approve(_signed_in(app, gita), puppet.staff.id, puppet.safety_code)
+    reference = gen_concern(client)["reference"]
+    assert puppet.staff.id not in _wrapped_for(app, reference)
+    # Bea and Cal enabled again cannot be brought back by Gita and the puppet either.
+    for other in (bea, cal):
+        post_form(admin_client, "/admin/", f"/admin/users/{other.id}/enable")
+    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
+
+
+def test_a_share_request_whose_requester_was_blanked_in_the_database_needs_a_second_guardian(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    reference = gen_concern(client, exclude_guardian=str(bea.id))["reference"]
+    gita_client = _signed_in(app, gita)
+    post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share",
+              share_with=str(bea.id), override_exclusion="yes")  # fmt: skip
+    from speakup.platform.models import ShareRequest
+
+    with app.app_context():
+        request = db.session.scalar(select(ShareRequest))
+        uid = request.uid
+        request.requested_by_id = None  # the database writer hides who asked
+        db.session.commit()
+    post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share-requests/{uid}/confirm")
+    assert bea.id not in _wrapped_for(app, reference)
+
+
+def test_an_entry_edited_behind_an_unchanged_head_is_seen_within_a_minute(app, client, monkeypatch):
+    import json as json_module
+
+    from speakup.keys import roster
+    from speakup.platform.models import RosterEntry
+
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    gen_concern(client)  # verified and cached
+    with app.app_context():
+        entry = db.session.scalar(select(RosterEntry).where(RosterEntry.kind == "approve"))
+        statement = json_module.loads(entry.statement)
+        statement["subject"]["email"] = "someone.else@example.org"
+        entry.statement = json_module.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+        db.session.commit()
+    now = [roster.time.monotonic()]
+    monkeypatch.setattr(roster.time, "monotonic", lambda: now[0])
+    now[0] += roster.RECHECK_SECONDS + 1
+    reference = gen_concern(client)["reference"]
+    assert _wrapped_for(app, reference) == set()
+    with app.app_context():
+        assert roster.current_roster().problem is not None
+
+
+def test_an_address_with_a_trailing_dot_cannot_pass_for_a_guardians(app):
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    response = post_form(_admin_client(app), "/admin/invite", name="Gita Guardian", email="gita@example.org.",
+                         role="guardian")  # fmt: skip
+    assert response.status_code == 400 and "Enter a valid email address" in response.get_data(as_text=True)
+
+
+def test_the_notice_says_approved_only_when_the_approvals_are_complete(app):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    nia = enrol(app, _invite(_admin_client(app)))
+    _approve(_signed_in(app, gita), nia.staff.id, nia.safety_code)
+    notice = _signed_in(app, bea).get("/guardian/").get_data(as_text=True)
+    assert "Nia New received an approval" in notice and "Nia New was approved" not in notice
+    _approve(_signed_in(app, bea), nia.staff.id, nia.safety_code)
+    notice = _signed_in(app, gita).get("/guardian/").get_data(as_text=True)
+    assert "Nia New was approved" in notice

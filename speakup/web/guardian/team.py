@@ -52,9 +52,15 @@ def approve(user_id: int):
     except approvals.ApprovalRefused as refused:
         form.fail({refused.field: refused.message})
         return _team_page(form, user.id, 400)
-    if roster.current_roster().member(user.id) is None:
-        waiting = roster.current_roster().approvals_of(user.id)
+    verified = roster.current_roster()
+    if verified.member(user.id) is None:
+        waiting = verified.approvals_of(user.id)
         count = f"{waiting.have} of {waiting.need} approvals" if waiting else "an approval"
+        can_approve = [m for m in verified.guardians(exclude_ids=(user.id,)) if m.signing_public_key is not None]
+        if waiting is not None and len(can_approve) < waiting.need:
+            return _team_page(notice=f"Your approval of {user.name} is recorded ({count}). Fewer guardians are "
+                                     "approved now than there have been, so your Freedom to Speak Up lead must "
+                                     "approve them with the organisation key.")  # fmt: skip
         return _team_page(notice=f"Your approval of {user.name} is recorded ({count}). Another guardian must also "
                                  "check their safety code and approve them.")  # fmt: skip
     return _team_page(notice=f"{user.name} is approved. New concerns will reach them; share older cases with them "
