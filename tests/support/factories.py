@@ -17,7 +17,7 @@ from PIL import Image
 from speakup.crypto import totp
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
-from speakup.platform.models import Case, User, db
+from speakup.platform.models import Case, CaseGrant, User, db
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form
 
 PASSWORD = "correct horse battery staple"
@@ -172,3 +172,29 @@ def case_row(app: Flask, reference: str) -> Case:
         case = db.session.scalar(db.select(Case).where(Case.reference == reference))
         db.session.expunge(case)
         return case
+
+
+def guardians_wrapped_for(app: Flask, reference: str) -> set[int]:
+    """The accounts a case's key was wrapped for as guardians (its guardian grants)."""
+    with app.app_context():
+        case_id = db.session.scalar(db.select(Case.id).where(Case.reference == reference))
+        query = db.select(CaseGrant.user_id).where(CaseGrant.case_id == case_id, CaseGrant.recipient == "guardian")
+        return set(db.session.scalars(query))
+
+
+def grant_opens_with(app: Flask, reference: str, private_key: bytes, recipient: str | None = None) -> bool:
+    """Whether any of the case's HPKE grants (a guardian's or the recovery key's; only ``recipient``'s if given)
+    opens with ``private_key``."""
+    from speakup.crypto import kem, sealing
+
+    with app.app_context():
+        case_id = db.session.scalar(db.select(Case.id).where(Case.reference == reference))
+        for grant in db.session.scalars(db.select(CaseGrant).where(CaseGrant.case_id == case_id)):
+            if grant.recipient == "reporter" or (recipient and grant.recipient != recipient):
+                continue
+            try:
+                kem.unwrap_case_key(grant.wrapped_key, private_key, case_id)
+                return True
+            except sealing.DecryptionError:
+                continue
+    return False

@@ -12,41 +12,22 @@ import urllib.parse
 
 import pytest
 from sqlalchemy import select, update
-from support.factories import PASSWORD, enrol, enrolment_path, gen_concern, gen_staff
+from support.factories import (
+    PASSWORD,
+    enrol,
+    enrolment_path,
+    gen_concern,
+    gen_staff,
+    grant_opens_with,
+    guardians_wrapped_for,
+)
 from support.html import AuthActions, post_form
 
-from speakup.crypto import kem, sealing, signing
+from speakup.crypto import kem, signing
 from speakup.domain import enrolment
 from speakup.keys import account_keys
 from speakup.ops import audit
-from speakup.platform.models import AuditEvent, Case, CaseGrant, OrganisationKey, User, db
-
-
-def _case(app, reference: str) -> Case:
-    with app.app_context():
-        return db.session.scalar(select(Case).where(Case.reference == reference))
-
-
-def _wrapped_for(app, reference: str) -> set[int]:
-    case_id = _case(app, reference).id
-    with app.app_context():
-        query = select(CaseGrant.user_id).where(CaseGrant.case_id == case_id, CaseGrant.recipient == "guardian")
-        return set(db.session.scalars(query))
-
-
-def _opens_with(app, reference: str, private_key: bytes) -> bool:
-    """Whether any guardian or recovery grant of the case opens with ``private_key``."""
-    case_id = _case(app, reference).id
-    with app.app_context():
-        for grant in db.session.scalars(select(CaseGrant).where(CaseGrant.case_id == case_id)):
-            if grant.recipient == "reporter":
-                continue
-            try:
-                kem.unwrap_case_key(grant.wrapped_key, private_key, case_id)
-                return True
-            except sealing.DecryptionError:
-                continue
-    return False
+from speakup.platform.models import AuditEvent, Case, OrganisationKey, User, db
 
 
 def _signed_in(app, staff):
@@ -81,9 +62,9 @@ def test_a_recovery_key_replaced_in_the_database_opens_no_new_concern(app, clien
         row.public_key = attacker.public_bytes
         db.session.commit()
     reference = gen_concern(client)["reference"]
-    assert not _opens_with(app, reference, attacker.private_bytes)
-    assert _opens_with(app, reference, app.config["TEST_RECOVERY_PRIVATE_KEY"])  # the genuine key still holds it
-    assert _wrapped_for(app, reference) == {gita.id}
+    assert not grant_opens_with(app, reference, attacker.private_bytes)
+    assert grant_opens_with(app, reference, app.config["TEST_RECOVERY_PRIVATE_KEY"])  # the genuine key still holds it
+    assert guardians_wrapped_for(app, reference) == {gita.id}
 
 
 # --- Finding 2: a pending guardian's keys swapped before approval -----------------------------------------------
@@ -111,8 +92,8 @@ def test_keys_swapped_before_approval_never_reach_the_roster(app, client):
     # Someone passing the swapped code off as Nia's gets nothing approved that reads.
     _approve(_signed_in(app, gita), nia.staff.id, swapped_code)
     reference = gen_concern(client)["reference"]
-    assert nia.staff.id not in _wrapped_for(app, reference)
-    assert not _opens_with(app, reference, hpke.private_bytes)
+    assert nia.staff.id not in guardians_wrapped_for(app, reference)
+    assert not grant_opens_with(app, reference, hpke.private_bytes)
 
 
 # --- Finding 3: disabling and resetting were not part of the signed roster -------------------------------------
@@ -125,7 +106,7 @@ def test_a_disabled_guardian_made_active_again_in_the_database_receives_nothing(
     with app.app_context():
         db.session.execute(update(User).where(User.id == bea.id).values(is_active=True))
         db.session.commit()
-    assert bea.id not in _wrapped_for(app, gen_concern(client)["reference"])
+    assert bea.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
 
 
 def test_key_columns_put_back_from_before_a_reset_receive_nothing(app, client):
@@ -138,7 +119,7 @@ def test_key_columns_put_back_from_before_a_reset_receive_nothing(app, client):
         db.session.execute(update(User.__table__).where(User.id == bea.id).values(**before))
         db.session.commit()
     reference = gen_concern(client)["reference"]
-    assert bea.id not in _wrapped_for(app, reference)
+    assert bea.id not in guardians_wrapped_for(app, reference)
 
 
 def test_an_administrators_disable_then_enable_does_not_make_a_reader(app, client):
@@ -147,7 +128,7 @@ def test_an_administrators_disable_then_enable_does_not_make_a_reader(app, clien
     admin_client = _admin_client(app)
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/enable")
-    assert bea.id not in _wrapped_for(app, gen_concern(client)["reference"])
+    assert bea.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
 
 
 # --- Finding 5, the smaller ones ----------------------------------------------------------------------------------
@@ -200,7 +181,7 @@ def test_a_case_whose_sealed_exclusions_were_deleted_is_shared_with_nobody(app, 
                        share_with=str(bea.id))  # fmt: skip
     assert shared.status_code >= 400
     post_form(gita_client, "/guardian/share", share_with=str(bea.id))
-    assert bea.id not in _wrapped_for(app, reference)
+    assert bea.id not in guardians_wrapped_for(app, reference)
 
 
 def test_administrators_own_accounts_cannot_push_a_guardian_change_off_the_notice(app):
@@ -222,7 +203,7 @@ def test_the_command_line_approves_nobody_without_the_safety_code(app, runner, t
     secret = recovery.encode_recovery_file(config["TEST_RECOVERY_PRIVATE_KEY"], config["TEST_ROSTER_SIGNING_KEY"])
     key_file.write_text(secret)
     runner.invoke(args=["speakup", "approve", "--email", "pat@example.org", "--recovery-key-file", str(key_file)])
-    assert pat.id not in _wrapped_for(app, gen_concern(app.test_client())["reference"])
+    assert pat.id not in guardians_wrapped_for(app, gen_concern(app.test_client())["reference"])
 
 
 def test_one_guardian_and_one_administrator_together_cannot_add_a_reader(app, client):
@@ -230,10 +211,10 @@ def test_one_guardian_and_one_administrator_together_cannot_add_a_reader(app, cl
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     nia = enrol(app, _invite(_admin_client(app)))
     _approve(_signed_in(app, gita), nia.staff.id, nia.safety_code)
-    assert nia.staff.id not in _wrapped_for(app, gen_concern(client)["reference"])
+    assert nia.staff.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
     # A second guardian's approval, after checking the same code, makes her a reader.
     _approve(_signed_in(app, bea), nia.staff.id, nia.safety_code)
-    assert nia.staff.id in _wrapped_for(app, gen_concern(client)["reference"])
+    assert nia.staff.id in guardians_wrapped_for(app, gen_concern(client)["reference"])
 
 
 def test_the_guardians_a_reporter_may_keep_out_are_the_roster_only(app, client):
@@ -258,7 +239,7 @@ def test_a_sign_in_whose_stored_keys_are_not_the_persons_own_is_a_roster_alarm(a
     with app.app_context():
         alarms = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ROSTER_ALARM)).all()
         assert any(audit.detail_of(alarm).get("guardian_id") == bea.id for alarm in alarms)
-    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
+    assert guardians_wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
 
 
 # --- Found by the outside review of the roster log (issue 23, done-when 3) ---------------------------------------
@@ -275,11 +256,11 @@ def test_an_administrator_who_disables_the_other_guardians_first_still_needs_two
     puppet = enrol(app, _invite(admin_client, "Pat Puppet", "pat@example.org"))
     _approve(_signed_in(app, gita), puppet.staff.id, puppet.safety_code)
     reference = gen_concern(client)["reference"]
-    assert puppet.staff.id not in _wrapped_for(app, reference)
+    assert puppet.staff.id not in guardians_wrapped_for(app, reference)
     # Bea and Cal enabled again cannot be brought back by Gita and the puppet either.
     for other in (bea, cal):
         post_form(admin_client, "/admin/", f"/admin/users/{other.id}/enable")
-    assert _wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
+    assert guardians_wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
 
 
 def test_a_share_request_whose_requester_was_blanked_in_the_database_needs_a_second_guardian(app, client):
@@ -297,7 +278,7 @@ def test_a_share_request_whose_requester_was_blanked_in_the_database_needs_a_sec
         request.requested_by_id = None  # the database writer hides who asked
         db.session.commit()
     post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share-requests/{uid}/confirm")
-    assert bea.id not in _wrapped_for(app, reference)
+    assert bea.id not in guardians_wrapped_for(app, reference)
 
 
 def test_an_entry_edited_behind_an_unchanged_head_is_seen_within_a_minute(app, client, monkeypatch):
@@ -319,7 +300,7 @@ def test_an_entry_edited_behind_an_unchanged_head_is_seen_within_a_minute(app, c
     monkeypatch.setattr(roster.time, "monotonic", lambda: now[0])
     now[0] += roster.RECHECK_SECONDS + 1
     reference = gen_concern(client)["reference"]
-    assert _wrapped_for(app, reference) == set()
+    assert guardians_wrapped_for(app, reference) == set()
     with app.app_context():
         assert roster.current_roster().problem is not None
 
