@@ -34,9 +34,11 @@ def password_params() -> password_keys.PasswordParams:
 
 
 def derive_password_key(password: str, salt: bytes, params: password_keys.PasswordParams) -> bytes:
-    """One Argon2id derivation, waiting for one of this process's slots so its memory stays bounded."""
+    """One Argon2id derivation with the server's pepper as its secret, waiting for one of this process's slots so its
+    memory stays bounded."""
+    secret = password_keys.pepper_secret(current_app.config["TOKEN_PEPPER_BYTES"])
     with current_app.extensions["speakup_password_derivations"]:
-        return password_keys.password_key(password, salt, params)
+        return password_keys.password_key(password, salt, params, secret)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def seal_account(
     user.public_key = kem.public_key_of(keys.private_key)
     user.password_salt = salt
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
+    user.kdf_peppered = params.peppered
     user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, account_aad(salt, "private-key"))
     user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, account_aad(salt, "totp")) if totp_secret else None
     _seal_signing_key(user, wrapping_key, keys.signing_key)
@@ -91,7 +94,9 @@ class UnlockedAccount:
 
 
 def password_params_of(user: User) -> password_keys.PasswordParams:
-    return password_keys.PasswordParams(user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes)
+    return password_keys.PasswordParams(
+        user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes, peppered=bool(user.kdf_peppered)
+    )
 
 
 def unlock_account(user: User, password: str) -> UnlockedAccount:
@@ -122,7 +127,11 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
     if signing_key is None:
         signing_key = signing.generate_signing_keypair().private_bytes
         _seal_signing_key(user, wrapping_key, signing_key)
-    return UnlockedAccount(AccountKeys(private_key, signing_key), totp_secret)
+    keys = AccountKeys(private_key, signing_key)
+    if not user.kdf_peppered:
+        # Sealed before the pepper joined the password: sealed again now, with it (one more derivation, once).
+        seal_account(user, password, password_params(), keys, totp_secret)
+    return UnlockedAccount(keys, totp_secret)
 
 
 def holds_stored_keys(user: User, keys: AccountKeys) -> bool:

@@ -318,7 +318,7 @@ def test_argon2_derivations_are_bounded_per_process(app, monkeypatch, slots):
     running, most = 0, 0
     lock = threading.Lock()
 
-    def slow_derivation(password, salt, params):
+    def slow_derivation(password, salt, params, secret=None):
         nonlocal running, most
         with lock:
             running += 1

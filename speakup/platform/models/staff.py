@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from speakup.platform.models.base import db, utcnow
@@ -38,6 +38,9 @@ class User(db.Model):
     kdf_memory_kib: Mapped[int | None]
     kdf_iterations: Mapped[int | None]
     kdf_lanes: Mapped[int | None]
+    # Whether the server's pepper is Argon2id's secret for this account's keys (speakup/crypto/password_keys.py).
+    # False only for an account sealed before it was, until its next sign-in. Changing it only stops sign-in.
+    kdf_peppered: Mapped[bool] = mapped_column(default=True, server_default=false())
     # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_last_step: Mapped[int | None]  # refuses a code's replay within its window

@@ -1,0 +1,65 @@
+"""Issue 24, point 4: the pepper joins the password. A guardian's private keys and TOTP seed are sealed under
+Argon2id(password, salt, secret = a key from the server's pepper), so a copy of the database without the environment
+file gives nothing to test password guesses against, even the right password. Accounts sealed before are moved over
+at their next sign-in."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from support.factories import PASSWORD, gen_staff
+from support.html import AuthActions
+
+from speakup.crypto import password_keys, sealing
+from speakup.keys import account_keys
+from speakup.platform.models import User, db
+
+
+@contextmanager
+def _without_the_pepper(app):
+    """The same database, opened by someone without the environment file: the service's code, any other pepper."""
+    real = app.config["TOKEN_PEPPER_BYTES"]
+    app.config["TOKEN_PEPPER_BYTES"] = b"a thief's guess at the pepper"
+    try:
+        with app.app_context():
+            yield
+    finally:
+        app.config["TOKEN_PEPPER_BYTES"] = real
+
+
+def test_a_copied_database_and_the_right_password_without_the_pepper_open_nothing(app):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    with app.app_context():
+        user = db.session.get(User, gita.id)
+        assert user.kdf_peppered
+        assert account_keys.unlock_account(user, PASSWORD).private_key  # the real server opens it
+        salt, sealed = user.password_salt, user.private_key_ct
+        # The same derivation without any secret, as a guesser with the backup alone would make, opens nothing.
+        guess = password_keys.password_key(PASSWORD, salt, account_keys.password_params_of(user))
+        with pytest.raises(sealing.DecryptionError):
+            sealing.open_sealed(guess, sealed, account_keys.account_aad(salt, "private-key"))
+    with _without_the_pepper(app):
+        with pytest.raises(account_keys.InvalidCredentials):
+            account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)
+        assert AuthActions(app.test_client()).sign_in(gita).status_code == 401
+
+
+def test_an_account_sealed_before_the_pepper_moves_over_at_its_next_sign_in(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    with app.app_context():  # as a release before this one sealed it: the same keys, no secret
+        user = db.session.get(User, gita.id)
+        unlocked = account_keys.unlock_account(user, PASSWORD)
+        old = account_keys.password_params_of(user)
+        legacy = password_keys.PasswordParams(old.memory_kib, old.iterations, old.lanes, peppered=False)
+        account_keys.seal_account(user, PASSWORD, legacy, unlocked.keys, unlocked.totp_secret)
+        db.session.commit()
+        assert not user.kdf_peppered
+        public_key = user.public_key
+    assert AuthActions(client).sign_in(gita).status_code == 302
+    with app.app_context():
+        user = db.session.get(User, gita.id)
+        assert user.kdf_peppered and user.public_key == public_key  # the same keys, sealed again with the pepper
+    assert AuthActions(app.test_client()).sign_in(gita).status_code == 302
+    with _without_the_pepper(app), pytest.raises(account_keys.InvalidCredentials):
+        account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)
