@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 PAGES = {
     400: (
         "Something went wrong with that form",
-        "The page may have been open too long, or the form was sent twice. "
-        "Go back, reload the page and try again. If you were writing something, copy it first.",
+        # Never the form again with what was typed: a refused form may be the next person at a shared computer
+        # pressing Back and Reload on someone else's (issue 24).
+        "The page may have been open too long, or the form was sent twice, so nothing was sent. For your security, "
+        "nothing you typed is shown again: open the form again to start again.",
     ),
     401: ("You need to sign in", "Sign in to see this page."),
     403: ("You cannot see this page", "Your account does not have access to this page."),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, session, url_for
 
 from speakup.crypto import access_codes, sealing
 from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
@@ -19,6 +19,7 @@ from speakup.platform.extensions import LimitStoreDown, access_code_limit, csrf,
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import db, utcnow
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
+from speakup.web.forgetting import forget_session, forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.uploads import accept_upload, uploaded_file
 
@@ -37,7 +38,8 @@ class ReplyForm(DomainForm):
     field_names = ("body",)
 
 
-def _forget_reporter() -> None:
+def _replace_reporter() -> None:
+    """Another access code opens another case here: the previous one's session keys go (the rest stays)."""
     session.pop("reporter_session", None)
     session.pop("reporter_key", None)
 
@@ -51,7 +53,7 @@ def _current_case():
     try:
         return sessions.resume_reporter_session(session_id, sealing.b64d(key), idle)
     except (sessions.SessionExpired, ValueError):
-        _forget_reporter()
+        forget_session()  # a time-out forgets the whole browser session, a confirmation slot included
         return None
 
 
@@ -92,7 +94,7 @@ def check_code():
         case, case_key = grants.open_with_access_code(typed, current_app.config["TOKEN_PEPPER_BYTES"])
     except grants.AccessCodeNotFound:
         return _code_refused(form, NOT_FOUND)
-    _forget_reporter()
+    _replace_reporter()
     idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
     row, session_key = sessions.start_reporter_session(case, case_key, idle)
     session["reporter_session"] = row.id
@@ -274,5 +276,4 @@ def sign_out():
     session_id = session.get("reporter_session")
     if session_id:
         sessions.end_reporter_session(session_id)
-    _forget_reporter()
-    return render_template("followup/signed_out.html")
+    return forget_this_browser(make_response(render_template("followup/signed_out.html")))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import CSRFError
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import characteristics, files, raising, submissions
@@ -14,7 +13,7 @@ from speakup.platform import imaging
 from speakup.platform.extensions import csrf, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import db
-from speakup.web.errors import error_page
+from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.uploads import accept_upload, uploaded_file
 
@@ -22,7 +21,6 @@ bp = Blueprint("report", __name__)
 
 
 # The send whose confirmation this browser may show: the form's one-time token (the key to its sealed answer).
-CONFIRMATION = "raised"
 # The raise-form tokens this browser was given. Only these are honoured: a token planted by another site (posted
 # into this form, kept when it came back) would otherwise let its planter open this person's confirmation.
 ISSUED = "raise_forms"
@@ -159,23 +157,11 @@ def confirmation():
 
 @bp.post("/raise/sent")
 def code_saved():
-    """The person saved their code: it is forgotten here, so the next person at this computer cannot see it."""
-    token = session.pop(CONFIRMATION, None)
-    if token:
-        submissions.forget_code(submissions.from_form(token))
-    return redirect(url_for("report.confirmation_done"), 303)
+    """The person saved their code: it is forgotten here, with the rest of this browser's session, so the next
+    person at this computer cannot see it."""
+    return forget_this_browser(redirect(url_for("report.confirmation_done"), 303))
 
 
 @bp.get("/raise/done")
 def confirmation_done():
     return render_template("report/code_saved.html")
-
-
-@bp.errorhandler(CSRFError)
-def _expired_form(error: CSRFError):
-    """A form left open too long must not cost the person what they wrote."""
-    if request.endpoint != "report.raise_submit":
-        return error_page(400)
-    form = ConcernForm(meta={"csrf": False})
-    form.fail({"service": "For your security this form timed out. Check your words below and submit again."})
-    return _render_form(form, 400, choose_file_again=uploaded_file() is not None)

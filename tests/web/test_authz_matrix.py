@@ -173,8 +173,9 @@ QUERY = {
     "guardian.find_case": "?reference={reference}",
 }
 
-# Sent last, in this order: each ends a session the other requests need.
-LAST = ("followup.sign_out", "guardian.sign_out")
+# Sent last, in this order: each ends a session the other requests need ("I have saved my access code" and both
+# sign-outs forget this browser's whole session, so each is sent with a fresh form token: issue 24).
+LAST = ("report.code_saved", "followup.sign_out", "guardian.sign_out")
 
 SECRET_WORDS = "Ward 7B matrix secret: the drug cupboard key is kept under the mat."
 FILE_WORDS = b"Attachment matrix secret: rota screenshots from ward 7B."
@@ -297,7 +298,8 @@ def send(app: Flask, caller: Caller, endpoint: str, method: str, url_values: dic
         return caller.client.get(url, headers=headers)
     if url.startswith("/api/"):
         return caller.client.post(url, json={}, headers=headers)
-    return caller.client.open(url, method=method, data={"csrf_token": caller.token}, headers=headers)
+    token = csrf_token(caller.client, "/raise") if endpoint in LAST else caller.token
+    return caller.client.open(url, method=method, data={"csrf_token": token}, headers=headers)
 
 
 def ordered(keys: set[tuple[str, str]]) -> Iterator[tuple[str, str]]:

@@ -92,10 +92,12 @@ def test_the_same_form_after_the_code_was_saved_shows_nothing_about_the_concern(
     client.post("/raise", data=form)
     reference = _code_and_reference(client.get("/raise/sent").get_data(as_text=True))[1]
     client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent")})
+    # Saving the code forgot this browser's whole session (issue 24), so the same form sent again is refused.
     again = client.post("/raise", data=form, follow_redirects=True)
     page = again.get_data(as_text=True)
-    assert again.status_code == 200 and 'id="code-gone"' in page
+    assert again.status_code == 400 and "nothing was sent" in page
     assert 'id="access-code"' not in page and reference not in page  # nothing for the next person at this computer
+    assert WORDS not in page
     assert _case_count(app) == 1
     assert client.get("/raise/sent").status_code == 302  # and the page is gone from this browser
 

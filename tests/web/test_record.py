@@ -149,7 +149,8 @@ def test_the_form_needs_its_csrf_token(signed):
     refused = signed.post("/guardian/record", data={"channel": "phone", "what_happened": WORDS})
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400
-    assert "this form timed out" in page and str(escape(WORDS)) in page  # nothing they wrote down is lost
+    # Issue 24: never echoed (after a sign-out, the next person's Back and Reload must not show it).
+    assert "nothing was sent" in page and str(escape(WORDS)) not in page and WORDS not in page
     with signed.application.app_context():
         assert db.session.scalar(select(func.count()).select_from(Case)) == 0
 

@@ -6,12 +6,10 @@ from datetime import date
 
 from flask import current_app, render_template, request
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
 
 from speakup.domain import characteristics, recording
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
 from speakup.platform.inputs import InvalidInput
-from speakup.web.errors import error_page
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required
@@ -51,13 +49,3 @@ def record_concern():
         return _form_page(form, 400)
     follow_up_url = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/follow-up"
     return render_template("guardian/recorded.html", recorded=recorded, follow_up_url=follow_up_url)
-
-
-@bp.errorhandler(CSRFError)
-def _expired_form(error: CSRFError):
-    """A form left open while the person talked must not cost the guardian what they wrote down."""
-    if request.endpoint != "guardian.record_concern":
-        return error_page(400)
-    form = RecordForm(meta={"csrf": False})
-    form.fail({"channel": "For your security this form timed out. Check the words below and record it again."})
-    return _form_page(form, 400)

@@ -11,6 +11,7 @@ from speakup.keys import account_keys, sessions
 from speakup.platform.extensions import LimitStoreDown, limiter
 from speakup.web import devices
 from speakup.web.errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_down_form
+from speakup.web.forgetting import forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import SignedInStaff, _end_session
@@ -102,7 +103,7 @@ def _sign_in_unchecked(error: LimitStoreDown):
 @bp.post("/sign-out")
 def sign_out():
     _end_session()
-    return redirect(url_for("guardian.sign_in"))
+    return forget_this_browser(redirect(url_for("guardian.sign_in")))
 
 
 class PasswordForm(DomainForm):

@@ -1,0 +1,31 @@
+"""Signing out and time-outs on a shared ward computer: the next person at it must find nothing.
+
+Every way a person leaves (a guardian's "Sign out", "Sign out of this concern", "I have saved my access code", a
+session that timed out) forgets the whole session, not only the part it was about: a confirmation still showing an
+access code, a reporter's case key, a guardian's key half. The answer also asks the browser to drop what it keeps for
+the site (its cache and web storage; `Clear-Site-Data` applies over HTTPS, as the service is served).
+"""
+
+from __future__ import annotations
+
+from flask import Response, session
+
+from speakup.domain import submissions
+
+CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def forget_session() -> None:
+    """The whole session goes; a confirmation it pointed at no longer keeps its code either."""
+    token = session.get(CONFIRMATION)
+    if token:
+        submissions.forget_code(submissions.from_form(token))
+    session.clear()
+
+
+def forget_this_browser(response: Response) -> Response:
+    """``forget_session``, and the browser is told to drop what it holds for the site."""
+    forget_session()
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response

@@ -1,0 +1,85 @@
+"""Issue 24, point 2: signing out forgets everything. On a shared ward computer the next person must find nothing
+of the last: every way out (a guardian's "Sign out", "Sign out of this concern", "I have saved my access code", a
+follow-up session that timed out) forgets the browser's whole session, the confirmation slot included, and asks the
+browser to drop what it keeps for the site. And no refused form is ever shown again with what was typed in it."""
+
+from __future__ import annotations
+
+import html
+
+from sqlalchemy import select, update
+from support.factories import gen_staff
+from support.html import ACCESS_CODE_RE, CSRF_RE, SUBMISSION_RE, AuthActions, post_form
+
+from speakup.platform.models import ReporterSession, Submission, db, utcnow
+
+WORDS = "The controlled drugs register on ward 6 was signed by someone who was not on shift."
+
+
+def _raise_on_the_form(client) -> str:
+    """Raises a concern on the page, as the person would, and returns the access code the confirmation shows."""
+    page = client.get("/raise").get_data(as_text=True)
+    form = {"csrf_token": CSRF_RE.search(page).group(1), "submission": SUBMISSION_RE.search(page).group(1),
+            "what_happened": WORDS, "anonymity": "anonymous"}  # fmt: skip
+    assert client.post("/raise", data=form).status_code == 303
+    return html.unescape(ACCESS_CODE_RE.search(client.get("/raise/sent").get_data(as_text=True)).group(1))
+
+
+def _codes_kept(app) -> int:
+    with app.app_context():
+        return len([row for row in db.session.scalars(select(Submission)) if row.answer_ct is not None])
+
+
+def test_signing_out_of_the_concern_also_forgets_the_confirmation(app, client):
+    """The review's finding: after "Sign out of this concern", /raise/sent still showed the whole access code."""
+    code = _raise_on_the_form(client)
+    assert post_form(client, "/follow-up", access_code=code).status_code == 302
+    signed_out = post_form(client, "/follow-up/case", "/follow-up/sign-out")
+    assert signed_out.status_code == 200 and signed_out.headers["Clear-Site-Data"] == '"cache", "storage"'
+    after = client.get("/raise/sent")
+    assert after.status_code == 302 and code not in after.get_data(as_text=True)
+    assert _codes_kept(app) == 0  # and the server no longer keeps it to show
+    assert client.get("/follow-up/case").status_code == 302  # the concern is closed to this browser
+
+
+def test_saving_the_code_forgets_the_whole_session(app, client):
+    code = _raise_on_the_form(client)
+    assert post_form(client, "/follow-up", access_code=code).status_code == 302  # also following it up here
+    saved = post_form(client, "/raise/sent")
+    assert saved.status_code == 303 and saved.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert client.get("/follow-up/case").status_code == 302
+    assert client.get("/raise/sent").status_code == 302 and _codes_kept(app) == 0
+
+
+def test_a_follow_up_session_that_timed_out_forgets_the_confirmation_too(app, client):
+    code = _raise_on_the_form(client)
+    assert post_form(client, "/follow-up", access_code=code).status_code == 302
+    with app.app_context():
+        db.session.execute(update(ReporterSession).values(last_seen_at=utcnow().replace(year=2000)))
+        db.session.commit()
+    assert client.get("/follow-up/case").status_code == 302  # timed out
+    assert client.get("/raise/sent").status_code == 302 and _codes_kept(app) == 0
+
+
+def test_a_guardians_sign_out_asks_the_browser_to_drop_what_it_keeps(app, client):
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    assert AuthActions(client).sign_in(gita).status_code == 302
+    signed_out = post_form(client, "/guardian/", "/guardian/sign-out")
+    assert signed_out.status_code == 302 and signed_out.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert client.get("/guardian/").status_code == 302
+
+
+def test_a_recorded_concern_replayed_after_the_guardian_signed_out_is_not_shown_again(app, client):
+    """The review's finding: Back and Reload on "Concern recorded" after sign-out echoed every field."""
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    assert AuthActions(client).sign_in(gita).status_code == 302
+    token = CSRF_RE.search(client.get("/guardian/record").get_data(as_text=True)).group(1)
+    body = {"csrf_token": token, "channel": "in_person", "what_happened": WORDS, "anonymity": "confidential",
+            "name": "Jane Doe-Whistleblower"}  # fmt: skip
+    post_form(client, "/guardian/", "/guardian/sign-out")
+    for cookies in ("kept", "none"):
+        browser = client if cookies == "kept" else app.test_client()
+        replayed = browser.post("/guardian/record", data=body)
+        page = replayed.get_data(as_text=True)
+        assert replayed.status_code in (302, 400), cookies
+        assert WORDS not in page and "Jane Doe-Whistleblower" not in page, cookies
