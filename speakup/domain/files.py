@@ -55,6 +55,14 @@ class OpenedAttachment(NamedTuple):
     data: bytes
 
 
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf", "text/plain": "txt"}
+
+
+def neutral_download_name(opened: OpenedAttachment) -> str:
+    """What a downloaded file is saved as: the kind of file only, never the name the reporter's device gave it."""
+    return f"attachment.{_EXTENSIONS.get(opened.content_type, 'bin')}"
+
+
 def _name_aad(case_id: int, uid: str) -> bytes:
     return sealing.associated_data(case_id, "attachment-name", uid)
 

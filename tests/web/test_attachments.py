@@ -162,7 +162,8 @@ def test_photo_gps_and_camera_are_not_in_what_the_guardian_downloads(app, report
     response = download(signed_in(app, guardian), raised.reference, row.uid)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "image/jpeg"
-    assert response.headers["Content-Disposition"] == "attachment; filename=IMG_2041.jpg"
+    # Saved under a neutral name: the phone's own name stays sealed, shown on the case page only (issue 24).
+    assert response.headers["Content-Disposition"] == "attachment; filename=attachment.jpg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
     got = response.data

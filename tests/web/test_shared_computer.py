@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 
 from sqlalchemy import select, update
-from support.factories import gen_staff
+from support.factories import gen_staff, reference_opened_by
 from support.html import ACCESS_CODE_RE, CSRF_RE, SUBMISSION_RE, AuthActions, post_form
 
 from speakup.platform.models import ReporterSession, Submission, db, utcnow
@@ -83,3 +83,20 @@ def test_a_recorded_concern_replayed_after_the_guardian_signed_out_is_not_shown_
         page = replayed.get_data(as_text=True)
         assert replayed.status_code in (302, 400), cookies
         assert WORDS not in page and "Jane Doe-Whistleblower" not in page, cookies
+
+
+def test_nothing_in_history_names_a_case(app, client):
+    """The review's finding: a guardian's ?next=/guardian/cases/SU-... after a time-out, and page titles, named the
+    case in the browser's History."""
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    code = _raise_on_the_form(client)
+    reference = reference_opened_by(app, code)
+    gone = app.test_client().get(f"/guardian/cases/{reference}")
+    assert gone.status_code == 302 and gone.headers["Location"] == "/guardian/sign-in"
+    signed_in = app.test_client()
+    assert AuthActions(signed_in).sign_in(gita).status_code == 302
+    reporter = app.test_client()
+    assert post_form(reporter, "/follow-up", access_code=code).status_code == 302
+    for page in (signed_in.get(f"/guardian/cases/{reference}"), reporter.get("/follow-up/case")):
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and reference not in text[text.index("<title>") : text.index("</title>")]

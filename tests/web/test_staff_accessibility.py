@@ -96,7 +96,8 @@ def test_every_form_on_the_follow_up_page_marks_the_title_when_it_fails(app, act
     assert not _title(reporter.get("/follow-up/case").get_data(as_text=True)).startswith("Error")
     response = post_form(reporter, "/follow-up/case", action, **fields)
     assert response.status_code == 400
-    assert _title(response.get_data(as_text=True)).startswith(f"Error: Your concern {raised['reference']}")
+    title = _title(response.get_data(as_text=True))
+    assert title.startswith("Error: Your concern") and raised["reference"] not in title  # History names no case
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,12 @@ def _load_staff(session_id: str) -> SignedInStaff | None:
 
 login_manager.login_view = "guardian.sign_in"
 
-login_manager.login_message = "Sign in to continue"
+
+@login_manager.unauthorized_handler
+def _to_sign_in():
+    """To the sign-in page with no ``next=``: the page a guardian was on (a case's reference) must not be written
+    into the browser's History on a shared computer (issue 24). Sign-in leads to the queue."""
+    return redirect(url_for("guardian.sign_in"))
 
 # No "strong" protection: it hashes the client address, which this service never uses.
 login_manager.session_protection = None

@@ -115,7 +115,9 @@ def download_attachment(reference: str, uid: str):
         io.BytesIO(opened.data),
         mimetype=opened.content_type,
         as_attachment=True,
-        download_name=opened.filename,
+        # A neutral name: the reporter's own (Jane_Doe_statement.txt, a phone's PXL_20261207_...) stays sealed and is
+        # shown on the case page only, never written to the guardian's Downloads folder and browser history.
+        download_name=files.neutral_download_name(opened),
         conditional=False,
         etag=False,
     )
