@@ -52,7 +52,6 @@ ENABLED = "enabled"
 
 REMOVING = frozenset({DISABLE, RESET, REMOVE, KEYS_MISMATCH})
 INFORMING = frozenset({ADDED, ENABLED})
-GUARDIAN_CHANGES = frozenset({APPROVE, *REMOVING, *INFORMING})  # what the queue's notice lists
 
 
 class Entry(Protocol):
