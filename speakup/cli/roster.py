@@ -108,7 +108,9 @@ def upgrade_command(
     signing key if there is none (writing a new key file holding both keys), and sign a first checkpoint of the
     guardians you confirm. Also seals an empty list of excluded guardians for every older case that has none."""
     upgrade_schema()
-    if roster_log.head() is not None:
+    if roster_log.head() is not None or roster.anchored_here():
+        # A log this server has seen and that is now gone was deleted: starting a new one would sign whatever keys
+        # the database now holds. Only `accept` (from what the log approved) may follow.
         raise click.ClickException(
             "This installation's roster log has already started; nothing changed (after a roster alarm or a "
             "restore, use `speakup roster accept`)."
@@ -120,6 +122,11 @@ def upgrade_command(
         raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
     old = read_organisation_secrets(recovery_key_file)
     signing_key = old.signing_key
+    if needs_signing_key and old.signing_key is not None:
+        raise click.ClickException(
+            "That key file holds an organisation signing key but the database has none: the database is not the "
+            "one this file was made for, or its key row was removed. Nothing changed."
+        )
     if needs_signing_key:
         row, signing_key = recovery.create_roster_key()
         audit.record(audit.ROSTER_KEY_CREATED, "system")

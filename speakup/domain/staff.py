@@ -27,7 +27,7 @@ from speakup.keys import account_keys, approvals, roster, roster_log, sessions
 from speakup.keys.account_keys import InvalidCredentials, password_params
 from speakup.ops import audit, notify
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import CaseGrant, RosterEntry, StaffSession, User, db, utcnow
+from speakup.platform.models import CaseGrant, StaffSession, User, db, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -187,12 +187,17 @@ class KeysChanged(Exception):
 def _keys_changed(user: User) -> None:
     """A roster alarm: the account leaves the roster (an unsigned removal in the log) until reset and approved."""
     db.session.rollback()
+    _record_keys_changed(user)
+    raise KeysChanged()
+
+
+@one_place_in_the_log
+def _record_keys_changed(user: User) -> None:
     reason = "the public keys stored for the account are not the ones its password opens"
     logger.warning("Roster alarm: account %s: %s", user.id, reason)
     audit.record(audit.ROSTER_ALARM, "system", guardian_id=user.id, reason=reason)
     _note_guardian_change(roster_log.KEYS_MISMATCH, user)
     db.session.commit()
-    raise KeysChanged()
 
 
 def _note_guardian_change(kind: str, user: User) -> None:
@@ -237,6 +242,8 @@ def change_password(user: User, current_password: str, new_password: str, keep_s
         unlocked = account_keys.unlock_account(user, current_password)
     except InvalidCredentials:
         raise AccountError("Your current password is not right", "current_password") from None
+    if not account_keys.holds_stored_keys(user, unlocked.keys):
+        _keys_changed(user)  # sealing under the new password would write the person's own keys back over the swap
     problem = password_problem(new_password, email=user.email, name=user.name)
     if problem:
         raise AccountError(problem, "new_password")
@@ -276,8 +283,8 @@ def set_active(user: User, active: bool, admin: User) -> None:
     leaves them waiting for approval, as a newcomer."""
     if user.id == admin.id and not active:
         raise AccountError("You cannot disable your own account")
-    if user.is_active == active:
-        return
+    if active and user.is_active:
+        return  # (disabling always writes its entry: a column a database writer already flipped decides nothing)
     user.is_active = active
     if not active:
         db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
@@ -352,9 +359,7 @@ def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]
     which holds guardian changes only, so nothing else (an administrator's own accounts, say) can push them out, and
     dated by each statement's own time, which is in the hash chain (the row's ``created_at`` is only a copy)."""
     since = utcnow() - timedelta(days=days)
-    entries = db.session.scalars(
-        select(RosterEntry).where(RosterEntry.kind.in_(tuple(ROSTER_CHANGES))).order_by(RosterEntry.seq.desc()).limit(limit)
-    ).all()
+    entries = roster_log.latest(tuple(ROSTER_CHANGES), limit)
     dated = [(roster_log.recorded_at(entry), entry) for entry in entries]
     recent = [(at, entry) for at, entry in dated if at is not None and at >= since]
     ids = {entry.user_id for _, entry in recent}

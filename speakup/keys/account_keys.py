@@ -128,8 +128,10 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
         signing_key = signing.generate_signing_keypair().private_bytes
         _seal_signing_key(user, wrapping_key, signing_key)
     keys = AccountKeys(private_key, signing_key)
-    if not user.kdf_peppered:
-        # Sealed before the pepper joined the password: sealed again now, with it (one more derivation, once).
+    if not user.kdf_peppered and holds_stored_keys(user, keys):
+        # Sealed before the pepper joined the password: sealed again now, with it (one more derivation, once). Never
+        # over stored public keys that are not this person's: sealing would write their own back and hide the swap
+        # the caller is about to find (``holds_stored_keys``).
         seal_account(user, password, password_params(), keys, totp_secret)
     return UnlockedAccount(keys, totp_secret)
 

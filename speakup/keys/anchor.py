@@ -34,6 +34,10 @@ class Anchor:
     hash: str
     at: str  # when this instance saw that head (the same format as the log's timestamps)
     recovery_public: str | None
+    # The signed time of the checkpoint that head was verified under. A log that no longer reaches the head is
+    # accepted only under a checkpoint signed later than this one: both times come from the organisation key's
+    # signer, so neither server's clock decides.
+    checkpoint_at: str = ""
 
 
 def anchor_file() -> Path:
@@ -63,9 +67,35 @@ def read_anchor(root: str) -> Anchor | None:
     if entry is None:
         return None
     try:
-        return Anchor(int(entry["seq"]), str(entry["hash"]), str(entry["at"]), entry.get("recovery_public"))
+        return Anchor(
+            int(entry["seq"]),
+            str(entry["hash"]),
+            str(entry["at"]),
+            entry.get("recovery_public"),
+            str(entry.get("checkpoint_at", "")),
+        )
     except (KeyError, TypeError, ValueError):
         raise AnchorUnreadable("the roster anchor file is damaged") from None
+
+
+def stamp() -> tuple[int, int] | None:
+    """When and how big the anchor file is: cheap enough to read for every concern, so a roster cached by one
+    worker is verified again as soon as another worker moves the anchor."""
+    try:
+        status = os.stat(anchor_file())
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+def _is_older(new: Anchor, existing: object) -> bool:
+    if not isinstance(existing, dict):
+        return False
+    try:
+        same_checkpoint = str(existing.get("checkpoint_at", "")) == new.checkpoint_at
+        return same_checkpoint and int(existing["seq"]) > new.seq
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def write_anchor(root: str, anchor: Anchor) -> None:
@@ -77,6 +107,8 @@ def write_anchor(root: str, anchor: Anchor) -> None:
         with open(str(path) + ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # workers of one instance share the file
             data = _load(path)
+            if _is_older(anchor, data.get(root)):
+                return  # another worker anchored a newer head meanwhile: never move an anchor back
             data[root] = asdict(anchor)
             temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
             temporary.write_text(json.dumps(data, sort_keys=True, indent=1))

@@ -16,7 +16,7 @@ Any doubt about the log itself (a broken chain, a bad signature, a rollback) is 
 and new concerns are sealed for the recovery key alone, so nothing is lost and nobody unapproved reads.
 
 ``current_roster()`` is cached per process under a digest of everything it rests on (the guardian rows, the log's
-head entry, the anchor and the settings), so the steady state pays two small queries, one small file read and no
+head entry, the anchor file's stamp and the settings), so the steady state pays two small queries, one stat and no
 signature check, and any change is verified again before the next wrap.
 
 Transactions: the roster's only database write is a roster alarm (an audit event); ``current_roster()`` commits it at
@@ -29,7 +29,7 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import current_app
 from sqlalchemy import Row, select
@@ -118,12 +118,12 @@ def _root_slot(pinned: str | None, stored_root: bytes | None) -> str | None:
 
 
 def _digest(rows: list[Row], head: roster_log.Entry | None) -> str:
-    """What the cached roster rests on. Not the anchor: it only moves after this process (or another) verified the
-    head named here, and any change of head is verified afresh, against the anchor read then."""
+    """What the cached roster rests on: the guardian rows, the log's head, and the anchor file's stamp (another
+    worker moving the anchor makes this one verify again, so a log cut back behind an idle worker is seen)."""
     digest = hashlib.sha256()
     config = current_app.config
     digest.update(f"{pinned_root()}|{config['ENVIRONMENT']}|{config['ROSTER_APPROVALS_REQUIRED']}|".encode())
-    digest.update(f"{roster_log.entry_hash(head) if head else '-'}|".encode())
+    digest.update(f"{roster_log.entry_hash(head) if head else '-'}|{anchor.stamp()}|".encode())
     for row in rows:
         fields = (row.id, row.email, row.name, row.role, row.is_active)
         digest.update(repr(fields).encode() + (row.public_key or b"-") + b"|" + (row.signing_public_key or b"-"))
@@ -149,8 +149,8 @@ def _replay(entries: list[roster_log.Entry]) -> roster_log.Replay:
 
 def _rolled_back(entries: list[roster_log.Entry], replay: roster_log.Replay, anchored: anchor.Anchor) -> bool:
     """Whether the log no longer reaches the head this instance anchored, with no newer checkpoint vouching for it."""
-    if replay.checkpoint_at > anchored.at:
-        return False  # the organisation key signed the log as it now is after this instance last looked
+    if replay.checkpoint_at > (anchored.checkpoint_at or anchored.at):
+        return False  # the organisation key signed the log as it now is, after the checkpoint this anchor rests on
     reached = next((entry for entry in entries if entry.seq == anchored.seq), None)
     return reached is None or roster_log.entry_hash(reached) != anchored.hash
 
@@ -162,6 +162,8 @@ def _verify(rows: list[Row], digest: str) -> Roster:
     entries = roster_log.entries()
     replay = _replay(entries)
     problem = replay.problem or anchor_problem
+    if anchored is not None and not entries:
+        problem = f"the roster log is empty, but this server saw entry {anchored.seq}: it was deleted or rolled back"
     if problem is None and anchored is not None and _rolled_back(entries, replay, anchored):
         problem = f"the roster log no longer reaches entry {anchored.seq}, which this server saw: it was rolled back"
     recovery_key = replay.recovery_key
@@ -172,7 +174,10 @@ def _verify(rows: list[Row], digest: str) -> Roster:
     slot = _root_slot(pinned_root(), replay.root_key)
     if slot and (anchored is None or (anchored.seq, anchored.hash) != (replay.head_seq, replay.head_hash)):
         at = roster_log.timestamp(utcnow())
-        anchor.write_anchor(slot, anchor.Anchor(replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key)))
+        anchored_now = anchor.Anchor(
+            replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key), replay.checkpoint_at
+        )
+        anchor.write_anchor(slot, anchored_now)
     members, failures, waiting = _compare_rows(replay, rows)
     head = (replay.head_seq, replay.head_hash)
     return Roster(members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest)
@@ -218,25 +223,51 @@ _cache_lock = threading.Lock()
 RECHECK_SECONDS = 60.0
 
 
+# What a database writer can store that Python refuses to read as the statement, key or time it should be (text in a
+# binary column on SQLite, a date that is not one, JSON nested beyond the parser's depth): an alarm, never a 500.
+_UNREADABLE = (TypeError, ValueError, RecursionError, AttributeError, KeyError)
+
+
+def _unreadable(exc: Exception) -> Roster:
+    problem = f"the roster cannot be read ({type(exc).__name__})"
+    return Roster({}, (), _anchored_recovery_key(), problem, {}, frozenset())
+
+
+def _anchored_recovery_key() -> bytes | None:
+    anchored, _problem = _read_anchor(pinned_root())
+    return roster_log.unb64(anchored.recovery_public) if anchored and anchored.recovery_public else None
+
+
 def current_roster() -> Roster:
     """The verified roster, from this process's cache while nothing it rests on has changed."""
-    rows = _guardian_rows()
-    digest = _digest(rows, roster_log.head())
     cache = current_app.extensions.setdefault("speakup_roster", {})
-    cached = cache.get("roster")
-    if cached is not None and cached.digest == digest and time.monotonic() - cache["at"] < RECHECK_SECONDS:
-        return cached
-    with _cache_lock:
-        roster = _verify(rows, digest)
-        _raise_alarms(roster, cache.setdefault("alarmed", set()))
-        cache["roster"], cache["at"] = roster, time.monotonic()
+    try:
+        rows = _guardian_rows()
+        head = roster_log.head()
+        digest = _digest(rows, head)
+        cached = cache.get("roster")
+        if cached is not None and cached.digest == digest and time.monotonic() - cache["at"] < RECHECK_SECONDS:
+            return cached
+        with _cache_lock:
+            roster = _verify(rows, digest)
+            # Stamped after verifying: the anchor this verification may just have written is part of what it rests on.
+            cache["roster"], cache["at"] = replace(roster, digest=_digest(rows, head)), time.monotonic()
+    except _UNREADABLE as exc:
+        db.session.rollback()
+        roster = _unreadable(exc)
+        cache.pop("roster", None)
+    _raise_alarms(roster, cache.setdefault("alarmed", set()))
     return roster
 
 
 def verify_roster() -> Roster:
     """Verifies the whole log now, whatever the cache holds (for `speakup roster verify` and /healthz)."""
-    rows = _guardian_rows()
-    roster = _verify(rows, _digest(rows, roster_log.head()))
+    try:
+        rows = _guardian_rows()
+        roster = _verify(rows, _digest(rows, roster_log.head()))
+    except _UNREADABLE as exc:
+        db.session.rollback()
+        roster = _unreadable(exc)
     _raise_alarms(roster, set())
     return roster
 
@@ -277,6 +308,13 @@ def state_of(user: User, roster: Roster) -> str:
     if user.role != "guardian":
         return "active" if user.is_enrolled else "pending"
     return "approved" if roster.member(user.id) is not None else "pending"
+
+
+def anchored_here() -> bool:
+    """Whether this server has anchored a roster log for the pinned root (it has seen one, whatever the database
+    now holds)."""
+    anchored, problem = _read_anchor(pinned_root())
+    return anchored is not None or problem is not None
 
 
 def replay_as_far_as_it_verifies() -> roster_log.Replay:

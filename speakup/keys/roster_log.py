@@ -30,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -103,9 +103,12 @@ def recorded_at(entry: Entry) -> datetime | None:
     """When the statement says it was made (UTC, naive like every stored time), or None if it cannot be read."""
     statement = _parse(entry.statement)
     try:
-        return datetime.fromisoformat(str(statement["at"]).removesuffix("Z")) if statement else None
+        at = datetime.fromisoformat(str(statement["at"]).removesuffix("Z")) if statement else None
     except (KeyError, ValueError):
         return None
+    if at is not None and at.tzinfo is not None:  # the service writes naive UTC; anything else is converted
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at
 
 
 def approvals_needed(required: int, others: int) -> int:
@@ -160,7 +163,7 @@ class Replay:
 def _parse(statement: bytes) -> dict | None:
     try:
         parsed = json.loads(statement)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, TypeError, RecursionError):
         return None
     if not isinstance(parsed, dict) or parsed.get("protocol") != sealing.PROTOCOL or parsed.get("context") != CONTEXT:
         return None
@@ -310,12 +313,23 @@ def _apply_approval(state: Replay, row: Entry, statement: dict, required: int) -
 # --- The database side -----------------------------------------------------------------------------------------
 
 
-def entries() -> list[RosterEntry]:
-    return list(db.session.scalars(select(RosterEntry).order_by(RosterEntry.seq)))
+_ENTRY_COLUMNS = (RosterEntry.seq, RosterEntry.kind, RosterEntry.user_id, RosterEntry.statement, RosterEntry.signature)
 
 
-def head() -> RosterEntry | None:
-    return db.session.scalar(select(RosterEntry).order_by(RosterEntry.seq.desc()).limit(1))
+def entries() -> list[Entry]:
+    """The log's rows, the columns the replay reads only (not created_at, a copy a database writer could make
+    unreadable)."""
+    return list(db.session.execute(select(*_ENTRY_COLUMNS).order_by(RosterEntry.seq)))  # type: ignore[arg-type]
+
+
+def latest(kinds: tuple[str, ...], limit: int) -> list[Entry]:
+    """The newest entries of these kinds, newest first."""
+    query = select(*_ENTRY_COLUMNS).where(RosterEntry.kind.in_(kinds)).order_by(RosterEntry.seq.desc()).limit(limit)
+    return list(db.session.execute(query))  # type: ignore[arg-type]
+
+
+def head() -> Entry | None:
+    return db.session.execute(select(*_ENTRY_COLUMNS).order_by(RosterEntry.seq.desc()).limit(1)).first()
 
 
 def append(

@@ -322,3 +322,105 @@ def test_the_notice_says_approved_only_when_the_approvals_are_complete(app):
     _approve(_signed_in(app, bea), nia.staff.id, nia.safety_code)
     notice = _signed_in(app, gita).get("/guardian/").get_data(as_text=True)
     assert "Nia New was approved" in notice
+
+
+# --- Found by a code review of the roster log --------------------------------------------------------------------
+
+
+def test_a_deleted_log_is_an_alarm_and_upgrade_will_not_start_a_new_one(app, client, runner, tmp_path):
+    """A database writer deletes the log and swaps a key in; the alarm told the operator to run `roster upgrade`,
+    which then signed whatever keys the database held."""
+    from speakup.keys import recovery
+    from speakup.platform.models import RosterEntry
+
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    gen_concern(client)  # this server anchors the log
+    attacker = kem.generate_keypair()
+    with app.app_context():
+        db.session.execute(RosterEntry.__table__.delete())
+        swap = update(User).where(User.email == "gita@example.org").values(public_key=attacker.public_bytes)
+        db.session.execute(swap)
+        db.session.commit()
+    reference = gen_concern(client)["reference"]
+    assert guardians_wrapped_for(app, reference) == set()
+    verified = runner.invoke(args=["speakup", "roster", "verify"])
+    assert verified.exit_code == 1 and "deleted or rolled back" in verified.output
+    key_file = tmp_path / "recovery.key"
+    key_file.write_text(
+        recovery.encode_recovery_file(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
+    )
+    upgrade = runner.invoke(args=["speakup", "roster", "upgrade", "--recovery-key-file", str(key_file),
+                                  "--approve", "gita@example.org"])  # fmt: skip
+    assert upgrade.exit_code == 1 and "roster accept" in upgrade.output
+    assert not grant_opens_with(app, gen_concern(client)["reference"], attacker.private_bytes)
+
+
+def test_moving_an_account_to_the_pepper_never_hides_a_swapped_key(app):
+    from speakup.crypto import password_keys
+    from speakup.domain import staff
+
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    with app.app_context():  # sealed as before the pepper, then a database writer swaps the public key
+        user = db.session.get(User, gita.id)
+        unlocked = account_keys.unlock_account(user, PASSWORD)
+        old = account_keys.password_params_of(user)
+        legacy = password_keys.PasswordParams(old.memory_kib, old.iterations, old.lanes, peppered=False)
+        account_keys.seal_account(user, PASSWORD, legacy, unlocked.keys, unlocked.totp_secret)
+        user.public_key = kem.generate_keypair().public_bytes
+        db.session.commit()
+    answer = AuthActions(app.test_client()).sign_in(gita)
+    assert answer.status_code == 403 and "Contact your Freedom to Speak Up lead" in answer.get_data(as_text=True)
+    with app.app_context():
+        user = db.session.get(User, gita.id)
+        assert not user.kdf_peppered  # not sealed again over the swap
+        with pytest.raises(staff.KeysChanged):
+            staff.change_password(user, PASSWORD, "another long enough password for this")
+
+
+def test_odd_bytes_in_the_log_are_an_alarm_never_an_error_page(app, client):
+    import json as json_module
+
+    from speakup.keys import roster_log
+
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    with app.app_context():  # a correctly chained entry dated with a time zone: the notice must still show
+        roster_log.append("added", gita.id, {"at": "2030-01-01T00:00:00.000000+00:00"})
+        db.session.commit()
+    assert _signed_in(app, gita).get("/guardian/").status_code == 200
+    with app.app_context():  # a statement nested beyond the JSON parser's depth
+        last = roster_log.head()
+        statement = {"protocol": "speakup-v1", "context": "roster-log", "seq": last.seq + 1,
+                     "prev": roster_log.entry_hash(last), "kind": "added", "user_id": gita.id}  # fmt: skip
+        nested = json_module.dumps(statement)[:-1] + ',"x":' + "[" * 100000 + "]" * 100000 + "}"
+        from speakup.platform.models import RosterEntry
+
+        db.session.add(RosterEntry(seq=last.seq + 1, kind="added", user_id=gita.id, statement=nested.encode()))
+        db.session.commit()
+    reference = gen_concern(client)["reference"]
+    assert guardians_wrapped_for(app, reference) == set()
+    assert grant_opens_with(app, reference, app.config["TEST_RECOVERY_PRIVATE_KEY"], recipient="recovery")
+
+
+def test_disabling_writes_its_entry_even_when_the_column_was_flipped_first(app, client):
+    gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    admin_client = _admin_client(app)
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == bea.id).values(is_active=False))
+        db.session.commit()
+    post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")  # the administrator sees "disabled"
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == bea.id).values(is_active=True))
+        db.session.commit()
+    assert bea.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
+
+
+def test_an_anchor_never_moves_back(app):
+    from speakup.keys import anchor
+
+    with app.app_context():
+        anchor.write_anchor("root", anchor.Anchor(7, "h7", "2026-12-07T10:00:00.000000Z", None, "c1"))
+        anchor.write_anchor("root", anchor.Anchor(6, "h6", "2026-12-07T10:00:01.000000Z", None, "c1"))
+        assert anchor.read_anchor("root").seq == 7  # a slower worker's older head is not written over it
+        anchor.write_anchor("root", anchor.Anchor(3, "h3", "2026-12-07T10:00:02.000000Z", None, "c2"))
+        assert anchor.read_anchor("root").seq == 3  # under a newer checkpoint (roster accept), it may

@@ -69,4 +69,4 @@ def _restore_email_index():
     """SQLite's batch mode rebuilds the users table from what it can reflect, and it cannot reflect an index on an
     expression: the one-account-per-address index (0005) is made again. PostgreSQL altered the table in place."""
     if op.get_bind().dialect.name == 'sqlite':
-        op.create_index('uq_users_email_lower', 'users', [sa.text('lower(email)')], unique=True)
+        op.execute('CREATE UNIQUE INDEX IF NOT EXISTS uq_users_email_lower ON users (lower(email))')

@@ -133,6 +133,10 @@ def change_password():
         staff.change_password(
             current_user.user, form.values["current_password"], form.values["new_password"], current_user.row.id
         )
+    except staff.KeysChanged:
+        form.fail({"current_password": KEYS_CHANGED})
+        form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
+        return render_template("guardian/password.html", form=form, done=False), 403
     except staff.AccountError as exc:
         g.wrong_current_password = exc.field == "current_password"
         form.fail({exc.field or "new_password": exc.message})
