@@ -209,7 +209,11 @@ def _compare_rows(
         )
     required = int(current_app.config["ROSTER_APPROVALS_REQUIRED"])
     waiting = {
-        user_id: Approvals(len(pending.approvers), replay.needed_for(user_id, required), pending.approvers)
+        user_id: Approvals(
+            len({signer for signer, _key in pending.approvers}),
+            replay.needed_for(user_id, required),
+            frozenset(signer for signer, _key in pending.approvers),
+        )
         for user_id, pending in replay.waiting.items()
         if user_id in by_id and _current_subject(by_id[user_id], pending.subject) == pending.subject
     }

@@ -123,7 +123,7 @@ def approvals_needed(required: int, others: int) -> int:
 @dataclass(frozen=True)
 class Waiting:
     subject: dict
-    approvers: frozenset[int]
+    approvers: frozenset[tuple[int | str, str]]  # (who signed, the fingerprint of the key they signed with)
 
 
 @dataclass
@@ -279,6 +279,12 @@ def _signer_key(state: Replay, signer: object, user_id: int | None) -> bytes | N
     return unb64(approver.get("signing_public")) if approver else None
 
 
+def _holds(state: Replay, member: int | str, key_fingerprint: str) -> bool:
+    approved = state.members.get(member) if isinstance(member, int) else None
+    signing_public = unb64(approved.get("signing_public")) if approved else None
+    return signing_public is not None and signing.roster_fingerprint(signing_public) == key_fingerprint
+
+
 def _apply_approval(state: Replay, row: Entry, statement: dict, required: int) -> str | None:
     user_id = row.user_id
     subject = statement.get("subject")
@@ -300,9 +306,16 @@ def _apply_approval(state: Replay, row: Entry, statement: dict, required: int) -
     if current is not None and (current.get("signing_public") is not None or upgrade != subject):
         return "it approves other keys for an approved guardian"
     earlier = state.waiting.get(user_id)
-    approvers = (earlier.approvers if earlier and earlier.subject == subject else frozenset()) | {signer}
-    counted = frozenset(approver for approver in approvers if approver == ORGANISATION or approver in state.members)
-    if ORGANISATION in counted or len(counted) >= state.needed_for(user_id, required):
+    approvers = (earlier.approvers if earlier and earlier.subject == subject else frozenset()) | {
+        (signer, str(statement.get("signer_key")))
+    }
+    # An approval counts while its signer is a guardian with the key it was signed with: not after they were reset
+    # (or removed) and approved again with new keys.
+    counted = frozenset(
+        (approver, key) for approver, key in approvers if approver == ORGANISATION or _holds(state, approver, key)
+    )
+    signers = {approver for approver, _key in counted}
+    if ORGANISATION in signers or len(signers) >= state.needed_for(user_id, required):
         state.members[user_id] = subject
         state.waiting.pop(user_id, None)
     else:

@@ -399,3 +399,29 @@ def test_two_guardians_approving_at_the_same_moment_both_count(app, client, monk
         thread.join(30)
     assert failures == [] and first_reads[0] == first_reads[1]
     assert nia.id in guardians_wrapped_for(app, gen_concern(client)["reference"])  # two approvals: on the roster
+
+
+def test_an_approval_signed_before_its_signer_was_reset_no_longer_counts(app, client):
+    """Bea approves Nia, then Bea is reset and approved again with new keys: her old signature is not hers now."""
+    from speakup.domain import staff
+
+    gita, bea, cal = (gen_staff(app, email=f"{n}@example.org", name=f"{n.title()} G") for n in ("gita", "bea", "cal"))
+    nia = gen_staff(app, email="nia@example.org", name="Nia New", approved=False)
+    with app.app_context():
+        keys = {p.id: account_keys.unlock_account(db.session.get(User, p.id), p.password).keys for p in (gita, bea)}
+        keys[cal.id] = account_keys.unlock_account(db.session.get(User, cal.id), cal.password).keys
+        user = lambda staff_member: db.session.get(User, staff_member.id)  # noqa: E731 - a short local reader
+        nia_code = roster.safety_code_of(user(nia))
+        staff.approve_guardian(user(nia), user(bea), keys[bea.id], nia_code)  # 1 of 2
+        staff.reset_account(user(bea), user(gita))  # (an administrator's reset: who presses it does not matter here)
+        fresh = account_keys.new_account_keys()  # Bea enrols again: new keys
+        account_keys.seal_account(user(bea), "a new long password for bea", account_keys.password_params(), fresh, None)
+        db.session.commit()
+        bea_code = roster.safety_code_of(user(bea))
+        staff.approve_guardian(user(bea), user(gita), keys[gita.id], bea_code)
+        staff.approve_guardian(user(bea), user(cal), keys[cal.id], bea_code)
+        assert roster.current_roster().member(bea.id) is not None
+        staff.approve_guardian(user(nia), user(gita), keys[gita.id], nia_code)
+        waiting = roster.current_roster().approvals_of(nia.id)
+        assert roster.current_roster().member(nia.id) is None and waiting.have == 1 and waiting.need == 2
+    assert nia.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
