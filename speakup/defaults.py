@@ -104,6 +104,13 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = True
 REMEMBER_COOKIE_DURATION = 0
 WTF_CSRF_TIME_LIMIT = None  # the form lives as long as the session; a slow writer must not lose text
+# Forms are checked by speakup/web/once.py (the CSRF token and a one-time nonce), not by Flask-WTF's own hook.
+WTF_CSRF_CHECK_DEFAULT = False
+# A form's one-time nonce passes for this long after its page was shown (a slow writer must not lose text); its
+# record is kept as long, so it is never answered twice. The words of a form that came back with errors are kept
+# for its browser for KEPT_FORM_MINUTES, or until it goes to another page.
+FORM_HOURS = 24
+KEPT_FORM_MINUTES = 10
 # Over HTTPS Flask-WTF would also demand a Referer naming this host, but every page sends "Referrer-Policy:
 # no-referrer" (nothing leaks to another site), so browsers send none and every form would fail behind a TLS proxy.
 # Forms stay protected by their CSRF token and the SameSite=Lax session cookie.

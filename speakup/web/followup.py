@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import access_codes, sealing
 from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
 from speakup.keys import grants, sessions
 from speakup.platform import imaging
-from speakup.platform.extensions import LimitStoreDown, access_code_limit, csrf, submit_limit
+from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import db, utcnow
+from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
 from speakup.web.forgetting import forget_session, forget_this_browser
 from speakup.web.forms import DomainForm
@@ -36,6 +37,15 @@ class AccessCodeForm(DomainForm):
 
 class ReplyForm(DomainForm):
     field_names = ("body",)
+
+
+class UnsentReply(DomainForm):
+    """A reply sent after the session had timed out: kept for the sign-in page, to be copied and sent again."""
+
+    field_names = ("body",)
+
+
+TIMED_OUT = "timed-out"  # the flash that tells the sign-in page the person was signed out for being idle
 
 
 def _replace_reporter() -> None:
@@ -61,19 +71,19 @@ def _current_case():
 def start():
     if _current_case() is not None:
         return redirect(url_for("followup.case_page"))
-    return render_template("followup/start.html", form=AccessCodeForm())
+    return render_template("followup/start.html", form=AccessCodeForm.shown(), unsent=UnsentReply.shown())
 
 
-def _code_refused(form: AccessCodeForm, message: str) -> tuple[str, int]:
+def _code_refused(form: AccessCodeForm, message: str):
     """The sign-in form again with ``message`` by the field, and what they typed still in the box, so one wrong
-    character can be put right rather than the whole code typed again. It is only ever sent back to the browser
-    that typed it, on a page that is never cached (Cache-Control: no-store) and never logged.
+    character can be put right rather than the whole code typed again. It is kept only for the browser that typed
+    it, on the page the refusal redirects to, until it goes to another page or KEPT_FORM_MINUTES pass (once.py):
+    never in the answer to the POST, which the browser would keep in its History and send again.
 
     Every refusal counts against ACCESS_CODE_RATE_LIMIT exactly as a wrong code does, so telling typing mistakes
     apart gives no one extra guesses."""
     g.access_code_failed = True
-    form.fail({"access_code": message})
-    return render_template("followup/start.html", form=form), 400
+    return form.came_back({"access_code": message})
 
 
 @bp.post("")
@@ -128,35 +138,26 @@ class AboutForm(DomainForm):
     field_names = characteristics.FIELDS
 
 
-def _render_case(
-    case,
-    case_key,
-    form: ReplyForm,
-    status: int = 200,
-    feedback_form: FeedbackForm | None = None,
-    attachment_form: AttachmentForm | None = None,
-    check_in_form: CheckInForm | None = None,
-    about_form: AboutForm | None = None,
-):
+def _render_case(case, case_key):
     view = reading.reporter_view(case, case_key)
     return render_template(
         "followup/case.html",
         case=view,
         check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
-        check_in_form=check_in_form or CheckInForm(),
-        form=form,
-        feedback_form=feedback_form or FeedbackForm(),
+        check_in_form=CheckInForm.shown(),
+        form=ReplyForm.shown(),
+        feedback_form=FeedbackForm.shown(),
         speak_up_again=SPEAK_UP_AGAIN,
         files=files.describe(case, case_key),
         extensions=timescales.extensions_of(case, case_key),
-        attachment_form=attachment_form or AttachmentForm(),
+        attachment_form=AttachmentForm.shown(),
         attachment_hint=imaging.limits_text(),
         attachment_accept=imaging.accept_attribute(),
         about_asked=not case.characteristics_given,
-        about_form=about_form or AboutForm(),
+        about_form=AboutForm.shown(),
         questions=characteristics.questions_for(date.today()),
         how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
-    ), status
+    )
 
 
 @bp.get("/case")
@@ -164,7 +165,12 @@ def case_page():
     current = _current_case()
     if current is None:
         return redirect(url_for("followup.start"))
-    return _render_case(*current, ReplyForm())
+    return _render_case(*current)
+
+
+def _timed_out():
+    flash("signed out", TIMED_OUT)
+    return redirect(url_for("followup.start"), 303)
 
 
 @bp.post("/case/messages")
@@ -172,103 +178,105 @@ def reply():
     current = _current_case()
     form = ReplyForm()
     if current is None:
-        # Session ended while they typed: keep their words on the sign-in page's notice.
-        return render_template(
-            "followup/start.html", form=AccessCodeForm(), expired=True, kept_reply=form.values["body"]
-        ), 401
+        # Timed out while they typed: their words are kept for the sign-in page, which explains.
+        flash("signed out", TIMED_OUT)
+        return UnsentReply().came_back({}, to=url_for("followup.start"))
     case, case_key = current
+    to_case = url_for("followup.case_page") + "#messages"
     try:
         handling.post_message(case, case_key, "reporter", form.values["body"])
     except InvalidInput as exc:
-        form.fail(exc.errors)
-        return _render_case(case, case_key, form, 400)
+        return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
-        db.session.refresh(case)
-        form.fail({"body": "Your concern was updated at the same moment. Your message is below: send it again."})
-        return _render_case(case, case_key, form, 409)
-    return redirect(url_for("followup.case_page") + "#messages")
+        db.session.rollback()
+        return form.came_back(
+            {"body": "Your concern was updated at the same moment. Your message is below: send it again."}, to=to_case
+        )
+    return redirect(to_case, 303)
 
 
 @bp.post("/case/attachments")
-@csrf.exempt  # checked by accept_upload(), once this request may carry a file
+@once.checks_its_own_form  # after the upload's size limit, in accept_upload()
 @submit_limit
 def add_file():
-    accept_upload()
+    refused = accept_upload()
+    if refused is not None:
+        return refused
     current = _current_case()
     if current is None:
-        return render_template("followup/start.html", form=AccessCodeForm(), expired=True), 401
+        return _timed_out()
     case, case_key = current
     form = AttachmentForm()
     upload = uploaded_file()
+    to_files = url_for("followup.case_page") + "#files"
     try:
         if upload is None:
             raise imaging.AttachmentRefused("Choose a file to add")
         clean = imaging.check_file(*upload)
         files.add_reporter_file(case, case_key, clean)
     except InvalidInput as exc:
-        form.fail(exc.errors)
-        return _render_case(case, case_key, ReplyForm(), 400, attachment_form=form)
+        return form.came_back(exc.errors, to=to_files)
     if clean.removed:
         flash(clean.removed_text, "file-cleaned")  # shown once, on the page this redirects to
-    return redirect(url_for("followup.case_page") + "#files")
+    return redirect(to_files, 303)
 
 
 @bp.post("/case/feedback")
 def feedback():
     current = _current_case()
     if current is None:
-        return redirect(url_for("followup.start"))
-    case, case_key = current
+        return _timed_out()
+    case, _case_key = current
     form = FeedbackForm()
+    to_case = url_for("followup.case_page")
     try:
         handling.record_feedback(case, form.values["speak_up_again"], yes_no(form.values["detriment"]))
     except InvalidInput as exc:
-        form.fail(exc.errors)
-        return _render_case(case, case_key, ReplyForm(), 400, feedback_form=form)
+        return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
-        db.session.refresh(case)
-        form.fail(
-            {"speak_up_again": "Your concern was updated at the same moment. Check your answer and send it again."}
+        db.session.rollback()
+        return form.came_back(
+            {"speak_up_again": "Your concern was updated at the same moment. Check your answer and send it again."},
+            to=to_case,
         )
-        return _render_case(case, case_key, ReplyForm(), 409, feedback_form=form)
     except handling.FeedbackNotOpen:
         db.session.rollback()  # already answered, or reopened meanwhile: the page shows which
-    return redirect(url_for("followup.case_page"))
+    return redirect(to_case, 303)
 
 
 @bp.post("/case/check-in")
 def check_in():
     current = _current_case()
     if current is None:
-        return redirect(url_for("followup.start"))
-    case, case_key = current
+        return _timed_out()
+    case, _case_key = current
     form = CheckInForm()
+    to_case = url_for("followup.case_page")
     try:
         checkins.record_check_in(case, yes_no(form.values["since_closing"]), workflow.london_today(utcnow()))
     except InvalidInput as exc:
-        form.fail({"since_closing": exc.errors["detriment"]})
-        return _render_case(case, case_key, ReplyForm(), 400, check_in_form=form)
+        return form.came_back({"since_closing": exc.errors["detriment"]}, to=to_case)
     except (checkins.CheckInNotDue, handling.CaseChanged):
         db.session.rollback()  # answered meanwhile, or reopened: the page shows which
-    return redirect(url_for("followup.case_page"))
+    return redirect(to_case, 303)
 
 
 @bp.post("/case/about-you")
 def about_you():
     current = _current_case()
     if current is None:
-        return redirect(url_for("followup.start"))
-    case, case_key = current
+        return _timed_out()
+    case, _case_key = current
     form = AboutForm()
+    to_about = url_for("followup.case_page") + "#about-you"
     try:
         answers = characteristics.check_answers(characteristics.from_form(form.values), date.today())
         characteristics.give_for_case(case, answers)
     except InvalidInput as exc:
-        form.fail(exc.errors)
-        return _render_case(case, case_key, ReplyForm(), 400, about_form=form)
+        return form.came_back(exc.errors, to=to_about)
     except characteristics.AlreadyGiven:
         pass  # answered meanwhile (another tab): the page says so
-    return redirect(url_for("followup.case_page") + "#about-you")
+    return redirect(to_about, 303)
 
 
 @bp.post("/sign-out")
@@ -276,4 +284,9 @@ def sign_out():
     session_id = session.get("reporter_session")
     if session_id:
         sessions.end_reporter_session(session_id)
-    return forget_this_browser(make_response(render_template("followup/signed_out.html")))
+    return forget_this_browser(redirect(url_for("followup.signed_out"), 303))
+
+
+@bp.get("/signed-out")
+def signed_out():
+    return render_template("followup/signed_out.html")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Response, session
 
 from speakup.domain import submissions
+from speakup.web import once
 
 CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
 CLEAR_SITE_DATA = '"cache", "storage"'
@@ -18,9 +19,10 @@ CLEAR_SITE_DATA = '"cache", "storage"'
 
 def forget_session() -> None:
     """The whole session goes; a confirmation it pointed at no longer keeps its code either."""
+    once.forget()
     token = session.get(CONFIRMATION)
     if token:
-        submissions.forget_code(submissions.from_form(token))
+        submissions.forget_code(submissions.from_form(token))  # commits, the kept words' forgetting with it
     session.clear()
 
 

@@ -10,9 +10,10 @@ from sqlalchemy.exc import DBAPIError
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import imaging
-from speakup.platform.extensions import csrf, submit_limit
+from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import db
+from speakup.web import once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.uploads import accept_upload, uploaded_file
@@ -37,11 +38,14 @@ def _form_send(posted: object) -> submissions.Sent:
     return sent
 
 
+FILE_AGAIN = "file_again"  # kept with a form that came back: the file was fine, but a browser never sends it back
+
+
 class ConcernForm(DomainForm):
-    field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD, submissions.FORM_FIELD)
+    field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD, submissions.FORM_FIELD, FILE_AGAIN)
 
     def concern(self) -> dict[str, object]:
-        values = {name: value for name, value in self.values.items() if name != submissions.FORM_FIELD}
+        values = {name: value for name, value in self.values.items() if name not in (submissions.FORM_FIELD, FILE_AGAIN)}
         return {**values, "characteristics": characteristics.from_form(self.values)}
 
 
@@ -79,7 +83,7 @@ def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[st
     return {chosen: KEPT_EXCLUSION} if chosen else {}
 
 
-def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool = False, database_down: bool = False):
+def _render_form(form: ConcernForm, status: int = 200, database_down: bool = False):
     # A form that comes back keeps its token: it raised nothing yet, and a second send must still be the same one.
     token = _form_send(form.values.get(submissions.FORM_FIELD)).token
     return (
@@ -96,7 +100,7 @@ def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool =
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
             attachment_hint=imaging.limits_text(),
             attachment_accept=imaging.accept_attribute(),
-            choose_file_again=choose_file_again,
+            choose_file_again=bool(form.values.get(FILE_AGAIN)),
         ),
         status,
     )
@@ -104,19 +108,22 @@ def _render_form(form: ConcernForm, status: int = 200, choose_file_again: bool =
 
 @bp.get("/raise")
 def raise_form():
-    return _render_form(ConcernForm())
+    return _render_form(ConcernForm.shown())
 
 
 @bp.post("/raise")
-@csrf.exempt  # checked by accept_upload(), once this request may carry a file
+@once.checks_its_own_form  # after the upload's size limit, in accept_upload()
 @submit_limit
 def raise_submit():
-    accept_upload()
+    # Not claimed as other forms are: a second send of this one is answered by its submission token, with the
+    # confirmation of the concern the first raised (domain/submissions.py).
+    refused = accept_upload(claim=False)
+    if refused is not None:
+        return refused
     form = ConcernForm()
-    if not form.validate_on_submit():  # only the CSRF token: the rules are the domain's
-        return _render_form(form, 400)
     upload = uploaded_file()
     sent = _form_send(form.values.get(submissions.FORM_FIELD))
+    form.values[submissions.FORM_FIELD] = sent.token
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
         concern, clean = files.check_concern_with_file(form.concern(), upload)
@@ -124,18 +131,20 @@ def raise_submit():
     except submissions.AlreadySent:
         pass  # a double click, a reload or Back and send again: the same confirmation, no second concern
     except InvalidInput as exc:
-        form.fail(exc.errors)
         # A browser never sends a file back: ask for it again if it was fine.
-        return _render_form(form, 400, choose_file_again=upload is not None and imaging.FIELD not in exc.errors)
+        form.values[FILE_AGAIN] = "1" if upload is not None and imaging.FIELD not in exc.errors else ""
+        return form.came_back(exc.errors)
     except DBAPIError:
-        # Keep every word they wrote: the form comes back with it and a 503 explains.
+        # Keep every word they wrote: with the database down they cannot be kept server-side, so this one answer
+        # carries them back (an accepted risk, docs/threat-model.md), with a 503 that explains.
+        form.values[FILE_AGAIN] = "1" if upload is not None else ""
         form.fail(
             {
                 "service": "We could not save your concern just now. Nothing was stored. "
                 "Please try again in a few minutes."
             }
         )
-        return _render_form(form, 503, choose_file_again=upload is not None, database_down=True)
+        return _render_form(form, 503, database_down=True)
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.
     return redirect(url_for("report.confirmation"), 303)

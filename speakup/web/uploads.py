@@ -1,9 +1,9 @@
 """Receiving a file upload on an HTML form: a larger body for this request only, kept in memory.
 
-Views that take a file are exempt from the app-wide CSRF check (which would read the body under the
-1 MiB limit before the view could raise it) and call ``accept_upload()`` first, which raises the limit
-for this one request, keeps every uploaded part in memory instead of werkzeug's temporary files
-(spooled to disk above 500 KB), and only then checks the CSRF token.
+Views that take a file check their form themselves (the app-wide check would read the body under the 1 MiB limit
+before the view could raise it) and call ``accept_upload()`` first, which raises the limit for this one request,
+keeps every uploaded part in memory instead of werkzeug's temporary files (spooled to disk above 500 KB), and only
+then checks the form's CSRF token and nonce (speakup/web/once.py).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 from typing import IO
 
-from flask import current_app, request
+from flask import Response, current_app, request
 
-from speakup.platform.extensions import csrf
 from speakup.platform.imaging import FIELD
+from speakup.web import once
 
 MULTIPART_OVERHEAD = 1024 * 1024  # room for the form's other fields beside the file
 
@@ -29,15 +29,16 @@ def _in_memory(
     return io.BytesIO()
 
 
-def accept_upload() -> None:
-    """Call before anything reads ``request.form`` or ``request.files``. Raises CSRFError."""
+def accept_upload(claim: bool = True) -> Response | None:
+    """Call before anything reads ``request.form`` or ``request.files``. None when the form may be acted on,
+    otherwise the answer (``once.check_form``)."""
     if request.mimetype == "multipart/form-data":
         # Only a body that can carry a file gets the larger limit; each text field in it stays
         # under MAX_FORM_MEMORY_SIZE. Anything else keeps MAX_CONTENT_LENGTH.
         request.max_content_length = int(current_app.config["ATTACHMENT_MAX_BYTES"]) + MULTIPART_OVERHEAD
     # werkzeug's documented hook for where file parts go; set on this request only.
     request._get_file_stream = _in_memory  # type: ignore[method-assign]
-    csrf.protect()
+    return once.check_form(claim)
 
 
 def uploaded_file() -> tuple[str, bytes, str] | None:

@@ -19,7 +19,7 @@ from speakup.platform.models.cases import (
     ShareRequest,
     new_case_id,
 )
-from speakup.platform.models.records import AuditEvent, CharacteristicCount, StatsToken, Submission
+from speakup.platform.models.records import AuditEvent, CharacteristicCount, FormPost, StatsToken, Submission
 from speakup.platform.models.staff import Enrolment, OrganisationKey, RosterEntry, StaffSession, User
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "CharacteristicCount",
     "DeadlineExtension",
     "Enrolment",
+    "FormPost",
     "Message",
     "OrganisationKey",
     "ReporterSession",

@@ -70,3 +70,18 @@ class Submission(db.Model):
     reference: Mapped[str] = mapped_column(String(20))
     answer_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once the person said they saved the code
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FormPost(db.Model):
+    """One sent HTML form, by the keyed hash of its one-time nonce (speakup/web/once.py): a second send of the same
+    form is answered with where the first went, never by doing it again. ``kept_ct`` holds the words of a form that
+    came back with errors, sealed under a key from the nonce and a secret only the sender's cookie holds, for
+    ``KEPT_FORM_MINUTES``. Times are to the minute; rows go after ``FORM_HOURS``."""
+
+    __tablename__ = "form_posts"
+
+    lookup: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    target: Mapped[str | None] = mapped_column(String(300))  # the path the answer redirected to
+    kept_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kept_at: Mapped[datetime | None]

@@ -1,0 +1,114 @@
+"""Where each sent HTML form went, and the words of one that came back with errors (speakup/web/once.py).
+
+A row is claimed in the transaction of the request that sends the form, so of two sends of one form (a double click,
+Reload, Back and send again) only one does anything; the other finds the row and follows the first to where it
+went. Nothing in a row says what the form was or who sent it: a keyed hash of the nonce, a path, times to the
+minute, and the kept words sealed under a key that needs a secret the sender's cookie holds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from speakup.crypto import sealing
+from speakup.platform.models import FormPost, db, utcnow
+
+PURPOSE = "form-post"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A form's words and the messages beside its fields, as it came back."""
+
+    form: str
+    values: dict[str, str] = field(repr=False)
+    errors: dict[str, str] = field(repr=False)
+
+
+def to_the_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def lookup_for(nonce: str) -> str:
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], nonce, PURPOSE)
+
+
+def _key(nonce: str, browser_secret: str) -> bytes:
+    return sealing.key_from_token(f"{browser_secret}|{nonce}", "kept-form", current_app.config["TOKEN_PEPPER_BYTES"])
+
+
+def _aad(lookup: str) -> bytes:
+    return f"{sealing.PROTOCOL}|kept-form|{lookup}".encode()
+
+
+def claim(nonce: str) -> bool:
+    """Claims the form in this request's transaction: False when another send already has (the caller rolls back).
+    The row is written at once, so a second send racing this one waits for it and then finds it."""
+    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=to_the_minute(utcnow())))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def where_it_went(nonce: str) -> FormPost | None:
+    return db.session.get(FormPost, lookup_for(nonce))
+
+
+def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
+    payload = json.dumps({"form": kept.form, "values": kept.values, "errors": kept.errors})
+    return sealing.seal_text(_key(nonce, browser_secret), payload, _aad(lookup_for(nonce)))
+
+
+def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
+    """Where the answer sent the browser, and the kept words if it came back with errors. The caller commits."""
+    now = utcnow()
+    row = db.session.get(FormPost, lookup_for(nonce))
+    if row is None:  # the view rolled back its transaction, the claim with it: claimed again now
+        row = FormPost(lookup=lookup_for(nonce), created_at=to_the_minute(now))
+        db.session.add(row)
+    row.target = target
+    row.kept_ct = kept_ct
+    row.kept_at = to_the_minute(now) if kept_ct is not None else None
+
+
+def open_kept(nonce: str, browser_secret: str) -> Kept | None:
+    """The kept words, while they may still be shown."""
+    row = db.session.get(FormPost, lookup_for(nonce))
+    if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(utcnow()):
+        return None
+    try:
+        payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, _aad(row.lookup)))
+    except (sealing.DecryptionError, ValueError):
+        return None
+    return Kept(payload["form"], payload["values"], payload["errors"])
+
+
+def forget_kept(nonce: str) -> None:
+    """The words are no longer kept (the person moved on, signed out, or sent the form again). The caller commits."""
+    db.session.execute(update(FormPost).where(FormPost.lookup == lookup_for(nonce)).values(kept_ct=None, kept_at=None))
+
+
+def _kept_since(now: datetime) -> datetime:
+    return now - timedelta(minutes=current_app.config["KEPT_FORM_MINUTES"])
+
+
+def purge(now: datetime | None = None) -> int:
+    """Deletes the records of forms older than FORM_HOURS (their nonces no longer pass) and the words kept longer
+    than KEPT_FORM_MINUTES. The caller commits."""
+    now = now or utcnow()
+    cutoff = now - timedelta(hours=current_app.config["FORM_HOURS"])
+    deleted = db.session.execute(delete(FormPost).where(FormPost.created_at < cutoff)).rowcount
+    db.session.execute(
+        update(FormPost).where(FormPost.kept_at < _kept_since(now)).values(kept_ct=None, kept_at=None)
+    )
+    return deleted
+

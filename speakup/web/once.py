@@ -1,0 +1,198 @@
+"""Every HTML form is answered once, and a form's words are never sent back in answer to its body.
+
+A browser keeps the body of every form it sent and sends it again on Back and Reload, long after the person who
+typed it has gone (a shared ward computer). So:
+
+- Every form carries a one-time nonce beside its CSRF token (both in the ``csrf_token`` field), made for this browser:
+  its MAC covers a random secret that only this browser's session cookie holds, so it is unknown to any other
+  browser and to this one once its session is cleared (signing out, a time-out).
+- A POST with an unknown, forged or expired nonce is refused without reading or echoing anything it carried: the
+  person is sent to the form's start with a notice that nothing was sent.
+- A POST claims its nonce (``platform/form_posts.py``) in the transaction that does its work; a second send of the
+  same form finds the claim and is sent where the first went, nothing done twice.
+- Every answer to a POST is a redirect (post/redirect/get). A form that comes back with errors is kept for the same
+  browser, sealed under that cookie secret, for ``KEPT_FORM_MINUTES``, and shown by the page the redirect leads to;
+  it is forgotten when the browser goes to any other page, sends a form again or signs out.
+
+Views that take a file check the form themselves, after the upload's size limit (``checks_its_own_form``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, flash, g, redirect, request, session
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+from wtforms import ValidationError
+
+from speakup.crypto import sealing
+from speakup.platform import form_posts
+from speakup.platform.form_posts import Kept
+from speakup.platform.models import db, utcnow
+
+BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
+KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
+SEPARATOR = "~"  # between Flask-WTF's CSRF token and the nonce, in the one hidden field
+REFUSED = (
+    "That page was out of date, so nothing was sent. If you still want to send it, fill in the form again."
+)
+REFUSED_CATEGORY = "form-refused"
+
+_CHECKS_OWN: set[str] = set()
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def checks_its_own_form(view: View) -> View:
+    """For a view that reads a large body (a file) only after its own limit: it calls ``check_form`` itself."""
+    _CHECKS_OWN.add(f"{view.__module__}.{view.__qualname__}")
+    return view
+
+
+def _browser_secret(create: bool = False) -> str | None:
+    secret = session.get(BROWSER)
+    if secret is None and create:
+        secret = session[BROWSER] = secrets.token_urlsafe(32)
+    return secret
+
+
+def _mac(browser: str, nonce: str, issued: int) -> str:
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], f"{browser}|{nonce}|{issued}", "form-nonce")
+
+
+def form_token() -> str:
+    """The value of every form's ``csrf_token`` field: one nonce per page, shared by the forms on it."""
+    if "form_token" not in g:
+        browser = _browser_secret(create=True)
+        nonce, issued = secrets.token_urlsafe(24), int(utcnow().timestamp() // 60)
+        g.form_token = f"{generate_csrf()}{SEPARATOR}{nonce}.{issued}.{_mac(browser, nonce, issued)}"
+    return g.form_token
+
+
+def _nonce_from(field: str) -> str | None:
+    """The nonce in a posted field, when it is this browser's, unexpired, and its CSRF token passes."""
+    csrf_part, _, nonce_part = field.rpartition(SEPARATOR)
+    try:
+        validate_csrf(csrf_part)
+    except ValidationError:
+        return None
+    nonce, _, rest = nonce_part.partition(".")
+    issued, _, mac = rest.partition(".")
+    browser = _browser_secret()
+    if browser is None or not issued.isdigit() or not secrets.compare_digest(mac, _mac(browser, nonce, int(issued))):
+        return None
+    age_minutes = utcnow().timestamp() // 60 - int(issued)
+    if not 0 <= age_minutes <= current_app.config["FORM_HOURS"] * 60:
+        return None
+    return nonce
+
+
+def form_start(path: str | None = None) -> str:
+    """The page a form at ``path`` (this request's, by default) is filled in on: the nearest address at or above
+    it that answers GET."""
+    adapter = current_app.url_map.bind("localhost")
+    path = (path or request.path).rstrip("/") or "/"
+    while True:
+        try:
+            adapter.match(path, method="GET")
+            return path
+        except RequestRedirect as moved:
+            return urlsplit(moved.new_url).path
+        except HTTPException:
+            if path in ("", "/"):
+                return "/"
+            path = path.rsplit("/", 1)[0] or "/"
+
+
+def refuse() -> Response:
+    flash(REFUSED, REFUSED_CATEGORY)
+    return redirect(form_start(), 303)
+
+
+def check_form(claim: bool = True) -> Response | None:
+    """None when this POST's form may be acted on (and, with ``claim``, is now claimed); otherwise the answer: a
+    refusal, or the redirect a send of the same form was answered with."""
+    _forget_kept()  # sent again: what was kept for an earlier send goes
+    nonce = _nonce_from(request.form.get("csrf_token", ""))
+    if nonce is None:
+        return refuse()
+    if claim and not form_posts.claim(nonce):
+        first = form_posts.where_it_went(nonce)
+        if first is not None and first.kept_ct is not None:
+            session[KEPT] = {"nonce": nonce, "path": first.target}
+        return redirect((first.target if first is not None else None) or form_start(), 303)
+    g.form_nonce = nonce
+    return None
+
+
+def keep(form: str, values: dict[str, str], errors: dict[str, str], to: str | None = None) -> Response:
+    """Answers a form that came back with errors: its words kept for this browser, and a redirect to ``to`` (the
+    form's start by default), whose page reads them with ``kept(form)``."""
+    path = urlsplit(to).path if to else form_start()
+    browser = _browser_secret(create=True)
+    nonce = g.get("form_nonce")
+    if nonce is None or browser is None:  # a form that was not checked: nothing is kept, nothing echoed
+        return redirect(to or path, 303)
+    g.kept_ct = form_posts.seal_kept(nonce, browser, Kept(form, values, errors))
+    session[KEPT] = {"nonce": nonce, "path": path}
+    return redirect(to or path, 303)
+
+
+def kept(form: str) -> Kept | None:
+    """The words of ``form`` kept for this browser, on the page they were kept for."""
+    pointer = session.get(KEPT)
+    browser = _browser_secret()
+    if not isinstance(pointer, dict) or browser is None or pointer.get("path") != request.path:
+        return None
+    found = form_posts.open_kept(str(pointer.get("nonce")), browser)
+    return found if found is not None and found.form == form else None
+
+
+def _forget_kept() -> None:
+    pointer = session.pop(KEPT, None)
+    if isinstance(pointer, dict) and pointer.get("nonce"):
+        form_posts.forget_kept(str(pointer["nonce"]))
+
+
+def forget() -> None:
+    """Signing out: the kept words go with the session (the caller clears it and commits)."""
+    _forget_kept()
+
+
+def _check_post() -> Response | None:
+    if request.method != "POST" or request.blueprint == "api" or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if view is not None and f"{view.__module__}.{view.__qualname__}" in _CHECKS_OWN:
+        return None
+    return check_form()
+
+
+def _record(response: Response) -> Response:
+    """After a POST: where its answer went (and its kept words). After any other page: kept words not for it go."""
+    try:
+        if "form_nonce" in g:
+            target = urlsplit(response.location).path if response.location and response.status_code < 400 else None
+            form_posts.record(g.form_nonce, target, g.get("kept_ct"))
+            db.session.commit()
+        elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:
+            pointer = session[KEPT]
+            if not isinstance(pointer, dict) or pointer.get("path") != request.path:
+                _forget_kept()
+                db.session.commit()
+    except DBAPIError:
+        db.session.rollback()  # a database that failed the request's own work: the error page already says so
+    return response
+
+
+def init_app(app: Flask) -> None:
+    # First of all: a refused or repeated form is answered before anything else reads it, the rate limiter
+    # included, so a refused access code cannot be tried again by Reload once the limit has passed.
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_post)
+    app.after_request(_record)
+    app.jinja_env.globals["csrf_token"] = form_token
