@@ -45,7 +45,8 @@ class ConcernForm(DomainForm):
     field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD, submissions.FORM_FIELD, FILE_AGAIN)
 
     def concern(self) -> dict[str, object]:
-        values = {name: value for name, value in self.values.items() if name not in (submissions.FORM_FIELD, FILE_AGAIN)}
+        not_the_concern = (submissions.FORM_FIELD, FILE_AGAIN)
+        values = {name: value for name, value in self.values.items() if name not in not_the_concern}
         return {**values, "characteristics": characteristics.from_form(self.values)}
 
 
