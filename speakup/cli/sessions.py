@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from speakup.domain import staff, submissions
+from speakup.platform import form_posts
 from speakup.platform.models import db, utcnow
 
 sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
@@ -15,14 +16,16 @@ sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
 @sessions_cli.command("purge")
 def sessions_purge_command() -> None:
     """Delete expired staff sessions and idle reporter sessions, with the sealed keys they hold (run it from a
-    timer, for example every 15 minutes; sign-ins do it too), and the day-old records of sent forms, with the
-    access codes their confirmations showed."""
+    timer, for example every 15 minutes; sign-ins do it too), the day-old records of raised concerns, with the
+    access codes their confirmations showed, and the records of sent forms older than FORM_HOURS, with the words
+    of forms that came back with errors once KEPT_FORM_MINUTES have passed."""
     staff_sessions, reporter_sessions = staff.purge_expired_sessions()
     sent = submissions.purge()
+    forms = form_posts.purge()
     db.session.commit()
     click.echo(
-        f"Deleted {staff_sessions} expired staff sessions, {reporter_sessions} idle reporter sessions "
-        f"and {sent} records of sent forms."
+        f"Deleted {staff_sessions} expired staff sessions, {reporter_sessions} idle reporter sessions, "
+        f"{sent} records of raised concerns and {forms} records of sent forms."
     )
 
 

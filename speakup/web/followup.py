@@ -109,7 +109,7 @@ def check_code():
     row, session_key = sessions.start_reporter_session(case, case_key, idle)
     session["reporter_session"] = row.id
     session["reporter_key"] = sealing.b64e(session_key)
-    return redirect(url_for("followup.case_page"))
+    return redirect(url_for("followup.case_page"), 303)
 
 
 @bp.errorhandler(LimitStoreDown)

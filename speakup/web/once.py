@@ -195,4 +195,6 @@ def init_app(app: Flask) -> None:
     # included, so a refused access code cannot be tried again by Reload once the limit has passed.
     app.before_request_funcs.setdefault(None, []).insert(0, _check_post)
     app.after_request(_record)
+    # Flask-WTF offers its own token both ways (a global for imported macros, a context value for pages).
     app.jinja_env.globals["csrf_token"] = form_token
+    app.context_processor(lambda: {"csrf_token": form_token})

@@ -29,7 +29,7 @@ def _follow_up(app, code: str):
     client = app.test_client()
     page = client.get("/follow-up").get_data(as_text=True)
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    assert client.post("/follow-up", data={"csrf_token": token, "access_code": code}).status_code == 302
+    assert client.post("/follow-up", data={"csrf_token": token, "access_code": code}).status_code == 303
     return client
 
 
@@ -41,7 +41,7 @@ def test_sessions_purge_deletes_expired_staff_and_idle_reporter_sessions(app, cl
     assert (_count(app, StaffSession), _count(app, ReporterSession)) == (1, 1)
     # Nothing is due yet: the purge keeps both.
     assert (
-        "Deleted 0 expired staff sessions, 0 idle reporter sessions and 0 records of sent forms."
+        "Deleted 0 expired staff sessions, 0 idle reporter sessions, 0 records of raised concerns and 0 records of sent forms."
         in runner.invoke(args=["speakup", "sessions", "purge"]).output
     )
     _age_sessions(app, StaffSession, last_seen_at=timedelta(minutes=31))
@@ -67,7 +67,7 @@ def test_every_staff_sign_in_sweeps_away_expired_sessions(app, client):
     _follow_up(app, raised["access_code"])
     _age_sessions(app, StaffSession, last_seen_at=timedelta(hours=2))
     _age_sessions(app, ReporterSession, last_seen_at=timedelta(hours=2))
-    assert AuthActions(app.test_client()).sign_in(bea).status_code == 302
+    assert AuthActions(app.test_client()).sign_in(bea).status_code == 303
     with app.app_context():
         assert [row.user_id for row in db.session.scalars(select(StaffSession))] == [bea.id]
     assert _count(app, ReporterSession) == 0
@@ -78,7 +78,7 @@ def test_changing_a_password_ends_every_other_session_of_the_account(app):
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     elsewhere, here, colleague = app.test_client(), app.test_client(), app.test_client()
     for browser, who in ((elsewhere, gita), (here, gita), (colleague, bea)):
-        assert AuthActions(browser).sign_in(who).status_code == 302
+        assert AuthActions(browser).sign_in(who).status_code == 303
     changed = post_form(here, "/guardian/account/password", current_password=gita.password,
                         new_password="a brand new passphrase")  # fmt: skip
     assert changed.status_code == 200

@@ -106,6 +106,14 @@ def raise_with_file(
     return client.post("/raise", data=form, content_type="multipart/form-data", follow_redirects=True)
 
 
+def came_back(response) -> bool:
+    """The raise form came back with errors: its POST was answered with a redirect to the form, and the form
+    (with the words kept server-side) was shown."""
+    return [r.status_code for r in response.history] == [303] and response.request.path == "/raise" and (
+        response.status_code == 200
+    )
+
+
 def raised_from(response) -> Raised:
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page
@@ -127,7 +135,7 @@ def stored(app: Flask, reference: str) -> list[Attachment]:
 
 def signed_in(app: Flask, staff: Staff) -> FlaskClient:
     browser = app.test_client()
-    assert AuthActions(browser).sign_in(staff).status_code == 302
+    assert AuthActions(browser).sign_in(staff).status_code == 303
     return browser
 
 
@@ -264,7 +272,7 @@ def test_a_disallowed_file_is_refused_next_to_the_field_and_nothing_is_raised(ap
     words = "Words I typed & must not lose <3"
     response = raise_with_file(reporter, data, name=name, mimetype=mimetype, what_happened=words)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert came_back(response)
     message = html.unescape(ERROR_RE.search(page).group(1))
     assert message.startswith(("The file must be a JPEG, PNG, PDF or plain text (.txt) file", "We could not read"))
     assert 'class="nhsuk-form-group nhsuk-file-upload nhsuk-form-group--error"' in page
@@ -277,7 +285,7 @@ def test_an_oversized_file_is_refused_next_to_the_field_and_nothing_is_raised(ap
     assert limit == 10 * 1024 * 1024  # the default
     response = raise_with_file(reporter, make_pdf(padding=limit), name="big.pdf", mimetype="application/pdf")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert came_back(response)
     assert ERROR_RE.search(page).group(1) == "The file must be smaller than 10 MB"
     assert "The hoist on ward 9 has been broken for a week." in page
     assert case_count(app) == 0
@@ -289,7 +297,7 @@ def test_an_oversized_file_is_refused_next_to_the_field_and_nothing_is_raised(ap
 
 def test_an_empty_file_is_refused(app, reporter):
     response = raise_with_file(reporter, b"", name="empty.txt", mimetype="text/plain")
-    assert response.status_code == 400
+    assert came_back(response)
     assert ERROR_RE.search(response.get_data(as_text=True)).group(1) == "The file you chose is empty"
     assert case_count(app) == 0
 
@@ -298,7 +306,7 @@ def test_concern_and_file_errors_are_shown_together(app, reporter):
     data, name, mimetype = REFUSED["exe"]
     response = raise_with_file(reporter, data, name=name, mimetype=mimetype, what_happened="", anonymity="")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert came_back(response)
     assert 'id="what_happened-error"' in page and 'id="anonymity-error"' in page and 'id="attachment-error"' in page
     assert case_count(app) == 0
 
@@ -306,7 +314,7 @@ def test_concern_and_file_errors_are_shown_together(app, reporter):
 def test_a_good_file_with_a_bad_concern_asks_for_the_file_again(app, reporter):
     response = raise_with_file(reporter, make_pdf(), name="rota.pdf", mimetype="application/pdf", what_happened="")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert came_back(response)
     assert 'id="attachment-again"' in page and 'id="attachment-error"' not in page
     assert case_count(app) == 0
 
@@ -334,8 +342,9 @@ def test_a_form_without_the_csrf_token_is_refused_even_with_a_file(app, reporter
         data={"what_happened": "Old words", "anonymity": "anonymous", "attachment": (io.BytesIO(make_pdf()), "a.pdf")},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 400
+    assert response.status_code == 303 and response.location == "/raise"
     assert "Old words" not in response.get_data(as_text=True)  # never echoed (issue 24)
+    assert "Old words" not in reporter.get("/raise").get_data(as_text=True)
     assert case_count(app) == 0
 
 
@@ -425,7 +434,7 @@ def test_the_guardian_case_page_lists_files_with_download_links(app, reporter, g
 
 def test_the_reporter_can_add_a_file_from_the_follow_up_page(app, reporter, guardian):
     raised = raised_from(raise_with_file(reporter, None))
-    assert post_form(reporter, "/raise", "/follow-up", access_code=raised.access_code).status_code == 302
+    assert post_form(reporter, "/raise", "/follow-up", access_code=raised.access_code).status_code == 303
     page = reporter.get("/follow-up/case").get_data(as_text=True)
     assert "You have not added any files." in page
     assert 'action="/follow-up/case/attachments" enctype="multipart/form-data"' in page
@@ -436,7 +445,7 @@ def test_the_reporter_can_add_a_file_from_the_follow_up_page(app, reporter, guar
         data={"csrf_token": token, "attachment": (io.BytesIO(make_jpeg()), "later photo.jpg", "image/jpeg")},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 302 and response.headers["Location"].endswith("/follow-up/case#files")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/follow-up/case#files")
     page = reporter.get("/follow-up/case").get_data(as_text=True)
     assert "later photo.jpg (JPEG, " in page
     assert "/attachments/" not in page.split('id="files"')[1].split("</ul>")[0]  # names only, no downloads
@@ -457,8 +466,9 @@ def test_a_refused_file_on_the_follow_up_page_shows_why(app, reporter):
         if data is not None:
             form["attachment"] = (io.BytesIO(data), name, "image/jpeg")
         response = reporter.post("/follow-up/case/attachments", data=form, content_type="multipart/form-data")
-        assert response.status_code == 400
-        assert html.unescape(ERROR_RE.search(response.get_data(as_text=True)).group(1)) == message
+        assert response.status_code == 303 and response.location == "/follow-up/case#files"
+        page = reporter.get(response.location).get_data(as_text=True)
+        assert html.unescape(ERROR_RE.search(page).group(1)) == message
     assert stored(app, raised.reference) == []
 
 
@@ -470,7 +480,8 @@ def test_adding_a_file_needs_an_open_follow_up_session(app, reporter):
         data={"csrf_token": token, "attachment": (io.BytesIO(make_pdf()), "a.pdf")},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 401
+    assert response.status_code == 303 and response.location == "/follow-up"
+    assert "You were signed out" in reporter.get("/follow-up").get_data(as_text=True)
     assert stored(app, raised.reference) == []
 
 
@@ -522,7 +533,7 @@ def test_types_are_judged_by_their_bytes():
 @pytest.mark.parametrize("app_overrides", [{"ATTACHMENT_TYPES": ["image/jpeg", "image/png"]}])
 def test_the_allowed_types_come_from_config(app, reporter):
     response = raise_with_file(reporter, make_pdf(), name="a.pdf", mimetype="application/pdf")
-    assert response.status_code == 400
+    assert came_back(response)
     assert ERROR_RE.search(response.get_data(as_text=True)).group(1) == "The file must be a JPEG or PNG file"
     assert "A JPEG or PNG file, up to 10 MB." in reporter.get("/raise").get_data(as_text=True)
     assert raise_with_file(reporter, make_jpeg()).status_code == 200
@@ -714,7 +725,7 @@ def test_a_pdf_added_on_the_follow_up_page_says_what_was_removed(app, reporter):
               "attachment": (io.BytesIO(crafted_pdf(info=True)), "late.pdf", "application/pdf")},
         content_type="multipart/form-data",
     )  # fmt: skip
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = reporter.get("/follow-up/case").get_data(as_text=True)
     assert "we removed from your PDF: its document information" in page
     assert "we removed from your PDF" not in reporter.get("/follow-up/case").get_data(as_text=True)  # told once
@@ -734,7 +745,7 @@ def test_a_pdf_that_cannot_be_cleaned_is_refused_by_the_field_with_the_words_kep
     assert len(data) < 2 * 2**20  # a 1 GiB bomb is only about a megabyte on the wire
     response = raise_with_file(reporter, data, name="bomb.pdf", mimetype="application/pdf")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert came_back(response)
     assert 'id="attachment-error"' in page and message in page
     assert "The hoist on ward 9 has been broken for a week." in page
     with app.app_context():

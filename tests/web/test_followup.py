@@ -25,6 +25,15 @@ def _open(client, code):
     return post_form(client, "/raise", "/follow-up", access_code=code)
 
 
+def _refused(client, code):
+    """The page a refused code leads to. The answer to the POST itself is a redirect that carries nothing typed
+    (a browser keeps it in History and sends it again on Reload)."""
+    response = _open(client, code)
+    assert response.status_code == 303 and response.location == "/follow-up"
+    assert not code.strip() or html.escape(code) not in response.get_data(as_text=True)
+    return client.get(response.location)
+
+
 def _one_typo(code: str) -> str:
     normalised = access_codes.normalise_access_code(code)
     swap = "A" if normalised[3] != "A" else "B"
@@ -40,7 +49,7 @@ def test_follow_up_page_has_contract_names(client):
 def test_right_code_opens_the_case(client):
     raised = gen_concern(client, what_happened="The hoist on ward 9 is broken")
     response = _open(client, raised["access_code"].lower().replace("-", " "))
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = client.get("/follow-up/case")
     text = page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
@@ -75,9 +84,9 @@ def _box(page: str) -> str:
 def test_a_well_formed_code_that_opens_nothing_gets_the_one_answer_and_keeps_the_text(client):
     gen_concern(client)
     typed = access_codes.new_access_code().lower()  # well formed, check character right, opens nothing
-    response = _open(client, typed)
+    response = _refused(client, typed)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "We could not find a concern with that access code. Check it and try again." in page
     assert TYPING_MISTAKE not in page and ENTER_CODE not in page
     assert _box(page) == typed  # one character may be wrong: they can put it right
@@ -96,9 +105,9 @@ def test_a_typing_mistake_says_so_by_the_field_and_keeps_what_was_typed(client, 
         "markup": '<b>"7K3M" & co</b>',
     }[kind]
     caplog.set_level(logging.DEBUG, logger="speakup")
-    response = _open(client, typed)
+    response = _refused(client, typed)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert TYPING_MISTAKE in page and NOT_FOUND not in page
     # By the field (the error message is inside the field's group) and in the summary at the top.
     field = page.split("nhsuk-form-group--error")[1].split("<button")[0]
@@ -113,9 +122,9 @@ def test_a_typing_mistake_says_so_by_the_field_and_keeps_what_was_typed(client, 
 
 @pytest.mark.parametrize("typed", ["", "   ", " - \u2013 "])
 def test_an_empty_box_asks_for_the_code(client, typed):
-    response = _open(client, typed)
+    response = _refused(client, typed)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert ENTER_CODE in page and NOT_FOUND not in page and TYPING_MISTAKE not in page
 
 
@@ -125,8 +134,8 @@ def test_an_empty_box_asks_for_the_code(client, typed):
 def test_dashes_spaces_and_lower_case_from_other_keyboards_open_the_case(client, separator):
     raised = gen_concern(client)
     typed = raised["access_code"].replace("-", separator)
-    assert _open(client, typed).status_code == 302
-    assert _open(client, typed.lower()).status_code == 302
+    assert _open(client, typed).status_code == 303
+    assert _open(client, typed.lower()).status_code == 303
     assert 'id="case-status"' in client.get("/follow-up/case").get_data(as_text=True)
 
 
@@ -153,12 +162,12 @@ def test_reply_appears_and_empty_reply_is_refused(client):
     raised = gen_concern(client)
     _open(client, raised["access_code"])
     response = post_form(client, "/follow-up/case", "/follow-up/case/messages", body="More detail: it happened twice")
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = client.get("/follow-up/case").get_data(as_text=True)
     assert "More detail: it happened twice" in page
     response = post_form(client, "/follow-up/case", "/follow-up/case/messages", body="   ")
-    assert response.status_code == 400
-    assert "Write a message before sending it" in response.get_data(as_text=True)
+    assert response.status_code == 303 and response.location == "/follow-up/case#messages"
+    assert "Write a message before sending it" in client.get(response.location).get_data(as_text=True)
 
 
 def test_reply_moves_a_case_waiting_for_the_reporter_back_to_work(app, client):
@@ -177,7 +186,8 @@ def test_sign_out_forgets_the_concern(app, client):
     raised = gen_concern(client)
     _open(client, raised["access_code"])
     response = post_form(client, "/follow-up/case", "/follow-up/sign-out")
-    assert "You have signed out of your concern" in response.get_data(as_text=True)
+    assert response.status_code == 303
+    assert "You have signed out of your concern" in client.get(response.location).get_data(as_text=True)
     assert client.get("/follow-up/case").status_code == 302
     with app.app_context():
         assert db.session.scalars(select(ReporterSession)).all() == []
@@ -195,9 +205,12 @@ def test_idle_session_expires_and_keeps_the_unsent_reply(app, client):
 
     token = CSRF_RE.search(token_page).group(1)
     response = client.post("/follow-up/case/messages", data={"csrf_token": token, "body": "Unsent words"})
-    page = response.get_data(as_text=True)
-    assert response.status_code == 401
+    assert response.status_code == 303 and "Unsent words" not in response.get_data(as_text=True)
+    page = client.get(response.location).get_data(as_text=True)
     assert "You were signed out" in page and "Unsent words" in page
+    # Kept only until the person goes to another page.
+    client.get("/")
+    assert "Unsent words" not in client.get("/follow-up").get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(ReporterSession)).all() == []
 
@@ -212,9 +225,9 @@ def test_guessing_codes_is_rate_limited(client):
     raised = gen_concern(client)
     # A right code does not count against the limit.
     for _ in range(3):
-        assert _open(client, raised["access_code"]).status_code == 302
+        assert _open(client, raised["access_code"]).location == "/follow-up/case"
     for _ in range(3):
-        assert _open(client, access_codes.new_access_code()).status_code == 400
+        assert _open(client, access_codes.new_access_code()).location == "/follow-up"
     response = _open(client, access_codes.new_access_code())
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
@@ -225,9 +238,9 @@ def test_guessing_codes_is_rate_limited(client):
 def test_typing_mistakes_and_empty_boxes_count_against_the_limit_like_wrong_codes(client):
     """Saying "typing mistake" must not become a way round the limit: every refusal spends one try."""
     raised = gen_concern(client)
-    assert _open(client, _one_typo(raised["access_code"])).status_code == 400
-    assert _open(client, "").status_code == 400
-    assert _open(client, access_codes.new_access_code()).status_code == 400
+    assert _open(client, _one_typo(raised["access_code"])).location == "/follow-up"
+    assert _open(client, "").location == "/follow-up"
+    assert _open(client, access_codes.new_access_code()).location == "/follow-up"
     for typed in (_one_typo(raised["access_code"]), "", raised["access_code"]):
         assert _open(client, typed).status_code == 429
 
