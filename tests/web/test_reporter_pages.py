@@ -15,7 +15,7 @@ CLOSING = "We have added a second nurse to every night shift on ward 7."
 
 @pytest.fixture
 def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     return client
 
 
@@ -50,7 +50,7 @@ def test_a_closed_case_promises_nothing_and_asks_after_the_closing_message(app, 
     url = f"/guardian/cases/{reference}"
     version = signed.get(url).get_data(as_text=True).split('name="version" value="')[1].split('"')[0]
     closed = post_form(signed, url, f"{url}/close", outcome="resolved", closing_message=CLOSING, version=version)
-    assert closed.status_code == 302
+    assert closed.status_code == 303
     page = reporter_case_page(app, raised["access_code"])
     assert "A guardian will read it by" not in page and "We aim to tell you what was done by" not in page
     assert 'id="closed-on"' in page
