@@ -2,13 +2,20 @@
 shown the safety code another guardian will check before approving them.
 
 The token travels in the query string, never the path, so gunicorn's access log (which records paths without
-queries) never holds a usable link."""
+queries) never holds a usable link.
+
+"Finish setting up" is answered with a redirect, never a page (speakup/web/once.py). A mistake sends the person
+back to the form, which keeps for this browser only the link's token and the security-code secret they already
+scanned (sealed under a secret only its session cookie holds, for ``KEPT_FORM_MINUTES``): never the password or
+the code they typed, and nothing in the address. The safety code is kept the same way for the page that shows it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from speakup.domain import enrolment
+from speakup.platform.models import User
+from speakup.web import once
 from speakup.web.errors import error_page
 from speakup.web.forms import DomainForm
 
@@ -23,18 +30,20 @@ UNUSABLE = {
     "disabled": ("This account is disabled", "Ask your administrator about your account."),
 }  # fmt: skip
 
+SECRET_FIELDS = ("password", "confirm", "security_code")  # typed by the person: never kept, never sent back
+DONE_SLOT = "EnrolmentDone"  # the safety code kept for the page after "Finish setting up"
+
 
 class EnrolForm(DomainForm):
-    field_names = ("password", "confirm", "security_code")
+    field_names = (*SECRET_FIELDS, "token", "totp_secret")
 
 
-def _unusable(error: enrolment.LinkUnusable):
+def _unusable(error: enrolment.LinkUnusable) -> tuple[str, int]:
     title, body = UNUSABLE[error.reason]
     return error_page(error.status, title=title, body=body)
 
 
-def _form_page(form: EnrolForm, token: str, totp_text: str, user, status: int = 200):
-    form.values["password"] = form.values["confirm"] = ""  # a password is never sent back to the browser
+def _form_page(form: EnrolForm, token: str, totp_text: str, user: User) -> str:
     return render_template(
         "enrol/enrol.html",
         form=form,
@@ -42,27 +51,64 @@ def _form_page(form: EnrolForm, token: str, totp_text: str, user, status: int = 
         user=user,
         totp_text=totp_text,
         qr_svg=enrolment.totp_qr_svg(totp_text, user) if totp_text else None,
-    ), status
+    )
 
 
-@bp.route("", methods=["GET", "POST"])
-def enrol():
-    token = (request.form.get("token") if request.method == "POST" else request.args.get("token")) or ""
+def _shown_form(token: str) -> EnrolForm:
+    """The form as it came back a moment ago for this link, in this browser; otherwise an empty one."""
+    form = EnrolForm.shown()
+    if token and form.values["token"] and form.values["token"] != token:
+        return EnrolForm()  # kept for another link
+    return form
+
+
+@bp.get("")
+def enrol() -> str | tuple[str, int]:
+    # After a mistake the address carries no token: the redirect leads here and the kept form holds it.
+    form = _shown_form(request.args.get("token", ""))
+    token = request.args.get("token") or form.values["token"]
     try:
         link = enrolment.open_link(token)
     except enrolment.LinkUnusable as error:
         return _unusable(error)
-    mfa = current_app.config["REQUIRE_MFA"]
+    totp_text = ""
+    if current_app.config["REQUIRE_MFA"]:
+        # The secret they already scanned, if the form came back; a new one on any other visit.
+        kept = form.values["totp_secret"]
+        totp_text = kept if enrolment.totp_from_text(kept) is not None else enrolment.new_totp_text()
+    return _form_page(form, token, totp_text, link.user)
+
+
+@bp.post("")
+def finish() -> Response:
     form = EnrolForm()
-    if request.method == "GET":
-        return _form_page(form, token, enrolment.new_totp_text() if mfa else "", link.user)
-    totp_text = request.form.get("totp_secret", "") if mfa else ""
+    values = form.values
+    totp_text = values["totp_secret"] if current_app.config["REQUIRE_MFA"] else ""
     try:
-        done = enrolment.complete(token, form.values["password"], form.values["confirm"], totp_text,
-                                  form.values["security_code"])  # fmt: skip
-    except enrolment.LinkUnusable as error:
-        return _unusable(error)
+        done = enrolment.complete(values["token"], values["password"], values["confirm"], totp_text,
+                                  values["security_code"])  # fmt: skip
+    except enrolment.LinkUnusable:
+        # Used, expired, disabled or unknown (a changed hidden field too): the form's page says which, from the
+        # token kept for it, and offers a new secret to scan.
+        return _came_back(form, {}, keep_secret=False)
     except enrolment.EnrolmentInvalid as invalid:
-        form.fail(invalid.errors)
-        return _form_page(form, token, totp_text, link.user, 400)
-    return render_template("enrol/done.html", user=done.user, safety_code=done.safety_code)
+        return _came_back(form, invalid.errors, keep_secret=True)
+    safety_code = done.safety_code or ""
+    return once.keep(DONE_SLOT, {"safety_code": safety_code}, {}, to=url_for("enrol.done"))
+
+
+def _came_back(form: EnrolForm, errors: dict[str, str], keep_secret: bool) -> Response:
+    for name in SECRET_FIELDS:
+        form.values[name] = ""
+    if not keep_secret:
+        form.values["totp_secret"] = ""
+    return form.came_back(errors, to=url_for("enrol.enrol"))
+
+
+@bp.get("/done")
+def done() -> str | Response:
+    kept = once.kept(DONE_SLOT)
+    if kept is None:
+        # Another page was opened or it was a while ago: signing in shows a waiting guardian their safety code.
+        return redirect(url_for("guardian.sign_in"))
+    return render_template("enrol/done.html", safety_code=kept.values.get("safety_code", ""))
