@@ -3,8 +3,10 @@ accepts, for every kind of caller, with the answer it must give. A route added t
 row here fails ``test_every_route_is_in_the_matrix``, naming it.
 
 Each request is classified, not matched byte for byte: the question is only whether the caller got
-past authorization. POSTs carry a valid CSRF token and no other fields, so "past authorization" is
-often a 400/409/422 from the domain's rules ("ok-validation"), which counts as allowed.
+past authorization. POSTs carry a valid CSRF token (with its one-time nonce, a fresh one for each POST: issue 24)
+and no other fields, so "past authorization" is often a form sent back to its page by the domain's rules (a 303,
+"ok") or a 400/409/422 ("ok-validation"), which count as allowed. A form refused before any view ran (a missing,
+forged or used token) is never counted as allowed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from speakup.keys import grants
 from speakup.platform import imaging
 from speakup.platform.models import User, db
 from speakup.reporting.board import CHARTS
+from speakup.web import once
 
 # Rate limits are proven elsewhere; here they must never turn an answer into a 429.
 GENEROUS = "10000 per minute"
@@ -50,14 +53,15 @@ ADMIN = "admin"
 ACTORS = (NOBODY, REPORTER, OTHER_REPORTER, GUARDIAN, OUTSIDER, PENDING, ADMIN)
 
 # --- The answers --------------------------------------------------------------------------------------------
-OK = "ok"  # 2xx, or a 3xx that is not one of the two sign-in gates below
+OK = "ok"  # 2xx, or a 3xx that is not one of the two sign-in gates below (nor a refused form)
 OK_VALIDATION = "ok-validation"  # 400/409/422: authorized, the (deliberately empty) input was refused
-SIGNIN = "signin"  # 302 to /guardian/sign-in
-START = "start"  # 302 to /follow-up: the reporter's "enter your access code" page
+SIGNIN = "signin"  # a redirect to /guardian/sign-in
+START = "start"  # a redirect to /follow-up: the reporter's "enter your access code" page
 UNAUTHORISED = "unauthorised"  # 401
 FORBIDDEN = "forbidden"  # 403
 NOTFOUND = "notfound"  # 404
-REFUSED_FORM = "refused-form"  # 400 from the CSRF check (or any generic 400 page): never counts as allowed
+# A form refused before any view ran (once.py: a redirect with its notice), or a generic 400 page: never allowed.
+REFUSED_FORM = "refused-form"
 
 # The generic 400 page (errors.PAGES) and the raise form's own CSRF message: a refused form, not a domain error.
 REFUSED_MARKERS = (b"Something went wrong with that form", b"For your security this form timed out")
@@ -80,8 +84,7 @@ STAFF_ONLY = row(SIGNIN, SIGNIN, SIGNIN, OK, OK, OK, OK)
 PUBLIC = same(OK)
 # Reporter pages: the follow-up session decides which case; staff have none, so they are sent to start.
 REPORTER_SESSION_GET = row(START, OK, OK, START, START, START, START)
-REPORTER_SESSION_POST_401 = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
-REPORTER_SESSION_POST_START = row(START, OK, OK, START, START, START, START)
+REPORTER_SESSION_POST = row(START, OK, OK, START, START, START, START)
 # API: the access code is the only credential; a staff cookie counts for nothing.
 ACCESS_CODE_API = row(UNAUTHORISED, OK, OK, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED, UNAUTHORISED)
 
@@ -99,14 +102,17 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("health.healthz", "GET"): PUBLIC,
     # Reporter follow-up (HTML).
     ("followup.start", "GET"): PUBLIC,  # with a session it redirects on to /follow-up/case: still "ok"
-    ("followup.check_code", "POST"): PUBLIC,  # an empty code: 400 for everyone
+    # An empty code comes back to its own page, which is the reporters' start: the same for everyone.
+    ("followup.check_code", "POST"): same(START),
     ("followup.case_page", "GET"): REPORTER_SESSION_GET,
-    ("followup.reply", "POST"): REPORTER_SESSION_POST_401,
-    ("followup.add_file", "POST"): REPORTER_SESSION_POST_401,
-    ("followup.feedback", "POST"): REPORTER_SESSION_POST_START,
-    ("followup.check_in", "POST"): REPORTER_SESSION_POST_START,
-    ("followup.about_you", "POST"): REPORTER_SESSION_POST_START,
+    # Without a session, each is sent to start (a reply's words kept for it, to send again once signed in).
+    ("followup.reply", "POST"): REPORTER_SESSION_POST,
+    ("followup.add_file", "POST"): REPORTER_SESSION_POST,
+    ("followup.feedback", "POST"): REPORTER_SESSION_POST,
+    ("followup.check_in", "POST"): REPORTER_SESSION_POST,
+    ("followup.about_you", "POST"): REPORTER_SESSION_POST,
     ("followup.sign_out", "POST"): PUBLIC,
+    ("followup.signed_out", "GET"): PUBLIC,
     # Reporter API.
     ("api.openapi", "GET"): PUBLIC,
     ("api.options", "GET"): PUBLIC,
@@ -120,7 +126,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("api.stats", "GET"): same(UNAUTHORISED),
     # Staff sign-in and sign-out.
     ("guardian.sign_in", "GET"): PUBLIC,
-    ("guardian.sign_in", "POST"): same(UNAUTHORISED),  # empty credentials, whoever sends them
+    ("guardian.sign_in", "POST"): same(SIGNIN),  # empty credentials, whoever sends them: back to sign in
     ("guardian.sign_out", "POST"): same(SIGNIN),  # always lands on sign-in
     ("guardian.change_password", "GET"): STAFF_ONLY,
     ("guardian.change_password", "POST"): STAFF_ONLY,
@@ -139,6 +145,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.share_all", "POST"): GUARDIAN_ONLY,
     ("guardian.record_concern", "GET"): GUARDIAN_ONLY,
     ("guardian.record_concern", "POST"): GUARDIAN_ONLY,
+    ("guardian.recorded", "GET"): GUARDIAN_ONLY,
+    ("guardian.handed_over", "POST"): GUARDIAN_ONLY,
     # The case: only a guardian holding its key; never an administrator.
     ("guardian.case_page", "GET"): CASE_ONLY,
     ("guardian.download_attachment", "GET"): CASE_ONLY,
@@ -156,14 +164,19 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # Administration: accounts only.
     ("admin.accounts", "GET"): ADMIN_ONLY,
     ("admin.invite", "GET"): ADMIN_ONLY,
-    ("admin.invite", "POST"): ADMIN_ONLY,
+    ("admin.create_account", "POST"): ADMIN_ONLY,
+    # The link just made, kept for the browser that made it: any other administrator finds none to show.
+    ("admin.enrolment_link", "GET"): ADMIN_ONLY,
     ("admin.disable", "POST"): ADMIN_ONLY,
     ("admin.enable", "POST"): ADMIN_ONLY,
     ("admin.reset_password", "GET"): ADMIN_ONLY,
-    ("admin.reset_password", "POST"): ADMIN_ONLY,
-    # Enrolment: the one-time link is the only credential; without it, nothing is there.
+    ("admin.reset", "POST"): ADMIN_ONLY,
+    # Enrolment: the one-time link is the only credential; without it, nothing is there. Finishing without one is
+    # sent back to the link's page (a redirect: "ok"), which says the link does not work (the GET's row).
     ("enrol.enrol", "GET"): same(NOTFOUND),
-    ("enrol.enrol", "POST"): same(NOTFOUND),
+    ("enrol.finish", "POST"): same(OK),
+    # The safety code is kept only for the browser that just finished; anyone else is sent to sign in.
+    ("enrol.done", "GET"): same(SIGNIN),
 }
 
 # Query strings that make a GET valid, so "ok" means a real answer rather than a 400.
@@ -174,7 +187,7 @@ QUERY = {
 }
 
 # Sent last, in this order: each ends a session the other requests need ("I have saved my access code" and both
-# sign-outs forget this browser's whole session, so each is sent with a fresh form token: issue 24).
+# sign-outs forget this browser's whole session).
 LAST = ("report.code_saved", "followup.sign_out", "guardian.sign_out")
 
 SECRET_WORDS = "Ward 7B matrix secret: the drug cupboard key is kept under the mat."
@@ -248,7 +261,7 @@ def seed(app: Flask) -> World:
 class Caller:
     client: FlaskClient
     bearer: str | None  # access code sent on /api/ requests
-    token: str  # CSRF token of this caller's session
+    token: str | None = None  # a token to send with every POST; None: a fresh one for each, as a browser has
 
 
 def caller_for(app: Flask, world: World, actor: str) -> Caller:
@@ -257,16 +270,26 @@ def caller_for(app: Flask, world: World, actor: str) -> Caller:
     if actor in (REPORTER, OTHER_REPORTER):
         code = world.access_code if actor == REPORTER else world.other_access_code
         page = client.post("/follow-up", data={"csrf_token": csrf_token(client, "/follow-up"), "access_code": code})
-        assert page.status_code == 302 and page.headers["Location"].endswith("/follow-up/case"), page.status_code
+        assert page.status_code == 303 and page.headers["Location"].endswith("/follow-up/case"), page.status_code
         bearer = code
     elif actor in (GUARDIAN, OUTSIDER, PENDING, ADMIN):
         staff = {GUARDIAN: world.guardian, OUTSIDER: world.outsider, PENDING: world.pending, ADMIN: world.admin}[actor]
-        assert AuthActions(client).sign_in(staff).status_code == 302
-    return Caller(client, bearer, csrf_token(client, "/raise"))
+        assert AuthActions(client).sign_in(staff).status_code == 303
+    return Caller(client, bearer)
 
 
-def classify(response: TestResponse) -> str:
+def refused(client: FlaskClient) -> bool:
+    """Whether the last answer was once.py's refusal of a form (its notice waits in the session), which is then
+    dropped so that it cannot be mistaken for the next answer's."""
+    with client.session_transaction() as session:
+        flashes = session.pop("_flashes", [])
+    return any(category == once.REFUSED_CATEGORY for category, _message in flashes)
+
+
+def classify(response: TestResponse, client: FlaskClient) -> str:
     status = response.status_code
+    if refused(client):
+        return REFUSED_FORM
     if status in (301, 302, 303, 307, 308):
         path = urlsplit(response.headers.get("Location", "")).path
         if path == "/guardian/sign-in":
@@ -298,7 +321,7 @@ def send(app: Flask, caller: Caller, endpoint: str, method: str, url_values: dic
         return caller.client.get(url, headers=headers)
     if url.startswith("/api/"):
         return caller.client.post(url, json={}, headers=headers)
-    token = csrf_token(caller.client, "/raise") if endpoint in LAST else caller.token
+    token = caller.token or csrf_token(caller.client, "/raise")
     return caller.client.open(url, method=method, data={"csrf_token": token}, headers=headers)
 
 
@@ -342,7 +365,7 @@ def test_authorization_matrix(app, actor):
     wrong = []
     for endpoint, method in ordered(keys):
         response = send(app, caller, endpoint, method, world.url_values)
-        got, expected = classify(response), MATRIX[(endpoint, method)][actor]
+        got, expected = classify(response, caller.client), MATRIX[(endpoint, method)][actor]
         if got not in acceptable(expected, method):
             wrong.append(f"{method} {endpoint}: expected {expected}, got {got} ({response.status_code})")
         body = response.get_data()
@@ -385,5 +408,5 @@ def test_a_post_without_its_csrf_token_is_not_counted_as_allowed(app):
     world = seed(app)
     caller = caller_for(app, world, GUARDIAN)
     caller.token = "not-a-token"
-    for endpoint in ("guardian.add_note", "report.raise_submit", "guardian.share_all"):
-        assert classify(send(app, caller, endpoint, "POST", world.url_values)) == REFUSED_FORM, endpoint
+    for endpoint in ("guardian.add_note", "report.raise_submit", "guardian.share_all", "admin.create_account"):
+        assert classify(send(app, caller, endpoint, "POST", world.url_values), caller.client) == REFUSED_FORM, endpoint
