@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user
 
 from speakup.crypto import sealing
@@ -10,7 +21,7 @@ from speakup.domain import staff
 from speakup.keys import account_keys, sessions
 from speakup.platform.extensions import LimitStoreDown, limiter
 from speakup.web import devices
-from speakup.web.errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, limit_store_down_form
+from speakup.web.errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, log_limit_store_down
 from speakup.web.forgetting import forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -35,6 +46,11 @@ def sign_in_failed_message(require_mfa: bool) -> str:
 class SignInForm(DomainForm):
     field_names = ("email", "password", "security_code")
 
+    def came_back(self, errors: dict[str, str], to: str | None = None) -> Response:
+        """Back to the sign-in page with the email address kept, never the password or the security code."""
+        self.values["password"] = self.values["security_code"] = ""
+        return super().came_back(errors, to=to or url_for("guardian.sign_in"))
+
 
 def _sign_in_limit_key() -> str:
     # Per account as well as per client, so one address cannot try many accounts and many
@@ -43,9 +59,10 @@ def _sign_in_limit_key() -> str:
     return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], email, "sign-in-account")
 
 
-def _sign_in_failed(response) -> bool:
-    # Only failures count: signing in correctly, however often, never uses up anyone's budget.
-    return response.status_code == 401
+def _sign_in_failed(_response: Response) -> bool:
+    # Only failures count: signing in correctly, however often, never uses up anyone's budget. Every answer is a
+    # redirect, so the view says which it was.
+    return bool(g.get("sign_in_failed"))
 
 
 def _sign_in_limit(**options):
@@ -60,58 +77,59 @@ def _sign_in_limit(**options):
 @_sign_in_limit(key_func=_sign_in_limit_key, exempt_when=devices.is_known_for_attempted_account)
 @_sign_in_limit(key_func=devices.device_limit_key, exempt_when=lambda: not devices.is_known_for_attempted_account())
 def sign_in():
-    form = SignInForm()
     if request.method == "GET":
-        return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"])
+        return render_template(
+            "guardian/sign_in.html", form=SignInForm.shown(), require_mfa=current_app.config["REQUIRE_MFA"]
+        )
+    form = SignInForm()
     try:
         user, key = staff.sign_in(form.values["email"], form.values["password"], form.values["security_code"])
     except staff.KeysChanged:
-        form.fail({"email": KEYS_CHANGED})
-        form.values["password"] = form.values["security_code"] = ""
-        return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"]), 403
+        return form.came_back({"email": KEYS_CHANGED})  # the right password: not a failure that counts
     except account_keys.InvalidCredentials:
-        form.fail({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
-        form.values["password"] = form.values["security_code"] = ""
-        return render_template("guardian/sign_in.html", form=form, require_mfa=current_app.config["REQUIRE_MFA"]), 401
+        g.sign_in_failed = True
+        return form.came_back({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
     if current_user.is_authenticated:
         sessions.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
     session.clear()  # a new session at sign-in: nothing carried over from before
     row, session_key = sessions.start_staff_session(user, key)
     session["staff_key"] = sealing.b64e(session_key)
     login_user(SignedInStaff(row))
-    response = redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"))
+    response = redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"), 303)
     devices.remember(response, user.email)
     return response
 
 
 @bp.errorhandler(LimitStoreDown)
 def _sign_in_unchecked(error: LimitStoreDown):
-    """Sign-in fails closed while the rate-limit store is down (speakup/platform/extensions.py): the form comes
-    back with the email address kept, never the password or security code."""
-    if request.endpoint != "guardian.sign_in":
+    """Sign-in fails closed while the rate-limit store is down (speakup/platform/extensions.py): back to the
+    sign-in page with "try again shortly" and the email address kept, never the password or security code."""
+    if request.endpoint != "guardian.sign_in" or request.method != "POST":
         return limit_store_down(error)
-    return limit_store_down_form(
-        error,
-        "guardian/sign_in.html",
-        SignInForm(),
-        LIMIT_STORE_DOWN_SIGN_IN,
-        ("password", "security_code"),
-        require_mfa=current_app.config["REQUIRE_MFA"],
-    )
+    log_limit_store_down(error)
+    return SignInForm().came_back({"service": LIMIT_STORE_DOWN_SIGN_IN})
 
 
 @bp.post("/sign-out")
 def sign_out():
     _end_session()
-    return forget_this_browser(redirect(url_for("guardian.sign_in")))
+    return forget_this_browser(redirect(url_for("guardian.sign_in"), 303))
 
 
 class PasswordForm(DomainForm):
     field_names = ("current_password", "new_password")
 
+    def came_back(self, errors: dict[str, str], to: str | None = None) -> Response:
+        """Back to the page with the messages only: no password is ever kept, not even sealed."""
+        self.values = dict.fromkeys(self.values, "")
+        return super().came_back(errors, to=to or url_for("guardian.change_password"))
+
 
 def _password_limit_key() -> str:
     return "change-password:" + str(current_user.user.id) if current_user.is_authenticated else "change-password:-"
+
+
+CHANGED = "password-changed"  # the flash that tells the page, after the redirect, it was done
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -126,21 +144,18 @@ def _password_limit_key() -> str:
 )
 def change_password():
     """For guardians and administrators alike. The private key is re-sealed, so no case is lost."""
-    form = PasswordForm()
     if request.method == "GET":
-        return render_template("guardian/password.html", form=form, done=False)
+        done = bool(get_flashed_messages(category_filter=[CHANGED]))
+        return render_template("guardian/password.html", form=PasswordForm.shown(), done=done)
+    form = PasswordForm()
     try:
         staff.change_password(
             current_user.user, form.values["current_password"], form.values["new_password"], current_user.row.id
         )
     except staff.KeysChanged:
-        form.fail({"current_password": KEYS_CHANGED})
-        form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
-        return render_template("guardian/password.html", form=form, done=False), 403
+        return form.came_back({"current_password": KEYS_CHANGED})
     except staff.AccountError as exc:
         g.wrong_current_password = exc.field == "current_password"
-        form.fail({exc.field or "new_password": exc.message})
-        form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
-        return render_template("guardian/password.html", form=form, done=False), 400
-    form.values = dict.fromkeys(form.values, "")  # passwords are never sent back
-    return render_template("guardian/password.html", form=form, done=True)
+        return form.came_back({exc.field or "new_password": exc.message})
+    flash("done", CHANGED)
+    return redirect(url_for("guardian.change_password"), 303)
