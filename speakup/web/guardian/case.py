@@ -1,13 +1,29 @@
 """A guardian's case page and everything done on it. Each action is a small form; every form that
 changes the case carries the version it was loaded at, so a stale form gets a conflict, never an
-overwrite, and the guardian's typed words come back with the message."""
+overwrite, and the guardian's typed words come back with the message.
+
+Every action answers with a redirect to the case page (speakup/web/once.py): done, with a notice; refused, with the
+form's words kept sealed for this browser and shown again by the form, the message beside its field."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 from collections.abc import Callable
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
 from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, timescales, workflow
@@ -16,6 +32,7 @@ from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
 from speakup.platform.models import Case, db
+from speakup.web import once
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, private_key
@@ -36,21 +53,6 @@ def get_case(reference: str) -> tuple[Case, bytes]:
         abort(403)
 
 
-class CaseForm(DomainForm):
-    """Any form on the case page. ``field_names`` lists what it keeps when it comes back."""
-
-    def __init__(self, name: str, fields: tuple[str, ...]):
-        self.form_name = name
-        self.field_names = (*fields, "version")
-        super().__init__()
-        self.lists = {key: request.form.getlist(key) for key in fields}
-
-    @property
-    def version(self) -> int | None:
-        value = self.values.get("version", "")
-        return parse_int(value)
-
-
 FORMS = {
     "status": ("status", "show_name"),
     "close": ("outcome", "closing_message", "learning", "share_learning", "show_name"),
@@ -63,33 +65,73 @@ FORMS = {
     "message": ("body",),
     "share": ("share_with", "override_exclusion"),
 }
+MULTIPLE = ("themes",)  # checkboxes: every value chosen is kept, not only the first
+# Kept with the share form when it came back because the reporter asked for that guardian to be kept out: the page
+# then offers the override. Set by the view, never read from what was posted.
+EXCLUDED = "excluded"
+SHARE_REFUSED = "share-refused"  # the flash that says why a share request could not be confirmed or cancelled
 
 
-def render_case(case: Case, case_key: bytes, form: CaseForm | None = None, status: int = 200, warning: str = ""):
+class CaseForm(DomainForm):
+    """One form of the case page, named as in ``FORMS``. Its words are kept under that name when it comes back, so
+    the page shows them in the form they were typed in."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.field_names = (*FORMS[name], "version")
+        super().__init__()
+        self.lists: dict[str, list[str]] = {key: request.form.getlist(key) for key in MULTIPLE if key in FORMS[name]}
+
+    @property
+    def kept_name(self) -> str:
+        return f"CaseForm.{self.name}"
+
+    @property
+    def version(self) -> int | None:
+        value = self.values.get("version", "")
+        return parse_int(value)
+
+    def came_back(self, errors: dict[str, str], to: str | None = None) -> Response:
+        self.fail(errors)
+        kept = {**self.values, **{key: json.dumps(chosen) for key, chosen in self.lists.items()}}
+        return once.keep(self.kept_name, kept, self.field_errors, to)
+
+    @classmethod
+    def shown_as(cls, name: str) -> CaseForm:
+        """The form for the case page: empty, or as it came back with errors for this browser a moment ago."""
+        form = cls(name)
+        found = once.kept(form.kept_name)
+        if found is not None:
+            form.values.update({key: value for key, value in found.values.items() if key in form.values})
+            form.values[EXCLUDED] = found.values.get(EXCLUDED, "")
+            for key in form.lists:
+                form.lists[key] = json.loads(form.values[key] or "[]")
+                form.values[key] = ""
+            form.field_errors = dict(found.errors)
+        return form
+
+
+def render_case(case: Case, case_key: bytes):
     view = reading.guardian_view(case, case_key)
     reading.mark_viewed(case, current_user.user.id)
-    forms = {name: CaseForm(name, fields) for name, fields in FORMS.items()}
-    if form is not None:
-        forms[form.form_name] = form
-    return (
-        render_template(
-            "guardian/case.html",
-            case=view,
-            forms=forms,
-            labels=workflow.GUARDIAN_LABELS,
-            outcomes=OUTCOMES,
-            referral_choices=REFERRALS,
-            assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
-            share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
-            share_requests=sharing.pending(case, case_key),
-            trail=audit.case_trail(case.id),
-            files=files.describe(case, case_key),
-            stage=deadlines.stage_of(case.stage, current_app.config),
-            can_escalate=timescales.can_escalate(case),
-            extensions=timescales.extensions_of(case, case_key),
-            warning=warning,
-        ),
-        status,
+    forms = {name: CaseForm.shown_as(name) for name in FORMS}
+    refused = get_flashed_messages(category_filter=[SHARE_REFUSED])
+    return render_template(
+        "guardian/case.html",
+        case=view,
+        forms=forms,
+        labels=workflow.GUARDIAN_LABELS,
+        outcomes=OUTCOMES,
+        referral_choices=REFERRALS,
+        assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
+        share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
+        share_requests=sharing.pending(case, case_key),
+        trail=audit.case_trail(case.id),
+        files=files.describe(case, case_key),
+        stage=deadlines.stage_of(case.stage, current_app.config),
+        can_escalate=timescales.can_escalate(case),
+        extensions=timescales.extensions_of(case, case_key),
+        warning="excluded" if forms["share"].values.get(EXCLUDED) else (refused[0] if refused else ""),
     )
 
 
@@ -126,35 +168,37 @@ def download_attachment(reference: str, uid: str):
     return response
 
 
+def _case_url(reference: str, anchor: str = "") -> str:
+    return url_for("guardian.case_page", reference=reference) + anchor
+
+
 def _act(
     reference: str,
     name: str,
     action: Callable[[Case, bytes, CaseForm], str],
     anchor: str = "",
-):
-    """Runs one case action: on bad input or a conflict the page comes back with the form as typed; done, the
-    case page says what was done (the action returns the words)."""
+) -> Response:
+    """Runs one case action: on bad input or a conflict the case page shows the form again as typed, the message
+    by its field; done, the case page says what was done (the action returns the words). Either way a redirect."""
     case, case_key = get_case(reference)
-    form = CaseForm(name, FORMS[name])
+    form = CaseForm(name)
     try:
         done = action(case, case_key, form)
     except InvalidInput as exc:
-        form.fail(exc.errors)
-        return render_case(case, case_key, form, 400)
+        errors = exc.errors
     except handling.InvalidTransition as exc:
-        form.fail({FORMS[name][0]: str(exc)})
-        return render_case(case, case_key, form, 400)
+        errors = {FORMS[name][0]: str(exc)}
     except handling.CaseChanged:
-        db.session.rollback()
-        db.session.refresh(case)
-        form.fail({FORMS[name][0]: CONFLICT})
-        return render_case(case, case_key, form, 409)
-    return _done(reference, done, anchor)
+        errors = {FORMS[name][0]: CONFLICT}
+    else:
+        return _done(reference, done, anchor)
+    db.session.rollback()  # nothing the refused action began is kept (the form's record is written after)
+    return form.came_back(errors, to=_case_url(reference, anchor))
 
 
-def _done(reference: str, message: str, anchor: str = ""):
+def _done(reference: str, message: str, anchor: str = "") -> Response:
     flash(message, "case-done")  # shown once, at the top of the case page this redirects to
-    return redirect(url_for("guardian.case_page", reference=reference) + anchor)
+    return redirect(_case_url(reference, anchor), 303)
 
 
 def _shows_name(form: CaseForm) -> bool:
@@ -274,36 +318,35 @@ def send_message(reference: str):
 @guardian_required
 def share(reference: str):
     case, case_key = get_case(reference)
-    form = CaseForm("share", FORMS["share"])
+    form = CaseForm("share")
     user_id = parse_int(form.values["share_with"])
     user = roster.current_roster().member(user_id) if user_id is not None else None
+    to_sharing = _case_url(reference, "#sharing")
     if user is None:
-        form.fail({"share_with": "Choose a guardian to share this case with"})
-        return render_case(case, case_key, form, 400)
+        return form.came_back({"share_with": "Choose a guardian to share this case with"}, to=to_sharing)
     if form.values.get("override_exclusion") == "yes":
         # Against the reporter's wish: only a request, until a second guardian confirms it (speakup/domain/sharing.py).
         try:
             sharing.request_override(case, case_key, user, current_user.user)
         except sharing.ShareRefused as refused:
-            form.fail({"share_with": str(refused)})
-            return render_case(case, case_key, form, 400)
+            db.session.rollback()
+            return form.came_back({"share_with": str(refused)}, to=to_sharing)
         return _done(reference, f"Asked to share with {user.name}: a second guardian must confirm it.", "#sharing")
     try:
         shared = sharing.share_with(case, case_key, user, current_user.user)
     except sharing.ShareRefused as refused:
-        form.fail({"share_with": str(refused)})
-        return render_case(case, case_key, form, 409)
+        db.session.rollback()
+        return form.came_back({"share_with": str(refused)}, to=to_sharing)
     except exclusions.ExcludedGuardian:
-        form.fail(
-            {
-                "share_with": f"The person who raised this concern asked for {user.name} not to see it. "
-                "If it must go to them, tick the box: a second guardian will need to confirm."
-            }
+        db.session.rollback()
+        form.values[EXCLUDED] = "yes"  # the page offers the override
+        message = (
+            f"The person who raised this concern asked for {user.name} not to see it. "
+            "If it must go to them, tick the box: a second guardian will need to confirm."
         )
-        return render_case(case, case_key, form, 409, warning="excluded")
+        return form.came_back({"share_with": message}, to=to_sharing)
     if not shared:
-        form.fail({"share_with": f"{user.name} can already open this case"})
-        return render_case(case, case_key, form, 400)
+        return form.came_back({"share_with": f"{user.name} can already open this case"}, to=to_sharing)
     return _done(reference, f"Shared with {user.name}.", "#sharing")
 
 
@@ -318,7 +361,9 @@ def decide_share_request(reference: str, uid: str, decision: str):
         else:
             sharing.cancel(case, case_key, uid, current_user.user)
     except sharing.ShareRefused as refused:
-        return render_case(case, case_key, status=400, warning=str(refused))
+        db.session.rollback()
+        flash(str(refused), SHARE_REFUSED)  # the case page shows why, by the requests
+        return redirect(_case_url(reference, "#sharing"), 303)
     return _done(reference, "Shared." if decision == "confirm" else "Request cancelled.", "#sharing")
 
 
@@ -326,21 +371,30 @@ class ShareAllForm(DomainForm):
     field_names = ("share_with",)
 
 
+SHARED_ALL = "shared-all"  # the flash that tells the Share page what was shared, after the redirect
+
+
+def _colleagues() -> dict[str, str]:
+    members = roster.current_roster().guardians(exclude_ids=(current_user.user.id,))
+    return {str(m.id): f"{m.name} ({m.email})" for m in sorted(members, key=lambda m: m.name)}
+
+
 @bp.route("/share", methods=["GET", "POST"])
 @guardian_required
 def share_all():
     """Shares every case this guardian holds with a colleague (for example a new guardian)."""
-    form = ShareAllForm()
-    me = current_user.user
-    verified = roster.current_roster()
-    members = sorted(verified.guardians(exclude_ids=(me.id,)), key=lambda m: m.name)
-    choices = {str(m.id): f"{m.name} ({m.email})" for m in members}
+    choices = _colleagues()
     if request.method == "GET":
-        return render_template("guardian/share_all.html", form=form, choices=choices, result=None)
+        done = get_flashed_messages(category_filter=[SHARED_ALL])
+        return render_template(
+            "guardian/share_all.html", form=ShareAllForm.shown(), choices=choices, result=done[0] if done else None
+        )
+    form = ShareAllForm()
     target = form.values["share_with"]
     if target not in choices:
-        form.fail({"share_with": "Choose a guardian to share your cases with"})
-        return render_template("guardian/share_all.html", form=form, choices=choices, result=None), 400
-    user = verified.member(int(target))
-    result = sharing.share_all_cases(me, private_key(), user)
-    return render_template("guardian/share_all.html", form=ShareAllForm(), choices=choices, result=result, to=user)
+        return form.came_back({"share_with": "Choose a guardian to share your cases with"})
+    user = roster.current_roster().member(int(target))
+    result = sharing.share_all_cases(current_user.user, private_key(), user)
+    # Counts and a colleague's name, shown once on the page this redirects to.
+    flash({"name": user.name, **dataclasses.asdict(result)}, SHARED_ALL)
+    return redirect(url_for("guardian.share_all"), 303)
