@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speakup.domain import characteristics, raising
+from speakup.domain import characteristics, raising, submissions
 from speakup.domain.categories import RECORDED_CHANNELS
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import User
+from speakup.platform.models import User, db, utcnow
 
 RECORD_FIELDS = (
     "channel",
@@ -32,8 +32,12 @@ class RecordedConcern:
     access_code: str | None
 
 
-def record_concern(data: dict[str, str], guardian: User) -> RecordedConcern:
-    """Checks what the guardian typed (every problem at once, by field), then raises the concern as theirs."""
+def record_concern(data: dict[str, str], guardian: User, sent: submissions.Sent | None = None) -> RecordedConcern:
+    """Checks what the guardian typed (every problem at once, by field), then raises the concern as theirs.
+
+    ``sent`` names the guardian's form: what they are to be shown (the reference, and the access code when the person
+    asked for one) is sealed under it for the page the form leads to (domain/submissions.py). A code is sealed in the
+    concern's own transaction, so it is never made without a way to show it; a code nobody asked for is never kept."""
     errors: dict[str, str] = {}
     channel = data.get("channel")
     if not isinstance(channel, str) or channel not in RECORDED_CHANNELS:
@@ -46,5 +50,13 @@ def record_concern(data: dict[str, str], guardian: User) -> RecordedConcern:
         errors |= refused.errors
     if errors:
         raise InvalidInput(errors)
-    raised = raising.raise_concern(concern, channel=str(channel), recorded_by=guardian)
-    return RecordedConcern(raised.reference, raised.access_code if data.get("give_access_code") == "yes" else None)
+    give_code = data.get("give_access_code") == "yes"
+    raised = raising.raise_concern(
+        concern, channel=str(channel), recorded_by=guardian, sent=sent if give_code else None
+    )
+    if sent is not None and not give_code:
+        # The reference alone, after the concern: losing it loses only this page, the case is in the guardian's list.
+        answer = submissions.Answer(raised.reference, "", raised.status, raised.acknowledge_by)
+        db.session.add(submissions.row_for(sent, answer, minute_now()))
+        db.session.commit()
+    return RecordedConcern(raised.reference, raised.access_code if give_code else None)
