@@ -12,7 +12,7 @@ from speakup.domain import workflow
 from speakup.domain.handling import changes_case
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, utcnow
+from speakup.platform.models import Case, minute_now
 
 QUESTION = "Since your case was closed, have you suffered detriment for speaking up?"
 
@@ -41,7 +41,7 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
     due = due_check_ins(case, today)
     if due <= case.check_ins_answered:
         raise CheckInNotDue("There is no question waiting for an answer on this case.")
-    now = utcnow()
+    now = minute_now()
     case.check_ins_answered = due
     case.checked_in_at = now
     if detriment:

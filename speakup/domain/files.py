@@ -19,7 +19,7 @@ from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform.imaging import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Attachment, Case, db, utcnow
+from speakup.platform.models import Attachment, Case, db, minute_now
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
         size=len(clean.data),
         body_ct=sealing.seal(case_key, clean.data, _body_aad(case.id, uid)),
         protocol=sealing.PROTOCOL,
-        created_at=utcnow(),
+        created_at=minute_now(),
     )
     db.session.add(attachment)
     audit.record(audit.ATTACHMENT_ADDED, "reporter", case_id=case.id)
@@ -101,7 +101,7 @@ def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
 def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     """A file the reporter adds when following up: kept, then its guardians told, as for a reply (after the
     commit, so nobody is told about a file that was not kept)."""
-    case.reporter_wrote_at = utcnow()
+    case.reporter_wrote_at = minute_now()
     attachment = store_clean(case, case_key, clean)
     notify.reporter_replied(handling.guardians_of(case))
     return attachment

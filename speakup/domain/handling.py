@@ -31,6 +31,7 @@ from speakup.platform.models import (
     Message,
     User,
     db,
+    minute_now,
     utcnow,
 )
 
@@ -88,7 +89,7 @@ def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian
     # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
     # latest version, so fifty at once all land, and in the order they took the lock.
     db.session.refresh(case, with_for_update=True)
-    now = utcnow()
+    now = minute_now() if author == "reporter" else utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == "reporter":
         case.reporter_wrote_at = now
@@ -312,5 +313,5 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     case.speak_up_again = str(speak_up_again)
     if detriment is not None:
         case.detriment_reported = detriment
-    case.feedback_at = utcnow()
+    case.feedback_at = minute_now()
     audit.record(audit.FEEDBACK_GIVEN, "reporter", case_id=case.id)

@@ -22,8 +22,8 @@ from speakup.platform.models import (
     CaseEvent,
     User,
     db,
+    minute_now,
     new_case_id,
-    utcnow,
 )
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def _store_new_case(
 ) -> RaisedConcern:
     config = current_app.config
     channel, recorded_by = source
-    now = utcnow()
+    now = minute_now()
     due = deadlines.for_new_concern(now, config)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)

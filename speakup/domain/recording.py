@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from speakup.domain import characteristics, raising, submissions
 from speakup.domain.categories import RECORDED_CHANNELS
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import User, db, utcnow
+from speakup.platform.models import User, db, minute_now
 
 RECORD_FIELDS = (
     "channel",

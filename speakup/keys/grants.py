@@ -15,7 +15,7 @@ from speakup.platform.models import (
     Case,
     CaseGrant,
     db,
-    utcnow,
+    minute_now,
 )
 
 
@@ -37,7 +37,7 @@ def _grant_values(
         "wrapped_key": wrapped_key,
         "salt": salt,
         "protocol": sealing.PROTOCOL,
-        "created_at": utcnow(),
+        "created_at": minute_now(),  # often the moment a concern was raised: to the minute
     }
 
 

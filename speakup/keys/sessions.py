@@ -16,6 +16,7 @@ from speakup.platform.models import (
     StaffSession,
     User,
     db,
+    minute_now,
     utcnow,
 )
 
@@ -94,7 +95,8 @@ def end_staff_session(session_id: str) -> None:
 def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
     purge_idle_reporter_sessions(idle)
     sealed = seal_for_session("reporter", case_key)
-    row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed)
+    # To the minute, like everything a reporter does (platform/models/base.py): idle time-outs need no more.
+    row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=minute_now())
     db.session.add(row)
     db.session.commit()
     return row, sealed.key
@@ -110,7 +112,7 @@ def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta
         db.session.commit()
         raise SessionExpired()
     case_key = open_for_session("reporter", row.id, row.case_key_ct, session_key)
-    row.last_seen_at = now
+    row.last_seen_at = minute_now()
     db.session.commit()
     case = db.session.get(Case, row.case_id)
     if case is None:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import sealing
-from speakup.platform.models import FormPost, db, utcnow
+from speakup.platform.models import FormPost, db, minute_now, utcnow
 
 PURPOSE = "form-post"
 
@@ -29,10 +29,6 @@ class Kept:
     form: str
     values: dict[str, str] = field(repr=False)
     errors: dict[str, str] = field(repr=False)
-
-
-def to_the_minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 def lookup_for(nonce: str) -> str:
@@ -50,7 +46,7 @@ def _aad(lookup: str) -> bytes:
 def claim(nonce: str) -> bool:
     """Claims the form in this request's transaction: False when another send already has (the caller rolls back).
     The row is written at once, so a second send racing this one waits for it and then finds it."""
-    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=to_the_minute(utcnow())))
+    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=minute_now()))
     try:
         db.session.flush()
     except IntegrityError:
@@ -70,14 +66,14 @@ def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
 
 def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
     """Where the answer sent the browser, and the kept words if it came back with errors. The caller commits."""
-    now = utcnow()
+    now = minute_now()
     row = db.session.get(FormPost, lookup_for(nonce))
     if row is None:  # the view rolled back its transaction, the claim with it: claimed again now
-        row = FormPost(lookup=lookup_for(nonce), created_at=to_the_minute(now))
+        row = FormPost(lookup=lookup_for(nonce), created_at=now)
         db.session.add(row)
     row.target = target
     row.kept_ct = kept_ct
-    row.kept_at = to_the_minute(now) if kept_ct is not None else None
+    row.kept_at = now if kept_ct is not None else None
 
 
 def open_kept(nonce: str, browser_secret: str) -> Kept | None:
@@ -107,8 +103,5 @@ def purge(now: datetime | None = None) -> int:
     now = now or utcnow()
     cutoff = now - timedelta(hours=current_app.config["FORM_HOURS"])
     deleted = db.session.execute(delete(FormPost).where(FormPost.created_at < cutoff)).rowcount
-    db.session.execute(
-        update(FormPost).where(FormPost.kept_at < _kept_since(now)).values(kept_ct=None, kept_at=None)
-    )
+    db.session.execute(update(FormPost).where(FormPost.kept_at < _kept_since(now)).values(kept_ct=None, kept_at=None))
     return deleted
-

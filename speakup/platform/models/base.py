@@ -17,3 +17,10 @@ db = SQLAlchemy(model_class=Base)
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def minute_now() -> datetime:
+    """The time of something a reporter did, or of a sent form: to the minute, which is all any rule needs (the
+    deadlines and the national return count days). A finer time would help link a concern to the person who was
+    at a computer at that second (issue 24)."""
+    return utcnow().replace(second=0, microsecond=0)

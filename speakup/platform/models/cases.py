@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from speakup.platform.models.base import db, utcnow
+from speakup.platform.models.base import db, minute_now, utcnow
 from speakup.platform.models.staff import User
 
 # Case ids are drawn at random, not counted. The id is in every ciphertext's associated data, so knowing it before
@@ -84,7 +84,7 @@ class Case(db.Model):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
-    messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.created_at, Message.id")
+    messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.id")
     themes: Mapped[list[CaseTheme]] = relationship(cascade="all, delete-orphan", order_by="CaseTheme.theme")
     assigned_to: Mapped[User | None] = relationship()
 
@@ -190,7 +190,7 @@ class CaseGrant(db.Model):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     salt: Mapped[bytes | None] = mapped_column(LargeBinary)  # reporter grants: HKDF salt
     protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=minute_now)  # granted when raised, often: to the minute
     # A guardian's grant only: when they last opened the case, so the queue can say a reply is waiting for them.
     read_at: Mapped[datetime | None]
 
