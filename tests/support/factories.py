@@ -116,9 +116,11 @@ def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
     form = {"token": token, "password": password, "confirm": password}
     if totp_secret is not None:
         form.update(totp_secret=secret_text.group(1), security_code=enrolment_code(totp_secret))
-    done = post_form(client, path, "/enrol", **form)
+    sent = post_form(client, path, "/enrol", **form)
+    assert sent.status_code == 303, sent.status_code
+    done = client.get(sent.headers["Location"])
     body = done.get_data(as_text=True)
-    assert done.status_code == 200, body
+    assert done.status_code == 200, "the page after enrolling did not open"
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == _email_on(page)))
         staff = Staff(user.id, user.email, password, totp_secret)
