@@ -67,14 +67,30 @@ def act(client: FlaskClient, reference: str, action: str, loaded: dict[str, str]
     return client.post(case_url(reference, action), data={**(loaded or load_form(client, reference)), **data})
 
 
+def was_done(client: FlaskClient, response) -> bool:
+    """Whether a form was done: answered with a redirect (303) to a page with no refused form on it."""
+    if response.status_code != 303:
+        return False
+    page = text_of(client.get(response.location))
+    return "There is a problem" not in page and 'id="form-refused"' not in page
+
+
+def came_back(client: FlaskClient, response) -> str:
+    """A form refused by the rules: answered with a redirect (303), never a page that echoes it (issue 24); the
+    page it leads to shows the message by the field and what was typed."""
+    assert response.status_code == 303, response.status_code
+    return text_of(client.get(response.location))
+
+
 def move(client: FlaskClient, reference: str, status: str, **data) -> None:
     response = act(client, reference, "status", status=status, **data)
-    assert response.status_code == 302, field_error(text_of(response), "status")
+    assert response.status_code == 303
+    assert field_error(text_of(client.get(response.location)), "status") is None
 
 
 def close(client: FlaskClient, reference: str, outcome: str = "resolved", closing_message: str = CLOSING, **data):
     response = act(client, reference, "close", outcome=outcome, closing_message=closing_message, **data)
-    assert response.status_code == 302, text_of(response)
+    assert was_done(client, response)
     return response
 
 
@@ -120,7 +136,7 @@ def summary_value(page: str, key: str) -> str:
 
 def signed_in(app: Flask, staff: Staff) -> FlaskClient:
     other = app.test_client()
-    assert AuthActions(other).sign_in(staff).status_code == 302
+    assert AuthActions(other).sign_in(staff).status_code == 303
     return other
 
 
@@ -134,7 +150,7 @@ def follow_up_json(app: Flask, code: str) -> dict:
 def reporter_browser(app: Flask, code: str) -> FlaskClient:
     """A browser signed in to one concern on the HTML follow-up pages."""
     browser = app.test_client()
-    assert post_form(browser, "/raise", "/follow-up", access_code=code).status_code == 302
+    assert post_form(browser, "/raise", "/follow-up", access_code=code).status_code == 303
     return browser
 
 
@@ -199,7 +215,7 @@ def london_today() -> date:
 @pytest.fixture
 def signed(client: FlaskClient, auth: AuthActions, guardian: Staff) -> FlaskClient:
     """The guardian's browser, signed in (concerns raised after this still reach them: they exist already)."""
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     return client
 
 
@@ -213,7 +229,7 @@ def test_allowed_move_succeeds_and_the_reporter_sees_it(app, signed, start, targ
     bring_to(signed, ref, start)
     before = stored(app, ref)
     response = act(signed, ref, "status", status=target)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(case_url(ref))
     after = stored(app, ref)
     assert (after.status, after.version, after.events) == (target, before.version + 1, before.events + 1)
@@ -227,14 +243,12 @@ def test_allowed_move_succeeds_and_the_reporter_sees_it(app, signed, start, targ
 
 
 @pytest.mark.parametrize(("start", "target"), REFUSED_ONCE)
-def test_refused_move_gets_400_a_message_and_changes_nothing(app, signed, start, target):
+def test_refused_move_comes_back_with_a_message_and_changes_nothing(app, signed, start, target):
     raised = gen_concern(signed)
     ref = raised["reference"]
     bring_to(signed, ref, start)
     before, before_trail = stored(app, ref), trail(app, ref)
-    response = act(signed, ref, "status", status=target)
-    page = text_of(response)
-    assert response.status_code == 400
+    page = came_back(signed, act(signed, ref, "status", status=target))
     message = f"A case that is {GUARDIAN_LABELS[start].lower()} cannot move there"
     assert field_error(page, "status") == message
     assert status_tag(page) == GUARDIAN_LABELS[start]
@@ -250,11 +264,8 @@ def test_closing_through_the_status_form_is_refused(app, signed, start):
     ref = raised["reference"]
     bring_to(signed, ref, start)
     before = stored(app, ref)
-    response = act(signed, ref, "status", status="closed")
-    assert response.status_code == 400
-    assert field_error(text_of(response), "status") == (
-        "Close a case with the closing form: it needs an outcome and a message"
-    )
+    page = came_back(signed, act(signed, ref, "status", status="closed"))
+    assert field_error(page, "status") == ("Close a case with the closing form: it needs an outcome and a message")
     assert stored(app, ref) == before
 
 
@@ -276,9 +287,7 @@ def test_close_without_an_outcome_keeps_the_message_and_changes_nothing(app, sig
     ref = raised["reference"]
     move(signed, ref, "acknowledged")
     before = stored(app, ref)
-    response = act(signed, ref, "close", outcome="", closing_message=CLOSING)
-    page = text_of(response)
-    assert response.status_code == 400
+    page = came_back(signed, act(signed, ref, "close", outcome="", closing_message=CLOSING))
     assert field_error(page, "outcome") == "Choose the outcome of this case"
     assert field_error(page, "closing_message") is None
     assert textarea_value(page, "closing_message") == CLOSING
@@ -293,9 +302,7 @@ def test_close_without_a_closing_message_keeps_the_outcome_and_changes_nothing(a
     raised = gen_concern(signed)
     ref = raised["reference"]
     before = stored(app, ref)
-    response = act(signed, ref, "close", outcome="not_upheld", closing_message=closing_message)
-    page = text_of(response)
-    assert response.status_code == 400
+    page = came_back(signed, act(signed, ref, "close", outcome="not_upheld", closing_message=closing_message))
     assert field_error(page, "closing_message") == "Write a closing message to the person who raised this"
     assert field_error(page, "outcome") is None
     assert selected(page, "outcome") == "not_upheld"
@@ -306,7 +313,7 @@ def test_close_without_a_closing_message_keeps_the_outcome_and_changes_nothing(a
 def test_close_with_neither_names_both_fields(app, signed):
     ref = gen_concern(signed)["reference"]
     before = stored(app, ref)
-    page = text_of(act(signed, ref, "close", outcome="", closing_message=""))
+    page = came_back(signed, act(signed, ref, "close", outcome="", closing_message=""))
     assert field_error(page, "outcome") == "Choose the outcome of this case"
     assert field_error(page, "closing_message") == "Write a closing message to the person who raised this"
     assert stored(app, ref) == before
@@ -315,9 +322,8 @@ def test_close_with_neither_names_both_fields(app, signed):
 def test_an_unknown_outcome_is_refused(app, signed):
     ref = gen_concern(signed)["reference"]
     before = stored(app, ref)
-    response = act(signed, ref, "close", outcome="swept_under_the_carpet", closing_message=CLOSING)
-    assert response.status_code == 400
-    assert field_error(text_of(response), "outcome") == "Choose the outcome of this case"
+    page = came_back(signed, act(signed, ref, "close", outcome="swept_under_the_carpet", closing_message=CLOSING))
+    assert field_error(page, "outcome") == "Choose the outcome of this case"
     assert stored(app, ref) == before
 
 
@@ -338,9 +344,8 @@ def test_closing_a_closed_case_again_is_refused(app, signed):
     ref = gen_concern(signed)["reference"]
     bring_to(signed, ref, "closed")
     before = stored(app, ref)
-    response = act(signed, ref, "close", outcome="withdrawn", closing_message="Closing twice")
-    assert response.status_code == 400
-    assert "This case is already closed" in text_of(response)
+    page = came_back(signed, act(signed, ref, "close", outcome="withdrawn", closing_message="Closing twice"))
+    assert "This case is already closed" in page
     assert stored(app, ref) == before
 
 
@@ -373,7 +378,7 @@ def test_closing_reaches_the_reporter_who_answers_the_feedback_question(
     response = post_form(
         browser, "/follow-up/case", "/follow-up/case/feedback", speak_up_again=answer, detriment=detriment
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     after = stored(app, ref)
     assert (after.speak_up_again, after.detriment_reported) == (answer, stored_detriment)
     assert after.feedback_at is not None
@@ -396,8 +401,7 @@ def test_feedback_without_an_answer_is_refused_on_the_page(app, signed):
     bring_to(signed, ref, "closed")
     browser = reporter_browser(app, raised["access_code"])
     response = post_form(browser, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="", detriment="yes")
-    page = text_of(response)
-    assert response.status_code == 400
+    page = came_back(browser, response)
     assert field_error(page, "speak_up_again") == "Choose yes, no, maybe or I don't know"
     assert 'id="detriment-yes" name="detriment" type="radio" value="yes" checked' in page
     assert stored(app, ref).feedback_at is None
@@ -408,7 +412,7 @@ def test_feedback_is_not_asked_before_closing(app, signed):
     browser = reporter_browser(app, raised["access_code"])
     assert "Given your experience, would you speak up again?" not in reporter_page(browser)
     response = post_form(browser, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="yes")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert stored(app, raised["reference"]).speak_up_again is None
 
 
@@ -485,7 +489,7 @@ def test_no_name_anywhere_when_the_guardian_never_chooses(app, signed, guardian)
     raised = gen_concern(signed)
     ref = raised["reference"]
     move(signed, ref, "acknowledged")
-    assert act(signed, ref, "messages", body="Thank you, I am looking into it.").status_code == 302
+    assert was_done(signed, act(signed, ref, "messages", body="Thank you, I am looking into it."))
     close(signed, ref)
     page = reporter_page(reporter_browser(app, raised["access_code"]))
     assert timeline_of(page) == ["Concern raised", "A guardian has seen your concern", "Closed"]
@@ -532,7 +536,7 @@ def test_assign_to_myself_then_to_a_colleague_then_unassign(app, signed, guardia
     select_block = re.search(r'<select [^>]*id="assignee"[^>]*>(.*?)</select>', page, re.S).group(1)
     assert re.findall(r'<option value="([^"]*)"', select_block) == ["", str(bo.id), str(guardian.id)]
 
-    assert act(signed, ref, "assign", assignee=str(guardian.id)).status_code == 302
+    assert was_done(signed, act(signed, ref, "assign", assignee=str(guardian.id)))
     assert stored(app, ref).assigned_to_id == guardian.id
     [row] = queue_rows(signed)
     assert row["assigned"] == "Gita Guardian"
@@ -540,13 +544,13 @@ def test_assign_to_myself_then_to_a_colleague_then_unassign(app, signed, guardia
     assert queue_rows(signed, assigned="unassigned") == []
     assert summary_value(text_of(signed.get(case_url(ref))), "Assigned to") == "Gita Guardian"
 
-    assert act(signed, ref, "assign", assignee=str(bo.id)).status_code == 302
+    assert was_done(signed, act(signed, ref, "assign", assignee=str(bo.id)))
     assert stored(app, ref).assigned_to_id == bo.id
     assert queue_rows(signed)[0]["assigned"] == "Bo Backup"
     assert queue_rows(signed, assigned="me") == []
     assert refs(queue_rows(signed_in(app, bo), assigned="me")) == [ref]
 
-    assert act(signed, ref, "assign", assignee="").status_code == 302
+    assert was_done(signed, act(signed, ref, "assign", assignee=""))
     assert stored(app, ref).assigned_to_id is None
     assert queue_rows(signed)[0]["assigned"] == "Unassigned"
     assert refs(queue_rows(signed, assigned="unassigned")) == [ref]
@@ -564,9 +568,7 @@ def test_assigning_to_a_disabled_guardian_is_refused(app, signed):
         db.session.get(User, bo.id).is_active = False
         db.session.commit()
     before = stored(app, ref)
-    response = act(signed, ref, "assign", assignee=str(bo.id))
-    page = text_of(response)
-    assert response.status_code == 400
+    page = came_back(signed, act(signed, ref, "assign", assignee=str(bo.id)))
     assert field_error(page, "assignee") == "Bo Backup's account is disabled: choose another guardian"
     assert str(bo.id) not in re.search(r'<select [^>]*id="assignee"[^>]*>(.*?)</select>', page, re.S).group(1)
     assert stored(app, ref) == before
@@ -576,17 +578,16 @@ def test_assigning_to_a_guardian_without_a_grant_asks_to_share_first(app, signed
     ref = gen_concern(signed)["reference"]
     late = gen_staff(app, email="late@example.org", name="Lee Late")  # joined after the concern
     before = stored(app, ref)
-    response = act(signed, ref, "assign", assignee=str(late.id))
-    assert response.status_code == 400
-    assert field_error(text_of(response), "assignee") == "Lee Late cannot open this case yet: share it with them first"
+    page = came_back(signed, act(signed, ref, "assign", assignee=str(late.id)))
+    assert field_error(page, "assignee") == "Lee Late cannot open this case yet: share it with them first"
     assert stored(app, ref) == before
 
     response = act(signed, ref, "share", share_with=str(late.id))
-    assert response.status_code == 302 and response.headers["Location"].endswith("#sharing")
+    assert response.status_code == 303 and response.headers["Location"].endswith("#sharing")
     assert [e.detail for e in trail(app, ref) if e.action == "case_shared"] == [
         {"guardian_id": late.id, "reason": None}
     ]
-    assert act(signed, ref, "assign", assignee=str(late.id)).status_code == 302
+    assert was_done(signed, act(signed, ref, "assign", assignee=str(late.id)))
     assert stored(app, ref).assigned_to_id == late.id
     assert refs(queue_rows(signed_in(app, late), assigned="me")) == [ref]
 
@@ -596,9 +597,8 @@ def test_assigning_to_someone_not_a_guardian_is_refused(app, signed, assignee):
     admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
     ref = gen_concern(signed)["reference"]
     before = stored(app, ref)
-    response = act(signed, ref, "assign", assignee=str(admin.id) if assignee == "admin" else assignee)
-    assert response.status_code == 400
-    assert field_error(text_of(response), "assignee") == "Choose a guardian from the list"
+    page = came_back(signed, act(signed, ref, "assign", assignee=str(admin.id) if assignee == "admin" else assignee))
+    assert field_error(page, "assignee") == "Choose a guardian from the list"
     assert stored(app, ref) == before
 
 
@@ -616,7 +616,7 @@ def test_details_are_saved_and_the_queue_filters_by_theme(app, signed):
         worker_group="registered_nurses_and_midwives",
         detriment="yes",
     )
-    assert response.status_code == 302
+    assert was_done(signed, response)
     after = stored(app, ref)
     assert after.themes == ["bullying_harassment", "patient_safety"]
     assert (after.worker_group, after.detriment_reported) == ("registered_nurses_and_midwives", True)
@@ -638,12 +638,12 @@ def test_details_are_saved_and_the_queue_filters_by_theme(app, signed):
 
 def test_details_can_be_changed_keeping_a_theme(app, signed):
     ref = gen_concern(signed)["reference"]
-    assert act(signed, ref, "details", themes=["patient_safety", "bullying_harassment"]).status_code == 302
+    assert was_done(signed, act(signed, ref, "details", themes=["patient_safety", "bullying_harassment"]))
     response = act(signed, ref, "details", themes=["patient_safety", "worker_safety"], detriment="no")
-    assert response.status_code == 302
+    assert was_done(signed, response)
     after = stored(app, ref)
     assert (after.themes, after.detriment_reported) == (["patient_safety", "worker_safety"], False)
-    assert act(signed, ref, "details", themes=[]).status_code == 302
+    assert was_done(signed, act(signed, ref, "details", themes=[]))
     assert (stored(app, ref).themes, stored(app, ref).detriment_reported) == ([], None)
 
 
@@ -654,11 +654,9 @@ def test_details_can_be_changed_keeping_a_theme(app, signed):
 ])  # fmt: skip
 def test_bad_details_are_refused_and_nothing_is_saved(app, signed, data, field, message):
     ref = gen_concern(signed)["reference"]
-    assert act(signed, ref, "details", themes=["worker_safety"], worker_group="students").status_code == 302
+    assert was_done(signed, act(signed, ref, "details", themes=["worker_safety"], worker_group="students"))
     before = stored(app, ref)
-    response = act(signed, ref, "details", **data)
-    page = text_of(response)
-    assert response.status_code == 400
+    page = came_back(signed, act(signed, ref, "details", **data))
     assert field_error(page, field) == message
     assert stored(app, ref) == before
     # What the guardian ticked comes back ticked.
@@ -673,7 +671,7 @@ def test_notes_are_for_guardians_only_and_sealed(app, signed):
     raised = gen_concern(signed)
     ref = raised["reference"]
     response = act(signed, ref, "notes", note=marker)
-    assert response.status_code == 302 and response.headers["Location"].endswith("#notes")
+    assert response.status_code == 303 and response.headers["Location"].endswith("#notes")
     page = text_of(signed.get(case_url(ref)))
     assert marker in page and "<strong>Gita Guardian</strong>" in page
     assert stored(app, ref).notes == 1
@@ -691,9 +689,8 @@ def test_notes_are_for_guardians_only_and_sealed(app, signed):
 
 def test_an_empty_note_is_refused(app, signed):
     ref = gen_concern(signed)["reference"]
-    response = act(signed, ref, "notes", note="  ")
-    assert response.status_code == 400
-    assert field_error(text_of(response), "note") == "Write a note before sending it"
+    page = came_back(signed, act(signed, ref, "notes", note="  "))
+    assert field_error(page, "note") == "Write a note before sending it"
     assert stored(app, ref).notes == 0
 
 
@@ -709,10 +706,8 @@ def desks(request, app, signed, guardian):
     return SimpleNamespace(first=signed, second=signed_in(app, bo), me=guardian, colleague=bo)
 
 
-def assert_conflict(response, app, ref, state_after_first) -> str:
-    page = text_of(response)
-    assert response.status_code == 409
-    assert response.headers["Cache-Control"] == "no-store"
+def assert_conflict(client, response, app, ref, state_after_first) -> str:
+    page = came_back(client, response)
     assert CONFLICT in page
     assert stored(app, ref) == state_after_first
     # The page shows the current version, so the second guardian can check and send again.
@@ -724,10 +719,10 @@ def test_stale_status_form(app, desks):
     raised = gen_concern(desks.first)
     ref = raised["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
-    assert act(desks.first, ref, "status", first, status="acknowledged").status_code == 302
+    assert was_done(desks.first, act(desks.first, ref, "status", first, status="acknowledged"))
     state = stored(app, ref)
     response = act(desks.second, ref, "status", second, status="acknowledged", show_name="yes")
-    page = assert_conflict(response, app, ref, state)
+    page = assert_conflict(desks.second, response, app, ref, state)
     assert field_error(page, "status").startswith(CONFLICT)
     assert status_tag(page) == "Acknowledged"
     assert 'id="status-show_name" name="show_name" type="checkbox" value="yes" checked' in page
@@ -744,10 +739,10 @@ def test_stale_close_form_keeps_the_closing_message(app, desks):
     raised = gen_concern(desks.first)
     ref = raised["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
-    assert act(desks.first, ref, "status", first, status="acknowledged").status_code == 302
+    assert was_done(desks.first, act(desks.first, ref, "status", first, status="acknowledged"))
     state = stored(app, ref)
     response = act(desks.second, ref, "close", second, outcome="not_upheld", closing_message=CLOSING, show_name="yes")
-    page = assert_conflict(response, app, ref, state)
+    page = assert_conflict(desks.second, response, app, ref, state)
     assert field_error(page, "outcome").startswith(CONFLICT)
     assert status_tag(page) == "Acknowledged"
     assert textarea_value(page, "closing_message") == CLOSING
@@ -760,10 +755,10 @@ def test_two_closings_at_once_do_not_overwrite_the_first(app, desks):
     raised = gen_concern(desks.first)
     ref = raised["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
-    assert act(desks.first, ref, "close", first, outcome="resolved", closing_message=CLOSING).status_code == 302
+    assert was_done(desks.first, act(desks.first, ref, "close", first, outcome="resolved", closing_message=CLOSING))
     state = stored(app, ref)
     response = act(desks.second, ref, "close", second, outcome="not_upheld", closing_message="Second thoughts")
-    page = assert_conflict(response, app, ref, state)
+    page = assert_conflict(desks.second, response, app, ref, state)
     assert status_tag(page) == "Closed"
     assert state.outcome == "resolved"
     assert [m["body"] for m in follow_up_json(app, raised["access_code"])["messages"]] == [CLOSING]
@@ -772,20 +767,19 @@ def test_two_closings_at_once_do_not_overwrite_the_first(app, desks):
 def test_two_closings_at_once_keep_the_second_guardians_words(app, desks):
     ref = gen_concern(desks.first)["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
-    assert act(desks.first, ref, "close", first, outcome="resolved", closing_message=CLOSING).status_code == 302
+    assert was_done(desks.first, act(desks.first, ref, "close", first, outcome="resolved", closing_message=CLOSING))
     words = "Second thoughts: I also spoke to the matron."
     response = act(desks.second, ref, "close", second, outcome="not_upheld", closing_message=words)
-    assert response.status_code == 409
-    assert words in text_of(response)
+    assert words in came_back(desks.second, response)
 
 
 def test_stale_assign_form(app, desks):
     ref = gen_concern(desks.first)["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
-    assert act(desks.first, ref, "assign", first, assignee=str(desks.me.id)).status_code == 302
+    assert was_done(desks.first, act(desks.first, ref, "assign", first, assignee=str(desks.me.id)))
     state = stored(app, ref)
     response = act(desks.second, ref, "assign", second, assignee=str(desks.colleague.id))
-    page = assert_conflict(response, app, ref, state)
+    page = assert_conflict(desks.second, response, app, ref, state)
     assert field_error(page, "assignee").startswith(CONFLICT)
     assert state.assigned_to_id == desks.me.id
     assert summary_value(page, "Assigned to") == "Gita Guardian"
@@ -796,12 +790,12 @@ def test_stale_details_form(app, desks):
     ref = gen_concern(desks.first)["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
     response = act(desks.first, ref, "details", first, themes=["patient_safety"], worker_group="students")
-    assert response.status_code == 302
+    assert was_done(desks.first, response)
     state = stored(app, ref)
     response = act(
         desks.second, ref, "details", second, themes=["worker_safety", "bullying_harassment"], detriment="yes"
     )
-    page = assert_conflict(response, app, ref, state)
+    page = assert_conflict(desks.second, response, app, ref, state)
     assert field_error(page, "themes").startswith(CONFLICT)
     assert (state.themes, state.worker_group, state.detriment_reported) == (["patient_safety"], "students", None)
     assert summary_value(page, "Themes") == "Patient safety or quality"
@@ -814,9 +808,11 @@ def test_stale_details_form(app, desks):
 def test_a_stale_form_can_be_sent_again_from_the_conflict_page(app, desks):
     ref = gen_concern(desks.first)["reference"]
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
-    assert act(desks.first, ref, "status", first, status="acknowledged").status_code == 302
-    assert act(desks.second, ref, "assign", second, assignee=str(desks.colleague.id)).status_code == 409
-    assert act(desks.second, ref, "assign", assignee=str(desks.colleague.id)).status_code == 302
+    assert was_done(desks.first, act(desks.first, ref, "status", first, status="acknowledged"))
+    assert CONFLICT in came_back(
+        desks.second, act(desks.second, ref, "assign", second, assignee=str(desks.colleague.id))
+    )
+    assert was_done(desks.second, act(desks.second, ref, "assign", assignee=str(desks.colleague.id)))
     after = stored(app, ref)
     assert (after.status, after.assigned_to_id) == ("acknowledged", desks.colleague.id)
 
@@ -846,15 +842,18 @@ RACES = {
 
 @pytest.mark.parametrize("action", list(RACES))
 def test_a_race_decided_by_the_database_is_a_conflict_too(app, signed, guardian, monkeypatch, action):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # The form's claim (speakup/web/once.py) takes SQLite's one write lock before the view reads the case, so
+        # no other write can come between its read and its write there: the racer would only wait. PostgreSQL,
+        # which locks rows, lets the race happen.
+        pytest.skip("SQLite lets no write in while a form's request holds its claim")
     ref = gen_concern(signed)["reference"]
     data, field = RACES[action]
     data = {k: (str(guardian.id) if v == "ME" else v) for k, v in data.items()}
     loaded = load_form(signed, ref)
     before = stored(app, ref)
     race_at(monkeypatch, app, ref, "check_version", status="referred")
-    response = act(signed, ref, action, loaded, **data)
-    page = text_of(response)
-    assert response.status_code == 409
+    page = came_back(signed, act(signed, ref, action, loaded, **data))
     assert field_error(page, field).startswith(CONFLICT)
     assert status_tag(page) == "Referred"  # the racer's change, shown as it is now
     after = stored(app, ref)
@@ -870,7 +869,7 @@ def test_a_message_racing_a_status_change_lands_and_overwrites_nothing(app, sign
     move(signed, ref, "acknowledged")  # another tab, after the message form was loaded
     before = stored(app, ref)
     response = act(signed, ref, "messages", loaded, body="A message typed during a race")
-    assert response.status_code == 302
+    assert was_done(signed, response)
     after = stored(app, ref)
     assert (after.status, after.messages) == ("acknowledged", before.messages + 1)
     assert after.version == before.version + 1  # updated_at moved, under the version column
@@ -888,7 +887,7 @@ def test_a_reply_returns_a_case_waiting_for_the_reporter_to_work(app, signed, fa
     browser = reporter_browser(app, code)
     if face == "html":
         response = post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="The rota is on the wall.")
-        assert response.status_code == 302
+        assert response.status_code == 303
     else:
         response = app.test_client().post(
             "/api/v1/follow-up/messages",
@@ -916,7 +915,7 @@ def test_a_reply_leaves_other_statuses_alone(app, signed, start):
     bring_to(signed, ref, start)
     before = stored(app, ref)
     browser = reporter_browser(app, raised["access_code"])
-    assert post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="One more thing.").status_code == 302
+    assert post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="One more thing.").status_code == 303
     after = stored(app, ref)
     assert (after.status, after.events, after.messages) == (start, before.events, before.messages + 1)
 
@@ -926,7 +925,7 @@ def test_the_automatic_move_on_a_reply_is_audited_as_a_status_change(app, signed
     ref = raised["reference"]
     bring_to(signed, ref, "awaiting_reporter")
     browser = reporter_browser(app, raised["access_code"])
-    assert post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="Reply").status_code == 302
+    assert post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="Reply").status_code == 303
     moves = [e for e in trail(app, ref) if e.action == "status_changed"]
     assert moves[-1].detail == {"from_status": "awaiting_reporter", "to_status": "in_progress"}
     assert moves[-1].actor_type in ("reporter", "system")
@@ -951,7 +950,7 @@ def test_a_reporter_reply_racing_a_guardian_is_kept_and_overwrites_nothing(app, 
     words = "My words in a race"
     if face == "html":
         response = browser.post("/follow-up/case/messages", data={"csrf_token": token, "body": words})
-        assert response.status_code == 302
+        assert response.status_code == 303
         assert words in text_of(browser.get("/follow-up/case"))
     else:
         headers = {"Authorization": f"Bearer {code}"}
@@ -986,7 +985,7 @@ def test_queue_filters_by_status_assignment_and_deadline(app, signed, guardian):
     bring_to(signed, done, "closed")
     set_case(app, late, next_due=today - timedelta(days=1))
     set_case(app, soon, next_due=today + timedelta(days=1))
-    assert act(signed, working, "assign", assignee=str(guardian.id)).status_code == 302
+    assert was_done(signed, act(signed, working, "assign", assignee=str(guardian.id)))
 
     assert set(refs(queue_rows(signed))) == {received, working, late, soon}
     assert set(refs(queue_rows(signed, status="received"))) == {received, late, soon}
@@ -1056,12 +1055,17 @@ def test_case_content_is_never_cached_and_a_view_is_audited(app, signed, guardia
     views = [e for e in trail(app, ref) if e.action == "case_viewed"]
     assert [(e.actor_type, e.actor_id) for e in views] == [("guardian", guardian.id)]
 
-    answers = {
-        "case page": response,
-        "queue": signed.get("/guardian/"),
+    refused = {
         "refused move": act(signed, ref, "status", status="referred"),
         "closing error": act(signed, ref, "close", outcome="", closing_message="x"),
         "stale form": act(signed, ref, "assign", {**load_form(signed, ref), "version": "0"}, assignee=""),
+    }
+    assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 303)
+    answers = {
+        "case page": response,
+        "queue": signed.get("/guardian/"),
+        # Each refused form's words and message, on the case page its redirect leads to.
+        **{name: signed.get(r.location) for name, r in refused.items()},
         "reporter page": reporter_browser(app, raised["access_code"]).get("/follow-up/case"),
         "reporter api": app.test_client().get(
             "/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"}
@@ -1070,9 +1074,9 @@ def test_case_content_is_never_cached_and_a_view_is_audited(app, signed, guardia
     assert {name: r.status_code for name, r in answers.items()} == {
         "case page": 200,
         "queue": 200,
-        "refused move": 400,
-        "closing error": 400,
-        "stale form": 409,
+        "refused move": 200,
+        "closing error": 200,
+        "stale form": 200,
         "reporter page": 200,
         "reporter api": 200,
     }

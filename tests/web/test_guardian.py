@@ -29,6 +29,12 @@ def _version(client, reference: str) -> str:
     return re.search(r'name="version" value="(\d+)"', page).group(1)
 
 
+def _came_back(client, response) -> str:
+    """A refused form: a redirect (303), never a page of its own; the page it leads to says what was wrong."""
+    assert response.status_code == 303, response.status_code
+    return client.get(response.location).get_data(as_text=True)
+
+
 def test_sign_in_page_has_contract_names(client):
     page = client.get("/guardian/sign-in").get_data(as_text=True)
     for label, name in (("Email address", "email"), ("Password", "password"), ("Security code", "security_code")):
@@ -39,7 +45,7 @@ def test_sign_in_page_has_contract_names(client):
 def test_sign_in_with_totp_then_queue_lists_granted_cases(client, auth, guardian):
     raised = gen_concern(client)
     response = auth.sign_in(guardian)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/guardian/")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/guardian/")
     page = client.get("/guardian/").get_data(as_text=True)
     assert f'href="/guardian/cases/{raised["reference"]}">{raised["reference"]}</a>' in page
     assert "<table" in page
@@ -49,7 +55,7 @@ def test_sign_in_with_totp_then_queue_lists_granted_cases(client, auth, guardian
 def test_wrong_details_get_one_answer(client, auth, guardian, mistake):
     if mistake == "replayed":
         code = guardian.security_code()
-        assert auth.sign_in(guardian, code=code).status_code == 302
+        assert auth.sign_in(guardian, code=code).status_code == 303
         auth.sign_out()
         response = auth.sign_in(guardian, code=code)
     elif mistake == "password":
@@ -60,10 +66,14 @@ def test_wrong_details_get_one_answer(client, auth, guardian, mistake):
     else:
         guardian.email = "nobody@example.org"
         response = auth.sign_in(guardian)
-    page = response.get_data(as_text=True)
-    assert response.status_code == 401
+    assert response.headers["Location"] == "/guardian/sign-in"
+    assert "correct horse" not in response.get_data(as_text=True)
+    page = _came_back(client, response)
     assert SIGN_IN_FAILED in page
-    assert "correct horse" not in page  # the password is never echoed
+    assert f'value="{guardian.email}"' in page  # the address is kept, to be put right
+    assert "correct horse" not in page and "not the password" not in page  # the password never is
+    assert re.search(r'id="password" name="password" type="password"[^>]* value=""', page)
+    assert re.search(r'id="security_code" name="security_code"[^>]* value=""', page)
     assert client.get("/guardian/").status_code == 302
 
 
@@ -94,9 +104,9 @@ def test_status_and_message_reach_the_reporter(client, auth, guardian):
     response = post_form(
         client, _case_url(ref), f"{_case_url(ref)}/status", status="acknowledged", version=_version(client, ref)
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     response = post_form(client, _case_url(ref), f"{_case_url(ref)}/messages", body="Thank you for telling us.")
-    assert response.status_code == 302
+    assert response.status_code == 303
     followup = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"}).get_json()
     assert followup["status"] == "acknowledged"
     assert followup["messages"] == [
@@ -111,8 +121,7 @@ def test_forbidden_transition_is_refused_with_a_message(app, client, auth, guard
     response = post_form(
         client, _case_url(ref), f"{_case_url(ref)}/status", status="referred", version=_version(client, ref)
     )
-    assert response.status_code == 400
-    assert "cannot move there" in response.get_data(as_text=True)
+    assert "cannot move there" in _came_back(client, response)
     with app.app_context():
         assert db.session.scalar(select(Case.status).where(Case.reference == ref)) == "received"
 
@@ -124,8 +133,7 @@ def test_stale_status_form_gets_a_conflict_not_an_overwrite(app, client, auth, g
     stale_version = _version(client, ref)
     post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="acknowledged", version=stale_version)
     response = post_form(client, _case_url(ref), f"{_case_url(ref)}/status", status="closed", version=stale_version)
-    assert response.status_code == 409
-    assert "This case changed while you were working on it" in response.get_data(as_text=True)
+    assert "This case changed while you were working on it" in _came_back(client, response)
     with app.app_context():
         assert db.session.scalar(select(Case.status).where(Case.reference == ref)) == "acknowledged"
 
@@ -135,8 +143,8 @@ def test_empty_guardian_message_is_refused(client, auth, guardian):
     auth.sign_in(guardian)
     ref = raised["reference"]
     response = post_form(client, _case_url(ref), f"{_case_url(ref)}/messages", body="")
-    assert response.status_code == 400
-    assert "Write a message before sending it" in response.get_data(as_text=True)
+    assert response.headers["Location"].endswith("#messages")
+    assert "Write a message before sending it" in _came_back(client, response)
 
 
 def test_guardian_without_a_grant_cannot_read(app, client, guardian):
@@ -160,7 +168,7 @@ def test_administrator_cannot_read_a_concern(app, client):
     admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
     raised = gen_concern(client, what_happened="Not for administrators")
     auth = AuthActions(client)
-    assert auth.sign_in(admin).status_code == 302
+    assert auth.sign_in(admin).status_code == 303
     assert client.get("/guardian/").status_code == 403
     response = client.get(_case_url(raised["reference"]))
     assert response.status_code == 403
@@ -363,35 +371,35 @@ def _wrong(app, guardian, address: str):
 
 @pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
 def test_only_failed_sign_ins_count_toward_an_accounts_limit(app, guardian):
-    assert AuthActions(_from(app, "192.0.2.1")).sign_in(guardian).status_code == 302
-    assert _wrong(app, guardian, "192.0.2.2").status_code == 401
-    assert _wrong(app, guardian, "192.0.2.3").status_code == 401
+    assert AuthActions(_from(app, "192.0.2.1")).sign_in(guardian).status_code == 303
+    assert _wrong(app, guardian, "192.0.2.2").status_code == 303
+    assert _wrong(app, guardian, "192.0.2.3").status_code == 303
     # Two failures so far: a new browser still gets in (the successful sign-in was not counted).
-    assert AuthActions(_from(app, "192.0.2.4")).sign_in(guardian).status_code == 302
+    assert AuthActions(_from(app, "192.0.2.4")).sign_in(guardian).status_code == 303
 
 
 @pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
 def test_someone_guessing_a_named_guardians_password_cannot_lock_them_out(app, guardian):
     own = _from(app, "198.51.100.7")  # the guardian's own browser
-    assert AuthActions(own).sign_in(guardian).status_code == 302
+    assert AuthActions(own).sign_in(guardian).status_code == 303
     assert "speakup_device" in own.get_cookie("speakup_device", path="/guardian/").key
     AuthActions(own).sign_out()
     for attempt in range(4):
         _wrong(app, guardian, f"203.0.113.{attempt + 1}")
     locked = AuthActions(_from(app, "203.0.113.99")).sign_in(guardian, code="000000")
     assert locked.status_code == 429  # a browser the account has never used is held back
-    assert AuthActions(own).sign_in(guardian).status_code == 302  # the guardian's own browser is not
+    assert AuthActions(own).sign_in(guardian).status_code == 303  # the guardian's own browser is not
 
 
 @pytest.mark.parametrize("app_overrides", [{"SIGN_IN_RATE_LIMIT": "3 per minute"}], indirect=True)
 def test_a_known_browser_has_its_own_limit_and_only_for_its_own_account(app, guardian):
     other = gen_staff(app, email="other@example.org", name="Olu Other")
     own = _from(app, "198.51.100.7")
-    assert AuthActions(own).sign_in(guardian).status_code == 302
+    assert AuthActions(own).sign_in(guardian).status_code == 303
     AuthActions(own).sign_out()
     wrong = Staff(guardian.id, guardian.email, "not the password at all", guardian.totp_secret)
     answers = [AuthActions(own).sign_in(wrong, code="000000").status_code for _ in range(4)]
-    assert answers == [401, 401, 401, 429]  # a stolen device cookie buys only a few guesses
+    assert answers == [303, 303, 303, 429]  # a stolen device cookie buys only a few guesses
     # The cookie does nothing for another account: that account's own limit applies as usual.
     for attempt in range(3):
         _wrong(app, other, f"203.0.113.{attempt + 1}")
@@ -406,4 +414,4 @@ def test_guessing_the_current_password_on_the_change_form_is_limited(app, client
         post_form(client, "/guardian/account/password", current_password=f"guess {n}", **form).status_code
         for n in range(4)
     ]
-    assert answers == [400, 400, 400, 429]
+    assert answers == [303, 303, 303, 429]
