@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from flask import current_app
 
 from speakup.domain import workflow
-from speakup.domain.handling import changes_case
+from speakup.domain.handling import changes_case, note_reporter_wrote
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case, minute_now
@@ -46,7 +46,7 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
     case.checked_in_at = now
     if detriment:
         case.detriment_after_closure = True
-        case.reporter_wrote_at = now  # on the guardians' queue until they open the case
+        note_reporter_wrote(case, now)  # on the guardians' queue until they open the case
     elif case.detriment_after_closure is None:
         case.detriment_after_closure = False
     audit.record(audit.CHECK_IN_GIVEN, "reporter", case_id=case.id)

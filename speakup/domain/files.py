@@ -101,7 +101,7 @@ def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
 def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     """A file the reporter adds when following up: kept, then its guardians told, as for a reply (after the
     commit, so nobody is told about a file that was not kept)."""
-    case.reporter_wrote_at = minute_now()
+    handling.note_reporter_wrote(case, minute_now())
     attachment = store_clean(case, case_key, clean)
     notify.reporter_replied(handling.guardians_of(case))
     return attachment

@@ -84,6 +84,13 @@ def post_message(case: Case, case_key: bytes, author: str, body: object, guardia
     return message
 
 
+def note_reporter_wrote(case: Case, now: datetime) -> None:
+    """The reporter wrote (a message, a file, detriment at a check-in): the case goes up its guardians' queues with a
+    reply waiting until each opens it. Counted in the database, so two at once both count."""
+    case.reporter_wrote_at = now
+    case.reporter_writes = Case.reporter_writes + 1
+
+
 @changes_case
 def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian: User | None) -> Message:
     # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
@@ -92,7 +99,7 @@ def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian
     now = minute_now() if author == "reporter" else utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == "reporter":
-        case.reporter_wrote_at = now
+        note_reporter_wrote(case, now)
         before, after = case.status, workflow.status_after_reporter_reply(case.status)
         _move(case, after, now)
         audit.record(audit.MESSAGE_SENT, "reporter", case_id=case.id)

@@ -100,9 +100,9 @@ def _held_by(user_id: int) -> tuple:
 def _reply_waiting(user_id: int):
     """The reporter wrote since this guardian last opened the case (or they never have)."""
     unread = exists().where(
-        *_held_by(user_id), or_(CaseGrant.read_at.is_(None), CaseGrant.read_at < Case.reporter_wrote_at)
+        *_held_by(user_id), or_(CaseGrant.read_writes.is_(None), CaseGrant.read_writes < Case.reporter_writes)
     )
-    return and_(Case.reporter_wrote_at.is_not(None), unread)
+    return and_(Case.reporter_writes > 0, unread)
 
 
 _COLUMNS = (
@@ -112,6 +112,7 @@ _COLUMNS = (
     Case.status,
     Case.next_due,
     Case.reporter_wrote_at,
+    Case.reporter_writes,
     Case.detriment_after_closure,
     User.name,
 )
@@ -179,9 +180,9 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
     )
     for case_id, theme in theme_rows:
         themes.setdefault(case_id, []).append(theme)
-    read_at = dict(
+    read_writes = dict(
         db.session.execute(
-            select(CaseGrant.case_id, CaseGrant.read_at).where(
+            select(CaseGrant.case_id, CaseGrant.read_writes).where(
                 CaseGrant.case_id.in_(ids), CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
             )
         ).all()
@@ -196,8 +197,8 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
             next_due=row.next_due,
             deadline=workflow.deadline_state(row.next_due, today, soon_days),
             detriment_after_closure=bool(row.detriment_after_closure),
-            reply_waiting=row.reporter_wrote_at is not None
-            and (read_at.get(row.id) is None or read_at[row.id] < row.reporter_wrote_at),
+            reply_waiting=row.reporter_writes > 0
+            and (read_writes.get(row.id) is None or read_writes[row.id] < row.reporter_writes),
         )
         for row in found
     ]

@@ -71,8 +71,11 @@ class Case(db.Model):
     # Under Scotland's National Whistleblowing Standards (DEADLINE_RULES=scotland): stage 1 (early resolution) or 2
     # (investigation); None under other rules.
     stage: Mapped[int | None]
-    # When the reporter last wrote (a message or a file): later than a guardian's grant.read_at means a reply waits.
+    # When the reporter last wrote (a message, a file, detriment at a check-in), to the minute, for the queue's order;
+    # and how many times, for its "reply waiting": more than a guardian's grant.read_writes (times are too coarse to
+    # tell a reply from the read in the same minute).
     reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
+    reporter_writes: Mapped[int] = mapped_column(default=0, server_default="0")
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
     concern_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -191,8 +194,10 @@ class CaseGrant(db.Model):
     salt: Mapped[bytes | None] = mapped_column(LargeBinary)  # reporter grants: HKDF salt
     protocol: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=minute_now)  # granted when raised, often: to the minute
-    # A guardian's grant only: when they last opened the case, so the queue can say a reply is waiting for them.
+    # A guardian's grant only: when they last opened the case (to the minute), and how many of the reporter's writes
+    # the case had then (Case.reporter_writes), so the queue can say a reply is waiting for them.
     read_at: Mapped[datetime | None]
+    read_writes: Mapped[int | None]
 
 
 class Message(db.Model):
