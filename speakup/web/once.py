@@ -39,9 +39,7 @@ from speakup.platform.models import db, utcnow
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
 SEPARATOR = "~"  # between Flask-WTF's CSRF token and the nonce, in the one hidden field
-REFUSED = (
-    "That page was out of date, so nothing was sent. If you still want to send it, fill in the form again."
-)
+REFUSED = "That page was out of date, so nothing was sent. If you still want to send it, fill in the form again."
 REFUSED_CATEGORY = "form-refused"
 
 _CHECKS_OWN: set[str] = set()

@@ -53,6 +53,7 @@ def _to_sign_in():
     into the browser's History on a shared computer (issue 24). Sign-in leads to the queue."""
     return redirect(url_for("guardian.sign_in"))
 
+
 # No "strong" protection: it hashes the client address, which this service never uses.
 login_manager.session_protection = None
 
