@@ -4,15 +4,27 @@ error pages (issue 16). Pages are fetched in process, written to files and check
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from support.factories import enrolment_path, gen_concern, gen_staff
-from support.html import VERSION_RE, AuthActions, post_form, send_raise_form, walk_to
+from flask.testing import FlaskClient
+from support.factories import enrolment_code, enrolment_path, gen_concern, gen_staff
+from support.html import (
+    ACCESS_CODE_RE,
+    SAFETY_CODE_RE,
+    TOTP_SECRET_RE,
+    VERSION_RE,
+    AuthActions,
+    post_form,
+    send_raise_form,
+    walk_to,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -23,22 +35,34 @@ def app_overrides() -> dict[str, object]:
     return {"SUBMIT_RATE_LIMIT": "1000 per minute", "ACCESS_CODE_RATE_LIMIT": "1000 per minute"}
 
 
+def _followed(client: FlaskClient, sent, to: str):
+    """The page a form's redirect leads to (every POST is answered with a 303): the page that is checked."""
+    assert sent.status_code == 303, sent.status_code
+    location = urllib.parse.urlsplit(sent.headers["Location"])
+    assert location.path == to, location.path
+    return client.get(location._replace(fragment="").geturl())
+
+
 def _reporter_pages(app: Flask) -> dict[str, str]:
     client = app.test_client()
     pages = {
         name: client.get(path) for name, path in (("home", "/"), ("raise", "/raise"), ("other-ways", "/other-ways"))
     }
-    pages["raise-errors"] = post_form(client, "/raise", what_happened="", anonymity="confidential")
+    pages["raise-errors"] = _followed(
+        client, post_form(client, "/raise", what_happened="", anonymity="confidential"), "/raise"
+    )
     pages["confirmation"] = send_raise_form(client, what_happened="The rota is unsafe.", anonymity="anonymous")
     saved = post_form(client, "/raise/sent")
     pages["code-saved"] = client.get(saved.headers["Location"])
     pages["follow-up"] = client.get("/follow-up")
-    pages["follow-up-typo"] = post_form(client, "/follow-up", access_code="ABCD-EFGH")
+    typo = post_form(client, "/follow-up", access_code="ABCD-EFGH")
+    pages["follow-up-typo"] = _followed(client, typo, "/follow-up")
     raised = gen_concern(client, anonymity="open", name="Sam", where="Ward 2")
     reporter = app.test_client()
     post_form(reporter, "/follow-up", access_code=raised["access_code"])
     pages["follow-up-case"] = reporter.get("/follow-up/case")
-    pages["follow-up-reply-error"] = post_form(reporter, "/follow-up/case", "/follow-up/case/messages", body="")
+    empty_reply = post_form(reporter, "/follow-up/case", "/follow-up/case/messages", body="")
+    pages["follow-up-reply-error"] = _followed(reporter, empty_reply, "/follow-up/case")
     return pages
 
 
@@ -48,8 +72,9 @@ def _staff_pages(app: Flask) -> dict[str, str]:
     client = app.test_client()
     auth = AuthActions(client)
     pages = {"sign-in": client.get("/guardian/sign-in")}
-    pages["sign-in-error"] = post_form(client, "/guardian/sign-in", email="gita@example.org", password="wrong")
-    assert auth.sign_in(guardian).status_code == 302
+    failed = post_form(client, "/guardian/sign-in", email="gita@example.org", password="wrong")
+    pages["sign-in-error"] = _followed(client, failed, "/guardian/sign-in")
+    assert auth.sign_in(guardian).status_code == 303
     raised = gen_concern(client, anonymity="confidential", name="Priya", contact="Ext 4471")
     reference = raised["reference"]
     walk_to(client, reference, "acknowledged", "in_progress")
@@ -57,12 +82,18 @@ def _staff_pages(app: Flask) -> dict[str, str]:
     pages["queue"] = client.get("/guardian/")
     pages["case"] = client.get(url)
     version = VERSION_RE.search(pages["case"].get_data(as_text=True)).group(1)
-    pages["case-error"] = post_form(client, url, f"{url}/close", version=version, outcome="", closing_message="")
+    refused = post_form(client, url, f"{url}/close", version=version, outcome="", closing_message="")
+    pages["case-error"] = _followed(client, refused, url)
     pages["record"] = client.get("/guardian/record")
-    pages["recorded"] = post_form(
-        client, "/guardian/record", channel="by_phone", what_happened="Told by phone.", anonymity="anonymous",
-        give_code="yes",
+    pages["record-error"] = _followed(
+        client, post_form(client, "/guardian/record", channel="phone", what_happened=""), "/guardian/record"
+    )
+    recorded = post_form(
+        client, "/guardian/record", channel="phone", what_happened="Told by phone.", anonymity="anonymous",
+        give_access_code="yes",
     )  # fmt: skip
+    pages["recorded"] = _followed(client, recorded, "/guardian/record/done")
+    assert ACCESS_CODE_RE.search(pages["recorded"].get_data(as_text=True)), "the recorded page shows no code"
     for name, path in (
         ("team", "/guardian/team"),
         ("board", "/guardian/board"),
@@ -76,17 +107,32 @@ def _staff_pages(app: Flask) -> dict[str, str]:
     reporter = app.test_client()
     post_form(reporter, "/follow-up", access_code=raised["access_code"])
     pages["follow-up-case-closed"] = reporter.get("/follow-up/case")
-    pages["signed-out"] = post_form(reporter, "/follow-up/case", "/follow-up/sign-out")
+    signed_out = post_form(reporter, "/follow-up/case", "/follow-up/sign-out")
+    pages["signed-out"] = _followed(reporter, signed_out, "/follow-up/signed-out")
 
     staff = app.test_client()
-    assert AuthActions(staff).sign_in(admin).status_code == 302
+    assert AuthActions(staff).sign_in(admin).status_code == 303
     pages["admin"] = staff.get("/admin/")
     pages["forbidden"] = staff.get("/guardian/board")
     pages["invite"] = staff.get("/admin/invite")
-    link = post_form(staff, "/admin/invite", name="Bea Guardian", email="bea@example.org", role="guardian")
-    pages["enrolment-link"] = link
+    pages["invite-error"] = _followed(
+        staff, post_form(staff, "/admin/invite", name="", email="not an address", role="guardian"), "/admin/invite"
+    )
+    invited = post_form(staff, "/admin/invite", name="Bea Guardian", email="bea@example.org", role="guardian")
+    pages["enrolment-link"] = link = _followed(staff, invited, "/admin/enrolment-link")
     newcomer = app.test_client()
-    pages["enrol"] = newcomer.get(enrolment_path(link.get_data(as_text=True)))
+    path = enrolment_path(link.get_data(as_text=True))
+    pages["enrol"] = enrol_page = newcomer.get(path)
+    secret = TOTP_SECRET_RE.search(enrol_page.get_data(as_text=True)).group(1)
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
+    form = {"token": token, "totp_secret": secret}
+    mismatched = post_form(newcomer, path, "/enrol", **form, password="one long password", confirm="another")
+    pages["enrol-error"] = _followed(newcomer, mismatched, "/enrol")
+    code = enrolment_code(base64.b32decode(secret + "=" * (-len(secret) % 8)))
+    password = "a long enough password for Bea"
+    done = post_form(newcomer, "/enrol", **form, password=password, confirm=password, security_code=code)
+    pages["enrol-done"] = _followed(newcomer, done, "/enrol/done")
+    assert SAFETY_CODE_RE.search(pages["enrol-done"].get_data(as_text=True)), "enrolling showed no safety code"
     return pages
 
 
@@ -98,10 +144,12 @@ def test_every_page_is_valid_html(app: Flask, tmp_path: Path):
     files = []
     for name, response in pages.items():
         assert response.mimetype == "text/html", name
+        if name.endswith("-error") or name.endswith("-typo"):  # the failed form's page, with its messages
+            assert "error-summary" in response.get_data(as_text=True), name
         path = tmp_path / f"{name}.html"
         path.write_text(response.get_data(as_text=True))
         files.append(str(path))
-    assert len(files) >= 28
+    assert len(files) >= 34
     checked = subprocess.run(
         [java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *files],
         capture_output=True,
