@@ -144,7 +144,7 @@ def test_every_page_is_valid_html(app: Flask, tmp_path: Path):
     files = []
     for name, response in pages.items():
         assert response.mimetype == "text/html", name
-        if name.endswith("-error") or name.endswith("-typo"):  # the failed form's page, with its messages
+        if name.endswith(("-error", "-errors", "-typo")):  # the failed form's page, with its messages
             assert "error-summary" in response.get_data(as_text=True), name
         path = tmp_path / f"{name}.html"
         path.write_text(response.get_data(as_text=True))
