@@ -33,7 +33,8 @@ def _close_sharing_learning(client, reference: str, learning: str) -> None:
         share_learning="yes",
         version=version,
     )
-    assert closed.status_code == 302
+    assert closed.status_code == 303
+    assert "Case closed." in client.get(closed.location).get_data(as_text=True)
 
 
 def _y_axis_labels(svg: str) -> list[str]:

@@ -30,7 +30,7 @@ def app_overrides(request, monkeypatch):
 
 @pytest.fixture
 def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     return client
 
 

@@ -13,7 +13,7 @@ from speakup.domain import references
 
 def _signed_in(app, staff):
     client = app.test_client()
-    assert AuthActions(client).sign_in(staff).status_code == 302
+    assert AuthActions(client).sign_in(staff).status_code == 303
     return client
 
 

@@ -19,6 +19,7 @@ WORDS = "My manager told me to sign off the fridge temperatures I had not checke
 
 
 def _record(client, **fields: str):
+    """Sends the form as a browser does; its answer is a redirect (303) that carries nothing typed or made."""
     form = {
         "channel": "in_person",
         "what_happened": WORDS,
@@ -27,12 +28,21 @@ def _record(client, **fields: str):
         "contact": "07700 900123",
         **fields,
     }
-    return post_form(client, "/guardian/record", **form)
+    response = post_form(client, "/guardian/record", **form)
+    assert response.status_code == 303, response.status_code
+    answer = response.get_data(as_text=True)
+    assert WORDS not in answer and "Priya" not in answer and "SU-" not in answer, "the POST's answer echoes"
+    return response
+
+
+def _landing(client, response) -> str:
+    """The page a send of the form leads to: /guardian/record/done, or the form again with its mistakes."""
+    return client.get(response.location).get_data(as_text=True)
 
 
 @pytest.fixture
 def signed(app, client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     return client
 
 
@@ -62,10 +72,10 @@ def test_the_queue_links_to_the_form_which_has_the_contract_fields(signed):
 
 def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(app, client, auth, guardian):
     colleague = gen_staff(app, "colleague@example.org", name="Colm Colleague")
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     response = _record(client, give_access_code="yes")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.location == "/guardian/record/done"
+    page = _landing(client, response)
     reference = REFERENCE_RE.search(page).group(1)
     code = html.unescape(ACCESS_CODE_RE.search(page).group(1))
     assert WORDS not in page and "Priya" not in page  # the slip and its page hold nothing about the concern
@@ -97,7 +107,7 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
     assert '<dd class="nhsuk-summary-list__value" id="case-channel">In person, recorded by a guardian</dd>' in case_page
 
     reporter = app.test_client()
-    assert post_form(reporter, "/follow-up", access_code=code).status_code == 302
+    assert post_form(reporter, "/follow-up", access_code=code).status_code == 303
     assert reference in reporter.get("/follow-up/case").get_data(as_text=True)
     api = app.test_client(use_cookies=False)
     answer = api.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {code}"})
@@ -105,9 +115,7 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
 
 
 def test_without_an_access_code_none_is_shown(app, signed):
-    response = _record(signed, channel="phone", anonymity="anonymous", name="", contact="")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    page = _landing(signed, _record(signed, channel="phone", anonymity="anonymous", name="", contact=""))
     assert ACCESS_CODE_RE.search(page) is None and "No access code was made for them" in page
     case = case_row(app, REFERENCE_RE.search(page).group(1))
     assert (case.channel, case.anonymity, case.identity_ct) == ("phone", "anonymous", None)
@@ -132,8 +140,8 @@ def test_a_mistake_comes_back_by_its_field_with_the_words_kept(app, signed, fiel
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(Case))
     response = _record(signed, **fields)
-    page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.location == "/guardian/record"
+    page = _landing(signed, response)
     assert page.startswith("<!DOCTYPE html>") and "<title>Error: Record a concern" in page
     expected = f'id="{field}-error"><span class="nhsuk-u-visually-hidden">Error:</span> {escape(message)}</span>'
     assert expected in page
@@ -147,8 +155,9 @@ def test_the_form_needs_its_csrf_token(signed):
     token = csrf_token(signed, "/guardian/record")
     assert token
     refused = signed.post("/guardian/record", data={"channel": "phone", "what_happened": WORDS})
-    page = refused.get_data(as_text=True)
-    assert refused.status_code == 400
+    assert refused.status_code == 303 and refused.location == "/guardian/record"
+    assert WORDS not in refused.get_data(as_text=True)
+    page = _landing(signed, refused)
     # Issue 24: never echoed (after a sign-out, the next person's Back and Reload must not show it).
     assert "nothing was sent" in page and str(escape(WORDS)) not in page and WORDS not in page
     with signed.application.app_context():
@@ -157,8 +166,8 @@ def test_the_form_needs_its_csrf_token(signed):
 
 def test_the_board_counts_recorded_concerns_by_how_they_were_raised(app, signed):
     for _ in range(5):
-        assert _record(signed, channel="letter", anonymity="anonymous", name="", contact="").status_code == 200
-    assert _record(signed, channel="champion", anonymity="anonymous", name="", contact="").status_code == 200
+        assert _record(signed, channel="letter", anonymity="anonymous", name="", contact="").location.endswith("/done")
+    assert _record(signed, channel="champion", anonymity="anonymous", name="", contact="").location.endswith("/done")
     page = signed.get("/guardian/board").get_data(as_text=True)
     table = page.split('id="channels"')[1].split("</table>")[0]
     letter = table.split("By letter</th>")[1].split("</tr>")[0]

@@ -20,12 +20,19 @@ NOTE = "Passed to the ward's HR business partner, who will meet the manager on F
 
 @pytest.fixture
 def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     return client
 
 
-def _refer(client, reference: str, **fields: str):
-    return case_action(client, reference, "referral", **fields)
+def _refer(client, reference: str, **fields: str) -> str:
+    """Sends the referral form; the case page its redirect leads to (303, done or refused: never a page of its own)."""
+    response = case_action(client, reference, "referral", **fields)
+    assert response.status_code == 303 and response.location.endswith("#referral")
+    return client.get(response.location).get_data(as_text=True)
+
+
+def _saved(page: str) -> bool:
+    return "Referral saved." in page and "There is a problem" not in page
 
 
 def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):
@@ -33,7 +40,7 @@ def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):
     reference = raised["reference"]
     walk_to(signed, reference, "acknowledged", "in_progress", "referred")
     assert "Who was it referred to?" in signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
-    assert _refer(signed, reference, referred_to="hr", referral_note=NOTE).status_code == 302
+    assert _saved(_refer(signed, reference, referred_to="hr", referral_note=NOTE))
 
     case = case_row(app, reference)
     assert case.referred_to == "hr" and NOTE.encode() not in case.referral_ct
@@ -53,13 +60,10 @@ def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):
 def test_a_referral_needs_a_referred_case_and_a_choice(app, signed):
     reference = gen_concern(signed)["reference"]
     refused = _refer(signed, reference, referred_to="hr", referral_note=NOTE)
-    assert refused.status_code == 400
-    assert "Move the case to Referred first, then record who it went to" in refused.get_data(as_text=True)
+    assert "Move the case to Referred first, then record who it went to" in refused
 
     walk_to(signed, reference, "acknowledged", "in_progress", "referred")
-    unchosen = _refer(signed, reference, referred_to="", referral_note=NOTE)
-    page = unchosen.get_data(as_text=True)
-    assert unchosen.status_code == 400
+    page = _refer(signed, reference, referred_to="", referral_note=NOTE)
     assert 'id="referred_to-error"><span class="nhsuk-u-visually-hidden">Error:</span> Choose who' in page
     assert str(escape(NOTE)) in page  # the note they wrote is kept
     assert case_row(app, reference).referred_to is None
@@ -69,7 +73,7 @@ def test_the_board_counts_referrals_and_hides_small_numbers(app, signed):
     for n in range(6):
         reference = gen_concern(signed)["reference"]
         walk_to(signed, reference, "acknowledged", "in_progress", "referred")
-        assert _refer(signed, reference, referred_to="hr" if n < 5 else "safeguarding").status_code == 302
+        assert _saved(_refer(signed, reference, referred_to="hr" if n < 5 else "safeguarding"))
     table = signed.get("/guardian/board").get_data(as_text=True).split('id="referrals"')[1].split("</table>")[0]
     assert table.split("Human resources</th>")[1].split("</tr>")[0].rstrip().endswith(">5</td>")
     assert table.split("Safeguarding team</th>")[1].split("</tr>")[0].rstrip().endswith(">&lt;5</td>")
@@ -78,7 +82,7 @@ def test_the_board_counts_referrals_and_hides_small_numbers(app, signed):
 def test_retention_shreds_the_referral_note_and_keeps_the_count(app, signed):
     reference = gen_concern(signed)["reference"]
     walk_to(signed, reference, "acknowledged", "in_progress", "referred")
-    assert _refer(signed, reference, referred_to="external", referral_note=NOTE).status_code == 302
+    assert _saved(_refer(signed, reference, referred_to="external", referral_note=NOTE))
     walk_to(signed, reference, "closed")
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == reference))

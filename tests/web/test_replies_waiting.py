@@ -34,7 +34,7 @@ def _queue(client: FlaskClient, **args: str) -> str:
 def test_a_reply_is_marked_until_this_guardian_opens_the_case(app, client, auth, guardian):
     colleague = gen_staff(app, "colleague@example.org", name="Colm Colleague")
     raised, quiet = gen_concern(client), gen_concern(client)
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     assert REPLY_TAG not in _row(_queue(client), raised["reference"])
     guardian_message(client, raised["reference"], "Thank you. Which ward?")  # the guardian opened it, then wrote
     assert REPLY_TAG not in _row(_queue(client), raised["reference"])  # their own message is no reply
@@ -46,7 +46,7 @@ def test_a_reply_is_marked_until_this_guardian_opens_the_case(app, client, auth,
 
     # Another guardian who holds the case has not read it either.
     other = app.test_client()
-    assert AuthActions(other).sign_in(colleague).status_code == 302
+    assert AuthActions(other).sign_in(colleague).status_code == 303
     assert REPLY_TAG in _row(_queue(other), raised["reference"])
 
     assert client.get(f"/guardian/cases/{raised['reference']}").status_code == 200
@@ -56,7 +56,7 @@ def test_a_reply_is_marked_until_this_guardian_opens_the_case(app, client, auth,
 
 def test_the_queue_filters_on_replies_waiting(app, client, auth, guardian):
     replied, quiet = gen_concern(client), gen_concern(client)
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     _reporter_writes(app, replied["access_code"])
     waiting = _queue(client, replies="waiting")
     assert replied["reference"] in waiting and quiet["reference"] not in waiting
@@ -66,7 +66,7 @@ def test_the_queue_filters_on_replies_waiting(app, client, auth, guardian):
 
 def test_a_closed_case_with_a_new_message_shows_until_it_is_read(app, client, auth, guardian):
     raised = gen_concern(client)
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     guardian_status(client, raised["reference"], "acknowledged")
     guardian_status(client, raised["reference"], "closed")
     queue = _queue(client)
