@@ -69,9 +69,10 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
     if row is None or not row.user.is_active:
         raise SessionExpired()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
+        user_id = row.user_id
         db.session.delete(row)
         db.session.commit()
-        raise SessionExpired()
+        raise SessionExpired(user_id)  # whose it was: a time-out may return them to their page at sign-in
     # Write at most once a minute: every page view must not become a database write.
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now

@@ -157,6 +157,31 @@ def _forget_kept() -> None:
         form_posts.forget_kept(str(pointer["nonce"]))
 
 
+RETURN = "return_to"  # the session's pointer to the page a guardian was on when their session timed out
+
+
+def remember_return(path: str, user_id: int) -> None:
+    """After a time-out cleared the session: the page to go back to once the same person signs in again, kept
+    sealed for this browser like a form's words (never a ``next=`` in the address, which History would keep)."""
+    nonce = secrets.token_urlsafe(24)
+    browser = str(_browser_secret(create=True))
+    sealed = form_posts.seal_kept(nonce, browser, Kept(RETURN, {"path": path, "user": str(user_id)}, {}))
+    form_posts.record(nonce, None, sealed)
+    session[RETURN] = nonce
+
+
+def take_return(user_id: int) -> str | None:
+    """The page kept by ``remember_return`` for this person, once (within KEPT_FORM_MINUTES); the caller commits."""
+    nonce, browser = session.pop(RETURN, None), _browser_secret()
+    if not isinstance(nonce, str) or browser is None:
+        return None
+    found = form_posts.open_kept(nonce, browser)
+    form_posts.forget_kept(nonce)
+    if found is None or found.form != RETURN or found.values.get("user") != str(user_id):
+        return None
+    return found.values.get("path")
+
+
 def forget() -> None:
     """Signing out: the kept words go with the session (the caller clears it and commits)."""
     _forget_kept()

@@ -15,7 +15,7 @@ def test_home_links(client):
 def test_raise_and_follow_up(client):
     raised = gen_concern(client)
     r = post_form(client, "/follow-up", access_code=raised["access_code"])
-    assert r.status_code == 302, r.get_data(as_text=True)
+    assert r.status_code == 303, r.get_data(as_text=True)
     page = client.get("/follow-up/case").get_data(as_text=True)
     assert "night shift" in page
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, session, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, logout_user
 
 from speakup.crypto import sealing
 from speakup.keys import account_keys, roster, sessions
 from speakup.ops import audit
 from speakup.platform.extensions import login_manager
-from speakup.platform.models import StaffSession
+from speakup.platform.models import StaffSession, db
+from speakup.web import once
+from speakup.web.forgetting import forget_this_browser
 
 
 class SignedInStaff(UserMixin):
@@ -39,7 +41,8 @@ def _load_staff(session_id: str) -> SignedInStaff | None:
             idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
             absolute=timedelta(hours=config["STAFF_ABSOLUTE_HOURS"]),
         )
-    except sessions.SessionExpired:
+    except sessions.SessionExpired as expired:
+        g.staff_timed_out = expired.args[0] if expired.args else None
         return None
     return SignedInStaff(row)
 
@@ -47,11 +50,25 @@ def _load_staff(session_id: str) -> SignedInStaff | None:
 login_manager.login_view = "guardian.sign_in"
 
 
+TIMED_OUT = "timed-out"  # the sign-in page's notice after a time-out
+
+
 @login_manager.unauthorized_handler
 def _to_sign_in():
     """To the sign-in page with no ``next=``: the page a guardian was on (a case's reference) must not be written
-    into the browser's History on a shared computer (issue 24). Sign-in leads to the queue."""
-    return redirect(url_for("guardian.sign_in"))
+    into the browser's History on a shared computer (issue 24). A session that timed out is forgotten whole, as at
+    sign-out, and the page they were on kept server-side for the same person's next sign-in."""
+    response = redirect(url_for("guardian.sign_in"), 303 if request.method == "POST" else 302)
+    if "staff_timed_out" not in g:
+        return response
+    user_id = g.staff_timed_out
+    back_to = request.path if request.method == "GET" else once.form_start()
+    forget_this_browser(response)
+    flash("signed out", TIMED_OUT)
+    if user_id is not None:
+        once.remember_return(back_to, user_id)
+    db.session.commit()
+    return response
 
 
 # No "strong" protection: it hashes the client address, which this service never uses.

@@ -20,7 +20,7 @@ from speakup.crypto import sealing
 from speakup.domain import staff
 from speakup.keys import account_keys, sessions
 from speakup.platform.extensions import LimitStoreDown, limiter
-from speakup.web import devices
+from speakup.web import devices, once
 from speakup.web.errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, log_limit_store_down
 from speakup.web.forgetting import forget_this_browser
 from speakup.web.forms import DomainForm
@@ -91,11 +91,13 @@ def sign_in():
         return form.came_back({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
     if current_user.is_authenticated:
         sessions.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
+    back_to = once.take_return(user.id)  # the page this person was on when their last session timed out
     session.clear()  # a new session at sign-in: nothing carried over from before
     row, session_key = sessions.start_staff_session(user, key)
     session["staff_key"] = sealing.b64e(session_key)
     login_user(SignedInStaff(row))
-    response = redirect(url_for("guardian.queue" if user.role == "guardian" else "admin.accounts"), 303)
+    home = url_for("guardian.queue" if user.role == "guardian" else "admin.accounts")
+    response = redirect(back_to or home, 303)
     devices.remember(response, user.email)
     return response
 
