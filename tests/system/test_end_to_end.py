@@ -132,7 +132,7 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     reporter = Browser(service.base_url, user_agent)
     token = reporter.get("/raise").csrf()
     confirmation = reporter.post("/raise", form={"csrf_token": token, "anonymity": "open", **b})
-    assert confirmation.status == 200, confirmation.text
+    assert confirmation.status == 200 and confirmation.url.endswith("/raise/sent"), confirmation.status
     code_match, ref_match = ACCESS_CODE_RE.search(confirmation.text), REFERENCE_RE.search(confirmation.text)
     # A frightened person pastes their code into the address bar: the 404's path is not logged.
     assert reporter.get("/follow-up/" + a_code).status == 404
@@ -159,7 +159,7 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     assert case_page.status == 200 and case_page.url.endswith("/follow-up/case"), case_page.text
     assert a["what_happened"] in case_page.text and a_reply in case_page.text
     signed_out = reporter.post("/follow-up/sign-out", form={"csrf_token": case_page.csrf()})
-    assert signed_out.status == 200, signed_out.text
+    assert signed_out.status == 200 and signed_out.url.endswith("/follow-up/signed-out"), signed_out.text
 
     start = reporter.get("/follow-up")
     assert start.url.endswith("/follow-up"), "signing out did not end the reporter session"
@@ -168,7 +168,9 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
     assert b["what_happened"] in case_page.text
     b_reply = _marker("form-reporter-message")
     replied = reporter.post("/follow-up/case/messages", form={"csrf_token": case_page.csrf(), "body": b_reply})
-    assert replied.status == 200 and b_reply in replied.text, replied.text
+    assert (
+        replied.status == 200 and replied.url.split("#")[0].endswith("/follow-up/case") and b_reply in replied.text
+    ), replied.text
 
     # --- The guardian signs in and sees every marker --------------------------------------
     guardian = Browser(service.base_url, user_agent)
@@ -186,7 +188,8 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
         guardian_messages[ref] = _marker(f"guardian-message-{ref}")
         message_form = {"csrf_token": page.csrf(), "body": guardian_messages[ref]}
         sent = guardian.post(f"/guardian/cases/{ref}/messages", form=message_form)
-        assert sent.status == 200 and guardian_messages[ref] in html.unescape(sent.text), sent.text
+        assert sent.status == 200 and sent.url.split("#")[0].endswith(f"/guardian/cases/{ref}"), sent.url
+        assert guardian_messages[ref] in html.unescape(sent.text), sent.text
 
     # --- The reporter reads the guardian's answers -----------------------------------------
     for ref, code in ((a_ref, a_code), (b_ref, b_code)):
