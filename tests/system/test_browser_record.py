@@ -91,7 +91,7 @@ def test_the_other_ways_to_speak_up_page_passes_the_checks(live_server: str, bro
 def test_a_check_in_after_closing_passes_the_checks_and_flags_a_yes(app: Flask, live_server: str, browser: Browser):
     guardian = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     staff = app.test_client()
-    assert AuthActions(staff).sign_in(guardian).status_code == 302
+    assert AuthActions(staff).sign_in(guardian).status_code == 303
     raised = gen_concern(staff)
     walk_to(staff, raised["reference"], "acknowledged", "closed")
     with app.app_context():
