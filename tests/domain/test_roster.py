@@ -5,6 +5,7 @@ key opens what is raised meanwhile."""
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -30,8 +31,17 @@ def _verify(runner):
 
 def _signed_in(app, staff):
     client = app.test_client()
-    assert AuthActions(client).sign_in(staff).status_code == 302
+    assert AuthActions(client).sign_in(staff).status_code == 303
     return client
+
+
+def _approve(client, user_id: int, safety_code: str) -> str:
+    """Approves on the Team page; the page its redirect leads to, which says what the approval did."""
+    response = post_form(client, "/guardian/team", f"/guardian/team/{user_id}/approve", safety_code=safety_code)
+    assert response.status_code == 303 and response.location == "/guardian/team", response.location
+    page = html.unescape(client.get(response.location).get_data(as_text=True))
+    assert "form-refused" not in page
+    return page
 
 
 # --- What holds when nobody tampers ----------------------------------------------------------------------------
@@ -58,15 +68,11 @@ def test_guardians_approved_by_guardians_are_signed_into_the_log(app, client, ru
         bea_code = roster.safety_code_of(db.session.get(User, bea.id))
         cal_code = roster.safety_code_of(db.session.get(User, cal.id))
     # Gita (approved by the organisation) approves Bea alone: with one other guardian, one approval is enough.
-    assert post_form(_signed_in(app, gita), "/guardian/team", f"/guardian/team/{bea.id}/approve",
-                     safety_code=bea_code).status_code == 200  # fmt: skip
+    assert "Bea Guardian is approved." in _approve(_signed_in(app, gita), bea.id, bea_code)
     # With two approved guardians, Cal needs both: Bea's approval alone leaves Cal waiting.
-    page = post_form(_signed_in(app, bea), "/guardian/team", f"/guardian/team/{cal.id}/approve",
-                     safety_code=cal_code.replace(" ", "-")).get_data(as_text=True)  # fmt: skip
-    assert "1 of 2 approvals" in page
+    assert "1 of 2 approvals" in _approve(_signed_in(app, bea), cal.id, cal_code.replace(" ", "-"))
     assert cal.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
-    assert post_form(_signed_in(app, gita), "/guardian/team", f"/guardian/team/{cal.id}/approve",
-                     safety_code=cal_code).status_code == 200  # fmt: skip
+    assert "Cal Guardian is approved." in _approve(_signed_in(app, gita), cal.id, cal_code)
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == {gita.id, bea.id, cal.id}
     with app.app_context():
@@ -112,9 +118,7 @@ def test_a_replaced_public_key_is_left_out_alarmed_and_audited(app, client, runn
         reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == {gita.id}  # nothing the attacker's key could open
     assert not grant_opens_with(app, reference, attacker.private_bytes)
-    assert _alarms(app) == [
-        {"guardian_id": bea.id, "reason": "its keys or details are not the ones approved"}
-    ]
+    assert _alarms(app) == [{"guardian_id": bea.id, "reason": "its keys or details are not the ones approved"}]
     # The log names the account by id only: no name or email.
     alarm_lines = [r.getMessage() for r in caplog.records if "Roster alarm" in r.getMessage()]
     assert alarm_lines and all("bea" not in line.lower() for line in alarm_lines)
@@ -230,9 +234,11 @@ def test_sharing_and_share_all_offer_and_accept_approved_guardians_only(app, cli
     assert "Pat Pending" not in case_page and "Pat Pending" not in share_all
     one = post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share",
                     share_with=str(pat.id))  # fmt: skip
-    assert one.status_code == 400 and "Choose a guardian to share this case with" in one.get_data(as_text=True)
+    assert one.status_code == 303
+    assert "Choose a guardian to share this case with" in gita_client.get(one.location).get_data(as_text=True)
     every = post_form(gita_client, "/guardian/share", share_with=str(pat.id))
-    assert every.status_code == 400
+    assert every.status_code == 303
+    assert "Choose a guardian to share your cases with" in gita_client.get(every.location).get_data(as_text=True)
     assert guardians_wrapped_for(app, reference) == {gita.id}
 
 

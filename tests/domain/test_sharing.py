@@ -77,8 +77,18 @@ def _trail(app, reference: str) -> list[tuple[str, dict]]:
 def _signed_in(app, staff: Staff):
     client = app.test_client()
     response = AuthActions(client).sign_in(staff)
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     return client
+
+
+def _followed(client, response, to: str | None = None) -> str:
+    """The page a form's 303 leads to, as the browser that sent it sees it (the redirect is checked to be one)."""
+    assert response.status_code == 303, response.status_code
+    if to is not None:
+        assert response.location == to, response.location
+    page = client.get(response.location)
+    assert page.status_code == 200, page.status_code
+    return page.get_data(as_text=True)
 
 
 def _recovery_file(app, tmp_path):
@@ -113,8 +123,9 @@ def test_sharing_one_case_lets_a_later_guardian_read_it(app, client):
     page = amir_client.get(_case_url(ref)).get_data(as_text=True)
     assert f'<option value="{bea.id}">Bea Guardian (bea@example.org)</option>' in page  # offered as a choice
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(f"{_case_url(ref)}#sharing")
+    assert "Shared with Bea Guardian." in _followed(amir_client, response)
 
     after = bea_client.get(_case_url(ref))
     assert after.status_code == 200
@@ -153,8 +164,8 @@ def test_sharing_needs_an_active_guardian_and_a_grant_of_ones_own(app, client):
 
     for target in ("", "not-a-number", "999999", str(admin.id)):
         response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=target)
-        assert response.status_code == 400, target
-        assert "Choose a guardian to share this case with" in response.get_data(as_text=True)
+        assert response.status_code == 303, target
+        assert "Choose a guardian to share this case with" in _followed(amir_client, response)
     # An administrator is never offered as someone to share with.
     assert "Ada Admin" not in amir_client.get(_case_url(ref)).get_data(as_text=True)
 
@@ -174,8 +185,7 @@ def test_sharing_with_a_malformed_guardian_id_is_a_form_error(app, client, targe
     ref = gen_concern(client)["reference"]
     amir_client = _signed_in(app, amir)
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=target)
-    assert response.status_code == 400
-    assert "Choose a guardian to share this case with" in response.get_data(as_text=True)
+    assert "Choose a guardian to share this case with" in _followed(amir_client, response, f"{_case_url(ref)}#sharing")
 
 
 def test_sharing_with_someone_who_already_holds_the_case_records_no_share(app, client):
@@ -184,8 +194,8 @@ def test_sharing_with_someone_who_already_holds_the_case_records_no_share(app, c
     ref = gen_concern(client, what_happened="Both guardians hold this")["reference"]
     amir_client = _signed_in(app, amir)
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    assert response.status_code == 400  # a stale form: the select no longer offers Bea
-    assert "Bea Guardian can already open this case" in response.get_data(as_text=True)
+    # A stale form: the select no longer offers Bea.
+    assert "Bea Guardian can already open this case" in _followed(amir_client, response)
     assert _case(app, ref)[1] == 2  # no second grant for Bea
     assert [action for action, _ in _trail(app, ref) if action == "case_shared"] == []
 
@@ -209,8 +219,8 @@ def test_share_all_gives_a_new_guardian_every_case_the_sharer_holds(app, client)
     assert f'<option value="{bea.id}">Bea Guardian (bea@example.org)</option>' in form
     assert f'<option value="{amir.id}">' not in form  # not with oneself
     response = post_form(amir_client, "/guardian/share", share_with=str(bea.id))
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert "Bea Guardian" not in response.get_data(as_text=True)  # the result is on the page after the redirect
+    page = _followed(amir_client, response, "/guardian/share")
     assert "Bea Guardian can now open 3 more cases." in page
     assert "They already held 1." in page
     assert "not shared because" not in page
@@ -227,7 +237,7 @@ def test_share_all_gives_a_new_guardian_every_case_the_sharer_holds(app, client)
     ]
 
     # Again: nothing new to share, and the page says so in numbers.
-    again = post_form(amir_client, "/guardian/share", share_with=str(bea.id)).get_data(as_text=True)
+    again = _followed(amir_client, post_form(amir_client, "/guardian/share", share_with=str(bea.id)))
     assert "Bea Guardian can now open 0 more cases." in again and "They already held 4." in again
     assert _guardian_grant_count(app, bea) == 4
 
@@ -239,8 +249,10 @@ def test_share_all_refuses_an_unknown_or_inactive_guardian(app, client):
     amir_client = _signed_in(app, amir)
     for target in ("", "999999", str(admin.id), str(amir.id)):
         response = post_form(amir_client, "/guardian/share", share_with=target)
-        assert response.status_code == 400, target
-        assert "Choose a guardian to share your cases with" in response.get_data(as_text=True)
+        assert response.status_code == 303, target
+        page = _followed(amir_client, response, "/guardian/share")
+        assert "Choose a guardian to share your cases with" in page
+        assert "can now open" not in page
     assert _guardian_grant_count(app) == 1
 
 
@@ -300,7 +312,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
 
     # Share-all from Amir skips it, and counts it as excluded.
     amir_client = _signed_in(app, amir)
-    page = post_form(amir_client, "/guardian/share", share_with=str(bea.id)).get_data(as_text=True)
+    page = _followed(amir_client, post_form(amir_client, "/guardian/share", share_with=str(bea.id)))
     assert "Bea Guardian can now open 0 more cases." in page
     assert "They already held 1." in page
     assert "1 case was not shared because the person who raised it asked for Bea Guardian not to see it." in page
@@ -319,8 +331,8 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     assert f'<option value="{bea.id}">Bea Guardian (bea@example.org)</option>' in case_page
     assert 'id="override_exclusion"' not in case_page  # no box until the warning is shown
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    page = response.get_data(as_text=True)
-    assert response.status_code == 409
+    assert "Bea Guardian" not in response.get_data(as_text=True)  # the warning is on the page after the redirect
+    page = _followed(amir_client, response, f"{_case_url(ref)}#sharing")
     assert html.escape("The person who raised this concern asked for Bea Guardian not to see it.") in page
     assert "tick the box: a second guardian will need to confirm" in page
     assert 'id="share_with-error"' in page
@@ -333,7 +345,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     response = post_form(
         amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id), override_exclusion="yes"
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert not _holds(app, ref, bea)
     page = amir_client.get(_case_url(ref)).get_data(as_text=True)
     assert "asked on" in page and "to share this case with <strong>Bea Guardian</strong>" in page
@@ -353,7 +365,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     uid = request_row.uid
     confirm = f"{_case_url(ref)}/share-requests/{uid}/confirm"
     refused = post_form(amir_client, _case_url(ref), confirm)
-    assert refused.status_code == 400 and "A second guardian must confirm" in refused.get_data(as_text=True)
+    assert "A second guardian must confirm" in _followed(amir_client, refused, f"{_case_url(ref)}#sharing")
     assert post_form(bea_client, "/guardian/", confirm).status_code == 403  # Bea cannot open the case at all
     assert not _holds(app, ref, bea)
 
@@ -363,7 +375,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(cal.id))
     cal_client = _signed_in(app, cal)
     assert "Confirm sharing" in cal_client.get(_case_url(ref)).get_data(as_text=True)
-    assert post_form(cal_client, _case_url(ref), confirm).status_code == 302
+    assert post_form(cal_client, _case_url(ref), confirm).status_code == 303
     assert _holds(app, ref, bea)
     response = bea_client.get(_case_url(ref))
     assert response.status_code == 200 and marker in response.get_data(as_text=True)
@@ -414,7 +426,13 @@ def test_an_unknown_guardian_to_exclude_is_refused(app, client, value):
 
     response = _raise_with_form(client, what_happened="My words stay in the form", exclude_guardian=choice)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
+    # Answered with a redirect back to the form, which shows the message and the words kept; the POST's own
+    # answer carries neither.
+    assert [step.status_code for step in response.history] == [303]
+    assert response.status_code == 200 and response.request.path == "/raise"
+    posted = response.history[0].get_data(as_text=True)
+    echoed = message in posted, "My words stay in the form" in posted
+    assert echoed == (False, False), echoed
     assert f'id="exclude_guardian-error"><span class="nhsuk-u-visually-hidden">Error:</span> {message}' in page
     assert "My words stay in the form" in page
     with app.app_context():
@@ -429,8 +447,8 @@ def _reset_on_admin_page(app, admin_client, staff: Staff, password: str) -> Enro
     """Resets an account on the admin page and follows the one-time link it shows, as its owner."""
     url = f"/admin/users/{staff.id}/reset-password"
     response = post_form(admin_client, url)
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200, page
+    assert 'id="enrolment-link"' not in response.get_data(as_text=True)  # shown only after the redirect
+    page = _followed(admin_client, response, "/admin/enrolment-link")
     return enrol(app, page, password=password)
 
 
@@ -455,7 +473,11 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
     # Their old grants are gone (their old keys are lost), and so is Amir's old session.
     assert _guardian_grant_count(app) == 0
     assert old_amir_client.get(_case_url(refs[0])).status_code == 302
-    assert AuthActions(app.test_client()).sign_in(amir).status_code == 401  # the old password is gone too
+    old_password = app.test_client()  # the old password is gone too
+    assert "Enter a correct email address" in _followed(
+        old_password, AuthActions(old_password).sign_in(amir), "/guardian/sign-in"
+    )
+    assert old_password.get("/guardian/").status_code == 302
 
     amir_client = _signed_in(app, new_amir)
     bea_client = _signed_in(app, new_bea)
@@ -489,7 +511,7 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
         assert text in response.get_data(as_text=True)
     # And so does a fresh sign-in with the new password and the new security-code secret.
     AuthActions(amir_client).sign_out()
-    assert AuthActions(amir_client).sign_in(new_amir).status_code == 302
+    assert AuthActions(amir_client).sign_in(new_amir).status_code == 303
     queue = amir_client.get("/guardian/").get_data(as_text=True)
     for ref, text in zip(refs, texts, strict=True):
         assert f'href="/guardian/cases/{ref}">{ref}</a>' in queue
@@ -509,8 +531,11 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
     ]
 
     # Then Amir approves Bea with her safety code and shares with her the usual way.
-    post_form(amir_client, "/guardian/team", f"/guardian/team/{bea.id}/approve", safety_code=bea_enrolled.safety_code)
-    page = post_form(amir_client, "/guardian/share", share_with=str(bea.id)).get_data(as_text=True)
+    approved = post_form(
+        amir_client, "/guardian/team", f"/guardian/team/{bea.id}/approve", safety_code=bea_enrolled.safety_code
+    )
+    assert "Bea Guardian is approved." in _followed(amir_client, approved, "/guardian/team")
+    page = _followed(amir_client, post_form(amir_client, "/guardian/share", share_with=str(bea.id)))
     assert "Bea Guardian can now open 4 more cases." in page
     assert texts[2] in bea_client.get(_case_url(refs[2])).get_data(as_text=True)
 
@@ -619,7 +644,7 @@ def test_exclusions_stored_as_plain_rows_are_honoured_and_sealed_with_the_recove
         db.session.commit()
     amir_client = _signed_in(app, amir)
     refused = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    assert refused.status_code == 409
+    assert "asked for Bea Guardian not to see it" in _followed(amir_client, refused, f"{_case_url(ref)}#sharing")
     result = runner.invoke(
         args=["speakup", "exclusions", "seal", "--recovery-key-file", str(_recovery_file(app, tmp_path))]
     )
@@ -628,4 +653,5 @@ def test_exclusions_stored_as_plain_rows_are_honoured_and_sealed_with_the_recove
         assert db.session.scalar(select(func.count()).select_from(CaseExclusion)) == 0
         assert db.session.get(Case, case_id).exclusions_ct is not None
     again = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    assert again.status_code == 409 and not _holds(app, ref, bea)
+    assert "asked for Bea Guardian not to see it" in _followed(amir_client, again, f"{_case_url(ref)}#sharing")
+    assert not _holds(app, ref, bea)
