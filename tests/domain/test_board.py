@@ -134,9 +134,9 @@ def test_learning_shared_at_closing_reaches_the_board_by_theme(app, client, guar
         db.session.commit()
     AuthActions(client).sign_in(guardian)
     assert (
-        _close_with_learning(client, shared_ref, "We now staff nights with two nurses.", share=True).status_code == 302
+        _close_with_learning(client, shared_ref, "We now staff nights with two nurses.", share=True).status_code == 303
     )
-    assert _close_with_learning(client, private_ref, "Kept for guardians only.", share=False).status_code == 302
+    assert _close_with_learning(client, private_ref, "Kept for guardians only.", share=False).status_code == 303
     page = client.get("/guardian/board").get_data(as_text=True)
     section = page.split("You said, we did")[1]
     assert "Worker safety or wellbeing" in section and "We now staff nights with two nurses." in section
@@ -152,8 +152,10 @@ def test_sharing_learning_needs_the_words(app, client, guardian):
     ref = gen_concern(client)["reference"]
     AuthActions(client).sign_in(guardian)
     response = _close_with_learning(client, ref, "", share=True)
-    assert response.status_code == 400
-    assert "Write what was learned before sharing it with the board" in response.get_data(as_text=True)
+    assert response.status_code == 303
+    assert "Write what was learned before sharing it with the board" in client.get(response.location).get_data(
+        as_text=True
+    )
 
 
 def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_does(app, client, guardian):

@@ -650,7 +650,7 @@ def test_stats_is_in_the_openapi_document_with_its_own_scheme(document):
 def test_guardian_downloads_the_national_return(app, client, auth, guardian):
     with app.app_context():
         seed_quarters()
-    assert auth.sign_in(guardian).status_code == 302
+    assert auth.sign_in(guardian).status_code == 303
     page = client.get("/guardian/reports")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -297,9 +297,9 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
     seeded = seed(app, client, guardian)
     old, kept = seeded["old_confidential"], seeded["recent_closed"]
     reporter = app.test_client()  # a reporter signed in to the old case on the HTML pages
-    assert post_form(reporter, "/follow-up", access_code=old.code).status_code == 302
+    assert post_form(reporter, "/follow-up", access_code=old.code).status_code == 303
     staff = app.test_client()
-    assert AuthActions(staff).sign_in(guardian).status_code == 302
+    assert AuthActions(staff).sign_in(guardian).status_code == 303
     assert staff.get(f"/guardian/cases/{old.reference}").status_code == 200
 
     with app.app_context():
@@ -352,7 +352,13 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
     assert reporter_api_status(app, kept.code) == 200
     page = reporter.get("/follow-up/case")
     assert page.status_code == 302 and page.headers["Location"].endswith("/follow-up")
-    assert post_form(app.test_client(), "/follow-up", access_code=old.code).status_code == 400
+    stranger = app.test_client()
+    refused = post_form(stranger, "/follow-up", access_code=old.code)
+    assert refused.status_code == 303 and refused.location == "/follow-up"
+    refused_page = stranger.get(refused.location).get_data(as_text=True)  # holds the code typed: never printed
+    said_so = "We could not find a concern with that access code" in refused_page
+    shows_the_case = old.marker in refused_page
+    assert said_so and not shows_the_case, (said_so, shows_the_case)
     # The guardian gets a refusal page, not an error: no key is left to open the case with.
     gone = staff.get(f"/guardian/cases/{old.reference}")
     assert gone.status_code in (403, 404, 410), gone.status_code
@@ -443,7 +449,7 @@ def test_a_purged_case_leaves_no_ciphertext_in_the_sqlite_file(file_app):
     staff = gen_staff(app, "guardian@example.org")
     seeded = seed(app, client, staff)
     reporter = app.test_client()  # its sealed case key sits in reporter_sessions
-    assert post_form(reporter, "/follow-up", access_code=seeded["old_confidential"].code).status_code == 302
+    assert post_form(reporter, "/follow-up", access_code=seeded["old_confidential"].code).status_code == 303
     purged = [item for item in seeded.values() if item.purge]
     kept = [item for item in seeded.values() if not item.purge]
     wal = path.with_name(path.name + "-wal")

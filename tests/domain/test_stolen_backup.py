@@ -42,7 +42,11 @@ def test_a_copied_database_and_the_right_password_without_the_pepper_open_nothin
     with _without_the_pepper(app):
         with pytest.raises(account_keys.InvalidCredentials):
             account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)
-        assert AuthActions(app.test_client()).sign_in(gita).status_code == 401
+        browser = app.test_client()
+        refused = AuthActions(browser).sign_in(gita)
+        assert refused.status_code == 303 and refused.location == "/guardian/sign-in"
+        assert "Enter a correct email address" in browser.get(refused.location).get_data(as_text=True)
+        assert browser.get("/guardian/").status_code == 302  # not signed in
 
 
 def test_an_account_sealed_before_the_pepper_moves_over_at_its_next_sign_in(app, client):
@@ -56,10 +60,10 @@ def test_an_account_sealed_before_the_pepper_moves_over_at_its_next_sign_in(app,
         db.session.commit()
         assert not user.kdf_peppered
         public_key = user.public_key
-    assert AuthActions(client).sign_in(gita).status_code == 302
+    assert AuthActions(client).sign_in(gita).status_code == 303
     with app.app_context():
         user = db.session.get(User, gita.id)
         assert user.kdf_peppered and user.public_key == public_key  # the same keys, sealed again with the pepper
-    assert AuthActions(app.test_client()).sign_in(gita).status_code == 302
+    assert AuthActions(app.test_client()).sign_in(gita).status_code == 303
     with _without_the_pepper(app), pytest.raises(account_keys.InvalidCredentials):
         account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)
