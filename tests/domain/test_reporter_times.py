@@ -33,7 +33,9 @@ def test_a_reporters_actions_are_kept_to_the_minute(app: Flask, client):
     before = _finer_than_a_minute(app)  # the app's own setting up: keys, the roster
     code = gen_concern(client, what_happened="The sluice room door has been propped open all week.")["access_code"]
     assert post_form(client, "/follow-up", access_code=code).status_code == 303
-    assert post_form(client, "/follow-up/case", "/follow-up/case/messages", body="It was open again.").status_code == 303
+    assert (
+        post_form(client, "/follow-up/case", "/follow-up/case/messages", body="It was open again.").status_code == 303
+    )
     token = post_form.__globals__["csrf_token"](client, "/follow-up/case")
     answer = client.post(
         "/follow-up/case/attachments",

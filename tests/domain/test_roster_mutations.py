@@ -33,9 +33,7 @@ from speakup.domain import staff
 from speakup.keys import account_keys, approvals, roster
 from speakup.platform.models import Case, CaseGrant, User, db
 
-STAFF_SIDE = [
-    table for table in db.metadata.sorted_tables if table.name != "cases" and "case_id" not in table.columns
-]
+STAFF_SIDE = [table for table in db.metadata.sorted_tables if table.name != "cases" and "case_id" not in table.columns]
 
 
 @pytest.fixture
