@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -95,9 +96,14 @@ def _enrol_as_whoever_holds_the_link(browser: Browser, link_page: str, password:
         "csrf_token": form.csrf(), "token": path.split("token=", 1)[1], "password": password, "confirm": password,
         "totp_secret": secret_text, "security_code": enrolment_code(secret),
     })  # fmt: skip
-    assert done.status == 200, done.text
+    assert done.status == 200 and _path(done) == "/enrol/done", (done.status, _path(done))
     email = re.search(r'<span id="enrolment-email">([^<]+)</span>', form.text).group(1)
     return Staff(html.unescape(email), password, secret), SAFETY_CODE_RE.search(done.text).group(1)
+
+
+def _path(answer) -> str:
+    """The path of the page an answer came from, after the 303 urllib followed."""
+    return urlsplit(answer.url).path
 
 
 def _admin_post(browser: Browser, path: str, **form: str):
@@ -109,7 +115,7 @@ def test_an_administrator_cannot_make_an_account_that_reads_concerns(installatio
     admin = installation.browser("admin")
     assert sign_in(admin, installation.admin).status == 200
     added = _admin_post(admin, "/admin/invite", name="Pup Pet", email="puppet@example.org", role="guardian")
-    assert added.status == 200 and "otpauth" not in added.text
+    assert added.status == 200 and _path(added) == "/admin/enrolment-link" and "otpauth" not in added.text
     puppet, safety_code = _enrol_as_whoever_holds_the_link(installation.browser("admin-as-puppet"), added.text,
                                                            "the administrator's chosen words")  # fmt: skip
 
@@ -134,11 +140,13 @@ def test_an_administrator_cannot_make_an_account_that_reads_concerns(installatio
     assert "Pup Pet" in team.text and "Pending" in team.text
     wrong = gita.post(f"/guardian/team/{puppet_id}/approve",
                       form={"csrf_token": team.csrf(), "safety_code": "00000 11111 22222 33333"})  # fmt: skip
-    assert wrong.status == 400 and "Nothing was approved" in wrong.text
+    # Refused: back to the Team page, which says so by the form.
+    assert wrong.status == 200 and _path(wrong) == "/guardian/team" and "Nothing was approved" in wrong.text
     assert "Raised before" not in puppet_browser.get(f"/guardian/cases/{before}").text
+    team = gita.get("/guardian/team")  # a token is good for one form sent: the page again, as a person would
     right = gita.post(f"/guardian/team/{puppet_id}/approve",
                       form={"csrf_token": team.csrf(), "safety_code": safety_code})  # fmt: skip
-    assert right.status == 200 and "Pup Pet is approved." in right.text
+    assert right.status == 200 and _path(right) == "/guardian/team" and "Pup Pet is approved." in right.text
 
     after = _raise(installation.browser("reporter"), "Raised after the approval")
     reads = puppet_browser.get(f"/guardian/cases/{after}")
@@ -155,7 +163,7 @@ def test_an_administrators_reset_shows_no_secret_and_leaves_the_guardian_pending
     assert sign_in(admin, installation.admin).status == 200
     gita_id = installation.query("SELECT id FROM users WHERE email = %s", "gita@example.org")[0][0]
     reset = _admin_post(admin, f"/admin/users/{gita_id}/reset-password")
-    assert reset.status == 200
+    assert reset.status == 200 and _path(reset) == "/admin/enrolment-link", (reset.status, _path(reset))
     assert "otpauth" not in reset.text and 'id="totp-secret"' not in reset.text
     assert installation.guardian.password not in reset.text
     # The administrator sets the account up with the link and signs in as "Gita": pending, nothing opens.
