@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -116,6 +117,11 @@ def _bearer(code: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {code}"}
 
 
+def _path(answer: Answer) -> str:
+    """The path of the page an answer came from, after the 303 urllib followed."""
+    return urlsplit(answer.url).path
+
+
 def _version(page: Answer) -> str:
     match = VERSION_RE.search(page.text)
     assert match, f"no case version on {page.url}"
@@ -159,12 +165,13 @@ def test_two_instances_share_everything(cluster: Cluster) -> None:
     messaged = _on(b, guardian).post(
         f"/guardian/cases/{reference}/messages", form={"csrf_token": page.csrf(), "body": guardian_message}
     )
-    assert messaged.status == 200 and guardian_message in html.unescape(messaged.text), messaged.text
+    assert messaged.status == 200 and _path(messaged) == f"/guardian/cases/{reference}", messaged.status
+    assert guardian_message in html.unescape(messaged.text), "the message did not show after its redirect"
     changed = _on(b, guardian).post(
         f"/guardian/cases/{reference}/status",
         form={"csrf_token": messaged.csrf(), "status": "acknowledged", "version": _version(messaged)},
     )
-    assert changed.status == 200, changed.text
+    assert changed.status == 200 and _path(changed) == f"/guardian/cases/{reference}", changed.status
     assert re.search(r'id="case-status"[^>]*>Acknowledged<', changed.text), "the status change did not show"
 
     # A sees what B did, through the guardian's pages and the reporter's API.
@@ -188,7 +195,8 @@ def test_two_instances_share_everything(cluster: Cluster) -> None:
     replied = _on(b, reporter).post(
         "/follow-up/case/messages", form={"csrf_token": case_b.csrf(), "body": reporter_page_message}
     )
-    assert replied.status == 200 and reporter_page_message in html.unescape(replied.text), replied.text
+    assert replied.status == 200 and _path(replied) == "/follow-up/case", replied.status
+    assert reporter_page_message in html.unescape(replied.text), "the reply did not show after its redirect"
     assert reporter_page_message in html.unescape(_on(a, guardian).get(f"/guardian/cases/{reference}").text)
 
     # --- Signing out on B ends the guardian's session on A too -----------------------------------
@@ -206,5 +214,6 @@ def test_two_instances_share_everything(cluster: Cluster) -> None:
         blocked = _on(instance, api).get("/api/v1/follow-up", headers=_bearer(wrong))
         assert blocked.status == 429, f"4th wrong code on {instance.name} was not blocked: {blocked.status}"
         assert int(blocked.headers.get("Retry-After", "0")) > 0, blocked.headers
-    blocked_page = _on(b, reporter).post("/follow-up", form={"csrf_token": case_b.csrf(), "access_code": wrong})
+    fresh = _on(b, reporter).get("/follow-up")  # a page of its own: the case page's token was sent with the reply
+    blocked_page = _on(b, reporter).post("/follow-up", form={"csrf_token": fresh.csrf(), "access_code": wrong})
     assert blocked_page.status == 429 and int(blocked_page.headers.get("Retry-After", "0")) > 0
