@@ -9,6 +9,7 @@ minute, and the kept words sealed under a key that needs a secret the sender's c
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -44,19 +45,27 @@ def _aad(lookup: str) -> bytes:
 
 
 def claim(nonce: str) -> bool:
-    """Claims the form in this request's transaction: False when another send already has (the caller rolls back).
-    The row is written at once, so a second send racing this one waits for it and then finds it."""
+    """Claims the form before anything is done for it: False when another send already has. Owns its transaction,
+    a short one, so no lock is held while the form's work is done (an Argon2id sign-in, on SQLite)."""
     db.session.add(FormPost(lookup=lookup_for(nonce), created_at=minute_now()))
     try:
-        db.session.flush()
+        db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return False
     return True
 
 
-def where_it_went(nonce: str) -> FormPost | None:
-    return db.session.get(FormPost, lookup_for(nonce))
+def where_it_went(nonce: str, wait_seconds: float = 0) -> FormPost | None:
+    """The first send's record, once it was answered (``target`` set: a path, or "" for an answer that was not a
+    redirect), waiting up to ``wait_seconds`` for a send still under way (a double click)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        row = db.session.get(FormPost, lookup_for(nonce), populate_existing=True)
+        if row is None or row.target is not None or time.monotonic() >= deadline:
+            return row
+        db.session.rollback()  # a fresh transaction sees the first send's commit
+        time.sleep(0.05)
 
 
 def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
@@ -65,7 +74,8 @@ def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
 
 
 def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
-    """Where the answer sent the browser, and the kept words if it came back with errors. The caller commits."""
+    """Where the answer sent the browser ("" when it was not a redirect), and the kept words if it came back with
+    errors. The caller commits."""
     now = minute_now()
     row = db.session.get(FormPost, lookup_for(nonce))
     if row is None:  # the view rolled back its transaction, the claim with it: claimed again now

@@ -14,15 +14,18 @@ from speakup.domain import submissions
 from speakup.web import once
 
 CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
+RECORDED = "recorded"  # the same for a concern a guardian recorded (its code shown to hand over)
 CLEAR_SITE_DATA = '"cache", "storage"'
 
 
 def forget_session() -> None:
-    """The whole session goes; a confirmation it pointed at no longer keeps its code either."""
+    """The whole session goes; a confirmation it pointed at (a raised or a recorded concern's) no longer keeps its
+    code either."""
     once.forget()
-    token = session.get(CONFIRMATION)
-    if token:
-        submissions.forget_code(submissions.from_form(token))  # commits, the kept words' forgetting with it
+    for slot in (CONFIRMATION, RECORDED):
+        token = session.get(slot)
+        if token:
+            submissions.forget_code(submissions.from_form(token))  # commits, the kept words' forgetting with it
     session.clear()
 
 

@@ -42,6 +42,8 @@ SEPARATOR = "~"  # between Flask-WTF's CSRF token and the nonce, in the one hidd
 REFUSED = "That page was out of date, so nothing was sent. If you still want to send it, fill in the form again."
 REFUSED_CATEGORY = "form-refused"
 
+FIRST_SEND_WAIT_SECONDS = 10  # a second send waits this long for the first to be answered, then goes to the start
+
 _CHECKS_OWN: set[str] = set()
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -120,7 +122,8 @@ def check_form(claim: bool = True) -> Response | None:
     if nonce is None:
         return refuse()
     if claim and not form_posts.claim(nonce):
-        first = form_posts.where_it_went(nonce)
+        # A double click: the browser shows this answer, not the first one's, so it follows the first.
+        first = form_posts.where_it_went(nonce, wait_seconds=FIRST_SEND_WAIT_SECONDS)
         if first is not None and first.kept_ct is not None:
             session[KEPT] = {"nonce": nonce, "path": first.target}
         return redirect((first.target if first is not None else None) or form_start(), 303)
@@ -200,7 +203,8 @@ def _record(response: Response) -> Response:
     """After a POST: where its answer went (and its kept words). After any other page: kept words not for it go."""
     try:
         if "form_nonce" in g:
-            target = urlsplit(response.location).path if response.location and response.status_code < 400 else None
+            redirected = response.location and response.status_code < 400
+            target = urlsplit(response.location).path if redirected else ""
             form_posts.record(g.form_nonce, target, g.get("kept_ct"))
             db.session.commit()
         elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:

@@ -65,8 +65,9 @@ class AuthActions:
 def guardian_message(client: FlaskClient, reference: str, body: str) -> None:
     url = f"/guardian/cases/{reference}"
     response = post_form(client, url, f"{url}/messages", body=body)
-    assert response.status_code in (302, 303), response.status_code
-    assert "form-refused" not in client.get(response.location).get_data(as_text=True)
+    assert response.status_code == 303, response.status_code
+    landed = client.get(response.location).get_data(as_text=True)
+    assert "nhsuk-error-summary" not in landed and "form-refused" not in landed, "the message was refused"
 
 
 def case_action(client: FlaskClient, reference: str, action: str, version: str | None = None, **fields: str):
@@ -97,7 +98,9 @@ def guardian_status(client: FlaskClient, reference: str, status: str) -> None:
         )
     else:
         response = post_form(client, url, f"{url}/status", status=status, version=version.group(1))
-    assert response.status_code in (302, 303), response.status_code
+    assert response.status_code == 303, response.status_code
+    landed = client.get(response.location).get_data(as_text=True)
+    assert "nhsuk-error-summary" not in landed and "form-refused" not in landed, f"{status} was refused"
 
 
 def walk_to(client: FlaskClient, reference: str, *statuses: str) -> None:

@@ -842,11 +842,6 @@ RACES = {
 
 @pytest.mark.parametrize("action", list(RACES))
 def test_a_race_decided_by_the_database_is_a_conflict_too(app, signed, guardian, monkeypatch, action):
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # The form's claim (speakup/web/once.py) takes SQLite's one write lock before the view reads the case, so
-        # no other write can come between its read and its write there: the racer would only wait. PostgreSQL,
-        # which locks rows, lets the race happen.
-        pytest.skip("SQLite lets no write in while a form's request holds its claim")
     ref = gen_concern(signed)["reference"]
     data, field = RACES[action]
     data = {k: (str(guardian.id) if v == "ME" else v) for k, v in data.items()}

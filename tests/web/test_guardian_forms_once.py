@@ -25,7 +25,7 @@ from speakup.domain import submissions
 from speakup.platform import form_posts
 from speakup.platform.models import Case, CaseEvent, Message, Submission, db, utcnow
 from speakup.web import once
-from speakup.web.guardian.record import RECORDED
+from speakup.web.forgetting import RECORDED
 
 WORDS = "The theatre list was cut short and the patient was sent home unfixed. Bay 3."
 NAME = "Jane Doe-Whistleblower"

@@ -141,3 +141,40 @@ def test_the_nonce_is_one_per_page_and_never_the_same_twice(client: FlaskClient)
     second = CSRF_RE.search(client.get("/follow-up").get_data(as_text=True)).group(1)
     assert first != second
     assert re.fullmatch(r"[^~]+~[A-Za-z0-9_-]+\.\d+\.[0-9a-f]{64}", first)
+
+
+def test_a_double_click_follows_the_first_send_to_its_page_with_its_words(app: Flask, monkeypatch):
+    """The browser shows the second send's answer, not the first's: the second waits for the first, does nothing
+    itself, and leads to the same page with the same words kept."""
+    import threading
+    import time
+
+    from speakup.crypto import access_codes
+    from speakup.keys import grants
+
+    def slow_not_found(*_args: object) -> object:
+        time.sleep(0.5)
+        raise grants.AccessCodeNotFound()
+
+    monkeypatch.setattr(grants, "open_with_access_code", slow_not_found)
+    first_click = app.test_client()
+    token = CSRF_RE.search(first_click.get("/follow-up").get_data(as_text=True)).group(1)
+    second_click = app.test_client()
+    cookie = app.config["SESSION_COOKIE_NAME"]
+    second_click.set_cookie(cookie, first_click.get_cookie(cookie).value)
+    typed = access_codes.new_access_code()
+    answers: dict[str, object] = {}
+
+    def send(name: str, browser: FlaskClient) -> None:
+        answers[name] = browser.post("/follow-up", data={"csrf_token": token, "access_code": typed})
+
+    threads = [threading.Thread(target=send, args=("first", first_click))]
+    threads[0].start()
+    time.sleep(0.2)  # the first is under way
+    threads.append(threading.Thread(target=send, args=("second", second_click)))
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    for name in ("first", "second"):
+        assert answers[name].status_code == 303 and answers[name].location == "/follow-up", name
+    assert typed in second_click.get("/follow-up").get_data(as_text=True)  # the words, for the second's page too

@@ -102,3 +102,16 @@ def test_nothing_in_history_names_a_case(app, client):
     for page in (signed_in.get(f"/guardian/cases/{reference}"), reporter.get("/follow-up/case")):
         text = page.get_data(as_text=True)
         assert page.status_code == 200 and reference not in text[text.index("<title>") : text.index("</title>")]
+
+
+def test_a_guardians_sign_out_forgets_the_code_of_a_concern_they_recorded(app, client):
+    """The recorded concern's code, sealed for the guardian's session to hand over, goes at sign-out too."""
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    assert AuthActions(client).sign_in(gita).status_code == 303
+    recorded = post_form(client, "/guardian/record", channel="in_person", what_happened=WORDS, anonymity="anonymous",
+                         give_access_code="yes")  # fmt: skip
+    assert recorded.status_code == 303
+    assert 'id="access-code"' in client.get(recorded.location).get_data(as_text=True)
+    assert _codes_kept(app) == 1
+    post_form(client, "/guardian/", "/guardian/sign-out")
+    assert _codes_kept(app) == 0

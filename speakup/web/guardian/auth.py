@@ -14,7 +14,7 @@ from speakup.ops import audit
 from speakup.platform.extensions import login_manager
 from speakup.platform.models import StaffSession, db
 from speakup.web import once
-from speakup.web.forgetting import forget_this_browser
+from speakup.web.forgetting import forget_session, forget_this_browser
 
 
 class SignedInStaff(UserMixin):
@@ -124,4 +124,4 @@ def _end_session() -> None:
         audit.record(audit.SIGN_OUT, current_user.user.role, current_user.user.id)
         sessions.end_staff_session(current_user.row.id)
     logout_user()
-    session.clear()
+    forget_session()  # the whole session, and what it pointed at (a recorded concern's code to hand over)

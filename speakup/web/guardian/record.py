@@ -15,12 +15,11 @@ from flask_login import current_user
 from speakup.domain import characteristics, recording, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
 from speakup.platform.inputs import InvalidInput
+from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required
 
-# The session's slot naming the concern this guardian recorded last: the token its sealed answer opens with.
-RECORDED = "recorded"
 HANDED_OVER = "recorded-handed-over"  # the flash on the queue once the code is no longer shown
 
 
