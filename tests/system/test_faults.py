@@ -52,6 +52,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -78,6 +79,7 @@ from speakup.ops import audit
 
 USER_AGENT = "SpeakUpFaultTest/1.0"
 GUARDIAN_EMAIL = "fault-guardian@example.org"
+SIGN_IN_FAILED = "Enter a correct email address, password and security code"
 DATABASE_TIMEOUT = 2  # SPEAKUP_DATABASE_CONNECT_TIMEOUT for the server under test (libpq's minimum)
 LIMIT_STORE_TIMEOUT = 1  # SPEAKUP_RATELIMIT_STORAGE_TIMEOUT
 MARGIN = 3.0  # seconds allowed on top of a timeout: a loaded two-core CI machine, gunicorn, rendering
@@ -310,6 +312,11 @@ class Raised:
 
 def _bearer(code: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {code}"}
+
+
+def _path(answer: Answer) -> str:
+    """The path of the page an answer came from, after the redirects urllib followed."""
+    return urlsplit(answer.url).path
 
 
 def _timed(action: Callable[[], Answer]) -> tuple[Answer, float]:
@@ -593,10 +600,13 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
         )
     )
     times.append(took)
-    assert refused.status == 503 and "We cannot check sign-ins just now" in refused.text, f"sign-in: {refused.status}"
+    # Answered with a 303 (issue 24), followed by urllib: the sign-in page again, saying so, the email address kept.
+    back = _path(refused) == "/guardian/sign-in"
+    assert refused.status == 200 and back and "We cannot check sign-ins just now" in refused.text, (
+        f"sign-in: {refused.status}, back to the sign-in page: {back}"
+    )
     assert f'value="{GUARDIAN_EMAIL}"' in refused.text, "the email address typed was lost"
     assert typed_password not in refused.text, "the password was echoed"
-    assert int(refused.headers["Retry-After"]) > 0
 
     # Raising a concern fails open: the HTML form and the API both still work.
     by_api, took = _timed(lambda: _raise_by_api(stack)[0])
@@ -641,7 +651,11 @@ def test_redis_stopped_sign_in_and_access_codes_fail_closed_raising_still_works(
         "/guardian/sign-in",
         form={"csrf_token": sign_in.csrf(), "email": GUARDIAN_EMAIL, "password": "wrong", "security_code": "000000"},
     )
-    assert checked.status == 401, f"sign-in is checked again after Redis came back: {checked.status}"
+    checked_again = _path(checked) == "/guardian/sign-in" and SIGN_IN_FAILED in checked.text
+    unchecked = "We cannot check sign-ins just now" in checked.text
+    assert checked.status == 200 and checked_again and not unchecked, (
+        f"sign-in is checked again after Redis came back: {checked.status}, refused as wrong: {checked_again}"
+    )
 
     # Redis frozen (accepts, never answers): the same answers, bounded by the store's timeout.
     stack.redis.freeze()
@@ -808,14 +822,17 @@ def test_limit_store_down_sign_in_and_access_codes_fail_closed(client, guardian)
     assert code not in text and 'name="access_code"' in text
 
     token = csrf_token(client, "/guardian/sign-in")
-    page = client.post(
+    sent = client.post(
         "/guardian/sign-in",
         data={"csrf_token": token, "email": guardian.email, "password": guardian.password, "security_code": "1"},
     )
+    # A redirect back to the sign-in page (issue 24), whose page says so and keeps the email address alone.
+    assert sent.status_code == 303 and sent.headers["Location"] == "/guardian/sign-in"
+    assert guardian.email not in sent.get_data(as_text=True) and guardian.password not in sent.get_data(as_text=True)
+    page = client.get(sent.headers["Location"])  # the page itself counts nothing
     text = page.get_data(as_text=True)
-    assert page.status_code == 503 and "We cannot check sign-ins just now" in text
+    assert page.status_code == 200 and "We cannot check sign-ins just now" in text
     assert f'value="{guardian.email}"' in text and guardian.password not in text
-    assert client.get("/guardian/sign-in").status_code == 200  # the page itself counts nothing
 
     # Raising a concern fails open, on the API and the form.
     assert gen_concern(client)["access_code"]
@@ -881,7 +898,7 @@ def test_database_down_keeps_the_excluded_guardian_and_answers_signed_in_pages(a
     assert re.search(rf'<option value="{guardian.id}" selected>', text)
 
     staff = app.test_client()
-    assert AuthActions(staff).sign_in(guardian).status_code == 302
+    assert AuthActions(staff).sign_in(guardian).status_code == 303
     restore = _database_fails(app)
     try:
         queue = staff.get("/guardian/")
@@ -916,7 +933,7 @@ def test_a_database_that_cannot_even_roll_back_still_gets_a_503(app, client, gua
     from speakup.platform.models import db
 
     staff = app.test_client()
-    assert AuthActions(staff).sign_in(guardian).status_code == 302
+    assert AuthActions(staff).sign_in(guardian).status_code == 303
     token = csrf_token(client, "/raise")
     with app.app_context():
         dialect = db.engine.dialect
