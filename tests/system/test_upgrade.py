@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from support.servers import ROOT, Browser, Staff, production_env, sign_in, start_gunicorn, totp_secret_from, unavailable
@@ -51,6 +53,11 @@ def _old_release(tmp_path: Path, commit: str = PRE_ROSTER_RELEASE) -> Path:
         shutil.copytree(built / "build", folder / "speakup" / "static" / "build", dirs_exist_ok=True)
         shutil.copyfile(built / "manifest.json", folder / "speakup" / "static" / "manifest.json")
     return folder
+
+
+def _path(answer) -> str:
+    """The path of the page an answer came from, after the 303 urllib followed (every form answers with one)."""
+    return urlsplit(answer.url).path
 
 
 def _run(cwd: Path, env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -130,7 +137,9 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
             bea_id = conn.execute("SELECT id FROM users WHERE email = 'bea@example.org'").fetchone()[0]
         conn.close()
         refused = gita.post(f"/guardian/team/{bea_id}/approve", form={"csrf_token": team.csrf(), "safety_code": "0"})
-        assert refused.status == 400 and "until your own approval covers your signing key" in refused.text
+        # Refused with a 303 back to the Team page (issue 24), which says why.
+        assert refused.status == 200 and _path(refused) == "/guardian/team", (refused.status, _path(refused))
+        assert "until your own approval covers your signing key" in refused.text
         # The organisation key approves her again, now with the signing key her session already holds: she reads
         # its safety code from her own Team page.
         gita_code = team.text.split('class="speakup-safety-code">', 1)[1].split("<", 1)[0]
@@ -140,7 +149,8 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
         team = gita.get("/guardian/team")
         approved = gita.post(f"/guardian/team/{bea_id}/approve",
                              form={"csrf_token": team.csrf(), "safety_code": bea_code})  # fmt: skip
-        assert approved.status == 200 and "Bea Guardian is approved." in approved.text
+        assert approved.status == 200 and _path(approved) == "/guardian/team"
+        assert "Bea Guardian is approved." in approved.text
     finally:
         server.stop()
 
@@ -224,11 +234,14 @@ def test_an_installation_with_endorsement_chains_starts_its_roster_log_with_one_
         conn.close()
         approved = gita.post(f"/guardian/team/{bea_id}/approve",
                              form={"csrf_token": team.csrf(), "safety_code": bea_code})  # fmt: skip
-        assert approved.status == 200 and "Bea Guardian is approved." in approved.text
+        assert approved.status == 200 and _path(approved) == "/guardian/team"
+        assert "Bea Guardian is approved." in approved.text
         # The older case, whose exclusions were sealed by the upgrade, can be shared with her.
         case = gita.get(f"/guardian/cases/{old_reference}")
         shared = gita.post(f"/guardian/cases/{old_reference}/share",
                            form={"csrf_token": case.csrf(), "share_with": str(bea_id)})  # fmt: skip
-        assert shared.status == 200 and "Raised before the upgrade" in bea.get(f"/guardian/cases/{old_reference}").text
+        on_case_page = re.fullmatch(r"/guardian/cases/[^/]+", _path(shared)) and f"Case {old_reference}" in shared.text
+        assert shared.status == 200 and on_case_page, (shared.status, _path(shared))
+        assert "Raised before the upgrade" in bea.get(f"/guardian/cases/{old_reference}").text
     finally:
         server.stop()
