@@ -149,8 +149,8 @@ def _tab(browser: Browser) -> Browser:
 def _outcome(answer: Answer, reference: str) -> str:
     """Where a case form's 303 led: "done" (the case page with its notice), "conflict" (the case page with the form
     back and the conflict by it), or else the status and path of the page."""
-    path = urlsplit(answer.url).path
-    if answer.status == 200 and path == f"/guardian/cases/{reference}":
+    path = urlsplit(answer.url).path  # the case's page, by whichever address the pages link it
+    if answer.status == 200 and re.fullmatch(r"/guardian/cases/[^/]+", path) and f"Case {reference}" in answer.text:
         text = html.unescape(answer.text)
         done, conflict = 'id="case-done"' in text, CONFLICT in text
         if done and not conflict and "There is a problem" not in text:

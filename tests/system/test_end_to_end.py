@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from support.html import ACCESS_CODE_RE, REFERENCE_RE
@@ -188,7 +189,8 @@ def test_markers_never_reach_disk_or_logs(service: Service) -> None:
         guardian_messages[ref] = _marker(f"guardian-message-{ref}")
         message_form = {"csrf_token": page.csrf(), "body": guardian_messages[ref]}
         sent = guardian.post(f"/guardian/cases/{ref}/messages", form=message_form)
-        assert sent.status == 200 and sent.url.split("#")[0].endswith(f"/guardian/cases/{ref}"), sent.url
+        on_case_page = re.fullmatch(r"/guardian/cases/[^/]+", urlsplit(sent.url).path) and f"Case {ref}" in sent.text
+        assert sent.status == 200 and on_case_page, sent.status
         assert guardian_messages[ref] in html.unescape(sent.text), sent.text
 
     # --- The reporter reads the guardian's answers -----------------------------------------
