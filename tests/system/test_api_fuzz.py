@@ -98,7 +98,7 @@ def seeded(app: Flask) -> Seeded:
     client = app.test_client()
     open_case = gen_concern(client, what_happened="Fuzz seed: an open case.")
     closed_case = gen_concern(client, what_happened="Fuzz seed: a closed case.")
-    assert AuthActions(client).sign_in(guardian).status_code == 302
+    assert AuthActions(client).sign_in(guardian).status_code == 303
     guardian_message(client, open_case["reference"], "Fuzz seed: a guardian's question.")
     walk_to(client, open_case["reference"], "acknowledged", "in_progress", "awaiting_reporter")
     walk_to(client, closed_case["reference"], "closed")
