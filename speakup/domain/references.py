@@ -6,14 +6,21 @@ from sqlalchemy import select
 
 from speakup.crypto import access_codes
 from speakup.keys import grants
-from speakup.platform.models import (
-    Case,
-    db,
-)
+from speakup.platform.models import CASE_ID_LIMIT, Case, db
+
+CASE_ID_DIGITS = len(str(CASE_ID_LIMIT))
 
 
 def case_by_reference(reference: str) -> Case | None:
     return db.session.scalar(select(Case).where(Case.reference == reference))
+
+
+def case_at(address: str) -> Case | None:
+    """The case a guardian's page address names: its id, as the pages link it, or (typed or bookmarked before the
+    pages stopped naming cases in their addresses) its reference."""
+    if address.isdigit() and len(address) <= CASE_ID_DIGITS:
+        return db.session.get(Case, int(address))
+    return case_by_reference(address)
 
 
 REFERENCE_CHARS = 8
@@ -32,11 +39,11 @@ def normalise_reference(typed: str) -> str | None:
     return "SU-" + cleaned
 
 
-def reference_openable_by(typed: str, user_id: int) -> str | None:
-    """The reference of the case ``typed`` names, if this guardian holds its key; None for a missing case and for
+def case_openable_by(typed: str, user_id: int) -> Case | None:
+    """The case ``typed`` names by its reference, if this guardian holds its key; None for a missing case and for
     one they cannot open alike."""
     reference = normalise_reference(typed)
     case = case_by_reference(reference) if reference else None
     if case is None or not grants.holds_grant(case.id, user_id):
         return None
-    return case.reference
+    return case

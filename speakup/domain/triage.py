@@ -63,6 +63,7 @@ class QueueFilters:
 
 @dataclass(frozen=True)
 class QueueRow:
+    address: int  # the case's page is at this, never its reference (History keeps addresses): the case id
     reference: str
     created_at: datetime
     status: str
@@ -189,6 +190,7 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
     )
     return [
         QueueRow(
+            address=row.id,
             reference=row.reference,
             created_at=row.created_at,
             status=row.status,

@@ -106,3 +106,15 @@ def guardian_status(client: FlaskClient, reference: str, status: str) -> None:
 def walk_to(client: FlaskClient, reference: str, *statuses: str) -> None:
     for status in statuses:
         guardian_status(client, reference, status)
+
+
+def case_address(app: Flask, reference: str) -> str:
+    """A guardian's case page, as the pages link it: by the case's id, never its reference (History keeps
+    addresses). The page answers at the reference too, but what is kept for a form is kept for the address the
+    form's answer led to."""
+    from speakup.domain import references
+
+    with app.app_context():
+        case = references.case_by_reference(reference)
+        assert case is not None, "no such case"
+        return f"/guardian/cases/{case.id}"

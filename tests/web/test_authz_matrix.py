@@ -22,7 +22,7 @@ from support.factories import Staff, gen_concern, gen_staff
 from support.html import AuthActions, csrf_token
 from werkzeug.test import TestResponse
 
-from speakup.domain import files
+from speakup.domain import files, references
 from speakup.keys import grants
 from speakup.platform import imaging
 from speakup.platform.models import User, db
@@ -132,9 +132,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.change_password", "POST"): STAFF_ONLY,
     # Guardian pages that are not about one case.
     ("guardian.queue", "GET"): ANY_GUARDIAN,  # a pending guardian sees that they are waiting, and no case
-    # Straight to a case by its reference: the holder is sent to it; a guardian without its key is told, as for a
-    # reference that does not exist, that no case they can open has it.
-    ("guardian.find_case", "GET"): row(SIGNIN, SIGNIN, SIGNIN, OK, NOTFOUND, FORBIDDEN, FORBIDDEN),
+    # Straight to a case by its reference (posted: History would keep a query): the holder is sent to it; anyone
+    # else on the roster back to the queue, told that no case they can open has it (here: an empty box).
+    ("guardian.find_case", "POST"): row(SIGNIN, SIGNIN, SIGNIN, OK, OK, FORBIDDEN, FORBIDDEN),
     ("team.team", "GET"): ANY_GUARDIAN,
     ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
     ("guardian.board_page", "GET"): GUARDIAN_ONLY,
@@ -183,7 +183,6 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
 QUERY = {
     "guardian.ngo_return_csv": "?quarter=2026Q1",
     "api.stats": "?quarter=2026Q1",
-    "guardian.find_case": "?reference={reference}",
 }
 
 # Sent last, in this order: each ends a session the other requests need ("I have saved my access code" and both
@@ -247,8 +246,10 @@ def seed(app: Flask) -> World:
         attachment_uid=uid,
     )
     # Parameters are those of "the case" and of the guardian holding it (the administrator's target).
+    with app.app_context():
+        case_id = references.case_by_reference(world.reference).id
     world.url_values = {
-        "reference": world.reference,
+        "address": case_id,  # a case's pages are at its id (History keeps addresses, never a reference)
         "uid": uid,
         "user_id": guardian.id,
         "name": CHARTS[0],

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from support.factories import gen_concern, gen_staff
-from support.html import AuthActions
+from support.html import AuthActions, post_form
 
 from speakup.domain import references
 
@@ -42,10 +42,13 @@ def test_the_queue_finds_a_case_by_a_loosely_typed_reference(app, client, guardi
     gita = _signed_in(app, guardian)
     queue = gita.get("/guardian/").get_data(as_text=True)
     assert '<label class="nhsuk-label" for="reference">Case reference</label>' in queue and ">Find</button>" in queue
+    with app.app_context():
+        case_id = references.case_by_reference(reference).id
     for typed in (reference, reference.lower(), reference[3:], f" {reference[3:7]} {reference[7:]} "):
-        response = gita.get("/guardian/find", query_string={"reference": typed})
-        assert response.status_code == 302, typed
-        assert response.headers["Location"].endswith(f"/guardian/cases/{reference}")
+        response = post_form(gita, "/guardian/", "/guardian/find", reference=typed)
+        assert response.status_code == 303, typed
+        # The case's page is at its id: the reference is in neither the address nor a query (History keeps both).
+        assert response.headers["Location"] == f"/guardian/cases/{case_id}"
 
 
 def _comparable(page: str) -> str:
@@ -58,9 +61,13 @@ def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, clien
     reference = gen_concern(client)["reference"]
     late = gen_staff(app, email="late@example.org", name="Lee Late")  # approved after the concern: no key
     browser = _signed_in(app, late)
-    held_elsewhere = browser.get("/guardian/find", query_string={"reference": reference})
-    missing = browser.get("/guardian/find", query_string={"reference": "SU-ZZZZZZZZ"})
-    assert held_elsewhere.status_code == missing.status_code == 404
+    pages = []
+    for typed in (reference, "SU-ZZZZZZZZ"):
+        answer = post_form(browser, "/guardian/", "/guardian/find", reference=typed)
+        assert answer.status_code == 303 and answer.location == "/guardian/"
+        assert typed not in answer.get_data(as_text=True)
+        pages.append(browser.get(answer.location))
+    held_elsewhere, missing = pages
     page = held_elsewhere.get_data(as_text=True)
     assert "No case you can open has that reference" in page and 'id="reference-error"' in page
     assert f'value="{reference}"' in page  # what they typed is kept
@@ -69,5 +76,6 @@ def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, clien
 
 
 def test_an_empty_reference_asks_for_one(app, guardian):
-    page = _signed_in(app, guardian).get("/guardian/find", query_string={"reference": "  "})
-    assert page.status_code == 404 and "Enter a case reference" in page.get_data(as_text=True)
+    browser = _signed_in(app, guardian)
+    assert post_form(browser, "/guardian/", "/guardian/find", reference="  ").status_code == 303
+    assert "Enter a case reference" in browser.get("/guardian/").get_data(as_text=True)

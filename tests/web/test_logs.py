@@ -190,7 +190,7 @@ def test_a_full_journey_logs_json_lines_without_anything_identifying(app: Flask,
 
     completions = [e for e in entries if e["logger"] == "speakup.requests"]
     routes = {(e["method"], e["route"], e["status"]) for e in completions}
-    assert ("GET", "/guardian/cases/<reference>", 200) in routes
+    assert ("GET", "/guardian/cases/<address>", 200) in routes
     assert ("POST", "/api/v1/concerns", 201) in routes
     assert ("GET", None, 404) in routes  # the pasted code: no route, no path
     assert all(isinstance(e["duration_ms"], int | float) for e in completions)
@@ -279,10 +279,10 @@ def _route_requests(app: Flask, pasted: str) -> list[tuple[str, str, int, str]]:
     """Requests whose path carries ``pasted``: method, path, the status each answers, what a log line names."""
     app.add_url_rule("/test-only/fails/<thing>", "fails", view_func=lambda thing: 1 / 0)
     return [
-        ("GET", f"/guardian/cases/{pasted}", 302, "/guardian/cases/<reference>"),  # not signed in: to sign-in
+        ("GET", f"/guardian/cases/{pasted}", 302, "/guardian/cases/<address>"),  # not signed in: to sign-in
         ("GET", f"/follow-up/{pasted}", 404, "[path not logged]"),
         # No CSRF token: refused, to the form's start.
-        ("POST", f"/guardian/cases/{pasted}/messages", 303, "/guardian/cases/<reference>/messages"),
+        ("POST", f"/guardian/cases/{pasted}/messages", 303, "/guardian/cases/<address>/messages"),
         ("GET", f"/test-only/fails/{pasted}", 500, "/test-only/fails/<thing>"),
     ]
 

@@ -79,7 +79,7 @@ def test_every_form_is_enumerated(app: Flask):
     """The list is the app's: at least the forms the issue names."""
     paths = {rule.rule for rule in _html_form_routes(app)}
     for expected in ("/raise", "/follow-up", "/follow-up/case/messages", "/guardian/sign-in", "/guardian/record",
-                     "/guardian/cases/<reference>/messages", "/admin/invite", "/guardian/sign-out"):  # fmt: skip
+                     "/guardian/cases/<address>/messages", "/admin/invite", "/guardian/sign-out"):  # fmt: skip
         assert expected in paths
 
 

@@ -39,11 +39,12 @@ from speakup.web.guardian.auth import guardian_required, private_key
 CONFLICT = "This case changed while you were working on it. Check it below; your words are kept in the form."
 
 
-def get_case(reference: str) -> tuple[Case, bytes]:
-    """The case and its key for the signed-in guardian (on the verified roster: ``guardian_required``). A reference
+def get_case(address: str) -> tuple[Case, bytes]:
+    """The case and its key for the signed-in guardian (on the verified roster: ``guardian_required``). An address
     that names no case and one the guardian holds no key for get the same 403, on every page, file and form, so
-    nobody can learn which references exist by trying them."""
-    case = references.case_by_reference(reference)
+    nobody can learn which cases exist by trying them. The pages link a case by its id, never its reference: the
+    browser's History keeps addresses (references.case_at)."""
+    case = references.case_at(address)
     try:
         if case is None:
             raise grants.NoGrant()
@@ -134,17 +135,17 @@ def render_case(case: Case, case_key: bytes):
     )
 
 
-@bp.get("/cases/<reference>")
+@bp.get("/cases/<address>")
 @guardian_required
-def case_page(reference: str):
-    return render_case(*get_case(reference))
+def case_page(address: str):
+    return render_case(*get_case(address))
 
 
-@bp.get("/cases/<reference>/attachments/<uid>")
+@bp.get("/cases/<address>/attachments/<uid>")
 @guardian_required
-def download_attachment(reference: str, uid: str):
+def download_attachment(address: str, uid: str):
     """One of the reporter's files, decrypted in memory and sent as a download, never shown inline."""
-    case, case_key = get_case(reference)
+    case, case_key = get_case(address)
     try:
         opened = files.open_attachment(case, case_key, uid)
     except files.AttachmentNotFound:
@@ -167,19 +168,19 @@ def download_attachment(reference: str, uid: str):
     return response
 
 
-def case_url(reference: str, anchor: str = "") -> str:
-    return url_for("guardian.case_page", reference=reference) + anchor
+def case_url(case: Case, anchor: str = "") -> str:
+    return url_for("guardian.case_page", address=case.id) + anchor
 
 
 def _act(
-    reference: str,
+    address: str,
     name: str,
     action: Callable[[Case, bytes, CaseForm], str],
     anchor: str = "",
 ) -> Response:
     """Runs one case action: on bad input or a conflict the case page shows the form again as typed, the message
     by its field; done, the case page says what was done (the action returns the words). Either way a redirect."""
-    case, case_key = get_case(reference)
+    case, case_key = get_case(address)
     form = CaseForm(name)
     try:
         done = action(case, case_key, form)
@@ -190,33 +191,33 @@ def _act(
     except handling.CaseChanged:
         errors = {FORMS[name][0]: CONFLICT}
     else:
-        return case_done(reference, done, anchor)
+        return case_done(case, done, anchor)
     db.session.rollback()  # nothing the refused action began is kept (the form's record is written after)
-    return form.came_back(errors, to=case_url(reference, anchor))
+    return form.came_back(errors, to=case_url(case, anchor))
 
 
-def case_done(reference: str, message: str, anchor: str = "") -> Response:
+def case_done(case: Case, message: str, anchor: str = "") -> Response:
     flash(message, "case-done")  # shown once, at the top of the case page this redirects to
-    return redirect(case_url(reference, anchor), 303)
+    return redirect(case_url(case, anchor), 303)
 
 
 def _shows_name(form: CaseForm) -> bool:
     return form.values.get("show_name") == "yes"
 
 
-@bp.post("/cases/<reference>/status")
+@bp.post("/cases/<address>/status")
 @guardian_required
-def update_status(reference: str):
+def update_status(address: str):
     def action(case, _key, form):
         handling.change_status(case, form.values["status"], current_user.user, form.version, _shows_name(form))
         return f"Status changed to {workflow.GUARDIAN_LABELS[case.status]}."
 
-    return _act(reference, "status", action)
+    return _act(address, "status", action)
 
 
-@bp.post("/cases/<reference>/close")
+@bp.post("/cases/<address>/close")
 @guardian_required
-def close(reference: str):
+def close(address: str):
     def action(case, key, form):
         values = form.values
         handling.close_case(
@@ -232,22 +233,22 @@ def close(reference: str):
         )
         return "Case closed. The person who raised it can read your closing message and is asked for feedback."
 
-    return _act(reference, "close", action)
+    return _act(address, "close", action)
 
 
-@bp.post("/cases/<reference>/assign")
+@bp.post("/cases/<address>/assign")
 @guardian_required
-def assign(reference: str):
+def assign(address: str):
     def action(case, _key, form):
         handling.assign_case(case, form.values["assignee"], current_user.user, form.version)
         return f"Assigned to {case.assigned_to.name}." if case.assigned_to else "The case is now unassigned."
 
-    return _act(reference, "assign", action)
+    return _act(address, "assign", action)
 
 
-@bp.post("/cases/<reference>/details")
+@bp.post("/cases/<address>/details")
 @guardian_required
-def record_details(reference: str):
+def record_details(address: str):
     def action(case, _key, form):
         values = form.values
         handling.record_for_return(
@@ -255,12 +256,12 @@ def record_details(reference: str):
         )
         return "Details for the national return saved."
 
-    return _act(reference, "details", action)
+    return _act(address, "details", action)
 
 
-@bp.post("/cases/<reference>/referral")
+@bp.post("/cases/<address>/referral")
 @guardian_required
-def record_referral(reference: str):
+def record_referral(address: str):
     def action(case, key, form):
         values = form.values
         referrals.record_referral(
@@ -268,46 +269,46 @@ def record_referral(reference: str):
         )
         return "Referral saved."
 
-    return _act(reference, "referral", action, "#referral")
+    return _act(address, "referral", action, "#referral")
 
 
-@bp.post("/cases/<reference>/escalate")
+@bp.post("/cases/<address>/escalate")
 @guardian_required
-def escalate(reference: str):
+def escalate(address: str):
     def action(case, _key, form):
         timescales.escalate_to_stage_2(case, current_user.user, form.version)
         return f"Moved to stage 2. Respond by {case.feedback_by:%-d %B %Y}."
 
-    return _act(reference, "escalate", action, "#deadlines")
+    return _act(address, "escalate", action, "#deadlines")
 
 
-@bp.post("/cases/<reference>/extend")
+@bp.post("/cases/<address>/extend")
 @guardian_required
-def extend_deadline(reference: str):
+def extend_deadline(address: str):
     def action(case, key, form):
         values = form.values
         new_date = timescales.parse_date(*(values[name] for name in timescales.DATE_FIELDS))
         timescales.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
         return f"Deadline moved to {new_date:%-d %B %Y}. The person who raised this can read why."
 
-    return _act(reference, "extend", action, "#deadlines")
+    return _act(address, "extend", action, "#deadlines")
 
 
-@bp.post("/cases/<reference>/notes")
+@bp.post("/cases/<address>/notes")
 @guardian_required
-def add_note(reference: str):
+def add_note(address: str):
     def action(case, key, form):
         handling.add_note(case, key, current_user.user, form.values["note"])
         return "Note added."
 
-    return _act(reference, "note", action, "#notes")
+    return _act(address, "note", action, "#notes")
 
 
-@bp.post("/cases/<reference>/messages")
+@bp.post("/cases/<address>/messages")
 @guardian_required
-def send_message(reference: str):
+def send_message(address: str):
     def action(case, key, form):
         handling.post_message(case, key, "guardian", form.values["body"], guardian=current_user.user)
         return "Message sent. The person who raised this reads it with their access code."
 
-    return _act(reference, "message", action, "#messages")
+    return _act(address, "message", action, "#messages")

@@ -10,6 +10,7 @@ from speakup.domain.categories import lists_for
 from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
 from speakup.keys import roster
 from speakup.platform.models import utcnow
+from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required, staff_keys
 
@@ -29,20 +30,26 @@ def queue():
 NO_SUCH_CASE = "No case you can open has that reference. Check it with the person, or look for it in the list below"
 
 
-@bp.get("/find")
+class FindForm(DomainForm):
+    field_names = ("reference",)
+
+
+@bp.post("/find")
 @guardian_required
 def find_case():
     """Straight to a case from its reference (someone phones with it): spaces, lower case and a missing "SU-"
-    are forgiven. A reference the guardian cannot open gets the same answer as one that does not exist."""
-    typed = request.args.get("reference", "")
-    reference = references.reference_openable_by(typed, current_user.user.id)
-    if reference is None:
-        problem = NO_SUCH_CASE if typed.strip() else "Enter a case reference"
-        return _queue_page({}, find_value=typed[:40], find_error=problem)
-    return redirect(url_for("guardian.case_page", reference=reference))
+    are forgiven. A reference the guardian cannot open gets the same answer as one that does not exist. Posted,
+    not a query: History would keep the reference in the address, as it keeps the case page's (its id)."""
+    form = FindForm()
+    typed = form.values["reference"][:40]
+    case = references.case_openable_by(typed, current_user.user.id)
+    if case is None:
+        form.values["reference"] = typed
+        return form.came_back({"reference": NO_SUCH_CASE if typed.strip() else "Enter a case reference"})
+    return redirect(url_for("guardian.case_page", address=case.id), 303)
 
 
-def _queue_page(args: dict[str, str], find_value: str = "", find_error: str = ""):
+def _queue_page(args: dict[str, str]):
     today = workflow.london_today(utcnow())
     themes = lists_for(today).themes
     try:
@@ -60,6 +67,5 @@ def _queue_page(args: dict[str, str], find_value: str = "", find_error: str = ""
         themes=themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,
-        find_value=find_value,
-        find_error=find_error,
-    ), (404 if find_error else 200)
+        find=FindForm.shown(),
+    )

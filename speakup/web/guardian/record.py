@@ -12,7 +12,7 @@ from datetime import date
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from speakup.domain import characteristics, recording, submissions
+from speakup.domain import characteristics, recording, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
 from speakup.platform.inputs import InvalidInput
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
@@ -61,7 +61,13 @@ def recorded():
     if done.answer is None:
         session.pop(RECORDED, None)  # no longer shown: nor is anything else about it
     follow_up_url = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/follow-up"
-    return render_template("guardian/recorded.html", answer=done.answer, follow_up_url=follow_up_url)
+    case = references.case_by_reference(done.reference)  # its page is linked by its id, never its reference
+    return render_template(
+        "guardian/recorded.html",
+        answer=done.answer,
+        follow_up_url=follow_up_url,
+        case_address=case.id if case is not None else None,
+    )
 
 
 @bp.post("/record/done")

@@ -18,14 +18,14 @@ from speakup.web.guardian.auth import guardian_required, private_key
 from speakup.web.guardian.case import EXCLUDED, SHARE_REFUSED, CaseForm, case_done, case_url, get_case
 
 
-@bp.post("/cases/<reference>/share")
+@bp.post("/cases/<address>/share")
 @guardian_required
-def share(reference: str):
-    case, case_key = get_case(reference)
+def share(address: str):
+    case, case_key = get_case(address)
     form = CaseForm("share")
     user_id = parse_int(form.values["share_with"])
     user = roster.current_roster().member(user_id) if user_id is not None else None
-    to_sharing = case_url(reference, "#sharing")
+    to_sharing = case_url(case, "#sharing")
     if user is None:
         return form.came_back({"share_with": "Choose a guardian to share this case with"}, to=to_sharing)
     if form.values.get("override_exclusion") == "yes":
@@ -35,7 +35,7 @@ def share(reference: str):
         except sharing.ShareRefused as refused:
             db.session.rollback()
             return form.came_back({"share_with": str(refused)}, to=to_sharing)
-        return case_done(reference, f"Asked to share with {user.name}: a second guardian must confirm it.", "#sharing")
+        return case_done(case, f"Asked to share with {user.name}: a second guardian must confirm it.", "#sharing")
     try:
         shared = sharing.share_with(case, case_key, user, current_user.user)
     except sharing.ShareRefused as refused:
@@ -51,14 +51,14 @@ def share(reference: str):
         return form.came_back({"share_with": message}, to=to_sharing)
     if not shared:
         return form.came_back({"share_with": f"{user.name} can already open this case"}, to=to_sharing)
-    return case_done(reference, f"Shared with {user.name}.", "#sharing")
+    return case_done(case, f"Shared with {user.name}.", "#sharing")
 
 
-@bp.post("/cases/<reference>/share-requests/<uid>/<any(confirm, cancel):decision>")
+@bp.post("/cases/<address>/share-requests/<uid>/<any(confirm, cancel):decision>")
 @guardian_required
-def decide_share_request(reference: str, uid: str, decision: str):
+def decide_share_request(address: str, uid: str, decision: str):
     """A second guardian confirms sharing with an excluded guardian, or anyone holding the case cancels it."""
-    case, case_key = get_case(reference)
+    case, case_key = get_case(address)
     try:
         if decision == "confirm":
             sharing.confirm(case, case_key, uid, current_user.user)
@@ -67,8 +67,8 @@ def decide_share_request(reference: str, uid: str, decision: str):
     except sharing.ShareRefused as refused:
         db.session.rollback()
         flash(str(refused), SHARE_REFUSED)  # the case page shows why, by the requests
-        return redirect(case_url(reference, "#sharing"), 303)
-    return case_done(reference, "Shared." if decision == "confirm" else "Request cancelled.", "#sharing")
+        return redirect(case_url(case, "#sharing"), 303)
+    return case_done(case, "Shared." if decision == "confirm" else "Request cancelled.", "#sharing")
 
 
 class ShareAllForm(DomainForm):
