@@ -86,6 +86,22 @@ def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
     row.kept_at = now if kept_ct is not None else None
 
 
+def _gone_lookup(browser_secret: str) -> str:
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], browser_secret, "browser-gone")
+
+
+def record_browser_gone(browser_secret: str) -> None:
+    """A browser's session ended (sign-out, time-out): its forms' nonces no longer pass, whoever holds a copy of its
+    cookie. Kept as long as a nonce would pass (FORM_HOURS). The caller commits."""
+    lookup = _gone_lookup(browser_secret)
+    if db.session.get(FormPost, lookup) is None:
+        db.session.add(FormPost(lookup=lookup, created_at=minute_now(), target=""))
+
+
+def browser_gone(browser_secret: str) -> bool:
+    return db.session.get(FormPost, _gone_lookup(browser_secret)) is not None
+
+
 def open_kept(nonce: str, browser_secret: str) -> Kept | None:
     """The kept words, while they may still be shown."""
     row = db.session.get(FormPost, lookup_for(nonce))

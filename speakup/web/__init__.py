@@ -12,7 +12,7 @@ def register(app: Flask) -> None:
     """Every blueprint, the error pages and the template helpers, on one app."""
     from speakup.domain import workflow
     from speakup.platform.extensions import csrf
-    from speakup.web import admin, assets, enrol, errors, followup, guardian, health, once, report
+    from speakup.web import admin, assets, enrol, errors, followup, forgetting, guardian, health, once, report
     from speakup.web.api.routes import bp as api_bp
     from speakup.web.guardian import team
 
@@ -22,6 +22,7 @@ def register(app: Flask) -> None:
     csrf.exempt(api_bp)
     errors.init_app(app)
     once.init_app(app)
+    forgetting.init_app(app)
 
     app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %b %Y"), "london_date")
     app.add_template_filter(lambda d: workflow.to_london(d).strftime("%-d %B %Y at %H:%M"), "london_datetime")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
@@ -98,28 +97,36 @@ def error_page(
     ), status
 
 
+def an_html_form_was_sent() -> bool:
+    return request.method == "POST" and not wants_json()
+
+
+def form_refused(status: int, body: str | None = None, retry_after: str | None = None) -> Response:
+    """The answer when an HTML form's POST fails before or in its view (too large, too many tries, the service
+    down): never a page, which the browser would keep in History with the form's body and send again on Reload (a
+    shared ward computer, issue 24), but a redirect to the form's page, which says what happened."""
+    from speakup.web import once
+
+    title, default_body = PAGES.get(status, PAGES[500])
+    flash(f"{title}. {body or default_body}", once.REFUSED_CATEGORY)
+    response = redirect(once.form_start(), 303)
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
 def log_limit_store_down(error: BaseException) -> None:
     # The type only: the store's message names its address, and nothing here helps a reader more.
     cause = error.__cause__ or getattr(error, "storage_error", None)
     log.warning("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
 
 
-def limit_store_down_form(
-    error: BaseException, template: str, form: Any, message: str, secret_fields: tuple[str, ...], **context: Any
-) -> tuple[str, int, dict[str, str]]:
-    """A form page that fails closed while the rate-limit store is down: the form again, with "try again
-    shortly" and what was typed, except ``secret_fields`` (passwords, codes), which are never sent back."""
-    log_limit_store_down(error)
-    form.fail({"service": message})
-    for name in secret_fields:
-        form.values[name] = ""
-    return render_template(template, form=form, **context), 503, {"Retry-After": LIMIT_STORE_DOWN_RETRY_AFTER}
-
-
 def limit_store_down(error: BaseException) -> Response:
     """503 "cannot check right now": a limit's store is down and the limit fails closed. Pages that hold
     a form (sign-in, follow-up) answer this themselves, keeping what was typed."""
     log_limit_store_down(error)
+    if an_html_form_was_sent():
+        return form_refused(503, LIMIT_STORE_DOWN_BODY, LIMIT_STORE_DOWN_RETRY_AFTER)
     if wants_json():
         answer, status = api_error(503, "Access codes cannot be checked just now. Try again in a minute or two.")
     else:
@@ -187,6 +194,10 @@ def _http(error: HTTPException):
         # Flask-Limiter's after_request (its X-RateLimit headers read the counter) met a dead store:
         # Flask reports that as a 500; it is the same "cannot check right now".
         return limit_store_down(error.original_exception)  # type: ignore[attr-defined]
+    if an_html_form_was_sent():
+        wait = retry_after_text() if status == 429 else None
+        body = f"{PAGES[429][1]} Try again in {wait}." if wait else None
+        return form_refused(status, body, dict(error.get_headers()).get("Retry-After"))
     if wants_json():
         answer = make_response(api_error(status, HTTP_API_MESSAGES.get(status, error.name)))
     else:
@@ -207,6 +218,8 @@ def _database(error: DBAPIError):
         g._login_user = current_app.login_manager.anonymous_user()
     if wants_json():
         return api_error(503, "The service is unavailable. Try again in a few minutes.")
+    if an_html_form_was_sent():
+        return form_refused(503)
     return error_page(503)
 
 
@@ -221,6 +234,8 @@ def _unexpected(error: Exception):
     )
     if wants_json():
         return api_error(500, "Something went wrong. Nothing you sent was shared.")
+    if an_html_form_was_sent():
+        return form_refused(500)
     return error_page(500)
 
 

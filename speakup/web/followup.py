@@ -19,7 +19,7 @@ from speakup.platform.extensions import LimitStoreDown, access_code_limit, submi
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import db, utcnow
 from speakup.web import once
-from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, limit_store_down_form
+from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.uploads import accept_upload, uploaded_file
@@ -114,12 +114,15 @@ def check_code():
 
 @bp.errorhandler(LimitStoreDown)
 def _code_unchecked(error: LimitStoreDown):
-    """Access codes fail closed while the rate-limit store is down (speakup/platform/extensions.py): the same page
-    with "try again shortly". Unlike a refused code, this one was never checked and may be right, so it is not put
-    back in the field, where it would stay on a shared screen."""
-    return limit_store_down_form(
-        error, "followup/start.html", AccessCodeForm(), LIMIT_STORE_DOWN_ACCESS_CODE, ("access_code",)
-    )
+    """Access codes fail closed while the rate-limit store is down (speakup/platform/extensions.py): back to the
+    form with "try again shortly". Unlike a refused code, this one was never checked and may be right, so it is not
+    kept for the box, where it would stay on a shared screen."""
+    log_limit_store_down(error)
+    form = AccessCodeForm()
+    form.values["access_code"] = ""
+    response = form.came_back({"service": LIMIT_STORE_DOWN_ACCESS_CODE})
+    response.headers["Retry-After"] = LIMIT_STORE_DOWN_RETRY_AFTER
+    return response
 
 
 class FeedbackForm(DomainForm):

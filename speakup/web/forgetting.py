@@ -8,9 +8,10 @@ the site (its cache and web storage; `Clear-Site-Data` applies over HTTPS, as th
 
 from __future__ import annotations
 
-from flask import Response, session
+from flask import Flask, Response, g, session
 
 from speakup.domain import submissions
+from speakup.platform.models import db
 from speakup.web import once
 
 CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
@@ -20,17 +21,33 @@ CLEAR_SITE_DATA = '"cache", "storage"'
 
 def forget_session() -> None:
     """The whole session goes; a confirmation it pointed at (a raised or a recorded concern's) no longer keeps its
-    code either."""
+    code either, and a copy of the cookie (read from the browser's files, say) can send none of its forms again. The
+    answer asks the browser to drop what it holds for the site (``_ask_the_browser_to_forget``). Owns its
+    transaction."""
     once.forget()
     for slot in (CONFIRMATION, RECORDED):
         token = session.get(slot)
         if token:
-            submissions.forget_code(submissions.from_form(token))  # commits, the kept words' forgetting with it
+            submissions.forget_code(submissions.from_form(token))
     session.clear()
+    db.session.commit()
+    g.browser_forgotten = True
 
 
 def forget_this_browser(response: Response) -> Response:
-    """``forget_session``, and the browser is told to drop what it holds for the site."""
+    """``forget_session``, for a view that answers with ``response``."""
     forget_session()
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
+
+
+def _ask_the_browser_to_forget(response: Response) -> Response:
+    """Every way a session ends (a time-out found by any page included) tells the browser to drop its cache and
+    storage for the site."""
+    if g.get("browser_forgotten"):
+        response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_ask_the_browser_to_forget)

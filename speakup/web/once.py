@@ -86,6 +86,8 @@ def _nonce_from(field: str) -> str | None:
     browser = _browser_secret()
     if browser is None or not issued.isdigit() or not secrets.compare_digest(mac, _mac(browser, nonce, int(issued))):
         return None
+    if form_posts.browser_gone(browser):  # a copy of a cookie whose session was ended
+        return None
     age_minutes = utcnow().timestamp() // 60 - int(issued)
     if not 0 <= age_minutes <= current_app.config["FORM_HOURS"] * 60:
         return None
@@ -186,8 +188,13 @@ def take_return(user_id: int) -> str | None:
 
 
 def forget() -> None:
-    """Signing out: the kept words go with the session (the caller clears it and commits)."""
+    """Signing out, a time-out: the kept words go with the session, and its secret is recorded as gone, so a copy
+    of the old cookie cannot send a form again either (the caller clears the session and commits)."""
     _forget_kept()
+    session.pop(RETURN, None)
+    browser = _browser_secret()
+    if browser is not None:
+        form_posts.record_browser_gone(browser)
 
 
 def _check_post() -> Response | None:

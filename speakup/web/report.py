@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import characteristics, files, raising, submissions
@@ -13,7 +13,7 @@ from speakup.platform import imaging
 from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import db
-from speakup.web import once
+from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.uploads import accept_upload, uploaded_file
@@ -149,6 +149,28 @@ def raise_submit():
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.
     return redirect(url_for("report.confirmation"), 303)
+
+
+TOO_MANY_SENDS = (
+    "Too many concerns have been sent from this network just now, so yours was not sent yet. Your words are kept "
+    "below: please send it again in a little while."
+)
+
+
+@bp.errorhandler(429)
+def _too_many_sends(error: Exception):
+    """The raise form over the submission limit: back to the form with every word kept for this browser (never the
+    words in this answer, which the browser would keep in History and send again on Reload)."""
+    if request.endpoint != "report.raise_submit":
+        return errors.form_refused(429)
+    refused = accept_upload(claim=False)  # the file stays in memory; a forged or stale form keeps nothing
+    if refused is not None:
+        return refused
+    form = ConcernForm()
+    form.values[FILE_AGAIN] = "1" if uploaded_file() is not None else ""
+    response = form.came_back({"service": TOO_MANY_SENDS})
+    response.headers["Retry-After"] = dict(getattr(error, "get_headers", lambda: [])()).get("Retry-After", "60")
+    return response
 
 
 @bp.get("/raise/sent")

@@ -178,3 +178,26 @@ def test_a_double_click_follows_the_first_send_to_its_page_with_its_words(app: F
     for name in ("first", "second"):
         assert answers[name].status_code == 303 and answers[name].location == "/follow-up", name
     assert typed in second_click.get("/follow-up").get_data(as_text=True)  # the words, for the second's page too
+
+
+def test_a_copy_of_the_cookie_from_before_sign_out_sends_nothing(app: Flask, client: FlaskClient):
+    """Review finding F2: the session cookie is signed, not secret, and the browser writes it to disk; a copy taken
+    before "Sign out of this concern" still held the secret its forms' nonces are made for, so a kept body sent
+    with it was taken as this browser's. Signing out records that secret as gone."""
+    words = f"copied-cookie-{uuid.uuid4().hex}"
+    token = CSRF_RE.search(client.get("/raise").get_data(as_text=True)).group(1)
+    submission = re.search(r'name="submission" value="([^"]+)"', client.get("/raise").get_data(as_text=True))
+    body = {"csrf_token": token, "submission": submission.group(1), "what_happened": words, "anonymity": ""}
+    assert client.post("/raise", data=body).status_code == 303  # came back: no choice made
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    copied = client.get_cookie(cookie_name).value
+    assert post_form(client, "/follow-up", "/follow-up/sign-out").status_code == 303
+
+    thief = app.test_client()
+    thief.set_cookie(cookie_name, copied)
+    before = _row_counts(app)
+    replayed = thief.post("/raise", data={**body, "anonymity": "anonymous"})
+    assert replayed.status_code == 303 and replayed.location == "/raise"
+    page = thief.get("/raise").get_data(as_text=True)
+    assert "nothing was sent" in page and words not in page
+    assert _row_counts(app) == before

@@ -58,7 +58,9 @@ def test_a_follow_up_session_that_timed_out_forgets_the_confirmation_too(app, cl
     with app.app_context():
         db.session.execute(update(ReporterSession).values(last_seen_at=utcnow().replace(year=2000)))
         db.session.commit()
-    assert client.get("/follow-up/case").status_code == 302  # timed out
+    timed_out = client.get("/follow-up/case")
+    assert timed_out.status_code == 302  # timed out
+    assert timed_out.headers["Clear-Site-Data"] == '"cache", "storage"'  # review finding F5: as at sign-out
     assert client.get("/raise/sent").status_code == 302 and _codes_kept(app) == 0
 
 
