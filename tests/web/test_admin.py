@@ -176,6 +176,8 @@ def test_inviting_a_guardian_gives_a_one_time_link_and_never_a_secret(app, clien
     assert shown.status_code == 200
     assert shown.headers["Cache-Control"] == "no-store"
     assert "Account created for Nia New" in page
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "Nia" not in title  # review finding F6: History keeps titles, and no title names a person
     assert enrolment_path(page).startswith("/enrol?token=")
     # No password and no security-code secret anywhere the administrator can see.
     assert "otpauth" not in page and 'id="totp-secret"' not in page and 'id="initial-password"' not in page
