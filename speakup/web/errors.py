@@ -194,7 +194,9 @@ def _http(error: HTTPException):
         # Flask-Limiter's after_request (its X-RateLimit headers read the counter) met a dead store:
         # Flask reports that as a 500; it is the same "cannot check right now".
         return limit_store_down(error.original_exception)  # type: ignore[attr-defined]
-    if an_html_form_was_sent():
+    # Refusals of what was sent (too large, too many) go back to the form; a 403 or 404 stays the page it is (who may
+    # do what is not something the form's page can say, and nothing sent is shown either way).
+    if an_html_form_was_sent() and status in (413, 429):
         wait = retry_after_text() if status == 429 else None
         body = f"{PAGES[429][1]} Try again in {wait}." if wait else None
         return form_refused(status, body, dict(error.get_headers()).get("Retry-After"))
