@@ -48,10 +48,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -59,6 +63,7 @@ import pytest
 import redis
 from support.html import ACCESS_CODE_RE, REFERENCE_RE
 from support.servers import (
+    HTTP_TIMEOUT,
     Answer,
     Browser,
     Server,
@@ -77,6 +82,7 @@ from support.servers import (
 from speakup.crypto import access_codes
 from speakup.ops import audit
 
+Timed = TypeVar("Timed")
 USER_AGENT = "SpeakUpFaultTest/1.0"
 GUARDIAN_EMAIL = "fault-guardian@example.org"
 SIGN_IN_FAILED = "Enter a correct email address, password and security code"
@@ -319,7 +325,31 @@ def _path(answer: Answer) -> str:
     return urlsplit(answer.url).path
 
 
-def _timed(action: Callable[[], Answer]) -> tuple[Answer, float]:
+class _NotFollowed(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the redirect itself is the answer looked at
+
+
+def _sent(browser: Browser, path: str, form: dict[str, str]) -> tuple[Answer, Answer]:
+    """A form sent as a browser sends it, with its cookies: the POST's own answer (every form's is a 303, issue 24),
+    then the page its Location leads to."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(browser.jar), _NotFollowed)
+    headers = {"User-Agent": browser.user_agent, "Content-Type": "application/x-www-form-urlencoded"}
+    data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(browser.base_url + path, data=data, headers=headers, method="POST")  # noqa: S310
+    try:
+        with opener.open(request, timeout=HTTP_TIMEOUT) as response:
+            answer = Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
+    except urllib.error.HTTPError as error:
+        with error:
+            answer = Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
+    if answer.status != 303:
+        return answer, answer
+    location = urlsplit(answer.headers["Location"])
+    return answer, browser.get(location._replace(scheme="", netloc="", fragment="").geturl())
+
+
+def _timed(action: Callable[[], Timed]) -> tuple[Timed, float]:
     started = time.monotonic()
     answer = action()
     return answer, time.monotonic() - started
@@ -455,11 +485,16 @@ def _pages_while_database_is_down(stack: Stack, before: list[Raised], limit: flo
 
     start = reporter.get("/follow-up")
     assert start.status == 200, f"GET /follow-up: {start.status}"
-    checked, took = _timed(
-        lambda: reporter.post("/follow-up", form={"csrf_token": start.csrf(), "access_code": before[0].code})
+    (sent, checked), took = _timed(
+        lambda: _sent(reporter, "/follow-up", {"csrf_token": start.csrf(), "access_code": before[0].code})
     )
     times.append(took)
-    assert checked.status == 503 and "Sorry, the service is unavailable" in checked.text, f"follow-up: {checked.status}"
+    # A redirect back to the form (issue 24), whose page says the service is unavailable; the code is in neither.
+    assert sent.status == 303 and before[0].code not in sent.text, f"follow-up: {sent.status}"
+    back = _path(checked) == "/follow-up"
+    unavailable_shown = "Sorry, the service is unavailable" in checked.text
+    assert checked.status == 200 and back and unavailable_shown, f"follow-up's page: {checked.status}, back: {back}"
+    assert before[0].code not in checked.text, "the access code was echoed"
 
     queue, took = _timed(lambda: stack.guardian.get("/guardian/"))
     times.append(took)
@@ -575,12 +610,17 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
 
     reporter = Browser(stack.base_url, USER_AGENT)
     start = reporter.get("/follow-up")
-    page, took = _timed(
-        lambda: reporter.post("/follow-up", form={"csrf_token": start.csrf(), "access_code": raised.code})
+    (sent, page), took = _timed(
+        lambda: _sent(reporter, "/follow-up", {"csrf_token": start.csrf(), "access_code": raised.code})
     )
     times.append(took)
-    leaked = raised.code in page.text
-    assert page.status == 503 and "We cannot check access codes just now" in page.text, f"follow-up page: {page.status}"
+    # A redirect back to the form (issue 24) that says when to try again, then the form's page saying why.
+    leaked = raised.code in sent.text or raised.code in page.text
+    assert sent.status == 303 and int(sent.headers.get("Retry-After", "0")) > 0, f"follow-up: {sent.status}"
+    back = _path(page) == "/follow-up"
+    assert page.status == 200 and back and "We cannot check access codes just now" in page.text, (
+        f"follow-up page: {page.status}, back to the form: {back}"
+    )
     assert not leaked, "the access code was echoed"
     assert 'action="/follow-up"' in page.text, "the access-code form is gone"
 
@@ -588,22 +628,21 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
     sign_in = staff.get("/guardian/sign-in")
     assert sign_in.status == 200, f"GET sign-in: {sign_in.status}"
     typed_password = secrets.token_urlsafe(12)
-    refused, took = _timed(
-        lambda: staff.post(
-            "/guardian/sign-in",
-            form={
-                "csrf_token": sign_in.csrf(),
-                "email": GUARDIAN_EMAIL,
-                "password": typed_password,
-                "security_code": "123456",
-            },
-        )
-    )
+    fields = {
+        "csrf_token": sign_in.csrf(),
+        "email": GUARDIAN_EMAIL,
+        "password": typed_password,
+        "security_code": "123456",
+    }
+    (sent, refused), took = _timed(lambda: _sent(staff, "/guardian/sign-in", fields))
     times.append(took)
-    # Answered with a 303 (issue 24), followed by urllib: the sign-in page again, saying so, the email address kept.
+    # A redirect back to the sign-in page (issue 24) that says when to try again; that page says why, and keeps
+    # the email address typed, never the password.
+    assert sent.status == 303 and typed_password not in sent.text, f"sign-in: {sent.status}"
+    assert int(sent.headers.get("Retry-After", "0")) > 0, "the sign-in's answer says when to try again"
     back = _path(refused) == "/guardian/sign-in"
     assert refused.status == 200 and back and "We cannot check sign-ins just now" in refused.text, (
-        f"sign-in: {refused.status}, back to the sign-in page: {back}"
+        f"sign-in page: {refused.status}, back to the sign-in page: {back}"
     )
     assert f'value="{GUARDIAN_EMAIL}"' in refused.text, "the email address typed was lost"
     assert typed_password not in refused.text, "the password was echoed"
@@ -816,9 +855,13 @@ def test_limit_store_down_sign_in_and_access_codes_fail_closed(client, guardian)
 
     token = csrf_token(client, "/follow-up")
     code = access_codes.new_access_code()
-    page = client.post("/follow-up", data={"csrf_token": token, "access_code": code})
+    sent = client.post("/follow-up", data={"csrf_token": token, "access_code": code})
+    # A redirect back to the form (issue 24) that says when to try again; the form's page says why.
+    assert sent.status_code == 303 and sent.headers["Location"] == "/follow-up"
+    assert int(sent.headers["Retry-After"]) > 0 and code not in sent.get_data(as_text=True)
+    page = client.get("/follow-up")
     text = page.get_data(as_text=True)
-    assert page.status_code == 503 and "We cannot check access codes just now" in text
+    assert page.status_code == 200 and "We cannot check access codes just now" in text
     assert code not in text and 'name="access_code"' in text
 
     token = csrf_token(client, "/guardian/sign-in")
