@@ -11,7 +11,7 @@ import html
 import pytest
 from sqlalchemy import delete, func, select
 from support.factories import Enrolled, Staff, enrol, gen_concern, gen_staff, organisation_secrets
-from support.html import REFERENCE_RE, AuthActions, post_form, send_raise_form
+from support.html import REFERENCE_RE, AuthActions, case_address, post_form, send_raise_form
 
 from speakup.crypto import kem, sealing
 from speakup.keys import account_keys, exclusions, grants, recovery
@@ -22,6 +22,7 @@ from speakup.platform.models import AuditEvent, Case, CaseExclusion, CaseGrant, 
 
 
 def _case_url(reference: str) -> str:
+    """A case's address by its reference, as one typed or bookmarked before: the page still answers there."""
     return f"/guardian/cases/{reference}"
 
 
@@ -124,13 +125,13 @@ def test_sharing_one_case_lets_a_later_guardian_read_it(app, client):
     assert f'<option value="{bea.id}">Bea Guardian (bea@example.org)</option>' in page  # offered as a choice
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"{_case_url(ref)}#sharing")
+    assert response.headers["Location"].endswith(f"{case_address(app, ref)}#sharing")
     assert "Shared with Bea Guardian." in _followed(amir_client, response)
 
     after = bea_client.get(_case_url(ref))
     assert after.status_code == 200
     assert "Staffing on ward 9 fell below safe levels" in after.get_data(as_text=True)
-    assert f'href="/guardian/cases/{ref}">{ref}</a>' in bea_client.get("/guardian/").get_data(as_text=True)
+    assert f'href="{case_address(app, ref)}">{ref}</a>' in bea_client.get("/guardian/").get_data(as_text=True)
     # Only that case was shared; Bea already held the second one from the start.
     assert _case(app, ref)[1] == 2
     assert _holds(app, other["reference"], bea)
@@ -185,7 +186,9 @@ def test_sharing_with_a_malformed_guardian_id_is_a_form_error(app, client, targe
     ref = gen_concern(client)["reference"]
     amir_client = _signed_in(app, amir)
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=target)
-    assert "Choose a guardian to share this case with" in _followed(amir_client, response, f"{_case_url(ref)}#sharing")
+    assert "Choose a guardian to share this case with" in _followed(
+        amir_client, response, f"{case_address(app, ref)}#sharing"
+    )
 
 
 def test_sharing_with_someone_who_already_holds_the_case_records_no_share(app, client):
@@ -332,7 +335,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     assert 'id="override_exclusion"' not in case_page  # no box until the warning is shown
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
     assert "Bea Guardian" not in response.get_data(as_text=True)  # the warning is on the page after the redirect
-    page = _followed(amir_client, response, f"{_case_url(ref)}#sharing")
+    page = _followed(amir_client, response, f"{case_address(app, ref)}#sharing")
     assert html.escape("The person who raised this concern asked for Bea Guardian not to see it.") in page
     assert "tick the box: a second guardian will need to confirm" in page
     assert 'id="share_with-error"' in page
@@ -365,7 +368,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     uid = request_row.uid
     confirm = f"{_case_url(ref)}/share-requests/{uid}/confirm"
     refused = post_form(amir_client, _case_url(ref), confirm)
-    assert "A second guardian must confirm" in _followed(amir_client, refused, f"{_case_url(ref)}#sharing")
+    assert "A second guardian must confirm" in _followed(amir_client, refused, f"{case_address(app, ref)}#sharing")
     assert post_form(bea_client, "/guardian/", confirm).status_code == 403  # Bea cannot open the case at all
     assert not _holds(app, ref, bea)
 
@@ -514,7 +517,7 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
     assert AuthActions(amir_client).sign_in(new_amir).status_code == 303
     queue = amir_client.get("/guardian/").get_data(as_text=True)
     for ref, text in zip(refs, texts, strict=True):
-        assert f'href="/guardian/cases/{ref}">{ref}</a>' in queue
+        assert f'href="{case_address(app, ref)}">{ref}</a>' in queue
         assert text in amir_client.get(_case_url(ref)).get_data(as_text=True)
     # Recovery went to Amir only; Bea waits for Amir to approve her and share, or for another recovery.
     assert _guardian_grant_count(app, new_amir) == 4
@@ -644,7 +647,9 @@ def test_exclusions_stored_as_plain_rows_are_honoured_and_sealed_with_the_recove
         db.session.commit()
     amir_client = _signed_in(app, amir)
     refused = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    assert "asked for Bea Guardian not to see it" in _followed(amir_client, refused, f"{_case_url(ref)}#sharing")
+    assert "asked for Bea Guardian not to see it" in _followed(
+        amir_client, refused, f"{case_address(app, ref)}#sharing"
+    )
     result = runner.invoke(
         args=["speakup", "exclusions", "seal", "--recovery-key-file", str(_recovery_file(app, tmp_path))]
     )
@@ -653,5 +658,5 @@ def test_exclusions_stored_as_plain_rows_are_honoured_and_sealed_with_the_recove
         assert db.session.scalar(select(func.count()).select_from(CaseExclusion)) == 0
         assert db.session.get(Case, case_id).exclusions_ct is not None
     again = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
-    assert "asked for Bea Guardian not to see it" in _followed(amir_client, again, f"{_case_url(ref)}#sharing")
+    assert "asked for Bea Guardian not to see it" in _followed(amir_client, again, f"{case_address(app, ref)}#sharing")
     assert not _holds(app, ref, bea)

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select, update
 from support.factories import PHONE_MODEL, Staff, gen_staff, phone_photo, png_bomb
-from support.html import ACCESS_CODE_RE, REFERENCE_RE, AuthActions, csrf_token, post_form
+from support.html import ACCESS_CODE_RE, REFERENCE_RE, AuthActions, case_address, csrf_token, post_form
 
 from speakup.crypto import sealing
 from speakup.domain import files
@@ -109,8 +109,10 @@ def raise_with_file(
 def came_back(response) -> bool:
     """The raise form came back with errors: its POST was answered with a redirect to the form, and the form
     (with the words kept server-side) was shown."""
-    return [r.status_code for r in response.history] == [303] and response.request.path == "/raise" and (
-        response.status_code == 200
+    return (
+        [r.status_code for r in response.history] == [303]
+        and response.request.path == "/raise"
+        and response.status_code == 200
     )
 
 
@@ -425,8 +427,10 @@ def test_the_guardian_case_page_lists_files_with_download_links(app, reporter, g
     )
     (row,) = stored(app, raised.reference)
     page = signed_in(app, guardian).get(f"/guardian/cases/{raised.reference}").get_data(as_text=True)
-    link = f'href="/guardian/cases/{raised.reference}/attachments/{row.uid}"'
+    # The download link names the case by its id, never its reference (History keeps addresses).
+    link = f'href="{case_address(app, raised.reference)}/attachments/{row.uid}"'
     assert link in page and ">Ward rota.pdf</a> (PDF, " in page
+    assert 'href="/guardian/cases/SU-' not in page
 
 
 # --- Adding a file later, from the follow-up page ----------------------------------------------------

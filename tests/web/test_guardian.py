@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from support.factories import Staff, gen_concern, gen_staff
-from support.html import AuthActions, post_form
+from support.html import AuthActions, case_address, post_form
 
 from speakup.crypto import kem, password_keys, sealing
 from speakup.keys import account_keys, grants
@@ -42,13 +42,22 @@ def test_sign_in_page_has_contract_names(client):
     assert ">Sign in</button>" in page
 
 
-def test_sign_in_with_totp_then_queue_lists_granted_cases(client, auth, guardian):
+def test_sign_in_with_totp_then_queue_lists_granted_cases(app, client, auth, guardian):
     raised = gen_concern(client)
     response = auth.sign_in(guardian)
     assert response.status_code == 303 and response.headers["Location"].endswith("/guardian/")
     page = client.get("/guardian/").get_data(as_text=True)
-    assert f'href="/guardian/cases/{raised["reference"]}">{raised["reference"]}</a>' in page
+    # The row links the case by its id (History keeps addresses), and shows its reference as the link's words.
+    address = case_address(app, raised["reference"])
+    assert f'href="{address}">{raised["reference"]}</a>' in page
     assert "<table" in page
+    # Neither the queue nor the case page, opened at its id or at an old reference address, links anything by a
+    # reference: no link or form of theirs would put one in the browser's History.
+    case_pages = [client.get(url) for url in (address, _case_url(raised["reference"]))]
+    assert [case_page.status_code for case_page in case_pages] == [200, 200]
+    for shown in (page, *(case_page.get_data(as_text=True) for case_page in case_pages)):
+        assert 'href="/guardian/cases/SU-' not in shown
+        assert 'action="/guardian/cases/SU-' not in shown
 
 
 @pytest.mark.parametrize("mistake", ["password", "code", "email", "replayed"])

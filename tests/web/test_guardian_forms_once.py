@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from support.factories import Staff, gen_concern
-from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, VERSION_RE, AuthActions, post_form
+from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, VERSION_RE, AuthActions, case_address, post_form
 from werkzeug.test import TestResponse
 
 from speakup.domain import submissions
@@ -84,7 +84,8 @@ def test_a_message_sent_twice_is_sent_once(app, signed):
     first = signed.post(f"{url}/messages", data=body)
     again = signed.post(f"{url}/messages", data=body)  # Reload, or Back and send again
     assert first.status_code == again.status_code == 303
-    assert first.location == f"{url}#messages" and again.location == url  # where the first went
+    address = case_address(app, reference)  # where a case form's answer leads: its page by the case's id
+    assert first.location == f"{address}#messages" and again.location == address  # where the first went
     assert _echoes(first, MESSAGE) == _echoes(again, MESSAGE) == []
     case_id = select(Case.id).where(Case.reference == reference).scalar_subquery()
     assert _count(app, Message, Message.case_id == case_id) == 1
@@ -178,13 +179,19 @@ def test_a_failed_message_is_not_shown_after_going_elsewhere(app, signed):
     long = MESSAGE * 300  # too long: refused, and kept
     refused = post_form(signed, url, f"{url}/messages", body=long)
     assert _echoes(refused, MESSAGE) == []
+    # Its own page is the one the answer led to: the case's page at its id, as the pages link it, whatever
+    # address the form was sent from. What is kept for the form is kept for that address.
+    address = case_address(app, reference)
+    assert refused.location.split("#")[0] == address
     page = _landing(signed, refused)
-    assert 'id="body-error"' in page and MESSAGE in page
-    assert MESSAGE in signed.get(url).get_data(as_text=True)  # reloading its own page still shows it
-    assert MESSAGE not in app.test_client().get(url).get_data(as_text=True)  # never to another browser
+    assert ('id="body-error"' in page, MESSAGE in page) == (True, True), "the refused message is not kept on its page"
+    reloaded = MESSAGE in signed.get(refused.location).get_data(as_text=True)
+    assert reloaded, "reloading its own page no longer shows it"
+    elsewhere = MESSAGE in app.test_client().get(address).get_data(as_text=True)
+    assert not elsewhere, "shown to another browser"
     signed.get("/guardian/")
-    page = signed.get(url).get_data(as_text=True)
-    assert MESSAGE not in page and 'id="body-error"' not in page
+    page = signed.get(address).get_data(as_text=True)
+    assert (MESSAGE in page, 'id="body-error"' in page) == (False, False), "still shown after going elsewhere"
 
 
 def test_a_failed_record_form_is_not_shown_after_going_elsewhere(app, signed):
