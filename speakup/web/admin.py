@@ -103,7 +103,7 @@ def enrolment_link() -> str:
     kept = once.kept(LINK_SLOT)
     if kept is not None:
         # Shown once: forgotten before the page is, so a Reload or the form sent again finds nothing to show.
-        once.forget()
+        once.forget_kept()
         db.session.commit()
     user = staff.get_user(kept.values.get("user_id")) if kept is not None else None
     if kept is None or user is None:

@@ -119,7 +119,7 @@ def refuse() -> Response:
 def check_form(claim: bool = True) -> Response | None:
     """None when this POST's form may be acted on (and, with ``claim``, is now claimed); otherwise the answer: a
     refusal, or the redirect a send of the same form was answered with."""
-    _forget_kept()  # sent again: what was kept for an earlier send goes
+    forget_kept()  # sent again: what was kept for an earlier send goes
     nonce = _nonce_from(request.form.get("csrf_token", ""))
     if nonce is None:
         return refuse()
@@ -156,7 +156,8 @@ def kept(form: str) -> Kept | None:
     return found if found is not None and found.form == form else None
 
 
-def _forget_kept() -> None:
+def forget_kept() -> None:
+    """What was kept for this browser's form goes (shown once, say); the caller commits."""
     pointer = session.pop(KEPT, None)
     if isinstance(pointer, dict) and pointer.get("nonce"):
         form_posts.forget_kept(str(pointer["nonce"]))
@@ -190,7 +191,7 @@ def take_return(user_id: int) -> str | None:
 def forget() -> None:
     """Signing out, a time-out: the kept words go with the session, and its secret is recorded as gone, so a copy
     of the old cookie cannot send a form again either (the caller clears the session and commits)."""
-    _forget_kept()
+    forget_kept()
     session.pop(RETURN, None)
     browser = _browser_secret()
     if browser is not None:
@@ -217,7 +218,7 @@ def _record(response: Response) -> Response:
         elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:
             pointer = session[KEPT]
             if not isinstance(pointer, dict) or pointer.get("path") != request.path:
-                _forget_kept()
+                forget_kept()
                 db.session.commit()
     except DBAPIError:
         db.session.rollback()  # a database that failed the request's own work: the error page already says so
