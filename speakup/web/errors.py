@@ -188,8 +188,27 @@ def _limit_store(error: StorageError):
     return limit_store_down(error)
 
 
+# nginx takes bodies up to 12 MiB (deploy/nginx/speakup.conf) and streams them (proxy_request_buffering off).
+DRAIN_LIMIT_BYTES = 13 * 1024 * 1024
+
+
+def _drain_body() -> None:
+    """Reads and drops what is left of a body too large to take: answered before the proxy in front has finished
+    sending it, the connection would be closed under it, and the person would get the proxy's 502 instead of this
+    answer. Up to DRAIN_LIMIT_BYTES; the body is never kept."""
+    stream = request.environ.get("wsgi.input")
+    remaining = min(request.content_length or 0, DRAIN_LIMIT_BYTES)
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(64 * 1024, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
 def _http(error: HTTPException):
     status = error.code or 500
+    if status == 413:
+        _drain_body()
     if isinstance(getattr(error, "original_exception", None), StorageError):
         # Flask-Limiter's after_request (its X-RateLimit headers read the counter) met a dead store:
         # Flask reports that as a 500; it is the same "cannot check right now".

@@ -35,6 +35,7 @@ from speakup.crypto import sealing
 from speakup.platform import form_posts
 from speakup.platform.form_posts import Kept
 from speakup.platform.models import db, utcnow
+from speakup.web import errors
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
@@ -86,8 +87,6 @@ def _nonce_from(field: str) -> str | None:
     browser = _browser_secret()
     if browser is None or not issued.isdigit() or not secrets.compare_digest(mac, _mac(browser, nonce, int(issued))):
         return None
-    if form_posts.browser_gone(browser):  # a copy of a cookie whose session was ended
-        return None
     age_minutes = utcnow().timestamp() // 60 - int(issued)
     if not 0 <= age_minutes <= current_app.config["FORM_HOURS"] * 60:
         return None
@@ -119,9 +118,20 @@ def refuse() -> Response:
 def check_form(claim: bool = True) -> Response | None:
     """None when this POST's form may be acted on (and, with ``claim``, is now claimed); otherwise the answer: a
     refusal, or the redirect a send of the same form was answered with."""
-    forget_kept()  # sent again: what was kept for an earlier send goes
     nonce = _nonce_from(request.form.get("csrf_token", ""))
     if nonce is None:
+        return refuse()
+    try:
+        forget_kept()  # sent again: what was kept for an earlier send goes
+        gone = form_posts.browser_gone(str(_browser_secret()))  # a copy of a cookie whose session was ended
+    except DBAPIError:
+        if claim:
+            raise  # nothing can be done for this form: the error page's redirect says so
+        # The raise form, with the database down: its view answers with the words at once (no second wait).
+        errors.drop_failed_transaction()
+        g.database_down = True
+        gone = False
+    if gone:
         return refuse()
     if claim and not form_posts.claim(nonce):
         # A double click: the browser shows this answer, not the first one's, so it follows the first.
@@ -209,6 +219,8 @@ def _check_post() -> Response | None:
 
 def _record(response: Response) -> Response:
     """After a POST: where its answer went (and its kept words). After any other page: kept words not for it go."""
+    if response.status_code >= 500 or g.get("database_down"):
+        return response  # the database failed the request's own work: not asked again, the answer says so
     try:
         if "form_nonce" in g:
             redirected = response.location and response.status_code < 400
@@ -221,7 +233,7 @@ def _record(response: Response) -> Response:
                 forget_kept()
                 db.session.commit()
     except DBAPIError:
-        db.session.rollback()  # a database that failed the request's own work: the error page already says so
+        errors.drop_failed_transaction()  # kept nothing: a Reload is refused or followed as the nonce allows
     return response
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import characteristics, files, raising, submissions
@@ -123,6 +123,8 @@ def raise_submit():
         return refused
     form = ConcernForm()
     upload = uploaded_file()
+    if g.get("database_down"):  # found by the form's own check: not waited for a second time
+        return _not_saved(form, upload)
     sent = _form_send(form.values.get(submissions.FORM_FIELD))
     form.values[submissions.FORM_FIELD] = sent.token
     try:
@@ -136,19 +138,21 @@ def raise_submit():
         form.values[FILE_AGAIN] = "1" if upload is not None and imaging.FIELD not in exc.errors else ""
         return form.came_back(exc.errors)
     except DBAPIError:
-        # Keep every word they wrote: with the database down they cannot be kept server-side, so this one answer
-        # carries them back (an accepted risk, docs/threat-model.md), with a 503 that explains.
-        form.values[FILE_AGAIN] = "1" if upload is not None else ""
-        form.fail(
-            {
-                "service": "We could not save your concern just now. Nothing was stored. "
-                "Please try again in a few minutes."
-            }
-        )
-        return _render_form(form, 503, database_down=True)
+        errors.drop_failed_transaction()
+        return _not_saved(form, upload)
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.
     return redirect(url_for("report.confirmation"), 303)
+
+
+def _not_saved(form: ConcernForm, upload: object):
+    """The database is down. Every word they wrote is kept: it cannot be kept server-side now, so this one answer
+    carries it back (an accepted risk, docs/threat-model.md), with a 503 that explains."""
+    form.values[FILE_AGAIN] = "1" if upload is not None else ""
+    form.fail(
+        {"service": "We could not save your concern just now. Nothing was stored. Please try again in a few minutes."}
+    )
+    return _render_form(form, 503, database_down=True)
 
 
 TOO_MANY_SENDS = (

@@ -21,7 +21,12 @@ from speakup.domain import staff
 from speakup.keys import account_keys, sessions
 from speakup.platform.extensions import LimitStoreDown, limiter
 from speakup.web import devices, once
-from speakup.web.errors import LIMIT_STORE_DOWN_SIGN_IN, limit_store_down, log_limit_store_down
+from speakup.web.errors import (
+    LIMIT_STORE_DOWN_RETRY_AFTER,
+    LIMIT_STORE_DOWN_SIGN_IN,
+    limit_store_down,
+    log_limit_store_down,
+)
 from speakup.web.forgetting import forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -109,7 +114,9 @@ def _sign_in_unchecked(error: LimitStoreDown):
     if request.endpoint != "guardian.sign_in" or request.method != "POST":
         return limit_store_down(error)
     log_limit_store_down(error)
-    return SignInForm().came_back({"service": LIMIT_STORE_DOWN_SIGN_IN})
+    response = SignInForm().came_back({"service": LIMIT_STORE_DOWN_SIGN_IN})
+    response.headers["Retry-After"] = LIMIT_STORE_DOWN_RETRY_AFTER
+    return response
 
 
 @bp.post("/sign-out")
