@@ -39,9 +39,7 @@ class Wire:
         self.received[event["requestId"]] = int(event["encodedDataLength"])
 
     def over_the_network(self) -> dict[str, int]:
-        return {
-            self.urls[rid]: size for rid, size in self.received.items() if rid not in self.from_cache and size > 0
-        }
+        return {self.urls[rid]: size for rid, size in self.received.items() if rid not in self.from_cache and size > 0}
 
 
 @pytest.fixture
