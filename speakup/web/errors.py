@@ -12,6 +12,9 @@ from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from speakup.platform.models import drop_failed_transaction
+from speakup.web import once
+
 log = logging.getLogger(__name__)
 
 PAGES = {
@@ -105,8 +108,6 @@ def form_refused(status: int, body: str | None = None, retry_after: str | None =
     """The answer when an HTML form's POST fails before or in its view (too large, too many tries, the service
     down): never a page, which the browser would keep in History with the form's body and send again on Reload (a
     shared ward computer, issue 24), but a redirect to the form's page, which says what happened."""
-    from speakup.web import once
-
     title, default_body = PAGES.get(status, PAGES[500])
     flash(f"{title}. {body or default_body}", once.REFUSED_CATEGORY)
     response = redirect(once.form_start(), 303)
@@ -145,17 +146,6 @@ def retry_after_text() -> str | None:
         return None
     value = max(1, int(current.reset_at - time.time()))
     return f"{value} seconds" if value < 120 else f"{(value + 59) // 60} minutes"
-
-
-def drop_failed_transaction() -> None:
-    """Ends the request's transaction after a database error. When the database cannot even roll back (it went
-    away in between), the connection is thrown away instead of pooled."""
-    from speakup.platform.models import db
-
-    try:
-        db.session.rollback()
-    except DBAPIError:
-        db.session().invalidate()  # scoped_session does not pass invalidate() on
 
 
 def _close_session(_error: BaseException | None) -> None:

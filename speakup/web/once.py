@@ -34,8 +34,7 @@ from wtforms import ValidationError
 from speakup.crypto import sealing
 from speakup.platform import form_posts
 from speakup.platform.form_posts import Kept
-from speakup.platform.models import db, utcnow
-from speakup.web import errors
+from speakup.platform.models import db, drop_failed_transaction, utcnow
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
@@ -128,7 +127,7 @@ def check_form(claim: bool = True) -> Response | None:
         if claim:
             raise  # nothing can be done for this form: the error page's redirect says so
         # The raise form, with the database down: its view answers with the words at once (no second wait).
-        errors.drop_failed_transaction()
+        drop_failed_transaction()
         g.database_down = True
         gone = False
     if gone:
@@ -233,7 +232,7 @@ def _record(response: Response) -> Response:
                 forget_kept()
                 db.session.commit()
     except DBAPIError:
-        errors.drop_failed_transaction()  # kept nothing: a Reload is refused or followed as the nonce allows
+        drop_failed_transaction()  # kept nothing: a Reload is refused or followed as the nonce allows
     return response
 
 

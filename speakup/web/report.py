@@ -12,7 +12,7 @@ from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import imaging
 from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import db
+from speakup.platform.models import db, drop_failed_transaction
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
@@ -138,7 +138,7 @@ def raise_submit():
         form.values[FILE_AGAIN] = "1" if upload is not None and imaging.FIELD not in exc.errors else ""
         return form.came_back(exc.errors)
     except DBAPIError:
-        errors.drop_failed_transaction()
+        drop_failed_transaction()
         return _not_saved(form, upload)
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -13,6 +14,15 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def drop_failed_transaction() -> None:
+    """Ends the request's transaction after a database error. When the database cannot even roll back (it went
+    away in between), the connection is thrown away instead of pooled."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session().invalidate()  # scoped_session does not pass invalidate() on
 
 
 def utcnow() -> datetime:
