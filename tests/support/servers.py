@@ -106,6 +106,32 @@ class Browser:
         # urllib follows a 302/303 after a POST with a GET, as a browser does.
         return self.request("POST", path, **kwargs)
 
+    def sent_form(self, path: str, form: dict[str, str]) -> tuple[Answer, Answer]:
+        """A form sent as a browser sends it, with its cookies: the POST's own answer (a 303 for every form, issue
+        24), not followed, then the page its Location leads to."""
+        handlers: list[urllib.request.BaseHandler] = [_NotFollowed()]
+        if self.jar is not None:
+            handlers.append(urllib.request.HTTPCookieProcessor(self.jar))
+        opener = urllib.request.build_opener(*handlers)
+        headers = {"User-Agent": self.user_agent, "Content-Type": "application/x-www-form-urlencoded"}
+        data = urllib.parse.urlencode(form).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, headers=headers, method="POST")  # noqa: S310
+        try:
+            with opener.open(req, timeout=HTTP_TIMEOUT) as response:
+                answer = Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
+        except urllib.error.HTTPError as error:
+            with error:
+                answer = Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
+        if answer.status != 303:
+            return answer, answer
+        location = urllib.parse.urlsplit(answer.headers["Location"])
+        return answer, self.get(location._replace(scheme="", netloc="", fragment="").geturl())
+
+
+class _NotFollowed(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the redirect itself is the answer looked at
+
 
 def fresh_postgres_database(suffix: str) -> str:
     """A PostgreSQL database named after SPEAKUP_TEST_DATABASE_URL's with ``suffix`` added, created when missing and

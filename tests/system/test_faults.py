@@ -48,9 +48,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,7 +60,6 @@ import pytest
 import redis
 from support.html import ACCESS_CODE_RE, REFERENCE_RE
 from support.servers import (
-    HTTP_TIMEOUT,
     Answer,
     Browser,
     Server,
@@ -325,30 +321,6 @@ def _path(answer: Answer) -> str:
     return urlsplit(answer.url).path
 
 
-class _NotFollowed(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # the redirect itself is the answer looked at
-
-
-def _sent(browser: Browser, path: str, form: dict[str, str]) -> tuple[Answer, Answer]:
-    """A form sent as a browser sends it, with its cookies: the POST's own answer (every form's is a 303, issue 24),
-    then the page its Location leads to."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(browser.jar), _NotFollowed)
-    headers = {"User-Agent": browser.user_agent, "Content-Type": "application/x-www-form-urlencoded"}
-    data = urllib.parse.urlencode(form).encode()
-    request = urllib.request.Request(browser.base_url + path, data=data, headers=headers, method="POST")  # noqa: S310
-    try:
-        with opener.open(request, timeout=HTTP_TIMEOUT) as response:
-            answer = Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
-    except urllib.error.HTTPError as error:
-        with error:
-            answer = Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
-    if answer.status != 303:
-        return answer, answer
-    location = urlsplit(answer.headers["Location"])
-    return answer, browser.get(location._replace(scheme="", netloc="", fragment="").geturl())
-
-
 def _timed(action: Callable[[], Timed]) -> tuple[Timed, float]:
     started = time.monotonic()
     answer = action()
@@ -486,7 +458,7 @@ def _pages_while_database_is_down(stack: Stack, before: list[Raised], limit: flo
     start = reporter.get("/follow-up")
     assert start.status == 200, f"GET /follow-up: {start.status}"
     (sent, checked), took = _timed(
-        lambda: _sent(reporter, "/follow-up", {"csrf_token": start.csrf(), "access_code": before[0].code})
+        lambda: reporter.sent_form("/follow-up", {"csrf_token": start.csrf(), "access_code": before[0].code})
     )
     times.append(took)
     # A redirect back to the form (issue 24), whose page says the service is unavailable; the code is in neither.
@@ -611,7 +583,7 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
     reporter = Browser(stack.base_url, USER_AGENT)
     start = reporter.get("/follow-up")
     (sent, page), took = _timed(
-        lambda: _sent(reporter, "/follow-up", {"csrf_token": start.csrf(), "access_code": raised.code})
+        lambda: reporter.sent_form("/follow-up", {"csrf_token": start.csrf(), "access_code": raised.code})
     )
     times.append(took)
     # A redirect back to the form (issue 24) that says when to try again, then the form's page saying why.
@@ -634,7 +606,7 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
         "password": typed_password,
         "security_code": "123456",
     }
-    (sent, refused), took = _timed(lambda: _sent(staff, "/guardian/sign-in", fields))
+    (sent, refused), took = _timed(lambda: staff.sent_form("/guardian/sign-in", fields))
     times.append(took)
     # A redirect back to the sign-in page (issue 24) that says when to try again; that page says why, and keeps
     # the email address typed, never the password.

@@ -25,9 +25,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +35,6 @@ import pytest
 import redis
 from support.html import VERSION_RE
 from support.servers import (
-    HTTP_TIMEOUT,
     Answer,
     Browser,
     Server,
@@ -124,30 +120,6 @@ def _bearer(code: str) -> dict[str, str]:
 def _path(answer: Answer) -> str:
     """The path of the page an answer came from, after the 303 urllib followed."""
     return urlsplit(answer.url).path
-
-
-class _NotFollowed(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # the redirect itself is the answer looked at
-
-
-def _sent(browser: Browser, path: str, form: dict[str, str]) -> tuple[Answer, Answer]:
-    """A form sent as a browser sends it, with its cookies: the POST's own answer (a 303 for every form, issue 24),
-    then the page its Location leads to."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(browser.jar), _NotFollowed)
-    headers = {"User-Agent": browser.user_agent, "Content-Type": "application/x-www-form-urlencoded"}
-    data = urllib.parse.urlencode(form).encode()
-    request = urllib.request.Request(browser.base_url + path, data=data, headers=headers, method="POST")  # noqa: S310
-    try:
-        with opener.open(request, timeout=HTTP_TIMEOUT) as response:
-            answer = Answer(response.status, dict(response.headers), response.read().decode(), response.geturl())
-    except urllib.error.HTTPError as error:
-        with error:
-            answer = Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
-    if answer.status != 303:
-        return answer, answer
-    location = urlsplit(answer.headers["Location"])
-    return answer, browser.get(location._replace(scheme="", netloc="", fragment="").geturl())
 
 
 def _on_case_page(answer: Answer, reference: str) -> bool:
@@ -248,7 +220,7 @@ def test_two_instances_share_everything(cluster: Cluster) -> None:
         assert blocked.status == 429, f"4th wrong code on {instance.name} was not blocked: {blocked.status}"
         assert int(blocked.headers.get("Retry-After", "0")) > 0, blocked.headers
     fresh = _on(b, reporter).get("/follow-up")  # a page of its own: the case page's token was sent with the reply
-    blocked, page = _sent(_on(b, reporter), "/follow-up", {"csrf_token": fresh.csrf(), "access_code": wrong})
+    blocked, page = _on(b, reporter).sent_form("/follow-up", {"csrf_token": fresh.csrf(), "access_code": wrong})
     # The form is refused with a 303 back to its page (issue 24) that says when to try again; the page says why.
     assert blocked.status == 303 and int(blocked.headers.get("Retry-After", "0")) > 0, blocked.status
     assert page.status == 200 and "Too many tries" in page.text, page.status
