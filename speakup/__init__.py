@@ -10,7 +10,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from speakup.platform import headers, logs
+from speakup.platform import headers, logs, transactions
 from speakup.platform.extensions import csrf, limiter, login_manager
 from speakup.platform.migrations import enable_migrations
 from speakup.platform.models import db
@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     configure_sqlite_for(app)  # secure delete, WAL, every commit synced: see speakup/platform/sqlite.py
+    transactions.init_app(app)  # each request commits once, at its end
     serving = click.get_current_context(silent=True) is None
     if not serving:
         enable_migrations(

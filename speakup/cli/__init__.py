@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import click
+from flask import has_app_context
 from flask.cli import AppGroup
 
 from speakup.cli.audit import audit_cli
@@ -17,6 +19,8 @@ from speakup.cli.retention import purge_command
 from speakup.cli.roster import approve_command, roster_cli
 from speakup.cli.sessions import send_reminders_command, sessions_cli
 from speakup.cli.setup import create_user_command, demo_command, init_command
+from speakup.platform import transactions
+from speakup.platform.models import drop_failed_transaction
 
 speakup_cli = AppGroup("speakup", help="Speak Up administration.")
 
@@ -37,6 +41,41 @@ for command in (
     backup_command,
 ):
     speakup_cli.add_command(command)
+
+
+def _one_unit_of_work(command: click.Command) -> None:
+    """Each command is one unit of work, as a request is (platform/transactions.py): committed when it returns or
+    exits on purpose (``roster verify`` exits 1 having recorded its alarms), rolled back if it fails."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _one_unit_of_work(sub)
+        return
+    run = command.callback
+    if run is None:
+        return
+
+    @functools.wraps(run)
+    def in_one_unit(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = run(*args, **kwargs)
+        except SystemExit:
+            _end(transactions.commit)
+            raise
+        except BaseException:
+            _end(drop_failed_transaction)
+            raise
+        _end(transactions.commit)
+        return result
+
+    command.callback = in_one_unit
+
+
+def _end(how: Any) -> None:
+    if has_app_context():  # a command that never opened the app (it refused its options) has nothing to end
+        how()
+
+
+_one_unit_of_work(speakup_cli)
 
 
 class SettingsRefused(click.ClickException):

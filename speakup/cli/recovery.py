@@ -11,7 +11,7 @@ from speakup.cli.roster import read_organisation_secrets
 from speakup.domain import staff
 from speakup.keys import grants, recovery, roster
 from speakup.ops import audit
-from speakup.platform.models import db
+from speakup.platform import transactions
 
 
 @click.command("recover")
@@ -34,7 +34,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
         recovery.recovery_case_ids(), lambda case: recovery.recovery_case_key(case, private_key), member
     )
     audit.record(audit.RECOVERY, "system", guardian_id=user.id, count=result.shared)
-    db.session.commit()
+    transactions.commit()
     click.echo(
         f"{user.email} can now open {result.shared} more cases "
         f"({result.already_held} already held, {result.excluded} left out because the reporter excluded them)."
@@ -55,5 +55,5 @@ def exclusions_seal_command(recovery_key_file: Path) -> None:
     """Seal exclusions stored as plain rows by releases before they were sealed (run once after upgrading)."""
     private_key = read_organisation_secrets(recovery_key_file).recovery_key
     count = recovery.seal_legacy_exclusions(private_key)
-    db.session.commit()
+    transactions.commit()
     click.echo(f"Sealed the exclusions of {count} cases; no plain exclusion rows are left.")

@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from speakup.domain import quarters
 from speakup.ops import audit
-from speakup.platform.models import db
+from speakup.platform import transactions
 from speakup.reporting import national_return, stats_tokens
 
 
@@ -24,7 +24,7 @@ def ngo_return_command(quarter: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--quarter") from None
     output = national_return.return_csv(period, current_app.config["SUPPRESS_BELOW"])
     audit.record(audit.EXPORT, "system", format="csv", period=period.label, reason="command_line")
-    db.session.commit()
+    transactions.commit()
     click.echo(output, nl=False)
 
 
@@ -40,7 +40,7 @@ def stats_token_create_command(name: str) -> None:
     except stats_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
     audit.record(audit.STATS_TOKEN_CREATED, "system")
-    db.session.commit()
+    transactions.commit()
     click.echo(f"stats-token: {token}")
     click.echo("Keep it secret and store it where the dashboard reads it. It is shown only this once.", err=True)
 
@@ -54,7 +54,7 @@ def stats_token_revoke_command(name: str) -> None:
     except stats_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
     audit.record(audit.STATS_TOKEN_REVOKED, "system", count=count)
-    db.session.commit()
+    transactions.commit()
     click.echo(f"Revoked {count} statistics token{'s' if count != 1 else ''} named {name.strip()!r}.")
 
 

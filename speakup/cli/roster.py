@@ -13,6 +13,7 @@ from speakup.crypto import kem, signing
 from speakup.domain import staff
 from speakup.keys import approvals, recovery, roster, roster_log
 from speakup.ops import audit
+from speakup.platform import transactions
 from speakup.platform.migrations import upgrade_schema
 from speakup.platform.models import User, db
 
@@ -51,7 +52,7 @@ def approve_command(email: str, recovery_key_file: Path, safety_code: str) -> No
         approvals.approve_with_organisation_key(user, secrets, safety_code)
     except approvals.ApprovalRefused as exc:
         raise click.ClickException(f"{exc.message}.") from None
-    db.session.commit()
+    transactions.commit()
     click.echo(f"Approved {user.email} with the organisation key.")
     staff.tell_guardians_of_roster_change()
 
@@ -145,7 +146,7 @@ def upgrade_command(
         write_key_file(new_recovery_key_file, recovery.encode_recovery_file(old.recovery_key, signing_key))
         click.echo(f"New key file written to {new_recovery_key_file}: store it offline and destroy the old one.")
         click.echo("Set SPEAKUP_ROSTER_ROOT to the roster-root value above, then restart the service.")
-    db.session.commit()
+    transactions.commit()
     click.echo(f"Roster log started with {len(kept)} guardians; {sealed} cases' lists of excluded guardians sealed.")
     if kept:
         staff.tell_guardians_of_roster_change()
@@ -169,7 +170,7 @@ def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> Non
     kept = _confirmed(list(state.members.values()), {email.strip().lower() for email in keep_emails}, "Keep", "kept")
     roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept)
     audit.record(audit.ROSTER_ACCEPTED, "system", count=len(kept))
-    db.session.commit()
+    transactions.commit()
     after = roster.verify_roster()
     if after.problem:
         raise click.ClickException(f"The roster still has an alarm: {after.problem}")

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from speakup.domain import staff, submissions
-from speakup.platform import form_posts
+from speakup.platform import form_posts, transactions
 from speakup.platform.models import db, utcnow
 
 sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
@@ -22,7 +22,7 @@ def sessions_purge_command() -> None:
     staff_sessions, reporter_sessions = staff.purge_expired_sessions()
     sent = submissions.purge()
     forms = form_posts.purge()
-    db.session.commit()
+    transactions.commit()
     click.echo(
         f"Deleted {staff_sessions} expired staff sessions, {reporter_sessions} idle reporter sessions, "
         f"{sent} records of raised concerns and {forms} records of sent forms."

@@ -14,8 +14,8 @@ from speakup.crypto import signing
 from speakup.domain import staff
 from speakup.keys import approvals, recovery, roster_log
 from speakup.ops import audit
+from speakup.platform import transactions
 from speakup.platform.migrations import upgrade_schema
-from speakup.platform.models import db
 
 
 @click.command("init")
@@ -45,7 +45,7 @@ def init_command(recovery_key_file: Path) -> None:
     roster_log.checkpoint(signing_key, recovery_row.public_key, [])  # the log's first entry: nobody approved yet
     write_key_file(recovery_key_file, recovery.encode_recovery_file(private_key, signing_key))
     audit.record(audit.ROSTER_KEY_CREATED, "system")
-    db.session.commit()
+    transactions.commit()
     click.echo(
         f"Recovery key written to {recovery_key_file}. "
         "Store it offline (for example the SIRO's safe) and delete this copy."
@@ -73,14 +73,14 @@ def create_user_command(email: str, name: str, role: str, recovery_key_file: Pat
         account = staff.create_user(email, name, role, password)
     except staff.AccountError as exc:
         raise click.ClickException(exc.message) from None
+    transactions.commit()  # the account is kept whether or not the approval that follows is
     state = "pending approval"
     if secrets is not None:
         try:
             approvals.approve_with_organisation_key(account.user, secrets, account.safety_code or "")
         except approvals.ApprovalRefused as exc:
-            db.session.rollback()
             raise click.ClickException(f"Created {email}, but not approved: {exc.message}") from None
-        db.session.commit()
+        transactions.commit()
         state = "approved with the organisation key"
     click.echo(f"Created {role} {account.user.email}" + (f" ({state})." if role == "guardian" else "."))
     uri = staff.totp_uri_for(account)
@@ -109,7 +109,7 @@ def demo_command(recovery_key_file: Path) -> None:
             approvals.approve_with_organisation_key(account.user, secrets, account.safety_code or "")
         except approvals.ApprovalRefused as exc:
             raise click.ClickException(f"demo guardian not approved: {exc.message}") from None
-        db.session.commit()
+        transactions.commit()
         uri = staff.totp_uri_for(account)
         if uri:
             click.echo(f"totp-uri: {uri}")

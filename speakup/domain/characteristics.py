@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from speakup.domain import quarters, workflow
+from speakup.platform import transactions
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case, CharacteristicCount, db, utcnow
 
@@ -165,6 +166,7 @@ def mark_given(case: Case) -> None:
     case.characteristics_given = True
 
 
+@transactions.action
 def give_for_case(case: Case, answers: Answers) -> None:
     """The person (or their guardian) answers later. Owns its transactions: the flag first, then the counts, so
     a second answer is refused even if two arrive at once, and the counts are written apart from the case.
@@ -179,17 +181,16 @@ def give_for_case(case: Case, answers: Answers) -> None:
         .execution_options(synchronize_session=False)
     )
     if flagged.rowcount != 1:
-        db.session.rollback()
         raise AlreadyGiven("These questions have already been answered for this concern.")
-    db.session.commit()
     count_answers(answers)
 
 
 def count_answers(answers: Answers) -> None:
-    """Adds one to each answer's count for this quarter, in a transaction of its own (never the case's), and
-    commits. One upsert per answer, so two people answering at once both count."""
+    """Adds one to each answer's count for this quarter, in a transaction of its own (never the case's, nor any
+    that follows). One upsert per answer, so two people answering at once both count."""
     if not answers:
         return
+    transactions.commit_apart()  # what came before (the case's flag, say) is not in the counts' transaction
     quarter = quarters.quarter_of(workflow.london_today(utcnow())).label
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for key, value in sorted(answers.items()):
@@ -200,7 +201,7 @@ def count_answers(answers: Answers) -> None:
                 set_={"count": CharacteristicCount.count + 1},
             )
         )
-    db.session.commit()
+    transactions.commit_apart()
 
 
 # The default floor; the app's setting CHARACTERISTICS_MIN_ANSWERS (speakup/defaults.py) is what callers pass.

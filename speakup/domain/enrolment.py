@@ -23,6 +23,7 @@ from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import password_problem
 from speakup.keys import account_keys, roster
 from speakup.ops import audit
+from speakup.platform import transactions
 from speakup.platform.models import Enrolment, User, db, utcnow
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
@@ -128,8 +129,9 @@ class Enrolled:
     safety_code: str | None  # guardians only: what the approving guardian types in
 
 
+@transactions.action
 def complete(token: str, password: str, confirm: str, totp_text: str, security_code: str) -> Enrolled:
-    """Seals new key pairs under the chosen password and uses up the link. Commits."""
+    """Seals new key pairs under the chosen password and uses up the link."""
     row = open_link(token)
     user = row.user
     errors: dict[str, str] = {}
@@ -157,7 +159,6 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     user.totp_last_step = step  # the code just used cannot sign in as well
     _use_up(row)
     audit.record(audit.ACCOUNT_ENROLLED, user.role, user.id, email=user.email)
-    db.session.commit()
     # From the keys just made, in this request: what the person reads out is what they hold.
     safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == "guardian" else None
     return Enrolled(user, safety)
@@ -174,5 +175,4 @@ def _use_up(row: Enrolment) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
-        db.session.rollback()
-        raise LinkUnusable("used")
+        raise LinkUnusable("used")  # nothing of this send is kept: complete() is an action

@@ -17,6 +17,7 @@ from speakup.domain import handling, raising, submissions
 from speakup.domain.raising import ConcernInput, RaisedConcern
 from speakup.keys import grants
 from speakup.ops import audit, notify
+from speakup.platform import transactions
 from speakup.platform.imaging import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Attachment, Case, db, minute_now
@@ -103,18 +104,14 @@ def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachme
     commit, so nobody is told about a file that was not kept)."""
     handling.note_reporter_wrote(case, minute_now())
     attachment = store_clean(case, case_key, clean)
-    notify.reporter_replied(handling.guardians_of(case))
+    guardians = handling.guardians_of(case)
+    transactions.after_commit(lambda: notify.reporter_replied(guardians))
     return attachment
 
 
+@transactions.action
 def store_clean(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
-    try:
-        attachment = store(case, case_key, clean)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return attachment
+    return store(case, case_key, clean)
 
 
 def list_attachments(case_id: int) -> list[Attachment]:

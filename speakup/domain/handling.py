@@ -21,6 +21,7 @@ from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_fo
 from speakup.domain.reading import message_aad
 from speakup.keys import grants
 from speakup.ops import audit, notify
+from speakup.platform import transactions
 from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
 from speakup.platform.models import (
     Case,
@@ -52,19 +53,17 @@ class CaseChanged(Exception):
     """Someone else changed the case since this page was loaded (optimistic locking)."""
 
 
-def changes_case(action: Callable[P, R]) -> Callable[P, R]:
-    """Wraps one change to a case: if another request changed the case first (the version column
-    disagrees at any flush, not only the final commit), nothing is kept and CaseChanged is raised."""
+def changes_case(change: Callable[P, R]) -> Callable[P, R]:
+    """Wraps one change to a case (a ``transactions.action``): if another request changed the case first (the
+    version column disagrees at a flush), nothing is kept and CaseChanged is raised."""
+    refusable = transactions.action(change)
 
-    @wraps(action)
+    @wraps(change)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            result = action(*args, **kwargs)
-            db.session.commit()
+            return refusable(*args, **kwargs)
         except StaleDataError as exc:
-            db.session.rollback()
             raise CaseChanged() from exc
-        return result
 
     return guarded
 
@@ -80,7 +79,8 @@ def post_message(case: Case, case_key: bytes, author: str, body: object, guardia
     tells its guardians (after the commit, so nobody is told about a reply that was not kept)."""
     message = _store_message(case, case_key, author, check_message(body), guardian)
     if author == "reporter":
-        notify.reporter_replied(guardians_of(case))
+        guardians = guardians_of(case)
+        transactions.after_commit(lambda: notify.reporter_replied(guardians))
     return message
 
 
@@ -268,6 +268,7 @@ def record_for_return(
     audit.record(audit.DETAILS_RECORDED, "guardian", guardian.id, case_id=case.id)
 
 
+@transactions.action
 def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseNote:
     """A note for guardians only, sealed under the case key. The reporter never sees it."""
     try:
@@ -285,7 +286,6 @@ def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseN
     )
     db.session.add(note)
     audit.record(audit.NOTE_ADDED, "guardian", guardian.id, case_id=case.id)
-    db.session.commit()
     return note
 
 

@@ -16,12 +16,14 @@ from speakup.domain import characteristics, deadlines, submissions, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
+from speakup.platform import transactions
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import (
     Case,
     CaseEvent,
     User,
     db,
+    drop_failed_transaction,
     minute_now,
     new_case_id,
 )
@@ -162,6 +164,15 @@ def excludable_guardians() -> list[roster.RosterMember]:
     return sorted(roster.current_roster().guardians(), key=lambda member: (member.name, member.id))
 
 
+def excludable_guardians_if_readable() -> list[roster.RosterMember] | None:
+    """``excludable_guardians``, or None while the database cannot be read: the raise form works without the list."""
+    try:
+        return excludable_guardians()
+    except DBAPIError:
+        drop_failed_transaction()
+        return None
+
+
 NEW_CASE_ATTEMPTS = 3
 
 
@@ -202,7 +213,9 @@ def raise_concern(
         except Exception:
             db.session.rollback()
             raise
-    # Counted after the case is committed, in a transaction of its own, so no write ties the answers to it.
+    # The concern is kept before anything else is tried: its code is about to be shown (the counts and a file
+    # that follow can fail without losing it).
+    transactions.commit_apart()
     try:
         characteristics.count_answers(dict(concern.characteristics))
     except DBAPIError:
@@ -281,5 +294,5 @@ def _store_new_case(
             fingerprint=sent.fingerprint,
         )
         db.session.add(submissions.row_for(sent, answer, now))
-    db.session.commit()
+    db.session.flush()  # a random id or reference already taken, or this form already sent, is found here
     return raised

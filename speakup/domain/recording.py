@@ -58,5 +58,4 @@ def record_concern(data: dict[str, str], guardian: User, sent: submissions.Sent 
         # The reference alone, after the concern: losing it loses only this page, the case is in the guardian's list.
         answer = submissions.Answer(raised.reference, "", raised.status, raised.acknowledge_by)
         db.session.add(submissions.row_for(sent, answer, minute_now()))
-        db.session.commit()
     return RecordedConcern(raised.reference, raised.access_code if give_code else None)

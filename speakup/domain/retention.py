@@ -37,6 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.domain import workflow
 from speakup.ops import audit
+from speakup.platform import transactions
 from speakup.platform.models import (
     Attachment,
     Case,
@@ -142,7 +143,7 @@ def purge(cases: Sequence[Case], dry_run: bool, now: datetime | None = None) -> 
     sqlite = _dialect() == "sqlite"
     try:
         _shred(cases, now, sqlite)
-        db.session.commit()
+        transactions.commit_apart()  # before the SQLite log is truncated, so the shredded bytes leave the file
     except StaleDataError as exc:
         db.session.rollback()
         raise PurgeConflict("a case changed while it was being purged (run the purge again)") from exc

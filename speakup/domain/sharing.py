@@ -23,6 +23,7 @@ from sqlalchemy import select
 from speakup.crypto import sealing
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
+from speakup.platform import transactions
 from speakup.platform.models import Case, CaseEvent, CaseGrant, ShareRequest, User, db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def guardians_to_share_with(case: Case) -> list[roster.RosterMember]:
     return sorted(members, key=lambda member: member.name)
 
 
+@transactions.action
 def share_with(case: Case, case_key: bytes, to: roster.RosterMember, by: User) -> bool:
     """Gives a colleague on the roster the case's key. False when they hold it already; ``ExcludedGuardian``
     (nothing changed) when the reporter asked for them not to see it, which only ``request_override`` can pass;
@@ -66,17 +68,16 @@ def share_with(case: Case, case_key: bytes, to: roster.RosterMember, by: User) -
     if not grants.share_case(case, case_key, to):
         return False
     audit.record(audit.CASE_SHARED, "guardian", by.id, case_id=case.id, guardian_id=to.id, reason=None)
-    db.session.commit()
     return True
 
 
+@transactions.action
 def share_all_cases(me: User, private_key: bytes, to: roster.RosterMember) -> grants.ShareResult:
     """Every case ``me`` holds, shared with a colleague on the roster (a new guardian, say); never an excluded one."""
     result = grants.share_cases(
         grants.guardian_case_ids(me.id), lambda case: grants.guardian_case_key(case, me.id, private_key), to
     )
     audit.record(audit.CASE_SHARED, "guardian", me.id, guardian_id=to.id, count=result.shared)
-    db.session.commit()
     return result
 
 
@@ -96,6 +97,7 @@ def _target_aad(case_id: int, uid: str) -> bytes:
     return sealing.associated_data(case_id, "share-request", uid)
 
 
+@transactions.action
 def request_override(case: Case, case_key: bytes, target: roster.RosterMember, requester: User) -> ShareRequest:
     """Asks to share ``case`` with a guardian the reporter excluded. Shares nothing yet."""
     if target.id not in _excluded(case, case_key):
@@ -112,7 +114,6 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
     )
     db.session.add(request)
     audit.record(audit.SHARE_REQUESTED, "guardian", requester.id, case_id=case.id)
-    db.session.commit()
     return request
 
 
@@ -141,6 +142,7 @@ def _find(case: Case, case_key: bytes, uid: str) -> PendingShare:
     raise ShareRefused("That request is no longer open")
 
 
+@transactions.action
 def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingShare:
     """The second guardian agrees: the case key is wrapped for the excluded guardian, and the reporter is told."""
     request = _find(case, case_key, uid)
@@ -158,12 +160,11 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=utcnow()))
     # No guardian id: with the reason beside it, it would name the guardian the concern is about.
     audit.record(audit.CASE_SHARED, "guardian", confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
-    db.session.commit()
     return request
 
 
+@transactions.action
 def cancel(case: Case, case_key: bytes, uid: str, guardian: User) -> None:
     _find(case, case_key, uid)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
     audit.record(audit.SHARE_REQUEST_CANCELLED, "guardian", guardian.id, case_id=case.id)
-    db.session.commit()

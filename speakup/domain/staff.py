@@ -26,6 +26,7 @@ from speakup.domain import enrolment
 from speakup.keys import account_keys, approvals, roster, roster_log, sessions
 from speakup.keys.account_keys import InvalidCredentials, password_params
 from speakup.ops import audit, notify
+from speakup.platform import transactions
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import CaseGrant, StaffSession, User, db, utcnow
 
@@ -57,13 +58,14 @@ def one_place_in_the_log(action: Callable[P, R]) -> Callable[P, R]:
     approving a newcomer, an administrator disabling someone meanwhile) race for one place and the database refuses
     the later; nothing of it was kept, so it is made again from the start, after the other."""
 
+    refusable = transactions.action(action)  # flushed before it returns: the race is lost here, not at the commit
+
     @functools.wraps(action)
     def attempt(*args: P.args, **kwargs: P.kwargs) -> R:
         for tries in range(1, LOG_RACE_ATTEMPTS + 1):
             try:
-                return action(*args, **kwargs)
+                return refusable(*args, **kwargs)
             except IntegrityError:
-                db.session.rollback()
                 if tries == LOG_RACE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
@@ -100,7 +102,7 @@ def create_user(
     email: str, name: str, role: str, password: str, actor_type: str = "system", actor_id: int | None = None
 ) -> NewAccount:
     """An account whose password the caller already has (the command line, for the person running it). A
-    guardian made this way is pending until approved (speakup/keys/roster.py). Commits."""
+    guardian made this way is pending until approved (speakup/keys/roster.py)."""
     email = email.strip()
     _check_new_account(email, name, role)
     problem = password_problem(password, email=email, name=name)
@@ -114,7 +116,6 @@ def create_user(
     db.session.flush()
     audit.record(audit.ACCOUNT_CREATED, actor_type, actor_id, email=email, role=role)
     _note_guardian_change(roster_log.ADDED, user)
-    db.session.commit()
     return NewAccount(user, totp_secret, roster.safety_code_held(keys.private_key, keys.signing_key))
 
 
@@ -130,8 +131,7 @@ class EnrolmentLink:
 
 @one_place_in_the_log
 def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
-    """An administrator adds an account: no password, no keys, only a one-time enrolment link for its owner.
-    Commits."""
+    """An administrator adds an account: no password, no keys, only a one-time enrolment link for its owner."""
     email = email.strip()
     _check_new_account(email, name, role)
     user = User(email=email, name=name.strip(), role=role)
@@ -140,9 +140,8 @@ def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
     audit.record(audit.ACCOUNT_CREATED, "admin", admin.id, email=email, role=role)
     _note_guardian_change(roster_log.ADDED, user)
     token = enrolment.issue_link(user, admin)
-    db.session.commit()
     if role == "guardian":
-        tell_guardians_of_roster_change()
+        transactions.after_commit(tell_guardians_of_roster_change)
     return EnrolmentLink(user, token)
 
 
@@ -160,7 +159,6 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, accoun
         account_keys.derive_password_key(password, password_keys.new_salt(), password_params())
         # What was typed is never recorded: a password typed into the email field must not be kept.
         audit.record(audit.SIGN_IN_FAILED, "system", user.id if user else None)
-        db.session.commit()
         raise InvalidCredentials()
     try:
         unlocked = account_keys.unlock_account(user, password)
@@ -168,14 +166,12 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, accoun
             _check_security_code(user, unlocked.totp_secret, security_code)
     except InvalidCredentials:
         db.session.rollback()  # a signing key made while unlocking is kept only for a complete sign-in
-        audit.record(audit.SIGN_IN_FAILED, user.role, user.id)
-        db.session.commit()
+        audit.record(audit.SIGN_IN_FAILED, user.role, user.id)  # kept: the request commits what it recorded
         raise
     if not account_keys.holds_stored_keys(user, unlocked.keys):
         _keys_changed(user)
     audit.record(audit.SIGN_IN_OK, user.role, user.id)
     purge_expired_sessions()  # each sign-in also sweeps away sessions nobody can use any more
-    db.session.commit()
     return user, unlocked.keys
 
 
@@ -197,7 +193,6 @@ def _record_keys_changed(user: User) -> None:
     logger.warning("Roster alarm: account %s: %s", user.id, reason)
     audit.record(audit.ROSTER_ALARM, "system", guardian_id=user.id, reason=reason)
     _note_guardian_change(roster_log.KEYS_MISMATCH, user)
-    db.session.commit()
 
 
 def _note_guardian_change(kind: str, user: User) -> None:
@@ -250,7 +245,6 @@ def change_password(user: User, current_password: str, new_password: str, keep_s
     account_keys.seal_account(user, new_password, password_params(), unlocked.keys, unlocked.totp_secret)
     ended = sessions.end_other_staff_sessions(user.id, keep_session_id)
     audit.record(audit.PASSWORD_CHANGED, user.role, user.id, count=ended)
-    db.session.commit()
 
 
 @one_place_in_the_log
@@ -260,7 +254,7 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
     Nobody can open the old private keys without the old password, so they are deleted now, with the case
     grants they opened and every session of the account; the person makes new keys through the link and, as a
     guardian, is pending again until another guardian approves them, and their cases are shared again or
-    recovered. Commits."""
+    recovered."""
     if user.id == admin.id:
         raise AccountError("You cannot reset your own account: change your password instead")
     account_keys.clear_account_keys(user)
@@ -271,9 +265,8 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
     db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
     audit.record(audit.PASSWORD_RESET, "admin", admin.id, email=user.email, count=removed)
     token = enrolment.issue_link(user, admin)
-    db.session.commit()
     if user.role == "guardian":
-        tell_guardians_of_roster_change()
+        transactions.after_commit(tell_guardians_of_roster_change)
     return EnrolmentLink(user, token)
 
 
@@ -292,26 +285,21 @@ def set_active(user: User, active: bool, admin: User) -> None:
     _note_guardian_change(roster_log.ENABLED if active else roster_log.DISABLE, user)
     action = audit.ACCOUNT_ENABLED if active else audit.ACCOUNT_DISABLED
     audit.record(action, "admin", admin.id, email=user.email)
-    db.session.commit()
     if user.role == "guardian":
-        tell_guardians_of_roster_change()
+        transactions.after_commit(tell_guardians_of_roster_change)
 
 
 @one_place_in_the_log
 def approve_guardian(user: User, approver: User, approver_keys: account_keys.AccountKeys, typed_code: str) -> None:
     """An approved guardian puts a pending one on the roster by the safety code read to them; every guardian is
     told. ``approvals.ApprovalRefused`` (by its field, nothing changed) for a wrong code or an approver who may not."""
-    try:
-        approvals.approve_by_guardian(user, approver, approver_keys, typed_code)
-    except approvals.ApprovalRefused:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    tell_guardians_of_roster_change()
+    approvals.approve_by_guardian(user, approver, approver_keys, typed_code)
+    transactions.after_commit(tell_guardians_of_roster_change)
 
 
 def tell_guardians_of_roster_change() -> None:
-    """Email every approved guardian (when mail is on) that the guardians changed. After the commit."""
+    """Email every approved guardian (when mail is on) that the guardians changed. Once the change is committed
+    (``transactions.after_commit``)."""
     notify.roster_changed(roster.current_roster().guardians())
 
 

@@ -148,20 +148,18 @@ def check_not_sent(sent: Sent | None) -> None:
 
 
 def note_file(sent: Sent, file_kept: bool, removed: str) -> None:
-    """Adds what became of the file sent with the concern to what its confirmation shows. Owns its transaction."""
+    """Adds what became of the file sent with the concern to what its confirmation shows."""
     done = find(sent)
     if done is None or done.answer is None:
         return
     answer = Answer(**{**asdict(done.answer), "file_kept": file_kept, "removed": removed})
     db.session.execute(update(Submission).where(Submission.lookup == sent.lookup).values(answer_ct=_seal(sent, answer)))
-    db.session.commit()
 
 
 def forget_code(sent: Sent) -> None:
     """The person saved their code: it is no longer kept or shown. The row stays, so sending the form again still
-    finds the concern it raised. Owns its transaction."""
+    finds the concern it raised."""
     db.session.execute(update(Submission).where(Submission.lookup == sent.lookup).values(answer_ct=None))
-    db.session.commit()
 
 
 def _kept_for() -> timedelta:

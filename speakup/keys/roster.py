@@ -37,6 +37,7 @@ from sqlalchemy import Row, select
 from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log
 from speakup.ops import audit
+from speakup.platform import transactions
 from speakup.platform.models import OrganisationKey, User, db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -286,8 +287,8 @@ def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
         logger.warning("Roster alarm: %s: %s", f"guardian account {user_id}" if user_id else "the roster", reason)
         audit.record(audit.ROSTER_ALARM, "system", guardian_id=user_id, reason=reason)
         already.add((user_id, reason))
-    if new:
-        db.session.commit()
+        # Raised for good once committed with the request: if the request fails, the next one raises it again.
+        transactions.if_rolled_back(lambda alarm=(user_id, reason): already.discard(alarm))
 
 
 def safety_code_of(user: User) -> str | None:

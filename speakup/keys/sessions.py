@@ -59,7 +59,6 @@ def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, by
     sealed = seal_for_session("staff", _session_secret(keys))
     row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
     db.session.add(row)
-    db.session.commit()
     return row, sealed.key
 
 
@@ -71,12 +70,10 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
         user_id = row.user_id
         db.session.delete(row)
-        db.session.commit()
         raise SessionExpired(user_id)  # whose it was: a time-out may return them to their page at sign-in
     # Write at most once a minute: every page view must not become a database write.
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
-        db.session.commit()
     return row
 
 
@@ -90,7 +87,6 @@ def end_staff_session(session_id: str) -> None:
     row = db.session.get(StaffSession, session_id)
     if row is not None:
         db.session.delete(row)
-        db.session.commit()
 
 
 def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
@@ -99,7 +95,6 @@ def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tupl
     # To the minute, like everything a reporter does (platform/models/base.py): idle time-outs need no more.
     row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=minute_now())
     db.session.add(row)
-    db.session.commit()
     return row, sealed.key
 
 
@@ -110,11 +105,9 @@ def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta
         raise SessionExpired()
     if now - row.last_seen_at > idle:
         db.session.delete(row)
-        db.session.commit()
         raise SessionExpired()
     case_key = open_for_session("reporter", row.id, row.case_key_ct, session_key)
     row.last_seen_at = minute_now()
-    db.session.commit()
     case = db.session.get(Case, row.case_id)
     if case is None:
         raise SessionExpired()
@@ -125,7 +118,6 @@ def end_reporter_session(session_id: str) -> None:
     row = db.session.get(ReporterSession, session_id)
     if row is not None:
         db.session.delete(row)
-        db.session.commit()
 
 
 def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:

@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from speakup.crypto import access_codes, sealing
+from speakup.platform import transactions
 from speakup.platform.models import AuditEvent, db, minute_now, utcnow
 
 # --- Actions ---------------------------------------------------------------------------------
@@ -176,13 +177,12 @@ READING_ACTIONS = frozenset({CASE_VIEWED, EXPORT})
 def record_reading(
     action: str, actor_type: str, actor_id: int | None = None, case_id: int | None = None, **detail: object
 ) -> None:
-    """Who read or exported what (a case viewed, a file downloaded, a return exported), committed at once.
-
-    The one write a page that only shows something makes (docs/architecture.md, "Transactions")."""
+    """Who read or exported what (a case viewed, a file downloaded, a return exported), written at the request's
+    commit, before the page leaves (platform/transactions.py): no lock is held while the page is drawn."""
     if action not in READING_ACTIONS:
         raise ValueError(f"{action!r} is a change, not a reading: record it with the change")
-    record(action, actor_type, actor_id, case_id, **detail)
-    db.session.commit()
+    _check_event(action, actor_type, actor_id, case_id, detail)  # refused now, by the caller, not at the commit
+    transactions.at_commit(lambda: record(action, actor_type, actor_id, case_id, **detail))
 
 
 def record(
@@ -195,16 +195,7 @@ def record(
     transaction holds an advisory lock from here until it ends (commit or rollback), so keep it short; run it at
     the default READ COMMITTED isolation, so the latest row is read after the lock is taken.
     """
-    if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}")
-    if actor_type not in ACTOR_TYPES:
-        raise ValueError(f"unknown audit actor type {actor_type!r}")
-    if actor_type == "reporter" and actor_id is not None:
-        raise ValueError("a reporter is never recorded with an id")
-    for name, value in (("actor_id", actor_id), ("case_id", case_id)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError(f"{name} must be an int or None")
-    detail_text = _detail_text(actor_type, detail)
+    detail_text = _check_event(action, actor_type, actor_id, case_id, detail)
 
     # The change's own rows first (their row locks), then the chain's lock: every writer takes them in this
     # order, so a message (which locks its case row up front) and a status change never wait on each other.
@@ -227,6 +218,22 @@ def record(
     # Flushed now, so the next record() in this transaction chains onto this row, whatever the autoflush setting.
     db.session.flush()
     return event
+
+
+def _check_event(
+    action: str, actor_type: str, actor_id: int | None, case_id: int | None, detail: dict[str, object]
+) -> str:
+    """The event's detail as stored; ``ValueError`` for anything an event may not hold."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if actor_type not in ACTOR_TYPES:
+        raise ValueError(f"unknown audit actor type {actor_type!r}")
+    if actor_type == "reporter" and actor_id is not None:
+        raise ValueError("a reporter is never recorded with an id")
+    for name, value in (("actor_id", actor_id), ("case_id", case_id)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{name} must be an int or None")
+    return _detail_text(actor_type, detail)
 
 
 def _detail_text(actor_type: str, detail: dict[str, object]) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import sealing
+from speakup.platform import transactions
 from speakup.platform.models import FormPost, db, minute_now, utcnow
 
 PURPOSE = "form-post"
@@ -45,11 +46,12 @@ def _aad(lookup: str) -> bytes:
 
 
 def claim(nonce: str) -> bool:
-    """Claims the form before anything is done for it: False when another send already has. Owns its transaction,
-    a short one, so no lock is held while the form's work is done (an Argon2id sign-in, on SQLite)."""
+    """Claims the form before anything is done for it: False when another send already has. Committed apart
+    (platform/transactions.py), a short transaction, so a second send sees it at once and no lock is held while the
+    form's work is done (an Argon2id sign-in, on SQLite)."""
     db.session.add(FormPost(lookup=lookup_for(nonce), created_at=minute_now()))
     try:
-        db.session.commit()
+        transactions.commit_apart()
     except IntegrityError:
         db.session.rollback()
         return False

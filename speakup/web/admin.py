@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, flash, get_flashed_messages, redir
 from flask_login import current_user, login_required
 
 from speakup.domain import staff
-from speakup.platform.models import User, db
+from speakup.platform.models import User
 from speakup.web import once
 from speakup.web.forms import DomainForm
 
@@ -104,7 +104,6 @@ def enrolment_link() -> str:
     if kept is not None:
         # Shown once: forgotten before the page is, so a Reload or the form sent again finds nothing to show.
         once.forget_kept()
-        db.session.commit()
     user = staff.get_user(kept.values.get("user_id")) if kept is not None else None
     if kept is None or user is None:
         # Already shown, the administrator signed out or went to another page, or it was made too long ago.

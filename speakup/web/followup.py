@@ -17,7 +17,7 @@ from speakup.keys import grants, sessions
 from speakup.platform import imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import db, utcnow
+from speakup.platform.models import utcnow
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
@@ -191,7 +191,6 @@ def reply():
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
-        db.session.rollback()
         return form.came_back(
             {"body": "Your concern was updated at the same moment. Your message is below: send it again."}, to=to_case
         )
@@ -237,13 +236,12 @@ def feedback():
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
-        db.session.rollback()
         return form.came_back(
             {"speak_up_again": "Your concern was updated at the same moment. Check your answer and send it again."},
             to=to_case,
         )
     except handling.FeedbackNotOpen:
-        db.session.rollback()  # already answered, or reopened meanwhile: the page shows which
+        pass  # already answered, or reopened meanwhile: the page shows which
     return redirect(to_case, 303)
 
 
@@ -260,7 +258,7 @@ def check_in():
     except InvalidInput as exc:
         return form.came_back({"since_closing": exc.errors["detriment"]}, to=to_case)
     except (checkins.CheckInNotDue, handling.CaseChanged):
-        db.session.rollback()  # answered meanwhile, or reopened: the page shows which
+        pass  # answered meanwhile, or reopened: the page shows which
     return redirect(to_case, 303)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Flask, Response, g, session
 
 from speakup.domain import submissions
-from speakup.platform.models import db
 from speakup.web import once
 
 CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
@@ -22,15 +21,13 @@ CLEAR_SITE_DATA = '"cache", "storage"'
 def forget_session() -> None:
     """The whole session goes; a confirmation it pointed at (a raised or a recorded concern's) no longer keeps its
     code either, and a copy of the cookie (read from the browser's files, say) can send none of its forms again. The
-    answer asks the browser to drop what it holds for the site (``_ask_the_browser_to_forget``). Owns its
-    transaction."""
+    answer asks the browser to drop what it holds for the site (``_ask_the_browser_to_forget``)."""
     once.forget()
     for slot in (CONFIRMATION, RECORDED):
         token = session.get(slot)
         if token:
             submissions.forget_code(submissions.from_form(token))
     session.clear()
-    db.session.commit()
     g.browser_forgotten = True
 
 

@@ -34,7 +34,7 @@ from wtforms import ValidationError
 from speakup.crypto import sealing
 from speakup.platform import form_posts
 from speakup.platform.form_posts import Kept
-from speakup.platform.models import db, drop_failed_transaction, utcnow
+from speakup.platform.models import drop_failed_transaction, utcnow
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
@@ -220,19 +220,16 @@ def _record(response: Response) -> Response:
     """After a POST: where its answer went (and its kept words). After any other page: kept words not for it go."""
     if response.status_code >= 500 or g.get("database_down"):
         return response  # the database failed the request's own work: not asked again, the answer says so
-    try:
-        if "form_nonce" in g:
-            redirected = response.location and response.status_code < 400
-            target = urlsplit(response.location).path if redirected else ""
-            form_posts.record(g.form_nonce, target, g.get("kept_ct"))
-            db.session.commit()
-        elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:
-            pointer = session[KEPT]
-            if not isinstance(pointer, dict) or pointer.get("path") != request.path:
-                forget_kept()
-                db.session.commit()
-    except DBAPIError:
-        drop_failed_transaction()  # kept nothing: a Reload is refused or followed as the nonce allows
+    # Written in the request's transaction, so the form's record and its work are kept together or not at all (a
+    # database that fails here fails the commit too: an error page, never an answer saying it was done).
+    if "form_nonce" in g:
+        redirected = response.location and response.status_code < 400
+        target = urlsplit(response.location).path if redirected else ""
+        form_posts.record(g.form_nonce, target, g.get("kept_ct"))
+    elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:
+        pointer = session[KEPT]
+        if not isinstance(pointer, dict) or pointer.get("path") != request.path:
+            forget_kept()
     return response
 
 

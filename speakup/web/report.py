@@ -12,7 +12,7 @@ from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import imaging
 from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import db, drop_failed_transaction
+from speakup.platform.models import drop_failed_transaction
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
@@ -75,11 +75,8 @@ KEPT_EXCLUSION = "The guardian you chose (the list cannot be shown just now)"
 def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[str, str]:
     """Guardians a reporter may keep out. The form still works, without this list, if the database is down;
     a guardian already chosen stays chosen, so sending the form again can never drop the exclusion."""
-    if not database_down:
-        try:
-            return {str(g.id): g.name for g in raising.excludable_guardians()}
-        except DBAPIError:
-            db.session.rollback()
+    if not database_down and (guardians := raising.excludable_guardians_if_readable()) is not None:
+        return {str(g.id): g.name for g in guardians}
     chosen = form.values.get("exclude_guardian", "")
     return {chosen: KEPT_EXCLUSION} if chosen else {}
 

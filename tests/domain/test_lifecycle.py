@@ -29,6 +29,7 @@ def _case_at(app, client, guardian, status: str):
         db.session.commit()
         case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
         handling.close_case(case, case_key, user, "resolved", "We changed the rota.")
+        db.session.commit()
     for step in ROUTE.get(status, ()):
         handling.change_status(case, step, user)
         db.session.commit()

@@ -16,6 +16,7 @@ from support.factories import gen_concern, gen_staff
 
 from speakup.domain import staff
 from speakup.ops import notify
+from speakup.platform import transactions
 from speakup.platform.models import User, db
 
 MARKER = "Zebra-7741 the drug cupboard was left open"
@@ -261,9 +262,12 @@ def test_every_approved_guardian_is_emailed_when_the_roster_changes(mail_app: Fl
     with mail_app.app_context():
         admin = db.session.get(User, gen_staff(mail_app, "adam@example.org", role="admin", name="Adam Admin").id)
         already = len(handler.received)
-        link = staff.invite_user("nia@example.org", "Nia New", "guardian", admin)
-        staff.set_active(db.session.get(User, link.user.id), False, admin)
-        staff.reset_account(staff.find_user("bea@example.org"), admin)
+        with transactions.unit_of_work():  # each change is a request of its own, emailed once committed
+            link = staff.invite_user("nia@example.org", "Nia New", "guardian", admin)
+        with transactions.unit_of_work():
+            staff.set_active(db.session.get(User, link.user.id), False, admin)
+        with transactions.unit_of_work():
+            staff.reset_account(staff.find_user("bea@example.org"), admin)
     sent = handler.received[already:]
     # Three changes; Gita was approved throughout, Bea until her reset; Pat, the newcomer and Adam never.
     assert sorted(r.rcpt_tos[0] for r in sent) == ["bea@example.org", "bea@example.org", "gita@example.org",

@@ -17,6 +17,7 @@ from PIL import Image
 from speakup.crypto import totp
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
+from speakup.platform import transactions
 from speakup.platform.models import Case, CaseGrant, User, db
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form
 
@@ -52,11 +53,10 @@ def gen_staff(
     approved: bool = True,
 ) -> Staff:
     """A staff account. A guardian is approved with the organisation key unless ``approved`` is False."""
-    with app.app_context():
+    with app.app_context(), transactions.unit_of_work():
         account = create_user(email, name, role, PASSWORD)
         if role == "guardian" and approved:
             approvals.approve_with_organisation_key(account.user, organisation_secrets(app), account.safety_code)
-            db.session.commit()
         return Staff(account.user.id, email, PASSWORD, account.totp_secret)
 
 

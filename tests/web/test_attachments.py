@@ -495,6 +495,7 @@ def test_a_case_holds_a_limited_number_of_files(app, reporter, monkeypatch):
     with app.app_context():
         case, key = _open_case(app, raised)
         files.store_clean(case, key, imaging.check_file("b.txt", b"b", "text/plain"))
+        db.session.commit()  # each file is a request of its own
         with pytest.raises(imaging.AttachmentRefused):
             files.store_clean(case, key, imaging.check_file("c.txt", b"c", "text/plain"))
     assert len(stored(app, raised.reference)) == 2

@@ -12,7 +12,7 @@ from speakup.crypto import sealing
 from speakup.keys import account_keys, roster, sessions
 from speakup.ops import audit
 from speakup.platform.extensions import login_manager
-from speakup.platform.models import StaffSession, db
+from speakup.platform.models import StaffSession
 from speakup.web import once
 from speakup.web.forgetting import forget_session, forget_this_browser
 
@@ -67,7 +67,6 @@ def _to_sign_in():
     flash("signed out", TIMED_OUT)
     if user_id is not None:
         once.remember_return(back_to, user_id)
-    db.session.commit()
     return response
 
 

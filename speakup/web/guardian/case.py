@@ -30,7 +30,7 @@ from speakup.domain.categories import OUTCOMES, REFERRALS
 from speakup.keys import grants
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
-from speakup.platform.models import Case, db
+from speakup.platform.models import Case
 from speakup.web import once
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -192,7 +192,6 @@ def _act(
         errors = {FORMS[name][0]: CONFLICT}
     else:
         return case_done(case, done, anchor)
-    db.session.rollback()  # nothing the refused action began is kept (the form's record is written after)
     return form.came_back(errors, to=case_url(case, anchor))
 
 

@@ -11,7 +11,6 @@ from flask_login import current_user
 from speakup.domain import sharing
 from speakup.keys import exclusions, roster
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import db
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, private_key
@@ -33,16 +32,13 @@ def share(address: str):
         try:
             sharing.request_override(case, case_key, user, current_user.user)
         except sharing.ShareRefused as refused:
-            db.session.rollback()
             return form.came_back({"share_with": str(refused)}, to=to_sharing)
         return case_done(case, f"Asked to share with {user.name}: a second guardian must confirm it.", "#sharing")
     try:
         shared = sharing.share_with(case, case_key, user, current_user.user)
     except sharing.ShareRefused as refused:
-        db.session.rollback()
         return form.came_back({"share_with": str(refused)}, to=to_sharing)
     except exclusions.ExcludedGuardian:
-        db.session.rollback()
         form.values[EXCLUDED] = "yes"  # the page offers the override
         message = (
             f"The person who raised this concern asked for {user.name} not to see it. "
@@ -65,7 +61,6 @@ def decide_share_request(address: str, uid: str, decision: str):
         else:
             sharing.cancel(case, case_key, uid, current_user.user)
     except sharing.ShareRefused as refused:
-        db.session.rollback()
         flash(str(refused), SHARE_REFUSED)  # the case page shows why, by the requests
         return redirect(case_url(case, "#sharing"), 303)
     return case_done(case, "Shared." if decision == "confirm" else "Request cancelled.", "#sharing")
