@@ -11,7 +11,7 @@ from speakup.cli.roster import read_organisation_secrets
 from speakup.domain import staff
 from speakup.keys import grants, recovery, roster
 from speakup.ops import audit
-from speakup.platform.models import db
+from speakup.platform.models import Role, db
 
 
 @click.command("recover")
@@ -22,7 +22,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     """Grant a guardian every case through the offline recovery key (for example after every guardian
     lost their password). Cases whose reporter excluded that guardian are left out."""
     user = staff.find_user(email)
-    if user is None or user.role != "guardian" or not user.is_active:
+    if user is None or user.role != Role.GUARDIAN or not user.is_active:
         raise click.ClickException(f"{email} is not an active guardian's account; nothing changed.")
     verified = roster.current_roster()
     member = verified.member(user.id)
@@ -33,7 +33,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     result = grants.share_cases(
         recovery.recovery_case_ids(), lambda case: recovery.recovery_case_key(case, private_key), member
     )
-    audit.record(audit.RECOVERY, "system", guardian_id=user.id, count=result.shared)
+    audit.record(audit.Action.RECOVERY, audit.Actor.SYSTEM, guardian_id=user.id, count=result.shared)
     db.session.commit()
     click.echo(
         f"{user.email} can now open {result.shared} more cases "

@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, func, or_, select
 
 from speakup.domain import workflow
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import Case, CaseGrant, CaseTheme, User, db
+from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, User, db
 
 PAGE_SIZE = 25
 ASSIGNED = {"me": "Assigned to me", "unassigned": "Unassigned"}
@@ -95,7 +95,7 @@ class QueuePage:
 
 
 def _held_by(user_id: int) -> tuple:
-    return CaseGrant.case_id == Case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+    return CaseGrant.case_id == Case.id, CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id
 
 
 def _reply_waiting(user_id: int):
@@ -184,7 +184,7 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
     read_writes = dict(
         db.session.execute(
             select(CaseGrant.case_id, CaseGrant.read_writes).where(
-                CaseGrant.case_id.in_(ids), CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+                CaseGrant.case_id.in_(ids), CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id
             )
         ).all()
     )
@@ -212,7 +212,7 @@ def due_soon_counts(today: date, soon_days: int) -> dict[int, int]:
         select(CaseGrant.user_id, func.count(Case.id))
         .join(Case, Case.id == CaseGrant.case_id)
         .where(
-            CaseGrant.recipient == "guardian",
+            CaseGrant.recipient == GrantRecipient.GUARDIAN,
             Case.next_due.is_not(None),
             Case.next_due <= today + timedelta(days=soon_days),
         )
