@@ -29,7 +29,7 @@ class NoGrant(Exception):
 
 
 def _grant_values(
-    case_id: int, recipient: str, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
+    case_id: int, recipient: GrantRecipient, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
 ) -> dict[str, object]:
     return {
         "case_id": case_id,

@@ -75,7 +75,7 @@ def create_roster_key() -> tuple[OrganisationKey, bytes]:
     return row, keypair.private_bytes
 
 
-def organisation_public_key(purpose: str) -> bytes | None:
+def organisation_public_key(purpose: KeyPurpose) -> bytes | None:
     return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == purpose))
 
 
