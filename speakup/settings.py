@@ -15,7 +15,7 @@ from flask import Flask
 from speakup.crypto import signing
 from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.domain import deadlines
-from speakup.platform.models import db
+from speakup.platform.models import KeyPurpose, db
 from speakup.platform.sqlite import JOURNAL_MODES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def check_roster_root(app: Flask) -> None:
 
     with app.app_context():
         try:
-            stored = organisation_public_key("roster")
+            stored = organisation_public_key(KeyPurpose.ROSTER)
         except SQLAlchemyError:
             db.session.rollback()
             app.logger.warning("Roster root not checked at start-up: the database did not answer")

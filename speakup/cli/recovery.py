@@ -12,6 +12,7 @@ from speakup.domain import staff
 from speakup.keys import grants, recovery, roster
 from speakup.ops import audit
 from speakup.platform import transactions
+from speakup.platform.models import Role
 
 
 @click.command("recover")
@@ -22,7 +23,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     """Grant a guardian every case through the offline recovery key (for example after every guardian
     lost their password). Cases whose reporter excluded that guardian are left out."""
     user = staff.find_user(email)
-    if user is None or user.role != "guardian" or not user.is_active:
+    if user is None or user.role != Role.GUARDIAN or not user.is_active:
         raise click.ClickException(f"{email} is not an active guardian's account; nothing changed.")
     verified = roster.current_roster()
     member = verified.member(user.id)
@@ -33,7 +34,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     result = grants.share_cases(
         recovery.recovery_case_ids(), lambda case: recovery.recovery_case_key(case, private_key), member
     )
-    audit.record(audit.RECOVERY, "system", guardian_id=user.id, count=result.shared)
+    audit.record(audit.Action.RECOVERY, audit.Actor.SYSTEM, guardian_id=user.id, count=result.shared)
     transactions.commit()
     click.echo(
         f"{user.email} can now open {result.shared} more cases "

@@ -23,7 +23,7 @@ def ngo_return_command(quarter: str) -> None:
     except quarters.BadQuarter as exc:
         raise click.BadParameter(str(exc), param_hint="--quarter") from None
     output = national_return.return_csv(period, current_app.config["SUPPRESS_BELOW"])
-    audit.record(audit.EXPORT, "system", format="csv", period=period.label, reason="command_line")
+    audit.record(audit.Action.EXPORT, audit.Actor.SYSTEM, format="csv", period=period.label, reason="command_line")
     transactions.commit()
     click.echo(output, nl=False)
 
@@ -39,7 +39,7 @@ def stats_token_create_command(name: str) -> None:
         _row, token = stats_tokens.create_stats_token(name, current_app.config["TOKEN_PEPPER_BYTES"])
     except stats_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(audit.STATS_TOKEN_CREATED, "system")
+    audit.record(audit.Action.STATS_TOKEN_CREATED, audit.Actor.SYSTEM)
     transactions.commit()
     click.echo(f"stats-token: {token}")
     click.echo("Keep it secret and store it where the dashboard reads it. It is shown only this once.", err=True)
@@ -53,7 +53,7 @@ def stats_token_revoke_command(name: str) -> None:
         count = stats_tokens.revoke_stats_token(name)
     except stats_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(audit.STATS_TOKEN_REVOKED, "system", count=count)
+    audit.record(audit.Action.STATS_TOKEN_REVOKED, audit.Actor.SYSTEM, count=count)
     transactions.commit()
     click.echo(f"Revoked {count} statistics token{'s' if count != 1 else ''} named {name.strip()!r}.")
 

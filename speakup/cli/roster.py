@@ -15,7 +15,7 @@ from speakup.keys import approvals, recovery, roster, roster_log
 from speakup.ops import audit
 from speakup.platform import transactions
 from speakup.platform.migrations import upgrade_schema
-from speakup.platform.models import User, db
+from speakup.platform.models import KeyPurpose, Role, User, db
 
 
 def write_key_file(path: Path, text: str) -> None:
@@ -116,7 +116,7 @@ def upgrade_command(
             "This installation's roster log has already started; nothing changed (after a roster alarm or a "
             "restore, use `speakup roster accept`)."
         )
-    needs_signing_key = recovery.organisation_public_key("roster") is None
+    needs_signing_key = recovery.organisation_public_key(KeyPurpose.ROSTER) is None
     if needs_signing_key and new_recovery_key_file is None:
         raise click.ClickException("This installation has no organisation signing key: give --new-recovery-key-file.")
     if needs_signing_key and new_recovery_key_file.exists():
@@ -130,12 +130,12 @@ def upgrade_command(
         )
     if needs_signing_key:
         row, signing_key = recovery.create_roster_key()
-        audit.record(audit.ROSTER_KEY_CREATED, "system")
+        audit.record(audit.Action.ROSTER_KEY_CREATED, audit.Actor.SYSTEM)
         click.echo(f"roster-root: {signing.roster_fingerprint(row.public_key)}")
     elif signing_key is None:
         raise click.ClickException("That key file has no organisation signing key; nothing changed.")
     guardians = db.session.scalars(
-        db.select(User).where(User.role == "guardian", User.is_active.is_(True)).order_by(User.name)
+        db.select(User).where(User.role == Role.GUARDIAN, User.is_active.is_(True)).order_by(User.name)
     )
     subjects = [roster_log.subject_of(user) for user in guardians if user.is_enrolled]
     click.echo("Guardians of this installation. Approve only people you know hold this role now.")
@@ -169,7 +169,7 @@ def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> Non
     click.echo("Guardians the roster log approved. Keep only people you know hold this role now.")
     kept = _confirmed(list(state.members.values()), {email.strip().lower() for email in keep_emails}, "Keep", "kept")
     roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept)
-    audit.record(audit.ROSTER_ACCEPTED, "system", count=len(kept))
+    audit.record(audit.Action.ROSTER_ACCEPTED, audit.Actor.SYSTEM, count=len(kept))
     transactions.commit()
     after = roster.verify_roster()
     if after.problem:

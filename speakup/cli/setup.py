@@ -16,6 +16,7 @@ from speakup.keys import approvals, recovery, roster_log
 from speakup.ops import audit
 from speakup.platform import transactions
 from speakup.platform.migrations import upgrade_schema
+from speakup.platform.models import KeyPurpose, Role
 
 
 @click.command("init")
@@ -30,9 +31,9 @@ def init_command(recovery_key_file: Path) -> None:
     """Create or migrate the schema and, on first run, the organisation's recovery and roster keys. Safe to run
     again."""
     upgrade_schema()
-    if recovery.organisation_public_key("recovery") is not None:
+    if recovery.organisation_public_key(KeyPurpose.RECOVERY) is not None:
         click.echo("Database is up to date. The recovery key already exists; nothing written.")
-        if recovery.organisation_public_key("roster") is None or roster_log.head() is None:
+        if recovery.organisation_public_key(KeyPurpose.ROSTER) is None or roster_log.head() is None:
             click.echo(
                 "This installation's roster log has not been started: run `speakup roster upgrade` "
                 "(docs/deploy.md, 'Upgrading to the roster log')."
@@ -44,7 +45,7 @@ def init_command(recovery_key_file: Path) -> None:
     roster_row, signing_key = recovery.create_roster_key()
     roster_log.checkpoint(signing_key, recovery_row.public_key, [])  # the log's first entry: nobody approved yet
     write_key_file(recovery_key_file, recovery.encode_recovery_file(private_key, signing_key))
-    audit.record(audit.ROSTER_KEY_CREATED, "system")
+    audit.record(audit.Action.ROSTER_KEY_CREATED, audit.Actor.SYSTEM)
     transactions.commit()
     click.echo(
         f"Recovery key written to {recovery_key_file}. "
@@ -68,7 +69,7 @@ def create_user_command(email: str, name: str, role: str, recovery_key_file: Pat
     """Create a guardian or administrator. Reads the password from standard input (one line). A guardian is
     pending until approved, unless --recovery-key-file approves them now."""
     password = sys.stdin.readline().rstrip("\r\n")
-    secrets = read_organisation_secrets(recovery_key_file) if recovery_key_file and role == "guardian" else None
+    secrets = read_organisation_secrets(recovery_key_file) if recovery_key_file and role == Role.GUARDIAN else None
     try:
         account = staff.create_user(email, name, role, password)
     except staff.AccountError as exc:
@@ -82,11 +83,11 @@ def create_user_command(email: str, name: str, role: str, recovery_key_file: Pat
             raise click.ClickException(f"Created {email}, but not approved: {exc.message}") from None
         transactions.commit()
         state = "approved with the organisation key"
-    click.echo(f"Created {role} {account.user.email}" + (f" ({state})." if role == "guardian" else "."))
+    click.echo(f"Created {role} {account.user.email}" + (f" ({state})." if role == Role.GUARDIAN else "."))
     uri = staff.totp_uri_for(account)
     if uri:
         click.echo(f"totp-uri: {uri}")
-    if role == "guardian":
+    if role == Role.GUARDIAN:
         click.echo(f"safety-code: {account.safety_code}")
         staff.tell_guardians_of_roster_change()
 
@@ -104,7 +105,7 @@ def demo_command(recovery_key_file: Path) -> None:
         raise click.ClickException("the demo guardian exists only with SPEAKUP_ENVIRONMENT=development")
     if staff.find_user(DEMO_EMAIL) is None:
         secrets = read_organisation_secrets(recovery_key_file)
-        account = staff.create_user(DEMO_EMAIL, "Demo Guardian", "guardian", DEMO_PASSWORD)
+        account = staff.create_user(DEMO_EMAIL, "Demo Guardian", Role.GUARDIAN, DEMO_PASSWORD)
         try:
             approvals.approve_with_organisation_key(account.user, secrets, account.safety_code or "")
         except approvals.ApprovalRefused as exc:

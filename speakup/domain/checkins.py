@@ -49,4 +49,4 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
         note_reporter_wrote(case, now)  # on the guardians' queue until they open the case
     elif case.detriment_after_closure is None:
         case.detriment_after_closure = False
-    audit.record(audit.CHECK_IN_GIVEN, "reporter", case_id=case.id)
+    audit.record(audit.Action.CHECK_IN_GIVEN, audit.Actor.REPORTER, case_id=case.id)

@@ -24,7 +24,7 @@ from speakup.crypto.passwords import password_problem
 from speakup.keys import account_keys, roster
 from speakup.ops import audit
 from speakup.platform import transactions
-from speakup.platform.models import Enrolment, User, db, utcnow
+from speakup.platform.models import Enrolment, Role, User, db, utcnow
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
 
@@ -64,7 +64,7 @@ def issue_link(user: User, admin: User) -> str:
             user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + timedelta(hours=hours)
         )
     )
-    audit.record(audit.ENROLMENT_LINK_ISSUED, "admin", admin.id, email=user.email)
+    audit.record(audit.Action.ENROLMENT_LINK_ISSUED, audit.Actor.ADMIN, admin.id, email=user.email)
     return token
 
 
@@ -158,9 +158,9 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     account_keys.seal_account(user, password, account_keys.password_params(), keys, totp_secret)
     user.totp_last_step = step  # the code just used cannot sign in as well
     _use_up(row)
-    audit.record(audit.ACCOUNT_ENROLLED, user.role, user.id, email=user.email)
+    audit.record(audit.Action.ACCOUNT_ENROLLED, user.role, user.id, email=user.email)
     # From the keys just made, in this request: what the person reads out is what they hold.
-    safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == "guardian" else None
+    safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == Role.GUARDIAN else None
     return Enrolled(user, safety)
 
 

@@ -89,7 +89,7 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
         created_at=minute_now(),
     )
     db.session.add(attachment)
-    audit.record(audit.ATTACHMENT_ADDED, "reporter", case_id=case.id)
+    audit.record(audit.Action.ATTACHMENT_ADDED, audit.Actor.REPORTER, case_id=case.id)
     return attachment
 
 

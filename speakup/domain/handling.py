@@ -24,12 +24,15 @@ from speakup.ops import audit, notify
 from speakup.platform import transactions
 from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
 from speakup.platform.models import (
+    Author,
     Case,
     CaseEvent,
     CaseGrant,
     CaseNote,
     CaseTheme,
+    GrantRecipient,
     Message,
+    Role,
     User,
     db,
     minute_now,
@@ -74,11 +77,11 @@ def check_message(body: object) -> str:
     )
 
 
-def post_message(case: Case, case_key: bytes, author: str, body: object, guardian: User | None = None) -> Message:
+def post_message(case: Case, case_key: bytes, author: Author, body: object, guardian: User | None = None) -> Message:
     """Adds a sealed message. A reporter's reply puts a case waiting for them back to work, and
     tells its guardians (after the commit, so nobody is told about a reply that was not kept)."""
     message = _store_message(case, case_key, author, check_message(body), guardian)
-    if author == "reporter":
+    if author == Author.REPORTER:
         guardians = guardians_of(case)
         transactions.after_commit(lambda: notify.reporter_replied(guardians))
     return message
@@ -92,27 +95,31 @@ def note_reporter_wrote(case: Case, now: datetime) -> None:
 
 
 @changes_case
-def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian: User | None) -> Message:
+def _store_message(case: Case, case_key: bytes, author: Author, text: str, guardian: User | None) -> Message:
     # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
     # latest version, so fifty at once all land, and in the order they took the lock.
     db.session.refresh(case, with_for_update=True)
-    now = minute_now() if author == "reporter" else utcnow()
+    now = minute_now() if author == Author.REPORTER else utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
-    if author == "reporter":
+    if author == Author.REPORTER:
         note_reporter_wrote(case, now)
         before, after = case.status, workflow.status_after_reporter_reply(case.status)
         _move(case, after, now)
-        audit.record(audit.MESSAGE_SENT, "reporter", case_id=case.id)
+        audit.record(audit.Action.MESSAGE_SENT, audit.Actor.REPORTER, case_id=case.id)
         if after != before:
-            audit.record(audit.STATUS_CHANGED, "reporter", case_id=case.id, from_status=before, to_status=after)
+            audit.record(
+                audit.Action.STATUS_CHANGED, audit.Actor.REPORTER, case_id=case.id, from_status=before, to_status=after
+            )
     else:
-        audit.record(audit.MESSAGE_SENT, "guardian", guardian.id if guardian else None, case_id=case.id)
+        audit.record(
+            audit.Action.MESSAGE_SENT, audit.Actor.GUARDIAN, guardian.id if guardian else None, case_id=case.id
+        )
     case.updated_at = now
     return message
 
 
 def _sealed_message(
-    case: Case, case_key: bytes, author: str, text: str, guardian: User | None, now: datetime
+    case: Case, case_key: bytes, author: Author, text: str, guardian: User | None, now: datetime
 ) -> Message:
     uid = secrets.token_hex(16)
     message = Message(
@@ -173,8 +180,8 @@ def change_status(
     reopening = case.status == workflow.CLOSED
     before = case.status
     _move(case, target, utcnow(), guardian, show_name)
-    action = audit.CASE_REOPENED if reopening else audit.STATUS_CHANGED
-    audit.record(action, "guardian", guardian.id, case_id=case.id, from_status=before, to_status=target)
+    action = audit.Action.CASE_REOPENED if reopening else audit.Action.STATUS_CHANGED
+    audit.record(action, audit.Actor.GUARDIAN, guardian.id, case_id=case.id, from_status=before, to_status=target)
 
 
 @changes_case
@@ -215,12 +222,19 @@ def close_case(
     if lesson:
         case.learning_ct = sealing.seal_text(case_key, lesson, sealing.associated_data(case.id, "learning", case.id))
         case.learning_shareable = share_learning
-    _sealed_message(case, case_key, "guardian", text, guardian, now)
+    _sealed_message(case, case_key, Author.GUARDIAN, text, guardian, now)
     before = case.status
     _move(case, workflow.CLOSED, now, guardian, show_name)
     case.outcome = str(outcome)
     case.closed_at = now
-    audit.record(audit.CASE_CLOSED, "guardian", guardian.id, case_id=case.id, from_status=before, outcome=str(outcome))
+    audit.record(
+        audit.Action.CASE_CLOSED,
+        audit.Actor.GUARDIAN,
+        guardian.id,
+        case_id=case.id,
+        from_status=before,
+        outcome=str(outcome),
+    )
 
 
 @changes_case
@@ -231,7 +245,7 @@ def assign_case(case: Case, assignee_id: object, guardian: User, expected_versio
     if assignee_id not in (None, ""):
         user_id = parse_int(assignee_id)
         assignee = db.session.get(User, user_id) if user_id is not None else None
-        if assignee is None or assignee.role != "guardian":
+        if assignee is None or assignee.role != Role.GUARDIAN:
             raise InvalidInput({"assignee": "Choose a guardian from the list"})
         if not assignee.is_active:
             raise InvalidInput({"assignee": f"{assignee.name}'s account is disabled: choose another guardian"})
@@ -241,7 +255,11 @@ def assign_case(case: Case, assignee_id: object, guardian: User, expected_versio
     case.updated_at = utcnow()
     db.session.add(CaseEvent(case_id=case.id, kind="assigned", guardian_id=guardian.id, created_at=case.updated_at))
     audit.record(
-        audit.CASE_ASSIGNED, "guardian", guardian.id, case_id=case.id, guardian_id=assignee.id if assignee else None
+        audit.Action.CASE_ASSIGNED,
+        audit.Actor.GUARDIAN,
+        guardian.id,
+        case_id=case.id,
+        guardian_id=assignee.id if assignee else None,
     )
 
 
@@ -265,7 +283,7 @@ def record_for_return(
     case.worker_group = worker_group or None
     case.detriment_reported = yes_no(detriment)
     case.updated_at = utcnow()
-    audit.record(audit.DETAILS_RECORDED, "guardian", guardian.id, case_id=case.id)
+    audit.record(audit.Action.DETAILS_RECORDED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id)
 
 
 @transactions.action
@@ -285,7 +303,7 @@ def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseN
         created_at=utcnow(),
     )
     db.session.add(note)
-    audit.record(audit.NOTE_ADDED, "guardian", guardian.id, case_id=case.id)
+    audit.record(audit.Action.NOTE_ADDED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id)
     return note
 
 
@@ -295,7 +313,7 @@ def guardians_of(case: Case) -> list[User]:
     return list(
         db.session.scalars(
             select(User)
-            .join(CaseGrant, (CaseGrant.user_id == User.id) & (CaseGrant.recipient == "guardian"))
+            .join(CaseGrant, (CaseGrant.user_id == User.id) & (CaseGrant.recipient == GrantRecipient.GUARDIAN))
             .where(CaseGrant.case_id == case.id, User.is_active.is_(True))
             .order_by(User.name)
         )
@@ -321,4 +339,4 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     if detriment is not None:
         case.detriment_reported = detriment
     case.feedback_at = minute_now()
-    audit.record(audit.FEEDBACK_GIVEN, "reporter", case_id=case.id)
+    audit.record(audit.Action.FEEDBACK_GIVEN, audit.Actor.REPORTER, case_id=case.id)

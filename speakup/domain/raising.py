@@ -281,9 +281,9 @@ def _store_new_case(
     db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
     grants.store_grants(rows)
     if recorded_by is None:
-        audit.record(audit.CASE_RAISED, "reporter", case_id=case.id)
+        audit.record(audit.Action.CASE_RAISED, audit.Actor.REPORTER, case_id=case.id)
     else:
-        audit.record(audit.CASE_RECORDED, "guardian", recorded_by.id, case_id=case.id, channel=channel)
+        audit.record(audit.Action.CASE_RECORDED, audit.Actor.GUARDIAN, recorded_by.id, case_id=case.id, channel=channel)
     raised = RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
     if sent is not None:
         answer = submissions.Answer(

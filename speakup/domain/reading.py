@@ -16,7 +16,7 @@ from speakup.crypto import sealing
 from speakup.domain import workflow
 from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, lists_for
 from speakup.ops import audit
-from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, db, minute_now
+from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db, minute_now
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,11 @@ def mark_viewed(case: Case, guardian_id: int) -> None:
     their grant, so the queue stops saying a reply is waiting for them. Committed by audit.record_reading."""
     db.session.execute(
         update(CaseGrant)
-        .where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == guardian_id)
+        .where(
+            CaseGrant.case_id == case.id,
+            CaseGrant.recipient == GrantRecipient.GUARDIAN,
+            CaseGrant.user_id == guardian_id,
+        )
         .values(read_at=minute_now(), read_writes=case.reporter_writes)
     )
-    audit.record_reading(audit.CASE_VIEWED, "guardian", guardian_id, case_id=case.id)
+    audit.record_reading(audit.Action.CASE_VIEWED, audit.Actor.GUARDIAN, guardian_id, case_id=case.id)

@@ -35,4 +35,6 @@ def record_referral(
     case.referred_to = str(referred_to)
     case.referral_ct = sealing.seal_text(case_key, text, referral_aad(case.id)) if text else None
     case.updated_at = utcnow()
-    audit.record(audit.REFERRAL_RECORDED, "guardian", guardian.id, case_id=case.id, referred_to=case.referred_to)
+    audit.record(
+        audit.Action.REFERRAL_RECORDED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id, referred_to=case.referred_to
+    )

@@ -177,8 +177,8 @@ def _shred(cases: Sequence[Case], now: datetime, sqlite: bool) -> None:
         ):
             db.session.execute(delete(model).where(model.case_id.in_(chunk)))
     for case in cases:
-        audit.record(audit.CASES_PURGED, "system", case_id=case.id)
-    audit.record(audit.CASES_PURGED, "system", count=len(ids))
+        audit.record(audit.Action.CASES_PURGED, audit.Actor.SYSTEM, case_id=case.id)
+    audit.record(audit.Action.CASES_PURGED, audit.Actor.SYSTEM, count=len(ids))
 
 
 def _shred_case_row(case: Case, now: datetime) -> None:

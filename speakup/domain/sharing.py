@@ -24,7 +24,7 @@ from speakup.crypto import sealing
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform import transactions
-from speakup.platform.models import Case, CaseEvent, CaseGrant, ShareRequest, User, db, utcnow
+from speakup.platform.models import Case, CaseEvent, CaseGrant, GrantRecipient, ShareRequest, User, db, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _excluded(case: Case, case_key: bytes) -> set[int]:
 def guardians_to_share_with(case: Case) -> list[roster.RosterMember]:
     """Guardians on the verified roster who do not hold the case yet: nobody else can be given its key."""
     holders = db.session.scalars(
-        select(CaseGrant.user_id).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian")
+        select(CaseGrant.user_id).where(CaseGrant.case_id == case.id, CaseGrant.recipient == GrantRecipient.GUARDIAN)
     )
     members = roster.current_roster().guardians(exclude_ids=tuple(holders))
     return sorted(members, key=lambda member: member.name)
@@ -67,7 +67,7 @@ def share_with(case: Case, case_key: bytes, to: roster.RosterMember, by: User) -
     _excluded(case, case_key)
     if not grants.share_case(case, case_key, to):
         return False
-    audit.record(audit.CASE_SHARED, "guardian", by.id, case_id=case.id, guardian_id=to.id, reason=None)
+    audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, by.id, case_id=case.id, guardian_id=to.id, reason=None)
     return True
 
 
@@ -77,7 +77,7 @@ def share_all_cases(me: User, private_key: bytes, to: roster.RosterMember) -> gr
     result = grants.share_cases(
         grants.guardian_case_ids(me.id), lambda case: grants.guardian_case_key(case, me.id, private_key), to
     )
-    audit.record(audit.CASE_SHARED, "guardian", me.id, guardian_id=to.id, count=result.shared)
+    audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, me.id, guardian_id=to.id, count=result.shared)
     return result
 
 
@@ -113,7 +113,7 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
         created_at=utcnow(),
     )
     db.session.add(request)
-    audit.record(audit.SHARE_REQUESTED, "guardian", requester.id, case_id=case.id)
+    audit.record(audit.Action.SHARE_REQUESTED, audit.Actor.GUARDIAN, requester.id, case_id=case.id)
     return request
 
 
@@ -159,7 +159,7 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
     db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=utcnow()))
     # No guardian id: with the reason beside it, it would name the guardian the concern is about.
-    audit.record(audit.CASE_SHARED, "guardian", confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
+    audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
     return request
 
 
@@ -167,4 +167,4 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
 def cancel(case: Case, case_key: bytes, uid: str, guardian: User) -> None:
     _find(case, case_key, uid)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
-    audit.record(audit.SHARE_REQUEST_CANCELLED, "guardian", guardian.id, case_id=case.id)
+    audit.record(audit.Action.SHARE_REQUEST_CANCELLED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id)

@@ -28,11 +28,12 @@ from speakup.keys.account_keys import InvalidCredentials, password_params
 from speakup.ops import audit, notify
 from speakup.platform import transactions
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import CaseGrant, StaffSession, User, db, utcnow
+from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db, utcnow
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("guardian", "admin")
+# Plain strings, not members: click.Choice shows an Enum member by its name.
+ROLES = tuple(role.value for role in Role)
 # One address: a local part, one "@", a dotted domain; no spaces, commas or angle brackets, so an
 # email to a guardian can never be sent to a second, smuggled-in address.
 # The domain's labels are never empty, so "gita@trust.example." cannot pass for gita@trust.example on the Team page.
@@ -99,7 +100,7 @@ def _check_new_account(email: str, name: str, role: str) -> None:
 
 @one_place_in_the_log
 def create_user(
-    email: str, name: str, role: str, password: str, actor_type: str = "system", actor_id: int | None = None
+    email: str, name: str, role: str, password: str, actor_type: str = audit.Actor.SYSTEM, actor_id: int | None = None
 ) -> NewAccount:
     """An account whose password the caller already has (the command line, for the person running it). A
     guardian made this way is pending until approved (speakup/keys/roster.py)."""
@@ -114,7 +115,7 @@ def create_user(
     account_keys.seal_account(user, password, password_params(), keys, totp_secret)
     db.session.add(user)
     db.session.flush()
-    audit.record(audit.ACCOUNT_CREATED, actor_type, actor_id, email=email, role=role)
+    audit.record(audit.Action.ACCOUNT_CREATED, actor_type, actor_id, email=email, role=role)
     _note_guardian_change(roster_log.ADDED, user)
     return NewAccount(user, totp_secret, roster.safety_code_held(keys.private_key, keys.signing_key))
 
@@ -137,10 +138,10 @@ def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
     user = User(email=email, name=name.strip(), role=role)
     db.session.add(user)
     db.session.flush()
-    audit.record(audit.ACCOUNT_CREATED, "admin", admin.id, email=email, role=role)
+    audit.record(audit.Action.ACCOUNT_CREATED, audit.Actor.ADMIN, admin.id, email=email, role=role)
     _note_guardian_change(roster_log.ADDED, user)
     token = enrolment.issue_link(user, admin)
-    if role == "guardian":
+    if role == Role.GUARDIAN:
         transactions.after_commit(tell_guardians_of_roster_change)
     return EnrolmentLink(user, token)
 
@@ -158,7 +159,7 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, accoun
         # Spend the same Argon2id effort so the answer's timing does not reveal whether the email exists.
         account_keys.derive_password_key(password, password_keys.new_salt(), password_params())
         # What was typed is never recorded: a password typed into the email field must not be kept.
-        audit.record(audit.SIGN_IN_FAILED, "system", user.id if user else None)
+        audit.record(audit.Action.SIGN_IN_FAILED, audit.Actor.SYSTEM, user.id if user else None)
         raise InvalidCredentials()
     try:
         unlocked = account_keys.unlock_account(user, password)
@@ -166,11 +167,11 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, accoun
             _check_security_code(user, unlocked.totp_secret, security_code)
     except InvalidCredentials:
         db.session.rollback()  # a signing key made while unlocking is kept only for a complete sign-in
-        audit.record(audit.SIGN_IN_FAILED, user.role, user.id)  # kept: the request commits what it recorded
+        audit.record(audit.Action.SIGN_IN_FAILED, user.role, user.id)
         raise
     if not account_keys.holds_stored_keys(user, unlocked.keys):
         _keys_changed(user)
-    audit.record(audit.SIGN_IN_OK, user.role, user.id)
+    audit.record(audit.Action.SIGN_IN_OK, user.role, user.id)
     purge_expired_sessions()  # each sign-in also sweeps away sessions nobody can use any more
     return user, unlocked.keys
 
@@ -191,12 +192,12 @@ def _keys_changed(user: User) -> None:
 def _record_keys_changed(user: User) -> None:
     reason = "the public keys stored for the account are not the ones its password opens"
     logger.warning("Roster alarm: account %s: %s", user.id, reason)
-    audit.record(audit.ROSTER_ALARM, "system", guardian_id=user.id, reason=reason)
+    audit.record(audit.Action.ROSTER_ALARM, audit.Actor.SYSTEM, guardian_id=user.id, reason=reason)
     _note_guardian_change(roster_log.KEYS_MISMATCH, user)
 
 
 def _note_guardian_change(kind: str, user: User) -> None:
-    if user.role == "guardian":
+    if user.role == Role.GUARDIAN:
         roster_log.note(kind, user)
 
 
@@ -244,7 +245,7 @@ def change_password(user: User, current_password: str, new_password: str, keep_s
         raise AccountError(problem, "new_password")
     account_keys.seal_account(user, new_password, password_params(), unlocked.keys, unlocked.totp_secret)
     ended = sessions.end_other_staff_sessions(user.id, keep_session_id)
-    audit.record(audit.PASSWORD_CHANGED, user.role, user.id, count=ended)
+    audit.record(audit.Action.PASSWORD_CHANGED, user.role, user.id, count=ended)
 
 
 @one_place_in_the_log
@@ -260,12 +261,12 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
     account_keys.clear_account_keys(user)
     _note_guardian_change(roster_log.RESET, user)
     removed = db.session.execute(
-        CaseGrant.__table__.delete().where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user.id)
+        CaseGrant.__table__.delete().where(CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user.id)
     ).rowcount
     db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
-    audit.record(audit.PASSWORD_RESET, "admin", admin.id, email=user.email, count=removed)
+    audit.record(audit.Action.PASSWORD_RESET, audit.Actor.ADMIN, admin.id, email=user.email, count=removed)
     token = enrolment.issue_link(user, admin)
-    if user.role == "guardian":
+    if user.role == Role.GUARDIAN:
         transactions.after_commit(tell_guardians_of_roster_change)
     return EnrolmentLink(user, token)
 
@@ -283,9 +284,9 @@ def set_active(user: User, active: bool, admin: User) -> None:
         db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
     # Enabling a guardian again makes them pending: back on the roster only by approval, with the safety code.
     _note_guardian_change(roster_log.ENABLED if active else roster_log.DISABLE, user)
-    action = audit.ACCOUNT_ENABLED if active else audit.ACCOUNT_DISABLED
-    audit.record(action, "admin", admin.id, email=user.email)
-    if user.role == "guardian":
+    action = audit.Action.ACCOUNT_ENABLED if active else audit.Action.ACCOUNT_DISABLED
+    audit.record(action, audit.Actor.ADMIN, admin.id, email=user.email)
+    if user.role == Role.GUARDIAN:
         transactions.after_commit(tell_guardians_of_roster_change)
 
 

@@ -77,7 +77,13 @@ def escalate_to_stage_2(case: Case, guardian: User, expected_version: int | None
     case.next_due = workflow.next_due(case.status, case.acknowledge_by, case.feedback_by)
     case.updated_at = now
     db.session.add(CaseEvent(case_id=case.id, kind="escalated", guardian_id=guardian.id, created_at=now))
-    audit.record(audit.CASE_ESCALATED, "guardian", guardian.id, case_id=case.id, respond_by=due.feedback_by.isoformat())
+    audit.record(
+        audit.Action.CASE_ESCALATED,
+        audit.Actor.GUARDIAN,
+        guardian.id,
+        case_id=case.id,
+        respond_by=due.feedback_by.isoformat(),
+    )
 
 
 def parse_date(day: object, month: object, year: object) -> date:
@@ -152,8 +158,8 @@ def extend_deadline(
     case.updated_at = now
     db.session.add(CaseEvent(case_id=case.id, kind="extended", guardian_id=guardian.id, created_at=now))
     audit.record(
-        audit.DEADLINE_EXTENDED,
-        "guardian",
+        audit.Action.DEADLINE_EXTENDED,
+        audit.Actor.GUARDIAN,
         guardian.id,
         case_id=case.id,
         from_date=previous.isoformat(),

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from speakup.domain import workflow
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import Case, CaseGrant, CaseTheme, User, db
+from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, User, db
 
 PAGE_SIZE = 25
 ASSIGNED = {"me": "Assigned to me", "unassigned": "Unassigned"}
@@ -95,15 +95,21 @@ class QueuePage:
 
 
 def _held_by(user_id: int) -> tuple:
-    return CaseGrant.case_id == Case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+    return CaseGrant.case_id == Case.id, CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id
 
 
-def _reply_waiting(user_id: int):
-    """The reporter wrote since this guardian last opened the case (or they never have)."""
+def reply_waiting(user_id: int) -> ColumnElement[bool]:
+    """A reply waits for this guardian: the reporter wrote (a message, a file, detriment at a check-in) since they
+    last opened the case, or they never have, whatever its status. The one definition: the queue filters on it,
+    lists closed cases by it and marks its rows with it (``_waiting_among``), so the three cannot disagree."""
     unread = exists().where(
         *_held_by(user_id), or_(CaseGrant.read_writes.is_(None), CaseGrant.read_writes < Case.reporter_writes)
     )
     return and_(Case.reporter_writes > 0, unread)
+
+
+def _waiting_among(ids: list[int], user_id: int) -> set[int]:
+    return set(db.session.scalars(select(Case.id).where(Case.id.in_(ids), reply_waiting(user_id))))
 
 
 _COLUMNS = (
@@ -112,8 +118,6 @@ _COLUMNS = (
     Case.created_at,
     Case.status,
     Case.next_due,
-    Case.reporter_wrote_at,
-    Case.reporter_writes,
     Case.detriment_after_closure,
     User.name,
 )
@@ -141,7 +145,7 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
         closed = db.session.execute(
             select(*_COLUMNS)
             .outerjoin(User, User.id == Case.assigned_to_id)
-            .where(Case.status == workflow.CLOSED, _reply_waiting(user_id))
+            .where(Case.status == workflow.CLOSED, reply_waiting(user_id))
             .order_by(Case.reporter_wrote_at.desc())
             .limit(PAGE_SIZE)
         ).all()
@@ -166,7 +170,7 @@ def _filtered(query, filters: QueueFilters, user_id: int, today: date):
     elif filters.due == "week":
         query = query.where(Case.next_due >= today, Case.next_due <= today + timedelta(days=7))
     if filters.replies == "waiting":
-        query = query.where(_reply_waiting(user_id))
+        query = query.where(reply_waiting(user_id))
     return query
 
 
@@ -181,13 +185,7 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
     )
     for case_id, theme in theme_rows:
         themes.setdefault(case_id, []).append(theme)
-    read_writes = dict(
-        db.session.execute(
-            select(CaseGrant.case_id, CaseGrant.read_writes).where(
-                CaseGrant.case_id.in_(ids), CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
-            )
-        ).all()
-    )
+    waiting = _waiting_among(ids, user_id)
     return [
         QueueRow(
             address=row.id,
@@ -199,8 +197,7 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
             next_due=row.next_due,
             deadline=workflow.deadline_state(row.next_due, today, soon_days),
             detriment_after_closure=bool(row.detriment_after_closure),
-            reply_waiting=row.reporter_writes > 0
-            and (read_writes.get(row.id) is None or read_writes[row.id] < row.reporter_writes),
+            reply_waiting=row.id in waiting,
         )
         for row in found
     ]
@@ -212,7 +209,7 @@ def due_soon_counts(today: date, soon_days: int) -> dict[int, int]:
         select(CaseGrant.user_id, func.count(Case.id))
         .join(Case, Case.id == CaseGrant.case_id)
         .where(
-            CaseGrant.recipient == "guardian",
+            CaseGrant.recipient == GrantRecipient.GUARDIAN,
             Case.next_due.is_not(None),
             Case.next_due <= today + timedelta(days=soon_days),
         )

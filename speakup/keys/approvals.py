@@ -9,7 +9,7 @@ from speakup.crypto import signing
 from speakup.keys import account_keys, recovery, roster_log
 from speakup.keys.roster import Roster, current_roster, safety_code_of
 from speakup.ops import audit
-from speakup.platform.models import User
+from speakup.platform.models import Role, User
 
 
 class ApprovalRefused(Exception):
@@ -27,7 +27,7 @@ def _check_approvable(user: User, verified: Roster) -> None:
             "Nobody can be approved while the roster has an alarm: tell your Freedom to Speak Up lead, who must "
             "check it with the organisation key (speakup roster accept)"
         )
-    if user.role != "guardian":
+    if user.role != Role.GUARDIAN:
         raise ApprovalRefused(f"{user.name} is not a guardian: administrators need no approval")
     if not user.is_active:
         raise ApprovalRefused(f"{user.name}'s account is disabled")
@@ -76,7 +76,7 @@ def approve_by_guardian(user: User, approver: User, approver_keys: account_keys.
         raise ApprovalRefused(f"You have already approved {user.name}: another guardian must approve them too")
     _check_code(user, typed_code)
     roster_log.approve(user, approver.id, signing_key)
-    audit.record(audit.GUARDIAN_APPROVED, "guardian", approver.id, email=user.email, by="guardian")
+    audit.record(audit.Action.GUARDIAN_APPROVED, audit.Actor.GUARDIAN, approver.id, email=user.email, by=Role.GUARDIAN)
 
 
 def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecrets, typed_code: str) -> None:
@@ -94,4 +94,4 @@ def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecr
     _check_approvable(user, current_roster())
     _check_code(user, typed_code)
     roster_log.approve(user, roster_log.ORGANISATION, secrets.signing_key)
-    audit.record(audit.GUARDIAN_APPROVED, "system", email=user.email, by=roster_log.ORGANISATION)
+    audit.record(audit.Action.GUARDIAN_APPROVED, audit.Actor.SYSTEM, email=user.email, by=roster_log.ORGANISATION)

@@ -14,6 +14,7 @@ from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, exclude
 from speakup.platform.models import (
     Case,
     CaseGrant,
+    GrantRecipient,
     db,
     minute_now,
 )
@@ -28,7 +29,7 @@ class NoGrant(Exception):
 
 
 def _grant_values(
-    case_id: int, recipient: str, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
+    case_id: int, recipient: GrantRecipient, wrapped_key: bytes, user_id: int | None = None, salt: bytes | None = None
 ) -> dict[str, object]:
     return {
         "case_id": case_id,
@@ -42,7 +43,7 @@ def _grant_values(
 
 
 def _guardian_grant(case_id: int, case_key: bytes, user_id: int, public_key: bytes) -> dict[str, object]:
-    return _grant_values(case_id, "guardian", kem.wrap_case_key(case_key, public_key, case_id), user_id)
+    return _grant_values(case_id, GrantRecipient.GUARDIAN, kem.wrap_case_key(case_key, public_key, case_id), user_id)
 
 
 class Recipient(Protocol):
@@ -65,11 +66,11 @@ def wrap_new_case_key(
     """A new case's grant rows: its key wrapped for each guardian, the recovery key and the reporter's access
     code. Touches no database, so it can run before the transaction that stores them (``store_grants``)."""
     rows = [_guardian_grant(case_id, case_key, guardian.id, guardian.public_key) for guardian in guardians]
-    rows.append(_grant_values(case_id, "recovery", kem.wrap_case_key(case_key, recovery_key, case_id)))
+    rows.append(_grant_values(case_id, GrantRecipient.RECOVERY, kem.wrap_case_key(case_key, recovery_key, case_id)))
     salt = password_keys.new_salt()
     code_key = access_codes.access_code_key(normalised_code, salt, case_id)
     sealed = sealing.seal(code_key, case_key, sealing.associated_data(case_id, "reporter-grant", 0))
-    rows.append(_grant_values(case_id, "reporter", sealed, salt=salt))
+    rows.append(_grant_values(case_id, GrantRecipient.REPORTER, sealed, salt=salt))
     return rows
 
 
@@ -84,7 +85,7 @@ def store_grants(rows: list[dict[str, object]]) -> None:
 def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
     grant = db.session.scalar(
         select(CaseGrant).where(
-            CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+            CaseGrant.case_id == case.id, CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id
         )
     )
     if grant is None:
@@ -99,7 +100,9 @@ def holds_grant(case_id: int, user_id: int) -> bool:
     return (
         db.session.scalar(
             select(CaseGrant.id).where(
-                CaseGrant.case_id == case_id, CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id
+                CaseGrant.case_id == case_id,
+                CaseGrant.recipient == GrantRecipient.GUARDIAN,
+                CaseGrant.user_id == user_id,
             )
         )
         is not None
@@ -134,7 +137,9 @@ def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: R
     shared = held = excluded = unknown = 0
     held_ids = set(
         db.session.scalars(
-            select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == to_user.id)
+            select(CaseGrant.case_id).where(
+                CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == to_user.id
+            )
         )
     )
     for case_id in case_ids:
@@ -159,7 +164,7 @@ def guardian_case_ids(user_id: int) -> list[int]:
     return list(
         db.session.scalars(
             select(CaseGrant.case_id)
-            .where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
+            .where(CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id)
             .order_by(CaseGrant.case_id)
         )
     )
@@ -175,7 +180,7 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
     # One indexed query, found or not, so the answer takes the same time either way.
     row = db.session.execute(
         select(Case, CaseGrant)
-        .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == "reporter"))
+        .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == GrantRecipient.REPORTER))
         .where(Case.access_lookup_id == lookup)
     ).first()
     case, grant = (row[0], row[1]) if row is not None and normalised is not None else (None, None)

@@ -15,6 +15,8 @@ from speakup.platform.models import (
     Case,
     CaseExclusion,
     CaseGrant,
+    GrantRecipient,
+    KeyPurpose,
     OrganisationKey,
     db,
 )
@@ -33,7 +35,7 @@ class WrongRecoveryKey(Exception):
 
 
 def recovery_public_key() -> bytes:
-    row = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+    row = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.RECOVERY))
     if row is None:
         raise RecoveryKeyMissing()
     return row.public_key
@@ -42,13 +44,15 @@ def recovery_public_key() -> bytes:
 def recovery_case_ids() -> list[int]:
     return list(
         db.session.scalars(
-            select(CaseGrant.case_id).where(CaseGrant.recipient == "recovery").order_by(CaseGrant.case_id)
+            select(CaseGrant.case_id).where(CaseGrant.recipient == GrantRecipient.RECOVERY).order_by(CaseGrant.case_id)
         )
     )
 
 
 def recovery_case_key(case: Case, recovery_private_key: bytes) -> bytes:
-    grant = db.session.scalar(select(CaseGrant).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "recovery"))
+    grant = db.session.scalar(
+        select(CaseGrant).where(CaseGrant.case_id == case.id, CaseGrant.recipient == GrantRecipient.RECOVERY)
+    )
     if grant is None:
         raise NoGrant()
     return kem.unwrap_case_key(grant.wrapped_key, recovery_private_key, case.id)
@@ -57,7 +61,7 @@ def recovery_case_key(case: Case, recovery_private_key: bytes) -> bytes:
 def create_recovery_key() -> tuple[OrganisationKey, bytes]:
     """Returns the stored public row and the private key, which the caller writes once to a file."""
     keypair = kem.generate_keypair()
-    row = OrganisationKey(purpose="recovery", public_key=keypair.public_bytes, protocol=sealing.PROTOCOL)
+    row = OrganisationKey(purpose=KeyPurpose.RECOVERY, public_key=keypair.public_bytes, protocol=sealing.PROTOCOL)
     db.session.add(row)
     return row, keypair.private_bytes
 
@@ -66,12 +70,12 @@ def create_roster_key() -> tuple[OrganisationKey, bytes]:
     """The organisation signing key at the root of the roster: the public half stored (its fingerprint is what
     SPEAKUP_ROSTER_ROOT pins), the private half returned to be written to the recovery key file."""
     keypair = signing.generate_signing_keypair()
-    row = OrganisationKey(purpose="roster", public_key=keypair.public_bytes, protocol=sealing.PROTOCOL)
+    row = OrganisationKey(purpose=KeyPurpose.ROSTER, public_key=keypair.public_bytes, protocol=sealing.PROTOCOL)
     db.session.add(row)
     return row, keypair.private_bytes
 
 
-def organisation_public_key(purpose: str) -> bytes | None:
+def organisation_public_key(purpose: KeyPurpose) -> bytes | None:
     return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == purpose))
 
 
@@ -125,7 +129,7 @@ def _is_organisation_key(signing_public: bytes) -> bool:
     pinned = roster.pinned_root()
     if pinned:
         return signing.normalise_fingerprint(signing.roster_fingerprint(signing_public)) == pinned
-    return signing_public == organisation_public_key("roster")
+    return signing_public == organisation_public_key(KeyPurpose.ROSTER)
 
 
 def seal_legacy_exclusions(recovery_private_key: bytes, seal_missing: bool = False) -> int:

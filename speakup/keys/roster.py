@@ -38,7 +38,7 @@ from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log
 from speakup.ops import audit
 from speakup.platform import transactions
-from speakup.platform.models import OrganisationKey, User, db, utcnow
+from speakup.platform.models import KeyPurpose, OrganisationKey, Role, User, db, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ _ROW_COLUMNS = (User.id, User.email, User.name, User.role, User.is_active, User.
 
 def _guardian_rows() -> list[Row]:
     """Every guardian account's columns the roster compares (rows, not loaded accounts: this runs for every concern)."""
-    return list(db.session.execute(select(*_ROW_COLUMNS).where(User.role == "guardian")))
+    return list(db.session.execute(select(*_ROW_COLUMNS).where(User.role == Role.GUARDIAN)))
 
 
 def pinned_root() -> str | None:
@@ -108,7 +108,7 @@ def pinned_root() -> str | None:
 
 
 def stored_root_key() -> bytes | None:
-    return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == "roster"))
+    return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == KeyPurpose.ROSTER))
 
 
 def _root_slot(pinned: str | None, stored_root: bytes | None) -> str | None:
@@ -285,7 +285,7 @@ def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
     for user_id, reason in new:
         # The account id and the reason only: no name or email in the log.
         logger.warning("Roster alarm: %s: %s", f"guardian account {user_id}" if user_id else "the roster", reason)
-        audit.record(audit.ROSTER_ALARM, "system", guardian_id=user_id, reason=reason)
+        audit.record(audit.Action.ROSTER_ALARM, audit.Actor.SYSTEM, guardian_id=user_id, reason=reason)
         already.add((user_id, reason))
         # Raised for good once committed with the request: if the request fails, the next one raises it again.
         transactions.if_rolled_back(lambda alarm=(user_id, reason): already.discard(alarm))
@@ -310,7 +310,7 @@ def state_of(user: User, roster: Roster) -> str:
     """What the Team and accounts pages show: disabled, pending (not set up, or waiting for approval), approved."""
     if not user.is_active:
         return "disabled"
-    if user.role != "guardian":
+    if user.role != Role.GUARDIAN:
         return "active" if user.is_enrolled else "pending"
     return "approved" if roster.member(user.id) is not None else "pending"
 

@@ -36,7 +36,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from speakup.crypto import sealing, signing
-from speakup.platform.models import RosterEntry, User, db, utcnow
+from speakup.platform.models import Role, RosterEntry, User, db, utcnow
 
 CONTEXT = "roster-log"
 ORGANISATION = "organisation"
@@ -247,7 +247,7 @@ def _is_subject(subject: object, user_id: object) -> bool:
         isinstance(subject, dict)
         and isinstance(user_id, int)
         and subject.get("user_id") == user_id
-        and subject.get("role") == "guardian"
+        and subject.get("role") == Role.GUARDIAN
         and unb64(subject.get("hpke_public")) is not None
         and isinstance(subject.get("email"), str)
     )

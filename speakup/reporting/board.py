@@ -21,7 +21,7 @@ from speakup.crypto import sealing
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, quarter_of
-from speakup.platform.models import Case, CaseGrant, CaseTheme, db
+from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 
 # NHS.UK palette: blue, dark blue, green, warm yellow, grey.
@@ -299,7 +299,7 @@ def shared_learning(
     The text is sealed with each case, so it is opened with the viewing guardian's own key, and only
     for cases they hold; the board never needs a key of its own.
     """
-    held = select(CaseGrant.case_id).where(CaseGrant.recipient == "guardian", CaseGrant.user_id == user_id)
+    held = select(CaseGrant.case_id).where(CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id)
     cases = db.session.scalars(
         select(Case)
         .where(Case.learning_shareable.is_(True), Case.closed_at >= since, Case.id.in_(held))

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, flash, get_flashed_messages, redir
 from flask_login import current_user, login_required
 
 from speakup.domain import staff
-from speakup.platform.models import User
+from speakup.platform.models import Role, User
 from speakup.web import once
 from speakup.web.forms import DomainForm
 
@@ -27,14 +27,14 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user.user.role != "admin":
+        if current_user.user.role != Role.ADMIN:
             abort(403)
         return view(*args, **kwargs)
 
     return wrapped
 
 
-ROLE_LABELS = {"guardian": "Guardian", "admin": "Administrator"}
+ROLE_LABELS = {Role.GUARDIAN: "Guardian", Role.ADMIN: "Administrator"}
 
 # The slot the enrolment link is kept in for the page after the POST; its values are the account's id, the link's
 # token and whether it was a reset. Its name only ever meets once.keep/once.kept.
@@ -56,7 +56,7 @@ def _notice(category: str, user_id: str) -> str:
     if category == DISABLED:
         return f"{user.name}'s account is now disabled."
     notice = f"{user.name}'s account is now enabled."
-    if user.role == "guardian":
+    if user.role == Role.GUARDIAN:
         notice += " They can sign in, and read concerns again once guardians approve them on the Team page."
     return notice
 

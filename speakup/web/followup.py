@@ -17,7 +17,7 @@ from speakup.keys import grants, sessions
 from speakup.platform import imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import utcnow
+from speakup.platform.models import Author, utcnow
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
@@ -187,7 +187,7 @@ def reply():
     case, case_key = current
     to_case = url_for("followup.case_page") + "#messages"
     try:
-        handling.post_message(case, case_key, "reporter", form.values["body"])
+        handling.post_message(case, case_key, Author.REPORTER, form.values["body"])
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:

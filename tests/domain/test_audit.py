@@ -18,13 +18,13 @@ from speakup.platform.models import AuditEvent, db
 def _seed(app, count: int = 5) -> list[int]:
     """Several committed events of different kinds; returns their ids in order."""
     events = [
-        (audit.SIGN_IN_OK, "guardian", 1, None, {"email": "gita@example.org"}),
-        (audit.CASE_RAISED, "reporter", None, 7, {"status": "new"}),
-        (audit.CASE_VIEWED, "guardian", 1, 7, {}),
-        (audit.STATUS_CHANGED, "guardian", 1, 7, {"from_status": "new", "to_status": "acknowledged"}),
-        (audit.EXPORT, "admin", 2, None, {"count": 3, "format": "csv", "period": "2024-Q1"}),
-        (audit.CASE_SHARED, "guardian", 1, 7, {"guardian_id": 3}),
-        (audit.SIGN_OUT, "guardian", 1, None, {}),
+        (audit.Action.SIGN_IN_OK, "guardian", 1, None, {"email": "gita@example.org"}),
+        (audit.Action.CASE_RAISED, "reporter", None, 7, {"status": "new"}),
+        (audit.Action.CASE_VIEWED, "guardian", 1, 7, {}),
+        (audit.Action.STATUS_CHANGED, "guardian", 1, 7, {"from_status": "new", "to_status": "acknowledged"}),
+        (audit.Action.EXPORT, "admin", 2, None, {"count": 3, "format": "csv", "period": "2024-Q1"}),
+        (audit.Action.CASE_SHARED, "guardian", 1, 7, {"guardian_id": 3}),
+        (audit.Action.SIGN_OUT, "guardian", 1, None, {}),
     ]
     with app.app_context():
         ids = []
@@ -75,8 +75,8 @@ def test_a_chain_of_several_events_verifies_and_links_each_row_to_the_one_before
 
 def test_several_events_in_one_transaction_chain_onto_each_other(app):
     with app.app_context():
-        first = audit.record(audit.CASE_CLOSED, "guardian", 1, 9, outcome="resolved")
-        second = audit.record(audit.MESSAGE_SENT, "guardian", 1, 9)
+        first = audit.record(audit.Action.CASE_CLOSED, "guardian", 1, 9, outcome="resolved")
+        second = audit.record(audit.Action.MESSAGE_SENT, "guardian", 1, 9)
         assert second.prev_hash == first.hash
         db.session.commit()
     assert _verify(app) is None
@@ -98,17 +98,17 @@ def _hash_of(event_id: int) -> str:
 def test_case_trail_lists_one_cases_events_oldest_first(app):
     _seed(app, 7)
     with app.app_context():
-        audit.record(audit.NOTE_ADDED, "guardian", 1, 8)
+        audit.record(audit.Action.NOTE_ADDED, "guardian", 1, 8)
         db.session.commit()
         trail = audit.case_trail(7)
         assert [event.action for event in trail] == [
-            audit.CASE_RAISED,
-            audit.CASE_VIEWED,
-            audit.STATUS_CHANGED,
-            audit.CASE_SHARED,
+            audit.Action.CASE_RAISED,
+            audit.Action.CASE_VIEWED,
+            audit.Action.STATUS_CHANGED,
+            audit.Action.CASE_SHARED,
         ]
         assert [event.id for event in trail] == sorted(event.id for event in trail)
-        assert [event.action for event in audit.case_trail(8)] == [audit.NOTE_ADDED]
+        assert [event.action for event in audit.case_trail(8)] == [audit.Action.NOTE_ADDED]
         assert audit.case_trail(999) == []
 
 
@@ -283,7 +283,7 @@ def test_an_anchored_event_rewritten_with_the_chain_relinked_is_caught(app, runn
     _anchor(runner, anchors)
     _execute(app, "DELETE FROM audit_events WHERE id = :id", id=ids[-1])
     with app.app_context():
-        audit.record(audit.SIGN_OUT, "guardian", 1)
+        audit.record(audit.Action.SIGN_OUT, "guardian", 1)
         db.session.commit()
         db.session.execute(text("UPDATE audit_events SET id = :old WHERE id = (SELECT max(id) FROM audit_events)"),
                            {"old": ids[-1]})  # fmt: skip
@@ -313,21 +313,21 @@ def test_anchor_refuses_a_broken_chain_and_verify_refuses_a_bad_anchor_file(app,
     [
         (("concern_text", "guardian", 1), {}),
         (("SIGN_IN_OK", "guardian", 1), {}),
-        ((audit.CASE_VIEWED, "hacker", 1), {}),
-        ((audit.CASE_RAISED, "reporter", 5), {}),  # a reporter has no id
-        ((audit.CASE_VIEWED, "guardian", "1"), {}),
-        ((audit.CASE_VIEWED, "guardian", 1, True), {}),
-        ((audit.CASE_RAISED, "reporter", None, 7), {"what_happened": "The night shift was left unsafe."}),
-        ((audit.CASE_RAISED, "reporter", None, 7), {"access_code": "ABCD"}),
-        ((audit.CASE_RAISED, "reporter", None, 7), {"email": "someone@example.org"}),
-        ((audit.MESSAGE_SENT, "guardian", 1, 7), {"body": "hello"}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"status": ["new", "closed"]}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"status": {"to": "closed"}}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"count": 1.5}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"reason": b"bytes"}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"reason": datetime(2024, 1, 1)}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"reason": "x" * 255}),
-        ((audit.STATUS_CHANGED, "guardian", 1, 7), {"reason": "first line\nsecond line"}),
+        ((audit.Action.CASE_VIEWED, "hacker", 1), {}),
+        ((audit.Action.CASE_RAISED, "reporter", 5), {}),  # a reporter has no id
+        ((audit.Action.CASE_VIEWED, "guardian", "1"), {}),
+        ((audit.Action.CASE_VIEWED, "guardian", 1, True), {}),
+        ((audit.Action.CASE_RAISED, "reporter", None, 7), {"what_happened": "The night shift was left unsafe."}),
+        ((audit.Action.CASE_RAISED, "reporter", None, 7), {"access_code": "ABCD"}),
+        ((audit.Action.CASE_RAISED, "reporter", None, 7), {"email": "someone@example.org"}),
+        ((audit.Action.MESSAGE_SENT, "guardian", 1, 7), {"body": "hello"}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"status": ["new", "closed"]}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"status": {"to": "closed"}}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"count": 1.5}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"reason": b"bytes"}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"reason": datetime(2024, 1, 1)}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"reason": "x" * 255}),
+        ((audit.Action.STATUS_CHANGED, "guardian", 1, 7), {"reason": "first line\nsecond line"}),
     ],
 )
 def test_record_refuses_what_is_not_a_plain_allowed_fact(app, args, detail):
@@ -345,15 +345,14 @@ def test_record_refuses_an_access_code_even_under_an_allowed_key(app):
     with app.app_context():
         for value in (code, code.replace("-", "").lower()):
             with pytest.raises(ValueError, match="access code"):
-                audit.record(audit.RECOVERY, "system", reason=value)
+                audit.record(audit.Action.RECOVERY, "system", reason=value)
         db.session.commit()
     assert _count(app) == 0
 
 
 def test_every_action_constant_is_accepted(app):
     with app.app_context():
-        names = [name for name in dir(audit) if name.isupper() and getattr(audit, name) in audit.ACTIONS]
-        assert {getattr(audit, name) for name in names} == audit.ACTIONS
+        assert set(audit.Action) == audit.ACTIONS
         for action in sorted(audit.ACTIONS):
             audit.record(action, "system")
         db.session.commit()
@@ -364,11 +363,11 @@ def test_every_action_constant_is_accepted(app):
 def test_a_rolled_back_transaction_leaves_no_event_and_the_chain_continues(app):
     ids = _seed(app, 2)
     with app.app_context():
-        audit.record(audit.CASE_CLOSED, "guardian", 1, 7, outcome="resolved")
+        audit.record(audit.Action.CASE_CLOSED, "guardian", 1, 7, outcome="resolved")
         db.session.rollback()
     assert _count(app) == 2
     with app.app_context():
-        event = audit.record(audit.CASE_REOPENED, "guardian", 1, 7)
+        event = audit.record(audit.Action.CASE_REOPENED, "guardian", 1, 7)
         db.session.commit()
         assert event.prev_hash == _hash_of(ids[-1])
     assert _verify(app) is None
@@ -385,7 +384,7 @@ def test_concurrent_writers_keep_one_linear_chain(app):
             with app.app_context():
                 start.wait()
                 for _ in range(per_thread):
-                    audit.record(audit.CASE_VIEWED, "guardian", 1, 7)
+                    audit.record(audit.Action.CASE_VIEWED, "guardian", 1, 7)
                     db.session.commit()
                 db.session.remove()
         except BaseException as exc:  # reported below, in the test's thread

@@ -339,9 +339,9 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
         # Audited: one event per case and one for the run, and the chain holds.
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.id > audit_before)).all()
         assert [(e.action, e.actor_type, e.case_id) for e in events] == [
-            (audit.CASES_PURGED, "system", old.id),
-            (audit.CASES_PURGED, "system", seeded["old_anonymous"].id),
-            (audit.CASES_PURGED, "system", None),
+            (audit.Action.CASES_PURGED, "system", old.id),
+            (audit.Action.CASES_PURGED, "system", seeded["old_anonymous"].id),
+            (audit.Action.CASES_PURGED, "system", None),
         ]
         assert audit.detail_of(events[-1]) == {"count": 2}
         assert audit.check_chain().broken is None
@@ -370,7 +370,7 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
     assert again.exit_code == 0 and "Purged 0 cases" in again.output
     with app.app_context():
         last = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
-        assert (last.action, last.case_id, audit.detail_of(last)) == (audit.CASES_PURGED, None, {"count": 0})
+        assert (last.action, last.case_id, audit.detail_of(last)) == (audit.Action.CASES_PURGED, None, {"count": 0})
 
 
 def test_the_national_return_of_past_quarters_is_the_same_after_a_purge(app, client, guardian):

@@ -22,7 +22,7 @@ from speakup.platform.models import AuditEvent, OrganisationKey, RosterEntry, Us
 
 def _alarms(app) -> list[dict]:
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ROSTER_ALARM))
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ROSTER_ALARM))
         return [audit.detail_of(event) for event in events]
 
 
@@ -270,7 +270,7 @@ def test_the_organisation_key_approves_on_the_command_line(app, client, runner, 
     assert again.exit_code == 1 and "Pat Pending is already approved" in again.output
     assert pat.id in guardians_wrapped_for(app, gen_concern(client)["reference"])
     with app.app_context():
-        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.GUARDIAN_APPROVED))
+        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED))
         assert [audit.detail_of(e) for e in approvals if audit.detail_of(e)["email"] == "pat@example.org"] == [
             {"email": "pat@example.org", "by": "organisation"}
         ]

@@ -382,7 +382,7 @@ def _case_integrity(stack: Stack) -> tuple[dict[str, int], list[str]]:
                    (SELECT count(*) FROM audit_events a WHERE a.case_id = c.id AND a.action = %s)
             FROM cases c
             """,
-            (audit.CASE_RAISED,),
+            (audit.Action.CASE_RAISED,),
         ).fetchall()
         orphans = conn.execute(
             "SELECT count(*) FROM case_grants g WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = g.case_id)"

@@ -146,7 +146,7 @@ def test_add_an_account_sent_again_makes_nothing_twice_and_no_answer_echoes_it(a
         assert _echoes(answer, *sent) == [], f"answer {number} carries what was sent or the link"
     assert _count(app, select(func.count(User.id)).where(User.email == EMAIL)) == 1
     assert _count(app, select(func.count(Enrolment.id))) == 1
-    assert _events(app, audit.ACCOUNT_CREATED) == 1 and _events(app, audit.ENROLMENT_LINK_ISSUED) == 1
+    assert _events(app, audit.Action.ACCOUNT_CREATED) == 1 and _events(app, audit.Action.ENROLMENT_LINK_ISSUED) == 1
     # The one link made still works for its owner.
     assert app.test_client().get(url[url.index("/enrol") :]).status_code == 200
 
@@ -163,7 +163,7 @@ def test_a_reset_sent_again_makes_no_second_link(app):
     assert _path(again) == LINK_PAGE
     assert _echoes(again, url) == [] and _echoes(_follow(admin_client, again), url) == []
     assert _count(app, select(func.count(Enrolment.id)).where(Enrolment.user_id == bea.id)) == 1
-    assert _events(app, audit.PASSWORD_RESET, bea.email) == 1
+    assert _events(app, audit.Action.PASSWORD_RESET, bea.email) == 1
     assert app.test_client().get(url[url.index("/enrol") :]).status_code == 200  # the first link still works
 
 
@@ -289,7 +289,7 @@ def test_enrolling_sent_again_enrols_once_and_no_answer_echoes_it(app):
 
     for number, answer in enumerate(answers):
         assert _echoes(answer, *sent) == [], f"answer {number} carries what was sent"
-    assert _events(app, audit.ACCOUNT_ENROLLED) == 1
+    assert _events(app, audit.Action.ACCOUNT_ENROLLED) == 1
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == EMAIL))
         assert (user.public_key, user.private_key_ct, user.totp_secret_ct) == keys, "keys made twice"

@@ -411,11 +411,11 @@ def test_only_a_guardian_holding_the_case_key_can_download(app, reporter, guardi
     assert app.test_client().get(f"/guardian/cases/{raised.reference}/attachments/{row.uid}").status_code == 302
 
     with app.app_context():
-        exports = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.EXPORT)).all()
+        exports = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.EXPORT)).all()
         assert exports == []  # refused downloads are not exports
     assert download(browser, raised.reference, row.uid).status_code == 200
     with app.app_context():
-        (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.EXPORT)).all()
+        (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.EXPORT)).all()
         assert event.actor_id == guardian.id
         assert audit.detail_of(event) == {"reason": "attachment", "format": "image/jpeg"}
         assert audit.check_chain().broken is None

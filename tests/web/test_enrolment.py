@@ -142,7 +142,7 @@ def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
         user = db.session.get(User, enrolled.staff.id)
         assert signing.safety_code(user.public_key, user.signing_public_key) == enrolled.safety_code
         assert PASSWORD.encode() not in user.private_key_ct and enrolled.staff.totp_secret not in user.totp_secret_ct
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ACCOUNT_ENROLLED))
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ACCOUNT_ENROLLED))
         assert [(e.actor_id, audit.detail_of(e)) for e in events] == [(user.id, {"email": "nia@example.org"})]
     # Used: the same link now says so, and changes nothing.
     again = app.test_client().get(enrolment_path(page))
@@ -274,7 +274,7 @@ def test_approving_works_once_never_for_oneself_and_never_by_an_administrator_or
     twice = _approve(gita_team, nia.staff.id, nia.safety_code)
     assert "Nia New is already approved" in twice.get_data(as_text=True)
     with app.app_context():
-        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.GUARDIAN_APPROVED))
+        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED))
         by_gita = [(e.actor_type, e.actor_id, audit.detail_of(e)) for e in approvals if e.actor_id == gita.id]
         assert by_gita == [("guardian", gita.id, {"email": "nia@example.org", "by": "guardian"})]
     # Unknown accounts are not found.

@@ -98,7 +98,7 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
         assert holders == {guardian.id, colleague.id}
         recipients = db.session.scalars(select(CaseGrant.recipient).where(CaseGrant.case_id == case.id)).all()
         assert sorted(recipients) == ["guardian", "guardian", "recovery", "reporter"]
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.CASE_RECORDED))
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_RECORDED))
         assert (event.actor_type, event.actor_id, event.case_id) == ("guardian", guardian.id, case.id)
         assert audit.detail_of(event) == {"channel": "in_person"}
 

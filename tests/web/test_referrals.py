@@ -48,7 +48,7 @@ def test_a_referral_is_recorded_coded_and_its_note_sealed(app, signed):
     assert '<dd class="nhsuk-summary-list__value" id="referred-to">Human resources</dd>' in page
     assert str(escape(NOTE)) in page
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.REFERRAL_RECORDED))
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.REFERRAL_RECORDED))
         assert audit.detail_of(event) == {"referred_to": "hr"}
 
     # The person who raised it never sees the note.

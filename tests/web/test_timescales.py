@@ -68,7 +68,7 @@ def test_a_stage_one_case_moves_to_stage_two_with_deadlines_from_that_day(app, s
     page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert 'id="stage">Stage 2: investigation</dd>' in page and "Move to stage 2 (investigation)" not in page
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.CASE_ESCALATED))
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_ESCALATED))
         assert audit.detail_of(event) == {"respond_by": case.feedback_by.isoformat()}
 
     answer, reporter_page = _follow_up(app, raised["access_code"])
@@ -111,7 +111,7 @@ def test_an_extension_is_sealed_and_told_to_the_person_with_its_reason(app, sign
         row = db.session.scalar(select(DeadlineExtension).where(DeadlineExtension.case_id == case.id))
         assert (row.from_date, row.to_date) == (before.feedback_by, new)
         assert REASON.encode() not in row.reason_ct
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.DEADLINE_EXTENDED))
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.DEADLINE_EXTENDED))
         assert audit.detail_of(event) == {"from_date": before.feedback_by.isoformat(), "to_date": new.isoformat()}
     guardian_page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert str(escape(REASON)) in guardian_page and "(extended)" in guardian_page

@@ -244,7 +244,7 @@ def test_a_sign_in_whose_stored_keys_are_not_the_persons_own_is_a_roster_alarm(a
     assert answer.status_code == 303 and answer.location == "/guardian/sign-in"
     assert "Contact your Freedom to Speak Up lead" in browser.get(answer.location).get_data(as_text=True)
     with app.app_context():
-        alarms = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.ROSTER_ALARM)).all()
+        alarms = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ROSTER_ALARM)).all()
         assert any(audit.detail_of(alarm).get("guardian_id") == bea.id for alarm in alarms)
     assert guardians_wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
 

@@ -20,12 +20,14 @@ from speakup.platform.models.cases import (
     new_case_id,
 )
 from speakup.platform.models.records import AuditEvent, CharacteristicCount, FormPost, StatsToken, Submission
+from speakup.platform.models.roles import Author, GrantRecipient, KeyPurpose, Role
 from speakup.platform.models.staff import Enrolment, OrganisationKey, RosterEntry, StaffSession, User
 
 __all__ = [
     "CASE_ID_LIMIT",
     "Attachment",
     "AuditEvent",
+    "Author",
     "Base",
     "Case",
     "CaseEvent",
@@ -37,9 +39,12 @@ __all__ = [
     "DeadlineExtension",
     "Enrolment",
     "FormPost",
+    "GrantRecipient",
+    "KeyPurpose",
     "Message",
     "OrganisationKey",
     "ReporterSession",
+    "Role",
     "RosterEntry",
     "ShareRequest",
     "StaffSession",

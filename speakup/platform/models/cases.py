@@ -188,7 +188,7 @@ class CaseGrant(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    recipient: Mapped[str] = mapped_column(String(20))  # "guardian", "recovery", "reporter"
+    recipient: Mapped[str] = mapped_column(String(20))  # a GrantRecipient (roles.py)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     salt: Mapped[bytes | None] = mapped_column(LargeBinary)  # reporter grants: HKDF salt
@@ -207,7 +207,7 @@ class Message(db.Model):
     # Random id bound into the associated data before the row has a database id.
     uid: Mapped[str] = mapped_column(String(32), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    author: Mapped[str] = mapped_column(String(20))  # "reporter" or "guardian"
+    author: Mapped[str] = mapped_column(String(20))  # an Author (roles.py)
     guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))

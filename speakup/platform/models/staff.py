@@ -27,7 +27,7 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     # Indexed: every new concern reads the guardians' rows (speakup/keys/roster.py), and a trust may have many more
     # administrators and staff accounts than guardians.
-    role: Mapped[str] = mapped_column(String(20), index=True)  # "guardian" or "admin"
+    role: Mapped[str] = mapped_column(String(20), index=True)  # a Role (roles.py)
     is_active: Mapped[bool] = mapped_column(default=True)
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # HPKE: case keys are wrapped for it
     private_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -112,7 +112,7 @@ class OrganisationKey(db.Model):
     __tablename__ = "organisation_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(20), unique=True)  # "recovery" or "roster"
+    purpose: Mapped[str] = mapped_column(String(20), unique=True)  # a KeyPurpose (roles.py)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

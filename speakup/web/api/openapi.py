@@ -10,6 +10,7 @@ from flask import current_app
 
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
+from speakup.platform.models import Author
 from speakup.web.api.schema_parts import (
     BLANK,
     DATE,
@@ -165,7 +166,7 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "required": ["author", "body", "created_at"],
                     "properties": {
-                        "author": {"enum": ["reporter", "guardian"]},
+                        "author": {"enum": [author.value for author in Author]},
                         "body": TEXT,
                         "created_at": DATETIME,
                     },

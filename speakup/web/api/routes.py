@@ -13,7 +13,7 @@ from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import utcnow
+from speakup.platform.models import Author, utcnow
 from speakup.web.api.openapi import openapi_document
 from speakup.web.errors import api_error
 
@@ -164,7 +164,7 @@ def post_message():
     case, case_key = _reporter_case()
     body = _json_body(("body",))
     try:
-        message = handling.post_message(case, case_key, "reporter", body.get("body"))
+        message = handling.post_message(case, case_key, Author.REPORTER, body.get("body"))
     except InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
     except handling.CaseChanged:
@@ -235,5 +235,7 @@ def stats():
     except quarters.BadQuarter as exc:
         raise ApiError(422, str(exc), fields={"quarter": str(exc)}) from None
     body = national_return.return_json(quarter, current_app.config["SUPPRESS_BELOW"])
-    audit.record_reading(audit.EXPORT, "system", format="json", period=quarter.label, reason="stats_token")
+    audit.record_reading(
+        audit.Action.EXPORT, audit.Actor.SYSTEM, format="json", period=quarter.label, reason="stats_token"
+    )
     return jsonify(body)

@@ -12,7 +12,7 @@ from speakup.crypto import sealing
 from speakup.keys import account_keys, roster, sessions
 from speakup.ops import audit
 from speakup.platform.extensions import login_manager
-from speakup.platform.models import StaffSession
+from speakup.platform.models import Role, StaffSession
 from speakup.web import once
 from speakup.web.forgetting import forget_session, forget_this_browser
 
@@ -29,7 +29,7 @@ class SignedInStaff(UserMixin):
 
     @property
     def is_guardian(self) -> bool:
-        return self.user.role == "guardian"
+        return self.user.role == Role.GUARDIAN
 
 
 @login_manager.user_loader
@@ -120,7 +120,7 @@ def guardian_required(view):
 
 def _end_session() -> None:
     if current_user.is_authenticated:
-        audit.record(audit.SIGN_OUT, current_user.user.role, current_user.user.id)
+        audit.record(audit.Action.SIGN_OUT, current_user.user.role, current_user.user.id)
         sessions.end_staff_session(current_user.row.id)
     logout_user()
     forget_session()  # the whole session, and what it pointed at (a recorded concern's code to hand over)

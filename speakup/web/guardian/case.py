@@ -30,7 +30,7 @@ from speakup.domain.categories import OUTCOMES, REFERRALS
 from speakup.keys import grants
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
-from speakup.platform.models import Case
+from speakup.platform.models import Author, Case
 from speakup.web import once
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -151,7 +151,12 @@ def download_attachment(address: str, uid: str):
     except files.AttachmentNotFound:
         abort(404)
     audit.record_reading(
-        audit.EXPORT, "guardian", current_user.user.id, case_id=case.id, reason="attachment", format=opened.content_type
+        audit.Action.EXPORT,
+        audit.Actor.GUARDIAN,
+        current_user.user.id,
+        case_id=case.id,
+        reason="attachment",
+        format=opened.content_type,
     )
     response = send_file(
         io.BytesIO(opened.data),
@@ -307,7 +312,7 @@ def add_note(address: str):
 @guardian_required
 def send_message(address: str):
     def action(case, key, form):
-        handling.post_message(case, key, "guardian", form.values["body"], guardian=current_user.user)
+        handling.post_message(case, key, Author.GUARDIAN, form.values["body"], guardian=current_user.user)
         return "Message sent. The person who raised this reads it with their access code."
 
     return _act(address, "message", action, "#messages")

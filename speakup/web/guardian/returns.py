@@ -43,7 +43,9 @@ def ngo_return_csv():
     except quarters.BadQuarter as exc:
         return _page(QuarterForm(text[:20], str(exc)), 400)
     body = national_return.return_csv(quarter, current_app.config["SUPPRESS_BELOW"])
-    audit.record_reading(audit.EXPORT, "guardian", current_user.user.id, format="csv", period=quarter.label)
+    audit.record_reading(
+        audit.Action.EXPORT, audit.Actor.GUARDIAN, current_user.user.id, format="csv", period=quarter.label
+    )
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="ngo-return-{quarter.label}.csv"'
     response.headers["Cache-Control"] = "no-store"

@@ -20,6 +20,7 @@ from speakup.crypto import sealing
 from speakup.domain import staff
 from speakup.keys import account_keys, sessions
 from speakup.platform.extensions import LimitStoreDown, limiter
+from speakup.platform.models import Role
 from speakup.web import devices, once
 from speakup.web.errors import (
     LIMIT_STORE_DOWN_RETRY_AFTER,
@@ -101,7 +102,7 @@ def sign_in():
     row, session_key = sessions.start_staff_session(user, key)
     session["staff_key"] = sealing.b64e(session_key)
     login_user(SignedInStaff(row))
-    home = url_for("guardian.queue" if user.role == "guardian" else "admin.accounts")
+    home = url_for("guardian.queue" if user.role == Role.GUARDIAN else "admin.accounts")
     response = redirect(back_to or home, 303)
     devices.remember(response, user.email)
     return response
