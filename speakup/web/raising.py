@@ -1,4 +1,7 @@
-"""Raising a concern: the home page, the form and the one-time confirmation."""
+"""Raising a concern: the home page, the form and the one-time confirmation.
+
+The blueprint keeps its first name, ``report``: endpoint names (``url_for("report.raise_form")``, ...) are used by
+templates, tests and the tools that drive the service, and renaming it would break them for no gain to a reader."""
 
 from __future__ import annotations
 
