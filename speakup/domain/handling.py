@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.crypto import sealing
-from speakup.domain import workflow
+from speakup.domain import deadlines, workflow
 from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
 from speakup.domain.reading import message_aad
 from speakup.keys import grants
@@ -156,7 +156,7 @@ def _move(case: Case, target: str, now: datetime, guardian: User | None = None, 
         case.closed_at = None
         case.outcome = None
     case.status = target
-    case.next_due = workflow.next_due(target, case.acknowledge_by, case.feedback_by)
+    case.next_due = deadlines.next_due(target, case.acknowledge_by, case.feedback_by)
     case.updated_at = now
 
 

@@ -11,8 +11,9 @@ from datetime import date, timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
+from speakup.domain import characteristics, checkins, files, handling, reading, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
+from speakup.domain.deadlines import changes as deadline_changes
 from speakup.keys import grants, sessions
 from speakup.platform import imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
@@ -152,7 +153,7 @@ def _render_case(case, case_key):
         feedback_form=FeedbackForm.shown(),
         speak_up_again=SPEAK_UP_AGAIN,
         files=files.describe(case, case_key),
-        extensions=timescales.extensions_of(case, case_key),
+        extensions=deadline_changes.extensions_of(case, case_key),
         attachment_form=AttachmentForm.shown(),
         attachment_hint=imaging.limits_text(),
         attachment_accept=imaging.accept_attribute(),
