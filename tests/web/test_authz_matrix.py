@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 
 from speakup.domain import files, references
 from speakup.keys import grants
-from speakup.platform import imaging
+from speakup.platform import attachments
 from speakup.platform.models import User, db
 from speakup.reporting.board import CHARTS
 from speakup.web import once
@@ -230,7 +230,7 @@ def seed(app: Flask) -> World:
     other = gen_concern(raiser, what_happened=OTHER_WORDS)
     with app.app_context():
         opened, case_key = grants.open_with_access_code(case["access_code"], app.config["TOKEN_PEPPER_BYTES"])
-        uid = files.store_clean(opened, case_key, imaging.check_file("rota.txt", FILE_WORDS, "text/plain")).uid
+        uid = files.store_clean(opened, case_key, attachments.check_file("rota.txt", FILE_WORDS, "text/plain")).uid
         grants.grant_case_key(opened, case_key, db.session.get(User, pending.id))  # a grant, but not on the roster
         db.session.commit()
     outsider = gen_staff(app, email="outsider@example.org", name="Olly Outsider")  # joined after: no grant
