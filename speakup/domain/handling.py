@@ -1,6 +1,9 @@
-"""The domain: raising a concern, reading it back, messages and status. Shared by HTML and API.
+"""What is done to a case once it is raised: messages, status moves (the ones ``workflow`` allows), assignment,
+notes, closing with an outcome, the reporter's feedback and the facts counted for the national return.
 
-Functions here take plain values and return plain values; views only parse and render.
+A form's values come in as they were sent (``object``) and are checked here, so the HTML pages and the API share
+every rule. ``changes_case`` and ``check_version`` turn two guardians changing one case at once into a conflict
+(``CaseChanged``), never an overwrite.
 """
 
 from __future__ import annotations

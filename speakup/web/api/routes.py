@@ -1,4 +1,5 @@
-"""JSON API v1, reporter side. The access code is the bearer token; no cookie is read or set."""
+"""JSON API v1: the reporter's side, where the access code is the bearer token, and /stats, read with a statistics
+token. No cookie is read or set."""
 
 from __future__ import annotations
 
