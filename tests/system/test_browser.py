@@ -1,6 +1,6 @@
 """Real-browser tests: Debian's Chromium driven by Playwright, with JavaScript on and off.
 
-Every page of the whole journey is found by the accessible names CONTRACT.md pins, checked with
+Every page of the whole journey is found by the accessible names docs/interface.md pins, checked with
 axe-core (no serious or critical WCAG 2.2 A/AA violation), screenshotted at 320 px and 1280 px into
 screenshots/ (ignored by git), checked for horizontal scrolling at 320 px, and watched for any
 request to another host.

@@ -12,7 +12,7 @@ from support.lifecycle import ALLOWED_PAIRS, STATUSES
 
 from speakup.domain import deadlines, workflow
 
-# Written out from the "Case lifecycle" table in DESIGN.md (tests/support/lifecycle.py), independently of
+# Written out from the "Case lifecycle" table in docs/interface.md (tests/support/lifecycle.py), independently of
 # workflow.TRANSITIONS.
 EXPECTED_ALLOWED = ALLOWED_PAIRS
 

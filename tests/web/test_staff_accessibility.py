@@ -159,7 +159,7 @@ def test_the_case_page_textarea_labels_are_not_headings(signed):
     raised = gen_concern(signed)
     page = signed.get(f"/guardian/cases/{raised['reference']}").get_data(as_text=True)
     labels = _textarea_labels_outside_headings(page)
-    assert "body" in labels, labels  # "Message to the person who raised this" (CONTRACT.md)
+    assert "body" in labels, labels  # "Message to the person who raised this" (docs/interface.md)
     assert all(labels.values()), labels
     assert ">Message to the person who raised this</label>" in page
 
