@@ -229,7 +229,8 @@ def test_admin_and_error_pages_pass_the_same_checks(app: Flask, live_server: str
             approver.check("team-wrong-safety-code")
             team.get_by_label("Safety code").fill(safety_code)
             team.get_by_role("button", name="Approve").click()
-            # The first Nia joins Gita alone; the second, with two guardians approved, needs both (issue 23).
+            # The first Nia joins Gita alone; the second, with two guardians approved, needs both
+            # (ROSTER_APPROVALS_REQUIRED).
             expect(team.get_by_text("Nia New is approved." if javascript else "(1 of 2 approvals)")).to_be_visible()
             approver.check("team-approved")
             sign_out = approver.goto("/guardian/")

@@ -172,7 +172,8 @@ def test_photo_gps_and_camera_are_not_in_what_the_guardian_downloads(app, report
     response = download(signed_in(app, guardian), raised.reference, row.uid)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "image/jpeg"
-    # Saved under a neutral name: the phone's own name stays sealed, shown on the case page only (issue 24).
+    # Saved under a neutral name: the phone's own name stays sealed, shown on the case page only (for the shared
+    # computer).
     assert response.headers["Content-Disposition"] == "attachment; filename=attachment.jpg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
@@ -345,7 +346,7 @@ def test_a_form_without_the_csrf_token_is_refused_even_with_a_file(app, reporter
         content_type="multipart/form-data",
     )
     assert response.status_code == 303 and response.location == "/raise"
-    assert "Old words" not in response.get_data(as_text=True)  # never echoed (issue 24)
+    assert "Old words" not in response.get_data(as_text=True)  # never echoed (for the shared computer)
     assert "Old words" not in reporter.get("/raise").get_data(as_text=True)
     assert case_count(app) == 0
 
@@ -588,7 +589,7 @@ def test_every_common_kind_of_picture_comes_out_clean(app, data, content_type):
     assert MAKE.encode() not in clean.data and b"Jane" not in clean.data
 
 
-# --- Image bombs (issue 13, point 1) -------------------------------------------------------------------------------
+# --- Image bombs -------------------------------------------------------------------------------
 
 
 def test_a_twelve_megapixel_phone_photo_is_accepted_and_cleaned(app):
@@ -651,7 +652,7 @@ def test_pictures_are_decoded_one_at_a_time_per_worker(app, monkeypatch):
     assert most[0] == 1
 
 
-# --- PDFs (issue 13, point 2) --------------------------------------------------------------------------------------
+# --- PDFs --------------------------------------------------------------------------------------
 
 SECRET_AUTHOR = "Nurse Jane Example, ward 9"
 

@@ -1,9 +1,9 @@
-"""Authorization matrix (issue 6, point 2): every route of the app's URL map, for every method it
+"""Authorization matrix: every route of the app's URL map, for every method it
 accepts, for every kind of caller, with the answer it must give. A route added to the app without a
 row here fails ``test_every_route_is_in_the_matrix``, naming it.
 
 Each request is classified, not matched byte for byte: the question is only whether the caller got
-past authorization. POSTs carry a valid CSRF token (with its one-time nonce, a fresh one for each POST: issue 24)
+past authorization. POSTs carry a valid CSRF token (with its one-time nonce, a fresh one for each POST)
 and no other fields, so "past authorization" is often a form sent back to its page by the domain's rules (a 303,
 "ok") or a 400/409/422 ("ok-validation"), which count as allowed. A form refused before any view ran (a missing,
 forged or used token) is never counted as allowed.

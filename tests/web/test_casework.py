@@ -77,7 +77,8 @@ def was_done(client: FlaskClient, response) -> bool:
 
 
 def came_back(client: FlaskClient, response) -> str:
-    """A form refused by the rules: answered with a redirect (303), never a page that echoes it (issue 24); the
+    """A form refused by the rules: answered with a redirect (303), never a page that echoes it (for the shared
+    computer); the
     page it leads to shows the message by the field and what was typed."""
     assert response.status_code == 303, response.status_code
     return text_of(client.get(response.location))

@@ -1,4 +1,4 @@
-"""Recording a concern raised in person, by phone, email, letter or through a champion (issue 15, point 1).
+"""Recording a concern raised in person, by phone, email, letter or through a champion.
 
 Names from docs/interface.md ("Concerns a guardian records")."""
 

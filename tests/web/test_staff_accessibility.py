@@ -1,4 +1,4 @@
-"""Accessibility on the staff side (issue 16, point 9), and the reporter's follow-up page title: every page that
+"""Accessibility on the staff side, and the reporter's follow-up page title: every page that
 comes back with an error says so first in its title and first in its content, labels are headings only on a
 one-question page, the accounts table keeps its column names when stacked, a 403 keeps the staff header, sign-in
 names a security code only when one is asked for, and the staff-group list offers one "Not known"."""
@@ -45,7 +45,8 @@ def _signed_in(app: Flask, staff: Staff) -> FlaskClient:
 
 
 def _after(client: FlaskClient, response) -> str:
-    """The page a form's redirect leads to: every form is answered with a 303, a failed one too (issue 24)."""
+    """The page a form's redirect leads to: every form is answered with a 303, a failed one too (for the shared
+    computer)."""
     assert response.status_code == 303, response.status_code
     return client.get(response.location).get_data(as_text=True)
 
