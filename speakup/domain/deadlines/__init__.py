@@ -61,6 +61,23 @@ def working_days_after(day: date, count: int, subdivision: str) -> date:
     return day
 
 
+def due_date(raised_at: datetime, days: int) -> date:
+    """The UK calendar day ``days`` after the UK day the concern arrived.
+
+    A concern raised at 23:30 UTC on 31 March 2026 arrived on 1 April in the UK (BST), so a
+    7-day deadline falls on 8 April, not 7 April.
+    """
+    return workflow.london_today(raised_at) + timedelta(days=days)
+
+
+def acknowledge_by(raised_at: datetime, ack_days: int) -> date:
+    return due_date(raised_at, ack_days)
+
+
+def feedback_by(raised_at: datetime, feedback_days: int) -> date:
+    return due_date(raised_at, feedback_days)
+
+
 def for_new_concern(raised_at: datetime, config: dict) -> Deadlines:
     """The deadlines a concern raised at ``raised_at`` (naive UTC) gets under the configured rules."""
     rules = config["DEADLINE_RULES"]
@@ -88,23 +105,6 @@ def stage_of(case_stage: int | None, config: dict) -> int | None:
     if config["DEADLINE_RULES"] != "scotland":
         return None
     return case_stage or int(config["SCOTLAND_STAGE"])
-
-
-def due_date(raised_at: datetime, days: int) -> date:
-    """The UK calendar day ``days`` after the UK day the concern arrived.
-
-    A concern raised at 23:30 UTC on 31 March 2026 arrived on 1 April in the UK (BST), so a
-    7-day deadline falls on 8 April, not 7 April.
-    """
-    return workflow.london_today(raised_at) + timedelta(days=days)
-
-
-def acknowledge_by(raised_at: datetime, ack_days: int) -> date:
-    return due_date(raised_at, ack_days)
-
-
-def feedback_by(raised_at: datetime, feedback_days: int) -> date:
-    return due_date(raised_at, feedback_days)
 
 
 def next_due(status: str, acknowledge_by: date, feedback_by: date) -> date | None:
