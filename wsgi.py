@@ -1,1 +1,1 @@
-from speakup.wsgi import app  # noqa: F401 - `gunicorn wsgi:app` from the repository (CONTRACT.md)
+from speakup.wsgi import app  # noqa: F401 - `gunicorn wsgi:app` from the repository (docs/interface.md)

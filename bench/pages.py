@@ -1,4 +1,4 @@
-"""Lighthouse's mobile performance score for the reporter's pages (issue 17: at least 98 on /, /raise and
+"""Lighthouse's mobile performance score for the reporter's pages (the target: at least 98 on /, /raise and
 /follow-up), in Debian's Chromium, against the app served by gunicorn exactly as `make run` configures it but with
 gunicorn in front (the pages' files come from the app itself, compressed at build time).
 

@@ -1,6 +1,6 @@
 """The benchmark's Markdown: every figure bench/run.py measured, then each target with PASS or MISS.
 
-Targets (issue 17, point 6):
+Targets:
 
 - Following up and the queue cost (about) the same at the largest size as at the smallest.
 - Raising a concern reaches half the throughput of the sealed floor (bench/sealed_floor.py: bare Flask +

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import raising, workflow
+from speakup.domain import deadlines, raising
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.domain.raising import ConcernInput
 from speakup.keys.grants import wrap_new_case_key
@@ -49,7 +49,7 @@ def _make_batch(
     for case_id in range(start, start + count):
         created = now - timedelta(days=rng.randint(0, 365), minutes=rng.randint(0, 1440))
         status = rng.choice(STATUSES)
-        ack_by, fb_by = workflow.acknowledge_by(created, 7), workflow.feedback_by(created, 90)
+        ack_by, fb_by = deadlines.acknowledge_by(created, 7), deadlines.feedback_by(created, 90)
         case_key = sealing.new_case_key()
         code = access_codes.normalise_access_code(access_codes.new_access_code())
         if case_id in kept_ids:
@@ -73,7 +73,7 @@ def _make_batch(
                 "updated_at": created,
                 "acknowledge_by": ack_by,
                 "feedback_by": fb_by,
-                "next_due": workflow.next_due(status, ack_by, fb_by),
+                "next_due": deadlines.next_due(status, ack_by, fb_by),
                 "closed_at": created + timedelta(days=30) if status == "closed" else None,
                 "assigned_to_id": rng.choice([None] + [g for g, _ in guardians]),
                 "concern_ct": concern_ct,

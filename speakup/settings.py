@@ -145,7 +145,7 @@ def _engine_options(config: Any) -> dict[str, Any]:
 
 def _rate_limit_storage_options(config: Any) -> dict[str, Any]:
     """Flask-Limiter's storage options. Storage errors always arrive as ``limits.errors.StorageError``,
-    which speakup.extensions turns into fail-closed or fail-open answers; a Redis store gets short
+    which speakup.platform.extensions turns into fail-closed or fail-open answers; a Redis store gets short
     timeouts and one quick retry (a pooled connection that died with a Redis restart is replaced at
     once) instead of redis-py's ten retries, which could hold a request for a minute on a frozen server."""
     options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})

@@ -18,7 +18,7 @@ from speakup.domain.raising import ConcernInput, RaisedConcern
 from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform import transactions
-from speakup.platform.imaging import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
+from speakup.platform.attachments import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Attachment, Case, db, minute_now
 

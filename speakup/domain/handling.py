@@ -1,6 +1,9 @@
-"""The domain: raising a concern, reading it back, messages and status. Shared by HTML and API.
+"""What is done to a case once it is raised: messages, status moves (the ones ``workflow`` allows), assignment,
+notes, closing with an outcome, the reporter's feedback and the facts counted for the national return.
 
-Functions here take plain values and return plain values; views only parse and render.
+A form's values come in as they were sent (``object``) and are checked here, so the HTML pages and the API share
+every rule. ``changes_case`` and ``check_version`` turn two guardians changing one case at once into a conflict
+(``CaseChanged``), never an overwrite.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.crypto import sealing
-from speakup.domain import workflow
+from speakup.domain import deadlines, workflow
 from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
 from speakup.domain.reading import message_aad
 from speakup.keys import grants
@@ -163,7 +166,7 @@ def _move(case: Case, target: str, now: datetime, guardian: User | None = None, 
         case.closed_at = None
         case.outcome = None
     case.status = target
-    case.next_due = workflow.next_due(target, case.acknowledge_by, case.feedback_by)
+    case.next_due = deadlines.next_due(target, case.acknowledge_by, case.feedback_by)
     case.updated_at = now
 
 

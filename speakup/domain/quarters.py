@@ -24,7 +24,7 @@ class Quarter:
 
     Note that the NHS financial year starts in April, so the national data collection's "quarter 1" of
     2026/27 is April to June 2026, which is ``2026Q2`` here. Calendar quarters are kept because the stable
-    interface (CONTRACT.md) names quarters like ``2026Q3`` with no financial year in them.
+    interface (docs/interface.md) names quarters like ``2026Q3`` with no financial year in them.
 
     ``start`` and ``end`` are the first and last UK calendar days of the quarter (both inclusive).
     """

@@ -132,7 +132,7 @@ def _timeline_text(event: CaseEvent) -> str:
         return f"Reopened{who} – being looked into again"
     if event.kind == "closed":
         return f"Closed{who}"
-    if event.kind == "escalated":  # speakup/domain/timescales.py
+    if event.kind == "escalated":  # speakup/domain/deadlines/changes.py
         return f"Moved to stage 2, a full investigation{who}"
     if event.kind == "extended":
         return f"More time needed to respond{who}: see why below"

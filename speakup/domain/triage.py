@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
-from speakup.domain import workflow
+from speakup.domain import deadlines, workflow
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, User, db
 
@@ -195,7 +195,7 @@ def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[
             assigned_to=row.name or "",
             themes=tuple(themes.get(row.id, ())),
             next_due=row.next_due,
-            deadline=workflow.deadline_state(row.next_due, today, soon_days),
+            deadline=deadlines.deadline_state(row.next_due, today, soon_days),
             detriment_after_closure=bool(row.detriment_after_closure),
             reply_waiting=row.id in waiting,
         )

@@ -1,8 +1,10 @@
-"""The case status machine and its deadlines. Pure functions: no I/O, no clock of their own."""
+"""The case status machine: the statuses, the words each side reads for them and the moves between them, and the UK
+day a stored time falls on. Pure functions: no I/O, no clock of their own. The dates a case is due by are
+``speakup.domain.deadlines``."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 # Times are stored in UTC; deadlines and everything a person reads are in UK time.
@@ -66,44 +68,3 @@ def to_london(moment: datetime) -> datetime:
 
 def london_today(now: datetime) -> date:
     return to_london(now).date()
-
-
-def due_date(raised_at: datetime, days: int) -> date:
-    """The UK calendar day ``days`` after the UK day the concern arrived.
-
-    A concern raised at 23:30 UTC on 31 March 2026 arrived on 1 April in the UK (BST), so a
-    7-day deadline falls on 8 April, not 7 April.
-    """
-    return london_today(raised_at) + timedelta(days=days)
-
-
-def acknowledge_by(raised_at: datetime, ack_days: int) -> date:
-    return due_date(raised_at, ack_days)
-
-
-def feedback_by(raised_at: datetime, feedback_days: int) -> date:
-    return due_date(raised_at, feedback_days)
-
-
-def next_due(status: str, acknowledge_by: date, feedback_by: date) -> date | None:
-    """The deadline that matters next: acknowledging a new case, then feedback; none once closed."""
-    if status == CLOSED:
-        return None
-    return acknowledge_by if status == RECEIVED else feedback_by
-
-
-OVERDUE = "overdue"
-DUE_SOON = "due_soon"
-DUE = "due"
-DEADLINE_LABELS = {OVERDUE: "Overdue", DUE_SOON: "Due soon", DUE: "Due"}
-
-
-def deadline_state(due: date | None, today: date, soon_days: int) -> str | None:
-    """Overdue after the due day; due soon from ``soon_days`` before it, the due day included."""
-    if due is None:
-        return None
-    if today > due:
-        return OVERDUE
-    if (due - today).days <= soon_days:
-        return DUE_SOON
-    return DUE

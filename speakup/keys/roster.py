@@ -1,4 +1,4 @@
-"""Who is a guardian: the verified roster (DESIGN.md, "Who is a guardian" and "The decision ... is whole").
+"""Who is a guardian: the verified roster (docs/threat-model.md, who receives a case key; docs/protocol.md, the log).
 
 The server wraps every new case key for each guardian it believes in and for the recovery key, so neither belief may
 rest on anything an administrator or a database writer can change. Every input to the decision is authenticated up

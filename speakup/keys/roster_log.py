@@ -1,4 +1,4 @@
-"""The roster as a signed, hash-chained log (DESIGN.md, "The decision 'who receives a case key' is whole").
+"""The roster as a signed, hash-chained log (docs/protocol.md, "The signed roster log", has its formats).
 
 Every change to who may receive case keys is a statement appended to one log. Each statement names its place
 (``seq``) and the hash of the entry before it, so an entry edited, removed or put back in another order breaks the

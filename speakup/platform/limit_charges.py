@@ -2,11 +2,11 @@
 
 Why: Flask-Limiter's ``deduct_when`` (only wrong access codes, only failed sign-ins count) *tests* the limit before
 the view and *counts* the try after it. Every request that arrives while others are still being checked passes the
-test, so a burst gets far more tries than the limit (issue 23: 60 wrong access codes at once, 15 checked against a
-limit of 10; in the tests here, 30 of 30). Here the test is the charge: one atomic increment before the view, which
-lets in exactly the limit's number of requests however many arrive at once. After the response, Flask-Limiter asks
-``deduct_when`` as before: a try that counts keeps its charge, and one that does not (a right access code, a
-successful sign-in, a request another limit refused) is given back when the request ends.
+test, so a burst gets far more tries than the limit (measured: 60 wrong access codes at once, 15 checked against a
+limit of 10; in tests/web/test_limit_races.py, 30 of 30). Here the test is the charge: one atomic increment before
+the view, which lets in exactly the limit's number of requests however many arrive at once. After the response,
+Flask-Limiter asks ``deduct_when`` as before: a try that counts keeps its charge, and one that does not (a right
+access code, a successful sign-in, a request another limit refused) is given back when the request ends.
 
 A charge is given back only to the window it was taken from. A counter's window is known by when it ends, read in
 the same atomic step as the charge; a refund that finds the window over (or another in its place) does nothing. Else

@@ -1,4 +1,5 @@
-"""Tokens that let the national office fetch the return without a staff account."""
+"""Read-only statistics tokens: they let a trust's dashboard fetch the return as JSON (GET /api/v1/stats) without
+a staff account. Only a keyed hash of a token is stored."""
 
 from __future__ import annotations
 

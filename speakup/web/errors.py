@@ -21,7 +21,7 @@ PAGES = {
     400: (
         "Something went wrong with that form",
         # Never the form again with what was typed: a refused form may be the next person at a shared computer
-        # pressing Back and Reload on someone else's (issue 24).
+        # pressing Back and Reload on someone else's (docs/threat-model.md, "The next person at a shared computer").
         "The page may have been open too long, or the form was sent twice, so nothing was sent. For your security, "
         "nothing you typed is shown again: open the form again to start again.",
     ),
@@ -107,7 +107,7 @@ def an_html_form_was_sent() -> bool:
 def form_refused(status: int, body: str | None = None, retry_after: str | None = None) -> Response:
     """The answer when an HTML form's POST fails before or in its view (too large, too many tries, the service
     down): never a page, which the browser would keep in History with the form's body and send again on Reload (a
-    shared ward computer, issue 24), but a redirect to the form's page, which says what happened."""
+    shared ward computer), but a redirect to the form's page, which says what happened."""
     title, default_body = PAGES.get(status, PAGES[500])
     flash(f"{title}. {body or default_body}", once.REFUSED_CATEGORY)
     response = redirect(once.form_start(), 303)

@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
+from speakup.domain import characteristics, checkins, files, handling, reading, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
+from speakup.domain.deadlines import changes as deadline_changes
 from speakup.keys import grants, sessions
-from speakup.platform import imaging
+from speakup.platform import attachments
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author, utcnow
@@ -134,7 +135,7 @@ class CheckInForm(DomainForm):
 
 
 class AttachmentForm(DomainForm):
-    field_names = (imaging.FIELD,)
+    field_names = (attachments.FIELD,)
 
 
 class AboutForm(DomainForm):
@@ -152,10 +153,10 @@ def _render_case(case, case_key):
         feedback_form=FeedbackForm.shown(),
         speak_up_again=SPEAK_UP_AGAIN,
         files=files.describe(case, case_key),
-        extensions=timescales.extensions_of(case, case_key),
+        extensions=deadline_changes.extensions_of(case, case_key),
         attachment_form=AttachmentForm.shown(),
-        attachment_hint=imaging.limits_text(),
-        attachment_accept=imaging.accept_attribute(),
+        attachment_hint=attachments.limits_text(),
+        attachment_accept=attachments.accept_attribute(),
         about_asked=not case.characteristics_given,
         about_form=AboutForm.shown(),
         questions=characteristics.questions_for(date.today()),
@@ -213,8 +214,8 @@ def add_file():
     to_files = url_for("followup.case_page") + "#files"
     try:
         if upload is None:
-            raise imaging.AttachmentRefused("Choose a file to add")
-        clean = imaging.check_file(*upload)
+            raise attachments.AttachmentRefused("Choose a file to add")
+        clean = attachments.check_file(*upload)
         files.add_reporter_file(case, case_key, clean)
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_files)

@@ -13,7 +13,7 @@ from typing import IO
 
 from flask import Response, current_app, request
 
-from speakup.platform.imaging import FIELD
+from speakup.platform.attachments import FIELD
 from speakup.web import once
 
 MULTIPART_OVERHEAD = 1024 * 1024  # room for the form's other fields beside the file

@@ -1,4 +1,4 @@
-"""JSON API v1, the reporter side, exactly as CONTRACT.md ("JSON API v1") pins it.
+"""JSON API v1, the reporter side, exactly as docs/interface.md ("JSON API v1") pins it.
 
 Every API answer in this module goes through ``ApiClient``, which sends no cookies and checks that
 the answer sets none, is JSON, has a status the OpenAPI document lists for that route, and matches

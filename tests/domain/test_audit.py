@@ -238,7 +238,7 @@ def test_verify_command_exits_1_at_a_deleted_row(app, runner):
     assert f"Audit chain broken at event {ids[2]}: deleted or reordered" in result.output
 
 
-# --- Anchors: deleting the newest events (issue 13, point 10) -------------------------------
+# --- Anchors: deleting the newest events -------------------------------
 
 
 def _anchor(runner, path) -> str:

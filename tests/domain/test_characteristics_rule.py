@@ -1,4 +1,4 @@
-"""characteristics.countable, the one rule for showing the voluntary answers (issue 23, point 7), on chosen days:
+"""characteristics.countable, the one rule for showing the voluntary answers, on chosen days:
 a quarter counts from the day after its last day, and a question only when at least the floor answered it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The mutation harness (issue 23): every change a database writer can make to the staff side of the database, and
+"""The mutation harness: every change a database writer can make to the staff side of the database, and
 after each a new concern. The tables and columns are read from the schema, so a new one is covered without editing
 this file: the staff side is every table that holds no case's data (no ``case_id`` column, and not ``cases``).
 

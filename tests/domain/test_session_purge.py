@@ -1,4 +1,4 @@
-"""Leftover key material (issue 13, point 3): an expired staff session's sealed private key, or an idle reporter's
+"""Leftover key material: an expired staff session's sealed private key, or an idle reporter's
 sealed case key, must not wait in the database (and every backup) for its cookie to come back."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The case lifecycle as DESIGN.md ("Case lifecycle") writes it: written here once, independently of
+"""The case lifecycle as docs/interface.md ("Case lifecycle") writes it: written here once, independently of
 speakup.domain.workflow's own table, for the unit, domain and page tests to check that table against."""
 
 from __future__ import annotations

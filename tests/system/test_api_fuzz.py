@@ -138,7 +138,7 @@ class Credentials:
 # Each test then checks its own app serves exactly this document before fuzzing it.
 _document_app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
 # Schemathesis leaves out the operation that served the document unless a filter names it; this one is
-# part of the API (and of CONTRACT.md), so every operation is selected.
+# part of the API (and of docs/interface.md), so every operation is selected.
 schema = schemathesis.openapi.from_wsgi(OPENAPI_PATH, _document_app, config=fuzz_config()).include(path_regex=".*")
 
 

@@ -1,6 +1,6 @@
 """Real-browser tests: Debian's Chromium driven by Playwright, with JavaScript on and off.
 
-Every page of the whole journey is found by the accessible names CONTRACT.md pins, checked with
+Every page of the whole journey is found by the accessible names docs/interface.md pins, checked with
 axe-core (no serious or critical WCAG 2.2 A/AA violation), screenshotted at 320 px and 1280 px into
 screenshots/ (ignored by git), checked for horizontal scrolling at 320 px, and watched for any
 request to another host.
@@ -229,7 +229,8 @@ def test_admin_and_error_pages_pass_the_same_checks(app: Flask, live_server: str
             approver.check("team-wrong-safety-code")
             team.get_by_label("Safety code").fill(safety_code)
             team.get_by_role("button", name="Approve").click()
-            # The first Nia joins Gita alone; the second, with two guardians approved, needs both (issue 23).
+            # The first Nia joins Gita alone; the second, with two guardians approved, needs both
+            # (ROSTER_APPROVALS_REQUIRED).
             expect(team.get_by_text("Nia New is approved." if javascript else "(1 of 2 approvals)")).to_be_visible()
             approver.check("team-approved")
             sign_out = approver.goto("/guardian/")

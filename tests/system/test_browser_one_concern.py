@@ -1,4 +1,4 @@
-"""One form, one concern, in Chromium with JavaScript on and off (issue 16, point 1): a double click on "Submit
+"""One form, one concern, in Chromium with JavaScript on and off: a double click on "Submit
 concern", a reload of the confirmation and Back from it raise nothing new and never show a browser error; the code
 shown is the one that opens the concern, in the page's text colour, until the person says they saved it."""
 

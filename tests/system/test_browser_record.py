@@ -1,5 +1,5 @@
 """In Chromium, JavaScript on and off: a guardian records a concern raised in person, hands over the access code,
-and the person follows it up online (issue 15). Every page is checked as in test_browser.py."""
+and the person follows it up online. Every page is checked as in test_browser.py."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ database name plus ``_concurrency``, chosen and created by the rule in tests/tes
   the case page with the conflict by the form ("This case changed while you were working on it"), and the case
   holds exactly one new event.
 
-Every form is answered with a 303 (issue 24), which urllib follows as a browser does: what a form did is read on
-the page it led to, each tab with cookies of its own so each reads its own notice or kept form.
+Every form is answered with a 303 (for the shared computer), which urllib follows as a browser does: what a form did
+is read on the page it led to, each tab with cookies of its own so each reads its own notice or kept form.
 """
 
 from __future__ import annotations

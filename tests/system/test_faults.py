@@ -461,7 +461,8 @@ def _pages_while_database_is_down(stack: Stack, before: list[Raised], limit: flo
         lambda: reporter.sent_form("/follow-up", {"csrf_token": start.csrf(), "access_code": before[0].code})
     )
     times.append(took)
-    # A redirect back to the form (issue 24), whose page says the service is unavailable; the code is in neither.
+    # A redirect back to the form (for the shared computer), whose page says the service is unavailable; the code is in
+    # neither.
     assert sent.status == 303 and before[0].code not in sent.text, f"follow-up: {sent.status}"
     back = _path(checked) == "/follow-up"
     unavailable_shown = "Sorry, the service is unavailable" in checked.text
@@ -586,7 +587,8 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
         lambda: reporter.sent_form("/follow-up", {"csrf_token": start.csrf(), "access_code": raised.code})
     )
     times.append(took)
-    # A redirect back to the form (issue 24) that says when to try again, then the form's page saying why.
+    # A redirect back to the form (for the shared computer) that says when to try again, then the form's page saying
+    # why.
     leaked = raised.code in sent.text or raised.code in page.text
     assert sent.status == 303 and int(sent.headers.get("Retry-After", "0")) > 0, f"follow-up: {sent.status}"
     back = _path(page) == "/follow-up"
@@ -608,8 +610,8 @@ def _limit_checks_fail_closed(stack: Stack, raised: Raised, limit: float) -> Non
     }
     (sent, refused), took = _timed(lambda: staff.sent_form("/guardian/sign-in", fields))
     times.append(took)
-    # A redirect back to the sign-in page (issue 24) that says when to try again; that page says why, and keeps
-    # the email address typed, never the password.
+    # A redirect back to the sign-in page (for the shared computer) that says when to try again; that page says why, and
+    # keeps the email address typed, never the password.
     assert sent.status == 303 and typed_password not in sent.text, f"sign-in: {sent.status}"
     assert int(sent.headers.get("Retry-After", "0")) > 0, "the sign-in's answer says when to try again"
     back = _path(refused) == "/guardian/sign-in"
@@ -828,7 +830,7 @@ def test_limit_store_down_sign_in_and_access_codes_fail_closed(client, guardian)
     token = csrf_token(client, "/follow-up")
     code = access_codes.new_access_code()
     sent = client.post("/follow-up", data={"csrf_token": token, "access_code": code})
-    # A redirect back to the form (issue 24) that says when to try again; the form's page says why.
+    # A redirect back to the form (for the shared computer) that says when to try again; the form's page says why.
     assert sent.status_code == 303 and sent.headers["Location"] == "/follow-up"
     assert int(sent.headers["Retry-After"]) > 0 and code not in sent.get_data(as_text=True)
     page = client.get("/follow-up")
@@ -841,7 +843,8 @@ def test_limit_store_down_sign_in_and_access_codes_fail_closed(client, guardian)
         "/guardian/sign-in",
         data={"csrf_token": token, "email": guardian.email, "password": guardian.password, "security_code": "1"},
     )
-    # A redirect back to the sign-in page (issue 24), whose page says so and keeps the email address alone.
+    # A redirect back to the sign-in page (for the shared computer), whose page says so and keeps the email address
+    # alone.
     assert sent.status_code == 303 and sent.headers["Location"] == "/guardian/sign-in"
     assert guardian.email not in sent.get_data(as_text=True) and guardian.password not in sent.get_data(as_text=True)
     page = client.get(sent.headers["Location"])  # the page itself counts nothing

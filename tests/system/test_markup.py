@@ -1,6 +1,6 @@
 """The W3C Nu HTML Checker (npm's vnu-jar, run with Java) finds no error in any page the service writes, with its
 forms filled in and failed: the reporter's journey, the guardian's and administrator's pages, enrolment, and the
-error pages (issue 16). Pages are fetched in process, written to files and checked in one run of the checker."""
+error pages. Pages are fetched in process, written to files and checked in one run of the checker."""
 
 from __future__ import annotations
 

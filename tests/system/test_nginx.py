@@ -291,8 +291,8 @@ def _handshake(proxy: Proxy, version: ssl.TLSVersion, ciphers: str = "ALL:@SECLE
 def test_body_limits_leave_normal_refusals_to_the_app(proxy: Proxy):
     over_app_limit = b"what_happened=" + b"x" * (2 * 1024 * 1024)
     answer, _ = proxy.send("POST", "/raise", {"Content-Type": "application/x-www-form-urlencoded"}, over_app_limit)
-    # The app's own refusal: a form too large goes back to its page, which says so (a 303, issue 24), never an
-    # error page the browser would keep with the body.
+    # The app's own refusal: a form too large goes back to its page, which says so (a 303, for the shared computer),
+    # never an error page the browser would keep with the body.
     back = urlsplit(answer.getheader("Location") or "").path == "/raise"
     assert answer.status == 303 and back and answer.getheader("Content-Security-Policy"), "the app's own refusal"
     assert answer.headers.get_all("Strict-Transport-Security") == ["max-age=31536000; includeSubDomains"]

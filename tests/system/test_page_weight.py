@@ -1,4 +1,4 @@
-"""Light pages on a slow hospital network (issue 17, point 2), counted in Chromium by what crosses the wire: a first
+"""Light pages on a slow hospital network, counted in Chromium by what crosses the wire: a first
 visit to the reporter's pages is at most 100 KiB, and a repeat visit fetches only the page itself.
 
 Bytes, not time: Lighthouse's score is measured by `make bench-pages` (BENCHMARKS.md)."""

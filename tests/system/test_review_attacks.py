@@ -1,4 +1,4 @@
-"""What an outside security review found (issue 13), each attack replayed through gunicorn in production mode.
+"""What an outside security review found, each attack replayed through gunicorn in production mode.
 
 On SQLite, and the race on PostgreSQL too when SPEAKUP_TEST_DATABASE_URL is set (a database named after it with
 ``_review`` added, wiped)."""

@@ -1,4 +1,4 @@
-"""The attack that issue 12 closes, replayed through real HTTP against gunicorn in production mode.
+"""The attack the signed roster closes, replayed through real HTTP against gunicorn in production mode.
 
 An administrator tries to read concerns: they add a guardian account, follow its enrolment link themselves, and
 sign in as it. It opens nothing, because new case keys are wrapped only for guardians the signed roster log approves,

@@ -221,7 +221,8 @@ def test_two_instances_share_everything(cluster: Cluster) -> None:
         assert int(blocked.headers.get("Retry-After", "0")) > 0, blocked.headers
     fresh = _on(b, reporter).get("/follow-up")  # a page of its own: the case page's token was sent with the reply
     blocked, page = _on(b, reporter).sent_form("/follow-up", {"csrf_token": fresh.csrf(), "access_code": wrong})
-    # The form is refused with a 303 back to its page (issue 24) that says when to try again; the page says why.
+    # The form is refused with a 303 back to its page (for the shared computer) that says when to try again; the page
+    # says why.
     assert blocked.status == 303 and int(blocked.headers.get("Retry-After", "0")) > 0, blocked.status
     assert page.status == 200 and "Too many tries" in page.text, page.status
     assert wrong not in blocked.text and wrong not in page.text, "the access code was echoed"

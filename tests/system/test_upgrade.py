@@ -1,4 +1,4 @@
-"""Upgrading an installation made by the release before signed rosters (issue 12, point 1).
+"""Upgrading an installation made by the release before signed rosters.
 
 The old release itself (its source from git, run with this interpreter) makes the database: `init`, two guardians,
 an administrator and a concern. Then this release migrates it and runs the one documented command,
@@ -137,7 +137,7 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
             bea_id = conn.execute("SELECT id FROM users WHERE email = 'bea@example.org'").fetchone()[0]
         conn.close()
         refused = gita.post(f"/guardian/team/{bea_id}/approve", form={"csrf_token": team.csrf(), "safety_code": "0"})
-        # Refused with a 303 back to the Team page (issue 24), which says why.
+        # Refused with a 303 back to the Team page (for the shared computer), which says why.
         assert refused.status == 200 and _path(refused) == "/guardian/team", (refused.status, _path(refused))
         assert "until your own approval covers your signing key" in refused.text
         # The organisation key approves her again, now with the signing key her session already holds: she reads

@@ -1,4 +1,4 @@
-"""A real package (issue 17, point 1): the wheel built from this repository, installed into a fresh virtual
+"""A real package: the wheel built from this repository, installed into a fresh virtual
 environment with nothing else, is enough to run Speak Up: `speakup init` makes the installation, gunicorn serves it
 from the installed package, and the pages are styled from files inside the wheel (no Node on a server). No test
 tool comes with it."""

@@ -1,5 +1,5 @@
 """The benchmark's sealed floor does a raised concern's cryptography with Speak Up's own primitives, and its report
-judges the issue 17 targets as written."""
+judges the targets bench/report.py writes out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deadline rules per organisation (issue 15, point 6): England's calendar days, the EU Directive, and Scotland's
+"""Deadline rules per organisation: England's calendar days, the EU Directive, and Scotland's
 National Whistleblowing Standards in working days, across Christmas and Easter."""
 
 from __future__ import annotations

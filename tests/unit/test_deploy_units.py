@@ -44,7 +44,7 @@ OWN_SETTINGS = {
     "RestartSec",
     "SyslogIdentifier",
 }
-# The brief every unit must meet (issue 17): who it runs as, where its settings come from, and its confinement.
+# What every unit must meet: who it runs as, where its settings come from, and its confinement.
 REQUIRED = {
     "User": "speakup",
     "Group": "speakup",

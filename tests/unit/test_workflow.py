@@ -1,4 +1,5 @@
-"""Pure unit tests for speakup/domain/workflow.py: the status machine and the deadlines. No app, no database."""
+"""Pure unit tests for the status machine (speakup/domain/workflow.py) and the dates a case is due by
+(speakup/domain/deadlines/). No app, no database."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.lifecycle import ALLOWED_PAIRS, STATUSES
 
-from speakup.domain import workflow
+from speakup.domain import deadlines, workflow
 
-# Written out from the "Case lifecycle" table in DESIGN.md (tests/support/lifecycle.py), independently of
+# Written out from the "Case lifecycle" table in docs/interface.md (tests/support/lifecycle.py), independently of
 # workflow.TRANSITIONS.
 EXPECTED_ALLOWED = ALLOWED_PAIRS
 
@@ -100,7 +101,7 @@ def test_a_reporter_reply_leaves_every_other_status_alone(status: str) -> None:
     ],
 )
 def test_due_date_counts_calendar_days(raised_at: datetime, days: int, expected: date) -> None:
-    assert workflow.due_date(raised_at, days) == expected
+    assert deadlines.due_date(raised_at, days) == expected
 
 
 # BST 2026 starts on Sunday 29 March at 01:00 UTC and ends on Sunday 25 October at 01:00 UTC.
@@ -136,34 +137,34 @@ def test_due_date_counts_calendar_days(raised_at: datetime, days: int, expected:
 )
 def test_deadlines_count_from_the_uk_day_the_concern_arrived(raised_at: datetime, uk_day: date) -> None:
     assert workflow.london_today(raised_at) == uk_day
-    assert workflow.due_date(raised_at, 0) == uk_day
-    assert workflow.acknowledge_by(raised_at, 7) == uk_day + timedelta(days=7)
-    assert workflow.feedback_by(raised_at, 90) == uk_day + timedelta(days=90)
+    assert deadlines.due_date(raised_at, 0) == uk_day
+    assert deadlines.acknowledge_by(raised_at, 7) == uk_day + timedelta(days=7)
+    assert deadlines.feedback_by(raised_at, 90) == uk_day + timedelta(days=90)
 
 
 def test_bst_start_examples_from_the_brief() -> None:
-    assert workflow.acknowledge_by(datetime(2026, 3, 28, 23, 30), 7) == date(2026, 4, 4)
-    assert workflow.acknowledge_by(datetime(2026, 3, 29, 23, 30), 7) == date(2026, 4, 6)
+    assert deadlines.acknowledge_by(datetime(2026, 3, 28, 23, 30), 7) == date(2026, 4, 4)
+    assert deadlines.acknowledge_by(datetime(2026, 3, 29, 23, 30), 7) == date(2026, 4, 6)
 
 
 def test_a_concern_just_before_midnight_utc_on_31_march_is_acknowledged_by_8_april() -> None:
     raised_at = datetime(2026, 3, 31, 23, 30)
-    assert workflow.acknowledge_by(raised_at, 7) == date(2026, 4, 8)
-    assert workflow.feedback_by(raised_at, 90) == date(2026, 6, 30)
+    assert deadlines.acknowledge_by(raised_at, 7) == date(2026, 4, 8)
+    assert deadlines.feedback_by(raised_at, 90) == date(2026, 6, 30)
 
 
 def test_the_same_time_in_january_stays_on_the_same_day() -> None:
     raised_at = datetime(2026, 1, 31, 23, 30)
-    assert workflow.acknowledge_by(raised_at, 7) == date(2026, 2, 7)
-    assert workflow.feedback_by(raised_at, 90) == date(2026, 5, 1)
+    assert deadlines.acknowledge_by(raised_at, 7) == date(2026, 2, 7)
+    assert deadlines.feedback_by(raised_at, 90) == date(2026, 5, 1)
 
 
 def test_acknowledge_by_and_feedback_by_use_their_own_day_counts() -> None:
     raised_at = datetime(2026, 5, 1, 9, 0)
-    assert workflow.acknowledge_by(raised_at, 7) == date(2026, 5, 8)
-    assert workflow.acknowledge_by(raised_at, 3) == date(2026, 5, 4)
-    assert workflow.feedback_by(raised_at, 90) == date(2026, 7, 30)
-    assert workflow.feedback_by(raised_at, 30) == date(2026, 5, 31)
+    assert deadlines.acknowledge_by(raised_at, 7) == date(2026, 5, 8)
+    assert deadlines.acknowledge_by(raised_at, 3) == date(2026, 5, 4)
+    assert deadlines.feedback_by(raised_at, 90) == date(2026, 7, 30)
+    assert deadlines.feedback_by(raised_at, 30) == date(2026, 5, 31)
 
 
 def test_to_london_reads_naive_times_as_utc() -> None:
@@ -191,7 +192,7 @@ def test_to_london_accepts_aware_datetimes(aware: datetime) -> None:
     assert (london.date(), london.hour, london.minute) == (date(2026, 4, 1), 0, 30)
     assert london == aware
     assert workflow.london_today(aware) == date(2026, 4, 1)
-    assert workflow.acknowledge_by(aware, 7) == date(2026, 4, 8)
+    assert deadlines.acknowledge_by(aware, 7) == date(2026, 4, 8)
 
 
 def test_aware_and_naive_utc_give_the_same_deadlines() -> None:
@@ -199,7 +200,7 @@ def test_aware_and_naive_utc_give_the_same_deadlines() -> None:
     for step in range(0, 366 * 24, 7):  # every 7 hours through 2026, so every hour of the day is hit
         naive = start + timedelta(hours=step)
         aware = naive.replace(tzinfo=UTC)
-        assert workflow.due_date(naive, 7) == workflow.due_date(aware, 7)
+        assert deadlines.due_date(naive, 7) == deadlines.due_date(aware, 7)
 
 
 def _uk_offset_2026(naive_utc: datetime) -> timedelta:
@@ -214,7 +215,7 @@ def test_due_date_agrees_with_a_hand_written_uk_clock_through_2026() -> None:
     for step in range(0, 365 * 24 * 3):
         raised_at = start + timedelta(minutes=20 * step)
         uk_day = (raised_at + _uk_offset_2026(raised_at)).date()
-        assert workflow.due_date(raised_at, 7) == uk_day + timedelta(days=7), raised_at
+        assert deadlines.due_date(raised_at, 7) == uk_day + timedelta(days=7), raised_at
 
 
 @pytest.mark.parametrize(
@@ -229,12 +230,12 @@ def test_due_date_agrees_with_a_hand_written_uk_clock_through_2026() -> None:
     ],
 )
 def test_next_due_follows_the_status(status: str, expected: date | None) -> None:
-    assert workflow.next_due(status, date(2026, 4, 8), date(2026, 6, 30)) == expected
+    assert deadlines.next_due(status, date(2026, 4, 8), date(2026, 6, 30)) == expected
 
 
 def test_next_due_covers_every_status() -> None:
     for status in STATUSES:
-        result = workflow.next_due(status, date(2026, 1, 1), date(2026, 3, 1))
+        result = deadlines.next_due(status, date(2026, 1, 1), date(2026, 3, 1))
         assert result == {"received": date(2026, 1, 1), "closed": None}.get(status, date(2026, 3, 1))
 
 
@@ -254,28 +255,28 @@ DUE = date(2026, 4, 8)
     ],
 )
 def test_deadline_state_at_the_edges(today: date, expected: str) -> None:
-    assert workflow.deadline_state(DUE, today, soon_days=2) == expected
+    assert deadlines.deadline_state(DUE, today, soon_days=2) == expected
 
 
 def test_deadline_state_across_a_month_end() -> None:
     due = date(2026, 3, 1)
-    assert workflow.deadline_state(due, date(2026, 2, 26), soon_days=2) == "due"
-    assert workflow.deadline_state(due, date(2026, 2, 27), soon_days=2) == "due_soon"
-    assert workflow.deadline_state(due, date(2026, 3, 1), soon_days=2) == "due_soon"
-    assert workflow.deadline_state(due, date(2026, 3, 2), soon_days=2) == "overdue"
+    assert deadlines.deadline_state(due, date(2026, 2, 26), soon_days=2) == "due"
+    assert deadlines.deadline_state(due, date(2026, 2, 27), soon_days=2) == "due_soon"
+    assert deadlines.deadline_state(due, date(2026, 3, 1), soon_days=2) == "due_soon"
+    assert deadlines.deadline_state(due, date(2026, 3, 2), soon_days=2) == "overdue"
 
 
 def test_deadline_state_respects_soon_days() -> None:
-    assert workflow.deadline_state(DUE, date(2026, 4, 1), soon_days=7) == "due_soon"
-    assert workflow.deadline_state(DUE, date(2026, 3, 31), soon_days=7) == "due"
-    assert workflow.deadline_state(DUE, date(2026, 4, 7), soon_days=0) == "due"
-    assert workflow.deadline_state(DUE, date(2026, 4, 8), soon_days=0) == "due_soon"
+    assert deadlines.deadline_state(DUE, date(2026, 4, 1), soon_days=7) == "due_soon"
+    assert deadlines.deadline_state(DUE, date(2026, 3, 31), soon_days=7) == "due"
+    assert deadlines.deadline_state(DUE, date(2026, 4, 7), soon_days=0) == "due"
+    assert deadlines.deadline_state(DUE, date(2026, 4, 8), soon_days=0) == "due_soon"
 
 
 @pytest.mark.parametrize("today", [date(2020, 1, 1), DUE, date(2030, 12, 31)])
 def test_deadline_state_is_none_without_a_deadline(today: date) -> None:
-    assert workflow.deadline_state(None, today, soon_days=2) is None
+    assert deadlines.deadline_state(None, today, soon_days=2) is None
 
 
 def test_deadline_labels_cover_every_state() -> None:
-    assert set(workflow.DEADLINE_LABELS) == {"overdue", "due_soon", "due"}
+    assert set(deadlines.DEADLINE_LABELS) == {"overdue", "due_soon", "due"}

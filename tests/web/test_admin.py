@@ -97,7 +97,7 @@ def _typed(page: str, field: str, kind: str, value: str) -> bool:
 
 
 def _landing(client, response, to: str):
-    """The page a form's answer sends the browser to: every form is answered with a 303 (issue 24)."""
+    """The page a form's answer sends the browser to: every form is answered with a 303 (for the shared computer)."""
     assert response.status_code == 303, response.status_code
     assert urlsplit(response.headers["Location"]).path == to, response.headers["Location"]
     return client.get(response.headers["Location"])
@@ -151,7 +151,7 @@ def test_a_guardian_cannot_use_the_admin_pages(app, client, auth, guardian):
         (f"/admin/users/{admin.id}/disable", {}),
         (f"/admin/users/{other.id}/reset-password", {}),
     ):
-        # Each form with a token of its own: a token is used once (issue 24).
+        # Each form with a token of its own: a token is used once (for the shared computer).
         token = csrf_token(client, "/guardian/")
         assert client.post(url, data={"csrf_token": token, **data}).status_code == 403, url
     # Nothing happened: no account, nobody disabled, the other guardian's password still works.

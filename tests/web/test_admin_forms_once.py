@@ -1,6 +1,6 @@
-"""Adding an account, resetting one and enrolling are each answered once (issue 24): a browser sends a form's body
-again on Reload and Back, long after the person who sent it has gone, so a second send makes no second account
-or link and no answer ever carries back what was sent. The enrolment link is shown on the page after the POST,
+"""Adding an account, resetting one and enrolling are each answered once (for the shared computer): a browser sends a
+form's body again on Reload and Back, long after the person who sent it has gone, so a second send makes no second
+account or link and no answer ever carries back what was sent. The enrolment link is shown on the page after the POST,
 from a slot sealed for the administrator's browser, and goes when they leave that page or sign out."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The pages' files (issue 17, point 2): one stylesheet and one deferred script, named by their content, served by
+"""The pages' files: one stylesheet and one deferred script, named by their content, served by
 the app compressed at build time and cached for a year; only the parts of the design system the templates use."""
 
 from __future__ import annotations

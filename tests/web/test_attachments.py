@@ -22,7 +22,7 @@ from speakup.crypto import sealing
 from speakup.domain import files
 from speakup.keys import grants
 from speakup.ops import audit
-from speakup.platform import imaging
+from speakup.platform import attachments, imaging
 from speakup.platform.models import Attachment, AuditEvent, Case, db
 
 ERROR_RE = re.compile(r'id="attachment-error"><span class="nhsuk-u-visually-hidden">Error:</span> ([^<]+)<')
@@ -172,7 +172,8 @@ def test_photo_gps_and_camera_are_not_in_what_the_guardian_downloads(app, report
     response = download(signed_in(app, guardian), raised.reference, row.uid)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "image/jpeg"
-    # Saved under a neutral name: the phone's own name stays sealed, shown on the case page only (issue 24).
+    # Saved under a neutral name: the phone's own name stays sealed, shown on the case page only (for the shared
+    # computer).
     assert response.headers["Content-Disposition"] == "attachment; filename=attachment.jpg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
@@ -345,7 +346,7 @@ def test_a_form_without_the_csrf_token_is_refused_even_with_a_file(app, reporter
         content_type="multipart/form-data",
     )
     assert response.status_code == 303 and response.location == "/raise"
-    assert "Old words" not in response.get_data(as_text=True)  # never echoed (issue 24)
+    assert "Old words" not in response.get_data(as_text=True)  # never echoed (for the shared computer)
     assert "Old words" not in reporter.get("/raise").get_data(as_text=True)
     assert case_count(app) == 0
 
@@ -379,7 +380,7 @@ def test_an_attachment_cannot_be_moved_to_another_case_or_swapped(app, reporter)
         db.session.commit()
 
         # A second file of the same case: swapping bodies, or a name for a body, is detected.
-        other = files.store_clean(case_a, key_a, imaging.check_file("other.txt", b"other words", "text/plain"))
+        other = files.store_clean(case_a, key_a, attachments.check_file("other.txt", b"other words", "text/plain"))
         body_a, body_other = row.body_ct, other.body_ct
         db.session.execute(update(Attachment).where(Attachment.id == row.id).values(body_ct=body_other))
         db.session.commit()
@@ -494,10 +495,10 @@ def test_a_case_holds_a_limited_number_of_files(app, reporter, monkeypatch):
     raised = raised_from(raise_with_file(reporter, make_pdf(), name="a.pdf", mimetype="application/pdf"))
     with app.app_context():
         case, key = _open_case(app, raised)
-        files.store_clean(case, key, imaging.check_file("b.txt", b"b", "text/plain"))
+        files.store_clean(case, key, attachments.check_file("b.txt", b"b", "text/plain"))
         db.session.commit()  # each file is a request of its own
-        with pytest.raises(imaging.AttachmentRefused):
-            files.store_clean(case, key, imaging.check_file("c.txt", b"c", "text/plain"))
+        with pytest.raises(attachments.AttachmentRefused):
+            files.store_clean(case, key, attachments.check_file("c.txt", b"c", "text/plain"))
     assert len(stored(app, raised.reference)) == 2
 
 
@@ -520,19 +521,19 @@ def test_a_case_holds_a_limited_number_of_files(app, reporter, monkeypatch):
     ],
 )
 def test_filenames_are_cleaned(name, content_type, expected):
-    cleaned = imaging.clean_filename(name, content_type)
+    cleaned = attachments.clean_filename(name, content_type)
     assert cleaned == expected
-    assert len(cleaned) <= imaging.MAX_FILENAME_CHARS
+    assert len(cleaned) <= attachments.MAX_FILENAME_CHARS
 
 
 def test_types_are_judged_by_their_bytes():
-    assert imaging.sniff(make_jpeg()) == "image/jpeg"
-    assert imaging.sniff(make_png()) == "image/png"
-    assert imaging.sniff(make_pdf()) == "application/pdf"
-    assert imaging.sniff("Plain words, ünïcode too\r\n\tand tabs".encode()) == "text/plain"
-    assert imaging.sniff(b"\xef\xbb\xbfwith a byte order mark") == "text/plain"
+    assert attachments.sniff(make_jpeg()) == "image/jpeg"
+    assert attachments.sniff(make_png()) == "image/png"
+    assert attachments.sniff(make_pdf()) == "application/pdf"
+    assert attachments.sniff("Plain words, ünïcode too\r\n\tand tabs".encode()) == "text/plain"
+    assert attachments.sniff(b"\xef\xbb\xbfwith a byte order mark") == "text/plain"
     for not_allowed in (b"MZ\x90\x00", b"\x00\x01binary", b"\xff\xfe\x00", b"<html>", b"\n <SCRIPT src=x>", b"<?xml v"):
-        assert imaging.sniff(not_allowed) is None
+        assert attachments.sniff(not_allowed) is None
 
 
 @pytest.mark.parametrize("app_overrides", [{"ATTACHMENT_TYPES": ["image/jpeg", "image/png"]}])
@@ -547,8 +548,8 @@ def test_the_allowed_types_come_from_config(app, reporter):
 def test_an_enormous_picture_is_refused_before_it_is_decoded(app):
     out = io.BytesIO()
     Image.new("L", (10_000, 6_000)).save(out, "PNG")  # 60 megapixels of nothing: a tiny file
-    with app.app_context(), pytest.raises(imaging.AttachmentRefused) as refused:
-        imaging.check_file("big.png", out.getvalue(), "image/png")
+    with app.app_context(), pytest.raises(attachments.AttachmentRefused) as refused:
+        attachments.check_file("big.png", out.getvalue(), "image/png")
     assert "too large" in refused.value.errors["attachment"]
 
 
@@ -580,7 +581,7 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 )
 def test_every_common_kind_of_picture_comes_out_clean(app, data, content_type):
     with app.app_context():
-        clean = imaging.check_file("picture", data, content_type)
+        clean = attachments.check_file("picture", data, content_type)
     assert clean.content_type == content_type
     image = Image.open(io.BytesIO(clean.data))
     image.load()
@@ -589,12 +590,12 @@ def test_every_common_kind_of_picture_comes_out_clean(app, data, content_type):
     assert MAKE.encode() not in clean.data and b"Jane" not in clean.data
 
 
-# --- Image bombs (issue 13, point 1) -------------------------------------------------------------------------------
+# --- Image bombs -------------------------------------------------------------------------------
 
 
 def test_a_twelve_megapixel_phone_photo_is_accepted_and_cleaned(app):
     with app.app_context():
-        clean = imaging.check_file("IMG_0001.jpg", phone_photo(), "image/jpeg")
+        clean = attachments.check_file("IMG_0001.jpg", phone_photo(), "image/jpeg")
     with Image.open(io.BytesIO(clean.data)) as cleaned:
         assert cleaned.size == (4000, 3000)
         assert len(cleaned.getexif()) == 0
@@ -612,8 +613,8 @@ def test_a_twelve_megapixel_phone_photo_is_accepted_and_cleaned(app):
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, monkeypatch, data, message):
     decoded = []
     monkeypatch.setattr(imaging, "_pixels_only", lambda *args: decoded.append(1))
-    with app.app_context(), pytest.raises(imaging.AttachmentRefused) as refused:
-        imaging.check_file("bomb.png", data(), "image/png")
+    with app.app_context(), pytest.raises(attachments.AttachmentRefused) as refused:
+        attachments.check_file("bomb.png", data(), "image/png")
     assert message in refused.value.errors["attachment"]
     assert decoded == []  # never decoded
 
@@ -642,7 +643,7 @@ def test_pictures_are_decoded_one_at_a_time_per_worker(app, monkeypatch):
 
     def clean() -> None:
         with app.app_context():
-            imaging.check_file("photo.jpg", photo, "image/jpeg")
+            attachments.check_file("photo.jpg", photo, "image/jpeg")
 
     threads = [threading.Thread(target=clean) for _ in range(4)]
     for thread in threads:
@@ -652,7 +653,7 @@ def test_pictures_are_decoded_one_at_a_time_per_worker(app, monkeypatch):
     assert most[0] == 1
 
 
-# --- PDFs (issue 13, point 2) --------------------------------------------------------------------------------------
+# --- PDFs --------------------------------------------------------------------------------------
 
 SECRET_AUTHOR = "Nurse Jane Example, ward 9"
 

@@ -1,9 +1,9 @@
-"""Authorization matrix (issue 6, point 2): every route of the app's URL map, for every method it
+"""Authorization matrix: every route of the app's URL map, for every method it
 accepts, for every kind of caller, with the answer it must give. A route added to the app without a
 row here fails ``test_every_route_is_in_the_matrix``, naming it.
 
 Each request is classified, not matched byte for byte: the question is only whether the caller got
-past authorization. POSTs carry a valid CSRF token (with its one-time nonce, a fresh one for each POST: issue 24)
+past authorization. POSTs carry a valid CSRF token (with its one-time nonce, a fresh one for each POST)
 and no other fields, so "past authorization" is often a form sent back to its page by the domain's rules (a 303,
 "ok") or a 400/409/422 ("ok-validation"), which count as allowed. A form refused before any view ran (a missing,
 forged or used token) is never counted as allowed.
@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 
 from speakup.domain import files, references
 from speakup.keys import grants
-from speakup.platform import imaging
+from speakup.platform import attachments
 from speakup.platform.models import User, db
 from speakup.reporting.board import CHARTS
 from speakup.web import once
@@ -230,7 +230,7 @@ def seed(app: Flask) -> World:
     other = gen_concern(raiser, what_happened=OTHER_WORDS)
     with app.app_context():
         opened, case_key = grants.open_with_access_code(case["access_code"], app.config["TOKEN_PEPPER_BYTES"])
-        uid = files.store_clean(opened, case_key, imaging.check_file("rota.txt", FILE_WORDS, "text/plain")).uid
+        uid = files.store_clean(opened, case_key, attachments.check_file("rota.txt", FILE_WORDS, "text/plain")).uid
         grants.grant_case_key(opened, case_key, db.session.get(User, pending.id))  # a grant, but not on the roster
         db.session.commit()
     outsider = gen_staff(app, email="outsider@example.org", name="Olly Outsider")  # joined after: no grant

@@ -1,4 +1,4 @@
-"""The guardian's case page laid out for casework (issue 16, point 6): the concern and its key facts first, the
+"""The guardian's case page laid out for casework: the concern and its key facts first, the
 status beside them, every other section one link away, a message saying what was done after every action, and a
 status select that offers only the moves allowed from here."""
 
@@ -115,7 +115,7 @@ def test_a_page_that_comes_back_with_an_error_says_so_in_its_title(signed):
     assert "<title>Case –" in page and reference not in page[page.index("<title>") : page.index("</title>")]
 
 
-# --- The queue (issue 16, point 7) ----------------------------------------------------------------------------
+# --- The queue ----------------------------------------------------------------------------
 
 
 def test_the_queue_uses_the_width_says_how_many_and_never_colours_a_waiting_case_green(app, signed):

@@ -1,8 +1,9 @@
 """The guardian's case workflow on the case page, and what the person who spoke up sees of it.
 
 Everything goes through the real HTML forms (CSRF on, the hidden ``version`` the page carries) and the
-reporter's follow-up page or ``GET /api/v1/follow-up``. The lifecycle table is written out here from
-DESIGN.md rather than imported from ``speakup.workflow``, so a drift in the code shows up as a failure.
+reporter's follow-up page or ``GET /api/v1/follow-up``. The lifecycle table is written out from
+docs/interface.md ("Case lifecycle") rather than imported from ``speakup.domain.workflow``, so a drift in the code
+shows up as a failure.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from speakup.platform.models import Case, CaseEvent, CaseNote, Message, User, db
 
 CONFLICT = "This case changed while you were working on it"
 
-# The lifecycle as DESIGN.md writes it (tests/support/lifecycle.py); every refused move is tried at the domain
+# The lifecycle as docs/interface.md writes it (tests/support/lifecycle.py); every refused move is tried at the domain
 # level (tests/domain/test_lifecycle.py), one of them here through the page.
 TRANSITIONS = DESIGNED_MOVES
 REFUSED_ONCE = [("received", "in_progress")]
@@ -76,7 +77,8 @@ def was_done(client: FlaskClient, response) -> bool:
 
 
 def came_back(client: FlaskClient, response) -> str:
-    """A form refused by the rules: answered with a redirect (303), never a page that echoes it (issue 24); the
+    """A form refused by the rules: answered with a redirect (303), never a page that echoes it (for the shared
+    computer); the
     page it leads to shows the message by the field and what was typed."""
     assert response.status_code == 303, response.status_code
     return text_of(client.get(response.location))

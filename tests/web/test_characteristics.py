@@ -1,4 +1,4 @@
-"""The voluntary characteristics of those speaking up (issue 15, point 4): asked when raising (page and API), later
+"""The voluntary characteristics of those speaking up: asked when raising (page and API), later
 on the follow-up page and API, or recorded by a guardian; "prefer not to say" by default; counted by quarter apart
 from any case, never tied to one. How the board shows them is in test_characteristics_board.py."""
 

@@ -1,4 +1,4 @@
-"""The characteristics of those speaking up on the board (issue 23, point 7): a guardian who reloads the board around
+"""The characteristics of those speaking up on the board: a guardian who reloads the board around
 someone's concern must not see that person's answers appear. Counts are shown only for quarters that have ended,
 and only for a question enough people answered that quarter (CHARACTERISTICS_MIN_ANSWERS); nothing else shows or
 exports them.

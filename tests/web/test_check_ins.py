@@ -1,4 +1,4 @@
-"""Check-ins after closing (issue 15, point 5): at CHECK_IN_DAYS after a case closed (90 and 365) the follow-up
+"""Check-ins after closing: at CHECK_IN_DAYS after a case closed (90 and 365) the follow-up
 page and the API ask whether the person has suffered detriment for speaking up since; a yes flags the case for its
 guardians and is counted in the national return and the board report."""
 

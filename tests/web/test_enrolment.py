@@ -1,4 +1,4 @@
-"""Enrolment links and the Team page (issue 12): people choose their own password and security code, and a
+"""Enrolment links and the Team page: people choose their own password and security code, and a
 guardian approves a newcomer only by typing the safety code the newcomer was shown."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _admin_client(app):
 
 
 def _landing(client, response, to: str):
-    """The page a form's answer sends the browser to: every form is answered with a 303 (issue 24)."""
+    """The page a form's answer sends the browser to: every form is answered with a 303 (for the shared computer)."""
     assert response.status_code == 303, response.status_code
     assert urllib.parse.urlsplit(response.headers["Location"]).path == to, response.headers["Location"]
     return client.get(response.headers["Location"])

@@ -1,4 +1,4 @@
-"""Finding a case by its reference from the queue (issue 15, point 2): someone phones with their reference."""
+"""Finding a case by its reference from the queue: someone phones with their reference."""
 
 from __future__ import annotations
 

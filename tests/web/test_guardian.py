@@ -372,7 +372,7 @@ def test_the_default_bound_is_two_derivations_per_process(app):
     slots.release()
 
 
-# --- Lockout (issue 13, point 6): failures only, and a browser that signed in before gets through ------------------
+# --- Lockout: failures only, and a browser that signed in before gets through ------------------
 
 
 def _from(app, address: str):

@@ -1,4 +1,4 @@
-"""A guardian's forms are each answered once, and never with what was sent (issue 24).
+"""A guardian's forms are each answered once, and never with what was sent (for the shared computer).
 
 A browser keeps the body of every form it sent and sends it again on Reload and Back, long after the guardian who
 typed it has gone (a shared ward computer). So a second send of the same body does nothing twice and its answer, a

@@ -2,7 +2,7 @@
 
 Each test makes the check it limits slow (a short sleep inside it) and sends every request at once from threads, so
 on code that tests a limit before the view and counts the try after it, every request passes the test before the
-first one is counted (issue 23: 60 wrong access codes at once got 15 tries against a limit of 10). Run with the
+first one is counted (measured: 60 wrong access codes at once got 15 tries against a limit of 10). Run with the
 in-memory store and, when one answers at 127.0.0.1:6379, Redis (each test has its own key prefix there).
 """
 

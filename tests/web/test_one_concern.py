@@ -1,4 +1,4 @@
-"""One form, one concern (issue 16, point 1): however often the raise form is sent, reloaded or gone back to, and
+"""One form, one concern: however often the raise form is sent, reloaded or gone back to, and
 however often an API client retries with the same Idempotency-Key, one concern is raised, and every answer shows
 the one access code that opens it."""
 
@@ -92,7 +92,8 @@ def test_the_same_form_after_the_code_was_saved_shows_nothing_about_the_concern(
     client.post("/raise", data=form)
     reference = _code_and_reference(client.get("/raise/sent").get_data(as_text=True))[1]
     client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent")})
-    # Saving the code forgot this browser's whole session (issue 24), so the same form sent again is refused.
+    # Saving the code forgot this browser's whole session (for the shared computer), so the same form sent again is
+    # refused.
     again = client.post("/raise", data=form, follow_redirects=True)
     page = again.get_data(as_text=True)
     assert again.history[0].status_code == 303 and "nothing was sent" in page

@@ -1,4 +1,4 @@
-"""Other ways to speak up (issue 15, point 8): a page from the trust's settings, linked from the home page and the
+"""Other ways to speak up: a page from the trust's settings, linked from the home page and the
 confirmation, with no contact written into the code."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Recording a concern raised in person, by phone, email, letter or through a champion (issue 15, point 1).
+"""Recording a concern raised in person, by phone, email, letter or through a champion.
 
-Names from CONTRACT.md ("Concerns a guardian records")."""
+Names from docs/interface.md ("Concerns a guardian records")."""
 
 from __future__ import annotations
 

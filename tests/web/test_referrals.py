@@ -1,4 +1,4 @@
-"""Referrals (issue 15, point 7): who a referred case went to, as a coded value the board counts, and a note
+"""Referrals: who a referred case went to, as a coded value the board counts, and a note
 sealed under the case key that only guardians read."""
 
 from __future__ import annotations

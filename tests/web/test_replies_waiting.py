@@ -1,4 +1,4 @@
-"""Replies waiting (issue 15, point 3): the queue marks the cases the reporter wrote to since this guardian last
+"""Replies waiting: the queue marks the cases the reporter wrote to since this guardian last
 opened them, filters on it, and keeps a closed case with a new reporter message in view until it is read."""
 
 from __future__ import annotations

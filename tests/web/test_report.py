@@ -163,7 +163,7 @@ def test_database_failure_mid_submit_keeps_text_and_leaves_nothing(app, client, 
 
 
 def test_a_raise_stores_every_grant_in_one_insert(app, client, guardian):
-    """The protocol's limit (issue 17): each guardian, the recovery key and the reporter get a grant, and they reach
+    """The protocol's limit: each guardian, the recovery key and the reporter get a grant, and they reach
     the database as one INSERT statement carrying every row, not one per kind of recipient."""
     with app.app_context():
         engine = db.engine

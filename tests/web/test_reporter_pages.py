@@ -1,4 +1,4 @@
-"""The reporter's confirmation and follow-up pages say what is true at each point (issue 16, points 3 to 5): the
+"""The reporter's confirmation and follow-up pages say what is true at each point: the
 access code is the one thing to keep and the reference is explained; the concern's words read as body text; after
 closing nothing promises what is already done, the feedback question follows the closing message it asks about,
 and a person who gave their name and contact can see what they gave."""

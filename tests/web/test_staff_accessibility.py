@@ -1,4 +1,4 @@
-"""Accessibility on the staff side (issue 16, point 9), and the reporter's follow-up page title: every page that
+"""Accessibility on the staff side, and the reporter's follow-up page title: every page that
 comes back with an error says so first in its title and first in its content, labels are headings only on a
 one-question page, the accounts table keeps its column names when stacked, a 403 keeps the staff header, sign-in
 names a security code only when one is asked for, and the staff-group list offers one "Not known"."""
@@ -45,7 +45,8 @@ def _signed_in(app: Flask, staff: Staff) -> FlaskClient:
 
 
 def _after(client: FlaskClient, response) -> str:
-    """The page a form's redirect leads to: every form is answered with a 303, a failed one too (issue 24)."""
+    """The page a form's redirect leads to: every form is answered with a 303, a failed one too (for the shared
+    computer)."""
     assert response.status_code == 303, response.status_code
     return client.get(response.location).get_data(as_text=True)
 
@@ -159,7 +160,7 @@ def test_the_case_page_textarea_labels_are_not_headings(signed):
     raised = gen_concern(signed)
     page = signed.get(f"/guardian/cases/{raised['reference']}").get_data(as_text=True)
     labels = _textarea_labels_outside_headings(page)
-    assert "body" in labels, labels  # "Message to the person who raised this" (CONTRACT.md)
+    assert "body" in labels, labels  # "Message to the person who raised this" (docs/interface.md)
     assert all(labels.values()), labels
     assert ">Message to the person who raised this</label>" in page
 

@@ -1,4 +1,4 @@
-"""Stages and extensions (issue 15, point 6): under Scotland's National Whistleblowing Standards a case is at stage 1
+"""Stages and extensions: under Scotland's National Whistleblowing Standards a case is at stage 1
 or 2 and a stage 1 case can be moved to stage 2, with new working-day deadlines from that day; under any rules the
 date to respond by can be moved later with a reason, which the person who raised it reads too."""
 

@@ -249,7 +249,7 @@ def test_a_sign_in_whose_stored_keys_are_not_the_persons_own_is_a_roster_alarm(a
     assert guardians_wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}
 
 
-# --- Found by the outside review of the roster log (issue 23, done-when 3) ---------------------------------------
+# --- Found by the outside review of the roster log ---------------------------------------
 
 
 def test_an_administrator_who_disables_the_other_guardians_first_still_needs_two_approvals(app, client):

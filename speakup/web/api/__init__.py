@@ -1,1 +1,2 @@
-"""The reporter's JSON API, /api/v1 (routes), and its OpenAPI document (openapi)."""
+"""The JSON API, /api/v1 (routes): the reporter's side and the statistics a dashboard reads; its OpenAPI document
+(openapi, built from schema_parts)."""

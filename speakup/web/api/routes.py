@@ -1,4 +1,5 @@
-"""JSON API v1, reporter side. The access code is the bearer token; no cookie is read or set."""
+"""JSON API v1: the reporter's side, where the access code is the bearer token, and /stats, read with a statistics
+token. No cookie is read or set."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import characteristics, checkins, handling, raising, reading, submissions, timescales, workflow
+from speakup.domain import characteristics, checkins, handling, raising, reading, submissions, workflow
 from speakup.domain.categories import ANONYMITY, lists_for
+from speakup.domain.deadlines import changes as deadline_changes
 from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
@@ -153,7 +155,7 @@ def follow_up():
         characteristics_asked=not case.characteristics_given,
         extensions=[
             {"created_at": _iso(e.created_at), "to_date": _iso(e.to_date), "reason": e.reason}
-            for e in timescales.extensions_of(case, case_key)
+            for e in deadline_changes.extensions_of(case, case_key)
         ],
     )
 

@@ -56,7 +56,7 @@ TIMED_OUT = "timed-out"  # the sign-in page's notice after a time-out
 @login_manager.unauthorized_handler
 def _to_sign_in():
     """To the sign-in page with no ``next=``: the page a guardian was on (a case's reference) must not be written
-    into the browser's History on a shared computer (issue 24). A session that timed out is forgotten whole, as at
+    into the browser's History on a shared computer. A session that timed out is forgotten whole, as at
     sign-out, and the page they were on kept server-side for the same person's next sign-in."""
     response = redirect(url_for("guardian.sign_in"), 303 if request.method == "POST" else 302)
     if "staff_timed_out" not in g:

@@ -25,8 +25,9 @@ from flask import (
 )
 from flask_login import current_user
 
-from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, timescales, workflow
+from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, workflow
 from speakup.domain.categories import OUTCOMES, REFERRALS
+from speakup.domain.deadlines import changes as deadline_changes
 from speakup.keys import grants
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
@@ -60,7 +61,7 @@ FORMS = {
     "details": ("themes", "worker_group", "detriment"),
     "referral": ("referred_to", "referral_note"),
     "escalate": ("stage",),
-    "extend": (*timescales.DATE_FIELDS, "extend_reason"),
+    "extend": (*deadline_changes.DATE_FIELDS, "extend_reason"),
     "note": ("note",),
     "message": ("body",),
     "share": ("share_with", "override_exclusion"),
@@ -129,8 +130,8 @@ def render_case(case: Case, case_key: bytes):
         trail=audit.case_trail(case.id),
         files=files.describe(case, case_key),
         stage=deadlines.stage_of(case.stage, current_app.config),
-        can_escalate=timescales.can_escalate(case),
-        extensions=timescales.extensions_of(case, case_key),
+        can_escalate=deadline_changes.can_escalate(case),
+        extensions=deadline_changes.extensions_of(case, case_key),
         warning="excluded" if forms["share"].values.get(EXCLUDED) else (refused[0] if refused else ""),
     )
 
@@ -280,7 +281,7 @@ def record_referral(address: str):
 @guardian_required
 def escalate(address: str):
     def action(case, _key, form):
-        timescales.escalate_to_stage_2(case, current_user.user, form.version)
+        deadline_changes.escalate_to_stage_2(case, current_user.user, form.version)
         return f"Moved to stage 2. Respond by {case.feedback_by:%-d %B %Y}."
 
     return _act(address, "escalate", action, "#deadlines")
@@ -291,8 +292,8 @@ def escalate(address: str):
 def extend_deadline(address: str):
     def action(case, key, form):
         values = form.values
-        new_date = timescales.parse_date(*(values[name] for name in timescales.DATE_FIELDS))
-        timescales.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
+        new_date = deadline_changes.parse_date(*(values[name] for name in deadline_changes.DATE_FIELDS))
+        deadline_changes.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
         return f"Deadline moved to {new_date:%-d %B %Y}. The person who raised this can read why."
 
     return _act(address, "extend", action, "#deadlines")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from speakup.domain import references, staff, workflow
+from speakup.domain import deadlines, references, staff, workflow
 from speakup.domain.categories import lists_for
 from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
 from speakup.keys import roster
@@ -63,7 +63,7 @@ def _queue_page(args: dict[str, str]):
         page=page,
         filters=filters,
         labels=workflow.GUARDIAN_LABELS,
-        deadline_labels=workflow.DEADLINE_LABELS,
+        deadline_labels=deadlines.DEADLINE_LABELS,
         themes=themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,

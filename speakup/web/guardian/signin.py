@@ -1,4 +1,4 @@
-"""The guardian's side: sign in, the queue of cases they hold a key for, and the case page."""
+"""Signing in to the staff side (guardians and administrators), signing out, and changing a password."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def escalate_to_stage_2(case: Case, guardian: User, expected_version: int | None
     due = deadlines.stage_2_from(workflow.london_today(now))
     case.stage = 2
     case.acknowledge_by, case.feedback_by = due.acknowledge_by, due.feedback_by
-    case.next_due = workflow.next_due(case.status, case.acknowledge_by, case.feedback_by)
+    case.next_due = deadlines.next_due(case.status, case.acknowledge_by, case.feedback_by)
     case.updated_at = now
     db.session.add(CaseEvent(case_id=case.id, kind="escalated", guardian_id=guardian.id, created_at=now))
     audit.record(
@@ -154,7 +154,7 @@ def extend_deadline(
     if deadlines.stage_of(case.stage, current_app.config) == 1:
         case.acknowledge_by = new_date
     case.feedback_by = new_date
-    case.next_due = workflow.next_due(case.status, case.acknowledge_by, case.feedback_by)
+    case.next_due = deadlines.next_due(case.status, case.acknowledge_by, case.feedback_by)
     case.updated_at = now
     db.session.add(CaseEvent(case_id=case.id, kind="extended", guardian_id=guardian.id, created_at=now))
     audit.record(

@@ -1,4 +1,8 @@
-"""When a new concern must be acknowledged and answered, by the rules the organisation follows (DEADLINE_RULES).
+"""Every deadline of a case: when a new concern must be acknowledged and answered, which of those dates matters
+next, and whether it is due, due soon or overdue. Pure functions: no I/O, no clock of their own. Changing a case's
+deadlines once it has arrived (escalating, extending) is ``deadlines.changes``.
+
+The rules the organisation follows (DEADLINE_RULES):
 
 - ``england``: the guidance of the National Guardian's Office as this service has always applied it, ACK_DAYS and
   FEEDBACK_DAYS calendar days after the UK day the concern arrived (7 and 90 by default).
@@ -57,21 +61,36 @@ def working_days_after(day: date, count: int, subdivision: str) -> date:
     return day
 
 
+def due_date(raised_at: datetime, days: int) -> date:
+    """The UK calendar day ``days`` after the UK day the concern arrived.
+
+    A concern raised at 23:30 UTC on 31 March 2026 arrived on 1 April in the UK (BST), so a
+    7-day deadline falls on 8 April, not 7 April.
+    """
+    return workflow.london_today(raised_at) + timedelta(days=days)
+
+
+def acknowledge_by(raised_at: datetime, ack_days: int) -> date:
+    return due_date(raised_at, ack_days)
+
+
+def feedback_by(raised_at: datetime, feedback_days: int) -> date:
+    return due_date(raised_at, feedback_days)
+
+
 def for_new_concern(raised_at: datetime, config: dict) -> Deadlines:
     """The deadlines a concern raised at ``raised_at`` (naive UTC) gets under the configured rules."""
     rules = config["DEADLINE_RULES"]
     received = workflow.london_today(raised_at)
     if rules == "eu":
-        acknowledge_by = received + timedelta(days=7)
-        return Deadlines(acknowledge_by, acknowledge_by + relativedelta(months=3))
+        acknowledged = received + timedelta(days=7)
+        return Deadlines(acknowledged, acknowledged + relativedelta(months=3))
     if rules == "scotland":
         if int(config["SCOTLAND_STAGE"]) == 1:
             respond_by = working_days_after(received, STAGE_1_RESPOND, SCOTLAND)
             return Deadlines(respond_by, respond_by, 1)
         return stage_2_from(received)
-    return Deadlines(
-        workflow.acknowledge_by(raised_at, config["ACK_DAYS"]), workflow.feedback_by(raised_at, config["FEEDBACK_DAYS"])
-    )
+    return Deadlines(acknowledge_by(raised_at, config["ACK_DAYS"]), feedback_by(raised_at, config["FEEDBACK_DAYS"]))
 
 
 def stage_2_from(day: date) -> Deadlines:
@@ -86,3 +105,27 @@ def stage_of(case_stage: int | None, config: dict) -> int | None:
     if config["DEADLINE_RULES"] != "scotland":
         return None
     return case_stage or int(config["SCOTLAND_STAGE"])
+
+
+def next_due(status: str, acknowledge_by: date, feedback_by: date) -> date | None:
+    """The deadline that matters next: acknowledging a new case, then feedback; none once closed."""
+    if status == workflow.CLOSED:
+        return None
+    return acknowledge_by if status == workflow.RECEIVED else feedback_by
+
+
+OVERDUE = "overdue"
+DUE_SOON = "due_soon"
+DUE = "due"
+DEADLINE_LABELS = {OVERDUE: "Overdue", DUE_SOON: "Due soon", DUE: "Due"}
+
+
+def deadline_state(due: date | None, today: date, soon_days: int) -> str | None:
+    """Overdue after the due day; due soon from ``soon_days`` before it, the due day included."""
+    if due is None:
+        return None
+    if today > due:
+        return OVERDUE
+    if (due - today).days <= soon_days:
+        return DUE_SOON
+    return DUE

@@ -1,4 +1,7 @@
-"""Raising a concern: the home page, the form and the one-time confirmation."""
+"""Raising a concern: the home page, the form and the one-time confirmation.
+
+The blueprint keeps its first name, ``report``: endpoint names (``url_for("report.raise_form")``, ...) are used by
+templates, tests and the tools that drive the service, and renaming it would break them for no gain to a reader."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
-from speakup.platform import imaging
+from speakup.platform import attachments
 from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import drop_failed_transaction
@@ -42,7 +45,13 @@ FILE_AGAIN = "file_again"  # kept with a form that came back: the file was fine,
 
 
 class ConcernForm(DomainForm):
-    field_names = (*raising.CONCERN_FIELDS, *characteristics.FIELDS, imaging.FIELD, submissions.FORM_FIELD, FILE_AGAIN)
+    field_names = (
+        *raising.CONCERN_FIELDS,
+        *characteristics.FIELDS,
+        attachments.FIELD,
+        submissions.FORM_FIELD,
+        FILE_AGAIN,
+    )
 
     def concern(self) -> dict[str, object]:
         not_the_concern = (submissions.FORM_FIELD, FILE_AGAIN)
@@ -96,8 +105,8 @@ def _render_form(form: ConcernForm, status: int = 200, database_down: bool = Fal
             # After a failed save, asking again would only wait out the database timeout a second time.
             guardians=_guardian_choices(form, database_down),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
-            attachment_hint=imaging.limits_text(),
-            attachment_accept=imaging.accept_attribute(),
+            attachment_hint=attachments.limits_text(),
+            attachment_accept=attachments.accept_attribute(),
             choose_file_again=bool(form.values.get(FILE_AGAIN)),
         ),
         status,
@@ -132,7 +141,7 @@ def raise_submit():
         pass  # a double click, a reload or Back and send again: the same confirmation, no second concern
     except InvalidInput as exc:
         # A browser never sends a file back: ask for it again if it was fine.
-        form.values[FILE_AGAIN] = "1" if upload is not None and imaging.FIELD not in exc.errors else ""
+        form.values[FILE_AGAIN] = "1" if upload is not None and attachments.FIELD not in exc.errors else ""
         return form.came_back(exc.errors)
     except DBAPIError:
         drop_failed_transaction()
