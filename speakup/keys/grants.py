@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from speakup.crypto import access_codes, kem, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
@@ -78,7 +78,7 @@ def store_grants(rows: list[dict[str, object]]) -> None:
     ORM's bulk insert: it splits the rows by which values are None (a guardian's user id, the reporter's salt), which
     made three statements of one raise. Nor a literal multi-row VALUES list: SQLAlchemy compiles that afresh for
     every raise (1.5 ms, inside SQLite's write lock); one prepared statement with the rows is compiled once."""
-    db.session.execute(insert(CaseGrant.__table__), rows)
+    db.session.execute(insert(cast(Table, CaseGrant.__table__)), rows)  # a mapped class's table is a Table
 
 
 def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
@@ -138,7 +138,7 @@ def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: R
         )
     )
     for case_id in case_ids:
-        case = db.session.get(Case, case_id)
+        case = db.session.get_one(Case, case_id)
         case_key = unwrap(case)  # the exclusions are sealed: opening the case key comes first
         try:
             is_excluded = to_user.id in excluded_ids(case, case_key)
