@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -49,8 +49,10 @@ class Recipient(Protocol):
     """A guardian a case key may be wrapped for: a verified roster member (speakup/keys/roster.py), never a bare
     account row, so the public key used is the one the roster's signatures approved."""
 
-    id: int
-    public_key: bytes
+    @property
+    def id(self) -> int: ...
+    @property
+    def public_key(self) -> bytes: ...
 
 
 def grant_case_key(case: Case, case_key: bytes, recipient: Recipient) -> CaseGrant:
@@ -60,7 +62,7 @@ def grant_case_key(case: Case, case_key: bytes, recipient: Recipient) -> CaseGra
 
 
 def wrap_new_case_key(
-    case_id: int, case_key: bytes, guardians: list[Recipient], recovery_key: bytes, normalised_code: str
+    case_id: int, case_key: bytes, guardians: Sequence[Recipient], recovery_key: bytes, normalised_code: str
 ) -> list[dict[str, object]]:
     """A new case's grant rows: its key wrapped for each guardian, the recovery key and the reporter's access
     code. Touches no database, so it can run before the transaction that stores them (``store_grants``)."""

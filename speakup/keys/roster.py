@@ -87,7 +87,7 @@ class Roster:
     def member(self, user_id: int) -> RosterMember | None:
         return self.members.get(user_id)
 
-    def guardians(self, exclude_ids: tuple[int, ...] = ()) -> list[RosterMember]:
+    def guardians(self, exclude_ids: tuple[int | None, ...] = ()) -> list[RosterMember]:
         return [member for member_id, member in self.members.items() if member_id not in exclude_ids]
 
     def approvals_of(self, user_id: int) -> Approvals | None:
