@@ -41,15 +41,18 @@ browser:
 
 test: install browser
 	$(BIN)/ruff check speakup tests config bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## The quick loop: every test but tests/system (no servers, no browser), in two processes.
 test-fast: install
 	$(BIN)/ruff check speakup tests config bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 tests --ignore=tests/system
 
 lint: install
 	$(BIN)/ruff check speakup tests config bench
+	$(BIN)/mypy
 
 ## Measured speed through gunicorn at 1,000 and 100,000 real encrypted cases, beside two floors (bare Flask +
 ## SQLAlchemy, and the same doing a concern's sealing and wrapping) (SQLite; PostgreSQL with SPEAKUP_BENCH_DATABASE_URL naming a database bench or bench_*, whose

@@ -119,7 +119,7 @@ def upgrade_command(
     needs_signing_key = recovery.organisation_public_key(KeyPurpose.ROSTER) is None
     if needs_signing_key and new_recovery_key_file is None:
         raise click.ClickException("This installation has no organisation signing key: give --new-recovery-key-file.")
-    if needs_signing_key and new_recovery_key_file.exists():
+    if needs_signing_key and new_recovery_key_file is not None and new_recovery_key_file.exists():
         raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
     old = read_organisation_secrets(recovery_key_file)
     signing_key = old.signing_key

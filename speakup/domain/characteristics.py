@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from speakup.domain import quarters, workflow
@@ -180,7 +181,7 @@ def give_for_case(case: Case, answers: Answers) -> None:
         .values(characteristics_given=True)
         .execution_options(synchronize_session=False)
     )
-    if flagged.rowcount != 1:
+    if cast("CursorResult[Any]", flagged).rowcount != 1:  # an UPDATE's result is a CursorResult
         raise AlreadyGiven("These questions have already been answered for this concern.")
     count_answers(answers)
 

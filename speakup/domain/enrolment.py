@@ -14,10 +14,11 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 import segno
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import password_problem
@@ -73,7 +74,7 @@ def link_url(token: str) -> str:
 
 
 def open_link(token: str) -> Enrolment:
-    row = db.session.scalar(db.select(Enrolment).where(Enrolment.token_hash == _token_hash(token[:100])))
+    row = db.session.scalar(select(Enrolment).where(Enrolment.token_hash == _token_hash(token[:100])))
     if row is None:
         raise LinkUnusable("unknown")
     if row.used_at is not None:
@@ -103,7 +104,10 @@ def totp_from_text(text: str) -> bytes | None:
 
 
 def totp_uri(text: str, user: User) -> str:
-    return totp.totp_uri(totp_from_text(text), user.email, "Speak Up")
+    secret = totp_from_text(text)
+    if secret is None:
+        raise ValueError("not a security code secret")  # the text is one new_totp_text made
+    return totp.totp_uri(secret, user.email, "Speak Up")
 
 
 def totp_qr_svg(text: str, user: User) -> str:
@@ -173,6 +177,6 @@ def _use_up(row: Enrolment) -> None:
         .where(Enrolment.id == row.id, Enrolment.used_at.is_(None))
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    )
+    if cast("CursorResult[Any]", claimed).rowcount != 1:  # an UPDATE's result is a CursorResult
         raise LinkUnusable("used")  # nothing of this send is kept: complete() is an action

@@ -74,7 +74,9 @@ def _body_aad(case_id: int, uid: str) -> bytes:
 
 def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     """Seals a checked file under the case key and adds it to the session; the caller commits."""
-    count = db.session.scalar(select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id))
+    count = db.session.execute(
+        select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id)
+    ).scalar_one()
     if count >= MAX_FILES_PER_CASE:
         raise AttachmentRefused(f"A concern can have up to {MAX_FILES_PER_CASE} files. Describe the rest in a message")
     uid = secrets.token_hex(16)

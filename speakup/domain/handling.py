@@ -339,7 +339,7 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     if case.feedback_at is not None:
         raise FeedbackNotOpen("Feedback for this case has already been given. Thank you.")
     case.speak_up_again = str(speak_up_again)
-    if detriment is not None:
+    if isinstance(detriment, bool):  # or None: anything else was refused above
         case.detriment_reported = detriment
     case.feedback_at = minute_now()
     audit.record(audit.Action.FEEDBACK_GIVEN, audit.Actor.REPORTER, case_id=case.id)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy import update
 
 from speakup.crypto import sealing
 from speakup.domain import workflow
-from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, lists_for
+from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, ReturnLists, lists_for
 from speakup.ops import audit
 from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db, minute_now
 
@@ -116,7 +117,7 @@ class CaseView:
         return self.status == workflow.CLOSED and not self.feedback_given
 
     @property
-    def lists(self):
+    def lists(self) -> ReturnLists:
         return lists_for(workflow.london_today(self.created_at))
 
 
@@ -151,7 +152,8 @@ def timeline(case: Case) -> list[TimelineEntry]:
 
 def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
     text = json.loads(
-        sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+        # A case whose key opened is not purged: its concern is there.
+        sealing.open_text(case_key, cast(bytes, case.concern_ct), sealing.associated_data(case.id, "concern", case.id))
     )
     messages = [
         MessageView(
@@ -161,7 +163,7 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
         )
         for m in case.messages
     ]
-    extra: dict = {}
+    extra: dict[str, Any] = {}
     # The name and contact given: for the guardian, and for the person who gave them, to check what they said.
     if case.identity_ct:
         extra.update(

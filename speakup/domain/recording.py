@@ -42,7 +42,7 @@ def record_concern(data: dict[str, str], guardian: User, sent: submissions.Sent 
     channel = data.get("channel")
     if not isinstance(channel, str) or channel not in RECORDED_CHANNELS:
         errors["channel"] = "Choose how the concern was raised"
-    fields = {key: data.get(key) for key in raising.CONCERN_FIELDS if key != "exclude_guardian"}
+    fields: dict[str, object] = {key: data.get(key) for key in raising.CONCERN_FIELDS if key != "exclude_guardian"}
     fields["characteristics"] = characteristics.from_form(data)  # what they chose to say about themselves
     try:
         concern = raising.check_concern(fields, raising.GUARDIAN)

@@ -30,9 +30,10 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import delete, select, text
+from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.domain import workflow
@@ -136,7 +137,8 @@ def purge(cases: Sequence[Case], dry_run: bool, now: datetime | None = None) -> 
     not_due = [case.reference for case in cases if not is_due(case, now)]
     if not_due:
         raise ValueError("not due for purging: " + ", ".join(not_due))
-    result = PurgeResult([PurgedCase(case.id, case.reference, case.closed_at) for case in cases], dry_run=dry_run)
+    closed = [PurgedCase(case.id, case.reference, cast(datetime, case.closed_at)) for case in cases]  # due: closed
+    result = PurgeResult(closed, dry_run=dry_run)
     if dry_run:
         return result
 
@@ -206,11 +208,11 @@ def _truncate_wal() -> bool | None:
     """In WAL mode, copies the WAL into the database and truncates it to zero bytes, so the page images from before
     the purge (still holding the ciphertext and grants) do not stay in the ``-wal`` file. None when not in WAL
     mode; False when a reader kept the checkpoint from finishing (the next checkpoint will)."""
-    engine = db.session.get_bind(mapper=Case.__mapper__)
+    engine = cast(Engine, db.session.get_bind(mapper=Case.__mapper__))  # the session is bound to an engine
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         mode = connection.execute(text("PRAGMA journal_mode")).scalar()
         if str(mode).lower() != "wal":
             return None
         busy, _log_frames, _checkpointed = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
-        return busy == 0
+        return int(busy) == 0

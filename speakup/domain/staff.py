@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import password_keys, totp
@@ -226,8 +226,8 @@ def _check_security_code(user: User, totp_secret: bytes | None, code: str) -> No
         .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    )
+    if cast("CursorResult[Any]", claimed).rowcount != 1:  # an UPDATE's result is a CursorResult
         raise InvalidCredentials()
 
 
@@ -260,10 +260,13 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
         raise AccountError("You cannot reset your own account: change your password instead")
     account_keys.clear_account_keys(user)
     _note_guardian_change(roster_log.RESET, user)
-    removed = db.session.execute(
-        CaseGrant.__table__.delete().where(CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user.id)
-    ).rowcount
-    db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
+    grants = db.session.execute(
+        cast(Table, CaseGrant.__table__)
+        .delete()
+        .where(CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user.id)
+    )
+    removed = cast("CursorResult[Any]", grants).rowcount  # a DELETE's result is a CursorResult
+    db.session.execute(cast(Table, StaffSession.__table__).delete().where(StaffSession.user_id == user.id))
     audit.record(audit.Action.PASSWORD_RESET, audit.Actor.ADMIN, admin.id, email=user.email, count=removed)
     token = enrolment.issue_link(user, admin)
     if user.role == Role.GUARDIAN:
@@ -281,7 +284,7 @@ def set_active(user: User, active: bool, admin: User) -> None:
         return  # (disabling always writes its entry: a column a database writer already flipped decides nothing)
     user.is_active = active
     if not active:
-        db.session.execute(StaffSession.__table__.delete().where(StaffSession.user_id == user.id))
+        db.session.execute(cast(Table, StaffSession.__table__).delete().where(StaffSession.user_id == user.id))
     # Enabling a guardian again makes them pending: back on the roster only by approval, with the safety code.
     _note_guardian_change(roster_log.ENABLED if active else roster_log.DISABLE, user)
     action = audit.Action.ACCOUNT_ENABLED if active else audit.Action.ACCOUNT_DISABLED
@@ -352,12 +355,18 @@ def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]
     dated = [(roster_log.recorded_at(entry), entry) for entry in entries]
     recent = [(at, entry) for at, entry in dated if at is not None and at >= since]
     ids = {entry.user_id for _, entry in recent}
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+    names: dict[int | None, str] = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
     verified = roster.current_roster()
     changes, approved_shown = [], set()
     for at, entry in recent:  # newest first: a member's newest approval is the one that made them one
         what = ROSTER_CHANGES[entry.kind]
-        if entry.kind == roster_log.APPROVE and verified.member(entry.user_id) and entry.user_id not in approved_shown:
+        user_id = entry.user_id
+        if (
+            entry.kind == roster_log.APPROVE
+            and user_id is not None
+            and verified.member(user_id)
+            and user_id not in approved_shown
+        ):
             what = "was approved"
             approved_shown.add(entry.user_id)
         changes.append(RosterChange(at, names.get(entry.user_id, "A former guardian"), what))

@@ -16,11 +16,13 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from speakup.crypto import sealing
 from speakup.platform.inputs import InvalidInput
@@ -99,7 +101,7 @@ def from_form(token: object) -> Sent:
     return Sent(FORM, new_form_token())
 
 
-def from_api(key: str, body: dict) -> Sent:
+def from_api(key: str, body: Mapping[str, object]) -> Sent:
     if not API_KEY.fullmatch(key):
         raise InvalidInput({"Idempotency-Key": API_KEY_RULE})
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -170,7 +172,8 @@ def purge(now: datetime | None = None) -> int:
     """Deletes the submissions older than SUBMISSION_HOURS, and forgets the codes of forms older than
     CONFIRMATION_MINUTES. The caller commits."""
     now = now or utcnow()
-    deleted = db.session.execute(delete(Submission).where(Submission.created_at < now - _kept_for())).rowcount
+    expired = db.session.execute(delete(Submission).where(Submission.created_at < now - _kept_for()))
+    deleted = cast("CursorResult[Any]", expired).rowcount  # a DELETE's result is a CursorResult
     form_cutoff = now - timedelta(minutes=current_app.config["CONFIRMATION_MINUTES"])
     db.session.execute(
         update(Submission).where(Submission.kind == FORM, Submission.created_at < form_cutoff).values(answer_ct=None)

@@ -6,10 +6,12 @@ needs no decryption at all; it stays one indexed query however many cases there 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeAlias
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
 
 from speakup.domain import deadlines, workflow
 from speakup.platform.inputs import parse_int
@@ -55,7 +57,12 @@ class QueueFilters:
         return cls(status, theme, assigned, due, page_number, replies)
 
     def as_args(self, **changes: object) -> dict[str, object]:
-        values = {"status": self.status, "theme": self.theme, "assigned": self.assigned, "due": self.due}
+        values: dict[str, object] = {
+            "status": self.status,
+            "theme": self.theme,
+            "assigned": self.assigned,
+            "due": self.due,
+        }
         values["replies"] = self.replies
         values.update({"page": self.page, **changes})
         return {key: value for key, value in values.items() if value not in ("", None, 1)}
@@ -94,7 +101,7 @@ class QueuePage:
         return (self.page - 1) * PAGE_SIZE + 1
 
 
-def _held_by(user_id: int) -> tuple:
+def _held_by(user_id: int) -> tuple[ColumnElement[bool], ...]:
     return CaseGrant.case_id == Case.id, CaseGrant.recipient == GrantRecipient.GUARDIAN, CaseGrant.user_id == user_id
 
 
@@ -121,6 +128,9 @@ _COLUMNS = (
     Case.detriment_after_closure,
     User.name,
 )
+# A queue row as _COLUMNS select it, and the query for them.
+_Record: TypeAlias = "Row[int, str, datetime, str, date | None, bool | None, str]"
+_Query: TypeAlias = "Select[int, str, datetime, str, date | None, bool | None, str]"
 
 
 def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: int) -> QueuePage:
@@ -140,7 +150,7 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
     # One row more than a page tells whether there is a next page without counting every case.
     query = query.offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     found = db.session.execute(query).all()
-    closed: list = []
+    closed: Sequence[_Record] = []
     if not filters.status and filters.page == 1:
         closed = db.session.execute(
             select(*_COLUMNS)
@@ -158,7 +168,7 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
     )
 
 
-def _filtered(query, filters: QueueFilters, user_id: int, today: date):
+def _filtered(query: _Query, filters: QueueFilters, user_id: int, today: date) -> _Query:
     if filters.theme:
         query = query.where(exists().where(and_(CaseTheme.case_id == Case.id, CaseTheme.theme == filters.theme)))
     if filters.assigned == "me":
@@ -174,7 +184,7 @@ def _filtered(query, filters: QueueFilters, user_id: int, today: date):
     return query
 
 
-def _queue_rows(found: list, user_id: int, today: date, soon_days: int) -> list[QueueRow]:
+def _queue_rows(found: list[_Record], user_id: int, today: date, soon_days: int) -> list[QueueRow]:
     """Rows for the page, with each case's themes and whether a reply waits: two small queries for the page."""
     if not found:
         return []
@@ -215,4 +225,4 @@ def due_soon_counts(today: date, soon_days: int) -> dict[int, int]:
         )
         .group_by(CaseGrant.user_id)
     )
-    return {user_id: count for user_id, count in rows}
+    return {user_id: count for user_id, count in rows if user_id is not None}  # a guardian's grant names them

@@ -64,15 +64,15 @@ def seal_account(
     user.kdf_peppered = params.peppered
     user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, account_aad(salt, "private-key"))
     user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, account_aad(salt, "totp")) if totp_secret else None
-    _seal_signing_key(user, wrapping_key, keys.signing_key)
+    _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
 
 
-def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None) -> None:
+def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None, salt: bytes) -> None:
     if signing_key is None:
         user.signing_public_key = user.signing_key_ct = None
         return
     user.signing_public_key = signing.signing_public_key_of(signing_key)
-    user.signing_key_ct = sealing.seal(wrapping_key, signing_key, account_aad(user.password_salt, "signing-key"))
+    user.signing_key_ct = sealing.seal(wrapping_key, signing_key, account_aad(salt, "signing-key"))
 
 
 def clear_account_keys(user: User) -> None:
@@ -94,9 +94,10 @@ class UnlockedAccount:
 
 
 def password_params_of(user: User) -> password_keys.PasswordParams:
-    return password_keys.PasswordParams(
-        user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes, peppered=bool(user.kdf_peppered)
-    )
+    memory_kib, iterations, lanes = user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes
+    if memory_kib is None or iterations is None or lanes is None:
+        raise InvalidCredentials()  # no keys sealed under a password (never enrolled, or reset)
+    return password_keys.PasswordParams(memory_kib, iterations, lanes, peppered=bool(user.kdf_peppered))
 
 
 def unlock_account(user: User, password: str) -> UnlockedAccount:
@@ -105,20 +106,19 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
     An account made before signed rosters has no signing key: one is made now, while the password-derived key is
     at hand, and sealed beside the others. Until a guardian or the organisation key approves it, that key can
     approve nobody (speakup/keys/roster.py)."""
-    if not user.is_enrolled:
+    salt, sealed_private_key = user.password_salt, user.private_key_ct
+    if not user.is_enrolled or salt is None or sealed_private_key is None:
         raise InvalidCredentials()
-    wrapping_key = derive_password_key(password, user.password_salt, password_params_of(user))
+    wrapping_key = derive_password_key(password, salt, password_params_of(user))
     try:
-        private_key = sealing.open_sealed(
-            wrapping_key, user.private_key_ct, account_aad(user.password_salt, "private-key")
-        )
+        private_key = sealing.open_sealed(wrapping_key, sealed_private_key, account_aad(salt, "private-key"))
         totp_secret = (
-            sealing.open_sealed(wrapping_key, user.totp_secret_ct, account_aad(user.password_salt, "totp"))
+            sealing.open_sealed(wrapping_key, user.totp_secret_ct, account_aad(salt, "totp"))
             if user.totp_secret_ct
             else None
         )
         signing_key = (
-            sealing.open_sealed(wrapping_key, user.signing_key_ct, account_aad(user.password_salt, "signing-key"))
+            sealing.open_sealed(wrapping_key, user.signing_key_ct, account_aad(salt, "signing-key"))
             if user.signing_key_ct
             else None
         )
@@ -126,7 +126,7 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
         raise InvalidCredentials() from exc
     if signing_key is None:
         signing_key = signing.generate_signing_keypair().private_bytes
-        _seal_signing_key(user, wrapping_key, signing_key)
+        _seal_signing_key(user, wrapping_key, signing_key, salt)
     keys = AccountKeys(private_key, signing_key)
     if not user.kdf_peppered and holds_stored_keys(user, keys):
         # Sealed before the pepper joined the password: sealed again now, with it (one more derivation, once). Never

@@ -18,6 +18,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 
@@ -45,7 +46,7 @@ def anchor_file() -> Path:
     return Path(configured) if configured else Path(current_app.instance_path) / "roster-anchor.json"
 
 
-def _load(path: Path) -> dict:
+def _load(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except FileNotFoundError:

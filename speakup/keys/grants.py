@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from speakup.crypto import access_codes, kem, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
@@ -50,8 +50,10 @@ class Recipient(Protocol):
     """A guardian a case key may be wrapped for: a verified roster member (speakup/keys/roster.py), never a bare
     account row, so the public key used is the one the roster's signatures approved."""
 
-    id: int
-    public_key: bytes
+    @property
+    def id(self) -> int: ...
+    @property
+    def public_key(self) -> bytes: ...
 
 
 def grant_case_key(case: Case, case_key: bytes, recipient: Recipient) -> CaseGrant:
@@ -61,7 +63,7 @@ def grant_case_key(case: Case, case_key: bytes, recipient: Recipient) -> CaseGra
 
 
 def wrap_new_case_key(
-    case_id: int, case_key: bytes, guardians: list[Recipient], recovery_key: bytes, normalised_code: str
+    case_id: int, case_key: bytes, guardians: Sequence[Recipient], recovery_key: bytes, normalised_code: str
 ) -> list[dict[str, object]]:
     """A new case's grant rows: its key wrapped for each guardian, the recovery key and the reporter's access
     code. Touches no database, so it can run before the transaction that stores them (``store_grants``)."""
@@ -79,7 +81,7 @@ def store_grants(rows: list[dict[str, object]]) -> None:
     ORM's bulk insert: it splits the rows by which values are None (a guardian's user id, the reporter's salt), which
     made three statements of one raise. Nor a literal multi-row VALUES list: SQLAlchemy compiles that afresh for
     every raise (1.5 ms, inside SQLite's write lock); one prepared statement with the rows is compiled once."""
-    db.session.execute(insert(CaseGrant.__table__), rows)
+    db.session.execute(insert(cast(Table, CaseGrant.__table__)), rows)  # a mapped class's table is a Table
 
 
 def guardian_case_key(case: Case, user_id: int, private_key: bytes) -> bytes:
@@ -143,7 +145,7 @@ def share_cases(case_ids: list[int], unwrap: Callable[[Case], bytes], to_user: R
         )
     )
     for case_id in case_ids:
-        case = db.session.get(Case, case_id)
+        case = db.session.get_one(Case, case_id)
         case_key = unwrap(case)  # the exclusions are sealed: opening the case key comes first
         try:
             is_excluded = to_user.id in excluded_ids(case, case_key)

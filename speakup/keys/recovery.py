@@ -142,7 +142,7 @@ def seal_legacy_exclusions(recovery_private_key: bytes, seal_missing: bool = Fal
         unsealed = select(Case.id).where(Case.exclusions_ct.is_(None), Case.purged_at.is_(None))
         case_ids.update(db.session.scalars(unsealed))
     for case_id in sorted(case_ids):
-        case = db.session.get(Case, case_id)
+        case = db.session.get_one(Case, case_id)
         case_key = recovery_case_key(case, recovery_private_key)
         case.exclusions_ct = seal_exclusions(case.id, case_key, tuple(legacy_excluded_ids(case, case_key)))
         db.session.execute(delete(CaseExclusion).where(CaseExclusion.case_id == case_id))

@@ -30,6 +30,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, TypeAlias, cast
 
 from flask import current_app
 from sqlalchemy import Row, select
@@ -87,7 +89,7 @@ class Roster:
     def member(self, user_id: int) -> RosterMember | None:
         return self.members.get(user_id)
 
-    def guardians(self, exclude_ids: tuple[int, ...] = ()) -> list[RosterMember]:
+    def guardians(self, exclude_ids: tuple[int | None, ...] = ()) -> list[RosterMember]:
         return [member for member_id, member in self.members.items() if member_id not in exclude_ids]
 
     def approvals_of(self, user_id: int) -> Approvals | None:
@@ -95,9 +97,10 @@ class Roster:
 
 
 _ROW_COLUMNS = (User.id, User.email, User.name, User.role, User.is_active, User.public_key, User.signing_public_key)
+GuardianRow: TypeAlias = "Row[int, str, str, str, bool, bytes | None, bytes | None]"
 
 
-def _guardian_rows() -> list[Row]:
+def _guardian_rows() -> list[GuardianRow]:
     """Every guardian account's columns the roster compares (rows, not loaded accounts: this runs for every concern)."""
     return list(db.session.execute(select(*_ROW_COLUMNS).where(User.role == Role.GUARDIAN)))
 
@@ -118,7 +121,7 @@ def _root_slot(pinned: str | None, stored_root: bytes | None) -> str | None:
     return signing.normalise_fingerprint(signing.roster_fingerprint(stored_root)) if stored_root else None
 
 
-def _digest(rows: list[Row], head: roster_log.Entry | None) -> str:
+def _digest(rows: list[GuardianRow], head: roster_log.Entry | None) -> str:
     """What the cached roster rests on: the guardian rows, the log's head, and the anchor file's stamp (another
     worker moving the anchor makes this one verify again, so a log cut back behind an idle worker is seen)."""
     digest = hashlib.sha256()
@@ -156,7 +159,7 @@ def _rolled_back(entries: list[roster_log.Entry], replay: roster_log.Replay, anc
     return reached is None or roster_log.entry_hash(reached) != anchored.hash
 
 
-def _verify(rows: list[Row], digest: str) -> Roster:
+def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     # The anchor is read before the log: an anchor is written only after the head it names was committed, so a
     # log read after it always reaches it, however other workers interleave.
     anchored, anchor_problem = _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))
@@ -184,15 +187,15 @@ def _verify(rows: list[Row], digest: str) -> Roster:
     return Roster(members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest)
 
 
-def _current_subject(row: Row, approved: dict) -> dict:
-    current = roster_log.subject_of(row)  # type: ignore[arg-type] - a row has the same columns
+def _current_subject(row: GuardianRow, approved: dict[str, Any]) -> dict[str, object]:
+    current = roster_log.subject_of(row)
     if approved.get("signing_public") is None:
         current["signing_public"] = None  # carried over from before signed rosters: the HPKE key only
     return current
 
 
 def _compare_rows(
-    replay: roster_log.Replay, rows: list[Row]
+    replay: roster_log.Replay, rows: list[GuardianRow]
 ) -> tuple[dict[int, RosterMember], list[RosterFailure], dict[int, Approvals]]:
     by_id = {row.id: row for row in rows}
     members: dict[int, RosterMember] = {}
@@ -205,9 +208,8 @@ def _compare_rows(
             failures.append(RosterFailure(user_id, row.email, "its keys or details are not the ones approved"))
             continue
         signing_public = roster_log.unb64(subject.get("signing_public"))
-        members[user_id] = RosterMember(
-            user_id, row.email, row.name, roster_log.unb64(subject["hpke_public"]), signing_public
-        )
+        public_key = cast(bytes, roster_log.unb64(subject["hpke_public"]))  # the replay admits only a key that decodes
+        members[user_id] = RosterMember(user_id, row.email, row.name, public_key, signing_public)
     required = int(current_app.config["ROSTER_APPROVALS_REQUIRED"])
     waiting = {
         user_id: Approvals(
@@ -250,7 +252,7 @@ def current_roster() -> Roster:
         rows = _guardian_rows()
         head = roster_log.head()
         digest = _digest(rows, head)
-        cached = cache.get("roster")
+        cached: Roster | None = cache.get("roster")
         if cached is not None and cached.digest == digest and time.monotonic() - cache["at"] < RECHECK_SECONDS:
             return cached
         with _cache_lock:
@@ -288,7 +290,7 @@ def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
         audit.record(audit.Action.ROSTER_ALARM, audit.Actor.SYSTEM, guardian_id=user_id, reason=reason)
         already.add((user_id, reason))
         # Raised for good once committed with the request: if the request fails, the next one raises it again.
-        transactions.if_rolled_back(lambda alarm=(user_id, reason): already.discard(alarm))
+        transactions.if_rolled_back(partial(already.discard, (user_id, reason)))
 
 
 def safety_code_of(user: User) -> str | None:

@@ -28,12 +28,12 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from speakup.crypto import sealing, signing
 from speakup.platform.models import Role, RosterEntry, User, db, utcnow
@@ -75,7 +75,7 @@ def unb64(text: object) -> bytes | None:
         return None
 
 
-def subject_of(user: User) -> dict[str, object]:
+def subject_of(user: User | Row[*tuple[Any, ...]]) -> dict[str, object]:
     """What an approval certifies of a guardian: their account, address, role and both public keys."""
     return {
         "user_id": user.id,
@@ -122,7 +122,7 @@ def approvals_needed(required: int, others: int) -> int:
 
 @dataclass(frozen=True)
 class Waiting:
-    subject: dict
+    subject: dict[str, Any]
     approvers: frozenset[tuple[int | str, str]]  # (who signed, the fingerprint of the key they signed with)
 
 
@@ -131,7 +131,7 @@ class Replay:
     """The roster the log describes. ``problem`` set means the log cannot be trusted past that point: the caller
     then believes nobody (``members`` still holds the state reached before it, for `speakup roster accept`)."""
 
-    members: dict[int, dict] = field(default_factory=dict)  # user id -> the subject approved
+    members: dict[int, dict[str, Any]] = field(default_factory=dict)  # user id -> the subject approved
     waiting: dict[int, Waiting] = field(default_factory=dict)
     recovery_key: bytes | None = None
     root_key: bytes | None = None
@@ -160,7 +160,7 @@ class Replay:
         return self
 
 
-def _parse(statement: bytes) -> dict | None:
+def _parse(statement: bytes) -> dict[str, Any] | None:
     try:
         parsed = json.loads(statement)
     except (ValueError, UnicodeDecodeError, TypeError, RecursionError):
@@ -170,7 +170,7 @@ def _parse(statement: bytes) -> dict | None:
     return parsed
 
 
-def _checkpoint_root(statement: dict, pinned: str | None, stored_root: bytes | None) -> bytes | None:
+def _checkpoint_root(statement: dict[str, Any], pinned: str | None, stored_root: bytes | None) -> bytes | None:
     """The organisation key a checkpoint names, if the pin (or, unpinned in development, the stored key) agrees."""
     root = unb64(statement.get("root_public"))
     if root is None:
@@ -253,11 +253,11 @@ def _is_subject(subject: object, user_id: object) -> bool:
     )
 
 
-def _apply(state: Replay, row: Entry, statement: dict, required: int) -> str | None:
+def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) -> str | None:
     """One entry's effect on the state, or why it cannot be trusted."""
     if row.kind in REMOVING:
-        state.members.pop(row.user_id, None)
-        state.waiting.pop(row.user_id, None)
+        state.members.pop(row.user_id, None)  # type: ignore[arg-type]  # popping None (no account) changes nothing
+        state.waiting.pop(row.user_id, None)  # type: ignore[arg-type]  # likewise
         if row.kind == KEYS_MISMATCH and row.user_id is not None:
             state.mismatched.add(row.user_id)
         elif row.kind == RESET:
@@ -285,14 +285,14 @@ def _holds(state: Replay, member: int | str, key_fingerprint: str) -> bool:
     return signing_public is not None and signing.roster_fingerprint(signing_public) == key_fingerprint
 
 
-def _apply_approval(state: Replay, row: Entry, statement: dict, required: int) -> str | None:
+def _apply_approval(state: Replay, row: Entry, statement: dict[str, Any], required: int) -> str | None:
     user_id = row.user_id
     subject = statement.get("subject")
     if not _is_subject(subject, user_id) or not isinstance(subject, dict) or user_id is None:
         return "the approval is not of a guardian"
     signer = statement.get("signer")
     key = _signer_key(state, signer, user_id)
-    if key is None:
+    if key is None or not isinstance(signer, int | str):  # a key is found only for the organisation or a user id
         return "it is signed by someone who could not approve guardians then"
     if statement.get("signer_key") != signing.roster_fingerprint(key) or not (
         row.signature and signing.verify_signature(key, CONTEXT, row.statement, row.signature)
@@ -332,13 +332,13 @@ _ENTRY_COLUMNS = (RosterEntry.seq, RosterEntry.kind, RosterEntry.user_id, Roster
 def entries() -> list[Entry]:
     """The log's rows, the columns the replay reads only (not created_at, a copy a database writer could make
     unreadable)."""
-    return list(db.session.execute(select(*_ENTRY_COLUMNS).order_by(RosterEntry.seq)))  # type: ignore[arg-type]
+    return list(db.session.execute(select(*_ENTRY_COLUMNS).order_by(RosterEntry.seq)))
 
 
 def latest(kinds: tuple[str, ...], limit: int) -> list[Entry]:
     """The newest entries of these kinds, newest first."""
     query = select(*_ENTRY_COLUMNS).where(RosterEntry.kind.in_(kinds)).order_by(RosterEntry.seq.desc()).limit(limit)
-    return list(db.session.execute(query))  # type: ignore[arg-type]
+    return list(db.session.execute(query))
 
 
 def head() -> Entry | None:
@@ -348,7 +348,7 @@ def head() -> Entry | None:
 def append(
     kind: str,
     user_id: int | None = None,
-    body: dict[str, object] | None = None,
+    body: Mapping[str, object] | None = None,
     signer: int | str | None = None,
     signing_key: bytes | None = None,
 ) -> RosterEntry:
@@ -378,7 +378,7 @@ def append(
     return row
 
 
-def checkpoint(organisation_signing_key: bytes, recovery_public: bytes, members: list[dict]) -> RosterEntry:
+def checkpoint(organisation_signing_key: bytes, recovery_public: bytes, members: list[dict[str, Any]]) -> RosterEntry:
     """The organisation key vouches for the roster as it stands: the first entry, or after an alarm or restore."""
     body = {
         "root_public": b64(signing.signing_public_key_of(organisation_signing_key)),

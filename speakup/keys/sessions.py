@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 
 from speakup.crypto import kem, sealing
 from speakup.keys.account_keys import AccountKeys
@@ -123,7 +124,8 @@ def end_reporter_session(session_id: str) -> None:
 def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
     """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
     cutoff = (now or utcnow()) - idle
-    return db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff)).rowcount
+    purged = db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff))
+    return cast("CursorResult[Any]", purged).rowcount  # a DELETE's result is a CursorResult
 
 
 def purge_expired_staff_sessions(idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:
@@ -131,7 +133,7 @@ def purge_expired_staff_sessions(idle: timedelta, absolute: timedelta, now: date
     (the session refuses it), but until deleted it sits in the database and in every backup."""
     now = now or utcnow()
     expired = (StaffSession.last_seen_at < now - idle) | (StaffSession.created_at < now - absolute)
-    return db.session.execute(delete(StaffSession).where(expired)).rowcount
+    return cast("CursorResult[Any]", db.session.execute(delete(StaffSession).where(expired))).rowcount
 
 
 def end_other_staff_sessions(user_id: int, keep_session_id: str | None) -> int:
@@ -139,4 +141,4 @@ def end_other_staff_sessions(user_id: int, keep_session_id: str | None) -> int:
     query = delete(StaffSession).where(StaffSession.user_id == user_id)
     if keep_session_id is not None:
         query = query.where(StaffSession.id != keep_session_id)
-    return db.session.execute(query).rowcount
+    return cast("CursorResult[Any]", db.session.execute(query)).rowcount

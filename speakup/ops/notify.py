@@ -19,20 +19,28 @@ import threading
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Protocol
 
 from flask import current_app
-
-from speakup.platform.models import User
 
 logger = logging.getLogger(__name__)
 
 
-def new_concern(recipients: Iterable[User]) -> int:
+class Addressee(Protocol):
+    """Whom an email goes to: an account, or a member of the verified roster (speakup/keys/roster.py)."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def is_active(self) -> bool: ...
+
+
+def new_concern(recipients: Iterable[Addressee]) -> int:
     """Tells guardians a new concern is waiting. Returns how many emails were sent."""
     return _send(recipients, "A new concern has been raised", "A new concern is waiting for you in Speak Up.")
 
 
-def reporter_replied(recipients: Iterable[User]) -> int:
+def reporter_replied(recipients: Iterable[Addressee]) -> int:
     """Tells guardians the reporter has replied on a case. Returns how many emails were sent."""
     return _send(
         recipients,
@@ -41,7 +49,7 @@ def reporter_replied(recipients: Iterable[User]) -> int:
     )
 
 
-def deadline_due(recipients: Iterable[User], count: int) -> int:
+def deadline_due(recipients: Iterable[Addressee], count: int) -> int:
     """Tells guardians that ``count`` case deadlines are coming up. Returns how many emails were sent."""
     if count < 1:
         return 0
@@ -52,7 +60,7 @@ def deadline_due(recipients: Iterable[User], count: int) -> int:
     return _send(recipients, subject, text)
 
 
-def roster_changed(recipients: Iterable[User]) -> int:
+def roster_changed(recipients: Iterable[Addressee]) -> int:
     """Tells guardians that the guardians who can read concerns changed (added, approved, reset or disabled),
     so an account nobody expected is noticed. Names no one: the Team page says who."""
     return _send(
@@ -63,7 +71,7 @@ def roster_changed(recipients: Iterable[User]) -> int:
     )
 
 
-def _send(recipients: Iterable[User], subject: str, text: str) -> int:
+def _send(recipients: Iterable[Addressee], subject: str, text: str) -> int:
     """Sends now, or (MAIL_IN_BACKGROUND) after the request from a thread, so a slow mail server
     never keeps a reporter waiting. Returns how many emails were sent, or queued."""
     config = current_app.config

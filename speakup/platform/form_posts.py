@@ -12,9 +12,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import sealing
@@ -130,6 +131,7 @@ def purge(now: datetime | None = None) -> int:
     than KEPT_FORM_MINUTES. The caller commits."""
     now = now or utcnow()
     cutoff = now - timedelta(hours=current_app.config["FORM_HOURS"])
-    deleted = db.session.execute(delete(FormPost).where(FormPost.created_at < cutoff)).rowcount
+    expired = db.session.execute(delete(FormPost).where(FormPost.created_at < cutoff))
+    deleted = cast("CursorResult[Any]", expired).rowcount  # a DELETE's result is a CursorResult
     db.session.execute(update(FormPost).where(FormPost.kept_at < _kept_since(now)).values(kept_ct=None, kept_at=None))
     return deleted

@@ -154,7 +154,7 @@ class ChargingStrategy(RateLimiter):
         try:
             if self._scripts is None:
                 connection = storage.get_connection()
-                self._scripts = (connection.register_script(_CHARGE_SCRIPT), connection.register_script(_REFUND_SCRIPT))
+                self._scripts = (connection.register_script(_CHARGE_SCRIPT), connection.register_script(_REFUND_SCRIPT))  # type: ignore[arg-type]  # redis takes str (limits' protocol says bytes)
             return self._scripts[which](keys, args)
         except storage.base_exceptions as error:
             # As limits does for its own commands, so the fail-closed and fail-open answers see one kind of error.

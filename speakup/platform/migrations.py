@@ -28,5 +28,5 @@ def upgrade_schema() -> None:
     """Creates or migrates the current app's database to the newest revision."""
     from flask_migrate import upgrade
 
-    enable_migrations(current_app._get_current_object())
+    enable_migrations(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy's
     upgrade()

@@ -11,7 +11,8 @@ import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
+from typing import cast
 
 import pygal
 from pygal.style import Style
@@ -307,12 +308,12 @@ def shared_learning(
         .limit(limit)
     )
     grouped: dict[str, list[Learning]] = {}
-    for case in cases:
+    for case in cases:  # closed, with the learning the guardian wrote (speakup/domain/handling.py)
         text = sealing.open_text(
-            open_case_key(case), case.learning_ct, sealing.associated_data(case.id, "learning", case.id)
+            open_case_key(case), cast(bytes, case.learning_ct), sealing.associated_data(case.id, "learning", case.id)
         )
         themes = tuple(t.theme for t in case.themes) or ("not_recorded",)
-        entry = Learning(themes, workflow.london_today(case.closed_at), text)
+        entry = Learning(themes, workflow.london_today(cast(datetime, case.closed_at)), text)
         for theme in themes:
             grouped.setdefault(theme, []).append(entry)
     return grouped

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Response, abort, flash, get_flashed_messages, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from speakup.domain import staff
 from speakup.platform.models import Role, User
@@ -65,7 +66,8 @@ def _notice(category: str, user_id: str) -> str:
 @admin_required
 def accounts_page() -> str:
     notice = error = ""
-    for category, message in get_flashed_messages(with_categories=True, category_filter=[ENABLED, DISABLED, REFUSED]):
+    flashed = get_flashed_messages(with_categories=True, category_filter=[ENABLED, DISABLED, REFUSED])
+    for category, message in cast(list[tuple[str, str]], flashed):  # with_categories: (category, message) pairs
         if category == REFUSED:
             error = message  # the domain's rule, which names nobody
         else:

@@ -11,7 +11,8 @@ the code they typed, and nothing in the address. The safety code is kept the sam
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from speakup.domain import enrolment
 from speakup.platform.models import User

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() makes; flask.Response derives from it
 
 from speakup.platform.models import drop_failed_transaction
 from speakup.web import once
@@ -104,7 +105,7 @@ def an_html_form_was_sent() -> bool:
     return request.method == "POST" and not wants_json()
 
 
-def form_refused(status: int, body: str | None = None, retry_after: str | None = None) -> Response:
+def form_refused(status: int, body: str | None = None, retry_after: str | None = None) -> BaseResponse:
     """The answer when an HTML form's POST fails before or in its view (too large, too many tries, the service
     down): never a page, which the browser would keep in History with the form's body and send again on Reload (a
     shared ward computer), but a redirect to the form's page, which says what happened."""
@@ -122,7 +123,7 @@ def log_limit_store_down(error: BaseException) -> None:
     log.warning("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
 
 
-def limit_store_down(error: BaseException) -> Response:
+def limit_store_down(error: BaseException) -> BaseResponse:
     """503 "cannot check right now": a limit's store is down and the limit fails closed. Pages that hold
     a form (sign-in, follow-up) answer this themselves, keeping what was typed."""
     log_limit_store_down(error)
@@ -226,7 +227,7 @@ def _database(error: DBAPIError):
     if "_login_user" not in g:
         # Flask-Login's template context would load the signed-in user from the database again: a
         # second wait for the dead database, then an exception inside this handler (a bare 500).
-        g._login_user = current_app.login_manager.anonymous_user()
+        g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]  # set by LoginManager
     if wants_json():
         return api_error(503, "The service is unavailable. Try again in a few minutes.")
     if an_html_form_was_sent():

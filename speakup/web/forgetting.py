@@ -8,7 +8,8 @@ the site (its cache and web storage; `Clear-Site-Data` applies over HTTPS, as th
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, session
+from flask import Flask, g, session
+from werkzeug.wrappers import Response
 
 from speakup.domain import submissions
 from speakup.web import once

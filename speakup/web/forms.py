@@ -6,8 +6,9 @@ comes back with errors is answered with a redirect; the page it leads to builds 
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 
 from speakup.platform.form_posts import Kept
 from speakup.web import once

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, flash, g, redirect, request, session
+from flask import Flask, current_app, flash, g, redirect, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
 from speakup.crypto import sealing
@@ -68,7 +69,7 @@ def _mac(browser: str, nonce: str, issued: int) -> str:
 def form_token() -> str:
     """The value of every form's ``csrf_token`` field: one nonce per page, shared by the forms on it."""
     if "form_token" not in g:
-        browser = _browser_secret(create=True)
+        browser = cast(str, _browser_secret(create=True))  # made when missing
         nonce, issued = secrets.token_urlsafe(24), int(utcnow().timestamp() // 60)
         g.form_token = f"{generate_csrf()}{SEPARATOR}{nonce}.{issued}.{_mac(browser, nonce, issued)}"
     return g.form_token

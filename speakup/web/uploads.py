@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 from typing import IO
 
-from flask import Response, current_app, request
+from flask import current_app, request
+from werkzeug.wrappers import Response
 
 from speakup.platform.attachments import FIELD
 from speakup.web import once

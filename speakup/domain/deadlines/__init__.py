@@ -18,9 +18,11 @@ on Monday."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import Any
 
 import holidays
 from dateutil.relativedelta import relativedelta
@@ -78,7 +80,7 @@ def feedback_by(raised_at: datetime, feedback_days: int) -> date:
     return due_date(raised_at, feedback_days)
 
 
-def for_new_concern(raised_at: datetime, config: dict) -> Deadlines:
+def for_new_concern(raised_at: datetime, config: Mapping[str, Any]) -> Deadlines:
     """The deadlines a concern raised at ``raised_at`` (naive UTC) gets under the configured rules."""
     rules = config["DEADLINE_RULES"]
     received = workflow.london_today(raised_at)
@@ -100,7 +102,7 @@ def stage_2_from(day: date) -> Deadlines:
     )
 
 
-def stage_of(case_stage: int | None, config: dict) -> int | None:
+def stage_of(case_stage: int | None, config: Mapping[str, Any]) -> int | None:
     """A case's stage under the Scottish rules (one raised before stages were kept has the configured one)."""
     if config["DEADLINE_RULES"] != "scotland":
         return None

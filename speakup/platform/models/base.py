@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +15,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The rows' base class. db.Model is made at run time, so a type checker cannot see it as a class: to one it is
+# the declarative Base it derives from (Flask-SQLAlchemy adds nothing the models use).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 def drop_failed_transaction() -> None:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from speakup.platform.models.base import db, minute_now, utcnow
+from speakup.platform.models.base import Model, minute_now, utcnow
 from speakup.platform.models.staff import User
 
 # Case ids are drawn at random, not counted. The id is in every ciphertext's associated data, so knowing it before
@@ -23,7 +23,7 @@ def new_case_id() -> int:
     return secrets.randbelow(CASE_ID_LIMIT) + 1
 
 
-class Case(db.Model):
+class Case(Model):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(primary_key=True, default=new_case_id)
@@ -94,7 +94,7 @@ class Case(db.Model):
     __table_args__ = (Index("ix_cases_status_next_due", "status", "next_due"),)
 
 
-class CaseTheme(db.Model):
+class CaseTheme(Model):
     """One national-return theme of a case (a case may have several). A plain value from a fixed list."""
 
     __tablename__ = "case_themes"
@@ -103,7 +103,7 @@ class CaseTheme(db.Model):
     theme: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
 
 
-class CaseExclusion(db.Model):
+class CaseExclusion(Model):
     """A guardian the reporter chose to keep out of their case, as stored before exclusions were sealed
     (``Case.exclusions_ct``). Still honoured where present; `flask speakup exclusions seal` moves them."""
 
@@ -113,7 +113,7 @@ class CaseExclusion(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
-class ShareRequest(db.Model):
+class ShareRequest(Model):
     """A guardian asked to share a case with a guardian the reporter excluded: nothing is shared until a second
     guardian who holds the case confirms. Who it would go to is sealed under the case key, like the exclusion."""
 
@@ -129,7 +129,7 @@ class ShareRequest(db.Model):
     requested_by: Mapped[User | None] = relationship()
 
 
-class CaseNote(db.Model):
+class CaseNote(Model):
     """A guardian-only note, sealed under the case key like everything else. Never shown to the reporter."""
 
     __tablename__ = "case_notes"
@@ -145,7 +145,7 @@ class CaseNote(db.Model):
     guardian: Mapped[User | None] = relationship()
 
 
-class DeadlineExtension(db.Model):
+class DeadlineExtension(Model):
     """The date to respond by moved later, and why: the reason is sealed under the case key (the reporter reads it
     too, as the Standards ask that they are told why), the dates are plain."""
 
@@ -163,7 +163,7 @@ class DeadlineExtension(db.Model):
     guardian: Mapped[User | None] = relationship()
 
 
-class CaseEvent(db.Model):
+class CaseEvent(Model):
     """One step of a case's timeline, which the reporter sees in plain words. No free text."""
 
     __tablename__ = "case_events"
@@ -180,7 +180,7 @@ class CaseEvent(db.Model):
     guardian: Mapped[User | None] = relationship()
 
 
-class CaseGrant(db.Model):
+class CaseGrant(Model):
     """The case key wrapped for one recipient: a guardian, the recovery key, or the reporter's code."""
 
     __tablename__ = "case_grants"
@@ -200,7 +200,7 @@ class CaseGrant(db.Model):
     read_writes: Mapped[int | None]
 
 
-class Message(db.Model):
+class Message(Model):
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,7 +216,7 @@ class Message(db.Model):
     case: Mapped[Case] = relationship(back_populates="messages")
 
 
-class ReporterSession(db.Model):
+class ReporterSession(Model):
     """A reporter's follow-up on the HTML pages: the case key sealed under a key only the cookie has.
 
     No address, no user agent: only what is needed to end the session when idle.
@@ -230,7 +230,7 @@ class ReporterSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file from the reporter, sealed under the case key (name and bytes alike). Image metadata is
     stripped before sealing."""
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from speakup.platform.models.base import db, utcnow
+from speakup.platform.models.base import Model, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Append-only and hash-chained: each row carries the hash of the one before it.
 
     ``detail`` holds plain, non-identifying facts only (a status, an email of a staff account, a count),
@@ -31,7 +31,7 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class StatsToken(db.Model):
+class StatsToken(Model):
     """A read-only token for GET /api/v1/stats. Only its keyed hash is stored."""
 
     __tablename__ = "stats_tokens"
@@ -43,7 +43,7 @@ class StatsToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
 
-class CharacteristicCount(db.Model):
+class CharacteristicCount(Model):
     """How many people speaking up in a quarter gave an answer to one of the voluntary questions about
     themselves (domain/characteristics.py). A count per quarter, question and answer, and nothing else: no case,
     no person, no time, so no answer can be tied to a concern."""
@@ -56,7 +56,7 @@ class CharacteristicCount(db.Model):
     count: Mapped[int] = mapped_column(default=0)
 
 
-class Submission(db.Model):
+class Submission(Model):
     """One sent form or one API Idempotency-Key: a second send of the same one finds this row and answers with the
     same concern instead of raising another (domain/submissions.py). ``lookup`` is a keyed hash of the form's
     one-time token or the key; ``answer_ct`` (the access code and what the person was told) is sealed under a key
@@ -72,7 +72,7 @@ class Submission(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class FormPost(db.Model):
+class FormPost(Model):
     """One sent HTML form, by the keyed hash of its one-time nonce (speakup/web/once.py): a second send of the same
     form is answered with where the first went, never by doing it again. ``kept_ct`` holds the words of a form that
     came back with errors, sealed under a key from the nonce and a secret only the sender's cookie holds, for

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from speakup.platform.models.base import db, utcnow
+from speakup.platform.models.base import Model, utcnow
 
 
-class User(db.Model):
+class User(Model):
     """A guardian or administrator. Their private keys are sealed under their password.
 
     An account an administrator has just added has no keys and no password yet (``public_key`` is None): the
@@ -55,7 +55,7 @@ class User(db.Model):
         return self.public_key is not None
 
 
-class RosterEntry(db.Model):
+class RosterEntry(Model):
     """One statement of the roster's signed, hash-chained log (speakup/keys/roster_log.py).
 
     ``statement`` is the canonical JSON that was hashed and, for the statements that add a reader, signed: its
@@ -75,7 +75,7 @@ class RosterEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Enrolment(db.Model):
+class Enrolment(Model):
     """A one-time link for a person to set up their own account. Only a keyed hash of its token is kept."""
 
     __tablename__ = "enrolments"
@@ -90,7 +90,7 @@ class Enrolment(db.Model):
     user: Mapped[User] = relationship()
 
 
-class StaffSession(db.Model):
+class StaffSession(Model):
     """One signed-in browser. Holds the private key sealed under a key that only the cookie has."""
 
     __tablename__ = "staff_sessions"
@@ -104,7 +104,7 @@ class StaffSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class OrganisationKey(db.Model):
+class OrganisationKey(Model):
     """The organisation's public keys: "recovery" (HPKE, every case key is wrapped for it) and "roster" (the
     hybrid signing key at the root of the roster log, pinned in config by its fingerprint). Their private
     halves are kept offline in the recovery key file, never by the server."""

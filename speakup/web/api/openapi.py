@@ -52,7 +52,7 @@ def _characteristics_schemas(day: date) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    bearer = [{"accessCode": []}]
+    bearer: list[dict[str, list[str]]] = [{"accessCode": []}]
     config = current_app.config
     short, concern_chars, message_chars = (
         config["MAX_SHORT_FIELD_CHARS"],

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -24,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, workflow
 from speakup.domain.categories import OUTCOMES, REFERRALS

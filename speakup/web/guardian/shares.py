@@ -93,7 +93,9 @@ def share_all():
     if target not in choices:
         return form.came_back({"share_with": "Choose a guardian to share your cases with"})
     user = roster.current_roster().member(int(target))
+    if user is None:  # left the roster since the choices were read
+        return form.came_back({"share_with": "Choose a guardian to share your cases with"})
     result = sharing.share_all_cases(current_user.user, private_key(), user)
     # Counts and a colleague's name, shown once on the page this redirects to.
-    flash({"name": user.name, **dataclasses.asdict(result)}, SHARED_ALL)
+    flash({"name": user.name, **dataclasses.asdict(result)}, SHARED_ALL)  # type: ignore[arg-type]  # the session keeps a dict
     return redirect(url_for("guardian.share_all"), 303)

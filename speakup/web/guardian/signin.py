@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import (
-    Response,
     current_app,
     flash,
     g,
@@ -15,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user
+from werkzeug.wrappers import Response
 
 from speakup.crypto import sealing
 from speakup.domain import staff

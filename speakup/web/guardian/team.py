@@ -3,8 +3,9 @@ one by typing the safety code the new guardian was shown at the end of enrolment
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, get_flashed_messages, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from speakup.domain import staff
 from speakup.keys import approvals, roster
