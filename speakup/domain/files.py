@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -17,6 +16,7 @@ from speakup.domain import handling, raising, submissions
 from speakup.domain.raising import ConcernInput, RaisedConcern
 from speakup.keys import grants
 from speakup.ops import audit, notify
+from speakup.platform.config import settings
 from speakup.platform.imaging import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Attachment, Case, db, minute_now
@@ -94,7 +94,7 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
 
 def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
     """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
-    case, case_key = grants.open_with_access_code(raised.access_code, current_app.config["TOKEN_PEPPER_BYTES"])
+    case, case_key = grants.open_with_access_code(raised.access_code, settings().token_pepper)
     return store_clean(case, case_key, clean)
 
 

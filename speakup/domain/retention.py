@@ -31,12 +31,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.domain import workflow
 from speakup.ops import audit
+from speakup.platform.config import settings
 from speakup.platform.models import (
     Attachment,
     Case,
@@ -84,7 +84,7 @@ class PurgeResult:
 
 
 def retention_days() -> int:
-    days = current_app.config["RETENTION_DAYS"]
+    days = settings().retention_days
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         # A zero or negative period would shred every closed case at once.
         raise ValueError(f"RETENTION_DAYS must be a whole number of days of at least 1, not {days!r}")
