@@ -11,13 +11,13 @@ from datetime import date, timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
-from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
+from speakup.domain import case_pages, characteristics, checkins, files, handling, workflow
+from speakup.domain.categories import yes_no
 from speakup.keys import grants, sessions
 from speakup.platform import imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import db, utcnow
+from speakup.platform.models import Case, db, utcnow
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
@@ -141,25 +141,18 @@ class AboutForm(DomainForm):
     field_names = characteristics.FIELDS
 
 
-def _render_case(case, case_key):
-    view = reading.reporter_view(case, case_key)
+def _render_case(case: Case, case_key: bytes) -> str:
+    page = case_pages.reporter_case_page(case, case_key)
     return render_template(
         "followup/case.html",
-        case=view,
-        check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
+        **vars(page),
         check_in_form=CheckInForm.shown(),
         form=ReplyForm.shown(),
         feedback_form=FeedbackForm.shown(),
-        speak_up_again=SPEAK_UP_AGAIN,
-        files=files.describe(case, case_key),
-        extensions=timescales.extensions_of(case, case_key),
         attachment_form=AttachmentForm.shown(),
         attachment_hint=imaging.limits_text(),
         attachment_accept=imaging.accept_attribute(),
-        about_asked=not case.characteristics_given,
         about_form=AboutForm.shown(),
-        questions=characteristics.questions_for(date.today()),
-        how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
     )
 
 
