@@ -6,14 +6,12 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 
-from speakup.crypto import access_codes, sealing
-from speakup.domain import case_pages, characteristics, checkins, files, handling, workflow
+from speakup.domain import browser_sessions, case_pages, characteristics, checkins, files, handling, workflow
 from speakup.domain.categories import yes_no
-from speakup.keys import grants, sessions
 from speakup.platform import imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
@@ -29,6 +27,11 @@ bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 NOT_FOUND = "We could not find a concern with that access code. Check it and try again."
 ENTER_CODE = "Enter your access code"
 TYPING_MISTAKE = "This access code has a typing mistake. Check each character against the code you saved."
+REFUSED_CODE = {
+    browser_sessions.EMPTY: ENTER_CODE,
+    browser_sessions.MISTYPED: TYPING_MISTAKE,
+    browser_sessions.NOT_FOUND: NOT_FOUND,
+}
 
 
 class AccessCodeForm(DomainForm):
@@ -59,10 +62,9 @@ def _current_case():
     session_id, key = session.get("reporter_session"), session.get("reporter_key")
     if not session_id or not key:
         return None
-    idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
     try:
-        return sessions.resume_reporter_session(session_id, sealing.b64d(key), idle)
-    except (sessions.SessionExpired, ValueError):
+        return browser_sessions.resume_reporter_session(session_id, key)
+    except browser_sessions.SessionExpired:
         forget_session()  # a time-out forgets the whole browser session, a confirmation slot included
         return None
 
@@ -91,24 +93,14 @@ def _code_refused(form: AccessCodeForm, message: str):
 def check_code():
     form = AccessCodeForm()
     typed = form.values["access_code"]
-    # Blank, malformed or failing its check character: known from the text alone, with no database, no secret
-    # and nothing that depends on whether any concern exists, so saying so reveals nothing about codes.
+    # Blank, malformed or failing its check character is told apart: known from the text alone, it reveals nothing
+    # about codes. A well-formed code: one answer and the same work whether it opens a concern or not.
     try:
-        access_codes.normalise_access_code(typed)
-    except access_codes.EmptyAccessCode:
-        return _code_refused(form, ENTER_CODE)
-    except access_codes.InvalidAccessCode:
-        return _code_refused(form, TYPING_MISTAKE)
-    # A well-formed code: one answer and the same work whether it opens a concern or not (keys/grants.py).
-    try:
-        case, case_key = grants.open_with_access_code(typed, current_app.config["TOKEN_PEPPER_BYTES"])
-    except grants.AccessCodeNotFound:
-        return _code_refused(form, NOT_FOUND)
+        case, case_key = browser_sessions.check_access_code(typed)
+    except browser_sessions.AccessCodeRefused as refused:
+        return _code_refused(form, REFUSED_CODE[refused.reason])
     _replace_reporter()
-    idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
-    row, session_key = sessions.start_reporter_session(case, case_key, idle)
-    session["reporter_session"] = row.id
-    session["reporter_key"] = sealing.b64e(session_key)
+    session["reporter_session"], session["reporter_key"] = browser_sessions.start_reporter_session(case, case_key)
     return redirect(url_for("followup.case_page"), 303)
 
 
@@ -279,7 +271,7 @@ def about_you():
 def sign_out():
     session_id = session.get("reporter_session")
     if session_id:
-        sessions.end_reporter_session(session_id)
+        browser_sessions.end_reporter_session(session_id)
     return forget_this_browser(redirect(url_for("followup.signed_out"), 303))
 
 

@@ -97,6 +97,23 @@ def test_nothing_imports_the_web_layer_but_the_app_factory() -> None:
     assert importers == {"speakup"}
 
 
+# What the pages and the API may reach: the domain (and reporting) for every rule, ops for the record of who read
+# or exported what, platform for typed input, uploads and the tables they are handed. Never the keys or the crypto
+# underneath: who holds which key, and how it is opened, is the domain's to decide (docs/architecture.md, Views).
+WEB_MAY_IMPORT = {"speakup.web", "speakup.reporting", "speakup.domain", "speakup.ops", "speakup.platform"}
+
+
+def test_web_reaches_keys_and_crypto_only_through_the_domain() -> None:
+    reaching = sorted(
+        f"{module} imports {imported}"
+        for module in MODULES
+        if layer_of(module) == "speakup.web"
+        for imported in imports_of(module)
+        if layer_of(imported) not in WEB_MAY_IMPORT
+    )
+    assert reaching == []
+
+
 def test_no_import_cycle() -> None:
     graph = {module: imports_of(module) - parents(module) - {"speakup"} for module in MODULES}
     state: dict[str, int] = {}

@@ -8,9 +8,18 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import characteristics, checkins, handling, raising, reading, submissions, timescales, workflow
+from speakup.domain import (
+    browser_sessions,
+    characteristics,
+    checkins,
+    handling,
+    raising,
+    reading,
+    submissions,
+    timescales,
+    workflow,
+)
 from speakup.domain.categories import ANONYMITY, lists_for
-from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import utcnow
@@ -74,9 +83,9 @@ def _reporter_case():
     scheme, _, code = header.partition(" ")
     try:
         if scheme.lower() != "bearer" or not code.strip():
-            raise grants.AccessCodeNotFound()
-        return grants.open_with_access_code(code.strip(), current_app.config["TOKEN_PEPPER_BYTES"])
-    except grants.AccessCodeNotFound:
+            raise browser_sessions.AccessCodeRefused(browser_sessions.EMPTY)
+        return browser_sessions.open_with_access_code(code.strip())
+    except browser_sessions.AccessCodeRefused:
         g.access_code_failed = True
         raise ApiError(401, NOT_FOUND) from None
 
