@@ -12,6 +12,7 @@ from speakup.crypto import access_codes, sealing
 from speakup.keys import grants, sessions
 from speakup.keys.account_keys import AccountKeys as AccountKeys  # what staff_keys returns
 from speakup.keys.sessions import SessionExpired as SessionExpired  # what the pages catch
+from speakup.ops import audit
 from speakup.platform.config import settings
 from speakup.platform.models import Case, StaffSession, User
 
@@ -52,7 +53,14 @@ def staff_keys(row: StaffSession, cookie_key: str) -> AccountKeys:
 
 
 def end_staff_session(session_id: str) -> None:
+    """Ends a session that another replaces (signing in again): not a sign-out."""
     sessions.end_staff_session(session_id)
+
+
+def sign_out(row: StaffSession) -> None:
+    """The person signs out, or their keys could not be opened: recorded, and the session ended."""
+    audit.record(audit.SIGN_OUT, row.user.role, row.user.id)
+    sessions.end_staff_session(row.id)
 
 
 # --- The person who raised a concern -----------------------------------------------------------------------------

@@ -148,6 +148,16 @@ def open_attachment(case: Case, case_key: bytes, uid: str) -> OpenedAttachment:
     return OpenedAttachment(filename, content_type, data)
 
 
+def download_attachment(case: Case, case_key: bytes, uid: str, guardian_id: int) -> OpenedAttachment:
+    """One of the reporter's files for a guardian to download (``open_attachment``), and the record that they
+    exported it."""
+    opened = open_attachment(case, case_key, uid)
+    audit.record_reading(
+        audit.EXPORT, "guardian", guardian_id, case_id=case.id, reason="attachment", format=opened.content_type
+    )
+    return opened
+
+
 def check_concern_with_file(
     values: dict[str, object], upload: tuple[str, bytes, str] | None
 ) -> tuple[ConcernInput, CleanFile | None]:

@@ -97,13 +97,13 @@ def test_nothing_imports_the_web_layer_but_the_app_factory() -> None:
     assert importers == {"speakup"}
 
 
-# What the pages and the API may reach: the domain (and reporting) for every rule, ops for the record of who read
-# or exported what, platform for typed input, uploads and the tables they are handed. Never the keys or the crypto
-# underneath: who holds which key, and how it is opened, is the domain's to decide (docs/architecture.md, Views).
-WEB_MAY_IMPORT = {"speakup.web", "speakup.reporting", "speakup.domain", "speakup.ops", "speakup.platform"}
+# What the pages and the API may reach: the domain (and reporting) for every rule and every record of it, platform
+# for typed input, uploads, limits and the rows a domain call hands back. Never keys, crypto or ops underneath: who
+# holds which key, how it is opened and what is audited are the domain's to decide (docs/architecture.md, Views).
+WEB_MAY_IMPORT = {"speakup.web", "speakup.reporting", "speakup.domain", "speakup.platform"}
 
 
-def test_web_reaches_keys_and_crypto_only_through_the_domain() -> None:
+def test_web_reaches_keys_crypto_and_ops_only_through_the_domain() -> None:
     reaching = sorted(
         f"{module} imports {imported}"
         for module in MODULES

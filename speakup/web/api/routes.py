@@ -232,7 +232,6 @@ STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer
 @bp.get("/stats")
 def stats():
     from speakup.domain import quarters
-    from speakup.ops import audit
     from speakup.reporting import national_return, stats_tokens
 
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -243,6 +242,4 @@ def stats():
         quarter = quarters.parse_quarter(request.args.get("quarter"))
     except quarters.BadQuarter as exc:
         raise ApiError(422, str(exc), fields={"quarter": str(exc)}) from None
-    body = national_return.return_json(quarter, current_app.config["SUPPRESS_BELOW"])
-    audit.record_reading(audit.EXPORT, "system", format="json", period=quarter.label, reason="stats_token")
-    return jsonify(body)
+    return jsonify(national_return.export_for_stats_token(quarter))

@@ -8,7 +8,6 @@ from flask import abort, flash, g, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, logout_user
 
 from speakup.domain import browser_sessions, team
-from speakup.ops import audit
 from speakup.platform.extensions import login_manager
 from speakup.platform.models import StaffSession, db
 from speakup.web import once
@@ -114,7 +113,6 @@ def guardian_required(view):
 
 def _end_session() -> None:
     if current_user.is_authenticated:
-        audit.record(audit.SIGN_OUT, current_user.user.role, current_user.user.id)
-        browser_sessions.end_staff_session(current_user.row.id)
+        browser_sessions.sign_out(current_user.row)
     logout_user()
     forget_session()  # the whole session, and what it pointed at (a recorded concern's code to hand over)

@@ -25,7 +25,6 @@ from flask import (
 from flask_login import current_user
 
 from speakup.domain import case_pages, files, handling, references, referrals, timescales, workflow
-from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
 from speakup.platform.models import Case, db
 from speakup.web import once
@@ -129,12 +128,9 @@ def download_attachment(address: str, uid: str):
     """One of the reporter's files, decrypted in memory and sent as a download, never shown inline."""
     case, case_key = get_case(address)
     try:
-        opened = files.open_attachment(case, case_key, uid)
+        opened = files.download_attachment(case, case_key, uid, current_user.user.id)
     except files.AttachmentNotFound:
         abort(404)
-    audit.record_reading(
-        audit.EXPORT, "guardian", current_user.user.id, case_id=case.id, reason="attachment", format=opened.content_type
-    )
     response = send_file(
         io.BytesIO(opened.data),
         mimetype=opened.content_type,
