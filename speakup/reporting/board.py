@@ -162,7 +162,7 @@ def board_report(
         answered = [c for c in cases if c.speak_up_again]
         result.append(
             QuarterRow(
-                label=f"{period.year} Q{period.number}",
+                label=period.heading,
                 quarter=period,
                 raised=len(cases),
                 anonymous=sum(1 for c in cases if c.anonymity == "anonymous"),

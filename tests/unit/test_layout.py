@@ -114,6 +114,19 @@ def test_web_reaches_keys_crypto_and_ops_only_through_the_domain() -> None:
     assert reaching == []
 
 
+def test_the_domain_reads_its_settings_from_the_settings_object() -> None:
+    """speakup.platform.config.settings(), never Flask's current_app (its config, or anything else on it)."""
+    reading = []
+    for module, path in MODULES.items():
+        if layer_of(module) not in ("speakup.domain", "speakup.reporting"):
+            continue
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        if "current_app" in names:
+            reading.append(module)
+    assert reading == []
+
+
 def test_no_import_cycle() -> None:
     graph = {module: imports_of(module) - parents(module) - {"speakup"} for module in MODULES}
     state: dict[str, int] = {}
