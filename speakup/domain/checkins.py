@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import current_app
-
 from speakup.domain import workflow
 from speakup.domain.handling import changes_case, note_reporter_wrote
 from speakup.ops import audit
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case, minute_now
 
@@ -26,7 +25,7 @@ def due_check_ins(case: Case, today: date) -> int:
     if case.status != workflow.CLOSED or case.closed_at is None:
         return 0
     closed_on = workflow.london_today(case.closed_at)
-    return sum(1 for days in current_app.config["CHECK_IN_DAYS"] if closed_on + timedelta(days=int(days)) <= today)
+    return sum(1 for days in settings().check_in_days if closed_on + timedelta(days=int(days)) <= today)
 
 
 def check_in_requested(case: Case, today: date) -> bool:

@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any, cast
 
 import segno
-from flask import current_app
 from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
@@ -25,6 +24,7 @@ from speakup.crypto.passwords import password_problem
 from speakup.keys import account_keys, roster
 from speakup.ops import audit
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.models import Enrolment, Role, User, db, utcnow
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
@@ -48,7 +48,7 @@ class EnrolmentInvalid(Exception):
 
 
 def _token_hash(token: str) -> str:
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], token, TOKEN_PURPOSE)
+    return sealing.keyed_hash(settings().token_pepper, token, TOKEN_PURPOSE)
 
 
 def issue_link(user: User, admin: User) -> str:
@@ -59,7 +59,7 @@ def issue_link(user: User, admin: User) -> str:
     ):
         earlier.expires_at = min(earlier.expires_at, now)
     token = secrets.token_urlsafe(32)
-    hours = float(current_app.config["ENROLMENT_HOURS"])
+    hours = float(settings().enrolment_hours)
     db.session.add(
         Enrolment(
             user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + timedelta(hours=hours)
@@ -70,7 +70,7 @@ def issue_link(user: User, admin: User) -> str:
 
 
 def link_url(token: str) -> str:
-    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/enrol?token=" + token
+    return settings().public_base_url.rstrip("/") + "/enrol?token=" + token
 
 
 def open_link(token: str) -> Enrolment:
@@ -145,7 +145,7 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     elif password != confirm:
         errors["confirm"] = "The passwords do not match: type the same password twice"
     totp_secret, step = None, None
-    if current_app.config["REQUIRE_MFA"]:
+    if settings().require_mfa:
         totp_secret = totp_from_text(totp_text)
         if totp_secret is None:
             raise LinkUnusable("unknown")  # the page's own hidden field was changed: start again from the link

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -19,6 +18,7 @@ from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform import transactions
 from speakup.platform.attachments import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Attachment, Case, db, minute_now
 
@@ -97,7 +97,7 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
 
 def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
     """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
-    case, case_key = grants.open_with_access_code(raised.access_code, current_app.config["TOKEN_PEPPER_BYTES"])
+    case, case_key = grants.open_with_access_code(raised.access_code, settings().token_pepper)
     return store_clean(case, case_key, clean)
 
 
@@ -145,6 +145,21 @@ def open_attachment(case: Case, case_key: bytes, uid: str) -> OpenedAttachment:
     # Only a type this module checked is ever served as such.
     content_type = attachment.content_type if attachment.content_type in SUPPORTED else "application/octet-stream"
     return OpenedAttachment(filename, content_type, data)
+
+
+def download_attachment(case: Case, case_key: bytes, uid: str, guardian_id: int) -> OpenedAttachment:
+    """One of the reporter's files for a guardian to download (``open_attachment``), and the record that they
+    exported it."""
+    opened = open_attachment(case, case_key, uid)
+    audit.record_reading(
+        audit.Action.EXPORT,
+        audit.Actor.GUARDIAN,
+        guardian_id,
+        case_id=case.id,
+        reason="attachment",
+        format=opened.content_type,
+    )
+    return opened
 
 
 def check_concern_with_file(

@@ -14,7 +14,6 @@ from datetime import datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,6 +24,7 @@ from speakup.domain.reading import message_aad
 from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
 from speakup.platform.models import (
     Author,
@@ -76,7 +76,7 @@ def changes_case(change: Callable[P, R]) -> Callable[P, R]:
 
 def check_message(body: object) -> str:
     return required_text(
-        body, "body", "Write a message before sending it", current_app.config["MAX_MESSAGE_CHARS"], "Your message"
+        body, "body", "Write a message before sending it", settings().max_message_chars, "Your message"
     )
 
 
@@ -213,8 +213,9 @@ def close_case(
     except InvalidInput:
         errors["closing_message"] = "Write a closing message to the person who raised this"
     lesson = clean_text(learning)
-    if len(lesson) > current_app.config["MAX_MESSAGE_CHARS"]:
-        errors["learning"] = f"What was learned must be {current_app.config['MAX_MESSAGE_CHARS']:,} characters or fewer"
+    limit = settings().max_message_chars
+    if len(lesson) > limit:
+        errors["learning"] = f"What was learned must be {limit:,} characters or fewer"
     if share_learning and not lesson:
         errors["learning"] = "Write what was learned before sharing it with the board"
     if errors:

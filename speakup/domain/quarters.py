@@ -37,6 +37,11 @@ class Quarter:
         return f"{self.year}Q{self.number}"
 
     @property
+    def heading(self) -> str:
+        """As a page's heading or a chart's axis shows it: "2026 Q3"."""
+        return f"{self.year} Q{self.number}"
+
+    @property
     def start(self) -> date:
         return date(self.year, 3 * self.number - 2, 1)
 

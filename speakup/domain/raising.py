@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from speakup.crypto import access_codes, sealing
@@ -17,6 +16,7 @@ from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import (
     Case,
@@ -106,13 +106,13 @@ def check_concern(data: dict[str, object], voice: Voice = REPORTER) -> ConcernIn
 
 
 def _check_lengths(values: dict[str, str], voice: Voice) -> dict[str, str]:
-    config = current_app.config
+    limits = settings()
     errors = {}
     if not values["what_happened"]:
         errors["what_happened"] = voice.what_happened
-    elif len(values["what_happened"]) > config["MAX_CONCERN_CHARS"]:
-        errors["what_happened"] = f"What happened must be {config['MAX_CONCERN_CHARS']:,} characters or fewer"
-    short_limit = config["MAX_SHORT_FIELD_CHARS"]
+    elif len(values["what_happened"]) > limits.max_concern_chars:
+        errors["what_happened"] = f"What happened must be {limits.max_concern_chars:,} characters or fewer"
+    short_limit = limits.max_short_field_chars
     for key, label in (("where", "Where"), ("when", "When"), ("name", voice.name), ("contact", voice.contact)):
         if len(values[key]) > short_limit:
             errors[key] = f"{label} must be {short_limit} characters or fewer"
@@ -246,16 +246,16 @@ def _store_new_case(
     source: tuple[str, User | None],
     sent: submissions.Sent | None,
 ) -> RaisedConcern:
-    config = current_app.config
+    configured = settings()
     channel, recorded_by = source
     now = minute_now()
-    due = deadlines.for_new_concern(now, config)
+    due = deadlines.for_new_concern(now, configured.deadline_config)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)
     case = Case(
         id=new_case_id(),
         reference=_new_reference(),
-        access_lookup_id=access_codes.access_code_lookup_id(config["TOKEN_PEPPER_BYTES"], normalised),
+        access_lookup_id=access_codes.access_code_lookup_id(configured.token_pepper, normalised),
         status=workflow.RECEIVED,
         anonymity=concern.anonymity,
         channel=channel,

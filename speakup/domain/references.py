@@ -47,3 +47,15 @@ def case_openable_by(typed: str, user_id: int) -> Case | None:
     if case is None or not grants.holds_grant(case.id, user_id):
         return None
     return case
+
+
+def case_opened_at(address: str, guardian_id: int, private_key: bytes) -> tuple[Case, bytes] | None:
+    """The case a guardian's page address names (``case_at``) and its key, opened with the guardian's private key;
+    None alike for an address that names no case and for a case they hold no key for."""
+    case = case_at(address)
+    if case is None:
+        return None
+    try:
+        return case, grants.guardian_case_key(case, guardian_id, private_key)
+    except grants.NoGrant:
+        return None

@@ -3,14 +3,13 @@ board report counts) and a note on it (sealed under the case key, for guardians 
 
 from __future__ import annotations
 
-from flask import current_app
-
 from speakup.crypto import sealing
 from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.domain.reading import referral_aad
 from speakup.ops import audit
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import Case, User, utcnow
 
@@ -27,7 +26,7 @@ def record_referral(
     if not isinstance(referred_to, str) or referred_to not in REFERRALS:
         errors["referred_to"] = "Choose who the case was referred to"
     text = clean_text(note)
-    limit = current_app.config["MAX_CONCERN_CHARS"]
+    limit = settings().max_concern_chars
     if len(text) > limit:
         errors["referral_note"] = f"The note must be {limit:,} characters or fewer"
     if errors:

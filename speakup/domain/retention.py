@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from flask import current_app
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.domain import workflow
 from speakup.ops import audit
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.models import (
     Attachment,
     Case,
@@ -86,7 +86,7 @@ class PurgeResult:
 
 
 def retention_days() -> int:
-    days = current_app.config["RETENTION_DAYS"]
+    days = settings().retention_days
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         # A zero or negative period would shred every closed case at once.
         raise ValueError(f"RETENTION_DAYS must be a whole number of days of at least 1, not {days!r}")

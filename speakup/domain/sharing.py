@@ -33,7 +33,12 @@ SHARED_WITH_NAMED = "shared_with_named"  # the timeline event's kind
 
 
 class ShareRefused(Exception):
-    """A request or confirmation cannot be made as asked; the message says why."""
+    """A share, request or confirmation cannot be made as asked; the message says why. ``offer_override`` is set when
+    the reporter asked for that guardian to be kept out: the case page then offers to ask a second guardian."""
+
+    def __init__(self, message: str, offer_override: bool = False):
+        super().__init__(message)
+        self.offer_override = offer_override
 
 
 EXCLUSIONS_MISSING = (
@@ -79,6 +84,57 @@ def share_all_cases(me: User, private_key: bytes, to: roster.RosterMember) -> gr
     )
     audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, me.id, guardian_id=to.id, count=result.shared)
     return result
+
+
+def share_from_case_page(case: Case, case_key: bytes, target_id: int | None, by: User, override_exclusion: bool) -> str:
+    """The case page's Share form: shares with the colleague chosen (``target_id``, on the roster), or, with
+    ``override_exclusion``, against the reporter's wish, only asks (a second guardian confirms, ``confirm``).
+    Returns what the page says was done; ``ShareRefused`` says why nothing was (by the form's field)."""
+    user = roster.current_roster().member(target_id) if target_id is not None else None
+    if user is None:
+        raise ShareRefused("Choose a guardian to share this case with")
+    if override_exclusion:
+        request_override(case, case_key, user, by)
+        return f"Asked to share with {user.name}: a second guardian must confirm it."
+    try:
+        shared = share_with(case, case_key, user, by)
+    except exclusions.ExcludedGuardian:
+        raise ShareRefused(
+            f"The person who raised this concern asked for {user.name} not to see it. "
+            "If it must go to them, tick the box: a second guardian will need to confirm.",
+            offer_override=True,
+        ) from None
+    if not shared:
+        raise ShareRefused(f"{user.name} can already open this case")
+    return f"Shared with {user.name}."
+
+
+def colleagues(me: User) -> dict[str, str]:
+    """The Share all page's choices: every other guardian on the roster, by id, named with their email."""
+    members = roster.current_roster().guardians(exclude_ids=(me.id,))
+    return {str(m.id): f"{m.name} ({m.email})" for m in sorted(members, key=lambda m: m.name)}
+
+
+@dataclass(frozen=True)
+class SharedAll:
+    """What Share all did, for the page: the colleague's name and the counts of ``grants.ShareResult``."""
+
+    name: str
+    shared: int
+    already_held: int
+    excluded: int
+    unknown: int
+
+
+def share_all_with(me: User, private_key: bytes, target: str) -> SharedAll:
+    """Share all's form: every case ``me`` holds, shared with the colleague chosen (a key of ``colleagues``)."""
+    if target not in colleagues(me):
+        raise ShareRefused("Choose a guardian to share your cases with")
+    user = roster.current_roster().member(int(target))
+    if user is None:  # left the roster since the list was read
+        raise ShareRefused("Choose a guardian to share your cases with")
+    result = share_all_cases(me, private_key, user)
+    return SharedAll(user.name, result.shared, result.already_held, result.excluded, result.unknown)
 
 
 @dataclass(frozen=True)
@@ -161,6 +217,16 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     # No guardian id: with the reason beside it, it would name the guardian the concern is about.
     audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
     return request
+
+
+def decide(case: Case, case_key: bytes, uid: str, confirmed: bool, guardian: User) -> str:
+    """A request answered on the case page: confirmed (by a second guardian) or cancelled (by anyone holding the
+    case). Returns what the page says was done."""
+    if confirmed:
+        confirm(case, case_key, uid, guardian)
+        return "Shared."
+    cancel(case, case_key, uid, guardian)
+    return "Request cancelled."
 
 
 @transactions.action

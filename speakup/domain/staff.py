@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
-from flask import current_app
 from sqlalchemy import CursorResult, Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,9 +23,11 @@ from speakup.crypto import password_keys, totp
 from speakup.crypto.passwords import password_problem
 from speakup.domain import enrolment
 from speakup.keys import account_keys, approvals, roster, roster_log, sessions
-from speakup.keys.account_keys import InvalidCredentials, password_params
+from speakup.keys.account_keys import InvalidCredentials as InvalidCredentials  # raised to the sign-in page
+from speakup.keys.account_keys import password_params
 from speakup.ops import audit, notify
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db, utcnow
 
@@ -109,7 +110,7 @@ def create_user(
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise AccountError(problem, "password")
-    totp_secret = totp.new_totp_secret() if current_app.config["REQUIRE_MFA"] else None
+    totp_secret = totp.new_totp_secret() if settings().require_mfa else None
     user = User(email=email, name=name.strip(), role=role)
     keys = account_keys.new_account_keys()
     account_keys.seal_account(user, password, password_params(), keys, totp_secret)
@@ -163,7 +164,7 @@ def sign_in(email: str, password: str, security_code: str) -> tuple[User, accoun
         raise InvalidCredentials()
     try:
         unlocked = account_keys.unlock_account(user, password)
-        if current_app.config["REQUIRE_MFA"]:
+        if settings().require_mfa:
             _check_security_code(user, unlocked.totp_secret, security_code)
     except InvalidCredentials:
         db.session.rollback()  # a signing key made while unlocking is kept only for a complete sign-in
@@ -204,11 +205,11 @@ def _note_guardian_change(kind: str, user: User) -> None:
 def purge_expired_sessions() -> tuple[int, int]:
     """Deletes expired staff sessions and idle reporter sessions, with the key material they hold. Run at every
     staff sign-in and by `flask speakup sessions purge` from a timer; the caller commits. Returns the counts."""
-    config = current_app.config
+    configured = settings()
     staff = sessions.purge_expired_staff_sessions(
-        timedelta(minutes=config["STAFF_IDLE_MINUTES"]), timedelta(hours=config["STAFF_ABSOLUTE_HOURS"])
+        timedelta(minutes=configured.staff_idle_minutes), timedelta(hours=configured.staff_absolute_hours)
     )
-    reporters = sessions.purge_idle_reporter_sessions(timedelta(minutes=config["REPORTER_IDLE_MINUTES"]))
+    reporters = sessions.purge_idle_reporter_sessions(timedelta(minutes=configured.reporter_idle_minutes))
     return staff, reporters
 
 

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from flask import current_app
 from sqlalchemy import CursorResult, delete, select, update
 
 from speakup.crypto import sealing
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Submission, db, utcnow
 
@@ -53,10 +53,10 @@ class Sent:
 
     @property
     def lookup(self) -> str:
-        return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], f"{self.kind}|{self.token}", "submission")
+        return sealing.keyed_hash(settings().token_pepper, f"{self.kind}|{self.token}", "submission")
 
     def _key(self) -> bytes:
-        return sealing.key_from_token(self.token, f"{self.kind}-submission", current_app.config["TOKEN_PEPPER_BYTES"])
+        return sealing.key_from_token(self.token, f"{self.kind}-submission", settings().token_pepper)
 
     def _aad(self) -> bytes:
         return f"{sealing.PROTOCOL}|submission|{self.lookup}".encode()
@@ -133,8 +133,7 @@ def find(sent: Sent) -> Confirmation | None:
     row = db.session.scalar(select(Submission).where(Submission.lookup == sent.lookup))
     if row is None:
         return None
-    config = current_app.config
-    shown_for = timedelta(minutes=config["CONFIRMATION_MINUTES"]) if sent.kind == FORM else _kept_for()
+    shown_for = timedelta(minutes=settings().confirmation_minutes) if sent.kind == FORM else _kept_for()
     answer = None
     if row.answer_ct is not None and utcnow() - row.created_at <= shown_for:
         answer = _open(sent, row.answer_ct)
@@ -165,7 +164,7 @@ def forget_code(sent: Sent) -> None:
 
 
 def _kept_for() -> timedelta:
-    return timedelta(hours=current_app.config["SUBMISSION_HOURS"])
+    return timedelta(hours=settings().submission_hours)
 
 
 def purge(now: datetime | None = None) -> int:
@@ -174,7 +173,7 @@ def purge(now: datetime | None = None) -> int:
     now = now or utcnow()
     expired = db.session.execute(delete(Submission).where(Submission.created_at < now - _kept_for()))
     deleted = cast("CursorResult[Any]", expired).rowcount  # a DELETE's result is a CursorResult
-    form_cutoff = now - timedelta(minutes=current_app.config["CONFIRMATION_MINUTES"])
+    form_cutoff = now - timedelta(minutes=settings().confirmation_minutes)
     db.session.execute(
         update(Submission).where(Submission.kind == FORM, Submission.created_at < form_cutoff).values(answer_ct=None)
     )

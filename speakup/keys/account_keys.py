@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from speakup.crypto import kem, password_keys, sealing, signing
+from speakup.platform.config import settings
 from speakup.platform.models import (
     User,
 )
@@ -27,16 +28,16 @@ def account_aad(salt: bytes, field: str) -> bytes:
 
 def password_params() -> password_keys.PasswordParams:
     """The Argon2id cost for a password sealed now, from config (accounts keep theirs until it changes)."""
-    config = current_app.config
+    configured = settings()
     return password_keys.PasswordParams(
-        config["ARGON2_MEMORY_KIB"], config["ARGON2_ITERATIONS"], config["ARGON2_LANES"]
+        configured.argon2_memory_kib, configured.argon2_iterations, configured.argon2_lanes
     )
 
 
 def derive_password_key(password: str, salt: bytes, params: password_keys.PasswordParams) -> bytes:
     """One Argon2id derivation with the server's pepper as its secret, waiting for one of this process's slots so its
     memory stays bounded."""
-    secret = password_keys.pepper_secret(current_app.config["TOKEN_PEPPER_BYTES"])
+    secret = password_keys.pepper_secret(settings().token_pepper)
     with current_app.extensions["speakup_password_derivations"]:
         return password_keys.password_key(password, salt, params, secret)
 

@@ -3,12 +3,11 @@ organisation key, of the keys the guardian's safety code was read from."""
 
 from __future__ import annotations
 
-from flask import current_app
-
 from speakup.crypto import signing
 from speakup.keys import account_keys, recovery, roster_log
 from speakup.keys.roster import Roster, current_roster, safety_code_of
 from speakup.ops import audit
+from speakup.platform.config import settings
 from speakup.platform.models import Role, User
 
 
@@ -87,7 +86,7 @@ def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecr
     code the person read out is always required. The caller commits."""
     if secrets.signing_key is None:
         raise ApprovalRefused("That recovery key file has no organisation signing key: run `speakup roster upgrade`")
-    pinned = current_app.config.get("ROSTER_ROOT")
+    pinned = settings().roster_root
     signer = signing.roster_fingerprint(signing.signing_public_key_of(secrets.signing_key))
     if pinned and signing.normalise_fingerprint(str(pinned)) != signing.normalise_fingerprint(signer):
         raise ApprovalRefused("That organisation key is not the one SPEAKUP_ROSTER_ROOT pins; nothing was approved")

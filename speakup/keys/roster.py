@@ -40,6 +40,7 @@ from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log
 from speakup.ops import audit
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.models import KeyPurpose, OrganisationKey, Role, User, db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def _guardian_rows() -> list[GuardianRow]:
 
 
 def pinned_root() -> str | None:
-    pinned = current_app.config.get("ROSTER_ROOT")
+    pinned = settings().roster_root
     return signing.normalise_fingerprint(str(pinned)) if pinned else None
 
 
@@ -125,8 +126,8 @@ def _digest(rows: list[GuardianRow], head: roster_log.Entry | None) -> str:
     """What the cached roster rests on: the guardian rows, the log's head, and the anchor file's stamp (another
     worker moving the anchor makes this one verify again, so a log cut back behind an idle worker is seen)."""
     digest = hashlib.sha256()
-    config = current_app.config
-    digest.update(f"{pinned_root()}|{config['ENVIRONMENT']}|{config['ROSTER_APPROVALS_REQUIRED']}|".encode())
+    configured = settings()
+    digest.update(f"{pinned_root()}|{configured.environment}|{configured.roster_approvals_required}|".encode())
     digest.update(f"{roster_log.entry_hash(head) if head else '-'}|{anchor.stamp()}|".encode())
     for row in rows:
         fields = (row.id, row.email, row.name, row.role, row.is_active)
@@ -145,10 +146,10 @@ def _read_anchor(slot: str | None) -> tuple[anchor.Anchor | None, str | None]:
 
 def _replay(entries: list[roster_log.Entry]) -> roster_log.Replay:
     pinned = pinned_root()
-    if not pinned and current_app.config["ENVIRONMENT"] == "production":
+    if not pinned and settings().environment == "production":
         return roster_log.Replay(problem="SPEAKUP_ROSTER_ROOT is not set")
     stored = stored_root_key() if not pinned else None
-    return roster_log.replay(entries, pinned, stored, int(current_app.config["ROSTER_APPROVALS_REQUIRED"]))
+    return roster_log.replay(entries, pinned, stored, int(settings().roster_approvals_required))
 
 
 def _rolled_back(entries: list[roster_log.Entry], replay: roster_log.Replay, anchored: anchor.Anchor) -> bool:
@@ -210,7 +211,7 @@ def _compare_rows(
         signing_public = roster_log.unb64(subject.get("signing_public"))
         public_key = cast(bytes, roster_log.unb64(subject["hpke_public"]))  # the replay admits only a key that decodes
         members[user_id] = RosterMember(user_id, row.email, row.name, public_key, signing_public)
-    required = int(current_app.config["ROSTER_APPROVALS_REQUIRED"])
+    required = int(settings().roster_approvals_required)
     waiting = {
         user_id: Approvals(
             len({signer for signer, _key in pending.approvers}),

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from flask import current_app
 from sqlalchemy import select, text
 
 from speakup.crypto import access_codes, sealing
 from speakup.platform import transactions
+from speakup.platform.config import settings
 from speakup.platform.models import AuditEvent, Role, db, minute_now, utcnow
 
 # --- Actions ---------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def _canonical(
 
 def _hash(*content: object) -> str:
     canonical = _canonical(*content)  # type: ignore[arg-type]
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], canonical, HASH_PURPOSE)
+    return sealing.keyed_hash(settings().token_pepper, canonical, HASH_PURPOSE)
 
 
 # --- Reading and verifying ---------------------------------------------------------------------

@@ -22,7 +22,9 @@ from speakup.crypto import sealing
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, quarter_of
-from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db
+from speakup.keys import grants
+from speakup.platform.config import settings
+from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db, utcnow
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 
 # NHS.UK palette: blue, dark blue, green, warm yellow, grey.
@@ -40,6 +42,7 @@ _STYLE = Style(
 @dataclass(frozen=True)
 class QuarterRow:
     label: str
+    quarter: Quarter
     raised: int
     anonymous: int
     themes: dict[str, int]
@@ -160,7 +163,8 @@ def board_report(
         answered = [c for c in cases if c.speak_up_again]
         result.append(
             QuarterRow(
-                label=f"{period.year} Q{period.number}",
+                label=period.heading,
+                quarter=period,
                 raised=len(cases),
                 anonymous=sum(1 for c in cases if c.anonymity == "anonymous"),
                 themes=theme_counts,
@@ -317,3 +321,39 @@ def shared_learning(
         for theme in themes:
             grouped.setdefault(theme, []).append(entry)
     return grouped
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    """Everything the guardians' board page shows: the report, and the learning shared since its first quarter that
+    this guardian can open."""
+
+    report: BoardReport
+    learning: dict[str, list[Learning]]
+
+
+QUARTERS_SHOWN = 4
+
+
+def current_report() -> BoardReport:
+    """The board report the page and its charts show: the last ``QUARTERS_SHOWN`` quarters up to today (UK time)."""
+    configured = settings()
+    return board_report(
+        workflow.london_today(utcnow()),
+        QUARTERS_SHOWN,
+        configured.ack_days,
+        configured.feedback_days,
+        configured.suppress_below,
+        configured.characteristics_min_answers,
+    )
+
+
+def board_page(guardian_id: int, private_key: bytes) -> BoardPage:
+    """The board page for a signed-in guardian, whose private key opens the learning of the cases they hold."""
+    report = current_report()
+    learning = shared_learning(
+        guardian_id,
+        lambda case: grants.guardian_case_key(case, guardian_id, private_key),
+        report.quarters[0].quarter.start,
+    )
+    return BoardPage(report, learning)

@@ -14,6 +14,8 @@ from sqlalchemy import and_, case, func, select
 
 from speakup.domain.categories import lists_for
 from speakup.domain.quarters import Quarter
+from speakup.ops import audit
+from speakup.platform.config import settings
 from speakup.platform.models import Case, CaseTheme, db
 from speakup.reporting.suppression import (
     ANONYMOUS,
@@ -128,3 +130,20 @@ def return_json(quarter: Quarter, below: int = SUPPRESS_BELOW) -> dict[str, obje
         "measures": [{"key": m.key, "measure": m.label, "value": m.value} for m in suppressed_return(quarter, below)],
         "suppress_below": below,
     }
+
+
+def export_csv(quarter: Quarter, guardian_id: int) -> str:
+    """The return a guardian downloads (small numbers suppressed at the configured threshold), and the record that
+    they exported it."""
+    body = return_csv(quarter, settings().suppress_below)
+    audit.record_reading(audit.Action.EXPORT, audit.Actor.GUARDIAN, guardian_id, format="csv", period=quarter.label)
+    return body
+
+
+def export_for_stats_token(quarter: Quarter) -> dict[str, object]:
+    """The return read with a statistics token (suppressed at the configured threshold), and the record of it."""
+    body = return_json(quarter, settings().suppress_below)
+    audit.record_reading(
+        audit.Action.EXPORT, audit.Actor.SYSTEM, format="json", period=quarter.label, reason="stats_token"
+    )
+    return body

@@ -15,7 +15,7 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from speakup.crypto import sealing
+from speakup.domain.browser_sessions import pseudonym
 
 COOKIE = "speakup_device"
 MAX_AGE_DAYS = 180
@@ -27,7 +27,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _account(email: str) -> str:
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], email.strip().lower(), "device-account")
+    return pseudonym(email.strip().lower(), "device-account")
 
 
 def remember(response: Response, email: str) -> None:

@@ -6,19 +6,16 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 
-from speakup.crypto import access_codes, sealing
-from speakup.domain import characteristics, checkins, files, handling, reading, workflow
-from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
-from speakup.domain.deadlines import changes as deadline_changes
-from speakup.keys import grants, sessions
+from speakup.domain import browser_sessions, case_pages, characteristics, checkins, files, handling, workflow
+from speakup.domain.categories import yes_no
 from speakup.platform import attachments
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Author, utcnow
+from speakup.platform.models import Author, Case, utcnow
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
@@ -30,6 +27,11 @@ bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 NOT_FOUND = "We could not find a concern with that access code. Check it and try again."
 ENTER_CODE = "Enter your access code"
 TYPING_MISTAKE = "This access code has a typing mistake. Check each character against the code you saved."
+REFUSED_CODE = {
+    browser_sessions.EMPTY: ENTER_CODE,
+    browser_sessions.MISTYPED: TYPING_MISTAKE,
+    browser_sessions.NOT_FOUND: NOT_FOUND,
+}
 
 
 class AccessCodeForm(DomainForm):
@@ -60,10 +62,9 @@ def _current_case():
     session_id, key = session.get("reporter_session"), session.get("reporter_key")
     if not session_id or not key:
         return None
-    idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
     try:
-        return sessions.resume_reporter_session(session_id, sealing.b64d(key), idle)
-    except (sessions.SessionExpired, ValueError):
+        return browser_sessions.resume_reporter_session(session_id, key)
+    except browser_sessions.SessionExpired:
         forget_session()  # a time-out forgets the whole browser session, a confirmation slot included
         return None
 
@@ -92,24 +93,14 @@ def _code_refused(form: AccessCodeForm, message: str):
 def check_code():
     form = AccessCodeForm()
     typed = form.values["access_code"]
-    # Blank, malformed or failing its check character: known from the text alone, with no database, no secret
-    # and nothing that depends on whether any concern exists, so saying so reveals nothing about codes.
+    # Blank, malformed or failing its check character is told apart: known from the text alone, it reveals nothing
+    # about codes. A well-formed code: one answer and the same work whether it opens a concern or not.
     try:
-        access_codes.normalise_access_code(typed)
-    except access_codes.EmptyAccessCode:
-        return _code_refused(form, ENTER_CODE)
-    except access_codes.InvalidAccessCode:
-        return _code_refused(form, TYPING_MISTAKE)
-    # A well-formed code: one answer and the same work whether it opens a concern or not (keys/grants.py).
-    try:
-        case, case_key = grants.open_with_access_code(typed, current_app.config["TOKEN_PEPPER_BYTES"])
-    except grants.AccessCodeNotFound:
-        return _code_refused(form, NOT_FOUND)
+        case, case_key = browser_sessions.check_access_code(typed)
+    except browser_sessions.AccessCodeRefused as refused:
+        return _code_refused(form, REFUSED_CODE[refused.reason])
     _replace_reporter()
-    idle = timedelta(minutes=current_app.config["REPORTER_IDLE_MINUTES"])
-    row, session_key = sessions.start_reporter_session(case, case_key, idle)
-    session["reporter_session"] = row.id
-    session["reporter_key"] = sealing.b64e(session_key)
+    session["reporter_session"], session["reporter_key"] = browser_sessions.start_reporter_session(case, case_key)
     return redirect(url_for("followup.case_page"), 303)
 
 
@@ -142,25 +133,18 @@ class AboutForm(DomainForm):
     field_names = characteristics.FIELDS
 
 
-def _render_case(case, case_key):
-    view = reading.reporter_view(case, case_key)
+def _render_case(case: Case, case_key: bytes) -> str:
+    page = case_pages.reporter_case_page(case, case_key)
     return render_template(
         "followup/case.html",
-        case=view,
-        check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
+        **vars(page),
         check_in_form=CheckInForm.shown(),
         form=ReplyForm.shown(),
         feedback_form=FeedbackForm.shown(),
-        speak_up_again=SPEAK_UP_AGAIN,
-        files=files.describe(case, case_key),
-        extensions=deadline_changes.extensions_of(case, case_key),
         attachment_form=AttachmentForm.shown(),
         attachment_hint=attachments.limits_text(),
         attachment_accept=attachments.accept_attribute(),
-        about_asked=not case.characteristics_given,
         about_form=AboutForm.shown(),
-        questions=characteristics.questions_for(date.today()),
-        how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
     )
 
 
@@ -285,7 +269,7 @@ def about_you():
 def sign_out():
     session_id = session.get("reporter_session")
     if session_id:
-        sessions.end_reporter_session(session_id)
+        browser_sessions.end_reporter_session(session_id)
     return forget_this_browser(redirect(url_for("followup.signed_out"), 303))
 
 

@@ -32,7 +32,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from speakup.crypto import sealing
+from speakup.domain.browser_sessions import pseudonym
 from speakup.platform import form_posts
 from speakup.platform.form_posts import Kept
 from speakup.platform.models import drop_failed_transaction, utcnow
@@ -63,7 +63,7 @@ def _browser_secret(create: bool = False) -> str | None:
 
 
 def _mac(browser: str, nonce: str, issued: int) -> str:
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], f"{browser}|{nonce}|{issued}", "form-nonce")
+    return pseudonym(f"{browser}|{nonce}|{issued}", "form-nonce")
 
 
 def form_token() -> str:

@@ -97,6 +97,36 @@ def test_nothing_imports_the_web_layer_but_the_app_factory() -> None:
     assert importers == {"speakup"}
 
 
+# What the pages and the API may reach: the domain (and reporting) for every rule and every record of it, platform
+# for typed input, uploads, limits and the rows a domain call hands back. Never keys, crypto or ops underneath: who
+# holds which key, how it is opened and what is audited are the domain's to decide (docs/architecture.md, Views).
+WEB_MAY_IMPORT = {"speakup.web", "speakup.reporting", "speakup.domain", "speakup.platform"}
+
+
+def test_web_reaches_keys_crypto_and_ops_only_through_the_domain() -> None:
+    reaching = sorted(
+        f"{module} imports {imported}"
+        for module in MODULES
+        if layer_of(module) == "speakup.web"
+        for imported in imports_of(module)
+        if layer_of(imported) not in WEB_MAY_IMPORT
+    )
+    assert reaching == []
+
+
+def test_the_domain_reads_its_settings_from_the_settings_object() -> None:
+    """speakup.platform.config.settings(), never Flask's current_app (its config, or anything else on it)."""
+    reading = []
+    for module, path in MODULES.items():
+        if layer_of(module) not in ("speakup.domain", "speakup.reporting"):
+            continue
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        if "current_app" in names:
+            reading.append(module)
+    assert reading == []
+
+
 def test_no_import_cycle() -> None:
     graph = {module: imports_of(module) - parents(module) - {"speakup"} for module in MODULES}
     state: dict[str, int] = {}

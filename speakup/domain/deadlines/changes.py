@@ -13,13 +13,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from speakup.crypto import sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.ops import audit
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text, required_text
 from speakup.platform.models import Case, CaseEvent, DeadlineExtension, User, db, utcnow
 
@@ -59,8 +59,7 @@ def extensions_of(case: Case, case_key: bytes) -> list[ExtensionView]:
 
 
 def can_escalate(case: Case) -> bool:
-    config = current_app.config
-    return case.status != workflow.CLOSED and deadlines.stage_of(case.stage, config) == 1
+    return case.status != workflow.CLOSED and deadlines.stage_of(case.stage, settings().deadline_config) == 1
 
 
 @changes_case
@@ -98,13 +97,12 @@ def parse_date(day: object, month: object, year: object) -> date:
 
 
 def _check_new_date(case: Case, new_date: date, today: date) -> None:
-    config = current_app.config
     earliest = max(case.feedback_by, today)  # an overdue case moves to a day still ahead, never to one gone by
     if new_date <= earliest:
         raise InvalidInput({DATE_FIELDS[0]: f"The new date must be after {earliest:%-d %B %Y}"})
     if new_date > today + timedelta(days=LONGEST_EXTENSION_DAYS):
         raise InvalidInput({DATE_FIELDS[0]: "The new date must be within a year from today"})
-    if deadlines.stage_of(case.stage, config) == 1:
+    if deadlines.stage_of(case.stage, settings().deadline_config) == 1:
         received = workflow.london_today(case.created_at)
         longest = deadlines.working_days_after(received, deadlines.STAGE_1_LONGEST, deadlines.SCOTLAND)
         if new_date > longest:
@@ -151,7 +149,7 @@ def extend_deadline(
         )
     )
     previous = case.feedback_by
-    if deadlines.stage_of(case.stage, current_app.config) == 1:
+    if deadlines.stage_of(case.stage, settings().deadline_config) == 1:
         case.acknowledge_by = new_date
     case.feedback_by = new_date
     case.next_due = deadlines.next_due(case.status, case.acknowledge_by, case.feedback_by)

@@ -9,10 +9,18 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from speakup.domain import characteristics, checkins, handling, raising, reading, submissions, workflow
+from speakup.domain import (
+    browser_sessions,
+    characteristics,
+    checkins,
+    handling,
+    raising,
+    reading,
+    submissions,
+    workflow,
+)
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.domain.deadlines import changes as deadline_changes
-from speakup.keys import grants
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author, utcnow
@@ -76,9 +84,9 @@ def _reporter_case():
     scheme, _, code = header.partition(" ")
     try:
         if scheme.lower() != "bearer" or not code.strip():
-            raise grants.AccessCodeNotFound()
-        return grants.open_with_access_code(code.strip(), current_app.config["TOKEN_PEPPER_BYTES"])
-    except grants.AccessCodeNotFound:
+            raise browser_sessions.AccessCodeRefused(browser_sessions.EMPTY)
+        return browser_sessions.open_with_access_code(code.strip())
+    except browser_sessions.AccessCodeRefused:
         g.access_code_failed = True
         raise ApiError(401, NOT_FOUND) from None
 
@@ -225,7 +233,6 @@ STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer
 @bp.get("/stats")
 def stats():
     from speakup.domain import quarters
-    from speakup.ops import audit
     from speakup.reporting import national_return, stats_tokens
 
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -236,8 +243,4 @@ def stats():
         quarter = quarters.parse_quarter(request.args.get("quarter"))
     except quarters.BadQuarter as exc:
         raise ApiError(422, str(exc), fields={"quarter": str(exc)}) from None
-    body = national_return.return_json(quarter, current_app.config["SUPPRESS_BELOW"])
-    audit.record_reading(
-        audit.Action.EXPORT, audit.Actor.SYSTEM, format="json", period=quarter.label, reason="stats_token"
-    )
-    return jsonify(body)
+    return jsonify(national_return.export_for_stats_token(quarter))

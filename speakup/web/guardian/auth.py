@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, logout_user
 
-from speakup.crypto import sealing
-from speakup.keys import account_keys, roster, sessions
-from speakup.ops import audit
+from speakup.domain import browser_sessions, team
 from speakup.platform.extensions import login_manager
 from speakup.platform.models import Role, StaffSession
 from speakup.web import once
@@ -34,14 +31,9 @@ class SignedInStaff(UserMixin):
 
 @login_manager.user_loader
 def _load_staff(session_id: str) -> SignedInStaff | None:
-    config = current_app.config
     try:
-        row = sessions.load_staff_session(
-            session_id,
-            idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
-            absolute=timedelta(hours=config["STAFF_ABSOLUTE_HOURS"]),
-        )
-    except sessions.SessionExpired as expired:
+        row = browser_sessions.load_staff_session(session_id)
+    except browser_sessions.SessionExpired as expired:
         g.staff_timed_out = expired.args[0] if expired.args else None
         return None
     return SignedInStaff(row)
@@ -74,12 +66,12 @@ def _to_sign_in():
 login_manager.session_protection = None
 
 
-def staff_keys() -> account_keys.AccountKeys:
+def staff_keys() -> browser_sessions.AccountKeys:
     """The signed-in person's private keys, opened with the half of the session the cookie holds."""
     if "staff_keys" not in g:
         try:
-            g.staff_keys = sessions.staff_keys(current_user.row, sealing.b64d(session.get("staff_key", "")))
-        except (sessions.SessionExpired, ValueError):
+            g.staff_keys = browser_sessions.staff_keys(current_user.row, session.get("staff_key", ""))
+        except browser_sessions.SessionExpired:
             _end_session()
             abort(redirect(url_for("guardian.sign_in")))
     return g.staff_keys
@@ -111,7 +103,7 @@ def guardian_required(view):
     @wraps(view)
     @login_required
     def wrapped(*args, **kwargs):
-        if not current_user.is_guardian or roster.current_roster().member(current_user.user.id) is None:
+        if not current_user.is_guardian or not team.on_roster(current_user.user.id):
             abort(403)
         return view(*args, **kwargs)
 
@@ -120,7 +112,6 @@ def guardian_required(view):
 
 def _end_session() -> None:
     if current_user.is_authenticated:
-        audit.record(audit.Action.SIGN_OUT, current_user.user.role, current_user.user.id)
-        sessions.end_staff_session(current_user.row.id)
+        browser_sessions.sign_out(current_user.row)
     logout_user()
     forget_session()  # the whole session, and what it pointed at (a recorded concern's code to hand over)

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, render_template
 from flask_login import current_user
 
-from speakup.domain.workflow import london_today
-from speakup.keys import grants
-from speakup.platform.models import utcnow
 from speakup.reporting import board
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, private_key
-
-QUARTERS = 4
-
-
-def _report() -> board.BoardReport:
-    config = current_app.config
-    return board.board_report(
-        london_today(utcnow()),
-        QUARTERS,
-        config["ACK_DAYS"],
-        config["FEEDBACK_DAYS"],
-        config["SUPPRESS_BELOW"],
-        config["CHARACTERISTICS_MIN_ANSWERS"],
-    )
 
 
 @bp.get("/board")
 @guardian_required
 def board_page():
-    report = _report()
-    me, key = current_user.user.id, private_key()
-    first_quarter = report.quarters[0].label  # "2026 Q1"
-    since = date(int(first_quarter[:4]), 3 * int(first_quarter[-1]) - 2, 1)
-    learning = board.shared_learning(me, lambda case: grants.guardian_case_key(case, me, key), since)
-    return render_template("guardian/board.html", report=report, charts=board.CHARTS, learning=learning)
+    page = board.board_page(current_user.user.id, private_key())
+    return render_template("guardian/board.html", report=page.report, charts=board.CHARTS, learning=page.learning)
 
 
 @bp.get("/board/<name>.svg")
@@ -45,7 +22,7 @@ def board_page():
 def board_chart(name: str):
     if name not in board.CHARTS:
         abort(404)
-    response = Response(board.chart_svg(_report(), name), mimetype="image/svg+xml")
+    response = Response(board.chart_svg(board.current_report(), name), mimetype="image/svg+xml")
     # Shown through <img>, where an SVG runs nothing; its own styles need this one allowance.
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

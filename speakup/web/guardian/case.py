@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from flask import (
     abort,
-    current_app,
     flash,
     get_flashed_messages,
     redirect,
@@ -25,11 +24,8 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from speakup.domain import deadlines, files, handling, reading, references, referrals, sharing, workflow
-from speakup.domain.categories import OUTCOMES, REFERRALS
+from speakup.domain import case_pages, files, handling, references, referrals, workflow
 from speakup.domain.deadlines import changes as deadline_changes
-from speakup.keys import grants
-from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, parse_int
 from speakup.platform.models import Author, Case
 from speakup.web import once
@@ -45,13 +41,10 @@ def get_case(address: str) -> tuple[Case, bytes]:
     that names no case and one the guardian holds no key for get the same 403, on every page, file and form, so
     nobody can learn which cases exist by trying them. The pages link a case by its id, never its reference: the
     browser's History keeps addresses (references.case_at)."""
-    case = references.case_at(address)
-    try:
-        if case is None:
-            raise grants.NoGrant()
-        return case, grants.guardian_case_key(case, current_user.user.id, private_key())
-    except grants.NoGrant:
+    opened = references.case_opened_at(address, current_user.user.id, private_key())
+    if opened is None:
         abort(403)
+    return opened
 
 
 FORMS = {
@@ -112,26 +105,14 @@ class CaseForm(DomainForm):
         return form
 
 
-def render_case(case: Case, case_key: bytes):
-    view = reading.guardian_view(case, case_key)
-    reading.mark_viewed(case, current_user.user.id)
+def render_case(case: Case, case_key: bytes) -> str:
+    page = case_pages.guardian_case_page(case, case_key, current_user.user.id)
     forms = {name: CaseForm.shown_as(name) for name in FORMS}
     refused = get_flashed_messages(category_filter=[SHARE_REFUSED])
     return render_template(
         "guardian/case.html",
-        case=view,
+        **vars(page),
         forms=forms,
-        labels=workflow.GUARDIAN_LABELS,
-        outcomes=OUTCOMES,
-        referral_choices=REFERRALS,
-        assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
-        share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
-        share_requests=sharing.pending(case, case_key),
-        trail=audit.case_trail(case.id),
-        files=files.describe(case, case_key),
-        stage=deadlines.stage_of(case.stage, current_app.config),
-        can_escalate=deadline_changes.can_escalate(case),
-        extensions=deadline_changes.extensions_of(case, case_key),
         warning="excluded" if forms["share"].values.get(EXCLUDED) else (refused[0] if refused else ""),
     )
 
@@ -148,17 +129,9 @@ def download_attachment(address: str, uid: str):
     """One of the reporter's files, decrypted in memory and sent as a download, never shown inline."""
     case, case_key = get_case(address)
     try:
-        opened = files.open_attachment(case, case_key, uid)
+        opened = files.download_attachment(case, case_key, uid, current_user.user.id)
     except files.AttachmentNotFound:
         abort(404)
-    audit.record_reading(
-        audit.Action.EXPORT,
-        audit.Actor.GUARDIAN,
-        current_user.user.id,
-        case_id=case.id,
-        reason="attachment",
-        format=opened.content_type,
-    )
     response = send_file(
         io.BytesIO(opened.data),
         mimetype=opened.content_type,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from speakup.domain import deadlines, references, staff, workflow
+from speakup.domain import deadlines, references, staff, team, workflow
 from speakup.domain.categories import lists_for
 from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
-from speakup.keys import roster
 from speakup.platform.models import utcnow
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -19,11 +18,9 @@ from speakup.web.guardian.auth import guardian_required, signed_in_guardian_requ
 @signed_in_guardian_required
 def queue():
     me = current_user.user
-    if roster.current_roster().member(me.id) is None:
+    if not team.on_roster(me.id):
         # Waiting for approval (or an approval that no longer verifies): no case is listed or opened.
-        keys = staff_keys()  # the code of the keys this person holds, never of the stored row
-        code = roster.safety_code_held(keys.private_key, keys.signing_key)
-        return render_template("guardian/pending.html", safety_code=code)
+        return render_template("guardian/pending.html", safety_code=team.safety_code_held(staff_keys()))
     return _queue_page(request.args.to_dict())
 
 

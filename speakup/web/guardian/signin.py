@@ -16,9 +16,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user
 from werkzeug.wrappers import Response
 
-from speakup.crypto import sealing
-from speakup.domain import staff
-from speakup.keys import account_keys, sessions
+from speakup.domain import browser_sessions, staff
 from speakup.platform.extensions import LimitStoreDown, limiter
 from speakup.platform.models import Role
 from speakup.web import devices, once
@@ -62,7 +60,7 @@ def _sign_in_limit_key() -> str:
     # Per account as well as per client, so one address cannot try many accounts and many
     # addresses cannot hammer one account.
     email = (request.form.get("email") or "").strip().lower()
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], email, "sign-in-account")
+    return browser_sessions.pseudonym(email, "sign-in-account")
 
 
 def _sign_in_failed(_response: Response) -> bool:
@@ -92,15 +90,14 @@ def sign_in():
         user, key = staff.sign_in(form.values["email"], form.values["password"], form.values["security_code"])
     except staff.KeysChanged:
         return form.came_back({"email": KEYS_CHANGED})  # the right password: not a failure that counts
-    except account_keys.InvalidCredentials:
+    except staff.InvalidCredentials:
         g.sign_in_failed = True
         return form.came_back({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
     if current_user.is_authenticated:
-        sessions.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
+        browser_sessions.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
     back_to = once.take_return(user.id)  # the page this person was on when their last session timed out
     session.clear()  # a new session at sign-in: nothing carried over from before
-    row, session_key = sessions.start_staff_session(user, key)
-    session["staff_key"] = sealing.b64e(session_key)
+    row, session["staff_key"] = browser_sessions.start_staff_session(user, key)
     login_user(SignedInStaff(row))
     home = url_for("guardian.queue" if user.role == Role.GUARDIAN else "admin.accounts")
     response = redirect(back_to or home, 303)

@@ -1,0 +1,84 @@
+"""What each case page shows, gathered by one call: the guardian's (``guardian_case_page``) and the reporter's
+(``reporter_case_page``). The pages' forms, and what the browser was told a moment ago, stay with the views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from speakup.domain import characteristics, checkins, deadlines, files, handling, reading, sharing, workflow
+from speakup.domain.categories import OUTCOMES, REFERRALS, SPEAK_UP_AGAIN
+from speakup.domain.deadlines import changes as deadline_changes
+from speakup.domain.deadlines.changes import ExtensionView
+from speakup.domain.files import AttachmentView
+from speakup.ops import audit
+from speakup.platform.config import settings
+from speakup.platform.models import AuditEvent, Case, utcnow
+
+
+@dataclass(frozen=True)
+class GuardianCasePage:
+    """A case as its guardian's page shows it: the case opened, who it may be assigned or shared to (select
+    choices: id as text to name), open share requests, its audit trail, files, stage and extended deadlines."""
+
+    case: reading.CaseView
+    assignees: dict[str, str]
+    share_choices: dict[str, str]
+    share_requests: list[sharing.PendingShare]
+    trail: list[AuditEvent]
+    files: list[AttachmentView]
+    stage: int | None  # under the Scottish rules; None under the others
+    can_escalate: bool
+    extensions: list[ExtensionView]
+    labels: dict[str, str]
+    outcomes: dict[str, str]
+    referral_choices: dict[str, str]
+
+
+def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> GuardianCasePage:
+    """The guardian's case page, and the record that this guardian viewed the case (``reading.mark_viewed``)."""
+    view = reading.guardian_view(case, case_key)
+    reading.mark_viewed(case, guardian_id)
+    return GuardianCasePage(
+        case=view,
+        assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
+        share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
+        share_requests=sharing.pending(case, case_key),
+        trail=audit.case_trail(case.id),
+        files=files.describe(case, case_key),
+        stage=deadlines.stage_of(case.stage, settings().deadline_config),
+        can_escalate=deadline_changes.can_escalate(case),
+        extensions=deadline_changes.extensions_of(case, case_key),
+        labels=workflow.GUARDIAN_LABELS,
+        outcomes=OUTCOMES,
+        referral_choices=REFERRALS,
+    )
+
+
+@dataclass(frozen=True)
+class ReporterCasePage:
+    """A case as the person who raised it sees it: the case opened, a check-in question when one is due (else ""),
+    files, extended deadlines, and the voluntary questions about them while they have not answered them."""
+
+    case: reading.CaseView
+    check_in: str
+    files: list[AttachmentView]
+    extensions: list[ExtensionView]
+    about_asked: bool
+    questions: tuple[characteristics.Question, ...]
+    speak_up_again: dict[str, str]
+    how_answers_are_kept: str
+
+
+def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
+    view = reading.reporter_view(case, case_key)
+    return ReporterCasePage(
+        case=view,
+        check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
+        files=files.describe(case, case_key),
+        extensions=deadline_changes.extensions_of(case, case_key),
+        about_asked=not case.characteristics_given,
+        questions=characteristics.questions_for(date.today()),
+        speak_up_again=SPEAK_UP_AGAIN,
+        how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
+    )

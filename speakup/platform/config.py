@@ -1,0 +1,93 @@
+"""The settings the rules read, as one typed object: ``settings()``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings the domain (and the keys and ops below it) read, typed and named for what they are for.
+
+    ``settings()`` builds it from the app's config each time it is asked for, rather than once at start-up: the
+    config stays the one place a setting lives (speakup/defaults.py, SPEAKUP_* variables, ``create_app``'s
+    overrides, checked by speakup/settings.py), so a setting changed on a running app, as commands and tests do, is
+    never read stale from a copy. Building it is a few dictionary reads. Values are taken as configured, not
+    converted: one that is checked where it is used (``retention_days``) still reaches that check as it was set."""
+
+    environment: str
+    token_pepper: bytes  # keys every lookup id, pseudonym and keyed hash (speakup/settings.py makes the bytes)
+    public_base_url: str
+    require_mfa: bool
+    staff_idle_minutes: int
+    staff_absolute_hours: int
+    reporter_idle_minutes: int
+    enrolment_hours: float
+    max_concern_chars: int
+    max_message_chars: int
+    max_short_field_chars: int
+    deadline_rules: str  # "england", "eu" or "scotland" (speakup/domain/deadlines.py)
+    scotland_stage: int
+    ack_days: int
+    feedback_days: int
+    check_in_days: tuple[int, ...]
+    retention_days: Any  # checked where it is used, so a nonsense period refuses to purge (domain/retention.py)
+    confirmation_minutes: int
+    submission_hours: int
+    suppress_below: int
+    characteristics_min_answers: int
+    argon2_memory_kib: int
+    argon2_iterations: int
+    argon2_lanes: int
+    roster_root: str | None  # the pinned organisation signing key's fingerprint (speakup/keys/roster.py)
+    roster_approvals_required: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        return cls(
+            environment=config["ENVIRONMENT"],
+            token_pepper=config["TOKEN_PEPPER_BYTES"],
+            public_base_url=str(config["PUBLIC_BASE_URL"]),
+            require_mfa=config["REQUIRE_MFA"],
+            staff_idle_minutes=config["STAFF_IDLE_MINUTES"],
+            staff_absolute_hours=config["STAFF_ABSOLUTE_HOURS"],
+            reporter_idle_minutes=config["REPORTER_IDLE_MINUTES"],
+            enrolment_hours=config["ENROLMENT_HOURS"],
+            max_concern_chars=config["MAX_CONCERN_CHARS"],
+            max_message_chars=config["MAX_MESSAGE_CHARS"],
+            max_short_field_chars=config["MAX_SHORT_FIELD_CHARS"],
+            deadline_rules=config["DEADLINE_RULES"],
+            scotland_stage=config["SCOTLAND_STAGE"],
+            ack_days=config["ACK_DAYS"],
+            feedback_days=config["FEEDBACK_DAYS"],
+            check_in_days=tuple(config["CHECK_IN_DAYS"]),
+            retention_days=config["RETENTION_DAYS"],
+            confirmation_minutes=config["CONFIRMATION_MINUTES"],
+            submission_hours=config["SUBMISSION_HOURS"],
+            suppress_below=config["SUPPRESS_BELOW"],
+            characteristics_min_answers=config["CHARACTERISTICS_MIN_ANSWERS"],
+            argon2_memory_kib=config["ARGON2_MEMORY_KIB"],
+            argon2_iterations=config["ARGON2_ITERATIONS"],
+            argon2_lanes=config["ARGON2_LANES"],
+            roster_root=config.get("ROSTER_ROOT"),
+            roster_approvals_required=config["ROSTER_APPROVALS_REQUIRED"],
+        )
+
+    @property
+    def deadline_config(self) -> dict[str, Any]:
+        """The four deadline settings in the shape speakup/domain/deadlines.py's pure functions take."""
+        return {
+            "DEADLINE_RULES": self.deadline_rules,
+            "SCOTLAND_STAGE": self.scotland_stage,
+            "ACK_DAYS": self.ack_days,
+            "FEEDBACK_DAYS": self.feedback_days,
+        }
+
+
+def settings() -> Settings:
+    """This app's settings, as they are now."""
+    return Settings.from_config(current_app.config)
