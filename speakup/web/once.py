@@ -156,12 +156,21 @@ def keep(form: str, values: dict[str, str], errors: dict[str, str], to: str | No
     return redirect(to or path, 303)
 
 
+def _left_the_screen() -> bool:
+    """A navigation the person began afresh (an address typed, a bookmark, History, a new tab; the browser says
+    ``Sec-Fetch-Site: none``), not the redirect after the form or a Reload of it (``same-origin``): whoever sent
+    the form has left that screen, and the next person at the computer may be the one opening the page."""
+    return request.headers.get("Sec-Fetch-Site") == "none"
+
+
 def kept(form: str) -> Kept | None:
-    """The words of ``form`` kept for this browser, on the page they were kept for."""
+    """The words of ``form`` kept for this browser, on the page they were kept for, on that screen only."""
     pointer = session.get(KEPT)
     browser = _browser_secret()
     if not isinstance(pointer, dict) or browser is None or pointer.get("path") != request.path:
         return None
+    if _left_the_screen():
+        return None  # and forgotten after this page (``_record``)
     found = form_posts.open_kept(str(pointer.get("nonce")), browser)
     return found if found is not None and found.form == form else None
 
@@ -229,7 +238,7 @@ def _record(response: Response) -> Response:
         form_posts.record(g.form_nonce, target, g.get("kept_ct"))
     elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:
         pointer = session[KEPT]
-        if not isinstance(pointer, dict) or pointer.get("path") != request.path:
+        if not isinstance(pointer, dict) or pointer.get("path") != request.path or _left_the_screen():
             forget_kept()
     return response
 
