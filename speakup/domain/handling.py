@@ -15,10 +15,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
-from speakup.domain.reading import message_aad
 from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
@@ -120,7 +119,7 @@ def _sealed_message(
         case_id=case.id,
         author=author,
         guardian_id=guardian.id if guardian else None,
-        body_ct=sealing.seal_text(case_key, text, message_aad(case.id, uid)),
+        body_ct=sealing.seal_text(case_key, text, labels.message(case.id, uid)),
         protocol=sealing.PROTOCOL,
         created_at=now,
     )
@@ -213,7 +212,7 @@ def close_case(
         raise InvalidTransition("This case is already closed")
     now = utcnow()
     if lesson:
-        case.learning_ct = sealing.seal_text(case_key, lesson, sealing.associated_data(case.id, "learning", case.id))
+        case.learning_ct = sealing.seal_text(case_key, lesson, labels.learning(case.id))
         case.learning_shareable = share_learning
     _sealed_message(case, case_key, "guardian", text, guardian, now)
     before = case.status
@@ -279,7 +278,7 @@ def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseN
         uid=uid,
         case_id=case.id,
         guardian_id=guardian.id,
-        body_ct=sealing.seal_text(case_key, text, sealing.associated_data(case.id, "note", uid)),
+        body_ct=sealing.seal_text(case_key, text, labels.note(case.id, uid)),
         protocol=sealing.PROTOCOL,
         created_at=utcnow(),
     )

@@ -11,7 +11,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from speakup.crypto import access_codes, sealing
+from speakup.crypto import access_codes, labels, sealing
 from speakup.domain import characteristics, deadlines, submissions, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
@@ -216,13 +216,11 @@ def raise_concern(
 def seal_concern(case_id: int, case_key: bytes, concern: ConcernInput) -> tuple[bytes, bytes | None]:
     """The concern's words and, unless it is anonymous, the name and contact given, sealed under the case key."""
     text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
-    sealed_text = sealing.seal_text(case_key, json.dumps(text), sealing.associated_data(case_id, "concern", case_id))
+    sealed_text = sealing.seal_text(case_key, json.dumps(text), labels.concern(case_id))
     if concern.anonymity == "anonymous":
         return sealed_text, None
     identity = {"name": concern.name, "contact": concern.contact}
-    return sealed_text, sealing.seal_text(
-        case_key, json.dumps(identity), sealing.associated_data(case_id, "identity", case_id)
-    )
+    return sealed_text, sealing.seal_text(case_key, json.dumps(identity), labels.identity(case_id))
 
 
 def _store_new_case(

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
-from speakup.domain.reading import referral_aad
 from speakup.ops import audit
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import Case, User, utcnow
@@ -33,6 +32,6 @@ def record_referral(
     if errors:
         raise InvalidInput(errors)
     case.referred_to = str(referred_to)
-    case.referral_ct = sealing.seal_text(case_key, text, referral_aad(case.id)) if text else None
+    case.referral_ct = sealing.seal_text(case_key, text, labels.referral(case.id)) if text else None
     case.updated_at = utcnow()
     audit.record(audit.REFERRAL_RECORDED, "guardian", guardian.id, case_id=case.id, referred_to=case.referred_to)

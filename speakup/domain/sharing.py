@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform.models import Case, CaseEvent, CaseGrant, ShareRequest, User, db, utcnow
@@ -92,10 +92,6 @@ class PendingShare:
     sealed_requester: int | None = None
 
 
-def _target_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "share-request", uid)
-
-
 def request_override(case: Case, case_key: bytes, target: roster.RosterMember, requester: User) -> ShareRequest:
     """Asks to share ``case`` with a guardian the reporter excluded. Shares nothing yet."""
     if target.id not in _excluded(case, case_key):
@@ -106,7 +102,9 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
         case_id=case.id,
         requested_by_id=requester.id,
         target_ct=sealing.seal_text(
-            case_key, json.dumps({"target": target.id, "requested_by": requester.id}), _target_aad(case.id, uid)
+            case_key,
+            json.dumps({"target": target.id, "requested_by": requester.id}),
+            labels.share_request(case.id, uid),
         ),
         created_at=utcnow(),
     )
@@ -122,7 +120,7 @@ def pending(case: Case, case_key: bytes) -> list[PendingShare]:
     rows = db.session.scalars(db.select(ShareRequest).where(ShareRequest.case_id == case.id).order_by(ShareRequest.id))
     requests = []
     for row in rows:
-        sealed = json.loads(sealing.open_text(case_key, row.target_ct, _target_aad(case.id, row.uid)))
+        sealed = json.loads(sealing.open_text(case_key, row.target_ct, labels.share_request(case.id, row.uid)))
         if isinstance(sealed, dict):
             target_id, requester = sealed["target"], sealed["requested_by"]
         else:  # sealed before the requester was

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Submission, db, utcnow
 
@@ -54,10 +54,9 @@ class Sent:
         return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], f"{self.kind}|{self.token}", "submission")
 
     def _key(self) -> bytes:
-        return sealing.key_from_token(self.token, f"{self.kind}-submission", current_app.config["TOKEN_PEPPER_BYTES"])
-
-    def _aad(self) -> bytes:
-        return f"{sealing.PROTOCOL}|submission|{self.lookup}".encode()
+        return sealing.key_from_token(
+            self.token, labels.submission_key(self.kind), current_app.config["TOKEN_PEPPER_BYTES"]
+        )
 
 
 @dataclass(frozen=True)
@@ -115,12 +114,12 @@ def row_for(sent: Sent, answer: Answer, now: datetime) -> Submission:
 
 def _seal(sent: Sent, answer: Answer) -> bytes:
     payload = {**asdict(answer), "acknowledge_by": answer.acknowledge_by.isoformat()}
-    return sealing.seal(sent._key(), json.dumps(payload).encode(), sent._aad())
+    return sealing.seal(sent._key(), json.dumps(payload).encode(), labels.submission(sent.lookup))
 
 
 def _open(sent: Sent, sealed: bytes) -> Answer | None:
     try:
-        payload = json.loads(sealing.open_sealed(sent._key(), sealed, sent._aad()))
+        payload = json.loads(sealing.open_sealed(sent._key(), sealed, labels.submission(sent.lookup)))
     except sealing.DecryptionError:
         return None
     return Answer(**{**payload, "acknowledge_by": date.fromisoformat(payload["acknowledge_by"])})

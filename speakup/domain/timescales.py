@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.ops import audit
@@ -38,10 +38,6 @@ class ExtensionView:
     guardian_name: str
 
 
-def extension_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "extension", uid)
-
-
 def extensions_of(case: Case, case_key: bytes) -> list[ExtensionView]:
     rows = db.session.scalars(
         select(DeadlineExtension).where(DeadlineExtension.case_id == case.id).order_by(DeadlineExtension.id)
@@ -51,7 +47,7 @@ def extensions_of(case: Case, case_key: bytes) -> list[ExtensionView]:
             row.created_at,
             row.from_date,
             row.to_date,
-            sealing.open_text(case_key, row.reason_ct, extension_aad(case.id, row.uid)),
+            sealing.open_text(case_key, row.reason_ct, labels.extension(case.id, row.uid)),
             row.guardian.name if row.guardian else "A former guardian",
         )
         for row in rows
@@ -140,7 +136,7 @@ def extend_deadline(
             guardian_id=guardian.id,
             from_date=case.feedback_by,
             to_date=new_date,
-            reason_ct=sealing.seal_text(case_key, text, extension_aad(case.id, uid)),
+            reason_ct=sealing.seal_text(case_key, text, labels.extension(case.id, uid)),
             created_at=now,
         )
     )

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from sqlalchemy import insert, select
 
-from speakup.crypto import access_codes, kem, password_keys, sealing
+from speakup.crypto import access_codes, kem, labels, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
 from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, excluded_ids
 from speakup.platform.models import (
@@ -68,7 +68,7 @@ def wrap_new_case_key(
     rows.append(_grant_values(case_id, "recovery", kem.wrap_case_key(case_key, recovery_key, case_id)))
     salt = password_keys.new_salt()
     code_key = access_codes.access_code_key(normalised_code, salt, case_id)
-    sealed = sealing.seal(code_key, case_key, sealing.associated_data(case_id, "reporter-grant", 0))
+    sealed = sealing.seal(code_key, case_key, labels.reporter_grant(case_id))
     rows.append(_grant_values(case_id, "reporter", sealed, salt=salt))
     return rows
 
@@ -184,7 +184,7 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
     wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
     code_key = access_codes.access_code_key(normalised or "", salt, case_id)
     try:
-        case_key = sealing.open_sealed(code_key, wrapped, sealing.associated_data(case_id, "reporter-grant", 0))
+        case_key = sealing.open_sealed(code_key, wrapped, labels.reporter_grant(case_id))
     except sealing.DecryptionError as exc:
         raise AccessCodeNotFound() from exc
     if case is None or grant is None:

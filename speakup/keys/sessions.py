@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
-from speakup.crypto import kem, sealing
+from speakup.crypto import kem, labels, sealing
 from speakup.keys.account_keys import AccountKeys
 from speakup.platform.models import (
     Case,
@@ -25,10 +25,6 @@ class SessionExpired(Exception):
     """A session row is gone, idle too long, past its absolute limit, or its cookie key is wrong."""
 
 
-def _session_aad(kind: str, session_id: str) -> bytes:
-    return f"{sealing.PROTOCOL}|{kind}-session|{session_id}".encode()
-
-
 @dataclass(frozen=True)
 class SealedForSession:
     """A secret sealed under a fresh per-session key: the row keeps ``sealed``, the cookie ``key``."""
@@ -41,12 +37,12 @@ class SealedForSession:
 def seal_for_session(kind: str, secret: bytes) -> SealedForSession:
     key = sealing.new_session_key()
     session_id = secrets.token_urlsafe(32)
-    return SealedForSession(session_id, sealing.seal(key, secret, _session_aad(kind, session_id)), key)
+    return SealedForSession(session_id, sealing.seal(key, secret, labels.session(kind, session_id)), key)
 
 
 def open_for_session(kind: str, session_id: str, sealed: bytes, key: bytes) -> bytes:
     try:
-        return sealing.open_sealed(key, sealed, _session_aad(kind, session_id))
+        return sealing.open_sealed(key, sealed, labels.session(kind, session_id))
     except sealing.DecryptionError as exc:
         raise SessionExpired() from exc
 
@@ -56,7 +52,7 @@ def _session_secret(keys: AccountKeys) -> bytes:
 
 
 def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, bytes]:
-    sealed = seal_for_session("staff", _session_secret(keys))
+    sealed = seal_for_session(labels.STAFF_SESSION, _session_secret(keys))
     row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
     db.session.add(row)
     db.session.commit()
@@ -82,7 +78,7 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
 
 def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     """The signed-in person's private keys, opened with the half of the session their cookie holds."""
-    secret = open_for_session("staff", row.id, row.private_key_ct, session_key)
+    secret = open_for_session(labels.STAFF_SESSION, row.id, row.private_key_ct, session_key)
     return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
 
 
@@ -95,7 +91,7 @@ def end_staff_session(session_id: str) -> None:
 
 def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
     purge_idle_reporter_sessions(idle)
-    sealed = seal_for_session("reporter", case_key)
+    sealed = seal_for_session(labels.REPORTER_SESSION, case_key)
     # To the minute, like everything a reporter does (platform/models/base.py): idle time-outs need no more.
     row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=minute_now())
     db.session.add(row)
@@ -112,7 +108,7 @@ def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta
         db.session.delete(row)
         db.session.commit()
         raise SessionExpired()
-    case_key = open_for_session("reporter", row.id, row.case_key_ct, session_key)
+    case_key = open_for_session(labels.REPORTER_SESSION, row.id, row.case_key_ct, session_key)
     row.last_seen_at = minute_now()
     db.session.commit()
     case = db.session.get(Case, row.case_id)

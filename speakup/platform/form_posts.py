@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.platform.models import FormPost, db, minute_now, utcnow
 
 PURPOSE = "form-post"
@@ -37,11 +37,9 @@ def lookup_for(nonce: str) -> str:
 
 
 def _key(nonce: str, browser_secret: str) -> bytes:
-    return sealing.key_from_token(f"{browser_secret}|{nonce}", "kept-form", current_app.config["TOKEN_PEPPER_BYTES"])
-
-
-def _aad(lookup: str) -> bytes:
-    return f"{sealing.PROTOCOL}|kept-form|{lookup}".encode()
+    return sealing.key_from_token(
+        f"{browser_secret}|{nonce}", labels.KEPT_FORM_KEY, current_app.config["TOKEN_PEPPER_BYTES"]
+    )
 
 
 def claim(nonce: str) -> bool:
@@ -70,7 +68,7 @@ def where_it_went(nonce: str, wait_seconds: float = 0) -> FormPost | None:
 
 def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
     payload = json.dumps({"form": kept.form, "values": kept.values, "errors": kept.errors})
-    return sealing.seal_text(_key(nonce, browser_secret), payload, _aad(lookup_for(nonce)))
+    return sealing.seal_text(_key(nonce, browser_secret), payload, labels.kept_form(lookup_for(nonce)))
 
 
 def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
@@ -108,7 +106,7 @@ def open_kept(nonce: str, browser_secret: str) -> Kept | None:
     if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(utcnow()):
         return None
     try:
-        payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, _aad(row.lookup)))
+        payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, labels.kept_form(row.lookup)))
     except (sealing.DecryptionError, ValueError):
         return None
     return Kept(payload["form"], payload["values"], payload["errors"])

@@ -17,7 +17,7 @@ import pygal
 from pygal.style import Style
 from sqlalchemy import select
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, quarter_of
@@ -308,9 +308,7 @@ def shared_learning(
     )
     grouped: dict[str, list[Learning]] = {}
     for case in cases:
-        text = sealing.open_text(
-            open_case_key(case), case.learning_ct, sealing.associated_data(case.id, "learning", case.id)
-        )
+        text = sealing.open_text(open_case_key(case), case.learning_ct, labels.learning(case.id))
         themes = tuple(t.theme for t in case.themes) or ("not_recorded",)
         entry = Learning(themes, workflow.london_today(case.closed_at), text)
         for theme in themes:

@@ -23,7 +23,7 @@ from support.apps import install_organisation_keys, make_app
 from support.factories import Staff, gen_concern, gen_staff
 from support.html import AuthActions, post_form
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import handling, quarters, references, retention, workflow
 from speakup.keys import account_keys, grants, recovery
 from speakup.ops import audit
@@ -111,21 +111,15 @@ def _seed_one(
             Attachment(
                 uid=uid,
                 case_id=case.id,
-                filename_ct=sealing.seal_text(
-                    key, "rota.jpg", sealing.associated_data(case.id, "attachment-name", uid)
-                ),
+                filename_ct=sealing.seal_text(key, "rota.jpg", labels.attachment_name(case.id, uid)),
                 content_type="image/jpeg",
                 size=600,
-                body_ct=sealing.seal(
-                    key, secrets.token_bytes(600), sealing.associated_data(case.id, "attachment", uid)
-                ),
+                body_ct=sealing.seal(key, secrets.token_bytes(600), labels.attachment(case.id, uid)),
                 protocol=sealing.PROTOCOL,
             )
         )
         db.session.add(CaseExclusion(case_id=case.id, user_id=other.id))
-        case.learning_ct = sealing.seal_text(
-            key, f"Learning {marker}", sealing.associated_data(case.id, "learning", case.id)
-        )
+        case.learning_ct = sealing.seal_text(key, f"Learning {marker}", labels.learning(case.id))
         case.learning_shareable = True
         db.session.commit()
         if closed_days_ago is not None:
@@ -236,7 +230,7 @@ def recovery_opens(app: Flask, case_id: int, marker: str) -> bool:
     """Decrypts the concern with the offline recovery key, as `flask speakup recover` would."""
     case = db.session.get(Case, case_id)
     case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
-    concern = sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+    concern = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
     return marker in json.loads(concern)["what_happened"]
 
 
