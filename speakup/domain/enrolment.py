@@ -24,6 +24,7 @@ from speakup.crypto.passwords import password_problem
 from speakup.keys import account_keys, roster
 from speakup.ops import audit
 from speakup.platform.models import Enrolment, User, db, utcnow
+from speakup.platform.public_urls import public_url
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
 
@@ -68,7 +69,7 @@ def issue_link(user: User, admin: User) -> str:
 
 
 def link_url(token: str) -> str:
-    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/enrol?token=" + token
+    return public_url("/enrol", token=token)
 
 
 def open_link(token: str) -> Enrolment:

@@ -15,6 +15,7 @@ from flask_login import current_user
 from speakup.domain import characteristics, recording, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
 from speakup.platform.inputs import InvalidInput
+from speakup.platform.public_urls import public_url
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -60,7 +61,7 @@ def recorded():
         return redirect(url_for("guardian.record_concern"))
     if done.answer is None:
         session.pop(RECORDED, None)  # no longer shown: nor is anything else about it
-    follow_up_url = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/follow-up"
+    follow_up_url = public_url("/follow-up")
     case = references.case_by_reference(done.reference)  # its page is linked by its id, never its reference
     return render_template(
         "guardian/recorded.html",
