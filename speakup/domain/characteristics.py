@@ -22,9 +22,10 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from speakup.domain import quarters, workflow
+from speakup.domain import quarters
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, CharacteristicCount, db, utcnow
+from speakup.platform.models import Case, CharacteristicCount, db
 
 PREFER_NOT_TO_SAY = "Prefer not to say"
 
@@ -190,7 +191,7 @@ def count_answers(answers: Answers) -> None:
     commits. One upsert per answer, so two people answering at once both count."""
     if not answers:
         return
-    quarter = quarters.quarter_of(workflow.london_today(utcnow())).label
+    quarter = quarters.quarter_of(clock.uk_today()).label
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for key, value in sorted(answers.items()):
         statement = insert(CharacteristicCount).values(quarter=quarter, question=key, answer=value, count=1)

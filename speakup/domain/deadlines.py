@@ -22,6 +22,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 from speakup.domain import workflow
+from speakup.platform import clock
 
 RULES = ("england", "eu", "scotland")
 
@@ -60,7 +61,7 @@ def working_days_after(day: date, count: int, subdivision: str) -> date:
 def for_new_concern(raised_at: datetime, config: dict) -> Deadlines:
     """The deadlines a concern raised at ``raised_at`` (naive UTC) gets under the configured rules."""
     rules = config["DEADLINE_RULES"]
-    received = workflow.london_today(raised_at)
+    received = clock.uk_date(raised_at)
     if rules == "eu":
         acknowledge_by = received + timedelta(days=7)
         return Deadlines(acknowledge_by, acknowledge_by + relativedelta(months=3))

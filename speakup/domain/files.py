@@ -17,9 +17,10 @@ from speakup.domain import handling, raising, submissions
 from speakup.domain.raising import ConcernInput, RaisedConcern
 from speakup.keys import grants
 from speakup.ops import audit, notify
+from speakup.platform import clock
 from speakup.platform.imaging import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Attachment, Case, db, minute_now
+from speakup.platform.models import Attachment, Case, db
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
         size=len(clean.data),
         body_ct=sealing.seal(case_key, clean.data, labels.attachment(case.id, uid)),
         protocol=sealing.PROTOCOL,
-        created_at=minute_now(),
+        created_at=clock.minute_now(),
     )
     db.session.add(attachment)
     audit.record(audit.ATTACHMENT_ADDED, "reporter", case_id=case.id)
@@ -93,7 +94,7 @@ def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
 def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     """A file the reporter adds when following up: kept, then its guardians told, as for a reply (after the
     commit, so nobody is told about a file that was not kept)."""
-    handling.note_reporter_wrote(case, minute_now())
+    handling.note_reporter_wrote(case, clock.minute_now())
     attachment = store_clean(case, case_key, clean)
     notify.reporter_replied(handling.guardians_of(case))
     return attachment

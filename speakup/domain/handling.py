@@ -20,19 +20,9 @@ from speakup.domain import workflow
 from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
 from speakup.keys import grants
 from speakup.ops import audit, notify
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
-from speakup.platform.models import (
-    Case,
-    CaseEvent,
-    CaseGrant,
-    CaseNote,
-    CaseTheme,
-    Message,
-    User,
-    db,
-    minute_now,
-    utcnow,
-)
+from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, CaseTheme, Message, User, db
 
 P = ParamSpec("P")
 
@@ -95,7 +85,7 @@ def _store_message(case: Case, case_key: bytes, author: str, text: str, guardian
     # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
     # latest version, so fifty at once all land, and in the order they took the lock.
     db.session.refresh(case, with_for_update=True)
-    now = minute_now() if author == "reporter" else utcnow()
+    now = clock.minute_now() if author == "reporter" else clock.utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == "reporter":
         note_reporter_wrote(case, now)
@@ -171,7 +161,7 @@ def change_status(
         raise InvalidTransition(f"A case that is {workflow.GUARDIAN_LABELS[case.status].lower()} cannot move there")
     reopening = case.status == workflow.CLOSED
     before = case.status
-    _move(case, target, utcnow(), guardian, show_name)
+    _move(case, target, clock.utcnow(), guardian, show_name)
     action = audit.CASE_REOPENED if reopening else audit.STATUS_CHANGED
     audit.record(action, "guardian", guardian.id, case_id=case.id, from_status=before, to_status=target)
 
@@ -210,7 +200,7 @@ def close_case(
         raise InvalidInput(errors)
     if not workflow.can_move(case.status, workflow.CLOSED):
         raise InvalidTransition("This case is already closed")
-    now = utcnow()
+    now = clock.utcnow()
     if lesson:
         case.learning_ct = sealing.seal_text(case_key, lesson, labels.learning(case.id))
         case.learning_shareable = share_learning
@@ -237,7 +227,7 @@ def assign_case(case: Case, assignee_id: object, guardian: User, expected_versio
         if not grants.holds_grant(case.id, assignee.id):
             raise InvalidInput({"assignee": f"{assignee.name} cannot open this case yet: share it with them first"})
     case.assigned_to_id = assignee.id if assignee else None
-    case.updated_at = utcnow()
+    case.updated_at = clock.utcnow()
     db.session.add(CaseEvent(case_id=case.id, kind="assigned", guardian_id=guardian.id, created_at=case.updated_at))
     audit.record(
         audit.CASE_ASSIGNED, "guardian", guardian.id, case_id=case.id, guardian_id=assignee.id if assignee else None
@@ -250,7 +240,7 @@ def record_for_return(
 ) -> None:
     """The plain, countable facts of a case for the national return: themes, staff group, detriment."""
     check_version(case, expected_version)
-    lists = lists_for(workflow.london_today(case.created_at))
+    lists = lists_for(clock.uk_date(case.created_at))
     errors: dict[str, str] = {}
     if any(theme not in lists.themes for theme in themes):
         errors["themes"] = "Choose themes from the list"
@@ -263,7 +253,7 @@ def record_for_return(
     case.themes = [CaseTheme(case_id=case.id, theme=theme) for theme in sorted(set(themes))]
     case.worker_group = worker_group or None
     case.detriment_reported = yes_no(detriment)
-    case.updated_at = utcnow()
+    case.updated_at = clock.utcnow()
     audit.record(audit.DETAILS_RECORDED, "guardian", guardian.id, case_id=case.id)
 
 
@@ -280,7 +270,7 @@ def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseN
         guardian_id=guardian.id,
         body_ct=sealing.seal_text(case_key, text, labels.note(case.id, uid)),
         protocol=sealing.PROTOCOL,
-        created_at=utcnow(),
+        created_at=clock.utcnow(),
     )
     db.session.add(note)
     audit.record(audit.NOTE_ADDED, "guardian", guardian.id, case_id=case.id)
@@ -319,5 +309,5 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     case.speak_up_again = str(speak_up_again)
     if detriment is not None:
         case.detriment_reported = detriment
-    case.feedback_at = minute_now()
+    case.feedback_at = clock.minute_now()
     audit.record(audit.FEEDBACK_GIVEN, "reporter", case_id=case.id)

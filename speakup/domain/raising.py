@@ -16,15 +16,9 @@ from speakup.domain import characteristics, deadlines, submissions, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput, clean_text
-from speakup.platform.models import (
-    Case,
-    CaseEvent,
-    User,
-    db,
-    minute_now,
-    new_case_id,
-)
+from speakup.platform.models import Case, CaseEvent, User, db, new_case_id
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +89,7 @@ def check_concern(data: dict[str, object], voice: Voice = REPORTER) -> ConcernIn
     errors = not_text | {key: message for key, message in checked.items() if key not in not_text}
     answers: characteristics.Answers = {}
     try:
-        answers = characteristics.check_answers(data.get("characteristics"), date.today())
+        answers = characteristics.check_answers(data.get("characteristics"), clock.uk_today())
     except InvalidInput as refused:
         errors |= refused.errors
     if errors:
@@ -134,7 +128,7 @@ def _check_anonymity(values: dict[str, str], voice: Voice) -> dict[str, str]:
 
 def _check_choices(values: dict[str, str], _voice: Voice) -> dict[str, str]:
     errors = {}
-    if values["worker_group"] and values["worker_group"] not in lists_for(date.today()).worker_groups:
+    if values["worker_group"] and values["worker_group"] not in lists_for(clock.uk_today()).worker_groups:
         errors["worker_group"] = "Choose a staff group from the list"
     excluded = values["exclude_guardian"]
     if excluded and excluded not in {str(g.id) for g in excludable_guardians()}:
@@ -233,7 +227,7 @@ def _store_new_case(
 ) -> RaisedConcern:
     config = current_app.config
     channel, recorded_by = source
-    now = minute_now()
+    now = clock.minute_now()
     due = deadlines.for_new_concern(now, config)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)

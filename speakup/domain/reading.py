@@ -16,7 +16,8 @@ from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, lists_for
 from speakup.ops import audit
-from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, db, minute_now
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, db
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class CaseView:
 
     @property
     def lists(self):
-        return lists_for(workflow.london_today(self.created_at))
+        return lists_for(clock.uk_date(self.created_at))
 
 
 def _timeline_text(event: CaseEvent) -> str:
@@ -217,6 +218,6 @@ def mark_viewed(case: Case, guardian_id: int) -> None:
     db.session.execute(
         update(CaseGrant)
         .where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian", CaseGrant.user_id == guardian_id)
-        .values(read_at=minute_now(), read_writes=case.reporter_writes)
+        .values(read_at=clock.minute_now(), read_writes=case.reporter_writes)
     )
     audit.record_reading(audit.CASE_VIEWED, "guardian", guardian_id, case_id=case.id)

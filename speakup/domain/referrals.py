@@ -10,8 +10,9 @@ from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput, clean_text
-from speakup.platform.models import Case, User, utcnow
+from speakup.platform.models import Case, User
 
 
 @changes_case
@@ -33,5 +34,5 @@ def record_referral(
         raise InvalidInput(errors)
     case.referred_to = str(referred_to)
     case.referral_ct = sealing.seal_text(case_key, text, labels.referral(case.id)) if text else None
-    case.updated_at = utcnow()
+    case.updated_at = clock.utcnow()
     audit.record(audit.REFERRAL_RECORDED, "guardian", guardian.id, case_id=case.id, referred_to=case.referred_to)

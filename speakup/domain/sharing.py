@@ -23,7 +23,8 @@ from sqlalchemy import select
 from speakup.crypto import labels, sealing
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
-from speakup.platform.models import Case, CaseEvent, CaseGrant, ShareRequest, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseEvent, CaseGrant, ShareRequest, User, db
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
             json.dumps({"target": target.id, "requested_by": requester.id}),
             labels.share_request(case.id, uid),
         ),
-        created_at=utcnow(),
+        created_at=clock.utcnow(),
     )
     db.session.add(request)
     audit.record(audit.SHARE_REQUESTED, "guardian", requester.id, case_id=case.id)
@@ -153,7 +154,7 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     _excluded(case, case_key)
     grants.share_case(case, case_key, request.target, override_exclusion=True)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
-    db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=utcnow()))
+    db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=clock.utcnow()))
     # No guardian id: with the reason beside it, it would name the guardian the concern is about.
     audit.record(audit.CASE_SHARED, "guardian", confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
     db.session.commit()

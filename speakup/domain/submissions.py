@@ -23,8 +23,9 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from speakup.crypto import labels, sealing
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Submission, db, utcnow
+from speakup.platform.models import Submission, db
 
 FORM = "form"
 API = "api"
@@ -133,7 +134,7 @@ def find(sent: Sent) -> Confirmation | None:
     config = current_app.config
     shown_for = timedelta(minutes=config["CONFIRMATION_MINUTES"]) if sent.kind == FORM else _kept_for()
     answer = None
-    if row.answer_ct is not None and utcnow() - row.created_at <= shown_for:
+    if row.answer_ct is not None and clock.utcnow() - row.created_at <= shown_for:
         answer = _open(sent, row.answer_ct)
         if answer is not None and answer.fingerprint != sent.fingerprint:
             raise KeyReused()
@@ -170,7 +171,7 @@ def _kept_for() -> timedelta:
 def purge(now: datetime | None = None) -> int:
     """Deletes the submissions older than SUBMISSION_HOURS, and forgets the codes of forms older than
     CONFIRMATION_MINUTES. The caller commits."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     deleted = db.session.execute(delete(Submission).where(Submission.created_at < now - _kept_for())).rowcount
     form_cutoff = now - timedelta(minutes=current_app.config["CONFIRMATION_MINUTES"])
     db.session.execute(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-# Times are stored in UTC; deadlines and everything a person reads are in UK time.
-LONDON = ZoneInfo("Europe/London")
+from speakup.platform import clock
 
 RECEIVED = "received"
 ACKNOWLEDGED = "acknowledged"
@@ -58,23 +56,13 @@ def status_after_reporter_reply(status: str) -> str:
     return IN_PROGRESS if status == AWAITING_REPORTER else status
 
 
-def to_london(moment: datetime) -> datetime:
-    """A stored (naive UTC) or aware datetime, as a UK wall-clock time."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(LONDON)
-
-
-def london_today(now: datetime) -> date:
-    return to_london(now).date()
-
-
 def due_date(raised_at: datetime, days: int) -> date:
     """The UK calendar day ``days`` after the UK day the concern arrived.
 
     A concern raised at 23:30 UTC on 31 March 2026 arrived on 1 April in the UK (BST), so a
     7-day deadline falls on 8 April, not 7 April.
     """
-    return london_today(raised_at) + timedelta(days=days)
+    return clock.uk_date(raised_at) + timedelta(days=days)
 
 
 def acknowledge_by(raised_at: datetime, ack_days: int) -> date:

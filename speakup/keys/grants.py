@@ -11,12 +11,8 @@ from sqlalchemy import insert, select
 from speakup.crypto import access_codes, kem, labels, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
 from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, excluded_ids
-from speakup.platform.models import (
-    Case,
-    CaseGrant,
-    db,
-    minute_now,
-)
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseGrant, db
 
 
 class AccessCodeNotFound(Exception):
@@ -37,7 +33,7 @@ def _grant_values(
         "wrapped_key": wrapped_key,
         "salt": salt,
         "protocol": sealing.PROTOCOL,
-        "created_at": minute_now(),  # often the moment a concern was raised: to the minute
+        "created_at": clock.minute_now(),  # often the moment a concern was raised: to the minute
     }
 
 

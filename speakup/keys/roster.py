@@ -37,7 +37,8 @@ from sqlalchemy import Row, select
 from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log
 from speakup.ops import audit
-from speakup.platform.models import OrganisationKey, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import OrganisationKey, User, db
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def _verify(rows: list[Row], digest: str) -> Roster:
         return Roster({}, (), recovery_key, problem, {}, frozenset(), None, digest)
     slot = _root_slot(pinned_root(), replay.root_key)
     if slot and (anchored is None or (anchored.seq, anchored.hash) != (replay.head_seq, replay.head_hash)):
-        at = roster_log.timestamp(utcnow())
+        at = roster_log.timestamp(clock.utcnow())
         anchored_now = anchor.Anchor(
             replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key), replay.checkpoint_at
         )

@@ -36,7 +36,8 @@ from typing import Protocol
 from sqlalchemy import select
 
 from speakup.crypto import sealing, signing
-from speakup.platform.models import RosterEntry, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import RosterEntry, User, db
 
 CONTEXT = "roster-log"
 ORGANISATION = "organisation"
@@ -330,8 +331,7 @@ _ENTRY_COLUMNS = (RosterEntry.seq, RosterEntry.kind, RosterEntry.user_id, Roster
 
 
 def entries() -> list[Entry]:
-    """The log's rows, the columns the replay reads only (not created_at, a copy a database writer could make
-    unreadable)."""
+    """The log's rows, only the columns the replay reads (not created_at, a copy a writer could make unreadable)."""
     return list(db.session.execute(select(*_ENTRY_COLUMNS).order_by(RosterEntry.seq)))  # type: ignore[arg-type]
 
 
@@ -355,7 +355,7 @@ def append(
     """Adds one statement after the head, signed when ``signing_key`` is given. The caller commits; two appends
     racing for the same place are refused by the primary key, and the later one changes nothing."""
     last = head()
-    now = utcnow()
+    now = clock.utcnow()
     seq = last.seq + 1 if last is not None else 1
     statement: dict[str, object] = {
         "protocol": sealing.PROTOCOL,

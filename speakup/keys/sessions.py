@@ -10,15 +10,8 @@ from sqlalchemy import delete
 
 from speakup.crypto import kem, labels, sealing
 from speakup.keys.account_keys import AccountKeys
-from speakup.platform.models import (
-    Case,
-    ReporterSession,
-    StaffSession,
-    User,
-    db,
-    minute_now,
-    utcnow,
-)
+from speakup.platform import clock
+from speakup.platform.models import Case, ReporterSession, StaffSession, User, db
 
 
 class SessionExpired(Exception):
@@ -61,7 +54,7 @@ def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, by
 
 def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) -> StaffSession:
     row = db.session.get(StaffSession, session_id)
-    now = utcnow()
+    now = clock.utcnow()
     if row is None or not row.user.is_active:
         raise SessionExpired()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
@@ -92,8 +85,10 @@ def end_staff_session(session_id: str) -> None:
 def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
     purge_idle_reporter_sessions(idle)
     sealed = seal_for_session(labels.REPORTER_SESSION, case_key)
-    # To the minute, like everything a reporter does (platform/models/base.py): idle time-outs need no more.
-    row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=minute_now())
+    # To the minute, like everything a reporter does (platform/clock.py): idle time-outs need no more.
+    row = ReporterSession(
+        id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=clock.minute_now()
+    )
     db.session.add(row)
     db.session.commit()
     return row, sealed.key
@@ -101,7 +96,7 @@ def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tupl
 
 def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes]:
     row = db.session.get(ReporterSession, session_id)
-    now = utcnow()
+    now = clock.utcnow()
     if row is None:
         raise SessionExpired()
     if now - row.last_seen_at > idle:
@@ -109,7 +104,7 @@ def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta
         db.session.commit()
         raise SessionExpired()
     case_key = open_for_session(labels.REPORTER_SESSION, row.id, row.case_key_ct, session_key)
-    row.last_seen_at = minute_now()
+    row.last_seen_at = clock.minute_now()
     db.session.commit()
     case = db.session.get(Case, row.case_id)
     if case is None:
@@ -126,14 +121,14 @@ def end_reporter_session(session_id: str) -> None:
 
 def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
     """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
-    cutoff = (now or utcnow()) - idle
+    cutoff = (now or clock.utcnow()) - idle
     return db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff)).rowcount
 
 
 def purge_expired_staff_sessions(idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:
     """Deletes every staff session past its idle or absolute limit. Its sealed private key could no longer be used
     (the session refuses it), but until deleted it sits in the database and in every backup."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     expired = (StaffSession.last_seen_at < now - idle) | (StaffSession.created_at < now - absolute)
     return db.session.execute(delete(StaffSession).where(expired)).rowcount
 

@@ -27,7 +27,8 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from speakup.crypto import access_codes, sealing
-from speakup.platform.models import AuditEvent, db, minute_now, utcnow
+from speakup.platform import clock
+from speakup.platform.models import AuditEvent, db
 
 # --- Actions ---------------------------------------------------------------------------------
 
@@ -211,8 +212,8 @@ def record(
     db.session.flush()
     _lock_chain()
     prev_hash = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
-    # A reporter's actions to the minute, like everything else kept of them (platform/models/base.py).
-    created_at = minute_now() if actor_type == "reporter" else utcnow()
+    # A reporter's actions to the minute, like everything else kept of them (platform/clock.py).
+    created_at = clock.minute_now() if actor_type == "reporter" else clock.utcnow()
     event = AuditEvent(
         created_at=created_at,
         action=action,

@@ -18,7 +18,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import labels, sealing
-from speakup.platform.models import FormPost, db, minute_now, utcnow
+from speakup.platform import clock
+from speakup.platform.models import FormPost, db
 
 PURPOSE = "form-post"
 
@@ -45,7 +46,7 @@ def _key(nonce: str, browser_secret: str) -> bytes:
 def claim(nonce: str) -> bool:
     """Claims the form before anything is done for it: False when another send already has. Owns its transaction,
     a short one, so no lock is held while the form's work is done (an Argon2id sign-in, on SQLite)."""
-    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=minute_now()))
+    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=clock.minute_now()))
     try:
         db.session.commit()
     except IntegrityError:
@@ -74,7 +75,7 @@ def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
 def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
     """Where the answer sent the browser ("" when it was not a redirect), and the kept words if it came back with
     errors. The caller commits."""
-    now = minute_now()
+    now = clock.minute_now()
     row = db.session.get(FormPost, lookup_for(nonce))
     if row is None:  # the view rolled back its transaction, the claim with it: claimed again now
         row = FormPost(lookup=lookup_for(nonce), created_at=now)
@@ -93,7 +94,7 @@ def record_browser_gone(browser_secret: str) -> None:
     cookie. Kept as long as a nonce would pass (FORM_HOURS). The caller commits."""
     lookup = _gone_lookup(browser_secret)
     if db.session.get(FormPost, lookup) is None:
-        db.session.add(FormPost(lookup=lookup, created_at=minute_now(), target=""))
+        db.session.add(FormPost(lookup=lookup, created_at=clock.minute_now(), target=""))
 
 
 def browser_gone(browser_secret: str) -> bool:
@@ -103,7 +104,7 @@ def browser_gone(browser_secret: str) -> bool:
 def open_kept(nonce: str, browser_secret: str) -> Kept | None:
     """The kept words, while they may still be shown."""
     row = db.session.get(FormPost, lookup_for(nonce))
-    if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(utcnow()):
+    if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(clock.utcnow()):
         return None
     try:
         payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, labels.kept_form(row.lookup)))
@@ -124,7 +125,7 @@ def _kept_since(now: datetime) -> datetime:
 def purge(now: datetime | None = None) -> int:
     """Deletes the records of forms older than FORM_HOURS (their nonces no longer pass) and the words kept longer
     than KEPT_FORM_MINUTES. The caller commits."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     cutoff = now - timedelta(hours=current_app.config["FORM_HOURS"])
     deleted = db.session.execute(delete(FormPost).where(FormPost.created_at < cutoff)).rowcount
     db.session.execute(update(FormPost).where(FormPost.kept_at < _kept_since(now)).values(kept_ct=None, kept_at=None))

@@ -18,9 +18,10 @@ from pygal.style import Style
 from sqlalchemy import select
 
 from speakup.crypto import labels, sealing
-from speakup.domain import characteristics, workflow
+from speakup.domain import characteristics
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, quarter_of
+from speakup.platform import clock
 from speakup.platform.models import Case, CaseGrant, CaseTheme, db
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 
@@ -145,7 +146,7 @@ def board_report(
         themes_of.setdefault(case_id, []).append(theme)
     buckets: dict[Quarter, list] = {key: [] for key in wanted}
     for row in rows:
-        key = quarter_of(workflow.london_today(row.created_at))
+        key = quarter_of(clock.uk_date(row.created_at))
         if key in buckets:
             buckets[key].append(row)
     about = characteristics.countable(wanted, today, characteristics_min_answers)
@@ -310,7 +311,7 @@ def shared_learning(
     for case in cases:
         text = sealing.open_text(open_case_key(case), case.learning_ct, labels.learning(case.id))
         themes = tuple(t.theme for t in case.themes) or ("not_recorded",)
-        entry = Learning(themes, workflow.london_today(case.closed_at), text)
+        entry = Learning(themes, clock.uk_date(case.closed_at), text)
         for theme in themes:
             grouped.setdefault(theme, []).append(entry)
     return grouped

@@ -6,18 +6,18 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from speakup.crypto import access_codes, sealing
-from speakup.domain import characteristics, checkins, files, handling, reading, timescales, workflow
+from speakup.domain import characteristics, checkins, files, handling, reading, timescales
 from speakup.domain.categories import SPEAK_UP_AGAIN, yes_no
 from speakup.keys import grants, sessions
-from speakup.platform import imaging
+from speakup.platform import clock, imaging
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import db, utcnow
+from speakup.platform.models import db
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
@@ -146,7 +146,7 @@ def _render_case(case, case_key):
     return render_template(
         "followup/case.html",
         case=view,
-        check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
+        check_in=checkins.QUESTION if checkins.check_in_requested(case, clock.uk_today()) else "",
         check_in_form=CheckInForm.shown(),
         form=ReplyForm.shown(),
         feedback_form=FeedbackForm.shown(),
@@ -158,7 +158,7 @@ def _render_case(case, case_key):
         attachment_accept=imaging.accept_attribute(),
         about_asked=not case.characteristics_given,
         about_form=AboutForm.shown(),
-        questions=characteristics.questions_for(date.today()),
+        questions=characteristics.questions_for(clock.uk_today()),
         how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
     )
 
@@ -256,7 +256,7 @@ def check_in():
     form = CheckInForm()
     to_case = url_for("followup.case_page")
     try:
-        checkins.record_check_in(case, yes_no(form.values["since_closing"]), workflow.london_today(utcnow()))
+        checkins.record_check_in(case, yes_no(form.values["since_closing"]), clock.uk_today())
     except InvalidInput as exc:
         return form.came_back({"since_closing": exc.errors["detriment"]}, to=to_case)
     except (checkins.CheckInNotDue, handling.CaseChanged):
@@ -273,7 +273,7 @@ def about_you():
     form = AboutForm()
     to_about = url_for("followup.case_page") + "#about-you"
     try:
-        answers = characteristics.check_answers(characteristics.from_form(form.values), date.today())
+        answers = characteristics.check_answers(characteristics.from_form(form.values), clock.uk_today())
         characteristics.give_for_case(case, answers)
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_about)

@@ -32,9 +32,9 @@ from werkzeug.routing import RequestRedirect
 from wtforms import ValidationError
 
 from speakup.crypto import sealing
-from speakup.platform import form_posts
+from speakup.platform import clock, form_posts
 from speakup.platform.form_posts import Kept
-from speakup.platform.models import db, drop_failed_transaction, utcnow
+from speakup.platform.models import db, drop_failed_transaction
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
@@ -69,7 +69,7 @@ def form_token() -> str:
     """The value of every form's ``csrf_token`` field: one nonce per page, shared by the forms on it."""
     if "form_token" not in g:
         browser = _browser_secret(create=True)
-        nonce, issued = secrets.token_urlsafe(24), int(utcnow().timestamp() // 60)
+        nonce, issued = secrets.token_urlsafe(24), int(clock.timestamp() // 60)
         g.form_token = f"{generate_csrf()}{SEPARATOR}{nonce}.{issued}.{_mac(browser, nonce, issued)}"
     return g.form_token
 
@@ -86,7 +86,7 @@ def _nonce_from(field: str) -> str | None:
     browser = _browser_secret()
     if browser is None or not issued.isdigit() or not secrets.compare_digest(mac, _mac(browser, nonce, int(issued))):
         return None
-    age_minutes = utcnow().timestamp() // 60 - int(issued)
+    age_minutes = clock.timestamp() // 60 - int(issued)
     if not 0 <= age_minutes <= current_app.config["FORM_HOURS"] * 60:
         return None
     return nonce

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 import urllib.parse
 from datetime import timedelta
 
@@ -17,7 +16,8 @@ from support.html import AuthActions, csrf_token, post_form
 from speakup.crypto import sealing, signing, totp
 from speakup.domain import enrolment
 from speakup.ops import audit
-from speakup.platform.models import AuditEvent, CaseGrant, Enrolment, RosterEntry, StaffSession, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import AuditEvent, CaseGrant, Enrolment, RosterEntry, StaffSession, User, db
 
 
 def _admin_client(app):
@@ -54,7 +54,7 @@ def _open(app, path: str):
 
 def _post_enrolment(client, path: str, page: str, **fields: str):
     secret = TOTP_SECRET_RE.search(page).group(1)
-    code = totp.totp_now(crypto_secret(secret), time.time())
+    code = totp.totp_now(crypto_secret(secret), clock.timestamp())
     data = {"token": _token(path), "password": PASSWORD, "confirm": PASSWORD, "totp_secret": secret,
             "security_code": code, **fields}  # fmt: skip
     return client.post("/enrol", data={"csrf_token": csrf_token(client, path), **data})
@@ -159,7 +159,7 @@ def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
         user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
         user_id = user.id
         if problem == "expired":
-            db.session.scalar(select(Enrolment)).expires_at = utcnow() - timedelta(seconds=1)
+            db.session.scalar(select(Enrolment)).expires_at = clock.utcnow() - timedelta(seconds=1)
         elif problem == "disabled":
             user.is_active = False
         db.session.commit()

@@ -7,9 +7,8 @@ from datetime import date
 from flask import Response, abort, current_app, render_template
 from flask_login import current_user
 
-from speakup.domain.workflow import london_today
 from speakup.keys import grants
-from speakup.platform.models import utcnow
+from speakup.platform import clock
 from speakup.reporting import board
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, private_key
@@ -20,7 +19,7 @@ QUARTERS = 4
 def _report() -> board.BoardReport:
     config = current_app.config
     return board.board_report(
-        london_today(utcnow()),
+        clock.uk_today(),
         QUARTERS,
         config["ACK_DAYS"],
         config["FEEDBACK_DAYS"],

@@ -9,7 +9,7 @@ from speakup.domain import references, staff, workflow
 from speakup.domain.categories import lists_for
 from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
 from speakup.keys import roster
-from speakup.platform.models import utcnow
+from speakup.platform import clock
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required, staff_keys
@@ -50,7 +50,7 @@ def find_case():
 
 
 def _queue_page(args: dict[str, str]):
-    today = workflow.london_today(utcnow())
+    today = clock.uk_today()
     themes = lists_for(today).themes
     try:
         filters = QueueFilters.from_args(args, themes)

@@ -7,13 +7,12 @@ access code, from what the recording sealed under a token only this guardian's s
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from speakup.domain import characteristics, recording, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.public_urls import public_url
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
@@ -37,8 +36,8 @@ def record_concern():
             form=RecordForm.shown(),
             channels=RECORDED_CHANNELS,
             anonymity_options=ANONYMITY_LABELS,
-            worker_groups=lists_for(date.today()).worker_groups,
-            questions=characteristics.questions_for(date.today()),
+            worker_groups=lists_for(clock.uk_today()).worker_groups,
+            questions=characteristics.questions_for(clock.uk_today()),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
         )
     form = RecordForm()
