@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from speakup.crypto import access_codes, sealing
 from speakup.domain.raising import ConcernInput, seal_concern
 from speakup.keys.grants import wrap_new_case_key
-from speakup.platform.models import utcnow
+from speakup.platform import clock
 
 from .floor import bare_app, create_tables, serve_health
 
@@ -121,7 +121,7 @@ def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[di
         "concern_ct": concern_ct,
         "identity_ct": identity_ct,
         "protocol": sealing.PROTOCOL,
-        "created_at": utcnow(),
+        "created_at": clock.utcnow(),
     }
     return case, rows, access_code
 

@@ -19,7 +19,8 @@ from speakup.domain import deadlines, raising
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.domain.raising import ConcernInput
 from speakup.keys.grants import wrap_new_case_key
-from speakup.platform.models import Case, CaseGrant, CaseTheme, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseGrant, CaseTheme, db
 
 
 class Guardian(NamedTuple):
@@ -41,7 +42,7 @@ def _make_batch(
     rng = random.Random(seed)
     kept_ids = set(rng.sample(range(start, start + count), min(keep, count)))
     kept: list[tuple[str, str]] = []
-    now = utcnow()
+    now = clock.utcnow()
     lists = lists_for(now.date())
     themes, groups = list(lists.themes), list(lists.worker_groups)
     cases, grants, case_themes = [], [], []

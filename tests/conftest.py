@@ -6,6 +6,7 @@ What tests share besides fixtures lives in tests/support/; no test module import
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 from flask import Flask
@@ -15,12 +16,27 @@ from support.apps import BACKENDS, POSTGRES_URL, install_organisation_keys, make
 from support.factories import Staff, gen_staff
 from support.html import AuthActions
 
+from speakup.platform import clock
 from speakup.platform.models import db
 
 # Hypothesis's per-example deadline is a timed test: on a loaded machine it fails for speed, not for behaviour
 # (speed is the benchmark's business), so it is off.
 settings.register_profile("speakup", deadline=None)
 settings.load_profile("speakup")
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    """Whatever a test set the service's clock to (platform/clock.py), the next starts on the real time."""
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def frozen_clock() -> ModuleType:
+    """The service's clock, stopped at the moment the test starts: move it with ``freeze()`` or ``advance()``."""
+    clock.freeze(clock.utcnow())
+    return clock
 
 
 @pytest.fixture(scope="session")

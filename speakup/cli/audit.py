@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from speakup.ops import audit
-from speakup.platform.models import utcnow
+from speakup.platform import clock
 
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
@@ -64,7 +64,7 @@ def audit_anchor_command(anchor_file: Path | None) -> None:
         sys.exit(1)
     if result.last_id is None:
         raise click.ClickException("The audit log is empty: nothing to anchor yet.")
-    line = audit.anchor_line(result, utcnow())
+    line = audit.anchor_line(result, clock.utcnow())
     if anchor_file is not None:
         fd = os.open(anchor_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as handle:

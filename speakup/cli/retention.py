@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from speakup.domain import retention, workflow
-from speakup.platform.models import utcnow
+from speakup.domain import retention
+from speakup.platform import clock
 
 
 @click.command("purge")
@@ -15,7 +15,7 @@ from speakup.platform.models import utcnow
 def purge_command(dry_run: bool) -> None:
     """Crypto-shred closed cases older than RETENTION_DAYS: their keys, text, messages, notes and files are
     deleted for good; the counted fields stay for past quarters' returns. Audited. Run it daily, e.g. from cron."""
-    now = utcnow()
+    now = clock.utcnow()
     try:
         candidates = retention.purge_candidates(now)
         result = retention.purge(candidates, dry_run=dry_run, now=now)
@@ -28,7 +28,7 @@ def purge_command(dry_run: bool) -> None:
             return
         click.echo(f"Dry run: {result.count} cases closed more than {days} days ago would be purged:")
     for purged in result.cases:
-        click.echo(f"  {purged.reference}  closed {workflow.london_today(purged.closed_at).isoformat()}")
+        click.echo(f"  {purged.reference}  closed {clock.uk_date(purged.closed_at).isoformat()}")
     if dry_run:
         click.echo("Nothing was changed.")
         return

@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from speakup.domain import staff, submissions
-from speakup.platform import form_posts, transactions
-from speakup.platform.models import db, utcnow
+from speakup.platform import clock, form_posts, transactions
+from speakup.platform.models import db
 
 sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
 
@@ -33,12 +33,11 @@ def sessions_purge_command() -> None:
 @with_appcontext
 def send_reminders_command() -> None:
     """Email each guardian how many of their cases are due soon or overdue (run it daily, e.g. from cron)."""
-    from speakup.domain import workflow
     from speakup.domain.triage import due_soon_counts
     from speakup.ops import notify
     from speakup.platform.models import User
 
-    counts = due_soon_counts(workflow.london_today(utcnow()), current_app.config["REMINDER_DAYS"])
+    counts = due_soon_counts(clock.uk_today(), current_app.config["REMINDER_DAYS"])
     sent = 0
     for user_id, count in counts.items():
         user = db.session.get(User, user_id)

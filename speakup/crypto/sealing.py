@@ -51,11 +51,6 @@ def new_case_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
-def associated_data(case_id: int, kind: str, record_id: str | int) -> bytes:
-    """Binds a ciphertext to one field of one record of one case, so it cannot be moved."""
-    return f"{PROTOCOL}|case:{case_id}|{kind}|{record_id}".encode()
-
-
 def _seal(version: bytes, key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
     return version + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)

@@ -1,4 +1,7 @@
-"""Time-based one-time passwords (RFC 6238) through cryptography's twofactor module."""
+"""Time-based one-time passwords (RFC 6238) through cryptography's twofactor module.
+
+The time is always the caller's (``at``, seconds since the epoch, from platform/clock.py): never read here, so a
+test that sets the service's clock gets codes for that time."""
 
 from __future__ import annotations
 

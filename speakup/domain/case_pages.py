@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from speakup.domain import characteristics, checkins, deadlines, files, handling, reading, sharing, workflow
 from speakup.domain.categories import OUTCOMES, REFERRALS, SPEAK_UP_AGAIN
@@ -12,8 +11,9 @@ from speakup.domain.deadlines import changes as deadline_changes
 from speakup.domain.deadlines.changes import ExtensionView
 from speakup.domain.files import AttachmentView
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.config import settings
-from speakup.platform.models import AuditEvent, Case, utcnow
+from speakup.platform.models import AuditEvent, Case
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,11 @@ def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
     view = reading.reporter_view(case, case_key)
     return ReporterCasePage(
         case=view,
-        check_in=checkins.QUESTION if checkins.check_in_requested(case, workflow.london_today(utcnow())) else "",
+        check_in=checkins.QUESTION if checkins.check_in_requested(case, clock.uk_today()) else "",
         files=files.describe(case, case_key),
         extensions=deadline_changes.extensions_of(case, case_key),
         about_asked=not case.characteristics_given,
-        questions=characteristics.questions_for(date.today()),
+        questions=characteristics.questions_for(clock.uk_today()),
         speak_up_again=SPEAK_UP_AGAIN,
         how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
     )

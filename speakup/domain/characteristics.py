@@ -23,10 +23,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from speakup.domain import quarters, workflow
-from speakup.platform import transactions
+from speakup.domain import quarters
+from speakup.platform import clock, transactions
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, CharacteristicCount, db, utcnow
+from speakup.platform.models import Case, CharacteristicCount, db
 
 PREFER_NOT_TO_SAY = "Prefer not to say"
 
@@ -192,7 +192,7 @@ def count_answers(answers: Answers) -> None:
     if not answers:
         return
     transactions.commit_apart()  # what came before (the case's flag, say) is not in the counts' transaction
-    quarter = quarters.quarter_of(workflow.london_today(utcnow())).label
+    quarter = quarters.quarter_of(clock.uk_today()).label
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for key, value in sorted(answers.items()):
         statement = insert(CharacteristicCount).values(quarter=quarter, question=key, answer=value, count=1)

@@ -9,9 +9,10 @@ from datetime import date, timedelta
 from speakup.domain import workflow
 from speakup.domain.handling import changes_case, note_reporter_wrote
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, minute_now
+from speakup.platform.models import Case
 
 QUESTION = "Since your case was closed, have you suffered detriment for speaking up?"
 
@@ -24,7 +25,7 @@ def due_check_ins(case: Case, today: date) -> int:
     """How many check-ins have fallen due since the case closed (0 while it is open)."""
     if case.status != workflow.CLOSED or case.closed_at is None:
         return 0
-    closed_on = workflow.london_today(case.closed_at)
+    closed_on = clock.uk_date(case.closed_at)
     return sum(1 for days in settings().check_in_days if closed_on + timedelta(days=int(days)) <= today)
 
 
@@ -40,7 +41,7 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
     due = due_check_ins(case, today)
     if due <= case.check_ins_answered:
         raise CheckInNotDue("There is no question waiting for an answer on this case.")
-    now = minute_now()
+    now = clock.minute_now()
     case.check_ins_answered = due
     case.checked_in_at = now
     if detriment:

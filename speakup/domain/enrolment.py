@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -23,9 +22,10 @@ from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import password_problem
 from speakup.keys import account_keys, roster
 from speakup.ops import audit
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
-from speakup.platform.models import Enrolment, Role, User, db, utcnow
+from speakup.platform.models import Enrolment, Role, User, db
+from speakup.platform.public_urls import public_url
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
 
@@ -53,7 +53,7 @@ def _token_hash(token: str) -> str:
 
 def issue_link(user: User, admin: User) -> str:
     """A new link for ``user``; any earlier unused link of theirs stops working. The caller commits."""
-    now = utcnow()
+    now = clock.utcnow()
     for earlier in db.session.scalars(
         db.select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.used_at.is_(None))
     ):
@@ -70,7 +70,7 @@ def issue_link(user: User, admin: User) -> str:
 
 
 def link_url(token: str) -> str:
-    return settings().public_base_url.rstrip("/") + "/enrol?token=" + token
+    return public_url("/enrol", token=token)
 
 
 def open_link(token: str) -> Enrolment:
@@ -79,7 +79,7 @@ def open_link(token: str) -> Enrolment:
         raise LinkUnusable("unknown")
     if row.used_at is not None:
         raise LinkUnusable("used")
-    if row.expires_at <= utcnow():
+    if row.expires_at <= clock.utcnow():
         raise LinkUnusable("expired")
     if not row.user.is_active:
         raise LinkUnusable("disabled")
@@ -149,7 +149,7 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
         totp_secret = totp_from_text(totp_text)
         if totp_secret is None:
             raise LinkUnusable("unknown")  # the page's own hidden field was changed: start again from the link
-        step = totp.totp_step_matching(totp_secret, security_code, time.time())
+        step = totp.totp_step_matching(totp_secret, security_code, clock.timestamp())
         if step is None:
             errors["security_code"] = (
                 "Enter the 6-digit security code your authenticator app shows now"
@@ -175,7 +175,7 @@ def _use_up(row: Enrolment) -> None:
     claimed = db.session.execute(
         update(Enrolment)
         .where(Enrolment.id == row.id, Enrolment.used_at.is_(None))
-        .values(used_at=utcnow())
+        .values(used_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     )
     if cast("CursorResult[Any]", claimed).rowcount != 1:  # an UPDATE's result is a CursorResult

@@ -11,16 +11,16 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import handling, raising, submissions
 from speakup.domain.raising import ConcernInput, RaisedConcern
 from speakup.keys import grants
 from speakup.ops import audit, notify
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.attachments import LABELS, SUPPORTED, AttachmentRefused, CleanFile, check_file, size_text
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Attachment, Case, db, minute_now
+from speakup.platform.models import Attachment, Case, db
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,6 @@ def neutral_download_name(opened: OpenedAttachment) -> str:
     return f"attachment.{_EXTENSIONS.get(opened.content_type, 'bin')}"
 
 
-def _name_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "attachment-name", uid)
-
-
-def _body_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "attachment", uid)
-
-
 def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     """Seals a checked file under the case key and adds it to the session; the caller commits."""
     count = db.session.execute(
@@ -83,12 +75,12 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     attachment = Attachment(
         uid=uid,
         case_id=case.id,
-        filename_ct=sealing.seal_text(case_key, clean.filename, _name_aad(case.id, uid)),
+        filename_ct=sealing.seal_text(case_key, clean.filename, labels.attachment_name(case.id, uid)),
         content_type=clean.content_type,
         size=len(clean.data),
-        body_ct=sealing.seal(case_key, clean.data, _body_aad(case.id, uid)),
+        body_ct=sealing.seal(case_key, clean.data, labels.attachment(case.id, uid)),
         protocol=sealing.PROTOCOL,
-        created_at=minute_now(),
+        created_at=clock.minute_now(),
     )
     db.session.add(attachment)
     audit.record(audit.Action.ATTACHMENT_ADDED, audit.Actor.REPORTER, case_id=case.id)
@@ -104,7 +96,7 @@ def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
 def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
     """A file the reporter adds when following up: kept, then its guardians told, as for a reply (after the
     commit, so nobody is told about a file that was not kept)."""
-    handling.note_reporter_wrote(case, minute_now())
+    handling.note_reporter_wrote(case, clock.minute_now())
     attachment = store_clean(case, case_key, clean)
     guardians = handling.guardians_of(case)
     transactions.after_commit(lambda: notify.reporter_replied(guardians))
@@ -126,7 +118,7 @@ def describe(case: Case, case_key: bytes) -> list[AttachmentView]:
     return [
         AttachmentView(
             a.uid,
-            sealing.open_text(case_key, a.filename_ct, _name_aad(case.id, a.uid)),
+            sealing.open_text(case_key, a.filename_ct, labels.attachment_name(case.id, a.uid)),
             a.content_type,
             a.size,
             a.created_at,
@@ -140,8 +132,8 @@ def open_attachment(case: Case, case_key: bytes, uid: str) -> OpenedAttachment:
     attachment = db.session.scalar(select(Attachment).where(Attachment.case_id == case.id, Attachment.uid == uid))
     if attachment is None:
         raise AttachmentNotFound()
-    filename = sealing.open_text(case_key, attachment.filename_ct, _name_aad(case.id, uid))
-    data = sealing.open_sealed(case_key, attachment.body_ct, _body_aad(case.id, uid))
+    filename = sealing.open_text(case_key, attachment.filename_ct, labels.attachment_name(case.id, uid))
+    data = sealing.open_sealed(case_key, attachment.body_ct, labels.attachment(case.id, uid))
     # Only a type this module checked is ever served as such.
     content_type = attachment.content_type if attachment.content_type in SUPPORTED else "application/octet-stream"
     return OpenedAttachment(filename, content_type, data)

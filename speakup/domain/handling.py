@@ -17,13 +17,12 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
-from speakup.domain.reading import message_aad
 from speakup.keys import grants
 from speakup.ops import audit, notify
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text, parse_int, required_text
 from speakup.platform.models import (
@@ -38,8 +37,6 @@ from speakup.platform.models import (
     Role,
     User,
     db,
-    minute_now,
-    utcnow,
 )
 
 P = ParamSpec("P")
@@ -102,7 +99,7 @@ def _store_message(case: Case, case_key: bytes, author: Author, text: str, guard
     # Messages never conflict with each other: each waits for the case row (PostgreSQL) and works from its
     # latest version, so fifty at once all land, and in the order they took the lock.
     db.session.refresh(case, with_for_update=True)
-    now = minute_now() if author == Author.REPORTER else utcnow()
+    now = clock.minute_now() if author == Author.REPORTER else clock.utcnow()
     message = _sealed_message(case, case_key, author, text, guardian, now)
     if author == Author.REPORTER:
         note_reporter_wrote(case, now)
@@ -130,7 +127,7 @@ def _sealed_message(
         case_id=case.id,
         author=author,
         guardian_id=guardian.id if guardian else None,
-        body_ct=sealing.seal_text(case_key, text, message_aad(case.id, uid)),
+        body_ct=sealing.seal_text(case_key, text, labels.message(case.id, uid)),
         protocol=sealing.PROTOCOL,
         created_at=now,
     )
@@ -182,7 +179,7 @@ def change_status(
         raise InvalidTransition(f"A case that is {workflow.GUARDIAN_LABELS[case.status].lower()} cannot move there")
     reopening = case.status == workflow.CLOSED
     before = case.status
-    _move(case, target, utcnow(), guardian, show_name)
+    _move(case, target, clock.utcnow(), guardian, show_name)
     action = audit.Action.CASE_REOPENED if reopening else audit.Action.STATUS_CHANGED
     audit.record(action, audit.Actor.GUARDIAN, guardian.id, case_id=case.id, from_status=before, to_status=target)
 
@@ -222,9 +219,9 @@ def close_case(
         raise InvalidInput(errors)
     if not workflow.can_move(case.status, workflow.CLOSED):
         raise InvalidTransition("This case is already closed")
-    now = utcnow()
+    now = clock.utcnow()
     if lesson:
-        case.learning_ct = sealing.seal_text(case_key, lesson, sealing.associated_data(case.id, "learning", case.id))
+        case.learning_ct = sealing.seal_text(case_key, lesson, labels.learning(case.id))
         case.learning_shareable = share_learning
     _sealed_message(case, case_key, Author.GUARDIAN, text, guardian, now)
     before = case.status
@@ -256,7 +253,7 @@ def assign_case(case: Case, assignee_id: object, guardian: User, expected_versio
         if not grants.holds_grant(case.id, assignee.id):
             raise InvalidInput({"assignee": f"{assignee.name} cannot open this case yet: share it with them first"})
     case.assigned_to_id = assignee.id if assignee else None
-    case.updated_at = utcnow()
+    case.updated_at = clock.utcnow()
     db.session.add(CaseEvent(case_id=case.id, kind="assigned", guardian_id=guardian.id, created_at=case.updated_at))
     audit.record(
         audit.Action.CASE_ASSIGNED,
@@ -273,7 +270,7 @@ def record_for_return(
 ) -> None:
     """The plain, countable facts of a case for the national return: themes, staff group, detriment."""
     check_version(case, expected_version)
-    lists = lists_for(workflow.london_today(case.created_at))
+    lists = lists_for(clock.uk_date(case.created_at))
     errors: dict[str, str] = {}
     if any(theme not in lists.themes for theme in themes):
         errors["themes"] = "Choose themes from the list"
@@ -286,7 +283,7 @@ def record_for_return(
     case.themes = [CaseTheme(case_id=case.id, theme=theme) for theme in sorted(set(themes))]
     case.worker_group = worker_group or None
     case.detriment_reported = yes_no(detriment)
-    case.updated_at = utcnow()
+    case.updated_at = clock.utcnow()
     audit.record(audit.Action.DETAILS_RECORDED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id)
 
 
@@ -302,9 +299,9 @@ def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseN
         uid=uid,
         case_id=case.id,
         guardian_id=guardian.id,
-        body_ct=sealing.seal_text(case_key, text, sealing.associated_data(case.id, "note", uid)),
+        body_ct=sealing.seal_text(case_key, text, labels.note(case.id, uid)),
         protocol=sealing.PROTOCOL,
-        created_at=utcnow(),
+        created_at=clock.utcnow(),
     )
     db.session.add(note)
     audit.record(audit.Action.NOTE_ADDED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id)
@@ -342,5 +339,5 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     case.speak_up_again = str(speak_up_again)
     if isinstance(detriment, bool):  # or None: anything else was refused above
         case.detriment_reported = detriment
-    case.feedback_at = minute_now()
+    case.feedback_at = clock.minute_now()
     audit.record(audit.Action.FEEDBACK_GIVEN, audit.Actor.REPORTER, case_id=case.id)

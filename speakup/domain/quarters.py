@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from speakup.domain.workflow import LONDON
+from speakup.platform import clock
 
 _QUARTER_RE = re.compile(r"([0-9]{4})-?Q([1-4])", re.IGNORECASE)  # ASCII digits only, as the API document says
 
@@ -64,7 +64,7 @@ class Quarter:
 
 
 def _uk_midnight_as_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC).replace(tzinfo=None)
+    return datetime.combine(day, time(0), tzinfo=clock.UK).astimezone(UTC).replace(tzinfo=None)
 
 
 def parse_quarter(text: str | None) -> Quarter:

@@ -10,12 +10,12 @@ from datetime import date
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from speakup.crypto import access_codes, sealing
+from speakup.crypto import access_codes, labels, sealing
 from speakup.domain import characteristics, deadlines, submissions, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import (
@@ -24,7 +24,6 @@ from speakup.platform.models import (
     User,
     db,
     drop_failed_transaction,
-    minute_now,
     new_case_id,
 )
 
@@ -97,7 +96,7 @@ def check_concern(data: dict[str, object], voice: Voice = REPORTER) -> ConcernIn
     errors = not_text | {key: message for key, message in checked.items() if key not in not_text}
     answers: characteristics.Answers = {}
     try:
-        answers = characteristics.check_answers(data.get("characteristics"), date.today())
+        answers = characteristics.check_answers(data.get("characteristics"), clock.uk_today())
     except InvalidInput as refused:
         errors |= refused.errors
     if errors:
@@ -136,7 +135,7 @@ def _check_anonymity(values: dict[str, str], voice: Voice) -> dict[str, str]:
 
 def _check_choices(values: dict[str, str], _voice: Voice) -> dict[str, str]:
     errors = {}
-    if values["worker_group"] and values["worker_group"] not in lists_for(date.today()).worker_groups:
+    if values["worker_group"] and values["worker_group"] not in lists_for(clock.uk_today()).worker_groups:
         errors["worker_group"] = "Choose a staff group from the list"
     excluded = values["exclude_guardian"]
     if excluded and excluded not in {str(g.id) for g in excludable_guardians()}:
@@ -229,13 +228,11 @@ def raise_concern(
 def seal_concern(case_id: int, case_key: bytes, concern: ConcernInput) -> tuple[bytes, bytes | None]:
     """The concern's words and, unless it is anonymous, the name and contact given, sealed under the case key."""
     text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
-    sealed_text = sealing.seal_text(case_key, json.dumps(text), sealing.associated_data(case_id, "concern", case_id))
+    sealed_text = sealing.seal_text(case_key, json.dumps(text), labels.concern(case_id))
     if concern.anonymity == "anonymous":
         return sealed_text, None
     identity = {"name": concern.name, "contact": concern.contact}
-    return sealed_text, sealing.seal_text(
-        case_key, json.dumps(identity), sealing.associated_data(case_id, "identity", case_id)
-    )
+    return sealed_text, sealing.seal_text(case_key, json.dumps(identity), labels.identity(case_id))
 
 
 def _store_new_case(
@@ -248,7 +245,7 @@ def _store_new_case(
 ) -> RaisedConcern:
     configured = settings()
     channel, recorded_by = source
-    now = minute_now()
+    now = clock.minute_now()
     due = deadlines.for_new_concern(now, configured.deadline_config)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)

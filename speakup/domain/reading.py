@@ -13,11 +13,12 @@ from typing import Any, cast
 
 from sqlalchemy import update
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, ReturnLists, lists_for
 from speakup.ops import audit
-from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db, minute_now
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,6 @@ class NoteView:
     body: str
     created_at: datetime
     guardian_name: str
-
-
-def referral_aad(case_id: int) -> bytes:
-    """The associated data a referral note is sealed with (docs/protocol.md)."""
-    return sealing.associated_data(case_id, "referral", case_id)
 
 
 @dataclass(frozen=True)
@@ -118,11 +114,7 @@ class CaseView:
 
     @property
     def lists(self) -> ReturnLists:
-        return lists_for(workflow.london_today(self.created_at))
-
-
-def message_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "message", uid)
+        return lists_for(clock.uk_date(self.created_at))
 
 
 def _timeline_text(event: CaseEvent) -> str:
@@ -151,14 +143,12 @@ def timeline(case: Case) -> list[TimelineEntry]:
 
 
 def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
-    text = json.loads(
-        # A case whose key opened is not purged: its concern is there.
-        sealing.open_text(case_key, cast(bytes, case.concern_ct), sealing.associated_data(case.id, "concern", case.id))
-    )
+    # A case whose key opened is not purged: its concern is there.
+    text = json.loads(sealing.open_text(case_key, cast(bytes, case.concern_ct), labels.concern(case.id)))
     messages = [
         MessageView(
             m.author,
-            sealing.open_text(case_key, m.body_ct, message_aad(case.id, m.uid)),
+            sealing.open_text(case_key, m.body_ct, labels.message(case.id, m.uid)),
             m.created_at,
         )
         for m in case.messages
@@ -166,27 +156,21 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
     extra: dict[str, Any] = {}
     # The name and contact given: for the guardian, and for the person who gave them, to check what they said.
     if case.identity_ct:
-        extra.update(
-            json.loads(
-                sealing.open_text(case_key, case.identity_ct, sealing.associated_data(case.id, "identity", case.id))
-            )
-        )
+        extra.update(json.loads(sealing.open_text(case_key, case.identity_ct, labels.identity(case.id))))
     if for_guardian:
         notes = db.session.scalars(db.select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id))
         extra["notes"] = [
             NoteView(
-                sealing.open_text(case_key, n.body_ct, sealing.associated_data(case.id, "note", n.uid)),
+                sealing.open_text(case_key, n.body_ct, labels.note(case.id, n.uid)),
                 n.created_at,
                 n.guardian.name if n.guardian else "A former guardian",
             )
             for n in notes
         ]
         if case.referral_ct:
-            extra["referral_note"] = sealing.open_text(case_key, case.referral_ct, referral_aad(case.id))
+            extra["referral_note"] = sealing.open_text(case_key, case.referral_ct, labels.referral(case.id))
         if case.learning_ct:
-            extra["learning"] = sealing.open_text(
-                case_key, case.learning_ct, sealing.associated_data(case.id, "learning", case.id)
-            )
+            extra["learning"] = sealing.open_text(case_key, case.learning_ct, labels.learning(case.id))
         extra.update(
             learning_shareable=case.learning_shareable,
             themes=tuple(t.theme for t in case.themes),
@@ -240,6 +224,6 @@ def mark_viewed(case: Case, guardian_id: int) -> None:
             CaseGrant.recipient == GrantRecipient.GUARDIAN,
             CaseGrant.user_id == guardian_id,
         )
-        .values(read_at=minute_now(), read_writes=case.reporter_writes)
+        .values(read_at=clock.minute_now(), read_writes=case.reporter_writes)
     )
     audit.record_reading(audit.Action.CASE_VIEWED, audit.Actor.GUARDIAN, guardian_id, case_id=case.id)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from speakup.domain import characteristics, raising, submissions
 from speakup.domain.categories import RECORDED_CHANNELS
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import User, db, minute_now
+from speakup.platform.models import User, db
 
 RECORD_FIELDS = (
     "channel",
@@ -57,5 +58,5 @@ def record_concern(data: dict[str, str], guardian: User, sent: submissions.Sent 
     if sent is not None and not give_code:
         # The reference alone, after the concern: losing it loses only this page, the case is in the guardian's list.
         answer = submissions.Answer(raised.reference, "", raised.status, raised.acknowledge_by)
-        db.session.add(submissions.row_for(sent, answer, minute_now()))
+        db.session.add(submissions.row_for(sent, answer, clock.minute_now()))
     return RecordedConcern(raised.reference, raised.access_code if give_code else None)

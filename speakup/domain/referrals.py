@@ -3,15 +3,15 @@ board report counts) and a note on it (sealed under the case key, for guardians 
 
 from __future__ import annotations
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
-from speakup.domain.reading import referral_aad
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text
-from speakup.platform.models import Case, User, utcnow
+from speakup.platform.models import Case, User
 
 
 @changes_case
@@ -32,8 +32,8 @@ def record_referral(
     if errors:
         raise InvalidInput(errors)
     case.referred_to = str(referred_to)
-    case.referral_ct = sealing.seal_text(case_key, text, referral_aad(case.id)) if text else None
-    case.updated_at = utcnow()
+    case.referral_ct = sealing.seal_text(case_key, text, labels.referral(case.id)) if text else None
+    case.updated_at = clock.utcnow()
     audit.record(
         audit.Action.REFERRAL_RECORDED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id, referred_to=case.referred_to
     )

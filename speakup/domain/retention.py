@@ -37,7 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.domain import workflow
 from speakup.ops import audit
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.models import (
     Attachment,
@@ -50,7 +50,6 @@ from speakup.platform.models import (
     ReporterSession,
     ShareRequest,
     db,
-    utcnow,
 )
 
 # Rows of child tables are deleted for this many cases per statement, well below SQLite's bound-variable limit.
@@ -133,7 +132,7 @@ def purge(cases: Sequence[Case], dry_run: bool, now: datetime | None = None) -> 
     changes. If another request changes one of them meanwhile (the version column), ``PurgeConflict`` and nothing
     changes. A real run is audited even when there is nothing to purge, so the audit log shows retention ran.
     """
-    now = now or utcnow()
+    now = now or clock.utcnow()
     not_due = [case.reference for case in cases if not is_due(case, now)]
     if not_due:
         raise ValueError("not due for purging: " + ", ".join(not_due))

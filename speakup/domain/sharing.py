@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
-from speakup.platform import transactions
-from speakup.platform.models import Case, CaseEvent, CaseGrant, GrantRecipient, ShareRequest, User, db, utcnow
+from speakup.platform import clock, transactions
+from speakup.platform.models import Case, CaseEvent, CaseGrant, GrantRecipient, ShareRequest, User, db
 
 logger = logging.getLogger(__name__)
 
@@ -149,10 +149,6 @@ class PendingShare:
     sealed_requester: int | None = None
 
 
-def _target_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "share-request", uid)
-
-
 @transactions.action
 def request_override(case: Case, case_key: bytes, target: roster.RosterMember, requester: User) -> ShareRequest:
     """Asks to share ``case`` with a guardian the reporter excluded. Shares nothing yet."""
@@ -164,9 +160,11 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
         case_id=case.id,
         requested_by_id=requester.id,
         target_ct=sealing.seal_text(
-            case_key, json.dumps({"target": target.id, "requested_by": requester.id}), _target_aad(case.id, uid)
+            case_key,
+            json.dumps({"target": target.id, "requested_by": requester.id}),
+            labels.share_request(case.id, uid),
         ),
-        created_at=utcnow(),
+        created_at=clock.utcnow(),
     )
     db.session.add(request)
     audit.record(audit.Action.SHARE_REQUESTED, audit.Actor.GUARDIAN, requester.id, case_id=case.id)
@@ -179,7 +177,7 @@ def pending(case: Case, case_key: bytes) -> list[PendingShare]:
     rows = db.session.scalars(db.select(ShareRequest).where(ShareRequest.case_id == case.id).order_by(ShareRequest.id))
     requests = []
     for row in rows:
-        sealed = json.loads(sealing.open_text(case_key, row.target_ct, _target_aad(case.id, row.uid)))
+        sealed = json.loads(sealing.open_text(case_key, row.target_ct, labels.share_request(case.id, row.uid)))
         if isinstance(sealed, dict):
             target_id, requester = sealed["target"], sealed["requested_by"]
         else:  # sealed before the requester was
@@ -213,7 +211,7 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     _excluded(case, case_key)
     grants.share_case(case, case_key, request.target, override_exclusion=True)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
-    db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=utcnow()))
+    db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=clock.utcnow()))
     # No guardian id: with the reason beside it, it would name the guardian the concern is about.
     audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
     return request

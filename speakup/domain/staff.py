@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,10 +25,10 @@ from speakup.keys import account_keys, approvals, roster, roster_log, sessions
 from speakup.keys.account_keys import InvalidCredentials as InvalidCredentials  # raised to the sign-in page
 from speakup.keys.account_keys import password_params
 from speakup.ops import audit, notify
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
-from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db, utcnow
+from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +218,7 @@ def _check_security_code(user: User, totp_secret: bytes | None, code: str) -> No
     can tell which came first."""
     if totp_secret is None:
         raise InvalidCredentials()
-    step = totp.totp_step_matching(totp_secret, code, time.time())
+    step = totp.totp_step_matching(totp_secret, code, clock.timestamp())
     if step is None:
         raise InvalidCredentials()
     claimed = db.session.execute(
@@ -351,7 +350,7 @@ def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]
     guardian sees on the queue, so an account nobody expected does not go unnoticed. Drawn from the roster log,
     which holds guardian changes only, so nothing else (an administrator's own accounts, say) can push them out, and
     dated by each statement's own time, which is in the hash chain (the row's ``created_at`` is only a copy)."""
-    since = utcnow() - timedelta(days=days)
+    since = clock.utcnow() - timedelta(days=days)
     entries = roster_log.latest(tuple(ROSTER_CHANGES), limit)
     dated = [(roster_log.recorded_at(entry), entry) for entry in entries]
     recent = [(at, entry) for at, entry in dated if at is not None and at >= since]

@@ -23,10 +23,11 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
+from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Submission, db, utcnow
+from speakup.platform.models import Submission, db
 
 FORM = "form"
 API = "api"
@@ -56,10 +57,7 @@ class Sent:
         return sealing.keyed_hash(settings().token_pepper, f"{self.kind}|{self.token}", "submission")
 
     def _key(self) -> bytes:
-        return sealing.key_from_token(self.token, f"{self.kind}-submission", settings().token_pepper)
-
-    def _aad(self) -> bytes:
-        return f"{sealing.PROTOCOL}|submission|{self.lookup}".encode()
+        return sealing.key_from_token(self.token, labels.submission_key(self.kind), settings().token_pepper)
 
 
 @dataclass(frozen=True)
@@ -117,12 +115,12 @@ def row_for(sent: Sent, answer: Answer, now: datetime) -> Submission:
 
 def _seal(sent: Sent, answer: Answer) -> bytes:
     payload = {**asdict(answer), "acknowledge_by": answer.acknowledge_by.isoformat()}
-    return sealing.seal(sent._key(), json.dumps(payload).encode(), sent._aad())
+    return sealing.seal(sent._key(), json.dumps(payload).encode(), labels.submission(sent.lookup))
 
 
 def _open(sent: Sent, sealed: bytes) -> Answer | None:
     try:
-        payload = json.loads(sealing.open_sealed(sent._key(), sealed, sent._aad()))
+        payload = json.loads(sealing.open_sealed(sent._key(), sealed, labels.submission(sent.lookup)))
     except sealing.DecryptionError:
         return None
     return Answer(**{**payload, "acknowledge_by": date.fromisoformat(payload["acknowledge_by"])})
@@ -135,7 +133,7 @@ def find(sent: Sent) -> Confirmation | None:
         return None
     shown_for = timedelta(minutes=settings().confirmation_minutes) if sent.kind == FORM else _kept_for()
     answer = None
-    if row.answer_ct is not None and utcnow() - row.created_at <= shown_for:
+    if row.answer_ct is not None and clock.utcnow() - row.created_at <= shown_for:
         answer = _open(sent, row.answer_ct)
         if answer is not None and answer.fingerprint != sent.fingerprint:
             raise KeyReused()
@@ -170,7 +168,7 @@ def _kept_for() -> timedelta:
 def purge(now: datetime | None = None) -> int:
     """Deletes the submissions older than SUBMISSION_HOURS, and forgets the codes of forms older than
     CONFIRMATION_MINUTES. The caller commits."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     expired = db.session.execute(delete(Submission).where(Submission.created_at < now - _kept_for()))
     deleted = cast("CursorResult[Any]", expired).rowcount  # a DELETE's result is a CursorResult
     form_cutoff = now - timedelta(minutes=settings().confirmation_minutes)

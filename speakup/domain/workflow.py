@@ -4,12 +4,6 @@ day a stored time falls on. Pure functions: no I/O, no clock of their own. The d
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
-
-# Times are stored in UTC; deadlines and everything a person reads are in UK time.
-LONDON = ZoneInfo("Europe/London")
-
 RECEIVED = "received"
 ACKNOWLEDGED = "acknowledged"
 IN_PROGRESS = "in_progress"
@@ -58,13 +52,3 @@ def can_move(current: str, target: str) -> bool:
 def status_after_reporter_reply(status: str) -> str:
     """A reply from the reporter puts a case that was waiting for them back to work."""
     return IN_PROGRESS if status == AWAITING_REPORTER else status
-
-
-def to_london(moment: datetime) -> datetime:
-    """A stored (naive UTC) or aware datetime, as a UK wall-clock time."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(LONDON)
-
-
-def london_today(now: datetime) -> date:
-    return to_london(now).date()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from speakup.crypto import kem, password_keys, sealing, signing
+from speakup.crypto import kem, labels, password_keys, sealing, signing
 from speakup.platform.config import settings
 from speakup.platform.models import (
     User,
@@ -20,10 +20,6 @@ _DECOY_WRAPPED = b"\x01" + b"\x00" * (sealing.NONCE_BYTES + sealing.KEY_BYTES + 
 
 class InvalidCredentials(Exception):
     """Email, password or security code did not match. Deliberately says no more than that."""
-
-
-def account_aad(salt: bytes, field: str) -> bytes:
-    return f"{sealing.PROTOCOL}|account|{salt.hex()}|{field}".encode()
 
 
 def password_params() -> password_keys.PasswordParams:
@@ -63,8 +59,8 @@ def seal_account(
     user.password_salt = salt
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
     user.kdf_peppered = params.peppered
-    user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, account_aad(salt, "private-key"))
-    user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, account_aad(salt, "totp")) if totp_secret else None
+    user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.account_private_key(salt))
+    user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, labels.account_totp(salt)) if totp_secret else None
     _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
 
 
@@ -73,7 +69,7 @@ def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None
         user.signing_public_key = user.signing_key_ct = None
         return
     user.signing_public_key = signing.signing_public_key_of(signing_key)
-    user.signing_key_ct = sealing.seal(wrapping_key, signing_key, account_aad(salt, "signing-key"))
+    user.signing_key_ct = sealing.seal(wrapping_key, signing_key, labels.account_signing_key(salt))
 
 
 def clear_account_keys(user: User) -> None:
@@ -112,14 +108,14 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
         raise InvalidCredentials()
     wrapping_key = derive_password_key(password, salt, password_params_of(user))
     try:
-        private_key = sealing.open_sealed(wrapping_key, sealed_private_key, account_aad(salt, "private-key"))
+        private_key = sealing.open_sealed(wrapping_key, sealed_private_key, labels.account_private_key(salt))
         totp_secret = (
-            sealing.open_sealed(wrapping_key, user.totp_secret_ct, account_aad(salt, "totp"))
+            sealing.open_sealed(wrapping_key, user.totp_secret_ct, labels.account_totp(salt))
             if user.totp_secret_ct
             else None
         )
         signing_key = (
-            sealing.open_sealed(wrapping_key, user.signing_key_ct, account_aad(salt, "signing-key"))
+            sealing.open_sealed(wrapping_key, user.signing_key_ct, labels.account_signing_key(salt))
             if user.signing_key_ct
             else None
         )

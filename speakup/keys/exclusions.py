@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import select
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.platform.models import (
     Case,
     CaseExclusion,
@@ -27,13 +27,9 @@ class ExclusionsMissing(Exception):
     nobody until the list is sealed again with the recovery key (`speakup exclusions seal`)."""
 
 
-def _exclusions_aad(case_id: int) -> bytes:
-    return sealing.associated_data(case_id, "exclusions", case_id)
-
-
 def seal_exclusions(case_id: int, case_key: bytes, user_ids: tuple[int, ...]) -> bytes:
     """The excluded guardians' ids sealed under the case key; an empty list is sealed too."""
-    return sealing.seal_text(case_key, json.dumps(sorted(user_ids)), _exclusions_aad(case_id))
+    return sealing.seal_text(case_key, json.dumps(sorted(user_ids)), labels.exclusions(case_id))
 
 
 def excluded_ids(case: Case, case_key: bytes) -> set[int]:
@@ -41,7 +37,7 @@ def excluded_ids(case: Case, case_key: bytes) -> set[int]:
     if case.exclusions_ct is None:
         raise ExclusionsMissing()
     ids = set(db.session.scalars(select(CaseExclusion.user_id).where(CaseExclusion.case_id == case.id)))
-    ids.update(json.loads(sealing.open_text(case_key, case.exclusions_ct, _exclusions_aad(case.id))))
+    ids.update(json.loads(sealing.open_text(case_key, case.exclusions_ct, labels.exclusions(case.id))))
     return ids
 
 
@@ -49,5 +45,5 @@ def legacy_excluded_ids(case: Case, case_key: bytes) -> set[int]:
     """For sealing a case's list again: plain rows from before lists were sealed, and the sealed list if present."""
     ids = set(db.session.scalars(select(CaseExclusion.user_id).where(CaseExclusion.case_id == case.id)))
     if case.exclusions_ct is not None:
-        ids.update(json.loads(sealing.open_text(case_key, case.exclusions_ct, _exclusions_aad(case.id))))
+        ids.update(json.loads(sealing.open_text(case_key, case.exclusions_ct, labels.exclusions(case.id))))
     return ids

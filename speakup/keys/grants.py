@@ -8,15 +8,15 @@ from typing import Protocol, cast
 
 from sqlalchemy import Table, insert, select
 
-from speakup.crypto import access_codes, kem, password_keys, sealing
+from speakup.crypto import access_codes, kem, labels, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
 from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, excluded_ids
+from speakup.platform import clock
 from speakup.platform.models import (
     Case,
     CaseGrant,
     GrantRecipient,
     db,
-    minute_now,
 )
 
 
@@ -38,7 +38,7 @@ def _grant_values(
         "wrapped_key": wrapped_key,
         "salt": salt,
         "protocol": sealing.PROTOCOL,
-        "created_at": minute_now(),  # often the moment a concern was raised: to the minute
+        "created_at": clock.minute_now(),  # often the moment a concern was raised: to the minute
     }
 
 
@@ -71,7 +71,7 @@ def wrap_new_case_key(
     rows.append(_grant_values(case_id, GrantRecipient.RECOVERY, kem.wrap_case_key(case_key, recovery_key, case_id)))
     salt = password_keys.new_salt()
     code_key = access_codes.access_code_key(normalised_code, salt, case_id)
-    sealed = sealing.seal(code_key, case_key, sealing.associated_data(case_id, "reporter-grant", 0))
+    sealed = sealing.seal(code_key, case_key, labels.reporter_grant(case_id))
     rows.append(_grant_values(case_id, GrantRecipient.REPORTER, sealed, salt=salt))
     return rows
 
@@ -191,7 +191,7 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
     wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
     code_key = access_codes.access_code_key(normalised or "", salt, case_id)
     try:
-        case_key = sealing.open_sealed(code_key, wrapped, sealing.associated_data(case_id, "reporter-grant", 0))
+        case_key = sealing.open_sealed(code_key, wrapped, labels.reporter_grant(case_id))
     except sealing.DecryptionError as exc:
         raise AccessCodeNotFound() from exc
     if case is None or grant is None:

@@ -39,9 +39,9 @@ from sqlalchemy import Row, select
 from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log
 from speakup.ops import audit
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
-from speakup.platform.models import KeyPurpose, OrganisationKey, Role, User, db, utcnow
+from speakup.platform.models import KeyPurpose, OrganisationKey, Role, User, db
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
         return Roster({}, (), recovery_key, problem, {}, frozenset(), None, digest)
     slot = _root_slot(pinned_root(), replay.root_key)
     if slot and (anchored is None or (anchored.seq, anchored.hash) != (replay.head_seq, replay.head_hash)):
-        at = roster_log.timestamp(utcnow())
+        at = roster_log.timestamp(clock.utcnow())
         anchored_now = anchor.Anchor(
             replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key), replay.checkpoint_at
         )

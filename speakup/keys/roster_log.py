@@ -2,8 +2,7 @@
 
 Every change to who may receive case keys is a statement appended to one log. Each statement names its place
 (``seq``) and the hash of the entry before it, so an entry edited, removed or put back in another order breaks the
-chain; every app instance anchors the log's head outside the database (speakup/keys/anchor.py), so a log cut back
-to an older head is seen too.
+chain; every instance anchors the log's head outside the database (keys/anchor.py): a log cut back is seen too.
 
 Kinds of statement:
 
@@ -36,7 +35,8 @@ from typing import Any, Protocol
 from sqlalchemy import Row, select
 
 from speakup.crypto import sealing, signing
-from speakup.platform.models import Role, RosterEntry, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Role, RosterEntry, User, db
 
 CONTEXT = "roster-log"
 ORGANISATION = "organisation"
@@ -355,7 +355,7 @@ def append(
     """Adds one statement after the head, signed when ``signing_key`` is given. The caller commits; two appends
     racing for the same place are refused by the primary key, and the later one changes nothing."""
     last = head()
-    now = utcnow()
+    now = clock.utcnow()
     seq = last.seq + 1 if last is not None else 1
     statement: dict[str, object] = {
         "protocol": sealing.PROTOCOL,

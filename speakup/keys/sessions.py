@@ -9,25 +9,14 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete
 
-from speakup.crypto import kem, sealing
+from speakup.crypto import kem, labels, sealing
 from speakup.keys.account_keys import AccountKeys
-from speakup.platform.models import (
-    Case,
-    ReporterSession,
-    StaffSession,
-    User,
-    db,
-    minute_now,
-    utcnow,
-)
+from speakup.platform import clock
+from speakup.platform.models import Case, ReporterSession, StaffSession, User, db
 
 
 class SessionExpired(Exception):
     """A session row is gone, idle too long, past its absolute limit, or its cookie key is wrong."""
-
-
-def _session_aad(kind: str, session_id: str) -> bytes:
-    return f"{sealing.PROTOCOL}|{kind}-session|{session_id}".encode()
 
 
 @dataclass(frozen=True)
@@ -42,12 +31,12 @@ class SealedForSession:
 def seal_for_session(kind: str, secret: bytes) -> SealedForSession:
     key = sealing.new_session_key()
     session_id = secrets.token_urlsafe(32)
-    return SealedForSession(session_id, sealing.seal(key, secret, _session_aad(kind, session_id)), key)
+    return SealedForSession(session_id, sealing.seal(key, secret, labels.session(kind, session_id)), key)
 
 
 def open_for_session(kind: str, session_id: str, sealed: bytes, key: bytes) -> bytes:
     try:
-        return sealing.open_sealed(key, sealed, _session_aad(kind, session_id))
+        return sealing.open_sealed(key, sealed, labels.session(kind, session_id))
     except sealing.DecryptionError as exc:
         raise SessionExpired() from exc
 
@@ -57,7 +46,7 @@ def _session_secret(keys: AccountKeys) -> bytes:
 
 
 def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, bytes]:
-    sealed = seal_for_session("staff", _session_secret(keys))
+    sealed = seal_for_session(labels.STAFF_SESSION, _session_secret(keys))
     row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
     db.session.add(row)
     return row, sealed.key
@@ -65,7 +54,7 @@ def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, by
 
 def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) -> StaffSession:
     row = db.session.get(StaffSession, session_id)
-    now = utcnow()
+    now = clock.utcnow()
     if row is None or not row.user.is_active:
         raise SessionExpired()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
@@ -80,7 +69,7 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
 
 def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     """The signed-in person's private keys, opened with the half of the session their cookie holds."""
-    secret = open_for_session("staff", row.id, row.private_key_ct, session_key)
+    secret = open_for_session(labels.STAFF_SESSION, row.id, row.private_key_ct, session_key)
     return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
 
 
@@ -92,23 +81,25 @@ def end_staff_session(session_id: str) -> None:
 
 def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
     purge_idle_reporter_sessions(idle)
-    sealed = seal_for_session("reporter", case_key)
-    # To the minute, like everything a reporter does (platform/models/base.py): idle time-outs need no more.
-    row = ReporterSession(id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=minute_now())
+    sealed = seal_for_session(labels.REPORTER_SESSION, case_key)
+    # To the minute, like everything a reporter does (platform/clock.py): idle time-outs need no more.
+    row = ReporterSession(
+        id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=clock.minute_now()
+    )
     db.session.add(row)
     return row, sealed.key
 
 
 def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes]:
     row = db.session.get(ReporterSession, session_id)
-    now = utcnow()
+    now = clock.utcnow()
     if row is None:
         raise SessionExpired()
     if now - row.last_seen_at > idle:
         db.session.delete(row)
         raise SessionExpired()
-    case_key = open_for_session("reporter", row.id, row.case_key_ct, session_key)
-    row.last_seen_at = minute_now()
+    case_key = open_for_session(labels.REPORTER_SESSION, row.id, row.case_key_ct, session_key)
+    row.last_seen_at = clock.minute_now()
     case = db.session.get(Case, row.case_id)
     if case is None:
         raise SessionExpired()
@@ -123,7 +114,7 @@ def end_reporter_session(session_id: str) -> None:
 
 def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
     """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
-    cutoff = (now or utcnow()) - idle
+    cutoff = (now or clock.utcnow()) - idle
     purged = db.session.execute(delete(ReporterSession).where(ReporterSession.last_seen_at < cutoff))
     return cast("CursorResult[Any]", purged).rowcount  # a DELETE's result is a CursorResult
 
@@ -131,7 +122,7 @@ def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -
 def purge_expired_staff_sessions(idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:
     """Deletes every staff session past its idle or absolute limit. Its sealed private key could no longer be used
     (the session refuses it), but until deleted it sits in the database and in every backup."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     expired = (StaffSession.last_seen_at < now - idle) | (StaffSession.created_at < now - absolute)
     return cast("CursorResult[Any]", db.session.execute(delete(StaffSession).where(expired))).rowcount
 

@@ -27,9 +27,9 @@ from enum import StrEnum
 from sqlalchemy import select, text
 
 from speakup.crypto import access_codes, sealing
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.config import settings
-from speakup.platform.models import AuditEvent, Role, db, minute_now, utcnow
+from speakup.platform.models import AuditEvent, Role, db
 
 # --- Actions ---------------------------------------------------------------------------------
 
@@ -193,7 +193,7 @@ def record(
     _lock_chain()
     prev_hash = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
     # A reporter's actions to the minute, like everything else kept of them (platform/models/base.py).
-    created_at = minute_now() if actor_type == Actor.REPORTER else utcnow()
+    created_at = clock.minute_now() if actor_type == Actor.REPORTER else clock.utcnow()
     event = AuditEvent(
         created_at=created_at,
         action=action,

@@ -23,6 +23,8 @@ from typing import Protocol
 
 from flask import current_app
 
+from speakup.platform.public_urls import public_url
+
 logger = logging.getLogger(__name__)
 
 
@@ -80,7 +82,7 @@ def _send(recipients: Iterable[Addressee], subject: str, text: str) -> int:
     addresses = [user.email for user in recipients if user.is_active]
     if not addresses:
         return 0
-    link = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/guardian/"
+    link = public_url("/guardian/")
     body = f"{text}\n\nSign in to Speak Up: {link}\n"
     if config.get("MAIL_IN_BACKGROUND"):
         settings = dict(config)

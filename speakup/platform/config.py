@@ -21,7 +21,6 @@ class Settings:
 
     environment: str
     token_pepper: bytes  # keys every lookup id, pseudonym and keyed hash (speakup/settings.py makes the bytes)
-    public_base_url: str
     require_mfa: bool
     staff_idle_minutes: int
     staff_absolute_hours: int
@@ -51,7 +50,6 @@ class Settings:
         return cls(
             environment=config["ENVIRONMENT"],
             token_pepper=config["TOKEN_PEPPER_BYTES"],
-            public_base_url=str(config["PUBLIC_BASE_URL"]),
             require_mfa=config["REQUIRE_MFA"],
             staff_idle_minutes=config["STAFF_IDLE_MINUTES"],
             staff_absolute_hours=config["STAFF_ABSOLUTE_HOURS"],

@@ -18,9 +18,9 @@ from flask import current_app
 from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.exc import IntegrityError
 
-from speakup.crypto import sealing
-from speakup.platform import transactions
-from speakup.platform.models import FormPost, db, minute_now, utcnow
+from speakup.crypto import labels, sealing
+from speakup.platform import clock, transactions
+from speakup.platform.models import FormPost, db
 
 PURPOSE = "form-post"
 
@@ -39,18 +39,16 @@ def lookup_for(nonce: str) -> str:
 
 
 def _key(nonce: str, browser_secret: str) -> bytes:
-    return sealing.key_from_token(f"{browser_secret}|{nonce}", "kept-form", current_app.config["TOKEN_PEPPER_BYTES"])
-
-
-def _aad(lookup: str) -> bytes:
-    return f"{sealing.PROTOCOL}|kept-form|{lookup}".encode()
+    return sealing.key_from_token(
+        f"{browser_secret}|{nonce}", labels.KEPT_FORM_KEY, current_app.config["TOKEN_PEPPER_BYTES"]
+    )
 
 
 def claim(nonce: str) -> bool:
     """Claims the form before anything is done for it: False when another send already has. Committed apart
     (platform/transactions.py), a short transaction, so a second send sees it at once and no lock is held while the
     form's work is done (an Argon2id sign-in, on SQLite)."""
-    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=minute_now()))
+    db.session.add(FormPost(lookup=lookup_for(nonce), created_at=clock.minute_now()))
     try:
         transactions.commit_apart()
     except IntegrityError:
@@ -73,13 +71,13 @@ def where_it_went(nonce: str, wait_seconds: float = 0) -> FormPost | None:
 
 def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
     payload = json.dumps({"form": kept.form, "values": kept.values, "errors": kept.errors})
-    return sealing.seal_text(_key(nonce, browser_secret), payload, _aad(lookup_for(nonce)))
+    return sealing.seal_text(_key(nonce, browser_secret), payload, labels.kept_form(lookup_for(nonce)))
 
 
 def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
     """Where the answer sent the browser ("" when it was not a redirect), and the kept words if it came back with
     errors. The caller commits."""
-    now = minute_now()
+    now = clock.minute_now()
     row = db.session.get(FormPost, lookup_for(nonce))
     if row is None:  # the view rolled back its transaction, the claim with it: claimed again now
         row = FormPost(lookup=lookup_for(nonce), created_at=now)
@@ -98,7 +96,7 @@ def record_browser_gone(browser_secret: str) -> None:
     cookie. Kept as long as a nonce would pass (FORM_HOURS). The caller commits."""
     lookup = _gone_lookup(browser_secret)
     if db.session.get(FormPost, lookup) is None:
-        db.session.add(FormPost(lookup=lookup, created_at=minute_now(), target=""))
+        db.session.add(FormPost(lookup=lookup, created_at=clock.minute_now(), target=""))
 
 
 def browser_gone(browser_secret: str) -> bool:
@@ -108,10 +106,10 @@ def browser_gone(browser_secret: str) -> bool:
 def open_kept(nonce: str, browser_secret: str) -> Kept | None:
     """The kept words, while they may still be shown."""
     row = db.session.get(FormPost, lookup_for(nonce))
-    if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(utcnow()):
+    if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(clock.utcnow()):
         return None
     try:
-        payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, _aad(row.lookup)))
+        payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, labels.kept_form(row.lookup)))
     except (sealing.DecryptionError, ValueError):
         return None
     return Kept(payload["form"], payload["values"], payload["errors"])
@@ -129,7 +127,7 @@ def _kept_since(now: datetime) -> datetime:
 def purge(now: datetime | None = None) -> int:
     """Deletes the records of forms older than FORM_HOURS (their nonces no longer pass) and the words kept longer
     than KEPT_FORM_MINUTES. The caller commits."""
-    now = now or utcnow()
+    now = now or clock.utcnow()
     cutoff = now - timedelta(hours=current_app.config["FORM_HOURS"])
     expired = db.session.execute(delete(FormPost).where(FormPost.created_at < cutoff))
     deleted = cast("CursorResult[Any]", expired).rowcount  # a DELETE's result is a CursorResult

@@ -18,13 +18,14 @@ import pygal
 from pygal.style import Style
 from sqlalchemy import select
 
-from speakup.crypto import sealing
-from speakup.domain import characteristics, workflow
+from speakup.crypto import labels, sealing
+from speakup.domain import characteristics
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, quarter_of
 from speakup.keys import grants
+from speakup.platform import clock
 from speakup.platform.config import settings
-from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db, utcnow
+from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 
 # NHS.UK palette: blue, dark blue, green, warm yellow, grey.
@@ -149,7 +150,7 @@ def board_report(
         themes_of.setdefault(case_id, []).append(theme)
     buckets: dict[Quarter, list] = {key: [] for key in wanted}
     for row in rows:
-        key = quarter_of(workflow.london_today(row.created_at))
+        key = quarter_of(clock.uk_date(row.created_at))
         if key in buckets:
             buckets[key].append(row)
     about = characteristics.countable(wanted, today, characteristics_min_answers)
@@ -313,11 +314,9 @@ def shared_learning(
     )
     grouped: dict[str, list[Learning]] = {}
     for case in cases:  # closed, with the learning the guardian wrote (speakup/domain/handling.py)
-        text = sealing.open_text(
-            open_case_key(case), cast(bytes, case.learning_ct), sealing.associated_data(case.id, "learning", case.id)
-        )
+        text = sealing.open_text(open_case_key(case), cast(bytes, case.learning_ct), labels.learning(case.id))
         themes = tuple(t.theme for t in case.themes) or ("not_recorded",)
-        entry = Learning(themes, workflow.london_today(cast(datetime, case.closed_at)), text)
+        entry = Learning(themes, clock.uk_date(cast(datetime, case.closed_at)), text)
         for theme in themes:
             grouped.setdefault(theme, []).append(entry)
     return grouped
@@ -339,7 +338,7 @@ def current_report() -> BoardReport:
     """The board report the page and its charts show: the last ``QUARTERS_SHOWN`` quarters up to today (UK time)."""
     configured = settings()
     return board_report(
-        workflow.london_today(utcnow()),
+        clock.uk_today(),
         QUARTERS_SHOWN,
         configured.ack_days,
         configured.feedback_days,

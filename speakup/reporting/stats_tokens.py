@@ -8,7 +8,8 @@ import secrets
 from sqlalchemy import select
 
 from speakup.crypto import sealing
-from speakup.platform.models import StatsToken, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import StatsToken, db
 
 TOKEN_PURPOSE = "stats-token"  # noqa: S105 - a hash purpose, not a secret
 
@@ -52,7 +53,7 @@ def revoke_stats_token(name: str) -> int:
     ).all()
     if not rows:
         raise TokenError(f"No active statistics token is named {name!r}.")
-    now = utcnow()
+    now = clock.utcnow()
     for row in rows:
         row.revoked_at = now
     return len(rows)

@@ -6,16 +6,21 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 
-from speakup.domain import browser_sessions, case_pages, characteristics, checkins, files, handling, workflow
+from speakup.domain import (
+    browser_sessions,
+    case_pages,
+    characteristics,
+    checkins,
+    files,
+    handling,
+)
 from speakup.domain.categories import yes_no
-from speakup.platform import attachments
+from speakup.platform import attachments, clock
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Author, Case, utcnow
+from speakup.platform.models import Author, Case
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser
@@ -239,7 +244,7 @@ def check_in():
     form = CheckInForm()
     to_case = url_for("followup.case_page")
     try:
-        checkins.record_check_in(case, yes_no(form.values["since_closing"]), workflow.london_today(utcnow()))
+        checkins.record_check_in(case, yes_no(form.values["since_closing"]), clock.uk_today())
     except InvalidInput as exc:
         return form.came_back({"since_closing": exc.errors["detriment"]}, to=to_case)
     except (checkins.CheckInNotDue, handling.CaseChanged):
@@ -256,7 +261,7 @@ def about_you():
     form = AboutForm()
     to_about = url_for("followup.case_page") + "#about-you"
     try:
-        answers = characteristics.check_answers(characteristics.from_form(form.values), date.today())
+        answers = characteristics.check_answers(characteristics.from_form(form.values), clock.uk_today())
         characteristics.give_for_case(case, answers)
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_about)

@@ -33,9 +33,9 @@ from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
 from speakup.domain.browser_sessions import pseudonym
-from speakup.platform import form_posts
+from speakup.platform import clock, form_posts
 from speakup.platform.form_posts import Kept
-from speakup.platform.models import drop_failed_transaction, utcnow
+from speakup.platform.models import drop_failed_transaction
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
@@ -70,7 +70,7 @@ def form_token() -> str:
     """The value of every form's ``csrf_token`` field: one nonce per page, shared by the forms on it."""
     if "form_token" not in g:
         browser = cast(str, _browser_secret(create=True))  # made when missing
-        nonce, issued = secrets.token_urlsafe(24), int(utcnow().timestamp() // 60)
+        nonce, issued = secrets.token_urlsafe(24), int(clock.utcnow().timestamp() // 60)
         g.form_token = f"{generate_csrf()}{SEPARATOR}{nonce}.{issued}.{_mac(browser, nonce, issued)}"
     return g.form_token
 
@@ -87,7 +87,7 @@ def _nonce_from(field: str) -> str | None:
     browser = _browser_secret()
     if browser is None or not issued.isdigit() or not secrets.compare_digest(mac, _mac(browser, nonce, int(issued))):
         return None
-    age_minutes = utcnow().timestamp() // 60 - int(issued)
+    age_minutes = clock.timestamp() // 60 - int(issued)
     if not 0 <= age_minutes <= current_app.config["FORM_HOURS"] * 60:
         return None
     return nonce

@@ -5,14 +5,12 @@ templates, tests and the tools that drive the service, and renaming it would bre
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
-from speakup.platform import attachments
+from speakup.platform import attachments, clock
 from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import drop_failed_transaction
@@ -99,8 +97,8 @@ def _render_form(form: ConcernForm, status: int = 200, database_down: bool = Fal
             form=form,
             submission_token=token,
             anonymity_options=ANONYMITY_LABELS,
-            worker_groups=lists_for(date.today()).worker_groups,
-            questions=characteristics.questions_for(date.today()),
+            worker_groups=lists_for(clock.uk_today()).worker_groups,
+            questions=characteristics.questions_for(clock.uk_today()),
             how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
             # After a failed save, asking again would only wait out the database timeout a second time.
             guardians=_guardian_choices(form, database_down),

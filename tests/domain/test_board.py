@@ -10,9 +10,9 @@ from sqlalchemy import select
 from support.factories import gen_concern, gen_staff
 from support.html import AuthActions
 
-from speakup.domain import workflow
 from speakup.domain.quarters import quarter_of
-from speakup.platform.models import Case, CaseTheme, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseTheme, db
 from speakup.reporting import board
 from speakup.reporting.national_return import suppressed_return
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES
@@ -55,7 +55,7 @@ def app_overrides():
 def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client, guardian):
     _seed(app, client, 7, anonymous=2, theme="patient_safety", ack_after_days=3, yes=6, detriment=1)
     with app.app_context():
-        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+        report = board.board_report(clock.utcnow().date(), 4, 7, 90, 5)
     current = report.quarters[-1]
     assert current.raised == 7 and current.anonymous == 2
     assert current.themes["patient_safety"] == 7 and current.themes["bullying_harassment"] == 0
@@ -80,10 +80,10 @@ def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client
 
 
 def test_older_quarters_are_reported_in_their_own_row(app, client, guardian):
-    last_year = utcnow() - timedelta(days=200)
+    last_year = clock.utcnow() - timedelta(days=200)
     _seed(app, client, 5, created=last_year, theme="worker_safety")
     with app.app_context():
-        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
+        report = board.board_report(clock.utcnow().date(), 4, 7, 90, 5)
     assert sum(q.raised for q in report.quarters) == 5
     assert report.quarters[-1].raised == 0
     assert sum(q.themes["worker_safety"] for q in report.quarters) == 5
@@ -166,8 +166,8 @@ def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_do
         for case in db.session.scalars(select(Case).where(Case.speak_up_again.is_(None))):
             case.speak_up_again, case.feedback_at = "no", case.created_at
         db.session.commit()
-        report = board.board_report(utcnow().date(), 4, 7, 90, 5)
-        quarter = quarter_of(workflow.london_today(utcnow()))
+        report = board.board_report(clock.utcnow().date(), 4, 7, 90, 5)
+        quarter = quarter_of(clock.uk_today())
         national = {m.key: m.value for m in suppressed_return(quarter)}
     current = report.quarters[-1]
     assert (current.feedback_answers, current.would_speak_up_again) == (7, 5)

@@ -10,8 +10,8 @@ from support.apps import TEST_CONFIG
 from support.factories import gen_concern
 
 from speakup import ConfigurationError, create_app
-from speakup.domain import deadlines, workflow
-from speakup.platform.models import utcnow
+from speakup.domain import deadlines
+from speakup.platform import clock
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def app_overrides() -> dict[str, object]:
 
 def test_a_concern_raised_in_scotland_counts_working_days(app, client):
     raised = gen_concern(client)
-    uk_today = workflow.london_today(utcnow())
+    uk_today = clock.uk_today()
     assert date.fromisoformat(raised["acknowledge_by"]) == deadlines.working_days_after(uk_today, 3, "SCT")
 
 

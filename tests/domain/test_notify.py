@@ -229,7 +229,8 @@ def test_send_reminders_tells_each_guardian_how_many_cases_fall_due(
     """The daily `flask speakup send-reminders`: a count per guardian, and nothing about the cases."""
     from datetime import timedelta
 
-    from speakup.platform.models import Case, utcnow
+    from speakup.platform import clock
+    from speakup.platform.models import Case
 
     handler, _port = smtp
     gen_staff(mail_app, "gita@example.org", name="Gita Guardian")
@@ -237,9 +238,9 @@ def test_send_reminders_tells_each_guardian_how_many_cases_fall_due(
     already = len(handler.received)
     with mail_app.app_context():
         cases = db.session.scalars(db.select(Case).order_by(Case.id)).all()
-        cases[0].next_due = utcnow().date() - timedelta(days=1)  # overdue
-        cases[1].next_due = utcnow().date() + timedelta(days=1)  # due soon
-        cases[2].next_due = utcnow().date() + timedelta(days=30)  # not yet
+        cases[0].next_due = clock.utcnow().date() - timedelta(days=1)  # overdue
+        cases[1].next_due = clock.utcnow().date() + timedelta(days=1)  # due soon
+        cases[2].next_due = clock.utcnow().date() + timedelta(days=30)  # not yet
         db.session.commit()
     result = runner.invoke(args=["speakup", "send-reminders"])
     assert result.exit_code == 0, result.output

@@ -12,9 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from support.factories import gen_concern, gen_staff
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import handling, reading
-from speakup.domain.reading import message_aad
 from speakup.keys import recovery
 from speakup.platform.models import Case, CaseNote, Message, User, db
 
@@ -83,10 +82,10 @@ def test_rows_sealed_before_padding_still_open(app: Flask, client: FlaskClient) 
 
         identity = {"name": "Nadia", "contact": ""}
         words = {"what_happened": "Unsafe.", "where": "", "when": ""}
-        case.identity_ct = unpadded(json.dumps(identity), sealing.associated_data(case.id, "identity", case.id))
-        case.concern_ct = unpadded(json.dumps(words), sealing.associated_data(case.id, "concern", case.id))
+        case.identity_ct = unpadded(json.dumps(identity), labels.identity(case.id))
+        case.concern_ct = unpadded(json.dumps(words), labels.concern(case.id))
         message = db.session.scalars(select(Message).where(Message.case_id == case.id)).one()
-        message.body_ct = unpadded("More", message_aad(case.id, message.uid))
+        message.body_ct = unpadded("More", labels.message(case.id, message.uid))
         db.session.commit()
         assert case.identity_ct[0] == sealing.VERSION_BYTE[0]
 

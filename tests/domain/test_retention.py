@@ -23,10 +23,11 @@ from support.apps import install_organisation_keys, make_app
 from support.factories import Staff, gen_concern, gen_staff
 from support.html import AuthActions, post_form
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import handling, quarters, references, retention, workflow
 from speakup.keys import account_keys, grants, recovery
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.models import (
     Attachment,
     AuditEvent,
@@ -39,7 +40,6 @@ from speakup.platform.models import (
     ReporterSession,
     User,
     db,
-    utcnow,
 )
 from speakup.reporting import national_return, suppression
 
@@ -111,21 +111,15 @@ def _seed_one(
             Attachment(
                 uid=uid,
                 case_id=case.id,
-                filename_ct=sealing.seal_text(
-                    key, "rota.jpg", sealing.associated_data(case.id, "attachment-name", uid)
-                ),
+                filename_ct=sealing.seal_text(key, "rota.jpg", labels.attachment_name(case.id, uid)),
                 content_type="image/jpeg",
                 size=600,
-                body_ct=sealing.seal(
-                    key, secrets.token_bytes(600), sealing.associated_data(case.id, "attachment", uid)
-                ),
+                body_ct=sealing.seal(key, secrets.token_bytes(600), labels.attachment(case.id, uid)),
                 protocol=sealing.PROTOCOL,
             )
         )
         db.session.add(CaseExclusion(case_id=case.id, user_id=other.id))
-        case.learning_ct = sealing.seal_text(
-            key, f"Learning {marker}", sealing.associated_data(case.id, "learning", case.id)
-        )
+        case.learning_ct = sealing.seal_text(key, f"Learning {marker}", labels.learning(case.id))
         case.learning_shareable = True
         db.session.commit()
         if closed_days_ago is not None:
@@ -133,7 +127,7 @@ def _seed_one(
             handling.record_feedback(case, "yes", False)
         case_id = case.id
         # Back in time: raised 90 days before it closed (or long ago, for the open case).
-        now = utcnow()
+        now = clock.utcnow()
         closed_at = now - timedelta(days=closed_days_ago) if closed_days_ago is not None else None
         created_at = (closed_at or now - timedelta(days=days + 400)) - timedelta(days=90)
         dates = {"created_at": created_at, "updated_at": closed_at or created_at, "acknowledged_at": created_at}
@@ -236,7 +230,7 @@ def recovery_opens(app: Flask, case_id: int, marker: str) -> bool:
     """Decrypts the concern with the offline recovery key, as `flask speakup recover` would."""
     case = db.session.get(Case, case_id)
     case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
-    concern = sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+    concern = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
     return marker in json.loads(concern)["what_happened"]
 
 
@@ -246,11 +240,11 @@ def recovery_opens(app: Flask, case_id: int, marker: str) -> bool:
 def test_only_closed_cases_older_than_the_retention_period_are_candidates(app, client, guardian):
     seeded = seed(app, client, guardian)
     with app.app_context():
-        found = [case.reference for case in retention.purge_candidates(utcnow())]
+        found = [case.reference for case in retention.purge_candidates(clock.utcnow())]
         # Oldest closed first; the case closed a day inside the period and the old open case stay.
         assert found == [seeded["old_confidential"].reference, seeded["old_anonymous"].reference]
         # A day later the recent case is still inside; two days later it is due.
-        later = [case.reference for case in retention.purge_candidates(utcnow() + timedelta(days=2))]
+        later = [case.reference for case in retention.purge_candidates(clock.utcnow() + timedelta(days=2))]
         assert seeded["recent_closed"].reference in later and seeded["old_open"].reference not in later
 
 
@@ -283,7 +277,7 @@ def test_the_dry_run_lists_what_would_go_and_changes_nothing(app, client, guardi
     with app.app_context():
         for item in seeded.values():
             closed = db.session.get(Case, item.id).closed_at
-            line = f"{item.reference}  closed {workflow.london_today(closed).isoformat()}" if closed else item.reference
+            line = f"{item.reference}  closed {clock.uk_date(closed).isoformat()}" if closed else item.reference
             assert (line in result.output) == item.purge, (item.name, result.output)
         assert (row_counts(), {item.id: full_row(item.id) for item in seeded.values()}, themes()) == before
     # Still opens for its reporter.
@@ -377,10 +371,10 @@ def test_the_national_return_of_past_quarters_is_the_same_after_a_purge(app, cli
     seeded = seed(app, client, guardian)
     with app.app_context():
         moments = [moment for item in seeded.values() for moment in _dates_of(item.id)]
-        periods = sorted({quarters.quarter_of(workflow.london_today(moment)) for moment in moments}, key=str)
+        periods = sorted({quarters.quarter_of(clock.uk_date(moment)) for moment in moments}, key=str)
         before = {str(quarter): national_return.national_return(quarter) for quarter in periods}
         assert any(m.key == suppression.CASES_RAISED and m.value for rows in before.values() for m in rows)
-        result = retention.purge(retention.purge_candidates(utcnow()), dry_run=False)
+        result = retention.purge(retention.purge_candidates(clock.utcnow()), dry_run=False)
         assert result.count == 2
         assert {str(quarter): national_return.national_return(quarter) for quarter in periods} == before
 
@@ -403,7 +397,7 @@ def test_purge_refuses_a_case_that_is_not_due(app, client, guardian):
 def test_a_case_reopened_during_the_purge_stops_it(app, client, guardian):
     seeded = seed(app, client, guardian)
     with app.app_context():
-        candidates = retention.purge_candidates(utcnow())
+        candidates = retention.purge_candidates(clock.utcnow())
         before = row_counts()
         # Another request changes one of them between choosing and purging (its version moves on).
         target = seeded["old_anonymous"].id
@@ -473,7 +467,7 @@ def test_a_purged_case_leaves_no_ciphertext_in_the_sqlite_file(file_app):
             assert blob in before, f"{item.name}: a ciphertext is not in the file before the purge"
 
     with app.app_context():
-        result = retention.purge(retention.purge_candidates(utcnow()), dry_run=False)
+        result = retention.purge(retention.purge_candidates(clock.utcnow()), dry_run=False)
         assert result.count == 2
         assert result.wal_truncated is (True if journal_mode == "wal" else None)
     if journal_mode == "wal":

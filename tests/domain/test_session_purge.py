@@ -9,14 +9,15 @@ from sqlalchemy import func, select
 from support.factories import gen_concern, gen_staff
 from support.html import AuthActions, post_form
 
-from speakup.platform.models import ReporterSession, StaffSession, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import ReporterSession, StaffSession, db
 
 
 def _age_sessions(app, model, **ages: timedelta) -> None:
     with app.app_context():
         for row in db.session.scalars(select(model)):
             for column, age in ages.items():
-                setattr(row, column, utcnow() - age)
+                setattr(row, column, clock.utcnow() - age)
         db.session.commit()
 
 

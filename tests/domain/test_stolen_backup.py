@@ -11,7 +11,7 @@ import pytest
 from support.factories import PASSWORD, gen_staff
 from support.html import AuthActions
 
-from speakup.crypto import password_keys, sealing
+from speakup.crypto import labels, password_keys, sealing
 from speakup.keys import account_keys
 from speakup.platform.models import User, db
 
@@ -38,7 +38,7 @@ def test_a_copied_database_and_the_right_password_without_the_pepper_open_nothin
         # The same derivation without any secret, as a guesser with the backup alone would make, opens nothing.
         guess = password_keys.password_key(PASSWORD, salt, account_keys.password_params_of(user))
         with pytest.raises(sealing.DecryptionError):
-            sealing.open_sealed(guess, sealed, account_keys.account_aad(salt, "private-key"))
+            sealing.open_sealed(guess, sealed, labels.account_private_key(salt))
     with _without_the_pepper(app):
         with pytest.raises(account_keys.InvalidCredentials):
             account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)

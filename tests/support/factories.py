@@ -6,9 +6,9 @@ import base64
 import html
 import io
 import re
-import time
 import urllib.parse
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -17,7 +17,7 @@ from PIL import Image
 from speakup.crypto import totp
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
-from speakup.platform import transactions
+from speakup.platform import clock, transactions
 from speakup.platform.models import Case, CaseGrant, User, db
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form
 
@@ -34,8 +34,9 @@ class Staff:
 
     def security_code(self) -> str:
         # Each sign-in needs a code from a later time step than the last (replay protection),
-        # so successive sign-ins in one test use the next step, which the server accepts as drift.
-        code = totp.totp_now(self.totp_secret, time.time() + 30 * self.steps_used) if self.totp_secret else ""
+        # so successive sign-ins in one test use the next step, which the server accepts as drift. The service's
+        # clock, not the wall's: enrolment_code() may have set it on.
+        code = totp.totp_now(self.totp_secret, clock.timestamp() + 30 * self.steps_used) if self.totp_secret else ""
         self.steps_used += 1
         return code
 
@@ -88,12 +89,15 @@ def enrolment_path(page: str) -> str:
 
 
 def enrolment_code(secret: bytes) -> str:
-    """The security code to finish enrolling with: the previous step's (accepted as clock drift), so the sign-ins
-    that follow can use this step and the next. Never taken in a step's last seconds: a step passing before the
-    server checks it would leave the code two steps old, and refused."""
-    if time.time() % totp.TOTP_STEP > totp.TOTP_STEP - 5:
-        time.sleep(totp.TOTP_STEP - time.time() % totp.TOTP_STEP + 0.1)
-    return totp.totp_now(secret, time.time() - totp.TOTP_STEP)
+    """The security code to finish enrolling with in this process's app: the previous step's (accepted as clock
+    drift), so the sign-ins that follow can use this step and the next. Never taken in a step's last seconds: a step
+    passing before the server checks it would leave the code two steps old, and refused. So in those seconds the
+    service's clock is set on to the next step's start rather than waited for (the test ends on the real time).
+    A server in another process keeps its own clock: support/servers.py's enrolment_code_waiting() is for it."""
+    into_step = clock.timestamp() % totp.TOTP_STEP
+    if into_step > totp.TOTP_STEP - 5:
+        clock.advance(timedelta(seconds=totp.TOTP_STEP - into_step + 0.1))
+    return totp.totp_now(secret, clock.timestamp() - totp.TOTP_STEP)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from support.factories import gen_concern, gen_staff
 from support.html import AuthActions, walk_to
 
 from speakup.crypto import access_codes
-from speakup.platform.models import Case, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, db
 
 WORDS = "My manager told me to sign off fridge temperatures I had not checked."
 
@@ -96,7 +97,7 @@ def test_a_check_in_after_closing_passes_the_checks_and_flags_a_yes(app: Flask, 
     walk_to(staff, raised["reference"], "acknowledged", "closed")
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
-        case.closed_at = utcnow() - timedelta(days=91)
+        case.closed_at = clock.utcnow() - timedelta(days=91)
         db.session.commit()
     visit = Visit(browser, live_server, False, "js-off-check-in")
     try:

@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from support.factories import enrolment_code
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE
 from support.servers import (
     Browser,
     Server,
     Staff,
     create_guardian,
+    enrolment_code_waiting,
     fresh_postgres_database,
     init_installation,
     production_env,
@@ -94,7 +94,7 @@ def _enrol_as_whoever_holds_the_link(browser: Browser, link_page: str, password:
     secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
     done = browser.post("/enrol", form={
         "csrf_token": form.csrf(), "token": path.split("token=", 1)[1], "password": password, "confirm": password,
-        "totp_secret": secret_text, "security_code": enrolment_code(secret),
+        "totp_secret": secret_text, "security_code": enrolment_code_waiting(secret),
     })  # fmt: skip
     assert done.status == 200 and _path(done) == "/enrol/done", (done.status, _path(done))
     email = re.search(r'<span id="enrolment-email">([^<]+)</span>', form.text).group(1)

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from bench import report, sealed_floor
 from bench.sealed_floor import Recipients, SealedCase, SealedGrant, create_sealed_floor_app, db
-from speakup.crypto import access_codes, kem, sealing
+from speakup.crypto import access_codes, kem, labels, sealing
 from speakup.keys.grants import wrap_new_case_key
 
 CONCERN = {
@@ -60,9 +60,9 @@ def test_the_sealed_floor_seals_and_wraps_as_a_raise_does(floor, keys):
         assert kem.unwrap_case_key(by_recipient[("guardian", uid)].wrapped_key, pair.private_bytes, case.id) == case_key
     reporter = by_recipient[("reporter", None)]
     code_key = access_codes.access_code_key(code, reporter.salt, case.id)
-    aad = sealing.associated_data(case.id, "reporter-grant", 0)
+    aad = labels.reporter_grant(case.id)
     assert sealing.open_sealed(code_key, reporter.wrapped_key, aad) == case_key
-    words = sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+    words = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
     assert json.loads(words) == {k: CONCERN[k] for k in ("what_happened", "where", "when")}
     assert case.identity_ct is None
 

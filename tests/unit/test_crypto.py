@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from speakup.crypto import access_codes, kem, password_keys, sealing, totp
+from speakup.crypto import access_codes, kem, labels, password_keys, sealing, totp
 
-AAD = sealing.associated_data(7, "concern", 7)
+AAD = labels.concern(7)
 
 
 def test_seal_round_trip_and_fresh_nonce():
@@ -32,9 +32,9 @@ def test_tampered_ciphertext_fails(position):
 @pytest.mark.parametrize(
     "other_aad",
     [
-        sealing.associated_data(8, "concern", 7),  # another case
-        sealing.associated_data(7, "identity", 7),  # another field
-        sealing.associated_data(7, "concern", 9),  # another record
+        labels.associated_data(8, labels.CONCERN, 7),  # another case
+        labels.identity(7),  # another field
+        labels.associated_data(7, labels.CONCERN, 9),  # another record
     ],
 )
 def test_ciphertext_cannot_move_between_cases_or_fields(other_aad):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from speakup.crypto import padding, sealing
+from speakup.crypto import labels, padding, sealing
 
 KEY = bytes(range(32))
-IDENTITY_AAD = sealing.associated_data(7, "identity", 7)
+IDENTITY_AAD = labels.identity(7)
 # Sealed by seal_text before padding (commit 82e5e6f): what a database from before holds, byte for byte.
 UNPADDED_IDENTITY = bytes.fromhex(
     "0179a884869d1591be4f8ae5974bb38222a5a328b5ef0ba5e3e709d1e6f2151ed6df4d43dcf6bd7532b0df6483cd8a339954bfac24bd95"
@@ -51,7 +51,7 @@ def test_names_of_different_lengths_seal_to_the_same_length() -> None:
 def test_a_ciphertext_from_before_padding_still_opens() -> None:
     assert sealing.open_text(KEY, UNPADDED_IDENTITY, IDENTITY_AAD) == '{"name": "Nadia", "contact": ""}'
     with pytest.raises(sealing.DecryptionError):
-        sealing.open_text(KEY, UNPADDED_IDENTITY, sealing.associated_data(8, "identity", 8))
+        sealing.open_text(KEY, UNPADDED_IDENTITY, labels.identity(8))
 
 
 def test_the_format_byte_is_bound_to_the_ciphertext() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speakup.crypto import access_codes, sealing
+from speakup.crypto import access_codes, labels, sealing
 from speakup.domain import workflow
 
 CODE_CHARS = st.text(
@@ -53,13 +53,17 @@ def test_normalising_never_crashes_and_accepts_only_valid_codes(text: str):
 
 
 @settings(max_examples=50)
-@given(st.binary(max_size=2000), st.integers(min_value=1, max_value=10**9), st.sampled_from(["concern", "message"]))
+@given(
+    st.binary(max_size=2000),
+    st.integers(min_value=1, max_value=10**9),
+    st.sampled_from([labels.CONCERN, labels.MESSAGE]),
+)
 def test_seal_round_trip_and_binding(plaintext: bytes, case_id: int, kind: str):
     key = sealing.new_case_key()
-    aad = sealing.associated_data(case_id, kind, case_id)
+    aad = labels.associated_data(case_id, kind, case_id)
     blob = sealing.seal(key, plaintext, aad)
     assert sealing.open_sealed(key, blob, aad) == plaintext
-    other = sealing.associated_data(case_id + 1, kind, case_id)
+    other = labels.associated_data(case_id + 1, kind, case_id)
     try:
         sealing.open_sealed(key, blob, other)
     except sealing.DecryptionError:

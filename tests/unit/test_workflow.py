@@ -11,6 +11,7 @@ import pytest
 from support.lifecycle import ALLOWED_PAIRS, STATUSES
 
 from speakup.domain import deadlines, workflow
+from speakup.platform import clock
 
 # Written out from the "Case lifecycle" table in docs/interface.md (tests/support/lifecycle.py), independently of
 # workflow.TRANSITIONS.
@@ -136,7 +137,7 @@ def test_due_date_counts_calendar_days(raised_at: datetime, days: int, expected:
     ],
 )
 def test_deadlines_count_from_the_uk_day_the_concern_arrived(raised_at: datetime, uk_day: date) -> None:
-    assert workflow.london_today(raised_at) == uk_day
+    assert clock.uk_date(raised_at) == uk_day
     assert deadlines.due_date(raised_at, 0) == uk_day
     assert deadlines.acknowledge_by(raised_at, 7) == uk_day + timedelta(days=7)
     assert deadlines.feedback_by(raised_at, 90) == uk_day + timedelta(days=90)
@@ -167,11 +168,11 @@ def test_acknowledge_by_and_feedback_by_use_their_own_day_counts() -> None:
     assert deadlines.feedback_by(raised_at, 30) == date(2026, 5, 31)
 
 
-def test_to_london_reads_naive_times_as_utc() -> None:
-    winter = workflow.to_london(datetime(2026, 1, 15, 23, 30))
+def test_uk_time_reads_naive_times_as_utc() -> None:
+    winter = clock.uk_time(datetime(2026, 1, 15, 23, 30))
     assert (winter.date(), winter.hour, winter.minute) == (date(2026, 1, 15), 23, 30)
     assert winter.utcoffset() == timedelta(0)
-    summer = workflow.to_london(datetime(2026, 7, 14, 23, 30))
+    summer = clock.uk_time(datetime(2026, 7, 14, 23, 30))
     assert (summer.date(), summer.hour, summer.minute) == (date(2026, 7, 15), 0, 30)
     assert summer.utcoffset() == timedelta(hours=1)
 
@@ -185,13 +186,13 @@ def test_to_london_reads_naive_times_as_utc() -> None:
         datetime(2026, 3, 31, 18, 30, tzinfo=timezone(timedelta(hours=-5))),
     ],
 )
-def test_to_london_accepts_aware_datetimes(aware: datetime) -> None:
+def test_uk_time_accepts_aware_datetimes(aware: datetime) -> None:
     # Every one of these is the same instant: 23:30 UTC on 31 March 2026.
-    london = workflow.to_london(aware)
+    london = clock.uk_time(aware)
     assert london.utcoffset() == timedelta(hours=1)
     assert (london.date(), london.hour, london.minute) == (date(2026, 4, 1), 0, 30)
     assert london == aware
-    assert workflow.london_today(aware) == date(2026, 4, 1)
+    assert clock.uk_date(aware) == date(2026, 4, 1)
     assert deadlines.acknowledge_by(aware, 7) == date(2026, 4, 8)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +16,7 @@ from support.html import AuthActions, csrf_token, post_form
 from speakup.crypto import totp
 from speakup.keys import account_keys, grants
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.models import AuditEvent, Case, CaseGrant, StaffSession, User, db
 
 SIGN_IN_FAILED = "Enter a correct email address, password and security code"
@@ -46,7 +46,7 @@ def _signed_in(app, staff: Staff):
 
 def _next_code(staff: Staff) -> str:
     """The code the next sign-in would use, without using it up (for attempts that must fail before it is checked)."""
-    return totp.totp_now(staff.totp_secret, time.time() + 30 * staff.steps_used)
+    return totp.totp_now(staff.totp_secret, clock.timestamp() + 30 * staff.steps_used)
 
 
 def _sign_in(client, email: str, password: str, code: str):

@@ -21,10 +21,11 @@ from support.factories import Staff, gen_concern, gen_staff
 from support.html import CSRF_RE, VERSION_RE, AuthActions, case_address, post_form
 from support.lifecycle import ALLOWED, DESIGNED_MOVES, GUARDIAN_LABELS, OPEN, REPORTER_LABELS, ROUTE
 
-from speakup.domain import handling, workflow
+from speakup.domain import handling
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, CaseEvent, CaseNote, Message, User, db, utcnow
+from speakup.platform.models import Case, CaseEvent, CaseNote, Message, User, db
 
 CONFLICT = "This case changed while you were working on it"
 
@@ -211,7 +212,7 @@ def set_case(app: Flask, reference: str, **values) -> None:
 
 
 def london_today() -> date:
-    return workflow.london_today(utcnow())
+    return clock.uk_today()
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from support.factories import case_row, gen_concern
 from support.html import REFERENCE_RE, post_form, send_raise_form
 from support.openapi import json_pointer, schema_problems
 
-from speakup.domain import characteristics, quarters, workflow
-from speakup.platform.models import Case, CharacteristicCount, db, utcnow
+from speakup.domain import characteristics, quarters
+from speakup.platform import clock
+from speakup.platform.models import Case, CharacteristicCount, db
 
 KEPT = "Your answers are not stored with your concern"
 WORDS = "The handover sheet is being filled in before the checks are done."
@@ -31,7 +32,7 @@ def _counts(app) -> dict[tuple[str, str, str], int]:
 
 
 def _this_quarter() -> str:
-    return quarters.quarter_of(workflow.london_today(utcnow())).label
+    return quarters.quarter_of(clock.uk_today()).label
 
 
 def _raise_on_page(client, **fields: str):
@@ -54,7 +55,7 @@ def test_every_form_that_asks_says_how_the_answers_are_kept(app, client, signed)
         assert KEPT in page and 'id="about"' in page
     assert "not stored with the concern" in record_page and 'id="about"' in record_page
     for page in (raise_page, record_page, follow_up):
-        for question in characteristics.questions_for(workflow.london_today(utcnow())):
+        for question in characteristics.questions_for(clock.uk_today()):
             select_html = page.split(f'<select class="nhsuk-select" id="{question.key}"')[1].split("</select>")[0]
             # "Prefer not to say" is the first option and so the one chosen until the person picks another.
             assert select_html.split("<option")[1].startswith(' value="">Prefer not to say<')
@@ -179,7 +180,7 @@ def test_the_api_takes_answers_with_a_concern_and_later(app):
 def test_options_and_the_openapi_document_list_the_questions(app):
     api = app.test_client(use_cookies=False)
     listed = api.get("/api/v1/options").get_json()["characteristics"]
-    questions = characteristics.questions_for(workflow.london_today(utcnow()))
+    questions = characteristics.questions_for(clock.uk_today())
     assert [(q["key"], q["answers"]) for q in listed] == [(q.key, list(q.answers)) for q in questions]
     document = api.get("/api/v1/openapi.json").get_json()
     concern = json_pointer("paths", "/concerns", "post", "requestBody", "content", "application/json", "schema")

@@ -3,7 +3,7 @@ someone's concern must not see that person's answers appear. Counts are shown on
 and only for a question enough people answered that quarter (CHARACTERISTICS_MIN_ANSWERS); nothing else shows or
 exports them.
 
-The clock is the service's own (``workflow.london_today(utcnow())``, what the board and ``count_answers`` use): an
+The clock is the service's own (``clock.uk_today()``, what the board and ``count_answers`` use): an
 ended quarter's answers are written as the counting would have written them then."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import re
 import pytest
 from support.factories import gen_concern
 
-from speakup.domain import characteristics, quarters, workflow
-from speakup.platform.models import CharacteristicCount, db, utcnow
+from speakup.domain import characteristics, quarters
+from speakup.platform import clock
+from speakup.platform.models import CharacteristicCount, db
 from speakup.reporting import stats_tokens
 
 COUNTED_LATER = "Counted when the quarter ends"
@@ -35,7 +36,7 @@ def signed(client, auth, guardian):
 
 
 def _this_quarter() -> quarters.Quarter:
-    return quarters.quarter_of(workflow.london_today(utcnow()))
+    return quarters.quarter_of(clock.uk_today())
 
 
 def _table(client) -> str:
@@ -99,7 +100,7 @@ def test_the_quarter_still_running_says_it_is_counted_when_it_ends_however_many_
     header = re.findall(r'<th scope="col"[^>]*>([^<]*)</th>', table)
     assert header[-1] == f"{current.year} Q{current.number}"
     # One cell fills the running quarter's whole column, and no row has a number of its own there.
-    rows = sum(len(q.answers) for q in characteristics.questions_for(workflow.london_today(utcnow())))
+    rows = sum(len(q.answers) for q in characteristics.questions_for(clock.uk_today()))
     assert table.count(COUNTED_LATER) == 1
     assert f'rowspan="{rows}">{COUNTED_LATER}</td>' in table
     assert set(_column(table, current).values()) == {COUNTED_LATER}

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from support.factories import case_row, gen_concern
 from support.html import post_form, walk_to
 
-from speakup.domain import workflow
 from speakup.domain.quarters import quarter_of
-from speakup.platform.models import Case, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, db
 from speakup.reporting.national_return import national_return, suppressed_return
 from speakup.reporting.suppression import DETRIMENT_AFTER_CLOSURE
 
@@ -31,7 +31,7 @@ def _closed_days_ago(app, signed, days: int) -> dict:
     walk_to(signed, raised["reference"], "acknowledged", "closed")
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
-        case.closed_at = utcnow() - timedelta(days=days)
+        case.closed_at = clock.utcnow() - timedelta(days=days)
         db.session.commit()
     return raised
 
@@ -89,7 +89,7 @@ def test_the_api_answers_each_check_in_once_and_asks_again_at_a_year(app, signed
 
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
-        case.closed_at = utcnow() - timedelta(days=366)
+        case.closed_at = clock.utcnow() - timedelta(days=366)
         db.session.commit()
     assert client.get("/api/v1/follow-up", headers=headers).get_json()["check_in_requested"] is True
     assert client.post("/api/v1/follow-up/check-in", json={"detriment": True}, headers=headers).status_code == 201
@@ -109,7 +109,7 @@ def test_yes_answers_are_counted_in_the_return_and_the_board_with_small_numbers_
         client, headers = _api(app, raised["access_code"])
         assert client.post("/api/v1/follow-up/check-in", json={"detriment": True}, headers=headers).status_code == 201
     with app.app_context():
-        quarter = quarter_of(workflow.london_today(utcnow()))
+        quarter = quarter_of(clock.uk_today())
         counted = {m.key: m.value for m in national_return(quarter)}
         shown = {m.key: m.value for m in suppressed_return(quarter)}
     assert counted[DETRIMENT_AFTER_CLOSURE] == 2 and shown[DETRIMENT_AFTER_CLOSURE] == "<5"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import html
 import re
-import time
 import urllib.parse
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +16,8 @@ from support.html import AuthActions, csrf_token, post_form
 from speakup.crypto import sealing, signing, totp
 from speakup.domain import enrolment
 from speakup.ops import audit
-from speakup.platform.models import AuditEvent, CaseGrant, Enrolment, RosterEntry, StaffSession, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import AuditEvent, CaseGrant, Enrolment, RosterEntry, StaffSession, User, db
 
 
 def _admin_client(app):
@@ -54,7 +54,7 @@ def _open(app, path: str):
 
 def _post_enrolment(client, path: str, page: str, **fields: str):
     secret = TOTP_SECRET_RE.search(page).group(1)
-    code = totp.totp_now(crypto_secret(secret), time.time())
+    code = totp.totp_now(crypto_secret(secret), clock.timestamp())
     data = {"token": _token(path), "password": PASSWORD, "confirm": PASSWORD, "totp_secret": secret,
             "security_code": code, **fields}  # fmt: skip
     return client.post("/enrol", data={"csrf_token": csrf_token(client, path), **data})
@@ -150,6 +150,19 @@ def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
     assert AuthActions(app.test_client()).sign_in(enrolled.staff).status_code == 303
 
 
+def test_enrolling_in_a_steps_last_seconds_sets_the_clock_on_rather_than_waiting(app, frozen_clock):
+    """A code taken in a time step's last seconds could be two steps old by the time it is checked: the test's
+    enrolment moves the service's clock to the next step instead of sleeping, and every code after it still works."""
+    admin_client, _admin = _admin_client(app)
+    page = _invite(admin_client)
+    next_step = (int(clock.timestamp()) // totp.TOTP_STEP + 1) * totp.TOTP_STEP
+    frozen_clock.freeze(datetime.fromtimestamp(next_step - 2, UTC))
+    enrolled = enrol(app, page)
+    assert clock.timestamp() - next_step == pytest.approx(0.1)
+    for _ in range(2):  # this step's code, then the next one's
+        assert AuthActions(app.test_client()).sign_in(enrolled.staff).status_code == 303
+
+
 @pytest.mark.parametrize("problem", ["unknown", "expired", "disabled", "superseded"])
 def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
     admin_client, _admin = _admin_client(app)
@@ -159,7 +172,7 @@ def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
         user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
         user_id = user.id
         if problem == "expired":
-            db.session.scalar(select(Enrolment)).expires_at = utcnow() - timedelta(seconds=1)
+            db.session.scalar(select(Enrolment)).expires_at = clock.utcnow() - timedelta(seconds=1)
         elif problem == "disabled":
             user.is_active = False
         db.session.commit()

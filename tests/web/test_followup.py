@@ -15,7 +15,8 @@ from support.factories import gen_concern
 from support.html import post_form
 
 from speakup.crypto import access_codes, sealing
-from speakup.platform.models import Case, ReporterSession, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, ReporterSession, db
 
 NOT_FOUND = "We could not find a concern with that access code"
 
@@ -199,7 +200,7 @@ def test_idle_session_expires_and_keeps_the_unsent_reply(app, client):
     token_page = client.get("/follow-up/case").get_data(as_text=True)
     with app.app_context():
         row = db.session.scalars(select(ReporterSession)).one()
-        row.last_seen_at = utcnow() - timedelta(minutes=16)
+        row.last_seen_at = clock.utcnow() - timedelta(minutes=16)
         db.session.commit()
     from support.html import CSRF_RE
 

@@ -15,7 +15,8 @@ from support.html import AuthActions, case_address, post_form
 
 from speakup.crypto import kem, password_keys, sealing
 from speakup.keys import account_keys, grants
-from speakup.platform.models import Case, CaseGrant, StaffSession, User, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseGrant, StaffSession, User, db
 
 SIGN_IN_FAILED = "Enter a correct email address, password and security code"
 
@@ -206,7 +207,7 @@ def test_idle_staff_session_expires(app, client, auth, guardian):
     auth.sign_in(guardian)
     with app.app_context():
         row = db.session.scalars(select(StaffSession)).one()
-        row.last_seen_at = utcnow() - timedelta(minutes=31)
+        row.last_seen_at = clock.utcnow() - timedelta(minutes=31)
         db.session.commit()
     response = client.get("/guardian/")
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
@@ -215,7 +216,7 @@ def test_idle_staff_session_expires(app, client, auth, guardian):
 def _age_staff_session(app, *, idle: timedelta, age: timedelta) -> None:
     with app.app_context():
         row = db.session.scalars(select(StaffSession)).one()
-        now = utcnow()
+        now = clock.utcnow()
         row.created_at, row.last_seen_at = now - age, now - idle
         db.session.commit()
 

@@ -22,8 +22,8 @@ from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, VERSION_RE, Auth
 from werkzeug.test import TestResponse
 
 from speakup.domain import submissions
-from speakup.platform import form_posts
-from speakup.platform.models import Case, CaseEvent, Message, Submission, db, utcnow
+from speakup.platform import clock, form_posts
+from speakup.platform.models import Case, CaseEvent, Message, Submission, db
 from speakup.web import once
 from speakup.web.forgetting import RECORDED
 
@@ -215,7 +215,7 @@ def test_a_failed_form_is_not_shown_after_kept_form_minutes(app, signed):
     refused = signed.post("/guardian/record", data=_record_body(signed, channel=""))
     assert NAME in _landing(signed, refused)
     with app.app_context():
-        since = utcnow() - timedelta(minutes=app.config["KEPT_FORM_MINUTES"] + 1)
+        since = clock.utcnow() - timedelta(minutes=app.config["KEPT_FORM_MINUTES"] + 1)
         db.session.execute(update(form_posts.FormPost).values(kept_at=since))
         db.session.commit()
     assert NAME not in signed.get("/guardian/record").get_data(as_text=True)
@@ -330,7 +330,7 @@ def test_the_recorded_page_stops_showing_the_code_after_confirmation_minutes(app
     page = _recorded(app, signed)
     code = ACCESS_CODE_RE.search(page).group(1)
     with app.app_context():
-        since = utcnow() - timedelta(minutes=app.config["CONFIRMATION_MINUTES"] + 1)
+        since = clock.utcnow() - timedelta(minutes=app.config["CONFIRMATION_MINUTES"] + 1)
         db.session.execute(update(Submission).values(created_at=since))
         db.session.commit()
     later = signed.get("/guardian/record/done").get_data(as_text=True)

@@ -10,12 +10,13 @@ from sqlalchemy import update
 from support.factories import gen_concern, gen_staff
 from support.html import AuthActions, csrf_token
 
-from speakup.platform.models import StaffSession, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import StaffSession, db
 
 
 def _time_out(app) -> None:
     with app.app_context():
-        db.session.execute(update(StaffSession).values(last_seen_at=utcnow() - timedelta(hours=2)))
+        db.session.execute(update(StaffSession).values(last_seen_at=clock.utcnow() - timedelta(hours=2)))
         db.session.commit()
 
 

@@ -13,7 +13,8 @@ from support.factories import reference_opened_by
 from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, SUBMISSION_RE, csrf_token
 
 from speakup.domain import raising, submissions
-from speakup.platform.models import Case, Submission, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, Submission, db
 
 WORDS = "The sluice room door on ward 4 does not lock and the chemicals are kept there."
 
@@ -126,7 +127,7 @@ def test_the_code_stops_showing_after_the_confirmation_minutes(app, client):
     client.post("/raise", data=_filled_form(client))
     with app.app_context():
         minutes = app.config["CONFIRMATION_MINUTES"]
-        db.session.execute(update(Submission).values(created_at=utcnow() - timedelta(minutes=minutes + 1)))
+        db.session.execute(update(Submission).values(created_at=clock.utcnow() - timedelta(minutes=minutes + 1)))
         db.session.commit()
     page = client.get("/raise/sent").get_data(as_text=True)
     assert 'id="access-code"' not in page and "no longer shows the access code" in page
@@ -175,8 +176,8 @@ def test_purge_forgets_form_codes_after_minutes_and_every_row_after_a_day(app, r
             ("api", timedelta(hours=25)),
         ):
             sent = submissions.Sent(kind, submissions.new_form_token())
-            answer = submissions.Answer("SU-TEST", "CODE", "received", utcnow().date())
-            db.session.add(submissions.row_for(sent, answer, utcnow() - age))
+            answer = submissions.Answer("SU-TEST", "CODE", "received", clock.utcnow().date())
+            db.session.add(submissions.row_for(sent, answer, clock.utcnow() - age))
         db.session.commit()
     result = runner.invoke(args=["speakup", "sessions", "purge"])
     assert "1 records of raised concerns" in result.output

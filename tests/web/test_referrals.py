@@ -13,7 +13,8 @@ from support.html import case_action, walk_to
 
 from speakup.domain import retention
 from speakup.ops import audit
-from speakup.platform.models import AuditEvent, Case, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import AuditEvent, Case, db
 
 NOTE = "Passed to the ward's HR business partner, who will meet the manager on Friday."
 
@@ -86,8 +87,8 @@ def test_retention_shreds_the_referral_note_and_keeps_the_count(app, signed):
     walk_to(signed, reference, "closed")
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == reference))
-        case.closed_at = utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
+        case.closed_at = clock.utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
         db.session.commit()
-        assert retention.purge(retention.purge_candidates(utcnow()), dry_run=False).count == 1
+        assert retention.purge(retention.purge_candidates(clock.utcnow()), dry_run=False).count == 1
     case = case_row(app, reference)
     assert (case.referral_ct, case.referred_to) == (None, "external")

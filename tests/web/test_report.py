@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 from support.factories import gen_concern
 from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, send_raise_form
 
-from speakup.crypto import access_codes, sealing
+from speakup.crypto import access_codes, labels, sealing
 from speakup.domain import raising
 from speakup.keys import recovery
 from speakup.platform.models import CASE_ID_LIMIT, Case, CaseGrant, db
@@ -195,7 +195,7 @@ def _raise_and_read_back(app, client, words: str) -> Case:
     with app.app_context():  # sealed and wrapped for the id it was stored under, not the refused one
         case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
         case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
-        sealed = sealing.open_text(case_key, case.concern_ct, sealing.associated_data(case.id, "concern", case.id))
+        sealed = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
         assert json.loads(sealed)["what_happened"] == words
         return case
 

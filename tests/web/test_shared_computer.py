@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from support.factories import gen_staff, reference_opened_by
 from support.html import ACCESS_CODE_RE, CSRF_RE, SUBMISSION_RE, AuthActions, post_form
 
-from speakup.platform.models import ReporterSession, Submission, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import ReporterSession, Submission, db
 
 WORDS = "The controlled drugs register on ward 6 was signed by someone who was not on shift."
 
@@ -56,7 +57,7 @@ def test_a_follow_up_session_that_timed_out_forgets_the_confirmation_too(app, cl
     code = _raise_on_the_form(client)
     assert post_form(client, "/follow-up", access_code=code).status_code == 303
     with app.app_context():
-        db.session.execute(update(ReporterSession).values(last_seen_at=utcnow().replace(year=2000)))
+        db.session.execute(update(ReporterSession).values(last_seen_at=clock.utcnow().replace(year=2000)))
         db.session.commit()
     timed_out = client.get("/follow-up/case")
     assert timed_out.status_code == 302  # timed out

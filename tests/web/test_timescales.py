@@ -12,9 +12,10 @@ from sqlalchemy import select
 from support.factories import case_row, gen_concern
 from support.html import VERSION_RE, case_action, reporter_case_page, walk_to
 
-from speakup.domain import deadlines, retention, workflow
+from speakup.domain import deadlines, retention
 from speakup.ops import audit
-from speakup.platform.models import AuditEvent, Case, DeadlineExtension, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import AuditEvent, Case, DeadlineExtension, db
 
 REASON = "The ward manager is on leave until the 14th and we need to hear from them before we can answer."
 
@@ -26,7 +27,7 @@ def signed(client, auth, guardian):
 
 
 def _today() -> date:
-    return workflow.london_today(utcnow())
+    return clock.uk_today()
 
 
 def _extend(client, reference: str, new: date, reason: str = REASON, **kwargs):
@@ -179,9 +180,9 @@ def test_retention_shreds_the_reasons(app, signed):
     walk_to(signed, reference, "acknowledged", "closed")
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == reference))
-        case.closed_at = utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
+        case.closed_at = clock.utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
         db.session.commit()
-        assert retention.purge(retention.purge_candidates(utcnow()), dry_run=False).count == 1
+        assert retention.purge(retention.purge_candidates(clock.utcnow()), dry_run=False).count == 1
         assert db.session.scalar(select(DeadlineExtension)) is None
 
 

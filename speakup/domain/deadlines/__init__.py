@@ -28,6 +28,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 from speakup.domain import workflow
+from speakup.platform import clock
 
 RULES = ("england", "eu", "scotland")
 
@@ -69,7 +70,7 @@ def due_date(raised_at: datetime, days: int) -> date:
     A concern raised at 23:30 UTC on 31 March 2026 arrived on 1 April in the UK (BST), so a
     7-day deadline falls on 8 April, not 7 April.
     """
-    return workflow.london_today(raised_at) + timedelta(days=days)
+    return clock.uk_date(raised_at) + timedelta(days=days)
 
 
 def acknowledge_by(raised_at: datetime, ack_days: int) -> date:
@@ -83,7 +84,7 @@ def feedback_by(raised_at: datetime, feedback_days: int) -> date:
 def for_new_concern(raised_at: datetime, config: Mapping[str, Any]) -> Deadlines:
     """The deadlines a concern raised at ``raised_at`` (naive UTC) gets under the configured rules."""
     rules = config["DEADLINE_RULES"]
-    received = workflow.london_today(raised_at)
+    received = clock.uk_date(raised_at)
     if rules == "eu":
         acknowledged = received + timedelta(days=7)
         return Deadlines(acknowledged, acknowledged + relativedelta(months=3))

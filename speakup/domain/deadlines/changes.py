@@ -15,13 +15,14 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from speakup.crypto import sealing
+from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text, required_text
-from speakup.platform.models import Case, CaseEvent, DeadlineExtension, User, db, utcnow
+from speakup.platform.models import Case, CaseEvent, DeadlineExtension, User, db
 
 MAX_REASON_CHARS = 2_000
 LONGEST_EXTENSION_DAYS = 366  # a date further off is almost certainly a typing mistake
@@ -38,10 +39,6 @@ class ExtensionView:
     guardian_name: str
 
 
-def extension_aad(case_id: int, uid: str) -> bytes:
-    return sealing.associated_data(case_id, "extension", uid)
-
-
 def extensions_of(case: Case, case_key: bytes) -> list[ExtensionView]:
     rows = db.session.scalars(
         select(DeadlineExtension).where(DeadlineExtension.case_id == case.id).order_by(DeadlineExtension.id)
@@ -51,7 +48,7 @@ def extensions_of(case: Case, case_key: bytes) -> list[ExtensionView]:
             row.created_at,
             row.from_date,
             row.to_date,
-            sealing.open_text(case_key, row.reason_ct, extension_aad(case.id, row.uid)),
+            sealing.open_text(case_key, row.reason_ct, labels.extension(case.id, row.uid)),
             row.guardian.name if row.guardian else "A former guardian",
         )
         for row in rows
@@ -69,8 +66,8 @@ def escalate_to_stage_2(case: Case, guardian: User, expected_version: int | None
     check_version(case, expected_version)
     if not can_escalate(case):
         raise InvalidTransition("Only an open case at stage 1 of the Scottish standards can move to stage 2")
-    now = utcnow()
-    due = deadlines.stage_2_from(workflow.london_today(now))
+    now = clock.utcnow()
+    due = deadlines.stage_2_from(clock.uk_date(now))
     case.stage = 2
     case.acknowledge_by, case.feedback_by = due.acknowledge_by, due.feedback_by
     case.next_due = deadlines.next_due(case.status, case.acknowledge_by, case.feedback_by)
@@ -103,7 +100,7 @@ def _check_new_date(case: Case, new_date: date, today: date) -> None:
     if new_date > today + timedelta(days=LONGEST_EXTENSION_DAYS):
         raise InvalidInput({DATE_FIELDS[0]: "The new date must be within a year from today"})
     if deadlines.stage_of(case.stage, settings().deadline_config) == 1:
-        received = workflow.london_today(case.created_at)
+        received = clock.uk_date(case.created_at)
         longest = deadlines.working_days_after(received, deadlines.STAGE_1_LONGEST, deadlines.SCOTLAND)
         if new_date > longest:
             raise InvalidInput(
@@ -133,8 +130,8 @@ def extend_deadline(
     check_version(case, expected_version)
     if case.status == workflow.CLOSED:
         raise InvalidTransition("A closed case has no deadline to extend")
-    now = utcnow()
-    _check_new_date(case, new_date, workflow.london_today(now))
+    now = clock.utcnow()
+    _check_new_date(case, new_date, clock.uk_date(now))
     text = _check_reason(reason)
     uid = secrets.token_hex(16)
     db.session.add(
@@ -144,7 +141,7 @@ def extend_deadline(
             guardian_id=guardian.id,
             from_date=case.feedback_by,
             to_date=new_date,
-            reason_ct=sealing.seal_text(case_key, text, extension_aad(case.id, uid)),
+            reason_ct=sealing.seal_text(case_key, text, labels.extension(case.id, uid)),
             created_at=now,
         )
     )

@@ -3,7 +3,7 @@
 One module per kind of row: staff (accounts and keys), cases (a case and what is sealed under its key), records
 (rows that belong to no case). Everything is imported from here."""
 
-from speakup.platform.models.base import Base, db, drop_failed_transaction, minute_now, utcnow
+from speakup.platform.models.base import Base, db, drop_failed_transaction
 from speakup.platform.models.cases import (
     CASE_ID_LIMIT,
     Attachment,
@@ -53,7 +53,5 @@ __all__ = [
     "User",
     "db",
     "drop_failed_transaction",
-    "minute_now",
     "new_case_id",
-    "utcnow",
 ]

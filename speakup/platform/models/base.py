@@ -1,8 +1,7 @@
-"""The declarative base, the Flask-SQLAlchemy handle and the clock every row is stamped with."""
+"""The declarative base and the Flask-SQLAlchemy handle. The time rows are stamped with is platform/clock.py's."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
@@ -31,14 +30,3 @@ def drop_failed_transaction() -> None:
         db.session.rollback()
     except DBAPIError:
         db.session().invalidate()  # scoped_session does not pass invalidate() on
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def minute_now() -> datetime:
-    """The time of something a reporter did, or of a sent form: to the minute, which is all any rule needs (the
-    deadlines and the national return count days). A finer time would help link a concern to the person who was
-    at a computer at that second (issue 24)."""
-    return utcnow().replace(second=0, microsecond=0)

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from speakup.platform.models.base import Model, minute_now, utcnow
+from speakup.platform import clock
+from speakup.platform.models.base import Model
 from speakup.platform.models.staff import User
 
 # Case ids are drawn at random, not counted. The id is in every ciphertext's associated data, so knowing it before
@@ -36,8 +37,8 @@ class Case(Model):
     # How it reached the service (domain/categories.CHANNELS): online, or recorded by a guardian.
     channel: Mapped[str] = mapped_column(String(20), default="online", server_default="online")
     worker_group: Mapped[str | None] = mapped_column(String(60))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     acknowledge_by: Mapped[date]
     feedback_by: Mapped[date]
     # The next deadline while the case is open (None once closed): the queue sorts and filters on it.
@@ -124,7 +125,7 @@ class ShareRequest(Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     target_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     requested_by: Mapped[User | None] = relationship()
 
@@ -140,7 +141,7 @@ class CaseNote(Model):
     guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     guardian: Mapped[User | None] = relationship()
 
@@ -158,7 +159,7 @@ class DeadlineExtension(Model):
     from_date: Mapped[date]
     to_date: Mapped[date]
     reason_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     guardian: Mapped[User | None] = relationship()
 
@@ -175,7 +176,7 @@ class CaseEvent(Model):
     to_status: Mapped[str | None] = mapped_column(String(30))
     guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     show_guardian_name: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     guardian: Mapped[User | None] = relationship()
 
@@ -193,7 +194,7 @@ class CaseGrant(Model):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     salt: Mapped[bytes | None] = mapped_column(LargeBinary)  # reporter grants: HKDF salt
     protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=minute_now)  # granted when raised, often: to the minute
+    created_at: Mapped[datetime] = mapped_column(default=clock.minute_now)  # granted when raised, often: to the minute
     # A guardian's grant only: when they last opened the case (to the minute), and how many of the reporter's writes
     # the case had then (Case.reporter_writes), so the queue can say a reply is waiting for them.
     read_at: Mapped[datetime | None]
@@ -211,7 +212,7 @@ class Message(Model):
     guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     case: Mapped[Case] = relationship(back_populates="messages")
 
@@ -227,7 +228,7 @@ class ReporterSession(Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     case_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=clock.utcnow, index=True)
 
 
 class Attachment(Model):
@@ -244,4 +245,4 @@ class Attachment(Model):
     size: Mapped[int]
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from speakup.platform.models.base import Model, utcnow
+from speakup.platform import clock
+from speakup.platform.models.base import Model
 
 
 class AuditEvent(Model):
@@ -21,7 +22,7 @@ class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     action: Mapped[str] = mapped_column(String(40), index=True)
     actor_type: Mapped[str] = mapped_column(String(20))  # guardian, admin, reporter, system
     actor_id: Mapped[int | None]
@@ -39,7 +40,7 @@ class StatsToken(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     revoked_at: Mapped[datetime | None]
 
 
@@ -69,7 +70,7 @@ class Submission(Model):
     kind: Mapped[str] = mapped_column(String(10))  # "form" or "api": how long the code is kept differs
     reference: Mapped[str] = mapped_column(String(20))
     answer_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once the person said they saved the code
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow, index=True)
 
 
 class FormPost(Model):

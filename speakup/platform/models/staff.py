@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from speakup.platform.models.base import Model, utcnow
+from speakup.platform import clock
+from speakup.platform.models.base import Model
 
 
 class User(Model):
@@ -44,7 +45,7 @@ class User(Model):
     # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     # One account per address whatever its case, in the schema and not only in find_user: two rows for
     # Gita@trust and gita@trust would let a second account borrow a guardian's name in emails and on the Team page.
@@ -72,7 +73,7 @@ class RosterEntry(Model):
     user_id: Mapped[int | None] = mapped_column(index=True)
     statement: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
 
 class Enrolment(Model):
@@ -83,7 +84,7 @@ class Enrolment(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -98,8 +99,8 @@ class StaffSession(Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     private_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
     user: Mapped[User] = relationship()
 
@@ -115,4 +116,4 @@ class OrganisationKey(Model):
     purpose: Mapped[str] = mapped_column(String(20), unique=True)  # a KeyPurpose (roles.py)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     protocol: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)

@@ -10,6 +10,7 @@ from flask import current_app
 
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
+from speakup.platform import clock
 from speakup.platform.models import Author
 from speakup.web.api.schema_parts import (
     BLANK,
@@ -59,7 +60,7 @@ def openapi_document() -> dict[str, Any]:
         config["MAX_CONCERN_CHARS"],
         config["MAX_MESSAGE_CHARS"],
     )
-    worker_groups = list(lists_for(date.today()).worker_groups)
+    worker_groups = list(lists_for(clock.uk_today()).worker_groups)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -123,7 +124,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                     },
                 },
-                **_characteristics_schemas(date.today()),
+                **_characteristics_schemas(clock.uk_today()),
                 "NewConcern": {
                     "type": "object",
                     "additionalProperties": False,

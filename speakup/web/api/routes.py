@@ -17,13 +17,13 @@ from speakup.domain import (
     raising,
     reading,
     submissions,
-    workflow,
 )
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.domain.deadlines import changes as deadline_changes
+from speakup.platform import clock
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Author, utcnow
+from speakup.platform.models import Author
 from speakup.web.api.openapi import openapi_document
 from speakup.web.errors import api_error
 
@@ -100,11 +100,11 @@ def openapi():
 def options():
     return jsonify(
         anonymity=list(ANONYMITY),
-        worker_groups=list(lists_for(date.today()).worker_groups),
+        worker_groups=list(lists_for(clock.uk_today()).worker_groups),
         guardians=[{"id": str(g.id), "name": g.name} for g in raising.excludable_guardians()],
         characteristics=[
             {"key": q.key, "question": q.label, "answers": list(q.answers)}
-            for q in characteristics.questions_for(date.today())
+            for q in characteristics.questions_for(clock.uk_today())
         ],
     )
 
@@ -159,7 +159,7 @@ def follow_up():
         feedback_by=_iso(view.feedback_by),
         messages=[{"author": m.author, "body": m.body, "created_at": _iso(m.created_at)} for m in view.messages],
         feedback_requested=view.feedback_requested,
-        check_in_requested=checkins.check_in_requested(case, workflow.london_today(utcnow())),
+        check_in_requested=checkins.check_in_requested(case, clock.uk_today()),
         characteristics_asked=not case.characteristics_given,
         extensions=[
             {"created_at": _iso(e.created_at), "to_date": _iso(e.to_date), "reason": e.reason}
@@ -202,7 +202,7 @@ def post_check_in():
     case, _case_key = _reporter_case()
     body = _json_body(("detriment",))
     try:
-        checkins.record_check_in(case, body.get("detriment"), workflow.london_today(utcnow()))
+        checkins.record_check_in(case, body.get("detriment"), clock.uk_today())
     except InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
     except (checkins.CheckInNotDue, handling.CaseChanged) as exc:
@@ -214,7 +214,7 @@ def post_check_in():
 @access_code_limit
 def post_characteristics():
     case, _case_key = _reporter_case()
-    today = date.today()
+    today = clock.uk_today()
     body = _json_body(tuple(q.key for q in characteristics.questions_for(today)))
     try:
         characteristics.give_for_case(case, characteristics.check_answers(body, today))

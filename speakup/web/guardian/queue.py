@@ -8,7 +8,7 @@ from flask_login import current_user
 from speakup.domain import deadlines, references, staff, team, workflow
 from speakup.domain.categories import lists_for
 from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
-from speakup.platform.models import utcnow
+from speakup.platform import clock
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required, staff_keys
@@ -47,7 +47,7 @@ def find_case():
 
 
 def _queue_page(args: dict[str, str]):
-    today = workflow.london_today(utcnow())
+    today = clock.uk_today()
     themes = lists_for(today).themes
     try:
         filters = QueueFilters.from_args(args, themes)

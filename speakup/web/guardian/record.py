@@ -7,14 +7,14 @@ access code, from what the recording sealed under a token only this guardian's s
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from speakup.domain import characteristics, recording, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
+from speakup.platform import clock
 from speakup.platform.inputs import InvalidInput
+from speakup.platform.public_urls import public_url
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -36,8 +36,8 @@ def record_concern():
             form=RecordForm.shown(),
             channels=RECORDED_CHANNELS,
             anonymity_options=ANONYMITY_LABELS,
-            worker_groups=lists_for(date.today()).worker_groups,
-            questions=characteristics.questions_for(date.today()),
+            worker_groups=lists_for(clock.uk_today()).worker_groups,
+            questions=characteristics.questions_for(clock.uk_today()),
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
         )
     form = RecordForm()
@@ -60,7 +60,7 @@ def recorded():
         return redirect(url_for("guardian.record_concern"))
     if done.answer is None:
         session.pop(RECORDED, None)  # no longer shown: nor is anything else about it
-    follow_up_url = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/follow-up"
+    follow_up_url = public_url("/follow-up")
     case = references.case_by_reference(done.reference)  # its page is linked by its id, never its reference
     return render_template(
         "guardian/recorded.html",

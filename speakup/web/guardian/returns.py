@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, render_template, request
 from flask_login import current_user
 
-from speakup.domain import quarters, workflow
-from speakup.platform.models import utcnow
+from speakup.domain import quarters
+from speakup.platform import clock
 from speakup.reporting import national_return
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required
@@ -29,7 +29,7 @@ def _page(form: QuarterForm, status: int = 200):
 @bp.get("/reports")
 @guardian_required
 def reports_page():
-    default = quarters.previous_quarter(workflow.london_today(utcnow())).label
+    default = quarters.previous_quarter(clock.uk_today()).label
     return _page(QuarterForm(request.args.get("quarter", default)))
 
 
