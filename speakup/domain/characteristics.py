@@ -208,7 +208,8 @@ def give_for_case(case: Case, answers: Answers) -> None:
     """The person (or their guardian) answers later. Owns its transactions: the marker first, then the counts, so
     a second answer is refused even if two arrive at once, and neither is written with anything naming the case.
 
-    Nothing on the case changes (not its version: a guardian's form open on the case stays valid)."""
+    Nothing on the case changes (not its version: a guardian's form open on the case stays valid). What the request
+    wrote before (the reporter session's last-seen time) is committed first, apart, so a refusal keeps that."""
     if not answers:
         raise InvalidInput({FIELDS[0]: "Choose at least one answer, or leave these questions"})
     _mark_then_count(case.id, answers)
