@@ -220,8 +220,8 @@ def raise_concern(
         # Marked as answered and counted apart from the concern's transaction: nothing on the case says it answered.
         characteristics.give_for_new_case(case_id, dict(concern.characteristics))
     except (DBAPIError, characteristics.AlreadyGiven):
-        # The concern is stored and its code must still reach the person: a lost count is the lesser harm (and with
-        # no marker kept, the person is asked again on the follow-up page).
+        # The concern is stored and its code must still reach the person: a lost count is the lesser harm (and if its
+        # marker was not kept either, the person is asked again on the follow-up page).
         db.session.rollback()
         logger.warning("characteristics_not_counted")
     notify.new_concern(guardians)

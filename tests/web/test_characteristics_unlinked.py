@@ -12,18 +12,19 @@ import hmac
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select, text, update
 from support.factories import gen_concern
 from support.html import post_form
 
 from speakup.crypto import sealing
-from speakup.domain import characteristics
+from speakup.domain import characteristics, retention, workflow
 from speakup.platform.migrations import enable_migrations
-from speakup.platform.models import Case, db
+from speakup.platform.models import Case, db, utcnow
 
 # Reflecting the schema (and SQLite's batch migrations) cannot read the expression index on users' emails.
 pytestmark = pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
@@ -146,6 +147,27 @@ def test_a_concern_raised_with_answers_is_stored_like_one_raised_without(app):
                 compared += 1
     assert compared > 20  # not a check of nothing
     assert len(dump[MARKERS]) == 1
+
+
+def test_a_purge_leaves_the_markers_as_they_were(app):
+    """Deleting a purged case's marker would tell two copies, one before and one after, that it had answered: the
+    markers stay (a purged case is never asked again anyway: its access code opens nothing)."""
+    answering = gen_concern(app.test_client(use_cookies=False), characteristics={"disability": "no"})
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=retention.retention_days() + 30)
+        db.session.execute(
+            update(Case.__table__)
+            .where(Case.__table__.c.reference == answering["reference"])
+            .values(status=workflow.CLOSED, closed_at=long_ago)
+        )
+        db.session.commit()
+    before = _dump(app)
+    with app.app_context():
+        assert retention.purge(retention.purge_candidates(utcnow()), dry_run=False).count == 1
+        db.session.commit()
+    after = _dump(app)
+    assert "cases" in _changed(before, after)
+    assert after[MARKERS] == before[MARKERS] and len(after[MARKERS]) == 1
 
 
 def _marker_of(app: Flask, raised: dict) -> str:
