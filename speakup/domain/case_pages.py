@@ -77,7 +77,7 @@ def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
         check_in=checkins.QUESTION if checkins.check_in_requested(case, clock.uk_today()) else "",
         files=files.describe(case, case_key),
         extensions=deadline_changes.extensions_of(case, case_key),
-        about_asked=not case.characteristics_given,
+        about_asked=not characteristics.answered(case),
         questions=characteristics.questions_for(clock.uk_today()),
         speak_up_again=SPEAK_UP_AGAIN,
         how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,

@@ -3,8 +3,11 @@ raising a concern or later, or that a guardian records from what they were told.
 
 The answers are never stored with the concern. They are only added to counts per quarter, question and answer
 (``CharacteristicCount``): no case, person or time is kept with them, so they can be counted and suppressed but
-never tied to a concern. The case keeps one flag (``characteristics_given``) so nobody is counted twice; it says
-that the person answered, never what.
+never tied to a concern. So that nobody is counted twice, a case that answered has a marker
+(``CharacteristicsAnswered``): a keyed hash of its id under the server's pepper, and nothing else. The server finds
+a case's marker; a copy of the database without the pepper cannot tell which case a marker is, so it cannot tell
+which cases answered, nor whose answers a quarter's counts are. Nothing on the case itself changes when its person
+answers (no flag, no time, no version).
 
 What may be shown of them, on any page, export or API, is decided in one place, ``countable``: only quarters that
 have ended, and only the questions enough people answered.
@@ -18,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from speakup.crypto import sealing
 from speakup.domain import quarters
 from speakup.platform import clock, transactions
+from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, CharacteristicCount, db
+from speakup.platform.models import Case, CharacteristicCount, CharacteristicsAnswered, db
 
 PREFER_NOT_TO_SAY = "Prefer not to say"
 
@@ -162,28 +167,59 @@ def check_answers(answers: object, day: date) -> Answers:
     return checked
 
 
-def mark_given(case: Case) -> None:
-    """Part of the transaction that stores the case: it has answers, to be counted once it is committed."""
-    case.characteristics_given = True
+# The keyed hash's purpose: a marker is no other kind of pseudonym of the same id. Migration 0018 computed the
+# markers of the cases that had answered before, with the same words: never change them.
+MARKER_PURPOSE = "characteristics-answered"
+
+
+def marker(case_id: int) -> str:
+    """The marker of a case that answered: a keyed hash of its id under the server's pepper."""
+    return sealing.keyed_hash(settings().token_pepper, str(case_id), MARKER_PURPOSE)
+
+
+def answered(case: Case) -> bool:
+    """Whether the case's person has answered (or a guardian recorded their answers): they are not asked again."""
+    return db.session.get(CharacteristicsAnswered, marker(case.id)) is not None
+
+
+def _dialect_insert() -> Any:
+    return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _mark_then_count(case_id: int, answers: Answers) -> None:
+    """The case's marker, then the counts, each in a transaction of its own: the marker's holds nothing that names
+    the case (not the request's own writes, such as the reporter session's last-seen time), the counts' nothing
+    else at all. The marker is inserted only if it is not there (its primary key decides, so of two answers sent at
+    once, the second waits for the first and is refused)."""
+    transactions.commit_apart()  # what the request wrote before is not in the marker's transaction
+    inserted = db.session.execute(
+        _dialect_insert()(CharacteristicsAnswered)
+        .values(lookup=marker(case_id))
+        .on_conflict_do_nothing(index_elements=["lookup"])
+        .returning(CharacteristicsAnswered.lookup)  # nothing returned: the row was there already
+    ).scalar_one_or_none()
+    if inserted is None:
+        raise AlreadyGiven("These questions have already been answered for this concern.")
+    count_answers(answers)  # commits the marker apart, then the counts
 
 
 @transactions.action
 def give_for_case(case: Case, answers: Answers) -> None:
-    """The person (or their guardian) answers later. Owns its transactions: the flag first, then the counts, so
-    a second answer is refused even if two arrive at once, and the counts are written apart from the case.
+    """The person (or their guardian) answers later. Owns its transactions: the marker first, then the counts, so
+    a second answer is refused even if two arrive at once, and neither is written with anything naming the case.
 
-    Changing the flag does not touch the case's version: a guardian's form open on the case stays valid."""
+    Nothing on the case changes (not its version: a guardian's form open on the case stays valid). What the request
+    wrote before (the reporter session's last-seen time) is committed first, apart, so a refusal keeps that."""
     if not answers:
         raise InvalidInput({FIELDS[0]: "Choose at least one answer, or leave these questions"})
-    flagged = db.session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.characteristics_given.is_(False))
-        .values(characteristics_given=True)
-        .execution_options(synchronize_session=False)
-    )
-    if cast("CursorResult[Any]", flagged).rowcount != 1:  # an UPDATE's result is a CursorResult
-        raise AlreadyGiven("These questions have already been answered for this concern.")
-    count_answers(answers)
+    _mark_then_count(case.id, answers)
+
+
+def give_for_new_case(case_id: int, answers: Answers) -> None:
+    """Answers given with a new concern, once the concern is committed: marked and counted in transactions of their
+    own, after the concern's (``raising.raise_concern``). Nothing answered, nothing written."""
+    if answers:
+        _mark_then_count(case_id, answers)
 
 
 def count_answers(answers: Answers) -> None:
@@ -191,9 +227,9 @@ def count_answers(answers: Answers) -> None:
     that follows). One upsert per answer, so two people answering at once both count."""
     if not answers:
         return
-    transactions.commit_apart()  # what came before (the case's flag, say) is not in the counts' transaction
+    transactions.commit_apart()  # what came before (the case's marker, say) is not in the counts' transaction
     quarter = quarters.quarter_of(clock.uk_today()).label
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = _dialect_insert()
     for key, value in sorted(answers.items()):
         statement = insert(CharacteristicCount).values(quarter=quarter, question=key, answer=value, count=1)
         db.session.execute(

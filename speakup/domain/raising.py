@@ -199,7 +199,7 @@ def raise_concern(
     recovery_key = verified.recovery_key
     for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
         try:
-            raised = _store_new_case(concern, guardians, recovery_key, excluded, (channel, recorded_by), sent)
+            raised, case_id = _store_new_case(concern, guardians, recovery_key, excluded, (channel, recorded_by), sent)
             break
         except IntegrityError:
             db.session.rollback()
@@ -216,9 +216,11 @@ def raise_concern(
     # that follow can fail without losing it).
     transactions.commit_apart()
     try:
-        characteristics.count_answers(dict(concern.characteristics))
-    except DBAPIError:
-        # The concern is stored and its code must still reach the person: a lost count is the lesser harm.
+        # Marked as answered and counted apart from the concern's transaction: nothing on the case says it answered.
+        characteristics.give_for_new_case(case_id, dict(concern.characteristics))
+    except (DBAPIError, characteristics.AlreadyGiven):
+        # The concern is stored and its code must still reach the person: a lost count is the lesser harm (and if its
+        # marker was not kept either, the person is asked again on the follow-up page).
         db.session.rollback()
         logger.warning("characteristics_not_counted")
     notify.new_concern(guardians)
@@ -242,7 +244,7 @@ def _store_new_case(
     excluded: tuple[int, ...],
     source: tuple[str, User | None],
     sent: submissions.Sent | None,
-) -> RaisedConcern:
+) -> tuple[RaisedConcern, int]:
     configured = settings()
     channel, recorded_by = source
     now = clock.minute_now()
@@ -266,8 +268,6 @@ def _store_new_case(
         protocol=sealing.PROTOCOL,
     )
     case.next_due = case.acknowledge_by
-    if concern.characteristics:
-        characteristics.mark_given(case)
     # All the cryptography first: the id is known, so nothing below waits for the database or holds it.
     case_key = sealing.new_case_key()
     case.concern_ct, case.identity_ct = seal_concern(case.id, case_key, concern)
@@ -292,4 +292,4 @@ def _store_new_case(
         )
         db.session.add(submissions.row_for(sent, answer, now))
     db.session.flush()  # a random id or reference already taken, or this form already sent, is found here
-    return raised
+    return raised, case.id

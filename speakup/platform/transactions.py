@@ -13,8 +13,9 @@
 - A few writes are deliberately committed apart from the rest (``commit_apart``), each for a reason:
   a sent form's claim, which a second send of the same form must see before the first one's work is done;
   a raised concern, kept before its file and counts are tried, since its access code is about to be shown;
-  the counts of a reporter's answers about themselves, which must not share a transaction (PostgreSQL stamps every
-  row a transaction writes with its id) with anything that names the case;
+  a reporter's answers about themselves (the marker that their case answered, then the counts), which must not
+  share a transaction (PostgreSQL stamps every row a transaction writes with its id) with anything that names the
+  case, nor with each other;
   and a purge, committed before the SQLite log is truncated so that the shredded bytes leave the file.
 """
 

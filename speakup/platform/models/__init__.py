@@ -19,7 +19,14 @@ from speakup.platform.models.cases import (
     ShareRequest,
     new_case_id,
 )
-from speakup.platform.models.records import AuditEvent, CharacteristicCount, FormPost, StatsToken, Submission
+from speakup.platform.models.records import (
+    AuditEvent,
+    CharacteristicCount,
+    CharacteristicsAnswered,
+    FormPost,
+    StatsToken,
+    Submission,
+)
 from speakup.platform.models.roles import Author, GrantRecipient, KeyPurpose, Role
 from speakup.platform.models.staff import Enrolment, OrganisationKey, RosterEntry, StaffSession, User
 
@@ -36,6 +43,7 @@ __all__ = [
     "CaseNote",
     "CaseTheme",
     "CharacteristicCount",
+    "CharacteristicsAnswered",
     "DeadlineExtension",
     "Enrolment",
     "FormPost",

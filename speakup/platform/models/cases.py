@@ -66,9 +66,9 @@ class Case(Model):
     check_ins_answered: Mapped[int] = mapped_column(default=0, server_default="0")
     checked_in_at: Mapped[datetime | None] = mapped_column(index=True)
     detriment_after_closure: Mapped[bool | None]
-    # Whether the person answered the voluntary questions about themselves (domain/characteristics.py), so they
-    # are not counted twice. What they answered is never here: only added to CharacteristicCount, by quarter.
-    characteristics_given: Mapped[bool] = mapped_column(default=False)
+    # Whether the person answered the voluntary questions about themselves is deliberately not a column: a plain
+    # flag would tell a copy of the database whose answers a quarter's counts are. It is a CharacteristicsAnswered
+    # row, named by a keyed hash of the id that only the server can compute (domain/characteristics.py).
     # Under Scotland's National Whistleblowing Standards (DEADLINE_RULES=scotland): stage 1 (early resolution) or 2
     # (investigation); None under other rules.
     stage: Mapped[int | None]

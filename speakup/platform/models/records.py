@@ -1,5 +1,6 @@
 """Rows that belong to no case: the audit chain, statistics tokens, the unlinked characteristic counts and the
-submissions that make raising a concern happen once."""
+markers of which cases answered (named so only the server can tell), and the submissions that make raising a concern
+happen once."""
 
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ class CharacteristicCount(Model):
     question: Mapped[str] = mapped_column(String(40), primary_key=True)
     answer: Mapped[str] = mapped_column(String(40), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+class CharacteristicsAnswered(Model):
+    """One case whose person answered the voluntary questions about themselves, so they are not counted twice
+    (domain/characteristics.py). ``lookup`` is a keyed hash of the case's id under the server's pepper: the server
+    finds a case's row, but a copy of the database without the pepper cannot tell which case a row is, nor which
+    cases answered. Nothing else is kept: no time, no case id, no order that means anything."""
+
+    __tablename__ = "characteristics_answered"
+
+    lookup: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Submission(Model):

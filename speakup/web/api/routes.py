@@ -160,7 +160,7 @@ def follow_up():
         messages=[{"author": m.author, "body": m.body, "created_at": _iso(m.created_at)} for m in view.messages],
         feedback_requested=view.feedback_requested,
         check_in_requested=checkins.check_in_requested(case, clock.uk_today()),
-        characteristics_asked=not case.characteristics_given,
+        characteristics_asked=not characteristics.answered(case),
         extensions=[
             {"created_at": _iso(e.created_at), "to_date": _iso(e.to_date), "reason": e.reason}
             for e in deadline_changes.extensions_of(case, case_key)
