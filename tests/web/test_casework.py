@@ -28,7 +28,7 @@ from speakup.platform.models import Case, CaseEvent, CaseNote, Message, User, db
 CONFLICT = "This case changed while you were working on it"
 
 # The lifecycle as DESIGN.md writes it (tests/support/lifecycle.py); every refused move is tried at the domain
-# level (tests/domain/test_lifecycle.py), one of them here through the page.
+# level (tests/database/test_lifecycle.py), one of them here through the page.
 TRANSITIONS = DESIGNED_MOVES
 REFUSED_ONCE = [("received", "in_progress")]
 

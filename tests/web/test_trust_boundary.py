@@ -1,7 +1,7 @@
 """Issue 23's findings, each replayed as an outside reviewer reproduced it on a production-mode instance: ways an
 administrator or a database writer still got a case key, or learned who said what. Each test uses only what the
 attacker had (the pages, the command line, SQL on the database), so it ran, and failed, against the code before the
-fix; it passes now. The mutation harness (tests/domain/test_roster_mutations.py) covers the same ground by
+fix; it passes now. The mutation harness (tests/database/test_roster_mutations.py) covers the same ground by
 enumeration."""
 
 from __future__ import annotations
