@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
 from support.apps import BACKENDS, POSTGRES_URL, install_organisation_keys, make_app
-from support.factories import Staff, gen_staff
-from support.html import AuthActions
+from support.factories import Staff, gen_admin, gen_staff
+from support.html import AuthActions, signed_in
 
 from speakup.platform.models import db
 
@@ -67,3 +67,20 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture
 def guardian(app: Flask) -> Staff:
     return gen_staff(app)
+
+
+@pytest.fixture
+def signed(client: FlaskClient, auth: AuthActions, guardian: Staff) -> FlaskClient:
+    """The guardian's browser (``client``), signed in. Concerns raised after this still reach them."""
+    return auth.signed_in(guardian)
+
+
+@pytest.fixture
+def admin(app: Flask) -> Staff:
+    return gen_admin(app)
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin: Staff) -> FlaskClient:
+    """The administrator's browser (one of its own, not ``client``), signed in."""
+    return signed_in(app, admin)

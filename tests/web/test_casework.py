@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
-from support.factories import Staff, gen_concern, gen_staff
-from support.html import CSRF_RE, VERSION_RE, AuthActions, case_address, post_form
+from support.factories import gen_admin, gen_concern, gen_staff
+from support.html import CSRF_RE, VERSION_RE, case_address, following_up, post_form, signed_in
 from support.lifecycle import ALLOWED, DESIGNED_MOVES, GUARDIAN_LABELS, OPEN, REPORTER_LABELS, ROUTE
 
 from speakup.domain import handling, workflow
@@ -134,24 +134,11 @@ def summary_value(page: str, key: str) -> str:
     return match.group(1)
 
 
-def signed_in(app: Flask, staff: Staff) -> FlaskClient:
-    other = app.test_client()
-    assert AuthActions(other).sign_in(staff).status_code == 303
-    return other
-
-
 def follow_up_json(app: Flask, code: str) -> dict:
     response = app.test_client().get("/api/v1/follow-up", headers={"Authorization": f"Bearer {code}"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     return response.get_json()
-
-
-def reporter_browser(app: Flask, code: str) -> FlaskClient:
-    """A browser signed in to one concern on the HTML follow-up pages."""
-    browser = app.test_client()
-    assert post_form(browser, "/raise", "/follow-up", access_code=code).status_code == 303
-    return browser
 
 
 def reporter_page(browser: FlaskClient) -> str:
@@ -210,13 +197,6 @@ def set_case(app: Flask, reference: str, **values) -> None:
 
 def london_today() -> date:
     return workflow.london_today(utcnow())
-
-
-@pytest.fixture
-def signed(client: FlaskClient, auth: AuthActions, guardian: Staff) -> FlaskClient:
-    """The guardian's browser, signed in (concerns raised after this still reach them: they exist already)."""
-    assert auth.sign_in(guardian).status_code == 303
-    return client
 
 
 # --- 1. Every status transition --------------------------------------------------------------------
@@ -368,7 +348,7 @@ def test_closing_reaches_the_reporter_who_answers_the_feedback_question(
     assert (followup["status"], followup["status_label"], followup["feedback_requested"]) == ("closed", "Closed", True)
     assert [(m["author"], m["body"]) for m in followup["messages"]] == [("guardian", CLOSING)]
 
-    browser = reporter_browser(app, code)
+    browser = following_up(app, code)
     page = reporter_page(browser)
     assert "Outcome: Resolved." in page
     assert "Given your experience, would you speak up again?" in page
@@ -399,7 +379,7 @@ def test_feedback_without_an_answer_is_refused_on_the_page(app, signed):
     raised = gen_concern(signed)
     ref = raised["reference"]
     bring_to(signed, ref, "closed")
-    browser = reporter_browser(app, raised["access_code"])
+    browser = following_up(app, raised["access_code"])
     response = post_form(browser, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="", detriment="yes")
     page = came_back(browser, response)
     assert field_error(page, "speak_up_again") == "Choose yes, no, maybe or I don't know"
@@ -409,7 +389,7 @@ def test_feedback_without_an_answer_is_refused_on_the_page(app, signed):
 
 def test_feedback_is_not_asked_before_closing(app, signed):
     raised = gen_concern(signed)
-    browser = reporter_browser(app, raised["access_code"])
+    browser = following_up(app, raised["access_code"])
     assert "Given your experience, would you speak up again?" not in reporter_page(browser)
     response = post_form(browser, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="yes")
     assert response.status_code == 303
@@ -441,7 +421,7 @@ def test_reopening_a_closed_case_is_allowed_and_audited(app, signed, guardian):
         "Being looked into",
         False,
     )
-    page = reporter_page(reporter_browser(app, raised["access_code"]))
+    page = reporter_page(following_up(app, raised["access_code"]))
     assert timeline_of(page)[-1] == "Reopened – being looked into again"
     assert "Outcome:" not in page
     assert "Given your experience, would you speak up again?" not in page
@@ -457,7 +437,7 @@ def test_reopening_a_closed_case_is_allowed_and_audited(app, signed, guardian):
 def test_timeline_in_plain_words_with_a_name_only_when_the_guardian_chose(app, signed, guardian):
     raised = gen_concern(signed)
     ref, code = raised["reference"], raised["access_code"]
-    browser = reporter_browser(app, code)
+    browser = following_up(app, code)
     assert timeline_of(reporter_page(browser)) == ["Concern raised"]
 
     move(signed, ref, "acknowledged")
@@ -491,7 +471,7 @@ def test_no_name_anywhere_when_the_guardian_never_chooses(app, signed, guardian)
     move(signed, ref, "acknowledged")
     assert was_done(signed, act(signed, ref, "messages", body="Thank you, I am looking into it."))
     close(signed, ref)
-    page = reporter_page(reporter_browser(app, raised["access_code"]))
+    page = reporter_page(following_up(app, raised["access_code"]))
     assert timeline_of(page) == ["Concern raised", "A guardian has seen your concern", "Closed"]
     assert "Gita" not in page and guardian.email not in page
     assert "Thank you, I am looking into it." in page
@@ -559,7 +539,7 @@ def test_assign_to_myself_then_to_a_colleague_then_unassign(app, signed, guardia
     assigned = [e for e in trail(app, ref) if e.action == "case_assigned"]
     assert [e.detail for e in assigned] == [{"guardian_id": guardian.id}, {"guardian_id": bo.id}, {"guardian_id": None}]
     # Assignment is internal: the reporter's timeline does not show it.
-    assert timeline_of(reporter_page(reporter_browser(app, raised["access_code"]))) == ["Concern raised"]
+    assert timeline_of(reporter_page(following_up(app, raised["access_code"]))) == ["Concern raised"]
 
 
 def test_assigning_to_a_disabled_guardian_is_refused(app, signed):
@@ -595,7 +575,7 @@ def test_assigning_to_a_guardian_without_a_grant_asks_to_share_first(app, signed
 
 @pytest.mark.parametrize("assignee", ["999999", "not-a-number", "admin"])
 def test_assigning_to_someone_not_a_guardian_is_refused(app, signed, assignee):
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     ref = gen_concern(signed)["reference"]
     before = stored(app, ref)
     page = came_back(signed, act(signed, ref, "assign", assignee=str(admin.id) if assignee == "admin" else assignee))
@@ -677,7 +657,7 @@ def test_notes_are_for_guardians_only_and_sealed(app, signed):
     assert marker in page and "<strong>Gita Guardian</strong>" in page
     assert stored(app, ref).notes == 1
 
-    assert marker not in reporter_page(reporter_browser(app, raised["access_code"]))
+    assert marker not in reporter_page(following_up(app, raised["access_code"]))
     followup = follow_up_json(app, raised["access_code"])
     assert "NOTE-7f3a" not in str(followup) and followup["messages"] == []
     with app.app_context():
@@ -727,7 +707,7 @@ def test_stale_status_form(app, desks):
     assert field_error(page, "status").startswith(CONFLICT)
     assert status_tag(page) == "Acknowledged"
     assert 'id="status-show_name" name="show_name" type="checkbox" value="yes" checked' in page
-    assert timeline_of(reporter_page(reporter_browser(app, raised["access_code"]))) == [
+    assert timeline_of(reporter_page(following_up(app, raised["access_code"]))) == [
         "Concern raised",
         "A guardian has seen your concern",
     ]
@@ -880,7 +860,7 @@ def test_a_reply_returns_a_case_waiting_for_the_reporter_to_work(app, signed, fa
     ref, code = raised["reference"], raised["access_code"]
     bring_to(signed, ref, "awaiting_reporter")
     assert follow_up_json(app, code)["status_label"] == "Waiting for your reply"
-    browser = reporter_browser(app, code)
+    browser = following_up(app, code)
     if face == "html":
         response = post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="The rota is on the wall.")
         assert response.status_code == 303
@@ -910,7 +890,7 @@ def test_a_reply_leaves_other_statuses_alone(app, signed, start):
     ref = raised["reference"]
     bring_to(signed, ref, start)
     before = stored(app, ref)
-    browser = reporter_browser(app, raised["access_code"])
+    browser = following_up(app, raised["access_code"])
     assert post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="One more thing.").status_code == 303
     after = stored(app, ref)
     assert (after.status, after.events, after.messages) == (start, before.events, before.messages + 1)
@@ -920,7 +900,7 @@ def test_the_automatic_move_on_a_reply_is_audited_as_a_status_change(app, signed
     raised = gen_concern(signed)
     ref = raised["reference"]
     bring_to(signed, ref, "awaiting_reporter")
-    browser = reporter_browser(app, raised["access_code"])
+    browser = following_up(app, raised["access_code"])
     assert post_form(browser, "/follow-up/case", "/follow-up/case/messages", body="Reply").status_code == 303
     moves = [e for e in trail(app, ref) if e.action == "status_changed"]
     assert moves[-1].detail == {"from_status": "awaiting_reporter", "to_status": "in_progress"}
@@ -940,7 +920,7 @@ def test_a_reporter_reply_racing_a_guardian_is_kept_and_overwrites_nothing(app, 
     raised = gen_concern(signed)
     ref, code = raised["reference"], raised["access_code"]
     bring_to(signed, ref, start)
-    browser = reporter_browser(app, code)
+    browser = following_up(app, code)
     token = CSRF_RE.search(browser.get("/follow-up/case").get_data(as_text=True)).group(1)
     race_at(monkeypatch, app, ref, "check_message", status="closed")
     words = "My words in a race"
@@ -1062,7 +1042,7 @@ def test_case_content_is_never_cached_and_a_view_is_audited(app, signed, guardia
         "queue": signed.get("/guardian/"),
         # Each refused form's words and message, on the case page its redirect leads to.
         **{name: signed.get(r.location) for name, r in refused.items()},
-        "reporter page": reporter_browser(app, raised["access_code"]).get("/follow-up/case"),
+        "reporter page": following_up(app, raised["access_code"]).get("/follow-up/case"),
         "reporter api": app.test_client().get(
             "/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"}
         ),
