@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from support.apps import BACKENDS, POSTGRES_URL, install_organisation_keys, make_app
+from support.apps import BACKENDS, POSTGRES_URL, app_for_test, install_organisation_keys, make_app
 from support.factories import Staff, gen_admin, gen_staff
 from support.html import AuthActions, signed_in
 
@@ -40,9 +40,14 @@ def app_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
 
 
 @pytest.fixture
-def app(database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
-    app = make_app(database_url, **app_overrides)
-    install_organisation_keys(app)
+def app(request: pytest.FixtureRequest, database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
+    """A new installation for each test: the worker's shared app, put back as it was made (support/apps.py), or
+    for a test marked fresh_app, an app of its own."""
+    if request.node.get_closest_marker("fresh_app"):
+        app = make_app(database_url, **app_overrides)
+        install_organisation_keys(app)
+    else:
+        app = app_for_test(database_url, app_overrides)
     yield app
     with app.app_context():
         db.session.remove()
