@@ -5,13 +5,14 @@ What tests share besides fixtures lives in tests/support/; no test module import
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from support.apps import BACKENDS, POSTGRES_URL, app_for_test, install_organisation_keys, make_app
+from support.apps import BACKENDS, POSTGRES_URL, app_for_test, install_organisation_keys, make_app, scratch_folder
 from support.factories import Staff, gen_admin, gen_staff
 from support.html import AuthActions, signed_in
 
@@ -24,8 +25,8 @@ settings.load_profile("speakup")
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "speakup-test.sqlite")
+def sqlite_url() -> str:
+    return "sqlite:///" + os.path.join(scratch_folder(), "speakup-test.sqlite")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -4,9 +4,11 @@ put back as it was, from test to test (app_for_test)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 
@@ -87,7 +89,19 @@ def make_app(database_url: str, **overrides: object) -> Flask:
 
 def _new_anchor_file() -> str:
     # Each test's installation anchors its roster log in a file of its own, as a server's instance folder holds one.
-    return os.path.join(tempfile.mkdtemp(prefix="speakup-anchor-"), "roster-anchor.json")
+    return os.path.join(tempfile.mkdtemp(prefix="anchor-", dir=scratch_folder()), "roster-anchor.json")
+
+
+@functools.cache
+def scratch_folder() -> str:
+    """A folder of this test process's own for the suite's SQLite database and the anchor files, removed when the
+    process ends: in memory (/dev/shm) where there is one. SQLite still syncs every commit (speakup/platform/
+    sqlite.py), which on a busy disk was a third of the web tests' time; in memory a sync costs nothing."""
+    memory = "/dev/shm"  # noqa: S108 (a folder of our own inside it, made by mkdtemp)
+    base = memory if os.path.isdir(memory) and os.access(memory, os.W_OK) else None
+    folder = tempfile.mkdtemp(prefix="speakup-tests-", dir=base)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def install_organisation_keys(app: Flask, keys: OrganisationKeys | None = None) -> None:
