@@ -1,4 +1,11 @@
-"""The API tests' fixtures: the OpenAPI document the app serves, and a client that checks every answer against it."""
+"""The API tests' fixtures: the OpenAPI document the app serves, and a client that checks every answer against it.
+
+Every API answer in tests/api/ goes through ``ApiClient`` (``api``), which sends no cookies and checks that the
+answer sets none, is JSON, has a status the OpenAPI document lists for that route, and matches the schema the
+document gives for it. So the document cannot drift from the code unnoticed.
+
+Assertion messages never carry access codes or concern text; pytest's own diff on failure is enough.
+"""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
-"""JSON API v1, raising a concern: the options offered, what a concern must and must not carry, the answer and its
-due dates, bodies too large or not JSON, and never a cookie, as CONTRACT.md ("JSON API v1") pins it.
-
-Every API answer in this module goes through ``ApiClient`` (tests/api/conftest.py's ``api``), which sends no
-cookies and checks that the answer sets none, is JSON, has a status the OpenAPI document lists for that route, and
-matches the schema the document gives for it. So the document cannot drift from the code unnoticed.
-
-Assertion messages never carry access codes or concern text; pytest's own diff on failure is enough.
-"""
+"""JSON API v1, raising a concern: the options offered, what a concern must and must not carry, the answer and its due
+dates, bodies too large or not JSON, and never a cookie, as CONTRACT.md ("JSON API v1") pins it. Every answer is
+checked against the document (tests/api/conftest.py)."""
 
 from __future__ import annotations
 

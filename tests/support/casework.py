@@ -1,4 +1,4 @@
-"""The guardian's case page as the casework tests use it (tests/web/test_case_*.py): its forms sent as a browser sends
+"""The guardian's case page as the casework tests use it (tests/web/casework/): its forms sent as a browser sends
 them, what each page shows read back, and what the database and the audit trail hold for a case."""
 
 from __future__ import annotations

@@ -24,13 +24,6 @@ from support.casework import (
 from support.factories import gen_concern
 from support.html import CSRF_RE, following_up, post_form
 
-
-@pytest.fixture
-def app_overrides() -> dict[str, object]:
-    # As the casework tests always have: more concerns from one client than an hour allows by default.
-    return {"SUBMIT_RATE_LIMIT": "1000 per hour"}
-
-
 # --- The reporter's timeline ------------------------------------------------------------------------
 
 

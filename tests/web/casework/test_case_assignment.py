@@ -26,13 +26,6 @@ from support.html import following_up, signed_in
 
 from speakup.platform.models import User, db
 
-
-@pytest.fixture
-def app_overrides() -> dict[str, object]:
-    # As the casework tests always have: more concerns from one client than an hour allows by default.
-    return {"SUBMIT_RATE_LIMIT": "1000 per hour"}
-
-
 # --- Assignment -------------------------------------------------------------------------------------
 
 

@@ -9,13 +9,6 @@ import pytest
 from support.casework import act, bring_to, london_today, queue_rows, refs, set_case, text_of, was_done
 from support.factories import gen_concern
 
-
-@pytest.fixture
-def app_overrides() -> dict[str, object]:
-    # As the casework tests always have: more concerns from one client than an hour allows by default.
-    return {"SUBMIT_RATE_LIMIT": "1000 per hour"}
-
-
 # --- The queue --------------------------------------------------------------------------------------
 
 

@@ -29,13 +29,6 @@ from support.casework import (
 from support.factories import gen_concern, gen_staff
 from support.html import VERSION_RE, following_up, signed_in
 
-
-@pytest.fixture
-def app_overrides() -> dict[str, object]:
-    # As the casework tests always have: more concerns from one client than an hour allows by default.
-    return {"SUBMIT_RATE_LIMIT": "1000 per hour"}
-
-
 # --- Concurrency: optimistic locking -----------------------------------------------------------------
 
 

@@ -47,12 +47,6 @@ TRANSITIONS = DESIGNED_MOVES
 REFUSED_ONCE = [("received", "in_progress")]
 
 
-@pytest.fixture
-def app_overrides() -> dict[str, object]:
-    # As the casework tests always have: more concerns from one client than an hour allows by default.
-    return {"SUBMIT_RATE_LIMIT": "1000 per hour"}
-
-
 # --- Every status transition --------------------------------------------------------------------
 
 
