@@ -5,6 +5,7 @@ put back as it was, from test to test (app_for_test)."""
 from __future__ import annotations
 
 import atexit
+import copy
 import functools
 import logging
 import os
@@ -177,13 +178,14 @@ def app_for_test(database_url: str, overrides: dict[str, object]) -> Flask:
     shared = _shared[0] if _shared else None
     if shared is None or shared.key != key or _limit_store() is not shared.limit_store:
         app = make_app(database_url, **overrides)
-        config, extensions = dict(app.config), dict(app.extensions)
+        # Copied deeply, so a test that changes a list or dict setting in place changes only its own copy.
+        config, extensions = copy.deepcopy(dict(app.config)), dict(app.extensions)
         shared = _Shared(key, app, config, extensions, _limit_store(), logging.getLogger("speakup").level)
         _shared[:] = [shared]
     else:
         app = shared.app
         app.config.clear()
-        app.config.update(shared.config)
+        app.config.update(copy.deepcopy(shared.config))
         app.config["ROSTER_ANCHOR_FILE"] = _new_anchor_file()
         app.extensions.clear()
         app.extensions.update(shared.extensions)
