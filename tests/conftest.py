@@ -5,6 +5,7 @@ What tests share besides fixtures lives in tests/support/; no test module import
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -12,9 +13,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from support.apps import BACKENDS, POSTGRES_URL, install_organisation_keys, make_app
-from support.factories import Staff, gen_staff
-from support.html import AuthActions
+from support.apps import BACKENDS, POSTGRES_URL, app_for_test, install_organisation_keys, make_app, scratch_folder
+from support.factories import Staff, gen_admin, gen_staff
+from support.html import AuthActions, signed_in
 
 from speakup.platform import clock
 from speakup.platform.models import db
@@ -40,8 +41,8 @@ def frozen_clock() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "speakup-test.sqlite")
+def sqlite_url() -> str:
+    return "sqlite:///" + os.path.join(scratch_folder(), "speakup-test.sqlite")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -56,9 +57,14 @@ def app_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
 
 
 @pytest.fixture
-def app(database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
-    app = make_app(database_url, **app_overrides)
-    install_organisation_keys(app)
+def app(request: pytest.FixtureRequest, database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
+    """A new installation for each test: the worker's shared app, put back as it was made (support/apps.py), or
+    for a test marked fresh_app, an app of its own."""
+    if request.node.get_closest_marker("fresh_app"):
+        app = make_app(database_url, **app_overrides)
+        install_organisation_keys(app)
+    else:
+        app = app_for_test(database_url, app_overrides)
     yield app
     with app.app_context():
         db.session.remove()
@@ -83,3 +89,20 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture
 def guardian(app: Flask) -> Staff:
     return gen_staff(app)
+
+
+@pytest.fixture
+def signed(client: FlaskClient, auth: AuthActions, guardian: Staff) -> FlaskClient:
+    """The guardian's browser (``client``), signed in. Concerns raised after this still reach them."""
+    return auth.signed_in(guardian)
+
+
+@pytest.fixture
+def admin(app: Flask) -> Staff:
+    return gen_admin(app)
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin: Staff) -> FlaskClient:
+    """The administrator's browser (one of its own, not ``client``), signed in."""
+    return signed_in(app, admin)

@@ -19,7 +19,7 @@ from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
 from speakup.platform import clock, transactions
 from speakup.platform.models import Case, CaseGrant, User, db
-from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form
+from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form, signed_in
 
 PASSWORD = "correct horse battery staple"
 
@@ -59,6 +59,17 @@ def gen_staff(
         if role == "guardian" and approved:
             approvals.approve_with_organisation_key(account.user, organisation_secrets(app), account.safety_code)
         return Staff(account.user.id, email, PASSWORD, account.totp_secret)
+
+
+def gen_admin(app: Flask, email: str = "admin@example.org", name: str = "Ada Admin") -> Staff:
+    """An administrator's account (administrators need no approval)."""
+    return gen_staff(app, email=email, role="admin", name=name)
+
+
+def signed_in_admin(app: Flask) -> tuple[FlaskClient, Staff]:
+    """A new administrator, and a browser of its own signed in as them."""
+    admin = gen_admin(app)
+    return signed_in(app, admin), admin
 
 
 def gen_concern(client: FlaskClient, **fields: object) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -58,8 +59,29 @@ class AuthActions:
             security_code=code if code is not None else staff.security_code(),
         )
 
+    def signed_in(self, staff: Staff) -> FlaskClient:
+        """Signs ``staff`` in on this browser, checked to have worked (a refused sign-in is a 303 too, back to the
+        sign-in page), and returns the browser."""
+        response = self.sign_in(staff)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        assert urllib.parse.urlsplit(response.location).path != "/guardian/sign-in", "the sign-in was refused"
+        return self._client
+
     def sign_out(self):
         return post_form(self._client, "/guardian/", "/guardian/sign-out")
+
+
+def signed_in(app: Flask, staff: Staff) -> FlaskClient:
+    """A browser of its own, signed in as ``staff`` (a guardian or an administrator)."""
+    return AuthActions(app.test_client()).signed_in(staff)
+
+
+def following_up(app: Flask, code: str) -> FlaskClient:
+    """A browser of its own, signed in with an access code to the reporter's follow-up pages."""
+    reporter = app.test_client()
+    sent = post_form(reporter, "/follow-up", access_code=code)
+    assert sent.status_code == 303 and sent.location.startswith("/follow-up/case"), sent.location
+    return reporter
 
 
 def guardian_message(client: FlaskClient, reference: str, body: str) -> None:
@@ -81,9 +103,7 @@ def case_action(client: FlaskClient, reference: str, action: str, version: str |
 
 def reporter_case_page(app: Flask, code: str) -> str:
     """The follow-up case page as the person who raised the concern sees it, signed in with their code afresh."""
-    reporter = app.test_client()
-    assert post_form(reporter, "/follow-up", access_code=code).location.startswith("/follow-up/case")
-    return reporter.get("/follow-up/case").get_data(as_text=True)
+    return following_up(app, code).get("/follow-up/case").get_data(as_text=True)
 
 
 def guardian_status(client: FlaskClient, reference: str, status: str) -> None:

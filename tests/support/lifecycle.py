@@ -1,5 +1,5 @@
 """The case lifecycle as docs/interface.md ("Case lifecycle") writes it: written here once, independently of
-speakup.domain.workflow's own table, for the unit, domain and page tests to check that table against."""
+speakup.domain.workflow's own table, for the unit, database and page tests to check that table against."""
 
 from __future__ import annotations
 

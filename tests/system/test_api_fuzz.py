@@ -23,7 +23,7 @@ Settings for this module only: the submission and wrong-access-code rate limits 
 their defaults, because with the real limits (20 concerns an hour, 10 wrong codes a minute) nearly
 every generated request after the first few would be a 429 and the fuzzer would learn nothing.
 The limiter itself stays on, and CSRF, the 1 MiB body limit and everything else keep their real
-settings. The 429 answer is checked against the document in tests/test_api.py.
+settings. The 429 answer is checked against the document in tests/api/test_api_rate_limits.py.
 
 Deterministic and bounded: a fixed seed, derandomized Hypothesis, no example database, and a fixed
 number of examples per operation (the whole file takes about 20 s on SQLite). Each run also checks it

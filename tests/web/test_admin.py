@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
-from support.factories import Staff, enrol, enrolment_path, gen_concern, gen_staff
-from support.html import AuthActions, csrf_token, post_form
+from support.factories import Staff, enrol, enrolment_path, gen_admin, gen_concern, gen_staff
+from support.html import AuthActions, csrf_token, post_form, signed_in
 
 from speakup.crypto import totp
 from speakup.keys import account_keys, grants
@@ -31,17 +31,6 @@ RESET_AFTER = (
 
 
 # --- Helpers -------------------------------------------------------------------------------------
-
-
-def _admin(app) -> Staff:
-    return gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
-
-
-def _signed_in(app, staff: Staff):
-    client = app.test_client()
-    response = AuthActions(client).sign_in(staff)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return client
 
 
 def _next_code(staff: Staff) -> str:
@@ -121,7 +110,7 @@ def _invited(client, **fields: str) -> str:
 
 
 def test_an_administrator_lands_on_the_accounts_page(app, client, auth, guardian):
-    admin = _admin(app)
+    admin = gen_admin(app)
     response = auth.sign_in(admin)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/")
@@ -138,7 +127,7 @@ def test_an_administrator_lands_on_the_accounts_page(app, client, auth, guardian
 
 
 def test_a_guardian_cannot_use_the_admin_pages(app, client, auth, guardian):
-    admin = _admin(app)
+    admin = gen_admin(app)
     other = gen_staff(app, email="other@example.org", name="Olu Guardian")
     auth.sign_in(guardian)
     for url in ("/admin/", "/admin/invite", f"/admin/users/{other.id}/reset-password"):
@@ -165,7 +154,7 @@ def test_a_guardian_cannot_use_the_admin_pages(app, client, auth, guardian):
 
 
 def test_inviting_a_guardian_gives_a_one_time_link_and_never_a_secret(app, client, auth, guardian):
-    admin = _admin(app)
+    admin = gen_admin(app)
     auth.sign_in(admin)
     form = client.get("/admin/invite").get_data(as_text=True)
     for name in ("name", "email", "role"):
@@ -199,14 +188,14 @@ def test_inviting_a_guardian_gives_a_one_time_link_and_never_a_secret(app, clien
     assert "nia@example.org" in client.get("/admin/").get_data(as_text=True)
 
     # Signed in, they wait for approval and open nothing, not even a concern raised after they enrolled.
-    nia_client = _signed_in(app, enrolled.staff)
+    nia_client = signed_in(app, enrolled.staff)
     waiting = nia_client.get("/guardian/").get_data(as_text=True)
     assert "You are waiting for approval" in waiting and enrolled.safety_code in waiting
     before = gen_concern(client, what_happened="Raised while Nia waits")["reference"]
     assert nia_client.get(f"/guardian/cases/{before}").status_code == 403
 
     # Once a guardian approves them with their safety code, the next concern reaches them; the earlier one not.
-    gita = _signed_in(app, guardian)
+    gita = signed_in(app, guardian)
     approved = post_form(gita, "/guardian/team", f"/guardian/team/{enrolled.staff.id}/approve",
                          safety_code=enrolled.safety_code)  # fmt: skip
     assert "Nia New is approved" in _landing(gita, approved, "/guardian/team").get_data(as_text=True)
@@ -217,7 +206,7 @@ def test_inviting_a_guardian_gives_a_one_time_link_and_never_a_secret(app, clien
 
 
 def test_inviting_an_administrator(app, client, auth):
-    auth.sign_in(_admin(app))
+    auth.sign_in(gen_admin(app))
     enrolled = enrol(app, _invited(client, name="Abe Admin", email="abe@example.org", role="admin"))
     assert enrolled.safety_code is None  # administrators are not approved: they never receive case keys
     response = AuthActions(app.test_client()).sign_in(enrolled.staff)
@@ -242,7 +231,7 @@ def test_inviting_an_administrator(app, client, auth):
 )
 def test_an_invalid_invite_is_refused_next_to_the_field_with_values_kept(app, client, auth, fields, field, message):
     gen_staff(app, email="taken@example.org", name="Tam Taken")
-    auth.sign_in(_admin(app))
+    auth.sign_in(gen_admin(app))
     values = {"name": "Nia New", "email": "nia@example.org", "role": "guardian", **fields}
     with app.app_context():
         users_before = db.session.scalar(select(func.count(User.id)))
@@ -269,7 +258,7 @@ def test_an_invalid_invite_is_refused_next_to_the_field_with_values_kept(app, cl
 
 
 def test_an_invite_with_an_overlong_name_is_refused_by_the_field(app, client, auth):
-    auth.sign_in(_admin(app))
+    auth.sign_in(gen_admin(app))
     response = post_form(client, "/admin/invite", name="N" * 201, email="nia@example.org", role="guardian")
     page = _landing(client, response, "/admin/invite").get_data(as_text=True)
     assert _field_error(page, "name", "Enter a name of 200 characters or fewer"), "the message is not by its field"
@@ -279,9 +268,9 @@ def test_an_invite_with_an_overlong_name_is_refused_by_the_field(app, client, au
 
 
 def test_disabling_ends_sessions_stops_sign_in_and_new_grants_and_enabling_restores(app, client, auth, guardian):
-    admin = _admin(app)
+    admin = gen_admin(app)
     first = gen_concern(client, what_happened="Before the account was disabled")["reference"]
-    guardian_client = _signed_in(app, guardian)
+    guardian_client = signed_in(app, guardian)
     assert guardian_client.get(f"/guardian/cases/{first}").status_code == 200
 
     auth.sign_in(admin)
@@ -308,7 +297,7 @@ def test_disabling_ends_sessions_stops_sign_in_and_new_grants_and_enabling_resto
         during_id = db.session.scalar(select(Case.id).where(Case.reference == during))
         assert not grants.holds_grant(during_id, guardian.id)
         assert grants.holds_grant(during_id, other.id)
-    other_client = _signed_in(app, other)
+    other_client = signed_in(app, other)
     assert "Gita Guardian" not in other_client.get(f"/guardian/cases/{during}").get_data(as_text=True)
     assert "Gita Guardian" not in other_client.get("/guardian/share").get_data(as_text=True)
 
@@ -331,7 +320,7 @@ def test_disabling_ends_sessions_stops_sign_in_and_new_grants_and_enabling_resto
 
 
 def test_an_administrator_cannot_disable_themselves(app, client, auth):
-    admin = _admin(app)
+    admin = gen_admin(app)
     auth.sign_in(admin)
     response = _admin_post(client, f"/admin/users/{admin.id}/disable")
     page = response.get_data(as_text=True)
@@ -351,7 +340,7 @@ def test_an_administrator_cannot_disable_themselves(app, client, auth):
     ],
 )
 def test_an_unknown_account_is_not_found(app, client, auth, user_id):
-    auth.sign_in(_admin(app))
+    auth.sign_in(gen_admin(app))
     assert post_form(client, "/admin/", f"/admin/users/{user_id}/disable").status_code == 404
     assert post_form(client, "/admin/", f"/admin/users/{user_id}/enable").status_code == 404
     assert client.get(f"/admin/users/{user_id}/reset-password").status_code == 404
@@ -449,7 +438,7 @@ def test_a_successful_password_change_does_not_send_the_passwords_back(app, clie
 
 
 def test_the_reset_page_explains_that_old_grants_are_gone(app, client, auth, guardian):
-    admin = _admin(app)
+    admin = gen_admin(app)
     colleague = gen_staff(app, email="colleague@example.org", name="Cal Colleague")
     ref = gen_concern(client, what_happened="Held before the reset")["reference"]
     auth.sign_in(admin)
@@ -476,11 +465,11 @@ def test_the_reset_page_explains_that_old_grants_are_gone(app, client, auth, gua
     # Through the link they choose new secrets and are pending again: the case stays closed to them.
     enrolled = enrol(app, page, password="a brand new passphrase")
     assert enrolled.staff.totp_secret != guardian.totp_secret
-    guardian_client = _signed_in(app, enrolled.staff)
+    guardian_client = signed_in(app, enrolled.staff)
     assert "You are waiting for approval" in guardian_client.get("/guardian/").get_data(as_text=True)
     assert guardian_client.get(f"/guardian/cases/{ref}").status_code == 403
     # Approved again by a colleague, they still open the old case only once it is shared again.
-    colleague_client = _signed_in(app, colleague)
+    colleague_client = signed_in(app, colleague)
     post_form(colleague_client, "/guardian/team", f"/guardian/team/{guardian.id}/approve",
               safety_code=enrolled.safety_code)  # fmt: skip
     assert guardian_client.get(f"/guardian/cases/{ref}").status_code == 403
@@ -490,7 +479,7 @@ def test_the_reset_page_explains_that_old_grants_are_gone(app, client, auth, gua
 
 
 def test_resetting_an_administrator_does_not_talk_about_cases(app, client, auth):
-    admin = _admin(app)
+    admin = gen_admin(app)
     other = gen_staff(app, email="second-admin@example.org", role="admin", name="Sol Admin")
     auth.sign_in(admin)
     page = client.get(f"/admin/users/{other.id}/reset-password").get_data(as_text=True)
@@ -507,7 +496,7 @@ def test_resetting_an_administrator_does_not_talk_about_cases(app, client, auth)
 
 
 def test_an_administrator_never_sees_concern_text(app, client, auth, guardian):
-    admin = _admin(app)
+    admin = gen_admin(app)
     marker = "MARKER-7f3a the theatre list was falsified"
     auth.sign_in(admin)
     raised = gen_concern(

@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from support.factories import PASSWORD, Staff, enrolment_code, enrolment_path, gen_staff
+from support.factories import PASSWORD, enrolment_code, enrolment_path, gen_staff, signed_in_admin
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, AuthActions
 from werkzeug.test import TestResponse
 
@@ -48,13 +48,6 @@ def _path(response: TestResponse) -> str:
 def _follow(client: FlaskClient, response: TestResponse) -> TestResponse:
     _path(response)
     return client.get(response.headers["Location"])
-
-
-def _admin(app: Flask) -> tuple[FlaskClient, Staff]:
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
-    client = app.test_client()
-    assert AuthActions(client).sign_in(admin).status_code == 303
-    return client, admin
 
 
 def _invite_data(client: FlaskClient) -> dict[str, str]:
@@ -115,7 +108,7 @@ def _nonce(token_field: str) -> str:
 
 
 def test_add_an_account_sent_again_makes_nothing_twice_and_no_answer_echoes_it(app):
-    admin_client, _admin_staff = _admin(app)
+    admin_client, _admin_staff = signed_in_admin(app)
     data = _invite_data(admin_client)
     first = admin_client.post("/admin/invite", data=data)
     assert _path(first) == LINK_PAGE
@@ -152,7 +145,7 @@ def test_add_an_account_sent_again_makes_nothing_twice_and_no_answer_echoes_it(a
 
 
 def test_a_reset_sent_again_makes_no_second_link(app):
-    admin_client, _admin_staff = _admin(app)
+    admin_client, _admin_staff = signed_in_admin(app)
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian", approved=False)
     action = f"/admin/users/{bea.id}/reset-password"
     page = admin_client.get(action).get_data(as_text=True)
@@ -168,7 +161,7 @@ def test_a_reset_sent_again_makes_no_second_link(app):
 
 
 def test_the_link_is_sealed_for_the_browser_never_in_its_cookie_or_in_the_clear(app):
-    admin_client, _admin_staff = _admin(app)
+    admin_client, _admin_staff = signed_in_admin(app)
     data = _invite_data(admin_client)
     first = admin_client.post("/admin/invite", data=data)
     # Before the page is shown: what the browser's cookie and the database hold meanwhile.
@@ -188,7 +181,7 @@ def test_the_link_is_sealed_for_the_browser_never_in_its_cookie_or_in_the_clear(
 
 
 def test_the_link_page_shows_it_once(app):
-    admin_client, _admin_staff = _admin(app)
+    admin_client, _admin_staff = signed_in_admin(app)
     first = admin_client.post("/admin/invite", data=_invite_data(admin_client))
     url = _link(_follow(admin_client, first).get_data(as_text=True))
     reloaded = admin_client.get(LINK_PAGE)
@@ -199,7 +192,7 @@ def test_the_link_page_shows_it_once(app):
 
 
 def test_the_link_page_is_gone_after_the_administrator_signs_out(app):
-    admin_client, admin = _admin(app)
+    admin_client, admin = signed_in_admin(app)
     # Signing out from another tab, opened before the account was added, before the link page was seen.
     sign_out_token = _form_token(admin_client.get("/admin/").get_data(as_text=True), "/guardian/sign-out")
     assert _path(admin_client.post("/admin/invite", data=_invite_data(admin_client))) == LINK_PAGE
@@ -217,7 +210,7 @@ def test_the_link_page_is_gone_after_the_administrator_signs_out(app):
 
 
 def test_the_link_page_shows_nothing_to_another_browser_after_leaving_it_or_after_a_while(app):
-    admin_client, _admin_staff = _admin(app)
+    admin_client, _admin_staff = signed_in_admin(app)
     other_admin = gen_staff(app, email="other-admin@example.org", role="admin", name="Oz Admin")
     other = app.test_client()
     assert AuthActions(other).sign_in(other_admin).status_code == 303
@@ -248,7 +241,7 @@ def test_the_link_page_shows_nothing_to_another_browser_after_leaving_it_or_afte
 
 def _enrolment_form(app: Flask) -> tuple[str, FlaskClient, dict[str, str]]:
     """A new guardian's link, opened in their own browser: its path, the browser, and the filled-in form."""
-    admin_client, _admin_staff = _admin(app)
+    admin_client, _admin_staff = signed_in_admin(app)
     first = admin_client.post("/admin/invite", data=_invite_data(admin_client))
     path = enrolment_path(_follow(admin_client, first).get_data(as_text=True))
     client = app.test_client()

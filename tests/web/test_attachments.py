@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select, update
-from support.factories import PHONE_MODEL, Staff, gen_staff, phone_photo, png_bomb
-from support.html import ACCESS_CODE_RE, REFERENCE_RE, AuthActions, case_address, csrf_token, post_form
+from support.factories import PHONE_MODEL, gen_staff, phone_photo, png_bomb
+from support.html import ACCESS_CODE_RE, REFERENCE_RE, case_address, csrf_token, post_form, signed_in
 
 from speakup.crypto import sealing
 from speakup.domain import files
@@ -133,12 +133,6 @@ def stored(app: Flask, reference: str) -> list[Attachment]:
         rows = files.list_attachments(case_id)
         db.session.expunge_all()
         return rows
-
-
-def signed_in(app: Flask, staff: Staff) -> FlaskClient:
-    browser = app.test_client()
-    assert AuthActions(browser).sign_in(staff).status_code == 303
-    return browser
 
 
 def download(browser: FlaskClient, reference: str, uid: str):

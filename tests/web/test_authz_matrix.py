@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support.factories import Staff, gen_concern, gen_staff
+from support.factories import Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions, csrf_token
 from werkzeug.test import TestResponse
 
@@ -223,7 +223,7 @@ class World:
 def seed(app: Flask) -> World:
     """A guardian and an administrator, the case (with a file), another case, then a guardian with no grant."""
     guardian = gen_staff(app)
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     pending = gen_staff(app, email="pending@example.org", name="Pat Pending", approved=False)
     raiser = app.test_client()
     case = gen_concern(raiser, what_happened=SECRET_WORDS)

@@ -7,17 +7,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from support.factories import case_row, gen_concern
 from support.html import VERSION_RE, case_action, case_address, post_form
 
 from speakup.domain import workflow
-
-
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
 
 
 def _page(client, reference: str) -> str:

@@ -19,12 +19,6 @@ KEPT = "Your answers are not stored with your concern"
 WORDS = "The handover sheet is being filled in before the checks are done."
 
 
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
-
-
 def _counts(app) -> dict[tuple[str, str, str], int]:
     with app.app_context():
         rows = db.session.scalars(select(CharacteristicCount)).all()

@@ -29,12 +29,6 @@ def app_overrides(request, monkeypatch):
     return {"SUBMIT_RATE_LIMIT": "1000 per minute"}
 
 
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
-
-
 def _this_quarter() -> quarters.Quarter:
     return quarters.quarter_of(clock.uk_today())
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 from support.factories import case_row, gen_concern
 from support.html import post_form, walk_to
@@ -18,12 +17,6 @@ from speakup.reporting.national_return import national_return, suppressed_return
 from speakup.reporting.suppression import DETRIMENT_AFTER_CLOSURE
 
 QUESTION = "Since your case was closed, have you suffered detriment for speaking up?"
-
-
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
 
 
 def _closed_days_ago(app, signed, days: int) -> dict:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from support.factories import PASSWORD, TOTP_SECRET_RE, enrol, enrolment_path, gen_concern, gen_staff
+from support.factories import PASSWORD, TOTP_SECRET_RE, enrol, enrolment_path, gen_concern, gen_staff, signed_in_admin
 from support.html import AuthActions, csrf_token, post_form
 
 from speakup.crypto import sealing, signing, totp
@@ -18,13 +18,6 @@ from speakup.domain import enrolment
 from speakup.ops import audit
 from speakup.platform import clock
 from speakup.platform.models import AuditEvent, CaseGrant, Enrolment, RosterEntry, StaffSession, User, db
-
-
-def _admin_client(app):
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
-    client = app.test_client()
-    assert AuthActions(client).sign_in(admin).status_code == 303
-    return client, admin
 
 
 def _landing(client, response, to: str):
@@ -68,7 +61,7 @@ def crypto_secret(text: str) -> bytes:
 
 
 def test_the_link_is_stored_only_as_a_keyed_hash_and_kept_out_of_paths(app):
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     path = enrolment_path(_invite(admin_client))
     assert path.startswith("/enrol?token=")  # in the query: gunicorn's access log records paths only
     token = _token(path)
@@ -82,7 +75,7 @@ def test_the_link_is_stored_only_as_a_keyed_hash_and_kept_out_of_paths(app):
 
 
 def test_the_enrolment_page_draws_its_qr_code_on_the_server_with_nothing_inline(app):
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     path = enrolment_path(_invite(admin_client))
     client, response = _open(app, path)
     page = response.get_data(as_text=True)
@@ -109,7 +102,7 @@ def test_the_enrolment_page_draws_its_qr_code_on_the_server_with_nothing_inline(
     ],
 )
 def test_a_mistake_comes_back_by_its_field_with_the_same_secret_and_no_password(app, fields, field, message):
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     path = enrolment_path(_invite(admin_client))
     client, first = _open(app, path)
     secret = TOTP_SECRET_RE.search(first.get_data(as_text=True)).group(1)
@@ -134,7 +127,7 @@ def test_a_mistake_comes_back_by_its_field_with_the_same_secret_and_no_password(
 
 
 def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     page = _invite(admin_client)
     enrolled = enrol(app, page)
     assert re.fullmatch(r"\d{5} \d{5} \d{5} \d{5}", enrolled.safety_code)
@@ -153,7 +146,7 @@ def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
 def test_enrolling_in_a_steps_last_seconds_sets_the_clock_on_rather_than_waiting(app, frozen_clock):
     """A code taken in a time step's last seconds could be two steps old by the time it is checked: the test's
     enrolment moves the service's clock to the next step instead of sleeping, and every code after it still works."""
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     page = _invite(admin_client)
     next_step = (int(clock.timestamp()) // totp.TOTP_STEP + 1) * totp.TOTP_STEP
     frozen_clock.freeze(datetime.fromtimestamp(next_step - 2, UTC))
@@ -165,7 +158,7 @@ def test_enrolling_in_a_steps_last_seconds_sets_the_clock_on_rather_than_waiting
 
 @pytest.mark.parametrize("problem", ["unknown", "expired", "disabled", "superseded"])
 def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     page = _invite(admin_client)
     path = enrolment_path(page)
     with app.app_context():
@@ -197,7 +190,7 @@ def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
 
 
 def test_a_changed_hidden_secret_starts_again_from_the_link(app):
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     path = enrolment_path(_invite(admin_client))
     client, first = _open(app, path)
     scanned = TOTP_SECRET_RE.search(first.get_data(as_text=True)).group(1)
@@ -228,7 +221,7 @@ def _approve(client, user_id: int, code: str):
 
 def test_the_team_page_lists_every_account_with_its_state(app):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     enrol(app, _invite(admin_client, "Nia New", "nia@example.org"))
     _invite(admin_client, "Olu Invited", "olu@example.org")
     gone = gen_staff(app, email="gone@example.org", name="Gus Gone")
@@ -246,7 +239,7 @@ def test_the_team_page_lists_every_account_with_its_state(app):
 
 def test_a_wrong_safety_code_approves_nothing_and_says_so(app, client):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     nia = enrol(app, _invite(admin_client))
     team = _team(app, gita)
     for wrong in ("", "12345 67890 12345 67890", nia.safety_code[:-1] + "0" if nia.safety_code[-1] != "0" else "1"):
@@ -266,7 +259,7 @@ def test_a_wrong_safety_code_approves_nothing_and_says_so(app, client):
 
 def test_approving_works_once_never_for_oneself_and_never_by_an_administrator_or_a_pending_guardian(app):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     nia = enrol(app, _invite(admin_client, "Nia New", "nia@example.org"))
     olu = enrol(app, _invite(admin_client, "Olu Other", "olu@example.org"))
     gita_team = _team(app, gita)
@@ -298,7 +291,7 @@ def test_approving_works_once_never_for_oneself_and_never_by_an_administrator_or
 def test_every_guardian_sees_the_changes_to_the_roster_on_the_queue(app):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     nia = enrol(app, _invite(admin_client))
     _approve(_team(app, gita), nia.staff.id, nia.safety_code)
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
@@ -323,7 +316,7 @@ def test_a_reset_ends_the_sessions_the_person_had_and_makes_them_pending(app, cl
     reference = gen_concern(client)["reference"]
     bea_elsewhere = _team(app, bea)
     assert bea_elsewhere.get(f"/guardian/cases/{reference}").status_code == 200
-    admin_client, _admin = _admin_client(app)
+    admin_client, _admin = signed_in_admin(app)
     reset = post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/reset-password")
     page = _landing(admin_client, reset, "/admin/enrolment-link").get_data(as_text=True)
     assert "New enrolment link for Bea Guardian" in page
@@ -354,7 +347,7 @@ def _ids_wrapped(app, reference: str) -> set[int]:
 
 
 def test_an_administrator_cannot_reset_their_own_account(app):
-    admin_client, admin = _admin_client(app)
+    admin_client, admin = signed_in_admin(app)
     response = post_form(admin_client, "/admin/", f"/admin/users/{admin.id}/reset-password")
     page = _landing(admin_client, response, "/admin/").get_data(as_text=True)
     assert "<title>Error: Staff accounts" in page and "You cannot reset your own account" in page

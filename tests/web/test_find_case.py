@@ -6,15 +6,9 @@ import re
 
 import pytest
 from support.factories import gen_concern, gen_staff
-from support.html import AuthActions, post_form
+from support.html import post_form, signed_in
 
 from speakup.domain import references
-
-
-def _signed_in(app, staff):
-    client = app.test_client()
-    assert AuthActions(client).sign_in(staff).status_code == 303
-    return client
 
 
 @pytest.mark.parametrize(
@@ -39,7 +33,7 @@ def test_a_typed_reference_is_read_forgivingly(typed, expected):
 
 def test_the_queue_finds_a_case_by_a_loosely_typed_reference(app, client, guardian):
     reference = gen_concern(client)["reference"]
-    gita = _signed_in(app, guardian)
+    gita = signed_in(app, guardian)
     queue = gita.get("/guardian/").get_data(as_text=True)
     assert '<label class="nhsuk-label" for="reference">Case reference</label>' in queue and ">Find</button>" in queue
     with app.app_context():
@@ -60,7 +54,7 @@ def _comparable(page: str) -> str:
 def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, client, guardian):
     reference = gen_concern(client)["reference"]
     late = gen_staff(app, email="late@example.org", name="Lee Late")  # approved after the concern: no key
-    browser = _signed_in(app, late)
+    browser = signed_in(app, late)
     pages = []
     for typed in (reference, "SU-ZZZZZZZZ"):
         answer = post_form(browser, "/guardian/", "/guardian/find", reference=typed)
@@ -76,6 +70,6 @@ def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, clien
 
 
 def test_an_empty_reference_asks_for_one(app, guardian):
-    browser = _signed_in(app, guardian)
+    browser = signed_in(app, guardian)
     assert post_form(browser, "/guardian/", "/guardian/find", reference="  ").status_code == 303
     assert "Enter a case reference" in browser.get("/guardian/").get_data(as_text=True)

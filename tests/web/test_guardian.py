@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from support.factories import Staff, gen_concern, gen_staff
+from support.factories import Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions, case_address, post_form
 
 from speakup.crypto import kem, password_keys, sealing
@@ -175,7 +175,7 @@ def test_guardian_without_a_grant_cannot_read(app, client, guardian):
 
 
 def test_administrator_cannot_read_a_concern(app, client):
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     raised = gen_concern(client, what_happened="Not for administrators")
     auth = AuthActions(client)
     assert auth.sign_in(admin).status_code == 303

@@ -32,12 +32,6 @@ NAME = "Jane Doe-Whistleblower"
 MESSAGE = "Thank you: could you tell me which shift it was? Ring me on the ward."
 
 
-@pytest.fixture
-def signed(client: FlaskClient, auth: AuthActions, guardian: Staff) -> FlaskClient:
-    assert auth.sign_in(guardian).status_code == 303
-    return client
-
-
 def _token(client: FlaskClient, url: str) -> str:
     match = CSRF_RE.search(client.get(url).get_data(as_text=True))
     assert match, f"no form token on {url}"

@@ -36,6 +36,8 @@ from speakup.platform import logs
 
 CLIENT_ADDRESS = "203.0.113.77"
 
+pytestmark = pytest.mark.fresh_app  # some tests add a route of their own to the app
+
 
 @pytest.fixture
 def app_overrides() -> dict[str, object]:

@@ -40,12 +40,6 @@ def _landing(client, response) -> str:
     return client.get(response.location).get_data(as_text=True)
 
 
-@pytest.fixture
-def signed(app, client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
-
-
 def test_the_queue_links_to_the_form_which_has_the_contract_fields(signed):
     queue = signed.get("/guardian/").get_data(as_text=True)
     assert '<a href="/guardian/record">Record a concern</a>' in queue

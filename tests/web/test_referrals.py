@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from markupsafe import escape
 from sqlalchemy import select
 from support.factories import case_row, gen_concern
@@ -17,12 +16,6 @@ from speakup.platform import clock
 from speakup.platform.models import AuditEvent, Case, db
 
 NOTE = "Passed to the ward's HR business partner, who will meet the manager on Friday."
-
-
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
 
 
 def _refer(client, reference: str, **fields: str) -> str:

@@ -13,12 +13,6 @@ from support.html import post_form, reporter_case_page, send_raise_form, walk_to
 CLOSING = "We have added a second nurse to every night shift on ward 7."
 
 
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
-
-
 def test_the_confirmation_explains_the_reference_and_keeps_the_code_as_the_thing_to_save(app, client):
     page = send_raise_form(client, what_happened="The night shift was unsafe.", anonymity="anonymous")
     text = page.get_data(as_text=True)

@@ -11,10 +11,9 @@ import urllib.parse
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from support.factories import Staff, enrolment_path, gen_concern, gen_staff
-from support.html import TOTP_SECRET_RE, AuthActions, post_form
+from support.factories import enrolment_path, gen_admin, gen_concern
+from support.html import TOTP_SECRET_RE, post_form, signed_in
 
 TITLE_RE = re.compile(r"<title>(.*?)</title>", re.S)
 
@@ -37,13 +36,6 @@ def _summary_comes_first(page: str) -> bool:
     return 0 <= summary < min(firsts)
 
 
-def _signed_in(app: Flask, staff: Staff) -> FlaskClient:
-    client = app.test_client()
-    response = AuthActions(client).sign_in(staff)
-    assert response.status_code == 303 and response.location != "/guardian/sign-in"
-    return client
-
-
 def _after(client: FlaskClient, response) -> str:
     """The page a form's redirect leads to: every form is answered with a 303, a failed one too (for the shared
     computer)."""
@@ -53,16 +45,6 @@ def _after(client: FlaskClient, response) -> str:
 
 def _token(enrolment_path: str) -> str:
     return urllib.parse.parse_qs(urllib.parse.urlsplit(enrolment_path).query)["token"][0]
-
-
-def _admin(app: Flask) -> Staff:
-    return gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
-
-
-@pytest.fixture
-def signed(client: FlaskClient, auth, guardian: Staff) -> FlaskClient:
-    assert auth.sign_in(guardian).status_code == 303
-    return client
 
 
 # --- 1 and 2. "Error: " in the title, and the error summary first ----------------------------------------------
@@ -75,8 +57,8 @@ def test_share_all_with_no_guardian_chosen_says_error_first(signed):
 
 
 def test_the_accounts_page_with_a_refusal_says_error_first(app):
-    admin = _admin(app)
-    client = _signed_in(app, admin)
+    admin = gen_admin(app)
+    client = signed_in(app, admin)
     page = _after(client, post_form(client, "/admin/", f"/admin/users/{admin.id}/reset-password"))
     assert "You cannot reset your own account" in page
     assert _title(page).startswith("Error: Staff accounts")
@@ -122,7 +104,7 @@ def test_the_other_staff_forms_say_error_first(signed, form_url, fields):
 
 
 def test_a_failed_invitation_says_error_first(app):
-    client = _signed_in(app, _admin(app))
+    client = signed_in(app, gen_admin(app))
     page = _after(client, post_form(client, "/admin/invite", name="", email="not an address", role=""))
     assert _title(page).startswith("Error: Add an account")
     assert _summary_comes_first(page)
@@ -133,7 +115,7 @@ def test_sign_in_and_enrolment_failures_say_error_first(app, client):
     page = _after(client, response)
     assert _title(page).startswith("Error: Sign in") and _summary_comes_first(page)
 
-    admin_client = _signed_in(app, _admin(app))
+    admin_client = signed_in(app, gen_admin(app))
     created = post_form(admin_client, "/admin/invite", name="Nia New", email="nia@example.org", role="guardian")
     path = enrolment_path(_after(admin_client, created))
     enrolling = app.test_client()
@@ -189,7 +171,7 @@ def test_a_one_question_page_can_make_the_label_its_h1(app):
 
 
 def test_every_accounts_table_cell_carries_its_column_heading(app, guardian):
-    client = _signed_in(app, _admin(app))
+    client = signed_in(app, gen_admin(app))
     page = client.get("/admin/").get_data(as_text=True)
     table = page.split('<table class="nhsuk-table-responsive" role="table">', 1)[1].split("</table>", 1)[0]
     columns = [html.unescape(name) for name in re.findall(r"<th [^>]*>([^<]+)</th>", table)]
@@ -210,7 +192,7 @@ def test_every_accounts_table_cell_carries_its_column_heading(app, guardian):
 
 
 def test_an_administrator_refused_the_board_keeps_the_staff_header(app):
-    client = _signed_in(app, _admin(app))
+    client = signed_in(app, gen_admin(app))
     response = client.get("/guardian/board")
     page = response.get_data(as_text=True)
     assert response.status_code == 403
@@ -260,7 +242,7 @@ def test_without_mfa_the_sign_in_page_never_mentions_a_security_code(app, client
 
 @pytest.mark.parametrize("app_overrides", [{"REQUIRE_MFA": False}], indirect=True)
 def test_without_mfa_enrolment_ends_without_a_security_code(app):
-    admin_client = _signed_in(app, _admin(app))
+    admin_client = signed_in(app, gen_admin(app))
     created = post_form(admin_client, "/admin/invite", name="Al Admin", email="al@example.org", role="admin")
     path = enrolment_path(_after(admin_client, created))
     password = "a long enough password here"

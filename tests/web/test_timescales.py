@@ -20,12 +20,6 @@ from speakup.platform.models import AuditEvent, Case, DeadlineExtension, db
 REASON = "The ward manager is on leave until the 14th and we need to hear from them before we can answer."
 
 
-@pytest.fixture
-def signed(client, auth, guardian):
-    assert auth.sign_in(guardian).status_code == 303
-    return client
-
-
 def _today() -> date:
     return clock.uk_today()
 

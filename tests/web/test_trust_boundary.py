@@ -1,7 +1,7 @@
 """Issue 23's findings, each replayed as an outside reviewer reproduced it on a production-mode instance: ways an
 administrator or a database writer still got a case key, or learned who said what. Each test uses only what the
 attacker had (the pages, the command line, SQL on the database), so it ran, and failed, against the code before the
-fix; it passes now. The mutation harness (tests/domain/test_roster_mutations.py) covers the same ground by
+fix; it passes now. The mutation harness (tests/database/test_roster_mutations.py) covers the same ground by
 enumeration."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from support.factories import (
     PASSWORD,
     enrol,
     enrolment_path,
+    gen_admin,
     gen_concern,
     gen_staff,
     grant_opens_with,
     guardians_wrapped_for,
 )
-from support.html import AuthActions, post_form
+from support.html import AuthActions, post_form, signed_in
 
 from speakup.crypto import kem, signing
 from speakup.domain import enrolment
@@ -29,17 +30,6 @@ from speakup.keys import account_keys
 from speakup.ops import audit
 from speakup.platform import transactions
 from speakup.platform.models import AuditEvent, Case, OrganisationKey, User, db
-
-
-def _signed_in(app, staff):
-    client = app.test_client()
-    assert AuthActions(client).sign_in(staff).status_code == 303
-    return client
-
-
-def _admin_client(app):
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
-    return _signed_in(app, admin)
 
 
 def _invite(admin_client, name="Nia New", email="nia@example.org", role="guardian") -> str:
@@ -74,7 +64,7 @@ def test_a_recovery_key_replaced_in_the_database_opens_no_new_concern(app, clien
 
 def test_keys_swapped_before_approval_never_reach_the_roster(app, client):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    nia = enrol(app, _invite(_admin_client(app)))
+    nia = enrol(app, _invite(signed_in(app, gen_admin(app))))
     hpke, signer = kem.generate_keypair(), signing.generate_signing_keypair()
     with app.app_context():
         user = db.session.get(User, nia.staff.id)
@@ -83,17 +73,17 @@ def test_keys_swapped_before_approval_never_reach_the_roster(app, client):
     swapped_code = signing.safety_code(hpke.public_bytes, signer.public_bytes)
     # Nia signs in and reads out what her screen shows: never the swapped keys' code.
     nia_client = app.test_client()
-    signed_in = AuthActions(nia_client).sign_in(nia.staff)
+    nia_signs_in = AuthActions(nia_client).sign_in(nia.staff)
     shown = None
-    assert signed_in.status_code == 303
-    if signed_in.location == "/guardian/":
+    assert nia_signs_in.status_code == 303
+    if nia_signs_in.location == "/guardian/":
         match = re.search(r'id="safety-code">([0-9 ]+)<', nia_client.get("/guardian/").get_data(as_text=True))
         shown = match.group(1) if match else None
     else:
-        assert "Contact your Freedom to Speak Up lead" in nia_client.get(signed_in.location).get_data(as_text=True)
+        assert "Contact your Freedom to Speak Up lead" in nia_client.get(nia_signs_in.location).get_data(as_text=True)
     assert shown in (None, nia.safety_code)
     # Someone passing the swapped code off as Nia's gets nothing approved that reads.
-    _approve(_signed_in(app, gita), nia.staff.id, swapped_code)
+    _approve(signed_in(app, gita), nia.staff.id, swapped_code)
     reference = gen_concern(client)["reference"]
     assert nia.staff.id not in guardians_wrapped_for(app, reference)
     assert not grant_opens_with(app, reference, hpke.private_bytes)
@@ -105,7 +95,7 @@ def test_keys_swapped_before_approval_never_reach_the_roster(app, client):
 def test_a_disabled_guardian_made_active_again_in_the_database_receives_nothing(app, client):
     gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    post_form(_admin_client(app), "/admin/", f"/admin/users/{bea.id}/disable")
+    post_form(signed_in(app, gen_admin(app)), "/admin/", f"/admin/users/{bea.id}/disable")
     with app.app_context():
         db.session.execute(update(User).where(User.id == bea.id).values(is_active=True))
         db.session.commit()
@@ -117,7 +107,7 @@ def test_key_columns_put_back_from_before_a_reset_receive_nothing(app, client):
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     with app.app_context():
         before = dict(db.session.execute(select(User.__table__).where(User.id == bea.id)).mappings().one())
-    post_form(_admin_client(app), "/admin/", f"/admin/users/{bea.id}/reset-password")
+    post_form(signed_in(app, gen_admin(app)), "/admin/", f"/admin/users/{bea.id}/reset-password")
     with app.app_context():
         db.session.execute(update(User.__table__).where(User.id == bea.id).values(**before))
         db.session.commit()
@@ -128,7 +118,7 @@ def test_key_columns_put_back_from_before_a_reset_receive_nothing(app, client):
 def test_an_administrators_disable_then_enable_does_not_make_a_reader(app, client):
     gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    admin_client = _admin_client(app)
+    admin_client = signed_in(app, gen_admin(app))
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/enable")
     assert bea.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
@@ -139,7 +129,8 @@ def test_an_administrators_disable_then_enable_does_not_make_a_reader(app, clien
 
 @pytest.mark.parametrize("app_overrides", [{"REQUIRE_MFA": False}], indirect=True)
 def test_an_enrolment_link_sent_twice_at_once_finishes_one_enrolment(app, monkeypatch):
-    token = urllib.parse.parse_qs(urllib.parse.urlsplit(enrolment_path(_invite(_admin_client(app)))).query)["token"][0]
+    invited = _invite(signed_in(app, gen_admin(app)))
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(enrolment_path(invited)).query)["token"][0]
     both_unlocked = threading.Barrier(2, timeout=10)
     derive = account_keys.derive_password_key
 
@@ -180,7 +171,7 @@ def test_a_case_whose_sealed_exclusions_were_deleted_is_shared_with_nobody(app, 
     with app.app_context():
         db.session.execute(update(Case).where(Case.reference == reference).values(exclusions_ct=None))
         db.session.commit()
-    gita_client = _signed_in(app, gita)
+    gita_client = signed_in(app, gita)
     shared = post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share",
                        share_with=str(bea.id))  # fmt: skip
     assert shared.status_code == 303  # refused: back to the case page, which says why
@@ -191,11 +182,11 @@ def test_a_case_whose_sealed_exclusions_were_deleted_is_shared_with_nobody(app, 
 
 def test_administrators_own_accounts_cannot_push_a_guardian_change_off_the_notice(app):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    admin_client = _admin_client(app)
+    admin_client = signed_in(app, gen_admin(app))
     _invite(admin_client, "Mallory Plant", "mallory@example.org")
     for number in range(40):
         _invite(admin_client, f"Admin {number}", f"admin{number}@example.org", role="admin")
-    notice = _signed_in(app, gita).get("/guardian/").get_data(as_text=True)
+    notice = signed_in(app, gita).get("/guardian/").get_data(as_text=True)
     assert "Mallory Plant was added" in notice
 
 
@@ -214,11 +205,11 @@ def test_the_command_line_approves_nobody_without_the_safety_code(app, runner, t
 def test_one_guardian_and_one_administrator_together_cannot_add_a_reader(app, client):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    nia = enrol(app, _invite(_admin_client(app)))
-    _approve(_signed_in(app, gita), nia.staff.id, nia.safety_code)
+    nia = enrol(app, _invite(signed_in(app, gen_admin(app))))
+    _approve(signed_in(app, gita), nia.staff.id, nia.safety_code)
     assert nia.staff.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
     # A second guardian's approval, after checking the same code, makes her a reader.
-    _approve(_signed_in(app, bea), nia.staff.id, nia.safety_code)
+    _approve(signed_in(app, bea), nia.staff.id, nia.safety_code)
     assert nia.staff.id in guardians_wrapped_for(app, gen_concern(client)["reference"])
 
 
@@ -226,7 +217,7 @@ def test_the_guardians_a_reporter_may_keep_out_are_the_roster_only(app, client):
     gen_staff(app, email="gita@example.org", name="Gita Guardian")
     gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
     gus = gen_staff(app, email="gus@example.org", name="Gus Gone")
-    post_form(_admin_client(app), "/admin/", f"/admin/users/{gus.id}/disable")
+    post_form(signed_in(app, gen_admin(app)), "/admin/", f"/admin/users/{gus.id}/disable")
     names = [guardian["name"] for guardian in client.get("/api/v1/options").get_json()["guardians"]]
     assert names == ["Gita Guardian"]
     form = client.get("/raise").get_data(as_text=True)
@@ -257,11 +248,11 @@ def test_an_administrator_who_disables_the_other_guardians_first_still_needs_two
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     cal = gen_staff(app, email="cal@example.org", name="Cal Guardian")
-    admin_client = _admin_client(app)
+    admin_client = signed_in(app, gen_admin(app))
     for other in (bea, cal):
         post_form(admin_client, "/admin/", f"/admin/users/{other.id}/disable")
     puppet = enrol(app, _invite(admin_client, "Pat Puppet", "pat@example.org"))
-    _approve(_signed_in(app, gita), puppet.staff.id, puppet.safety_code)
+    _approve(signed_in(app, gita), puppet.staff.id, puppet.safety_code)
     reference = gen_concern(client)["reference"]
     assert puppet.staff.id not in guardians_wrapped_for(app, reference)
     # Bea and Cal enabled again cannot be brought back by Gita and the puppet either.
@@ -274,7 +265,7 @@ def test_a_share_request_whose_requester_was_blanked_in_the_database_needs_a_sec
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     reference = gen_concern(client, exclude_guardian=str(bea.id))["reference"]
-    gita_client = _signed_in(app, gita)
+    gita_client = signed_in(app, gita)
     post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share",
               share_with=str(bea.id), override_exclusion="yes")  # fmt: skip
     from speakup.platform.models import ShareRequest
@@ -314,7 +305,7 @@ def test_an_entry_edited_behind_an_unchanged_head_is_seen_within_a_minute(app, c
 
 def test_an_address_with_a_trailing_dot_cannot_pass_for_a_guardians(app):
     gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    admin_client = _admin_client(app)
+    admin_client = signed_in(app, gen_admin(app))
     response = post_form(admin_client, "/admin/invite", name="Gita Guardian", email="gita@example.org.",
                          role="guardian")  # fmt: skip
     assert response.status_code == 303
@@ -324,12 +315,12 @@ def test_an_address_with_a_trailing_dot_cannot_pass_for_a_guardians(app):
 def test_the_notice_says_approved_only_when_the_approvals_are_complete(app):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    nia = enrol(app, _invite(_admin_client(app)))
-    _approve(_signed_in(app, gita), nia.staff.id, nia.safety_code)
-    notice = _signed_in(app, bea).get("/guardian/").get_data(as_text=True)
+    nia = enrol(app, _invite(signed_in(app, gen_admin(app))))
+    _approve(signed_in(app, gita), nia.staff.id, nia.safety_code)
+    notice = signed_in(app, bea).get("/guardian/").get_data(as_text=True)
     assert "Nia New received an approval" in notice and "Nia New was approved" not in notice
-    _approve(_signed_in(app, bea), nia.staff.id, nia.safety_code)
-    notice = _signed_in(app, gita).get("/guardian/").get_data(as_text=True)
+    _approve(signed_in(app, bea), nia.staff.id, nia.safety_code)
+    notice = signed_in(app, gita).get("/guardian/").get_data(as_text=True)
     assert "Nia New was approved" in notice
 
 
@@ -397,7 +388,7 @@ def test_odd_bytes_in_the_log_are_an_alarm_never_an_error_page(app, client):
     with app.app_context():  # a correctly chained entry dated with a time zone: the notice must still show
         roster_log.append("added", gita.id, {"at": "2030-01-01T00:00:00.000000+00:00"})
         db.session.commit()
-    assert _signed_in(app, gita).get("/guardian/").status_code == 200
+    assert signed_in(app, gita).get("/guardian/").status_code == 200
     with app.app_context():  # a statement nested beyond the JSON parser's depth
         last = roster_log.head()
         statement = {"protocol": "speakup-v1", "context": "roster-log", "seq": last.seq + 1,
@@ -415,7 +406,7 @@ def test_odd_bytes_in_the_log_are_an_alarm_never_an_error_page(app, client):
 def test_disabling_writes_its_entry_even_when_the_column_was_flipped_first(app, client):
     gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    admin_client = _admin_client(app)
+    admin_client = signed_in(app, gen_admin(app))
     with app.app_context():
         db.session.execute(update(User).where(User.id == bea.id).values(is_active=False))
         db.session.commit()

@@ -10,8 +10,8 @@ import html
 
 import pytest
 from sqlalchemy import delete, func, select
-from support.factories import Enrolled, Staff, enrol, gen_concern, gen_staff, organisation_secrets
-from support.html import REFERENCE_RE, AuthActions, case_address, post_form, send_raise_form
+from support.factories import Enrolled, Staff, enrol, gen_admin, gen_concern, gen_staff, organisation_secrets
+from support.html import REFERENCE_RE, AuthActions, case_address, post_form, send_raise_form, signed_in
 
 from speakup.crypto import kem, sealing
 from speakup.keys import account_keys, exclusions, grants, recovery
@@ -75,13 +75,6 @@ def _trail(app, reference: str) -> list[tuple[str, dict]]:
         return [(event.action, audit.detail_of(event)) for event in audit.case_trail(case_id)]
 
 
-def _signed_in(app, staff: Staff):
-    client = app.test_client()
-    response = AuthActions(client).sign_in(staff)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return client
-
-
 def _followed(client, response, to: str | None = None) -> str:
     """The page a form's 303 leads to, as the browser that sent it sees it (the redirect is checked to be one)."""
     assert response.status_code == 303, response.status_code
@@ -114,13 +107,13 @@ def test_sharing_one_case_lets_a_later_guardian_read_it(app, client):
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")  # joined after the concern
     other = gen_concern(client, what_happened="A second concern, held by both")
 
-    bea_client = _signed_in(app, bea)
+    bea_client = signed_in(app, bea)
     before = bea_client.get(_case_url(ref))
     assert before.status_code == 403
     assert "Staffing on ward 9" not in before.get_data(as_text=True)
     assert ref not in bea_client.get("/guardian/").get_data(as_text=True)
 
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
     page = amir_client.get(_case_url(ref)).get_data(as_text=True)
     assert f'<option value="{bea.id}">Bea Guardian (bea@example.org)</option>' in page  # offered as a choice
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
@@ -158,10 +151,10 @@ def test_sharing_needs_an_active_guardian_and_a_grant_of_ones_own(app, client):
     amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
     raised = gen_concern(client, what_happened="Held by Amir alone")
     ref = raised["reference"]
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     cal = gen_staff(app, email="cal@example.org", name="Cal Guardian")
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
 
     for target in ("", "not-a-number", "999999", str(admin.id)):
         response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=target)
@@ -171,7 +164,7 @@ def test_sharing_needs_an_active_guardian_and_a_grant_of_ones_own(app, client):
     assert "Ada Admin" not in amir_client.get(_case_url(ref)).get_data(as_text=True)
 
     # A guardian who cannot open the case cannot hand it on either.
-    bea_client = _signed_in(app, bea)
+    bea_client = signed_in(app, bea)
     response = post_form(bea_client, "/guardian/", f"{_case_url(ref)}/share", share_with=str(cal.id))
     assert response.status_code == 403
     assert _case(app, ref)[1] == 1
@@ -184,7 +177,7 @@ def test_sharing_needs_an_active_guardian_and_a_grant_of_ones_own(app, client):
 def test_sharing_with_a_malformed_guardian_id_is_a_form_error(app, client, target):
     amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
     ref = gen_concern(client)["reference"]
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=target)
     assert "Choose a guardian to share this case with" in _followed(
         amir_client, response, f"{case_address(app, ref)}#sharing"
@@ -195,7 +188,7 @@ def test_sharing_with_someone_who_already_holds_the_case_records_no_share(app, c
     amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     ref = gen_concern(client, what_happened="Both guardians hold this")["reference"]
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
     response = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
     # A stale form: the select no longer offers Bea.
     assert "Bea Guardian can already open this case" in _followed(amir_client, response)
@@ -213,11 +206,11 @@ def test_share_all_gives_a_new_guardian_every_case_the_sharer_holds(app, client)
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     held_by_both = gen_concern(client, what_happened="Fourth: raised after Bea joined")["reference"]
 
-    bea_client = _signed_in(app, bea)
+    bea_client = signed_in(app, bea)
     for ref in refs:
         assert bea_client.get(_case_url(ref)).status_code == 403
 
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
     form = amir_client.get("/guardian/share").get_data(as_text=True)
     assert f'<option value="{bea.id}">Bea Guardian (bea@example.org)</option>' in form
     assert f'<option value="{amir.id}">' not in form  # not with oneself
@@ -248,8 +241,8 @@ def test_share_all_gives_a_new_guardian_every_case_the_sharer_holds(app, client)
 def test_share_all_refuses_an_unknown_or_inactive_guardian(app, client):
     amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
     gen_concern(client)
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
-    amir_client = _signed_in(app, amir)
+    admin = gen_admin(app)
+    amir_client = signed_in(app, amir)
     for target in ("", "999999", str(admin.id), str(amir.id)):
         response = post_form(amir_client, "/guardian/share", share_with=target)
         assert response.status_code == 303, target
@@ -306,7 +299,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
         amir_key = grants.guardian_case_key(case, amir.id, amir_private)
         assert exclusions.excluded_ids(case, amir_key) == {bea.id}
 
-    bea_client = _signed_in(app, bea)
+    bea_client = signed_in(app, bea)
     response = bea_client.get(_case_url(ref))
     assert response.status_code == 403
     assert marker not in response.get_data(as_text=True)
@@ -314,7 +307,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     assert ref not in queue and normal in queue
 
     # Share-all from Amir skips it, and counts it as excluded.
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
     page = _followed(amir_client, post_form(amir_client, "/guardian/share", share_with=str(bea.id)))
     assert "Bea Guardian can now open 0 more cases." in page
     assert "They already held 1." in page
@@ -376,7 +369,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
     # without naming Bea.
     cal = gen_staff(app, email="cal@example.org", name="Cal Guardian")
     post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(cal.id))
-    cal_client = _signed_in(app, cal)
+    cal_client = signed_in(app, cal)
     assert "Confirm sharing" in cal_client.get(_case_url(ref)).get_data(as_text=True)
     assert post_form(cal_client, _case_url(ref), confirm).status_code == 303
     assert _holds(app, ref, bea)
@@ -412,7 +405,7 @@ def test_an_excluded_guardian_never_receives_the_concern(app, client, runner, tm
 )
 def test_an_unknown_guardian_to_exclude_is_refused(app, client, value):
     amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     choice = str(admin.id) if value == "admin" else value
     message = "Choose a guardian from the list, or leave it empty"
 
@@ -458,16 +451,16 @@ def _reset_on_admin_page(app, admin_client, staff: Staff, password: str) -> Enro
 def test_recovery_after_every_guardian_lost_their_password(app, client, runner, tmp_path):
     amir = gen_staff(app, email="amir@example.org", name="Amir Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     texts = [f"Concern number {n}: something unsafe on ward {n}" for n in range(1, 5)]
     refs = [gen_concern(client, what_happened=text)["reference"] for text in texts]
     assert _guardian_grant_count(app) == 8
 
-    old_amir_client = _signed_in(app, amir)
+    old_amir_client = signed_in(app, amir)
     assert old_amir_client.get(_case_url(refs[0])).status_code == 200
 
     # Both forget their passwords: each gets a new enrolment link and makes new keys and secrets.
-    admin_client = _signed_in(app, admin)
+    admin_client = signed_in(app, admin)
     amir_enrolled = _reset_on_admin_page(app, admin_client, amir, "a fresh passphrase for amir")
     bea_enrolled = _reset_on_admin_page(app, admin_client, bea, "a fresh passphrase for bea")
     new_amir, new_bea = amir_enrolled.staff, bea_enrolled.staff
@@ -482,8 +475,8 @@ def test_recovery_after_every_guardian_lost_their_password(app, client, runner, 
     )
     assert old_password.get("/guardian/").status_code == 302
 
-    amir_client = _signed_in(app, new_amir)
-    bea_client = _signed_in(app, new_bea)
+    amir_client = signed_in(app, new_amir)
+    bea_client = signed_in(app, new_bea)
     for ref, text in zip(refs, texts, strict=True):
         for guardian_client in (amir_client, bea_client):
             response = guardian_client.get(_case_url(ref))
@@ -619,7 +612,7 @@ def test_a_recovery_key_file_that_does_not_exist_is_refused(app, runner, tmp_pat
 def test_recovery_only_goes_to_an_active_guardian(app, client, runner, tmp_path, who):
     gen_staff(app, email="amir@example.org", name="Amir Guardian")
     gen_concern(client)
-    gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    gen_admin(app)
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     if who == "disabled":
         with app.app_context():
@@ -645,7 +638,7 @@ def test_exclusions_stored_as_plain_rows_are_honoured_and_sealed_with_the_recove
         db.session.execute(delete(CaseGrant).where(CaseGrant.case_id == case_id, CaseGrant.user_id == bea.id))
         db.session.add(CaseExclusion(case_id=case_id, user_id=bea.id))
         db.session.commit()
-    amir_client = _signed_in(app, amir)
+    amir_client = signed_in(app, amir)
     refused = post_form(amir_client, _case_url(ref), f"{_case_url(ref)}/share", share_with=str(bea.id))
     assert "asked for Bea Guardian not to see it" in _followed(
         amir_client, refused, f"{case_address(app, ref)}#sharing"

@@ -50,6 +50,7 @@ def test_an_action_that_refuses_keeps_nothing_the_request_began(app: Flask) -> N
     assert _count(app) == before
 
 
+@pytest.mark.fresh_app  # adds a route
 @pytest.mark.parametrize(
     ("answer", "kept"),
     [(200, 1), (303, 1), (404, 1), (500, 0), (503, 0)],
@@ -70,6 +71,7 @@ def test_a_request_commits_once_at_its_end_and_an_error_page_keeps_nothing(app: 
     assert told == (["after the commit"] if kept else [])
 
 
+@pytest.mark.fresh_app  # adds a route
 def test_a_view_that_fails_keeps_nothing(app: Flask) -> None:
     def view() -> str:
         _write()

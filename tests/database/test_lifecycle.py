@@ -1,6 +1,6 @@
 """Every move the status form may be asked for, tried on the domain: each refused one changes nothing.
 
-The pages try one refused move (tests/web/test_casework.py); here every pair, straight through
+The pages try one refused move (tests/web/casework/test_case_status.py); here every pair, straight through
 ``handling.change_status``, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

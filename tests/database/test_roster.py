@@ -10,8 +10,15 @@ import json
 
 import pytest
 from sqlalchemy import delete, select
-from support.factories import gen_concern, gen_staff, grant_opens_with, guardians_wrapped_for, organisation_secrets
-from support.html import AuthActions, post_form
+from support.factories import (
+    gen_admin,
+    gen_concern,
+    gen_staff,
+    grant_opens_with,
+    guardians_wrapped_for,
+    organisation_secrets,
+)
+from support.html import post_form, signed_in
 
 from speakup.crypto import kem, sealing, signing
 from speakup.keys import account_keys, recovery, roster, roster_log
@@ -30,12 +37,6 @@ def _verify(runner):
     return runner.invoke(args=["speakup", "roster", "verify"])
 
 
-def _signed_in(app, staff):
-    client = app.test_client()
-    assert AuthActions(client).sign_in(staff).status_code == 303
-    return client
-
-
 def _approve(client, user_id: int, safety_code: str) -> str:
     """Approves on the Team page; the page its redirect leads to, which says what the approval did."""
     response = post_form(client, "/guardian/team", f"/guardian/team/{user_id}/approve", safety_code=safety_code)
@@ -51,7 +52,7 @@ def _approve(client, user_id: int, safety_code: str) -> str:
 def test_new_concerns_are_wrapped_for_approved_guardians_only(app, client, runner):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     pat = gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == {gita.id}
     assert pat.id not in guardians_wrapped_for(app, reference) and admin.id not in guardians_wrapped_for(app, reference)
@@ -69,11 +70,11 @@ def test_guardians_approved_by_guardians_are_signed_into_the_log(app, client, ru
         bea_code = roster.safety_code_of(db.session.get(User, bea.id))
         cal_code = roster.safety_code_of(db.session.get(User, cal.id))
     # Gita (approved by the organisation) approves Bea alone: with one other guardian, one approval is enough.
-    assert "Bea Guardian is approved." in _approve(_signed_in(app, gita), bea.id, bea_code)
+    assert "Bea Guardian is approved." in _approve(signed_in(app, gita), bea.id, bea_code)
     # With two approved guardians, Cal needs both: Bea's approval alone leaves Cal waiting.
-    assert "1 of 2 approvals" in _approve(_signed_in(app, bea), cal.id, cal_code.replace(" ", "-"))
+    assert "1 of 2 approvals" in _approve(signed_in(app, bea), cal.id, cal_code.replace(" ", "-"))
     assert cal.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
-    assert "Cal Guardian is approved." in _approve(_signed_in(app, gita), cal.id, cal_code)
+    assert "Cal Guardian is approved." in _approve(signed_in(app, gita), cal.id, cal_code)
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == {gita.id, bea.id, cal.id}
     with app.app_context():
@@ -190,14 +191,14 @@ def test_a_forged_log_entry_is_a_roster_alarm_and_only_the_recovery_key_opens(ap
     result = _verify(runner)
     assert result.exit_code == 1 and "FAILED  roster log:" in result.output
     # The puppet signs in and opens nothing: not the case, and no queue of cases.
-    puppet_client = _signed_in(app, puppet)
+    puppet_client = signed_in(app, puppet)
     assert "You are waiting for approval" in puppet_client.get("/guardian/").get_data(as_text=True)
     assert puppet_client.get(f"/guardian/cases/{reference}").status_code == 403
 
 
 def test_an_administrator_turned_guardian_in_the_database_receives_nothing(app, client, runner):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     with app.app_context():
         db.session.get(User, admin.id).role = "guardian"
         db.session.commit()
@@ -229,7 +230,7 @@ def test_sharing_and_share_all_offer_and_accept_approved_guardians_only(app, cli
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     pat = gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
     reference = gen_concern(client)["reference"]
-    gita_client = _signed_in(app, gita)
+    gita_client = signed_in(app, gita)
     case_page = gita_client.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     share_all = gita_client.get("/guardian/share").get_data(as_text=True)
     assert "Pat Pending" not in case_page and "Pat Pending" not in share_all
@@ -312,7 +313,7 @@ def test_a_rolled_back_log_is_an_alarm_until_the_organisation_key_accepts_it(app
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     admin = gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin")
-    admin_client = _signed_in(app, admin)
+    admin_client = signed_in(app, admin)
     before = gen_concern(client)["reference"]  # this server anchors the log as it is
     assert guardians_wrapped_for(app, before) == {gita.id, bea.id}
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
-from support.factories import gen_concern, gen_staff
+from support.factories import gen_admin, gen_concern
 from support.openapi import check_api_answer
 
 from speakup.domain import categories, quarters
@@ -683,7 +683,7 @@ def test_only_signed_in_guardians_download_the_return(app, client, auth):
     response = client.get("/guardian/reports/ngo-return.csv?quarter=2026Q2")
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
     assert client.get("/guardian/reports").status_code == 302
-    admin = gen_staff(app, email="admin@example.org", role="admin", name="Ada Admin")
+    admin = gen_admin(app)
     auth.sign_in(admin)
     assert client.get("/guardian/reports/ngo-return.csv?quarter=2026Q2").status_code == 403
     assert audit_details(app, "export") == []
