@@ -1,5 +1,5 @@
 """JSON API v1, following up with an access code: the case's answer, forgiving and refused codes, messages both ways,
-feedback once the case is closed, and errors for unknown paths and methods, as docs/interface.md ("JSON API v1") pins it.
+feedback once the case is closed, and errors for unknown paths and methods, as docs/interface.md pins it.
 Every answer is checked against the document (tests/api/conftest.py)."""
 
 from __future__ import annotations

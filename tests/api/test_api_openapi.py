@@ -1,5 +1,5 @@
 """JSON API v1: its OpenAPI document (3.1, every API route and nothing else, bearer auth, the lists of options), checked
-against what the server accepts and answers, as docs/interface.md ("JSON API v1") pins it. Every answer is checked against
+against what the server accepts and answers, as docs/interface.md pins it. Every answer is checked against
 the document (tests/api/conftest.py)."""
 
 from __future__ import annotations

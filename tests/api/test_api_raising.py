@@ -1,5 +1,5 @@
 """JSON API v1, raising a concern: the options offered, what a concern must and must not carry, the answer and its due
-dates, bodies too large or not JSON, and never a cookie, as docs/interface.md ("JSON API v1") pins it. Every answer is
+dates, bodies too large or not JSON, and never a cookie, as docs/interface.md pins it. Every answer is
 checked against the document (tests/api/conftest.py)."""
 
 from __future__ import annotations

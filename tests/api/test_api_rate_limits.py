@@ -1,5 +1,5 @@
 """JSON API v1, rate limits: wrong access codes counted across every route and the HTML page, per client, and one
-submission budget shared with the raise form, as docs/interface.md ("JSON API v1") pins it. Every answer is checked against
+submission budget shared with the raise form, as docs/interface.md pins it. Every answer is checked against
 the document (tests/api/conftest.py)."""
 
 from __future__ import annotations
