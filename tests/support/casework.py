@@ -12,9 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from speakup.domain import handling, workflow
+from speakup.domain import handling
 from speakup.ops import audit
-from speakup.platform.models import Case, CaseEvent, CaseNote, Message, db, utcnow
+from speakup.platform import clock
+from speakup.platform.models import Case, CaseEvent, CaseNote, Message, db
 from support.html import CSRF_RE, VERSION_RE, case_address
 from support.lifecycle import ROUTE
 
@@ -174,7 +175,7 @@ def set_case(app: Flask, reference: str, **values) -> None:
 
 
 def london_today() -> date:
-    return workflow.london_today(utcnow())
+    return clock.uk_today()
 
 
 # --- The queue ---------------------------------------------------------------------------------------
