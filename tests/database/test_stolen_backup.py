@@ -5,27 +5,13 @@ at their next sign-in."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from support.factories import PASSWORD, gen_staff
+from support.factories import PASSWORD, gen_staff, without_the_pepper
 from support.html import AuthActions
 
 from speakup.crypto import labels, password_keys, sealing
 from speakup.keys import account_keys
 from speakup.platform.models import User, db
-
-
-@contextmanager
-def _without_the_pepper(app):
-    """The same database, opened by someone without the environment file: the service's code, any other pepper."""
-    real = app.config["TOKEN_PEPPER_BYTES"]
-    app.config["TOKEN_PEPPER_BYTES"] = b"a thief's guess at the pepper"
-    try:
-        with app.app_context():
-            yield
-    finally:
-        app.config["TOKEN_PEPPER_BYTES"] = real
 
 
 def test_a_copied_database_and_the_right_password_without_the_pepper_open_nothing(app):
@@ -39,7 +25,7 @@ def test_a_copied_database_and_the_right_password_without_the_pepper_open_nothin
         guess = password_keys.password_key(PASSWORD, salt, account_keys.password_params_of(user))
         with pytest.raises(sealing.DecryptionError):
             sealing.open_sealed(guess, sealed, labels.account_private_key(salt))
-    with _without_the_pepper(app):
+    with without_the_pepper(app):
         with pytest.raises(account_keys.InvalidCredentials):
             account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)
         browser = app.test_client()
@@ -65,5 +51,5 @@ def test_an_account_sealed_before_the_pepper_moves_over_at_its_next_sign_in(app,
         user = db.session.get(User, gita.id)
         assert user.kdf_peppered and user.public_key == public_key  # the same keys, sealed again with the pepper
     assert AuthActions(app.test_client()).sign_in(gita).status_code == 303
-    with _without_the_pepper(app), pytest.raises(account_keys.InvalidCredentials):
+    with without_the_pepper(app), pytest.raises(account_keys.InvalidCredentials):
         account_keys.unlock_account(db.session.get(User, gita.id), PASSWORD)

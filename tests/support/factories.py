@@ -7,6 +7,8 @@ import html
 import io
 import re
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -215,3 +217,15 @@ def grant_opens_with(app: Flask, reference: str, private_key: bytes, recipient: 
             except sealing.DecryptionError:
                 continue
     return False
+
+
+@contextmanager
+def without_the_pepper(app: Flask) -> Iterator[None]:
+    """The same database, opened by someone without the environment file: the service's code, any other pepper."""
+    real = app.config["TOKEN_PEPPER_BYTES"]
+    app.config["TOKEN_PEPPER_BYTES"] = b"a thief's guess at the pepper"
+    try:
+        with app.app_context():
+            yield
+    finally:
+        app.config["TOKEN_PEPPER_BYTES"] = real

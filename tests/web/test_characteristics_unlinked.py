@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select, text, update
-from support.factories import gen_concern
+from support.factories import gen_concern, without_the_pepper
 from support.html import post_form
 
 from speakup.crypto import sealing
@@ -204,18 +202,6 @@ def test_the_marker_is_nothing_a_dump_reader_can_compute_from_the_case(app):
     assert not any(value in stored for value in (str(case_id), reference, reference.removeprefix("SU-")))
 
 
-@contextmanager
-def _without_the_pepper(app: Flask) -> Iterator[None]:
-    """The same database, opened by someone without the environment file: the service's code, any other pepper."""
-    real = app.config["TOKEN_PEPPER_BYTES"]
-    app.config["TOKEN_PEPPER_BYTES"] = b"a thief's guess at the pepper"
-    try:
-        with app.app_context():
-            yield
-    finally:
-        app.config["TOKEN_PEPPER_BYTES"] = real
-
-
 def test_without_the_pepper_the_services_own_code_cannot_tell_which_case_answered(app):
     api = app.test_client(use_cookies=False)
     answering = gen_concern(api, characteristics={"trained_outside_uk": "no"})
@@ -223,7 +209,7 @@ def test_without_the_pepper_the_services_own_code_cannot_tell_which_case_answere
     with app.app_context():
         assert characteristics.answered(_case(answering["reference"]))
         assert not characteristics.answered(_case(silent["reference"]))
-    with _without_the_pepper(app):
+    with without_the_pepper(app):
         assert not characteristics.answered(_case(answering["reference"]))
         assert not characteristics.answered(_case(silent["reference"]))
 
