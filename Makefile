@@ -50,7 +50,7 @@ test: install browser
 test-fast: install
 	$(BIN)/ruff check speakup tests config bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --dist worksteal -p no:schemathesis -p no:anyio tests --ignore=tests/system
+	$(BIN)/python -m pytest -n 2 --dist worksteal -p no:schemathesis -p no:anyio -m "not thorough" tests --ignore=tests/system
 
 lint: install
 	$(BIN)/ruff check speakup tests config bench

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.thorough  # a new Python process for each test
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

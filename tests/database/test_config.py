@@ -72,6 +72,7 @@ def test_gunicorn_workers_return_large_blocks_to_the_system():
     assert "post_fork" in settings
 
 
+@pytest.mark.thorough
 def test_a_web_worker_runs_without_alembic_and_the_command_line_still_migrates(tmp_path):
     """Alembic is about 11 MiB a process and a web worker never migrates (speakup/platform/migrations.py)."""
     import subprocess

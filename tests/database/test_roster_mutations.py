@@ -273,6 +273,7 @@ def _run(app, client, installation: Installation, changes: Iterator[Change]) -> 
     return made
 
 
+@pytest.mark.thorough  # hundreds of concerns, one after each change: a quarter of the quick loop's time
 @pytest.mark.parametrize("table_name", [table.name for table in STAFF_SIDE])
 def test_every_change_to_a_staff_side_table_leaves_the_decision_whole(app, client, table_name):
     installation = _install(app)

@@ -734,7 +734,9 @@ def test_a_pdf_added_on_the_follow_up_page_says_what_was_removed(app, reporter):
 @pytest.mark.parametrize(
     ("pdf", "message"),
     [
-        (lambda: crafted_pdf(bomb_mib=1024), "it unpacks to far more than its size"),
+        pytest.param(
+            lambda: crafted_pdf(bomb_mib=1024), "it unpacks to far more than its size", marks=pytest.mark.thorough
+        ),
         (lambda: crafted_pdf(password="a secret"), "This PDF is protected by a password"),
         (lambda: b"%PDF-1.7\n" + os.urandom(2000), "We could not read this PDF"),
     ],
