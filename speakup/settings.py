@@ -65,6 +65,9 @@ def _check_and_complete(app: Flask) -> None:
     config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
     if environment != "production":
         config["SESSION_COOKIE_SECURE"] = False  # development and tests run over plain http
+    config["ROSTER_ANCHOR_FILE"] = config.get("ROSTER_ANCHOR_FILE") or os.path.join(
+        app.instance_path, "roster-anchor.json"
+    )
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "speakup.sqlite")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from speakup.platform.config import settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,7 @@ class Anchor:
 
 
 def anchor_file() -> Path:
-    configured = current_app.config.get("ROSTER_ANCHOR_FILE")
-    return Path(configured) if configured else Path(current_app.instance_path) / "roster-anchor.json"
+    return settings().roster_anchor_file
 
 
 def _load(path: Path) -> dict[str, Any]:

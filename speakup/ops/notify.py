@@ -16,13 +16,12 @@ import logging
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
 
-from flask import current_app
-
+from speakup.platform.config import MailSettings, settings
 from speakup.platform.public_urls import public_url
 
 logger = logging.getLogger(__name__)
@@ -76,28 +75,27 @@ def roster_changed(recipients: Iterable[Addressee]) -> int:
 def _send(recipients: Iterable[Addressee], subject: str, text: str) -> int:
     """Sends now, or (MAIL_IN_BACKGROUND) after the request from a thread, so a slow mail server
     never keeps a reporter waiting. Returns how many emails were sent, or queued."""
-    config = current_app.config
-    if not config.get("MAIL_SERVER"):
+    mail = settings().mail
+    if not mail.server:
         return 0  # before reading the recipients: after a commit each would be loaded again, for nothing
     addresses = [user.email for user in recipients if user.is_active]
     if not addresses:
         return 0
     link = public_url("/guardian/")
     body = f"{text}\n\nSign in to Speak Up: {link}\n"
-    if config.get("MAIL_IN_BACKGROUND"):
-        settings = dict(config)
-        threading.Thread(target=_deliver, args=(settings, addresses, subject, body), daemon=True).start()
+    if mail.in_background:
+        threading.Thread(target=_deliver, args=(mail, addresses, subject, body), daemon=True).start()
         return len(addresses)
-    return _deliver(config, addresses, subject, body)
+    return _deliver(mail, addresses, subject, body)
 
 
-def _deliver(config: Mapping, addresses: list[str], subject: str, body: str) -> int:
+def _deliver(mail: MailSettings, addresses: list[str], subject: str, body: str) -> int:
     sent = 0
     try:
-        with _connect(config) as smtp:
+        with _connect(mail) as smtp:
             for address in addresses:
                 try:
-                    smtp.send_message(_message(config, address, subject, body))
+                    smtp.send_message(_message(mail.sender, address, subject, body))
                     sent += 1
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError, ValueError) as error:
                     # One refused or malformed address must not stop the other guardians' emails.
@@ -107,25 +105,24 @@ def _deliver(config: Mapping, addresses: list[str], subject: str, body: str) -> 
     return sent
 
 
-def _connect(config: Mapping) -> smtplib.SMTP:
-    host, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), float(config["MAIL_TIMEOUT"])
-    if config.get("MAIL_USE_SSL"):
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+def _connect(mail: MailSettings) -> smtplib.SMTP:
+    if mail.use_ssl:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(mail.server, mail.port, timeout=mail.timeout, context=context)
     else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
+        smtp = smtplib.SMTP(mail.server, mail.port, timeout=mail.timeout)
     try:
-        if config.get("MAIL_USE_STARTTLS") and not config.get("MAIL_USE_SSL"):
+        if mail.use_starttls and not mail.use_ssl:
             smtp.starttls(context=ssl.create_default_context())
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        if mail.username:
+            smtp.login(mail.username, mail.password or "")
     except BaseException:
         smtp.close()
         raise
     return smtp
 
 
-def _message(config: Mapping, to: str, subject: str, body: str) -> EmailMessage:
-    sender = config["MAIL_FROM"]
+def _message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to

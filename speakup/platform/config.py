@@ -3,10 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """How guardians' emails leave (speakup/ops/notify.py). Frozen, so a background sender holds its own copy."""
+
+    server: str  # empty: nothing is sent
+    port: int
+    use_starttls: bool
+    use_ssl: bool
+    username: str | None
+    password: str | None = field(repr=False)
+    sender: str
+    timeout: float
+    in_background: bool
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
+        return cls(
+            server=config.get("MAIL_SERVER") or "",
+            port=int(config["MAIL_PORT"]),
+            use_starttls=bool(config.get("MAIL_USE_STARTTLS")),
+            use_ssl=bool(config.get("MAIL_USE_SSL")),
+            username=config.get("MAIL_USERNAME") or None,
+            password=config.get("MAIL_PASSWORD") or None,
+            sender=config["MAIL_FROM"],
+            timeout=float(config["MAIL_TIMEOUT"]),
+            in_background=bool(config.get("MAIL_IN_BACKGROUND")),
+        )
 
 
 @dataclass(frozen=True)
@@ -20,7 +50,8 @@ class Settings:
     converted: one that is checked where it is used (``retention_days``) still reaches that check as it was set."""
 
     environment: str
-    token_pepper: bytes  # keys every lookup id, pseudonym and keyed hash (speakup/settings.py makes the bytes)
+    # Keys every lookup id, pseudonym and keyed hash (speakup/settings.py makes the bytes); never in a repr.
+    token_pepper: bytes = field(repr=False)
     require_mfa: bool
     staff_idle_minutes: int
     staff_absolute_hours: int
@@ -44,6 +75,8 @@ class Settings:
     argon2_lanes: int
     roster_root: str | None  # the pinned organisation signing key's fingerprint (speakup/keys/roster.py)
     roster_approvals_required: int
+    roster_anchor_file: Path  # this server's record of the roster log's head, outside the database (keys/anchor.py)
+    mail: MailSettings
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -73,6 +106,8 @@ class Settings:
             argon2_lanes=config["ARGON2_LANES"],
             roster_root=config.get("ROSTER_ROOT"),
             roster_approvals_required=config["ROSTER_APPROVALS_REQUIRED"],
+            roster_anchor_file=Path(config["ROSTER_ANCHOR_FILE"]),
+            mail=MailSettings.from_config(config),
         )
 
     @property

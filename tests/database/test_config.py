@@ -14,6 +14,7 @@ from support.apps import install_organisation_keys, make_app
 
 from speakup import ConfigurationError, create_app
 from speakup.crypto import signing
+from speakup.platform.config import settings
 from speakup.platform.models import db
 
 
@@ -47,6 +48,27 @@ def test_production_starts_with_secrets_from_the_environment(tmp_path, monkeypat
     assert app.config["ACK_DAYS"] == 5
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REQUIRE_MFA"] is True
+
+
+def test_the_settings_object_never_shows_a_secret_and_anchors_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKUP_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "ENVIRONMENT": "testing",
+            "SECRET_KEY": "k" * 40,
+            "TOKEN_PEPPER": "pepper-" * 6,
+            "MAIL_SERVER": "smtp.trust.example.org",
+            "MAIL_PASSWORD": "mail-password-" * 3,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite",
+        }
+    )
+    with app.app_context():
+        configured = settings()
+    shown = repr(configured)
+    assert "pepper-" not in shown and "mail-password-" not in shown  # a log line or a traceback never holds them
+    assert "smtp.trust.example.org" in shown  # what is not secret still helps whoever reads it
+    assert configured.mail.password == "mail-password-" * 3
+    assert configured.roster_anchor_file == tmp_path / "instance" / "roster-anchor.json"
 
 
 def test_development_generates_secrets_once_and_keeps_them(tmp_path, monkeypatch):
