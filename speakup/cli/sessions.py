@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from speakup.domain import staff, submissions
 from speakup.platform import clock, form_posts, transactions
+from speakup.platform.config import settings
 from speakup.platform.models import db
 
 sessions_cli = AppGroup("sessions", help="Signed-in sessions.")
@@ -37,7 +37,7 @@ def send_reminders_command() -> None:
     from speakup.ops import notify
     from speakup.platform.models import User
 
-    counts = due_soon_counts(clock.uk_today(), current_app.config["REMINDER_DAYS"])
+    counts = due_soon_counts(clock.uk_today(), settings().reminder_days)
     sent = 0
     for user_id, count in counts.items():
         user = db.session.get(User, user_id)

@@ -6,14 +6,17 @@ needs no decryption at all; it stays one indexed query however many cases there 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TypeAlias
 
 from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
 
-from speakup.domain import deadlines, workflow
+from speakup.domain import deadlines, staff, workflow
+from speakup.domain.categories import lists_for
+from speakup.platform import clock
+from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, User, db
 
@@ -99,6 +102,26 @@ class QueuePage:
         """The place of this page's first case in the whole list (the list is not counted: at 100,000 cases that
         would cost more than the page)."""
         return (self.page - 1) * PAGE_SIZE + 1
+
+
+@dataclass(frozen=True)
+class GuardianQueuePage:
+    """The queue as a guardian's page shows it: one page of their cases as filtered, the themes they can filter
+    by today, and the roster's recent changes (so an account nobody expected is noticed)."""
+
+    page: QueuePage
+    filters: QueueFilters
+    themes: Mapping[str, str]
+    roster_changes: list[staff.RosterChange]
+
+
+def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueuePage:
+    """The queue page for the filters in ``args`` (the page's query); BadFilter for a value it never offered."""
+    today = clock.uk_today()
+    themes = lists_for(today).themes
+    filters = QueueFilters.from_args(dict(args), themes)
+    page = guardian_queue(user_id, filters, today, settings().reminder_days)
+    return GuardianQueuePage(page, filters, themes, staff.recent_roster_changes())
 
 
 def _held_by(user_id: int) -> tuple[ColumnElement[bool], ...]:

@@ -65,6 +65,7 @@ class Settings:
     ack_days: int
     feedback_days: int
     check_in_days: tuple[int, ...]
+    reminder_days: int  # a deadline this close is "due soon" in the queue and the reminder emails
     retention_days: Any  # checked where it is used, so a nonsense period refuses to purge (domain/retention.py)
     confirmation_minutes: int
     submission_hours: int
@@ -96,6 +97,7 @@ class Settings:
             ack_days=config["ACK_DAYS"],
             feedback_days=config["FEEDBACK_DAYS"],
             check_in_days=tuple(config["CHECK_IN_DAYS"]),
+            reminder_days=int(config["REMINDER_DAYS"]),
             retention_days=config["RETENTION_DAYS"],
             confirmation_minutes=config["CONFIRMATION_MINUTES"],
             submission_hours=config["SUBMISSION_HOURS"],

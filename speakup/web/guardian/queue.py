@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from speakup.domain import deadlines, references, staff, team, workflow
-from speakup.domain.categories import lists_for
-from speakup.domain.triage import ASSIGNED, DUE, BadFilter, QueueFilters, guardian_queue
-from speakup.platform import clock
+from speakup.domain import deadlines, references, team, triage, workflow
+from speakup.domain.triage import ASSIGNED, DUE
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required, staff_keys
@@ -47,21 +45,18 @@ def find_case():
 
 
 def _queue_page(args: dict[str, str]):
-    today = clock.uk_today()
-    themes = lists_for(today).themes
     try:
-        filters = QueueFilters.from_args(args, themes)
-    except BadFilter:
+        shown = triage.guardian_queue_page(current_user.user.id, args)
+    except triage.BadFilter:
         abort(400)
-    page = guardian_queue(current_user.user.id, filters, today, current_app.config["REMINDER_DAYS"])
     return render_template(
         "guardian/queue.html",
-        roster_changes=staff.recent_roster_changes(),
-        page=page,
-        filters=filters,
+        roster_changes=shown.roster_changes,
+        page=shown.page,
+        filters=shown.filters,
         labels=workflow.GUARDIAN_LABELS,
         deadline_labels=deadlines.DEADLINE_LABELS,
-        themes=themes,
+        themes=shown.themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,
         find=FindForm.shown(),

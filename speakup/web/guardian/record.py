@@ -7,14 +7,11 @@ access code, from what the recording sealed under a token only this guardian's s
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from speakup.domain import characteristics, recording, references, submissions
-from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
-from speakup.platform import clock
+from speakup.domain import recording
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.public_urls import public_url
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -31,22 +28,13 @@ class RecordForm(DomainForm):
 @guardian_required
 def record_concern():
     if request.method == "GET":
-        return render_template(
-            "guardian/record.html",
-            form=RecordForm.shown(),
-            channels=RECORDED_CHANNELS,
-            anonymity_options=ANONYMITY_LABELS,
-            worker_groups=lists_for(clock.uk_today()).worker_groups,
-            questions=characteristics.questions_for(clock.uk_today()),
-            max_chars=current_app.config["MAX_CONCERN_CHARS"],
-        )
+        return render_template("guardian/record.html", form=RecordForm.shown(), page=recording.record_form_page())
     form = RecordForm()
-    sent = submissions.from_form(submissions.new_form_token())
     try:
-        recording.record_concern(form.values, current_user.user, sent)
+        recorded = recording.record_concern(form.values, current_user.user)
     except InvalidInput as refused:
         return form.came_back(refused.errors)
-    session[RECORDED] = sent.token
+    session[RECORDED] = recorded.shown_with
     return redirect(url_for("guardian.recorded"), 303)
 
 
@@ -55,18 +43,16 @@ def record_concern():
 def recorded():
     """The reference and the access code, from the sealed answer the recording left, while they may be shown."""
     token = session.get(RECORDED)
-    done = submissions.find(submissions.from_form(token)) if token else None
-    if done is None:
+    page = recording.recorded_page(token) if token else None
+    if page is None:
         return redirect(url_for("guardian.record_concern"))
-    if done.answer is None:
+    if page.answer is None:
         session.pop(RECORDED, None)  # no longer shown: nor is anything else about it
-    follow_up_url = public_url("/follow-up")
-    case = references.case_by_reference(done.reference)  # its page is linked by its id, never its reference
     return render_template(
         "guardian/recorded.html",
-        answer=done.answer,
-        follow_up_url=follow_up_url,
-        case_address=case.id if case is not None else None,
+        answer=page.answer,
+        follow_up_url=page.follow_up_url,
+        case_address=page.case_address,
     )
 
 
@@ -76,6 +62,6 @@ def handed_over():
     """The guardian handed the code over: it is no longer kept or shown, so nobody at this computer sees it again."""
     token = session.pop(RECORDED, None)
     if token:
-        submissions.forget_code(submissions.from_form(token))
+        recording.handed_over(token)
     flash("The access code is no longer shown.", HANDED_OVER)
     return redirect(url_for("guardian.queue"), 303)
