@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError
+from werkzeug.wrappers import Response
 
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
@@ -175,10 +176,22 @@ def _too_many_sends(error: Exception):
     if refused is not None:
         return refused
     form = ConcernForm()
+    already = _already_raised(form.values.get(submissions.FORM_FIELD))
+    if already is not None:
+        return already  # a double click or Reload of a concern raised before the limit: its confirmation, as ever
     form.values[FILE_AGAIN] = "1" if uploaded_file() is not None else ""
     response = form.came_back({"service": TOO_MANY_SENDS})
     response.headers["Retry-After"] = dict(getattr(error, "get_headers", lambda: [])()).get("Retry-After", "60")
     return response
+
+
+def _already_raised(posted: object) -> Response | None:
+    """The confirmation of the concern this form already raised, or None if it raised none."""
+    issued = session.get(ISSUED, [])
+    if not isinstance(posted, str) or posted not in issued or submissions.find(submissions.from_form(posted)) is None:
+        return None
+    session[CONFIRMATION] = posted
+    return redirect(url_for("report.confirmation"), 303)
 
 
 @bp.get("/raise/sent")

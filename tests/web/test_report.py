@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 from support.factories import gen_concern
-from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, send_raise_form
+from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, SUBMISSION_RE, csrf_token, send_raise_form
 
 from speakup.crypto import access_codes, labels, sealing
 from speakup.domain import raising
@@ -270,4 +270,35 @@ def test_submit_rate_limit_answers_429_with_retry_after(database_url):
     page = response.get_data(as_text=True)
     assert "send it again in a little while" in page and words in page
     with app.app_context():
+        db.engine.dispose()
+
+
+def test_the_same_concern_sent_again_over_the_limit_is_answered_with_its_confirmation(database_url):
+    """Review 25, F2: a double click or Reload of a concern already raised, once the network's limit was used up,
+    was told "yours was not sent yet... send it again", with its words kept again under the used form; a person
+    who obeyed raised it twice. A send that already raised a concern is answered by it, over the limit or not."""
+    from support.apps import install_organisation_keys, make_app
+
+    app = make_app(database_url, SUBMIT_RATE_LIMIT="2 per minute")
+    install_organisation_keys(app)
+    client = app.test_client()
+    page = client.get("/raise").get_data(as_text=True)
+    token, submission = CSRF_RE.search(page), SUBMISSION_RE.search(page)
+    assert token and submission
+    words = "The first concern from this ward today."
+    data = {"csrf_token": token.group(1), "submission": submission.group(1), "what_happened": words,
+            "anonymity": "anonymous"}  # fmt: skip
+    first = client.post("/raise", data=data, follow_redirects=True).get_data(as_text=True)
+    reference = re.search(r'id="case-reference">([^<]+)<', first)
+    assert reference
+    other = app.test_client()  # another person on the same network uses the limit up
+    assert send_raise_form(other, what_happened="w", anonymity="anonymous").status_code == 200
+    assert send_raise_form(other, what_happened="w", anonymity="anonymous").request.path == "/raise"  # over it
+
+    again = client.post("/raise", data=data)
+    assert again.status_code == 303 and again.headers["Location"].endswith("/raise/sent")
+    shown = client.get("/raise/sent").get_data(as_text=True)
+    assert reference.group(1) in shown and "not sent yet" not in shown
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 2  # the first, and the other person's one
         db.engine.dispose()
