@@ -8,7 +8,9 @@ key, like the exclusion itself, so the request tells a database reader nothing. 
 cancellation are audited without naming the excluded guardian, and the reporter's timeline says that their concern
 was shared with the guardian they named.
 
-Transactions: each function here commits its own change.
+A request is answered once and lives ``REQUEST_DAYS``: when it was made is sealed with it, and its answer (confirmed
+or withdrawn) is in the audit chain, which a database writer cannot rewrite without the pepper. So a request row
+put back after it was answered, or made to look new, is never offered or confirmed again (review 25, F1).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -24,12 +27,13 @@ from speakup.crypto import labels, sealing
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform import clock, transactions
-from speakup.platform.models import Case, CaseEvent, CaseGrant, GrantRecipient, ShareRequest, User, db
+from speakup.platform.models import AuditEvent, Case, CaseEvent, CaseGrant, GrantRecipient, ShareRequest, User, db
 
 logger = logging.getLogger(__name__)
 
 OVERRIDE_REASON = "reporter's exclusion overridden, confirmed by a second guardian"
 SHARED_WITH_NAMED = "shared_with_named"  # the timeline event's kind
+REQUEST_DAYS = 14  # a request not confirmed by then is gone: ask again, with the case as it is now
 
 
 class ShareRefused(Exception):
@@ -161,27 +165,41 @@ def request_override(case: Case, case_key: bytes, target: roster.RosterMember, r
         requested_by_id=requester.id,
         target_ct=sealing.seal_text(
             case_key,
-            json.dumps({"target": target.id, "requested_by": requester.id}),
+            json.dumps({"target": target.id, "requested_by": requester.id, "at": clock.utcnow().isoformat()}),
             labels.share_request(case.id, uid),
         ),
         created_at=clock.utcnow(),
     )
     db.session.add(request)
-    audit.record(audit.Action.SHARE_REQUESTED, audit.Actor.GUARDIAN, requester.id, case_id=case.id)
+    audit.record(audit.Action.SHARE_REQUESTED, audit.Actor.GUARDIAN, requester.id, case_id=case.id, request=uid)
     return request
+
+
+def _answered(case: Case) -> set[str]:
+    """The requests on ``case`` that were confirmed or withdrawn, as the audit chain records them."""
+    events = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.case_id == case.id,
+            AuditEvent.action.in_((audit.Action.CASE_SHARED, audit.Action.SHARE_REQUEST_CANCELLED)),
+        )
+    )
+    return {str(uid) for event in events if (uid := audit.detail_of(event).get("request"))}
 
 
 def pending(case: Case, case_key: bytes) -> list[PendingShare]:
     """The case's open requests, their targets opened with the case key, oldest first."""
     verified = roster.current_roster()
     rows = db.session.scalars(db.select(ShareRequest).where(ShareRequest.case_id == case.id).order_by(ShareRequest.id))
+    answered, oldest = _answered(case), clock.utcnow() - timedelta(days=REQUEST_DAYS)
     requests = []
     for row in rows:
         sealed = json.loads(sealing.open_text(case_key, row.target_ct, labels.share_request(case.id, row.uid)))
-        if isinstance(sealed, dict):
+        if isinstance(sealed, dict) and "at" in sealed:
             target_id, requester = sealed["target"], sealed["requested_by"]
-        else:  # sealed before the requester was
-            target_id, requester = sealed, None
+            if row.uid in answered or datetime.fromisoformat(sealed["at"]) < oldest:
+                continue  # put back after it was answered, or past its life: as if it were not there
+        else:  # sealed before the requester and the time were: never confirmed (confirm says to ask again)
+            target_id, requester = (sealed["target"] if isinstance(sealed, dict) else sealed), None
         member = verified.member(target_id)
         target_user = db.session.get(User, target_id)
         name = member.name if member else (target_user.name if target_user else "a former guardian")
@@ -213,7 +231,10 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
     db.session.add(CaseEvent(case_id=case.id, kind=SHARED_WITH_NAMED, created_at=clock.utcnow()))
     # No guardian id: with the reason beside it, it would name the guardian the concern is about.
-    audit.record(audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, confirmer.id, case_id=case.id, reason=OVERRIDE_REASON)
+    audit.record(
+        audit.Action.CASE_SHARED, audit.Actor.GUARDIAN, confirmer.id, case_id=case.id, reason=OVERRIDE_REASON,
+        request=uid,
+    )  # fmt: skip
     return request
 
 
@@ -231,4 +252,4 @@ def decide(case: Case, case_key: bytes, uid: str, confirmed: bool, guardian: Use
 def cancel(case: Case, case_key: bytes, uid: str, guardian: User) -> None:
     _find(case, case_key, uid)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
-    audit.record(audit.Action.SHARE_REQUEST_CANCELLED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id)
+    audit.record(audit.Action.SHARE_REQUEST_CANCELLED, audit.Actor.GUARDIAN, guardian.id, case_id=case.id, request=uid)

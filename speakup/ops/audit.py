@@ -113,6 +113,7 @@ DETAIL_KEYS = frozenset(
         "user_id",  # the staff account acted upon (account events)
         "reason",  # a short fixed reason such as "wrong_password", never free text from a form
         "format",  # export format
+        "request",  # a share request's random id: its answer is then in the chain (domain/sharing.py)
         "period",  # export reporting period, such as "2024-Q1"
         "by",  # who approved a guardian: "guardian" or "organisation"
         "channel",  # how a recorded concern was raised (in person, phone...)

@@ -126,10 +126,12 @@ def test_the_domain_reads_its_settings_from_the_settings_object() -> None:
         names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
         if "current_app" in names and layer in ("speakup.domain", "speakup.reporting"):
             reading.append(f"{module} imports current_app")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in ("config", "instance_path"):
-                if isinstance(node.value, ast.Name) and node.value.id == "current_app":
-                    reading.append(f"{module} reads current_app.{node.attr}")
+        reading += [
+            f"{module} reads current_app.{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ("config", "instance_path")
+            and isinstance(node.value, ast.Name) and node.value.id == "current_app"
+        ]  # fmt: skip
     assert reading == []
 
 

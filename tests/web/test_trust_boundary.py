@@ -426,3 +426,62 @@ def test_an_anchor_never_moves_back(app):
         assert anchor.read_anchor("root").seq == 7  # a slower worker's older head is not written over it
         anchor.write_anchor("root", anchor.Anchor(3, "h3", "2026-12-07T10:00:02.000000Z", None, "c2"))
         assert anchor.read_anchor("root").seq == 3  # under a newer checkpoint (roster accept), it may
+
+
+# --- Found by the outside review of one transaction per request (review 25) --------------------------------------
+
+
+def _share_request_for_excluded(app, client):
+    """Gita asks to share a concern with Bea, whom its reporter excluded; Cal holds it too. The request's row."""
+    from speakup.platform.models import ShareRequest
+
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    cal = gen_staff(app, email="cal@example.org", name="Cal Guardian")
+    reference = gen_concern(client, exclude_guardian=str(bea.id))["reference"]
+    gita_client = signed_in(app, gita)
+    post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share",
+              share_with=str(bea.id), override_exclusion="yes")  # fmt: skip
+    with app.app_context():
+        row = db.session.scalar(select(ShareRequest))
+        copy = {column.name: getattr(row, column.name) for column in ShareRequest.__table__.columns}
+    return reference, gita_client, cal, bea, copy
+
+
+def _put_back(app, copy) -> None:
+    from speakup.platform.models import ShareRequest
+
+    with app.app_context():
+        db.session.execute(ShareRequest.__table__.insert().values(**copy))
+        db.session.commit()
+
+
+def test_a_withdrawn_share_request_put_back_by_a_database_writer_cannot_be_confirmed(app, client):
+    """Review 25, F1: Gita withdrew her request; the row, copied before, was put back, and Cal alone confirmed it:
+    the excluded guardian got the case, and the reporter was told two guardians had agreed."""
+    reference, gita_client, cal, bea, copy = _share_request_for_excluded(app, client)
+    uid = copy["uid"]
+    cal_client = signed_in(app, cal)
+    post_form(gita_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share-requests/{uid}/cancel")
+    _put_back(app, copy)
+    post_form(cal_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share-requests/{uid}/confirm")
+    assert bea.id not in guardians_wrapped_for(app, reference)
+    page = cal_client.get(f"/guardian/cases/{reference}").get_data(as_text=True)
+    assert "Confirm sharing" not in page  # a withdrawn request is not offered either
+
+
+def test_a_share_request_older_than_its_life_cannot_be_confirmed_even_with_its_date_changed(app, client, frozen_clock):
+    from datetime import timedelta
+
+    from speakup.domain import sharing
+    from speakup.platform.models import ShareRequest
+
+    reference, _gita_client, cal, bea, copy = _share_request_for_excluded(app, client)
+    frozen_clock.advance(timedelta(days=sharing.REQUEST_DAYS, minutes=1))
+    cal_client = signed_in(app, cal)
+    with app.app_context():  # the database writer makes it look new
+        db.session.execute(update(ShareRequest).values(created_at=frozen_clock.utcnow()))
+        db.session.commit()
+    uid = copy["uid"]
+    post_form(cal_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share-requests/{uid}/confirm")
+    assert bea.id not in guardians_wrapped_for(app, reference)
