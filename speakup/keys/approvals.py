@@ -37,6 +37,11 @@ def _check_approvable(user: User, verified: Roster) -> None:
         )
     if not user.is_enrolled or user.signing_public_key is None:
         raise ApprovalRefused(f"{user.name} has not finished setting up their account yet")
+    if verified.holds_retired_keys(user):
+        raise ApprovalRefused(
+            f"The keys stored for {user.name} are ones their last reset retired, so they cannot be approved: an "
+            "administrator must reset their account again, and tell your Freedom to Speak Up lead"
+        )
     member = verified.member(user.id)
     if member is not None and member.signing_public_key is not None:
         raise ApprovalRefused(f"{user.name} is already approved")

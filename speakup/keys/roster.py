@@ -86,6 +86,7 @@ class Roster:
     mismatched: frozenset[int] = frozenset()  # stored keys found not to be the person's own: reset them first
     head: tuple[int, str] | None = None  # the verified log's last entry and its hash
     digest: str = field(default="", compare=False)
+    retired: frozenset[tuple[int, str]] = frozenset()  # (user id, public key) a reset took off: never approved again
 
     def member(self, user_id: int) -> RosterMember | None:
         return self.members.get(user_id)
@@ -95,6 +96,11 @@ class Roster:
 
     def approvals_of(self, user_id: int) -> Approvals | None:
         return self.waiting.get(user_id)
+
+    def holds_retired_keys(self, user: User) -> bool:
+        """Whether ``user``'s stored keys are ones a reset took off the roster (put back in the database)."""
+        keys = (roster_log.b64(user.public_key), roster_log.b64(user.signing_public_key))
+        return any((user.id, key) in self.retired for key in keys if key)
 
 
 _ROW_COLUMNS = (User.id, User.email, User.name, User.role, User.is_active, User.public_key, User.signing_public_key)
@@ -185,7 +191,10 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
         anchor.write_anchor(slot, anchored_now)
     members, failures, waiting = _compare_rows(replay, rows)
     head = (replay.head_seq, replay.head_hash)
-    return Roster(members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest)
+    return Roster(
+        members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest,
+        retired=frozenset(replay.retired),
+    )  # fmt: skip
 
 
 def _current_subject(row: GuardianRow, approved: dict[str, Any]) -> dict[str, object]:

@@ -141,6 +141,9 @@ class Replay:
     problem: str | None = None
     # Accounts whose stored keys were found not to be their own at sign-in: approved again only after a reset.
     mismatched: set[int] = field(default_factory=set)
+    # (user id, public key) for the keys a reset took off the roster since the checkpoint: never approved again, so
+    # a database writer who puts an account's old keys back (and grants made for them) cannot get them approved.
+    retired: set[tuple[int, str]] = field(default_factory=set)
     # Every roster since the checkpoint. The approvals a newcomer needs count the most guardians there have been
     # besides them, not how many are left: otherwise an administrator could disable the others first, and one
     # guardian's approval would be enough. Only the organisation key (a checkpoint, or its approval) lowers it.
@@ -154,6 +157,16 @@ class Replay:
         current = frozenset(self.members)
         if not self.rosters or self.rosters[-1] != current:
             self.rosters.append(current)
+
+    def retire_keys_of(self, user_id: int) -> None:
+        waiting = self.waiting.get(user_id)
+        for subject in (self.members.get(user_id), waiting.subject if waiting else None):
+            for name in ("hpke_public", "signing_public"):
+                if subject and subject.get(name):
+                    self.retired.add((user_id, str(subject[name])))
+
+    def holds_retired_keys(self, user_id: int, subject: dict[str, Any]) -> bool:
+        return any((user_id, str(subject.get(name))) in self.retired for name in ("hpke_public", "signing_public"))
 
     def fail(self, seq: int, why: str) -> Replay:
         self.problem = f"roster log entry {seq}: {why}"
@@ -256,6 +269,8 @@ def _is_subject(subject: object, user_id: object) -> bool:
 def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) -> str | None:
     """One entry's effect on the state, or why it cannot be trusted."""
     if row.kind in REMOVING:
+        if row.kind == RESET and row.user_id is not None:
+            state.retire_keys_of(row.user_id)
         state.members.pop(row.user_id, None)  # type: ignore[arg-type]  # popping None (no account) changes nothing
         state.waiting.pop(row.user_id, None)  # type: ignore[arg-type]  # likewise
         if row.kind == KEYS_MISMATCH and row.user_id is not None:
@@ -298,6 +313,8 @@ def _apply_approval(state: Replay, row: Entry, statement: dict[str, Any], requir
         row.signature and signing.verify_signature(key, CONTEXT, row.statement, row.signature)
     ):
         return "its signature does not verify"
+    if state.holds_retired_keys(user_id, subject):
+        return None  # a valid statement a guardian signed, but of keys a reset retired: it counts for nothing
     current = state.members.get(user_id)
     if current == subject:
         return None

@@ -434,3 +434,35 @@ def test_an_approval_signed_before_its_signer_was_reset_no_longer_counts(app, cl
         waiting = roster.current_roster().approvals_of(nia.id)
         assert roster.current_roster().member(nia.id) is None and waiting.have == 1 and waiting.need == 2
     assert nia.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
+
+
+def test_keys_a_reset_retired_are_never_approved_again_even_put_back_in_the_database(app, client):
+    """Review 25, F4: after Alice's reset a database writer put back her old key columns; Bob approved her old
+    safety code and it counted, so a second approval would have made the retired keys (and any grants put back
+    with them) a reader again. The log says which keys the reset retired: an approval of them never counts, and
+    a guardian is refused before signing one."""
+    from speakup.domain import staff
+    from speakup.keys import approvals
+
+    alice, bob, cal = (gen_staff(app, email=f"{n}@example.org", name=f"{n.title()} G") for n in ("alice", "bob", "cal"))
+    with app.app_context():
+        user = lambda staff_member: db.session.get(User, staff_member.id)  # noqa: E731 - a short local reader
+        keys = {p.id: account_keys.unlock_account(user(p), p.password).keys for p in (bob, cal)}
+        columns = [c.name for c in User.__table__.columns if c.name not in ("id", "email", "name", "role")]
+        before = {name: getattr(user(alice), name) for name in columns}
+        staff.reset_account(user(alice), user(bob))
+        db.session.commit()
+        for name, value in before.items():  # the database writer puts her account back as it was
+            setattr(user(alice), name, value)
+        db.session.commit()
+        old_code = roster.safety_code_of(user(alice))
+        with pytest.raises(approvals.ApprovalRefused, match="reset"):
+            staff.approve_guardian(user(alice), user(bob), keys[bob.id], old_code)
+        db.session.rollback()
+        # And if a statement approving them reached the log anyway (signed by a deceived or hurried guardian):
+        roster_log.approve(user(alice), bob.id, keys[bob.id].signing_key)
+        roster_log.approve(user(alice), cal.id, keys[cal.id].signing_key)
+        db.session.commit()
+        verified = roster.current_roster()
+        assert verified.problem is None and verified.member(alice.id) is None
+    assert alice.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
