@@ -37,11 +37,16 @@ def load_staff_session(session_id: str) -> StaffSession:
     """The session a cookie names, still within its idle and absolute time-outs; ``SessionExpired`` (carrying whose
     it was, when it timed out) otherwise."""
     configured = settings()
-    return sessions.load_staff_session(
-        session_id,
-        idle=timedelta(minutes=configured.staff_idle_minutes),
-        absolute=timedelta(hours=configured.staff_absolute_hours),
-    )
+    try:
+        return sessions.load_staff_session(
+            session_id,
+            idle=timedelta(minutes=configured.staff_idle_minutes),
+            absolute=timedelta(hours=configured.staff_absolute_hours),
+        )
+    except SessionExpired as expired:
+        if expired.args and isinstance(expired.args[0], int):  # timed out now (its row just went): recorded once
+            audit.record(audit.Action.SESSION_TIMED_OUT, audit.Actor.SYSTEM, user_id=expired.args[0])
+        raise
 
 
 def staff_keys(row: StaffSession, cookie_key: str) -> AccountKeys:

@@ -42,6 +42,7 @@ class Action(StrEnum):
     SIGN_IN_OK = "sign_in_ok"
     SIGN_IN_FAILED = "sign_in_failed"
     SIGN_OUT = "sign_out"
+    SESSION_TIMED_OUT = "session_timed_out"  # a staff session found idle (or too old) and ended: whose, in user_id
     CASE_RAISED = "case_raised"
     CASE_RECORDED = "case_recorded"  # a guardian recorded a concern raised in person, by phone, letter...
     CASE_VIEWED = "case_viewed"  # a guardian decrypted the case

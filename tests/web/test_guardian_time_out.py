@@ -70,3 +70,20 @@ def test_a_form_sent_after_the_time_out_returns_to_its_page_not_its_address(app,
     sent = client.post(f"{url}/messages", data={"csrf_token": token, "body": "Thank you for telling us."})
     assert sent.status_code == 303 and sent.location == "/guardian/sign-in"
     assert AuthActions(client).sign_in(gita).location == url
+
+
+def test_a_time_out_is_in_the_audit_trail_like_a_sign_out(app, client):
+    """Review 25, F3: sign-out was audited, a time-out left no record but a marker with nobody's name on it."""
+    from sqlalchemy import select
+
+    from speakup.ops import audit
+    from speakup.platform.models import AuditEvent
+
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    assert AuthActions(client).sign_in(gita).status_code == 303
+    _time_out(app)
+    assert client.get("/guardian/").status_code == 302
+    client.get("/guardian/")  # found once: the session has gone, so nothing more is recorded
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.SESSION_TIMED_OUT))
+        assert [(e.actor_type, audit.detail_of(e)) for e in events] == [("system", {"user_id": gita.id})]
