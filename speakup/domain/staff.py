@@ -281,7 +281,9 @@ def set_active(user: User, active: bool, admin: User) -> None:
     if user.id == admin.id and not active:
         raise AccountError("You cannot disable your own account")
     if active and user.is_active:
-        return  # (disabling always writes its entry: a column a database writer already flipped decides nothing)
+        # Said, not done silently (a page open from before, review 25). Disabling always writes its entry: a column
+        # a database writer already flipped decides nothing.
+        raise AccountError(f"{user.name}'s account is already enabled: nothing was changed")
     user.is_active = active
     if not active:
         db.session.execute(cast(Table, StaffSession.__table__).delete().where(StaffSession.user_id == user.id))

@@ -598,3 +598,11 @@ def test_sign_in_answers_the_same_whether_or_not_the_email_exists(app, guardian)
     # Nothing in the whole audit log carries the typed unknown address.
     with app.app_context():
         assert all(unknown_email not in detail for detail in db.session.scalars(select(AuditEvent.detail)))
+
+
+def test_enabling_an_account_that_is_already_enabled_says_so(app, admin_client):
+    """Review 25, F5: Enable on an active account (a page open from before) said it was now enabled."""
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    page = post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/enable")
+    shown = admin_client.get(page.location).get_data(as_text=True)
+    assert "account is already enabled: nothing was changed" in shown and "is now enabled" not in shown
