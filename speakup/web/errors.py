@@ -209,6 +209,8 @@ def _http(error: HTTPException):
     if an_html_form_was_sent() and status in (413, 429):
         wait = retry_after_text() if status == 429 else None
         body = f"{PAGES[429][1]} Try again in {wait}." if wait else None
+        if status == 413 and request.mimetype == "multipart/form-data":
+            body = _file_too_large()
         return form_refused(status, body, dict(error.get_headers()).get("Retry-After"))
     if wants_json():
         answer = make_response(api_error(status, HTTP_API_MESSAGES.get(status, error.name)))
@@ -219,6 +221,15 @@ def _http(error: HTTPException):
         if name.lower() != "content-type":
             answer.headers[name] = value
     return answer
+
+
+def _file_too_large() -> str:
+    # A form that can carry a file was over the limit: the file is why (the text alone has a limit of its own).
+    megabytes = int(current_app.config["ATTACHMENT_MAX_BYTES"]) // (1024 * 1024)
+    return (
+        f"The file you chose is larger than {megabytes} MB, so nothing was sent. Choose a smaller file (a photo of "
+        "a page, say), or send your concern without it and add the file later from the follow-up page."
+    )
 
 
 def _database(error: DBAPIError):

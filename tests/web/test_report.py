@@ -302,3 +302,20 @@ def test_the_same_concern_sent_again_over_the_limit_is_answered_with_its_confirm
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Case)) == 2  # the first, and the other person's one
         db.engine.dispose()
+
+
+def test_a_file_over_the_limit_is_named_as_the_reason_not_the_text(app, client):
+    """Review 25, F5: a concern sent with a file over the limit was told to shorten its text."""
+    import io
+
+    token = csrf_token(client, "/raise")
+    too_big = io.BytesIO(b"\0" * (app.config["ATTACHMENT_MAX_BYTES"] + 2 * 1024 * 1024))
+    response = client.post(
+        "/raise",
+        data={"csrf_token": token, "what_happened": "A short concern", "anonymity": "anonymous",
+              "attachment": (too_big, "scan.pdf", "application/pdf")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert response.status_code == 303 and response.location == "/raise"
+    page = client.get(response.location).get_data(as_text=True)
+    assert "The file you chose is larger than 10 MB" in page and "Shorten your text" not in page
