@@ -108,7 +108,8 @@ def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[di
     # The app's own sealing of the words and, unless anonymous, the name and contact.
     fields = {name: body.get(name, "") for name in ("where", "when", "name", "contact", "anonymity")}
     concern = ConcernInput(what_happened=body["what_happened"], **fields)
-    concern_ct, identity_ct = seal_concern(case_id, case_key, concern)
+    reference = "SF-" + "".join(secrets.choice(access_codes.ALPHABET) for _ in range(8))
+    concern_ct, identity_ct = seal_concern(case_id, reference, case_key, concern)
     access_code = access_codes.new_access_code()
     normalised = access_codes.normalise_access_code(access_code)
     # The app's own function (it touches no database): the same wraps and reporter grant by construction.
@@ -116,7 +117,7 @@ def seal_new_case(body: dict, recipients: Recipients, pepper: bytes) -> tuple[di
     rows = wrap_new_case_key(case_id, case_key, guardians, recipients.recovery, normalised)
     case = {
         "id": case_id,
-        "reference": "SF-" + "".join(secrets.choice(access_codes.ALPHABET) for _ in range(8)),
+        "reference": reference,
         "access_lookup_id": access_codes.access_code_lookup_id(pepper, normalised),
         "concern_ct": concern_ct,
         "identity_ct": identity_ct,

@@ -61,7 +61,7 @@ def _make_batch(
             anonymity=anonymity,
             name="" if anonymity == "anonymous" else f"Seeded reporter {case_id}",
         )
-        concern_ct, identity_ct = raising.seal_concern(case_id, case_key, concern)
+        concern_ct, identity_ct = raising.seal_concern(case_id, f"SU-B{case_id:07d}", case_key, concern)
         cases.append(
             {
                 "id": case_id,

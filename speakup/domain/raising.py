@@ -227,9 +227,11 @@ def raise_concern(
     return raised
 
 
-def seal_concern(case_id: int, case_key: bytes, concern: ConcernInput) -> tuple[bytes, bytes | None]:
-    """The concern's words and, unless it is anonymous, the name and contact given, sealed under the case key."""
+def seal_concern(case_id: int, reference: str, case_key: bytes, concern: ConcernInput) -> tuple[bytes, bytes | None]:
+    """The concern's words and, unless it is anonymous, the name and contact given, sealed under the case key. The
+    reference is sealed with the words, so a reference swapped in the database never opens this case under it."""
     text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
+    text["reference"] = reference
     sealed_text = sealing.seal_text(case_key, json.dumps(text), labels.concern(case_id))
     if concern.anonymity == "anonymous":
         return sealed_text, None
@@ -270,7 +272,7 @@ def _store_new_case(
     case.next_due = case.acknowledge_by
     # All the cryptography first: the id is known, so nothing below waits for the database or holds it.
     case_key = sealing.new_case_key()
-    case.concern_ct, case.identity_ct = seal_concern(case.id, case_key, concern)
+    case.concern_ct, case.identity_ct = seal_concern(case.id, case.reference, case_key, concern)
     case.exclusions_ct = exclusions.seal_exclusions(case.id, case_key, excluded)
     rows = grants.wrap_new_case_key(case.id, case_key, guardians, recovery_key, normalised)
     # Then the writes, as short as they can be: on SQLite the first INSERT takes the database's write lock.

@@ -142,9 +142,16 @@ def timeline(case: Case) -> list[TimelineEntry]:
     return [TimelineEntry(event.created_at, _timeline_text(event)) for event in events]
 
 
+class CaseRecordAltered(Exception):
+    """The case's reference is not the one sealed with its concern: changed in the database. Never shown as it
+    stands (the page fails, as for any sealed column that does not open); the type alone is logged."""
+
+
 def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
     # A case whose key opened is not purged: its concern is there.
     text = json.loads(sealing.open_text(case_key, cast(bytes, case.concern_ct), labels.concern(case.id)))
+    if text.get("reference", case.reference) != case.reference:  # (concerns sealed before it was have none)
+        raise CaseRecordAltered()
     messages = [
         MessageView(
             m.author,

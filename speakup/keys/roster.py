@@ -37,7 +37,7 @@ from flask import current_app
 from sqlalchemy import Row, select
 
 from speakup.crypto import kem, signing
-from speakup.keys import anchor, roster_log
+from speakup.keys import anchor, roster_log, roster_replay
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
@@ -150,15 +150,15 @@ def _read_anchor(slot: str | None) -> tuple[anchor.Anchor | None, str | None]:
         return None, str(exc)
 
 
-def _replay(entries: list[roster_log.Entry]) -> roster_log.Replay:
+def _replay(entries: list[roster_log.Entry]) -> roster_replay.Replay:
     pinned = pinned_root()
     if not pinned and settings().environment == "production":
-        return roster_log.Replay(problem="SPEAKUP_ROSTER_ROOT is not set")
+        return roster_replay.Replay(problem="SPEAKUP_ROSTER_ROOT is not set")
     stored = stored_root_key() if not pinned else None
-    return roster_log.replay(entries, pinned, stored, int(settings().roster_approvals_required))
+    return roster_replay.replay(entries, pinned, stored, int(settings().roster_approvals_required))
 
 
-def _rolled_back(entries: list[roster_log.Entry], replay: roster_log.Replay, anchored: anchor.Anchor) -> bool:
+def _rolled_back(entries: list[roster_log.Entry], replay: roster_replay.Replay, anchored: anchor.Anchor) -> bool:
     """Whether the log no longer reaches the head this instance anchored, with no newer checkpoint vouching for it."""
     if replay.checkpoint_at > (anchored.checkpoint_at or anchored.at):
         return False  # the organisation key signed the log as it now is, after the checkpoint this anchor rests on
@@ -205,7 +205,7 @@ def _current_subject(row: GuardianRow, approved: dict[str, Any]) -> dict[str, ob
 
 
 def _compare_rows(
-    replay: roster_log.Replay, rows: list[GuardianRow]
+    replay: roster_replay.Replay, rows: list[GuardianRow]
 ) -> tuple[dict[int, RosterMember], list[RosterFailure], dict[int, Approvals]]:
     by_id = {row.id: row for row in rows}
     members: dict[int, RosterMember] = {}
@@ -334,6 +334,6 @@ def anchored_here() -> bool:
     return anchored is not None or problem is not None
 
 
-def replay_as_far_as_it_verifies() -> roster_log.Replay:
+def replay_as_far_as_it_verifies() -> roster_replay.Replay:
     """The log's state up to its first problem: the guardians `speakup roster accept` offers to keep."""
     return _replay(roster_log.entries())

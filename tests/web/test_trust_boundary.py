@@ -485,3 +485,29 @@ def test_a_share_request_older_than_its_life_cannot_be_confirmed_even_with_its_d
     uid = copy["uid"]
     post_form(cal_client, f"/guardian/cases/{reference}", f"/guardian/cases/{reference}/share-requests/{uid}/confirm")
     assert bea.id not in guardians_wrapped_for(app, reference)
+
+
+# --- Found by the second outside review of issue 24 (finding 4) ---------------------------------------------------
+
+
+def test_a_reference_swapped_in_the_database_never_opens_the_other_case_under_it(app, client):
+    """A database writer swapped two cases' references: Find (or the case page) opened the other case under the
+    reference a caller gave. The reference is sealed with the concern and checked whenever it is opened."""
+    gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    first = gen_concern(client, what_happened="The first concern, about the pharmacy.")
+    second = gen_concern(client, what_happened="The second concern, about the theatre list.")
+    with app.app_context():
+        a = db.session.scalar(select(Case).where(Case.reference == first["reference"]))
+        b = db.session.scalar(select(Case).where(Case.reference == second["reference"]))
+        a_id, b_id = a.id, b.id
+        for case_id, reference in ((a_id, "SU-SWAPPING"), (b_id, first["reference"]), (a_id, second["reference"])):
+            db.session.execute(update(Case).where(Case.id == case_id).values(reference=reference))
+        db.session.commit()
+    browser = signed_in(app, gita)
+    found = post_form(browser, "/guardian/", "/guardian/find", reference=first["reference"])
+    assert found.location == f"/guardian/cases/{b_id}"  # Find goes by the reference column, as it must
+    page = browser.get(found.location)
+    assert page.status_code == 500 and "theatre list" not in page.get_data(as_text=True)
+    assert "pharmacy" not in browser.get(f"/guardian/cases/{a_id}").get_data(as_text=True)
+    reporter = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {second['access_code']}"})
+    assert reporter.status_code == 500 and "theatre" not in reporter.get_data(as_text=True)

@@ -1,0 +1,239 @@
+"""The roster log replayed: from the newest checkpoint the organisation key signed, each later entry checked in
+place and applied, to the roster it describes (speakup/keys/roster_log.py has the kinds of statement; docs/protocol.md
+the formats). Pure: rows and the root in, the state out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from speakup.crypto import signing
+from speakup.keys.roster_log import (
+    APPROVE,
+    CHECKPOINT,
+    CONTEXT,
+    INFORMING,
+    KEYS_MISMATCH,
+    ORGANISATION,
+    REMOVING,
+    RESET,
+    Entry,
+    approvals_needed,
+    entry_hash,
+    parse_statement,
+    unb64,
+)
+from speakup.platform.models import Role
+
+# --- Replay ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Waiting:
+    subject: dict[str, Any]
+    approvers: frozenset[tuple[int | str, str]]  # (who signed, the fingerprint of the key they signed with)
+
+
+@dataclass
+class Replay:
+    """The roster the log describes. ``problem`` set means the log cannot be trusted past that point: the caller
+    then believes nobody (``members`` still holds the state reached before it, for `speakup roster accept`)."""
+
+    members: dict[int, dict[str, Any]] = field(default_factory=dict)  # user id -> the subject approved
+    waiting: dict[int, Waiting] = field(default_factory=dict)
+    recovery_key: bytes | None = None
+    root_key: bytes | None = None
+    head_seq: int = 0
+    head_hash: str = ""
+    checkpoint_at: str = ""
+    problem: str | None = None
+    # Accounts whose stored keys were found not to be their own at sign-in: approved again only after a reset.
+    mismatched: set[int] = field(default_factory=set)
+    # (user id, public key) for the keys a reset took off the roster since the checkpoint: never approved again, so
+    # a database writer who puts an account's old keys back (and grants made for them) cannot get them approved.
+    retired: set[tuple[int, str]] = field(default_factory=set)
+    # Every roster since the checkpoint. The approvals a newcomer needs count the most guardians there have been
+    # besides them, not how many are left: otherwise an administrator could disable the others first, and one
+    # guardian's approval would be enough. Only the organisation key (a checkpoint, or its approval) lowers it.
+    rosters: list[frozenset[int]] = field(default_factory=list)
+
+    def needed_for(self, user_id: int, required: int) -> int:
+        others = max((len(members - {user_id}) for members in self.rosters), default=0)
+        return approvals_needed(required, others)
+
+    def note_roster(self) -> None:
+        current = frozenset(self.members)
+        if not self.rosters or self.rosters[-1] != current:
+            self.rosters.append(current)
+
+    def retire_keys_of(self, user_id: int) -> None:
+        waiting = self.waiting.get(user_id)
+        for subject in (self.members.get(user_id), waiting.subject if waiting else None):
+            for name in ("hpke_public", "signing_public"):
+                if subject and subject.get(name):
+                    self.retired.add((user_id, str(subject[name])))
+
+    def holds_retired_keys(self, user_id: int, subject: dict[str, Any]) -> bool:
+        return any((user_id, str(subject.get(name))) in self.retired for name in ("hpke_public", "signing_public"))
+
+    def fail(self, seq: int, why: str) -> Replay:
+        self.problem = f"roster log entry {seq}: {why}"
+        return self
+
+
+def _checkpoint_root(statement: dict[str, Any], pinned: str | None, stored_root: bytes | None) -> bytes | None:
+    """The organisation key a checkpoint names, if the pin (or, unpinned in development, the stored key) agrees."""
+    root = unb64(statement.get("root_public"))
+    if root is None:
+        return None
+    if pinned:
+        wanted = signing.normalise_fingerprint(pinned)
+        return root if signing.normalise_fingerprint(signing.roster_fingerprint(root)) == wanted else None
+    return root if root == stored_root else None
+
+
+def _newest_checkpoint(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | None) -> int | None:
+    for index in range(len(entries) - 1, -1, -1):
+        row = entries[index]
+        if row.kind != CHECKPOINT:
+            continue
+        statement = parse_statement(row.statement)
+        if (
+            statement is None
+            or statement.get("kind") != CHECKPOINT
+            or statement.get("signer") != ORGANISATION
+            or statement.get("seq") != row.seq  # an old checkpoint copied to the end must not restart the replay
+        ):
+            continue
+        root = _checkpoint_root(statement, pinned, stored_root)
+        if root is not None and row.signature and signing.verify_signature(root, CONTEXT, row.statement, row.signature):
+            return index
+    return None
+
+
+def replay(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | None, required: int) -> Replay:
+    """The verified roster: from the newest checkpoint the organisation key signed, every later entry in place,
+    chained to the one before, and each approval signed by someone on the roster at that moment."""
+    state = Replay()
+    entries = sorted(entries, key=lambda row: row.seq)
+    if not entries:
+        state.problem = "the roster log has not been started (run `speakup roster upgrade --recovery-key-file`)"
+        return state
+    start = _newest_checkpoint(entries, pinned, stored_root)
+    if start is None:
+        state.problem = "no checkpoint of the roster log verifies with the organisation key"
+        return state
+    checkpoint = parse_statement(entries[start].statement) or {}  # _newest_checkpoint parsed it
+    state.root_key = _checkpoint_root(checkpoint, pinned, stored_root)
+    state.recovery_key = unb64(checkpoint.get("recovery_public"))
+    state.checkpoint_at = str(checkpoint.get("at", ""))
+    members = checkpoint.get("members")
+    if state.recovery_key is None or not isinstance(members, list):
+        return state.fail(entries[start].seq, "the checkpoint is malformed")
+    state.members = {member["user_id"]: member for member in members if _is_subject(member, member.get("user_id"))}
+    state.note_roster()
+    previous = entries[start]
+    for row in entries[start + 1 :]:
+        statement = parse_statement(row.statement)
+        if (
+            statement is None
+            or row.seq != previous.seq + 1
+            or statement.get("seq") != row.seq
+            or statement.get("prev") != entry_hash(previous)
+            or statement.get("kind") != row.kind
+            or statement.get("user_id") != row.user_id
+        ):
+            return state.fail(row.seq, "it is out of place, edited, or the entry before it is missing")
+        why = _apply(state, row, statement, required)
+        if why:
+            return state.fail(row.seq, why)
+        state.note_roster()
+        previous = row
+    state.head_seq, state.head_hash = previous.seq, entry_hash(previous)
+    return state
+
+
+def _is_subject(subject: object, user_id: object) -> bool:
+    return (
+        isinstance(subject, dict)
+        and isinstance(user_id, int)
+        and subject.get("user_id") == user_id
+        and subject.get("role") == Role.GUARDIAN
+        and unb64(subject.get("hpke_public")) is not None
+        and isinstance(subject.get("email"), str)
+    )
+
+
+def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) -> str | None:
+    """One entry's effect on the state, or why it cannot be trusted."""
+    if row.kind in REMOVING:
+        if row.kind == RESET and row.user_id is not None:
+            state.retire_keys_of(row.user_id)
+        state.members.pop(row.user_id, None)  # type: ignore[arg-type]  # popping None (no account) changes nothing
+        state.waiting.pop(row.user_id, None)  # type: ignore[arg-type]  # likewise
+        if row.kind == KEYS_MISMATCH and row.user_id is not None:
+            state.mismatched.add(row.user_id)
+        elif row.kind == RESET:
+            state.mismatched.discard(row.user_id)
+        return None
+    if row.kind in INFORMING:
+        return None
+    if row.kind != APPROVE:
+        return f"an unexpected kind of statement ({row.kind[:20]})"
+    return _apply_approval(state, row, statement, required)
+
+
+def _signer_key(state: Replay, signer: object, user_id: int | None) -> bytes | None:
+    """The key an approval must verify under: the organisation's, or a guardian's approved at that moment (and
+    never the person approving themselves)."""
+    if signer == ORGANISATION:
+        return state.root_key
+    approver = state.members.get(signer) if isinstance(signer, int) and signer != user_id else None
+    return unb64(approver.get("signing_public")) if approver else None
+
+
+def _holds(state: Replay, member: int | str, key_fingerprint: str) -> bool:
+    approved = state.members.get(member) if isinstance(member, int) else None
+    signing_public = unb64(approved.get("signing_public")) if approved else None
+    return signing_public is not None and signing.roster_fingerprint(signing_public) == key_fingerprint
+
+
+def _apply_approval(state: Replay, row: Entry, statement: dict[str, Any], required: int) -> str | None:
+    user_id = row.user_id
+    subject = statement.get("subject")
+    if not _is_subject(subject, user_id) or not isinstance(subject, dict) or user_id is None:
+        return "the approval is not of a guardian"
+    signer = statement.get("signer")
+    key = _signer_key(state, signer, user_id)
+    if key is None or not isinstance(signer, int | str):  # a key is found only for the organisation or a user id
+        return "it is signed by someone who could not approve guardians then"
+    if statement.get("signer_key") != signing.roster_fingerprint(key) or not (
+        row.signature and signing.verify_signature(key, CONTEXT, row.statement, row.signature)
+    ):
+        return "its signature does not verify"
+    if state.holds_retired_keys(user_id, subject):
+        return None  # a valid statement a guardian signed, but of keys a reset retired: it counts for nothing
+    current = state.members.get(user_id)
+    if current == subject:
+        return None
+    # A member carried over from before signed rosters (no signing key approved) stays one meanwhile.
+    upgrade = {**(current or {}), "signing_public": subject.get("signing_public")}
+    if current is not None and (current.get("signing_public") is not None or upgrade != subject):
+        return "it approves other keys for an approved guardian"
+    earlier = state.waiting.get(user_id)
+    approvers = (earlier.approvers if earlier and earlier.subject == subject else frozenset()) | {
+        (signer, str(statement.get("signer_key")))
+    }
+    # An approval counts while its signer is a guardian with the key it was signed with: not after they were reset
+    # (or removed) and approved again with new keys.
+    counted = frozenset(
+        (approver, key) for approver, key in approvers if approver == ORGANISATION or _holds(state, approver, key)
+    )
+    signers = {approver for approver, _key in counted}
+    if ORGANISATION in signers or len(signers) >= state.needed_for(user_id, required):
+        state.members[user_id] = subject
+        state.waiting.pop(user_id, None)
+    else:
+        state.waiting[user_id] = Waiting(subject, counted)
+    return None
