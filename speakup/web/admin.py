@@ -50,8 +50,8 @@ class InviteForm(DomainForm):
     field_names = ("email", "name", "role")
 
 
-def _notice(category: str, user_id: str) -> str:
-    user = staff.get_user(user_id)
+def _notice(category: str, user_id: str, accounts: list[staff.StaffState]) -> str:
+    user = next((row.user for row in accounts if str(row.user.id) == user_id), None)
     if user is None:
         return ""
     if category == DISABLED:
@@ -65,14 +65,15 @@ def _notice(category: str, user_id: str) -> str:
 @bp.get("/", endpoint="accounts")
 @admin_required
 def accounts_page() -> str:
+    accounts = staff.staff_states()
     notice = error = ""
     flashed = get_flashed_messages(with_categories=True, category_filter=[ENABLED, DISABLED, REFUSED])
     for category, message in cast(list[tuple[str, str]], flashed):  # with_categories: (category, message) pairs
         if category == REFUSED:
             error = message  # the domain's rule, which names nobody
         else:
-            notice = _notice(category, message)
-    return render_template("admin/accounts.html", staff=staff.staff_states(), notice=notice, error=error)
+            notice = _notice(category, message, accounts)
+    return render_template("admin/accounts.html", staff=accounts, notice=notice, error=error)
 
 
 @bp.get("/invite")
