@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from speakup.crypto import access_codes, sealing
+from speakup.domain import references
 from speakup.keys import grants, sessions
 from speakup.keys.account_keys import AccountKeys as AccountKeys  # what staff_keys returns
 from speakup.keys.sessions import SessionExpired as SessionExpired  # what the pages catch
@@ -70,12 +71,13 @@ def sign_out(row: StaffSession) -> None:
 
 # --- The person who raised a concern -----------------------------------------------------------------------------
 
-EMPTY, MISTYPED, NOT_FOUND = "empty", "mistyped", "not found"
+EMPTY, MISTYPED, NOT_FOUND, REFERENCE = "empty", "mistyped", "not found", "a case reference"
 
 
 class AccessCodeRefused(Exception):
     """The access code opens nothing. ``reason``: ``EMPTY`` (nothing typed), ``MISTYPED`` (malformed, or its check
-    character does not match: known from the text alone) or ``NOT_FOUND`` (well formed; no concern has it)."""
+    character does not match: known from the text alone), ``REFERENCE`` (a case reference typed instead of the code,
+    known from the text alone too) or ``NOT_FOUND`` (well formed; no concern has it)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -99,7 +101,7 @@ def check_access_code(typed: str) -> tuple[Case, bytes]:
     except access_codes.EmptyAccessCode:
         raise AccessCodeRefused(EMPTY) from None
     except access_codes.InvalidAccessCode:
-        raise AccessCodeRefused(MISTYPED) from None
+        raise AccessCodeRefused(REFERENCE if references.looks_like_reference(typed) else MISTYPED) from None
     return open_with_access_code(typed)
 
 

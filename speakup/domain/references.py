@@ -39,6 +39,19 @@ def normalise_reference(typed: str) -> str | None:
     return "SU-" + cleaned
 
 
+# Longer than any reference a person could mean, however spaced: not looked at further.
+_MAX_TYPED_REFERENCE_CHARS = 40
+
+
+def looks_like_reference(typed: str) -> bool:
+    """Whether ``typed`` is a case reference (SU-ABCD1234, however spaced or cased) rather than an access code.
+    Known from the text alone, and never confused with a code: it starts with SU, and no access code has a U in it
+    (Crockford's alphabet leaves it out). Nothing is looked up, so saying so reveals nothing about which cases exist."""
+    if len(typed) > _MAX_TYPED_REFERENCE_CHARS:
+        return False
+    return "".join(typed.split()).upper().startswith("SU") and normalise_reference(typed) is not None
+
+
 def case_openable_by(typed: str, user_id: int) -> Case | None:
     """The case ``typed`` names by its reference, if this guardian holds its key; None for a missing case and for
     one they cannot open alike."""

@@ -32,9 +32,14 @@ bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 NOT_FOUND = "We could not find a concern with that access code. Check it and try again."
 ENTER_CODE = "Enter your access code"
 TYPING_MISTAKE = "This access code has a typing mistake. Check each character against the code you saved."
+LOOKS_LIKE_REFERENCE = (
+    "That looks like your case reference. Your access code is the longer code, in groups of 4 letters and numbers, "
+    "that you were given when you raised your concern."
+)
 REFUSED_CODE = {
     browser_sessions.EMPTY: ENTER_CODE,
     browser_sessions.MISTYPED: TYPING_MISTAKE,
+    browser_sessions.REFERENCE: LOOKS_LIKE_REFERENCE,
     browser_sessions.NOT_FOUND: NOT_FOUND,
 }
 
@@ -103,6 +108,8 @@ def check_code():
     try:
         case, case_key = browser_sessions.check_access_code(typed)
     except browser_sessions.AccessCodeRefused as refused:
+        if refused.reason == browser_sessions.REFERENCE:
+            form.values["access_code"] = ""  # nothing in it to put right: the reference is not kept for the box
         return _code_refused(form, REFUSED_CODE[refused.reason])
     _replace_reporter()
     session["reporter_session"], session["reporter_key"] = browser_sessions.start_reporter_session(case, case_key)

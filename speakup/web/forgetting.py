@@ -1,9 +1,10 @@
 """Signing out and time-outs on a shared ward computer: the next person at it must find nothing.
 
-Every way a person leaves (a guardian's "Sign out", "Sign out of this concern", "I have saved my access code", a
-session that timed out) forgets the whole session, not only the part it was about: a confirmation still showing an
-access code, a reporter's case key, a guardian's key half. The answer also asks the browser to drop what it keeps for
-the site (its cache and web storage; `Clear-Site-Data` applies over HTTPS, as the service is served).
+Every way a person leaves (a guardian's "Sign out", "Sign out of this concern", "Yes, hide my code" after "I have
+saved my access code", a session that timed out) forgets the whole session, not only the part it was about: a
+confirmation still showing an access code, a reporter's case key, a guardian's key half. The answer also asks the
+browser to drop what it keeps for the site (its cache and web storage; `Clear-Site-Data` applies over HTTPS, as the
+service is served).
 """
 
 from __future__ import annotations

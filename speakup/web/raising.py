@@ -15,6 +15,7 @@ from speakup.platform import attachments, clock
 from speakup.platform.extensions import submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import drop_failed_transaction
+from speakup.platform.public_urls import public_url
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
@@ -205,13 +206,29 @@ def confirmation():
         # The code is no longer shown: nor is anything else, so the next person here learns nothing, not even
         # that a concern was raised from this computer and its reference.
         session.pop(CONFIRMATION, None)
-    return render_template("report/confirmation.html", done=done, answer=done.answer)
+    return render_template(
+        "report/confirmation.html",
+        done=done,
+        answer=done.answer,
+        follow_up_url=public_url(url_for("followup.start")),  # printed on the slip: the address, never the host's
+    )
+
+
+@bp.get("/raise/sent/hide")
+def hide_code():
+    """ "I have saved my access code" asks first: hiding it is for good, so the button only leads here, and only
+    "Yes, hide my code" (a form, answered by a redirect) hides it. Nothing about the concern is on this page."""
+    token = session.get(CONFIRMATION)
+    done = submissions.find(submissions.from_form(token)) if token else None
+    if done is None or done.answer is None:
+        return redirect(url_for("report.confirmation"))
+    return render_template("report/hide_code.html")
 
 
 @bp.post("/raise/sent")
 def code_saved():
-    """The person saved their code: it is forgotten here, with the rest of this browser's session, so the next
-    person at this computer cannot see it."""
+    """ "Yes, hide my code": it is forgotten here, with the rest of this browser's session, so the next person at
+    this computer cannot see it. Sent again, the form is refused (the session it was made for is gone)."""
     return forget_this_browser(redirect(url_for("report.confirmation_done"), 303))
 
 

@@ -46,6 +46,7 @@ def test_double_click_reload_and_back_raise_one_concern(app: Flask, live_server:
         assert _references(app) == [reference]
 
         page.get_by_role("button", name="I have saved my access code").click()
+        page.get_by_role("button", name="Yes, hide my code").click()  # it asks first (test_browser_access_code.py)
         expect(page.get_by_role("heading", name="Keep your access code safe")).to_be_visible()
         assert page.locator("#access-code").count() == 0
         visit.check("code-saved")

@@ -55,7 +55,8 @@ def _reporter_pages(app: Flask) -> dict[str, str]:
         client, post_form(client, "/raise", what_happened="", anonymity="confidential"), "/raise"
     )
     pages["confirmation"] = send_raise_form(client, what_happened="The rota is unsafe.", anonymity="anonymous")
-    saved = post_form(client, "/raise/sent")
+    pages["hide-code"] = client.get("/raise/sent/hide")
+    saved = post_form(client, "/raise/sent/hide", "/raise/sent")
     pages["code-saved"] = client.get(saved.headers["Location"])
     pages["follow-up"] = client.get("/follow-up")
     typo = post_form(client, "/follow-up", access_code="ABCD-EFGH")

@@ -97,6 +97,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("report.raise_submit", "POST"): PUBLIC,
     # The confirmation belongs to the browser that sent the form: anyone else is sent back to the form ("ok").
     ("report.confirmation", "GET"): PUBLIC,
+    ("report.hide_code", "GET"): PUBLIC,  # "Hide your access code?": only for a browser whose code is shown
     ("report.code_saved", "POST"): PUBLIC,
     ("report.confirmation_done", "GET"): PUBLIC,
     ("health.healthz", "GET"): PUBLIC,

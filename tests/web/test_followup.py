@@ -293,3 +293,38 @@ def test_wrong_codes_cost_the_same_work_as_right_ones(app, client, monkeypatch):
     assert right == {"hmac": 1, "queries": 1, "derive": 1, "unseal": 1}
     for wrong in (access_codes.new_access_code(), "not-a-code", _one_typo(raised["access_code"]), ""):
         assert work_for(wrong) == right
+
+
+LOOKS_LIKE_REFERENCE = "That looks like your case reference. Your access code is the longer code"
+
+
+@pytest.mark.parametrize("typed", ["{reference}", "{lower}", "SU {spaced}", "su-abcd1234"])
+def test_a_case_reference_in_the_box_is_told_apart_by_the_field_and_not_kept(client, caplog, typed):
+    """Issue 26, point 3: a reference typed instead of the code. Known from the text alone (a reference starts with
+    SU, and no access code has a U), so saying so reveals nothing; nothing is looked up by it."""
+    reference = gen_concern(client)["reference"]
+    typed = typed.format(reference=reference, lower=reference.lower(), spaced=reference[3:7] + " " + reference[7:])
+    caplog.set_level(logging.DEBUG, logger="speakup")
+    page = _refused(client, typed).get_data(as_text=True)
+    field = page.split("nhsuk-form-group--error")[1].split("<button")[0]
+    assert LOOKS_LIKE_REFERENCE in field and "you were given when you raised" in field
+    assert TYPING_MISTAKE not in page and NOT_FOUND not in page
+    assert _box(page) == ""  # nothing in it to put right: the box is left empty, and nothing of it is kept
+    assert reference not in caplog.text and typed not in caplog.text
+    assert client.get("/follow-up/case").status_code == 302
+
+
+def test_a_wrong_code_still_gets_the_usual_answer_not_the_reference_one(client):
+    gen_concern(client)
+    page = _refused(client, access_codes.new_access_code()).get_data(as_text=True)
+    assert NOT_FOUND in page and LOOKS_LIKE_REFERENCE not in page
+    page = _refused(client, "7K3M-9QXA").get_data(as_text=True)  # the start of a code: a typing mistake
+    assert TYPING_MISTAKE in page and LOOKS_LIKE_REFERENCE not in page
+
+
+def test_the_page_says_what_to_do_with_a_lost_code(client):
+    page = client.get("/follow-up").get_data(as_text=True)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert "Lost your access code? Contact a guardian with your case reference" in text
+    assert 'href="/other-ways#talk-to-a-guardian"' in page
+    assert 'id="talk-to-a-guardian"' in client.get("/other-ways").get_data(as_text=True)

@@ -79,7 +79,7 @@ def test_the_code_is_sealed_at_rest_and_forgotten_once_saved(app, client):
         for secret in (code, code.replace("-", "")):
             assert secret.encode() not in row.answer_ct
 
-    saved = client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent")})
+    saved = client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent/hide")})
     assert saved.status_code == 303 and saved.headers["Location"].endswith("/raise/done")
     assert "no longer shows its access code" in client.get("/raise/done").get_data(as_text=True)
     with app.app_context():
@@ -92,7 +92,7 @@ def test_the_same_form_after_the_code_was_saved_shows_nothing_about_the_concern(
     form = _filled_form(client)
     client.post("/raise", data=form)
     reference = _code_and_reference(client.get("/raise/sent").get_data(as_text=True))[1]
-    client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent")})
+    client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent/hide")})
     # Saving the code forgot this browser's whole session (for the shared computer), so the same form sent again is
     # refused.
     again = client.post("/raise", data=form, follow_redirects=True)

@@ -47,7 +47,7 @@ def test_signing_out_of_the_concern_also_forgets_the_confirmation(app, client):
 def test_saving_the_code_forgets_the_whole_session(app, client):
     code = _raise_on_the_form(client)
     assert post_form(client, "/follow-up", access_code=code).status_code == 303  # also following it up here
-    saved = post_form(client, "/raise/sent")
+    saved = post_form(client, "/raise/sent/hide", "/raise/sent")  # "Yes, hide my code"
     assert saved.status_code == 303 and saved.headers["Clear-Site-Data"] == '"cache", "storage"'
     assert client.get("/follow-up/case").status_code == 302
     assert client.get("/raise/sent").status_code == 302 and _codes_kept(app) == 0
