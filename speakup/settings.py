@@ -74,6 +74,25 @@ def _check_and_complete(app: Flask) -> None:
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
+    _check_external_routes(config["EXTERNAL_ROUTES"])
+
+
+EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}
+
+
+def _check_external_routes(routes: object) -> None:
+    """The bodies outside the trust (/other-ways): each a name, and optional words, an https:// web address (a link
+    on the page, so never javascript: or another scheme) and contact details. Refused at start-up, not on the page."""
+    problem = "SPEAKUP_EXTERNAL_ROUTES must be a list of {name, about, web, contact}"
+    if not isinstance(routes, list | tuple):
+        raise ConfigurationError(f"{problem} (JSON)")
+    for route in routes:
+        if not isinstance(route, dict) or set(route) - EXTERNAL_ROUTE_KEYS or not route.get("name"):
+            raise ConfigurationError(f"{problem}, each with a name: {route!r}")
+        if not all(isinstance(value, str) for value in route.values()):
+            raise ConfigurationError(f"{problem}, each a text: {route!r}")
+        if route.get("web") and not route["web"].startswith("https://"):
+            raise ConfigurationError(f"{problem}: the web address must start https:// ({route['web']!r})")
 
 
 ROSTER_ROOT_HELP = (
