@@ -223,6 +223,13 @@ EXTERNAL_ROUTES: list = [
 ]
 EMERGENCY_ADVICE = "If someone is in danger now, call 999."
 
+# The accessibility statement (/accessibility) and the privacy notice (/privacy), linked from every page's footer.
+# The shipped words are true of this service as it runs out of the box. A trust replaces either with its own: the path
+# of a UTF-8 plain-text file (absolute, or inside the instance folder), read at start-up, each paragraph separated by
+# a blank line. It is shown as text, never as HTML or Markdown, so nothing in it can change or script the page.
+ACCESSIBILITY_STATEMENT_FILE = ""
+PRIVACY_NOTICE_FILE = ""
+
 # Check-ins after closing: this many days after a case closed, the reporter's follow-up page and the API ask
 # "Since your case was closed, have you suffered detriment for speaking up?". A yes flags the case for its guardians
 # and is counted in the national return and the board report.

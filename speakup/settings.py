@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ def _check_and_complete(app: Flask) -> None:
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
     _check_external_routes(config["EXTERNAL_ROUTES"])
+    for setting, key in TRUST_TEXTS.items():
+        config[key] = _trust_text(app, setting) if config.get(setting) else None
 
 
 EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}
@@ -93,6 +96,25 @@ def _check_external_routes(routes: object) -> None:
             raise ConfigurationError(f"{problem}, each a text: {route!r}")
         if route.get("web") and not route["web"].startswith("https://"):
             raise ConfigurationError(f"{problem}: the web address must start https:// ({route['web']!r})")
+
+
+# A trust's own words for a page, from a plain-text file: the setting naming the file, and the key its paragraphs
+# are kept under (None: the page's shipped words).
+TRUST_TEXTS = {"ACCESSIBILITY_STATEMENT_FILE": "ACCESSIBILITY_STATEMENT", "PRIVACY_NOTICE_FILE": "PRIVACY_NOTICE"}
+
+
+def _trust_text(app: Flask, setting: str) -> tuple[str, ...]:
+    """The paragraphs of the file a setting names (blank lines between them; the lines of one are joined), read
+    once at start-up so a missing or unreadable file stops the service rather than a page. Shown as text."""
+    path = Path(app.instance_path) / str(app.config[setting])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as failed:
+        raise ConfigurationError(f"SPEAKUP_{setting}: {path} cannot be read as UTF-8 text ({failed})") from None
+    paragraphs = tuple(" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip())
+    if not paragraphs:
+        raise ConfigurationError(f"SPEAKUP_{setting}: {path} is empty")
+    return paragraphs
 
 
 ROSTER_ROOT_HELP = (

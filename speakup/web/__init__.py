@@ -12,11 +12,11 @@ def register(app: Flask) -> None:
     """Every blueprint, the error pages and the template helpers, on one app."""
     from speakup.platform import dates
     from speakup.platform.extensions import csrf
-    from speakup.web import admin, assets, enrol, errors, followup, forgetting, guardian, health, once, raising
+    from speakup.web import about, admin, assets, enrol, errors, followup, forgetting, guardian, health, once, raising
     from speakup.web.api.routes import bp as api_bp
     from speakup.web.guardian import team
 
-    for blueprint in (raising.bp, followup.bp, guardian.bp, team.bp, enrol.bp, admin.bp, api_bp, health.bp):
+    for blueprint in (raising.bp, about.bp, followup.bp, guardian.bp, team.bp, enrol.bp, admin.bp, api_bp, health.bp):
         app.register_blueprint(blueprint)
     assets.serve_assets(app)
     csrf.exempt(api_bp)
