@@ -2,6 +2,8 @@
 // components it names into the pages' one deferred script (no further downloads).
 import { Button, CharacterCount, ErrorSummary, NotificationBanner, createAll } from "nhsuk-frontend";
 
+import { enhanceCopyButtons } from "./copy.js";
+
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 // Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
 for (const component of [Button, CharacterCount, ErrorSummary, NotificationBanner]) createAll(component);
@@ -24,3 +26,6 @@ for (const group of document.querySelectorAll("[data-speakup-reveal]")) {
   group.addEventListener("change", update);
   update();
 }
+
+// "Copy link" beside the enrolment link (assets/copy.js).
+enhanceCopyButtons();
