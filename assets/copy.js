@@ -1,5 +1,5 @@
-// "Copy link" beside a text to be copied whole (data-speakup-copy on the element holding it, with the button's words
-// as its value): the enrolment link an administrator sends to a newcomer. Enhancement only: without this script
+// "Copy link" after a link to be copied whole: data-speakup-copy on the paragraph holding it names the element whose
+// text is copied (the enrolment link an administrator sends to a newcomer; its markup is left exactly as it was). Enhancement only: without this script
 // there is no button, and the text stays plain, selectable text. No inline script or style, so the pages' strict
 // Content-Security-Policy holds.
 
@@ -20,11 +20,13 @@ async function copyText(element) {
 }
 
 export function enhanceCopyButtons(root = document) {
-  for (const element of root.querySelectorAll("[data-speakup-copy]")) {
+  for (const holder of root.querySelectorAll("[data-speakup-copy]")) {
+    const element = document.getElementById(holder.dataset.speakupCopy);
+    if (!element) continue;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "nhsuk-button nhsuk-button--secondary nhsuk-button--small";
-    button.textContent = element.dataset.speakupCopy || "Copy";
+    button.textContent = "Copy link";
     // Said once a copy is made (or not), to everyone: a role="status" region already on the page before it is filled.
     const status = document.createElement("p");
     status.className = "nhsuk-body-s";
@@ -39,7 +41,6 @@ export function enhanceCopyButtons(root = document) {
         status.textContent = "Could not copy the link. Select it and copy it yourself.";
       }
     });
-    const after = element.closest("p") || element;
-    after.after(button, status);
+    holder.after(button, status);
   }
 }
