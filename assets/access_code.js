@@ -3,6 +3,8 @@
 // the browser's own Print still prints only the slip (the print styles in assets/app.css). No inline script: the
 // pages' Content-Security-Policy allows only this file.
 
+import { copyText } from "./copy.js";
+
 const COPIED = "Copied. Paste it only somewhere private, such as a note on your own phone: not on this computer or in your work email.";
 const NOT_COPIED = "Your browser did not let us copy it. Write it on paper instead.";
 
@@ -13,20 +15,15 @@ export function startCodeActions(root = document) {
     const copy = actions.querySelector("[data-speakup-copy]");
     const print = actions.querySelector("[data-speakup-print]");
     const status = actions.querySelector("[data-speakup-copy-status]");
-    // The clipboard is offered only where the browser gives it (an HTTPS page, as the service is served).
-    if (navigator.clipboard && window.isSecureContext) {
-      copy.addEventListener("click", async () => {
-        status.textContent = "";
-        try {
-          await navigator.clipboard.writeText(code.textContent.trim());
-          status.textContent = COPIED;
-        } catch (refused) {
-          status.textContent = NOT_COPIED;
-        }
-      });
-    } else {
-      copy.hidden = true;
-    }
+    copy.addEventListener("click", async () => {
+      status.textContent = "";
+      try {
+        await copyText(code);
+        status.textContent = COPIED;
+      } catch (refused) {
+        status.textContent = NOT_COPIED;
+      }
+    });
     print.addEventListener("click", () => window.print());
     actions.hidden = false;
   }

@@ -3,6 +3,7 @@
 import { Button, CharacterCount, ErrorSummary, NotificationBanner, createAll } from "nhsuk-frontend";
 
 import { startCodeActions } from "./access_code.js";
+import { enhanceCopyButtons } from "./copy.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 // Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
@@ -29,3 +30,5 @@ for (const group of document.querySelectorAll("[data-speakup-reveal]")) {
 
 // Copy and Print beside an access code (assets/access_code.js).
 startCodeActions();
+// "Copy link" beside the enrolment link (assets/copy.js).
+enhanceCopyButtons();

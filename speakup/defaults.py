@@ -179,16 +179,56 @@ LINE_MANAGEMENT = (
     "You can also raise a concern with your line manager, a more senior manager, or the executive or "
     "non-executive director responsible for speaking up."
 )
-EXTERNAL_ROUTES: list = [  # {"name", "about", "contact"}: add each body's contact details for your trust
-    {"name": "Care Quality Commission (CQC)", "about": "The independent regulator of health and adult social care."},
-    {"name": "NHS England", "about": "For concerns about primary care services, or about an NHS trust itself."},
+# Bodies outside the trust: {"name", "about", "web", "contact"}; only "name" is needed, "web" is an https:// address
+# (shown as a link), "contact" any words the trust adds (a phone number, say: none is shipped, as one can go stale).
+# A trust's own list replaces this one whole, e.g. SPEAKUP_EXTERNAL_ROUTES='[{"name": "Care Quality Commission",
+# "web": "https://www.cqc.org.uk"}]'. Speaking up to a prescribed person (the regulators here) is protected in law.
+EXTERNAL_ROUTES: list = [
     {
-        "name": "Your professional regulator",
-        "about": "For example the Nursing and Midwifery Council, the General Medical Council or the Health and Care "
-        "Professions Council.",
+        "name": "National Guardian's Office",
+        "about": "Supports speaking up across the NHS in England. It does not look into single concerns, but its "
+        "website explains your choices.",
+        "web": "https://nationalguardian.org.uk",
+    },
+    {
+        "name": "Care Quality Commission (CQC)",
+        "about": "Checks the quality and safety of health and care services.",
+        "web": "https://www.cqc.org.uk",
+    },
+    {
+        "name": "NHS England",
+        "about": "For concerns about GP, dental, pharmacy or eye care services, or about an NHS trust itself.",
+        "web": "https://www.england.nhs.uk",
+    },
+    {
+        "name": "Nursing and Midwifery Council (NMC)",
+        "about": "For concerns about a nurse, midwife or nursing associate.",
+        "web": "https://www.nmc.org.uk",
+    },
+    {
+        "name": "General Medical Council (GMC)",
+        "about": "For concerns about a doctor or physician associate.",
+        "web": "https://www.gmc-uk.org",
+    },
+    {
+        "name": "Health and Care Professions Council (HCPC)",
+        "about": "For concerns about a health or care professional it registers, such as a paramedic.",
+        "web": "https://www.hcpc-uk.org",
+    },
+    {
+        "name": "Protect",
+        "about": "A charity that gives free, confidential advice about speaking up at work.",
+        "web": "https://protect-advice.org.uk",
     },
 ]
 EMERGENCY_ADVICE = "If someone is in danger now, call 999."
+
+# The accessibility statement (/accessibility) and the privacy notice (/privacy), linked from every page's footer.
+# The shipped words are true of this service as it runs out of the box. A trust replaces either with its own: the path
+# of a UTF-8 plain-text file (absolute, or inside the instance folder), read at start-up, each paragraph separated by
+# a blank line. It is shown as text, never as HTML or Markdown, so nothing in it can change or script the page.
+ACCESSIBILITY_STATEMENT_FILE = ""
+PRIVACY_NOTICE_FILE = ""
 
 # Check-ins after closing: this many days after a case closed, the reporter's follow-up page and the API ask
 # "Since your case was closed, have you suffered detriment for speaking up?". A yes flags the case for its guardians

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,46 @@ def _check_and_complete(app: Flask) -> None:
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
+    _check_external_routes(config["EXTERNAL_ROUTES"])
+    for setting, key in TRUST_TEXTS.items():
+        config[key] = _trust_text(app, setting) if config.get(setting) else None
+
+
+EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}
+
+
+def _check_external_routes(routes: object) -> None:
+    """The bodies outside the trust (/other-ways): each a name, and optional words, an https:// web address (a link
+    on the page, so never javascript: or another scheme) and contact details. Refused at start-up, not on the page."""
+    problem = "SPEAKUP_EXTERNAL_ROUTES must be a list of {name, about, web, contact}"
+    if not isinstance(routes, list | tuple):
+        raise ConfigurationError(f"{problem} (JSON)")
+    for route in routes:
+        if not isinstance(route, dict) or set(route) - EXTERNAL_ROUTE_KEYS or not route.get("name"):
+            raise ConfigurationError(f"{problem}, each with a name: {route!r}")
+        if not all(isinstance(value, str) for value in route.values()):
+            raise ConfigurationError(f"{problem}, each a text: {route!r}")
+        if route.get("web") and not route["web"].startswith("https://"):
+            raise ConfigurationError(f"{problem}: the web address must start https:// ({route['web']!r})")
+
+
+# A trust's own words for a page, from a plain-text file: the setting naming the file, and the key its paragraphs
+# are kept under (None: the page's shipped words).
+TRUST_TEXTS = {"ACCESSIBILITY_STATEMENT_FILE": "ACCESSIBILITY_STATEMENT", "PRIVACY_NOTICE_FILE": "PRIVACY_NOTICE"}
+
+
+def _trust_text(app: Flask, setting: str) -> tuple[str, ...]:
+    """The paragraphs of the file a setting names (blank lines between them; the lines of one are joined), read
+    once at start-up so a missing or unreadable file stops the service rather than a page. Shown as text."""
+    path = Path(app.instance_path) / str(app.config[setting])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as failed:
+        raise ConfigurationError(f"SPEAKUP_{setting}: {path} cannot be read as UTF-8 text ({failed})") from None
+    paragraphs = tuple(" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip())
+    if not paragraphs:
+        raise ConfigurationError(f"SPEAKUP_{setting}: {path} is empty")
+    return paragraphs
 
 
 ROSTER_ROOT_HELP = (

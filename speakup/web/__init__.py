@@ -10,13 +10,13 @@ from flask import Flask, request
 
 def register(app: Flask) -> None:
     """Every blueprint, the error pages and the template helpers, on one app."""
-    from speakup.platform import clock
+    from speakup.platform import dates
     from speakup.platform.extensions import csrf
-    from speakup.web import admin, assets, enrol, errors, followup, forgetting, guardian, health, once, raising
+    from speakup.web import about, admin, assets, enrol, errors, followup, forgetting, guardian, health, once, raising
     from speakup.web.api.routes import bp as api_bp
     from speakup.web.guardian import team
 
-    for blueprint in (raising.bp, followup.bp, guardian.bp, team.bp, enrol.bp, admin.bp, api_bp, health.bp):
+    for blueprint in (raising.bp, about.bp, followup.bp, guardian.bp, team.bp, enrol.bp, admin.bp, api_bp, health.bp):
         app.register_blueprint(blueprint)
     assets.serve_assets(app)
     csrf.exempt(api_bp)
@@ -24,9 +24,8 @@ def register(app: Flask) -> None:
     once.init_app(app)
     forgetting.init_app(app)
 
-    app.add_template_filter(lambda d: clock.uk_time(d).strftime("%-d %b %Y"), "london_date")
-    app.add_template_filter(lambda d: clock.uk_time(d).strftime("%-d %B %Y at %H:%M"), "london_datetime")
-    app.add_template_filter(lambda d: d.strftime("%-d %B %Y"), "long_date")
+    # The one way a page writes a date ("7 December 2026"), or a moment with its UK time ("... at 2:05pm").
+    app.add_template_filter(dates.written, "long_date")
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

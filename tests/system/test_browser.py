@@ -161,7 +161,16 @@ def test_the_accessibility_check_catches_a_field_without_a_label(app: Flask, liv
 def test_no_page_loads_anything_from_another_host(app: Flask, live_server: str, browser: Browser):
     visit = Visit(browser, live_server, javascript=True, label="hosts")
     try:
-        for path in ("/", "/raise", "/follow-up", "/other-ways", "/guardian/sign-in", "/no-such-page"):
+        for path in (
+            "/",
+            "/raise",
+            "/follow-up",
+            "/other-ways",
+            "/accessibility",
+            "/privacy",
+            "/guardian/sign-in",
+            "/no-such-page",
+        ):
             visit.goto(path)
             visit.page.wait_for_load_state("networkidle")
             assert visit.foreign_requests == [], path

@@ -78,13 +78,19 @@ def test_a_guardian_records_an_in_person_concern_and_the_person_follows_it_up(
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
-def test_the_other_ways_to_speak_up_page_passes_the_checks(live_server: str, browser: Browser, javascript: bool):
+def test_the_other_ways_accessibility_and_privacy_pages_pass_the_checks(
+    live_server: str, browser: Browser, javascript: bool
+):
     visit = Visit(browser, live_server, javascript, f"{'js-on' if javascript else 'js-off'}-other-ways")
     try:
         page = visit.goto("/")
         page.get_by_role("link", name="Other ways to speak up").click()
         expect(page.get_by_role("heading", name="Other ways to speak up", level=1)).to_be_visible()
         visit.check("other-ways")
+        for link, heading in (("Accessibility statement", "accessibility"), ("Privacy notice", "privacy")):
+            page.get_by_role("contentinfo").get_by_role("link", name=link).click()
+            expect(page.get_by_role("heading", name=link, level=1)).to_be_visible()
+            visit.check(heading)
     finally:
         visit.close()
 

@@ -49,7 +49,14 @@ def _followed(client: FlaskClient, sent, to: str):
 def _reporter_pages(app: Flask) -> dict[str, str]:
     client = app.test_client()
     pages = {
-        name: client.get(path) for name, path in (("home", "/"), ("raise", "/raise"), ("other-ways", "/other-ways"))
+        name: client.get(path)
+        for name, path in (
+            ("home", "/"),
+            ("raise", "/raise"),
+            ("other-ways", "/other-ways"),
+            ("accessibility", "/accessibility"),
+            ("privacy", "/privacy"),
+        )
     }
     pages["raise-errors"] = _followed(
         client, post_form(client, "/raise", what_happened="", anonymity="confidential"), "/raise"

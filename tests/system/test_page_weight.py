@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser
 
 FIRST_VISIT_LIMIT = 100 * 1024
-PAGES = ["/", "/raise", "/follow-up"]
+PAGES = ["/", "/raise", "/follow-up", "/accessibility", "/privacy"]
 
 
 class Wire:

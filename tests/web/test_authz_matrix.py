@@ -93,6 +93,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     # Public pages: raising a concern never needs anything.
     ("report.home", "GET"): PUBLIC,
     ("report.other_ways", "GET"): PUBLIC,
+    ("about.accessibility", "GET"): PUBLIC,
+    ("about.privacy", "GET"): PUBLIC,
     ("report.raise_form", "GET"): PUBLIC,
     ("report.raise_submit", "POST"): PUBLIC,
     # The confirmation belongs to the browser that sent the form: anyone else is sent back to the form ("ok").

@@ -11,6 +11,7 @@ from support.factories import case_row, gen_concern
 from support.html import VERSION_RE, case_action, case_address, post_form
 
 from speakup.domain import workflow
+from speakup.platform import dates
 
 
 def _page(client, reference: str) -> str:
@@ -85,7 +86,7 @@ def test_every_action_says_what_was_done(app, signed, guardian):
     )
     assert (
         _done_message(signed, extended)
-        == f"Deadline moved to {new:%-d %B %Y}. The person who raised this can read why."
+        == f"Deadline moved to {dates.written(new)}. The person who raised this can read why."
     )
     closed = case_action(signed, reference, "close", outcome="resolved", closing_message="Thank you.")
     assert _done_message(signed, closed).startswith("Case closed.")

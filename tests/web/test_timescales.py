@@ -14,7 +14,7 @@ from support.html import VERSION_RE, case_action, reporter_case_page, walk_to
 
 from speakup.domain import deadlines, retention
 from speakup.ops import audit
-from speakup.platform import clock
+from speakup.platform import clock, dates
 from speakup.platform.models import AuditEvent, Case, DeadlineExtension, db
 
 REASON = "The ward manager is on leave until the 14th and we need to hear from them before we can answer."
@@ -79,7 +79,7 @@ def test_stage_one_is_extended_only_to_ten_working_days(app, signed):
     reference = gen_concern(signed)["reference"]
     longest = deadlines.working_days_after(_today(), 10, deadlines.SCOTLAND)
     refused = _after(signed, _extend(signed, reference, longest + timedelta(days=1)))
-    assert f"At stage 1 the response can wait until {longest:%-d %B %Y} at the latest" in refused
+    assert f"At stage 1 the response can wait until {dates.written(longest)} at the latest" in refused
     assert _done(signed, _extend(signed, reference, longest))
     case = case_row(app, reference)
     assert (case.acknowledge_by, case.feedback_by) == (longest, longest)  # stage 1 has one deadline
@@ -187,5 +187,5 @@ def test_an_overdue_case_is_extended_to_a_day_still_ahead(app, signed):
         case.feedback_by = _today() - timedelta(days=10)
         db.session.commit()
     past = _after(signed, _extend(signed, reference, _today() - timedelta(days=2)))
-    assert f"The new date must be after {_today():%-d %B %Y}" in past
+    assert f"The new date must be after {dates.written(_today())}" in past
     assert _done(signed, _extend(signed, reference, _today() + timedelta(days=14)))

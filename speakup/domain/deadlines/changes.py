@@ -19,7 +19,7 @@ from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
 from speakup.ops import audit
-from speakup.platform import clock
+from speakup.platform import clock, dates
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text, required_text
 from speakup.platform.models import Case, CaseEvent, DeadlineExtension, User, db
@@ -96,7 +96,7 @@ def parse_date(day: object, month: object, year: object) -> date:
 def _check_new_date(case: Case, new_date: date, today: date) -> None:
     earliest = max(case.feedback_by, today)  # an overdue case moves to a day still ahead, never to one gone by
     if new_date <= earliest:
-        raise InvalidInput({DATE_FIELDS[0]: f"The new date must be after {earliest:%-d %B %Y}"})
+        raise InvalidInput({DATE_FIELDS[0]: f"The new date must be after {dates.written(earliest)}"})
     if new_date > today + timedelta(days=LONGEST_EXTENSION_DAYS):
         raise InvalidInput({DATE_FIELDS[0]: "The new date must be within a year from today"})
     if deadlines.stage_of(case.stage, settings().deadline_config) == 1:
@@ -105,7 +105,7 @@ def _check_new_date(case: Case, new_date: date, today: date) -> None:
         if new_date > longest:
             raise InvalidInput(
                 {
-                    DATE_FIELDS[0]: f"At stage 1 the response can wait until {longest:%-d %B %Y} at the latest "
+                    DATE_FIELDS[0]: f"At stage 1 the response can wait until {dates.written(longest)} at the latest "
                     f"({deadlines.STAGE_1_LONGEST} working days after it arrived). Move it to stage 2 for longer."
                 }
             )

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from speakup.domain import case_pages, files, handling, references, referrals, workflow
 from speakup.domain.deadlines import changes as deadline_changes
+from speakup.platform import dates
 from speakup.platform.inputs import InvalidInput, parse_int
 from speakup.platform.models import Author, Case
 from speakup.web import once
@@ -255,7 +256,7 @@ def record_referral(address: str):
 def escalate(address: str):
     def action(case, _key, form):
         deadline_changes.escalate_to_stage_2(case, current_user.user, form.version)
-        return f"Moved to stage 2. Respond by {case.feedback_by:%-d %B %Y}."
+        return f"Moved to stage 2. Respond by {dates.written(case.feedback_by)}."
 
     return _act(address, "escalate", action, "#deadlines")
 
@@ -267,7 +268,7 @@ def extend_deadline(address: str):
         values = form.values
         new_date = deadline_changes.parse_date(*(values[name] for name in deadline_changes.DATE_FIELDS))
         deadline_changes.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
-        return f"Deadline moved to {new_date:%-d %B %Y}. The person who raised this can read why."
+        return f"Deadline moved to {dates.written(new_date)}. The person who raised this can read why."
 
     return _act(address, "extend", action, "#deadlines")
 

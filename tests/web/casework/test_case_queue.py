@@ -9,6 +9,8 @@ import pytest
 from support.casework import act, bring_to, london_today, queue_rows, refs, set_case, text_of, was_done
 from support.factories import gen_concern
 
+from speakup.platform import dates
+
 # --- The queue --------------------------------------------------------------------------------------
 
 
@@ -50,13 +52,13 @@ def test_queue_filters_by_status_assignment_and_deadline(app, signed, guardian):
     rows = {row["reference"]: row for row in queue_rows(signed)}
     assert refs(queue_rows(signed)) == [late, soon, received, working]  # soonest deadline first
     # Each deadline says which it is: a received case waits to be acknowledged, one in progress for feedback.
-    assert rows[late]["deadline"] == f"Acknowledge by {(today - timedelta(days=1)):%-d %B %Y} Overdue"
-    assert rows[soon]["deadline"] == f"Acknowledge by {(today + timedelta(days=1)):%-d %B %Y} Due soon"
-    assert rows[received]["deadline"] == f"Acknowledge by {(today + timedelta(days=7)):%-d %B %Y} Due"
+    assert rows[late]["deadline"] == f"Acknowledge by {dates.written(today - timedelta(days=1))} Overdue"
+    assert rows[soon]["deadline"] == f"Acknowledge by {dates.written(today + timedelta(days=1))} Due soon"
+    assert rows[received]["deadline"] == f"Acknowledge by {dates.written(today + timedelta(days=7))} Due"
     assert rows[working]["deadline"].startswith("Feedback by ")
     assert rows[working]["status"] == "In progress" and rows[received]["status"] == "Received"
     assert rows[working]["assigned"] == "Gita Guardian" and rows[received]["assigned"] == "Unassigned"
-    assert rows[received]["received"] == f"{today:%-d %b %Y}"
+    assert rows[received]["received"] == dates.written(today)
     assert rows[received]["themes"] == "Not recorded"
     assert queue_rows(signed, status="closed")[0]["deadline"] == "None"
 
