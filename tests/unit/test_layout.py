@@ -127,9 +127,13 @@ def test_the_domain_reads_its_settings_from_the_settings_object() -> None:
         if "current_app" in names and layer in ("speakup.domain", "speakup.reporting"):
             reading.append(f"{module} imports current_app")
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in ("config", "instance_path"):
-                if isinstance(node.value, ast.Name) and node.value.id == "current_app":
-                    reading.append(f"{module} reads current_app.{node.attr}")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("config", "instance_path")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "current_app"
+            ):
+                reading.append(f"{module} reads current_app.{node.attr}")
     assert reading == []
 
 
