@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
@@ -25,8 +26,14 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# db.Model is made at run time: to a type checker the rows derive from Base (as speakup/platform/models/base.py).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
-class FloorConcern(db.Model):
+
+class FloorConcern(Model):
     __tablename__ = "bench_floor_concerns"
 
     id: Mapped[int] = mapped_column(primary_key=True)

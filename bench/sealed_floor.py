@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, insert, text
+from sqlalchemy import ForeignKey, LargeBinary, String, Table, UniqueConstraint, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,8 +52,14 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# db.Model is made at run time: to a type checker the rows derive from Base (as speakup/platform/models/base.py).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
-class SealedCase(db.Model):
+
+class SealedCase(Model):
     __tablename__ = "bench_sealed_cases"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -64,7 +71,7 @@ class SealedCase(db.Model):
     created_at: Mapped[datetime]
 
 
-class SealedGrant(db.Model):
+class SealedGrant(Model):
     """The shape of Speak Up's case_grants: the same columns, indexes and unique key."""
 
     __tablename__ = "bench_sealed_grants"
@@ -152,7 +159,7 @@ def create_sealed_floor_app(
             try:
                 db.session.add(SealedCase(**case))
                 # As the app stores them (speakup/keys/grants.py store_grants): one INSERT given every grant row.
-                db.session.execute(insert(SealedGrant.__table__), rows)
+                db.session.execute(insert(cast(Table, SealedGrant.__table__)), rows)  # a mapped class's table
                 db.session.commit()
                 break
             except IntegrityError:

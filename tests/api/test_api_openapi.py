@@ -130,7 +130,7 @@ def test_schema_checks_can_fail(document: dict[str, Any]):
 def test_request_schemas_agree_with_the_server(api: ApiClient, document: dict[str, Any]):
     """Bodies the server takes validate against the document's request schemas; ones it refuses do not."""
     concern = json_pointer("paths", "/concerns", "post", "requestBody", "content", "application/json", "schema")
-    good = [
+    good: list[dict[str, object]] = [
         {"what_happened": "x" * 20_000, "anonymity": "anonymous"},
         {
             "what_happened": "A",
@@ -155,7 +155,7 @@ def test_request_schemas_agree_with_the_server(api: ApiClient, document: dict[st
             "exclude_guardian": None,
         }
     )
-    bad = [
+    bad: list[dict[str, object]] = [
         {"what_happened": "x" * 20_001, "anonymity": "anonymous"},
         {"what_happened": " \n\t ", "anonymity": "anonymous"},  # blank: nothing happened
         {"what_happened": "A", "anonymity": "confidential", "name": "   "},

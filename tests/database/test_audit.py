@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select, text
+from support.present import get_row, scalar
 
 from speakup.ops import audit
 from speakup.platform.models import AuditEvent, db
@@ -17,7 +18,7 @@ from speakup.platform.models import AuditEvent, db
 
 def _seed(app, count: int = 5) -> list[int]:
     """Several committed events of different kinds; returns their ids in order."""
-    events = [
+    events: list[tuple[str, str, int | None, int | None, dict[str, object]]] = [
         (audit.Action.SIGN_IN_OK, "guardian", 1, None, {"email": "gita@example.org"}),
         (audit.Action.CASE_RAISED, "reporter", None, 7, {"status": "new"}),
         (audit.Action.CASE_VIEWED, "guardian", 1, 7, {}),
@@ -48,7 +49,7 @@ def _verify(app) -> audit.BrokenLink | None:
 
 def _count(app) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count(AuditEvent.id)))
+        return scalar(select(func.count(AuditEvent.id)))
 
 
 # --- An intact chain ------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def test_the_chain_is_verified_in_batches_and_a_break_past_the_first_batch_is_fo
 
 
 def _hash_of(event_id: int) -> str:
-    return db.session.scalar(select(AuditEvent.hash).where(AuditEvent.id == event_id))
+    return scalar(select(AuditEvent.hash).where(AuditEvent.id == event_id))
 
 
 def test_case_trail_lists_one_cases_events_oldest_first(app):
@@ -201,7 +202,7 @@ def test_the_chain_is_keyed_with_the_pepper(app):
 
 def _first_id(app) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.min(AuditEvent.id)))
+        return scalar(select(func.min(AuditEvent.id)))
 
 
 # --- The command --------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def test_deleting_the_newest_events_is_caught_against_an_anchor(app, runner, tmp
     anchors = tmp_path / "anchors.txt"
     line = _anchor(runner, anchors)
     with app.app_context():
-        head = db.session.get(AuditEvent, ids[-1]).hash
+        head = get_row(AuditEvent, ids[-1]).hash
     assert line.startswith(f"event {ids[-1]} {head} ")
     assert anchors.read_text() == line + "\n" and (anchors.stat().st_mode & 0o777) == 0o600
     # Without an anchor the shortened chain still looks intact: that is the gap.

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from support.apps import POSTGRES_URL, TEST_CONFIG
 from support.factories import Staff, gen_concern, gen_staff
 from support.html import CSRF_RE, VERSION_RE, AuthActions, post_form
+from support.present import found
 
 from speakup import create_app
 from speakup.platform.models import db
@@ -51,7 +52,7 @@ def _journey(app: Flask) -> Journey:
     message = f"backup-guardian-message-{uuid.uuid4().hex}"
     case_url = f"/guardian/cases/{raised['reference']}"
     page = signed.get(case_url).get_data(as_text=True)
-    form = {"csrf_token": CSRF_RE.search(page).group(1), "version": VERSION_RE.search(page).group(1), "body": message}
+    form = {"csrf_token": found(CSRF_RE, page), "version": found(VERSION_RE, page), "body": message}
     sent = signed.post(f"{case_url}/messages", data=form)
     assert sent.status_code == 303, sent.status_code
     assert message in signed.get(sent.location).get_data(as_text=True)  # sent, not refused
@@ -187,6 +188,7 @@ def test_postgresql_pg_dump_and_pg_restore_bring_every_case_back(
     assert result.exit_code != 0 and "pg_dump" in result.output
     assert not (tmp_path / "nothing.sqlite").exists()
 
+    assert POSTGRES_URL
     dump = tmp_path / "speakup.dump"
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
     subprocess.run(

@@ -6,6 +6,7 @@ import os
 import stat
 
 from sqlalchemy import func, select
+from support.present import present, scalar, table_of
 
 from speakup.crypto import kem, signing
 from speakup.keys import account_keys, recovery
@@ -15,8 +16,8 @@ from speakup.platform.models import OrganisationKey, RosterEntry, User, db
 def _without_recovery_key(app):
     """A database `speakup init` has not touched: no organisation keys, no roster log, nothing pinned yet."""
     with app.app_context():
-        db.session.execute(OrganisationKey.__table__.delete())
-        db.session.execute(RosterEntry.__table__.delete())
+        db.session.execute(table_of(OrganisationKey).delete())
+        db.session.execute(table_of(RosterEntry).delete())
         db.session.commit()
     app.config["ROSTER_ROOT"] = None
 
@@ -30,13 +31,13 @@ def test_init_writes_the_recovery_key_once_with_mode_0600(app, runner, tmp_path)
     with app.app_context():
         secrets = recovery.read_recovery_file(key_file.read_text())
         private_key = secrets.recovery_key
-        stored = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+        stored = scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
         assert kem.public_key_of(private_key) == stored.public_key
         assert private_key not in stored.public_key
         # The same file holds the organisation signing key, whose fingerprint init printed for SPEAKUP_ROSTER_ROOT.
-        roster_key = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "roster"))
-        assert signing.signing_public_key_of(secrets.signing_key) == roster_key.public_key
-        assert secrets.signing_key not in roster_key.public_key
+        roster_key = scalar(select(OrganisationKey).where(OrganisationKey.purpose == "roster"))
+        assert signing.signing_public_key_of(present(secrets.signing_key, "signing key")) == roster_key.public_key
+        assert present(secrets.signing_key, "signing key") not in roster_key.public_key
         root = signing.roster_fingerprint(roster_key.public_key)
     assert f"roster-root: {root}\n" in result.output
     assert f"Roster-Root: {root}" in key_file.read_text()
@@ -78,7 +79,7 @@ def test_create_user_reads_password_from_stdin_and_prints_totp_uri(app, runner):
     assert len(uri_lines) == 1
     assert "a sufficiently long password" not in result.output
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == "g@example.org"))
+        user = scalar(select(User).where(User.email == "g@example.org"))
         assert user.role == "guardian"
         assert account_keys.unlock_account(user, "a sufficiently long password").totp_secret is not None
 

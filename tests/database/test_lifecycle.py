@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from support.factories import gen_concern
 from support.lifecycle import ALLOWED, DESIGNED_MOVES, GUARDIAN_LABELS, REFUSED, ROUTE, STATUSES
+from support.present import get_row, present
 
 from speakup.domain import handling, references
 from speakup.keys import recovery
@@ -22,8 +23,8 @@ def test_the_lifecycle_covers_every_pair() -> None:
 
 def _case_at(app, client, guardian, status: str):
     reference = gen_concern(client)["reference"]
-    user = db.session.get(User, guardian.id)
-    case = references.case_by_reference(reference)
+    user = get_row(User, guardian.id)
+    case = present(references.case_by_reference(reference), "case")
     if status == "closed":
         handling.change_status(case, "acknowledged", user)
         db.session.commit()

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from support.factories import gen_concern, gen_staff
+from support.present import get_row, present
 
 from speakup.domain import staff
 from speakup.ops import notify
@@ -84,7 +85,7 @@ def guardians(app: Flask) -> list[str]:
     gen_staff(app, "adam@example.org", role="admin", name="Adam Admin")
     disabled = gen_staff(app, "gone@example.org", name="Gone Guardian")
     with app.app_context():
-        db.session.get(User, disabled.id).is_active = False
+        get_row(User, disabled.id).is_active = False
         db.session.commit()
     return ["gita@example.org", "adam@example.org"]
 
@@ -261,14 +262,14 @@ def test_every_approved_guardian_is_emailed_when_the_roster_changes(mail_app: Fl
     gen_staff(mail_app, "bea@example.org", name="Bea Guardian")
     gen_staff(mail_app, "pat@example.org", name="Pat Pending", approved=False)
     with mail_app.app_context():
-        admin = db.session.get(User, gen_staff(mail_app, "adam@example.org", role="admin", name="Adam Admin").id)
+        admin = get_row(User, gen_staff(mail_app, "adam@example.org", role="admin", name="Adam Admin").id)
         already = len(handler.received)
         with transactions.unit_of_work():  # each change is a request of its own, emailed once committed
             link = staff.invite_user("nia@example.org", "Nia New", "guardian", admin)
         with transactions.unit_of_work():
-            staff.set_active(db.session.get(User, link.user.id), False, admin)
+            staff.set_active(get_row(User, link.user.id), False, admin)
         with transactions.unit_of_work():
-            staff.reset_account(staff.find_user("bea@example.org"), admin)
+            staff.reset_account(present(staff.find_user("bea@example.org"), "Bea"), admin)
     sent = handler.received[already:]
     # Three changes; Gita was approved throughout, Bea until her reset; Pat, the newcomer and Adam never.
     assert sorted(r.rcpt_tos[0] for r in sent) == ["bea@example.org", "bea@example.org", "gita@example.org",

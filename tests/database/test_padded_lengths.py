@@ -11,11 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from support.factories import gen_concern, gen_staff
+from support.present import get_row, present, scalar
 
 from speakup.crypto import labels, sealing
 from speakup.domain import handling, reading
 from speakup.keys import recovery
 from speakup.platform.models import Case, CaseNote, Message, User, db
+from speakup.platform.models.roles import Author
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,18 @@ def _stored(app: Flask, client: FlaskClient, guardian_id: int, name: str, words:
     bearer = {"Authorization": f"Bearer {raised['access_code']}"}
     assert client.post("/api/v1/follow-up/messages", json={"body": message}, headers=bearer).status_code == 201
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
-        staff = db.session.get(User, guardian_id)
-        handling.post_message(case, case_key, "guardian", message, guardian=staff)
+        staff = get_row(User, guardian_id)
+        handling.post_message(case, case_key, Author.GUARDIAN, message, guardian=staff)
         handling.add_note(case, case_key, staff, message)
         messages = db.session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))
         notes = db.session.scalars(select(CaseNote).where(CaseNote.case_id == case.id))
         return Stored(
-            case.identity_ct, case.concern_ct, [(m.author, m.body_ct) for m in messages], [n.body_ct for n in notes]
+            present(case.identity_ct, "identity"),
+            present(case.concern_ct, "concern"),
+            [(m.author, m.body_ct) for m in messages],
+            [n.body_ct for n in notes],
         )
 
 
@@ -74,7 +79,7 @@ def test_rows_sealed_before_padding_still_open(app: Flask, client: FlaskClient) 
     bearer = {"Authorization": f"Bearer {raised['access_code']}"}
     assert client.post("/api/v1/follow-up/messages", json={"body": "More"}, headers=bearer).status_code == 201
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
 
         def unpadded(text: str, aad: bytes) -> bytes:

@@ -7,17 +7,18 @@ import dataclasses
 
 import pytest
 from support.factories import PASSWORD, gen_concern, gen_staff
+from support.present import get_row, present
 
 from speakup.crypto import access_codes
 from speakup.domain import browser_sessions, case_pages, references, sharing, team
 from speakup.keys import account_keys
 from speakup.platform.config import Settings, settings
-from speakup.platform.models import User, db
+from speakup.platform.models import User
 from speakup.reporting import board
 
 
 def _keys(user_id: int) -> account_keys.AccountKeys:
-    return account_keys.unlock_account(db.session.get(User, user_id), PASSWORD).keys
+    return account_keys.unlock_account(get_row(User, user_id), PASSWORD).keys
 
 
 def test_settings_are_the_apps_config_as_it_is_now_typed_and_frozen(app):
@@ -39,7 +40,7 @@ def test_a_guardian_opens_a_case_at_its_address_and_nobody_else_tells_it_from_a_
     second = gen_staff(app, "second@example.org", name="Sam Second")
     raised = gen_concern(client)
     with app.app_context():
-        case = references.case_by_reference(raised["reference"])
+        case = present(references.case_by_reference(raised["reference"]), "case")
         opened = references.case_opened_at(str(case.id), first.id, _keys(first.id).private_key)
         assert opened is not None and opened[0].id == case.id
         page = case_pages.guardian_case_page(*opened, first.id)
@@ -71,9 +72,9 @@ def test_sharing_from_the_case_page_says_what_was_done_or_why_not(app, client):
     raised = gen_concern(client)
     other = gen_staff(app, "new@example.org", name="Nia New")  # approved after the concern: holds no key yet
     with app.app_context():
-        user = db.session.get(User, me.id)
-        case = references.case_by_reference(raised["reference"])
-        case, case_key = references.case_opened_at(str(case.id), me.id, _keys(me.id).private_key)
+        user = get_row(User, me.id)
+        case = present(references.case_by_reference(raised["reference"]), "case")
+        case, case_key = present(references.case_opened_at(str(case.id), me.id, _keys(me.id).private_key), "case")
         with pytest.raises(sharing.ShareRefused, match="Choose a guardian") as refused:
             sharing.share_from_case_page(case, case_key, None, user, False)
         assert not refused.value.offer_override

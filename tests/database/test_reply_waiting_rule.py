@@ -6,10 +6,12 @@ the open ones. The pages' side of it is tests/web/test_replies_waiting.py."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from support.factories import gen_concern
 from support.lifecycle import STATUSES
+from support.present import present, table_of
 
 from speakup.domain import references, triage
 from speakup.platform.models import Case, CaseGrant, GrantRecipient, db
@@ -36,18 +38,18 @@ def _set_up(client, guardian) -> tuple[dict[int, bool], int]:
     raised = [gen_concern(client)["reference"] for _ in range(len(COMBINATIONS) + 1)]
     expected = {}
     for reference, (writes, read) in zip(raised, COMBINATIONS, strict=False):
-        case_id = references.case_by_reference(reference).id
+        case_id = present(references.case_by_reference(reference), "case").id
         db.session.execute(update(Case).where(Case.id == case_id).values(reporter_writes=writes))
         db.session.execute(update(CaseGrant).where(*_grant(case_id, guardian.id)).values(read_writes=read))
         expected[case_id] = _expected(writes, read)
-    not_held = references.case_by_reference(raised[-1]).id
+    not_held = present(references.case_by_reference(raised[-1]), "case").id
     db.session.execute(update(Case).where(Case.id == not_held).values(reporter_writes=1))
-    db.session.execute(CaseGrant.__table__.delete().where(*_grant(not_held, guardian.id)))
+    db.session.execute(table_of(CaseGrant).delete().where(*_grant(not_held, guardian.id)))
     db.session.commit()
     return expected, not_held
 
 
-def _queue(user_id: int, **filters: str) -> triage.QueuePage:
+def _queue(user_id: int, **filters: Any) -> triage.QueuePage:
     return triage.guardian_queue(user_id, triage.QueueFilters(**filters), date.today(), 7)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text, update
 from support.apps import install_organisation_keys, make_app
 from support.factories import Staff, gen_concern, gen_staff
 from support.html import AuthActions, post_form
+from support.present import get_row, present, scalar, table_of
 
 from speakup.crypto import labels, sealing
 from speakup.domain import handling, quarters, references, retention, workflow
@@ -41,6 +42,7 @@ from speakup.platform.models import (
     User,
     db,
 )
+from speakup.platform.models.roles import Author
 from speakup.reporting import national_return, suppression
 
 RATE = {"SUBMIT_RATE_LIMIT": "1000 per hour", "ACCESS_CODE_RATE_LIMIT": "1000 per minute"}
@@ -85,7 +87,7 @@ class Seeded:
 
 
 def _private_key(staff: Staff) -> bytes:
-    user = db.session.get(User, staff.id)
+    user = get_row(User, staff.id)
     return account_keys.unlock_account(user, staff.password).private_key
 
 
@@ -98,12 +100,12 @@ def _seed_one(
     raised = gen_concern(client, what_happened=f"The night shift was left unsafe. {marker}", **concern)
     days = app.config["RETENTION_DAYS"]
     with app.app_context():
-        case = references.case_by_reference(raised["reference"])
-        user = db.session.get(User, staff.id)
+        case = present(references.case_by_reference(raised["reference"]), "case")
+        user = get_row(User, staff.id)
         key = grants.guardian_case_key(case, user.id, _private_key(staff))
         handling.record_for_return(case, ["patient_safety", "bullying_harassment"], "students", "no", user, None)
         handling.add_note(case, key, user, f"Guardian note {marker}")
-        handling.post_message(case, key, "guardian", f"Guardian message {marker}", user)
+        handling.post_message(case, key, Author.GUARDIAN, f"Guardian message {marker}", user)
         handling.change_status(case, workflow.ACKNOWLEDGED, user)
         handling.change_status(case, workflow.IN_PROGRESS, user)
         uid = secrets.token_hex(16)
@@ -133,7 +135,7 @@ def _seed_one(
         dates = {"created_at": created_at, "updated_at": closed_at or created_at, "acknowledged_at": created_at}
         if closed_at is not None:
             dates.update(closed_at=closed_at, feedback_at=closed_at + timedelta(days=1))
-        db.session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id).values(**dates))
+        db.session.execute(update(table_of(Case)).where(Case.__table__.c.id == case_id).values(**dates))
         db.session.commit()
     closed = closed_days_ago is not None
     return Seeded(label, raised["reference"], raised["access_code"], marker, case_id, closed=closed)
@@ -158,7 +160,7 @@ def seed(app: Flask, client: FlaskClient, staff: Staff) -> dict[str, Seeded]:
 
 
 def _blobs_of(case_id: int) -> list[bytes]:
-    case = db.session.get(Case, case_id)
+    case = get_row(Case, case_id)
     blobs = [b for b in (case.concern_ct, case.identity_ct, case.learning_ct) if b]
     blobs += db.session.scalars(select(CaseGrant.wrapped_key).where(CaseGrant.case_id == case_id)).all()
     blobs += db.session.scalars(select(Message.body_ct).where(Message.case_id == case_id)).all()
@@ -175,9 +177,7 @@ def _blobs_of(case_id: int) -> list[bytes]:
 
 
 def row_counts() -> dict[str, int]:
-    return {
-        table.name: db.session.scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables
-    }
+    return {table.name: scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables}
 
 
 def counted_fields() -> dict[int, tuple]:
@@ -186,7 +186,10 @@ def counted_fields() -> dict[int, tuple]:
 
 
 def themes() -> list[tuple[int, str]]:
-    return [tuple(row) for row in db.session.execute(select(CaseTheme.case_id, CaseTheme.theme).order_by("case_id"))]
+    return [
+        (row.case_id, row.theme)
+        for row in db.session.execute(select(CaseTheme.case_id, CaseTheme.theme).order_by("case_id"))
+    ]
 
 
 def full_row(case_id: int) -> dict[str, object]:
@@ -196,7 +199,7 @@ def full_row(case_id: int) -> dict[str, object]:
 
 def child_counts(case_id: int) -> dict[str, int]:
     return {
-        model.__tablename__: db.session.scalar(select(func.count()).select_from(model).where(model.case_id == case_id))
+        model.__tablename__: scalar(select(func.count()).select_from(model).where(model.case_id == case_id))
         for model in CHILDREN
     }
 
@@ -208,17 +211,15 @@ def quarter_measures(moment: datetime) -> dict[str, int]:
     end = datetime(moment.year + (first_month == 10), (first_month + 2) % 12 + 1, 1)
     in_quarter = (Case.created_at >= start, Case.created_at < end)
     return {
-        "raised": db.session.scalar(select(func.count(Case.id)).where(*in_quarter)),
-        "anonymous": db.session.scalar(select(func.count(Case.id)).where(*in_quarter, Case.anonymity == "anonymous")),
-        "patient_safety": db.session.scalar(
+        "raised": scalar(select(func.count(Case.id)).where(*in_quarter)),
+        "anonymous": scalar(select(func.count(Case.id)).where(*in_quarter, Case.anonymity == "anonymous")),
+        "patient_safety": scalar(
             select(func.count(Case.id))
             .join(CaseTheme, CaseTheme.case_id == Case.id)
             .where(*in_quarter, CaseTheme.theme == "patient_safety")
         ),
-        "would_speak_up_again": db.session.scalar(
-            select(func.count(Case.id)).where(*in_quarter, Case.speak_up_again == "yes")
-        ),
-        "students": db.session.scalar(select(func.count(Case.id)).where(*in_quarter, Case.worker_group == "students")),
+        "would_speak_up_again": scalar(select(func.count(Case.id)).where(*in_quarter, Case.speak_up_again == "yes")),
+        "students": scalar(select(func.count(Case.id)).where(*in_quarter, Case.worker_group == "students")),
     }
 
 
@@ -228,9 +229,9 @@ def reporter_api_status(app: Flask, code: str) -> int:
 
 def recovery_opens(app: Flask, case_id: int, marker: str) -> bool:
     """Decrypts the concern with the offline recovery key, as `flask speakup recover` would."""
-    case = db.session.get(Case, case_id)
+    case = get_row(Case, case_id)
     case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
-    concern = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
+    concern = sealing.open_text(case_key, present(case.concern_ct, "concern"), labels.concern(case.id))
     return marker in json.loads(concern)["what_happened"]
 
 
@@ -276,7 +277,7 @@ def test_the_dry_run_lists_what_would_go_and_changes_nothing(app, client, guardi
     assert "2 cases" in result.output and "would be purged" in result.output and "Nothing was changed" in result.output
     with app.app_context():
         for item in seeded.values():
-            closed = db.session.get(Case, item.id).closed_at
+            closed = get_row(Case, item.id).closed_at
             line = f"{item.reference}  closed {clock.uk_date(closed).isoformat()}" if closed else item.reference
             assert (line in result.output) == item.purge, (item.name, result.output)
         assert (row_counts(), {item.id: full_row(item.id) for item in seeded.values()}, themes()) == before
@@ -297,12 +298,12 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
     assert staff.get(f"/guardian/cases/{old.reference}").status_code == 200
 
     with app.app_context():
-        created = db.session.get(Case, old.id).created_at
+        created = get_row(Case, old.id).created_at
         before_counted, before_themes, before_quarter = counted_fields(), themes(), quarter_measures(created)
         assert before_quarter["raised"] >= 1 and before_quarter["patient_safety"] >= 1
         untouched = {item.id: (full_row(item.id), child_counts(item.id)) for item in seeded.values() if not item.purge}
         purged_children = {item.id: child_counts(item.id) for item in seeded.values() if item.purge}
-        old_lookup = db.session.get(Case, old.id).access_lookup_id
+        old_lookup = get_row(Case, old.id).access_lookup_id
         assert recovery_opens(app, old.id, old.marker)
         audit_before = db.session.scalar(select(func.max(AuditEvent.id)))
     # Something to delete in every child table, so "deleted" below means something.
@@ -314,7 +315,7 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
 
     with app.app_context():
         for item in seeded.values():
-            case = db.session.get(Case, item.id)
+            case = get_row(Case, item.id)
             if not item.purge:
                 # Open or inside the period: nothing of it changed.
                 assert (full_row(item.id), child_counts(item.id)) == untouched[item.id], item.name
@@ -323,7 +324,7 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
             assert (case.concern_ct, case.identity_ct, case.learning_ct) == (None, None, None)
             assert case.learning_shareable is False
             assert child_counts(item.id) == dict.fromkeys(child_counts(item.id), 0), item.name
-        assert db.session.get(Case, old.id).access_lookup_id != old_lookup
+        assert get_row(Case, old.id).access_lookup_id != old_lookup
         with pytest.raises(grants.NoGrant):
             recovery_opens(app, old.id, old.marker)
         # Past quarters count the same.
@@ -363,7 +364,7 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
     again = runner.invoke(args=["speakup", "purge"])
     assert again.exit_code == 0 and "Purged 0 cases" in again.output
     with app.app_context():
-        last = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+        last = scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
         assert (last.action, last.case_id, audit.detail_of(last)) == (audit.Action.CASES_PURGED, None, {"count": 0})
 
 
@@ -380,7 +381,7 @@ def test_the_national_return_of_past_quarters_is_the_same_after_a_purge(app, cli
 
 
 def _dates_of(case_id: int) -> list[datetime]:
-    case = db.session.get(Case, case_id)
+    case = get_row(Case, case_id)
     return [moment for moment in (case.created_at, case.closed_at, case.feedback_at) if moment is not None]
 
 
@@ -390,7 +391,7 @@ def test_purge_refuses_a_case_that_is_not_due(app, client, guardian):
         before = row_counts()
         for name in ("old_open", "recent_closed"):
             with pytest.raises(ValueError, match="not due"):
-                retention.purge([db.session.get(Case, seeded[name].id)], dry_run=False)
+                retention.purge([get_row(Case, seeded[name].id)], dry_run=False)
         assert row_counts() == before
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
@@ -17,8 +18,10 @@ from support.factories import (
     grant_opens_with,
     guardians_wrapped_for,
     organisation_secrets,
+    safety_code_of,
 )
 from support.html import post_form, signed_in
+from support.present import get_row, present, scalar
 
 from speakup.crypto import kem, sealing, signing
 from speakup.keys import account_keys, recovery, roster, roster_log
@@ -67,8 +70,8 @@ def test_guardians_approved_by_guardians_are_signed_into_the_log(app, client, ru
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian", approved=False)
     cal = gen_staff(app, email="cal@example.org", name="Cal Guardian", approved=False)
     with app.app_context():
-        bea_code = roster.safety_code_of(db.session.get(User, bea.id))
-        cal_code = roster.safety_code_of(db.session.get(User, cal.id))
+        bea_code = safety_code_of(get_row(User, bea.id))
+        cal_code = safety_code_of(get_row(User, cal.id))
     # Gita (approved by the organisation) approves Bea alone: with one other guardian, one approval is enough.
     assert "Bea Guardian is approved." in _approve(signed_in(app, gita), bea.id, bea_code)
     # With two approved guardians, Cal needs both: Bea's approval alone leaves Cal waiting.
@@ -93,13 +96,18 @@ def test_the_steady_state_pays_no_signature_checks(app, client, monkeypatch):
     gen_concern(client)  # the first concern after a change verifies the roster once
     checks = []
     real = signing.verify_signature
-    monkeypatch.setattr(signing, "verify_signature", lambda *a: checks.append(1) or real(*a))
+
+    def counted(*a: Any) -> Any:
+        checks.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(signing, "verify_signature", counted)
     for _ in range(3):
         gen_concern(client)
     assert checks == []
     # Any change to a guardian's row is verified again before the next wrap.
     with app.app_context():
-        db.session.scalar(select(User).where(User.email == "bea@example.org")).name = "Bea Renamed"
+        scalar(select(User).where(User.email == "bea@example.org")).name = "Bea Renamed"
         db.session.commit()
     gen_concern(client)
     assert len(checks) == 3  # the log's checkpoint and the organisation key's approval of each
@@ -114,7 +122,7 @@ def test_a_replaced_public_key_is_left_out_alarmed_and_audited(app, client, runn
     gen_concern(client)  # the roster is verified and cached with both
     attacker = kem.generate_keypair()
     with app.app_context():
-        db.session.get(User, bea.id).public_key = attacker.public_bytes  # the writer's own key
+        get_row(User, bea.id).public_key = attacker.public_bytes  # the writer's own key
         db.session.commit()
     with caplog.at_level("WARNING", logger="speakup.keys.roster"):
         reference = gen_concern(client)["reference"]
@@ -157,23 +165,23 @@ def test_a_forged_log_entry_is_a_roster_alarm_and_only_the_recovery_key_opens(ap
     pat = gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
     puppet = gen_staff(app, email="puppet@example.org", name="Pup Pet", approved=False)
     with app.app_context():
-        user = db.session.get(User, puppet.id)
+        user = get_row(User, puppet.id)
         subject = {"subject": roster_log.subject_of(user)}
         forged_key = signing.generate_signing_keypair().private_bytes
         if forgery == "own key as the organisation":
             _append_forged("approve", puppet.id, subject, "organisation", forged_key)
         elif forgery == "signed by a pending guardian":
             # The pending guardian's real signing key, which no approval certifies.
-            pat_keys = account_keys.unlock_account(db.session.get(User, pat.id), pat.password).keys
-            _append_forged("approve", puppet.id, subject, pat.id, pat_keys.signing_key)
+            pat_keys = account_keys.unlock_account(get_row(User, pat.id), pat.password).keys
+            _append_forged("approve", puppet.id, subject, pat.id, present(pat_keys.signing_key, "signing key"))
         elif forgery == "an approval copied onto another account":
-            row = db.session.scalar(select(RosterEntry).where(RosterEntry.user_id == gita.id))
+            row = scalar(select(RosterEntry).where(RosterEntry.user_id == gita.id))
             roster_log.append("added", puppet.id)
-            head = roster_log.head()
+            head = present(roster_log.head(), "roster head")
             db.session.add(RosterEntry(seq=head.seq + 1, kind="approve", user_id=puppet.id,
                                        statement=row.statement, signature=row.signature))  # fmt: skip
         elif forgery == "edited statement":
-            row = db.session.scalar(select(RosterEntry).where(RosterEntry.user_id == gita.id))
+            row = scalar(select(RosterEntry).where(RosterEntry.user_id == gita.id))
             statement = json.loads(row.statement)
             statement["subject"] = subject["subject"]
             row.statement = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
@@ -200,7 +208,7 @@ def test_an_administrator_turned_guardian_in_the_database_receives_nothing(app, 
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     admin = gen_admin(app)
     with app.app_context():
-        db.session.get(User, admin.id).role = "guardian"
+        get_row(User, admin.id).role = "guardian"
         db.session.commit()
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == {gita.id}
@@ -252,7 +260,7 @@ def test_the_organisation_key_approves_on_the_command_line(app, client, runner, 
     recovery_only = tmp_path / "old.key"
     recovery_only.write_text(recovery.encode_recovery_file(secrets.recovery_key))
     with app.app_context():
-        code = roster.safety_code_of(db.session.get(User, pat.id))
+        code = safety_code_of(get_row(User, pat.id))
 
     def approve(*extra: str, file=key_file):
         return runner.invoke(args=["speakup", "approve", "--email", "pat@example.org", "--recovery-key-file",
@@ -319,8 +327,8 @@ def test_a_rolled_back_log_is_an_alarm_until_the_organisation_key_accepts_it(app
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
     assert guardians_wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}  # and anchors the disabling
     with app.app_context():  # a backup from before Bea was disabled is put back (the log only: the worst case)
-        db.session.execute(delete(RosterEntry).where(RosterEntry.seq == roster_log.head().seq))
-        db.session.get(User, bea.id).is_active = True
+        db.session.execute(delete(RosterEntry).where(RosterEntry.seq == present(roster_log.head(), "roster head").seq))
+        get_row(User, bea.id).is_active = True
         db.session.commit()
     during = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, during) == set() and _recovery_opens(app, during)
@@ -347,7 +355,7 @@ def test_a_damaged_anchor_file_is_an_alarm_never_a_fresh_start(app, client):
     with open(app.config["ROSTER_ANCHOR_FILE"], "w") as anchor_file:
         anchor_file.write("not json")
     with app.app_context():  # any change makes the roster verify again
-        db.session.get(User, gita.id).name = "Gita Renamed"
+        get_row(User, gita.id).name = "Gita Renamed"
         db.session.commit()
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == set() and _recovery_opens(app, reference)
@@ -358,10 +366,13 @@ def test_the_first_checkpoint_names_the_recovery_key_and_nothing_else_is_trusted
     """Before the log, the recovery key wrapped for was whatever the organisation_keys row held."""
     gen_staff(app, email="gita@example.org", name="Gita Guardian")
     with app.app_context():
-        first = json.loads(db.session.scalar(select(RosterEntry).where(RosterEntry.seq == 1)).statement)
+        first = json.loads(scalar(select(RosterEntry).where(RosterEntry.seq == 1)).statement)
         assert first["kind"] == "checkpoint" and first["members"] == [] and first["signer"] == "organisation"
         assert roster_log.unb64(first["recovery_public"]) == kem.public_key_of(app.config["TEST_RECOVERY_PRIVATE_KEY"])
-        assert signing.roster_fingerprint(roster_log.unb64(first["root_public"])) == app.config["ROSTER_ROOT"]
+        assert (
+            signing.roster_fingerprint(present(roster_log.unb64(first["root_public"]), "root key"))
+            == app.config["ROSTER_ROOT"]
+        )
 
 
 def test_two_guardians_approving_at_the_same_moment_both_count(app, client, monkeypatch):
@@ -374,14 +385,14 @@ def test_two_guardians_approving_at_the_same_moment_both_count(app, client, monk
     gen_staff(app, email="cal@example.org", name="Cal Guardian")
     nia = gen_staff(app, email="nia@example.org", name="Nia New", approved=False)
     with app.app_context():
-        code = roster.safety_code_of(db.session.get(User, nia.id))
-        keys = {p.id: account_keys.unlock_account(db.session.get(User, p.id), p.password).keys for p in people}
+        code = safety_code_of(get_row(User, nia.id))
+        keys = {p.id: account_keys.unlock_account(get_row(User, p.id), p.password).keys for p in people}
     both_read = threading.Barrier(2, timeout=10)
     real_head = roster_log.head
     first_reads: list[int] = []
 
     def head_together():
-        row = real_head()
+        row = present(real_head(), "roster head")
         if len(first_reads) < 2:
             first_reads.append(row.seq)
             both_read.wait()  # each has read the head before either writes
@@ -393,7 +404,7 @@ def test_two_guardians_approving_at_the_same_moment_both_count(app, client, monk
     def approve(person) -> None:
         with app.app_context():
             try:
-                newcomer, approver = db.session.get(User, nia.id), db.session.get(User, person.id)
+                newcomer, approver = get_row(User, nia.id), get_row(User, person.id)
                 with transactions.unit_of_work():  # each approval is a request of its own
                     staff.approve_guardian(newcomer, approver, keys[person.id], code)
             except BaseException as error:
@@ -417,21 +428,21 @@ def test_an_approval_signed_before_its_signer_was_reset_no_longer_counts(app, cl
     gita, bea, cal = (gen_staff(app, email=f"{n}@example.org", name=f"{n.title()} G") for n in ("gita", "bea", "cal"))
     nia = gen_staff(app, email="nia@example.org", name="Nia New", approved=False)
     with app.app_context():
-        keys = {p.id: account_keys.unlock_account(db.session.get(User, p.id), p.password).keys for p in (gita, bea)}
-        keys[cal.id] = account_keys.unlock_account(db.session.get(User, cal.id), cal.password).keys
-        user = lambda staff_member: db.session.get(User, staff_member.id)  # noqa: E731 - a short local reader
-        nia_code = roster.safety_code_of(user(nia))
+        keys = {p.id: account_keys.unlock_account(get_row(User, p.id), p.password).keys for p in (gita, bea)}
+        keys[cal.id] = account_keys.unlock_account(get_row(User, cal.id), cal.password).keys
+        user = lambda staff_member: get_row(User, staff_member.id)  # noqa: E731 - a short local reader
+        nia_code = safety_code_of(user(nia))
         staff.approve_guardian(user(nia), user(bea), keys[bea.id], nia_code)  # 1 of 2
         staff.reset_account(user(bea), user(gita))  # (an administrator's reset: who presses it does not matter here)
         fresh = account_keys.new_account_keys()  # Bea enrols again: new keys
         account_keys.seal_account(user(bea), "a new long password for bea", account_keys.password_params(), fresh, None)
         db.session.commit()
-        bea_code = roster.safety_code_of(user(bea))
+        bea_code = safety_code_of(user(bea))
         staff.approve_guardian(user(bea), user(gita), keys[gita.id], bea_code)
         staff.approve_guardian(user(bea), user(cal), keys[cal.id], bea_code)
         assert roster.current_roster().member(bea.id) is not None
         staff.approve_guardian(user(nia), user(gita), keys[gita.id], nia_code)
-        waiting = roster.current_roster().approvals_of(nia.id)
+        waiting = present(roster.current_roster().approvals_of(nia.id), "Nia's approvals")
         assert roster.current_roster().member(nia.id) is None and waiting.have == 1 and waiting.need == 2
     assert nia.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
 
@@ -446,7 +457,7 @@ def test_keys_a_reset_retired_are_never_approved_again_even_put_back_in_the_data
 
     alice, bob, cal = (gen_staff(app, email=f"{n}@example.org", name=f"{n.title()} G") for n in ("alice", "bob", "cal"))
     with app.app_context():
-        user = lambda staff_member: db.session.get(User, staff_member.id)  # noqa: E731 - a short local reader
+        user = lambda staff_member: get_row(User, staff_member.id)  # noqa: E731 - a short local reader
         keys = {p.id: account_keys.unlock_account(user(p), p.password).keys for p in (bob, cal)}
         columns = [c.name for c in User.__table__.columns if c.name not in ("id", "email", "name", "role")]
         before = {name: getattr(user(alice), name) for name in columns}
@@ -455,13 +466,13 @@ def test_keys_a_reset_retired_are_never_approved_again_even_put_back_in_the_data
         for name, value in before.items():  # the database writer puts her account back as it was
             setattr(user(alice), name, value)
         db.session.commit()
-        old_code = roster.safety_code_of(user(alice))
+        old_code = present(roster.safety_code_of(user(alice)), "her old safety code")
         with pytest.raises(approvals.ApprovalRefused, match="reset"):
             staff.approve_guardian(user(alice), user(bob), keys[bob.id], old_code)
         db.session.rollback()
         # And if a statement approving them reached the log anyway (signed by a deceived or hurried guardian):
-        roster_log.approve(user(alice), bob.id, keys[bob.id].signing_key)
-        roster_log.approve(user(alice), cal.id, keys[cal.id].signing_key)
+        roster_log.approve(user(alice), bob.id, present(keys[bob.id].signing_key, "Bob's signing key"))
+        roster_log.approve(user(alice), cal.id, present(keys[cal.id].signing_key, "Cal's signing key"))
         db.session.commit()
         verified = roster.current_roster()
         assert verified.problem is None and verified.member(alice.id) is None

@@ -18,15 +18,30 @@ the database and which a database writer cannot touch).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Table, delete, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Executable,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, StatementError
-from support.factories import gen_concern, gen_staff
+from support.factories import gen_concern, gen_staff, safety_code_of
+from support.present import get_row, present, scalar
 
 from speakup.crypto import kem, sealing, signing
 from speakup.domain import staff
@@ -61,26 +76,26 @@ class Installation:
     checked: list[str] = field(default_factory=list)
 
 
-def _snapshot() -> dict[str, list[dict]]:
+def _snapshot() -> dict[str, list[dict[str, Any]]]:
     return {table.name: [dict(row) for row in db.session.execute(select(table)).mappings()] for table in STAFF_SIDE}
 
 
-def _key_of(table: Table, row: dict) -> tuple:
+def _key_of(table: Table, row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(row[column.name] for column in table.primary_key.columns)
 
 
-def _where(table: Table, row: dict):
+def _where(table: Table, row: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     return [column == row[column.name] for column in table.primary_key.columns]
 
 
-def _put_back(snapshot: dict[str, list[dict]]) -> None:
+def _put_back(snapshot: dict[str, list[dict[str, Any]]]) -> None:
     """Makes the staff side exactly ``snapshot``: rows added are deleted (children first), rows changed or deleted
     are written back (parents first)."""
     for table in reversed(STAFF_SIDE):
         wanted = {_key_of(table, row) for row in snapshot[table.name]}
-        for row in db.session.execute(select(table)).mappings().all():
-            if _key_of(table, dict(row)) not in wanted:
-                db.session.execute(delete(table).where(*_where(table, dict(row))))
+        for stored in db.session.execute(select(table)).mappings().all():
+            if _key_of(table, dict(stored)) not in wanted:
+                db.session.execute(delete(table).where(*_where(table, dict(stored))))
     for table in STAFF_SIDE:
         present = {_key_of(table, dict(row)): dict(row) for row in db.session.execute(select(table)).mappings()}
         for row in snapshot[table.name]:
@@ -101,21 +116,23 @@ def _install(app) -> Installation:
     ada = gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin")
     with app.app_context():
         unlocked = {
-            person.email: account_keys.unlock_account(db.session.get(User, person.id), person.password).keys
+            person.email: account_keys.unlock_account(get_row(User, person.id), person.password).keys
             for person in (gita, bea, cal, dan, pat, ada)
         }
         db.session.rollback()
         earlier = _snapshot()
-        admin = db.session.get(User, ada.id)
-        staff.reset_account(db.session.get(User, cal.id), admin)
-        staff.set_active(db.session.get(User, dan.id), False, admin)
+        admin = get_row(User, ada.id)
+        staff.reset_account(get_row(User, cal.id), admin)
+        staff.set_active(get_row(User, dan.id), False, admin)
         staff.invite_user("eve@example.org", "Eve Invited", "guardian", admin)
-        pat_user = db.session.get(User, pat.id)
+        pat_user = get_row(User, pat.id)
         approvals.approve_by_guardian(
-            pat_user, db.session.get(User, bea.id), unlocked["bea@example.org"], roster.safety_code_of(pat_user)
+            pat_user, get_row(User, bea.id), unlocked["bea@example.org"], safety_code_of(pat_user)
         )
         db.session.commit()
-        assert roster.current_roster().approvals_of(pat.id).have == 1  # waiting for a second approval
+        assert (
+            present(roster.current_roster().approvals_of(pat.id), "Pat's approvals").have == 1
+        )  # waiting for a second approval
     client = app.test_client()
     gen_concern(client)  # the roster as it now is, verified and anchored
     attacker = kem.generate_keypair()
@@ -156,7 +173,7 @@ def _opens(wrapped: bytes, private_key: bytes, case_id: int) -> bool:
 def _check_new_concern(app, client, installation: Installation, touched: set[int], what: str) -> None:
     reference = gen_concern(client)["reference"]
     with app.app_context():
-        case_id = db.session.scalar(select(Case.id).where(Case.reference == reference))
+        case_id = scalar(select(Case.id).where(Case.reference == reference))
         grants = db.session.scalars(
             select(CaseGrant).where(CaseGrant.case_id == case_id, CaseGrant.recipient != "reporter")
         ).all()
@@ -191,7 +208,7 @@ def _restore(app, installation: Installation) -> None:
 @dataclass(frozen=True)
 class Change:
     what: str
-    statement: object
+    statement: Executable
     touched: frozenset[int]
 
 
@@ -250,7 +267,7 @@ def _changes(table: Table, rows: list[dict], installation: Installation) -> Iter
                 yield Change(f"{table.name} {key}: {column.name} := {label}", statement, touched)
 
 
-def _apply(app, statement: object) -> bool:
+def _apply(app, statement: Executable) -> bool:
     """Makes the change in a transaction of its own; False when the database itself refuses it (a unique or
     foreign key a writer cannot get past with one statement)."""
     with app.app_context():

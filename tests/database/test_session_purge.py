@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from support.factories import gen_concern, gen_staff
 from support.html import AuthActions, post_form
+from support.present import scalar
 
 from speakup.platform import clock
 from speakup.platform.models import ReporterSession, StaffSession, db
@@ -23,7 +24,7 @@ def _age_sessions(app, model, **ages: timedelta) -> None:
 
 def _count(app, model) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+        return scalar(select(func.count()).select_from(model))
 
 
 def _follow_up(app, code: str):

@@ -3,16 +3,19 @@ what the database holds for a case, and codes that open nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from speakup.crypto import access_codes
 from speakup.platform.models import Case, db
 from support.openapi import API
+from support.present import scalar
 
 ONE_MIB = 1024 * 1024
 CONTRACT_FOLLOW_UP_FIELDS = {
@@ -31,15 +34,15 @@ def bearer(code: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {code}"}
 
 
-def follow_up(api: FlaskClient, code: str, **kwargs: Any):
+def follow_up(api: FlaskClient, code: str, **kwargs: Any) -> TestResponse:
     return api.get(f"{API}/follow-up", headers=bearer(code), **kwargs)
 
 
-def reply(api: FlaskClient, code: str, body: object, **kwargs: Any):
+def reply(api: FlaskClient, code: str, body: object, **kwargs: Any) -> TestResponse:
     return api.post(f"{API}/follow-up/messages", headers=bearer(code), json={"body": body}, **kwargs)
 
 
-def feedback(api: FlaskClient, code: str, answer: dict[str, object], **kwargs: Any):
+def feedback(api: FlaskClient, code: str, answer: Mapping[str, object], **kwargs: Any) -> TestResponse:
     return api.post(f"{API}/follow-up/feedback", headers=bearer(code), json=answer, **kwargs)
 
 
@@ -49,7 +52,7 @@ def utc_today() -> date:
 
 def case_count(app: Flask) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Case))
+        return scalar(select(func.count()).select_from(Case))
 
 
 def stored_case(app: Flask, reference: str) -> dict[str, Any]:

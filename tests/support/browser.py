@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from support.factories import Staff
 
@@ -32,7 +32,7 @@ class Visit:
         self.context.on("request", self._watch)
         self.pages_checked = 0
 
-    def _watch(self, request) -> None:
+    def _watch(self, request: Request) -> None:
         if not request.url.startswith(self.base_url) and not request.url.startswith(("data:", "about:")):
             self.foreign_requests.append(request.url)
 

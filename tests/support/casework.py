@@ -7,10 +7,13 @@ import html
 import re
 from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
+from werkzeug.test import TestResponse
 
 from speakup.domain import handling
 from speakup.ops import audit
@@ -18,6 +21,7 @@ from speakup.platform import clock
 from speakup.platform.models import Case, CaseEvent, CaseNote, Message, db
 from support.html import CSRF_RE, VERSION_RE, case_address
 from support.lifecycle import ROUTE
+from support.present import found, scalar
 
 CONFLICT = "This case changed while you were working on it"
 CLOSING = "We spoke to the ward manager and the rota now has two nurses on nights."
@@ -27,7 +31,7 @@ def case_url(reference: str, action: str = "") -> str:
     return f"/guardian/cases/{reference}" + (f"/{action}" if action else "")
 
 
-def text_of(response) -> str:
+def text_of(response: TestResponse) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
@@ -38,15 +42,17 @@ def load_form(client: FlaskClient, reference: str) -> dict[str, str]:
     page = response.get_data(as_text=True)
     versions = set(VERSION_RE.findall(page))
     assert len(versions) == 1, versions
-    return {"csrf_token": CSRF_RE.search(page).group(1), "version": versions.pop()}
+    return {"csrf_token": found(CSRF_RE, page), "version": versions.pop()}
 
 
-def act(client: FlaskClient, reference: str, action: str, loaded: dict[str, str] | None = None, **data):
+def act(
+    client: FlaskClient, reference: str, action: str, loaded: dict[str, str] | None = None, **data: object
+) -> TestResponse:
     """Submits one form of the case page: from a fresh load, or from ``loaded``, a page loaded earlier."""
     return client.post(case_url(reference, action), data={**(loaded or load_form(client, reference)), **data})
 
 
-def was_done(client: FlaskClient, response) -> bool:
+def was_done(client: FlaskClient, response: TestResponse) -> bool:
     """Whether a form was done: answered with a redirect (303) to a page with no refused form on it."""
     if response.status_code != 303:
         return False
@@ -54,20 +60,22 @@ def was_done(client: FlaskClient, response) -> bool:
     return "There is a problem" not in page and 'id="form-refused"' not in page
 
 
-def came_back(client: FlaskClient, response) -> str:
+def came_back(client: FlaskClient, response: TestResponse) -> str:
     """A form refused by the rules: answered with a redirect (303), never a page that echoes it (issue 24); the
     page it leads to shows the message by the field and what was typed."""
     assert response.status_code == 303, response.status_code
     return text_of(client.get(response.location))
 
 
-def move(client: FlaskClient, reference: str, status: str, **data) -> None:
+def move(client: FlaskClient, reference: str, status: str, **data: Any) -> None:
     response = act(client, reference, "status", status=status, **data)
     assert response.status_code == 303
     assert field_error(text_of(client.get(response.location)), "status") is None
 
 
-def close(client: FlaskClient, reference: str, outcome: str = "resolved", closing_message: str = CLOSING, **data):
+def close(
+    client: FlaskClient, reference: str, outcome: str = "resolved", closing_message: str = CLOSING, **data: Any
+) -> TestResponse:
     response = act(client, reference, "close", outcome=outcome, closing_message=closing_message, **data)
     assert was_done(client, response)
     return response
@@ -101,7 +109,7 @@ def selected(page: str, name: str) -> str | None:
 
 
 def status_tag(page: str) -> str:
-    return re.search(r'id="case-status">([^<]*)<', page).group(1)
+    return found(r'id="case-status">([^<]*)<', page)
 
 
 def summary_value(page: str, key: str) -> str:
@@ -129,14 +137,14 @@ def reporter_page(browser: FlaskClient) -> str:
 
 def timeline_of(page: str) -> list[str]:
     """The reporter's timeline entries, without their dates ("1 May 2026 at 14:05: Concern raised")."""
-    block = re.search(r'<ul class="nhsuk-list" id="timeline">(.*?)</ul>', page, re.S).group(1)
+    block = found(r'<ul class="nhsuk-list" id="timeline">(.*?)</ul>', page, re.S)
     return [entry.split(": ", 1)[1] for entry in re.findall(r"<li>(.*?)</li>", block, re.S)]
 
 
 def stored(app: Flask, reference: str) -> SimpleNamespace:
     """What the database holds for a case now."""
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        case = scalar(select(Case).where(Case.reference == reference))
         count = lambda model: db.session.scalar(  # noqa: E731
             select(func.count()).select_from(model).where(model.case_id == case.id)
         )
@@ -161,14 +169,14 @@ def stored(app: Flask, reference: str) -> SimpleNamespace:
 
 def trail(app: Flask, reference: str) -> list[SimpleNamespace]:
     with app.app_context():
-        case_id = db.session.scalar(select(Case.id).where(Case.reference == reference))
+        case_id = scalar(select(Case.id).where(Case.reference == reference))
         return [
             SimpleNamespace(action=e.action, actor_type=e.actor_type, actor_id=e.actor_id, detail=audit.detail_of(e))
             for e in audit.case_trail(case_id)
         ]
 
 
-def set_case(app: Flask, reference: str, **values) -> None:
+def set_case(app: Flask, reference: str, **values: object) -> None:
     with app.app_context():
         db.session.execute(update(Case).where(Case.reference == reference).values(**values))
         db.session.commit()
@@ -213,12 +221,12 @@ def refs(rows: list[dict[str, str]]) -> list[str]:
 # --- Races -------------------------------------------------------------------------------------------
 
 
-def race_at(monkeypatch, app: Flask, ref: str, after: str, **changes) -> None:
+def race_at(monkeypatch: pytest.MonkeyPatch, app: Flask, ref: str, after: str, **changes: object) -> None:
     """Lets another guardian's change commit just after this request read the case and passed ``handling.<after>``,
     and before it writes: a real race, which only the version column in the UPDATE can catch."""
     original = getattr(handling, after)
 
-    def then_someone_else_writes(*args, **kwargs):
+    def then_someone_else_writes(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
         monkeypatch.setattr(handling, after, original)  # once
         with db.engine.begin() as connection:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -22,6 +23,7 @@ from speakup.keys import approvals, recovery
 from speakup.platform import clock, transactions
 from speakup.platform.models import Case, CaseGrant, User, db
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form, signed_in
+from support.present import present, scalar
 
 PASSWORD = "correct horse battery staple"
 
@@ -59,7 +61,8 @@ def gen_staff(
     with app.app_context(), transactions.unit_of_work():
         account = create_user(email, name, role, PASSWORD)
         if role == "guardian" and approved:
-            approvals.approve_with_organisation_key(account.user, organisation_secrets(app), account.safety_code)
+            code = present(account.safety_code, "safety code for the new guardian's keys")
+            approvals.approve_with_organisation_key(account.user, organisation_secrets(app), code)
         return Staff(account.user.id, email, PASSWORD, account.totp_secret)
 
 
@@ -74,7 +77,7 @@ def signed_in_admin(app: Flask) -> tuple[FlaskClient, Staff]:
     return signed_in(app, admin), admin
 
 
-def gen_concern(client: FlaskClient, **fields: object) -> dict:
+def gen_concern(client: FlaskClient, **fields: object) -> dict[str, Any]:
     body = {"what_happened": "The night shift was left unsafe.", "anonymity": "anonymous", **fields}
     response = client.post("/api/v1/concerns", json=body)
     assert response.status_code == 201, response.get_json()
@@ -118,6 +121,18 @@ class Enrolled:
     staff: Staff
     safety_code: str | None
 
+    @property
+    def safety_code_shown(self) -> str:
+        """The safety code the end of enrolling showed (a guardian's, which other guardians type to approve them)."""
+        return present(self.safety_code, "safety code shown at the end of enrolling")
+
+
+def safety_code_of(user: User) -> str:
+    """The safety code of the keys stored for an account (``roster.safety_code_of``), which must have keys."""
+    from speakup.keys import roster
+
+    return present(roster.safety_code_of(user), f"keys stored for user {user.id}")
+
 
 def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
     """Follows the enrolment link from ``admin_page`` in a fresh browser, as its owner: chooses the password,
@@ -126,12 +141,11 @@ def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
     path = enrolment_path(admin_page)
     page = client.get(path).get_data(as_text=True)
     secret_text = TOTP_SECRET_RE.search(page)
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
+    form = {"token": token, "password": password, "confirm": password}
     totp_secret = None
     if secret_text:
         totp_secret = base64.b32decode(secret_text.group(1) + "=" * (-len(secret_text.group(1)) % 8))
-    token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
-    form = {"token": token, "password": password, "confirm": password}
-    if totp_secret is not None:
         form.update(totp_secret=secret_text.group(1), security_code=enrolment_code(totp_secret))
     sent = post_form(client, path, "/enrol", **form)
     assert sent.status_code == 303, sent.status_code
@@ -139,7 +153,7 @@ def enrol(app: Flask, admin_page: str, password: str = PASSWORD) -> Enrolled:
     body = done.get_data(as_text=True)
     assert done.status_code == 200, "the page after enrolling did not open"
     with app.app_context():
-        user = db.session.scalar(db.select(User).where(User.email == _email_on(page)))
+        user = scalar(db.select(User).where(User.email == _email_on(page)))
         staff = Staff(user.id, user.email, password, totp_secret)
     code = SAFETY_CODE_RE.search(body)
     return Enrolled(staff, code.group(1) if code else None)
@@ -188,7 +202,7 @@ def phone_photo() -> bytes:
 def case_row(app: Flask, reference: str) -> Case:
     """What the database holds for a case now, detached from the session (for reading its plain columns)."""
     with app.app_context():
-        case = db.session.scalar(db.select(Case).where(Case.reference == reference))
+        case = scalar(db.select(Case).where(Case.reference == reference))
         db.session.expunge(case)
         return case
 

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from support.present import found
 
 if TYPE_CHECKING:
     from support.factories import Staff
@@ -30,13 +33,13 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
-def post_form(client: FlaskClient, form_url: str, action: str | None = None, **data: str):
+def post_form(client: FlaskClient, form_url: str, action: str | None = None, **data: str) -> TestResponse:
     """Loads the form page for its CSRF token, then posts to it, as a browser would."""
     data = {"csrf_token": csrf_token(client, form_url), **data}
     return client.post(action or form_url, data=data)
 
 
-def send_raise_form(client: FlaskClient, form_url: str = "/raise", **fields: str):
+def send_raise_form(client: FlaskClient, form_url: str = "/raise", **fields: str) -> TestResponse:
     """Sends the raise form as a browser does, with the CSRF and one-time tokens of the page, and follows the
     redirect: to the confirmation, or back to the form with its errors."""
     page = client.get(form_url).get_data(as_text=True)
@@ -50,7 +53,7 @@ class AuthActions:
     def __init__(self, client: FlaskClient):
         self._client = client
 
-    def sign_in(self, staff: Staff, code: str | None = None):
+    def sign_in(self, staff: Staff, code: str | None = None) -> TestResponse:
         return post_form(
             self._client,
             "/guardian/sign-in",
@@ -67,7 +70,7 @@ class AuthActions:
         assert urllib.parse.urlsplit(response.location).path != "/guardian/sign-in", "the sign-in was refused"
         return self._client
 
-    def sign_out(self):
+    def sign_out(self) -> TestResponse:
         return post_form(self._client, "/guardian/", "/guardian/sign-out")
 
 
@@ -92,12 +95,14 @@ def guardian_message(client: FlaskClient, reference: str, body: str) -> None:
     assert "nhsuk-error-summary" not in landed and "form-refused" not in landed, "the message was refused"
 
 
-def case_action(client: FlaskClient, reference: str, action: str, version: str | None = None, **fields: str):
+def case_action(
+    client: FlaskClient, reference: str, action: str, version: str | None = None, **fields: str
+) -> TestResponse:
     """Posts one form of a guardian's case page (``action`` is the part of its address after the case), with the
     case version the page was loaded at unless ``version`` names an older one."""
     url = f"/guardian/cases/{reference}"
     if version is None:
-        version = VERSION_RE.search(client.get(url).get_data(as_text=True)).group(1)
+        version = found(VERSION_RE, client.get(url).get_data(as_text=True))
     return post_form(client, url, f"{url}/{action}", version=version, **fields)
 
 

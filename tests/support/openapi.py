@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.test import TestResponse
 
 API = "/api/v1"
 DOC_URI = "urn:speakup:openapi"
@@ -89,7 +90,7 @@ class ApiClient(FlaskClient):
     document: dict[str, Any]
     checked: list[tuple[str, str, int]]
 
-    def open(self, *args: Any, **kwargs: Any):
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         response = super().open(*args, **kwargs)
         request = response.request
         if request.path.startswith("/api/"):
@@ -98,7 +99,7 @@ class ApiClient(FlaskClient):
         return response
 
 
-def check_api_answer(app: Flask, document: dict[str, Any], method: str, path: str, response) -> None:
+def check_api_answer(app: Flask, document: dict[str, Any], method: str, path: str, response: TestResponse) -> None:
     assert "Set-Cookie" not in response.headers, f"{method} {path} set a cookie"
     assert response.mimetype == "application/json", f"{method} {path} did not answer JSON"
     body = response.get_json()

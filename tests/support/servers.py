@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -99,10 +100,10 @@ class Browser:
             with error:
                 return Answer(error.code, dict(error.headers), error.read().decode(), error.geturl())
 
-    def get(self, path: str, **kwargs) -> Answer:
+    def get(self, path: str, **kwargs: Any) -> Answer:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs) -> Answer:
+    def post(self, path: str, **kwargs: Any) -> Answer:
         # urllib follows a 302/303 after a POST with a GET, as a browser does.
         return self.request("POST", path, **kwargs)
 
@@ -129,7 +130,7 @@ class Browser:
 
 
 class _NotFollowed(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None  # the redirect itself is the answer looked at
 
 
@@ -255,27 +256,22 @@ class Server:
 def start_gunicorn(env: dict[str, str], logs: Path, name: str = "gunicorn") -> Server:
     """Starts gunicorn with ``env`` on a free loopback port, its files in ``logs``; returns once /healthz answers."""
     port = free_port()
-    server = Server(
-        process=None,  # type: ignore[arg-type] - set just below
-        base_url=f"http://127.0.0.1:{port}",
-        access_log=logs / f"{name}-access.log",
-        error_log=logs / f"{name}-error.log",
-        output=logs / f"{name}-output.log",
-    )
+    access_log, error_log, output = (logs / f"{name}-{kind}.log" for kind in ("access", "error", "output"))
     server_env = {
         **env,
         "SPEAKUP_BIND": f"127.0.0.1:{port}",
-        "SPEAKUP_ACCESS_LOG": str(server.access_log),
-        "SPEAKUP_ERROR_LOG": str(server.error_log),
+        "SPEAKUP_ACCESS_LOG": str(access_log),
+        "SPEAKUP_ERROR_LOG": str(error_log),
     }
-    with server.output.open("wb") as sink:
-        server.process = subprocess.Popen(
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
             cwd=ROOT,
             env=server_env,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    server = Server(process, f"http://127.0.0.1:{port}", access_log, error_log, output)
     try:
         wait_healthy(server.base_url, server.process, server.output)
     except BaseException:

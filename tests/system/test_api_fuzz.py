@@ -46,6 +46,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from requests.structures import CaseInsensitiveDict
 from support.apps import TEST_CONFIG
 from support.factories import gen_concern, gen_staff
 from support.html import AuthActions, guardian_message, walk_to
@@ -159,7 +160,9 @@ def _real_values(context: schemathesis.HookContext, case: schemathesis.Case) -> 
         seeded = Credentials.current
         if kind != "generated" and seeded is not None:
             credential = {"open": seeded.open_code, "closed": seeded.closed_code, "stats": seeded.stats_token}[kind]
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {credential}"}
+            headers = CaseInsensitiveDict(case.headers)
+            headers["Authorization"] = f"Bearer {credential}"
+            case.headers = headers
         return case
 
     return st.sampled_from(kinds).map(with_credential)
@@ -201,7 +204,7 @@ def fuzz_app(request: pytest.FixtureRequest, app: Flask, seeded: Seeded) -> Iter
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, fuzz_app: Flask) -> None:
     seeded = Credentials.current
     assert seeded is not None
-    sent = (case.headers or {}).get("Authorization")
+    sent = case.headers.get("Authorization") if case.headers is not None else None
     # Passed explicitly, a valid credential counts as a real one: the "ignored auth" check then probes the same
     # request without it and with a wrong one, and expects 401 for both.
     explicit = {"Authorization": sent} if sent in seeded.credentials() else None

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from support.browser import Visit, sign_in
 from support.factories import gen_concern, gen_staff
 from support.html import AuthActions, walk_to
+from support.present import scalar
 
 from speakup.crypto import access_codes
 from speakup.platform import clock
@@ -102,7 +103,7 @@ def test_a_check_in_after_closing_passes_the_checks_and_flags_a_yes(app: Flask, 
     raised = gen_concern(staff)
     walk_to(staff, raised["reference"], "acknowledged", "closed")
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case.closed_at = clock.utcnow() - timedelta(days=91)
         db.session.commit()
     visit = Visit(browser, live_server, False, "js-off-check-in")

@@ -10,6 +10,7 @@ from flask import Flask
 from playwright.sync_api import Browser, expect
 from support.browser import Visit, sign_in
 from support.factories import gen_staff
+from support.present import present
 
 from speakup.crypto import access_codes
 
@@ -100,7 +101,7 @@ def test_the_workspace_and_the_reporter_pages(app: Flask, live_server: str, brow
         expect(page.get_by_text("We aim to tell you what was done by")).to_have_count(0)
         closing = page.get_by_text("The cupboard now locks itself.").bounding_box()
         question = page.get_by_role("group", name="Given your experience, would you speak up again?").bounding_box()
-        assert closing["y"] < question["y"]
+        assert present(closing, "the closing message's box")["y"] < present(question, "the question's box")["y"]
         reporter.check("follow-up-closed-order")
     finally:
         reporter.close()

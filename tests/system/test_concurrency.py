@@ -27,11 +27,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from support.html import VERSION_RE
+from support.present import found, present
 from support.servers import (
     Answer,
     Browser,
@@ -105,7 +107,10 @@ def _bearer(code: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {code}"}
 
 
-def _at_once(count: int, work: Callable[[int], Answer | dict | list]) -> list:
+T = TypeVar("T")
+
+
+def _at_once(count: int, work: Callable[[int], T]) -> list[T]:
     """Runs ``work(0..count-1)`` on ``count`` threads released together by a barrier."""
     barrier = threading.Barrier(count)
 
@@ -117,9 +122,9 @@ def _at_once(count: int, work: Callable[[int], Answer | dict | list]) -> list:
         return list(pool.map(started, range(count)))
 
 
-def _scalar(service: Service, query: str, *params: object) -> object:
+def _scalar(service: Service, query: str, *params: object) -> Any:
     with psycopg.connect(service.database_url) as conn:
-        return conn.execute(query, params).fetchone()[0]
+        return present(conn.execute(query, params).fetchone(), "a row")[0]
 
 
 def _case_id(service: Service, reference: str) -> int:
@@ -141,8 +146,9 @@ def _tab(browser: Browser) -> Browser:
     """Another tab of a signed-in guardian's browser, with a copy of its cookies: the notice or the kept form a
     form's redirect leads to is this tab's own to read, never taken by another tab's page first."""
     tab = Browser(browser.base_url, browser.user_agent)
-    for cookie in browser.jar:
-        tab.jar.set_cookie(cookie)
+    jar, tab_jar = present(browser.jar, "the browser's cookies"), present(tab.jar, "the tab's cookies")
+    for cookie in jar:
+        tab_jar.set_cookie(cookie)
     return tab
 
 
@@ -170,7 +176,7 @@ def _move(guardian: Browser, reference: str, status: str) -> None:
     page = _case_page(guardian, reference)
     moved = guardian.post(
         f"/guardian/cases/{reference}/status",
-        form={"csrf_token": page.csrf(), "status": status, "version": VERSION_RE.search(page.text).group(1)},
+        form={"csrf_token": page.csrf(), "status": status, "version": found(VERSION_RE, page.text)},
     )
     assert _outcome(moved, reference) == "done", f"moving to {status}: {_outcome(moved, reference)}"
 
@@ -277,8 +283,8 @@ def test_concurrent_status_changes_have_one_winner(service: Service, guardians: 
     # Both guardians load the case in five tabs each: every form below carries the same version, each its own token.
     tabs = [_tab(first if n % 2 == 0 else second) for n in range(10)]
     forms = [_case_page(tab, reference) for tab in tabs]
-    version = VERSION_RE.search(forms[0].text).group(1)
-    assert {VERSION_RE.search(form.text).group(1) for form in forms} == {version}
+    version = found(VERSION_RE, forms[0].text)
+    assert {found(VERSION_RE, form.text) for form in forms} == {version}
     assert len({form.csrf() for form in forms}) == 10
     targets = ["awaiting_reporter", "referred"] * 5
 
@@ -323,8 +329,8 @@ def test_messages_and_status_changes_at_once_never_fail(service: Service, guardi
                 answers.append(_outcome(pages[index], reference))
             else:  # the other guardian's tabs, moving the case back and forth from a fresh page each time
                 page = _case_page(tabs[index], reference)
-                status = VERSION_RE.search(page.text).group(1)
-                current = re.search(r'id="case-status"[^>]*>([^<]+)<', page.text).group(1)
+                status = found(VERSION_RE, page.text)
+                current = found(r'id="case-status"[^>]*>([^<]+)<', page.text)
                 target = "awaiting_reporter" if current == "In progress" else "in_progress"
                 answer = tabs[index].post(
                     f"/guardian/cases/{reference}/status",

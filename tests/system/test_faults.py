@@ -58,6 +58,7 @@ import psycopg
 import pytest
 import redis
 from support.html import ACCESS_CODE_RE, REFERENCE_RE
+from support.present import present
 from support.servers import (
     Answer,
     Browser,
@@ -340,6 +341,13 @@ def _raise_by_api(stack: Stack, what: str | None = None) -> tuple[Answer, Raised
     return answer, Raised(body["reference"], body["access_code"], what)
 
 
+def _all_raised(*attempts: tuple[Answer, Raised | None]) -> list[Raised]:
+    """The concerns the attempts raised, every one of which must have been."""
+    raised = [concern for _, concern in attempts if concern is not None]
+    assert len(raised) == len(attempts), "could not raise the first concerns"
+    return raised
+
+
 def _raise_by_form(stack: Stack, what: str | None = None) -> tuple[Answer, Raised | None]:
     what = what or _what()
     reporter = Browser(stack.base_url, USER_AGENT)
@@ -368,7 +376,7 @@ def _case_integrity(stack: Stack) -> tuple[dict[str, int], list[str]]:
     """Row counts, and the references of cases that lack anything a finished raise writes."""
     with stack.postgres.connect() as conn:
         counts = {
-            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+            table: present(conn.execute(f"SELECT count(*) FROM {table}").fetchone(), "count")[0]  # noqa: S608 - fixed names
             for table in ("cases", "case_grants", "case_events", "audit_events")
         }
         rows = conn.execute(
@@ -383,9 +391,12 @@ def _case_integrity(stack: Stack) -> tuple[dict[str, int], list[str]]:
             """,
             (audit.Action.CASE_RAISED,),
         ).fetchall()
-        orphans = conn.execute(
-            "SELECT count(*) FROM case_grants g WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = g.case_id)"
-        ).fetchone()[0]
+        orphans = present(
+            conn.execute(
+                "SELECT count(*) FROM case_grants g WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = g.case_id)"
+            ).fetchone(),
+            "count",
+        )[0]
     complete = (True, 1, 1, stack.guardians, 1, 1)
     incomplete = [row[0] for row in rows if tuple(row[1:]) != complete]
     if orphans:
@@ -490,8 +501,7 @@ def _server_errors(stack: Stack) -> str:
 @pytest.mark.slow
 def test_postgresql_stopped_mid_run_answers_503_and_resumes_by_itself(stack: Stack) -> None:
     stack.ensure_up()
-    before = [raised for _, raised in (_raise_by_api(stack), _raise_by_form(stack), _raise_by_api(stack))]
-    assert all(before), "could not raise the first concerns"
+    before = _all_raised(_raise_by_api(stack), _raise_by_form(stack), _raise_by_api(stack))
 
     # Concerns keep arriving while the database crashes under them.
     raised_during: list[Raised] = []
@@ -719,8 +729,7 @@ def _process_serving(server_port: int, client_port: int, candidates: set[int]) -
 @pytest.mark.slow
 def test_worker_killed_mid_request_loses_nothing_committed(stack: Stack) -> None:
     stack.ensure_up()
-    committed = [raised for _, raised in (_raise_by_api(stack), _raise_by_form(stack))]
-    assert all(committed), "could not raise the first concerns"
+    committed = _all_raised(_raise_by_api(stack), _raise_by_form(stack))
     counts_before, incomplete = _case_integrity(stack)
     assert not incomplete
     master = stack.process.pid
@@ -758,11 +767,14 @@ def test_worker_killed_mid_request_loses_nothing_committed(stack: Stack) -> None
 
         _wait_for(blocked_backend, 15, "the raise did not reach its transaction")
         backend = waiting[0]
-        wrote_case = holder.execute(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            "WHERE l.pid = %s AND c.relname = 'cases' AND l.mode = 'RowExclusiveLock'",
-            (backend,),
-        ).fetchone()[0]
+        wrote_case = present(
+            holder.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE l.pid = %s AND c.relname = 'cases' AND l.mode = 'RowExclusiveLock'",
+                (backend,),
+            ).fetchone(),
+            "count",
+        )[0]
         assert wrote_case, "the case row was not written before the kill: the test would prove less"
 
         victim = _process_serving(server_port, client_port, workers)
@@ -777,7 +789,8 @@ def test_worker_killed_mid_request_loses_nothing_committed(stack: Stack) -> None
     # The database rolls the dead connection's transaction back; gunicorn replaces the worker.
     def backend_gone() -> bool:
         with stack.postgres.connect() as conn:
-            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)).fetchone()[0] == 0
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)).fetchone()
+            return present(row, "count")[0] == 0
 
     _wait_for(backend_gone, 15, "the killed worker's database session did not end")
     _wait_for(

@@ -26,6 +26,8 @@ from support.html import (
     send_raise_form,
     walk_to,
 )
+from support.present import found
+from werkzeug.test import TestResponse
 
 CASE_PAGE = r"/guardian/cases/[^/]+"  # a case's page, by whichever address the pages link it
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +48,7 @@ def _followed(client: FlaskClient, sent, to: str):
     return client.get(location._replace(fragment="").geturl())
 
 
-def _reporter_pages(app: Flask) -> dict[str, str]:
+def _reporter_pages(app: Flask) -> dict[str, TestResponse]:
     client = app.test_client()
     pages = {
         name: client.get(path)
@@ -77,7 +79,7 @@ def _reporter_pages(app: Flask) -> dict[str, str]:
     return pages
 
 
-def _staff_pages(app: Flask) -> dict[str, str]:
+def _staff_pages(app: Flask) -> dict[str, TestResponse]:
     guardian = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     admin = gen_staff(app, email="ada@example.org", role="admin", name="Ada Admin")
     client = app.test_client()
@@ -92,7 +94,7 @@ def _staff_pages(app: Flask) -> dict[str, str]:
     url = f"/guardian/cases/{reference}"
     pages["queue"] = client.get("/guardian/")
     pages["case"] = client.get(url)
-    version = VERSION_RE.search(pages["case"].get_data(as_text=True)).group(1)
+    version = found(VERSION_RE, pages["case"].get_data(as_text=True))
     refused = post_form(client, url, f"{url}/close", version=version, outcome="", closing_message="")
     pages["case-error"] = _followed(client, refused, CASE_PAGE)
     pages["record"] = client.get("/guardian/record")
@@ -134,7 +136,7 @@ def _staff_pages(app: Flask) -> dict[str, str]:
     newcomer = app.test_client()
     path = enrolment_path(link.get_data(as_text=True))
     pages["enrol"] = enrol_page = newcomer.get(path)
-    secret = TOTP_SECRET_RE.search(enrol_page.get_data(as_text=True)).group(1)
+    secret = found(TOTP_SECRET_RE, enrol_page.get_data(as_text=True))
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0]
     form = {"token": token, "totp_secret": secret}
     mismatched = post_form(newcomer, path, "/enrol", **form, password="one long password", confirm="another")

@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -78,7 +79,7 @@ class Proxy:
         https: bool = True,
     ) -> tuple[http.client.HTTPResponse, bytes]:
         """One request from ``source``, the answer not followed and its body not decoded."""
-        where = {"timeout": HTTP_TIMEOUT, "source_address": (source, 0)}
+        where: dict[str, Any] = {"timeout": HTTP_TIMEOUT, "source_address": (source, 0)}
         conn = (
             http.client.HTTPSConnection("127.0.0.1", self.https_port, context=self.tls, **where)
             if https
@@ -103,11 +104,12 @@ class Proxy:
 class _FromAddress(urllib.request.HTTPSHandler):
     def __init__(self, context: ssl.SSLContext, source: str):
         super().__init__(context=context)
+        self._tls = context
         self._source = source
 
-    def https_open(self, req):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         connection = functools.partial(http.client.HTTPSConnection, source_address=(self._source, 0))
-        return self.do_open(connection, req, context=self._context)
+        return self.do_open(connection, req, context=self._tls)
 
 
 def _program(name: str, install: str) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from support.factories import phone_photo, png_bomb
+from support.present import found
 from support.servers import (
     Answer,
     Browser,
@@ -213,7 +214,7 @@ def _worker_peaks_mib(master_pid: int) -> list[float]:
     peaks = []
     for pid in children:
         status = Path(f"/proc/{pid}/status").read_text()
-        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+        peaks.append(int(found(r"VmHWM:\s+(\d+) kB", status)) / 1024)
     return peaks
 
 

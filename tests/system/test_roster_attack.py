@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import os
-import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE
+from support.present import found
 from support.servers import (
     Browser,
     Server,
@@ -86,19 +86,19 @@ def _raise(browser: Browser, words: str) -> str:
 
 def _enrol_as_whoever_holds_the_link(browser: Browser, link_page: str, password: str) -> tuple[Staff, str]:
     """What the attacking administrator does with the link they were shown: set the account up themselves."""
-    link = html.unescape(ENROLMENT_LINK_RE.search(link_page).group(1))
+    link = html.unescape(found(ENROLMENT_LINK_RE, link_page))
     path = link[link.index("/enrol") :]
     form = browser.get(path)
     assert form.status == 200, form.text
-    secret_text = TOTP_SECRET_RE.search(form.text).group(1)
+    secret_text = found(TOTP_SECRET_RE, form.text)
     secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
     done = browser.post("/enrol", form={
         "csrf_token": form.csrf(), "token": path.split("token=", 1)[1], "password": password, "confirm": password,
         "totp_secret": secret_text, "security_code": enrolment_code_waiting(secret),
     })  # fmt: skip
     assert done.status == 200 and _path(done) == "/enrol/done", (done.status, _path(done))
-    email = re.search(r'<span id="enrolment-email">([^<]+)</span>', form.text).group(1)
-    return Staff(html.unescape(email), password, secret), SAFETY_CODE_RE.search(done.text).group(1)
+    email = found(r'<span id="enrolment-email">([^<]+)</span>', form.text)
+    return Staff(html.unescape(email), password, secret), found(SAFETY_CODE_RE, done.text)
 
 
 def _path(answer) -> str:

@@ -136,10 +136,10 @@ def test_an_installation_from_before_signed_rosters_upgrades_with_one_command(tm
         with sqlite3.connect(tmp_path / "speakup.sqlite") as conn:
             bea_id = conn.execute("SELECT id FROM users WHERE email = 'bea@example.org'").fetchone()[0]
         conn.close()
-        refused = gita.post(f"/guardian/team/{bea_id}/approve", form={"csrf_token": team.csrf(), "safety_code": "0"})
+        not_yet = gita.post(f"/guardian/team/{bea_id}/approve", form={"csrf_token": team.csrf(), "safety_code": "0"})
         # Refused with a 303 back to the Team page (for the shared computer), which says why.
-        assert refused.status == 200 and _path(refused) == "/guardian/team", (refused.status, _path(refused))
-        assert "until your own approval covers your signing key" in refused.text
+        assert not_yet.status == 200 and _path(not_yet) == "/guardian/team", (not_yet.status, _path(not_yet))
+        assert "until your own approval covers your signing key" in not_yet.text
         # The organisation key approves her again, now with the signing key her session already holds: she reads
         # its safety code from her own Team page.
         gita_code = team.text.split('class="speakup-safety-code">', 1)[1].split("<", 1)[0]

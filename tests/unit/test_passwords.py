@@ -123,7 +123,7 @@ def test_rejected_with_the_message_for_the_rule(password: str, message: str) -> 
 
 
 def _reject_passwords() -> list[str]:
-    return [case.values[0] for case in REJECTED if case.values[0]]
+    return [str(case.values[0]) for case in REJECTED if case.values[0]]
 
 
 @pytest.mark.parametrize("password", _reject_passwords())

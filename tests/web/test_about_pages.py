@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from support.apps import make_app
+from support.present import found
 
 from speakup import ConfigurationError
 
@@ -18,7 +19,7 @@ PAGES = {"/accessibility": "Accessibility statement", "/privacy": "Privacy notic
 
 
 def _footer(html: str) -> str:
-    return re.search(r'<footer class="nhsuk-footer".*?</footer>', html, re.S).group(0)
+    return found(r'<footer class="nhsuk-footer".*?</footer>', html, re.S, group=0)
 
 
 def _footer_links(html: str) -> dict[str, str]:
@@ -60,8 +61,8 @@ def app_overrides() -> dict[str, object]:
 
 def test_the_shipped_privacy_notice_says_what_is_kept_and_for_how_long(client: FlaskClient):
     html = client.get("/privacy").get_data(as_text=True)
-    kept = re.search(r'id="privacy-kept">(.*?)</ul>', html, re.S).group(1)
-    not_kept = re.search(r'id="privacy-not-kept">(.*?)</ul>', html, re.S).group(1)
+    kept = found(r'id="privacy-kept">(.*?)</ul>', html, re.S)
+    not_kept = found(r'id="privacy-not-kept">(.*?)</ul>', html, re.S)
     assert "encrypted before it is stored" in kept
     assert "Your access code is never stored" in kept
     assert "IP address" in not_kept and "user agent" in not_kept
@@ -84,7 +85,7 @@ def test_a_trusts_own_words_replace_the_shipped_ones_as_text(database_url: str, 
     words.write_text(TRUST_WORDS, encoding="utf-8")
     app: Flask = make_app(database_url, **{setting: str(words)})
     html = app.test_client().get(path).get_data(as_text=True)
-    main = re.search(r"<main.*?</main>", html, re.S).group(0)
+    main = found(r"<main.*?</main>", html, re.S, group=0)
     assert "<p>Our own statement. It goes on over two lines.</p>" in main
     assert (
         "<p>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; are only words here.</p>"

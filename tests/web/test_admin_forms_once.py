@@ -11,10 +11,12 @@ import urllib.parse
 from datetime import timedelta
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from support.factories import PASSWORD, enrolment_code, enrolment_path, gen_staff, signed_in_admin
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, AuthActions
+from support.present import found, present, scalar
 from werkzeug.test import TestResponse
 
 from speakup.domain import enrolment
@@ -92,7 +94,9 @@ def _session_cookie(app: Flask, client: FlaskClient) -> str:
     """What Flask's cookie holds, decoded: it is signed, not secret, so anyone with the cookie can read it."""
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert cookie is not None
-    return repr(app.session_interface.get_signing_serializer(app).loads(cookie.value))
+    interface = app.session_interface
+    assert isinstance(interface, SecureCookieSessionInterface)
+    return repr(present(interface.get_signing_serializer(app), "session serializer").loads(cookie.value))
 
 
 def _browser_secret(client: FlaskClient) -> str:
@@ -231,7 +235,7 @@ def test_the_link_page_shows_nothing_to_another_browser_after_leaving_it_or_afte
     assert _path(third) == LINK_PAGE
     with app.app_context():
         for row in db.session.scalars(select(FormPost).where(FormPost.kept_at.is_not(None))):
-            row.kept_at -= timedelta(minutes=app.config["KEPT_FORM_MINUTES"] + 1)
+            row.kept_at = present(row.kept_at, "kept_at") - timedelta(minutes=app.config["KEPT_FORM_MINUTES"] + 1)
         db.session.commit()
     assert NO_LINK in admin_client.get(LINK_PAGE).get_data(as_text=True)
 
@@ -246,14 +250,14 @@ def _enrolment_form(app: Flask) -> tuple[str, FlaskClient, dict[str, str]]:
     path = enrolment_path(_follow(admin_client, first).get_data(as_text=True))
     client = app.test_client()
     page = client.get(path).get_data(as_text=True)
-    secret = TOTP_SECRET_RE.search(page).group(1)
+    secret = found(TOTP_SECRET_RE, page)
     data = {
         "csrf_token": _form_token(page, "/enrol"),
         "token": urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["token"][0],
         "password": PASSWORD,
         "confirm": PASSWORD,
         "totp_secret": secret,
-        "security_code": enrolment_code(enrolment.totp_from_text(secret)),
+        "security_code": enrolment_code(present(enrolment.totp_from_text(secret), "TOTP secret")),
     }
     return path, client, data
 
@@ -268,7 +272,7 @@ def test_enrolling_sent_again_enrols_once_and_no_answer_echoes_it(app):
     assert code, "no safety code on the page after enrolling"
     assert code.group(1) not in first.get_data(as_text=True) + first.headers["Location"]
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        user = scalar(select(User).where(User.email == EMAIL))
         keys = (user.public_key, user.private_key_ct, user.totp_secret_ct)
     answers = [first, done]
 
@@ -284,7 +288,7 @@ def test_enrolling_sent_again_enrols_once_and_no_answer_echoes_it(app):
         assert _echoes(answer, *sent) == [], f"answer {number} carries what was sent"
     assert _events(app, audit.Action.ACCOUNT_ENROLLED) == 1
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        user = scalar(select(User).where(User.email == EMAIL))
         assert (user.public_key, user.private_key_ct, user.totp_secret_ct) == keys, "keys made twice"
     # The link is used: opening it says so.
     assert app.test_client().get(path).status_code == 410
@@ -305,7 +309,7 @@ def test_a_failed_enrolment_keeps_only_the_link_and_the_secret_scanned(app):
         assert (kept.values["password"], kept.values["confirm"], kept.values["security_code"]) == ("", "", "")
         assert set(kept.errors) == {"confirm", "security_code"}
     page = client.get(first.headers["Location"]).get_data(as_text=True)
-    assert TOTP_SECRET_RE.search(page).group(1) == data["totp_secret"]
+    assert found(TOTP_SECRET_RE, page) == data["totp_secret"]
     assert PASSWORD not in page and "not the same words at all" not in page and "000000" not in page
 
     # Sent again (a double click) and from a browser without the cookies: nothing enrolled, nothing echoed.
@@ -322,8 +326,8 @@ def test_a_failed_enrolment_keeps_only_the_link_and_the_secret_scanned(app):
 def test_the_safety_code_is_shown_only_to_the_browser_that_enrolled_and_only_while_it_stays(app):
     _link_path, client, data = _enrolment_form(app)
     done = _follow(client, client.post("/enrol", data=data))
-    code = SAFETY_CODE_RE.search(done.get_data(as_text=True)).group(1)
-    assert SAFETY_CODE_RE.search(client.get("/enrol/done").get_data(as_text=True)).group(1) == code  # a reload
+    code = found(SAFETY_CODE_RE, done.get_data(as_text=True))
+    assert found(SAFETY_CODE_RE, client.get("/enrol/done").get_data(as_text=True)) == code  # a reload
     assert code not in _session_cookie(app, client)
     other = app.test_client().get("/enrol/done")
     assert other.status_code == 302 and "/guardian/sign-in" in other.headers["Location"]

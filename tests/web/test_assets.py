@@ -11,6 +11,7 @@ from pathlib import Path
 
 import brotli
 import pytest
+from support.present import found
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "speakup" / "templates"
@@ -40,7 +41,7 @@ def test_every_page_loads_one_stylesheet_and_one_deferred_script(client, path):
 def _asset_urls(client) -> list[str]:
     page = client.get("/raise").get_data(as_text=True)
     assets = _assets_of(page)
-    script = re.search(r'src="([^"]+)"', assets["script"][0]).group(1)
+    script = found(r'src="([^"]+)"', assets["script"][0])
     return [*assets["stylesheet"], *assets["icon"], script]
 
 
@@ -48,7 +49,7 @@ def test_each_file_is_named_by_its_content_and_cached_for_a_year(client):
     for url in _asset_urls(client):
         response = client.get(url)
         assert response.status_code == 200, url
-        digest = re.search(r"\.([0-9a-f]{12})\.\w+$", url).group(1)
+        digest = found(r"\.([0-9a-f]{12})\.\w+$", url)
         assert hashlib.sha256(response.get_data()).hexdigest()[:12] == digest, url
         assert response.headers["Cache-Control"] == CACHE_FOREVER, url
         assert response.headers["X-Content-Type-Options"] == "nosniff", url
@@ -147,7 +148,7 @@ def test_only_components_the_templates_use_are_built_in():
 def test_the_script_starts_exactly_the_components_the_templates_mark():
     modules = set(re.findall(r'data-module="nhsuk-([\w-]+)"', _template_text()))
     script = (ROOT / "assets" / "app.js").read_text()
-    started = re.search(r"for \(const component of \[([^\]]+)\]\)", script).group(1)
+    started = found(r"for \(const component of \[([^\]]+)\]\)", script)
     pascal = {"".join(part.title() for part in name.split("-")) for name in modules}
     assert {name.strip() for name in started.split(",")} == pascal
 

@@ -17,6 +17,7 @@ from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select, update
 from support.factories import PHONE_MODEL, gen_staff, phone_photo, png_bomb
 from support.html import ACCESS_CODE_RE, REFERENCE_RE, case_address, csrf_token, post_form, signed_in
+from support.present import found, scalar
 
 from speakup.crypto import sealing
 from speakup.domain import files
@@ -119,17 +120,17 @@ def came_back(response) -> bool:
 def raised_from(response) -> Raised:
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page
-    return Raised(REFERENCE_RE.search(page).group(1), ACCESS_CODE_RE.search(page).group(1))
+    return Raised(found(REFERENCE_RE, page), found(ACCESS_CODE_RE, page))
 
 
 def case_count(app: Flask) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count(Case.id)))
+        return scalar(select(func.count(Case.id)))
 
 
 def stored(app: Flask, reference: str) -> list[Attachment]:
     with app.app_context():
-        case_id = db.session.scalar(select(Case.id).where(Case.reference == reference))
+        case_id = scalar(select(Case.id).where(Case.reference == reference))
         rows = files.list_attachments(case_id)
         db.session.expunge_all()
         return rows
@@ -205,7 +206,8 @@ def test_png_text_chunks_and_exif_are_dropped(app, reporter, guardian):
     for leak in (b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"Nurse Jane", b"Ward 9", MAKE.encode()):
         assert leak not in got
     image = Image.open(io.BytesIO(got))
-    assert image.format == "PNG" and image.size == (120, 80) and image.text == {} and len(image.getexif()) == 0
+    assert image.format == "PNG" and isinstance(image, PngImagePlugin.PngImageFile)
+    assert image.size == (120, 80) and image.text == {} and len(image.getexif()) == 0
     assert image.convert("RGBA").getpixel((5, 5)) == (10, 200, 30, 128)  # the pixels themselves are kept
 
 
@@ -270,7 +272,7 @@ def test_a_disallowed_file_is_refused_next_to_the_field_and_nothing_is_raised(ap
     response = raise_with_file(reporter, data, name=name, mimetype=mimetype, what_happened=words)
     page = response.get_data(as_text=True)
     assert came_back(response)
-    message = html.unescape(ERROR_RE.search(page).group(1))
+    message = html.unescape(found(ERROR_RE, page))
     assert message.startswith(("The file must be a JPEG, PNG, PDF or plain text (.txt) file", "We could not read"))
     assert 'class="nhsuk-form-group nhsuk-file-upload nhsuk-form-group--error"' in page
     assert html.escape(words, quote=False) in page  # the words come back in the textarea
@@ -283,7 +285,7 @@ def test_an_oversized_file_is_refused_next_to_the_field_and_nothing_is_raised(ap
     response = raise_with_file(reporter, make_pdf(padding=limit), name="big.pdf", mimetype="application/pdf")
     page = response.get_data(as_text=True)
     assert came_back(response)
-    assert ERROR_RE.search(page).group(1) == "The file must be smaller than 10 MB"
+    assert found(ERROR_RE, page) == "The file must be smaller than 10 MB"
     assert "The hoist on ward 9 has been broken for a week." in page
     assert case_count(app) == 0
     # A file of exactly the limit is fine.
@@ -295,7 +297,7 @@ def test_an_oversized_file_is_refused_next_to_the_field_and_nothing_is_raised(ap
 def test_an_empty_file_is_refused(app, reporter):
     response = raise_with_file(reporter, b"", name="empty.txt", mimetype="text/plain")
     assert came_back(response)
-    assert ERROR_RE.search(response.get_data(as_text=True)).group(1) == "The file you chose is empty"
+    assert found(ERROR_RE, response.get_data(as_text=True)) == "The file you chose is empty"
     assert case_count(app) == 0
 
 
@@ -461,13 +463,13 @@ def test_a_refused_file_on_the_follow_up_page_shows_why(app, reporter):
         (None, None, "Choose a file to add"),
         (REFUSED["html named .jpg"][0], "photo.jpg", "The file must be a JPEG, PNG, PDF or plain text (.txt) file"),
     ):
-        form = {"csrf_token": csrf_token(reporter, "/follow-up/case")}
+        form: dict[str, object] = {"csrf_token": csrf_token(reporter, "/follow-up/case")}
         if data is not None:
             form["attachment"] = (io.BytesIO(data), name, "image/jpeg")
         response = reporter.post("/follow-up/case/attachments", data=form, content_type="multipart/form-data")
         assert response.status_code == 303 and response.location == "/follow-up/case#files"
         page = reporter.get(response.location).get_data(as_text=True)
-        assert html.unescape(ERROR_RE.search(page).group(1)) == message
+        assert html.unescape(found(ERROR_RE, page)) == message
     assert stored(app, raised.reference) == []
 
 
@@ -534,7 +536,7 @@ def test_types_are_judged_by_their_bytes():
 def test_the_allowed_types_come_from_config(app, reporter):
     response = raise_with_file(reporter, make_pdf(), name="a.pdf", mimetype="application/pdf")
     assert came_back(response)
-    assert ERROR_RE.search(response.get_data(as_text=True)).group(1) == "The file must be a JPEG or PNG file"
+    assert found(ERROR_RE, response.get_data(as_text=True)) == "The file must be a JPEG or PNG file"
     assert "A JPEG or PNG file, up to 10 MB." in reporter.get("/raise").get_data(as_text=True)
     assert raise_with_file(reporter, make_jpeg()).status_code == 200
 
@@ -696,7 +698,7 @@ def test_a_pdf_loses_what_could_name_the_reporter_or_run_and_they_are_told(app, 
     response = raise_with_file(reporter, pdf, name="statement.pdf", mimetype="application/pdf")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    told = re.search(r'<div class="nhsuk-inset-text" id="file-cleaned">\s*<p>(.*?)</p>', page, re.S).group(1)
+    told = found(r'<div class="nhsuk-inset-text" id="file-cleaned">\s*<p>(.*?)</p>', page, re.S)
     for what in ("document information", "XMP metadata", "scripts and actions", "files embedded in it"):
         assert what in told
     raised = raised_from(response)

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support.factories import Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions, csrf_token
+from support.present import get_row, present
 from werkzeug.test import TestResponse
 
 from speakup.domain import files, references
@@ -31,6 +32,14 @@ from speakup.web import once
 
 # Rate limits are proven elsewhere; here they must never turn an answer into a 429.
 GENEROUS = "10000 per minute"
+
+
+@dataclass(frozen=True)
+class _Account:
+    """An account as a bare recipient of a case key: its id and public key, which no roster verified."""
+
+    id: int
+    public_key: bytes
 
 
 @pytest.fixture
@@ -234,7 +243,9 @@ def seed(app: Flask) -> World:
     with app.app_context():
         opened, case_key = grants.open_with_access_code(case["access_code"], app.config["TOKEN_PEPPER_BYTES"])
         uid = files.store_clean(opened, case_key, attachments.check_file("rota.txt", FILE_WORDS, "text/plain")).uid
-        grants.grant_case_key(opened, case_key, db.session.get(User, pending.id))  # a grant, but not on the roster
+        account = get_row(User, pending.id)
+        bare = _Account(account.id, present(account.public_key, "Pat's key"))
+        grants.grant_case_key(opened, case_key, bare)  # a grant, but not on the roster
         db.session.commit()
     outsider = gen_staff(app, email="outsider@example.org", name="Olly Outsider")  # joined after: no grant
     world = World(
@@ -250,7 +261,7 @@ def seed(app: Flask) -> World:
     )
     # Parameters are those of "the case" and of the guardian holding it (the administrator's target).
     with app.app_context():
-        case_id = references.case_by_reference(world.reference).id
+        case_id = present(references.case_by_reference(world.reference), "case").id
     world.url_values = {
         "address": case_id,  # a case's pages are at its id (History keeps addresses, never a reference)
         "uid": uid,

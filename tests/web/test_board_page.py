@@ -9,6 +9,7 @@ import re
 import pytest
 from support.factories import gen_concern
 from support.html import AuthActions, post_form
+from support.present import found
 
 from speakup.reporting import board
 
@@ -22,7 +23,7 @@ def app_overrides(request):
 
 def _close_sharing_learning(client, reference: str, learning: str) -> None:
     url = f"/guardian/cases/{reference}"
-    version = re.search(r'name="version" value="(\d+)"', client.get(url).get_data(as_text=True)).group(1)
+    version = found(r'name="version" value="(\d+)"', client.get(url).get_data(as_text=True))
     closed = post_form(
         client,
         url,
@@ -48,7 +49,7 @@ def test_the_title_is_only_the_title_and_the_learning_is_in_the_body(app, client
     AuthActions(client).sign_in(guardian)
     _close_sharing_learning(client, reference, LEARNING)
     page = client.get("/guardian/board").get_data(as_text=True)
-    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    title = found(r"<title>(.*?)</title>", page, re.S)
     assert title == f"Board report – Speak Up – {app.config['ORGANISATION_NAME']}"
     main = page.split('<main class="nhsuk-main-wrapper" id="maincontent">')[1].split("</main>")[0]
     assert "<h2>You said, we did</h2>" in main
@@ -62,7 +63,7 @@ def test_the_board_says_so_when_no_learning_was_shared(client, guardian):
     page = client.get("/guardian/board").get_data(as_text=True)
     main = page.split("<main")[1]
     assert "No learning has been shared in this period yet." in main.split("<h2>You said, we did</h2>")[1]
-    assert "You said" not in re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "You said" not in found(r"<title>(.*?)</title>", page, re.S)
 
 
 def _whole_steps(labels: list[str]) -> bool:
@@ -122,10 +123,10 @@ def test_every_table_scrolls_in_its_own_named_box(client, guardian):
     names = []
     for attributes in boxes:
         assert 'role="region"' in attributes and 'tabindex="0"' in attributes  # reachable from the keyboard
-        names.append(re.search(r'aria-label="([^"]+)"', attributes).group(1))
+        names.append(found(r'aria-label="([^"]+)"', attributes))
     assert len(set(names)) == len(names)  # each box says which table it holds
     assert all(table.count("</table>") == 1 for table in page.split('<div class="speakup-table-scroll"')[1:])
-    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
+    stylesheet = found(r'<link rel="stylesheet" href="([^"]+)"', page)
     css = client.get(stylesheet).get_data(as_text=True)
-    rule = re.search(r"\.speakup-table-scroll\{([^}]*)\}", css).group(1)
+    rule = found(r"\.speakup-table-scroll\{([^}]*)\}", css)
     assert "overflow-x:auto" in rule

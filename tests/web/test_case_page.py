@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from support.factories import case_row, gen_concern
 from support.html import VERSION_RE, case_action, case_address, post_form
+from support.present import found
 
 from speakup.domain import workflow
 from speakup.platform import dates
@@ -98,7 +99,7 @@ def test_a_page_that_comes_back_with_an_error_says_so_in_its_title(signed):
     reference = gen_concern(signed)["reference"]
     url = f"/guardian/cases/{reference}"
     for action, fields in (("messages", {"body": ""}), ("close", {"outcome": "", "closing_message": ""})):
-        version = VERSION_RE.search(_page(signed, reference)).group(1)
+        version = found(VERSION_RE, _page(signed, reference))
         answer = post_form(signed, url, f"{url}/{action}", version=version, **fields)
         assert answer.status_code == 303 and answer.location.startswith(case_address(signed.application, reference))
         page = signed.get(answer.location).get_data(as_text=True)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from support.factories import case_row, gen_concern
 from support.html import REFERENCE_RE, post_form, send_raise_form
 from support.openapi import json_pointer, schema_problems
+from support.present import found, scalar
 
 from speakup.domain import characteristics, quarters
 from speakup.platform import clock
@@ -28,7 +29,7 @@ def _counts(app) -> dict[tuple[str, str, str], int]:
 def _answered(app, reference: str) -> bool:
     """Whether the service has the case's person as having answered (its marker, which only the server can find)."""
     with app.app_context():
-        return characteristics.answered(db.session.scalar(select(Case).where(Case.reference == reference)))
+        return characteristics.answered(scalar(select(Case).where(Case.reference == reference)))
 
 
 def _this_quarter() -> str:
@@ -65,7 +66,7 @@ def test_every_form_that_asks_says_how_the_answers_are_kept(app, client, signed)
 def test_answers_given_when_raising_are_counted_by_quarter_and_not_with_the_case(app, client):
     page = _raise_on_page(client, age_band="25_34", ethnic_group="black", disability="yes", religion="")
     assert page.status_code == 200
-    reference = REFERENCE_RE.search(page.get_data(as_text=True)).group(1)
+    reference = found(REFERENCE_RE, page.get_data(as_text=True))
     quarter = _this_quarter()
     assert _counts(app) == {
         (quarter, "age_band", "25_34"): 1,
@@ -87,7 +88,7 @@ def test_answers_given_when_raising_are_counted_by_quarter_and_not_with_the_case
 
 def test_prefer_not_to_say_is_not_counted_and_leaves_the_questions_open(app, client):
     page = _raise_on_page(client)
-    reference = REFERENCE_RE.search(page.get_data(as_text=True)).group(1)
+    reference = found(REFERENCE_RE, page.get_data(as_text=True))
     assert _counts(app) == {}
     assert _answered(app, reference) is False
 
@@ -134,7 +135,7 @@ def test_answering_later_does_not_change_the_cases_version(app, client):
     raised = gen_concern(app.test_client())
     before = case_row(app, raised["reference"]).version
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         characteristics.give_for_case(case, {"age_band": "45_54"})
         with pytest.raises(characteristics.AlreadyGiven):
             characteristics.give_for_case(case, {"age_band": "45_54"})

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from support.factories import gen_concern
+from support.present import found
 
 from speakup.domain import characteristics, quarters
 from speakup.platform import clock
@@ -45,7 +46,7 @@ def _grid(table: str) -> dict[str, dict[str, str]]:
     spanning: dict[int, tuple[int, str]] = {}  # column -> (rows still covered, text)
     grid = {}
     for row in re.findall(r"<tr class=\"nhsuk-table__row\">(.*?)</tr>", table, re.S):
-        label = re.search(r'<th scope="row"[^>]*>([^<]*)</th>', row).group(1)
+        label = found(r'<th scope="row"[^>]*>([^<]*)</th>', row)
         drawn = iter(re.findall(r'<td[^>]*?(?: rowspan="(\d+)")?>([^<]*)</td>', row))
         cells = {}
         for column, quarter in enumerate(columns):

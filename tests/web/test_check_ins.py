@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from support.factories import case_row, gen_concern
 from support.html import post_form, walk_to
+from support.present import scalar
 
 from speakup.domain.quarters import quarter_of
 from speakup.platform import clock
@@ -23,7 +24,7 @@ def _closed_days_ago(app, signed, days: int) -> dict:
     raised = gen_concern(signed)
     walk_to(signed, raised["reference"], "acknowledged", "closed")
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case.closed_at = clock.utcnow() - timedelta(days=days)
         db.session.commit()
     return raised
@@ -81,7 +82,7 @@ def test_the_api_answers_each_check_in_once_and_asks_again_at_a_year(app, signed
     assert case_row(app, raised["reference"]).detriment_after_closure is False
 
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case.closed_at = clock.utcnow() - timedelta(days=366)
         db.session.commit()
     assert client.get("/api/v1/follow-up", headers=headers).get_json()["check_in_requested"] is True

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from support.present import found
 
 from speakup.platform import dates
 
@@ -60,10 +61,10 @@ def test_no_template_writes_a_date_another_way():
 
 def test_the_check_finds_a_date_written_another_way():
     """The check above can fail: a date shown bare, or through strftime, is caught."""
-    assert DATE_VALUE.search("<td>{{ row.created_at }}</td>").group(1) == "}}"
-    assert DATE_VALUE.search("<td>{{ row.next_due | london_date }}</td>").group(1) == "| london_date"
+    assert found(DATE_VALUE, "<td>{{ row.created_at }}</td>") == "}}"
+    assert found(DATE_VALUE, "<td>{{ row.next_due | london_date }}</td>") == "| london_date"
     assert OTHER_FORMATS.search("{{ row.created_at.strftime('%d/%m/%Y') }}")
-    assert "long_date" in DATE_VALUE.search("{{ case.feedback_by | long_date }}").group(1)
+    assert "long_date" in found(DATE_VALUE, "{{ case.feedback_by | long_date }}")
 
 
 def test_page_messages_built_in_python_use_the_same_writer():

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from support.factories import PASSWORD, TOTP_SECRET_RE, enrol, enrolment_path, gen_concern, gen_staff, signed_in_admin
 from support.html import AuthActions, csrf_token, post_form
+from support.present import found, get_row, present, scalar
 
 from speakup.crypto import sealing, signing, totp
 from speakup.domain import enrolment
@@ -46,7 +47,7 @@ def _open(app, path: str):
 
 
 def _post_enrolment(client, path: str, page: str, **fields: str):
-    secret = TOTP_SECRET_RE.search(page).group(1)
+    secret = found(TOTP_SECRET_RE, page)
     code = totp.totp_now(crypto_secret(secret), clock.timestamp())
     data = {"token": _token(path), "password": PASSWORD, "confirm": PASSWORD, "totp_secret": secret,
             "security_code": code, **fields}  # fmt: skip
@@ -54,7 +55,7 @@ def _post_enrolment(client, path: str, page: str, **fields: str):
 
 
 def crypto_secret(text: str) -> bytes:
-    return enrolment.totp_from_text(text)
+    return present(enrolment.totp_from_text(text), "TOTP secret in the text")
 
 
 # --- The link ----------------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def test_the_link_is_stored_only_as_a_keyed_hash_and_kept_out_of_paths(app):
     assert path.startswith("/enrol?token=")  # in the query: gunicorn's access log records paths only
     token = _token(path)
     with app.app_context():
-        row = db.session.scalar(select(Enrolment))
+        row = scalar(select(Enrolment))
         assert row.token_hash != token and token not in row.token_hash
         assert row.token_hash == sealing.keyed_hash(app.config["TOKEN_PEPPER_BYTES"], token, "enrolment")
         assert row.expires_at - row.created_at == timedelta(hours=72)
@@ -82,14 +83,14 @@ def test_the_enrolment_page_draws_its_qr_code_on_the_server_with_nothing_inline(
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    secret = TOTP_SECRET_RE.search(page).group(1)
+    secret = found(TOTP_SECRET_RE, page)
     assert len(crypto_secret(secret)) == 20
     assert '<svg role="img" aria-label="QR code for your authenticator app"' in page
     assert " style=" not in page and "<script>" not in page and "<style" not in page
     for label in ("Create a password", "Confirm your password", "Security code", "Finish setting up"):
         assert label in page
     # Each visit to the page offers a new secret (nothing is stored until the person finishes).
-    assert TOTP_SECRET_RE.search(client.get(path).get_data(as_text=True)).group(1) != secret
+    assert found(TOTP_SECRET_RE, client.get(path).get_data(as_text=True)) != secret
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_a_mistake_comes_back_by_its_field_with_the_same_secret_and_no_password(
     admin_client, _admin = signed_in_admin(app)
     path = enrolment_path(_invite(admin_client))
     client, first = _open(app, path)
-    secret = TOTP_SECRET_RE.search(first.get_data(as_text=True)).group(1)
+    secret = found(TOTP_SECRET_RE, first.get_data(as_text=True))
     response = _post_enrolment(client, path, first.get_data(as_text=True), **fields)
     # The answer is a redirect to the form with nothing in it or in its address: not the link, not a password.
     answer = response.get_data(as_text=True) + response.headers.get("Location", "")
@@ -114,11 +115,11 @@ def test_a_mistake_comes_back_by_its_field_with_the_same_secret_and_no_password(
     page = landed.get_data(as_text=True)
     assert landed.status_code == 200 and "<title>Error: Set up your account" in page
     assert f'id="{field}-error"' in page and html.escape(message) in page
-    assert TOTP_SECRET_RE.search(page).group(1) == secret  # already scanned: the same secret again
+    assert found(TOTP_SECRET_RE, page) == secret  # already scanned: the same secret again
     assert PASSWORD not in page and "not the same words" not in page  # passwords are never sent back
     assert "12345x" not in page  # nor the security code
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
+        user = scalar(select(User).where(User.email == "nia@example.org"))
         assert user.public_key is None, "keys were made"
         assert db.session.scalar(select(Enrolment.used_at)) is None, "the link was used up"
     # The form still works from here: the right code finishes, with the secret scanned first.
@@ -130,11 +131,17 @@ def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
     admin_client, _admin = signed_in_admin(app)
     page = _invite(admin_client)
     enrolled = enrol(app, page)
-    assert re.fullmatch(r"\d{5} \d{5} \d{5} \d{5}", enrolled.safety_code)
+    assert re.fullmatch(r"\d{5} \d{5} \d{5} \d{5}", enrolled.safety_code_shown)
     with app.app_context():
-        user = db.session.get(User, enrolled.staff.id)
-        assert signing.safety_code(user.public_key, user.signing_public_key) == enrolled.safety_code
-        assert PASSWORD.encode() not in user.private_key_ct and enrolled.staff.totp_secret not in user.totp_secret_ct
+        user = get_row(User, enrolled.staff.id)
+        public_key, signing_key = (
+            present(user.public_key, "public key"),
+            present(user.signing_public_key, "signing key"),
+        )
+        assert signing.safety_code(public_key, signing_key) == enrolled.safety_code
+        totp_secret = present(enrolled.staff.totp_secret, "TOTP secret")
+        sealed_key, sealed_secret = present(user.private_key_ct, "sealed key"), present(user.totp_secret_ct, "sealed")
+        assert PASSWORD.encode() not in sealed_key and totp_secret not in sealed_secret
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ACCOUNT_ENROLLED))
         assert [(e.actor_id, audit.detail_of(e)) for e in events] == [(user.id, {"email": "nia@example.org"})]
     # Used: the same link now says so, and changes nothing.
@@ -162,10 +169,10 @@ def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
     page = _invite(admin_client)
     path = enrolment_path(page)
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
+        user = scalar(select(User).where(User.email == "nia@example.org"))
         user_id = user.id
         if problem == "expired":
-            db.session.scalar(select(Enrolment)).expires_at = clock.utcnow() - timedelta(seconds=1)
+            scalar(select(Enrolment)).expires_at = clock.utcnow() - timedelta(seconds=1)
         elif problem == "disabled":
             user.is_active = False
         db.session.commit()
@@ -186,22 +193,22 @@ def test_an_unusable_link_says_why_and_changes_nothing(app, problem):
     for response in (client.get(path), _landing(client, sent, "/enrol")):
         assert (response.status_code, expected[1] in response.get_data(as_text=True)) == (expected[0], True)
     with app.app_context():
-        assert db.session.get(User, user_id).public_key is None
+        assert get_row(User, user_id).public_key is None
 
 
 def test_a_changed_hidden_secret_starts_again_from_the_link(app):
     admin_client, _admin = signed_in_admin(app)
     path = enrolment_path(_invite(admin_client))
     client, first = _open(app, path)
-    scanned = TOTP_SECRET_RE.search(first.get_data(as_text=True)).group(1)
+    scanned = found(TOTP_SECRET_RE, first.get_data(as_text=True))
     response = _post_enrolment(client, path, first.get_data(as_text=True), totp_secret="not base32 at all!")
     # Back to the link's page, which offers a new secret to scan: neither the changed one nor the first.
     page = _landing(client, response, "/enrol").get_data(as_text=True)
-    offered = TOTP_SECRET_RE.search(page).group(1)
+    offered = found(TOTP_SECRET_RE, page)
     assert offered not in (scanned, "not base32 at all!") and crypto_secret(offered) is not None
     assert PASSWORD not in page
     with app.app_context():
-        assert db.session.scalar(select(User).where(User.email == "nia@example.org")).public_key is None
+        assert scalar(select(User).where(User.email == "nia@example.org")).public_key is None
 
 
 # --- Approving ---------------------------------------------------------------------------------------------------
@@ -229,7 +236,7 @@ def test_the_team_page_lists_every_account_with_its_state(app):
     page = _team(app, gita).get("/guardian/team").get_data(as_text=True)
     rows = {}
     for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', page, re.S):
-        rows[re.search(r'aria-hidden="true">Name </span>([^<(]+)', row).group(1).strip()] = row
+        rows[found(r'aria-hidden="true">Name </span>([^<(]+)', row).strip()] = row
     assert "Approved" in rows["Gita Guardian"] and "Approve<" not in rows["Gita Guardian"]
     assert "Pending" in rows["Nia New"] and "waiting for approval" in rows["Nia New"] and "Approve<" in rows["Nia New"]
     assert "has not set up their account yet" in rows["Olu Invited"] and "Approve<" not in rows["Olu Invited"]
@@ -242,7 +249,11 @@ def test_a_wrong_safety_code_approves_nothing_and_says_so(app, client):
     admin_client, _admin = signed_in_admin(app)
     nia = enrol(app, _invite(admin_client))
     team = _team(app, gita)
-    for wrong in ("", "12345 67890 12345 67890", nia.safety_code[:-1] + "0" if nia.safety_code[-1] != "0" else "1"):
+    for wrong in (
+        "",
+        "12345 67890 12345 67890",
+        nia.safety_code_shown[:-1] + "0" if nia.safety_code_shown[-1] != "0" else "1",
+    ):
         response = _approve(team, nia.staff.id, wrong)
         page = response.get_data(as_text=True)
         assert response.status_code == 200
@@ -265,19 +276,21 @@ def test_approving_works_once_never_for_oneself_and_never_by_an_administrator_or
     gita_team = _team(app, gita)
     # A pending guardian cannot approve another, nor themselves.
     nia_team = _team(app, nia.staff)
-    refused = _approve(nia_team, olu.staff.id, olu.safety_code)
+    refused = _approve(nia_team, olu.staff.id, olu.safety_code_shown)
     assert "You cannot approve guardians until" in refused.get_data(as_text=True)
-    assert "You cannot approve yourself" in _approve(nia_team, nia.staff.id, nia.safety_code).get_data(as_text=True)
+    assert "You cannot approve yourself" in _approve(nia_team, nia.staff.id, nia.safety_code_shown).get_data(
+        as_text=True
+    )
     # An administrator is not even let in.
     assert admin_client.get("/guardian/team").status_code == 403
     assert post_form(admin_client, "/admin/", f"/guardian/team/{nia.staff.id}/approve",
-                     safety_code=nia.safety_code).status_code == 403  # fmt: skip
+                     safety_code=nia.safety_code_shown).status_code == 403  # fmt: skip
     # An approved guardian cannot approve themselves either.
     assert "You cannot approve yourself" in _approve(gita_team, gita.id, "1" * 20).get_data(as_text=True)
     # The right code approves, once.
-    ok = _approve(gita_team, nia.staff.id, nia.safety_code)
+    ok = _approve(gita_team, nia.staff.id, nia.safety_code_shown)
     assert "Nia New is approved." in ok.get_data(as_text=True)
-    twice = _approve(gita_team, nia.staff.id, nia.safety_code)
+    twice = _approve(gita_team, nia.staff.id, nia.safety_code_shown)
     assert "Nia New is already approved" in twice.get_data(as_text=True)
     with app.app_context():
         approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED))
@@ -293,7 +306,7 @@ def test_every_guardian_sees_the_changes_to_the_roster_on_the_queue(app):
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     admin_client, _admin = signed_in_admin(app)
     nia = enrol(app, _invite(admin_client))
-    _approve(_team(app, gita), nia.staff.id, nia.safety_code)
+    _approve(_team(app, gita), nia.staff.id, nia.safety_code_shown)
     post_form(admin_client, "/admin/", f"/admin/users/{bea.id}/disable")
     gita_client = _team(app, gita)
     queue = gita_client.get("/guardian/").get_data(as_text=True)
@@ -323,7 +336,7 @@ def test_a_reset_ends_the_sessions_the_person_had_and_makes_them_pending(app, cl
     assert "otpauth" not in page and 'id="totp-secret"' not in page and bea.password not in page
     with app.app_context():
         assert db.session.scalar(select(func.count(StaffSession.id)).where(StaffSession.user_id == bea.id)) == 0
-        user = db.session.get(User, bea.id)
+        user = get_row(User, bea.id)
         assert user.public_key is None
         assert db.session.scalar(select(RosterEntry.kind).order_by(RosterEntry.seq.desc()).limit(1)) == "reset"
         assert db.session.scalar(select(func.count(CaseGrant.id)).where(CaseGrant.user_id == bea.id)) == 0
@@ -333,7 +346,7 @@ def test_a_reset_ends_the_sessions_the_person_had_and_makes_them_pending(app, cl
     new_bea = enrol(app, page, password="bea's fresh passphrase")
     assert gita.id in _ids_wrapped(app, gen_concern(client)["reference"])
     assert bea.id not in _ids_wrapped(app, gen_concern(client)["reference"])
-    _approve(_team(app, gita), bea.id, new_bea.safety_code)
+    _approve(_team(app, gita), bea.id, new_bea.safety_code_shown)
     assert bea.id in _ids_wrapped(app, gen_concern(client)["reference"])
 
 
@@ -353,4 +366,4 @@ def test_an_administrator_cannot_reset_their_own_account(app):
     assert "<title>Error: Staff accounts" in page and "You cannot reset your own account" in page
     assert 'id="enrolment-link"' not in page
     with app.app_context():
-        assert db.session.get(User, admin.id).public_key is not None
+        assert get_row(User, admin.id).public_key is not None

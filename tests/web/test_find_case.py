@@ -7,6 +7,7 @@ import re
 import pytest
 from support.factories import gen_concern, gen_staff
 from support.html import post_form, signed_in
+from support.present import present
 
 from speakup.domain import references
 
@@ -37,7 +38,7 @@ def test_the_queue_finds_a_case_by_a_loosely_typed_reference(app, client, guardi
     queue = gita.get("/guardian/").get_data(as_text=True)
     assert '<label class="nhsuk-label" for="reference">Case reference</label>' in queue and ">Find</button>" in queue
     with app.app_context():
-        case_id = references.case_by_reference(reference).id
+        case_id = present(references.case_by_reference(reference), "case").id
     for typed in (reference, reference.lower(), reference[3:], f" {reference[3:7]} {reference[7:]} "):
         response = post_form(gita, "/guardian/", "/guardian/find", reference=typed)
         assert response.status_code == 303, typed

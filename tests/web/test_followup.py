@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from support.factories import gen_concern
 from support.html import post_form
+from support.present import found, get_row, scalar
 
 from speakup.crypto import access_codes, sealing
 from speakup.platform import clock
@@ -79,7 +80,7 @@ ENTER_CODE = "Enter your access code"
 
 def _box(page: str) -> str:
     """What the access-code box holds, as the browser will show it."""
-    return html.unescape(re.search(r'<input[^>]*id="access_code"[^>]*value="([^"]*)"', page).group(1))
+    return html.unescape(found(r'<input[^>]*id="access_code"[^>]*value="([^"]*)"', page))
 
 
 def test_a_well_formed_code_that_opens_nothing_gets_the_one_answer_and_keeps_the_text(client):
@@ -152,7 +153,7 @@ def test_the_cookie_never_holds_the_access_code(app, client):
     assert set(session_data) >= {"reporter_session", "reporter_key"}
     # The server half alone opens nothing: the case key is sealed under the cookie's key.
     with app.app_context():
-        row = db.session.get(ReporterSession, session_data["reporter_session"])
+        row = get_row(ReporterSession, session_data["reporter_session"])
         with pytest.raises(sealing.DecryptionError):
             sealing.open_sealed(
                 sealing.new_session_key(), row.case_key_ct, b"speakup-v1|reporter-session|" + row.id.encode()
@@ -174,7 +175,7 @@ def test_reply_appears_and_empty_reply_is_refused(client):
 def test_reply_moves_a_case_waiting_for_the_reporter_back_to_work(app, client):
     raised = gen_concern(client)
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case.status = "awaiting_reporter"
         db.session.commit()
     _open(client, raised["access_code"])
@@ -204,7 +205,7 @@ def test_idle_session_expires_and_keeps_the_unsent_reply(app, client):
         db.session.commit()
     from support.html import CSRF_RE
 
-    token = CSRF_RE.search(token_page).group(1)
+    token = found(CSRF_RE, token_page)
     response = client.post("/follow-up/case/messages", data={"csrf_token": token, "body": "Unsent words"})
     assert response.status_code == 303 and "Unsent words" not in response.get_data(as_text=True)
     page = client.get(response.location).get_data(as_text=True)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from support.factories import Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions, case_address, post_form
+from support.present import found, get_row, present, scalar
 
 from speakup.crypto import kem, password_keys, sealing
 from speakup.keys import account_keys, grants
@@ -27,7 +28,7 @@ def _case_url(reference: str) -> str:
 
 def _version(client, reference: str) -> str:
     page = client.get(_case_url(reference)).get_data(as_text=True)
-    return re.search(r'name="version" value="(\d+)"', page).group(1)
+    return found(r'name="version" value="(\d+)"', page)
 
 
 def _came_back(client, response) -> str:
@@ -168,7 +169,7 @@ def test_guardian_without_a_grant_cannot_read(app, client, guardian):
     assert "Only for the first guardian" not in response.get_data(as_text=True)
     # And not by the back door either: no grant row holds the case key for them.
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         assert db.session.scalar(select(CaseGrant).where(CaseGrant.user_id == late.id)) is None
         with pytest.raises(grants.NoGrant):
             grants.guardian_case_key(case, late.id, kem.generate_keypair().private_bytes)
@@ -185,9 +186,9 @@ def test_administrator_cannot_read_a_concern(app, client):
     assert "Not for administrators" not in response.get_data(as_text=True)
     # Separation of duties by cryptography: the admin's own private key opens no grant.
     with app.app_context():
-        unlocked = account_keys.unlock_account(db.session.get(User, admin.id), admin.password)
+        unlocked = account_keys.unlock_account(get_row(User, admin.id), admin.password)
         grants = db.session.scalars(select(CaseGrant).where(CaseGrant.recipient != "reporter")).all()
-        case_id = db.session.scalar(select(Case.id).where(Case.reference == raised["reference"]))
+        case_id = scalar(select(Case.id).where(Case.reference == raised["reference"]))
         for grant in grants:
             with pytest.raises(sealing.DecryptionError):
                 kem.unwrap_case_key(grant.wrapped_key, unlocked.private_key, case_id)
@@ -285,13 +286,13 @@ def test_sign_in_starts_a_new_session(app, client, auth, guardian):
 
 def test_private_key_at_rest_is_sealed_under_the_password(app, guardian):
     with app.app_context():
-        user = db.session.get(User, guardian.id)
+        user = get_row(User, guardian.id)
         with pytest.raises(account_keys.InvalidCredentials):
             account_keys.unlock_account(user, "wrong password entirely")
         unlocked = account_keys.unlock_account(user, guardian.password)
         assert kem.public_key_of(unlocked.private_key) == user.public_key
         assert unlocked.totp_secret == guardian.totp_secret
-        assert guardian.totp_secret not in user.totp_secret_ct
+        assert guardian.totp_secret not in present(user.totp_secret_ct, "sealed TOTP secret")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from support.factories import Staff, gen_concern
 from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, VERSION_RE, AuthActions, case_address, post_form
+from support.present import found, scalar
 from werkzeug.test import TestResponse
 
 from speakup.domain import submissions
@@ -52,7 +53,7 @@ def _echoes(response: TestResponse, *typed: str) -> list[str]:
 
 def _count(app: Flask, model, *where) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+        return scalar(select(func.count()).select_from(model).where(*where))
 
 
 def _record_body(client: FlaskClient, **fields: str) -> dict[str, str]:
@@ -89,7 +90,7 @@ def test_a_status_change_sent_twice_moves_the_case_once(app, signed):
     reference = gen_concern(signed)["reference"]
     url = f"/guardian/cases/{reference}"
     page = signed.get(url).get_data(as_text=True)
-    body = {"csrf_token": CSRF_RE.search(page).group(1), "version": VERSION_RE.search(page).group(1)}
+    body = {"csrf_token": found(CSRF_RE, page), "version": found(VERSION_RE, page)}
     first = signed.post(f"{url}/status", data={**body, "status": "acknowledged"})
     case_id = select(Case.id).where(Case.reference == reference).scalar_subquery()
     events = _count(app, CaseEvent, CaseEvent.case_id == case_id)
@@ -115,7 +116,7 @@ def test_a_recorded_concern_sent_twice_is_recorded_once(app, signed):
     assert _count(app, Case) == 1
     page = _landing(signed, again)  # the first send's reference and code, not a second concern's
     with app.app_context():
-        assert REFERENCE_RE.search(page).group(1) == db.session.scalar(select(Case.reference))
+        assert found(REFERENCE_RE, page) == db.session.scalar(select(Case.reference))
 
 
 def test_a_failed_form_sent_twice_comes_back_the_same_way(app, signed):
@@ -137,9 +138,9 @@ def test_a_recorded_concern_replayed_after_sign_out_echoes_nothing_and_records_n
     body = _record_body(signed)
     recorded = signed.post("/guardian/record", data=body)
     assert _count(app, Case) == 1
-    code = ACCESS_CODE_RE.search(_landing(signed, recorded)).group(1)
+    code = found(ACCESS_CODE_RE, _landing(signed, recorded))
     with app.app_context():
-        reference = db.session.scalar(select(Case.reference))
+        reference = scalar(select(Case.reference))
     auth.sign_out()
     browser = signed if cookies == "after sign-out" else app.test_client()
     replayed = browser.post("/guardian/record", data=body)
@@ -306,8 +307,8 @@ def _recorded(app: Flask, client: FlaskClient, **fields: str) -> str:
 
 def test_the_recorded_page_shows_the_code_until_it_is_handed_over(app, signed):
     page = _recorded(app, signed)
-    reference, code = REFERENCE_RE.search(page).group(1), ACCESS_CODE_RE.search(page).group(1)
-    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    reference, code = found(REFERENCE_RE, page), found(ACCESS_CODE_RE, page)
+    title = found(r"<title>(.*?)</title>", page, re.S)
     assert reference not in title and "Concern recorded" in title
     again = signed.get("/guardian/record/done").get_data(as_text=True)  # Reload
     assert code in again and reference in again
@@ -322,7 +323,7 @@ def test_the_recorded_page_shows_the_code_until_it_is_handed_over(app, signed):
 
 def test_the_recorded_page_stops_showing_the_code_after_confirmation_minutes(app, signed):
     page = _recorded(app, signed)
-    code = ACCESS_CODE_RE.search(page).group(1)
+    code = found(ACCESS_CODE_RE, page)
     with app.app_context():
         since = clock.utcnow() - timedelta(minutes=app.config["CONFIRMATION_MINUTES"] + 1)
         db.session.execute(update(Submission).values(created_at=since))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from support.present import found
+
 REQUIRED = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -63,7 +65,7 @@ def test_forms_work_over_https_without_a_referer(app):
     Flask-WTF's strict Referer check must not then refuse every form (found by the nginx test)."""
     client = app.test_client()
     page = client.get("/raise", base_url="https://localhost").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = found(r'name="csrf_token" value="([^"]+)"', page)
     sent = client.post(
         "/raise",
         base_url="https://localhost",

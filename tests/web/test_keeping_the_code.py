@@ -10,6 +10,7 @@ import re
 from sqlalchemy import select
 from support.factories import gen_staff
 from support.html import ACCESS_CODE_RE, CSRF_RE, AuthActions, post_form, send_raise_form
+from support.present import found
 
 from speakup.platform.models import Submission, db
 
@@ -20,7 +21,7 @@ HIDE_PAGE = "/raise/sent/hide"
 def _raised(client) -> tuple[str, str]:
     """A concern raised on the form; the confirmation page and the access code it shows."""
     page = send_raise_form(client, what_happened=WORDS, anonymity="anonymous").get_data(as_text=True)
-    return page, html.unescape(ACCESS_CODE_RE.search(page).group(1))
+    return page, html.unescape(found(ACCESS_CODE_RE, page))
 
 
 def _codes_kept(app) -> int:
@@ -72,7 +73,7 @@ def test_hiding_the_code_asks_first_and_the_first_step_alone_leaves_it_shown(app
 
 def test_sending_yes_again_is_safe(app, client):
     _page, code = _raised(client)
-    form = {"csrf_token": CSRF_RE.search(client.get(HIDE_PAGE).get_data(as_text=True)).group(1)}
+    form = {"csrf_token": found(CSRF_RE, client.get(HIDE_PAGE).get_data(as_text=True))}
     assert client.post("/raise/sent", data=form).location == "/raise/done"
     again = client.post("/raise/sent", data=form, follow_redirects=True)  # Reload, Back and send, a double click
     assert again.history[0].status_code == 303  # answered with a redirect, never a page

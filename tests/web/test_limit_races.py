@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -90,10 +91,13 @@ class SlowCheck:
         return self._answer()
 
 
-def _all_at_once(requests: list[Callable[[], object]]) -> list:
+T = TypeVar("T")
+
+
+def _all_at_once(requests: list[Callable[[], T]]) -> list[T]:
     """Runs every request in its own thread, all released together; their status codes."""
     start = threading.Barrier(len(requests))
-    statuses: list[int] = [0] * len(requests)
+    statuses: list[Any] = [0] * len(requests)
 
     def run(index: int) -> None:
         start.wait()

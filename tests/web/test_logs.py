@@ -30,6 +30,7 @@ from support.html import (
     post_form,
     send_raise_form,
 )
+from support.present import found
 
 from speakup.crypto import access_codes
 from speakup.platform import logs
@@ -73,7 +74,7 @@ def _case_form(client: FlaskClient, reference: str) -> dict[str, str]:
     page = client.get(f"/guardian/cases/{reference}")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    return {"csrf_token": CSRF_RE.search(text).group(1), "version": VERSION_RE.search(text).group(1)}
+    return {"csrf_token": found(CSRF_RE, text), "version": found(VERSION_RE, text)}
 
 
 def _needles(secrets: list[str], codes: list[str]) -> dict[str, str]:
@@ -134,8 +135,8 @@ def test_a_full_journey_logs_json_lines_without_anything_identifying(app: Flask,
     confirmation = send_raise_form(reporter, f"/raise?q={query_marker}", anonymity="open", **b)
     assert confirmation.status_code == 200
     page = confirmation.get_data(as_text=True)
-    b_code = html.unescape(ACCESS_CODE_RE.search(page).group(1)).strip()
-    b_ref = html.unescape(REFERENCE_RE.search(page).group(1)).strip()
+    b_code = html.unescape(found(ACCESS_CODE_RE, page)).strip()
+    b_ref = html.unescape(found(REFERENCE_RE, page)).strip()
 
     # --- The reporters follow up, by API and on the pages, with a code pasted where it should not be --
     a_reply = _marker("api-reply")
@@ -279,7 +280,11 @@ def test_werkzeug_request_lines_lose_address_query_and_unmatched_paths(client: F
 
 def _route_requests(app: Flask, pasted: str) -> list[tuple[str, str, int, str]]:
     """Requests whose path carries ``pasted``: method, path, the status each answers, what a log line names."""
-    app.add_url_rule("/test-only/fails/<thing>", "fails", view_func=lambda thing: 1 / 0)
+
+    def fails(thing: str) -> str:
+        return str(1 / 0)
+
+    app.add_url_rule("/test-only/fails/<thing>", "fails", view_func=fails)
     return [
         ("GET", f"/guardian/cases/{pasted}", 302, "/guardian/cases/<address>"),  # not signed in: to sign-in
         ("GET", f"/follow-up/{pasted}", 404, "[path not logged]"),

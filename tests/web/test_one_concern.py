@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 from support.factories import reference_opened_by
 from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, SUBMISSION_RE, csrf_token
+from support.present import found, present, scalar
 
 from speakup.domain import raising, submissions
 from speakup.platform import clock
@@ -21,14 +22,14 @@ WORDS = "The sluice room door on ward 4 does not lock and the chemicals are kept
 
 def _case_count(app) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Case))
+        return scalar(select(func.count()).select_from(Case))
 
 
 def _filled_form(client) -> dict[str, str]:
     page = client.get("/raise").get_data(as_text=True)
     return {
-        "csrf_token": CSRF_RE.search(page).group(1),
-        "submission": SUBMISSION_RE.search(page).group(1),
+        "csrf_token": found(CSRF_RE, page),
+        "submission": found(SUBMISSION_RE, page),
         "what_happened": WORDS,
         "anonymity": "anonymous",
     }
@@ -36,7 +37,7 @@ def _filled_form(client) -> dict[str, str]:
 
 def _code_and_reference(page: str) -> tuple[str | None, str]:
     code = ACCESS_CODE_RE.search(page)
-    return (code.group(1) if code else None), REFERENCE_RE.search(page).group(1)
+    return (code.group(1) if code else None), found(REFERENCE_RE, page)
 
 
 def test_the_form_posts_then_redirects_and_a_reload_shows_the_same_code(app, client):
@@ -46,7 +47,7 @@ def test_the_form_posts_then_redirects_and_a_reload_shows_the_same_code(app, cli
     first = client.get("/raise/sent")
     assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
     code, reference = _code_and_reference(first.get_data(as_text=True))
-    assert reference_opened_by(app, code) == reference
+    assert reference_opened_by(app, present(code, "access code")) == reference
     # A reload, and the same form sent again (Back, then Submit once more): nothing new, the same code.
     assert _code_and_reference(client.get("/raise/sent").get_data(as_text=True)) == (code, reference)
     again = client.post("/raise", data=form, follow_redirects=True)
@@ -74,10 +75,11 @@ def test_the_code_is_sealed_at_rest_and_forgotten_once_saved(app, client):
     client.post("/raise", data=_filled_form(client))
     code, reference = _code_and_reference(client.get("/raise/sent").get_data(as_text=True))
     with app.app_context():
-        row = db.session.scalar(select(Submission))
+        row = scalar(select(Submission))
         assert row.kind == "form" and row.reference == reference
+        code = present(code, "access code")
         for secret in (code, code.replace("-", "")):
-            assert secret.encode() not in row.answer_ct
+            assert secret.encode() not in present(row.answer_ct, "sealed answer")
 
     saved = client.post("/raise/sent", data={"csrf_token": csrf_token(client, "/raise/sent/hide")})
     assert saved.status_code == 303 and saved.headers["Location"].endswith("/raise/done")
@@ -154,7 +156,7 @@ def test_two_sends_at_the_same_moment_raise_one_concern(app):
                 raised = raising.raise_concern(concern, sent=sent)
                 results.append(("raised", raised.access_code))
             except submissions.AlreadySent as exc:
-                results.append(("already", exc.confirmation.answer.access_code))
+                results.append(("already", present(exc.confirmation.answer, "answer").access_code))
             finally:
                 db.session.remove()
 

@@ -11,6 +11,7 @@ from flask import Flask
 from support.apps import make_app
 from support.factories import gen_concern
 from support.html import send_raise_form
+from support.present import found
 
 from speakup import ConfigurationError, defaults
 
@@ -72,16 +73,16 @@ SHIPPED = {
 
 
 def _routes(html: str) -> dict[str, str]:
-    block = re.search(r'<ul[^>]*id="external-routes"[^>]*>(.*?)</ul>', html, re.S).group(1)
+    block = found(r'<ul[^>]*id="external-routes"[^>]*>(.*?)</ul>', html, re.S)
     items = re.findall(r"<li>(.*?)</li>", block, re.S)
-    found = {}
+    routes = {}
     for item in items:
-        name = re.search(r"<strong>(.*?)</strong>", item).group(1).replace("&#39;", "'")
+        name = found(r"<strong>(.*?)</strong>", item).replace("&#39;", "'")
         link = re.search(r'<a [^>]*href="([^"]+)"[^>]*>([^<]+)</a>', item)
         assert link, f"{name} has no web address"
         assert link.group(2) == link.group(1).removeprefix("https://").removeprefix("www.")  # readable address
-        found[name] = link.group(1)
-    return found
+        routes[name] = link.group(1)
+    return routes
 
 
 def test_as_shipped_each_body_outside_the_trust_is_listed_with_its_address(app: Flask):

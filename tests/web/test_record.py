@@ -11,6 +11,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from support.factories import case_row, gen_staff
 from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, post_form
+from support.present import found, get_row, present, scalar
 
 from speakup.ops import audit
 from speakup.platform.models import AuditEvent, Case, CaseGrant, db
@@ -70,8 +71,8 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
     response = _record(client, give_access_code="yes")
     assert response.location == "/guardian/record/done"
     page = _landing(client, response)
-    reference = REFERENCE_RE.search(page).group(1)
-    code = html.unescape(ACCESS_CODE_RE.search(page).group(1))
+    reference = found(REFERENCE_RE, page)
+    code = html.unescape(found(ACCESS_CODE_RE, page))
     assert WORDS not in page and "Priya" not in page  # the slip and its page hold nothing about the concern
 
     case = case_row(app, reference)
@@ -82,8 +83,10 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
         "received",
     )
     with app.app_context():
-        stored = db.session.get(Case, case.id)
-        assert WORDS.encode() not in stored.concern_ct and b"Priya" not in stored.identity_ct
+        stored = get_row(Case, case.id)
+        assert WORDS.encode() not in present(stored.concern_ct, "concern") and b"Priya" not in present(
+            stored.identity_ct, "identity"
+        )
         holders = set(
             db.session.scalars(
                 select(CaseGrant.user_id).where(CaseGrant.case_id == case.id, CaseGrant.recipient == "guardian")
@@ -92,7 +95,7 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
         assert holders == {guardian.id, colleague.id}
         recipients = db.session.scalars(select(CaseGrant.recipient).where(CaseGrant.case_id == case.id)).all()
         assert sorted(recipients) == ["guardian", "guardian", "recovery", "reporter"]
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_RECORDED))
+        event = scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_RECORDED))
         assert (event.actor_type, event.actor_id, event.case_id) == ("guardian", guardian.id, case.id)
         assert audit.detail_of(event) == {"channel": "in_person"}
 
@@ -111,7 +114,7 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
 def test_without_an_access_code_none_is_shown(app, signed):
     page = _landing(signed, _record(signed, channel="phone", anonymity="anonymous", name="", contact=""))
     assert ACCESS_CODE_RE.search(page) is None and "No access code was made for them" in page
-    case = case_row(app, REFERENCE_RE.search(page).group(1))
+    case = case_row(app, found(REFERENCE_RE, page))
     assert (case.channel, case.anonymity, case.identity_ct) == ("phone", "anonymous", None)
 
 

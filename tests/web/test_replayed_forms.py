@@ -18,7 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support.factories import gen_staff
 from support.html import CSRF_RE, AuthActions, post_form
+from support.present import found, present
 from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
 
 from speakup.platform.models import FormPost, db
 
@@ -84,7 +86,7 @@ def test_every_form_is_enumerated(app: Flask):
 
 
 def test_a_replayed_form_without_cookies_is_refused_without_echo(app: Flask, client: FlaskClient):
-    token = CSRF_RE.search(client.get("/raise").get_data(as_text=True)).group(1)  # valid, for another browser
+    token = found(CSRF_RE, client.get("/raise").get_data(as_text=True))  # valid, for another browser
     before = _row_counts(app)
     for rule in _html_form_routes(app):
         marker = f"replayed-{uuid.uuid4().hex}"
@@ -97,7 +99,7 @@ def test_a_replayed_form_without_cookies_is_refused_without_echo(app: Flask, cli
 def test_a_replayed_form_after_the_guardian_signed_out_is_refused_without_echo(app: Flask, client: FlaskClient):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     assert AuthActions(client).sign_in(gita).status_code == 303
-    tokens = [CSRF_RE.search(client.get(page).get_data(as_text=True)).group(1)
+    tokens = [found(CSRF_RE, client.get(page).get_data(as_text=True))
               for page in ("/guardian/", "/guardian/record")]  # fmt: skip
     assert AuthActions(client).sign_out().status_code == 303
     before = _row_counts(app)
@@ -111,7 +113,7 @@ def test_a_replayed_form_after_the_guardian_signed_out_is_refused_without_echo(a
 
 @pytest.mark.parametrize("page,action", [("/follow-up", "/follow-up"), ("/guardian/sign-in", "/guardian/sign-in")])
 def test_the_same_form_sent_twice_is_acted_on_once(app: Flask, client: FlaskClient, page: str, action: str):
-    token = CSRF_RE.search(client.get(page).get_data(as_text=True)).group(1)
+    token = found(CSRF_RE, client.get(page).get_data(as_text=True))
     marker = f"twice-{uuid.uuid4().hex}"
     body = _marked_body(marker, token)
     first = client.post(action, data=body)
@@ -137,8 +139,8 @@ def test_a_page_shows_a_form_kept_for_it_only_until_another_page(app: Flask, cli
 
 
 def test_the_nonce_is_one_per_page_and_never_the_same_twice(client: FlaskClient):
-    first = CSRF_RE.search(client.get("/follow-up").get_data(as_text=True)).group(1)
-    second = CSRF_RE.search(client.get("/follow-up").get_data(as_text=True)).group(1)
+    first = found(CSRF_RE, client.get("/follow-up").get_data(as_text=True))
+    second = found(CSRF_RE, client.get("/follow-up").get_data(as_text=True))
     assert first != second
     assert re.fullmatch(r"[^~]+~[A-Za-z0-9_-]+\.\d+\.[0-9a-f]{64}", first)
 
@@ -158,12 +160,12 @@ def test_a_double_click_follows_the_first_send_to_its_page_with_its_words(app: F
 
     monkeypatch.setattr(grants, "open_with_access_code", slow_not_found)
     first_click = app.test_client()
-    token = CSRF_RE.search(first_click.get("/follow-up").get_data(as_text=True)).group(1)
+    token = found(CSRF_RE, first_click.get("/follow-up").get_data(as_text=True))
     second_click = app.test_client()
     cookie = app.config["SESSION_COOKIE_NAME"]
-    second_click.set_cookie(cookie, first_click.get_cookie(cookie).value)
+    second_click.set_cookie(cookie, present(first_click.get_cookie(cookie), "cookie").value)
     typed = access_codes.new_access_code()
-    answers: dict[str, object] = {}
+    answers: dict[str, TestResponse] = {}
 
     def send(name: str, browser: FlaskClient) -> None:
         answers[name] = browser.post("/follow-up", data={"csrf_token": token, "access_code": typed})
@@ -185,12 +187,12 @@ def test_a_copy_of_the_cookie_from_before_sign_out_sends_nothing(app: Flask, cli
     before "Sign out of this concern" still held the secret its forms' nonces are made for, so a kept body sent
     with it was taken as this browser's. Signing out records that secret as gone."""
     words = f"copied-cookie-{uuid.uuid4().hex}"
-    token = CSRF_RE.search(client.get("/raise").get_data(as_text=True)).group(1)
-    submission = re.search(r'name="submission" value="([^"]+)"', client.get("/raise").get_data(as_text=True))
-    body = {"csrf_token": token, "submission": submission.group(1), "what_happened": words, "anonymity": ""}
+    token = found(CSRF_RE, client.get("/raise").get_data(as_text=True))
+    submission = found(r'name="submission" value="([^"]+)"', client.get("/raise").get_data(as_text=True))
+    body = {"csrf_token": token, "submission": submission, "what_happened": words, "anonymity": ""}
     assert client.post("/raise", data=body).status_code == 303  # came back: no choice made
     cookie_name = app.config["SESSION_COOKIE_NAME"]
-    copied = client.get_cookie(cookie_name).value
+    copied = present(client.get_cookie(cookie_name), "session cookie").value
     assert post_form(client, "/follow-up", "/follow-up/sign-out").status_code == 303
 
     thief = app.test_client()

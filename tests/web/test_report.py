@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 from support.factories import gen_concern
 from support.html import ACCESS_CODE_RE, CSRF_RE, REFERENCE_RE, SUBMISSION_RE, csrf_token, send_raise_form
+from support.present import found, present, scalar
 
 from speakup.crypto import access_codes, labels, sealing
 from speakup.domain import raising
@@ -18,7 +20,7 @@ from speakup.platform.models import CASE_ID_LIMIT, Case, CaseGrant, db
 
 def _case_count(app) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count(Case.id)))
+        return scalar(select(func.count(Case.id)))
 
 
 def test_home_page_explains_and_links(client):
@@ -45,12 +47,12 @@ def test_raising_shows_code_and_reference_once(app, client):
     response = send_raise_form(client, what_happened="Bins blocking the fire exit", anonymity="anonymous")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    code = ACCESS_CODE_RE.search(page).group(1)
-    reference = REFERENCE_RE.search(page).group(1)
+    code = found(ACCESS_CODE_RE, page)
+    reference = found(REFERENCE_RE, page)
     assert access_codes.normalise_access_code(code)
     assert response.headers["Cache-Control"] == "no-store"
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        case = scalar(select(Case).where(Case.reference == reference))
         assert case.status == "received" and case.anonymity == "anonymous"
         assert case.identity_ct is None  # nothing identifying stored for an anonymous concern
         recipients = sorted(
@@ -64,7 +66,7 @@ def test_raising_shows_code_and_reference_once(app, client):
 def test_guardians_get_a_grant_when_a_concern_is_raised(app, client, guardian):
     send_raise_form(client, what_happened="Something", anonymity="anonymous")
     with app.app_context():
-        grant = db.session.scalar(select(CaseGrant).where(CaseGrant.recipient == "guardian"))
+        grant = scalar(select(CaseGrant).where(CaseGrant.recipient == "guardian"))
         assert grant.user_id == guardian.id
 
 
@@ -167,7 +169,7 @@ def test_a_raise_stores_every_grant_in_one_insert(app, client, guardian):
     the database as one INSERT statement carrying every row, not one per kind of recipient."""
     with app.app_context():
         engine = db.engine
-        inserts: list[tuple[str, object]] = []  # (statement, its rows)
+        inserts: list[tuple[str, Any]] = []  # (statement, its rows)
 
         def watch(conn, cursor, statement, parameters, context, executemany):
             if statement.lstrip().upper().startswith("INSERT INTO CASE_GRANTS"):
@@ -178,7 +180,7 @@ def test_a_raise_stores_every_grant_in_one_insert(app, client, guardian):
             gen_concern(client, what_happened="One insert for every grant")
         finally:
             event.remove(engine, "before_cursor_execute", watch)
-        grants = db.session.scalar(select(func.count()).select_from(CaseGrant))
+        grants = scalar(select(func.count()).select_from(CaseGrant))
     assert grants >= 3  # a guardian, the recovery key, the reporter
     assert len(inserts) == 1, [statement[:60] for statement, _ in inserts]
     statement, parameters = inserts[0]
@@ -193,9 +195,9 @@ def _raise_and_read_back(app, client, words: str) -> Case:
     opened = client.get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"})
     assert opened.status_code == 200 and opened.get_json()["reference"] == raised["reference"]
     with app.app_context():  # sealed and wrapped for the id it was stored under, not the refused one
-        case = db.session.scalar(select(Case).where(Case.reference == raised["reference"]))
+        case = scalar(select(Case).where(Case.reference == raised["reference"]))
         case_key = recovery.recovery_case_key(case, app.config["TEST_RECOVERY_PRIVATE_KEY"])
-        sealed = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
+        sealed = sealing.open_text(case_key, present(case.concern_ct, "concern"), labels.concern(case.id))
         assert json.loads(sealed)["what_happened"] == words
         return case
 
@@ -226,9 +228,14 @@ def test_a_taken_case_id_or_reference_is_drawn_again(app, client, monkeypatch):
 def test_a_concern_that_keeps_clashing_is_refused_without_a_trace(app, client, monkeypatch):
     gen_concern(client)
     with app.app_context():
-        taken_id = db.session.scalar(select(Case.id))
+        taken_id = scalar(select(Case.id))
     drawn = []
-    monkeypatch.setattr(raising, "new_case_id", lambda: drawn.append(taken_id) or taken_id)
+
+    def taken() -> int:
+        drawn.append(taken_id)
+        return taken_id
+
+    monkeypatch.setattr(raising, "new_case_id", taken)
     response = client.post("/api/v1/concerns", json={"what_happened": "Never stored", "anonymity": "anonymous"})
     assert response.status_code == 503 and "Never stored" not in response.get_data(as_text=True)
     assert len(drawn) == raising.NEW_CASE_ATTEMPTS

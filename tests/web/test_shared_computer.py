@@ -10,6 +10,7 @@ import html
 from sqlalchemy import select, update
 from support.factories import gen_staff, reference_opened_by
 from support.html import ACCESS_CODE_RE, CSRF_RE, SUBMISSION_RE, AuthActions, post_form
+from support.present import found
 
 from speakup.platform import clock
 from speakup.platform.models import ReporterSession, Submission, db
@@ -20,10 +21,10 @@ WORDS = "The controlled drugs register on ward 6 was signed by someone who was n
 def _raise_on_the_form(client) -> str:
     """Raises a concern on the page, as the person would, and returns the access code the confirmation shows."""
     page = client.get("/raise").get_data(as_text=True)
-    form = {"csrf_token": CSRF_RE.search(page).group(1), "submission": SUBMISSION_RE.search(page).group(1),
+    form = {"csrf_token": found(CSRF_RE, page), "submission": found(SUBMISSION_RE, page),
             "what_happened": WORDS, "anonymity": "anonymous"}  # fmt: skip
     assert client.post("/raise", data=form).status_code == 303
-    return html.unescape(ACCESS_CODE_RE.search(client.get("/raise/sent").get_data(as_text=True)).group(1))
+    return html.unescape(found(ACCESS_CODE_RE, client.get("/raise/sent").get_data(as_text=True)))
 
 
 def _codes_kept(app) -> int:
@@ -77,7 +78,7 @@ def test_a_recorded_concern_replayed_after_the_guardian_signed_out_is_not_shown_
     """The review's finding: Back and Reload on "Concern recorded" after sign-out echoed every field."""
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     assert AuthActions(client).sign_in(gita).status_code == 303
-    token = CSRF_RE.search(client.get("/guardian/record").get_data(as_text=True)).group(1)
+    token = found(CSRF_RE, client.get("/guardian/record").get_data(as_text=True))
     body = {"csrf_token": token, "channel": "in_person", "what_happened": WORDS, "anonymity": "confidential",
             "name": "Jane Doe-Whistleblower"}  # fmt: skip
     post_form(client, "/guardian/", "/guardian/sign-out")

@@ -3,6 +3,7 @@ import re
 import pytest
 from support.factories import gen_concern
 from support.html import AuthActions, post_form
+from support.present import found
 
 TRUST = "Anytown & District NHS Foundation Trust"
 
@@ -21,8 +22,8 @@ def test_raise_and_follow_up(client):
 
 
 def _header_and_footer(page: str) -> tuple[str, str]:
-    header = re.search(r"<header\b.*?</header>", page, re.S).group(0)
-    footer = re.search(r"<footer\b.*?</footer>", page, re.S).group(0)
+    header = found(r"<header\b.*?</header>", page, re.S, group=0)
+    footer = found(r"<footer\b.*?</footer>", page, re.S, group=0)
     return header, footer
 
 

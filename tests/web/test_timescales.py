@@ -11,6 +11,7 @@ from markupsafe import escape
 from sqlalchemy import select
 from support.factories import case_row, gen_concern
 from support.html import VERSION_RE, case_action, reporter_case_page, walk_to
+from support.present import found, scalar
 
 from speakup.domain import deadlines, retention
 from speakup.ops import audit
@@ -63,7 +64,7 @@ def test_a_stage_one_case_moves_to_stage_two_with_deadlines_from_that_day(app, s
     page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert 'id="stage">Stage 2: investigation</dd>' in page and "Move to stage 2 (investigation)" not in page
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_ESCALATED))
+        event = scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_ESCALATED))
         assert audit.detail_of(event) == {"respond_by": case.feedback_by.isoformat()}
 
     answer, reporter_page = _follow_up(app, raised["access_code"])
@@ -103,10 +104,10 @@ def test_an_extension_is_sealed_and_told_to_the_person_with_its_reason(app, sign
     case = case_row(app, reference)
     assert (case.feedback_by, case.acknowledge_by) == (new, before.acknowledge_by)
     with app.app_context():
-        row = db.session.scalar(select(DeadlineExtension).where(DeadlineExtension.case_id == case.id))
+        row = scalar(select(DeadlineExtension).where(DeadlineExtension.case_id == case.id))
         assert (row.from_date, row.to_date) == (before.feedback_by, new)
         assert REASON.encode() not in row.reason_ct
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.DEADLINE_EXTENDED))
+        event = scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.DEADLINE_EXTENDED))
         assert audit.detail_of(event) == {"from_date": before.feedback_by.isoformat(), "to_date": new.isoformat()}
     guardian_page = signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert str(escape(REASON)) in guardian_page and "(extended)" in guardian_page
@@ -158,7 +159,7 @@ def test_a_bad_extension_says_why_by_its_field_and_keeps_the_words(app, signed):
 def test_a_stale_form_or_a_closed_case_extends_nothing(app, signed):
     reference = gen_concern(signed)["reference"]
     current = case_row(app, reference).feedback_by
-    stale = VERSION_RE.search(signed.get(f"/guardian/cases/{reference}").get_data(as_text=True)).group(1)
+    stale = found(VERSION_RE, signed.get(f"/guardian/cases/{reference}").get_data(as_text=True))
     walk_to(signed, reference, "acknowledged")
     conflict = _after(signed, _extend(signed, reference, current + timedelta(days=10), version=stale))
     assert str(escape(REASON)) in conflict and "This case changed while you were working on it" in conflict
@@ -173,7 +174,7 @@ def test_retention_shreds_the_reasons(app, signed):
     assert _done(signed, _extend(signed, reference, case_row(app, reference).feedback_by + timedelta(days=5)))
     walk_to(signed, reference, "acknowledged", "closed")
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        case = scalar(select(Case).where(Case.reference == reference))
         case.closed_at = clock.utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
         db.session.commit()
         assert retention.purge(retention.purge_candidates(clock.utcnow()), dry_run=False).count == 1
@@ -183,7 +184,7 @@ def test_retention_shreds_the_reasons(app, signed):
 def test_an_overdue_case_is_extended_to_a_day_still_ahead(app, signed):
     reference = gen_concern(signed)["reference"]
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        case = scalar(select(Case).where(Case.reference == reference))
         case.feedback_by = _today() - timedelta(days=10)
         db.session.commit()
     past = _after(signed, _extend(signed, reference, _today() - timedelta(days=2)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -23,6 +24,7 @@ from support.factories import (
     guardians_wrapped_for,
 )
 from support.html import AuthActions, post_form, signed_in
+from support.present import get_row, present, scalar, table_of
 
 from speakup.crypto import kem, signing
 from speakup.domain import enrolment
@@ -50,7 +52,7 @@ def test_a_recovery_key_replaced_in_the_database_opens_no_new_concern(app, clien
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     attacker = kem.generate_keypair()
     with app.app_context():
-        row = db.session.scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
+        row = scalar(select(OrganisationKey).where(OrganisationKey.purpose == "recovery"))
         row.public_key = attacker.public_bytes
         db.session.commit()
     reference = gen_concern(client)["reference"]
@@ -67,7 +69,7 @@ def test_keys_swapped_before_approval_never_reach_the_roster(app, client):
     nia = enrol(app, _invite(signed_in(app, gen_admin(app))))
     hpke, signer = kem.generate_keypair(), signing.generate_signing_keypair()
     with app.app_context():
-        user = db.session.get(User, nia.staff.id)
+        user = get_row(User, nia.staff.id)
         user.public_key, user.signing_public_key = hpke.public_bytes, signer.public_bytes
         db.session.commit()
     swapped_code = signing.safety_code(hpke.public_bytes, signer.public_bytes)
@@ -109,7 +111,7 @@ def test_key_columns_put_back_from_before_a_reset_receive_nothing(app, client):
         before = dict(db.session.execute(select(User.__table__).where(User.id == bea.id)).mappings().one())
     post_form(signed_in(app, gen_admin(app)), "/admin/", f"/admin/users/{bea.id}/reset-password")
     with app.app_context():
-        db.session.execute(update(User.__table__).where(User.id == bea.id).values(**before))
+        db.session.execute(update(table_of(User)).where(User.id == bea.id).values(**before))
         db.session.commit()
     reference = gen_concern(client)["reference"]
     assert bea.id not in guardians_wrapped_for(app, reference)
@@ -160,8 +162,12 @@ def test_an_enrolment_link_sent_twice_at_once_finishes_one_enrolment(app, monkey
     finished = [code for code in results if code != "used"]
     assert len(results) == 2 and len(finished) == 1
     with app.app_context():  # the code the person was shown is the code of the keys stored
-        user = db.session.scalar(select(User).where(User.email == "nia@example.org"))
-        assert signing.safety_code(user.public_key, user.signing_public_key) == finished[0]
+        user = scalar(select(User).where(User.email == "nia@example.org"))
+        public_key, signing_key = (
+            present(user.public_key, "public key"),
+            present(user.signing_public_key, "signing key"),
+        )
+        assert signing.safety_code(public_key, signing_key) == finished[0]
 
 
 def test_a_case_whose_sealed_exclusions_were_deleted_is_shared_with_nobody(app, client):
@@ -206,10 +212,10 @@ def test_one_guardian_and_one_administrator_together_cannot_add_a_reader(app, cl
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     nia = enrol(app, _invite(signed_in(app, gen_admin(app))))
-    _approve(signed_in(app, gita), nia.staff.id, nia.safety_code)
+    _approve(signed_in(app, gita), nia.staff.id, nia.safety_code_shown)
     assert nia.staff.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
     # A second guardian's approval, after checking the same code, makes her a reader.
-    _approve(signed_in(app, bea), nia.staff.id, nia.safety_code)
+    _approve(signed_in(app, bea), nia.staff.id, nia.safety_code_shown)
     assert nia.staff.id in guardians_wrapped_for(app, gen_concern(client)["reference"])
 
 
@@ -228,7 +234,7 @@ def test_a_sign_in_whose_stored_keys_are_not_the_persons_own_is_a_roster_alarm(a
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     with app.app_context():
-        db.session.get(User, bea.id).signing_public_key = signing.generate_signing_keypair().public_bytes
+        get_row(User, bea.id).signing_public_key = signing.generate_signing_keypair().public_bytes
         db.session.commit()
     browser = app.test_client()
     answer = AuthActions(browser).sign_in(bea)
@@ -252,7 +258,7 @@ def test_an_administrator_who_disables_the_other_guardians_first_still_needs_two
     for other in (bea, cal):
         post_form(admin_client, "/admin/", f"/admin/users/{other.id}/disable")
     puppet = enrol(app, _invite(admin_client, "Pat Puppet", "pat@example.org"))
-    _approve(signed_in(app, gita), puppet.staff.id, puppet.safety_code)
+    _approve(signed_in(app, gita), puppet.staff.id, puppet.safety_code_shown)
     reference = gen_concern(client)["reference"]
     assert puppet.staff.id not in guardians_wrapped_for(app, reference)
     # Bea and Cal enabled again cannot be brought back by Gita and the puppet either.
@@ -271,7 +277,7 @@ def test_a_share_request_whose_requester_was_blanked_in_the_database_needs_a_sec
     from speakup.platform.models import ShareRequest
 
     with app.app_context():
-        request = db.session.scalar(select(ShareRequest))
+        request = scalar(select(ShareRequest))
         uid = request.uid
         request.requested_by_id = None  # the database writer hides who asked
         db.session.commit()
@@ -289,13 +295,13 @@ def test_an_entry_edited_behind_an_unchanged_head_is_seen_within_a_minute(app, c
     gen_staff(app, email="bea@example.org", name="Bea Guardian")
     gen_concern(client)  # verified and cached
     with app.app_context():
-        entry = db.session.scalar(select(RosterEntry).where(RosterEntry.kind == "approve"))
+        entry = scalar(select(RosterEntry).where(RosterEntry.kind == "approve"))
         statement = json_module.loads(entry.statement)
         statement["subject"]["email"] = "someone.else@example.org"
         entry.statement = json_module.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
         db.session.commit()
-    now = [roster.time.monotonic()]
-    monkeypatch.setattr(roster.time, "monotonic", lambda: now[0])
+    now = [time.monotonic()]
+    monkeypatch.setattr("speakup.keys.roster.time.monotonic", lambda: now[0])
     now[0] += roster.RECHECK_SECONDS + 1
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == set()
@@ -316,10 +322,10 @@ def test_the_notice_says_approved_only_when_the_approvals_are_complete(app):
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
     nia = enrol(app, _invite(signed_in(app, gen_admin(app))))
-    _approve(signed_in(app, gita), nia.staff.id, nia.safety_code)
+    _approve(signed_in(app, gita), nia.staff.id, nia.safety_code_shown)
     notice = signed_in(app, bea).get("/guardian/").get_data(as_text=True)
     assert "Nia New received an approval" in notice and "Nia New was approved" not in notice
-    _approve(signed_in(app, bea), nia.staff.id, nia.safety_code)
+    _approve(signed_in(app, bea), nia.staff.id, nia.safety_code_shown)
     notice = signed_in(app, gita).get("/guardian/").get_data(as_text=True)
     assert "Nia New was approved" in notice
 
@@ -337,7 +343,7 @@ def test_a_deleted_log_is_an_alarm_and_upgrade_will_not_start_a_new_one(app, cli
     gen_concern(client)  # this server anchors the log
     attacker = kem.generate_keypair()
     with app.app_context():
-        db.session.execute(RosterEntry.__table__.delete())
+        db.session.execute(table_of(RosterEntry).delete())
         swap = update(User).where(User.email == "gita@example.org").values(public_key=attacker.public_bytes)
         db.session.execute(swap)
         db.session.commit()
@@ -361,7 +367,7 @@ def test_moving_an_account_to_the_pepper_never_hides_a_swapped_key(app):
 
     gita = gen_staff(app, email="gita@example.org", name="Gita Guardian")
     with app.app_context():  # sealed as before the pepper, then a database writer swaps the public key
-        user = db.session.get(User, gita.id)
+        user = get_row(User, gita.id)
         unlocked = account_keys.unlock_account(user, PASSWORD)
         old = account_keys.password_params_of(user)
         legacy = password_keys.PasswordParams(old.memory_kib, old.iterations, old.lanes, peppered=False)
@@ -373,7 +379,7 @@ def test_moving_an_account_to_the_pepper_never_hides_a_swapped_key(app):
     assert answer.status_code == 303 and answer.location == "/guardian/sign-in"
     assert "Contact your Freedom to Speak Up lead" in browser.get(answer.location).get_data(as_text=True)
     with app.app_context():
-        user = db.session.get(User, gita.id)
+        user = get_row(User, gita.id)
         assert not user.kdf_peppered  # not sealed again over the swap
         with pytest.raises(staff.KeysChanged):
             staff.change_password(user, PASSWORD, "another long enough password for this")
@@ -390,7 +396,7 @@ def test_odd_bytes_in_the_log_are_an_alarm_never_an_error_page(app, client):
         db.session.commit()
     assert signed_in(app, gita).get("/guardian/").status_code == 200
     with app.app_context():  # a statement nested beyond the JSON parser's depth
-        last = roster_log.head()
+        last = present(roster_log.head(), "roster head")
         statement = {"protocol": "speakup-v1", "context": "roster-log", "seq": last.seq + 1,
                      "prev": roster_log.entry_hash(last), "kind": "added", "user_id": gita.id}  # fmt: skip
         nested = json_module.dumps(statement)[:-1] + ',"x":' + "[" * 100000 + "]" * 100000 + "}"
@@ -423,9 +429,13 @@ def test_an_anchor_never_moves_back(app):
     with app.app_context():
         anchor.write_anchor("root", anchor.Anchor(7, "h7", "2026-12-07T10:00:00.000000Z", None, "c1"))
         anchor.write_anchor("root", anchor.Anchor(6, "h6", "2026-12-07T10:00:01.000000Z", None, "c1"))
-        assert anchor.read_anchor("root").seq == 7  # a slower worker's older head is not written over it
+        assert (
+            present(anchor.read_anchor("root"), "anchor").seq == 7
+        )  # a slower worker's older head is not written over it
         anchor.write_anchor("root", anchor.Anchor(3, "h3", "2026-12-07T10:00:02.000000Z", None, "c2"))
-        assert anchor.read_anchor("root").seq == 3  # under a newer checkpoint (roster accept), it may
+        assert (
+            present(anchor.read_anchor("root"), "anchor").seq == 3
+        )  # under a newer checkpoint (roster accept), it may
 
 
 # --- Found by the outside review of one transaction per request (review 25) --------------------------------------
@@ -452,7 +462,7 @@ def _put_back(app, copy) -> None:
     from speakup.platform.models import ShareRequest
 
     with app.app_context():
-        db.session.execute(ShareRequest.__table__.insert().values(**copy))
+        db.session.execute(table_of(ShareRequest).insert().values(**copy))
         db.session.commit()
 
 
@@ -497,8 +507,8 @@ def test_a_reference_swapped_in_the_database_never_opens_the_other_case_under_it
     first = gen_concern(client, what_happened="The first concern, about the pharmacy.")
     second = gen_concern(client, what_happened="The second concern, about the theatre list.")
     with app.app_context():
-        a = db.session.scalar(select(Case).where(Case.reference == first["reference"]))
-        b = db.session.scalar(select(Case).where(Case.reference == second["reference"]))
+        a = scalar(select(Case).where(Case.reference == first["reference"]))
+        b = scalar(select(Case).where(Case.reference == second["reference"]))
         a_id, b_id = a.id, b.id
         for case_id, reference in ((a_id, "SU-SWAPPING"), (b_id, first["reference"]), (a_id, second["reference"])):
             db.session.execute(update(Case).where(Case.id == case_id).values(reference=reference))

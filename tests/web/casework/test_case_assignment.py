@@ -23,6 +23,7 @@ from support.casework import (
 )
 from support.factories import gen_admin, gen_concern, gen_staff
 from support.html import following_up, signed_in
+from support.present import found, get_row
 
 from speakup.platform.models import User, db
 
@@ -34,7 +35,7 @@ def test_assign_to_myself_then_to_a_colleague_then_unassign(app, signed, guardia
     raised = gen_concern(signed)
     ref = raised["reference"]
     page = text_of(signed.get(case_url(ref)))
-    select_block = re.search(r'<select [^>]*id="assignee"[^>]*>(.*?)</select>', page, re.S).group(1)
+    select_block = found(r'<select [^>]*id="assignee"[^>]*>(.*?)</select>', page, re.S)
     assert re.findall(r'<option value="([^"]*)"', select_block) == ["", str(bo.id), str(guardian.id)]
 
     assert was_done(signed, act(signed, ref, "assign", assignee=str(guardian.id)))
@@ -66,12 +67,12 @@ def test_assigning_to_a_disabled_guardian_is_refused(app, signed):
     bo = gen_staff(app, email="bo@example.org", name="Bo Backup")
     ref = gen_concern(signed)["reference"]  # Bo holds a grant for it
     with app.app_context():
-        db.session.get(User, bo.id).is_active = False
+        get_row(User, bo.id).is_active = False
         db.session.commit()
     before = stored(app, ref)
     page = came_back(signed, act(signed, ref, "assign", assignee=str(bo.id)))
     assert field_error(page, "assignee") == "Bo Backup's account is disabled: choose another guardian"
-    assert str(bo.id) not in re.search(r'<select [^>]*id="assignee"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert str(bo.id) not in found(r'<select [^>]*id="assignee"[^>]*>(.*?)</select>', page, re.S)
     assert stored(app, ref) == before
 
 

@@ -36,10 +36,11 @@ from support.casework import (
 from support.factories import gen_concern
 from support.html import case_address, following_up, post_form
 from support.lifecycle import ALLOWED, DESIGNED_MOVES, GUARDIAN_LABELS, OPEN, REPORTER_LABELS
+from support.present import found, scalar
 
 from speakup.domain import handling
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import Case, db
+from speakup.platform.models import Case
 
 # The lifecycle as docs/interface.md writes it (tests/support/lifecycle.py); every refused move is tried at the domain
 # level (tests/database/test_lifecycle.py), one of them here through the page.
@@ -101,7 +102,7 @@ def test_the_status_select_offers_only_allowed_moves(app, signed):
     ref = gen_concern(signed)["reference"]
     for status in ("received", "acknowledged", "in_progress"):
         page = signed.get(case_url(ref)).get_data(as_text=True)
-        select_block = re.search(r'<select [^>]*id="status" name="status"[^>]*>(.*?)</select>', page, re.S).group(1)
+        select_block = found(r'<select [^>]*id="status" name="status"[^>]*>(.*?)</select>', page, re.S)
         offered = tuple(re.findall(r'<option value="([^"]*)"', select_block))
         assert offered == tuple(t for t in TRANSITIONS[status] if t != "closed")
         move(signed, ref, offered[0])
@@ -283,7 +284,7 @@ def test_reopening_a_closed_case_is_allowed_and_audited(app, signed, guardian):
 def test_feedback_that_is_not_text_is_refused_by_the_domain_layer(app, signed, answer):
     ref = gen_concern(signed)["reference"]
     with app.app_context():
-        case = db.session.scalar(select(Case).where(Case.reference == ref))
+        case = scalar(select(Case).where(Case.reference == ref))
         with pytest.raises(InvalidInput) as refused:
             handling.record_feedback(case, answer)
     assert set(refused.value.errors) == {"speak_up_again"}

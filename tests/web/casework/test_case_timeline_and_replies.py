@@ -23,6 +23,7 @@ from support.casework import (
 )
 from support.factories import gen_concern
 from support.html import CSRF_RE, following_up, post_form
+from support.present import found
 
 # --- The reporter's timeline ------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ def test_a_reporter_reply_racing_a_guardian_is_kept_and_overwrites_nothing(app, 
     ref, code = raised["reference"], raised["access_code"]
     bring_to(signed, ref, start)
     browser = following_up(app, code)
-    token = CSRF_RE.search(browser.get("/follow-up/case").get_data(as_text=True)).group(1)
+    token = found(CSRF_RE, browser.get("/follow-up/case").get_data(as_text=True))
     race_at(monkeypatch, app, ref, "check_message", status="closed")
     words = "My words in a race"
     if face == "html":
