@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: run test test-fast install lint bench bench-queue bench-pages browser
 
+# Compiled modules (and pytest's rewritten test modules) are kept in __pycache__ (git ignores it), whatever the
+# shell says: compiling them all again costs every test process several seconds.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(BIN)/flask: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
