@@ -1,13 +1,13 @@
 // Enhancement only: every page works without this file. assets/build.mjs bundles it with the design system's
 // components it names into the pages' one deferred script (no further downloads).
-import { Button, CharacterCount, ErrorSummary, NotificationBanner, createAll } from "nhsuk-frontend";
+import { Button, CharacterCount, ErrorSummary, Header, NotificationBanner, createAll } from "nhsuk-frontend";
 
 import { startCodeActions } from "./access_code.js";
 import { enhanceCopyButtons } from "./copy.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 // Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
-for (const component of [Button, CharacterCount, ErrorSummary, NotificationBanner]) createAll(component);
+for (const component of [Button, CharacterCount, ErrorSummary, Header, NotificationBanner]) createAll(component);
 
 // Conditional reveal: name and contact only matter when raising a concern confidentially or
 // openly. Without JavaScript the fields are always shown, under a heading that says so.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TypeAlias
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, exists, func, literal_column, or_, select, true
 
 from speakup.domain import deadlines, staff, workflow
 from speakup.domain.categories import lists_for
@@ -24,6 +24,10 @@ PAGE_SIZE = 25
 ASSIGNED = {"me": "Assigned to me", "unassigned": "Unassigned"}
 DUE = {"overdue": "Overdue", "week": "Due in the next 7 days"}
 REPLIES = {"waiting": "A reply is waiting for you"}
+DETRIMENT = {"reported": "Detriment reported"}
+# "What needs you now" counts each list only this far: the queue never counts a whole list (at 100,000 cases that
+# would cost more than the page); past it the page says "100 or more".
+COUNT_LIMIT = 100
 
 
 class BadFilter(ValueError):
@@ -38,12 +42,13 @@ class QueueFilters:
     due: str = ""
     page: int = 1
     replies: str = ""
+    detriment: str = ""
 
     @classmethod
     def from_args(cls, args: dict[str, str], themes: dict[str, str]) -> QueueFilters:
         status, theme = args.get("status", ""), args.get("theme", "")
         assigned, due, page = args.get("assigned", ""), args.get("due", ""), args.get("page", "1")
-        replies = args.get("replies", "")
+        replies, detriment = args.get("replies", ""), args.get("detriment", "")
         if status and status not in workflow.GUARDIAN_LABELS:
             raise BadFilter("status")
         if theme and theme not in themes:
@@ -54,10 +59,12 @@ class QueueFilters:
             raise BadFilter("due")
         if replies and replies not in REPLIES:
             raise BadFilter("replies")
+        if detriment and detriment not in DETRIMENT:
+            raise BadFilter("detriment")
         page_number = parse_int(page)
         if page_number is None or page_number < 1:
             raise BadFilter("page")
-        return cls(status, theme, assigned, due, page_number, replies)
+        return cls(status, theme, assigned, due, page_number, replies, detriment)
 
     def as_args(self, **changes: object) -> dict[str, object]:
         values: dict[str, object] = {
@@ -67,8 +74,19 @@ class QueueFilters:
             "due": self.due,
         }
         values["replies"] = self.replies
+        values["detriment"] = self.detriment
         values.update({"page": self.page, **changes})
         return {key: value for key, value in values.items() if value not in ("", None, 1)}
+
+    @property
+    def lists_closed_replies(self) -> bool:
+        """Closed cases with a reply waiting are listed above the table on the first page of the open cases, when
+        nothing but replies waiting is asked for (a closed case is never overdue, say)."""
+        return not (self.status or self.theme or self.assigned or self.due or self.detriment) and self.page == 1
+
+    @property
+    def filtered(self) -> bool:
+        return self != QueueFilters(page=self.page)
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,13 @@ class QueueRow:
     deadline: str | None
     reply_waiting: bool = False
     detriment_after_closure: bool = False
+    detriment: bool = False  # reported on the case or after it closed (``detriment_reported``)
+    days_left: int | None = None  # until next_due: 0 on the day, negative once overdue
+
+    @property
+    def untriaged(self) -> bool:
+        """New: received, not yet acknowledged, and nothing recorded about it yet."""
+        return self.status == workflow.RECEIVED and not self.themes
 
 
 @dataclass(frozen=True)
@@ -90,8 +115,10 @@ class QueuePage:
     rows: list[QueueRow]
     page: int
     has_next: bool
-    # Closed cases the reporter wrote to since this guardian last opened them: shown above the open ones until read.
+    # Closed cases the reporter wrote to since this guardian last opened them: shown with the open ones until read,
+    # the latest PAGE_SIZE of them (more_closed_with_replies: there are more, all listed by status=closed&replies=...).
     closed_with_replies: list[QueueRow] = field(default_factory=list)
+    more_closed_with_replies: bool = False
 
     @property
     def has_previous(self) -> bool:
@@ -113,6 +140,7 @@ class GuardianQueuePage:
     filters: QueueFilters
     themes: Mapping[str, str]
     roster_changes: list[staff.RosterChange]
+    needs: list[Need]
 
 
 def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueuePage:
@@ -121,7 +149,7 @@ def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueueP
     themes = lists_for(today).themes
     filters = QueueFilters.from_args(dict(args), themes)
     page = guardian_queue(user_id, filters, today, settings().reminder_days)
-    return GuardianQueuePage(page, filters, themes, staff.recent_roster_changes())
+    return GuardianQueuePage(page, filters, themes, staff.recent_roster_changes(), needs_you_now(user_id, today))
 
 
 def _held_by(user_id: int) -> tuple[ColumnElement[bool], ...]:
@@ -135,7 +163,9 @@ def reply_waiting(user_id: int) -> ColumnElement[bool]:
     unread = exists().where(
         *_held_by(user_id), or_(CaseGrant.read_writes.is_(None), CaseGrant.read_writes < Case.reporter_writes)
     )
-    return and_(Case.reporter_writes > 0, unread)
+    # A literal 0, as the partial index ix_cases_reporter_writes (migration 0019) is written: "Needs you now" counts
+    # these from it, reading only the cases the reporter ever wrote to.
+    return and_(Case.reporter_writes > literal_column("0"), unread)
 
 
 def _waiting_among(ids: list[int], user_id: int) -> set[int]:
@@ -149,23 +179,16 @@ _COLUMNS = (
     Case.status,
     Case.next_due,
     Case.detriment_after_closure,
+    Case.detriment_reported,
     User.name,
 )
 # A queue row as _COLUMNS select it, and the query for them.
-_Record: TypeAlias = "Row[int, str, datetime, str, date | None, bool | None, str]"
-_Query: TypeAlias = "Select[int, str, datetime, str, date | None, bool | None, str]"
+_Record: TypeAlias = "Row[int, str, datetime, str, date | None, bool | None, bool | None, str]"
 
 
 def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: int) -> QueuePage:
     """The cases this guardian holds a key for, soonest deadline first."""
-    query = select(*_COLUMNS).outerjoin(User, User.id == Case.assigned_to_id).where(exists().where(*_held_by(user_id)))
-    if filters.status:
-        query = query.where(Case.status == filters.status)
-    else:
-        # Open cases always have a next deadline; saying so lets SQLite range-scan the index past the
-        # closed cases' NULLs instead of stepping over them.
-        query = query.where(Case.status != workflow.CLOSED, Case.next_due.is_not(None))
-    query = _filtered(query, filters, user_id, today)
+    query = select(*_COLUMNS).outerjoin(User, User.id == Case.assigned_to_id).where(*_listed(user_id, filters, today))
     if filters.status == workflow.CLOSED:
         query = query.order_by(Case.closed_at.desc(), Case.id.desc())
     else:
@@ -174,37 +197,107 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
     query = query.offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     found = db.session.execute(query).all()
     closed: Sequence[_Record] = []
-    if not filters.status and filters.page == 1:
+    if filters.lists_closed_replies:
         closed = db.session.execute(
             select(*_COLUMNS)
             .outerjoin(User, User.id == Case.assigned_to_id)
-            .where(Case.status == workflow.CLOSED, reply_waiting(user_id))
-            .order_by(Case.reporter_wrote_at.desc())
-            .limit(PAGE_SIZE)
+            .where(*_closed_replies(user_id))
+            # Ordered by an expression (the same time: a case the reporter wrote to has one), so SQLite finds the few
+            # cases from the partial index on reporter_writes rather than walk every case by reporter_wrote_at.
+            .order_by(func.coalesce(Case.reporter_wrote_at, Case.created_at).desc())
+            .limit(PAGE_SIZE + 1)
         ).all()
-    rows = _queue_rows([*found[:PAGE_SIZE], *closed], user_id, today, soon_days)
+    rows = _queue_rows([*found[:PAGE_SIZE], *closed[:PAGE_SIZE]], user_id, today, soon_days)
     return QueuePage(
         rows[: len(found[:PAGE_SIZE])],
         filters.page,
         has_next=len(found) > PAGE_SIZE,
         closed_with_replies=rows[len(found[:PAGE_SIZE]) :],
+        more_closed_with_replies=len(closed) > PAGE_SIZE,
     )
 
 
-def _filtered(query: _Query, filters: QueueFilters, user_id: int, today: date) -> _Query:
+def _listed(user_id: int, filters: QueueFilters, today: date) -> list[ColumnElement[bool]]:
+    """What a case must be to be in the table for these filters: the one definition the list and the counts of
+    "Needs you now" share, so a count is always what its link lists."""
+    conditions: list[ColumnElement[bool]] = [exists().where(*_held_by(user_id))]
+    if filters.status:
+        conditions.append(Case.status == filters.status)
+    else:
+        # Open cases always have a next deadline; saying so lets SQLite range-scan the index past the
+        # closed cases' NULLs instead of stepping over them.
+        conditions += [Case.status != workflow.CLOSED, Case.next_due.is_not(None)]
     if filters.theme:
-        query = query.where(exists().where(and_(CaseTheme.case_id == Case.id, CaseTheme.theme == filters.theme)))
+        conditions.append(exists().where(and_(CaseTheme.case_id == Case.id, CaseTheme.theme == filters.theme)))
     if filters.assigned == "me":
-        query = query.where(Case.assigned_to_id == user_id)
+        conditions.append(Case.assigned_to_id == user_id)
     elif filters.assigned == "unassigned":
-        query = query.where(Case.assigned_to_id.is_(None))
+        conditions.append(Case.assigned_to_id.is_(None))
     if filters.due == "overdue":
-        query = query.where(Case.next_due < today)
+        conditions.append(Case.next_due < today)
     elif filters.due == "week":
-        query = query.where(Case.next_due >= today, Case.next_due <= today + timedelta(days=7))
+        conditions += [Case.next_due >= today, Case.next_due <= today + timedelta(days=7)]
     if filters.replies == "waiting":
-        query = query.where(reply_waiting(user_id))
-    return query
+        conditions.append(reply_waiting(user_id))
+    if filters.detriment == "reported":
+        conditions.append(detriment_reported())
+    return conditions
+
+
+def _closed_replies(user_id: int) -> tuple[ColumnElement[bool], ...]:
+    # The status written so no index can serve it (status || ''): at 100,000 cases the index on status would walk
+    # every closed case, where the partial index on reporter_writes (in reply_waiting) holds only those written to.
+    return (Case.status + literal_column("''")) == workflow.CLOSED, reply_waiting(user_id)
+
+
+def detriment_reported() -> ColumnElement[bool]:
+    """The person said they have suffered detriment for speaking up: recorded on the case, or at a check-in after it
+    closed. Written with literal trues, as the partial index ``ix_cases_detriment`` (migration 0019) is."""
+    return or_(Case.detriment_reported == true(), Case.detriment_after_closure == true())
+
+
+def _count(*conditions: ColumnElement[bool]) -> int:
+    """How many cases meet ``conditions``, counted only up to COUNT_LIMIT: at most that many index entries read."""
+    matching = select(Case.id).where(*conditions).limit(COUNT_LIMIT).subquery()
+    return db.session.scalar(select(func.count()).select_from(matching)) or 0
+
+
+@dataclass(frozen=True)
+class Need:
+    """One line of "Needs you now": how many cases (up to COUNT_LIMIT) and the filters that list exactly them."""
+
+    what: str  # a key of NEEDS
+    count: int
+    filters: QueueFilters
+
+    @property
+    def at_least(self) -> bool:
+        """The count stopped at COUNT_LIMIT: there may be more."""
+        return self.count >= COUNT_LIMIT
+
+
+# What needs a guardian now, in the order the page says it, each as the filters that list it.
+NEEDS = {
+    "acknowledge": QueueFilters(status=workflow.RECEIVED),  # received, not yet acknowledged
+    "replies": QueueFilters(replies="waiting"),
+    "overdue": QueueFilters(due="overdue"),
+    "detriment": QueueFilters(detriment="reported"),
+}
+
+
+def needs_you_now(user_id: int, today: date) -> list[Need]:
+    """Each count one indexed query over plain columns (no decryption), stopped at COUNT_LIMIT matches. Replies waiting
+    count the closed cases too, as their link lists them (beside the table, see ``QueueFilters.lists_closed_replies``).
+    At 100,000 cases each reads at most its index range (the received, the overdue, the cases with detriment, the
+    cases the reporter ever wrote to) and stops at COUNT_LIMIT found."""
+    needs = []
+    for what, filters in NEEDS.items():
+        if what == "replies":  # open or closed: an open case always has a next deadline, so this is both lists
+            count = _count(exists().where(*_held_by(user_id)), reply_waiting(user_id))
+        else:
+            count = _count(*_listed(user_id, filters, today))
+        needs.append(Need(what, count, filters))
+    return needs
 
 
 def _queue_rows(found: list[_Record], user_id: int, today: date, soon_days: int) -> list[QueueRow]:
@@ -230,6 +323,8 @@ def _queue_rows(found: list[_Record], user_id: int, today: date, soon_days: int)
             next_due=row.next_due,
             deadline=deadlines.deadline_state(row.next_due, today, soon_days),
             detriment_after_closure=bool(row.detriment_after_closure),
+            detriment=bool(row.detriment_reported or row.detriment_after_closure),
+            days_left=None if row.next_due is None else (row.next_due - today).days,
             reply_waiting=row.id in waiting,
         )
         for row in found

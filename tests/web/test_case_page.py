@@ -119,7 +119,8 @@ def test_the_queue_uses_the_width_says_how_many_and_never_colours_a_waiting_case
     page = signed.get("/guardian/").get_data(as_text=True)
     assert '<div class="nhsuk-grid-column-full">' in page
     assert '<p id="cases-shown">Showing cases 1 to 3.</p>' in page
-    assert "nhsuk-tag--green" not in page and 'nhsuk-tag--blue">Due</strong>' in page
+    # A deadline weeks away has no tag: the old blue "Due" on every row said nothing (issue 26, point 5).
+    assert "nhsuk-tag--green" not in page and ">Due</strong>" not in page
     filters = page.split('aria-label="Filter cases"')[1].split("</form>")[0]
     assert filters.count('class="nhsuk-select nhsuk-u-width-full"') == 4
 

@@ -43,7 +43,8 @@ def _landing(client, response) -> str:
 
 def test_the_queue_links_to_the_form_which_has_the_contract_fields(signed):
     queue = signed.get("/guardian/").get_data(as_text=True)
-    assert '<a href="/guardian/record">Record a concern</a>' in queue
+    # In the header's navigation now, on every guardian page (issue 26, point 5).
+    assert '<a class="nhsuk-header__navigation-link" href="/guardian/record">Record a concern</a>' in queue
     page = signed.get("/guardian/record").get_data(as_text=True)
     for text in (
         "How was it raised?",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from speakup.platform import clock
@@ -92,7 +92,23 @@ class Case(Model):
     themes: Mapped[list[CaseTheme]] = relationship(cascade="all, delete-orphan", order_by="CaseTheme.theme")
     assigned_to: Mapped[User | None] = relationship()
 
-    __table_args__ = (Index("ix_cases_status_next_due", "status", "next_due"),)
+    __table_args__ = (
+        Index("ix_cases_status_next_due", "status", "next_due"),
+        # The queue's "Needs you now" (domain/triage.py): partial, so they hold only the few cases they find and cost
+        # a new concern nothing; the queries write the same literal conditions, so both databases use them.
+        Index(
+            "ix_cases_detriment",
+            "next_due",
+            sqlite_where=text("detriment_reported = 1 OR detriment_after_closure = 1"),
+            postgresql_where=text("detriment_reported = true OR detriment_after_closure = true"),
+        ),
+        Index(
+            "ix_cases_reporter_writes",
+            "reporter_writes",
+            sqlite_where=text("reporter_writes > 0"),
+            postgresql_where=text("reporter_writes > 0"),
+        ),
+    )
 
 
 class CaseTheme(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from speakup.domain import deadlines, references, team, triage, workflow
+from speakup.domain import references, team, triage, workflow
 from speakup.domain.triage import ASSIGNED, DUE
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
@@ -55,7 +55,7 @@ def _queue_page(args: dict[str, str]):
         page=shown.page,
         filters=shown.filters,
         labels=workflow.GUARDIAN_LABELS,
-        deadline_labels=deadlines.DEADLINE_LABELS,
+        needs=shown.needs,
         themes=shown.themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,

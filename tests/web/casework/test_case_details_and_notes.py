@@ -57,7 +57,8 @@ def test_details_are_saved_and_the_queue_filters_by_theme(app, signed):
     assert queue_rows(signed, theme="worker_safety") == []
     row = next(r for r in queue_rows(signed) if r["reference"] == ref)
     assert row["themes"] == "Bullying or harassment; Patient safety or quality"
-    assert next(r for r in queue_rows(signed) if r["reference"] == other)["themes"] == "Not recorded"
+    # Nothing recorded on a case just received: it says it is new, not "Not recorded" (issue 26, point 5).
+    assert next(r for r in queue_rows(signed) if r["reference"] == other)["themes"] == "New: not triaged yet"
 
 
 def test_details_can_be_changed_keeping_a_theme(app, signed):

@@ -53,13 +53,14 @@ def test_queue_filters_by_status_assignment_and_deadline(app, signed, guardian):
     assert refs(queue_rows(signed)) == [late, soon, received, working]  # soonest deadline first
     # Each deadline says which it is: a received case waits to be acknowledged, one in progress for feedback.
     assert rows[late]["deadline"] == f"Acknowledge by {dates.written(today - timedelta(days=1))} Overdue"
-    assert rows[soon]["deadline"] == f"Acknowledge by {dates.written(today + timedelta(days=1))} Due soon"
-    assert rows[received]["deadline"] == f"Acknowledge by {dates.written(today + timedelta(days=7))} Due"
+    # Soon says how soon; a deadline not yet near needs no tag (issue 26, point 5: once "Due soon" and "Due").
+    assert rows[soon]["deadline"] == f"Acknowledge by {dates.written(today + timedelta(days=1))} Due tomorrow"
+    assert rows[received]["deadline"] == f"Acknowledge by {dates.written(today + timedelta(days=7))}"
     assert rows[working]["deadline"].startswith("Feedback by ")
     assert rows[working]["status"] == "In progress" and rows[received]["status"] == "Received"
     assert rows[working]["assigned"] == "Gita Guardian" and rows[received]["assigned"] == "Unassigned"
     assert rows[received]["received"] == dates.written(today)
-    assert rows[received]["themes"] == "Not recorded"
+    assert rows[received]["themes"] == "New: not triaged yet" and rows[working]["themes"] == "No themes recorded yet"
     assert queue_rows(signed, status="closed")[0]["deadline"] == "None"
 
 
