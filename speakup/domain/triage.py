@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TypeAlias
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, literal_column, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, literal_column, or_, select, true
 
 from speakup.domain import deadlines, staff, workflow
 from speakup.domain.categories import lists_for
@@ -184,6 +184,7 @@ _COLUMNS = (
 )
 # A queue row as _COLUMNS select it, and the query for them.
 _Record: TypeAlias = "Row[int, str, datetime, str, date | None, bool | None, bool | None, str]"
+_Query: TypeAlias = "Select[int, str, datetime, str, date | None, bool | None, bool | None, str]"
 
 
 def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: int) -> QueuePage:
@@ -198,15 +199,7 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
     found = db.session.execute(query).all()
     closed: Sequence[_Record] = []
     if filters.lists_closed_replies:
-        closed = db.session.execute(
-            select(*_COLUMNS)
-            .outerjoin(User, User.id == Case.assigned_to_id)
-            .where(*_closed_replies(user_id))
-            # Ordered by an expression (the same time: a case the reporter wrote to has one), so SQLite finds the few
-            # cases from the partial index on reporter_writes rather than walk every case by reporter_wrote_at.
-            .order_by(func.coalesce(Case.reporter_wrote_at, Case.created_at).desc())
-            .limit(PAGE_SIZE + 1)
-        ).all()
+        closed = db.session.execute(closed_replies_query(user_id)).all()
     rows = _queue_rows([*found[:PAGE_SIZE], *closed[:PAGE_SIZE]], user_id, today, soon_days)
     return QueuePage(
         rows[: len(found[:PAGE_SIZE])],
@@ -214,6 +207,19 @@ def guardian_queue(user_id: int, filters: QueueFilters, today: date, soon_days: 
         has_next=len(found) > PAGE_SIZE,
         closed_with_replies=rows[len(found[:PAGE_SIZE]) :],
         more_closed_with_replies=len(closed) > PAGE_SIZE,
+    )
+
+
+def closed_replies_query(user_id: int) -> _Query:
+    """The latest closed cases with a reply waiting for this guardian, one more than a page."""
+    return (
+        select(*_COLUMNS)
+        .outerjoin(User, User.id == Case.assigned_to_id)
+        .where(*_closed_replies(user_id))
+        # Ordered by an expression (the same time: a case the reporter wrote to has one), so SQLite finds the few
+        # cases from the partial index on reporter_writes rather than walk every case by reporter_wrote_at.
+        .order_by(func.coalesce(Case.reporter_wrote_at, Case.created_at).desc())
+        .limit(PAGE_SIZE + 1)
     )
 
 
@@ -256,12 +262,6 @@ def detriment_reported() -> ColumnElement[bool]:
     return or_(Case.detriment_reported == true(), Case.detriment_after_closure == true())
 
 
-def _count(*conditions: ColumnElement[bool]) -> int:
-    """How many cases meet ``conditions``, counted only up to COUNT_LIMIT: at most that many index entries read."""
-    matching = select(Case.id).where(*conditions).limit(COUNT_LIMIT).subquery()
-    return db.session.scalar(select(func.count()).select_from(matching)) or 0
-
-
 @dataclass(frozen=True)
 class Need:
     """One line of "Needs you now": how many cases (up to COUNT_LIMIT) and the filters that list exactly them."""
@@ -285,19 +285,26 @@ NEEDS = {
 }
 
 
-def needs_you_now(user_id: int, today: date) -> list[Need]:
-    """Each count one indexed query over plain columns (no decryption), stopped at COUNT_LIMIT matches. Replies waiting
-    count the closed cases too, as their link lists them (beside the table, see ``QueueFilters.lists_closed_replies``).
-    At 100,000 cases each reads at most its index range (the received, the overdue, the cases with detriment, the
-    cases the reporter ever wrote to) and stops at COUNT_LIMIT found."""
-    needs = []
+def count_queries(user_id: int, today: date) -> dict[str, Select[int]]:
+    """Each count of "Needs you now" as the query that makes it: one indexed query over plain columns (no decryption)
+    that stops at COUNT_LIMIT cases found, so at 100,000 cases it reads at most that many entries of its index's range
+    (the received, the overdue, the cases with detriment, the cases the reporter ever wrote to). Replies waiting count
+    the closed cases too, as their link lists them (beside the table, see ``QueueFilters.lists_closed_replies``)."""
+    queries = {}
     for what, filters in NEEDS.items():
         if what == "replies":  # open or closed: an open case always has a next deadline, so this is both lists
-            count = _count(exists().where(*_held_by(user_id)), reply_waiting(user_id))
+            conditions = [exists().where(*_held_by(user_id)), reply_waiting(user_id)]
         else:
-            count = _count(*_listed(user_id, filters, today))
-        needs.append(Need(what, count, filters))
-    return needs
+            conditions = _listed(user_id, filters, today)
+        matching = select(Case.id).where(*conditions).limit(COUNT_LIMIT).subquery()
+        queries[what] = select(func.count()).select_from(matching)
+    return queries
+
+
+def needs_you_now(user_id: int, today: date) -> list[Need]:
+    return [
+        Need(what, db.session.scalar(query) or 0, NEEDS[what]) for what, query in count_queries(user_id, today).items()
+    ]
 
 
 def _queue_rows(found: list[_Record], user_id: int, today: date, soon_days: int) -> list[QueueRow]:
