@@ -159,6 +159,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.record_concern", "POST"): GUARDIAN_ONLY,
     ("guardian.recorded", "GET"): GUARDIAN_ONLY,
     ("guardian.handed_over", "POST"): GUARDIAN_ONLY,
+    ("guardian.new_access_code", "GET"): GUARDIAN_ONLY,  # a slip kept for the session that made it: none to show here
+    ("guardian.new_code_handed_over", "POST"): GUARDIAN_ONLY,
     # The case: only a guardian holding its key; never an administrator.
     ("guardian.case_page", "GET"): CASE_ONLY,
     ("guardian.download_attachment", "GET"): CASE_ONLY,
@@ -172,7 +174,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.add_note", "POST"): CASE_ONLY,
     ("guardian.send_message", "POST"): CASE_ONLY,
     ("guardian.share", "POST"): CASE_ONLY,
-    ("guardian.decide_share_request", "POST"): CASE_ONLY,  # no such request: refused by the rules once past the key
+    ("guardian.decide_share_request", "POST"): CASE_ONLY,
+    ("guardian.give_new_access_code", "POST"): CASE_ONLY,  # no such request: refused by the rules once past the key
     # Administration: accounts only.
     ("admin.accounts", "GET"): ADMIN_ONLY,
     ("admin.invite", "GET"): ADMIN_ONLY,
