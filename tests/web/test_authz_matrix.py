@@ -27,7 +27,6 @@ from speakup.domain import files, references
 from speakup.keys import grants
 from speakup.platform import attachments
 from speakup.platform.models import User, db
-from speakup.reporting.board import CHARTS
 from speakup.web import once
 
 # Rate limits are proven elsewhere; here they must never turn an answer into a 429.
@@ -150,7 +149,6 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("team.team", "GET"): ANY_GUARDIAN,
     ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
     ("guardian.board_page", "GET"): GUARDIAN_ONLY,
-    ("guardian.board_chart", "GET"): GUARDIAN_ONLY,
     ("guardian.reports_page", "GET"): GUARDIAN_ONLY,
     ("guardian.ngo_return_csv", "GET"): GUARDIAN_ONLY,
     ("guardian.share_all", "GET"): GUARDIAN_ONLY,
@@ -269,7 +267,6 @@ def seed(app: Flask) -> World:
         "address": case_id,  # a case's pages are at its id (History keeps addresses, never a reference)
         "uid": uid,
         "user_id": guardian.id,
-        "name": CHARTS[0],
         "decision": "cancel",
     }
     return world
