@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speakup.domain import characteristics, checkins, deadlines, files, handling, reading, sharing, workflow
+from speakup.domain import characteristics, checkins, deadlines, files, handling, lost_codes, reading, sharing, workflow
 from speakup.domain.categories import OUTCOMES, REFERRALS, SPEAK_UP_AGAIN
 from speakup.domain.deadlines import changes as deadline_changes
 from speakup.domain.deadlines.changes import ExtensionView
@@ -33,6 +33,7 @@ class GuardianCasePage:
     labels: dict[str, str]
     outcomes: dict[str, str]
     referral_choices: dict[str, str]
+    can_give_new_code: bool  # the person can be given a new access code (not anonymous: domain/lost_codes.py)
 
 
 def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> GuardianCasePage:
@@ -52,6 +53,7 @@ def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> Guardia
         labels=workflow.GUARDIAN_LABELS,
         outcomes=OUTCOMES,
         referral_choices=REFERRALS,
+        can_give_new_code=lost_codes.can_give_new_code(case),
     )
 
 

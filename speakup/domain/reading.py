@@ -129,6 +129,8 @@ def _timeline_text(event: CaseEvent) -> str:
         return f"Moved to stage 2, a full investigation{who}"
     if event.kind == "extended":
         return f"More time needed to respond{who}: see why below"
+    if event.kind == "new_access_code":  # speakup/domain/lost_codes.py
+        return f"You were given a new access code{who}. The old one no longer works"
     if event.kind == "shared_with_named":  # speakup/domain/sharing.py
         return "Shared with the guardian you asked to keep out of it, after two guardians agreed it was needed"
     return f"{workflow.REPORTER_LABELS.get(event.to_status or '', 'Updated')}{who}"

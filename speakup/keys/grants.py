@@ -76,6 +76,22 @@ def wrap_new_case_key(
     return rows
 
 
+def rewrap_for_new_access_code(case: Case, case_key: bytes, normalised_code: str, pepper: bytes) -> None:
+    """The case key wrapped under a new access code in place of the old one, and the case found by the new code's
+    lookup id: the old code opens nothing from now on. The caller commits."""
+    salt = password_keys.new_salt()
+    code_key = access_codes.access_code_key(normalised_code, salt, case.id)
+    sealed = sealing.seal(code_key, case_key, labels.reporter_grant(case.id))
+    grant = db.session.scalar(
+        select(CaseGrant).where(CaseGrant.case_id == case.id, CaseGrant.recipient == GrantRecipient.REPORTER)
+    )
+    if grant is None:
+        db.session.add(CaseGrant(**_grant_values(case.id, GrantRecipient.REPORTER, sealed, salt=salt)))
+    else:
+        grant.wrapped_key, grant.salt = sealed, salt
+    case.access_lookup_id = access_codes.access_code_lookup_id(pepper, normalised_code)
+
+
 def store_grants(rows: list[dict[str, object]]) -> None:
     """Every grant row has the same keys, so they go in as one INSERT statement given all the rows at once. Not the
     ORM's bulk insert: it splits the rows by which values are None (a guardian's user id, the reporter's salt), which

@@ -112,6 +112,11 @@ def end_reporter_session(session_id: str) -> None:
         db.session.delete(row)
 
 
+def end_reporter_sessions_of(case_id: int) -> None:
+    """Every browser following this case up is signed out (its access code was replaced)."""
+    db.session.execute(delete(ReporterSession).where(ReporterSession.case_id == case_id))
+
+
 def purge_idle_reporter_sessions(idle: timedelta, now: datetime | None = None) -> int:
     """Deletes every idle reporter session; a sealed case key is no use to anyone once idle."""
     cutoff = (now or clock.utcnow()) - idle

@@ -68,6 +68,7 @@ class Action(StrEnum):
         "share_requested"  # asked to share with a guardian the reporter excluded (needs a second guardian)
     )
     SHARE_REQUEST_CANCELLED = "share_request_cancelled"
+    ACCESS_CODE_REPLACED = "access_code_replaced"  # a guardian gave the reporter a new code; the old one opens nothing
     EXPORT = "export"
     ACCOUNT_CREATED = "account_created"
     ACCOUNT_DISABLED = "account_disabled"

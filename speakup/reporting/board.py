@@ -1,21 +1,19 @@
 """The board report: what people spoke up about, how fast guardians answered, and whether people
 would speak up again. Plain counted fields only (no keys needed), small numbers suppressed.
 
-Charts are drawn by pygal as SVG on the server, so the report needs no JavaScript; every chart has
-a table with the same figures for screen readers and for print.
+Its charts are page models (``speakup/reporting/charts.py``) the template draws as HTML with small inline SVG bars, so
+the report needs no JavaScript and its words are page text at every width; every chart has a table with the same
+figures, and the page opens with the latest quarter's headline figures.
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import cast
 
-import pygal
-from pygal.style import Style
 from sqlalchemy import select
 
 from speakup.crypto import labels, sealing
@@ -26,18 +24,8 @@ from speakup.keys import grants
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db
+from speakup.reporting import charts as charts_
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
-
-# NHS.UK palette: blue, dark blue, green, warm yellow, grey.
-_STYLE = Style(
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#212b32",
-    foreground_strong="#212b32",
-    foreground_subtle="#4c6272",
-    colors=("#005eb8", "#003087", "#007f3b", "#ffb81c", "#768692", "#ae2573"),
-    font_family="Arial, sans-serif",
-)
 
 
 @dataclass(frozen=True)
@@ -201,93 +189,68 @@ def board_report(
     )
 
 
-def _bars(report: BoardReport, key: str) -> list[int | None]:
-    # A chart cannot say "<5": suppressed values are left out of the bar (the table says "<5").
-    return [value if isinstance(value := q.shown[key], int) else None for q in report.quarters]
+def _counts(report: BoardReport, key: str) -> list[int | str]:
+    return [q.shown[key] for q in report.quarters]
 
 
-def _chart(chart_class, title: str, labels: list[str], y_title: str, **options) -> pygal.Graph:
-    chart = chart_class(
-        style=_STYLE,
-        title=title,
-        x_title="Quarter",
-        y_title=y_title,
-        disable_xml_declaration=True,
-        js=[],  # nothing to run: the chart is a picture
-        show_legend=True,
-        legend_at_bottom=True,
-        print_values=False,
-        width=800,
-        height=420,
-        **options,
+def charts(report: BoardReport) -> tuple[charts_.Chart, ...]:
+    """The report's charts, in the page's order, from the counts as the tables show them (suppressed)."""
+    quarters = [q.label for q in report.quarters]
+    below = report.suppress_below
+    themes = [(label, _counts(report, f"theme:{theme}")) for theme, label in report.theme_labels.items()]
+    raised = [("All concerns", _counts(report, "raised")), ("Raised anonymously", _counts(report, "anonymous"))]
+    feedback = [
+        ("Answered", _counts(report, "feedback")),
+        ("Would speak up again", _counts(report, "yes")),
+        ("Reported detriment", _counts(report, "detriment")),
+    ]
+    timeliness = [
+        ("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters], report.ack_days),
+        ("To close", [q.median_days_to_close for q in report.quarters], report.feedback_days),
+    ]
+    return (
+        charts_.count_chart("themes", "Concerns by theme", "concerns", quarters, themes, below),
+        charts_.count_chart(
+            "anonymous", "Concerns raised, and how many anonymously", "concerns", quarters, raised, below
+        ),
+        charts_.days_chart("timeliness", "Median days to acknowledge and to close", quarters, timeliness),
+        charts_.count_chart("feedback", "Would people speak up again?", "answers", quarters, feedback, below),
     )
-    chart.x_labels = labels
-    return chart
 
 
-def whole_number_steps(values: list[int | None], most: int = 10) -> list[int]:
-    """The value axis of a chart of counts: 0 up to at least the largest count, in steps of 1, 2 or 5 times a power
-    of ten, at most about ``most`` of them. pygal's own scale would label 0.5 of a concern when counts are small."""
-    top = max((value for value in values if value is not None), default=0)
-    step = 1
-    while True:
-        for factor in (1, 2, 5):
-            if top <= factor * step * most:
-                step *= factor
-                last = max(-(-top // step) * step, step)  # round up to a whole step, and never a 0-high axis
-                return list(range(0, last + 1, step))
-        step *= 10
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure: the latest quarter's value as the tables show it, and a note that puts it in context."""
+
+    label: str
+    value: str
+    note: str
+    hidden: bool = False  # a count the suppression rule hid ("<5")
 
 
-def _count_series(report: BoardReport, name: str) -> tuple[str, str, list[tuple[str, list[int | None]]]]:
-    """A chart of counts: its title, its value axis title, and each series."""
-    if name == "themes":
-        themes = [(label, _bars(report, f"theme:{theme}")) for theme, label in report.theme_labels.items()]
-        return "Concerns by theme", "Concerns", themes
-    if name == "anonymous":
-        return (
-            "Concerns raised, and how many anonymously",
-            "Concerns",
-            [("All concerns", _bars(report, "raised")), ("Raised anonymously", _bars(report, "anonymous"))],
-        )
-    if name == "feedback":
-        return (
-            "Would you speak up again?",
-            "Answers",
-            [
-                ("Answered", _bars(report, "feedback")),
-                ("Would speak up again", _bars(report, "yes")),
-                ("Reported detriment", _bars(report, "detriment")),
-            ],
-        )
-    raise KeyError(name)
+def _count_figure(report: BoardReport, label: str, key: str) -> Figure:
+    now, before = report.quarters[-1], report.quarters[-2] if len(report.quarters) > 1 else None
+    value = now.shown[key]
+    note = f"{before.label}: {before.shown[key]}" if before else ""
+    return Figure(label, str(value), note, hidden=isinstance(value, str))
 
 
-def chart_svg(report: BoardReport, name: str) -> str:
-    labels = [q.label for q in report.quarters]
-    if name == "timeliness":
-        # Days, not counts: a median may be 2.5 days, so pygal's own scale is right here.
-        chart = _chart(pygal.Line, "Median days to acknowledge and to close", labels, "Days")
-        chart.add("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters])
-        chart.add(f"Acknowledge target ({report.ack_days} days)", [report.ack_days] * len(labels))
-        chart.add("To close", [q.median_days_to_close for q in report.quarters])
-        chart.add(f"Feedback target ({report.feedback_days} days)", [report.feedback_days] * len(labels))
-    else:
-        title, y_title, series = _count_series(report, name)
-        chart = _chart(pygal.Bar, title, labels, y_title)
-        for label, values in series:
-            chart.add(label, values)
-        # From the counts as shown (a hidden one is None), so the axis's top never hints at a hidden count.
-        chart.y_labels = whole_number_steps([value for _label, values in series for value in values])
-    svg = chart.render(is_unicode=True)
-    # A picture only: no script (pygal adds a config one for its interactive mode) and no comments
-    # pointing elsewhere.
-    return _SCRIPT_OR_COMMENT.sub("", svg)
+def _days(median: float | None) -> str:
+    return "None yet" if median is None else f"{median} days"
 
 
-_SCRIPT_OR_COMMENT = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
-
-CHARTS = ("themes", "anonymous", "timeliness", "feedback")
+def headline(report: BoardReport) -> tuple[Figure, ...]:
+    """The latest quarter's figures the report already has, first: every count as suppressed for the tables (the one
+    rule), so the headline shows nothing the tables below do not."""
+    now = report.quarters[-1]
+    yes, answered = now.shown["yes"], now.shown["feedback"]
+    return (
+        _count_figure(report, "Concerns raised", "raised"),
+        _count_figure(report, "Raised anonymously", "anonymous"),
+        Figure("Median days to acknowledge", _days(now.median_days_to_acknowledge), f"Target {report.ack_days} days"),
+        Figure("Median days to close", _days(now.median_days_to_close), f"Feedback target {report.feedback_days} days"),
+        Figure("Would speak up again", str(yes), f"Of {answered} who answered", hidden=isinstance(yes, str)),
+    )
 
 
 @dataclass(frozen=True)
@@ -324,18 +287,20 @@ def shared_learning(
 
 @dataclass(frozen=True)
 class BoardPage:
-    """Everything the guardians' board page shows: the report, and the learning shared since its first quarter that
-    this guardian can open."""
+    """Everything the guardians' board page shows: the latest quarter's headline figures, the report and its charts,
+    and the learning shared since its first quarter that this guardian can open."""
 
     report: BoardReport
     learning: dict[str, list[Learning]]
+    headline: tuple[Figure, ...]
+    charts: dict[str, charts_.Chart]
 
 
 QUARTERS_SHOWN = 4
 
 
 def current_report() -> BoardReport:
-    """The board report the page and its charts show: the last ``QUARTERS_SHOWN`` quarters up to today (UK time)."""
+    """The board report the page shows: the last ``QUARTERS_SHOWN`` quarters up to today (UK time)."""
     configured = settings()
     return board_report(
         clock.uk_today(),
@@ -355,4 +320,4 @@ def board_page(guardian_id: int, private_key: bytes) -> BoardPage:
         lambda case: grants.guardian_case_key(case, guardian_id, private_key),
         report.quarters[0].quarter.start,
     )
-    return BoardPage(report, learning)
+    return BoardPage(report, learning, headline(report), {chart.key: chart for chart in charts(report)})

@@ -17,6 +17,7 @@ from speakup.web import once
 
 CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
 RECORDED = "recorded"  # the same for a concern a guardian recorded (its code shown to hand over)
+NEW_CODE = "new-code"  # the same for a new access code a guardian gave (web/guardian/new_codes.py)
 CLEAR_SITE_DATA = '"cache", "storage"'
 
 
@@ -25,7 +26,7 @@ def forget_session() -> None:
     code either, and a copy of the cookie (read from the browser's files, say) can send none of its forms again. The
     answer asks the browser to drop what it holds for the site (``_ask_the_browser_to_forget``)."""
     once.forget()
-    for slot in (CONFIRMATION, RECORDED):
+    for slot in (CONFIRMATION, RECORDED, NEW_CODE):
         token = session.get(slot)
         if token:
             submissions.forget_code(submissions.from_form(token))

@@ -21,7 +21,7 @@ from speakup.crypto import totp
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
 from speakup.platform import clock, transactions
-from speakup.platform.models import Case, CaseGrant, User, db
+from speakup.platform.models import Case, CaseGrant, CaseTheme, User, db
 from support.html import ENROLMENT_LINK_RE, SAFETY_CODE_RE, TOTP_SECRET_RE, post_form, signed_in
 from support.present import present, scalar
 
@@ -243,3 +243,16 @@ def without_the_pepper(app: Flask) -> Iterator[None]:
             yield
     finally:
         app.config["TOKEN_PEPPER_BYTES"] = real
+
+
+def gen_quarter(app: Flask, client: FlaskClient, count: int, *, anonymous: int = 0, ack_after_days: float = 3) -> None:
+    """``count`` concerns raised this quarter, the first ``anonymous`` of them anonymously and the rest openly, every
+    one about patient safety and acknowledged ``ack_after_days`` after it came: what the board counts."""
+    references = [gen_concern(client)["reference"] for _ in range(count)]
+    with app.app_context():
+        for n, reference in enumerate(references):
+            case = scalar(db.select(Case).where(Case.reference == reference))
+            case.anonymity = "anonymous" if n < anonymous else "open"
+            case.acknowledged_at = case.created_at + timedelta(days=ack_after_days)
+            db.session.add(CaseTheme(case_id=case.id, theme="patient_safety"))
+        db.session.commit()

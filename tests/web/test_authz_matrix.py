@@ -27,7 +27,6 @@ from speakup.domain import files, references
 from speakup.keys import grants
 from speakup.platform import attachments
 from speakup.platform.models import User, db
-from speakup.reporting.board import CHARTS
 from speakup.web import once
 
 # Rate limits are proven elsewhere; here they must never turn an answer into a 429.
@@ -150,7 +149,6 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("team.team", "GET"): ANY_GUARDIAN,
     ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
     ("guardian.board_page", "GET"): GUARDIAN_ONLY,
-    ("guardian.board_chart", "GET"): GUARDIAN_ONLY,
     ("guardian.reports_page", "GET"): GUARDIAN_ONLY,
     ("guardian.ngo_return_csv", "GET"): GUARDIAN_ONLY,
     ("guardian.share_all", "GET"): GUARDIAN_ONLY,
@@ -159,6 +157,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.record_concern", "POST"): GUARDIAN_ONLY,
     ("guardian.recorded", "GET"): GUARDIAN_ONLY,
     ("guardian.handed_over", "POST"): GUARDIAN_ONLY,
+    ("guardian.new_access_code", "GET"): GUARDIAN_ONLY,  # a slip kept for the session that made it: none to show here
+    ("guardian.new_code_handed_over", "POST"): GUARDIAN_ONLY,
     # The case: only a guardian holding its key; never an administrator.
     ("guardian.case_page", "GET"): CASE_ONLY,
     ("guardian.download_attachment", "GET"): CASE_ONLY,
@@ -172,7 +172,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.add_note", "POST"): CASE_ONLY,
     ("guardian.send_message", "POST"): CASE_ONLY,
     ("guardian.share", "POST"): CASE_ONLY,
-    ("guardian.decide_share_request", "POST"): CASE_ONLY,  # no such request: refused by the rules once past the key
+    ("guardian.decide_share_request", "POST"): CASE_ONLY,
+    ("guardian.give_new_access_code", "POST"): CASE_ONLY,  # no such request: refused by the rules once past the key
     # Administration: accounts only.
     ("admin.accounts", "GET"): ADMIN_ONLY,
     ("admin.invite", "GET"): ADMIN_ONLY,
@@ -266,7 +267,6 @@ def seed(app: Flask) -> World:
         "address": case_id,  # a case's pages are at its id (History keeps addresses, never a reference)
         "uid": uid,
         "user_id": guardian.id,
-        "name": CHARTS[0],
         "decision": "cancel",
     }
     return world

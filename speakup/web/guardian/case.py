@@ -65,6 +65,7 @@ MULTIPLE = ("themes",)  # checkboxes: every value chosen is kept, not only the f
 # then offers the override. Set by the view, never read from what was posted.
 EXCLUDED = "excluded"
 SHARE_REFUSED = "share-refused"  # the flash that says why a share request could not be confirmed or cancelled
+NEW_CODE_REFUSED = "new-code-refused"  # the flash that says why no new access code could be given
 
 
 class CaseForm(DomainForm):
@@ -115,6 +116,7 @@ def render_case(case: Case, case_key: bytes) -> str:
         **vars(page),
         forms=forms,
         warning="excluded" if forms["share"].values.get(EXCLUDED) else (refused[0] if refused else ""),
+        new_code_refused=next(iter(get_flashed_messages(category_filter=[NEW_CODE_REFUSED])), ""),
     )
 
 
