@@ -83,8 +83,9 @@ def keeps_words_at_time_out(endpoint: str, form: str, fields: tuple[str, ...]) -
 
 def _own_path(text: str) -> str:
     """A path on this site, or "" (never another host's address: it becomes a redirect)."""
-    path = urlsplit(text).path
-    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else ""
+    if not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return ""
+    return urlsplit(text).path
 
 
 def _post_endpoint(path: str) -> str | None:
