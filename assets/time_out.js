@@ -32,22 +32,17 @@ function typedForm(timeOutForm) {
   return null;
 }
 
-function carryTypedWords(timeOutForm) {
+/** The fields of the form with something typed in it, as [name, value] pairs, with the address it is sent to. */
+function typedFields(timeOutForm) {
   const typed = typedForm(timeOutForm);
-  if (!typed) return;
-  const add = (name, value) => {
-    const input = document.createElement("input");
-    input.type = "hidden";
-    input.name = name;
-    input.value = value;
-    timeOutForm.append(input);
-  };
-  add("form_action", new URL(typed.action, window.location.href).pathname);
+  if (!typed) return [];
+  const fields = [["form_action", new URL(typed.action, window.location.href).pathname]];
   for (const field of typed.elements) {
     if (!field.name || SKIPPED.has(field.name) || field.disabled || field.type === "file" || field.type === "password") continue;
     if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
-    add(field.name, field.value);
+    fields.push([field.name, field.value]);
   }
+  return fields;
 }
 
 export function startTimeOut() {
@@ -70,6 +65,9 @@ export function startTimeOut() {
   let finished = false;
 
   const ending = () => Math.min(idleEnd, hardEnd);
+  // A guardian's typed words go with the page's last request, to be sealed to their own key if the session has
+  // ended (never a reporter's: they have no key, and the page after would show them to whoever sits down next).
+  const carried = () => ("keepsWords" in data ? typedFields(form) : []);
   const atHardLimit = () => hardEnd <= idleEnd;
 
   function count(left, announce) {
@@ -104,17 +102,25 @@ export function startTimeOut() {
   function finish() {
     if (finished) return;
     finished = true;
-    if ("keepsWords" in data) carryTypedWords(form);
+    for (const [name, value] of carried()) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
     form.submit();
   }
 
   async function stayOn() {
     if (atHardLimit()) return;
     let answer;
+    const body = new FormData(form);
+    for (const [name, value] of carried()) body.append(name, value);
     try {
       answer = await fetch(data.keepAliveUrl, {
         method: "POST",
-        body: new FormData(form),
+        body,
         credentials: "same-origin",
         redirect: "manual",
       });
@@ -123,7 +129,10 @@ export function startTimeOut() {
       return;
     }
     if (answer.status !== 204) {
-      finish(); // the session has already ended: the server says where to go
+      // Too late: the session had ended, and that request ended it here as the time-out form would have (the words
+      // sent with it kept for the next sign-in).
+      finished = true;
+      window.location.assign(data.endedUrl);
       return;
     }
     const left = Number(answer.headers.get("Speakup-Seconds-Left"));

@@ -290,12 +290,13 @@ def sign_out():
 @once.checks_its_own_form  # its token is checked, not claimed: the same page may ask again
 def keep_alive():
     """"Stay signed in" on the case page: 204, the session's last activity now (to the minute, as always).
-    Without this browser's form token, or when the session has ended (and is forgotten), a redirect as any refused
-    form gets."""
+    Without this browser's form token, a redirect as any refused form gets; a session that has ended is forgotten
+    and the browser sent to the signed-out page, as the page's own time-out would; with none, to the start."""
     if not once.token_passes():
         return redirect(once.form_start(), 303)  # as every refused form is answered, with nothing done
+    had_a_session = bool(session.get("reporter_session"))
     if _current_case() is None:
-        return redirect(url_for("followup.start"), 303)
+        return _ended_by_time_out() if had_a_session else redirect(url_for("followup.start"), 303)
     return "", 204, {"Speakup-Seconds-Left": str(time_outs.reporter_time_left().seconds_left)}
 
 
@@ -307,8 +308,13 @@ def time_out():
     """Sent by the case page's script when its time has run out, so an unattended screen stops showing the concern:
     the session has ended, and this browser forgets it as at sign-out. Still going (another tab kept it): back to
     the case."""
+    had_a_session = bool(session.get("reporter_session"))
     if _current_case() is not None:
         return redirect(url_for("followup.case_page"), 303)
+    return _ended_by_time_out() if had_a_session else redirect(url_for("followup.start"), 303)
+
+
+def _ended_by_time_out():
     response = forget_this_browser(redirect(url_for("followup.signed_out"), 303))
     flash("timed out", TIMED_OUT_PAGE)  # into the new, empty session
     return response

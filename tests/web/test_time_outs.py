@@ -159,7 +159,8 @@ def test_stay_signed_in_on_the_reporters_page(app: Flask, frozen_clock: ModuleTy
 
     frozen_clock.advance(timedelta(minutes=16))
     late = reporter.post("/follow-up/keep-alive", data={"csrf_token": token})
-    assert late.status_code == 303 and late.location == "/follow-up"
+    assert late.status_code == 303 and late.location == "/follow-up/signed-out"  # ended, as the page would end it
+    assert "You have been signed out of your concern" in reporter.get(late.location).get_data(as_text=True)
 
 
 def test_the_reporters_page_ends_itself_on_the_signed_out_page(app: Flask, frozen_clock: ModuleType):

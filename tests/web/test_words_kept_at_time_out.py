@@ -108,6 +108,19 @@ def test_words_the_page_hands_over_when_its_time_runs_out_come_back(
     _comes_back(app, client, gita, case_url, NOTE, "note")
 
 
+def test_stay_signed_in_sent_too_late_ends_the_session_with_the_words_kept(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    late = client.post(
+        "/guardian/keep-alive",
+        data={"csrf_token": token, "page": case_url, "form_action": f"{case_url}/messages", "body": WORDS},
+    )
+    assert late.status_code == 303 and late.location == "/guardian/sign-in"
+    _nowhere_in_plain(app, WORDS)
+    _comes_back(app, client, gita, case_url, WORDS, "body")
+
+
 def test_another_guardian_signing_in_there_gets_none_of_them(
     app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
 ):

@@ -74,7 +74,9 @@ def _to_sign_in():
 # handed over by the page's script when its time runs out): endpoint -> (the name the form keeps its words under,
 # the fields worth keeping). Passwords and security codes never are.
 KEPT_AT_TIME_OUT: dict[str, tuple[str, tuple[str, ...]]] = {}
-TIME_OUT_ENDPOINT = "guardian.time_out"  # what the page's script sends when its time runs out
+# What the page's script sends when its time runs out, and "Stay signed in" (sent too late, it ends the same way):
+# both carry the words typed in the page's form.
+SCRIPT_ENDPOINTS = ("guardian.time_out", "guardian.keep_alive")
 
 
 def keeps_words_at_time_out(endpoint: str, form: str, fields: tuple[str, ...]) -> None:
@@ -101,7 +103,7 @@ def page_and_unsent_words() -> tuple[str, time_outs.Unsent | None]:
     sent after the time-out) or had typed (the page's script, when its time ran out), when that form keeps them."""
     if request.method == "GET":
         return request.path, None
-    if request.endpoint == TIME_OUT_ENDPOINT:
+    if request.endpoint in SCRIPT_ENDPOINTS:
         action = _own_path(request.form.get("form_action", ""))
         page = _own_path(action or request.form.get("page", "")) or url_for("guardian.queue")
         endpoint = _post_endpoint(action) if action else None
