@@ -23,13 +23,18 @@ function isTyped(field) {
   return "defaultValue" in field && field.value !== field.defaultValue;
 }
 
-/** The first form on the page with something typed in it (never a password, nor the time-out form itself). */
+/** The form on the page with the most typed in it (never one with a password, nor the time-out form itself): a
+ * message half written matters more than a changed choice in another form. */
 function typedForm(timeOutForm) {
+  let best = null;
+  let bestScore = 0;
   for (const candidate of document.forms) {
     if (candidate === timeOutForm || candidate.querySelector("input[type=password]")) continue;
-    if ([...candidate.elements].some((field) => field.name && isTyped(field))) return candidate;
+    const typed = [...candidate.elements].filter((field) => field.name && isTyped(field));
+    const score = typed.reduce((total, field) => total + 1 + (field.tagName === "SELECT" ? 0 : field.value.length), 0);
+    if (score > bestScore) [best, bestScore] = [candidate, score];
   }
-  return null;
+  return best;
 }
 
 /** The fields of the form with something typed in it, as [name, value] pairs, with the address it is sent to. */
