@@ -4,6 +4,7 @@ import { Button, CharacterCount, ErrorSummary, Header, NotificationBanner, creat
 
 import { startCodeActions } from "./access_code.js";
 import { enhanceCopyButtons } from "./copy.js";
+import { startTimeOut } from "./time_out.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 // Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
@@ -32,3 +33,5 @@ for (const group of document.querySelectorAll("[data-speakup-reveal]")) {
 startCodeActions();
 // "Copy link" beside the enrolment link (assets/copy.js).
 enhanceCopyButtons();
+// The time-out warning on signed-in pages (assets/time_out.js).
+startTimeOut();

@@ -60,6 +60,9 @@ STAFF_ABSOLUTE_HOURS = 8
 
 # Reporter follow-up sessions on the HTML pages
 REPORTER_IDLE_MINUTES = 15
+# With JavaScript, a page warns this long before its session ends (idle, or a staff session's absolute limit) in a
+# dialog offering "Stay signed in" (WCAG 2.2.1, Timing Adjustable), then goes to the signed-out page by itself.
+TIMEOUT_WARNING_MINUTES = 2
 # After raising a concern on the form, its confirmation page shows the access code for this many minutes (or until
 # "I have saved my access code"), so a reload or Back shows the same code and the next person at a shared computer
 # does not. A form sent again, or an API request repeated with the same Idempotency-Key, raises nothing new for this

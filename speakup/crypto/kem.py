@@ -82,5 +82,20 @@ def unwrap_case_key(wrapped: bytes, private_bytes: bytes, case_id: int) -> bytes
         raise DecryptionError("grant did not open with this key") from exc
 
 
+def seal_to(plaintext: bytes, public_bytes: bytes, info: bytes) -> bytes:
+    """Seals bytes to one recipient's public key with HPKE: no secret is needed to seal, only their private key
+    opens it. ``info`` is the label it is bound to (speakup/crypto/labels.py)."""
+    return VERSION_BYTE + _SUITE.encrypt(plaintext, _load_public(public_bytes), info=info)
+
+
+def open_sealed_to(sealed: bytes, private_bytes: bytes, info: bytes) -> bytes:
+    if sealed[:1] != VERSION_BYTE:
+        raise DecryptionError("unsupported version")
+    try:
+        return _SUITE.decrypt(sealed[1:], _load_private(private_bytes), info=info)
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError("did not open with this key") from exc
+
+
 def fingerprint(public_bytes: bytes) -> str:
     return hashlib.sha256(public_bytes).hexdigest()[:16]

@@ -138,3 +138,9 @@ def submission_key(kind: str) -> str:
 def kept_form(lookup: str) -> bytes:
     """The words of a form that came back with errors, bound to its row's lookup."""
     return f"{PROTOCOL}|kept-form|{lookup}".encode()
+
+
+def unsent_at_time_out(account: str) -> bytes:
+    """The words a guardian had typed when their session timed out, sealed to their own public key (HPKE ``info``),
+    bound to the keyed name of their account (speakup/domain/time_outs.py)."""
+    return f"{PROTOCOL}|unsent-at-time-out|{account}".encode()

@@ -19,6 +19,18 @@ class SessionExpired(Exception):
     """A session row is gone, idle too long, past its absolute limit, or its cookie key is wrong."""
 
 
+class SessionTimedOut(SessionExpired):
+    """A staff session that ran out just now (idle or absolute): ``args[0]`` is whose it was, and its sealed keys go
+    with it, so that words its person had typed can be sealed to their own public key (``public_key_of_timed_out``)
+    before the session is forgotten."""
+
+    def __init__(self, user_id: int, session_id: str, private_key_ct: bytes):
+        super().__init__(user_id)
+        self.user_id = user_id
+        self.session_id = session_id
+        self.private_key_ct = private_key_ct
+
+
 @dataclass(frozen=True)
 class SealedForSession:
     """A secret sealed under a fresh per-session key: the row keeps ``sealed``, the cookie ``key``."""
@@ -58,9 +70,9 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
     if row is None or not row.user.is_active:
         raise SessionExpired()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        user_id = row.user_id
+        timed_out = SessionTimedOut(row.user_id, row.id, row.private_key_ct)
         db.session.delete(row)
-        raise SessionExpired(user_id)  # whose it was: a time-out may return them to their page at sign-in
+        raise timed_out  # whose it was: a time-out may return them to their page at sign-in
     # Write at most once a minute: every page view must not become a database write.
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
@@ -71,6 +83,19 @@ def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     """The signed-in person's private keys, opened with the half of the session their cookie holds."""
     secret = open_for_session(labels.STAFF_SESSION, row.id, row.private_key_ct, session_key)
     return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
+
+
+def keep_staff_session_alive(row: StaffSession) -> None:
+    """"Stay signed in": the session's idle time starts again now. Its absolute limit (``created_at``) stays."""
+    row.last_seen_at = clock.utcnow()
+
+
+def public_key_of_timed_out(timed_out: SessionTimedOut, session_key: bytes) -> bytes:
+    """The public key of the person whose session just timed out, derived from their own private key (opened with
+    both halves of the session: the row's, carried by ``timed_out``, and the cookie's), never read from a column a
+    database writer could have changed. ``SessionExpired`` when the cookie's key does not open it."""
+    secret = open_for_session(labels.STAFF_SESSION, timed_out.session_id, timed_out.private_key_ct, session_key)
+    return kem.public_key_of(secret[: kem.PRIVATE_KEY_BYTES])
 
 
 def end_staff_session(session_id: str) -> None:

@@ -120,6 +120,35 @@ def forget_kept(nonce: str) -> None:
     db.session.execute(update(FormPost).where(FormPost.lookup == lookup_for(nonce)).values(kept_ct=None, kept_at=None))
 
 
+def account_lookup(account: int) -> str:
+    """The keyed name of an account's one slot for the words it had typed when its session timed out."""
+    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], str(account), "unsent-at-time-out")
+
+
+def hold_for_account(account: int, sealed: bytes) -> None:
+    """Keeps ``sealed`` (words sealed to the account's own public key, speakup/domain/time_outs.py) in the account's
+    one slot, replacing what it held, for KEPT_FORM_MINUTES. The caller commits."""
+    now = clock.minute_now()
+    row = db.session.get(FormPost, account_lookup(account))
+    if row is None:
+        row = FormPost(lookup=account_lookup(account), created_at=now, target="")
+        db.session.add(row)
+    row.created_at, row.kept_ct, row.kept_at = now, sealed, now
+
+
+def take_for_account(account: int) -> bytes | None:
+    """What ``hold_for_account`` kept, while it may still be used, and never again (the row goes). The caller
+    commits."""
+    row = db.session.get(FormPost, account_lookup(account))
+    if row is None:
+        return None
+    sealed, kept_at = row.kept_ct, row.kept_at
+    db.session.delete(row)
+    if sealed is None or kept_at is None or kept_at < _kept_since(clock.utcnow()):
+        return None
+    return sealed
+
+
 def _kept_since(now: datetime) -> datetime:
     return now - timedelta(minutes=current_app.config["KEPT_FORM_MINUTES"])
 

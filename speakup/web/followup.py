@@ -6,7 +6,7 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, session, url_for
 
 from speakup.domain import (
     browser_sessions,
@@ -15,6 +15,7 @@ from speakup.domain import (
     checkins,
     files,
     handling,
+    time_outs,
 )
 from speakup.domain.categories import yes_no
 from speakup.platform import attachments, clock
@@ -285,6 +286,41 @@ def sign_out():
     return forget_this_browser(redirect(url_for("followup.signed_out"), 303))
 
 
+@bp.post("/keep-alive")
+@once.checks_its_own_form  # its token is checked, not claimed: the same page may ask again
+def keep_alive():
+    """"Stay signed in" on the case page: 204, the session's last activity now (to the minute, as always).
+    Without this browser's form token, a redirect as any refused form gets; a session that has ended is forgotten
+    and the browser sent to the signed-out page, as the page's own time-out would; with none, to the start."""
+    if not once.token_passes():
+        return redirect(once.form_start(), 303)  # as every refused form is answered, with nothing done
+    had_a_session = bool(session.get("reporter_session"))
+    if _current_case() is None:
+        return _ended_by_time_out() if had_a_session else redirect(url_for("followup.start"), 303)
+    return "", 204, {"Speakup-Seconds-Left": str(time_outs.reporter_time_left().seconds_left)}
+
+
+TIMED_OUT_PAGE = "timed-out-page"  # the flash that tells the signed-out page the time ran out
+
+
+@bp.post("/time-out")
+def time_out():
+    """Sent by the case page's script when its time has run out, so an unattended screen stops showing the concern:
+    the session has ended, and this browser forgets it as at sign-out. Still going (another tab kept it): back to
+    the case."""
+    had_a_session = bool(session.get("reporter_session"))
+    if _current_case() is not None:
+        return redirect(url_for("followup.case_page"), 303)
+    return _ended_by_time_out() if had_a_session else redirect(url_for("followup.start"), 303)
+
+
+def _ended_by_time_out():
+    response = forget_this_browser(redirect(url_for("followup.signed_out"), 303))
+    flash("timed out", TIMED_OUT_PAGE)  # into the new, empty session
+    return response
+
+
 @bp.get("/signed-out")
 def signed_out():
-    return render_template("followup/signed_out.html")
+    timed_out = bool(get_flashed_messages(category_filter=[TIMED_OUT_PAGE]))
+    return render_template("followup/signed_out.html", timed_out=timed_out)

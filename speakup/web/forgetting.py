@@ -10,9 +10,10 @@ service is served).
 from __future__ import annotations
 
 from flask import Flask, g, session
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from speakup.domain import submissions
+from speakup.domain import submissions, time_outs
 from speakup.web import once
 
 CONFIRMATION = "raised"  # the session's slot naming the form that raised a concern (its code shown for a while)
@@ -49,5 +50,14 @@ def _ask_the_browser_to_forget(response: Response) -> Response:
     return response
 
 
+def session_time_left(kind: str) -> time_outs.TimeLeft | None:
+    """For a page's time-out notice and its script (the macro ``time_out``): a signed-in staff member's session
+    ("staff"), or the follow-up session the reporter's page was just drawn for ("reporter")."""
+    if kind == "reporter":
+        return time_outs.reporter_time_left()
+    return time_outs.staff_time_left(current_user.row) if current_user.is_authenticated else None
+
+
 def init_app(app: Flask) -> None:
     app.after_request(_ask_the_browser_to_forget)
+    app.jinja_env.globals["session_time_left"] = session_time_left

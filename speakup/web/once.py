@@ -156,6 +156,22 @@ def keep(form: str, values: dict[str, str], errors: dict[str, str], to: str | No
     return redirect(to or path, 303)
 
 
+def token_passes() -> bool:
+    """For a request that acts on nothing a person typed ("Stay signed in"): its token is this browser's and passes,
+    and nothing is claimed, so the same page can ask again."""
+    nonce = _nonce_from(request.form.get("csrf_token", ""))
+    return nonce is not None and not form_posts.browser_gone(str(_browser_secret()))
+
+
+def keep_for(form: str, values: dict[str, str], errors: dict[str, str], path: str) -> None:
+    """Words to be shown by the form ``form`` on the page at ``path`` (the next page this browser opens), sealed for
+    this browser as a form's that came back: a guardian's words given back after signing in again."""
+    nonce = secrets.token_urlsafe(24)
+    browser = str(_browser_secret(create=True))
+    form_posts.record(nonce, path, form_posts.seal_kept(nonce, browser, Kept(form, values, errors)))
+    session[KEPT] = {"nonce": nonce, "path": path}
+
+
 def _left_the_screen() -> bool:
     """A navigation the person began afresh (an address typed, a bookmark, History, a new tab; the browser says
     ``Sec-Fetch-Site: none``), not the redirect after the form or a Reload of it (``same-origin``): whoever sent

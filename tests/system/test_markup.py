@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import delete
 from support.factories import enrolment_code, enrolment_path, gen_concern, gen_staff
 from support.html import (
     ACCESS_CODE_RE,
@@ -28,6 +29,8 @@ from support.html import (
 )
 from support.present import found
 from werkzeug.test import TestResponse
+
+from speakup.platform.models import ReporterSession, db
 
 CASE_PAGE = r"/guardian/cases/[^/]+"  # a case's page, by whichever address the pages link it
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +125,16 @@ def _staff_pages(app: Flask) -> dict[str, TestResponse]:
     pages["follow-up-case-closed"] = reporter.get("/follow-up/case")
     signed_out = post_form(reporter, "/follow-up/case", "/follow-up/sign-out")
     pages["signed-out"] = _followed(reporter, signed_out, "/follow-up/signed-out")
+    # The case page's own time-out, once its session has ended (as the page's script sends it at the end).
+    timing_out = app.test_client()
+    post_form(timing_out, "/follow-up", access_code=raised["access_code"])
+    token = found(r'name="csrf_token" value="([^"]+)"', timing_out.get("/follow-up/case").get_data(as_text=True))
+    with app.app_context():
+        db.session.execute(delete(ReporterSession))
+        db.session.commit()
+    timed_out = timing_out.post("/follow-up/time-out", data={"csrf_token": token})
+    pages["timed-out"] = _followed(timing_out, timed_out, "/follow-up/signed-out")
+    assert "You have been signed out" in pages["timed-out"].get_data(as_text=True)
 
     staff = app.test_client()
     assert AuthActions(staff).sign_in(admin).status_code == 303

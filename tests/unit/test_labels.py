@@ -35,6 +35,7 @@ EXPECTED = {
     "reporter-session": (labels.session(labels.REPORTER_SESSION, "s1"), b"speakup-v1|reporter-session|s1"),
     "submission": (labels.submission("l1"), b"speakup-v1|submission|l1"),
     "kept-form": (labels.kept_form("l1"), b"speakup-v1|kept-form|l1"),
+    "unsent-at-time-out": (labels.unsent_at_time_out("a1"), b"speakup-v1|unsent-at-time-out|a1"),
 }
 
 

@@ -122,6 +122,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("followup.feedback", "POST"): REPORTER_SESSION_POST,
     ("followup.check_in", "POST"): REPORTER_SESSION_POST,
     ("followup.about_you", "POST"): REPORTER_SESSION_POST,
+    # "Stay signed in" and the page's own time-out: only a follow-up session has either.
+    ("followup.keep_alive", "POST"): REPORTER_SESSION_POST,
+    ("followup.time_out", "POST"): REPORTER_SESSION_POST,
     ("followup.sign_out", "POST"): PUBLIC,
     ("followup.signed_out", "GET"): PUBLIC,
     # Reporter API.
@@ -139,6 +142,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("guardian.sign_in", "GET"): PUBLIC,
     ("guardian.sign_in", "POST"): same(SIGNIN),  # empty credentials, whoever sends them: back to sign in
     ("guardian.sign_out", "POST"): same(SIGNIN),  # always lands on sign-in
+    # "Stay signed in" and the page's own time-out (a session still going: back to the page).
+    ("guardian.keep_alive", "POST"): STAFF_ONLY,
+    ("guardian.time_out", "POST"): STAFF_ONLY,
     ("guardian.change_password", "GET"): STAFF_ONLY,
     ("guardian.change_password", "POST"): STAFF_ONLY,
     # Guardian pages that are not about one case.

@@ -7,4 +7,14 @@ from flask import Blueprint
 bp = Blueprint("guardian", __name__, url_prefix="/guardian")
 
 # Each module adds its pages to bp; the team page is a blueprint of its own.
-from speakup.web.guardian import board, case, new_codes, queue, record, returns, shares, signin  # noqa: E402, F401
+from speakup.web.guardian import (  # noqa: E402, F401
+    board,
+    case,
+    new_codes,
+    queue,
+    record,
+    returns,
+    shares,
+    signin,
+    time_out,
+)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, logout_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
-from speakup.domain import browser_sessions, team
+from speakup.domain import browser_sessions, team, time_outs
 from speakup.platform.extensions import login_manager
 from speakup.platform.models import Role, StaffSession
 from speakup.web import once
@@ -35,6 +38,8 @@ def _load_staff(session_id: str) -> SignedInStaff | None:
         row = browser_sessions.load_staff_session(session_id)
     except browser_sessions.SessionExpired as expired:
         g.staff_timed_out = expired.args[0] if expired.args else None
+        if isinstance(expired, time_outs.SessionTimedOut):
+            g.staff_timed_out_session = expired  # its sealed keys: what was typed is sealed to its person
         return None
     return SignedInStaff(row)
 
@@ -54,12 +59,62 @@ def _to_sign_in():
     if "staff_timed_out" not in g:
         return response
     user_id = g.staff_timed_out
-    back_to = request.path if request.method == "GET" else once.form_start()
+    back_to, unsent = page_and_unsent_words()
+    timed_out = g.get("staff_timed_out_session")
+    if unsent is not None and timed_out is not None:  # before the session (and the cookie's key) is forgotten
+        time_outs.keep_unsent(timed_out, session.get("staff_key", ""), unsent)
     forget_this_browser(response)
     flash("signed out", TIMED_OUT)
     if user_id is not None:
         once.remember_return(back_to, user_id)
     return response
+
+
+# The forms whose typed words are kept, sealed to the guardian's own key, when they are sent after a time-out (or
+# handed over by the page's script when its time runs out): endpoint -> (the name the form keeps its words under,
+# the fields worth keeping). Passwords and security codes never are.
+KEPT_AT_TIME_OUT: dict[str, tuple[str, tuple[str, ...]]] = {}
+# What the page's script sends when its time runs out, and "Stay signed in" (sent too late, it ends the same way):
+# both carry the words typed in the page's form.
+SCRIPT_ENDPOINTS = ("guardian.time_out", "guardian.keep_alive")
+
+
+def keeps_words_at_time_out(endpoint: str, form: str, fields: tuple[str, ...]) -> None:
+    KEPT_AT_TIME_OUT[endpoint] = (form, fields)
+
+
+def _own_path(text: str) -> str:
+    """A path on this site, or "" (never another host's address: it becomes a redirect)."""
+    if not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return ""
+    return urlsplit(text).path
+
+
+def _post_endpoint(path: str) -> str | None:
+    try:
+        endpoint, _arguments = current_app.url_map.bind("localhost").match(path, method="POST")
+    except (HTTPException, RequestRedirect):
+        return None
+    return str(endpoint)
+
+
+def page_and_unsent_words() -> tuple[str, time_outs.Unsent | None]:
+    """The page a guardian was on when their session ended, and the words of the form they were sending (a form
+    sent after the time-out) or had typed (the page's script, when its time ran out), when that form keeps them."""
+    if request.method == "GET":
+        return request.path, None
+    if request.endpoint in SCRIPT_ENDPOINTS:
+        action = _own_path(request.form.get("form_action", ""))
+        page = _own_path(action or request.form.get("page", "")) or url_for("guardian.queue")
+        endpoint = _post_endpoint(action) if action else None
+    else:
+        page, endpoint = request.path, request.endpoint
+    back_to = once.form_start(page)
+    kept = KEPT_AT_TIME_OUT.get(endpoint or "")
+    if kept is None:
+        return back_to, None
+    form, fields = kept
+    return back_to, time_outs.Unsent(back_to, form, {name: request.form.get(name, "") for name in fields})
 
 
 # No "strong" protection: it hashes the client address, which this service never uses.

@@ -32,7 +32,7 @@ from speakup.platform.models import Author, Case
 from speakup.web import once
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
-from speakup.web.guardian.auth import guardian_required, private_key
+from speakup.web.guardian.auth import guardian_required, keeps_words_at_time_out, private_key
 
 CONFLICT = "This case changed while you were working on it. Check it below; your words are kept in the form."
 
@@ -60,6 +60,15 @@ FORMS = {
     "message": ("body",),
     "share": ("share_with", "override_exclusion"),
 }
+# The forms with words typed in them, kept sealed to the guardian's own key when a time-out stops them being sent.
+for _endpoint, _form in (
+    ("send_message", "message"),
+    ("add_note", "note"),
+    ("close", "close"),
+    ("record_referral", "referral"),
+    ("extend_deadline", "extend"),
+):
+    keeps_words_at_time_out(f"guardian.{_endpoint}", f"CaseForm.{_form}", FORMS[_form])
 MULTIPLE = ("themes",)  # checkboxes: every value chosen is kept, not only the first
 # Kept with the share form when it came back because the reporter asked for that guardian to be kept out: the page
 # then offers the override. Set by the view, never read from what was posted.

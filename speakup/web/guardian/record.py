@@ -15,13 +15,16 @@ from speakup.platform.inputs import InvalidInput
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
-from speakup.web.guardian.auth import guardian_required
+from speakup.web.guardian.auth import guardian_required, keeps_words_at_time_out
 
 HANDED_OVER = "recorded-handed-over"  # the flash on the queue once the code is no longer shown
 
 
 class RecordForm(DomainForm):
     field_names = recording.RECORD_FIELDS
+
+
+keeps_words_at_time_out("guardian.record_concern", RecordForm.form_name(), RecordForm.field_names)
 
 
 @bp.route("/record", methods=["GET", "POST"])

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user
 from werkzeug.wrappers import Response
 
-from speakup.domain import browser_sessions, staff
+from speakup.domain import browser_sessions, staff, time_outs
 from speakup.platform.extensions import LimitStoreDown, limiter
 from speakup.platform.models import Role
 from speakup.web import devices, once
@@ -96,13 +96,27 @@ def sign_in():
     if current_user.is_authenticated:
         browser_sessions.end_staff_session(current_user.row.id)  # signing in again replaces the session, never adds one
     back_to = once.take_return(user.id)  # the page this person was on when their last session timed out
+    unsent = time_outs.take_unsent(user.id, key)  # and what they had typed there, sealed to their own key
     session.clear()  # a new session at sign-in: nothing carried over from before
     row, session["staff_key"] = browser_sessions.start_staff_session(user, key)
     login_user(SignedInStaff(row))
+    if unsent is not None:
+        _give_back(unsent)
+        back_to = unsent.path
     home = url_for("guardian.queue" if user.role == Role.GUARDIAN else "admin.accounts")
     response = redirect(back_to or home, 303)
     devices.remember(response, user.email)
     return response
+
+
+UNSENT = "You were signed out before you sent this, so it has not been sent. Check it, then send it."
+
+
+def _give_back(unsent: time_outs.Unsent) -> None:
+    """The words typed before a time-out, back in their form on their page (shown once, as a form that came back),
+    the message by the first field that holds any."""
+    typed = next((name for name, value in unsent.values.items() if value.strip()), None)
+    once.keep_for(unsent.form, unsent.values, {typed: UNSENT} if typed else {}, unsent.path)
 
 
 @bp.errorhandler(LimitStoreDown)

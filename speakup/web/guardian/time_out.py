@@ -1,0 +1,42 @@
+"""A staff page's time-out (WCAG 2.2.1, Timing Adjustable): "Stay signed in", and what the page sends when its time
+runs out. The page says how long it stays open (guardian/base.html); with JavaScript it warns before the end
+(assets/time_out.js) and then sends ``time_out``, which a session that has ended answers as any page would after a
+time-out (``auth._to_sign_in``: forgotten, the typed words sealed to the guardian's own key, to sign in)."""
+
+from __future__ import annotations
+
+from flask import redirect
+from flask_login import current_user, login_required
+
+from speakup.domain import time_outs
+from speakup.platform.extensions import login_manager
+from speakup.web import once
+from speakup.web.guardian import bp
+from speakup.web.guardian.auth import page_and_unsent_words
+
+SECONDS_LEFT = "Speakup-Seconds-Left"  # the answer's header: the idle time the session has now
+
+
+@bp.post("/keep-alive")
+@once.checks_its_own_form  # its token is checked, not claimed: the same page may ask again
+def keep_alive():
+    """ "Stay signed in": 204 with the session's idle time started again (never its absolute limit). Without this
+    browser's form token, a redirect with nothing done, as any refused form gets; a signed-out or timed-out session
+    is answered as any page would answer it."""
+    if not once.token_passes():
+        return redirect(once.form_start(), 303)  # as every refused form is answered, with nothing done
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    left = time_outs.keep_staff_session_alive(current_user.row)
+    return "", 204, {SECONDS_LEFT: str(left.seconds_left)}
+
+
+@bp.post("/time-out")
+@login_required  # a session that ended is answered by auth._to_sign_in, which keeps what was typed for sign-in
+def time_out():
+    """The page's time ran out, but the session has not (another tab kept it going): back to the page, the words
+    typed in it kept for it as a form's that came back."""
+    page, unsent = page_and_unsent_words()
+    if unsent is not None and any(value.strip() for value in unsent.values.values()):
+        return once.keep(unsent.form, unsent.values, {}, to=page)
+    return redirect(page, 303)

@@ -1,0 +1,191 @@
+"""Issue 26, point 1, part 3: a guardian whose session timed out while they were writing gets their words back
+after signing in again, on the same page, and nobody else does. Meanwhile the words are sealed to the guardian's own
+public key (speakup/domain/time_outs.py): in no table in plain, and opened only by the private key their password
+unlocks. Whether the words come with a form sent after the time-out (JavaScript off) or from the page's script when
+its time ran out (JavaScript on, ``/guardian/time-out``), the server does the same."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from types import ModuleType
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from support.factories import Staff, gen_concern, gen_staff
+from support.html import AuthActions, case_address, csrf_token
+
+from speakup.platform.models import FormPost, db
+
+WORDS = "Thank you for telling us about the night shift on ward 9; I will call you on Tuesday."
+NOTE = "Checked the rota for ward 9: three nights short."
+
+
+def _every_stored_value(app: Flask) -> list[bytes]:
+    with app.app_context():
+        values: list[bytes] = []
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(select(table)).all():
+                for value in row:
+                    if isinstance(value, bytes | bytearray | memoryview):
+                        values.append(bytes(value))
+                    elif value is not None:
+                        values.append(str(value).encode())
+        return values
+
+
+def _nowhere_in_plain(app: Flask, *secrets: str) -> None:
+    stored = _every_stored_value(app)
+    for secret in secrets:
+        for encoded in (secret.encode(), secret.encode("utf-16-le")):
+            assert not any(encoded in value for value in stored), "typed words stored in plain"
+
+
+def _held_slots(app: Flask) -> int:
+    with app.app_context():
+        return len([row for row in db.session.scalars(select(FormPost)) if row.target == "" and row.kept_ct])
+
+
+@pytest.fixture
+def gita(app: Flask) -> Staff:
+    return gen_staff(app, email="gita@example.org", name="Gita Guardian")
+
+
+@pytest.fixture
+def case_url(app: Flask, gita: Staff) -> str:
+    reference = gen_concern(app.test_client())["reference"]
+    return case_address(app, reference)
+
+
+def _writing_then_away(client: FlaskClient, gita: Staff, url: str, clock: ModuleType) -> str:
+    """Gita opens the page and writes; 31 minutes pass. The page's form token."""
+    AuthActions(client).signed_in(gita)
+    token = csrf_token(client, url)
+    clock.advance(timedelta(minutes=31))
+    return token
+
+
+def _comes_back(app: Flask, client: FlaskClient, gita: Staff, url: str, words: str, field: str) -> None:
+    signed_in = AuthActions(client).sign_in(gita)
+    assert signed_in.status_code == 303 and signed_in.location == url
+    page = client.get(url).get_data(as_text=True)
+    assert html.escape(words, quote=False) in page or html.escape(words) in page
+    assert "You were signed out before you sent this, so it has not been sent" in page
+    assert f"#{field}" in page  # the error summary links to the field holding them
+    assert _held_slots(app) == 0  # taken: the sealed copy is gone
+    _nowhere_in_plain(app, words)
+
+
+def test_a_message_sent_after_the_time_out_comes_back_after_sign_in(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    sent = client.post(f"{case_url}/messages", data={"csrf_token": token, "body": WORDS})
+    assert sent.status_code == 303 and sent.location == "/guardian/sign-in"
+    assert WORDS not in client.get("/guardian/sign-in").get_data(as_text=True)
+    assert _held_slots(app) == 1
+    _nowhere_in_plain(app, WORDS)
+    _comes_back(app, client, gita, case_url, WORDS, "body")
+    # Shown once, on that screen: the next visit to the page has an empty box.
+    client.get("/guardian/")
+    assert WORDS not in client.get(case_url).get_data(as_text=True)
+
+
+def test_words_the_page_hands_over_when_its_time_runs_out_come_back(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    ended = client.post(
+        "/guardian/time-out",
+        data={"csrf_token": token, "page": case_url, "form_action": f"{case_url}/notes", "note": NOTE},
+    )
+    assert ended.status_code == 303 and ended.location == "/guardian/sign-in"
+    assert ended.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert 'id="timed-out"' in client.get("/guardian/sign-in").get_data(as_text=True)
+    _nowhere_in_plain(app, NOTE)
+    _comes_back(app, client, gita, case_url, NOTE, "note")
+
+
+def test_stay_signed_in_sent_too_late_ends_the_session_with_the_words_kept(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    late = client.post(
+        "/guardian/keep-alive",
+        data={"csrf_token": token, "page": case_url, "form_action": f"{case_url}/messages", "body": WORDS},
+    )
+    assert late.status_code == 303 and late.location == "/guardian/sign-in"
+    _nowhere_in_plain(app, WORDS)
+    _comes_back(app, client, gita, case_url, WORDS, "body")
+
+
+def test_another_guardian_signing_in_there_gets_none_of_them(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    client.post(f"{case_url}/messages", data={"csrf_token": token, "body": WORDS})
+    signed_in = AuthActions(client).sign_in(bea)
+    assert signed_in.location == "/guardian/"
+    for url in ("/guardian/", case_url):
+        assert WORDS not in client.get(url).get_data(as_text=True)
+    assert _held_slots(app) == 1  # still Gita's, sealed to her key alone
+    # On another computer, Bea's own browser: nothing either.
+    other = app.test_client()
+    AuthActions(other).signed_in(bea)
+    assert WORDS not in other.get(case_url).get_data(as_text=True)
+
+
+def test_a_slot_moved_to_another_account_opens_for_nobody(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    """A database writer who gives Bea's slot Gita's sealed words: Bea's key does not open them."""
+    from speakup.platform import form_posts
+
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    client.post(f"{case_url}/messages", data={"csrf_token": token, "body": WORDS})
+    with app.test_request_context():
+        gita_slot = db.session.get(FormPost, form_posts.account_lookup(gita.id))
+        assert gita_slot is not None and gita_slot.kept_ct is not None
+        form_posts.hold_for_account(bea.id, gita_slot.kept_ct)
+        db.session.commit()
+    other = app.test_client()
+    assert AuthActions(other).sign_in(bea).location == "/guardian/"
+    assert WORDS not in other.get(case_url).get_data(as_text=True)
+
+
+def test_the_words_are_kept_no_longer_than_the_kept_form_minutes(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str, frozen_clock: ModuleType
+):
+    token = _writing_then_away(client, gita, case_url, frozen_clock)
+    client.post(f"{case_url}/messages", data={"csrf_token": token, "body": WORDS})
+    frozen_clock.advance(timedelta(minutes=app.config["KEPT_FORM_MINUTES"] + 1))
+    AuthActions(client).signed_in(gita)
+    assert WORDS not in client.get(case_url).get_data(as_text=True)
+    assert _held_slots(app) == 0
+
+
+def test_a_page_whose_session_is_still_going_keeps_its_words_for_itself(
+    app: Flask, client: FlaskClient, gita: Staff, case_url: str
+):
+    """The page's time ran out, but another tab kept the session going: back to the page, the words in its form."""
+    AuthActions(client).signed_in(gita)
+    token = csrf_token(client, case_url)
+    answer = client.post(
+        "/guardian/time-out",
+        data={"csrf_token": token, "page": case_url, "form_action": f"{case_url}/messages", "body": WORDS},
+    )
+    assert answer.status_code == 303 and answer.location == case_url
+    assert WORDS in client.get(case_url).get_data(as_text=True)
+    assert _held_slots(app) == 0
+    _nowhere_in_plain(app, WORDS)
+
+
+def test_the_time_out_page_goes_to_no_other_host(app: Flask, client: FlaskClient, gita: Staff):
+    AuthActions(client).signed_in(gita)
+    token = csrf_token(client, "/guardian/")
+    answer = client.post("/guardian/time-out", data={"csrf_token": token, "page": "//evil.example/x"})
+    assert answer.status_code == 303 and answer.location == "/guardian/"
