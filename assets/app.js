@@ -4,6 +4,7 @@ import { Button, CharacterCount, ErrorSummary, NotificationBanner, createAll } f
 
 import { startCodeActions } from "./access_code.js";
 import { enhanceCopyButtons } from "./copy.js";
+import { startExitPage } from "./exit_page.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 // Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
@@ -32,3 +33,5 @@ for (const group of document.querySelectorAll("[data-speakup-reveal]")) {
 startCodeActions();
 // "Copy link" beside the enrolment link (assets/copy.js).
 enhanceCopyButtons();
+// "Exit this page" on the pages of someone raising or following up a concern (assets/exit_page.js).
+startExitPage();
