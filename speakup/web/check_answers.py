@@ -27,6 +27,7 @@ FORGOTTEN = (
     "For your safety your answers are kept for a few minutes only, and they were forgotten, so nothing was sent. "
     "Please fill in the form again."
 )
+ANSWERS_FIELD = "answers"  # the page's form: which kept answers it showed (once.kept_marker), never the answers
 REPLACED = "Your answers were changed in another tab or window. Check them again before you send them."
 
 
@@ -44,6 +45,7 @@ def check_answers():
         "report/check_answers.html",
         page=page,
         submission_token=found.values.get(submissions.FORM_FIELD, ""),
+        answers_marker=once.kept_marker(),
         kept_minutes=current_app.config["KEPT_FORM_MINUTES"],
     )
 
@@ -52,13 +54,15 @@ def check_answers():
 @once.checks_its_own_form  # the kept answers are read before the form's check forgets them
 def submit_checked():
     found = kept_answers()
+    marker = once.kept_marker()  # which answers are kept now: those this page showed, or others since
     refused = once.check_form(claim=False)  # a second send is answered by the submission token, as on /raise
     if refused is not None:
         return refused
     if g.get("database_down"):  # the answers stay kept: "Check your answers" shows them again once it is back
         return errors.form_refused(503)
     posted = request.form.get(submissions.FORM_FIELD, "")
-    if found is None or found.errors or found.values.get(submissions.FORM_FIELD) != posted:
+    shown = request.form.get(ANSWERS_FIELD, "")
+    if found is None or found.errors or found.values.get(submissions.FORM_FIELD) != posted or shown != marker:
         return _not_these_answers(found, posted)
     issued = session.get(ISSUED, [])
     if posted not in issued:  # a token planted by another site opens nothing (raising._form_send)

@@ -192,6 +192,15 @@ def kept(form: str) -> Kept | None:
     return found if found is not None and found.form == form else None
 
 
+def kept_marker() -> str:
+    """Names which words are kept for this browser just now (a keyed hash of the send they were kept for, "" for
+    none), so a page that shows them can tell, when its form comes back, whether they changed meanwhile."""
+    pointer = session.get(KEPT)
+    if not isinstance(pointer, dict) or not pointer.get("nonce"):
+        return ""
+    return form_posts.lookup_for(str(pointer["nonce"]))[:32]
+
+
 def forget_kept() -> None:
     """What was kept for this browser's form goes (shown once, say); the caller commits."""
     pointer = session.pop(KEPT, None)

@@ -24,6 +24,7 @@ TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
 SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 SUBMISSION_RE = re.compile(r'name="submission" value="([^"]+)"')
+ANSWERS_RE = re.compile(r'name="answers" value="([^"]+)"')
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
@@ -55,7 +56,11 @@ def send_raise_form(client: FlaskClient, form_url: str = "/raise", **fields: str
 
 def submit_checked_answers(client: FlaskClient, check_page: str) -> TestResponse:
     """ "Submit concern" on "Check your answers", as a browser sends it: only the page's tokens."""
-    data = {"csrf_token": found(CSRF_RE, check_page), "submission": found(SUBMISSION_RE, check_page)}
+    data = {
+        "csrf_token": found(CSRF_RE, check_page),
+        "submission": found(SUBMISSION_RE, check_page),
+        "answers": found(ANSWERS_RE, check_page),
+    }
     return client.post("/raise/check", data=data, follow_redirects=True)
 
 

@@ -13,9 +13,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
-from support.html import ACCESS_CODE_RE, CSRF_RE, SUBMISSION_RE, following_up, send_raise_form, submit_checked_answers
+from support.apps import make_app
+from support.html import (
+    ACCESS_CODE_RE,
+    ANSWERS_RE,
+    CSRF_RE,
+    SUBMISSION_RE,
+    following_up,
+    send_raise_form,
+    submit_checked_answers,
+)
 from support.present import found, scalar
 
+from speakup import ConfigurationError
 from speakup.domain import checking
 from speakup.platform.models import Attachment, Case
 
@@ -76,7 +86,7 @@ def test_continue_shows_every_answer_and_raises_nothing(app: Flask, client: Flas
     assert checking.MEANINGS["confidential"] in page and "You cannot change this after you send" in page
     # The form on the page carries only its tokens: nothing typed in a hidden field, kept in the History's cache.
     form = page[page.index('<form method="post"') :]
-    assert set(re.findall(r'name="([^"]+)"', form)) == {"csrf_token", "submission"}
+    assert set(re.findall(r'name="([^"]+)"', form)) == {"csrf_token", "submission", "answers"}
     assert ">Submit concern</button>" in page
     for field in ("what_happened", "where", "when", "worker_group", "anonymity", "name", "contact", "attachment"):
         assert f'href="/raise#{field}"' in page, field
@@ -105,7 +115,11 @@ def test_change_keeps_every_answer_and_the_file(app: Flask, client: FlaskClient)
 def test_submit_raises_exactly_once_and_a_replay_raises_nothing(app: Flask, client: FlaskClient) -> None:
     _continue(client)
     check_page = client.get("/raise/check").get_data(as_text=True)
-    body = {"csrf_token": found(CSRF_RE, check_page), "submission": found(SUBMISSION_RE, check_page)}
+    body = {
+        "csrf_token": found(CSRF_RE, check_page),
+        "submission": found(SUBMISSION_RE, check_page),
+        "answers": found(ANSWERS_RE, check_page),
+    }
     first = client.post("/raise/check", data=body)
     assert first.status_code == 303 and first.location == "/raise/sent"
     code = found(ACCESS_CODE_RE, client.get("/raise/sent").get_data(as_text=True)).strip()
@@ -186,3 +200,19 @@ def test_exit_forgets_the_kept_answers_and_leaves(app: Flask, client: FlaskClien
     assert left.status_code == 303 and left.location == EXIT_URL
     assert client.get("/raise/check").location == "/raise"
     assert WHAT not in html.unescape(client.get("/raise").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "www.bbc.co.uk/weather", "https://", "/weather", ""])
+def test_an_exit_page_that_is_not_a_web_address_is_refused_at_start_up(database_url: str, url: str) -> None:
+    with pytest.raises(ConfigurationError, match="SPEAKUP_EXIT_PAGE_URL"):
+        make_app(database_url, EXIT_PAGE_URL=url)
+
+
+def test_answers_changed_in_another_tab_are_shown_again_before_sending(app: Flask, client: FlaskClient) -> None:
+    _continue(client)
+    first_tab = client.get("/raise/check").get_data(as_text=True)
+    _continue(client, with_file=False, what_happened="Something else entirely")  # a second tab's Continue
+    answer = submit_checked_answers(client, first_tab)
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.request.path == "/raise/check" and "changed in another tab" in page
+    assert "Something else entirely" in page and _cases(app) == 0
