@@ -5,6 +5,7 @@ import { Button, CharacterCount, ErrorSummary, Header, NotificationBanner, creat
 import { startCodeActions } from "./access_code.js";
 import { enhanceCopyButtons } from "./copy.js";
 import { startTimeOut } from "./time_out.js";
+import { startExitPage } from "./exit_page.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 // Only the components the templates use (their data-module attributes); tests/web/test_assets.py checks.
@@ -35,3 +36,5 @@ startCodeActions();
 enhanceCopyButtons();
 // The time-out warning on signed-in pages (assets/time_out.js).
 startTimeOut();
+// "Exit this page" on the pages of someone raising or following up a concern (assets/exit_page.js).
+startExitPage();

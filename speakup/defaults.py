@@ -123,6 +123,11 @@ WTF_CSRF_SSL_STRICT = False
 # while it is still this value (speakup/settings.py), so set SPEAKUP_ORGANISATION_NAME.
 ORGANISATION_NAME = "Your NHS trust"
 
+# "Exit this page", on every page a person raising or following up a concern sees: the neutral page it leaves for
+# at once (the button, or Shift pressed three times), replacing this site in the tab's History. An https:// address
+# that looks ordinary on a ward computer's screen.
+EXIT_PAGE_URL = "https://www.bbc.co.uk/weather"
+
 # Email to guardians: only ever "something is waiting", never case content. Nothing is sent while
 # MAIL_SERVER is unset.
 MAIL_SERVER = None

@@ -76,11 +76,20 @@ def _check_and_complete(app: Flask) -> None:
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
     _check_external_routes(config["EXTERNAL_ROUTES"])
+    _check_exit_page(config["EXIT_PAGE_URL"], environment)
     for setting, key in TRUST_TEXTS.items():
         config[key] = _trust_text(app, setting) if config.get(setting) else None
 
 
 EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}
+
+
+def _check_exit_page(url: object, environment: str) -> None:
+    """ "Exit this page" leaves for another site's address: an https:// one (plain http:// only outside production,
+    for a test's own page)."""
+    schemes = ("https://",) if environment == "production" else ("https://", "http://")
+    if not isinstance(url, str) or not url.startswith(schemes) or len(url) <= len("https://") or " " in url:
+        raise ConfigurationError(f"SPEAKUP_EXIT_PAGE_URL must be a web address starting https:// ({url!r})")
 
 
 def _check_external_routes(routes: object) -> None:

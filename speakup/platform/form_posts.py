@@ -3,11 +3,14 @@
 A row is claimed in the transaction of the request that sends the form, so of two sends of one form (a double click,
 Reload, Back and send again) only one does anything; the other finds the row and follows the first to where it
 went. Nothing in a row says what the form was or who sent it: a keyed hash of the nonce, a path, times to the
-minute, and the kept words sealed under a key that needs a secret the sender's cookie holds.
+minute, and the kept words sealed under a key that needs a secret the sender's cookie holds. The raise form's checked
+answers keep their file the same way (already cleaned, sealed with the words, gone with them): "Check your answers"
+comes between choosing it and sending it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import labels, sealing
 from speakup.platform import clock, transactions
+from speakup.platform.attachments import CleanFile
 from speakup.platform.models import FormPost, db
 
 PURPOSE = "form-post"
@@ -32,6 +36,21 @@ class Kept:
     form: str
     values: dict[str, str] = field(repr=False)
     errors: dict[str, str] = field(repr=False)
+    file: CleanFile | None = field(default=None, repr=False)  # a checked, cleaned upload kept with the words
+
+
+def _file_payload(clean: CleanFile | None) -> dict[str, object] | None:
+    if clean is None:
+        return None
+    data = base64.b64encode(clean.data).decode("ascii")
+    return {"name": clean.filename, "type": clean.content_type, "data": data, "removed": list(clean.removed)}
+
+
+def _file_from(payload: object) -> CleanFile | None:
+    if not isinstance(payload, dict):
+        return None
+    removed = tuple(str(item) for item in payload.get("removed", []))
+    return CleanFile(str(payload["name"]), str(payload["type"]), base64.b64decode(payload["data"]), removed)
 
 
 def lookup_for(nonce: str) -> str:
@@ -70,7 +89,9 @@ def where_it_went(nonce: str, wait_seconds: float = 0) -> FormPost | None:
 
 
 def seal_kept(nonce: str, browser_secret: str, kept: Kept) -> bytes:
-    payload = json.dumps({"form": kept.form, "values": kept.values, "errors": kept.errors})
+    payload = json.dumps(
+        {"form": kept.form, "values": kept.values, "errors": kept.errors, "file": _file_payload(kept.file)}
+    )
     return sealing.seal_text(_key(nonce, browser_secret), payload, labels.kept_form(lookup_for(nonce)))
 
 
@@ -112,7 +133,7 @@ def open_kept(nonce: str, browser_secret: str) -> Kept | None:
         payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, labels.kept_form(row.lookup)))
     except (sealing.DecryptionError, ValueError):
         return None
-    return Kept(payload["form"], payload["values"], payload["errors"])
+    return Kept(payload["form"], payload["values"], payload["errors"], _file_from(payload.get("file")))
 
 
 def forget_kept(nonce: str) -> None:

@@ -7,12 +7,27 @@ from typing import Any
 
 from flask import Flask, request
 
+EXIT_PAGE_BLUEPRINTS = ("report", "followup", "about")
+
 
 def register(app: Flask) -> None:
     """Every blueprint, the error pages and the template helpers, on one app."""
     from speakup.platform import dates
     from speakup.platform.extensions import csrf
-    from speakup.web import about, admin, assets, enrol, errors, followup, forgetting, guardian, health, once, raising
+    from speakup.web import (
+        about,
+        admin,
+        assets,
+        check_answers,  # noqa: F401  (its routes join the report blueprint)
+        enrol,
+        errors,
+        followup,
+        forgetting,
+        guardian,
+        health,
+        once,
+        raising,
+    )
     from speakup.web.api.routes import bp as api_bp
     from speakup.web.guardian import team
 
@@ -29,4 +44,9 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        return {"organisation_name": app.config["ORGANISATION_NAME"], "request_path": request.path}
+        return {
+            "organisation_name": app.config["ORGANISATION_NAME"],
+            "request_path": request.path,
+            # "Exit this page" is on the pages of those raising or following up a concern (and those they link to).
+            "exit_page_url": app.config["EXIT_PAGE_URL"] if request.blueprint in EXIT_PAGE_BLUEPRINTS else None,
+        }

@@ -40,8 +40,12 @@ class DomainForm(FlaskForm):
     @classmethod
     def shown(cls) -> DomainForm:
         """The form for a page: empty, or as it came back with errors for this browser a moment ago."""
+        return cls.from_kept(once.kept(cls.form_name()))
+
+    @classmethod
+    def from_kept(cls, found: Kept | None) -> DomainForm:
+        """The form as it was kept (``once.kept``), or empty."""
         form = cls()
-        found: Kept | None = once.kept(cls.form_name())
         if found is not None:
             form.values.update({name: value for name, value in found.values.items() if name in form.values})
             form.field_errors = dict(found.errors)

@@ -34,11 +34,12 @@ from wtforms import ValidationError
 
 from speakup.domain.browser_sessions import pseudonym
 from speakup.platform import clock, form_posts
+from speakup.platform.attachments import CleanFile
 from speakup.platform.form_posts import Kept
 from speakup.platform.models import drop_failed_transaction
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
-KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path"}
+KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path", "also": [paths]}
 SEPARATOR = "~"  # between Flask-WTF's CSRF token and the nonce, in the one hidden field
 REFUSED = "That page was out of date, so nothing was sent. If you still want to send it, fill in the form again."
 REFUSED_CATEGORY = "form-refused"
@@ -143,16 +144,24 @@ def check_form(claim: bool = True) -> Response | None:
     return None
 
 
-def keep(form: str, values: dict[str, str], errors: dict[str, str], to: str | None = None) -> Response:
-    """Answers a form that came back with errors: its words kept for this browser, and a redirect to ``to`` (the
-    form's start by default), whose page reads them with ``kept(form)``."""
+def keep(
+    form: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    to: str | None = None,
+    also: tuple[str, ...] = (),
+    file: CleanFile | None = None,
+) -> Response:
+    """Answers a form that came back with errors, or whose answers are to be checked: its words (and ``file``) kept
+    for this browser, and a redirect to ``to`` (the form's start by default), whose page reads them with
+    ``kept(form)``; so may the pages at ``also`` (the form itself, for a "Change" link from its check page)."""
     path = urlsplit(to).path if to else form_start()
     browser = _browser_secret(create=True)
     nonce = g.get("form_nonce")
     if nonce is None or browser is None:  # a form that was not checked: nothing is kept, nothing echoed
         return redirect(to or path, 303)
-    g.kept_ct = form_posts.seal_kept(nonce, browser, Kept(form, values, errors))
-    session[KEPT] = {"nonce": nonce, "path": path}
+    g.kept_ct = form_posts.seal_kept(nonce, browser, Kept(form, values, errors, file))
+    session[KEPT] = {"nonce": nonce, "path": path, "also": list(also)}
     return redirect(to or path, 303)
 
 
@@ -179,16 +188,33 @@ def _left_the_screen() -> bool:
     return request.headers.get("Sec-Fetch-Site") == "none"
 
 
+def _kept_here(pointer: object) -> bool:
+    """Whether this page is one the kept words may be shown on (the one they were kept for, or one beside it)."""
+    if not isinstance(pointer, dict):
+        return False
+    also = pointer.get("also")
+    return pointer.get("path") == request.path or (isinstance(also, list) and request.path in also)
+
+
 def kept(form: str) -> Kept | None:
     """The words of ``form`` kept for this browser, on the page they were kept for, on that screen only."""
     pointer = session.get(KEPT)
     browser = _browser_secret()
-    if not isinstance(pointer, dict) or browser is None or pointer.get("path") != request.path:
+    if not isinstance(pointer, dict) or browser is None or not _kept_here(pointer):
         return None
     if _left_the_screen():
         return None  # and forgotten after this page (``_record``)
     found = form_posts.open_kept(str(pointer.get("nonce")), browser)
     return found if found is not None and found.form == form else None
+
+
+def kept_marker() -> str:
+    """Names which words are kept for this browser just now (a keyed hash of the send they were kept for, "" for
+    none), so a page that shows them can tell, when its form comes back, whether they changed meanwhile."""
+    pointer = session.get(KEPT)
+    if not isinstance(pointer, dict) or not pointer.get("nonce"):
+        return ""
+    return form_posts.lookup_for(str(pointer["nonce"]))[:32]
 
 
 def forget_kept() -> None:
@@ -252,10 +278,13 @@ def _record(response: Response) -> Response:
         redirected = response.location and response.status_code < 400
         target = urlsplit(response.location).path if redirected else ""
         form_posts.record(g.form_nonce, target, g.get("kept_ct"))
-    elif request.method == "GET" and response.mimetype == "text/html" and KEPT in session:
-        pointer = session[KEPT]
-        if not isinstance(pointer, dict) or pointer.get("path") != request.path or _left_the_screen():
-            forget_kept()
+    elif (
+        request.method == "GET"
+        and response.mimetype == "text/html"
+        and KEPT in session
+        and (not _kept_here(session[KEPT]) or _left_the_screen())
+    ):
+        forget_kept()
     return response
 
 

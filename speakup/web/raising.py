@@ -1,18 +1,21 @@
-"""Raising a concern: the home page, the form and the one-time confirmation.
+"""Raising a concern: the home page, the form, the one-time confirmation and "Exit this page".
 
 The blueprint keeps its first name, ``report``: endpoint names (``url_for("report.raise_form")``, ...) are used by
 templates, tests and the tools that drive the service, and renaming it would break them for no gain to a reader."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
-from speakup.domain import characteristics, files, raising, submissions
+from speakup.domain import characteristics, checking, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import attachments, clock
 from speakup.platform.extensions import submit_limit
+from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import drop_failed_transaction
 from speakup.platform.public_urls import public_url
@@ -42,6 +45,11 @@ def _form_send(posted: object) -> submissions.Sent:
 
 
 FILE_AGAIN = "file_again"  # kept with a form that came back: the file was fine, but a browser never sends it back
+# The raise form's marker: its answers go to "Check your answers" (/raise/check), whose "Submit concern" raises
+# it. A form sent without it (a script, an acceptance check, a page from before the check) raises it at once, as
+# the stable interface has always said (docs/interface.md).
+STEP, CHECK = "step", "check"
+REMOVE_FILE = "remove_file"  # the box under a kept file: "Remove this file"
 
 
 class ConcernForm(DomainForm):
@@ -51,12 +59,19 @@ class ConcernForm(DomainForm):
         attachments.FIELD,
         submissions.FORM_FIELD,
         FILE_AGAIN,
+        STEP,
+        REMOVE_FILE,
     )
 
     def concern(self) -> dict[str, object]:
-        not_the_concern = (submissions.FORM_FIELD, FILE_AGAIN)
+        not_the_concern = (submissions.FORM_FIELD, FILE_AGAIN, STEP, REMOVE_FILE)
         values = {name: value for name, value in self.values.items() if name not in not_the_concern}
         return {**values, "characteristics": characteristics.from_form(self.values)}
+
+    def came_back_with(self, errors: dict[str, str], file: attachments.CleanFile | None, to: str | None = None):
+        """``came_back``, the checked file kept with the words (sealed alike), so it need not be chosen again."""
+        self.fail(errors)
+        return once.keep(self.form_name(), self.values, self.field_errors, to, file=file)
 
 
 @bp.get("/")
@@ -90,7 +105,9 @@ def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[st
     return {chosen: KEPT_EXCLUSION} if chosen else {}
 
 
-def _render_form(form: ConcernForm, status: int = 200, database_down: bool = False):
+def _render_form(
+    form: ConcernForm, status: int = 200, database_down: bool = False, kept_file: attachments.CleanFile | None = None
+):
     # A form that comes back keeps its token: it raised nothing yet, and a second send must still be the same one.
     token = _form_send(form.values.get(submissions.FORM_FIELD)).token
     return (
@@ -107,7 +124,8 @@ def _render_form(form: ConcernForm, status: int = 200, database_down: bool = Fal
             max_chars=current_app.config["MAX_CONCERN_CHARS"],
             attachment_hint=attachments.limits_text(),
             attachment_accept=attachments.accept_attribute(),
-            choose_file_again=bool(form.values.get(FILE_AGAIN)),
+            choose_file_again=bool(form.values.get(FILE_AGAIN)) and kept_file is None,
+            kept_file=kept_file.filename if kept_file is not None else "",
         ),
         status,
     )
@@ -115,7 +133,18 @@ def _render_form(form: ConcernForm, status: int = 200, database_down: bool = Fal
 
 @bp.get("/raise")
 def raise_form():
-    return _render_form(ConcernForm.shown())
+    # The words kept for this browser: after an error, or back from "Check your answers" ("Change", Back).
+    found = once.kept(ConcernForm.form_name())
+    return _render_form(cast(ConcernForm, ConcernForm.from_kept(found)), kept_file=found.file if found else None)
+
+
+def kept_answers() -> Kept | None:
+    """The raise form's words (and file) kept for this browser, read before a send's check forgets them."""
+    try:
+        return once.kept(ConcernForm.form_name())
+    except DBAPIError:
+        drop_failed_transaction()
+        return None
 
 
 @bp.post("/raise")
@@ -124,15 +153,19 @@ def raise_form():
 def raise_submit():
     # Not claimed as other forms are: a second send of this one is answered by its submission token, with the
     # confirmation of the concern the first raised (domain/submissions.py).
+    before = kept_answers()  # a file kept from an earlier "Continue" stays unless replaced or removed
     refused = accept_upload(claim=False)
     if refused is not None:
         return refused
     form = ConcernForm()
     upload = uploaded_file()
     if g.get("database_down"):  # found by the form's own check: not waited for a second time
-        return _not_saved(form, upload)
+        return not_saved(form, upload)
     sent = _form_send(form.values.get(submissions.FORM_FIELD))
     form.values[submissions.FORM_FIELD] = sent.token
+    if form.values.get(STEP) == CHECK:
+        kept_file = before.file if before is not None and not form.values.get(REMOVE_FILE) else None
+        return _to_check(form, upload, kept_file)
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
         concern, clean = files.check_concern_with_file(form.concern(), upload)
@@ -145,13 +178,28 @@ def raise_submit():
         return form.came_back(exc.errors)
     except DBAPIError:
         drop_failed_transaction()
-        return _not_saved(form, upload)
+        return not_saved(form, upload)
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.
     return redirect(url_for("report.confirmation"), 303)
 
 
-def _not_saved(form: ConcernForm, upload: object):
+def _to_check(form: ConcernForm, upload: tuple[str, bytes, str] | None, kept_file: attachments.CleanFile | None):
+    """ "Continue": everything checked, nothing raised. The words and the clean file are kept sealed for this browser
+    (once.keep) and shown on "Check your answers"; a problem sends the person back to the form by its field."""
+    form.values[REMOVE_FILE] = form.values[FILE_AGAIN] = ""
+    try:
+        _concern, clean = checking.check(form.concern(), upload, kept_file)
+    except checking.NotReady as exc:
+        return form.came_back_with(exc.errors, exc.file)
+    except DBAPIError:
+        drop_failed_transaction()
+        return not_saved(form, upload)
+    to, back = url_for("report.check_answers"), url_for("report.raise_form")
+    return once.keep(ConcernForm.form_name(), form.values, {}, to=to, also=(back,), file=clean)
+
+
+def not_saved(form: ConcernForm, upload: object):
     """The database is down. Every word they wrote is kept: it cannot be kept server-side now, so this one answer
     carries it back (an accepted risk, docs/threat-model.md), with a 503 that explains."""
     form.values[FILE_AGAIN] = "1" if upload is not None else ""
@@ -173,20 +221,21 @@ def _too_many_sends(error: Exception):
     words in this answer, which the browser would keep in History and send again on Reload)."""
     if request.endpoint != "report.raise_submit":
         return errors.form_refused(429)
+    before = kept_answers()
     refused = accept_upload(claim=False)  # the file stays in memory; a forged or stale form keeps nothing
     if refused is not None:
         return refused
     form = ConcernForm()
-    already = _already_raised(form.values.get(submissions.FORM_FIELD))
+    already = already_raised(form.values.get(submissions.FORM_FIELD))
     if already is not None:
         return already  # a double click or Reload of a concern raised before the limit: its confirmation, as ever
     form.values[FILE_AGAIN] = "1" if uploaded_file() is not None else ""
-    response = form.came_back({"service": TOO_MANY_SENDS})
+    response = form.came_back_with({"service": TOO_MANY_SENDS}, before.file if before is not None else None)
     response.headers["Retry-After"] = dict(getattr(error, "get_headers", lambda: [])()).get("Retry-After", "60")
     return response
 
 
-def _already_raised(posted: object) -> Response | None:
+def already_raised(posted: object) -> Response | None:
     """The confirmation of the concern this form already raised, or None if it raised none."""
     issued = session.get(ISSUED, [])
     if not isinstance(posted, str) or posted not in issued or submissions.find(submissions.from_form(posted)) is None:
@@ -235,3 +284,13 @@ def code_saved():
 @bp.get("/raise/done")
 def confirmation_done():
     return render_template("report/code_saved.html")
+
+
+@bp.get("/exit")
+def exit_page():
+    """ "Exit this page": without JavaScript its button goes straight to EXIT_PAGE_URL; with it, this is also asked
+    for in the background as the page is left (assets/exit_page.js), so what this browser's session keeps of a
+    half-typed form (the words and file kept for "Check your answers" or after an error) goes at once rather than
+    after KEPT_FORM_MINUTES. Opened as a page, it leaves for EXIT_PAGE_URL too."""
+    once.forget_kept()
+    return redirect(current_app.config["EXIT_PAGE_URL"], 303)

@@ -78,6 +78,18 @@ class Visit:
         self.context.close()
 
 
+def continue_and_submit(page: Page, double_click: bool = False, visit: Visit | None = None) -> None:
+    """The raise form's "Continue", then "Submit concern" on "Check your answers" (checked with ``visit``'s checks
+    when given); ``double_click`` double-clicks both buttons."""
+    button = page.get_by_role("button", name="Continue")
+    button.dblclick() if double_click else button.click()
+    expect(page.get_by_role("heading", name="Check your answers before sending your concern")).to_be_visible()
+    if visit is not None:
+        visit.check("check-answers")
+    submit = page.get_by_role("button", name="Submit concern")
+    submit.dblclick() if double_click else submit.click()
+
+
 def run_axe(page: Page) -> list[dict]:
     """Serious and critical WCAG 2.2 A/AA violations on the current page.
 

@@ -24,6 +24,7 @@ TOTP_SECRET_RE = re.compile(r'<code id="totp-secret"[^>]*>([^<]+)</code>')
 SAFETY_CODE_RE = re.compile(r'<span id="safety-code">([0-9 ]+)</span>')
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 SUBMISSION_RE = re.compile(r'name="submission" value="([^"]+)"')
+ANSWERS_RE = re.compile(r'name="answers" value="([^"]+)"')
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
@@ -40,13 +41,27 @@ def post_form(client: FlaskClient, form_url: str, action: str | None = None, **d
 
 
 def send_raise_form(client: FlaskClient, form_url: str = "/raise", **fields: str) -> TestResponse:
-    """Sends the raise form as a browser does, with the CSRF and one-time tokens of the page, and follows the
-    redirect: to the confirmation, or back to the form with its errors."""
+    """Sends the raise form as a browser does, with the CSRF and one-time tokens of the page ("Continue"), then
+    "Submit concern" on "Check your answers", following the redirects: to the confirmation, or back to the form
+    with its errors."""
     page = client.get(form_url).get_data(as_text=True)
     token, submission = CSRF_RE.search(page), SUBMISSION_RE.search(page)
     assert token and submission, "no CSRF or submission token on the raise form"
-    data = {"csrf_token": token.group(1), "submission": submission.group(1), **fields}
-    return client.post("/raise", data=data, follow_redirects=True)
+    data = {"csrf_token": token.group(1), "submission": submission.group(1), "step": "check", **fields}
+    checked = client.post("/raise", data=data, follow_redirects=True)
+    if checked.request.path != "/raise/check":
+        return checked  # back to the form with its errors, or refused
+    return submit_checked_answers(client, checked.get_data(as_text=True))
+
+
+def submit_checked_answers(client: FlaskClient, check_page: str) -> TestResponse:
+    """ "Submit concern" on "Check your answers", as a browser sends it: only the page's tokens."""
+    data = {
+        "csrf_token": found(CSRF_RE, check_page),
+        "submission": found(SUBMISSION_RE, check_page),
+        "answers": found(ANSWERS_RE, check_page),
+    }
+    return client.post("/raise/check", data=data, follow_redirects=True)
 
 
 class AuthActions:

@@ -40,6 +40,14 @@ def test_the_whole_journey(app: Flask, live_server: str, browser: Browser, javas
         reporter.check("raise")
         page.get_by_label("What happened?").fill("The night shift on ward 7 was left with one nurse.")
         page.get_by_role("group", name="How do you want to raise this concern?").get_by_label("Anonymously").check()
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("heading", name="Check your answers before sending your concern")).to_be_visible()
+        expect(page.locator("#answers-concern")).to_contain_text("The night shift on ward 7 was left with one nurse.")
+        expect(page.locator("#anonymity-meaning")).to_contain_text("Nobody will be told who you are")
+        reporter.check("check-answers")
+        page.get_by_role("link", name="Change what happened").click()  # back to the form, every answer kept
+        expect(page.get_by_label("What happened?")).to_have_value("The night shift on ward 7 was left with one nurse.")
+        page.get_by_role("button", name="Continue").click()
         page.get_by_role("button", name="Submit concern").click()
         code = page.locator("#access-code").inner_text()
         reference = page.locator("#case-reference").inner_text()
@@ -109,7 +117,7 @@ def test_errors_are_shown_next_to_the_field_and_keep_the_words(app: Flask, live_
     try:
         page = visit.goto("/raise")
         page.get_by_label("Where did it happen? (optional)").fill("Ward 7")
-        page.get_by_role("button", name="Submit concern").click()
+        page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("alert")).to_contain_text("There is a problem")
         expect(page.locator("#what_happened-error")).to_contain_text("Tell us what happened")
         expect(page.get_by_label("Where did it happen? (optional)")).to_have_value("Ward 7")
@@ -135,8 +143,14 @@ def test_raising_a_concern_by_keyboard_alone(app: Flask, live_server: str, brows
             elif focused["id"] == "anonymity" and "radio" not in typed:
                 page.keyboard.press("Space")
                 typed.add("radio")
-            elif focused["tag"] == "BUTTON" and focused["text"] == "Submit concern":
+            elif focused["tag"] == "BUTTON" and focused["text"] == "Continue":
                 assert typed == {"text", "radio"}, f"reached the button having filled only {typed}"
+                page.keyboard.press("Enter")
+                break
+        expect(page.get_by_role("heading", name="Check your answers before sending your concern")).to_be_visible()
+        for _ in range(40):  # on "Check your answers", on by keyboard to its button
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.textContent.trim()") == "Submit concern":
                 page.keyboard.press("Enter")
                 break
         expect(page.locator("#access-code")).to_be_visible()

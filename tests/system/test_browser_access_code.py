@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
-from support.browser import Visit
+from support.browser import Visit, continue_and_submit
 from support.factories import reference_opened_by
 
 WORDS = "The oxygen cylinders on ward 5 are stored next to the radiator."
@@ -17,7 +17,7 @@ def _raise(visit: Visit) -> tuple[Page, str]:
     page = visit.goto("/raise")
     page.get_by_label("What happened?").fill(WORDS)
     page.get_by_role("group", name="How do you want to raise this concern?").get_by_label("Anonymously").check()
-    page.get_by_role("button", name="Submit concern").click()
+    continue_and_submit(page)
     return page, page.locator("#access-code").inner_text().strip()
 
 

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, expect
 from sqlalchemy import func, select
-from support.browser import Visit
+from support.browser import Visit, continue_and_submit
 from support.factories import reference_opened_by
 
 from speakup.platform.models import Case, db
@@ -29,7 +29,7 @@ def test_double_click_reload_and_back_raise_one_concern(app: Flask, live_server:
         page = visit.goto("/raise")
         page.get_by_label("What happened?").fill("Two agency nurses were left without a handover on ward 3.")
         page.get_by_role("group", name="How do you want to raise this concern?").get_by_label("Anonymously").check()
-        page.get_by_role("button", name="Submit concern").dblclick()
+        continue_and_submit(page, double_click=True)
         code = page.locator("#access-code").inner_text()
         reference = page.locator("#case-reference").inner_text()
         assert _references(app) == [reference] and reference_opened_by(app, code) == reference

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, expect
-from support.browser import Visit, sign_in
+from support.browser import Visit, continue_and_submit, sign_in
 from support.factories import gen_staff
 from support.present import present
 
@@ -48,7 +48,7 @@ def test_the_workspace_and_the_reporter_pages(app: Flask, live_server: str, brow
         page.get_by_label("What happened?").fill(WORDS)
         page.get_by_role("group", name="How do you want to raise this concern?").get_by_label("Confidentially").check()
         page.get_by_label("Your name").fill("Priya Shah")
-        page.get_by_role("button", name="Submit concern").click()
+        continue_and_submit(page)
         code = page.locator("#access-code").inner_text()
         expect(page.get_by_text("It does not open anything: only your access code does.")).to_be_visible()
 

@@ -66,6 +66,17 @@ def _reporter_pages(app: Flask) -> dict[str, TestResponse]:
     pages["raise-errors"] = _followed(
         client, post_form(client, "/raise", what_happened="", anonymity="confidential"), "/raise"
     )
+    checked = post_form(
+        client,
+        "/raise",
+        step="check",
+        what_happened="The rota is unsafe.",
+        anonymity="confidential",
+        name="Sam",
+        age_band="35_44",
+    )
+    pages["check-answers"] = _followed(client, checked, "/raise/check")
+    pages["raise-changing"] = client.get("/raise")  # "Change": the form with every answer kept
     pages["confirmation"] = send_raise_form(client, what_happened="The rota is unsafe.", anonymity="anonymous")
     pages["hide-code"] = client.get("/raise/sent/hide")
     saved = post_form(client, "/raise/sent/hide", "/raise/sent")

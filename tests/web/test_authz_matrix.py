@@ -105,6 +105,10 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("about.privacy", "GET"): PUBLIC,
     ("report.raise_form", "GET"): PUBLIC,
     ("report.raise_submit", "POST"): PUBLIC,
+    # "Check your answers": without answers kept for this browser it leads back to the form ("ok"), raising nothing.
+    ("report.check_answers", "GET"): PUBLIC,
+    ("report.submit_checked", "POST"): PUBLIC,
+    ("report.exit_page", "GET"): PUBLIC,  # "Exit this page": forgets kept words, leaves for EXIT_PAGE_URL
     # The confirmation belongs to the browser that sent the form: anyone else is sent back to the form ("ok").
     ("report.confirmation", "GET"): PUBLIC,
     ("report.hide_code", "GET"): PUBLIC,  # "Hide your access code?": only for a browser whose code is shown

@@ -37,13 +37,19 @@ def test_every_get_route_carries_the_security_headers(app, client):
 def test_no_page_names_another_host(app, client):
     """Every HTML page a visitor can reach unsigned, scanned for any absolute URL to another host: nothing is loaded
     from one and no form is sent to one. The one exception is a plain link a person chooses to follow: "Other ways to
-    speak up" links the bodies outside the trust (EXTERNAL_ROUTES), by https, and names no other host."""
+    speak up" links the bodies outside the trust (EXTERNAL_ROUTES), by https, and names no other host; and "Exit this
+    page" links EXIT_PAGE_URL, its button's one link away."""
     other_ways = "/other-ways"
+    exit_url = app.config["EXIT_PAGE_URL"]
+    exit_link = f'<a href="{exit_url}" role="button"'
     for path in _paths(app):
         response = client.get(path)
+        if path == "/exit":  # "Exit this page" opened as a page: it leaves for EXIT_PAGE_URL, and only there
+            assert response.status_code == 303 and response.location == app.config["EXIT_PAGE_URL"]
+            continue
         if response.mimetype != "text/html":
             continue
-        page = response.get_data(as_text=True)
+        page = response.get_data(as_text=True).replace(exit_link, "<a")
         if path == other_ways:
             links = re.findall(r"""<a [^>]*href=["'](https?:)?//([^"']+)["']""", page)
             shipped = {route["web"] for route in app.config["EXTERNAL_ROUTES"] if route.get("web")}
