@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
-from speakup.domain.raising import ConcernInput, RaisedConcern
+from speakup.domain.raising import RaisedConcern
 from speakup.platform import clock
 from speakup.platform.attachments import FIELD as FILE_FIELD
-from speakup.platform.attachments import AttachmentRefused, CleanFile, check_file
-from speakup.platform.inputs import InvalidInput
+from speakup.platform.attachments import CleanFile
 
 # What each choice means, in the words of the person choosing. The choice is theirs to make once: what is sent with
 # a name cannot be made anonymous afterwards.
@@ -41,14 +40,6 @@ NO_FILE = "No file"
 PREFER_NOT_TO_SAY = characteristics.PREFER_NOT_TO_SAY
 
 
-class NotReady(InvalidInput):
-    """The answers cannot be sent as they are: ``errors`` by field, and the file, when it passed, kept with them."""
-
-    def __init__(self, errors: dict[str, str], file: CleanFile | None):
-        super().__init__(errors)
-        self.file = file
-
-
 @dataclass(frozen=True)
 class Answer:
     label: str
@@ -69,27 +60,10 @@ class AnswersPage:
     about_you: tuple[Answer, ...]  # the questions answered; empty when none were
 
 
-def check(
-    values: dict[str, object], upload: tuple[str, bytes, str] | None, kept: CleanFile | None
-) -> tuple[ConcernInput, CleanFile | None]:
-    """The form's answers and its file (a new upload, or the one kept from before), checked together and nothing
-    raised. Raises NotReady with every problem, and the clean file if it passed, so it need not be chosen again."""
-    errors: dict[str, str] = {}
-    concern = None
-    clean = kept
-    try:
-        concern = raising.check_concern(values)
-    except InvalidInput as exc:
-        errors.update(exc.errors)
-    if upload is not None:
-        try:
-            clean = check_file(*upload)
-        except AttachmentRefused as exc:
-            errors.update(exc.errors)
-            clean = None
-    if errors or concern is None:
-        raise NotReady(errors, clean)
-    return concern, clean
+# The form's answers and its file checked together, nothing raised (one rule with the raise that has no check
+# step: domain/files.py).
+check = files.check_concern_with_file
+NotReady = files.NotReady
 
 
 def answers_page(values: Mapping[str, str], file: CleanFile | None) -> AnswersPage:

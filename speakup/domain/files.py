@@ -154,13 +154,23 @@ def download_attachment(case: Case, case_key: bytes, uid: str, guardian_id: int)
     return opened
 
 
+class NotReady(InvalidInput):
+    """The answers cannot be sent as they are: ``errors`` by field, and the file, when it passed, kept with them."""
+
+    def __init__(self, errors: dict[str, str], file: CleanFile | None):
+        super().__init__(errors)
+        self.file = file
+
+
 def check_concern_with_file(
-    values: dict[str, object], upload: tuple[str, bytes, str] | None
+    values: dict[str, object], upload: tuple[str, bytes, str] | None, kept: CleanFile | None = None
 ) -> tuple[ConcernInput, CleanFile | None]:
-    """Checks a new concern and its optional file together, so every problem is reported at once,
-    and nothing is raised while the file is refused."""
+    """Checks a new concern and its file (a new upload, or ``kept``, one that passed before) together, so every
+    problem is reported at once, and nothing is raised. NotReady carries every problem, and the clean file if it
+    passed, so it need not be chosen again."""
     errors: dict[str, str] = {}
-    concern = clean = None
+    concern = None
+    clean = kept
     try:
         concern = raising.check_concern(values)
     except InvalidInput as exc:
@@ -170,8 +180,9 @@ def check_concern_with_file(
             clean = check_file(*upload)
         except AttachmentRefused as exc:
             errors.update(exc.errors)
+            clean = None
     if errors or concern is None:
-        raise InvalidInput(errors)
+        raise NotReady(errors, clean)
     return concern, clean
 
 

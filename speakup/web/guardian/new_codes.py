@@ -6,7 +6,7 @@ Reload and Back never make another code, and the next person at this computer se
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, session, url_for
 from flask_login import current_user
 
 from speakup.domain import lost_codes, recording
@@ -14,6 +14,7 @@ from speakup.web.forgetting import NEW_CODE  # the session's slot: the token the
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required
 from speakup.web.guardian.case import NEW_CODE_REFUSED, case_url, get_case
+from speakup.web.guardian.record import slip_page
 
 
 @bp.post("/cases/<address>/new-access-code")
@@ -32,13 +33,7 @@ def give_new_access_code(address: str):
 @guardian_required
 def new_access_code():
     """The new code on a slip, while it may be shown; then only that it is no longer shown."""
-    token = session.get(NEW_CODE)
-    page = recording.recorded_page(token) if token else None
-    if page is None:
-        return redirect(url_for("guardian.queue"))
-    if page.answer is None:
-        session.pop(NEW_CODE, None)
-    return render_template("guardian/new_code.html", page=page)
+    return slip_page(NEW_CODE, "guardian/new_code.html", "guardian.queue")
 
 
 @bp.post("/new-access-code")

@@ -8,6 +8,7 @@ access code, from what the recording sealed under a token only this guardian's s
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from speakup.domain import recording
@@ -45,18 +46,19 @@ def record_concern():
 @guardian_required
 def recorded():
     """The reference and the access code, from the sealed answer the recording left, while they may be shown."""
-    token = session.get(RECORDED)
+    return slip_page(RECORDED, "guardian/recorded.html", "guardian.record_concern")
+
+
+def slip_page(slot: str, template: str, otherwise: str) -> ResponseReturnValue:
+    """A page showing an access code on a slip, from the answer sealed under the token the session's ``slot`` holds,
+    while it may be shown; then only that it is no longer shown. Without one, to the ``otherwise`` endpoint."""
+    token = session.get(slot)
     page = recording.recorded_page(token) if token else None
     if page is None:
-        return redirect(url_for("guardian.record_concern"))
+        return redirect(url_for(otherwise))
     if page.answer is None:
-        session.pop(RECORDED, None)  # no longer shown: nor is anything else about it
-    return render_template(
-        "guardian/recorded.html",
-        answer=page.answer,
-        follow_up_url=page.follow_up_url,
-        case_address=page.case_address,
-    )
+        session.pop(slot, None)  # no longer shown: nor is anything else about it
+    return render_template(template, page=page)
 
 
 @bp.post("/record/done")
