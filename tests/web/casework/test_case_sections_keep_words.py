@@ -7,12 +7,15 @@ Failing asserts never print a page or a stored value: each names what leaked, no
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from support.casework import (
     act,
     came_back,
+    case_url,
     field_error,
     follow_up_json,
     load_form,
@@ -21,6 +24,7 @@ from support.casework import (
     textarea_value,
 )
 from support.factories import gen_concern
+from support.present import found
 from werkzeug.test import TestResponse
 
 from speakup.platform.models import db
@@ -103,3 +107,17 @@ def test_a_second_send_of_the_same_press_acts_once_and_keeps_the_words(app: Flas
     third = act(signed, ref, "messages", loaded, note=NOTE, body=MESSAGE)
     _not_echoed(third, NOTE, MESSAGE)
     assert stored(app, ref).messages == 0 and stored(app, ref).notes == 1
+
+
+def test_the_contents_list_comes_first_and_links_every_section(signed: FlaskClient) -> None:
+    """Reachable without scrolling the whole page: the contents list is the first thing beside the concern, links
+    every section the page has, and each section ends with a way back to it."""
+    ref = gen_concern(signed)["reference"]
+    page = text_of(signed.get(case_url(ref)))
+    nav = found(r'<nav class="nhsuk-contents-list" id="contents"[^>]*>(.*?)</nav>', page, re.S)
+    anchors = re.findall(r'href="#([^"]+)"', nav)
+    sections = set(re.findall(r'<h2 id="([^"]+)"', page)) - {"status-heading", "time-out-heading"}
+    sections |= set(re.findall(r'<details class="nhsuk-details" id="([^"]+)"', page))  # Close this case
+    assert sections == set(anchors), "every section is in the contents list, and nothing else"
+    assert page.index('id="contents"') < page.index('id="status-heading"'), "the contents list comes before Status"
+    assert page.count('<a href="#contents">Back to top</a>') >= len(anchors) - 1
