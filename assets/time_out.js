@@ -37,11 +37,22 @@ function typedForm(timeOutForm) {
   return best;
 }
 
+/** The address typed words go to: the form's own, or, in a form whose buttons each post to their own address (the
+ * guardian's case page, one form of many sections), that of the first button after the field with the most typed. */
+function actionFor(form) {
+  const buttons = [...form.elements].filter((element) => element.hasAttribute("formaction"));
+  const typed = [...form.elements].filter((field) => field.name && isTyped(field));
+  if (!buttons.length || !typed.length) return form.action;
+  const most = typed.reduce((best, field) => ((field.value || "").length > (best.value || "").length ? field : best));
+  const after = buttons.find((button) => most.compareDocumentPosition(button) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return (after || buttons[buttons.length - 1]).formAction;
+}
+
 /** The fields of the form with something typed in it, as [name, value] pairs, with the address it is sent to. */
 function typedFields(timeOutForm) {
   const typed = typedForm(timeOutForm);
   if (!typed) return [];
-  const fields = [["form_action", new URL(typed.action, window.location.href).pathname]];
+  const fields = [["form_action", new URL(actionFor(typed), window.location.href).pathname]];
   for (const field of typed.elements) {
     if (!field.name || SKIPPED.has(field.name) || field.disabled || field.type === "file" || field.type === "password") continue;
     if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;

@@ -171,7 +171,10 @@ def _move(case: Case, target: str, now: datetime, guardian: User | None = None, 
 def change_status(
     case: Case, target: str, guardian: User, expected_version: int | None = None, show_name: bool = False
 ) -> None:
-    """Any move the status machine allows, except closing, which needs an outcome and a message."""
+    """Any move the status machine allows, except closing, which needs an outcome and a message. No status chosen
+    (the form starts on a blank choice, so one press never changes what the reporter sees) changes nothing."""
+    if not target:
+        raise InvalidInput({"status": "Choose a new status"})
     check_version(case, expected_version)
     if target == workflow.CLOSED:
         raise InvalidTransition("Close a case with the closing form: it needs an outcome and a message")

@@ -28,14 +28,14 @@ def _done_message(client, response) -> str:
     return match.group(1)
 
 
-def test_the_concern_and_key_facts_come_first_then_the_status_then_the_sections(signed):
+def test_the_concern_and_key_facts_come_first_then_the_sections_list_then_the_status(signed):
     reference = gen_concern(signed, what_happened="Unsafe staffing on ward 7")["reference"]
     page = _page(signed, reference)
     order = [
         'id="concern-text"',
         'id="key-facts"',
+        'aria-label="Sections of this case"',  # first beside the concern: on the first screen (issue 26, point 6)
         'id="status-heading"',
-        'aria-label="Sections of this case"',
         'id="messages"',
         'id="details"',
         'id="audit"',

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from speakup.domain import case_pages, files, handling, references, referrals, workflow
 from speakup.domain.deadlines import changes as deadline_changes
 from speakup.platform import dates
+from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput, parse_int
 from speakup.platform.models import Author, Case
 from speakup.web import once
@@ -50,7 +51,7 @@ def get_case(address: str) -> tuple[Case, bytes]:
 
 FORMS = {
     "status": ("status", "show_name"),
-    "close": ("outcome", "closing_message", "learning", "share_learning", "show_name"),
+    "close": ("outcome", "closing_message", "learning", "share_learning", "close_show_name"),
     "assign": ("assignee",),
     "details": ("themes", "worker_group", "detriment"),
     "referral": ("referred_to", "referral_note"),
@@ -61,14 +62,15 @@ FORMS = {
     "share": ("share_with", "override_exclusion"),
 }
 # The forms with words typed in them, kept sealed to the guardian's own key when a time-out stops them being sent.
-for _endpoint, _form in (
-    ("send_message", "message"),
-    ("add_note", "note"),
-    ("close", "close"),
-    ("record_referral", "referral"),
-    ("extend_deadline", "extend"),
-):
+WORDS = {"send_message": "message", "add_note": "note", "close": "close", "record_referral": "referral"}
+WORDS["extend_deadline"] = "extend"
+for _endpoint, _form in WORDS.items():
     keeps_words_at_time_out(f"guardian.{_endpoint}", f"CaseForm.{_form}", FORMS[_form])
+# Every section of the page is one HTML form whose buttons each post to their own action (``formaction``), so the
+# words typed in the other sections come with it: each action acts only on its own fields and keeps the others'
+# words, sealed for this browser like a refused form's, under this one name ("message.body": ...), to be shown again
+# after the redirect. Nothing of them is ever echoed in the answer to the POST.
+PAGE = "CaseForm.page"
 MULTIPLE = ("themes",)  # checkboxes: every value chosen is kept, not only the first
 # Kept with the share form when it came back because the reporter asked for that guardian to be kept out: the page
 # then offers the override. Set by the view, never read from what was posted.
@@ -97,15 +99,23 @@ class CaseForm(DomainForm):
         return parse_int(value)
 
     def came_back(self, errors: dict[str, str], to: str | None = None) -> Response:
+        """Refused: this form's words and messages kept, with the words typed in the page's other sections."""
         self.fail(errors)
         kept = {**self.values, **{key: json.dumps(chosen) for key, chosen in self.lists.items()}}
-        return once.keep(self.kept_name, kept, self.field_errors, to)
+        values = {**words_elsewhere(self.name), **{f"{self.name}.{key}": value for key, value in kept.items()}}
+        errors = {f"{self.name}.{key}": message for key, message in self.field_errors.items()}
+        return once.keep(PAGE, values, errors, to)
 
     @classmethod
-    def shown_as(cls, name: str) -> CaseForm:
-        """The form for the case page: empty, or as it came back with errors for this browser a moment ago."""
+    def shown_as(cls, name: str, on_page: Kept | None = None) -> CaseForm:
+        """The form for the case page: empty, or as it came back for this browser a moment ago (``on_page``, the
+        page's kept words, or, after a time-out, this form's own)."""
         form = cls(name)
-        found = once.kept(form.kept_name)
+        prefix = f"{name}."
+        if on_page is not None and any(key.startswith(prefix) for key in on_page.values):
+            found: Kept | None = Kept(form.kept_name, _under(prefix, on_page.values), _under(prefix, on_page.errors))
+        else:
+            found = once.kept(form.kept_name)
         if found is not None:
             form.values.update({key: value for key, value in found.values.items() if key in form.values})
             form.values[EXCLUDED] = found.values.get(EXCLUDED, "")
@@ -116,9 +126,25 @@ class CaseForm(DomainForm):
         return form
 
 
+def _under(prefix: str, kept: dict[str, str]) -> dict[str, str]:
+    return {key.removeprefix(prefix): value for key, value in kept.items() if key.startswith(prefix)}
+
+
+def words_elsewhere(acting: str | None = None) -> dict[str, str]:
+    """The words posted with this press in the page's sections other than ``acting``'s ("note.note": ...), those
+    that hold any."""
+    return {
+        f"{name}.{key}": request.form.get(key, "")
+        for name in WORDS.values()
+        if name != acting and any(request.form.get(key, "").strip() for key in FORMS[name])
+        for key in FORMS[name]
+    }
+
+
 def render_case(case: Case, case_key: bytes) -> str:
     page = case_pages.guardian_case_page(case, case_key, current_user.user.id)
-    forms = {name: CaseForm.shown_as(name) for name in FORMS}
+    on_page = once.kept(PAGE)
+    forms = {name: CaseForm.shown_as(name, on_page) for name in FORMS}
     refused = get_flashed_messages(category_filter=[SHARE_REFUSED])
     return render_template(
         "guardian/case.html",
@@ -182,17 +208,25 @@ def _act(
     except handling.CaseChanged:
         errors = {FORMS[name][0]: CONFLICT}
     else:
-        return case_done(case, done, anchor)
+        return case_done(case, done, anchor, name)
     return form.came_back(errors, to=case_url(case, anchor))
 
 
-def case_done(case: Case, message: str, anchor: str = "") -> Response:
+def case_done(case: Case, message: str, anchor: str = "", acting: str | None = None) -> Response:
     flash(message, "case-done")  # shown once, at the top of the case page this redirects to
+    return back_to_case(case, anchor, acting)
+
+
+def back_to_case(case: Case, anchor: str = "", acting: str | None = None) -> Response:
+    """The redirect to the case page, the words typed in its other sections kept to be shown there again."""
+    elsewhere = words_elsewhere(acting)
+    if elsewhere:
+        return once.keep(PAGE, elsewhere, {}, case_url(case, anchor))
     return redirect(case_url(case, anchor), 303)
 
 
-def _shows_name(form: CaseForm) -> bool:
-    return form.values.get("show_name") == "yes"
+def _shows_name(form: CaseForm, field: str = "show_name") -> bool:
+    return form.values.get(field) == "yes"
 
 
 @bp.post("/cases/<address>/status")
@@ -217,7 +251,7 @@ def close(address: str):
             values["outcome"],
             values["closing_message"],
             form.version,
-            _shows_name(form),
+            _shows_name(form, "close_show_name"),
             learning=values["learning"],
             share_learning=values.get("share_learning") == "yes",
         )

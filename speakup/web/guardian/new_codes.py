@@ -13,7 +13,7 @@ from speakup.domain import lost_codes, recording
 from speakup.web.forgetting import NEW_CODE  # the session's slot: the token the new code is shown with
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required
-from speakup.web.guardian.case import NEW_CODE_REFUSED, case_url, get_case
+from speakup.web.guardian.case import NEW_CODE_REFUSED, back_to_case, get_case
 from speakup.web.guardian.record import slip_page
 
 
@@ -25,7 +25,7 @@ def give_new_access_code(address: str):
         session[NEW_CODE] = lost_codes.give_new_access_code(case, case_key, current_user.user)
     except lost_codes.NewCodeRefused as refused:
         flash(str(refused), NEW_CODE_REFUSED)
-        return redirect(case_url(case, "#new-access-code"), 303)
+        return back_to_case(case, "#new-access-code")
     return redirect(url_for("guardian.new_access_code"), 303)
 
 

@@ -13,7 +13,7 @@ from speakup.platform.inputs import parse_int
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, private_key
-from speakup.web.guardian.case import EXCLUDED, SHARE_REFUSED, CaseForm, case_done, case_url, get_case
+from speakup.web.guardian.case import EXCLUDED, SHARE_REFUSED, CaseForm, back_to_case, case_done, case_url, get_case
 
 
 @bp.post("/cases/<address>/share")
@@ -30,7 +30,7 @@ def share(address: str):
         if refused.offer_override:
             form.values[EXCLUDED] = "yes"  # the page offers the override
         return form.came_back({"share_with": str(refused)}, to=case_url(case, "#sharing"))
-    return case_done(case, done, "#sharing")
+    return case_done(case, done, "#sharing", "share")
 
 
 @bp.post("/cases/<address>/share-requests/<uid>/<any(confirm, cancel):decision>")
@@ -42,7 +42,7 @@ def decide_share_request(address: str, uid: str, decision: str):
         done = sharing.decide(case, case_key, uid, decision == "confirm", current_user.user)
     except sharing.ShareRefused as refused:
         flash(str(refused), SHARE_REFUSED)  # the case page shows why, by the requests
-        return redirect(case_url(case, "#sharing"), 303)
+        return back_to_case(case, "#sharing")
     return case_done(case, done, "#sharing")
 
 

@@ -76,13 +76,15 @@ def test_stale_close_form_keeps_the_closing_message(app, desks):
     first, second = load_form(desks.first, ref), load_form(desks.second, ref)
     assert was_done(desks.first, act(desks.first, ref, "status", first, status="acknowledged"))
     state = stored(app, ref)
-    response = act(desks.second, ref, "close", second, outcome="not_upheld", closing_message=CLOSING, show_name="yes")
+    response = act(
+        desks.second, ref, "close", second, outcome="not_upheld", closing_message=CLOSING, close_show_name="yes"
+    )
     page = assert_conflict(desks.second, response, app, ref, state)
     assert (field_error(page, "outcome") or "").startswith(CONFLICT)
     assert status_tag(page) == "Acknowledged"
     assert textarea_value(page, "closing_message") == CLOSING
     assert selected(page, "outcome") == "not_upheld"
-    assert 'id="close-show_name" name="show_name" type="checkbox" value="yes" checked' in page
+    assert 'id="close-show_name" name="close_show_name" type="checkbox" value="yes" checked' in page
     assert follow_up_json(app, raised["access_code"])["messages"] == []
 
 

@@ -103,7 +103,7 @@ def test_the_status_select_offers_only_allowed_moves(app, signed):
     for status in ("received", "acknowledged", "in_progress"):
         page = signed.get(case_url(ref)).get_data(as_text=True)
         select_block = found(r'<select [^>]*id="status" name="status"[^>]*>(.*?)</select>', page, re.S)
-        offered = tuple(re.findall(r'<option value="([^"]*)"', select_block))
+        offered = tuple(re.findall(r'<option value="([^"]+)"', select_block))  # after the blank "Choose" option
         assert offered == tuple(t for t in TRANSITIONS[status] if t != "closed")
         move(signed, ref, offered[0])
 
@@ -288,3 +288,22 @@ def test_feedback_that_is_not_text_is_refused_by_the_domain_layer(app, signed, a
         with pytest.raises(InvalidInput) as refused:
             handling.record_feedback(case, answer)
     assert set(refused.value.errors) == {"speak_up_again"}
+
+
+def test_the_status_select_starts_blank_and_a_blank_send_changes_nothing(app, signed):
+    """One press of Update status never changes what the person who raised it sees: the select starts on a blank
+    choice, and sending it blank is refused by the field, nothing changed or recorded."""
+    raised = gen_concern(signed)
+    ref = raised["reference"]
+    page = text_of(signed.get(case_url(ref)))
+    options = found(r'<select [^>]*id="status"[^>]*>(.*?)</select>', page, re.S)
+    assert re.match(r'\s*<option value="">Choose a new status</option>', options)
+    assert " selected" not in options
+    before, before_trail = stored(app, ref), trail(app, ref)
+    page = came_back(signed, act(signed, ref, "status", status=""))
+    assert field_error(page, "status") == "Choose a new status"
+    assert '<a href="#status">Choose a new status</a>' in page
+    assert status_tag(page) == GUARDIAN_LABELS["received"]
+    assert stored(app, ref) == before
+    assert {e.action for e in trail(app, ref)[len(before_trail) :]} == {"case_viewed"}
+    assert follow_up_json(app, raised["access_code"])["status"] == "received"

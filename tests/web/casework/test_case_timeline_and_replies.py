@@ -39,7 +39,7 @@ def test_timeline_in_plain_words_with_a_name_only_when_the_guardian_chose(app, s
     move(signed, ref, "awaiting_reporter", show_name="")
     move(signed, ref, "in_progress")
     move(signed, ref, "referred")
-    close(signed, ref, show_name="yes")
+    close(signed, ref, close_show_name="yes")
     move(signed, ref, "in_progress", show_name="yes")
 
     page = reporter_page(browser)
