@@ -108,6 +108,11 @@ def _staff_pages(app: Flask) -> dict[str, TestResponse]:
     url = f"/guardian/cases/{reference}"
     pages["queue"] = client.get("/guardian/")
     pages["case"] = client.get(url)
+    assert post_form(client, url, f"{url}/messages", body="Could you say which ward?").status_code == 303
+    reporter = app.test_client()
+    post_form(reporter, "/follow-up", access_code=raised["access_code"])
+    pages["follow-up-new-messages"] = reporter.get("/follow-up/case")  # the banner, and the message marked New
+    assert 'id="new-messages"' in pages["follow-up-new-messages"].get_data(as_text=True)
     version = found(VERSION_RE, pages["case"].get_data(as_text=True))
     refused = post_form(client, url, f"{url}/close", version=version, outcome="", closing_message="")
     pages["case-error"] = _followed(client, refused, CASE_PAGE)
