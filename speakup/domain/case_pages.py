@@ -59,12 +59,12 @@ def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> Guardia
 
 @dataclass(frozen=True)
 class ReporterCasePage:
-    """A case as the person who raised it sees it: the case opened, a check-in question when one is due (else ""),
+    """A case as the person who raised it sees it: the case opened, the questions after closing (one form),
     files, extended deadlines, the voluntary questions about them while they have not answered them, and which of
     the guardian's messages are new to them."""
 
     case: reading.CaseView
-    check_in: str
+    after_closing: checkins.AfterClosing  # the questions once the case is closed, in one form
     files: list[AttachmentView]
     extensions: list[ExtensionView]
     about_asked: bool
@@ -80,7 +80,7 @@ def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
     return ReporterCasePage(
         case=view,
         new_messages=reading.reporter_sees_messages(case, view),
-        check_in=checkins.QUESTION if checkins.check_in_requested(case, clock.uk_today()) else "",
+        after_closing=checkins.after_closing(case, clock.uk_today()),
         files=files.describe(case, case_key),
         extensions=deadline_changes.extensions_of(case, case_key),
         about_asked=not characteristics.answered(case),

@@ -139,6 +139,8 @@ def _staff_pages(app: Flask) -> dict[str, TestResponse]:
     reporter = app.test_client()
     post_form(reporter, "/follow-up", access_code=raised["access_code"])
     pages["follow-up-case-closed"] = reporter.get("/follow-up/case")
+    unanswered = post_form(reporter, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="")
+    pages["follow-up-after-closing-error"] = _followed(reporter, unanswered, "/follow-up/case")
     signed_out = post_form(reporter, "/follow-up/case", "/follow-up/sign-out")
     pages["signed-out"] = _followed(reporter, signed_out, "/follow-up/signed-out")
     # The case page's own time-out, once its session has ended (as the page's script sends it at the end).
