@@ -152,3 +152,17 @@ def test_reporter_pages_never_say_detriment(app, signed, days):
     assert "detriment" not in _visible_words(_case_page(reporter)).lower()
     refused = post_form(reporter, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="")
     assert "detriment" not in _visible_words(reporter.get(refused.location).get_data(as_text=True)).lower()
+
+
+def test_seeing_the_messages_changes_no_version_and_keeps_only_a_count(app, signed):
+    """The seen count is written beside the case, not as a change to it: a guardian's form open on the case is not
+    refused as out of date because the person read their messages."""
+    raised = gen_concern(signed)
+    _guardian_writes(signed, raised["reference"], "Thank you for telling us.")
+    with app.app_context():
+        before = scalar(select(Case).where(Case.reference == raised["reference"]))
+        version, updated = before.version, before.updated_at
+    assert _banner_count(_case_page(_reporter(app, raised["access_code"]))) == 1
+    with app.app_context():
+        after = scalar(select(Case).where(Case.reference == raised["reference"]))
+        assert (after.version, after.updated_at, after.reporter_seen_guardian_messages) == (version, updated, 1)
