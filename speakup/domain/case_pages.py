@@ -59,24 +59,28 @@ def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> Guardia
 
 @dataclass(frozen=True)
 class ReporterCasePage:
-    """A case as the person who raised it sees it: the case opened, a check-in question when one is due (else ""),
-    files, extended deadlines, and the voluntary questions about them while they have not answered them."""
+    """A case as the person who raised it sees it: the case opened, the questions after closing (one form),
+    files, extended deadlines, the voluntary questions about them while they have not answered them, and which of
+    the guardian's messages are new to them."""
 
     case: reading.CaseView
-    check_in: str
+    after_closing: checkins.AfterClosing  # the questions once the case is closed, in one form
     files: list[AttachmentView]
     extensions: list[ExtensionView]
     about_asked: bool
     questions: tuple[characteristics.Question, ...]
     speak_up_again: dict[str, str]
     how_answers_are_kept: str
+    new_messages: reading.NewMessages  # the guardian's messages shown to the person for the first time
 
 
 def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
+    """The reporter's case page, and the record of how many of the guardian's messages it has shown them."""
     view = reading.reporter_view(case, case_key)
     return ReporterCasePage(
         case=view,
-        check_in=checkins.QUESTION if checkins.check_in_requested(case, clock.uk_today()) else "",
+        new_messages=reading.reporter_sees_messages(case, view),
+        after_closing=checkins.after_closing(case, clock.uk_today()),
         files=files.describe(case, case_key),
         extensions=deadline_changes.extensions_of(case, case_key),
         about_asked=not characteristics.answered(case),

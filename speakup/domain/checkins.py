@@ -4,9 +4,11 @@ listed on their queue as a reply waiting) and is counted in the national return 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from speakup.domain import workflow
+from speakup.domain import handling, workflow
+from speakup.domain.categories import SPEAK_UP_AGAIN
 from speakup.domain.handling import changes_case, note_reporter_wrote
 from speakup.ops import audit
 from speakup.platform import clock
@@ -14,7 +16,9 @@ from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case
 
-QUESTION = "Since your case was closed, have you suffered detriment for speaking up?"
+# The reporter's words: "treated worse", never "detriment" (the national return's word, kept for the staff pages).
+QUESTION = "Since your case was closed, have you been treated worse because you spoke up?"
+TREATED_WORSE = "Have you been treated worse because you spoke up?"  # asked with "would you speak up again?"
 
 
 class CheckInNotDue(Exception):
@@ -50,3 +54,52 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
     elif case.detriment_after_closure is None:
         case.detriment_after_closure = False
     audit.record(audit.Action.CHECK_IN_GIVEN, audit.Actor.REPORTER, case_id=case.id)
+
+
+@dataclass(frozen=True)
+class AfterClosing:
+    """What the person is asked once their case is closed, in one form: "would you speak up again?" while they have
+    not answered it, and one question about being treated worse. When a check-in is due that is the check-in's
+    (an answer needed, counted as after closure); otherwise the feedback's own (optional). Never both."""
+
+    speak_up_again: bool
+    treated_worse: str  # the question's words, "" when nothing is asked
+    since_closing: bool  # the question is the check-in's
+
+    @property
+    def asked(self) -> bool:
+        return self.speak_up_again or self.since_closing
+
+
+def after_closing(case: Case, today: date) -> AfterClosing:
+    feedback = case.status == workflow.CLOSED and case.feedback_at is None
+    check_in = check_in_requested(case, today)
+    words = QUESTION if check_in else TREATED_WORSE if feedback else ""
+    return AfterClosing(speak_up_again=feedback, treated_worse=words, since_closing=check_in)
+
+
+def answer_after_closing(
+    case: Case, speak_up_again: object, detriment: object, since_closing: object, today: date
+) -> None:
+    """The one form's answers, all kept or none: the feedback (``handling.record_feedback``, its optional
+    ``detriment`` only when no check-in asks instead) and the check-in (``record_check_in``, from ``since_closing``).
+    Every missing answer is refused at once, by its field. Nothing asked (answered meanwhile, reopened): as the
+    feedback refuses it."""
+    asked = after_closing(case, today)
+    if not asked.asked:
+        handling.record_feedback(case, speak_up_again, detriment)  # refuses: FeedbackNotOpen, or the answers
+        return
+    errors = {}
+    if asked.speak_up_again and (not isinstance(speak_up_again, str) or speak_up_again not in SPEAK_UP_AGAIN):
+        errors["speak_up_again"] = "Choose yes, no, maybe or I don't know"
+    if asked.since_closing and not isinstance(since_closing, bool):
+        errors["since_closing"] = "Answer yes or no"
+    if not asked.since_closing and detriment is not None and not isinstance(detriment, bool):
+        errors["detriment"] = "Answer yes or no"
+    if errors:
+        raise InvalidInput(errors)
+    # Each is an action: if the second is refused (another tab answered), the first is not kept either.
+    if asked.speak_up_again:
+        handling.record_feedback(case, speak_up_again, None if asked.since_closing else detriment)
+    if asked.since_closing:
+        record_check_in(case, since_closing, today)

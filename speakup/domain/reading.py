@@ -17,8 +17,8 @@ from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, ReturnLists, lists_for
 from speakup.ops import audit
-from speakup.platform import clock
-from speakup.platform.models import Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
+from speakup.platform import clock, transactions
+from speakup.platform.models import Author, Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
 
 
 @dataclass(frozen=True)
@@ -236,3 +236,33 @@ def mark_viewed(case: Case, guardian_id: int) -> None:
         .values(read_at=clock.minute_now(), read_writes=case.reporter_writes)
     )
     audit.record_reading(audit.Action.CASE_VIEWED, audit.Actor.GUARDIAN, guardian_id, case_id=case.id)
+
+
+@dataclass(frozen=True)
+class NewMessages:
+    """The guardian's messages the reporter's page shows them for the first time: how many, and where the first
+    of them is in ``CaseView.messages`` (None when there is none)."""
+
+    count: int
+    first: int | None
+
+
+def reporter_sees_messages(case: Case, view: CaseView) -> NewMessages:
+    """Which of the guardian's messages are new to the person, and the record that they have now been shown.
+
+    Kept as a count on the case (Case.reporter_seen_guardian_messages), as the reporter's writes are: no time and
+    nothing else about the person's reading. Raised, never lowered (two tabs at once), written at the request's
+    commit without changing the case's version, so a form open in another tab is not refused for it."""
+    guardian_positions = [i for i, message in enumerate(view.messages) if message.author == Author.GUARDIAN]
+    new = guardian_positions[case.reporter_seen_guardian_messages :]
+    if new:
+        shown = len(guardian_positions)
+        transactions.at_commit(
+            lambda: db.session.execute(
+                update(Case)
+                .where(Case.id == case.id, Case.reporter_seen_guardian_messages < shown)
+                .values(reporter_seen_guardian_messages=shown)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return NewMessages(len(new), new[0] if new else None)

@@ -130,12 +130,10 @@ def _code_unchecked(error: LimitStoreDown):
     return response
 
 
-class FeedbackForm(DomainForm):
-    field_names = ("speak_up_again", "detriment")
+class AfterClosingForm(DomainForm):
+    """The questions once the case is closed (checkins.after_closing), in one form with one button."""
 
-
-class CheckInForm(DomainForm):
-    field_names = ("since_closing",)
+    field_names = ("speak_up_again", "detriment", "since_closing")
 
 
 class AttachmentForm(DomainForm):
@@ -151,9 +149,8 @@ def _render_case(case: Case, case_key: bytes) -> str:
     return render_template(
         "followup/case.html",
         **vars(page),
-        check_in_form=CheckInForm.shown(),
         form=ReplyForm.shown(),
-        feedback_form=FeedbackForm.shown(),
+        after_closing_form=AfterClosingForm.shown(),
         attachment_form=AttachmentForm.shown(),
         attachment_hint=attachments.limits_text(),
         attachment_accept=attachments.accept_attribute(),
@@ -223,33 +220,40 @@ def add_file():
 
 @bp.post("/case/feedback")
 def feedback():
+    """The one form after closing: "would you speak up again?" and the question about being treated worse."""
     current = _current_case()
     if current is None:
         return _timed_out()
     case, _case_key = current
-    form = FeedbackForm()
+    form = AfterClosingForm()
     to_case = url_for("followup.case_page")
+    values = form.values
     try:
-        handling.record_feedback(case, form.values["speak_up_again"], yes_no(form.values["detriment"]))
+        checkins.answer_after_closing(
+            case, values["speak_up_again"], yes_no(values["detriment"]), yes_no(values["since_closing"]),
+            clock.uk_today(),
+        )  # fmt: skip
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
         return form.came_back(
-            {"speak_up_again": "Your concern was updated at the same moment. Check your answer and send it again."},
+            {"speak_up_again": "Your concern was updated at the same moment. Check your answers and send them again."},
             to=to_case,
         )
-    except handling.FeedbackNotOpen:
+    except (handling.FeedbackNotOpen, checkins.CheckInNotDue):
         pass  # already answered, or reopened meanwhile: the page shows which
     return redirect(to_case, 303)
 
 
 @bp.post("/case/check-in")
 def check_in():
+    """A check-in's answer alone, as the page once sent it in a form of its own (the page's one form now goes to
+    ``feedback``): kept for a page opened before, and refused by the one form's field."""
     current = _current_case()
     if current is None:
         return _timed_out()
     case, _case_key = current
-    form = CheckInForm()
+    form = AfterClosingForm()
     to_case = url_for("followup.case_page")
     try:
         checkins.record_check_in(case, yes_no(form.values["since_closing"]), clock.uk_today())

@@ -97,7 +97,7 @@ def test_the_whole_journey(app: Flask, live_server: str, browser: Browser, javas
         reporter.check("follow-up-closed")
         question = page.get_by_role("group", name="Given your experience, would you speak up again?")
         question.get_by_label("Yes", exact=True).check()
-        page.get_by_role("button", name="Send answer").click()
+        page.get_by_role("button", name="Send your answers").click()
         expect(page.get_by_text("Thank you for answering")).to_be_visible()
 
         # Signing out of the concern forgets it on this computer.

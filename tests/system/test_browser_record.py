@@ -111,11 +111,14 @@ def test_a_check_in_after_closing_passes_the_checks_and_flags_a_yes(app: Flask, 
         page = visit.goto("/follow-up")
         page.get_by_label("Access code").fill(raised["access_code"])
         page.get_by_role("button", name="Continue").click()
-        question = page.get_by_role("group", name="Since your case was closed, have you suffered detriment")
+        question = page.get_by_role("group", name="Since your case was closed, have you been treated worse")
         expect(question).to_be_visible()
         visit.check("check-in")
         question.get_by_label("Yes", exact=True).check()
-        page.get_by_role("button", name="Send your answer").click()
+        # The feedback was never given: asked in the same form, sent by its one button.
+        again = page.get_by_role("group", name="Given your experience, would you speak up again?")
+        again.get_by_label("Maybe", exact=True).check()
+        page.get_by_role("button", name="Send your answers").click()
         expect(question).to_have_count(0)
     finally:
         visit.close()

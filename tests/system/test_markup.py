@@ -108,6 +108,11 @@ def _staff_pages(app: Flask) -> dict[str, TestResponse]:
     url = f"/guardian/cases/{reference}"
     pages["queue"] = client.get("/guardian/")
     pages["case"] = client.get(url)
+    assert post_form(client, url, f"{url}/messages", body="Could you say which ward?").status_code == 303
+    reporter = app.test_client()
+    post_form(reporter, "/follow-up", access_code=raised["access_code"])
+    pages["follow-up-new-messages"] = reporter.get("/follow-up/case")  # the banner, and the message marked New
+    assert 'id="new-messages"' in pages["follow-up-new-messages"].get_data(as_text=True)
     version = found(VERSION_RE, pages["case"].get_data(as_text=True))
     refused = post_form(client, url, f"{url}/close", version=version, outcome="", closing_message="")
     pages["case-error"] = _followed(client, refused, CASE_PAGE)
@@ -134,6 +139,8 @@ def _staff_pages(app: Flask) -> dict[str, TestResponse]:
     reporter = app.test_client()
     post_form(reporter, "/follow-up", access_code=raised["access_code"])
     pages["follow-up-case-closed"] = reporter.get("/follow-up/case")
+    unanswered = post_form(reporter, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="")
+    pages["follow-up-after-closing-error"] = _followed(reporter, unanswered, "/follow-up/case")
     signed_out = post_form(reporter, "/follow-up/case", "/follow-up/sign-out")
     pages["signed-out"] = _followed(reporter, signed_out, "/follow-up/signed-out")
     # The case page's own time-out, once its session has ended (as the page's script sends it at the end).

@@ -17,7 +17,7 @@ from speakup.platform.models import Case, db
 from speakup.reporting.national_return import national_return, suppressed_return
 from speakup.reporting.suppression import DETRIMENT_AFTER_CLOSURE
 
-QUESTION = "Since your case was closed, have you suffered detriment for speaking up?"
+QUESTION = "Since your case was closed, have you been treated worse because you spoke up?"
 
 
 def _closed_days_ago(app, signed, days: int) -> dict:

@@ -59,7 +59,8 @@ def test_right_code_opens_the_case(client):
     assert "The hoist on ward 9 is broken" in text
     assert raised["reference"] in text
     assert '<label class="nhsuk-label nhsuk-label--m" for="body">Your message</label>' in text
-    assert ">Send message</button>" in text and "Sign out of this concern" in text
+    assert ">Send message</button>" in text
+    assert 'Sign out<span class="nhsuk-u-visually-hidden"> of this concern</span>' in text
 
 
 def _caught_swap(code: str) -> str:

@@ -77,6 +77,9 @@ class Case(Model):
     # tell a reply from the read in the same minute).
     reporter_wrote_at: Mapped[datetime | None] = mapped_column(index=True)
     reporter_writes: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How many of the guardian's messages the reporter's case page has shown them, so it can say which are new
+    # (a count, like reporter_writes: no time or anything else about the person's reading is kept).
+    reporter_seen_guardian_messages: Mapped[int] = mapped_column(default=0, server_default="0")
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
     concern_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)

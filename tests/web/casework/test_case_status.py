@@ -232,7 +232,7 @@ def test_feedback_without_an_answer_is_refused_on_the_page(app, signed):
     response = post_form(browser, "/follow-up/case", "/follow-up/case/feedback", speak_up_again="", detriment="yes")
     page = came_back(browser, response)
     assert field_error(page, "speak_up_again") == "Choose yes, no, maybe or I don't know"
-    assert 'id="detriment-yes" name="detriment" type="radio" value="yes" checked' in page
+    assert 'id="detriment" name="detriment" type="radio" value="yes" checked' in page
     assert stored(app, ref).feedback_at is None
 
 
