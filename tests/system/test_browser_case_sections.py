@@ -47,3 +47,31 @@ def test_a_message_survives_saving_a_note(app: Flask, live_server: str, browser:
         expect(page.get_by_label("Message to the person who raised this", exact=True)).to_have_value("")
     finally:
         staff.close()
+
+
+def test_enter_in_a_one_line_field_sends_nothing(app: Flask, live_server: str, browser: Browser):
+    """With every section one form, Enter in a one-line field (the deadline's date boxes, say) would have sent the
+    page's first button, "Update status", with whatever status was chosen. Enter does nothing on this page."""
+    guardian = gen_staff(app, email="gita@example.org", name="Gita Guardian")
+    reference = gen_concern(app.test_client())["reference"]
+    staff = Visit(browser, live_server, True, "js-on-case-enter")
+    try:
+        sign_in(staff, guardian)
+        page = staff.goto(case_address(app, reference))
+        status = page.get_by_label("Status", exact=True)
+        chosen = status.locator("option").nth(1).get_attribute("value")
+        assert chosen
+        status.select_option(chosen)
+        field = page.locator("#case-form input[type=text], #case-form input:not([type])").first
+        field.fill("12")
+        field.press("Enter")
+        page.wait_for_timeout(500)
+        expect(page.locator("#case-done")).to_have_count(0)
+        with app.app_context():
+            from sqlalchemy import select
+
+            from speakup.platform.models import Case, db
+
+            assert db.session.scalar(select(Case.status).where(Case.reference == reference)) == "received"
+    finally:
+        staff.close()
