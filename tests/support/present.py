@@ -1,13 +1,15 @@
 """What a test reads back and needs to be there: a row by its id, a query's one value, a value on a page. Each is
 typed as present (not Optional), and when it is missing the test fails there, saying what was missing, rather than
-with an AttributeError on None a line later. And a mapped class's table, typed as the Table it is."""
+with an AttributeError on None a line later. And a mapped class's table, typed as the Table it is; and the check that
+what someone typed is stored nowhere in plain (``nowhere_in_plain``)."""
 
 from __future__ import annotations
 
 import re
 from typing import TypeVar
 
-from sqlalchemy import Table
+from flask import Flask
+from sqlalchemy import Table, select
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from speakup.platform.models import db
@@ -53,3 +55,24 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table), table
     return table
+
+
+def _every_stored_value(app: Flask) -> list[bytes]:
+    with app.app_context():
+        values: list[bytes] = []
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(select(table)).all():
+                for value in row:
+                    if isinstance(value, bytes | bytearray | memoryview):
+                        values.append(bytes(value))
+                    elif value is not None:
+                        values.append(str(value).encode())
+        return values
+
+
+def nowhere_in_plain(app: Flask, *secrets: str) -> None:
+    """None of ``secrets`` is in any column of any table, as UTF-8 or UTF-16."""
+    stored = _every_stored_value(app)
+    for secret in secrets:
+        for encoded in (secret.encode(), secret.encode("utf-16-le")):
+            assert not any(encoded in value for value in stored), "typed words stored in plain"

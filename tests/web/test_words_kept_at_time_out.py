@@ -16,31 +16,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from support.factories import Staff, gen_concern, gen_staff
 from support.html import AuthActions, case_address, csrf_token
+from support.present import nowhere_in_plain
 
 from speakup.platform.models import FormPost, db
 
 WORDS = "Thank you for telling us about the night shift on ward 9; I will call you on Tuesday."
 NOTE = "Checked the rota for ward 9: three nights short."
 
-
-def _every_stored_value(app: Flask) -> list[bytes]:
-    with app.app_context():
-        values: list[bytes] = []
-        for table in db.metadata.sorted_tables:
-            for row in db.session.execute(select(table)).all():
-                for value in row:
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        values.append(bytes(value))
-                    elif value is not None:
-                        values.append(str(value).encode())
-        return values
-
-
-def _nowhere_in_plain(app: Flask, *secrets: str) -> None:
-    stored = _every_stored_value(app)
-    for secret in secrets:
-        for encoded in (secret.encode(), secret.encode("utf-16-le")):
-            assert not any(encoded in value for value in stored), "typed words stored in plain"
 
 
 def _held_slots(app: Flask) -> int:
@@ -75,7 +57,7 @@ def _comes_back(app: Flask, client: FlaskClient, gita: Staff, url: str, words: s
     assert "You were signed out before you sent this, so it has not been sent" in page
     assert f"#{field}" in page  # the error summary links to the field holding them
     assert _held_slots(app) == 0  # taken: the sealed copy is gone
-    _nowhere_in_plain(app, words)
+    nowhere_in_plain(app, words)
 
 
 def test_a_message_sent_after_the_time_out_comes_back_after_sign_in(
@@ -86,7 +68,7 @@ def test_a_message_sent_after_the_time_out_comes_back_after_sign_in(
     assert sent.status_code == 303 and sent.location == "/guardian/sign-in"
     assert WORDS not in client.get("/guardian/sign-in").get_data(as_text=True)
     assert _held_slots(app) == 1
-    _nowhere_in_plain(app, WORDS)
+    nowhere_in_plain(app, WORDS)
     _comes_back(app, client, gita, case_url, WORDS, "body")
     # Shown once, on that screen: the next visit to the page has an empty box.
     client.get("/guardian/")
@@ -104,7 +86,7 @@ def test_words_the_page_hands_over_when_its_time_runs_out_come_back(
     assert ended.status_code == 303 and ended.location == "/guardian/sign-in"
     assert ended.headers["Clear-Site-Data"] == '"cache", "storage"'
     assert 'id="timed-out"' in client.get("/guardian/sign-in").get_data(as_text=True)
-    _nowhere_in_plain(app, NOTE)
+    nowhere_in_plain(app, NOTE)
     _comes_back(app, client, gita, case_url, NOTE, "note")
 
 
@@ -117,7 +99,7 @@ def test_stay_signed_in_sent_too_late_ends_the_session_with_the_words_kept(
         data={"csrf_token": token, "page": case_url, "form_action": f"{case_url}/messages", "body": WORDS},
     )
     assert late.status_code == 303 and late.location == "/guardian/sign-in"
-    _nowhere_in_plain(app, WORDS)
+    nowhere_in_plain(app, WORDS)
     _comes_back(app, client, gita, case_url, WORDS, "body")
 
 
@@ -181,7 +163,7 @@ def test_a_page_whose_session_is_still_going_keeps_its_words_for_itself(
     assert answer.status_code == 303 and answer.location == case_url
     assert WORDS in client.get(case_url).get_data(as_text=True)
     assert _held_slots(app) == 0
-    _nowhere_in_plain(app, WORDS)
+    nowhere_in_plain(app, WORDS)
 
 
 def test_the_time_out_page_goes_to_no_other_host(app: Flask, client: FlaskClient, gita: Staff):
