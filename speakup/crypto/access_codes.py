@@ -92,6 +92,12 @@ def access_code_lookup_id(pepper: bytes, normalised_code: str) -> str:
     return hmac.new(pepper, b"lookup|" + normalised_code.encode(), hashlib.sha256).hexdigest()
 
 
+def code_generation(pepper: bytes, lookup_id: str) -> str:
+    """Names one access code of a case in the audit chain: neither the code nor its lookup id (so an old code's row,
+    put back, is not found by it), and useless without the server pepper."""
+    return hmac.new(pepper, b"generation|" + lookup_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def access_code_key(normalised_code: str, salt: bytes, case_id: int) -> bytes:
     # The code already carries 115 bits of entropy, so a fast KDF is enough here.
     return HKDF(

@@ -229,9 +229,10 @@ def raise_concern(
 
 def seal_concern(case_id: int, reference: str, case_key: bytes, concern: ConcernInput) -> tuple[bytes, bytes | None]:
     """The concern's words and, unless it is anonymous, the name and contact given, sealed under the case key. The
-    reference is sealed with the words, so a reference swapped in the database never opens this case under it."""
+    reference and the anonymity are sealed with the words, so neither can be changed in the database
+    (reading.open_concern checks them)."""
     text = {"what_happened": concern.what_happened, "where": concern.where, "when": concern.when}
-    text["reference"] = reference
+    text.update(reference=reference, anonymity=concern.anonymity)
     sealed_text = sealing.seal_text(case_key, json.dumps(text), labels.concern(case_id))
     if concern.anonymity == "anonymous":
         return sealed_text, None
@@ -279,10 +280,18 @@ def _store_new_case(
     db.session.add(case)
     db.session.add(CaseEvent(case_id=case.id, kind="raised", to_status=case.status, created_at=now))
     grants.store_grants(rows)
+    code = grants.code_generation_of(case, configured.token_pepper)
     if recorded_by is None:
-        audit.record(audit.Action.CASE_RAISED, audit.Actor.REPORTER, case_id=case.id)
+        audit.record(audit.Action.CASE_RAISED, audit.Actor.REPORTER, case_id=case.id, code_generation=code)
     else:
-        audit.record(audit.Action.CASE_RECORDED, audit.Actor.GUARDIAN, recorded_by.id, case_id=case.id, channel=channel)
+        audit.record(
+            audit.Action.CASE_RECORDED,
+            audit.Actor.GUARDIAN,
+            recorded_by.id,
+            case_id=case.id,
+            channel=channel,
+            code_generation=code,
+        )
     raised = RaisedConcern(case.reference, access_code, case.status, case.acknowledge_by)
     if sent is not None:
         answer = submissions.Answer(

@@ -145,15 +145,32 @@ def timeline(case: Case) -> list[TimelineEntry]:
 
 
 class CaseRecordAltered(Exception):
-    """The case's reference is not the one sealed with its concern: changed in the database. Never shown as it
-    stands (the page fails, as for any sealed column that does not open); the type alone is logged."""
+    """The case's reference or anonymity is not the one sealed with its concern: changed in the database. Never
+    shown as it stands (the page fails, as for any sealed column that does not open); the type alone is logged."""
+
+
+def open_concern(case: Case, case_key: bytes) -> dict[str, str]:
+    """The concern's sealed words, checked against the plain columns that decide what is done with the case."""
+    # A case whose key opened is not purged: its concern is there.
+    sealed = sealing.open_text(case_key, cast(bytes, case.concern_ct), labels.concern(case.id))
+    text: dict[str, str] = json.loads(sealed)
+    if text.get("reference", case.reference) != case.reference:  # (concerns sealed before it was have none)
+        raise CaseRecordAltered()
+    if "anonymity" in text:
+        if text["anonymity"] != case.anonymity:
+            raise CaseRecordAltered()
+    # Sealed before the anonymity was: a name and contact were sealed exactly when it was not anonymous, and a
+    # writer can neither make nor move one (its label names the case).
+    elif case.anonymity == "anonymous" or case.identity_ct is None:
+        if case.anonymity != "anonymous" or case.identity_ct is not None:
+            raise CaseRecordAltered()
+    else:
+        sealing.open_text(case_key, case.identity_ct, labels.identity(case.id))
+    return text
 
 
 def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
-    # A case whose key opened is not purged: its concern is there.
-    text = json.loads(sealing.open_text(case_key, cast(bytes, case.concern_ct), labels.concern(case.id)))
-    if text.get("reference", case.reference) != case.reference:  # (concerns sealed before it was have none)
-        raise CaseRecordAltered()
+    text = open_concern(case, case_key)
     messages = [
         MessageView(
             m.author,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -11,13 +13,21 @@ from sqlalchemy import Table, insert, select
 from speakup.crypto import access_codes, kem, labels, password_keys, sealing
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
 from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, excluded_ids
+from speakup.ops import audit
 from speakup.platform import clock
 from speakup.platform.models import (
+    AuditEvent,
     Case,
     CaseGrant,
     GrantRecipient,
     db,
 )
+
+logger = logging.getLogger(__name__)
+
+# The events that give a case's reporter a code, each naming it (code_generation_of): the last one names the code
+# that opens the case.
+CODE_GIVEN = (audit.Action.CASE_RAISED, audit.Action.CASE_RECORDED, audit.Action.ACCESS_CODE_REPLACED)
 
 
 class AccessCodeNotFound(Exception):
@@ -195,7 +205,7 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
     except access_codes.InvalidAccessCode:
         normalised = None
     lookup = access_codes.access_code_lookup_id(pepper, normalised or code[:64])
-    # One indexed query, found or not, so the answer takes the same time either way.
+    # Indexed queries, the same found or not, so the answer takes the same time either way.
     row = db.session.execute(
         select(Case, CaseGrant)
         .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == GrantRecipient.REPORTER))
@@ -203,6 +213,7 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
     ).first()
     case, grant = (row[0], row[1]) if row is not None and normalised is not None else (None, None)
     case_id = case.id if case is not None else 0
+    named, this_code = _code_the_chain_names(case_id), access_codes.code_generation(pepper, lookup)
     salt = grant.salt if grant is not None and grant.salt else _DECOY_SALT
     wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
     code_key = access_codes.access_code_key(normalised or "", salt, case_id)
@@ -212,4 +223,30 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
         raise AccessCodeNotFound() from exc
     if case is None or grant is None:
         raise AccessCodeNotFound()
+    if named is not None and not hmac.compare_digest(named, this_code):
+        # The grant opened, but a later code was given: its grant and lookup id were put back in the database.
+        logger.warning("replaced_access_code_put_back", extra={"case_id": case.id})
+        raise AccessCodeNotFound()
     return case, case_key
+
+
+def code_generation_of(case: Case, pepper: bytes) -> str:
+    """What the audit event that gives a case's reporter their code records of it (CODE_GIVEN)."""
+    return access_codes.code_generation(pepper, case.access_lookup_id)
+
+
+def _code_the_chain_names(case_id: int) -> str | None:
+    """The code the case's last CODE_GIVEN event names. A grant and lookup id put back from before a new code was
+    given do not change it, nor does a row forged without the pepper (skipped) or a row's id changed (events go by
+    the time their hash covers); deleting a row breaks the chain, which `audit verify` and its anchors find. None
+    for a case whose events name no code (raised before they did), and for no case (0), with the same query."""
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case_id, AuditEvent.action.in_(CODE_GIVEN))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    )
+    for event in events:
+        if audit.is_genuine(event):
+            named = audit.detail_of(event).get("code_generation")
+            return named if isinstance(named, str) else None
+    return None

@@ -123,6 +123,7 @@ DETAIL_KEYS = frozenset(
         "respond_by",  # the new date to respond by after escalating to stage 2 (ISO date)
         "from_date",  # a deadline extension: the date it was, and the date it became (ISO dates)
         "to_date",
+        "code_generation",  # which access code a case's reporter holds (keys/grants.py), never the code
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact
@@ -316,6 +317,12 @@ def check_chain(batch_size: int = 1000) -> ChainCheck:
             return ChainCheck(count, BrokenLink(row.id, DELETED_OR_REORDERED), last_id, previous_hash)
         previous_hash, last_id = row.hash, row.id
     return ChainCheck(count, None, last_id, previous_hash if last_id is not None else None)
+
+
+def is_genuine(event: AuditEvent) -> bool:
+    """Whether a row's own hash holds: one written without the pepper does not (its place is check_chain's to judge)."""
+    own = (event.prev_hash, event.created_at, event.action, event.actor_type, event.actor_id, event.case_id)
+    return hmac.compare_digest(_hash(*own, event.detail), event.hash)
 
 
 def _rows(batch_size: int) -> Iterator:

@@ -64,7 +64,8 @@ def test_the_sealed_floor_seals_and_wraps_as_a_raise_does(floor, keys):
     assert sealing.open_sealed(code_key, reporter.wrapped_key, aad) == case_key
     words = sealing.open_text(case_key, case.concern_ct, labels.concern(case.id))
     sealed = {k: CONCERN[k] for k in ("what_happened", "where", "when")}
-    assert json.loads(words) == {**sealed, "reference": case.reference}  # the reference sealed with the words
+    # The reference and the anonymity are sealed with the words.
+    assert json.loads(words) == {**sealed, "reference": case.reference, "anonymity": "anonymous"}
     assert case.identity_ct is None
 
 

@@ -5,6 +5,7 @@ Names from docs/interface.md ("Concerns a guardian records")."""
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from markupsafe import escape
@@ -98,7 +99,9 @@ def test_a_recorded_concern_is_sealed_for_the_roster_and_its_code_works_online(a
         assert sorted(recipients) == ["guardian", "guardian", "recovery", "reporter"]
         event = scalar(select(AuditEvent).where(AuditEvent.action == audit.Action.CASE_RECORDED))
         assert (event.actor_type, event.actor_id, event.case_id) == ("guardian", guardian.id, case.id)
-        assert audit.detail_of(event) == {"channel": "in_person"}
+        detail = audit.detail_of(event)  # how it was raised, and which access code the reporter holds (not the code)
+        assert detail == {"channel": "in_person", "code_generation": detail["code_generation"]}
+        assert re.fullmatch(r"[0-9a-f]{32}", str(detail["code_generation"]))
 
     case_page = client.get(f"/guardian/cases/{reference}").get_data(as_text=True)
     assert WORDS in case_page and "Priya Nurse" in case_page
