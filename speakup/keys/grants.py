@@ -225,7 +225,7 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
         raise AccessCodeNotFound()
     if named is not None and not hmac.compare_digest(named, this_code):
         # The grant opened, but a later code was given: its grant and lookup id were put back in the database.
-        logger.warning("replaced_access_code_put_back", extra={"case_id": case.id})
+        logger.error("Database tampering: case %s's replaced access code was put back; it opens nothing", case.id)
         raise AccessCodeNotFound()
     return case, case_key
 

@@ -55,7 +55,8 @@ def server_route(route: object, path: str, status: int | str) -> str:
 
 
 REQUEST_ID_HEADER = "X-Request-Id"
-_QUIET_PREFIXES = ("/assets/", "/healthz")  # logged at DEBUG: load balancers poll, pages fetch their files
+# Logged at DEBUG: load balancers and monitoring poll, pages fetch their files.
+_QUIET_PREFIXES = ("/assets/", "/healthz", "/readyz", "/livez")
 _HANDLER_MARK = "_speakup_json_handler"
 
 

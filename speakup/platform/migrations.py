@@ -7,6 +7,8 @@ them only when the flask command line builds the app (for ``flask db ...``), and
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -30,3 +32,21 @@ def upgrade_schema() -> None:
 
     enable_migrations(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy's
     upgrade()
+
+
+_REVISION = re.compile(r"^(down_revision|revision) = ['\"]?([\w]+|None)['\"]?$", re.M)
+
+
+@cache
+def newest_revision() -> str:
+    """The revision a database must be at, read from the migration files' own lines rather than through Alembic
+    (which a web worker does not load): the one revision no other names as the one before it."""
+    revisions, befores = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict((name, value) for name, value in _REVISION.findall(path.read_text(encoding="utf-8")))
+        revisions.add(found["revision"])
+        befores.add(found.get("down_revision"))
+    heads = revisions - befores
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} newest revisions, not one")
+    return heads.pop()

@@ -115,6 +115,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("report.code_saved", "POST"): PUBLIC,
     ("report.confirmation_done", "GET"): PUBLIC,
     ("health.healthz", "GET"): PUBLIC,
+    ("health.readyz", "GET"): PUBLIC,
+    ("health.livez", "GET"): PUBLIC,
     # Reporter follow-up (HTML).
     ("followup.start", "GET"): PUBLIC,  # with a session it redirects on to /follow-up/case: still "ok"
     # An empty code comes back to its own page, which is the reporters' start: the same for everyone.

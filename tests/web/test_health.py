@@ -1,16 +1,64 @@
-"""/healthz answers for load balancers: 200 with a database, 503 without."""
+"""The health answers: /livez (the process answers), /readyz (this server can serve: for load balancers) and
+/healthz (nothing needs an operator: for monitoring), each failed check named, nothing secret (issue 27)."""
 
 from __future__ import annotations
 
-from support.apps import TEST_CONFIG
+import pytest
+from sqlalchemy import text
+from support.apps import TEST_CONFIG, make_app
 
 from speakup import create_app
+from speakup.platform.models import db
+
+HEALTH = ("/healthz", "/readyz")
 
 
 def test_healthz_ok(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
+    for path in HEALTH:
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.get_json() == {"status": "ok"}
+    assert client.get("/livez").get_json() == {"status": "alive"}
+
+
+def test_a_schema_behind_the_code_is_unavailable_and_says_so(app, client, caplog):
+    """A migration not run: every raise would fail, so the server must not look healthy."""
+    with app.app_context():
+        newest = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        db.session.execute(text("UPDATE alembic_version SET version_num = '0019'"))
+        db.session.commit()
+    try:
+        for path in HEALTH:
+            response = client.get(path)
+            assert response.status_code == 503
+            assert list(response.get_json()["failed"]) == ["schema"]
+        assert client.get("/livez").status_code == 200
+        assert any(r.levelname == "ERROR" and r.getMessage() == "Health check failed: schema" for r in caplog.records)
+    finally:
+        with app.app_context():
+            db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": newest})
+            db.session.commit()
+
+
+@pytest.mark.parametrize("where", ["redis://127.0.0.1:1/0", "redis://127.0.0.1:6379/14"])
+def test_the_rate_limits_store_is_checked_where_one_is_configured(database_url, where):
+    app = make_app(database_url, RATELIMIT_STORAGE_URI=where, RATELIMIT_STORAGE_TIMEOUT=1)
+    client = app.test_client()
+    reachable = where.endswith(":6379/14")
+    ready = client.get("/readyz")  # (this bare app has no roster yet: /healthz has its alarm whatever Redis does)
+    assert ready.status_code == (200 if reachable else 503)
+    assert ("redis" in client.get("/healthz").get_json()["failed"]) is not reachable
+    if not reachable:
+        assert ready.get_json()["failed"] == {"redis": "the rate limits' store is not answering"}
+
+
+def test_a_roster_alarm_needs_an_operator_but_the_server_still_serves(app, client):
+    """Concerns are still taken during an alarm (sealed for the recovery key), so a load balancer keeps the server;
+    monitoring is told."""
+    app.config["ROSTER_ROOT"] = "0" * 64  # a pin no checkpoint's key has: nobody is believed
+    healthz = client.get("/healthz")
+    assert healthz.status_code == 503 and list(healthz.get_json()["failed"]) == ["roster"]
+    assert client.get("/readyz").status_code == 200
 
 
 def test_healthz_503_when_the_database_is_unreachable():
@@ -22,9 +70,11 @@ def test_healthz_503_when_the_database_is_unreachable():
             "DATABASE_CONNECT_TIMEOUT": 2,
         }
     )
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable"}
+    for path in HEALTH:
+        response = app.test_client().get(path)
+        assert response.status_code == 503
+        assert response.get_json() == {"status": "unavailable", "failed": {"database": "not answering"}}
+    assert app.test_client().get("/livez").status_code == 200  # the process answers: nothing to restart
     page = app.test_client().get("/raise")
     assert page.status_code == 200  # the form itself needs no database
 

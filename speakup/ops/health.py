@@ -1,0 +1,66 @@
+"""What the health answers report: each failed check by a fixed name and fixed words, nothing secret.
+
+Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers,
+its schema is the one this code was written for, and the rate limits' store (Redis, where configured) answers.
+Monitoring asks whether anything needs an operator (``needing_action``): all of those, and a roster alarm. A roster
+alarm is not a reason to stop serving: concerns are still taken and sealed for the recovery key, so taking every
+server out of the balancer would only turn away the people speaking up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from speakup.keys import roster
+from speakup.platform.extensions import limiter
+from speakup.platform.migrations import newest_revision
+from speakup.platform.models import db
+
+logger = logging.getLogger(__name__)
+
+Failures = dict[str, str]  # what failed: its name, and what is wrong, in a few fixed words
+
+
+def serving() -> Failures:
+    """What stops this server answering requests properly; empty when nothing does."""
+    failed: Failures = {}
+    try:
+        revision = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        db.session.rollback()
+        failed["database"] = "not answering"
+        revision = None
+    else:
+        if revision != newest_revision():
+            failed["schema"] = "not at the newest migration: run flask speakup init (docs/deploy.md, Upgrading)"
+    if not _limit_store_answers():
+        failed["redis"] = "the rate limits' store is not answering"
+    for name in failed:
+        logger.error("Health check failed: %s", name)
+    return failed
+
+
+def needing_action() -> Failures:
+    """``serving``'s failures, and a roster alarm."""
+    failed = serving()
+    if "database" not in failed:
+        current = roster.current_roster()
+        if current.problem or current.failures:
+            failed["roster"] = "a roster alarm: see the queue's notice and run flask speakup roster verify"
+            logger.error("Health check failed: roster")
+    return failed
+
+
+def _limit_store_answers() -> bool:
+    store = limiter.storage
+    if isinstance(store, MemoryStorage):  # in this process: nothing to reach
+        return True
+    try:
+        return bool(store.check())
+    except (StorageError, OSError):
+        return False
