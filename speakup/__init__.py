@@ -15,7 +15,14 @@ from speakup.platform.extensions import csrf, limiter, login_manager
 from speakup.platform.migrations import enable_migrations
 from speakup.platform.models import db
 from speakup.platform.sqlite import configure_sqlite_for
-from speakup.settings import ConfigurationError, check_roster_root, finish_config, warn_about_placeholders
+from speakup.settings import (
+    ConfigurationError,
+    check_roster_root,
+    check_schema,
+    finish_config,
+    report_unready_settings,
+    warn_about_placeholders,
+)
 
 __all__ = ["ConfigurationError", "create_app"]
 
@@ -64,5 +71,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     headers.trust_proxies(app)
     if serving and app.config["ENVIRONMENT"] == "production":
         warn_about_placeholders(app)  # after init_logging, so it is a JSON line like every other
+        report_unready_settings(app)
+        check_schema(app)
         check_roster_root(app)
     return app

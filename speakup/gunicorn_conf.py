@@ -47,3 +47,16 @@ def return_large_allocations_to_the_os() -> bool:
 
 def post_fork(server, worker):
     return_large_allocations_to_the_os()
+
+
+def when_ready(server):
+    """Rate limits counted in each worker's memory multiply every budget (access-code guesses, sign-ins) by the
+    number of workers: said at ERROR, once, when more than one serves without a shared store such as Redis."""
+    store = os.environ.get("SPEAKUP_RATELIMIT_STORAGE_URI") or "memory://"
+    if server.cfg.workers > 1 and store.startswith("memory://"):
+        server.log.error(
+            "Rate limits are counted per worker (SPEAKUP_RATELIMIT_STORAGE_URI is memory://) with %d workers: "
+            "each limit is %d times what it says; set it to the Redis address (docs/deploy.md, section 3)",
+            server.cfg.workers,
+            server.cfg.workers,
+        )

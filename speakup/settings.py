@@ -15,6 +15,7 @@ from flask import Flask
 
 from speakup.crypto import signing
 from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
+from speakup.defaults import PUBLIC_BASE_URL as DEVELOPMENT_BASE_URL
 from speakup.domain import deadlines
 from speakup.platform.models import KeyPurpose, db
 from speakup.platform.sqlite import JOURNAL_MODES
@@ -142,6 +143,44 @@ def warn_about_placeholders(app: Flask) -> None:
         )
     elif not name:
         app.logger.warning("ORGANISATION_NAME is empty: set SPEAKUP_ORGANISATION_NAME")
+
+
+def report_unready_settings(app: Flask) -> None:
+    """Settings a production service starts with but works badly under, each an ERROR line an operator's alerting
+    catches: enrolment links and emails would point at a development address, or no guardian would be told of
+    anything."""
+    if str(app.config.get("PUBLIC_BASE_URL") or "").rstrip("/") in ("", DEVELOPMENT_BASE_URL):
+        app.logger.error(
+            "PUBLIC_BASE_URL is the development default %r: enrolment links and emails point nowhere; set "
+            "SPEAKUP_PUBLIC_BASE_URL to the service's https:// address",
+            DEVELOPMENT_BASE_URL,
+        )
+    if not app.config.get("MAIL_SERVER"):
+        app.logger.error("MAIL_SERVER is not set: no guardian is emailed about a new concern or reply")
+
+
+def check_schema(app: Flask) -> None:
+    """Production serves only a database at the newest migration: one behind answers every raise with "we could
+    not save your concern". A database that cannot be reached yet is reported by /healthz instead."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from speakup.platform.migrations import newest_revision
+
+    with app.app_context():
+        try:
+            revision = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning("Schema not checked at start-up: the database did not answer")
+            return
+        finally:
+            db.session.remove()
+    if revision != newest_revision():
+        raise ConfigurationError(
+            f"The database's schema is at migration {revision}, not {newest_revision()}: run "
+            "`flask --app wsgi speakup init --recovery-key-file PATH` (docs/deploy.md, section 12)"
+        )
 
 
 def check_roster_root(app: Flask) -> None:

@@ -37,7 +37,7 @@ def serving() -> Failures:
         revision = None
     else:
         if revision != newest_revision():
-            failed["schema"] = "not at the newest migration: run flask speakup init (docs/deploy.md, Upgrading)"
+            failed["schema"] = "not at the newest migration: run flask speakup init (docs/deploy.md, section 12)"
     if not _limit_store_answers():
         failed["redis"] = "the rate limits' store is not answering"
     for name in failed:

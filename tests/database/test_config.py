@@ -94,6 +94,28 @@ def test_gunicorn_workers_return_large_blocks_to_the_system():
     assert "post_fork" in settings
 
 
+@pytest.mark.parametrize(
+    ("workers", "store", "said"), [(2, None, True), (1, None, False), (4, "redis://r:6379/0", False)]
+)
+def test_gunicorn_says_at_error_when_workers_count_limits_apart(monkeypatch, workers, store, said):
+    settings = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    if store:
+        monkeypatch.setenv("SPEAKUP_RATELIMIT_STORAGE_URI", store)
+    else:
+        monkeypatch.delenv("SPEAKUP_RATELIMIT_STORAGE_URI", raising=False)
+    errors: list[str] = []
+
+    class Log:
+        def error(self, message: str, *args: object) -> None:
+            errors.append(message % args)
+
+    server = type("Server", (), {"cfg": type("Cfg", (), {"workers": workers})(), "log": Log()})()
+    settings["when_ready"](server)
+    assert bool(errors) is said
+    if said:
+        assert errors[0].startswith("Rate limits are counted per worker") and "2 times" in errors[0]
+
+
 @pytest.mark.thorough
 def test_a_web_worker_runs_without_alembic_and_the_command_line_still_migrates(tmp_path):
     """Alembic is about 11 MiB a process and a web worker never migrates (speakup/platform/migrations.py)."""
@@ -234,3 +256,30 @@ def test_development_keeps_the_default_name_quietly(tmp_path, caplog, monkeypatc
     with caplog.at_level(logging.WARNING, logger="speakup"):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
     assert _name_warnings(caplog) == []
+
+
+# --- What production will not start with, or starts with and says so (issue 27) ------------------------------------
+
+
+def test_production_refuses_a_database_one_migration_behind_and_names_the_command(installed):
+    url, root = installed
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0019'"))
+    engine.dispose()
+    with pytest.raises(ConfigurationError, match=r"schema is at migration 0019, not 00\d\d: run .*speakup init"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+
+
+def test_production_logs_an_error_for_a_development_address_and_no_mail_server(installed, caplog):
+    url, root = installed
+    with caplog.at_level(logging.ERROR, logger="speakup"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(m.startswith("PUBLIC_BASE_URL is the development default") for m in errors), errors
+    assert any(m.startswith("MAIL_SERVER is not set") for m in errors), errors
+    caplog.clear()
+    ready = {"PUBLIC_BASE_URL": "https://speakup.example.nhs.uk", "MAIL_SERVER": "mail.example.nhs.uk"}
+    with caplog.at_level(logging.ERROR, logger="speakup"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, **ready})
+    assert [r for r in caplog.records if r.levelno == logging.ERROR] == []
