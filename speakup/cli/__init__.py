@@ -23,6 +23,8 @@ from speakup.platform import transactions
 from speakup.platform.models import drop_failed_transaction
 
 speakup_cli = AppGroup("speakup", help="Speak Up administration.")
+# The version is written once, in pyproject.toml; the installed package's metadata carries it here.
+click.version_option(package_name="speakup", prog_name="Speak Up", message="%(prog)s %(version)s")(speakup_cli)
 
 for command in (
     init_command,

@@ -1,0 +1,32 @@
+"""The version is written once, in pyproject.toml: the installed package and `speakup --version` say the same, and
+the changelog has a section for it (issue 27, point 5)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from speakup.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _written() -> str:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+
+
+def test_speakup_version_prints_the_one_in_pyproject(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"Speak Up {_written()}"
+    assert importlib.metadata.version("speakup") == _written()  # installed from this tree, not an older one
+
+
+def test_the_changelog_has_a_section_for_the_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.search(rf"^## .*\b{re.escape(_written())}\b", changelog, re.M)
