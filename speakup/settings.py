@@ -15,8 +15,8 @@ from flask import Flask
 
 from speakup.crypto import signing
 from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
-from speakup.defaults import PUBLIC_BASE_URL as DEVELOPMENT_BASE_URL
 from speakup.domain import deadlines
+from speakup.platform import private_files
 from speakup.platform.models import KeyPurpose, db
 from speakup.platform.sqlite import JOURNAL_MODES
 
@@ -149,12 +149,12 @@ def report_unready_settings(app: Flask) -> None:
     """Settings a production service starts with but works badly under, each an ERROR line an operator's alerting
     catches: enrolment links and emails would point at a development address, or no guardian would be told of
     anything."""
-    if str(app.config.get("PUBLIC_BASE_URL") or "").rstrip("/") in ("", DEVELOPMENT_BASE_URL):
-        app.logger.error(
-            "PUBLIC_BASE_URL is the development default %r: enrolment links and emails point nowhere; set "
-            "SPEAKUP_PUBLIC_BASE_URL to the service's https:// address",
-            DEVELOPMENT_BASE_URL,
-        )
+    from speakup.platform import public_urls
+
+    with app.app_context():
+        https = public_urls.is_https()
+    if not https:
+        app.logger.error(public_urls.NOT_HTTPS_ERROR)
     if not app.config.get("MAIL_SERVER"):
         app.logger.error("MAIL_SERVER is not set: no guardian is emailed about a new concern or reply")
 
@@ -269,5 +269,4 @@ def _development_secrets(app: Flask) -> None:
             app.config[key] = stored[key]
     if changed:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored))
-        path.chmod(0o600)
+        private_files.replace(path, json.dumps(stored))

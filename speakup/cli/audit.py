@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from speakup.ops import audit
-from speakup.platform import clock
+from speakup.platform import clock, private_files
 
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
@@ -66,9 +65,7 @@ def audit_anchor_command(anchor_file: Path | None) -> None:
         raise click.ClickException("The audit log is empty: nothing to anchor yet.")
     line = audit.anchor_line(result, clock.utcnow())
     if anchor_file is not None:
-        fd = os.open(anchor_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a") as handle:
-            handle.write(line + "\n")
+        private_files.append(anchor_file, line + "\n")
     click.echo(line)
 
 

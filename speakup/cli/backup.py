@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from speakup.platform import private_files
 from speakup.platform.models import db
 
 PG_DUMP_HINT = (
     "This database is PostgreSQL: back it up with pg_dump, for example\n"
-    '  pg_dump --format=custom --file=speakup.dump "$SPEAKUP_SQLALCHEMY_DATABASE_URI"\n'
+    '  (umask 077; pg_dump --format=custom --file=speakup.dump "$SPEAKUP_SQLALCHEMY_DATABASE_URI")\n'
     "and restore with pg_restore --dbname=<new database> speakup.dump. See the README."
 )
 
@@ -25,8 +26,7 @@ PG_DUMP_HINT = (
 def backup_sqlite(database: str, target: Path) -> int:
     """Copies a live SQLite database page by page (readers and writers carry on). Returns the copy's page count."""
     # Created 0600 and exclusively, so nothing is overwritten and the copy is never readable by others.
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+    os.close(private_files.open_private(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
     try:
         source = sqlite3.connect(database)
         try:
@@ -45,7 +45,6 @@ def backup_sqlite(database: str, target: Path) -> int:
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    target.chmod(0o600)
     return pages
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,17 +12,14 @@ from speakup.crypto import kem, signing
 from speakup.domain import staff
 from speakup.keys import approvals, recovery, roster, roster_log
 from speakup.ops import audit
-from speakup.platform import transactions
+from speakup.platform import private_files, transactions
 from speakup.platform.migrations import upgrade_schema
 from speakup.platform.models import KeyPurpose, Role, User, db
 
 
 def write_key_file(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 from the start, so the key is never readable by others even for a moment.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    private_files.write_new(path, text)  # 0600 from the start: never readable by others, even for a moment
 
 
 def read_organisation_secrets(path: Path) -> recovery.OrganisationSecrets:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from speakup.platform import private_files
 from speakup.platform.config import settings
 
 logger = logging.getLogger(__name__)
@@ -104,14 +105,13 @@ def write_anchor(root: str, anchor: Anchor) -> None:
     path = anchor_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(str(path) + ".lock", "a") as lock:
+        lock_fd = private_files.open_private(f"{path}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        with os.fdopen(lock_fd, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # workers of one instance share the file
             data = _load(path)
             if _is_older(anchor, data.get(root)):
                 return  # another worker anchored a newer head meanwhile: never move an anchor back
             data[root] = asdict(anchor)
-            temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(data, sort_keys=True, indent=1))
-            os.replace(temporary, path)
+            private_files.replace(path, json.dumps(data, sort_keys=True, indent=1))
     except (OSError, AnchorUnreadable) as exc:
         logger.warning("roster_anchor_not_written: %s", exc)

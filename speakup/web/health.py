@@ -1,14 +1,14 @@
 """Health answers: ``/livez`` for process managers, ``/readyz`` for load balancers, ``/healthz`` for monitoring.
 
 ``/healthz`` and ``/readyz`` answer 200 ``{"status": "ok"}``, or 503 ``{"status": "unavailable", "failed": {...}}``
-naming each failed check (ops/health.py says which each runs, and why a roster alarm fails only ``/healthz``).
+naming each failed check (domain/health.py says which each runs, and why a roster alarm fails only ``/healthz``).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from speakup.ops import health
+from speakup.domain import health
 
 bp = Blueprint("health", __name__)
 

@@ -276,7 +276,7 @@ def test_production_logs_an_error_for_a_development_address_and_no_mail_server(i
     with caplog.at_level(logging.ERROR, logger="speakup"):
         create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any(m.startswith("PUBLIC_BASE_URL is the development default") for m in errors), errors
+    assert any(m.startswith("PUBLIC_BASE_URL is not an https:// address") for m in errors), errors
     assert any(m.startswith("MAIL_SERVER is not set") for m in errors), errors
     caplog.clear()
     ready = {"PUBLIC_BASE_URL": "https://speakup.example.nhs.uk", "MAIL_SERVER": "mail.example.nhs.uk"}

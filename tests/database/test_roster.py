@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -477,3 +479,19 @@ def test_keys_a_reset_retired_are_never_approved_again_even_put_back_in_the_data
         verified = roster.current_roster()
         assert verified.problem is None and verified.member(alice.id) is None
     assert alice.id not in guardians_wrapped_for(app, gen_concern(client)["reference"])
+
+
+def test_the_anchor_file_and_its_lock_are_private_whatever_the_umask(app):
+    """Issue 27, point 7: the instance folder's anchor is the service's own (0600), even under umask 000."""
+    import stat
+
+    anchor_path = Path(app.config["ROSTER_ANCHOR_FILE"])
+    anchor_path.unlink(missing_ok=True)
+    before = os.umask(0)
+    try:
+        with app.app_context():
+            assert roster.current_roster().problem is None
+    finally:
+        os.umask(before)
+    for path in (anchor_path, Path(f"{anchor_path}.lock")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
