@@ -144,6 +144,21 @@ def test_stay_signed_in_never_moves_the_absolute_limit(app: Flask, client: Flask
     assert client.get("/guardian/").status_code == 302
 
 
+@pytest.mark.parametrize("app_overrides", [{"STAFF_ABSOLUTE_HOURS": 1}], indirect=True)
+def test_stay_signed_in_says_the_time_left_before_the_absolute_limit_when_that_is_nearer(
+    app: Flask, client: FlaskClient, frozen_clock
+):
+    """Review finding F4: 50 minutes into a session that lasts an hour, "Stay signed in" starts the idle time again
+    (30 minutes), but the session ends in 10: the answer says 10."""
+    AuthActions(client).signed_in(gen_staff(app))
+    frozen_clock.advance(timedelta(minutes=25))
+    page = client.get("/guardian/").get_data(as_text=True)
+    frozen_clock.advance(timedelta(minutes=25))
+    kept = client.post("/guardian/keep-alive", data={"csrf_token": found(CSRF_RE, page)})
+    assert kept.status_code == 204
+    assert int(kept.headers["Speakup-Seconds-Left"]) == 10 * 60
+
+
 def test_stay_signed_in_on_the_reporters_page(app: Flask, frozen_clock: ModuleType):
     reporter = following_up(app, gen_concern(app.test_client())["access_code"])
     token = found(CSRF_RE, reporter.get("/follow-up/case").get_data(as_text=True))
