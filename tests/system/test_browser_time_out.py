@@ -18,6 +18,7 @@ from support.html import case_address
 
 from speakup.platform import clock
 
+REPLY = "The rota was changed again last night."
 WORDS = "I have spoken to the ward manager and will write again on Friday."
 
 
@@ -114,9 +115,14 @@ def test_the_reporters_page_warns_and_ends_itself(app: Flask, live_server: str, 
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("#case-status")).to_be_visible()
     expect(page.locator("#time-out-notice")).to_contain_text("signs you out after 15 minutes without activity")
+    expect(page.locator("#time-out-notice")).to_contain_text("A reply you are writing is not saved until you send it")
+    reply = page.locator("textarea#body")
+    reply.fill(REPLY)
     _time_passes(page, 13.5)
     dialog = page.get_by_role("dialog", name="You are about to be signed out")
     expect(dialog).to_be_visible()
+    # A reporter has no key to seal their words to: they are told, before the end, that nothing typed is kept.
+    expect(dialog).to_contain_text("What you have typed and not sent is not saved: copy it now")
     assert run_axe(page) == []
     dialog.get_by_role("button", name="Stay signed in").click()
     expect(dialog).to_be_hidden()
@@ -124,7 +130,8 @@ def test_the_reporters_page_warns_and_ends_itself(app: Flask, live_server: str, 
     expect(page.locator("#case-status")).to_be_visible()
     _time_passes(page, 6)
     expect(page.get_by_role("heading", name="You have been signed out of your concern")).to_be_visible()
-    assert code not in page.content()
+    expect(page.locator("main")).to_contain_text("Anything you had typed and not sent was not kept")
+    assert code not in page.content() and REPLY not in page.content()
     visit.close()
 
 
@@ -145,7 +152,8 @@ def test_without_javascript_the_limit_is_stated(app: Flask, live_server: str, br
     reporter.page.get_by_label("Access code").fill(code)
     reporter.page.get_by_role("button", name="Continue").click()
     expect(reporter.page.locator("#time-out-notice")).to_have_text(
-        "For your safety, this page signs you out after 15 minutes without activity."
+        "For your safety, this page signs you out after 15 minutes without activity. A reply you are writing is not"
+        " saved until you send it, so copy it before then if you need longer."
     )
     visit.close()
     reporter.close()

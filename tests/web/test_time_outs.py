@@ -24,6 +24,11 @@ NOTICE_STAFF = (
     "For your safety, this page signs you out after 30 minutes without activity, and 8 hours after you signed in."
 )
 NOTICE_REPORTER = "For your safety, this page signs you out after 15 minutes without activity."
+# A reporter has no key their words could be sealed to, so a reply they are writing is not kept: they are told so,
+# with JavaScript off (the notice) and on (the warning, and the page the script ends on).
+REPLY_NOT_SAVED = "A reply you are writing is not saved until you send it, so copy it before then if you need longer."
+REPLY_NOT_SAVED_WARNING = "What you have typed and not sent is not saved: copy it now, or choose Stay signed in."
+REPLY_NOT_KEPT = "Anything you had typed and not sent was not kept, for your safety."
 
 
 def _staff_row(app: Flask) -> StaffSession:
@@ -56,6 +61,7 @@ def test_staff_pages_say_how_long_they_stay_open(app: Flask, client: FlaskClient
     for url in ("/guardian/", f"/guardian/cases/{reference}", "/guardian/record"):
         page = client.get(url).get_data(as_text=True)
         assert NOTICE_STAFF in page, url
+        assert REPLY_NOT_SAVED not in page and REPLY_NOT_SAVED_WARNING not in page  # a guardian's words are kept
         assert _number(page, "data-idle-seconds") == 30 * 60
         assert 29 * 60 <= _number(page, "data-seconds-left") <= 30 * 60
         assert 8 * 3600 - 60 <= _number(page, "data-absolute-seconds-left") <= 8 * 3600
@@ -72,6 +78,7 @@ def test_the_reporters_page_says_how_long_it_stays_open(app: Flask):
     assert _number(page, "data-idle-seconds") == 15 * 60
     assert 14 * 60 <= _number(page, "data-seconds-left") <= 15 * 60  # its time is kept to the minute
     assert "data-absolute-seconds-left" not in page and "data-keeps-words" not in page
+    assert REPLY_NOT_SAVED in page and REPLY_NOT_SAVED_WARNING in page
     assert NOTICE_REPORTER not in app.test_client().get("/follow-up").get_data(as_text=True)
 
 
@@ -192,5 +199,5 @@ def test_the_reporters_page_ends_itself_on_the_signed_out_page(app: Flask, froze
     assert ended.headers["Clear-Site-Data"] == '"cache", "storage"'
     page = reporter.get("/follow-up/signed-out").get_data(as_text=True)
     assert "You have been signed out of your concern" in page and NOTICE_REPORTER[16:-1] not in page
-    assert "we sign you out after 15 minutes without activity" in page
+    assert "we sign you out after 15 minutes without activity" in page and REPLY_NOT_KEPT in page
     assert reporter.get("/follow-up/case").status_code == 302  # nothing opens
