@@ -225,3 +225,18 @@ def test_the_time_out_page_goes_to_no_other_host(app: Flask, client: FlaskClient
     token = csrf_token(client, "/guardian/")
     answer = client.post("/guardian/time-out", data={"csrf_token": token, "page": "//evil.example/x"})
     assert answer.status_code == 303 and answer.location == "/guardian/"
+
+
+def test_a_recorded_concerns_words_are_shown_as_not_sent_too(
+    app: Flask, client: FlaskClient, gita: Staff, frozen_clock: ModuleType
+):
+    """Every form that keeps words at a time-out (a case's sections, recording a concern) gives them back the same
+    way: apart from the form, as not sent."""
+    account = "The night shift on ward 9 was three nurses short for a week."
+    token = _writing_then_away(client, gita, "/guardian/record", frozen_clock)
+    sent = client.post("/guardian/record", data={"csrf_token": token, "what_happened": account, "where": "Ward 9"})
+    assert sent.status_code == 303 and sent.location == "/guardian/sign-in"
+    nowhere_in_plain(app, account)
+    _comes_back(app, client, gita, "/guardian/record", account, "what_happened")
+    client.get("/guardian/")
+    assert account not in client.get("/guardian/record").get_data(as_text=True)  # shown once, on that screen
