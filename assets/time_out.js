@@ -151,8 +151,11 @@ export function startTimeOut() {
       window.location.assign(data.endedUrl);
       return;
     }
+    // The time the session has now, whichever limit is nearer: the absolute limit's answer is the same end as hardEnd
+    // (give or take the rounding of seconds), so the dialog that opens next is the one that offers no "Stay".
     const left = Number(answer.headers.get("Speakup-Seconds-Left"));
     idleEnd = Date.now() + (left > 0 ? left * SECOND : Number(data.idleSeconds) * SECOND);
+    if (idleEnd >= hardEnd - 2 * SECOND) idleEnd = hardEnd;
     close();
   }
 

@@ -22,6 +22,11 @@ from speakup.platform import clock, form_posts
 from speakup.platform.config import settings
 from speakup.platform.models import StaffSession
 
+# How long after a session's end a form sent from one of its pages may still be the person's own, and its words kept
+# for them: without JavaScript, the end is seen only by the next request, and a page left on screen longer than this
+# is someone else's to type into (review finding F3).
+LATE_SEND_MINUTES = 5
+
 
 @dataclass(frozen=True)
 class TimeLeft:
@@ -31,6 +36,13 @@ class TimeLeft:
     idle_seconds: int
     seconds_left: int
     absolute_seconds_left: int | None = None
+
+    @property
+    def until_the_end(self) -> int:
+        """The seconds before the session ends, whichever limit comes first (review finding F4)."""
+        if self.absolute_seconds_left is None:
+            return self.seconds_left
+        return min(self.seconds_left, self.absolute_seconds_left)
 
 
 def _seconds(delta: timedelta) -> int:
@@ -73,8 +85,11 @@ class Unsent:
 
 def keep_unsent(timed_out: SessionTimedOut, cookie_key: str, unsent: Unsent) -> bool:
     """Seals ``unsent`` to the timed-out person's own public key, for their next sign-in; False (nothing kept) when
-    the cookie's key does not open the session or nothing was typed."""
+    the cookie's key does not open the session, nothing was typed, or it was sent more than LATE_SEND_MINUTES after
+    the session ended (the caller has checked the form's token: a page of this session, made after its sign-in)."""
     if not any(value.strip() for value in unsent.values.values()):
+        return False
+    if clock.utcnow() > timed_out.ended_at + timedelta(minutes=LATE_SEND_MINUTES):
         return False
     try:
         public_key = sessions.public_key_of_timed_out(timed_out, sealing.b64d(cookie_key))

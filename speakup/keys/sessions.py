@@ -22,13 +22,14 @@ class SessionExpired(Exception):
 class SessionTimedOut(SessionExpired):
     """A staff session that ran out just now (idle or absolute): ``args[0]`` is whose it was, and its sealed keys go
     with it, so that words its person had typed can be sealed to their own public key (``public_key_of_timed_out``)
-    before the session is forgotten."""
+    before the session is forgotten; ``ended_at``: when it ran out, which the request finding it may be long after."""
 
-    def __init__(self, user_id: int, session_id: str, private_key_ct: bytes):
+    def __init__(self, user_id: int, session_id: str, private_key_ct: bytes, ended_at: datetime):
         super().__init__(user_id)
         self.user_id = user_id
         self.session_id = session_id
         self.private_key_ct = private_key_ct
+        self.ended_at = ended_at
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
     if row is None or not row.user.is_active:
         raise SessionExpired()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        timed_out = SessionTimedOut(row.user_id, row.id, row.private_key_ct)
+        ended_at = min(row.last_seen_at + idle, row.created_at + absolute)
+        timed_out = SessionTimedOut(row.user_id, row.id, row.private_key_ct, ended_at)
         db.session.delete(row)
         raise timed_out  # whose it was: a time-out may return them to their page at sign-in
     # Write at most once a minute: every page view must not become a database write.
@@ -86,7 +88,7 @@ def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
 
 
 def keep_staff_session_alive(row: StaffSession) -> None:
-    """"Stay signed in": the session's idle time starts again now. Its absolute limit (``created_at``) stays."""
+    """ "Stay signed in": the session's idle time starts again now. Its absolute limit (``created_at``) stays."""
     row.last_seen_at = clock.utcnow()
 
 

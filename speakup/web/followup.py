@@ -293,7 +293,7 @@ def sign_out():
 @bp.post("/keep-alive")
 @once.checks_its_own_form  # its token is checked, not claimed: the same page may ask again
 def keep_alive():
-    """"Stay signed in" on the case page: 204, the session's last activity now (to the minute, as always).
+    """ "Stay signed in" on the case page: 204, the session's last activity now (to the minute, as always).
     Without this browser's form token, a redirect as any refused form gets; a session that has ended is forgotten
     and the browser sent to the signed-out page, as the page's own time-out would; with none, to the start."""
     if not once.token_passes():
@@ -301,7 +301,7 @@ def keep_alive():
     had_a_session = bool(session.get("reporter_session"))
     if _current_case() is None:
         return _ended_by_time_out() if had_a_session else redirect(url_for("followup.start"), 303)
-    return "", 204, {"Speakup-Seconds-Left": str(time_outs.reporter_time_left().seconds_left)}
+    return "", 204, {"Speakup-Seconds-Left": str(time_outs.reporter_time_left().until_the_end)}
 
 
 TIMED_OUT_PAGE = "timed-out-page"  # the flash that tells the signed-out page the time ran out

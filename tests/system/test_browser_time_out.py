@@ -1,6 +1,6 @@
 """Issue 26, point 1, in Chromium: a signed-in page says how long it stays open, warns before its session ends in
 an accessible dialog (JavaScript on), keeps the session when asked, and, left alone, ends itself on the signed-out
-page; a guardian's half-written message comes back after signing in again.
+page; a guardian's half-written message is shown, not sent, after signing in again.
 
 The page's timers run on Playwright's clock and the server's on the service's (the live server runs in this
 process), both moved on together, so a 30-minute time-out takes seconds."""
@@ -18,6 +18,7 @@ from support.html import case_address
 
 from speakup.platform import clock
 
+REPLY = "The rota was changed again last night."
 WORDS = "I have spoken to the ward manager and will write again on Friday."
 
 
@@ -72,8 +73,13 @@ def test_a_guardian_is_warned_can_stay_and_left_alone_is_signed_out_with_their_w
     page.get_by_label("Security code").fill(gita.security_code())
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(live_server + case_url)
-    expect(page.get_by_label("Message to the person who raised this", exact=True)).to_have_value(WORDS)
-    expect(page.locator(".nhsuk-error-summary")).to_contain_text("You were signed out before you sent this")
+    # Shown as not sent, to copy, never put back in the form (review finding F3): the words may not be hers.
+    expect(page.get_by_label("Message to the person who raised this", exact=True)).to_have_value("")
+    unsent = page.get_by_label("Message (not sent)")
+    expect(unsent).to_have_value(WORDS)
+    expect(unsent).not_to_be_editable()
+    expect(page.locator("#unsent-at-time-out")).to_contain_text("were not sent")
+    assert run_axe(page) == []
     visit.close()
 
 
@@ -109,9 +115,14 @@ def test_the_reporters_page_warns_and_ends_itself(app: Flask, live_server: str, 
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("#case-status")).to_be_visible()
     expect(page.locator("#time-out-notice")).to_contain_text("signs you out after 15 minutes without activity")
+    expect(page.locator("#time-out-notice")).to_contain_text("A reply you are writing is not saved until you send it")
+    reply = page.locator("textarea#body")
+    reply.fill(REPLY)
     _time_passes(page, 13.5)
     dialog = page.get_by_role("dialog", name="You are about to be signed out")
     expect(dialog).to_be_visible()
+    # A reporter has no key to seal their words to: they are told, before the end, that nothing typed is kept.
+    expect(dialog).to_contain_text("What you have typed and not sent is not saved: copy it now")
     assert run_axe(page) == []
     dialog.get_by_role("button", name="Stay signed in").click()
     expect(dialog).to_be_hidden()
@@ -119,7 +130,8 @@ def test_the_reporters_page_warns_and_ends_itself(app: Flask, live_server: str, 
     expect(page.locator("#case-status")).to_be_visible()
     _time_passes(page, 6)
     expect(page.get_by_role("heading", name="You have been signed out of your concern")).to_be_visible()
-    assert code not in page.content()
+    expect(page.locator("main")).to_contain_text("Anything you had typed and not sent was not kept")
+    assert code not in page.content() and REPLY not in page.content()
     visit.close()
 
 
@@ -140,7 +152,8 @@ def test_without_javascript_the_limit_is_stated(app: Flask, live_server: str, br
     reporter.page.get_by_label("Access code").fill(code)
     reporter.page.get_by_role("button", name="Continue").click()
     expect(reporter.page.locator("#time-out-notice")).to_have_text(
-        "For your safety, this page signs you out after 15 minutes without activity."
+        "For your safety, this page signs you out after 15 minutes without activity. A reply you are writing is not"
+        " saved until you send it, so copy it before then if you need longer."
     )
     visit.close()
     reporter.close()

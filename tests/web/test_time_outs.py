@@ -24,6 +24,11 @@ NOTICE_STAFF = (
     "For your safety, this page signs you out after 30 minutes without activity, and 8 hours after you signed in."
 )
 NOTICE_REPORTER = "For your safety, this page signs you out after 15 minutes without activity."
+# A reporter has no key their words could be sealed to, so a reply they are writing is not kept: they are told so,
+# with JavaScript off (the notice) and on (the warning, and the page the script ends on).
+REPLY_NOT_SAVED = "A reply you are writing is not saved until you send it, so copy it before then if you need longer."
+REPLY_NOT_SAVED_WARNING = "What you have typed and not sent is not saved: copy it now, or choose Stay signed in."
+REPLY_NOT_KEPT = "Anything you had typed and not sent was not kept, for your safety."
 
 
 def _staff_row(app: Flask) -> StaffSession:
@@ -56,6 +61,7 @@ def test_staff_pages_say_how_long_they_stay_open(app: Flask, client: FlaskClient
     for url in ("/guardian/", f"/guardian/cases/{reference}", "/guardian/record"):
         page = client.get(url).get_data(as_text=True)
         assert NOTICE_STAFF in page, url
+        assert REPLY_NOT_SAVED not in page and REPLY_NOT_SAVED_WARNING not in page  # a guardian's words are kept
         assert _number(page, "data-idle-seconds") == 30 * 60
         assert 29 * 60 <= _number(page, "data-seconds-left") <= 30 * 60
         assert 8 * 3600 - 60 <= _number(page, "data-absolute-seconds-left") <= 8 * 3600
@@ -72,6 +78,7 @@ def test_the_reporters_page_says_how_long_it_stays_open(app: Flask):
     assert _number(page, "data-idle-seconds") == 15 * 60
     assert 14 * 60 <= _number(page, "data-seconds-left") <= 15 * 60  # its time is kept to the minute
     assert "data-absolute-seconds-left" not in page and "data-keeps-words" not in page
+    assert REPLY_NOT_SAVED in page and REPLY_NOT_SAVED_WARNING in page
     assert NOTICE_REPORTER not in app.test_client().get("/follow-up").get_data(as_text=True)
 
 
@@ -144,6 +151,21 @@ def test_stay_signed_in_never_moves_the_absolute_limit(app: Flask, client: Flask
     assert client.get("/guardian/").status_code == 302
 
 
+@pytest.mark.parametrize("app_overrides", [{"STAFF_ABSOLUTE_HOURS": 1}], indirect=True)
+def test_stay_signed_in_says_the_time_left_before_the_absolute_limit_when_that_is_nearer(
+    app: Flask, client: FlaskClient, frozen_clock
+):
+    """Review finding F4: 50 minutes into a session that lasts an hour, "Stay signed in" starts the idle time again
+    (30 minutes), but the session ends in 10: the answer says 10."""
+    AuthActions(client).signed_in(gen_staff(app))
+    frozen_clock.advance(timedelta(minutes=25))
+    page = client.get("/guardian/").get_data(as_text=True)
+    frozen_clock.advance(timedelta(minutes=25))
+    kept = client.post("/guardian/keep-alive", data={"csrf_token": found(CSRF_RE, page)})
+    assert kept.status_code == 204
+    assert int(kept.headers["Speakup-Seconds-Left"]) == 10 * 60
+
+
 def test_stay_signed_in_on_the_reporters_page(app: Flask, frozen_clock: ModuleType):
     reporter = following_up(app, gen_concern(app.test_client())["access_code"])
     token = found(CSRF_RE, reporter.get("/follow-up/case").get_data(as_text=True))
@@ -177,5 +199,5 @@ def test_the_reporters_page_ends_itself_on_the_signed_out_page(app: Flask, froze
     assert ended.headers["Clear-Site-Data"] == '"cache", "storage"'
     page = reporter.get("/follow-up/signed-out").get_data(as_text=True)
     assert "You have been signed out of your concern" in page and NOTICE_REPORTER[16:-1] not in page
-    assert "we sign you out after 15 minutes without activity" in page
+    assert "we sign you out after 15 minutes without activity" in page and REPLY_NOT_KEPT in page
     assert reporter.get("/follow-up/case").status_code == 302  # nothing opens

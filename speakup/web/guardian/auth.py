@@ -61,7 +61,9 @@ def _to_sign_in():
     user_id = g.staff_timed_out
     back_to, unsent = page_and_unsent_words()
     timed_out = g.get("staff_timed_out_session")
-    if unsent is not None and timed_out is not None:  # before the session (and the cookie's key) is forgotten
+    # Before the session (and the cookie's key) is forgotten; only from a page of that session (its token's secret
+    # was made after its sign-in and goes with it).
+    if unsent is not None and timed_out is not None and once.token_passes():
         time_outs.keep_unsent(timed_out, session.get("staff_key", ""), unsent)
     forget_this_browser(response)
     flash("signed out", TIMED_OUT)

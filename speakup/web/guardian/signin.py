@@ -30,6 +30,7 @@ from speakup.web.forgetting import forget_this_browser
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import SignedInStaff, _end_session
+from speakup.web.guardian.time_out import give_back
 
 # One answer for every failure, so it never tells which part was wrong (or whether the account exists). It names a
 # security code only when one is asked for: without MFA the page has no such field to correct.
@@ -101,22 +102,12 @@ def sign_in():
     row, session["staff_key"] = browser_sessions.start_staff_session(user, key)
     login_user(SignedInStaff(row))
     if unsent is not None:
-        _give_back(unsent)
+        give_back(unsent)
         back_to = unsent.path
     home = url_for("guardian.queue" if user.role == Role.GUARDIAN else "admin.accounts")
     response = redirect(back_to or home, 303)
     devices.remember(response, user.email)
     return response
-
-
-UNSENT = "You were signed out before you sent this, so it has not been sent. Check it, then send it."
-
-
-def _give_back(unsent: time_outs.Unsent) -> None:
-    """The words typed before a time-out, back in their form on their page (shown once, as a form that came back),
-    the message by the first field that holds any."""
-    typed = next((name for name, value in unsent.values.items() if value.strip()), None)
-    once.keep_for(unsent.form, unsent.values, {typed: UNSENT} if typed else {}, unsent.path)
 
 
 @bp.errorhandler(LimitStoreDown)

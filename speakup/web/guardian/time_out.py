@@ -14,7 +14,10 @@ from speakup.web import once
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import page_and_unsent_words
 
-SECONDS_LEFT = "Speakup-Seconds-Left"  # the answer's header: the idle time the session has now
+UNSENT = "unsent-at-time-out"  # the name words given back at sign-in are kept under: no form of a page reads them
+# The fields' names as the forms label them, where the name alone does not say it.
+LABELS = {"body": "Message", "extend_reason": "Reason for the extension", "learning": "Learning"}
+SECONDS_LEFT = "Speakup-Seconds-Left"  # the answer's header: the time the session has now, idle or absolute
 
 
 @bp.post("/keep-alive")
@@ -28,7 +31,7 @@ def keep_alive():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     left = time_outs.keep_staff_session_alive(current_user.row)
-    return "", 204, {SECONDS_LEFT: str(left.seconds_left)}
+    return "", 204, {SECONDS_LEFT: str(left.until_the_end)}
 
 
 @bp.post("/time-out")
@@ -40,3 +43,23 @@ def time_out():
     if unsent is not None and any(value.strip() for value in unsent.values.values()):
         return once.keep(unsent.form, unsent.values, {}, to=page)
     return redirect(page, 303)
+
+
+def give_back(unsent: time_outs.Unsent) -> None:
+    """At sign-in, the words kept at a time-out, for the page they were typed on, shown once beside its form as not
+    sent (``unsent_at_time_out``), never put in it: whoever sat at the screen after the guardian may have typed them
+    (review finding F3), and a filled form is one press from sending them in her name."""
+    once.keep_for(UNSENT, unsent.values, {}, unsent.path)
+
+
+@bp.app_template_global()
+def unsent_at_time_out() -> list[tuple[str, str]]:
+    """The words given back at sign-in, on this page: (label, words) for each field that holds any."""
+    kept = once.kept(UNSENT)
+    if kept is None:
+        return []
+    return [
+        (LABELS.get(name, name.replace("_", " ").capitalize()), value)
+        for name, value in kept.values.items()
+        if value.strip()
+    ]
