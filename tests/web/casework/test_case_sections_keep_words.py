@@ -87,6 +87,32 @@ def test_a_second_send_of_the_same_press_acts_once_and_keeps_the_words(app: Flas
     assert stored(app, ref).messages == 0 and stored(app, ref).notes == 1
 
 
+def test_a_message_typed_then_a_new_access_code_given_keeps_the_message(app: Flask, signed: FlaskClient) -> None:
+    """The new-code button is a button of the same form: the slip is shown on a page of its own, and back on the
+    case (by the slip's link, or once it is handed over) the words typed in the other sections are there again."""
+    raised = gen_concern(signed, anonymity="confidential", name="Sam Nurse", contact="sam@example.org")
+    ref = raised["reference"]
+    response = act(signed, ref, "new-access-code", body=MESSAGE, note=NOTE)
+    _not_echoed(response, MESSAGE, NOTE)
+    assert response.location == "/guardian/new-access-code"
+    slip = text_of(signed.get(response.location))
+    assert "The old access code no longer works" in slip and MESSAGE not in slip
+    back = found(r'<a href="(/guardian/cases/[^"]+)">Back to the case</a>', slip)
+    page = text_of(signed.get(back))
+    assert textarea_value(page, "body") == MESSAGE, "the message's words are back in their box"
+    assert textarea_value(page, "note") == NOTE
+    assert stored(app, ref).messages == 0 and stored(app, ref).notes == 0, "nothing else was done"
+    nowhere_in_plain(app, MESSAGE, NOTE)
+    # Handed over: back to the case, the words still there; then another page and they are forgotten.
+    handed = signed.post(response.location, data={"csrf_token": found(r'name="csrf_token" value="([^"]+)"', slip)})
+    assert handed.status_code == 303 and handed.location.partition("#")[0] == back
+    page = text_of(signed.get(handed.location))
+    assert "The new access code is no longer shown." in page
+    assert textarea_value(page, "body") == MESSAGE
+    assert signed.get("/guardian/").status_code == 200
+    assert textarea_value(text_of(signed.get(back)), "body") == ""
+
+
 def test_the_contents_list_comes_first_and_links_every_section(signed: FlaskClient) -> None:
     """Reachable without scrolling the whole page: the contents list is the first thing beside the concern, links
     every section the page has, and each section ends with a way back to it."""
