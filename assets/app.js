@@ -30,6 +30,20 @@ for (const group of document.querySelectorAll("[data-speakup-reveal]")) {
   update();
 }
 
+// A folded section (a details element: the case page's, templates/guardian/case.html) opens when a link leads to it.
+// Its id is the details element's own, so without this file the link still leads to its summary; no browser opens
+// a details for a link to the details itself (Chromium does for one into its content, hidden in the others).
+const openLinkedSection = (id) => {
+  const section = id && document.getElementById(id);
+  if (section instanceof HTMLDetailsElement) section.open = true;
+};
+document.addEventListener("click", (event) => {
+  const link = event.target instanceof Element ? event.target.closest('a[href^="#"]') : null;
+  if (link) openLinkedSection(decodeURIComponent(link.hash.slice(1)));  // before the browser scrolls to it
+});
+window.addEventListener("hashchange", () => openLinkedSection(decodeURIComponent(location.hash.slice(1))));
+openLinkedSection(decodeURIComponent(location.hash.slice(1)));
+
 // Copy and Print beside an access code (assets/access_code.js).
 startCodeActions();
 // "Copy link" beside the enrolment link (assets/copy.js).

@@ -77,6 +77,7 @@ MULTIPLE = ("themes",)  # checkboxes: every value chosen is kept, not only the f
 EXCLUDED = "excluded"
 SHARE_REFUSED = "share-refused"  # the flash that says why a share request could not be confirmed or cancelled
 NEW_CODE_REFUSED = "new-code-refused"  # the flash that says why no new access code could be given
+JUST_DONE = "case-section"  # the flash naming the section an action was just done in: shown open, without JavaScript
 
 
 class CaseForm(DomainForm):
@@ -97,6 +98,12 @@ class CaseForm(DomainForm):
     def version(self) -> int | None:
         value = self.values.get("version", "")
         return parse_int(value)
+
+    @property
+    def opens(self) -> bool:
+        """Whether the page shows this form's section unfolded: it came back refused, or with words kept in it."""
+        typed = any(self.values.get(key, "").strip() for key in FORMS[self.name]) or any(self.lists.values())
+        return bool(self.field_errors) or typed
 
     def came_back(self, errors: dict[str, str], to: str | None = None) -> Response:
         """Refused: this form's words and messages kept, with the words typed in the page's other sections."""
@@ -152,6 +159,7 @@ def render_case(case: Case, case_key: bytes) -> str:
         forms=forms,
         warning="excluded" if forms["share"].values.get(EXCLUDED) else (refused[0] if refused else ""),
         new_code_refused=next(iter(get_flashed_messages(category_filter=[NEW_CODE_REFUSED])), ""),
+        just_done=next(iter(get_flashed_messages(category_filter=[JUST_DONE])), ""),
     )
 
 
@@ -214,6 +222,8 @@ def _act(
 
 def case_done(case: Case, message: str, anchor: str = "", acting: str | None = None) -> Response:
     flash(message, "case-done")  # shown once, at the top of the case page this redirects to
+    if anchor:
+        flash(anchor.removeprefix("#"), JUST_DONE)
     return back_to_case(case, anchor, acting)
 
 
