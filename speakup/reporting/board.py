@@ -3,7 +3,8 @@ would speak up again. Plain counted fields only (no keys needed), small numbers 
 
 Its charts are page models (``speakup/reporting/charts.py``) the template draws as HTML with small inline SVG bars, so
 the report needs no JavaScript and its words are page text at every width; every chart has a table with the same
-figures, and the page opens with the latest quarter's headline figures.
+figures (folded under it, so a narrow screen is not twice as long), and the page opens with the latest quarter's
+headline figures.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ def charts(report: BoardReport) -> tuple[charts_.Chart, ...]:
         ("Answered", _counts(report, "feedback")),
         ("Would speak up again", _counts(report, "yes")),
         ("Reported detriment", _counts(report, "detriment")),
+        ("Reported detriment after closing", _counts(report, "detriment_after_closure")),
     ]
     timeliness = [
         ("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters], report.ack_days),

@@ -111,7 +111,8 @@ def test_every_bar_is_labelled_with_its_series_and_value(app, client, signed):
     for key in ("themes", "anonymous", "timeliness", "feedback"):
         chart = _chart(page, key)
         rows = _rows(chart)
-        key = r'<li class="speakup-chart__key-item"><svg[^>]*><rect[^>]*fill="(#[0-9a-f]{6})"/></svg>(.*?)</li>'
+        key = r'<li class="speakup-chart__key-item speakup-chart__key-item--series">'
+        key += r'<svg[^>]*><rect[^>]*fill="(#[0-9a-f]{6})"/></svg>(.*?)</li>'
         series = re.findall(key, chart)
         colours, names = [colour for colour, _name in series], [name for _colour, name in series]
         assert len(set(colours)) == len(colours) >= 2
@@ -126,7 +127,7 @@ def test_the_contents_list_links_every_section(signed):
     page = signed.get("/guardian/board").get_data(as_text=True)
     contents = found(r'<nav class="nhsuk-contents-list" id="contents"[^>]*>(.*?)</nav>', page, re.S)
     links = re.findall(r'<a class="nhsuk-contents-list__link" href="#([\w-]+)">(.*?)</a>', contents)
-    main = found(r'<main[^>]*>(.*?)</main>', page, re.S)  # the page's own sections (not the time-out dialog)
+    main = found(r"<main[^>]*>(.*?)</main>", page, re.S)  # the page's own sections (not the time-out dialog)
     headings = re.findall(r'<h2 id="([\w-]+)">(.*?)</h2>', main)
     # Every section after the headline is listed, in the page's order, by its own heading.
     assert links == [(id_, text) for id_, text in headings if id_ != "headline"]
@@ -147,3 +148,21 @@ def test_the_page_is_one_call_to_its_page_model(monkeypatch, signed):
     page = signed.get("/guardian/board")
     assert page.status_code == 200 and len(calls) == 1
     assert "<img" not in page.get_data(as_text=True).split('id="maincontent"')[1]  # no chart fetched apart
+
+
+def test_a_table_a_chart_draws_is_folded_under_it_and_the_others_are_not(app, client, signed):
+    """On a narrow screen a chart and its table twice over made the page long: the table a chart already draws is a
+    summary away ("Show the figures as a table"), in a details element that opens without JavaScript; a table no chart
+    draws stays open. The feedback chart draws every column of its table, detriment after closing included."""
+    gen_quarter(app, client, 7, anonymous=2)
+    page = signed.get("/guardian/board").get_data(as_text=True)
+    sections = dict(re.findall(r'<h2 id="([\w-]+)">.*?</h2>(.*?)(?=<h2 id=|</main>)', page, re.S))
+    folded = '<details class="nhsuk-details speakup-chart-figures">'
+    for id_ in ("by-theme", "anonymity", "timeliness", "speak-up-again"):
+        figure, details = sections[id_].index('class="speakup-chart"'), sections[id_].index(folded)
+        assert figure < details < sections[id_].index("<table"), id_
+        assert "Show the figures as a table" in sections[id_]
+    for id_ in ("how-raised", "referred-to", "who-spoke-up"):
+        assert "<details" not in sections[id_] and "<table" in sections[id_], id_
+    names = [name for _classes, name, _bar in _rows(_chart(page, "feedback"))]
+    assert "Reported detriment after closing" in names

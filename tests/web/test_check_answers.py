@@ -216,3 +216,22 @@ def test_answers_changed_in_another_tab_are_shown_again_before_sending(app: Flas
     page = html.unescape(answer.get_data(as_text=True))
     assert answer.request.path == "/raise/check" and "changed in another tab" in page
     assert "Something else entirely" in page and _cases(app) == 0
+
+
+BACK_BUTTON = (
+    "To change an answer, use its Change link or the Back link at the top of this page. Do not use your browser's "
+    "back button: it may clear your answers, so that the next person to use this computer cannot see them."
+)
+
+
+def test_the_page_says_to_change_answers_with_its_own_links(client: FlaskClient) -> None:
+    """A raise form opened afresh (typed, a bookmark, History) is answered empty when the browser's Back button
+    fetches it again (no-store; Chromium sends it as the first opening was, Sec-Fetch-Site: none), and its kept
+    answers go: the next person at the computer may be the one pressing Back. So the page says, before any answer,
+    which links keep them (tests/system/test_browser_check_back.py shows the browser doing so)."""
+    _continue(client)
+    page = client.get("/raise/check").get_data(as_text=True)
+    said = found(r'<div class="nhsuk-inset-text" id="change-answers">\s*(.*?)\s*</div>', page, re.S)
+    assert html.unescape(re.sub(r"<[^>]+>", "", said)) == BACK_BUTTON
+    main = page.split('id="maincontent"')[1]
+    assert main.index("<h1>") < main.index('id="change-answers"') < main.index('id="answers-concern"')
