@@ -1,6 +1,6 @@
 """gunicorn's logs, minus what could identify a reporter.
 
-The access log is one JSON object a line, in the app's own shape (platform/logs.py: time, level, logger, message,
+Both logs are one JSON object a line. The access log, in the app's own shape (platform/logs.py: time, level, logger, message,
 request_id) plus method, path, status and duration_ms, so one parser reads both logs and the request id (the app's
 ``X-Request-Id`` answer header) joins a request's access line to the app's lines. It never holds the client address,
 the user agent or the query string, nor the path as sent: ``path`` is the route the app matched (``/guardian/cases/
@@ -68,6 +68,11 @@ class AccessLogger(Logger):
         for handler in self.access_log.handlers:
             if not isinstance(handler, logging.handlers.SysLogHandler):
                 handler.setFormatter(AccessJsonFormatter())
+        # gunicorn's own lines (workers booting, timing out, the master's signals) are JSON too, so one parser and
+        # one alert rule on "level" read every line the service writes.
+        for handler in self.error_log.handlers:
+            if not isinstance(handler, logging.handlers.SysLogHandler):
+                handler.setFormatter(JsonFormatter())
 
     def atoms(self, resp, req, environ, request_time):
         # Only a log format setting would read these (access() below picks its own fields); the same rule all the same.

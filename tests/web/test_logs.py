@@ -359,3 +359,21 @@ def test_gunicorns_access_log_names_the_route_never_the_pasted_path(app: Flask, 
     assert [(line["method"], line["path"], line["status"]) for line in lines] == [
         (method, route, status) for method, _path, status, route in requests
     ]
+
+
+def test_gunicorns_own_lines_are_json_like_the_apps(tmp_path) -> None:
+    """Issue 27, point 3: a worker timing out or failing to boot is an ERROR line an alert rule on "level" catches."""
+    from gunicorn.config import Config
+
+    from speakup.platform.gunicorn_logging import AccessLogger
+
+    config = Config()
+    config.set("errorlog", str(tmp_path / "error.log"))
+    logger = AccessLogger(config)
+    logger.info("Booting worker with pid: %s", 1234)
+    logger.critical("WORKER TIMEOUT (pid:%s)", 1234)
+    lines = [json.loads(line) for line in (tmp_path / "error.log").read_text().splitlines()]
+    assert [(line["level"], line["logger"], line["message"]) for line in lines] == [
+        ("INFO", "gunicorn.error", "Booting worker with pid: 1234"),
+        ("CRITICAL", "gunicorn.error", "WORKER TIMEOUT (pid:1234)"),
+    ]
