@@ -200,7 +200,7 @@ def raise_with_file(
     try:
         attach_to_raised(raised, clean)
     except DBAPIError:
-        log.warning("a file could not be stored with a newly raised concern")
+        log.error("a file could not be stored with a newly raised concern")
         kept = False
     if sent is not None:
         try:

@@ -222,7 +222,7 @@ def raise_concern(
         # The concern is stored and its code must still reach the person: a lost count is the lesser harm (and if its
         # marker was not kept either, the person is asked again on the follow-up page).
         db.session.rollback()
-        logger.warning("characteristics_not_counted")
+        logger.error("characteristics_not_counted")
     notify.new_concern(guardians)
     return raised
 

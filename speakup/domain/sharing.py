@@ -55,7 +55,7 @@ def _excluded(case: Case, case_key: bytes) -> set[int]:
     try:
         return exclusions.excluded_ids(case, case_key)
     except exclusions.ExclusionsMissing:
-        logger.warning("case_exclusions_missing: case %s", case.id)
+        logger.error("case_exclusions_missing: case %s", case.id)
         raise ShareRefused(EXCLUSIONS_MISSING) from None
 
 

@@ -191,7 +191,7 @@ def _keys_changed(user: User) -> None:
 @one_place_in_the_log
 def _record_keys_changed(user: User) -> None:
     reason = "the public keys stored for the account are not the ones its password opens"
-    logger.warning("Roster alarm: account %s: %s", user.id, reason)
+    logger.error("Roster alarm: account %s: %s", user.id, reason)
     audit.record(audit.Action.ROSTER_ALARM, audit.Actor.SYSTEM, guardian_id=user.id, reason=reason)
     _note_guardian_change(roster_log.KEYS_MISMATCH, user)
 

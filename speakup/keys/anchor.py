@@ -114,4 +114,4 @@ def write_anchor(root: str, anchor: Anchor) -> None:
             data[root] = asdict(anchor)
             private_files.replace(path, json.dumps(data, sort_keys=True, indent=1))
     except (OSError, AnchorUnreadable) as exc:
-        logger.warning("roster_anchor_not_written: %s", exc)
+        logger.error("roster_anchor_not_written: %s", exc)

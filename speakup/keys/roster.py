@@ -296,7 +296,7 @@ def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
     new = [alarm for alarm in found if alarm not in already]
     for user_id, reason in new:
         # The account id and the reason only: no name or email in the log.
-        logger.warning("Roster alarm: %s: %s", f"guardian account {user_id}" if user_id else "the roster", reason)
+        logger.error("Roster alarm: %s: %s", f"guardian account {user_id}" if user_id else "the roster", reason)
         audit.record(audit.Action.ROSTER_ALARM, audit.Actor.SYSTEM, guardian_id=user_id, reason=reason)
         already.add((user_id, reason))
         # Raised for good once committed with the request: if the request fails, the next one raises it again.

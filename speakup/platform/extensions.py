@@ -90,7 +90,7 @@ def fail_open(limit: Callable[[View], View]) -> Callable[[View], View]:
             except StorageError:
                 if g.get(_VIEW_STARTED):
                     raise
-                log.warning("rate-limit store unreachable: %s runs without its limit", request.endpoint)
+                log.error("rate-limit store unreachable: %s runs without its limit", request.endpoint)
                 return view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]

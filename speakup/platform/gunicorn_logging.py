@@ -1,12 +1,12 @@
 """gunicorn's logs, minus what could identify a reporter.
 
-Both logs are one JSON object a line. The access log, in the app's own shape (platform/logs.py: time, level, logger, message,
-request_id) plus method, path, status and duration_ms, so one parser reads both logs and the request id (the app's
-``X-Request-Id`` answer header) joins a request's access line to the app's lines. It never holds the client address,
-the user agent or the query string, nor the path as sent: ``path`` is the route the app matched (``/guardian/cases/
-<reference>``), which the app leaves in the WSGI environ (platform/logs.py), whatever the status, redirects and
-refusals included; a request that matched no page is "[path not logged]". Someone who pastes their access code or
-a name into the address bar must not find it in a log file. And gunicorn's error log would
+Both logs are one JSON object a line. The access log is in the app's own shape (platform/logs.py: time, level,
+logger, message, request_id) plus method, path, status and duration_ms, so one parser reads both logs and the
+request id (the app's ``X-Request-Id`` answer header) joins a request's access line to the app's lines. It never
+holds the client address, the user agent or the query string, nor the path as sent: ``path`` is the route the app
+matched (``/guardian/cases/<reference>``), which the app leaves in the WSGI environ (platform/logs.py), whatever the
+status, redirects and refusals included; a request that matched no page is "[path not logged]". Someone who pastes
+their access code or a name into the address bar must not find it in a log file. And gunicorn's error log would
 otherwise write ``Invalid request from ip=<address>: <what was sent>`` for a malformed request, and the request line
 (query included) with a traceback when a request fails outside the app: both become a line naming only what kind
 of thing went wrong.

@@ -120,7 +120,7 @@ def form_refused(status: int, body: str | None = None, retry_after: str | None =
 def log_limit_store_down(error: BaseException) -> None:
     # The type only: the store's message names its address, and nothing here helps a reader more.
     cause = error.__cause__ or getattr(error, "storage_error", None)
-    log.warning("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
+    log.error("rate-limit store unavailable on %s: %s", request.url_rule, type(cause or error).__name__)
 
 
 def limit_store_down(error: BaseException) -> BaseResponse:
@@ -234,7 +234,7 @@ def _file_too_large() -> str:
 
 def _database(error: DBAPIError):
     drop_failed_transaction()
-    log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
+    log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
     if "_login_user" not in g:
         # Flask-Login's template context would load the signed-in user from the database again: a
         # second wait for the dead database, then an exception inside this handler (a bare 500).

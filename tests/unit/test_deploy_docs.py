@@ -119,3 +119,19 @@ def test_every_command_in_the_guide_exists_with_its_options(runner) -> None:
         assert result.exit_code == 0, f"speakup {shlex.join(words)}: {result.output}"
         usage = result.output.splitlines()[0]
         assert "COMMAND [ARGS]" not in usage, f"speakup {shlex.join(words)} names a group, not a command"
+
+
+def test_every_alert_the_guide_lists_is_logged_at_error():
+    """Issue 27, point 3: an operator alerts on ERROR, so each line the guide tells them to act on is written at ERROR
+    (or CRITICAL) somewhere in the service, by the words the guide gives."""
+    table = guide().split("- **What to alert on**", 1)[1].split("\n\n## ", 1)[0]
+    rows = re.findall(r"^  \| (.+?) \| ", table, re.M)[2:]  # after the heading and its rule
+    starts = [start for row in rows for start in re.findall(r"`([^`]+)`", row)]
+    assert len(starts) >= 12
+    code = "\n".join(path.read_text() for path in (ROOT / "speakup").rglob("*.py"))
+    calls = re.findall(r"\.(error|critical)\(\s*(?:f?\w+\.)?(?:f?\"([^\"]*)\"|(\w+_ERROR))", code)
+    logged = [text for _level, text, _constant in calls if text]
+    constants = {name for _level, _text, name in calls if name}
+    logged += [re.search(rf"{name} = \(\s*\"([^\"]*)\"", code).group(1) for name in constants]  # type: ignore[union-attr]
+    for start in starts:
+        assert any(text.startswith(start) for text in logged), f"{start!r} is not logged at ERROR"
