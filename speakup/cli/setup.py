@@ -1,4 +1,5 @@
-"""`flask speakup init`, `create-user` and `demo`: the database, the organisation's keys and the first accounts."""
+"""`flask speakup init`, `downgrade-schema`, `create-user` and `demo`: the database, the organisation's keys and the
+first accounts."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from speakup.domain import staff
 from speakup.keys import approvals, recovery, roster_log
 from speakup.ops import audit
 from speakup.platform import transactions
-from speakup.platform.migrations import upgrade_schema
+from speakup.platform.migrations import downgrade_schema, newest_revision, upgrade_schema
 from speakup.platform.models import KeyPurpose, Role
 
 
@@ -53,6 +54,18 @@ def init_command(recovery_key_file: Path) -> None:
     )
     click.echo(f"roster-root: {signing.roster_fingerprint(roster_row.public_key)}")
     click.echo("Set SPEAKUP_ROSTER_ROOT to the roster-root value above before starting the service.")
+
+
+@click.command("downgrade-schema")
+@click.option("--to", "revision", required=True, help="The older release's newest migration, such as 0020.")
+@with_appcontext
+def downgrade_schema_command(revision: str) -> None:
+    """Undo this release's migrations, before going back to an older release (docs/deploy.md, section 12)."""
+    if revision == newest_revision():
+        click.echo(f"The schema is already at {revision} in this release: nothing to undo.")
+        return
+    downgrade_schema(revision)
+    click.echo(f"Schema now at {revision}. Check out the older release, then start the service.")
 
 
 @click.command("create-user")

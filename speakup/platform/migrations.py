@@ -26,6 +26,14 @@ def enable_migrations(app: Flask) -> None:
         Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
 
+def downgrade_schema(revision: str) -> None:
+    """Undoes the migrations after ``revision``: what going back to the release that ends at it needs first."""
+    from flask_migrate import downgrade
+
+    enable_migrations(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy's
+    downgrade(revision=revision)
+
+
 def upgrade_schema() -> None:
     """Creates or migrates the current app's database to the newest revision."""
     from flask_migrate import upgrade
