@@ -1,4 +1,4 @@
-"""`flask speakup audit verify|anchor`: the hash-chained audit log and its anchors kept elsewhere."""
+"""`flask speakup audit verify|anchor|accept-restore`: the hash-chained audit log and its anchors kept elsewhere."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from speakup.ops import audit
+from speakup.cli.roster import KEY_FILE, read_organisation_secrets
+from speakup.crypto import signing
+from speakup.keys import roster
+from speakup.ops import audit, audit_anchors
+from speakup.ops.audit_anchors import Restore
 from speakup.platform import clock, private_files
 
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
@@ -24,17 +28,22 @@ audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 def audit_verify_command(anchor_file: Path | None) -> None:
     """Check the audit chain: exit 0 when intact, 1 at the first edited, deleted or reordered event, or (with
     --anchor) when newest events were deleted past an anchored head."""
-    anchors = []
+    anchors: list[audit_anchors.Anchor] = []
     if anchor_file is not None:
         try:
-            anchors = audit.parse_anchors(anchor_file.read_text())
+            entries = audit_anchors.parse_anchors(anchor_file.read_text())
         except (ValueError, UnicodeDecodeError) as exc:
             raise click.ClickException(f"{anchor_file}: {exc}") from None
+        signed = _signed(entries)
+        for entry in entries:
+            if isinstance(entry, Restore) and entry not in signed:
+                click.echo(f"Restore line for event {entry.head.event_id} is not signed by the organisation key")
+        anchors = audit_anchors.anchors_in_force(entries, signed)
     result = audit.check_chain()
     if result.broken is not None:
         click.echo(f"Audit chain broken at event {result.broken.event_id}: {result.broken.reason}")
         sys.exit(1)
-    missed = audit.unreached_anchors(anchors)
+    missed = audit_anchors.unreached_anchors(anchors)
     for anchor in missed:
         click.echo(
             f"Audit chain no longer reaches anchored event {anchor.event_id} ({anchor.hash[:16]}...): "
@@ -63,9 +72,51 @@ def audit_anchor_command(anchor_file: Path | None) -> None:
         sys.exit(1)
     if result.last_id is None:
         raise click.ClickException("The audit log is empty: nothing to anchor yet.")
-    line = audit.anchor_line(result, clock.utcnow())
+    line = audit_anchors.anchor_line(result, clock.utcnow())
     if anchor_file is not None:
         private_files.append(anchor_file, line + "\n")
+    click.echo(line)
+
+
+def _signed(entries: list[audit_anchors.Anchor | Restore]) -> set[Restore]:
+    restores = [entry for entry in entries if isinstance(entry, Restore)]
+    root = roster.trusted_root_key() if restores else None
+    if root is None:
+        return set()
+    context = audit_anchors.RESTORE_CONTEXT
+    return {r for r in restores if signing.verify_signature(root, context, r.statement(), r.signature)}
+
+
+@audit_cli.command("accept-restore")
+@click.option(
+    "--file",
+    "anchor_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The anchor file `audit anchor` writes to (the timer's: /var/lib/speakup/audit-anchors).",
+)
+@click.option("--recovery-key-file", type=KEY_FILE, required=True, help="The offline key file (organisation key).")
+def audit_accept_restore_command(anchor_file: Path, recovery_key_file: Path) -> None:
+    """After restoring a backup: the anchors written since the backup are no longer reached, and would fail `audit
+    verify` every day. Appends a line, signed with the organisation key, naming the restored chain's head: it
+    retires the anchors before it. Only for a restore you made (docs/deploy.md, section 11)."""
+    secrets = read_organisation_secrets(recovery_key_file)
+    if secrets.signing_key is None:
+        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
+    if roster.trusted_root_key() != signing.signing_public_key_of(secrets.signing_key):
+        raise click.ClickException("That key file's organisation key is not this installation's; nothing changed.")
+    result = audit.check_chain()
+    if result.broken is not None:
+        click.echo(f"Audit chain broken at event {result.broken.event_id}: {result.broken.reason}; nothing accepted")
+        sys.exit(1)
+    if result.last_id is None or result.last_hash is None:
+        raise click.ClickException("The audit log is empty: nothing to accept.")
+    when = audit_anchors.timestamp(clock.utcnow())
+    statement = audit_anchors.restore_statement(result.last_id, result.last_hash, when)
+    signature = signing.sign(secrets.signing_key, audit_anchors.RESTORE_CONTEXT, statement)
+    line = audit_anchors.restore_line(result, when, signature)
+    private_files.append(anchor_file, line + "\n")
+    audit.record(audit.Action.AUDIT_RESTORE_ACCEPTED, audit.Actor.SYSTEM, count=result.last_id)
     click.echo(line)
 
 

@@ -121,6 +121,15 @@ def stored_root_key() -> bytes | None:
     return db.session.scalar(select(OrganisationKey.public_key).where(OrganisationKey.purpose == KeyPurpose.ROSTER))
 
 
+def trusted_root_key() -> bytes | None:
+    """The organisation signing key's public half, if the pin names it (unpinned, as in development, the stored one):
+    what a statement the organisation signed outside the roster log (an audit restore line) is checked against."""
+    stored, pinned = stored_root_key(), pinned_root()
+    if stored is None or (pinned and signing.normalise_fingerprint(signing.roster_fingerprint(stored)) != pinned):
+        return None
+    return stored
+
+
 def _root_slot(pinned: str | None, stored_root: bytes | None) -> str | None:
     """The anchor file's key for this installation: the pinned fingerprint (the stored key's, unpinned)."""
     if pinned:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +41,7 @@ class Action(StrEnum):
     SIGN_IN_OK = "sign_in_ok"
     SIGN_IN_FAILED = "sign_in_failed"
     SIGN_OUT = "sign_out"
+    AUDIT_RESTORE_ACCEPTED = "audit_restore_accepted"  # after a restore: its head, signed into the anchor file
     SESSION_TIMED_OUT = "session_timed_out"  # a staff session found idle (or too old) and ended: whose, in user_id
     CASE_RAISED = "case_raised"
     CASE_RECORDED = "case_recorded"  # a guardian recorded a concern raised in person, by phone, letter...
@@ -352,47 +352,3 @@ def case_trail(case_id: int) -> list[AuditEvent]:
 def detail_of(event: AuditEvent) -> dict[str, object]:
     """An event's detail as a dict, for display."""
     return json.loads(event.detail or "{}")
-
-
-# --- Anchors: the chain's head, kept somewhere else ---------------------------------------------------------------
-#
-# The chain alone cannot show that its newest events were deleted: what is left is still a valid chain. An anchor is
-# the head (id and hash) written down outside the database, by `flask speakup audit anchor` from a timer; later the
-# chain must still reach every anchored head, unchanged.
-
-_ANCHOR_LINE = re.compile(r"event ([0-9]+) ([0-9a-f]{64})(?: .*)?")
-
-
-@dataclass(frozen=True)
-class Anchor:
-    event_id: int
-    hash: str
-
-
-def anchor_line(check: ChainCheck, at: datetime) -> str:
-    """One line for the anchor file: ``event <id> <hash> <UTC time>``."""
-    return f"event {check.last_id} {check.last_hash} {at.isoformat(timespec='seconds')}Z"
-
-
-def parse_anchors(text: str) -> list[Anchor]:
-    """The anchors in an anchor file; blank lines and # comments are skipped. ValueError names a bad line."""
-    anchors = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _ANCHOR_LINE.fullmatch(line)
-        if match is None:
-            raise ValueError(f"line {number} is not an anchor (event <id> <hash> <time>)")
-        anchors.append(Anchor(int(match.group(1)), match.group(2)))
-    return anchors
-
-
-def unreached_anchors(anchors: list[Anchor]) -> list[Anchor]:
-    """Anchors the chain no longer reaches: their event is gone or holds another hash. Check the chain itself first
-    (``check_chain``): an intact chain with an anchored row unchanged reaches that head."""
-    if not anchors:
-        return []
-    ids = {anchor.event_id for anchor in anchors}
-    stored = dict(db.session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(ids))).all())
-    return [anchor for anchor in anchors if not hmac.compare_digest(stored.get(anchor.event_id, ""), anchor.hash)]
