@@ -120,6 +120,24 @@ def test_a_change_rolled_back_queues_no_email(mail_app: Flask, smtp: MailServer)
         assert rows() == []
 
 
+def test_a_reply_queues_its_emails_with_it_and_a_refused_reply_queues_none(
+    mail_app: Flask, client: FlaskClient, smtp: MailServer
+) -> None:
+    guardians_of_the_trust(mail_app)
+    code = gen_concern(client, what_happened="a reply follows")["access_code"]
+    with mail_app.app_context():
+        outbox.deliver()
+    bearer = {"Authorization": f"Bearer {code}"}
+    assert client.post("/api/v1/follow-up/messages", json={"body": ""}, headers=bearer).status_code == 422
+    with mail_app.app_context():
+        assert rows() == []
+    assert client.post("/api/v1/follow-up/messages", json={"body": "more"}, headers=bearer).status_code == 201
+    with mail_app.app_context():
+        queued = rows()
+        assert sorted(row.recipient for row in queued) == sorted(GUARDIANS)
+        assert {row.subject for row in queued} == {"The person who raised a concern has replied"}
+
+
 def test_each_email_waits_a_random_time_and_its_time_and_id_tell_nothing(mail_app: Flask, smtp: MailServer) -> None:
     mail_app.config["MAIL_DELAY_SECONDS"] = "30-300"
     guardians_of_the_trust(mail_app)
