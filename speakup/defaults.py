@@ -142,9 +142,10 @@ MAIL_TIMEOUT = 10
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 # Deadline reminders go out this many days before a case falls due.
 REMINDER_DAYS = 2
-# Send guardian emails from a background thread after the request, so a slow mail server never
-# keeps a reporter waiting. Tests turn it off to read what arrived straight away.
-MAIL_IN_BACKGROUND = True
+# Guardian emails wait in the database (the mail outbox) and `flask speakup mail deliver` sends them, each after a
+# random delay in this range of seconds ("60-600", or one number), so an email leaving cannot be matched by its time
+# to a reporter's visit. 0 sends at the worker's next pass.
+MAIL_DELAY_SECONDS = "60-600"
 
 # Retention: closed cases are crypto-shredded (`flask speakup purge`) this many days after they closed.
 # Six years, a common NHS records retention period for such cases (check your trust's records policy).

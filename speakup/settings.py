@@ -17,6 +17,7 @@ from speakup.crypto import signing
 from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.domain import deadlines
 from speakup.platform import private_files
+from speakup.platform.config import delay_range
 from speakup.platform.models import KeyPurpose, db
 from speakup.platform.sqlite import JOURNAL_MODES
 
@@ -63,6 +64,12 @@ def _check_and_complete(app: Flask) -> None:
     config["SQLITE_JOURNAL_MODE"] = str(config["SQLITE_JOURNAL_MODE"]).lower()
     if config["SQLITE_JOURNAL_MODE"] not in JOURNAL_MODES:
         raise ConfigurationError(f"SPEAKUP_SQLITE_JOURNAL_MODE must be one of {', '.join(JOURNAL_MODES)}")
+    try:
+        delay_range(config["MAIL_DELAY_SECONDS"])
+    except ValueError:
+        raise ConfigurationError(
+            'SPEAKUP_MAIL_DELAY_SECONDS must be a range of seconds such as "60-600", or one number'
+        ) from None
     pepper = config["TOKEN_PEPPER"]
     config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
     if environment != "production":

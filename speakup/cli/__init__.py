@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from speakup.cli.audit import audit_cli
 from speakup.cli.backup import backup_command
+from speakup.cli.mail import mail_cli
 from speakup.cli.recovery import exclusions_cli, recover_command
 from speakup.cli.reporting import ngo_return_command, stats_token_cli
 from speakup.cli.retention import purge_command
@@ -38,6 +39,7 @@ for command in (
     audit_cli,
     sessions_cli,
     send_reminders_command,
+    mail_cli,
     purge_command,
     ngo_return_command,
     stats_token_cli,

@@ -32,15 +32,23 @@ def sessions_purge_command() -> None:
 @click.command("send-reminders")
 @with_appcontext
 def send_reminders_command() -> None:
-    """Email each guardian how many of their cases are due soon or overdue (run it daily, e.g. from cron)."""
+    """Email each guardian how many of their cases are due soon or overdue (run it daily, e.g. from cron). The
+    emails are queued, then sent at once; any that fail stay queued for `flask speakup mail deliver` to retry,
+    and the command exits 1 saying how many."""
     from speakup.domain.triage import due_soon_counts
-    from speakup.ops import notify
+    from speakup.ops import notify, outbox
     from speakup.platform.models import User
 
     counts = due_soon_counts(clock.uk_today(), settings().reminder_days)
-    sent = 0
+    queued: list[int] = []
     for user_id, count in counts.items():
         user = db.session.get(User, user_id)
         if user is not None:
-            sent += notify.deadline_due([user], count)
-    click.echo(f"Sent {sent} reminder emails.")
+            queued += notify.deadline_due([user], count)
+    done = outbox.deliver(only=queued)
+    click.echo(f"Sent {done.sent} reminder emails.")
+    if done.failed:
+        raise click.ClickException(
+            f"{done.failed} reminder emails could not be sent: they stay queued, and flask speakup mail deliver "
+            "tries them again"
+        )

@@ -94,12 +94,11 @@ def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
 
 
 def add_reporter_file(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
-    """A file the reporter adds when following up: kept, then its guardians told, as for a reply (after the
-    commit, so nobody is told about a file that was not kept)."""
+    """A file the reporter adds when following up: kept, then its guardians told, as for a reply (queued in the
+    same transaction, so nobody is told about a file that was not kept)."""
     handling.note_reporter_wrote(case, clock.minute_now())
     attachment = store_clean(case, case_key, clean)
-    guardians = handling.guardians_of(case)
-    transactions.after_commit(lambda: notify.reporter_replied(guardians))
+    notify.reporter_replied(handling.guardians_of(case))
     return attachment
 
 

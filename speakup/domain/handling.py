@@ -79,11 +79,10 @@ def check_message(body: object) -> str:
 
 def post_message(case: Case, case_key: bytes, author: Author, body: object, guardian: User | None = None) -> Message:
     """Adds a sealed message. A reporter's reply puts a case waiting for them back to work, and
-    tells its guardians (after the commit, so nobody is told about a reply that was not kept)."""
+    tells its guardians (queued in the same transaction, so nobody is told about a reply that was not kept)."""
     message = _store_message(case, case_key, author, check_message(body), guardian)
     if author == Author.REPORTER:
-        guardians = guardians_of(case)
-        transactions.after_commit(lambda: notify.reporter_replied(guardians))
+        notify.reporter_replied(guardians_of(case))
     return message
 
 

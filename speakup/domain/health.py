@@ -2,7 +2,8 @@
 
 Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers,
 its schema is the one this code was written for, and the rate limits' store (Redis, where configured) answers.
-Monitoring asks whether anything needs an operator (``needing_action``): all of those, and a roster alarm. A roster
+Monitoring asks whether anything needs an operator (``needing_action``): all of those, a roster alarm, and guardians'
+emails that have not left half an hour after they were due (speakup/ops/outbox.py). A roster
 alarm is not a reason to stop serving: concerns are still taken and sealed for the recovery key, so taking every
 server out of the balancer would only turn away the people speaking up.
 """
@@ -17,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from speakup.keys import roster
+from speakup.ops import outbox
+from speakup.platform import clock
 from speakup.platform.extensions import limiter
 from speakup.platform.migrations import newest_revision
 from speakup.platform.models import db
@@ -46,13 +49,17 @@ def serving() -> Failures:
 
 
 def needing_action() -> Failures:
-    """``serving``'s failures, and a roster alarm."""
+    """``serving``'s failures, a roster alarm, and emails stuck in the mail outbox."""
     failed = serving()
     if "database" not in failed:
         current = roster.current_roster()
         if current.problem or current.failures:
             failed["roster"] = "a roster alarm: see the queue's notice and run flask speakup roster verify"
             logger.error("Health check failed: roster")
+        count, _oldest = outbox.overdue(clock.utcnow())
+        if count:
+            failed["outbox"] = "guardians' emails are not being sent: see the log and run flask speakup mail deliver"
+            logger.error("Health check failed: outbox")
     return failed
 
 

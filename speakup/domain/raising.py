@@ -212,6 +212,8 @@ def raise_concern(
         except Exception:
             db.session.rollback()
             raise
+    # The guardians' emails are kept with the concern, in its transaction (speakup/ops/outbox.py sends them).
+    notify.new_concern(guardians)
     # The concern is kept before anything else is tried: its code is about to be shown (the counts and a file
     # that follow can fail without losing it).
     transactions.commit_apart()
@@ -223,7 +225,6 @@ def raise_concern(
         # marker was not kept either, the person is asked again on the follow-up page).
         db.session.rollback()
         logger.error("characteristics_not_counted")
-    notify.new_concern(guardians)
     return raised
 
 

@@ -305,7 +305,8 @@ def approve_guardian(user: User, approver: User, approver_keys: account_keys.Acc
 
 def tell_guardians_of_roster_change() -> None:
     """Email every approved guardian (when mail is on) that the guardians changed. Once the change is committed
-    (``transactions.after_commit``)."""
+    (``transactions.after_commit``, whose writes are committed apart): the roster that says who is approved is verified
+    only from a committed log (verifying writes the anchor file, which must never name a head that was not kept)."""
     notify.roster_changed(roster.current_roster().guardians())
 
 

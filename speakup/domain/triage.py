@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, literal_c
 
 from speakup.domain import deadlines, staff, workflow
 from speakup.domain.categories import lists_for
+from speakup.ops import outbox
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
@@ -141,6 +142,7 @@ class GuardianQueuePage:
     themes: Mapping[str, str]
     roster_changes: list[staff.RosterChange]
     needs: list[Need]
+    mail_failing_since: datetime | None  # guardians' emails have been failing since then: tell the IT team
 
 
 def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueuePage:
@@ -149,7 +151,14 @@ def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueueP
     themes = lists_for(today).themes
     filters = QueueFilters.from_args(dict(args), themes)
     page = guardian_queue(user_id, filters, today, settings().reminder_days)
-    return GuardianQueuePage(page, filters, themes, staff.recent_roster_changes(), needs_you_now(user_id, today))
+    return GuardianQueuePage(
+        page,
+        filters,
+        themes,
+        staff.recent_roster_changes(),
+        needs_you_now(user_id, today),
+        outbox.failing_since(clock.utcnow()),
+    )
 
 
 def _held_by(user_id: int) -> tuple[ColumnElement[bool], ...]:

@@ -12,7 +12,7 @@ from flask import current_app
 
 @dataclass(frozen=True)
 class MailSettings:
-    """How guardians' emails leave (speakup/ops/notify.py). Frozen, so a background sender holds its own copy."""
+    """How guardians' emails leave (speakup/ops/notify.py queues them, speakup/ops/outbox.py sends them)."""
 
     server: str  # empty: nothing is sent
     port: int
@@ -22,7 +22,7 @@ class MailSettings:
     password: str | None = field(repr=False)
     sender: str
     timeout: float
-    in_background: bool
+    delay_seconds: tuple[int, int]  # each email waits a random time in this range (MAIL_DELAY_SECONDS)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -35,8 +35,18 @@ class MailSettings:
             password=config.get("MAIL_PASSWORD") or None,
             sender=config["MAIL_FROM"],
             timeout=float(config["MAIL_TIMEOUT"]),
-            in_background=bool(config.get("MAIL_IN_BACKGROUND")),
+            delay_seconds=delay_range(config["MAIL_DELAY_SECONDS"]),
         )
+
+
+def delay_range(value: object) -> tuple[int, int]:
+    """MAIL_DELAY_SECONDS as (shortest, longest): "60-600", or one number for a fixed delay (0: none). ValueError
+    for anything else."""
+    low, _, high = str(value).strip().partition("-")
+    shortest, longest = int(low), int(high or low)
+    if not 0 <= shortest <= longest:
+        raise ValueError(f"not a range of seconds: {value!r}")
+    return shortest, longest
 
 
 @dataclass(frozen=True)

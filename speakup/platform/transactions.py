@@ -9,7 +9,9 @@
   (``action``): the view that catches the refusal answers with the form kept or a message, and whatever it then
   records (who read the page) is all that is committed. Conflicts that only a write can find (another request
   changed the case, took the name) are found inside the action, which flushes before it returns.
-- What must happen only once the work is kept (an email that a reply came) waits for the commit: ``after_commit``.
+- What must happen only once the work is kept waits for the commit: ``after_commit``; what it writes is committed
+  in a transaction of its own (the emails that the guardians changed, queued once the roster is verified from the
+  committed log). An email that a concern or a reply came is queued in the work's own transaction instead.
 - A few writes are deliberately committed apart from the rest (``commit_apart``), each for a reason:
   a sent form's claim, which a second send of the same form must see before the first one's work is done;
   a raised concern, kept before its file and counts are tried, since its access code is about to be shown;
@@ -56,7 +58,8 @@ def action(run: Callable[P, R]) -> Callable[P, R]:
 
 
 def after_commit(then: Callable[[], object]) -> None:
-    """Runs ``then`` once the request's (or command's) work is committed; never if it is rolled back."""
+    """Runs ``then`` once the request's (or command's) work is committed; never if it is rolled back. What it writes
+    is committed after it, apart."""
     db.session().info.setdefault(_AFTER_COMMIT, []).append(then)
 
 
@@ -74,8 +77,11 @@ def at_commit(write: Callable[[], object]) -> None:
 def commit() -> None:
     """The boundary's commit, then what waited for it (in the order it was asked for)."""
     db.session.commit()
-    for then in db.session().info.pop(_AFTER_COMMIT, []):
+    waiting = db.session().info.pop(_AFTER_COMMIT, [])
+    for then in waiting:
         then()
+    if waiting:
+        db.session.commit()
 
 
 def commit_apart() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from support.apps import install_organisation_keys, make_app
+from support.apps import TEST_CONFIG, install_organisation_keys, make_app
 
 from speakup import ConfigurationError, create_app
 from speakup.crypto import signing
@@ -84,6 +84,14 @@ def test_development_generates_secrets_once_and_keeps_them(tmp_path, monkeypatch
 def test_unknown_environment_is_refused(tmp_path):
     with pytest.raises(ConfigurationError):
         create_app({"ENVIRONMENT": "staging", "SECRET_KEY": "k", "TOKEN_PEPPER": "p"})
+
+
+@pytest.mark.parametrize("delay", ["soon", "600-60", "-1"])
+def test_a_mail_delay_that_is_not_a_range_of_seconds_is_refused(tmp_path, delay):
+    with pytest.raises(ConfigurationError, match="SPEAKUP_MAIL_DELAY_SECONDS"):
+        create_app(
+            {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", "MAIL_DELAY_SECONDS": delay}
+        )
 
 
 def test_gunicorn_workers_return_large_blocks_to_the_system():

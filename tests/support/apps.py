@@ -40,7 +40,7 @@ TEST_CONFIG = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "REQUIRE_MFA": True,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
-    "MAIL_IN_BACKGROUND": False,
+    "MAIL_DELAY_SECONDS": 0,
 }
 
 _migrated: set[str] = set()

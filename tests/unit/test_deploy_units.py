@@ -68,7 +68,7 @@ REQUIRED = {
     "ReadWritePaths": "/var/lib/speakup",
 }
 # The jobs docs/deploy.md says must run, by their command after `flask --app wsgi speakup`.
-REQUIRED_JOBS = {("send-reminders",), ("purge",), ("sessions", "purge"), ("audit", "anchor")}
+REQUIRED_JOBS = {("send-reminders",), ("mail", "deliver"), ("purge",), ("sessions", "purge"), ("audit", "anchor")}
 
 
 def parse_unit(text: str) -> dict[str, list[tuple[str, str]]]:

@@ -61,6 +61,38 @@ def test_a_roster_alarm_needs_an_operator_but_the_server_still_serves(app, clien
     assert client.get("/readyz").status_code == 200
 
 
+def test_emails_stuck_in_the_outbox_need_an_operator_but_the_server_still_serves(app, client, caplog):
+    """An email due more than half an hour ago and not sent (the mail server is down, or no worker runs): monitoring
+    is told; a load balancer is not, since concerns are still taken and their emails kept."""
+    from datetime import timedelta
+
+    from speakup.platform import clock
+    from speakup.platform.models import MailOutbox
+
+    def queued(minutes_ago: int) -> MailOutbox:
+        when = clock.minute_now() - timedelta(minutes=minutes_ago)
+        return MailOutbox(recipient="g@example.org", subject="s", body="b", created_at=when, send_after=when,
+                          next_attempt_at=when)  # fmt: skip
+
+    with app.app_context():
+        db.session.add(queued(29))  # late, but not yet by half an hour
+        db.session.commit()
+    try:
+        assert client.get("/healthz").status_code == 200
+        with app.app_context():
+            db.session.add(queued(31))
+            db.session.commit()
+        healthz = client.get("/healthz")
+        assert healthz.status_code == 503 and list(healthz.get_json()["failed"]) == ["outbox"]
+        assert client.get("/readyz").status_code == 200
+        assert any(r.levelname == "ERROR" and r.getMessage() == "Health check failed: outbox" for r in caplog.records)
+        assert "g@example.org" not in caplog.text and "g@example.org" not in healthz.get_data(as_text=True)
+    finally:
+        with app.app_context():
+            db.session.execute(db.delete(MailOutbox))
+            db.session.commit()
+
+
 def test_healthz_503_when_the_database_is_unreachable():
     app = create_app(
         {

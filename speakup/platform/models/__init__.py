@@ -24,6 +24,7 @@ from speakup.platform.models.records import (
     CharacteristicCount,
     CharacteristicsAnswered,
     FormPost,
+    MailOutbox,
     StatsToken,
     Submission,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "FormPost",
     "GrantRecipient",
     "KeyPurpose",
+    "MailOutbox",
     "Message",
     "OrganisationKey",
     "ReporterSession",

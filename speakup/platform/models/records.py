@@ -98,3 +98,24 @@ class FormPost(Model):
     target: Mapped[str | None] = mapped_column(String(300))  # the path the answer redirected to
     kept_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     kept_at: Mapped[datetime | None]
+
+
+class MailOutbox(Model):
+    """One email waiting to go to one guardian (speakup/ops/outbox.py): written in the transaction of what it
+    announces, so nothing is told of work that was not kept, and deleted once sent, so no trail is left of when a
+    reporter acted. The subject and body are notify.py's fixed "something is waiting" texts, never case content;
+    the recipient is a staff account's address. ``created_at`` is to the minute; ``send_after`` is a random delay
+    after it was queued, so an email leaving cannot be matched by time to a reporter's visit. ``last_error`` is an
+    exception's type name only (its text can echo an address or the server's reply)."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    send_after: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(String(100))

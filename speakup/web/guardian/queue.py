@@ -56,6 +56,7 @@ def _queue_page(args: dict[str, str]):
         filters=shown.filters,
         labels=workflow.GUARDIAN_LABELS,
         needs=shown.needs,
+        mail_failing_since=shown.mail_failing_since,
         themes=shown.themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,
