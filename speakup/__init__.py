@@ -72,6 +72,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if serving and app.config["ENVIRONMENT"] == "production":
         warn_about_placeholders(app)  # after init_logging, so it is a JSON line like every other
         report_unready_settings(app)
-        check_schema(app)
         check_roster_root(app)
+        check_schema(app)
     return app
