@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from speakup.platform import clock, transactions
 from speakup.platform.config import MailSettings, settings
@@ -35,6 +35,9 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 FAILING_AFTER = timedelta(minutes=15)  # the queue's notice: an email tried and still waiting this long after queued
 OVERDUE_AFTER = timedelta(minutes=30)  # /healthz: an email still waiting this long after it was due
+# An email still not sent this long after it was queued says nothing useful any more ("a concern is waiting" three
+# days late), and one whose address is refused for good would keep /healthz red forever: it is given up, at ERROR.
+GIVE_UP_AFTER = timedelta(days=3)
 _random = secrets.SystemRandom()
 # Errors that belong to one email (its address refused, its message refused): the others' go on.
 _ONE_EMAIL = (
@@ -83,6 +86,7 @@ def deliver(only: Collection[int] | None = None) -> Delivery:
     if not mail.server:
         return Delivery(0, 0)
     now = clock.utcnow()
+    _give_up_old(now)
     sent = failed = 0
     after_id = 0
     sender = _Sender(mail)
@@ -132,6 +136,15 @@ def _try_later(row: MailOutbox, error: str, now: datetime) -> None:
     row.attempts += 1
     row.next_attempt_at = now + min(FIRST_RETRY * 2 ** (row.attempts - 1), LONGEST_RETRY)
     row.last_error = error
+
+
+def _give_up_old(now: datetime) -> None:
+    old = select(MailOutbox.id).where(MailOutbox.created_at <= now - GIVE_UP_AFTER).with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(old))
+    if ids:
+        db.session.execute(delete(MailOutbox).where(MailOutbox.id.in_(ids)))
+        transactions.commit()
+        logger.error("Guardian emails given up: %d not sent in %d days", len(ids), GIVE_UP_AFTER.days)
 
 
 def _report_stuck(now: datetime) -> None:

@@ -109,6 +109,29 @@ def test_guardians_are_told_on_the_queue_and_the_log_when_email_keeps_failing(
         assert outbox.failing_since(clock.utcnow()) is None  # the notice is gone
 
 
+def test_an_email_not_sent_in_three_days_is_given_up_at_error(
+    mail_app: Flask, client: FlaskClient, smtp: MailServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused address, or a mail server gone for days, does not keep /healthz red for ever: the email is given up,
+    and the log says so at ERROR."""
+    guardians_of_the_trust(mail_app)
+    smtp.stop()
+    gen_concern(client, what_happened="never told")
+    with mail_app.app_context():
+        waiting = outbox.deliver().failed
+        assert waiting == len(GUARDIANS)
+    clock.advance(outbox.GIVE_UP_AFTER - timedelta(minutes=2))
+    with mail_app.app_context():
+        outbox.deliver()
+        assert db.session.query(MailOutbox).count() == waiting  # not yet
+    clock.advance(timedelta(minutes=3))
+    with mail_app.app_context(), caplog.at_level(logging.ERROR, logger="speakup.ops.outbox"):
+        outbox.deliver()
+        assert db.session.query(MailOutbox).count() == 0
+    assert f"Guardian emails given up: {waiting} not sent in 3 days" in [r.getMessage() for r in caplog.records]
+    assert mail_app.test_client().get("/healthz").status_code == 200  # no longer "outbox"
+
+
 def test_a_change_rolled_back_queues_no_email(mail_app: Flask, smtp: MailServer) -> None:
     guardians_of_the_trust(mail_app)
     with mail_app.app_context():
