@@ -8,6 +8,9 @@ ENVIRONMENT = "production"
 
 # Secrets: no literal defaults. Production refuses to start while either is missing.
 SECRET_KEY = None
+# Keys SECRET_KEY replaced, still accepted for what they signed (sessions, this browser's sign-in mark) while it
+# lives: a JSON list, oldest first. `speakup rotate-secret-key` prints the lines to set (docs/deploy.md, section 6).
+SECRET_KEY_FALLBACKS: list[str] = []
 TOKEN_PEPPER = None  # keys the access-code lookup ids and the rate-limit client pseudonyms
 
 # Database: None means a SQLite file under the instance folder.

@@ -19,7 +19,13 @@ from speakup.cli.reporting import ngo_return_command, stats_token_cli
 from speakup.cli.retention import purge_command
 from speakup.cli.roster import approve_command, roster_cli
 from speakup.cli.sessions import send_reminders_command, sessions_cli
-from speakup.cli.setup import create_user_command, demo_command, downgrade_schema_command, init_command
+from speakup.cli.setup import (
+    create_user_command,
+    demo_command,
+    downgrade_schema_command,
+    init_command,
+    rotate_secret_key_command,
+)
 from speakup.platform import transactions
 from speakup.platform.models import drop_failed_transaction
 
@@ -30,6 +36,7 @@ click.version_option(package_name="speakup", prog_name="Speak Up", message="%(pr
 for command in (
     init_command,
     downgrade_schema_command,
+    rotate_secret_key_command,
     create_user_command,
     demo_command,
     approve_command,

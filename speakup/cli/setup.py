@@ -1,5 +1,5 @@
-"""`flask speakup init`, `downgrade-schema`, `create-user` and `demo`: the database, the organisation's keys and the
-first accounts."""
+"""`flask speakup init`, `downgrade-schema`, `rotate-secret-key`, `create-user` and `demo`: the database, the
+organisation's keys, the secrets and the first accounts."""
 
 from __future__ import annotations
 
@@ -66,6 +66,21 @@ def downgrade_schema_command(revision: str) -> None:
         return
     downgrade_schema(revision)
     click.echo(f"Schema now at {revision}. Check out the older release, then start the service.")
+
+
+@click.command("rotate-secret-key")
+@with_appcontext
+def rotate_secret_key_command() -> None:
+    """Print the environment file's lines for a new SECRET_KEY, the current one kept as a fallback (so nobody is
+    signed out, and sessions signed with it stay valid until they end). Set them, then restart the service; remove
+    the fallback after STAFF_ABSOLUTE_HOURS (docs/deploy.md, section 6)."""
+    import json
+    import secrets
+
+    config = current_app.config
+    fallbacks = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+    click.echo(f"SPEAKUP_SECRET_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"SPEAKUP_SECRET_KEY_FALLBACKS={json.dumps(fallbacks)}")
 
 
 @click.command("create-user")

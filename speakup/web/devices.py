@@ -23,7 +23,10 @@ _SALT = "speakup device cookie"
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+    # Signed with the newest key; one signed with a key it replaced is still read (the newest last, as itsdangerous
+    # takes them).
+    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", []), current_app.config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=_SALT)
 
 
 def _account(email: str) -> str:
