@@ -135,3 +135,24 @@ def test_every_alert_the_guide_lists_is_logged_at_error():
     logged += [re.search(rf"{name} = \(\s*\"([^\"]*)\"", code).group(1) for name in constants]  # type: ignore[union-attr]
     for start in starts:
         assert any(text.startswith(start) for text in logged), f"{start!r} is not logged at ERROR"
+
+
+def test_the_nodejs_the_build_needs_is_stated_and_covers_every_package_it_installs():
+    """Issue 27, point 7: package.json's engines says the oldest Node.js the build runs on, at least what every
+    package `npm ci --omit=dev` installs asks for (the build's first step refuses an older one), and the guide says
+    it."""
+    import json
+
+    def lowest(range_: str) -> tuple[int, ...]:
+        first = re.search(r"(\d+(?:\.\d+)*)", range_.split("||")[0])
+        assert first, range_
+        return tuple(int(part) for part in [*first.group(1).split("."), "0", "0"][:3])
+
+    stated = json.loads((ROOT / "package.json").read_text())["engines"]["node"]
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    needed = max(
+        lowest(p["engines"]["node"]) for p in lock.values() if not p.get("dev") and "node" in p.get("engines", {})
+    )
+    assert lowest(stated) >= needed, f"package.json says {stated}; the packages need {needed}"
+    assert json.loads((ROOT / "package.json").read_text())["scripts"]["build"].startswith("node assets/check_node.mjs")
+    assert f"Node.js {stated.removeprefix('>=')}" in guide()
