@@ -156,3 +156,14 @@ def test_the_nodejs_the_build_needs_is_stated_and_covers_every_package_it_instal
     assert lowest(stated) >= needed, f"package.json says {stated}; the packages need {needed}"
     assert json.loads((ROOT / "package.json").read_text())["scripts"]["build"].startswith("node assets/check_node.mjs")
     assert f"Node.js {stated.removeprefix('>=')}" in guide()
+
+
+def test_the_guide_installs_no_test_tools_and_keeps_its_umask_to_a_subshell():
+    """Issue 27, points 5 and 7: a server gets the app without pytest, Playwright or schemathesis, and a `umask 077`
+    set for a dump never leaves the code that follows it unreadable to the service's user."""
+    commands = [line.strip() for block in re.findall(r"```sh\n(.*?)```", guide(), re.S) for line in block.splitlines()]
+    installs = [line for line in commands if "pip install" in line]
+    assert installs and all("requirements.txt" not in line and "[test]" not in line for line in installs), installs
+    for line in commands:
+        if "umask" in line:
+            assert line.startswith("(umask ") and line.endswith(")"), line
