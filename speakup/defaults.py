@@ -246,3 +246,10 @@ PRIVACY_NOTICE_FILE = ""
 # "Since your case was closed, have you suffered detriment for speaking up?". A yes flags the case for its guardians
 # and is counted in the national return and the board report.
 CHECK_IN_DAYS: list = [90, 365]
+
+# Backups `speakup backups run` makes (the speakup-backup timer, nightly): a folder only the service's user can read
+# (None: the service makes none of its own), how many days of copies to keep, and how old the newest may be before
+# /healthz fails with "backup" (a missed night and a bit).
+BACKUP_FOLDER = None
+BACKUP_KEEP_DAYS = 14
+BACKUP_MAX_AGE_HOURS = 26

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
+from support import processes
 from support.apps import BACKENDS, POSTGRES_URL, app_for_test, install_organisation_keys, make_app, scratch_folder
 from support.factories import Staff, gen_admin, gen_staff
 from support.html import AuthActions, signed_in
@@ -106,3 +107,8 @@ def admin(app: Flask) -> Staff:
 def admin_client(app: Flask, admin: Staff) -> FlaskClient:
     """The administrator's browser (one of its own, not ``client``), signed in."""
     return signed_in(app, admin)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test run leaves no database behind (issue 27, point 7): each process drops those it made."""
+    processes.drop_made_databases()

@@ -12,7 +12,7 @@ from flask import has_app_context
 from flask.cli import AppGroup
 
 from speakup.cli.audit import audit_cli
-from speakup.cli.backup import backup_command
+from speakup.cli.backup import backup_command, backups_cli
 from speakup.cli.mail import mail_cli
 from speakup.cli.recovery import exclusions_cli, recover_command
 from speakup.cli.reporting import ngo_return_command, stats_token_cli
@@ -51,6 +51,7 @@ for command in (
     ngo_return_command,
     stats_token_cli,
     backup_command,
+    backups_cli,
 ):
     speakup_cli.add_command(command)
 

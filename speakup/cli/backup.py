@@ -6,14 +6,16 @@ It is useless without SPEAKUP_TOKEN_PEPPER and the staff's passwords, and as sen
 
 from __future__ import annotations
 
-import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
-from speakup.platform import private_files
+from speakup.ops import backups
+from speakup.platform import clock
+from speakup.platform.config import settings
 from speakup.platform.models import db
 
 PG_DUMP_HINT = (
@@ -21,31 +23,6 @@ PG_DUMP_HINT = (
     '  (umask 077; pg_dump --format=custom --file=speakup.dump "$SPEAKUP_SQLALCHEMY_DATABASE_URI")\n'
     "and restore with pg_restore --dbname=<new database> speakup.dump. See the README."
 )
-
-
-def backup_sqlite(database: str, target: Path) -> int:
-    """Copies a live SQLite database page by page (readers and writers carry on). Returns the copy's page count."""
-    # Created 0600 and exclusively, so nothing is overwritten and the copy is never readable by others.
-    os.close(private_files.open_private(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
-    try:
-        source = sqlite3.connect(database)
-        try:
-            copy = sqlite3.connect(target)
-            try:
-                source.backup(copy)
-                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-                result = copy.execute("PRAGMA integrity_check").fetchone()[0]
-                if result != "ok":
-                    raise click.ClickException(f"the copy failed its integrity check: {result}")
-                pages = copy.execute("PRAGMA page_count").fetchone()[0]
-            finally:
-                copy.close()
-        finally:
-            source.close()
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return pages
 
 
 @click.command("backup")
@@ -68,9 +45,47 @@ def backup_command(path: Path) -> None:
         raise click.ClickException("the backup cannot be the database itself.")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        pages = backup_sqlite(database, path)
+        pages = backups.backup_sqlite(database, path)
     except FileExistsError:
         raise click.ClickException(f"{path} already exists; refusing to overwrite it.") from None
+    except backups.BackupFailed as failed:
+        raise click.ClickException(str(failed)) from None
     except sqlite3.Error as exc:
         raise click.ClickException(f"backup failed ({type(exc).__name__}); nothing was written.") from None
     click.echo(f"Backed up the database to {path} ({pages} pages, mode 0600). Store it as carefully as the database.")
+
+
+backups_cli = AppGroup("backups", help="The service's own nightly copies of the database (BACKUP_FOLDER).")
+
+
+@backups_cli.command("run")
+@with_appcontext
+def backups_run_command() -> None:
+    """Copy the database into BACKUP_FOLDER (mode 0600) and remove the folder's copies older than BACKUP_KEEP_DAYS.
+    Exits 1, saying why, if the copy could not be made."""
+    configured = settings().backups
+    if configured.folder is None:
+        raise click.ClickException("SPEAKUP_BACKUP_FOLDER is not set: nowhere to write the copy.")
+    now = clock.utcnow()
+    try:
+        made = backups.make(configured.folder, db.engine.url, now)
+    except (backups.BackupFailed, sqlite3.Error) as failed:
+        message = str(failed) if isinstance(failed, backups.BackupFailed) else type(failed).__name__
+        raise click.ClickException(f"Backup failed: {message}; nothing was written.") from None
+    removed = backups.prune(configured.folder, configured.keep_days, now)
+    click.echo(f"Backed up the database to {made} (mode 0600); removed {len(removed)} copies older than "
+               f"{configured.keep_days} days.")  # fmt: skip
+
+
+@backups_cli.command("check")
+@with_appcontext
+def backups_check_command() -> None:
+    """Exit 0 if the newest copy in BACKUP_FOLDER is younger than BACKUP_MAX_AGE_HOURS, 1 otherwise."""
+    configured = settings().backups
+    if configured.folder is None:
+        raise click.ClickException("SPEAKUP_BACKUP_FOLDER is not set.")
+    written = backups.newest(configured.folder)
+    if backups.is_stale(configured.folder, configured.max_age_hours, clock.utcnow()):
+        click.echo(f"No backup in the last {configured.max_age_hours} hours (newest: {written or 'none'} UTC)")
+        sys.exit(1)
+    click.echo(f"Newest backup written {written} UTC")

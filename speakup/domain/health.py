@@ -18,8 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from speakup.keys import roster
-from speakup.ops import outbox
+from speakup.ops import backups, outbox
 from speakup.platform import clock
+from speakup.platform.config import settings
 from speakup.platform.extensions import limiter
 from speakup.platform.migrations import newest_revision
 from speakup.platform.models import db
@@ -49,8 +50,12 @@ def serving() -> Failures:
 
 
 def needing_action() -> Failures:
-    """``serving``'s failures, a roster alarm, and emails stuck in the mail outbox."""
+    """``serving``'s failures, a roster alarm, emails stuck in the mail outbox, and a backup missed."""
     failed = serving()
+    kept = settings().backups
+    if kept.folder is not None and backups.is_stale(kept.folder, kept.max_age_hours, clock.utcnow()):
+        failed["backup"] = f"no backup in the last {kept.max_age_hours} hours: see speakup-backup.service"
+        logger.error("Health check failed: backup")
     if "database" not in failed:
         current = roster.current_roster()
         if current.problem or current.failures:

@@ -39,6 +39,25 @@ class MailSettings:
         )
 
 
+@dataclass(frozen=True)
+class BackupSettings:
+    """Where `speakup backups run` writes the nightly copy, how long copies are kept, and how old the newest may be
+    before /healthz says so (speakup/ops/backups.py). No folder: the service makes no backups of its own."""
+
+    folder: Path | None
+    keep_days: int
+    max_age_hours: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> BackupSettings:
+        folder = config.get("BACKUP_FOLDER")
+        return cls(
+            folder=Path(folder) if folder else None,
+            keep_days=int(config["BACKUP_KEEP_DAYS"]),
+            max_age_hours=int(config["BACKUP_MAX_AGE_HOURS"]),
+        )
+
+
 def delay_range(value: object) -> tuple[int, int]:
     """MAIL_DELAY_SECONDS as (shortest, longest): "60-600", or one number for a fixed delay (0: none). ValueError
     for anything else."""
@@ -88,6 +107,7 @@ class Settings:
     roster_approvals_required: int
     roster_anchor_file: Path  # this server's record of the roster log's head, outside the database (keys/anchor.py)
     mail: MailSettings
+    backups: BackupSettings
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -120,6 +140,7 @@ class Settings:
             roster_approvals_required=config["ROSTER_APPROVALS_REQUIRED"],
             roster_anchor_file=Path(config["ROSTER_ANCHOR_FILE"]),
             mail=MailSettings.from_config(config),
+            backups=BackupSettings.from_config(config),
         )
 
     @property

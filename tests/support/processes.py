@@ -33,11 +33,22 @@ def production_env(database_url: str, **settings: str) -> dict[str, str]:
     return env
 
 
+# The databases this process made, dropped when it ends (drop_made_databases): a test run leaves none behind.
+_made: set[tuple[str, str]] = set()
+
+
+def made(admin_url: str, name: str) -> None:
+    """Database ``name`` (reached through ``admin_url``) is this run's own: dropped when the process ends."""
+    _made.add((admin_url, name))
+
+
 def empty_postgres_database(admin_url: str, name: str) -> None:
     """Creates database ``name`` (through ``admin_url``, a database that exists) when missing, and empties it."""
     import psycopg
     from psycopg import sql
 
+    if name != admin_url.rpartition("/")[2].split("?")[0]:
+        made(admin_url, name)
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -56,3 +67,17 @@ def stop_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def drop_made_databases() -> None:
+    """Drops every database ``empty_postgres_database`` made in this process, closing what is still connected."""
+    import psycopg
+    from psycopg import sql
+
+    for admin_url, name in sorted(_made):
+        try:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        except psycopg.Error:
+            pass  # the server is gone: nothing to leave behind there
+    _made.clear()

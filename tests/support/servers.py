@@ -299,6 +299,7 @@ def server_database_url(suffix: str = "_scale_out") -> str:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.Error as error:
         unavailable(f"this server test needs PostgreSQL at {suite_url}: {error}")
+    processes.made(suite_url, name)
     return f"{base}/{name}"
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from speakup.cli.backup import backup_sqlite
 from speakup.cli.roster import write_key_file
+from speakup.ops.backups import backup_sqlite
 from speakup.platform import private_files
 
 
