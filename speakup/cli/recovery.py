@@ -1,4 +1,4 @@
-"""`flask speakup recover` and `exclusions seal`: what the offline recovery key is for."""
+"""`flask speakup recover`, `rotate-recovery-key` and `exclusions seal`: what the offline recovery key is for."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from speakup.cli.roster import read_organisation_secrets
+from speakup.cli.roster import KEY_FILE, read_organisation_secrets, write_key_file
 from speakup.domain import staff
 from speakup.keys import grants, recovery, roster
 from speakup.ops import audit
@@ -45,6 +45,35 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
             f"{result.unknown} cases were left out because their record of excluded guardians is missing: "
             "someone removed it from the database. Nothing of theirs was shared."
         )
+
+
+@click.command("rotate-recovery-key")
+@click.option("--recovery-key-file", type=KEY_FILE, required=True, help="The installation's current key file.")
+@click.option(
+    "--new-recovery-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the new key file (mode 0600; never over a file). Move it offline.",
+)
+@with_appcontext
+def rotate_recovery_key_command(recovery_key_file: Path, new_recovery_key_file: Path) -> None:
+    """A new recovery key in place of the current one (yearly, or when the old file may have been seen): every case
+    re-wrapped for it, and the organisation key signs it into the roster. Destroy the old file afterwards."""
+    if new_recovery_key_file.exists():
+        raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
+    old = read_organisation_secrets(recovery_key_file)
+    if old.signing_key is None:
+        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
+    try:
+        new_private, count = recovery.rotate_recovery_key(old, old.signing_key)
+    except recovery.RosterNotVerified:
+        raise click.ClickException("The roster has an alarm: end it first (speakup roster accept).") from None
+    audit.record(audit.Action.RECOVERY_KEY_ROTATED, audit.Actor.SYSTEM, count=count)
+    # Written before the commit: if it cannot be, nothing changes and the old file still opens every case.
+    write_key_file(new_recovery_key_file, recovery.encode_recovery_file(new_private, old.signing_key))
+    transactions.commit()
+    click.echo(f"Re-wrapped {count} cases for the new recovery key, written to {new_recovery_key_file} (mode 0600).")
+    click.echo("Store it offline, check it with `speakup recover` in the next drill, then destroy the old file.")
 
 
 exclusions_cli = AppGroup("exclusions", help="Guardians reporters asked to keep out of their concerns.")

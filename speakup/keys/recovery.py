@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from speakup.crypto import kem, sealing, signing
-from speakup.keys import roster
+from speakup.keys import roster, roster_log
 from speakup.keys.exclusions import legacy_excluded_ids, seal_exclusions
 from speakup.keys.grants import NoGrant
 from speakup.platform.models import (
@@ -147,3 +147,31 @@ def seal_legacy_exclusions(recovery_private_key: bytes, seal_missing: bool = Fal
         case.exclusions_ct = seal_exclusions(case.id, case_key, tuple(legacy_excluded_ids(case, case_key)))
         db.session.execute(delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
     return len(case_ids)
+
+
+class RosterNotVerified(Exception):
+    """The roster has an alarm: no new checkpoint is signed over a log nobody can trust (`speakup roster accept`)."""
+
+
+def rotate_recovery_key(old: OrganisationSecrets, signing_key: bytes) -> tuple[bytes, int]:
+    """A new recovery keypair in place of ``old``: every case key re-wrapped for it, its public half stored and
+    signed into a new roster checkpoint (the guardians the log approved kept as they are), so new concerns are
+    sealed for it and the old key opens nothing written from now on. Returns the new private key, for the caller
+    to write to the new key file before committing, and how many cases were re-wrapped."""
+    if roster.current_roster().problem:
+        raise RosterNotVerified()
+    members = list(roster.replay_as_far_as_it_verifies().members.values())
+    keypair = kem.generate_keypair()
+    grants = select(CaseGrant).where(CaseGrant.recipient == GrantRecipient.RECOVERY).execution_options(yield_per=500)
+    count = 0
+    for grant in db.session.scalars(grants):
+        case_key = kem.unwrap_case_key(grant.wrapped_key, old.recovery_key, grant.case_id)
+        grant.wrapped_key = kem.wrap_case_key(case_key, keypair.public_bytes, grant.case_id)
+        count += 1
+    db.session.execute(
+        update(OrganisationKey)
+        .where(OrganisationKey.purpose == KeyPurpose.RECOVERY)
+        .values(public_key=keypair.public_bytes)
+    )
+    roster_log.checkpoint(signing_key, keypair.public_bytes, members)
+    return keypair.private_bytes, count
