@@ -6,7 +6,9 @@ Targets:
 - Raising a concern reaches half the throughput of the sealed floor (bench/sealed_floor.py: bare Flask +
   SQLAlchemy doing the same sealing, the same HPKE wraps and one multi-row grant insert), measured in the same
   run; its ratio to the bare floor (bench/floor.py) is reported beside it, for information.
-- Two sign-ins at once give at least 1.8x the throughput of one (two workers, two cores).
+- Two sign-ins at once give at least 0.9 of what two bare Argon2id derivations at once give over one, with the same
+  parameters, measured in the same run (bench/argon2_floor.py): the fixed 1.8x it replaces was missed or met with
+  the machine's load, as the bare derivations were.
 - A resting worker (VmRSS after start-up and a warm request, before any load) stays under 100 MiB; during
   sign-in a worker's peak (VmHWM) stays within (its resting figure + ARGON2_PARALLEL_DERIVATIONS x the Argon2
   memory) x 1.1; no errors at 64 clients anywhere.
@@ -20,7 +22,7 @@ from typing import Any
 
 RESTING_LIMIT_MIB = 100.0
 SIGN_IN_MARGIN = 1.1
-SIGN_IN_SCALING = 1.8
+SIGN_IN_OF_FLOOR = 0.9
 RAISE_RATIO = 0.5
 FLOOR, SEALED_FLOOR = "floor", "sealed_floor"
 QUEUE_FIRST = "queue:/guardian/"
@@ -33,6 +35,9 @@ class Argon2:
 
     memory_mib: float
     parallel: int
+    iterations: int = 3
+    lanes: int = 1
+    floor: float = math.nan  # two bare derivations at once over one, measured in this run (bench/argon2_floor.py)
 
 
 def _verdict(ok: bool) -> str:
@@ -160,18 +165,23 @@ def _raise_rows(results: dict, sizes: list[Any], keys: set[str]) -> list[str]:
     return rows
 
 
-def _sign_in_rows(results: dict, sizes: list[Any], keys: set[str], workers: int) -> list[str]:
+def _sign_in_rows(
+    results: dict, sizes: list[Any], keys: set[str], workers: int, argon2: dict[str, Argon2]
+) -> list[str]:
     rows = []
     for key in ("sign_in", "sign_in_variant"):
         if key not in keys:
             continue
+        floor = argon2[key].floor if key in argon2 else math.nan
+        wanted = SIGN_IN_OF_FLOOR * floor
         for size in sizes:
             one, two = _level(results, key, size.cases, 1)["rps"], _level(results, key, size.cases, 2)["rps"]
             scale = two / one if one else math.nan
-            ok = scale >= SIGN_IN_SCALING and workers >= 2
+            ok = scale >= wanted and workers >= 2
             rows.append(
                 f"| {key.replace('_', ' ')}: req/s at 2 clients ÷ at 1 ({workers} workers), {size.cases:,} cases "
-                f"| ≥ {SIGN_IN_SCALING}x | {scale:.2f}x | {_verdict(ok)} |"
+                f"| ≥ {SIGN_IN_OF_FLOOR} x the Argon2 floor's {floor:.2f}x = {wanted:.2f}x | {scale:.2f}x "
+                f"| {_verdict(ok)} |"
             )
     return rows
 
@@ -237,7 +247,7 @@ def targets(
     rows = [
         *_scaling_rows(results, sizes, keys),
         *_raise_rows(results, sizes, keys),
-        *_sign_in_rows(results, sizes, keys, workers),
+        *_sign_in_rows(results, sizes, keys, workers, argon2),
         *_resting_row(results, sizes, scenarios),
         *_sign_in_memory_rows(results, sizes, scenarios, argon2),
         *_error_rows(results, sizes, scenarios),

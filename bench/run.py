@@ -29,10 +29,11 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import argon2_floor
 from bench.report import QUEUE_FILTERED, QUEUE_FIRST, SEALED_FLOOR, Argon2, report
 from bench.servers import PYTHON, ROOT, Server, base_env, column, database_bytes, fresh_postgres, postgres_url_for
 
@@ -107,10 +108,23 @@ def argon2_settings(size: Size) -> dict[str, Argon2]:
             return raw
 
     parallel = int(setting("ARGON2_PARALLEL_DERIVATIONS"))
+    iterations, lanes = int(setting("ARGON2_ITERATIONS")), int(setting("ARGON2_LANES"))
     return {
-        "sign_in": Argon2(int(setting("ARGON2_MEMORY_KIB")) / 1024, parallel),
-        "sign_in_variant": Argon2(size.data["variant"][0] / 1024, parallel),
+        "sign_in": Argon2(int(setting("ARGON2_MEMORY_KIB")) / 1024, parallel, iterations, lanes),
+        "sign_in_variant": Argon2(size.data["variant"][0] / 1024, parallel, iterations, lanes),
     }
+
+
+def with_floors(argon2: dict[str, Argon2], keys: set[str]) -> dict[str, Argon2]:
+    """Each sign-in pool's Argon2 floor, measured now, right after its sign-ins were (bench/argon2_floor.py)."""
+    measured = {}
+    for key, setting in argon2.items():
+        if key in keys:
+            floor = argon2_floor.ratio(int(setting.memory_mib * 1024), setting.iterations, setting.lanes)
+            print(f"Argon2 floor for {key}: two at once = {floor:.2f}x one", flush=True)
+            setting = replace(setting, floor=floor)
+        measured[key] = setting
+    return measured
 
 
 # --- Preparing -------------------------------------------------------------------------------
@@ -317,6 +331,7 @@ def main() -> None:
         results = measure(scenarios, sizes, args)
         load_after = os.getloadavg()
         argon2 = argon2_settings(sizes[0])  # every size's servers have the same settings but the database
+        argon2 = with_floors(argon2, {s.key for s in scenarios})
         lines = report(results, sizes, scenarios, args.workers, argon2)
         print()
         print(f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {backend}, {_machine()}")
