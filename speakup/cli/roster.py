@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from speakup.crypto import kem, signing
 from speakup.domain import staff
-from speakup.keys import approvals, recovery, roster, roster_log
+from speakup.keys import approvals, grants, recovery, roster, roster_log
 from speakup.ops import audit
 from speakup.platform import private_files, transactions
 from speakup.platform.migrations import upgrade_schema
@@ -164,7 +164,8 @@ def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> Non
     state = roster.replay_as_far_as_it_verifies()
     click.echo("Guardians the roster log approved. Keep only people you know hold this role now.")
     kept = _confirmed(list(state.members.values()), {email.strip().lower() for email in keep_emails}, "Keep", "kept")
-    roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept)
+    codes = grants.codes_given_since(state.codes)
+    roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept, codes)
     audit.record(audit.Action.ROSTER_ACCEPTED, audit.Actor.SYSTEM, count=len(kept))
     transactions.commit()
     after = roster.verify_roster()

@@ -72,6 +72,7 @@ def sign_out(row: StaffSession) -> None:
 # --- The person who raised a concern -----------------------------------------------------------------------------
 
 EMPTY, MISTYPED, NOT_FOUND, REFERENCE = "empty", "mistyped", "not found", "a case reference"
+UNAVAILABLE = "cannot be checked now"  # a roster alarm: whether a code was replaced cannot be known (keys/grants.py)
 
 
 class AccessCodeRefused(Exception):
@@ -91,6 +92,8 @@ def open_with_access_code(typed: str) -> tuple[Case, bytes]:
         return grants.open_with_access_code(typed, settings().token_pepper)
     except grants.AccessCodeNotFound:
         raise AccessCodeRefused(NOT_FOUND) from None
+    except grants.AccessCodesUnverifiable:
+        raise AccessCodeRefused(UNAVAILABLE) from None
 
 
 def check_access_code(typed: str) -> tuple[Case, bytes]:

@@ -11,6 +11,7 @@ from typing import Protocol, cast
 from sqlalchemy import Table, insert, select
 
 from speakup.crypto import access_codes, kem, labels, password_keys, sealing
+from speakup.keys import roster
 from speakup.keys.account_keys import _DECOY_SALT, _DECOY_WRAPPED
 from speakup.keys.exclusions import ExcludedGuardian, ExclusionsMissing, excluded_ids
 from speakup.ops import audit
@@ -25,13 +26,14 @@ from speakup.platform.models import (
 
 logger = logging.getLogger(__name__)
 
-# The events that give a case's reporter a code, each naming it (code_generation_of): the last one names the code
-# that opens the case.
-CODE_GIVEN = (audit.Action.CASE_RAISED, audit.Action.CASE_RECORDED, audit.Action.ACCESS_CODE_REPLACED)
 
 
 class AccessCodeNotFound(Exception):
     """No concern opens with this access code (wrong, malformed or unknown: all the same)."""
+
+
+class AccessCodesUnverifiable(Exception):
+    """The roster log has an alarm, so whether a code was replaced cannot be known: no code is taken meanwhile."""
 
 
 class NoGrant(Exception):
@@ -198,8 +200,9 @@ def guardian_case_ids(user_id: int) -> list[int]:
     )
 
 
-def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
-    """Finds and opens a case from its access code, with the same work whether or not it exists."""
+def open_with_access_code(code: str, pepper: bytes, just_raised: bool = False) -> tuple[Case, bytes]:
+    """Finds and opens a case from its access code, with the same work whether or not it exists. ``just_raised``:
+    the code was made in this request, so no other can have replaced it (a file added to a concern being raised)."""
     try:
         normalised = access_codes.normalise_access_code(code)
     except access_codes.InvalidAccessCode:
@@ -213,7 +216,8 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
     ).first()
     case, grant = (row[0], row[1]) if row is not None and normalised is not None else (None, None)
     case_id = case.id if case is not None else 0
-    named, this_code = _code_the_chain_names(case_id), access_codes.code_generation(pepper, lookup)
+    # The codes the anchored roster log names, from this process's cached verification: the same read found or not.
+    codes, this_code = roster.current_roster().codes, access_codes.code_generation(pepper, lookup)
     salt = grant.salt if grant is not None and grant.salt else _DECOY_SALT
     wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
     code_key = access_codes.access_code_key(normalised or "", salt, case_id)
@@ -223,6 +227,12 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
         raise AccessCodeNotFound() from exc
     if case is None or grant is None:
         raise AccessCodeNotFound()
+    if just_raised:
+        return case, case_key
+    if codes is None:
+        # A roster alarm: the log that names replaced codes cannot be trusted, so no code is (keys/roster_log.py).
+        raise AccessCodesUnverifiable()
+    named = codes.get(case.id)
     if named is not None and not hmac.compare_digest(named, this_code):
         # The grant opened, but a later code was given: its grant and lookup id were put back in the database.
         logger.error("Database tampering: case %s's replaced access code was put back; it opens nothing", case.id)
@@ -231,22 +241,22 @@ def open_with_access_code(code: str, pepper: bytes) -> tuple[Case, bytes]:
 
 
 def code_generation_of(case: Case, pepper: bytes) -> str:
-    """What the audit event that gives a case's reporter their code records of it (CODE_GIVEN)."""
+    """How a case's current access code is named where a code is recorded (the roster log, the audit trail)."""
     return access_codes.code_generation(pepper, case.access_lookup_id)
 
 
-def _code_the_chain_names(case_id: int) -> str | None:
-    """The code the case's last CODE_GIVEN event names. A grant and lookup id put back from before a new code was
-    given do not change it, nor does a row forged without the pepper (skipped) or a row's id changed (events go by
-    the time their hash covers); deleting a row breaks the chain, which `audit verify` and its anchors find. None
-    for a case whose events name no code (raised before they did), and for no case (0), with the same query."""
+def codes_given_since(named: dict[int, str]) -> dict[int, str]:
+    """The codes a new checkpoint must carry forward after an alarm: those the log named as far as it verified
+    (``named``), and for each case the newest the audit trail recorded since (an entry after the alarm's point may
+    be the very one removed), from events whose own hash holds."""
+    codes = dict(named)
     events = db.session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.case_id == case_id, AuditEvent.action.in_(CODE_GIVEN))
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .where(AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
     )
     for event in events:
-        if audit.is_genuine(event):
-            named = audit.detail_of(event).get("code_generation")
-            return named if isinstance(named, str) else None
-    return None
+        code = audit.detail_of(event).get("code_generation")
+        if event.case_id is not None and isinstance(code, str) and audit.is_genuine(event):
+            codes[event.case_id] = code
+    return codes

@@ -160,7 +160,8 @@ def rotate_recovery_key(old: OrganisationSecrets, signing_key: bytes) -> tuple[b
     to write to the new key file before committing, and how many cases were re-wrapped."""
     if roster.current_roster().problem:
         raise RosterNotVerified()
-    members = list(roster.replay_as_far_as_it_verifies().members.values())
+    replayed = roster.replay_as_far_as_it_verifies()
+    members = list(replayed.members.values())
     keypair = kem.generate_keypair()
     grants = select(CaseGrant).where(CaseGrant.recipient == GrantRecipient.RECOVERY).execution_options(yield_per=500)
     count = 0
@@ -173,5 +174,5 @@ def rotate_recovery_key(old: OrganisationSecrets, signing_key: bytes) -> tuple[b
         .where(OrganisationKey.purpose == KeyPurpose.RECOVERY)
         .values(public_key=keypair.public_bytes)
     )
-    roster_log.checkpoint(signing_key, keypair.public_bytes, members)
+    roster_log.checkpoint(signing_key, keypair.public_bytes, members, replayed.codes)
     return keypair.private_bytes, count

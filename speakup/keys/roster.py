@@ -87,6 +87,9 @@ class Roster:
     head: tuple[int, str] | None = None  # the verified log's last entry and its hash
     digest: str = field(default="", compare=False)
     retired: frozenset[tuple[int, str]] = frozenset()  # (user id, public key) a reset took off: never approved again
+    # Case id -> the keyed hash of the access code its guardian gave last, as the log names it; None while the log
+    # cannot be trusted (an alarm), when no access code can be checked (keys/grants.py).
+    codes: dict[int, str] | None = None
 
     def member(self, user_id: int) -> RosterMember | None:
         return self.members.get(user_id)
@@ -202,7 +205,7 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     head = (replay.head_seq, replay.head_hash)
     return Roster(
         members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest,
-        retired=frozenset(replay.retired),
+        retired=frozenset(replay.retired), codes=dict(replay.codes),
     )  # fmt: skip
 
 

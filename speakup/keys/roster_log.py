@@ -17,6 +17,10 @@ Kinds of statement:
   Unsigned: taking a reader away needs nobody's authority, so anyone who can append may do it.
 - ``added``, ``enabled``: an account made, or enabled again (which makes a guardian pending, never a reader).
   Unsigned and without effect on who reads; the notice every guardian sees is drawn from these and the above.
+- ``code_given``, signed by the approved guardian who gave it: a case's reporter was given a new access code (it
+  names the code by a keyed hash, never the code). The log is anchored outside the database, so a replaced code
+  cannot be made to work again by putting back its grant, nor by removing this entry (an alarm): keys/grants.py
+  checks a code against the newest one the log names for its case. A checkpoint carries them forward.
 
 ``roster_replay.replay`` reads it (pure: rows and the root in, the state out); ``append`` and ``entries`` here are
 its database side.
@@ -49,6 +53,7 @@ REMOVE = "remove"
 KEYS_MISMATCH = "keys_mismatch"
 ADDED = "added"
 ENABLED = "enabled"
+CODE_GIVEN = "code_given"
 
 REMOVING = frozenset({DISABLE, RESET, REMOVE, KEYS_MISMATCH})
 INFORMING = frozenset({ADDED, ENABLED})
@@ -183,14 +188,26 @@ def append(
     return row
 
 
-def checkpoint(organisation_signing_key: bytes, recovery_public: bytes, members: list[dict[str, Any]]) -> RosterEntry:
-    """The organisation key vouches for the roster as it stands: the first entry, or after an alarm or restore."""
+def checkpoint(
+    organisation_signing_key: bytes,
+    recovery_public: bytes,
+    members: list[dict[str, Any]],
+    codes: Mapping[int, str] | None = None,
+) -> RosterEntry:
+    """The organisation key vouches for the roster as it stands: the first entry, or after an alarm or restore. It
+    carries forward the access codes the log named (``codes``: case id to the code's keyed hash)."""
     body = {
         "root_public": b64(signing.signing_public_key_of(organisation_signing_key)),
         "recovery_public": b64(recovery_public),
         "members": sorted(members, key=lambda member: member["user_id"]),
+        "codes": {str(case_id): code for case_id, code in sorted((codes or {}).items())},
     }
     return append(CHECKPOINT, None, body, ORGANISATION, organisation_signing_key)
+
+
+def code_given(case_id: int, code: str, guardian_id: int, signing_key: bytes) -> RosterEntry:
+    """A guardian gave a case's reporter a new access code, named by ``code`` (keys/grants.py, code_generation_of)."""
+    return append(CODE_GIVEN, None, {"case_id": case_id, "code": code}, guardian_id, signing_key)
 
 
 def approve(user: User, signer: int | str, signing_key: bytes) -> RosterEntry:

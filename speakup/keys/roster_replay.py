@@ -12,6 +12,7 @@ from speakup.crypto import signing
 from speakup.keys.roster_log import (
     APPROVE,
     CHECKPOINT,
+    CODE_GIVEN,
     CONTEXT,
     INFORMING,
     KEYS_MISMATCH,
@@ -53,6 +54,8 @@ class Replay:
     # (user id, public key) for the keys a reset took off the roster since the checkpoint: never approved again, so
     # a database writer who puts an account's old keys back (and grants made for them) cannot get them approved.
     retired: set[tuple[int, str]] = field(default_factory=set)
+    # Case id -> the keyed hash of the access code its guardian gave last (roster_log.code_given).
+    codes: dict[int, str] = field(default_factory=dict)
     # Every roster since the checkpoint. The approvals a newcomer needs count the most guardians there have been
     # besides them, not how many are left: otherwise an administrator could disable the others first, and one
     # guardian's approval would be enough. Only the organisation key (a checkpoint, or its approval) lowers it.
@@ -132,6 +135,10 @@ def replay(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | No
     if state.recovery_key is None or not isinstance(members, list):
         return state.fail(entries[start].seq, "the checkpoint is malformed")
     state.members = {member["user_id"]: member for member in members if _is_subject(member, member.get("user_id"))}
+    codes = checkpoint.get("codes", {})
+    if not isinstance(codes, dict) or not all(key.isdigit() and isinstance(code, str) for key, code in codes.items()):
+        return state.fail(entries[start].seq, "the checkpoint is malformed")
+    state.codes = {int(case_id): code for case_id, code in codes.items()}
     state.note_roster()
     previous = entries[start]
     for row in entries[start + 1 :]:
@@ -179,6 +186,8 @@ def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) 
         return None
     if row.kind in INFORMING:
         return None
+    if row.kind == CODE_GIVEN:
+        return _apply_code(state, row, statement)
     if row.kind != APPROVE:
         return f"an unexpected kind of statement ({row.kind[:20]})"
     return _apply_approval(state, row, statement, required)
@@ -191,6 +200,20 @@ def _signer_key(state: Replay, signer: object, user_id: int | None) -> bytes | N
         return state.root_key
     approver = state.members.get(signer) if isinstance(signer, int) and signer != user_id else None
     return unb64(approver.get("signing_public")) if approver else None
+
+
+def _apply_code(state: Replay, row: Entry, statement: dict[str, Any]) -> str | None:
+    """A new access code for a case, signed by a guardian on the roster at that moment."""
+    case_id, code, signer = statement.get("case_id"), statement.get("code"), statement.get("signer")
+    if not isinstance(case_id, int) or not isinstance(code, str) or not isinstance(signer, int):
+        return "the access code statement is malformed"
+    key = _signer_key(state, signer, None)
+    if key is None or statement.get("signer_key") != signing.roster_fingerprint(key):
+        return "it is signed by someone who could not give access codes then"
+    if not (row.signature and signing.verify_signature(key, CONTEXT, row.statement, row.signature)):
+        return "its signature does not verify"
+    state.codes[case_id] = code
+    return None
 
 
 def _holds(state: Replay, member: int | str, key_fingerprint: str) -> bool:

@@ -37,7 +37,9 @@ LOOKS_LIKE_REFERENCE = (
     "That looks like your case reference. Your access code is the longer code, in groups of 4 letters and numbers, "
     "that you were given when you raised your concern."
 )
+CANNOT_CHECK = "We cannot check access codes just now. Your concern is safe: please try again later."
 REFUSED_CODE = {
+    browser_sessions.UNAVAILABLE: CANNOT_CHECK,
     browser_sessions.EMPTY: ENTER_CODE,
     browser_sessions.MISTYPED: TYPING_MISTAKE,
     browser_sessions.REFERENCE: LOOKS_LIKE_REFERENCE,

@@ -5,21 +5,21 @@ the audit trail say so; an anonymous case's guardian cannot, as nobody can check
 from __future__ import annotations
 
 import json
-import secrets
-from datetime import timedelta
+from datetime import datetime
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from support.factories import gen_concern
 from support.html import ACCESS_CODE_RE, csrf_token, following_up, post_form
 from support.present import found, present, scalar, table_of
 
 from speakup.crypto import labels, sealing
-from speakup.keys import grants
+from speakup.keys import grants, recovery, roster, roster_log
 from speakup.ops import audit
 from speakup.platform.config import settings
-from speakup.platform.models import AuditEvent, Case, CaseEvent, CaseGrant, GrantRecipient, db
+from speakup.platform.models import AuditEvent, Case, CaseEvent, CaseGrant, GrantRecipient, RosterEntry, db
 
 
 def _case_id(app: Flask, reference: str) -> int:
@@ -128,39 +128,73 @@ def test_a_replaced_code_put_back_by_a_database_writer_opens_nothing(app: Flask,
     assert not sent.location.startswith("/follow-up/case")
 
 
-def test_a_code_opens_its_case_only_while_the_chain_names_it(app: Flask, client: FlaskClient, signed):
-    """The other way round: a writer who puts back the raise's generation by hand (a forged audit row, without the
-    pepper) gains nothing, and the code the guardian gave goes on working."""
-    raised = gen_concern(client, anonymity="open", name="Sam Nurse", contact="sam@example.org")
+def _code_given_entry(case_id: int) -> RosterEntry:
+    entries = db.session.scalars(select(RosterEntry).where(RosterEntry.kind == roster_log.CODE_GIVEN)).all()
+    [entry] = [e for e in entries if json.loads(e.statement)["case_id"] == case_id]
+    return entry
+
+
+def _remove_the_evidence(how: str, case_id: int) -> None:
+    """What a database writer does to the record that a new code was given, besides putting back the old grant."""
+    replaced = (AuditEvent.case_id == case_id) & (AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED)
+    entry = _code_given_entry(case_id)
+    if how == "audit row deleted":
+        db.session.execute(delete(AuditEvent).where(replaced))
+    elif how.startswith("audit row's "):
+        column = how.removeprefix("audit row's ")
+        values = {"action": "case_viewed", "case_id": 1, "detail": "{}", "created_at": datetime(2020, 1, 1)}
+        db.session.execute(update(AuditEvent).where(replaced).values({column: values[column]}))
+    elif how == "log entry deleted, and every entry after it":
+        db.session.execute(delete(RosterEntry).where(RosterEntry.seq >= entry.seq))
+    elif how == "log entry edited to name the old code":
+        statement = json.loads(entry.statement)
+        raised = scalar(
+            select(AuditEvent.detail).where(AuditEvent.case_id == case_id, AuditEvent.action == "case_raised")
+        )
+        statement["code"] = json.loads(raised)["code_generation"]
+        entry.statement = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+    elif how == "an unsigned entry naming the old code appended":
+        raised = scalar(
+            select(AuditEvent.detail).where(AuditEvent.case_id == case_id, AuditEvent.action == "case_raised")
+        )
+        roster_log.append(
+            roster_log.CODE_GIVEN, None, {"case_id": case_id, "code": json.loads(raised)["code_generation"]}
+        )
+    elif how.startswith("log entry's "):
+        column = how.removeprefix("log entry's ")
+        values = {"kind": "added", "user_id": 1, "signature": b"x" * 64, "created_at": datetime(2020, 1, 1)}
+        db.session.execute(update(RosterEntry).where(RosterEntry.seq == entry.seq).values({column: values[column]}))
+    db.session.commit()
+
+
+EVIDENCE = [
+    "audit row deleted",
+    *(f"audit row's {column}" for column in ("action", "case_id", "detail", "created_at")),
+    "log entry deleted, and every entry after it",
+    "log entry edited to name the old code",
+    "an unsigned entry naming the old code appended",
+    *(f"log entry's {column}" for column in ("kind", "user_id", "signature", "created_at")),
+]
+
+
+@pytest.mark.parametrize("how", EVIDENCE)
+def test_a_replaced_code_stays_replaced_whatever_is_done_to_the_record_of_it(app: Flask, client, signed, how):
+    """Issue 26's second outside review: with the old grant put back, deleting or editing the audit row that named
+    the new code made the old code open the case again. The new code is named in the roster log, signed by the
+    guardian who gave it and anchored outside the database: the old code never opens again, and while the log
+    cannot be trusted no code is taken (503), rather than the wrong one."""
+    raised = gen_concern(client, anonymity="confidential", name="Sam Nurse", contact="sam@example.org")
     case_id = _case_id(app, raised["reference"])
-    case_url = f"/guardian/cases/{case_id}"
-    given = post_form(signed, case_url, f"{case_url}/new-access-code")
-    new_code = found(ACCESS_CODE_RE, signed.get(given.location).get_data(as_text=True))
     with app.app_context():
-        replaced = scalar(
-            select(AuditEvent).where(
-                AuditEvent.case_id == case_id, AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED
-            )
-        )
-        raised_event = scalar(
-            select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action == audit.Action.CASE_RAISED)
-        )
-        assert raised_event.detail != replaced.detail  # each names its own code, and neither is the code
-        assert raised["access_code"] not in raised_event.detail and new_code not in replaced.detail
-        forged = AuditEvent(
-            created_at=replaced.created_at + timedelta(seconds=1),
-            action=audit.Action.ACCESS_CODE_REPLACED,
-            actor_type="guardian",
-            actor_id=replaced.actor_id,
-            case_id=case_id,
-            detail=raised_event.detail,  # the old code's generation, copied
-            prev_hash=replaced.hash,
-            hash=secrets.token_hex(32),  # a writer without the pepper cannot make the right one
-        )
-        db.session.add(forged)
-        db.session.commit()
-    assert _opens(app.test_client(), new_code) == 200
-    assert _opens(app.test_client(), raised["access_code"]) == 401
+        before = _rows_of(case_id)
+    case_url = f"/guardian/cases/{case_id}"
+    assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+    with app.app_context():
+        _put_back(before)
+        _remove_the_evidence(how, case_id)
+    assert _opens(app.test_client(), raised["access_code"]) in (401, 503), how
+    sent = post_form(app.test_client(), "/follow-up", access_code=raised["access_code"])
+    assert not sent.location.startswith("/follow-up/case"), how
 
 
 def test_an_anonymous_case_flipped_to_confidential_in_the_database_gets_no_new_code(
@@ -243,3 +277,35 @@ def test_a_concern_sealed_before_its_anonymity_was_is_checked_by_its_name_and_co
     signed.post(f"{case_url}/new-access-code", data={"csrf_token": token})
     with app.app_context():
         assert _new_codes_given(case_id) == 0
+
+
+@pytest.mark.parametrize("command", ["roster accept", "rotate-recovery-key"])
+def test_a_new_checkpoint_carries_the_replaced_codes_forward(
+    app: Flask, client, signed, guardian, runner, command, tmp_path
+):
+    """A checkpoint starts the replay afresh: it must name the codes given before it, or the old code would open the
+    case again after an alarm is accepted or the recovery key rotated. After an alarm, the audit trail supplies any
+    the log lost (the removed entry may be the very one)."""
+    raised = gen_concern(client, anonymity="open", name="Sam Nurse", contact="sam@example.org")
+    case_id = _case_id(app, raised["reference"])
+    with app.app_context():
+        before = _rows_of(case_id)
+    case_url = f"/guardian/cases/{case_id}"
+    assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+    key_file = tmp_path / "recovery.key"
+    key_file.write_text(
+        recovery.encode_recovery_file(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
+    )
+    if command == "roster accept":
+        with app.app_context():
+            _remove_the_evidence("log entry deleted, and every entry after it", case_id)  # an alarm
+        args = ["roster", "accept", "--recovery-key-file", str(key_file), "--keep", guardian.email]
+    else:
+        args = ["rotate-recovery-key", "--recovery-key-file", str(key_file), "--new-recovery-key-file",
+                str(tmp_path / "new.key")]  # fmt: skip
+    done = runner.invoke(args=["speakup", *args])
+    assert done.exit_code == 0, done.output
+    with app.app_context():
+        assert roster.verify_roster().problem is None
+        _put_back(before)
+    assert _opens(app.test_client(), raised["access_code"]) == 401

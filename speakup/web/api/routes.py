@@ -30,6 +30,7 @@ from speakup.web.errors import api_error
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 NOT_FOUND = "We could not find a concern with that access code."
+CANNOT_CHECK = "Access codes cannot be checked just now; try again later."
 # A client that may send a concern twice (a retry after a timeout) sends the same random key each time: one concern.
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
@@ -86,7 +87,9 @@ def _reporter_case():
         if scheme.lower() != "bearer" or not code.strip():
             raise browser_sessions.AccessCodeRefused(browser_sessions.EMPTY)
         return browser_sessions.open_with_access_code(code.strip())
-    except browser_sessions.AccessCodeRefused:
+    except browser_sessions.AccessCodeRefused as refused:
+        if refused.reason == browser_sessions.UNAVAILABLE:
+            raise ApiError(503, CANNOT_CHECK) from None
         g.access_code_failed = True
         raise ApiError(401, NOT_FOUND) from None
 

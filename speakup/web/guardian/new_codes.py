@@ -17,7 +17,7 @@ from speakup.domain import lost_codes, recording
 from speakup.web import once
 from speakup.web.forgetting import NEW_CODE  # the session's slot: the token the new code is shown with
 from speakup.web.guardian import bp
-from speakup.web.guardian.auth import guardian_required
+from speakup.web.guardian.auth import guardian_required, staff_keys
 from speakup.web.guardian.case import NEW_CODE_REFUSED, PAGE, back_to_case, case_url, get_case, words_elsewhere
 from speakup.web.guardian.record import slip_page
 
@@ -27,7 +27,7 @@ from speakup.web.guardian.record import slip_page
 def give_new_access_code(address: str):
     case, case_key = get_case(address)
     try:
-        session[NEW_CODE] = lost_codes.give_new_access_code(case, case_key, current_user.user)
+        session[NEW_CODE] = lost_codes.give_new_access_code(case, case_key, current_user.user, staff_keys())
     except lost_codes.NewCodeRefused as refused:
         flash(str(refused), NEW_CODE_REFUSED)
         return back_to_case(case, "#new-access-code")
