@@ -98,7 +98,7 @@ export function startTimeOut() {
   function open(left) {
     const hard = atHardLimit();
     idleText.hidden = hard;
-    hardText.hidden = !hard;
+    if (hardText) hardText.hidden = !hard; // a reporter's page has no absolute limit, nor its words
     stay.hidden = hard;
     dialog.setAttribute("aria-describedby", hard ? hardText.id : idleText.id);
     opener = document.activeElement;

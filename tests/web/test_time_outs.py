@@ -79,6 +79,8 @@ def test_the_reporters_page_says_how_long_it_stays_open(app: Flask):
     assert 14 * 60 <= _number(page, "data-seconds-left") <= 15 * 60  # its time is kept to the minute
     assert "data-absolute-seconds-left" not in page and "data-keeps-words" not in page
     assert REPLY_NOT_SAVED in page and REPLY_NOT_SAVED_WARNING in page
+    # A reporter's session has no absolute limit: its dialog never speaks of one (review 26b, F4: "None hours").
+    assert "None" not in page and 'id="time-out-absolute"' not in page
     assert NOTICE_REPORTER not in app.test_client().get("/follow-up").get_data(as_text=True)
 
 
