@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from speakup.crypto import access_codes, sealing
 from speakup.domain import references
-from speakup.keys import grants, sessions
+from speakup.keys import grants, roster, sessions
 from speakup.keys.account_keys import AccountKeys as AccountKeys  # what staff_keys returns
 from speakup.keys.sessions import SessionExpired as SessionExpired  # what the pages catch
 from speakup.ops import audit
@@ -114,7 +114,8 @@ def _reporter_idle() -> timedelta:
 
 def start_reporter_session(case: Case, case_key: bytes) -> tuple[str, str]:
     """A follow-up session for the case an access code opened: its id and, as text for the cookie, its key."""
-    row, session_key = sessions.start_reporter_session(case, case_key, _reporter_idle())
+    code = grants.code_generation_of(case, settings().token_pepper)  # the code that just opened it
+    row, session_key = sessions.start_reporter_session(case, case_key, code, _reporter_idle())
     return row.id, sealing.b64e(session_key)
 
 
@@ -122,9 +123,17 @@ def resume_reporter_session(session_id: str, cookie_key: str) -> tuple[Case, byt
     """The case of a follow-up session and its key, while it has not been idle too long; ``SessionExpired``
     otherwise."""
     try:
-        return sessions.resume_reporter_session(session_id, sealing.b64d(cookie_key), _reporter_idle())
+        case, case_key, code = sessions.resume_reporter_session(session_id, sealing.b64d(cookie_key), _reporter_idle())
     except ValueError:
         raise SessionExpired() from None
+    # A session lasts only as long as its code: not once the roster log names another (the session's row put back
+    # or kept by a database writer), nor while the log cannot be trusted (keys/grants.py says the same of codes).
+    codes = roster.current_roster().codes
+    named = codes.get(case.id) if codes is not None else None
+    if codes is None or (named is not None and named != code):
+        sessions.end_reporter_session(session_id)
+        raise SessionExpired()
+    return case, case_key
 
 
 def end_reporter_session(session_id: str) -> None:

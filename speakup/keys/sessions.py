@@ -106,9 +106,13 @@ def end_staff_session(session_id: str) -> None:
         db.session.delete(row)
 
 
-def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tuple[ReporterSession, bytes]:
+def start_reporter_session(
+    case: Case, case_key: bytes, code: str, idle: timedelta
+) -> tuple[ReporterSession, bytes]:
+    """``code``: the generation of the access code the session was opened with, sealed with the case key under the
+    key only the cookie holds, so a database writer can neither change it nor make one up."""
     purge_idle_reporter_sessions(idle)
-    sealed = seal_for_session(labels.REPORTER_SESSION, case_key)
+    sealed = seal_for_session(labels.REPORTER_SESSION, case_key + code.encode())
     # To the minute, like everything a reporter does (platform/clock.py): idle time-outs need no more.
     row = ReporterSession(
         id=sealed.session_id, case_id=case.id, case_key_ct=sealed.sealed, last_seen_at=clock.minute_now()
@@ -117,7 +121,9 @@ def start_reporter_session(case: Case, case_key: bytes, idle: timedelta) -> tupl
     return row, sealed.key
 
 
-def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes]:
+def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta) -> tuple[Case, bytes, str | None]:
+    """The case, its key, and the generation of the code the session was opened with (None for a session started
+    before sessions held it)."""
     row = db.session.get(ReporterSession, session_id)
     now = clock.utcnow()
     if row is None:
@@ -125,12 +131,13 @@ def resume_reporter_session(session_id: str, session_key: bytes, idle: timedelta
     if now - row.last_seen_at > idle:
         db.session.delete(row)
         raise SessionExpired()
-    case_key = open_for_session(labels.REPORTER_SESSION, row.id, row.case_key_ct, session_key)
+    held = open_for_session(labels.REPORTER_SESSION, row.id, row.case_key_ct, session_key)
+    case_key, code = held[: sealing.KEY_BYTES], held[sealing.KEY_BYTES :].decode() or None
     row.last_seen_at = clock.minute_now()
     case = db.session.get(Case, row.case_id)
     if case is None:
         raise SessionExpired()
-    return case, case_key
+    return case, case_key, code
 
 
 def end_reporter_session(session_id: str) -> None:

@@ -6,20 +6,30 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from unittest.mock import patch
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Table, delete, select, update
-from support.factories import gen_concern
+from support.factories import gen_concern, gen_staff
 from support.html import ACCESS_CODE_RE, csrf_token, following_up, post_form
 from support.present import found, present, scalar, table_of
 
 from speakup.crypto import labels, sealing
-from speakup.keys import grants, recovery, roster, roster_log
+from speakup.keys import grants, recovery, roster, roster_log, sessions
 from speakup.ops import audit
 from speakup.platform.config import settings
-from speakup.platform.models import AuditEvent, Case, CaseEvent, CaseGrant, GrantRecipient, RosterEntry, db
+from speakup.platform.models import (
+    AuditEvent,
+    Case,
+    CaseEvent,
+    CaseGrant,
+    GrantRecipient,
+    ReporterSession,
+    RosterEntry,
+    db,
+)
 
 
 def _case_id(app: Flask, reference: str) -> int:
@@ -309,3 +319,40 @@ def test_a_new_checkpoint_carries_the_replaced_codes_forward(
         assert roster.verify_roster().problem is None
         _put_back(before)
     assert _opens(app.test_client(), raised["access_code"]) == 401
+
+
+@pytest.mark.parametrize("kept", ["session row put back", "session row never deleted"])
+def test_a_follow_up_session_opened_with_the_old_code_ends_with_it(app: Flask, client, signed, kept):
+    """Issue 26's third outside review: the old code's holder, with a follow-up session open, and a database writer
+    who put its row back after the new code was given (or stopped it being deleted) kept reading the case, and the
+    messages the guardian sent to the new code's holder. A session holds, sealed with its case key under the key only
+    its cookie has, the code it was opened with: it ends when the roster log names another (or cannot be trusted)."""
+    raised = gen_concern(client, anonymity="confidential", name="Sam Nurse", contact="sam@example.org")
+    case_id = _case_id(app, raised["reference"])
+    reporter = following_up(app, raised["access_code"])
+    assert reporter.get("/follow-up/case").status_code == 200
+    with app.app_context():
+        rows = [dict(row) for row in db.session.execute(select(table_of(ReporterSession))).mappings()]
+    case_url = f"/guardian/cases/{case_id}"
+    if kept == "session row never deleted":
+        with patch.object(sessions, "end_reporter_sessions_of", lambda case_id: None):
+            assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+    else:
+        assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+        with app.app_context():
+            db.session.execute(table_of(ReporterSession).insert(), rows)
+            db.session.commit()
+    page = reporter.get("/follow-up/case")
+    assert page.status_code in (302, 303) and "Sam Nurse" not in page.get_data(as_text=True)
+
+
+def test_follow_up_sessions_end_while_the_roster_log_cannot_be_trusted(app: Flask, client, guardian):
+    """As codes are not taken during a roster alarm, sessions opened with one do not go on either."""
+    raised = gen_concern(client)
+    reporter = following_up(app, raised["access_code"])
+    with app.app_context():
+        gen_staff(app, email="nia@example.org", name="Nia New")  # an entry after the first, anchored
+        assert roster.current_roster().problem is None
+        db.session.execute(delete(RosterEntry).where(RosterEntry.seq > 1))  # the log rolled back: an alarm
+        db.session.commit()
+    assert reporter.get("/follow-up/case").status_code in (302, 303)
