@@ -356,3 +356,9 @@ def test_follow_up_sessions_end_while_the_roster_log_cannot_be_trusted(app: Flas
         db.session.execute(delete(RosterEntry).where(RosterEntry.seq > 1))  # the log rolled back: an alarm
         db.session.commit()
     assert reporter.get("/follow-up/case").status_code in (302, 303)
+    # Signing in again is refused with words that blame nobody's typing, and the API says 503.
+    browser = app.test_client()
+    sent = post_form(browser, "/follow-up", access_code=raised["access_code"])
+    page = browser.get(sent.location).get_data(as_text=True) if sent.status_code in (302, 303) else sent.get_data(True)
+    assert "We cannot check access codes just now" in page and "typing mistake" not in page
+    assert _opens(app.test_client(), raised["access_code"]) == 503
