@@ -290,7 +290,8 @@ def current_roster() -> Roster:
 
 
 def verify_roster() -> Roster:
-    """Verifies the whole log now, whatever the cache holds (for `speakup roster verify` and /healthz)."""
+    """Verifies the whole log now, whatever the cache holds (for `speakup roster verify`; /healthz reads the cached
+    roster, as every request does)."""
     try:
         rows = _guardian_rows()
         roster = _verify(rows, _digest(rows, roster_log.head()))

@@ -120,16 +120,24 @@ def _new_codes_given(case_id: int) -> int:
     return kinds.count("new_access_code") + len(replaced)
 
 
-def test_a_replaced_code_put_back_by_a_database_writer_opens_nothing(app: Flask, client: FlaskClient, signed):
-    """Issue 26's outside review, F1: a database writer who held on to the old code (or its holder, with a writer's
-    help) put back the reporter grant and the lookup id from before the new code was given, and the old code opened
-    the case again. Which code is the case's latest is in the audit chain, which a writer cannot roll back."""
-    raised = gen_concern(client, anonymity="confidential", name="Sam Nurse", contact="sam@example.org")
+def _replaced(app: Flask, client: FlaskClient, signed: FlaskClient, anonymity: str) -> tuple[dict, int, list]:
+    """A case raised with a name, the backup copy of its rows, then a new code given by its guardian: what a
+    database writer holding the copy starts from."""
+    raised = gen_concern(client, anonymity=anonymity, name="Sam Nurse", contact="sam@example.org")
     case_id = _case_id(app, raised["reference"])
     with app.app_context():
         before = _rows_of(case_id)
     case_url = f"/guardian/cases/{case_id}"
     assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+    return raised, case_id, before
+
+
+def test_a_replaced_code_put_back_by_a_database_writer_opens_nothing(app: Flask, client: FlaskClient, signed):
+    """Issue 26's outside review, F1: a database writer who held on to the old code (or its holder, with a writer's
+    help) put back the reporter grant and the lookup id from before the new code was given, and the old code opened
+    the case again. Which code is the case's latest is named in the anchored roster log, which a writer cannot roll
+    back."""
+    raised, _, before = _replaced(app, client, signed, "confidential")
     assert _opens(app.test_client(), raised["access_code"]) == 401
     with app.app_context():
         _put_back(before)
@@ -193,12 +201,7 @@ def test_a_replaced_code_stays_replaced_whatever_is_done_to_the_record_of_it(app
     the new code made the old code open the case again. The new code is named in the roster log, signed by the
     guardian who gave it and anchored outside the database: the old code never opens again, and while the log
     cannot be trusted no code is taken (503), rather than the wrong one."""
-    raised = gen_concern(client, anonymity="confidential", name="Sam Nurse", contact="sam@example.org")
-    case_id = _case_id(app, raised["reference"])
-    with app.app_context():
-        before = _rows_of(case_id)
-    case_url = f"/guardian/cases/{case_id}"
-    assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+    raised, case_id, before = _replaced(app, client, signed, "confidential")
     with app.app_context():
         _put_back(before)
         _remove_the_evidence(how, case_id)
@@ -296,12 +299,7 @@ def test_a_new_checkpoint_carries_the_replaced_codes_forward(
     """A checkpoint starts the replay afresh: it must name the codes given before it, or the old code would open the
     case again after an alarm is accepted or the recovery key rotated. After an alarm, the audit trail supplies any
     the log lost (the removed entry may be the very one)."""
-    raised = gen_concern(client, anonymity="open", name="Sam Nurse", contact="sam@example.org")
-    case_id = _case_id(app, raised["reference"])
-    with app.app_context():
-        before = _rows_of(case_id)
-    case_url = f"/guardian/cases/{case_id}"
-    assert post_form(signed, case_url, f"{case_url}/new-access-code").status_code == 303
+    raised, case_id, before = _replaced(app, client, signed, "open")
     key_file = tmp_path / "recovery.key"
     key_file.write_text(
         recovery.encode_recovery_file(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
