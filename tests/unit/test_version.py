@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -30,3 +31,25 @@ def test_speakup_version_prints_the_one_in_pyproject(capsys):
 def test_the_changelog_has_a_section_for_the_version():
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert re.search(rf"^## .*\b{re.escape(_written())}\b", changelog, re.M)
+
+
+def _release_tags() -> list[str]:
+    """The clone's `v*` tags (none in a clone made before the first release, or outside a git checkout)."""
+    if not (ROOT / ".git").exists():
+        return []
+    listed = subprocess.run(["git", "tag", "--list", "v*"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return listed.stdout.split()
+
+
+def test_every_release_tag_names_a_version_the_changelog_describes():
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## .*?\b(\d+\.\d+\.\d+)\b", changelog, re.M)
+    for tag in _release_tags():
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), f"{tag} is not vX.Y.Z"
+        assert tag.removeprefix("v") in headings, f"{tag} has no section in CHANGELOG.md"
+
+
+def test_the_guide_says_how_to_find_the_release_tag():
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "git tag --list 'v*' --sort=-v:refname" in guide
+    assert "git checkout RELEASE_TAG" in guide
