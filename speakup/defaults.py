@@ -198,12 +198,6 @@ LINE_MANAGEMENT = (
 # "web": "https://www.cqc.org.uk"}]'. Speaking up to a prescribed person (the regulators here) is protected in law.
 EXTERNAL_ROUTES: list = [
     {
-        "name": "National Guardian's Office",
-        "about": "Supports speaking up across the NHS in England. It does not look into single concerns, but its "
-        "website explains your choices.",
-        "web": "https://nationalguardian.org.uk",
-    },
-    {
         "name": "Care Quality Commission (CQC)",
         "about": "Checks the quality and safety of health and care services.",
         "web": "https://www.cqc.org.uk",

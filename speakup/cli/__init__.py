@@ -15,7 +15,7 @@ from speakup.cli.audit import audit_cli
 from speakup.cli.backup import backup_command, backups_cli
 from speakup.cli.mail import mail_cli
 from speakup.cli.recovery import exclusions_cli, recover_command, rotate_recovery_key_command
-from speakup.cli.reporting import ngo_return_command, stats_token_cli
+from speakup.cli.reporting import national_return_command, stats_token_cli
 from speakup.cli.retention import purge_command
 from speakup.cli.roster import approve_command, roster_cli
 from speakup.cli.sessions import send_reminders_command, sessions_cli
@@ -49,12 +49,14 @@ for command in (
     send_reminders_command,
     mail_cli,
     purge_command,
-    ngo_return_command,
+    national_return_command,
     stats_token_cli,
     backup_command,
     backups_cli,
 ):
     speakup_cli.add_command(command)
+# The name the return had while the National Guardian's Office collected it, kept for scripts that use it.
+speakup_cli.add_command(national_return_command, name="ngo-return")
 
 
 def _one_unit_of_work(command: click.Command) -> None:

@@ -1,5 +1,5 @@
-"""`flask speakup ngo-return` and `flask speakup stats-token ...`: the national return and the read-only
-statistics tokens a trust's own dashboard uses for GET /api/v1/stats."""
+"""`flask speakup national-return` (also `ngo-return`) and `flask speakup stats-token ...`: the national return
+and the read-only statistics tokens a trust's own dashboard uses for GET /api/v1/stats."""
 
 from __future__ import annotations
 
@@ -13,18 +13,26 @@ from speakup.platform import transactions
 from speakup.reporting import national_return, stats_tokens
 
 
-@click.command("ngo-return")
-@click.option("--quarter", required=True, help="A calendar quarter such as 2026Q3 (Q1 is January to March).")
+@click.command("national-return")
+@click.option(
+    "--quarter",
+    required=True,
+    help="A calendar quarter such as 2026Q3 (Q1 is January to March), or the NHS financial year's name for the same "
+    "months, 2026/27 Q2.",
+)
+@click.option("--published", is_flag=True, help="Small numbers suppressed, for publication (the board report's rule).")
 @with_appcontext
-def ngo_return_command(quarter: str) -> None:
-    """Print a quarter's National Guardian's Office return as CSV, small numbers suppressed."""
+def national_return_command(quarter: str, published: bool) -> None:
+    """Print a quarter's national Freedom to Speak Up return for NHS England as CSV: exact counts for submission,
+    or with --published small numbers suppressed."""
     try:
         period = quarters.parse_quarter(quarter)
     except quarters.BadQuarter as exc:
         raise click.BadParameter(str(exc), param_hint="--quarter") from None
-    output = national_return.return_csv(period, current_app.config["SUPPRESS_BELOW"])
-    audit.record(audit.Action.EXPORT, audit.Actor.SYSTEM, format="csv", period=period.label, reason="command_line")
+    version = national_return.PUBLISHED if published else national_return.SUBMISSION
+    output = national_return.export_for_command(period, version)
     transactions.commit()
+    click.echo(f"{period.financial_heading} ({period.months}). {national_return.NOTES[version]}", err=True)
     click.echo(output, nl=False)
 
 

@@ -61,7 +61,7 @@ class QuestionList:
 # From the recording guidance in force from 1 April 2024, which asks guardians to record the characteristics of
 # those speaking up where the person is willing: the protected characteristics of the Equality Act 2010 that NHS
 # staff monitoring uses (the 2021 census's ethnic groups), and whether the person trained outside the UK (the
-# National Guardian's Office reviews the speaking up of overseas-trained workers).
+# National Guardian's Office reviewed the speaking up of overseas-trained workers before it closed in 2026).
 _LISTS = (
     QuestionList(
         starts=date(2024, 4, 1),

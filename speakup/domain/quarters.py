@@ -1,4 +1,6 @@
-"""Quarters of the financial year in UK time: the one period type the reports count by."""
+"""Quarters in UK time: the one period type the reports count by, named by the calendar (2026Q3, as the command line
+and the API take them) or by the NHS financial year (2026/27 Q2, as NHS England's quarterly Freedom to Speak Up
+collection and the guardians' pages name them). Both name the same three months."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from speakup.platform import clock
 
 _QUARTER_RE = re.compile(r"([0-9]{4})-?Q([1-4])", re.IGNORECASE)  # ASCII digits only, as the API document says
+_FINANCIAL_RE = re.compile(r"([0-9]{4})/([0-9]{2}) ?Q([1-4])", re.IGNORECASE)
+_MONTHS = ("January", "April", "July", "October")
+_LAST_MONTHS = ("March", "June", "September", "December")
 
 MIN_YEAR, MAX_YEAR = 2000, 2999
 
 
 class BadQuarter(ValueError):
-    """The text is not a quarter such as 2026Q3."""
+    """The text is not a quarter such as 2026Q3 or 2026/27 Q2."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,22 @@ class Quarter:
         return f"{self.year} Q{self.number}"
 
     @property
+    def financial_heading(self) -> str:
+        """The NHS financial year's name for it: "2026/27 Q2" is July to September 2026 (the year starts in April)."""
+        first_year = self.year if self.number > 1 else self.year - 1
+        number = self.number - 1 if self.number > 1 else 4
+        return f"{first_year}/{(first_year + 1) % 100:02d} Q{number}"
+
+    @property
+    def months(self) -> str:
+        """ "July to September 2026": what a person choosing a quarter reads beside its name."""
+        return f"{_MONTHS[self.number - 1]} to {_LAST_MONTHS[self.number - 1]} {self.year}"
+
+    def has_ended(self, today: date) -> bool:
+        """Whether the quarter's last UK day is over on ``today``."""
+        return today > self.end
+
+    @property
     def start(self) -> date:
         return date(self.year, 3 * self.number - 2, 1)
 
@@ -67,19 +88,39 @@ def _uk_midnight_as_utc(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.UK).astimezone(UTC).replace(tzinfo=None)
 
 
+EXAMPLES = "for example 2026Q3 (July to September 2026), or by the NHS financial year, 2026/27 Q2"
+
+
 def parse_quarter(text: str | None) -> Quarter:
-    """``"2026Q3"`` (also ``2026q3`` or ``2026-Q3``) as a calendar ``Quarter``; ``BadQuarter`` otherwise."""
-    match = _QUARTER_RE.fullmatch((text or "").strip())
-    if match is None:
-        raise BadQuarter("Enter a quarter as a year and quarter number, for example 2026Q3.")
-    year, number = int(match.group(1)), int(match.group(2))
+    """``"2026Q3"`` (also ``2026q3`` or ``2026-Q3``) as a calendar ``Quarter``, or the financial year's name for the
+    same months, ``"2026/27 Q2"`` (also ``2026/27Q2``); ``BadQuarter`` otherwise."""
+    cleaned = (text or "").strip()
+    financial = _FINANCIAL_RE.fullmatch(cleaned)
+    if financial is not None:
+        first_year, second, number = int(financial.group(1)), int(financial.group(2)), int(financial.group(3))
+        if second != (first_year + 1) % 100:
+            raise BadQuarter(f"A financial year runs into the next calendar year, {EXAMPLES}.")
+        year, number = (first_year, number + 1) if number < 4 else (first_year + 1, 1)
+    else:
+        match = _QUARTER_RE.fullmatch(cleaned)
+        if match is None:
+            raise BadQuarter(f"Enter a quarter as a year and quarter number, {EXAMPLES}.")
+        year, number = int(match.group(1)), int(match.group(2))
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise BadQuarter(f"Enter a year from {MIN_YEAR} to {MAX_YEAR}, for example 2026Q3.")
+        raise BadQuarter(f"Enter a quarter from {MIN_YEAR} to {MAX_YEAR}, {EXAMPLES}.")
     return Quarter(year, number)
 
 
 def quarter_of(day: date) -> Quarter:
     return Quarter(day.year, (day.month - 1) // 3 + 1)
+
+
+def ended_quarters(today: date, count: int) -> list[Quarter]:
+    """The ``count`` quarters that have ended by ``today``, newest first: what the guardians' pages offer."""
+    offered = [quarter_of(today).previous()]
+    while len(offered) < count:
+        offered.append(offered[-1].previous())
+    return offered
 
 
 def previous_quarter(day: date) -> Quarter:

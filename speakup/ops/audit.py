@@ -118,6 +118,7 @@ DETAIL_KEYS = frozenset(
         "format",  # export format
         "request",  # a share request's random id: its answer is then in the chain (domain/sharing.py)
         "period",  # export reporting period, such as "2024-Q1"
+        "version",  # which national return: "submission" (exact counts) or "published" (suppressed)
         "by",  # who approved a guardian: "guardian" or "organisation"
         "channel",  # how a recorded concern was raised (in person, phone...)
         "referred_to",  # who a referred case went to, a coded value

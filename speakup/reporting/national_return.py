@@ -1,4 +1,11 @@
-"""The quarterly National Guardian's Office (Freedom to Speak Up) return: counted, then suppressed.
+"""The quarterly national Freedom to Speak Up return, as NHS England collects it (the data collection the National
+Guardian's Office ran until it closed in 2026): counted exactly for submission, or suppressed for publication.
+
+A return submitted with "<5" in it would make the national figures wrong, so the file for submission carries exact
+counts and says it is not for publication; the published version applies the one suppression rule the board report
+uses (reporting/suppression.py). Guardians may make either only for a quarter that has ended: a running quarter's
+counts would let a guardian whom a reporter excluded watch them move and learn when a concern they cannot see was
+raised (docs/threat-model.md). The operator's command, run by whoever holds the database anyway, counts any quarter.
 
 Everything here reads plain counted fields only (anonymity, worker group, themes, detriment, feedback), so no
 decryption key is needed and a purged case still counts: retention keeps those fields. Counting is done by the
@@ -15,6 +22,7 @@ from sqlalchemy import and_, case, func, select
 from speakup.domain.categories import lists_for
 from speakup.domain.quarters import Quarter
 from speakup.ops import audit
+from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import Case, CaseTheme, db
 from speakup.reporting.suppression import (
@@ -114,12 +122,26 @@ def suppressed_return(quarter: Quarter, below: int = SUPPRESS_BELOW) -> list[Mea
     return suppress(national_return(quarter), below)
 
 
-def return_csv(quarter: Quarter, below: int = SUPPRESS_BELOW) -> str:
-    """The return as CSV: a ``measure,value`` header, then one row per measure in plain words."""
+SUBMISSION, PUBLISHED = "submission", "published"
+VERSIONS = (SUBMISSION, PUBLISHED)
+NOTES = {
+    SUBMISSION: "For submission to the national collection: not for publication.",
+    PUBLISHED: "For publication: small numbers suppressed, as in the board report.",
+}
+
+
+class QuarterNotEnded(Exception):
+    """Guardians are given a quarter's return only once the quarter is over."""
+
+
+def return_csv(quarter: Quarter, version: str, below: int = SUPPRESS_BELOW) -> str:
+    """The return as CSV: a ``measure,value`` header, then one row per measure in plain words; exact counts for
+    submission, or suppressed for publication."""
+    measures = national_return(quarter) if version == SUBMISSION else suppressed_return(quarter, below)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["measure", "value"])
-    for measure in suppressed_return(quarter, below):
+    for measure in measures:
         writer.writerow([measure.label, measure.value])
     return out.getvalue()
 
@@ -132,11 +154,28 @@ def return_json(quarter: Quarter, below: int = SUPPRESS_BELOW) -> dict[str, obje
     }
 
 
-def export_csv(quarter: Quarter, guardian_id: int) -> str:
-    """The return a guardian downloads (small numbers suppressed at the configured threshold), and the record that
-    they exported it."""
-    body = return_csv(quarter, settings().suppress_below)
-    audit.record_reading(audit.Action.EXPORT, audit.Actor.GUARDIAN, guardian_id, format="csv", period=quarter.label)
+def export_csv(quarter: Quarter, version: str, guardian_id: int) -> str:
+    """The return a guardian downloads, for a quarter that has ended, and the record that they exported it."""
+    if not quarter.has_ended(clock.uk_today()):
+        raise QuarterNotEnded(quarter)
+    body = return_csv(quarter, version, settings().suppress_below)
+    audit.record_reading(
+        audit.Action.EXPORT, audit.Actor.GUARDIAN, guardian_id, format="csv", period=quarter.label, version=version
+    )
+    return body
+
+
+def export_for_command(quarter: Quarter, version: str) -> str:
+    """The return the operator's command prints, for any quarter, and the record of it."""
+    body = return_csv(quarter, version, settings().suppress_below)
+    audit.record(
+        audit.Action.EXPORT,
+        audit.Actor.SYSTEM,
+        format="csv",
+        period=quarter.label,
+        reason="command_line",
+        version=version,
+    )
     return body
 
 

@@ -3,202 +3,33 @@ versioned by period, the `ngo-return` and `stats-token` commands, GET /api/v1/st
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
-import json
 import re
-import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
 from support.factories import gen_admin, gen_concern
 from support.openapi import check_api_answer
+from support.returns import (
+    EXPECTED,
+    NURSES,
+    STUDENTS,
+    all_zero,
+    audit_details,
+    expected_csv_rows,
+    read_csv,
+    seed,
+    seed_quarters,
+)
 
 from speakup.domain import categories, quarters
 from speakup.domain.quarters import parse_quarter
-from speakup.platform.models import AuditEvent, Case, CaseTheme, StatsToken, db
+from speakup.platform import clock
+from speakup.platform.models import AuditEvent, StatsToken, db
 from speakup.reporting import national_return, suppression
 from speakup.reporting.suppression import Measure, suppress
 
 API = "/api/v1"
-_numbers = itertools.count(1)
-
-
-# --- Seeding: case rows written straight to the database, with chosen counted fields -----------------
-
-
-def seed(
-    created_at: datetime,
-    anonymity: str = "confidential",
-    worker_group: str | None = None,
-    themes: tuple[str, ...] = (),
-    detriment: bool | None = None,
-    speak_up_again: str | None = None,
-    feedback_at: datetime | None = None,
-    purged: bool = False,
-) -> None:
-    number = next(_numbers)
-    case = Case(
-        reference=f"SEED-{number:06d}",
-        access_lookup_id=uuid.uuid4().hex,
-        status="closed" if feedback_at else "received",
-        anonymity=anonymity,
-        worker_group=worker_group,
-        created_at=created_at,
-        updated_at=created_at,
-        acknowledge_by=created_at.date() + timedelta(days=7),
-        feedback_by=created_at.date() + timedelta(days=90),
-        detriment_reported=detriment,
-        speak_up_again=speak_up_again,
-        feedback_at=feedback_at,
-        purged_at=created_at + timedelta(days=200) if purged else None,
-        concern_ct=None if purged else b"\x01sealed",
-        protocol="speakup-v1",
-    )
-    case.themes = [CaseTheme(theme=theme) for theme in themes]
-    db.session.add(case)
-
-
-NURSES = "registered_nurses_and_midwives"
-MEDICAL = "medical_and_dental"
-STUDENTS = "students"
-OTHER = "other"
-
-
-def seed_quarters() -> None:
-    """Times are UTC, as stored. UK time is an hour ahead in summer (BST), so 31 March 23:30 UTC is already
-    1 April in the UK. The comment on each row says which quarter it counts in, by UK time."""
-    # 2025Q4: 31 December 23:30 GMT is still 2025.
-    seed(datetime(2025, 12, 31, 23, 30), worker_group=NURSES)
-    # 2026Q1 (31 March 22:30 UTC is 23:30 BST, still March)
-    seed(
-        datetime(2026, 3, 31, 22, 30),
-        anonymity="anonymous",
-        worker_group=OTHER,
-        themes=("worker_safety",),
-        speak_up_again="yes",
-        feedback_at=datetime(2026, 4, 5, 10, 0),  # feedback in Q2
-    )
-    seed(
-        datetime(2026, 2, 1, 12, 0),
-        worker_group=NURSES,
-        speak_up_again="no",
-        feedback_at=datetime(2026, 3, 31, 22, 59),  # 23:59 BST on 31 March: feedback in Q1
-    )
-    # 2026Q2
-    seed(
-        datetime(2026, 3, 31, 23, 30),  # 00:30 BST on 1 April
-        anonymity="anonymous",
-        worker_group=NURSES,
-        themes=("patient_safety",),
-        detriment=True,
-        speak_up_again="maybe",
-        feedback_at=datetime(2026, 6, 15, 9, 0),  # Q2
-    )
-    seed(
-        datetime(2026, 4, 10, 9, 0),
-        anonymity="anonymous",
-        worker_group=NURSES,
-        themes=("patient_safety", "bullying_harassment"),
-        speak_up_again="yes",
-        feedback_at=datetime(2026, 7, 2, 9, 0),  # Q3
-    )
-    seed(
-        datetime(2026, 4, 20, 9, 0),
-        worker_group=MEDICAL,
-        themes=("worker_safety",),
-        detriment=False,
-        speak_up_again="no",
-        feedback_at=datetime(2026, 5, 30, 9, 0),  # Q2
-    )
-    seed(
-        datetime(2026, 5, 5, 9, 0),
-        anonymity="open",
-        worker_group=None,
-        themes=("inappropriate_behaviour", "bullying_harassment"),
-        detriment=True,
-    )
-    seed(datetime(2026, 5, 15, 9, 0), worker_group=STUDENTS, purged=True)
-    seed(
-        datetime(2026, 6, 30, 22, 30),  # 23:30 BST on 30 June: still Q2
-        worker_group=NURSES,
-        themes=("patient_safety",),
-        purged=True,
-        speak_up_again="yes",
-        feedback_at=datetime(2026, 6, 30, 23, 30),  # 00:30 BST on 1 July: feedback in Q3
-    )
-    seed(datetime(2026, 6, 1, 9, 0), worker_group="a_group_from_other_guidance")
-    # 2026Q3
-    seed(
-        datetime(2026, 6, 30, 23, 0),  # exactly midnight BST starting 1 July
-        speak_up_again="yes",
-        feedback_at=datetime(2026, 9, 30, 23, 0),  # exactly midnight BST starting 1 October: feedback in Q4
-    )
-    seed(
-        datetime(2026, 6, 30, 23, 30),  # 00:30 BST on 1 July
-        anonymity="anonymous",
-        worker_group=STUDENTS,
-        themes=("patient_safety",),
-    )
-    db.session.commit()
-
-
-def all_zero(quarter: str) -> dict[str, int]:
-    lists = categories.lists_for(parse_quarter(quarter).start)
-    return {
-        "cases_raised": 0,
-        "raised_anonymously": 0,
-        **{f"theme:{theme}": 0 for theme in lists.themes},
-        "detriment_reported": 0,
-        **{f"worker_group:{group}": 0 for group in lists.worker_groups},
-        "worker_group_not_recorded": 0,
-        "feedback_responses": 0,
-        "feedback_would_speak_up_again": 0,
-        "detriment_after_closure": 0,
-    }
-
-
-# Hand-counted from seed_quarters().
-EXPECTED = {
-    "2025Q4": {"cases_raised": 1, f"worker_group:{NURSES}": 1},
-    "2026Q1": {
-        "cases_raised": 2,
-        "raised_anonymously": 1,
-        "theme:worker_safety": 1,
-        f"worker_group:{OTHER}": 1,
-        f"worker_group:{NURSES}": 1,
-        "feedback_responses": 1,  # the "no" on 31 March 23:59 BST
-    },
-    "2026Q2": {
-        "cases_raised": 7,
-        "raised_anonymously": 2,
-        "theme:patient_safety": 3,
-        "theme:worker_safety": 1,
-        "theme:bullying_harassment": 2,
-        "theme:inappropriate_behaviour": 1,
-        "detriment_reported": 2,
-        f"worker_group:{NURSES}": 3,
-        f"worker_group:{MEDICAL}": 1,
-        f"worker_group:{STUDENTS}": 1,
-        "worker_group_not_recorded": 2,  # one with none, one with a value outside this period's list
-        "feedback_responses": 3,  # yes (a Q1 case), maybe, no
-        "feedback_would_speak_up_again": 1,
-    },
-    "2026Q3": {
-        "cases_raised": 2,
-        "raised_anonymously": 1,
-        "theme:patient_safety": 1,
-        f"worker_group:{STUDENTS}": 1,
-        "worker_group_not_recorded": 1,
-        "feedback_responses": 2,
-        "feedback_would_speak_up_again": 2,
-    },
-    "2026Q4": {"feedback_responses": 1, "feedback_would_speak_up_again": 1},
-}
-
-
 def as_dict(measures: list[Measure]) -> dict[str, int | str]:
     return {m.key: m.value for m in measures}
 
@@ -219,7 +50,38 @@ def test_quarters_are_calendar_quarters_in_uk_time():
 
 
 @pytest.mark.parametrize(
-    "text", ["", None, "2026", "2026Q0", "2026Q5", "Q3 2026", "26Q3", "1999Q1", "2026Q3x", "\u0662\u0660\u0662\u0666Q3"]
+    ("financial", "calendar", "months"),
+    [
+        ("2026/27 Q1", "2026Q2", "April to June 2026"),
+        ("2026/27Q2", "2026Q3", "July to September 2026"),
+        ("2026/27 q3", "2026Q4", "October to December 2026"),
+        (" 2026/27 Q4 ", "2027Q1", "January to March 2027"),
+        ("1999/00 Q4", "2000Q1", "January to March 2000"),
+    ],
+)
+def test_the_nhs_financial_quarter_names_the_same_months(financial, calendar, months):
+    """NHS England counts by financial quarters (the year starts in April); --quarter 2026Q3 keeps meaning July to
+    September, and both forms name the same quarter."""
+    quarter = parse_quarter(financial)
+    assert quarter == parse_quarter(calendar)
+    assert quarter.financial_heading == financial.strip().replace("/27Q", "/27 Q").replace("q", "Q")
+    assert quarter.months == months
+
+
+def test_ended_quarters_are_offered_newest_first_never_the_running_one():
+    offered = quarters.ended_quarters(date(2026, 12, 7), 4)
+    assert [q.financial_heading for q in offered] == ["2026/27 Q2", "2026/27 Q1", "2025/26 Q4", "2025/26 Q3"]
+    assert quarters.ended_quarters(date(2027, 1, 1), 1)[0].financial_heading == "2026/27 Q3"
+    assert not parse_quarter("2026Q4").has_ended(date(2026, 12, 31))
+    assert parse_quarter("2026Q4").has_ended(date(2027, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("", None, "2026", "2026Q0", "2026Q5", "Q3 2026", "26Q3", "1999Q1", "2026Q3x", "\u0662\u0660\u0662\u0666Q3"),
+        *("2026/28 Q1", "2026/27 Q5", "2026/27", "2026-27 Q1", "2999/00 Q4"),
+    ],
 )
 def test_a_bad_quarter_is_refused(text):
     with pytest.raises(quarters.BadQuarter):
@@ -451,57 +313,69 @@ def test_suppression_on_the_seeded_return(app):
 # --- CSV and the ngo-return command --------------------------------------------------------------------
 
 
-def read_csv(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text)))
+SUBMISSION_LABEL = "For submission to the national collection: not for publication."
 
 
-def audit_details(app, action: str) -> list[dict]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
-        return [{"actor_type": r.actor_type, "actor_id": r.actor_id, **json.loads(r.detail)} for r in rows]
-
-
-def expected_csv_rows(quarter: str) -> list[list[str]]:
-    lists = categories.lists_for(parse_quarter(quarter).start)
-    counts = {**all_zero(quarter), **EXPECTED[quarter]}
-    labels = {
-        "cases_raised": "Cases raised",
-        "raised_anonymously": "Cases raised anonymously",
-        **{f"theme:{k}": f"Cases with an element of {v[0].lower()}{v[1:]}" for k, v in lists.themes.items()},
-        "detriment_reported": "Cases where the person reported detriment for speaking up",
-        **{f"worker_group:{k}": f"Worker group: {v}" for k, v in lists.worker_groups.items()},
-        "worker_group_not_recorded": "Worker group: not recorded",
-        "feedback_responses": "Feedback responses",
-        "feedback_would_speak_up_again": "Feedback responses saying they would speak up again",
-        "detriment_after_closure": "Check-ins after closing where the person reported detriment for speaking up",
-    }
-    return [["measure", "value"]] + [[labels[k], "<5" if 0 < v < 5 else str(v)] for k, v in counts.items()]
-
-
-def test_ngo_return_command_prints_the_suppressed_csv_and_audits_it(app, runner):
+@pytest.mark.parametrize("command", ["national-return", "ngo-return"])
+@pytest.mark.parametrize("quarter", ["2026Q2", "2026/27 Q1", "2026/27Q1"])
+def test_the_national_return_command_prints_exact_counts_for_submission(app, runner, command, quarter):
+    """A return submitted with "<5" in it makes the national figures wrong: the file for NHS England has exact
+    counts, says it is not for publication, and its making is audited. `ngo-return` is the same command."""
     with app.app_context():
         seed_quarters()
-    result = runner.invoke(args=["speakup", "ngo-return", "--quarter", "2026Q2"])
+    result = runner.invoke(args=["speakup", command, "--quarter", quarter])
     assert result.exit_code == 0, result.output
     rows = read_csv(result.stdout)
-    assert rows == expected_csv_rows("2026Q2")
+    assert rows == expected_csv_rows("2026Q2", published=False)
+    assert ["Cases raised anonymously", "2"] in rows and ["Feedback responses", "3"] in rows  # 1 to 4 shown as they are
     assert ["Worker group: Additional professional, scientific and technical", "0"] in rows  # a quoted comma
+    assert SUBMISSION_LABEL in result.stderr
     assert audit_details(app, "export") == [
-        {"actor_type": "system", "actor_id": None, "format": "csv", "period": "2026Q2", "reason": "command_line"}
+        {
+            "actor_type": "system",
+            "actor_id": None,
+            "format": "csv",
+            "period": "2026Q2",
+            "reason": "command_line",
+            "version": "submission",
+        }
     ]
 
 
-@pytest.mark.parametrize("quarter", ["2026Q5", "next quarter", ""])
-def test_ngo_return_command_refuses_a_bad_quarter(app, runner, quarter):
-    result = runner.invoke(args=["speakup", "ngo-return", "--quarter", quarter])
+def test_the_published_return_applies_the_suppression_rule(app, runner):
+    with app.app_context():
+        seed_quarters()
+    result = runner.invoke(args=["speakup", "national-return", "--quarter", "2026Q2", "--published"])
+    assert result.exit_code == 0, result.output
+    assert read_csv(result.stdout) == expected_csv_rows("2026Q2", published=True)
+    assert SUBMISSION_LABEL not in result.stderr and "small numbers suppressed" in result.stderr
+    assert [d["version"] for d in audit_details(app, "export")] == ["published"]
+
+
+def test_the_command_counts_the_running_quarter_too(app, client, runner):
+    """The operator's command (who holds the database anyway) may count the quarter still running; the guardians'
+    page offers only quarters that have ended."""
+    gen_concern(client, anonymity="anonymous")
+    current = quarters.quarter_of(clock.uk_today()).label
+    result = runner.invoke(args=["speakup", "national-return", "--quarter", current])
+    assert result.exit_code == 0, result.output
+    rows = read_csv(result.stdout)
+    assert ["Cases raised", "1"] in rows and ["Cases raised anonymously", "1"] in rows
+
+
+@pytest.mark.parametrize("command", ["national-return", "ngo-return"])
+@pytest.mark.parametrize("quarter", ["2026Q5", "2026/28 Q1", "next quarter", ""])
+def test_the_national_return_command_refuses_a_bad_quarter(app, runner, command, quarter):
+    result = runner.invoke(args=["speakup", command, "--quarter", quarter])
     assert result.exit_code == 2
-    assert "--quarter" in result.output and "2026Q3" in result.output
+    assert "--quarter" in result.output and "2026Q3" in result.output and "2026/27 Q2" in result.output
     assert "measure,value" not in result.output
     assert audit_details(app, "export") == []
 
 
-def test_ngo_return_command_needs_a_quarter(runner):
-    result = runner.invoke(args=["speakup", "ngo-return"])
+@pytest.mark.parametrize("command", ["national-return", "ngo-return"])
+def test_the_national_return_command_needs_a_quarter(runner, command):
+    result = runner.invoke(args=["speakup", command])
     assert result.exit_code == 2 and "--quarter" in result.output
 
 
@@ -647,43 +521,78 @@ def test_stats_is_in_the_openapi_document_with_its_own_scheme(document):
 # --- The guardian's download ------------------------------------------------------------------------------
 
 
-def test_guardian_downloads_the_national_return(app, client, auth, guardian):
+NEW_URL = "/guardian/reports/national-return.csv"
+
+
+@pytest.mark.parametrize(
+    ("version", "published", "filename"),
+    [
+        ("submission", False, "national-return-2026-27-Q1-for-submission.csv"),
+        ("published", True, "national-return-2026-27-Q1-published.csv"),
+    ],
+)
+def test_guardian_downloads_the_national_return(app, client, auth, guardian, version, published, filename):
     with app.app_context():
         seed_quarters()
     assert auth.sign_in(guardian).status_code == 303
     page = client.get("/guardian/reports")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert '<form method="get" action="/guardian/reports/ngo-return.csv"' in html
-    assert '<label class="nhsuk-label" for="quarter">Quarter</label>' in html
+    assert "<h1>National return for NHS England</h1>" in html
+    assert f'<form method="get" action="{NEW_URL}"' in html
+    assert '<option value="2026Q2">2026/27 Q1 (April to June 2026)</option>' in html
+    assert '<option value="2026Q3" selected>2026/27 Q2 (July to September 2026)</option>' in html  # the last ended
+    assert 'value="2026Q4"' not in html  # running today (7 December 2026): not offered
+    assert "For submission to NHS England" in html and "For publication" in html
     assert ">Download the national return</button>" in html
+    assert "National Guardian" not in html
 
-    response = client.get("/guardian/reports/ngo-return.csv?quarter=2026Q2")
+    response = client.get(NEW_URL, query_string={"quarter": "2026Q2", "version": version})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="ngo-return-2026Q2.csv"'
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{filename}"'
     assert response.headers["Cache-Control"] == "no-store"
-    assert read_csv(response.get_data(as_text=True)) == expected_csv_rows("2026Q2")
+    assert read_csv(response.get_data(as_text=True)) == expected_csv_rows("2026Q2", published=published)
     assert audit_details(app, "export") == [
-        {"actor_type": "guardian", "actor_id": guardian.id, "format": "csv", "period": "2026Q2"}
+        {"actor_type": "guardian", "actor_id": guardian.id, "format": "csv", "period": "2026Q2", "version": version}
     ]
 
 
-def test_guardian_download_with_a_bad_quarter_shows_the_form_again(app, client, auth, guardian):
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"quarter": "2026Q7", "version": "submission"}, "for example 2026/27 Q2"),
+        ({"quarter": "2026Q4", "version": "submission"}, "2026/27 Q3 has not ended"),
+        ({"quarter": "2027Q2", "version": "published"}, "2027/28 Q1 has not ended"),
+        ({"quarter": "2026Q2", "version": "everything"}, "Choose which version"),
+        ({"quarter": "2026Q2"}, "Choose which version"),
+    ],
+)
+def test_a_download_that_cannot_be_made_shows_the_form_again(app, client, auth, guardian, query, message):
+    """A quarter still running is never counted for guardians: an excluded guardian could otherwise watch its
+    counts move and learn when a concern they cannot see was raised (docs/threat-model.md)."""
     auth.sign_in(guardian)
-    response = client.get("/guardian/reports/ngo-return.csv?quarter=2026Q7")
+    response = client.get(NEW_URL, query_string=query)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "There is a problem" in html and "for example 2026Q3" in html
-    assert 'value="2026Q7"' in html
+    assert "There is a problem" in html and message in html
+    assert audit_details(app, "export") == []
+
+
+def test_the_old_address_of_the_download_leads_to_the_new_one(app, client, auth, guardian):
+    auth.sign_in(guardian)
+    response = client.get("/guardian/reports/ngo-return.csv?quarter=2026Q2&version=published")
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"{NEW_URL}?quarter=2026Q2&version=published"
     assert audit_details(app, "export") == []
 
 
 def test_only_signed_in_guardians_download_the_return(app, client, auth):
-    response = client.get("/guardian/reports/ngo-return.csv?quarter=2026Q2")
+    query = {"quarter": "2026Q2", "version": "submission"}
+    response = client.get(NEW_URL, query_string=query)
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]
     assert client.get("/guardian/reports").status_code == 302
     admin = gen_admin(app)
     auth.sign_in(admin)
-    assert client.get("/guardian/reports/ngo-return.csv?quarter=2026Q2").status_code == 403
+    assert client.get(NEW_URL, query_string=query).status_code == 403
     assert audit_details(app, "export") == []

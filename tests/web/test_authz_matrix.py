@@ -162,6 +162,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("team.approve", "POST"): ANY_GUARDIAN,  # approving the case's guardian: refused by the rules, never by a 403
     ("guardian.board_page", "GET"): GUARDIAN_ONLY,
     ("guardian.reports_page", "GET"): GUARDIAN_ONLY,
+    ("guardian.national_return_csv", "GET"): GUARDIAN_ONLY,
     ("guardian.ngo_return_csv", "GET"): GUARDIAN_ONLY,
     ("guardian.share_all", "GET"): GUARDIAN_ONLY,
     ("guardian.share_all", "POST"): GUARDIAN_ONLY,
@@ -206,7 +207,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
 
 # Query strings that make a GET valid, so "ok" means a real answer rather than a 400.
 QUERY = {
-    "guardian.ngo_return_csv": "?quarter=2026Q1",
+    "guardian.national_return_csv": "?quarter=2026Q1&version=submission",
+    "guardian.ngo_return_csv": "?quarter=2026Q1&version=submission",
     "api.stats": "?quarter=2026Q1",
 }
 

@@ -60,9 +60,9 @@ def test_without_contacts_the_page_still_says_how_to_find_a_guardian(app):
     assert "Your Freedom to Speak Up guardian can talk to you" in html and 'id="speak-up-contacts"' not in html
 
 
-# The bodies outside the trust that staff in England can go to, as shipped, each with its web address.
+# The bodies outside the trust that staff in England can go to, as shipped, each with its web address. The National
+# Guardian's Office closed in 2026: sending frightened staff to a body that no longer exists would waste their nerve.
 SHIPPED = {
-    "National Guardian's Office": "https://nationalguardian.org.uk",
     "Care Quality Commission (CQC)": "https://www.cqc.org.uk",
     "NHS England": "https://www.england.nhs.uk",
     "Nursing and Midwifery Council (NMC)": "https://www.nmc.org.uk",

@@ -95,7 +95,7 @@ def test_every_form_on_the_follow_up_page_marks_the_title_when_it_fails(app, act
 )
 def test_the_other_staff_forms_say_error_first(signed, form_url, fields):
     if fields is None:  # the national return's form is a GET: it answers itself
-        response = signed.get("/guardian/reports/ngo-return.csv", query_string={"quarter": "nonsense"})
+        response = signed.get("/guardian/reports/national-return.csv", query_string={"quarter": "nonsense"})
         assert response.status_code == 400
         page = response.get_data(as_text=True)
     else:
