@@ -4,7 +4,7 @@ would speak up again. Plain counted fields only (no keys needed), small numbers 
 Its charts are page models (``speakup/reporting/charts.py``) the template draws as HTML with small inline SVG bars, so
 the report needs no JavaScript and its words are page text at every width; every chart has a table with the same
 figures (folded under it, so a narrow screen is not twice as long), and the page opens with the latest quarter's
-headline figures.
+headline figures. Only quarters that have ended are counted (``board_report``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from speakup.crypto import labels, sealing
 from speakup.domain import characteristics
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
-from speakup.domain.quarters import Quarter, quarter_of
+from speakup.domain.quarters import Quarter, ended_quarters, quarter_of
 from speakup.keys import grants
 from speakup.platform import clock
 from speakup.platform.config import settings
@@ -46,9 +46,8 @@ class QuarterRow:
     detriment_after_closure: int = 0  # told a check-in after closing they suffered detriment
     # The voluntary answers about the people who spoke up, counted apart from any case, as far as
     # characteristics.countable lets them be shown: "question:answer" -> count, only for the questions in
-    # ``characteristics_enough`` and only once the quarter has ended (``characteristics_ended``).
+    # ``characteristics_enough``.
     characteristics: dict[str, int] = field(default_factory=dict)
-    characteristics_ended: bool = False
     characteristics_enough: frozenset[str] = frozenset()
     # Every count as it may be shown, by the national return's one suppression rule (reports.suppress): a count,
     # or the suppression label. Keys: "raised", "anonymous", "theme:<theme>", "feedback", "yes", "detriment",
@@ -67,11 +66,6 @@ class BoardReport:
     feedback_days: int
     suppress_below: int
     characteristics_min_answers: int = characteristics.MIN_ANSWERS
-
-    @property
-    def characteristic_rows(self) -> int:
-        """How many answer rows the characteristics table has: what "counted when the quarter ends" spans."""
-        return sum(len(question.answers) for question in self.questions)
 
 
 def _suppressed(row: QuarterRow, below: int) -> dict[str, int | str]:
@@ -109,10 +103,12 @@ def board_report(
     suppress_below: int,
     characteristics_min_answers: int = characteristics.MIN_ANSWERS,
 ) -> BoardReport:
-    """The last ``quarters`` calendar quarters up to today, oldest first."""
-    wanted = [quarter_of(today)]
-    while len(wanted) < quarters:
-        wanted.insert(0, wanted[0].previous())
+    """The last ``quarters`` quarters that have ended by ``today``, oldest first. Never the one still running: its
+    counts move as concerns arrive, so a guardian whom a reporter excluded could look before and after and learn
+    when a concern they cannot see was raised, and by whom they were working with that day (the rule
+    ``characteristics.countable`` gives the answers about people, applied to every count; the national return's
+    download keeps the same rule, reporting/national_return.py)."""
+    wanted = list(reversed(ended_quarters(today, quarters)))
     first = wanted[0].start
     themes = lists_for(today).themes
     rows = db.session.execute(
@@ -171,7 +167,6 @@ def board_report(
                 referrals={to: sum(1 for c in cases if c.referred_to == to) for to in REFERRALS},
                 detriment_after_closure=sum(1 for c in cases if c.detriment_after_closure),
                 characteristics={f"{q}:{a}": count for (q, a), count in about[period.label].counts.items()},
-                characteristics_ended=about[period.label].ended,
                 characteristics_enough=about[period.label].enough,
             )
         )
@@ -302,7 +297,7 @@ QUARTERS_SHOWN = 4
 
 
 def current_report() -> BoardReport:
-    """The board report the page shows: the last ``QUARTERS_SHOWN`` quarters up to today (UK time)."""
+    """The board report the page shows: the last ``QUARTERS_SHOWN`` quarters that have ended (UK time)."""
     configured = settings()
     return board_report(
         clock.uk_today(),

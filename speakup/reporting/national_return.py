@@ -3,9 +3,10 @@ Guardian's Office ran until it closed in 2026): counted exactly for submission, 
 
 A return submitted with "<5" in it would make the national figures wrong, so the file for submission carries exact
 counts and says it is not for publication; the published version applies the one suppression rule the board report
-uses (reporting/suppression.py). Guardians may make either only for a quarter that has ended: a running quarter's
-counts would let a guardian whom a reporter excluded watch them move and learn when a concern they cannot see was
-raised (docs/threat-model.md). The operator's command, run by whoever holds the database anyway, counts any quarter.
+uses (reporting/suppression.py). Guardians and dashboards are given a quarter only once it has ended: a running
+quarter's counts would let a guardian whom a reporter excluded watch them move and learn when a concern they cannot
+see was raised (docs/threat-model.md). The operator's command, run by whoever holds the database anyway, counts any
+quarter.
 
 Everything here reads plain counted fields only (anonymity, worker group, themes, detriment, feedback), so no
 decryption key is needed and a purged case still counts: retention keeps those fields. Counting is done by the
@@ -180,7 +181,10 @@ def export_for_command(quarter: Quarter, version: str) -> str:
 
 
 def export_for_stats_token(quarter: Quarter) -> dict[str, object]:
-    """The return read with a statistics token (suppressed at the configured threshold), and the record of it."""
+    """The return read with a statistics token (suppressed at the configured threshold), for a quarter that has
+    ended (a dashboard is watched, by guardians among others), and the record of it."""
+    if not quarter.has_ended(clock.uk_today()):
+        raise QuarterNotEnded(quarter)
     body = return_json(quarter, settings().suppress_below)
     audit.record_reading(
         audit.Action.EXPORT, audit.Actor.SYSTEM, format="json", period=quarter.label, reason="stats_token"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from support.factories import gen_concern, gen_staff
 from support.html import AuthActions
 from support.present import found, present, scalar
 
+from speakup.domain import quarters
 from speakup.domain.quarters import quarter_of
 from speakup.platform import clock
 from speakup.platform.models import Case, CaseTheme, db
@@ -35,8 +36,7 @@ def _seed(
     with app.app_context():
         for n, ref in enumerate(refs):
             case = scalar(select(Case).where(Case.reference == ref))
-            if created:
-                case.created_at = created
+            case.created_at = created or _in_the_last_ended_quarter()
             case.anonymity = "anonymous" if n < anonymous else "open"
             if theme:
                 db.session.add(CaseTheme(case_id=case.id, theme=theme))
@@ -48,12 +48,18 @@ def _seed(
         db.session.commit()
 
 
+def _in_the_last_ended_quarter() -> datetime:
+    """Midday on the tenth day of the last quarter that has ended: the newest the board counts."""
+    ended = quarters.previous_quarter(clock.uk_today())
+    return datetime.combine(ended.start + timedelta(days=9), time(12))
+
+
 @pytest.fixture
 def app_overrides():
     return {"SUBMIT_RATE_LIMIT": "1000 per minute"}
 
 
-def test_the_report_counts_this_quarter_and_suppresses_small_numbers(app, client, guardian):
+def test_the_report_counts_the_last_ended_quarter_and_suppresses_small_numbers(app, client, guardian):
     _seed(app, client, 7, anonymous=2, theme="patient_safety", ack_after_days=3, yes=6, detriment=1)
     with app.app_context():
         report = board.board_report(clock.utcnow().date(), 4, 7, 90, 5)
@@ -166,7 +172,7 @@ def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_do
             case.speak_up_again, case.feedback_at = "no", case.created_at
         db.session.commit()
         report = board.board_report(clock.utcnow().date(), 4, 7, 90, 5)
-        quarter = quarter_of(clock.uk_today())
+        quarter = quarters.previous_quarter(clock.uk_today())
         national = {m.key: m.value for m in suppressed_return(quarter)}
     current = report.quarters[-1]
     assert (current.feedback_answers, current.would_speak_up_again) == (7, 5)
@@ -181,3 +187,20 @@ def test_the_board_hides_what_subtraction_would_reveal_as_the_national_return_do
     latest = chart.split('<p class="speakup-chart__quarter">')[-1]
     answered = found(r'<div class="speakup-chart__row speakup-chart__row--hidden">\s*<dt[^>]*>(.*?)</dt>', latest)
     assert answered == "Answered" and "&lt;5 (hidden)</span>" in latest
+
+
+def test_a_concern_is_on_the_board_only_once_its_quarter_has_ended(app, client, guardian):
+    """A guardian whom the reporter excluded sees no case in their queue, but would see the board's count move: the
+    running quarter is not counted at all, so there is no before and after to compare (finding 1 of issue 29)."""
+    _seed(app, client, 6, created=clock.utcnow())
+    with app.app_context():
+        report = board.board_report(clock.uk_today(), 4, 7, 90, 5)
+        assert quarter_of(clock.uk_today()) not in [row.quarter for row in report.quarters]
+        assert sum(row.raised for row in report.quarters) == 0
+        first_day_of_next = quarter_of(clock.uk_today()).next().start
+        later = board.board_report(first_day_of_next, 4, 7, 90, 5)
+    assert later.quarters[-1].quarter == quarter_of(clock.uk_today()) and later.quarters[-1].raised == 6
+    AuthActions(client).sign_in(guardian)
+    html = client.get("/guardian/board").get_data(as_text=True)
+    current = quarter_of(clock.uk_today())
+    assert f"{current.year} Q{current.number}" not in html and "so far" not in html

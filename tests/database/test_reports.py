@@ -508,6 +508,22 @@ def test_stats_refuses_a_bad_quarter(app, runner, document, quarter):
     assert audit_details(app, "export") == []
 
 
+@pytest.mark.parametrize("ahead", [0, 1])
+def test_stats_gives_a_quarter_only_once_it_has_ended(app, client, runner, document, ahead):
+    """A dashboard polled every few minutes would show the running quarter's count move as each concern arrives,
+    to whoever watches it, a guardian a reporter excluded among them."""
+    gen_concern(client)
+    quarter = quarters.quarter_of(clock.uk_today())
+    if ahead:
+        quarter = quarter.next()
+    response = stats(app, document, create_token(runner), quarter.label)
+    assert response.status_code == 409
+    assert "has not ended" in response.get_json()["error"]["message"]
+    assert audit_details(app, "export") == []
+    last = quarters.previous_quarter(clock.uk_today())
+    assert stats(app, document, create_token(runner, "second"), last.label).status_code == 200
+
+
 def test_stats_is_in_the_openapi_document_with_its_own_scheme(document):
     operation = document["paths"]["/stats"]["get"]
     assert operation["security"] == [{"statsToken": []}]
@@ -540,9 +556,10 @@ def test_guardian_downloads_the_national_return(app, client, auth, guardian, ver
     html = page.get_data(as_text=True)
     assert "<h1>National return for NHS England</h1>" in html
     assert f'<form method="get" action="{NEW_URL}"' in html
+    last, running = quarters.previous_quarter(clock.uk_today()), quarters.quarter_of(clock.uk_today())
+    assert f'<option value="{last.label}" selected>{last.financial_heading} ({last.months})</option>' in html
+    assert f'value="{running.label}"' not in html  # still running: not offered
     assert '<option value="2026Q2">2026/27 Q1 (April to June 2026)</option>' in html
-    assert '<option value="2026Q3" selected>2026/27 Q2 (July to September 2026)</option>' in html  # the last ended
-    assert 'value="2026Q4"' not in html  # running today (7 December 2026): not offered
     assert "For submission to NHS England" in html and "For publication" in html
     assert ">Download the national return</button>" in html
     assert "National Guardian" not in html
@@ -558,12 +575,15 @@ def test_guardian_downloads_the_national_return(app, client, auth, guardian, ver
     ]
 
 
+RUNNING, NEXT = "running", "next"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ({"quarter": "2026Q7", "version": "submission"}, "for example 2026/27 Q2"),
-        ({"quarter": "2026Q4", "version": "submission"}, "2026/27 Q3 has not ended"),
-        ({"quarter": "2027Q2", "version": "published"}, "2027/28 Q1 has not ended"),
+        ({"quarter": RUNNING, "version": "submission"}, "has not ended"),
+        ({"quarter": NEXT, "version": "published"}, "has not ended"),
         ({"quarter": "2026Q2", "version": "everything"}, "Choose which version"),
         ({"quarter": "2026Q2"}, "Choose which version"),
     ],
@@ -571,6 +591,11 @@ def test_guardian_downloads_the_national_return(app, client, auth, guardian, ver
 def test_a_download_that_cannot_be_made_shows_the_form_again(app, client, auth, guardian, query, message):
     """A quarter still running is never counted for guardians: an excluded guardian could otherwise watch its
     counts move and learn when a concern they cannot see was raised (docs/threat-model.md)."""
+    running = quarters.quarter_of(clock.uk_today())
+    chosen = {RUNNING: running, NEXT: running.next()}.get(query["quarter"])
+    if chosen is not None:
+        query = {**query, "quarter": chosen.label}
+        message = f"{chosen.financial_heading} {message}"
     auth.sign_in(guardian)
     response = client.get(NEW_URL, query_string=query)
     assert response.status_code == 400

@@ -10,7 +10,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Flask
@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from speakup.crypto import totp
+from speakup.domain import quarters
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
 from speakup.platform import clock, transactions
@@ -246,12 +247,15 @@ def without_the_pepper(app: Flask) -> Iterator[None]:
 
 
 def gen_quarter(app: Flask, client: FlaskClient, count: int, *, anonymous: int = 0, ack_after_days: float = 3) -> None:
-    """``count`` concerns raised this quarter, the first ``anonymous`` of them anonymously and the rest openly, every
-    one about patient safety and acknowledged ``ack_after_days`` after it came: what the board counts."""
+    """``count`` concerns raised in the last quarter that has ended (the newest the board counts), the first
+    ``anonymous`` of them anonymously and the rest openly, every one about patient safety and acknowledged
+    ``ack_after_days`` after it came."""
     references = [gen_concern(client)["reference"] for _ in range(count)]
+    raised = datetime.combine(quarters.previous_quarter(clock.uk_today()).start + timedelta(days=9), time(12))
     with app.app_context():
         for n, reference in enumerate(references):
             case = scalar(db.select(Case).where(Case.reference == reference))
+            case.created_at = raised
             case.anonymity = "anonymous" if n < anonymous else "open"
             case.acknowledged_at = case.created_at + timedelta(days=ack_after_days)
             db.session.add(CaseTheme(case_id=case.id, theme="patient_safety"))

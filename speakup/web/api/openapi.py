@@ -375,7 +375,8 @@ def _stats_paths() -> dict[str, Any]:
             "get": {
                 "summary": "The national Freedom to Speak Up return for one quarter, small numbers suppressed",
                 "description": "Counts the cases raised in the calendar quarter (Q1 is January to March, UK time) "
-                "and the feedback given in it. Each call is audited as an export.",
+                "and the feedback given in it, once the quarter has ended (409 before). Each call is audited as an "
+                "export.",
                 "security": [{"statsToken": []}],
                 "parameters": [
                     {
@@ -389,6 +390,7 @@ def _stats_paths() -> dict[str, Any]:
                 "responses": {
                     "200": answer("The quarter's measures", "Stats"),
                     "401": answer("Wrong, revoked or missing statistics token", "Error"),
+                    "409": answer("The quarter has not ended yet", "Error"),
                     **errors(422, 503),
                 },
             }

@@ -246,4 +246,7 @@ def stats():
         quarter = quarters.parse_quarter(request.args.get("quarter"))
     except quarters.BadQuarter as exc:
         raise ApiError(422, str(exc), fields={"quarter": str(exc)}) from None
-    return jsonify(national_return.export_for_stats_token(quarter))
+    try:
+        return jsonify(national_return.export_for_stats_token(quarter))
+    except national_return.QuarterNotEnded:
+        raise ApiError(409, "That quarter has not ended yet: its counts are given once it has.") from None
