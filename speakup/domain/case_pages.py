@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speakup.domain import characteristics, checkins, deadlines, files, handling, lost_codes, reading, sharing, workflow
-from speakup.domain.categories import OUTCOMES, REFERRALS, SPEAK_UP_AGAIN
+from speakup.domain import (
+    characteristics,
+    checkins,
+    deadlines,
+    files,
+    handling,
+    lost_codes,
+    reading,
+    sharing,
+    stage_two,
+    workflow,
+)
+from speakup.domain.categories import REFERRALS, SPEAK_UP_AGAIN
 from speakup.domain.deadlines import changes as deadline_changes
 from speakup.domain.deadlines.changes import ExtensionView
 from speakup.domain.files import AttachmentView
@@ -32,6 +43,7 @@ class GuardianCasePage:
     extensions: list[ExtensionView]
     labels: dict[str, str]
     outcomes: dict[str, str]
+    response_parts: dict[str, str]  # what a stage 2 response in Scotland must give (domain/stage_two.py); else none
     referral_choices: dict[str, str]
     can_give_new_code: bool  # the person can be given a new access code (not anonymous: domain/lost_codes.py)
 
@@ -51,7 +63,8 @@ def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> Guardia
         can_escalate=deadline_changes.can_escalate(case),
         extensions=deadline_changes.extensions_of(case, case_key),
         labels=workflow.GUARDIAN_LABELS,
-        outcomes=OUTCOMES,
+        outcomes=stage_two.outcome_choices(case.stage),
+        response_parts=stage_two.PARTS if stage_two.applies(case.stage) else {},
         referral_choices=REFERRALS,
         can_give_new_code=lost_codes.can_give_new_code(case),
     )
@@ -72,6 +85,7 @@ class ReporterCasePage:
     speak_up_again: dict[str, str]
     how_answers_are_kept: str
     new_messages: reading.NewMessages  # the guardian's messages shown to the person for the first time
+    signposting: stage_two.Signposting | None  # where to go next after a Scottish stage 2 response, and until when
 
 
 def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
@@ -87,4 +101,5 @@ def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
         questions=characteristics.questions_for(clock.uk_today()),
         speak_up_again=SPEAK_UP_AGAIN,
         how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
+        signposting=stage_two.signposting(case),
     )

@@ -63,6 +63,10 @@ OUTCOMES = {
     "withdrawn": "Withdrawn by the person who raised it",
     "no_contact": "Closed – no reply from the person who raised it",
 }
+# A stage 2 case under Scotland's National Whistleblowing Standards closes with the Standards' own outcome of the
+# investigation instead of the first three above (domain/stage_two.py has the source).
+STANDARDS_OUTCOMES = {"upheld": "Upheld", "partly_upheld": "Partly upheld", "not_upheld": "Not upheld"}
+OUTCOME_LABELS = {**OUTCOMES, **STANDARDS_OUTCOMES}
 
 
 @dataclass(frozen=True)

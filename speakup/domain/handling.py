@@ -9,7 +9,7 @@ every rule. ``changes_case`` and ``check_version`` turn two guardians changing o
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from speakup.crypto import labels, sealing
-from speakup.domain import deadlines, workflow
-from speakup.domain.categories import OUTCOMES, SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
+from speakup.domain import deadlines, stage_two, workflow
+from speakup.domain.categories import SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
 from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform import clock, transactions
@@ -197,16 +197,23 @@ def close_case(
     show_name: bool = False,
     learning: object = "",
     share_learning: bool = False,
+    response_parts: Collection[str] = (),
+    named_contact: object = "",
 ) -> None:
     """Closes with an outcome and a closing message to the reporter, who is then asked for feedback.
 
     ``learning`` ("you said, we did": what the organisation learned and changed) is sealed with the
-    case; only when ``share_learning`` is set does the board report show it.
+    case; only when ``share_learning`` is set does the board report show it. A stage 2 case under Scotland's
+    Standards closes with their outcome and a whole response (``response_parts`` the guardian confirmed their
+    message gives, and ``named_contact``, added to the message): domain/stage_two.py.
     """
     check_version(case, expected_version)
     errors: dict[str, str] = {}
-    if outcome not in OUTCOMES:
-        errors["outcome"] = "Choose the outcome of this case"
+    contact = clean_text(named_contact)
+    if stage_two.applies(case.stage):
+        errors.update(stage_two.check_response(outcome, response_parts, contact))
+    if outcome not in stage_two.outcome_choices(case.stage):
+        errors.setdefault("outcome", "Choose the outcome of this case")
     try:
         text = check_message(message)
     except InvalidInput:
@@ -225,6 +232,8 @@ def close_case(
     if lesson:
         case.learning_ct = sealing.seal_text(case_key, lesson, labels.learning(case.id))
         case.learning_shareable = share_learning
+    if contact and stage_two.applies(case.stage) and outcome not in stage_two.ENDED_WITHOUT_RESPONSE:
+        text = stage_two.with_named_contact(text, contact)
     _sealed_message(case, case_key, Author.GUARDIAN, text, guardian, now)
     before = case.status
     _move(case, workflow.CLOSED, now, guardian, show_name)

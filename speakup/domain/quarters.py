@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from speakup.platform import clock
+from speakup.platform.dates import MONTHS
 
 _QUARTER_RE = re.compile(r"([0-9]{4})-?Q([1-4])", re.IGNORECASE)  # ASCII digits only, as the API document says
 _FINANCIAL_RE = re.compile(r"([0-9]{4})/([0-9]{2}) ?Q([1-4])", re.IGNORECASE)
-_MONTHS = ("January", "April", "July", "October")
-_LAST_MONTHS = ("March", "June", "September", "December")
 
 MIN_YEAR, MAX_YEAR = 2000, 2999
 
@@ -56,7 +55,7 @@ class Quarter:
     @property
     def months(self) -> str:
         """ "July to September 2026": what a person choosing a quarter reads beside its name."""
-        return f"{_MONTHS[self.number - 1]} to {_LAST_MONTHS[self.number - 1]} {self.year}"
+        return f"{MONTHS[self.start.month - 1]} to {MONTHS[self.end.month - 1]} {self.year}"
 
     def has_ended(self, today: date) -> bool:
         """Whether the quarter's last UK day is over on ``today``."""

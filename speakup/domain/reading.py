@@ -15,7 +15,15 @@ from sqlalchemy import update
 
 from speakup.crypto import labels, sealing
 from speakup.domain import workflow
-from speakup.domain.categories import CHANNELS, ONLINE, OUTCOMES, REFERRALS, SPEAK_UP_AGAIN, ReturnLists, lists_for
+from speakup.domain.categories import (
+    CHANNELS,
+    ONLINE,
+    OUTCOME_LABELS,
+    REFERRALS,
+    SPEAK_UP_AGAIN,
+    ReturnLists,
+    lists_for,
+)
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.models import Author, Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
@@ -97,7 +105,7 @@ class CaseView:
 
     @property
     def outcome_label(self) -> str:
-        return OUTCOMES.get(self.outcome or "", "")
+        return OUTCOME_LABELS.get(self.outcome or "", "")
 
     @property
     def allowed_statuses(self) -> tuple[str, ...]:

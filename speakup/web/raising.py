@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
-from speakup.domain import characteristics, checking, files, raising, submissions
+from speakup.domain import characteristics, checking, files, raising, stage_two, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.platform import attachments, clock
 from speakup.platform.extensions import submit_limit
@@ -116,6 +116,7 @@ def _render_form(
             form=form,
             submission_token=token,
             anonymity_options=ANONYMITY_LABELS,
+            anonymous_warning=stage_two.anonymous_warning(),
             worker_groups=lists_for(clock.uk_today()).worker_groups,
             questions=characteristics.questions_for(clock.uk_today()),
             how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,

@@ -246,16 +246,25 @@ def without_the_pepper(app: Flask) -> Iterator[None]:
         app.config["TOKEN_PEPPER_BYTES"] = real
 
 
+def as_if_raised_last_quarter(app: Flask) -> None:
+    """Every case moved to the tenth day of the last quarter that has ended, as if raised then: the board counts only
+    quarters that have ended (reporting/board.py)."""
+    raised = datetime.combine(quarters.previous_quarter(clock.uk_today()).start + timedelta(days=9), time(12))
+    with app.app_context():
+        for case in db.session.scalars(db.select(Case)):
+            case.created_at = raised
+        db.session.commit()
+
+
 def gen_quarter(app: Flask, client: FlaskClient, count: int, *, anonymous: int = 0, ack_after_days: float = 3) -> None:
     """``count`` concerns raised in the last quarter that has ended (the newest the board counts), the first
     ``anonymous`` of them anonymously and the rest openly, every one about patient safety and acknowledged
     ``ack_after_days`` after it came."""
     references = [gen_concern(client)["reference"] for _ in range(count)]
-    raised = datetime.combine(quarters.previous_quarter(clock.uk_today()).start + timedelta(days=9), time(12))
+    as_if_raised_last_quarter(app)
     with app.app_context():
         for n, reference in enumerate(references):
             case = scalar(db.select(Case).where(Case.reference == reference))
-            case.created_at = raised
             case.anonymity = "anonymous" if n < anonymous else "open"
             case.acknowledged_at = case.created_at + timedelta(days=ack_after_days)
             db.session.add(CaseTheme(case_id=case.id, theme="patient_safety"))

@@ -7,7 +7,7 @@ import itertools
 import re
 
 import pytest
-from support.factories import gen_concern
+from support.factories import as_if_raised_last_quarter, gen_concern
 from support.html import AuthActions, post_form
 from support.present import found
 
@@ -81,9 +81,10 @@ def _whole_steps(labels: list[str]) -> bool:
     ("name", "expected"),
     [("themes", ["0", "1"]), ("anonymous", ["0", "2", "4", "6"]), ("feedback", ["0", "1"])],
 )
-def test_charts_of_counts_step_in_whole_numbers(client, guardian, name, expected):
+def test_charts_of_counts_step_in_whole_numbers(app, client, guardian, name, expected):
     for _ in range(6):
         gen_concern(client)
+    as_if_raised_last_quarter(app)
     AuthActions(client).sign_in(guardian)
     labels = _scale(client.get("/guardian/board").get_data(as_text=True), name)
     assert labels == expected and _whole_steps(labels)
@@ -92,9 +93,10 @@ def test_charts_of_counts_step_in_whole_numbers(client, guardian, name, expected
 @pytest.mark.parametrize(
     "app_overrides", [{"SUBMIT_RATE_LIMIT": "1000 per minute", "SUPPRESS_BELOW": 1}], indirect=True
 )
-def test_small_counts_shown_where_nothing_is_hidden_still_step_in_whole_numbers(client, guardian):
+def test_small_counts_shown_where_nothing_is_hidden_still_step_in_whole_numbers(app, client, guardian):
     for _ in range(2):
         gen_concern(client)
+    as_if_raised_last_quarter(app)
     AuthActions(client).sign_in(guardian)
     labels = _scale(client.get("/guardian/board").get_data(as_text=True), "anonymous")
     assert labels == ["0", "1", "2"]

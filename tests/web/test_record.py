@@ -10,7 +10,7 @@ import re
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
-from support.factories import case_row, gen_staff
+from support.factories import as_if_raised_last_quarter, case_row, gen_staff
 from support.html import ACCESS_CODE_RE, REFERENCE_RE, csrf_token, post_form
 from support.present import found, get_row, present, scalar
 
@@ -169,6 +169,7 @@ def test_the_board_counts_recorded_concerns_by_how_they_were_raised(app, signed)
     for _ in range(5):
         assert _record(signed, channel="letter", anonymity="anonymous", name="", contact="").location.endswith("/done")
     assert _record(signed, channel="champion", anonymity="anonymous", name="", contact="").location.endswith("/done")
+    as_if_raised_last_quarter(app)
     page = signed.get("/guardian/board").get_data(as_text=True)
     table = page.split('id="channels"')[1].split("</table>")[0]
     letter = table.split("By letter</th>")[1].split("</tr>")[0]

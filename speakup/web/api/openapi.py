@@ -12,6 +12,7 @@ from speakup.domain import characteristics, workflow
 from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
 from speakup.platform import clock
 from speakup.platform.models import Author
+from speakup.web.api.openapi_stats import STATS_SCHEMAS, STATS_SECURITY_SCHEMES, stats_paths
 from speakup.web.api.schema_parts import (
     BLANK,
     DATE,
@@ -19,6 +20,7 @@ from speakup.web.api.schema_parts import (
     IDEMPOTENCY_KEY,
     NOT_BLANK,
     REPLAYED,
+    SIGNPOSTING,
     TEXT,
     answer,
     errors,
@@ -76,7 +78,7 @@ def openapi_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "The access code shown once when the concern was raised.",
                 },
-                **_STATS_SECURITY_SCHEMES,
+                **STATS_SECURITY_SCHEMES,
             },
             "schemas": {
                 "Error": {
@@ -186,6 +188,7 @@ def openapi_document() -> dict[str, Any]:
                         "check_in_requested",
                         "characteristics_asked",
                         "extensions",
+                        "signposting",
                     ],
                     "properties": {
                         "reference": TEXT,
@@ -215,6 +218,7 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {"created_at": DATETIME, "to_date": DATE, "reason": TEXT},
                             },
                         },
+                        "signposting": SIGNPOSTING,
                     },
                 },
                 "NewMessage": {
@@ -249,7 +253,7 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"recorded": {"const": True}},
                 },
                 "OpenAPI": {"type": "object", "required": ["openapi", "paths"]},
-                **_STATS_SCHEMAS,
+                **STATS_SCHEMAS,
             },
         },
         "paths": {
@@ -327,72 +331,6 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
-            **_stats_paths(),
+            **stats_paths(),
         },
-    }
-
-
-# --- Statistics: GET /stats with a statistics token (not an access code) -------------------------
-
-_STATS_SECURITY_SCHEMES = {
-    "statsToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A read-only statistics token from `flask speakup stats-token create`. "
-        "An access code is refused here, and a statistics token opens no concern.",
-    }
-}
-
-_STATS_SCHEMAS = {
-    "StatsMeasure": {
-        "type": "object",
-        "required": ["key", "measure", "value"],
-        "properties": {
-            "key": {**TEXT, "description": "A stable name for the measure, such as cases_raised"},
-            "measure": {**TEXT, "description": "The measure in plain words, as in the CSV return"},
-            "value": {
-                "description": 'A count, or the suppression label (such as "<5") when the count is small '
-                "or would let a small count be worked out by subtraction",
-                "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^<[0-9]+$"}],
-            },
-        },
-    },
-    "Stats": {
-        "type": "object",
-        "required": ["quarter", "measures", "suppress_below"],
-        "properties": {
-            "quarter": {"type": "string", "pattern": "^[0-9]{4}Q[1-4]$"},
-            "measures": {"type": "array", "items": {"$ref": "#/components/schemas/StatsMeasure"}},
-            "suppress_below": {"type": "integer", "minimum": 1},
-        },
-    },
-}
-
-
-def _stats_paths() -> dict[str, Any]:
-    return {
-        "/stats": {
-            "get": {
-                "summary": "The national Freedom to Speak Up return for one quarter, small numbers suppressed",
-                "description": "Counts the cases raised in the calendar quarter (Q1 is January to March, UK time) "
-                "and the feedback given in it, once the quarter has ended (409 before). Each call is audited as an "
-                "export.",
-                "security": [{"statsToken": []}],
-                "parameters": [
-                    {
-                        "name": "quarter",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string", "pattern": "^2[0-9]{3}-?[Qq][1-4]$"},
-                        "example": "2026Q3",
-                    }
-                ],
-                "responses": {
-                    "200": answer("The quarter's measures", "Stats"),
-                    "401": answer("Wrong, revoked or missing statistics token", "Error"),
-                    "409": answer("The quarter has not ended yet", "Error"),
-                    **errors(422, 503),
-                },
-            }
-        }
     }

@@ -16,6 +16,7 @@ from speakup.domain import (
     handling,
     raising,
     reading,
+    stage_two,
     submissions,
 )
 from speakup.domain.categories import ANONYMITY, lists_for
@@ -168,7 +169,14 @@ def follow_up():
             {"created_at": _iso(e.created_at), "to_date": _iso(e.to_date), "reason": e.reason}
             for e in deadline_changes.extensions_of(case, case_key)
         ],
+        signposting=_signposting(stage_two.signposting(case)),
     )
+
+
+def _signposting(signposting: stage_two.Signposting | None) -> dict[str, str] | None:
+    if signposting is None:
+        return None
+    return {"body": signposting.body, "web": signposting.web, "refer_by": signposting.refer_by.isoformat()}
 
 
 @bp.post("/follow-up/messages")

@@ -24,7 +24,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from speakup.domain import case_pages, files, handling, references, referrals, workflow
+from speakup.domain import case_pages, files, handling, references, referrals, stage_two, workflow
 from speakup.domain.deadlines import changes as deadline_changes
 from speakup.platform import dates
 from speakup.platform.form_posts import Kept
@@ -51,7 +51,16 @@ def get_case(address: str) -> tuple[Case, bytes]:
 
 FORMS = {
     "status": ("status", "show_name"),
-    "close": ("outcome", "closing_message", "learning", "share_learning", "close_show_name"),
+    "close": (
+        "outcome",
+        "closing_message",
+        "learning",
+        "share_learning",
+        "close_show_name",
+        *stage_two.PARTS,
+        "named_contact",
+        "response_parts",  # names the parts' error only (the error summary links to it); nothing is posted as it
+    ),
     "assign": ("assignee",),
     "details": ("themes", "worker_group", "detriment"),
     "referral": ("referred_to", "referral_note"),
@@ -264,6 +273,8 @@ def close(address: str):
             _shows_name(form, "close_show_name"),
             learning=values["learning"],
             share_learning=values.get("share_learning") == "yes",
+            response_parts=[part for part in stage_two.PARTS if values.get(part) == "yes"],
+            named_contact=values.get("named_contact", ""),
         )
         return "Case closed. The person who raised it can read your closing message and is asked for feedback."
 
