@@ -40,6 +40,9 @@ class Anchor:
     # accepted only under a checkpoint signed later than this one: both times come from the organisation key's
     # signer, so neither server's clock decides.
     checkpoint_at: str = ""
+    # The fingerprint of the organisation key in force at that head (a hand-over moves it): a log that no longer
+    # hands over to it (a checkpoint the retired key signed after its hand-over, put at the end) is refused.
+    root: str = ""
 
 
 def anchor_file() -> Path:
@@ -74,6 +77,7 @@ def read_anchor(root: str) -> Anchor | None:
             str(entry["at"]),
             entry.get("recovery_public"),
             str(entry.get("checkpoint_at", "")),
+            str(entry.get("root", "")),
         )
     except (KeyError, TypeError, ValueError):
         raise AnchorUnreadable("the roster anchor file is damaged") from None
