@@ -31,9 +31,8 @@ def rotate_organisation_key(old: OrganisationSecrets) -> bytes:
     roster_log.handover(old.signing_key, keypair.public_bytes)
     members = list(replayed.members.values())
     roster_log.checkpoint(keypair.private_bytes, kem.public_key_of(old.recovery_key), members, replayed.codes)
-    db.session.execute(
-        update(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.ROSTER).values(public_key=keypair.public_bytes)
-    )
+    stored = update(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.ROSTER)
+    db.session.execute(stored.values(public_key=keypair.public_bytes))
     return keypair.private_bytes
 
 

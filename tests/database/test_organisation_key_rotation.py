@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support.factories import gen_concern, gen_staff, guardians_wrapped_for, organisation_secrets, safety_code_of
 from support.html import following_up
 from support.present import get_row, present
@@ -73,7 +73,7 @@ def _rotated(app, client, runner, tmp_path) -> tuple[Path, Path, Path, bytes, st
 def test_after_a_rotation_the_journey_goes_on_with_either_pin(app, client, runner, guardian, signed, tmp_path, caplog):
     old_pin = app.config["ROSTER_ROOT"]
     before = gen_concern(client, what_happened="Zebra-7201 raised before the rotation")
-    old_file, new_file, anchors, new_key, new_pin = _rotated(app, client, runner, tmp_path)
+    _old_file, new_file, anchors, new_key, new_pin = _rotated(app, client, runner, tmp_path)
     assert stat.S_IMODE(new_file.stat().st_mode) == 0o600 and new_pin != old_pin
     with app.app_context():
         assert recovery.organisation_public_key(KeyPurpose.ROSTER) == signing.signing_public_key_of(new_key)
@@ -114,7 +114,7 @@ def test_after_a_rotation_the_journey_goes_on_with_either_pin(app, client, runne
 
 def test_the_old_key_file_is_refused_everywhere_the_organisation_key_acts(app, client, runner, guardian, tmp_path):
     old_pin = app.config["ROSTER_ROOT"]
-    old_file, new_file, anchors, _new_key, new_pin = _rotated(app, client, runner, tmp_path)
+    old_file, _new_file, anchors, _new_key, new_pin = _rotated(app, client, runner, tmp_path)
     pat = gen_staff(app, email="pat@example.org", name="Pat Pending", approved=False)
     with app.app_context():
         code = safety_code_of(get_row(User, pat.id))
@@ -163,7 +163,7 @@ def test_the_rotation_refuses_during_a_roster_alarm_or_when_the_audit_trail_fail
         db.session.add(AuditEvent(**saved))
         db.session.commit()
         head = present(roster_log.head(), "roster head")
-        db.session.execute(RosterEntry.__table__.update().where(RosterEntry.seq == head.seq).values(signature=b"x"))
+        db.session.execute(update(RosterEntry).where(RosterEntry.seq == head.seq).values(signature=b"x"))
         db.session.commit()
     refused = rotate(runner, old_file, tmp_path / "new-2", anchors)
     assert refused.exit_code != 0 and "alarm" in refused.output and not (tmp_path / "new-2").exists()
