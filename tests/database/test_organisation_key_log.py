@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, StatementError
 from support.factories import gen_concern, gen_staff, guardians_wrapped_for, organisation_secrets
 from support.present import get_row
@@ -22,7 +22,7 @@ from speakup.crypto import kem, signing
 from speakup.keys import recovery, roster, roster_log
 from speakup.platform.models import RosterEntry, User, db
 
-TABLE = RosterEntry.__table__
+TABLE = cast(Table, RosterEntry.__table__)
 KINDS = ["checkpoint", "handover", "approve", "disable", "reset", "added", "code_given", "nonsense"]
 
 
@@ -51,7 +51,7 @@ def app_overrides() -> dict[str, object]:
     return {"RATELIMIT_ENABLED": False}  # a concern after each change
 
 
-Change = tuple[str, Callable[[], None]]
+Change = tuple[str, Callable[[], object]]
 
 
 def _changes(rows: list[dict[str, Any]], target: dict[str, Any], attacker: bytes, mallory: dict) -> Iterator[Change]:
@@ -60,7 +60,7 @@ def _changes(rows: list[dict[str, Any]], target: dict[str, Any], attacker: bytes
     first = rows[0]
     other = next(row for row in rows if row["seq"] != seq and row["kind"] in ("handover", "checkpoint"))
 
-    def run(statement: Any) -> Callable[[], None]:
+    def run(statement: Any) -> Callable[[], object]:
         return lambda: db.session.execute(statement)
 
     yield "deleted", run(delete(TABLE).where(where))
@@ -107,8 +107,10 @@ def test_no_change_to_the_rows_a_rotation_wrote_trusts_anyone_the_attacker_chose
     key_file.write_text(recovery.encode_recovery_file(secrets.recovery_key, secrets.signing_key))
     gen_concern(client)
     assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
-    rotated = runner.invoke(args=["speakup", "rotate-organisation-key", "--recovery-key-file", str(key_file),
-                                  "--new-recovery-key-file", str(new_file), "--audit-anchor-file", str(anchors)])  # fmt: skip
+    rotated = runner.invoke(
+        args=["speakup", "rotate-organisation-key", "--recovery-key-file", str(key_file),
+              "--new-recovery-key-file", str(new_file), "--audit-anchor-file", str(anchors)]
+    )  # fmt: skip
     assert rotated.exit_code == 0, rotated.output
     new_pin = rotated.output.split("SPEAKUP_ROSTER_ROOT=")[1].split()[0]
     assert runner.invoke(args=["speakup", "roster", "verify"]).exit_code == 0  # the old pin's anchor follows

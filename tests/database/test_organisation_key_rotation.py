@@ -7,13 +7,14 @@ database writer makes to the rows the rotation wrote gets anyone they chose onto
 
 from __future__ import annotations
 
+import json
 import logging
 import stat
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from support.factories import gen_concern, gen_staff, guardians_wrapped_for, organisation_secrets, safety_code_of
 from support.html import following_up
 from support.present import get_row, present
@@ -244,3 +245,28 @@ def test_organisation_keys_stored_rows_follow_the_rotation(app, client, runner, 
     with app.app_context():
         rows = db.session.scalars(select(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.ROSTER)).all()
         assert [row.public_key for row in rows] == [signing.signing_public_key_of(new_key)]
+
+
+def test_a_server_pinned_anew_keeps_the_anchor_it_followed_the_hand_over_with(app, client, runner, tmp_path):
+    """Another server than the one the rotation ran on: it followed the hand-over under the old pin, then a guardian
+    was disabled; a database writer puts the log back to before that. Restarted with the new pin, it still sees it."""
+    gita = gen_staff(app)
+    bea = gen_staff(app, email="bea@example.org", name="Bea Guardian")
+    _old, _new, _anchors, _key, new_pin = _rotated(app, client, runner, tmp_path)
+    anchor_file = Path(app.config["ROSTER_ANCHOR_FILE"])
+    slots = json.loads(anchor_file.read_text())
+    del slots[signing.normalise_fingerprint(new_pin)]  # this server never ran the rotation
+    anchor_file.write_text(json.dumps(slots))
+    with app.app_context():
+        get_row(User, bea.id).is_active = False
+        roster_log.note(roster_log.DISABLE, get_row(User, bea.id))
+        db.session.commit()
+    assert guardians_wrapped_for(app, gen_concern(client)["reference"]) == {gita.id}  # anchored, old pin
+    with app.app_context():  # the disabling is rolled back
+        db.session.execute(delete(RosterEntry).where(RosterEntry.seq == present(roster_log.head(), "head").seq))
+        get_row(User, bea.id).is_active = True
+        db.session.commit()
+    _restart_with_pin(app, new_pin)
+    with app.app_context():
+        verified = roster.verify_roster()
+        assert verified.problem is not None and "rolled back" in verified.problem
