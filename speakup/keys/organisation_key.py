@@ -54,3 +54,10 @@ def anchor_new_root(root_public: bytes) -> str | None:
     )
     anchor.write_anchor(slot, anchored)
     return None
+
+
+def pin_leads_to(pinned: str, stored_root: bytes) -> bool:
+    """Whether the log, replayed from the pinned key, hands over to ``stored_root``: a server whose pin has not been
+    changed since `rotate-organisation-key` (production's start-up check asks, keys/roster.py then verifies)."""
+    replayed = roster_replay.replay(roster_log.entries(), signing.normalise_fingerprint(pinned), None, 1)
+    return replayed.root_key == stored_root and bool(replayed.retired_roots)
