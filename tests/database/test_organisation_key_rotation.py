@@ -84,6 +84,7 @@ def test_after_a_rotation_the_journey_goes_on_with_either_pin(app, client, runne
     caplog.set_level(logging.ERROR, logger="speakup")
     verified = runner.invoke(args=["speakup", "roster", "verify"])
     assert verified.exit_code == 0 and "ok      " + guardian.email in verified.output, verified.output
+    assert f"set SPEAKUP_ROSTER_ROOT={new_pin}" in verified.output
     assert any(r.getMessage().startswith("Roster root handed over:") and new_pin in r.getMessage()
                for r in caplog.records)  # fmt: skip
     assert _audit_verify(runner, anchors).exit_code == 0, _audit_verify(runner, anchors).output
@@ -101,6 +102,7 @@ def test_after_a_rotation_the_journey_goes_on_with_either_pin(app, client, runne
     _restart_with_pin(app, new_pin)
     verified = runner.invoke(args=["speakup", "roster", "verify"])
     assert verified.exit_code == 0 and "2 approved guardians" in verified.output, verified.output
+    assert "SPEAKUP_ROSTER_ROOT" not in verified.output
     assert _audit_verify(runner, anchors).exit_code == 0, _audit_verify(runner, anchors).output
     after = gen_concern(client, what_happened="Zebra-7203 raised after the restart")
     assert guardians_wrapped_for(app, after["reference"]) == {guardian.id, bea.id}
@@ -271,3 +273,22 @@ def test_a_server_pinned_anew_keeps_the_anchor_it_followed_the_hand_over_with(ap
     with app.app_context():
         verified = roster.verify_roster()
         assert verified.problem is not None and "rolled back" in verified.problem
+
+
+def test_audit_anchors_a_restore_line_of_the_old_key_retired_stay_green(app, client, runner, tmp_path):
+    """A restore accepted with the old key retired anchors the chain no longer reaches. That line no longer verifies
+    after the rotation (the old key is not in force), so the rotation's own line, signed by the new key, must."""
+    old_file = _key_file(app, tmp_path / "old-key.txt")
+    anchors = tmp_path / "audit-anchors"
+    gen_concern(client)
+    anchors.write_text(f"event 999999 {'ab' * 32} 2026-01-01T00:00:00Z\n")  # an anchor a restore left unreached
+    accepted = runner.invoke(args=["speakup", "audit", "accept-restore", "--file", str(anchors),
+                                   "--recovery-key-file", str(old_file)])  # fmt: skip
+    assert accepted.exit_code == 0, accepted.output
+    assert _audit_verify(runner, anchors).exit_code == 0
+    rotated = rotate(runner, old_file, tmp_path / "new-key.txt", anchors)
+    assert rotated.exit_code == 0, rotated.output
+    verified = _audit_verify(runner, anchors)
+    assert verified.exit_code == 0 and "not signed by the organisation key" in verified.output, verified.output
+    _restart_with_pin(app, _new_root(app, tmp_path / "new-key.txt")[1])
+    assert _audit_verify(runner, anchors).exit_code == 0
