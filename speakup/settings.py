@@ -201,11 +201,14 @@ def check_roster_root(app: Flask) -> None:
         raise ConfigurationError("SPEAKUP_ROSTER_ROOT is not a roster-root fingerprint (64 hexadecimal digits)")
     from sqlalchemy.exc import SQLAlchemyError
 
+    from speakup.keys.organisation_key import pin_leads_to
     from speakup.keys.recovery import organisation_public_key
 
     with app.app_context():
         try:
             stored = organisation_public_key(KeyPurpose.ROSTER)
+            # Rotated, and the pin not changed yet: the roster follows the hand-over, and logs that it must change.
+            handed_over = stored is not None and pin_leads_to(str(pinned), stored)
         except SQLAlchemyError:
             db.session.rollback()
             app.logger.warning("Roster root not checked at start-up: the database did not answer")
@@ -214,7 +217,10 @@ def check_roster_root(app: Flask) -> None:
             db.session.remove()
     if stored is None:
         raise ConfigurationError(f"This database has no organisation signing key. {ROSTER_ROOT_HELP}.")
-    if signing.normalise_fingerprint(str(pinned)) != signing.normalise_fingerprint(signing.roster_fingerprint(stored)):
+    pinned_is_stored = signing.normalise_fingerprint(str(pinned)) == signing.normalise_fingerprint(
+        signing.roster_fingerprint(stored)
+    )
+    if not pinned_is_stored and not handed_over:
         raise ConfigurationError(
             "SPEAKUP_ROSTER_ROOT does not match this database's organisation signing key: check the value printed by "
             "`speakup init` (roster-root) and that this is the right database"

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from speakup.cli.audit import audit_cli
 from speakup.cli.backup import backup_command, backups_cli
 from speakup.cli.mail import mail_cli
+from speakup.cli.organisation_key import rotate_organisation_key_command
 from speakup.cli.recovery import exclusions_cli, recover_command, rotate_recovery_key_command
 from speakup.cli.reporting import national_return_command, stats_token_cli
 from speakup.cli.retention import purge_command
@@ -43,6 +44,7 @@ for command in (
     roster_cli,
     recover_command,
     rotate_recovery_key_command,
+    rotate_organisation_key_command,
     exclusions_cli,
     audit_cli,
     sessions_cli,

@@ -87,6 +87,35 @@ def _signed(entries: list[audit_anchors.Anchor | Restore]) -> set[Restore]:
     return {r for r in restores if signing.verify_signature(root, context, r.statement(), r.signature)}
 
 
+def trail_problem(anchor_file: Path) -> str | None:
+    """Why the audit trail does not verify against the anchors (and signed restore lines) in ``anchor_file``, or
+    None when it does: what `audit verify --anchor` checks, in one sentence."""
+    try:
+        entries = audit_anchors.parse_anchors(anchor_file.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return f"{anchor_file}: {exc}"
+    result = audit.check_chain()
+    if result.broken is not None:
+        return f"the audit chain is broken at event {result.broken.event_id}: {result.broken.reason}"
+    missed = audit_anchors.unreached_anchors(audit_anchors.anchors_in_force(entries, _signed(entries)))
+    if missed:
+        return f"the audit chain no longer reaches anchored event {missed[0].event_id}"
+    return None
+
+
+def append_restore_line(anchor_file: Path, signing_key: bytes) -> str | None:
+    """Appends a restore line naming the chain's head now, signed with ``signing_key``; the line, or None when the
+    chain is empty or broken (nothing to name)."""
+    result = audit.check_chain()
+    if result.broken is not None or result.last_id is None or result.last_hash is None:
+        return None
+    when = audit_anchors.timestamp(clock.utcnow())
+    statement = audit_anchors.restore_statement(result.last_id, result.last_hash, when)
+    line = audit_anchors.restore_line(result, when, signing.sign(signing_key, audit_anchors.RESTORE_CONTEXT, statement))
+    private_files.append(anchor_file, line + "\n")
+    return line
+
+
 @audit_cli.command("accept-restore")
 @click.option(
     "--file",

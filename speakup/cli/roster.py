@@ -70,6 +70,9 @@ def verify_command() -> None:
     if verified.failures or verified.problem:
         sys.exit(1)
     click.echo(f"Roster verified: {len(verified.members)} approved guardians.")
+    in_force = signing.roster_fingerprint(verified.root_key) if verified.root_key else None
+    if in_force and roster.pinned_root() and signing.normalise_fingerprint(in_force) != roster.pinned_root():
+        click.echo(f"NOTE    the pinned organisation key was handed over: set SPEAKUP_ROSTER_ROOT={in_force}, restart")
     if verified.head:
         # For comparing servers: a new server (an empty instance folder) anchors the first log it verifies.
         click.echo(f"Roster log head: entry {verified.head[0]}, {verified.head[1]}")

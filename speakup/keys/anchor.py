@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from speakup.crypto import signing
 from speakup.platform import private_files
 from speakup.platform.config import settings
 
@@ -40,6 +41,9 @@ class Anchor:
     # accepted only under a checkpoint signed later than this one: both times come from the organisation key's
     # signer, so neither server's clock decides.
     checkpoint_at: str = ""
+    # The fingerprint of the organisation key in force at that head (a hand-over moves it): a log that no longer
+    # hands over to it (a checkpoint the retired key signed after its hand-over, put at the end) is refused.
+    root: str = ""
 
 
 def anchor_file() -> Path:
@@ -63,8 +67,14 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def read_anchor(root: str) -> Anchor | None:
-    """This instance's anchor for the roster whose root has fingerprint ``root``, or None if it has none yet."""
-    entry = _load(anchor_file()).get(root)
+    """This instance's anchor for the roster whose root has fingerprint ``root``, or None if it has none yet. A
+    server pinned to a new root after a rotation starts from the anchor it kept under the old pin while it followed
+    the hand-over (the anchor whose root in force is ``root``), so a log rolled back meanwhile is still seen."""
+    data = _load(anchor_file())
+    entry = data.get(root)
+    if entry is None:
+        followed = [e for e in data.values() if isinstance(e, dict) and _normalised(e.get("root")) == root]
+        entry = max(followed, key=_seq, default=None) if followed else None
     if entry is None:
         return None
     try:
@@ -74,9 +84,19 @@ def read_anchor(root: str) -> Anchor | None:
             str(entry["at"]),
             entry.get("recovery_public"),
             str(entry.get("checkpoint_at", "")),
+            str(entry.get("root", "")),
         )
     except (KeyError, TypeError, ValueError):
         raise AnchorUnreadable("the roster anchor file is damaged") from None
+
+
+def _normalised(fingerprint: object) -> str:
+    return signing.normalise_fingerprint(fingerprint) if isinstance(fingerprint, str) else ""
+
+
+def _seq(entry: dict[str, Any]) -> int:
+    seq = entry.get("seq")
+    return seq if isinstance(seq, int) else 0
 
 
 def stamp() -> tuple[int, int] | None:

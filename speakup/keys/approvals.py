@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from speakup.crypto import signing
 from speakup.keys import account_keys, recovery, roster_log
-from speakup.keys.roster import Roster, current_roster, safety_code_of
+from speakup.keys.roster import Roster, current_roster, safety_code_of, trusted_root_key
 from speakup.ops import audit
-from speakup.platform.config import settings
 from speakup.platform.models import Role, User
 
 
@@ -87,14 +86,14 @@ def approve_with_organisation_key(user: User, secrets: recovery.OrganisationSecr
     """The offline organisation key vouches for a guardian: the first one, or when no approved guardian is left.
 
     The key file itself is the authority here (``recovery.read_recovery_file`` checked it is this installation's);
-    when SPEAKUP_ROSTER_ROOT is set it must pin this key too, so a file for a replaced key signs nothing. The safety
+    it must also be the organisation key in force (the pinned one, or the key its hand-overs lead to), so a file
+    for a replaced or retired key signs nothing. The safety
     code the person read out is always required. The caller commits."""
     if secrets.signing_key is None:
         raise ApprovalRefused("That recovery key file has no organisation signing key: run `speakup roster upgrade`")
-    pinned = settings().roster_root
-    signer = signing.roster_fingerprint(signing.signing_public_key_of(secrets.signing_key))
-    if pinned and signing.normalise_fingerprint(str(pinned)) != signing.normalise_fingerprint(signer):
-        raise ApprovalRefused("That organisation key is not the one SPEAKUP_ROSTER_ROOT pins; nothing was approved")
+    in_force = trusted_root_key()
+    if in_force is not None and in_force != signing.signing_public_key_of(secrets.signing_key):
+        raise ApprovalRefused("That organisation key is not the one in force for the roster; nothing was approved")
     _check_approvable(user, current_roster())
     _check_code(user, typed_code)
     roster_log.approve(user, roster_log.ORGANISATION, secrets.signing_key)

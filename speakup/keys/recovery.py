@@ -115,6 +115,11 @@ def read_recovery_file(text: str) -> OrganisationSecrets:
     if public_key != trusted_recovery_public_key():
         raise WrongRecoveryKey("this recovery key belongs to another installation")
     if signing_public is not None and not _is_organisation_key(signing_public):
+        if roster.handed_over_from(signing_public):
+            raise WrongRecoveryKey(
+                "this file's organisation signing key was retired by `speakup rotate-organisation-key`: use the key "
+                "file that rotation wrote"
+            )
         raise WrongRecoveryKey("this file's organisation signing key is not this installation's")
     return OrganisationSecrets(private_key, signing_key)
 
@@ -126,6 +131,10 @@ def trusted_recovery_public_key() -> bytes:
 
 
 def _is_organisation_key(signing_public: bytes) -> bool:
+    """The key in force: the pinned one, or the one the log's hand-overs from it lead to (never a retired one)."""
+    in_force = roster.trusted_root_key()
+    if in_force is not None:
+        return signing_public == in_force
     pinned = roster.pinned_root()
     if pinned:
         return signing.normalise_fingerprint(signing.roster_fingerprint(signing_public)) == pinned

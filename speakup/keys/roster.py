@@ -90,6 +90,7 @@ class Roster:
     # Case id -> the keyed hash of the access code its guardian gave last, as the log names it; None while the log
     # cannot be trusted (an alarm), when no access code can be checked (keys/grants.py).
     codes: dict[int, str] | None = None
+    root_key: bytes | None = None  # the organisation key in force (a hand-over moves it from the pinned one)
 
     def member(self, user_id: int) -> RosterMember | None:
         return self.members.get(user_id)
@@ -125,8 +126,13 @@ def stored_root_key() -> bytes | None:
 
 
 def trusted_root_key() -> bytes | None:
-    """The organisation signing key's public half, if the pin names it (unpinned, as in development, the stored one):
-    what a statement the organisation signed outside the roster log (an audit restore line) is checked against."""
+    """The organisation signing key in force: the pinned one (unpinned, as in development, the stored one), or the
+    key the log's hand-overs signed by it lead to (keys/roster_replay.py). What a key file's signing key must be,
+    and what a statement the organisation signed outside the roster log (an audit restore line) is checked against.
+    Before the log starts, or when no checkpoint verifies, the stored key if the pin names it."""
+    replayed = replay_as_far_as_it_verifies()
+    if replayed.root_key is not None:
+        return replayed.root_key
     stored, pinned = stored_root_key(), pinned_root()
     if stored is None or (pinned and signing.normalise_fingerprint(signing.roster_fingerprint(stored)) != pinned):
         return None
@@ -189,6 +195,9 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
         problem = f"the roster log is empty, but this server saw entry {anchored.seq}: it was deleted or rolled back"
     if problem is None and anchored is not None and _rolled_back(entries, replay, anchored):
         problem = f"the roster log no longer reaches entry {anchored.seq}, which this server saw: it was rolled back"
+    roots = [signing.roster_fingerprint(key) for key in [*replay.retired_roots, replay.root_key] if key]
+    if problem is None and anchored is not None and anchored.root and anchored.root not in roots:
+        problem = "the roster log no longer hands over to the organisation key this server saw in force"
     recovery_key = replay.recovery_key
     if recovery_key is None and anchored is not None and anchored.recovery_public:
         recovery_key = roster_log.unb64(anchored.recovery_public)
@@ -198,14 +207,14 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     if slot and (anchored is None or (anchored.seq, anchored.hash) != (replay.head_seq, replay.head_hash)):
         at = roster_log.timestamp(clock.utcnow())
         anchored_now = anchor.Anchor(
-            replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key), replay.checkpoint_at
+            replay.head_seq, replay.head_hash, at, roster_log.b64(recovery_key), replay.checkpoint_at, roots[-1]
         )
         anchor.write_anchor(slot, anchored_now)
     members, failures, waiting = _compare_rows(replay, rows)
     head = (replay.head_seq, replay.head_hash)
     return Roster(
         members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest,
-        retired=frozenset(replay.retired), codes=dict(replay.codes),
+        retired=frozenset(replay.retired), codes=dict(replay.codes), root_key=replay.root_key,
     )  # fmt: skip
 
 
@@ -303,6 +312,7 @@ def verify_roster() -> Roster:
 
 
 def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
+    _warn_if_handed_over(roster, already)
     found = [(failure.user_id, failure.reason) for failure in roster.failures]
     if roster.problem:
         found.append((None, roster.problem))
@@ -314,6 +324,21 @@ def _raise_alarms(roster: Roster, already: set[tuple[int | None, str]]) -> None:
         already.add((user_id, reason))
         # Raised for good once committed with the request: if the request fails, the next one raises it again.
         transactions.if_rolled_back(partial(already.discard, (user_id, reason)))
+
+
+def _warn_if_handed_over(roster: Roster, already: set[tuple[int | None, str]]) -> None:
+    """The pin names an organisation key the log has handed over from (`rotate-organisation-key`): this server
+    follows the hand-over, but the operator must pin the new key (once per process; not an alarm)."""
+    pinned = pinned_root()
+    if roster.problem or roster.root_key is None or not pinned:
+        return
+    in_force = signing.roster_fingerprint(roster.root_key)
+    if signing.normalise_fingerprint(in_force) != pinned and (None, in_force) not in already:
+        logger.error(
+            "Roster root handed over: SPEAKUP_ROSTER_ROOT pins a retired organisation key; set "
+            "SPEAKUP_ROSTER_ROOT=%s and restart", in_force,
+        )  # fmt: skip
+        already.add((None, in_force))
 
 
 def safety_code_of(user: User) -> str | None:
@@ -345,6 +370,11 @@ def anchored_here() -> bool:
     now holds)."""
     anchored, problem = _read_anchor(pinned_root())
     return anchored is not None or problem is not None
+
+
+def handed_over_from(signing_public: bytes) -> bool:
+    """Whether the log holds a hand-over this organisation key signed: it was rotated away (retired)."""
+    return roster_replay.handed_over_before(roster_log.entries(), signing_public) is not None
 
 
 def replay_as_far_as_it_verifies() -> roster_replay.Replay:

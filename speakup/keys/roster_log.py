@@ -21,6 +21,9 @@ Kinds of statement:
   names the code by a keyed hash, never the code). The log is anchored outside the database, so a replaced code
   cannot be made to work again by putting back its grant, nor by removing this entry (an alarm): keys/grants.py
   checks a code against the newest one the log names for its case. A checkpoint carries them forward.
+- ``handover``, signed by the root in force (the organisation key): names the public key of a new organisation key,
+  which is the root in force from then on (`speakup rotate-organisation-key`, which then has the new key sign a
+  checkpoint). A server still pinned to the old root follows it; one pinned to the new root starts at that checkpoint.
 
 ``roster_replay.replay`` reads it (pure: rows and the root in, the state out); ``append`` and ``entries`` here are
 its database side.
@@ -54,6 +57,7 @@ KEYS_MISMATCH = "keys_mismatch"
 ADDED = "added"
 ENABLED = "enabled"
 CODE_GIVEN = "code_given"
+HANDOVER = "handover"
 
 REMOVING = frozenset({DISABLE, RESET, REMOVE, KEYS_MISMATCH})
 INFORMING = frozenset({ADDED, ENABLED})
@@ -208,6 +212,11 @@ def checkpoint(
 def code_given(case_id: int, code: str, guardian_id: int, signing_key: bytes) -> RosterEntry:
     """A guardian gave a case's reporter a new access code, named by ``code`` (keys/grants.py, code_generation_of)."""
     return append(CODE_GIVEN, None, {"case_id": case_id, "code": code}, guardian_id, signing_key)
+
+
+def handover(old_signing_key: bytes, new_root_public: bytes) -> RosterEntry:
+    """The organisation key in force hands the roster's root over to a new key (``new_root_public``)."""
+    return append(HANDOVER, None, {"new_root_public": b64(new_root_public)}, ORGANISATION, old_signing_key)
 
 
 def approve(user: User, signer: int | str, signing_key: bytes) -> RosterEntry:

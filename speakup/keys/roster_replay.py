@@ -14,6 +14,7 @@ from speakup.keys.roster_log import (
     CHECKPOINT,
     CODE_GIVEN,
     CONTEXT,
+    HANDOVER,
     INFORMING,
     KEYS_MISMATCH,
     ORGANISATION,
@@ -44,7 +45,8 @@ class Replay:
     members: dict[int, dict[str, Any]] = field(default_factory=dict)  # user id -> the subject approved
     waiting: dict[int, Waiting] = field(default_factory=dict)
     recovery_key: bytes | None = None
-    root_key: bytes | None = None
+    root_key: bytes | None = None  # the organisation key in force: the checkpoint's, or the last hand-over's
+    retired_roots: list[bytes] = field(default_factory=list)  # organisation keys handed over from, oldest first
     head_seq: int = 0
     head_hash: str = ""
     checkpoint_at: str = ""
@@ -127,18 +129,10 @@ def replay(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | No
     if start is None:
         state.problem = "no checkpoint of the roster log verifies with the organisation key"
         return state
-    checkpoint = parse_statement(entries[start].statement) or {}  # _newest_checkpoint parsed it
-    state.root_key = _checkpoint_root(checkpoint, pinned, stored_root)
-    state.recovery_key = unb64(checkpoint.get("recovery_public"))
-    state.checkpoint_at = str(checkpoint.get("at", ""))
-    members = checkpoint.get("members")
-    if state.recovery_key is None or not isinstance(members, list):
-        return state.fail(entries[start].seq, "the checkpoint is malformed")
-    state.members = {member["user_id"]: member for member in members if _is_subject(member, member.get("user_id"))}
-    codes = checkpoint.get("codes", {})
-    if not isinstance(codes, dict) or not all(key.isdigit() and isinstance(code, str) for key, code in codes.items()):
-        return state.fail(entries[start].seq, "the checkpoint is malformed")
-    state.codes = {int(case_id): code for case_id, code in codes.items()}
+    state.root_key = _checkpoint_root(parse_statement(entries[start].statement) or {}, pinned, stored_root)
+    why = _begin(state, entries[start]) or handed_over_before(entries[:start], state.root_key)
+    if why:
+        return state.fail(entries[start].seq, why)
     state.note_roster()
     previous = entries[start]
     for row in entries[start + 1 :]:
@@ -159,6 +153,65 @@ def replay(entries: Sequence[Entry], pinned: str | None, stored_root: bytes | No
         previous = row
     state.head_seq, state.head_hash = previous.seq, entry_hash(previous)
     return state
+
+
+def _begin(state: Replay, row: Entry) -> str | None:
+    """Starts afresh from a checkpoint the root in force signed: its members, recovery key and codes, and nothing
+    remembered from before it (what was waiting, retired or mismatched is for the organisation to have settled)."""
+    checkpoint = parse_statement(row.statement) or {}
+    state.recovery_key = unb64(checkpoint.get("recovery_public"))
+    state.checkpoint_at = str(checkpoint.get("at", ""))
+    members, codes = checkpoint.get("members"), checkpoint.get("codes", {})
+    if state.recovery_key is None or not isinstance(members, list):
+        return "the checkpoint is malformed"
+    if not isinstance(codes, dict) or not all(key.isdigit() and isinstance(code, str) for key, code in codes.items()):
+        return "the checkpoint is malformed"
+    state.members = {member["user_id"]: member for member in members if _is_subject(member, member.get("user_id"))}
+    state.codes = {int(case_id): code for case_id, code in codes.items()}
+    state.waiting, state.mismatched, state.retired, state.rosters = {}, set(), set(), []
+    return None
+
+
+def _signed_by_root(state: Replay, row: Entry, statement: dict[str, Any]) -> bool:
+    """Whether the organisation signed this entry with the root in force."""
+    root = state.root_key
+    return (
+        root is not None
+        and statement.get("signer") == ORGANISATION
+        and statement.get("signer_key") == signing.roster_fingerprint(root)
+        and bool(row.signature)
+        and signing.verify_signature(root, CONTEXT, row.statement, row.signature or b"")
+    )
+
+
+def handed_over_before(earlier: Sequence[Entry], root: bytes | None) -> str | None:
+    """A checkpoint signed by a root that had already handed the roster over (a retired key, perhaps the one that
+    was stolen) starts nothing: the pin must move to the new root."""
+    for row in earlier:  # the row's kind column is not trusted here: the statement says what it is
+        statement = parse_statement(row.statement) if b'"handover"' in row.statement else None
+        if statement and statement.get("kind") == HANDOVER and _signed_by_root(Replay(root_key=root), row, statement):
+            return "the checkpoint is signed by an organisation key that had handed the roster over"
+    return None
+
+
+def _apply_handover(state: Replay, row: Entry, statement: dict[str, Any]) -> str | None:
+    """The root in force names its successor: from here on, only the new key speaks for the organisation."""
+    new_root = unb64(statement.get("new_root_public"))
+    if not _signed_by_root(state, row, statement):
+        return "a hand-over of the organisation key not signed by the organisation key in force"
+    if new_root is None or len(new_root) != signing.SIGNING_PUBLIC_BYTES or new_root in state.retired_roots:
+        return "a hand-over to a key that cannot be the organisation's"
+    if state.root_key is not None and state.root_key != new_root:
+        state.retired_roots.append(state.root_key)
+    state.root_key = new_root
+    return None
+
+
+def _restart(state: Replay, row: Entry, statement: dict[str, Any]) -> str | None:
+    """A later checkpoint, signed by the root in force and naming it: the replay starts afresh from it."""
+    if not _signed_by_root(state, row, statement) or unb64(statement.get("root_public")) != state.root_key:
+        return "a checkpoint not signed by the organisation key in force"
+    return _begin(state, row)
 
 
 def _is_subject(subject: object, user_id: object) -> bool:
@@ -188,6 +241,10 @@ def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) 
         return None
     if row.kind == CODE_GIVEN:
         return _apply_code(state, row, statement)
+    if row.kind == HANDOVER:
+        return _apply_handover(state, row, statement)
+    if row.kind == CHECKPOINT:
+        return _restart(state, row, statement)
     if row.kind != APPROVE:
         return f"an unexpected kind of statement ({row.kind[:20]})"
     return _apply_approval(state, row, statement, required)

@@ -43,6 +43,7 @@ class Action(StrEnum):
     SIGN_OUT = "sign_out"
     AUDIT_RESTORE_ACCEPTED = "audit_restore_accepted"  # after a restore: its head, signed into the anchor file
     RECOVERY_KEY_ROTATED = "recovery_key_rotated"  # every case re-wrapped for a new recovery key: how many, in count
+    ORGANISATION_KEY_ROTATED = "organisation_key_rotated"  # the roster's root handed over to a new signing key
     SESSION_TIMED_OUT = "session_timed_out"  # a staff session found idle (or too old) and ended: whose, in user_id
     CASE_RAISED = "case_raised"
     CASE_RECORDED = "case_recorded"  # a guardian recorded a concern raised in person, by phone, letter...

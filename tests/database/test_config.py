@@ -291,3 +291,25 @@ def test_production_logs_an_error_for_a_development_address_and_no_mail_server(i
     with caplog.at_level(logging.ERROR, logger="speakup"):
         create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, **ready})
     assert [r for r in caplog.records if r.levelno == logging.ERROR] == []
+
+
+
+def test_production_still_starts_pinned_to_an_organisation_key_the_log_handed_over_from(tmp_path):
+    """After `rotate-organisation-key`, a worker that starts before the operator changes the pin (gunicorn replacing
+    one) serves, following the hand-over; a pin the log does not lead from is still refused."""
+    from support.factories import organisation_secrets
+
+    from speakup.keys import organisation_key
+
+    url = f"sqlite:///{tmp_path}/rotated.sqlite"
+    app = make_app(url)
+    install_organisation_keys(app)
+    root = app.config["ROSTER_ROOT"]
+    with app.app_context():
+        organisation_key.rotate_organisation_key(organisation_secrets(app))
+        db.session.commit()
+        db.engine.dispose()
+    assert create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+    other = signing.roster_fingerprint(signing.generate_signing_keypair().public_bytes)
+    with pytest.raises(ConfigurationError, match="does not match this database's organisation signing key"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": other, **PRODUCTION})
