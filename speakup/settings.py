@@ -57,6 +57,7 @@ def _check_and_complete(app: Flask) -> None:
             f"{names} must be set in production (long random values, for example from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
         )
+    _check_secret_key_fallbacks(config.get("SECRET_KEY_FALLBACKS"), environment)
     if config["DEADLINE_RULES"] not in deadlines.RULES or str(config["SCOTLAND_STAGE"]) not in ("1", "2"):
         raise ConfigurationError(
             "SPEAKUP_DEADLINE_RULES must be england, eu or scotland, and SPEAKUP_SCOTLAND_STAGE 1 or 2"
@@ -90,6 +91,22 @@ def _check_and_complete(app: Flask) -> None:
 
 
 EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}
+
+
+STRONG_SECRET_CHARS = 32  # `secrets.token_urlsafe(48)`, as the guide and the commands make them, is 64
+
+
+def _check_secret_key_fallbacks(fallbacks: object, environment: str) -> None:
+    """SECRET_KEY_FALLBACKS is a JSON list of keys, as `speakup rotate-secret-key` prints it. Anything else is
+    refused: a line pasted without its brackets reached Flask as a string and was taken letter by letter, so a
+    cookie signed with the one-letter key "Z" was accepted (outside review of issue 27). In production each key is
+    also long: an old key is as able to sign a session as the current one. Never echoes a key."""
+    strong = STRONG_SECRET_CHARS if environment == "production" else 1
+    if not isinstance(fallbacks, list) or not all(isinstance(k, str) and len(k) >= strong for k in fallbacks):
+        raise ConfigurationError(
+            "SPEAKUP_SECRET_KEY_FALLBACKS must be a JSON list of the keys SECRET_KEY replaced, each as long as "
+            'the key itself, for example ["old-key"], as `speakup rotate-secret-key` prints it'
+        )
 
 
 def _check_exit_page(url: object, environment: str) -> None:
@@ -164,6 +181,13 @@ def report_unready_settings(app: Flask) -> None:
         app.logger.error(public_urls.NOT_HTTPS_ERROR)
     if not app.config.get("MAIL_SERVER"):
         app.logger.error("MAIL_SERVER is not set: no guardian is emailed about a new concern or reply")
+    how = {
+        "SECRET_KEY": "rotate it with `speakup rotate-secret-key`",
+        "TOKEN_PEPPER": "rotate it as docs/deploy.md says (changing it by hand stops every access code)",
+    }
+    for key, fix in how.items():
+        if len(str(app.config.get(key) or "")) < STRONG_SECRET_CHARS:
+            app.logger.error("%s is short (fewer than %d characters): %s", key, STRONG_SECRET_CHARS, fix)
 
 
 def check_schema(app: Flask) -> None:

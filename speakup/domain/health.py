@@ -1,11 +1,12 @@
 """What the health answers report: each failed check by a fixed name and fixed words, nothing secret.
 
-Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers,
-its schema is the one this code was written for, and the rate limits' store (Redis, where configured) answers.
-Monitoring asks whether anything needs an operator (``needing_action``): all of those, a roster alarm, and guardians'
-emails that have not left half an hour after they were due (speakup/ops/outbox.py). A roster
-alarm is not a reason to stop serving: concerns are still taken and sealed for the recovery key, so taking every
-server out of the balancer would only turn away the people speaking up.
+Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers and
+its schema is the one this code was written for. Monitoring asks whether anything needs an operator
+(``needing_action``): those, the rate limits' store (Redis, where configured), a roster alarm, guardians' emails
+that have not left half an hour after they were due (speakup/ops/outbox.py), and a backup missed. Neither Redis nor a
+roster alarm is a reason to stop serving: every server shares them, concerns are still taken (sealed for the
+recovery key during an alarm), so taking every server out of the balancer would only turn away the people speaking
+up.
 """
 
 from __future__ import annotations
@@ -42,16 +43,18 @@ def serving() -> Failures:
     else:
         if revision != newest_revision():
             failed["schema"] = "not at the newest migration: run flask speakup init (docs/deploy.md, section 12)"
-    if not _limit_store_answers():
-        failed["redis"] = "the rate limits' store is not answering"
     for name in failed:
         logger.error("Health check failed: %s", name)
     return failed
 
 
 def needing_action() -> Failures:
-    """``serving``'s failures, a roster alarm, emails stuck in the mail outbox, and a backup missed."""
+    """``serving``'s failures, the rate limits' store, a roster alarm, emails stuck in the mail outbox, and a backup
+    missed."""
     failed = serving()
+    if not _limit_store_answers():
+        failed["redis"] = "the rate limits' store is not answering"
+        logger.error("Health check failed: redis")
     kept = settings().backups
     if kept.folder is not None and backups.is_stale(kept.folder, kept.max_age_hours, clock.utcnow()):
         failed["backup"] = f"no backup in the last {kept.max_age_hours} hours: see speakup-backup.service"

@@ -232,9 +232,15 @@ def _file_too_large() -> str:
     )
 
 
-def _database(error: DBAPIError):
+def database_failed(error: DBAPIError) -> None:
+    """The one ERROR line for a database that refused or timed out (docs/deploy.md, "What to alert on"), also for
+    the views that answer such a failure themselves (raising a concern keeps the person's words)."""
     drop_failed_transaction()
     log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
+
+
+def _database(error: DBAPIError):
+    database_failed(error)
     if "_login_user" not in g:
         # Flask-Login's template context would load the signed-in user from the database again: a
         # second wait for the dead database, then an exception inside this handler (a bare 500).

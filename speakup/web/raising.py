@@ -177,8 +177,8 @@ def raise_submit():
         # A browser never sends a file back: ask for it again if it was fine.
         form.values[FILE_AGAIN] = "1" if upload is not None and attachments.FIELD not in exc.errors else ""
         return form.came_back(exc.errors)
-    except DBAPIError:
-        drop_failed_transaction()
+    except DBAPIError as exc:
+        errors.database_failed(exc)
         return not_saved(form, upload)
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.
@@ -193,8 +193,8 @@ def _to_check(form: ConcernForm, upload: tuple[str, bytes, str] | None, kept_fil
         _concern, clean = checking.check(form.concern(), upload, kept_file)
     except checking.NotReady as exc:
         return form.came_back_with(exc.errors, exc.file)
-    except DBAPIError:
-        drop_failed_transaction()
+    except DBAPIError as exc:
+        errors.database_failed(exc)
         return not_saved(form, upload)
     to, back = url_for("report.check_answers"), url_for("report.raise_form")
     return once.keep(ConcernForm.form_name(), form.values, {}, to=to, also=(back,), file=clean)

@@ -38,6 +38,37 @@ def test_production_refuses_to_start_without_secrets(tmp_path, given, missing):
     assert str(excinfo.value).startswith(f"{missing} must be set")
 
 
+@pytest.mark.parametrize(
+    "fallbacks",
+    [
+        "Zq93kd0PlainOldKeyNoBracketsButLongEnoughToPass",  # not a JSON list: Flask would take it letter by letter
+        '["short"]',  # a list, but of a key anyone could guess
+        '[42]',
+        '{"key": "x"}',
+    ],
+)
+def test_production_refuses_secret_key_fallbacks_that_are_not_a_list_of_strong_keys(tmp_path, monkeypatch, fallbacks):
+    """Outside review, finding 2: a fallbacks line pasted without its brackets was read as one-letter keys, and a
+    cookie signed with the key "Z" was accepted."""
+    monkeypatch.setenv("SPEAKUP_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER", "p" * 40)
+    monkeypatch.setenv("SPEAKUP_SECRET_KEY_FALLBACKS", fallbacks)
+    with pytest.raises(ConfigurationError) as excinfo:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert "SPEAKUP_SECRET_KEY_FALLBACKS must be a JSON list" in str(excinfo.value)
+    assert "Zq93" not in str(excinfo.value)  # a key is never echoed
+
+
+def test_production_logs_an_error_for_a_short_secret_key_or_pepper(installed, caplog):
+    url, root = installed
+    short = {"SECRET_KEY": "a", "TOKEN_PEPPER": "p" * 40}
+    with caplog.at_level(logging.ERROR, logger="speakup"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **short})
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(m.startswith("SECRET_KEY is short") for m in errors), errors
+    assert not any("TOKEN_PEPPER is short" in m for m in errors)
+
+
 def test_production_starts_with_secrets_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SPEAKUP_SECRET_KEY", "k" * 40)
     monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER", "p" * 40)

@@ -45,11 +45,13 @@ def test_the_rate_limits_store_is_checked_where_one_is_configured(database_url, 
     app = make_app(database_url, RATELIMIT_STORAGE_URI=where, RATELIMIT_STORAGE_TIMEOUT=1)
     client = app.test_client()
     reachable = where.endswith(":6379/14")
-    ready = client.get("/readyz")  # (this bare app has no roster yet: /healthz has its alarm whatever Redis does)
-    assert ready.status_code == (200 if reachable else 503)
-    assert ("redis" in client.get("/healthz").get_json()["failed"]) is not reachable
+    # Every server shares the one store, so a load balancer could only take them all out: /readyz keeps the server
+    # in the pool (raising a concern still works; outside review of issue 27, finding 6) and monitoring is told.
+    assert client.get("/readyz").status_code == 200
+    healthz = client.get("/healthz").get_json()  # (this bare app has no roster yet: an alarm whatever Redis does)
+    assert ("redis" in healthz["failed"]) is not reachable
     if not reachable:
-        assert ready.get_json()["failed"] == {"redis": "the rate limits' store is not answering"}
+        assert healthz["failed"]["redis"] == "the rate limits' store is not answering"
 
 
 def test_a_roster_alarm_needs_an_operator_but_the_server_still_serves(app, client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -138,6 +139,36 @@ def test_a_form_without_its_token_elsewhere_is_sent_back_to_its_start(client):
     response = client.post("/follow-up", data={"access_code": "x"})
     assert response.status_code == 303 and response.location == "/follow-up"
     assert "nothing was sent" in client.get("/follow-up").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("way", ["form", "api"])
+def test_a_concern_the_database_would_not_store_is_an_error_line_the_operator_sees(app, client, caplog, way):
+    """Outside review of issue 27, finding 4: a database refusing every new case (a full disk, a trigger) answered
+    503 with nothing logged above INFO, so an operator alerting on ERROR never heard of it."""
+    with app.app_context():
+        engine = db.engine
+        dbapi_error = engine.dialect.loaded_dbapi.OperationalError
+
+        def disk_full(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("INSERT INTO CASES"):
+                raise dbapi_error("could not extend file: No space left on device")
+
+        event.listen(engine, "before_cursor_execute", disk_full)
+        try:
+            with caplog.at_level(logging.ERROR, logger="speakup"):
+                if way == "form":
+                    token = csrf_token(client, "/raise")
+                    data = {"csrf_token": token, "what_happened": "Words", "anonymity": "anonymous"}
+                    response = client.post("/raise", data=data)
+                else:
+                    body = {"what_happened": "Words", "anonymity": "anonymous"}
+                    response = app.test_client().post("/api/v1/concerns", json=body)
+        finally:
+            event.remove(engine, "before_cursor_execute", disk_full)
+    assert response.status_code == 503
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["database unavailable: OperationalError"], errors
+    assert _case_count(app) == 0
 
 
 def test_database_failure_mid_submit_keeps_text_and_leaves_nothing(app, client, monkeypatch):

@@ -26,7 +26,7 @@ from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author
 from speakup.web.api.openapi import openapi_document
-from speakup.web.errors import api_error
+from speakup.web.errors import api_error, database_failed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -141,7 +141,8 @@ def raise_concern():
         ) from None
     except InvalidInput as exc:
         raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
-    except DBAPIError:
+    except DBAPIError as exc:
+        database_failed(exc)
         raise ApiError(503, "The service is unavailable. Nothing was stored. Try again in a few minutes.") from None
     response = jsonify(**answer, acknowledge_by=_iso(acknowledge_by))
     if replayed:
