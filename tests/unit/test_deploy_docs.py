@@ -167,3 +167,16 @@ def test_the_guide_installs_no_test_tools_and_keeps_its_umask_to_a_subshell():
     for line in commands:
         if "umask" in line:
             assert line.startswith("(umask ") and line.endswith(")"), line
+
+
+def test_every_restore_in_the_guide_reads_the_folder_the_backups_are_written_to() -> None:
+    """Outside review of issue 27, finding 5: the drills restored from a folder only hand-made dumps went to, so
+    they never tested the nightly copies (and found nothing on a server that made none by hand)."""
+    text = guide()
+    folder = re.search(r"^SPEAKUP_BACKUP_FOLDER=(\S+)$", text, re.M)
+    assert folder, "the environment file in the guide sets no SPEAKUP_BACKUP_FOLDER"
+    restores = [line for line in code_lines(text) if "NEWEST=" in line]
+    assert restores, "the guide restores nothing"
+    for line in restores:
+        assert f"ls -t {folder.group(1)}/" in line, line
+    assert not [line for line in code_lines(text) if "pg_dump --" in line], "dumps are made by `speakup backups run`"
