@@ -181,13 +181,10 @@ def report_unready_settings(app: Flask) -> None:
         app.logger.error(public_urls.NOT_HTTPS_ERROR)
     if not app.config.get("MAIL_SERVER"):
         app.logger.error("MAIL_SERVER is not set: no guardian is emailed about a new concern or reply")
-    how = {
-        "SECRET_KEY": "rotate it with `speakup rotate-secret-key`",
-        "TOKEN_PEPPER": "rotate it as docs/deploy.md says (changing it by hand stops every access code)",
-    }
-    for key, fix in how.items():
-        if len(str(app.config.get(key) or "")) < STRONG_SECRET_CHARS:
-            app.logger.error("%s is short (fewer than %d characters): %s", key, STRONG_SECRET_CHARS, fix)
+    if len(str(app.config.get("SECRET_KEY") or "")) < STRONG_SECRET_CHARS:
+        app.logger.error("SECRET_KEY is short: a guessable key signs sessions; rotate it (speakup rotate-secret-key)")
+    if len(str(app.config.get("TOKEN_PEPPER") or "")) < STRONG_SECRET_CHARS:
+        app.logger.error("TOKEN_PEPPER is short: rotate it as docs/deploy.md says (never by hand)")
 
 
 def check_schema(app: Flask) -> None:

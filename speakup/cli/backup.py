@@ -6,6 +6,7 @@ It is useless without SPEAKUP_TOKEN_PEPPER and the staff's passwords, and as sen
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from speakup.ops import backups
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import db
+
+logger = logging.getLogger(__name__)
 
 PG_DUMP_HINT = (
     "This database is PostgreSQL: back it up with pg_dump, for example\n"
@@ -69,8 +72,10 @@ def backups_run_command() -> None:
     now = clock.utcnow()
     try:
         made = backups.make(configured.folder, db.engine.url, now)
-    except (backups.BackupFailed, sqlite3.Error) as failed:
+    except (backups.BackupFailed, sqlite3.Error, OSError) as failed:
         message = str(failed) if isinstance(failed, backups.BackupFailed) else type(failed).__name__
+        # At ERROR at once (docs/deploy.md, "What to alert on"), not only when the check finds the copy old.
+        logger.error("Backup failed: %s", message)
         raise click.ClickException(f"Backup failed: {message}; nothing was written.") from None
     removed = backups.prune(configured.folder, configured.keep_days, now)
     click.echo(f"Backed up the database to {made} (mode 0600); removed {len(removed)} copies older than "

@@ -70,7 +70,12 @@ def newest(folder: Path) -> datetime | None:
 
 def _copies(folder: Path) -> list[Path]:
     try:
-        return [path for path in folder.iterdir() if _NAME.fullmatch(path.name) and path.is_file()]
+        # An empty file is no copy (a dump that failed half way, or one touched into place): it never counts.
+        return [
+            path
+            for path in folder.iterdir()
+            if _NAME.fullmatch(path.name) and path.is_file() and path.stat().st_size > 0
+        ]
     except FileNotFoundError:
         return []
 

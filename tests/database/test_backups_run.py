@@ -105,3 +105,28 @@ def test_without_a_folder_nothing_is_made_and_nothing_is_checked(app: Flask, run
 def _clock_as_is():
     yield
     clock.reset()
+
+
+def test_an_empty_file_is_not_a_backup(app: Flask, runner, tmp_path: Path):
+    """Outside review of issue 27, finding 8: a 0-byte speakup-<time>.dump satisfied `backups check` and /healthz."""
+    folder = tmp_path / "backups"
+    folder.mkdir(mode=0o700)
+    app.config.update(BACKUP_FOLDER=str(folder), BACKUP_MAX_AGE_HOURS=26)
+    stamp = clock.utcnow().strftime("%Y-%m-%dT%H%M%SZ")
+    for suffix in ("dump", "sqlite"):
+        (folder / f"speakup-{stamp}.{suffix}").touch()
+    assert runner.invoke(args=["speakup", "backups", "check"]).exit_code == 1
+    assert "backup" in app.test_client().get("/healthz").get_json()["failed"]
+
+
+def test_a_failed_backup_is_an_error_line_at_once(app: Flask, runner, tmp_path: Path, caplog):
+    """Not 26 hours later, when the check first notices: an operator alerting on ERROR hears of it that night."""
+    import logging
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    app.config.update(BACKUP_FOLDER=str(blocked / "backups"))
+    with caplog.at_level(logging.ERROR, logger="speakup"):
+        result = runner.invoke(args=["speakup", "backups", "run"])
+    assert result.exit_code != 0
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR][0].startswith("Backup failed:")
