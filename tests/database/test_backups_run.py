@@ -129,4 +129,5 @@ def test_a_failed_backup_is_an_error_line_at_once(app: Flask, runner, tmp_path: 
     with caplog.at_level(logging.ERROR, logger="speakup"):
         result = runner.invoke(args=["speakup", "backups", "run"])
     assert result.exit_code != 0
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR][0].startswith("Backup failed:")
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and errors[0].startswith("Backup failed:"), errors
