@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from speakup.ops.audit import ChainCheck
 from speakup.platform.models import AuditEvent, db
 
-_ANCHOR_LINE = re.compile(r"event ([0-9]+) ([0-9a-f]{64})(?: .*)?")
+_ANCHOR_LINE = re.compile(r"event ([0-9]+) ([0-9a-f]{64})(?: (\S+))?(?: .*)?")
 _RESTORE_LINE = re.compile(r"restored ([0-9]+) ([0-9a-f]{64}) (\S+) sig ([A-Za-z0-9_=-]+)")
 RESTORE_CONTEXT = "speakup audit restore"  # the signature's domain: never valid as any other signed statement
 
@@ -33,6 +33,7 @@ RESTORE_CONTEXT = "speakup audit restore"  # the signature's domain: never valid
 class Anchor:
     event_id: int
     hash: str
+    at: str = field(default="", compare=False)  # when it was written (``timestamp``), if the line says
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def parse_anchors(text: str) -> list[Anchor | Restore]:
         if not line or line.startswith("#"):
             continue
         if match := _ANCHOR_LINE.fullmatch(line):
-            entries.append(Anchor(int(match.group(1)), match.group(2)))
+            entries.append(Anchor(int(match.group(1)), match.group(2), match.group(3) or ""))
         elif match := _RESTORE_LINE.fullmatch(line):
             head = Anchor(int(match.group(1)), match.group(2))
             entries.append(Restore(head, match.group(3), base64.urlsafe_b64decode(match.group(4))))
@@ -86,14 +87,19 @@ def parse_anchors(text: str) -> list[Anchor | Restore]:
 
 def anchors_in_force(entries: list[Anchor | Restore], signed: set[Restore]) -> list[Anchor]:
     """The anchors the chain must reach: those after the last restore line in ``signed`` (whose signature verified),
-    and the head that line names. A restore line that is not signed retires nothing."""
+    and the head that line names. A restore line that is not signed retires nothing, and nor does one older than a
+    line above it: a genuine line copied below anchors written after it (outside review of issue 27) would otherwise
+    retire them, and with them the events deleted since. Times are ``timestamp``'s, which compare as text."""
     anchors: list[Anchor] = []
+    latest = ""
     for entry in entries:
         if isinstance(entry, Restore):
-            if entry in signed:
+            if entry in signed and entry.at >= latest:
                 anchors = [entry.head]
+            latest = max(latest, entry.at)
         else:
             anchors.append(entry)
+            latest = max(latest, entry.at)
     return anchors
 
 

@@ -4,8 +4,10 @@ organisation key; after that, verify is as strict as before. A restore line nobo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 from support.factories import gen_concern
@@ -14,6 +16,7 @@ from support.present import scalar
 from speakup.crypto import signing
 from speakup.keys import recovery
 from speakup.ops import audit_anchors
+from speakup.platform import clock
 from speakup.platform.models import AuditEvent, db
 
 
@@ -89,3 +92,36 @@ def test_a_restore_line_not_signed_by_the_organisation_key_retires_nothing(app, 
     other = _key_file(app, tmp_path, signing_key=own_key)
     code, said = _run(runner, "accept-restore", "--file", str(anchors), "--recovery-key-file", str(other))
     assert code != 0 and "not this installation's" in said
+
+
+def test_a_signed_restore_line_copied_to_the_end_of_the_file_retires_nothing_newer_than_itself(
+    app, client, runner, tmp_path
+):
+    """Outside review of issue 27, finding 7: a genuine restore line, copied below the anchors written after it,
+    retired them, so events deleted since passed verification. A restore line retires only what is older than it."""
+    anchors = tmp_path / "audit-anchors"
+    gen_concern(client)
+    assert _run(runner, "anchor", "--file", str(anchors))[0] == 0
+    backup_head = _head(app)
+    _restore_to(app, backup_head)
+    code, _said = _run(
+        runner, "accept-restore", "--file", str(anchors), "--recovery-key-file", str(_key_file(app, tmp_path))
+    )
+    assert code == 0
+    genuine = anchors.read_text().splitlines()[-1]
+    assert genuine.startswith("restored ")
+    clock.advance(timedelta(minutes=5))  # the timer anchors again later
+    gen_concern(client)
+    gen_concern(client)
+    assert _run(runner, "anchor", "--file", str(anchors))[0] == 0
+    _restore_to(app, backup_head)  # someone deletes what came after the restore...
+    with anchors.open("a") as handle:
+        handle.write(genuine + "\n")  # ...and copies the genuine restore line to the end
+    code, said = _run(runner, "verify", "--anchor", str(anchors))
+    assert code == 1 and "no longer reaches anchored event" in said, said
+
+
+@pytest.fixture(autouse=True)
+def _clock_as_is():
+    yield
+    clock.reset()
