@@ -74,9 +74,10 @@ TIMEOUT_WARNING_MINUTES = 2
 CONFIRMATION_MINUTES = 30
 SUBMISSION_HOURS = 24
 
-# Deadlines for new concerns (speakup/domain/deadlines/): "england" counts ACK_DAYS and FEEDBACK_DAYS calendar
-# days; "eu" is the EU Whistleblowing Directive (acknowledge in 7 days, feedback within 3 months of that); "scotland"
-# is the National Whistleblowing Standards in working days without Scotland's bank holidays (SCOTLAND_STAGE 2:
+# Deadlines for new concerns (speakup/domain/deadlines/, which names each rule's source): "england" and "wales"
+# count ACK_DAYS and FEEDBACK_DAYS calendar days (neither sets days nationally: set them to the trust's policy);
+# "eu" is the EU Whistleblowing Directive (acknowledge in 7 days, feedback within 3 months of that); "scotland" is
+# the National Whistleblowing Standards in working days without Scotland's bank holidays (SCOTLAND_STAGE 2:
 # acknowledge in 3, respond in 20; stage 1: respond in 5).
 DEADLINE_RULES = "england"
 SCOTLAND_STAGE = 2

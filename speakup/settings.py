@@ -60,7 +60,7 @@ def _check_and_complete(app: Flask) -> None:
     _check_secret_key_fallbacks(config.get("SECRET_KEY_FALLBACKS"), environment)
     if config["DEADLINE_RULES"] not in deadlines.RULES or str(config["SCOTLAND_STAGE"]) not in ("1", "2"):
         raise ConfigurationError(
-            "SPEAKUP_DEADLINE_RULES must be england, eu or scotland, and SPEAKUP_SCOTLAND_STAGE 1 or 2"
+            "SPEAKUP_DEADLINE_RULES must be england, eu, scotland or wales, and SPEAKUP_SCOTLAND_STAGE 1 or 2"
         )
     config["SQLITE_JOURNAL_MODE"] = str(config["SQLITE_JOURNAL_MODE"]).lower()
     if config["SQLITE_JOURNAL_MODE"] not in JOURNAL_MODES:

@@ -44,6 +44,7 @@ class GuardianCasePage:
     labels: dict[str, str]
     outcomes: dict[str, str]
     response_parts: dict[str, str]  # what a stage 2 response in Scotland must give (domain/stage_two.py); else none
+    deadline_framework: str  # what the deadlines follow, as a sentence names it (deadlines.RULE_SETS)
     referral_choices: dict[str, str]
     can_give_new_code: bool  # the person can be given a new access code (not anonymous: domain/lost_codes.py)
 
@@ -65,6 +66,7 @@ def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> Guardia
         labels=workflow.GUARDIAN_LABELS,
         outcomes=stage_two.outcome_choices(case.stage),
         response_parts=stage_two.PARTS if stage_two.applies(case.stage) else {},
+        deadline_framework=deadline_framework(),
         referral_choices=REFERRALS,
         can_give_new_code=lost_codes.can_give_new_code(case),
     )
@@ -86,6 +88,7 @@ class ReporterCasePage:
     how_answers_are_kept: str
     new_messages: reading.NewMessages  # the guardian's messages shown to the person for the first time
     signposting: stage_two.Signposting | None  # where to go next after a Scottish stage 2 response, and until when
+    deadline_framework: str
 
 
 def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
@@ -102,4 +105,11 @@ def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
         speak_up_again=SPEAK_UP_AGAIN,
         how_answers_are_kept=characteristics.HOW_ANSWERS_ARE_KEPT,
         signposting=stage_two.signposting(case),
+        deadline_framework=deadline_framework(),
     )
+
+
+def deadline_framework() -> str:
+    """What the organisation's deadlines follow, as the pages name it: "the Speaking up Safely framework for NHS
+    Wales"."""
+    return deadlines.RULE_SETS[settings().deadline_rules].framework

@@ -89,7 +89,7 @@ class Settings:
     max_concern_chars: int
     max_message_chars: int
     max_short_field_chars: int
-    deadline_rules: str  # "england", "eu" or "scotland" (speakup/domain/deadlines.py)
+    deadline_rules: str  # a key of speakup/domain/deadlines.RULE_SETS: "england", "eu", "scotland" or "wales"
     scotland_stage: int
     ack_days: int
     feedback_days: int

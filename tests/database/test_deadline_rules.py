@@ -1,13 +1,14 @@
-"""A new concern gets the deadlines of the organisation's rules (DEADLINE_RULES), and a rule that does not exist
-stops the app from starting."""
+"""A new concern gets the deadlines of the organisation's rules (DEADLINE_RULES), each rule names its source and the
+pages name the framework it follows, and a rule that does not exist stops the app from starting."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from support.apps import TEST_CONFIG
 from support.factories import gen_concern
+from support.html import reporter_case_page
 
 from speakup import ConfigurationError, create_app
 from speakup.domain import deadlines
@@ -15,8 +16,8 @@ from speakup.platform import clock
 
 
 @pytest.fixture
-def app_overrides() -> dict[str, object]:
-    return {"DEADLINE_RULES": "scotland"}
+def app_overrides(request) -> dict[str, object]:
+    return {"DEADLINE_RULES": getattr(request, "param", "scotland"), "ACK_DAYS": 5, "FEEDBACK_DAYS": 60}
 
 
 def test_a_concern_raised_in_scotland_counts_working_days(app, client):
@@ -25,7 +26,38 @@ def test_a_concern_raised_in_scotland_counts_working_days(app, client):
     assert date.fromisoformat(raised["acknowledge_by"]) == deadlines.working_days_after(uk_today, 3, "SCT")
 
 
-@pytest.mark.parametrize("settings", [{"DEADLINE_RULES": "wales"}, {"DEADLINE_RULES": "scotland", "SCOTLAND_STAGE": 3}])
+@pytest.mark.parametrize("app_overrides", ["wales"], indirect=True)
+def test_wales_counts_the_days_the_trust_set_and_names_its_framework(app, client, signed):
+    """The Speaking up Safely framework for NHS Wales (2023) sets no days of its own: the trust's ACK_DAYS and
+    FEEDBACK_DAYS, England's defaults until it sets them, counted as England counts them."""
+    raised = gen_concern(client)
+    uk_today = clock.uk_today()
+    assert date.fromisoformat(raised["acknowledge_by"]) == uk_today + timedelta(days=5)
+    framework = "the Speaking up Safely framework for NHS Wales"
+    page = signed.get(f"/guardian/cases/{raised['reference']}").get_data(as_text=True)
+    assert framework in page
+    assert framework in reporter_case_page(client.application, raised["access_code"])
+
+
+@pytest.mark.parametrize("rules", deadlines.RULES)
+def test_every_rule_names_its_source_document_and_the_framework_the_pages_name(rules):
+    source = deadlines.RULE_SETS[rules]
+    assert source.framework and source.document and source.section, rules
+    assert set(deadlines.RULE_SETS) == set(deadlines.RULES)
+
+
+def test_no_rule_is_attributed_to_the_national_guardians_office():
+    """Issue 29, point 4: 7 and 90 days were called the NGO's guidance; they are this service's defaults."""
+    import inspect
+
+    text = inspect.getsource(deadlines)
+    assert "National Guardian" not in text
+    assert "Directive (EU) 2019/1937" in deadlines.RULE_SETS["eu"].document
+
+
+@pytest.mark.parametrize(
+    "settings", [{"DEADLINE_RULES": "northern_ireland"}, {"DEADLINE_RULES": "scotland", "SCOTLAND_STAGE": 3}]
+)
 def test_rules_that_do_not_exist_stop_the_app(settings):
-    with pytest.raises(ConfigurationError, match="SPEAKUP_DEADLINE_RULES must be england, eu or scotland"):
+    with pytest.raises(ConfigurationError, match="SPEAKUP_DEADLINE_RULES must be england, eu, scotland or wales"):
         create_app({**TEST_CONFIG, **settings})

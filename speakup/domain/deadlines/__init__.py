@@ -2,16 +2,8 @@
 next, and whether it is due, due soon or overdue. Pure functions: no I/O, no clock of their own. Changing a case's
 deadlines once it has arrived (escalating, extending) is ``deadlines.changes``.
 
-The rules the organisation follows (DEADLINE_RULES):
-
-- ``england``: the guidance of the National Guardian's Office as this service has always applied it, ACK_DAYS and
-  FEEDBACK_DAYS calendar days after the UK day the concern arrived (7 and 90 by default).
-- ``eu``: the EU Whistleblowing Directive (2019/1937, article 9): acknowledged within 7 days of receipt, feedback
-  within 3 months of the end of those 7 days.
-- ``scotland``: the National Whistleblowing Standards, in working days (no weekends, no Scottish bank holidays,
-  from the ``holidays`` package). Stage 2 (investigation): acknowledged within 3 working days, a full response
-  within 20. Stage 1 (early resolution): a response within 5 working days. SCOTLAND_STAGE says which applies to
-  new concerns.
+The rules the organisation follows (DEADLINE_RULES) are ``RULE_SETS`` below, each with its source: the one place
+the code says where a rule comes from.
 
 A day counts from the UK day the concern arrived: a concern that arrives on a Saturday is on its first working day
 on Monday."""
@@ -30,7 +22,47 @@ from dateutil.relativedelta import relativedelta
 from speakup.domain import workflow
 from speakup.platform import clock
 
-RULES = ("england", "eu", "scotland")
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A set of rules an organisation follows: what the pages call it, and the document and section it comes from."""
+
+    framework: str  # as a sentence names it: "Deadlines follow {framework}."
+    document: str
+    section: str
+
+
+RULE_SETS = {
+    # No national rule in England fixes the days: ACK_DAYS and FEEDBACK_DAYS (7 and 90 calendar days by default) are
+    # this service's defaults, for the trust to set to its own speak up policy.
+    "england": RuleSet(
+        "this organisation's speak up policy",
+        "Freedom to Speak Up: the national speak up policy for the NHS in England (NHS England, 2022), as the trust "
+        "adopts it",
+        "no national timescale: ACK_DAYS and FEEDBACK_DAYS, calendar days, set by the trust",
+    ),
+    "eu": RuleSet(
+        "the EU Whistleblowing Directive",
+        "Directive (EU) 2019/1937 on the protection of persons who report breaches of Union law",
+        "article 9(1)(b): acknowledge within 7 days of receipt; article 9(1)(f): feedback within 3 months of that "
+        "acknowledgement",
+    ),
+    "scotland": RuleSet(
+        "the National Whistleblowing Standards",
+        "Independent National Whistleblowing Officer: National Whistleblowing Standards for the NHS in Scotland "
+        "(in force from 1 April 2021)",
+        "the whistleblowing procedure: stage 1 (early resolution), a response within 5 working days; stage 2 "
+        "(investigation), acknowledged within 3 working days and a full response within 20 (domain/stage_two.py "
+        "has the response itself)",
+    ),
+    # The framework sets no days of its own: the trust's ACK_DAYS and FEEDBACK_DAYS, England's defaults until then.
+    "wales": RuleSet(
+        "the Speaking up Safely framework for NHS Wales",
+        "Speaking up Safely: a framework for NHS Wales (Welsh Government and NHS Wales, September 2023)",
+        "no fixed timescale: ACK_DAYS and FEEDBACK_DAYS, calendar days, set by the trust",
+    ),
+}
+RULES = tuple(RULE_SETS)
 
 SCOTLAND = "SCT"  # the holidays package's subdivision for Scotland's bank holidays
 STAGE_1_RESPOND = 5  # working days
