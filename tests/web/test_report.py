@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -141,30 +143,38 @@ def test_a_form_without_its_token_elsewhere_is_sent_back_to_its_start(client):
     assert "nothing was sent" in client.get("/follow-up").get_data(as_text=True)
 
 
+@contextmanager
+def failing(app, statement_start: str, message: str) -> Iterator[None]:
+    """The database fails every statement that starts ``statement_start``, as a dropped connection or a full disk
+    would, while the block runs."""
+    with app.app_context():
+        engine = db.engine
+    dbapi_error = engine.dialect.loaded_dbapi.OperationalError
+
+    def fail(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(statement_start):
+            raise dbapi_error(message)
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+
+
 @pytest.mark.parametrize("way", ["form", "api"])
 def test_a_concern_the_database_would_not_store_is_an_error_line_the_operator_sees(app, client, caplog, way):
     """Outside review of issue 27, finding 4: a database refusing every new case (a full disk, a trigger) answered
     503 with nothing logged above INFO, so an operator alerting on ERROR never heard of it."""
-    with app.app_context():
-        engine = db.engine
-        dbapi_error = engine.dialect.loaded_dbapi.OperationalError
-
-        def disk_full(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("INSERT INTO CASES"):
-                raise dbapi_error("could not extend file: No space left on device")
-
-        event.listen(engine, "before_cursor_execute", disk_full)
-        try:
-            with caplog.at_level(logging.ERROR, logger="speakup"):
-                if way == "form":
-                    token = csrf_token(client, "/raise")
-                    data = {"csrf_token": token, "what_happened": "Words", "anonymity": "anonymous"}
-                    response = client.post("/raise", data=data)
-                else:
-                    body = {"what_happened": "Words", "anonymity": "anonymous"}
-                    response = app.test_client().post("/api/v1/concerns", json=body)
-        finally:
-            event.remove(engine, "before_cursor_execute", disk_full)
+    token = csrf_token(client, "/raise")
+    full = "could not extend file: No space left on device"
+    with failing(app, "INSERT INTO CASES", full), caplog.at_level(logging.ERROR, logger="speakup"):
+        if way == "form":
+            data = {"csrf_token": token, "what_happened": "Words", "anonymity": "anonymous"}
+            response = client.post("/raise", data=data)
+        else:
+            body = {"what_happened": "Words", "anonymity": "anonymous"}
+            response = app.test_client().post("/api/v1/concerns", json=body)
     assert response.status_code == 503
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == ["database unavailable: OperationalError"], errors
@@ -174,22 +184,11 @@ def test_a_concern_the_database_would_not_store_is_an_error_line_the_operator_se
 def test_database_failure_mid_submit_keeps_text_and_leaves_nothing(app, client, monkeypatch):
     """The database fails while the grants are written: a 503 page with the words, and no half case."""
     token = csrf_token(client, "/raise")
-    with app.app_context():
-        engine = db.engine
-        dbapi_error = engine.dialect.loaded_dbapi.OperationalError
-
-        def fail_on_grants(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("INSERT INTO CASE_GRANTS"):
-                raise dbapi_error("server closed the connection unexpectedly")
-
-        event.listen(engine, "before_cursor_execute", fail_on_grants)
-        try:
-            response = client.post(
-                "/raise",
-                data={"csrf_token": token, "what_happened": "Words that must survive", "anonymity": "anonymous"},
-            )
-        finally:
-            event.remove(engine, "before_cursor_execute", fail_on_grants)
+    with failing(app, "INSERT INTO CASE_GRANTS", "server closed the connection unexpectedly"):
+        response = client.post(
+            "/raise",
+            data={"csrf_token": token, "what_happened": "Words that must survive", "anonymity": "anonymous"},
+        )
     page = response.get_data(as_text=True)
     assert response.status_code == 503
     assert "Words that must survive" in page and "Nothing was stored" in page
