@@ -70,8 +70,8 @@ def _check_and_complete(app: Flask) -> None:
         raise ConfigurationError(
             'SPEAKUP_MAIL_DELAY_SECONDS must be a range of seconds such as "60-600", or one number'
         ) from None
-    pepper = config["TOKEN_PEPPER"]
-    config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
+    config["TOKEN_PEPPER_BYTES"] = _pepper_bytes(config["TOKEN_PEPPER"])
+    config["TOKEN_PEPPER_FALLBACK_BYTES"] = _pepper_fallbacks(config)
     if environment != "production":
         config["SESSION_COOKIE_SECURE"] = False  # development and tests run over plain http
     config["ROSTER_ANCHOR_FILE"] = config.get("ROSTER_ANCHOR_FILE") or os.path.join(
@@ -87,6 +87,27 @@ def _check_and_complete(app: Flask) -> None:
     _check_exit_page(config["EXIT_PAGE_URL"], environment)
     for setting, key in TRUST_TEXTS.items():
         config[key] = _trust_text(app, setting) if config.get(setting) else None
+
+
+def _pepper_bytes(pepper: object) -> bytes:
+    return pepper if isinstance(pepper, bytes) else str(pepper).encode()
+
+
+def _pepper_fallbacks(config: Any) -> tuple[bytes, ...]:
+    """The peppers SPEAKUP_TOKEN_PEPPER replaced, newest first (a JSON list), still accepted for what was made under
+    them: access codes, tokens, links, the audit chain's older rows (docs/deploy.md, "Rotating the pepper")."""
+    fallbacks = config.get("TOKEN_PEPPER_FALLBACKS") or []
+    if isinstance(fallbacks, str):
+        try:
+            fallbacks = json.loads(fallbacks)
+        except ValueError:
+            fallbacks = None
+    if not isinstance(fallbacks, list | tuple) or not all(isinstance(f, str | bytes) and f for f in fallbacks):
+        raise ConfigurationError("SPEAKUP_TOKEN_PEPPER_FALLBACKS must be a JSON list of the old peppers, newest first")
+    peppers = tuple(_pepper_bytes(fallback) for fallback in fallbacks)
+    if config["TOKEN_PEPPER_BYTES"] in peppers or len(set(peppers)) != len(peppers):
+        raise ConfigurationError("SPEAKUP_TOKEN_PEPPER_FALLBACKS must not repeat a pepper, nor hold the current one")
+    return peppers
 
 
 EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}

@@ -1,0 +1,152 @@
+"""Rotating the server pepper (SPEAKUP_TOKEN_PEPPER): `speakup rotate-pepper` makes a new one and writes the two lines
+for the environment file, the old pepper kept as a fallback. After a restart with them, everything a person holds
+from before (an access code, a stats token, an enrolment link) still works, what is written from then on uses the new
+pepper, a guardian's account is sealed again under it at their next sign-in, and the audit chain verifies across the
+switch. Production refuses to start with a stale pepper."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from support.apps import TEST_CONFIG
+from support.factories import Staff, gen_concern
+from support.html import AuthActions, following_up, post_form
+from support.present import scalar
+
+from speakup import create_app
+from speakup.crypto import sealing
+from speakup.domain import enrolment, staff
+from speakup.ops import audit
+from speakup.platform import transactions
+from speakup.platform.models import AuditEvent, Case, User, db
+from speakup.reporting import stats_tokens
+from speakup.settings import ConfigurationError, check_audit_pepper
+
+
+def rotate(runner, output: Path) -> tuple[str, list[str]]:
+    done = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(output)])
+    assert done.exit_code == 0, done.output
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    lines = dict(line.split("=", 1) for line in output.read_text().strip().splitlines())
+    assert set(lines) == {"SPEAKUP_TOKEN_PEPPER", "SPEAKUP_TOKEN_PEPPER_FALLBACKS"}
+    assert lines["SPEAKUP_TOKEN_PEPPER"] not in done.output  # the secret is in the file, never on the screen
+    return lines["SPEAKUP_TOKEN_PEPPER"], json.loads(lines["SPEAKUP_TOKEN_PEPPER_FALLBACKS"])
+
+
+def restarted(app: Flask, **settings: object) -> Flask:
+    """The same installation started again with new settings (the environment file edited): a new app on the same
+    database and roster anchor, nothing emptied."""
+    keep = ("SQLALCHEMY_DATABASE_URI", "ROSTER_ANCHOR_FILE", "ROSTER_ROOT")
+    again = create_app({**TEST_CONFIG, **{key: app.config[key] for key in keep}, **settings})
+    for key in ("TEST_RECOVERY_PRIVATE_KEY", "TEST_ROSTER_SIGNING_KEY"):
+        again.config[key] = app.config[key]
+    return again
+
+
+@pytest.fixture
+def apps() -> Iterator[list[Flask]]:
+    made: list[Flask] = []
+    yield made
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _opens(app: Flask, code: str) -> int:
+    return app.test_client().get("/api/v1/follow-up", headers={"Authorization": f"Bearer {code}"}).status_code
+
+
+def _pepper_id_of(app: Flask, email: str) -> str | None:
+    with app.app_context():
+        return scalar(select(User.kdf_pepper_id).where(User.email == email))
+
+
+def test_the_journey_goes_on_after_a_rotation(app: Flask, client, runner, guardian: Staff, admin_client, apps,
+                                              tmp_path):  # fmt: skip
+    old_pepper = app.config["TOKEN_PEPPER_BYTES"]
+    before = gen_concern(client, what_happened="Zebra-7201 raised before the rotation", anonymity="confidential",
+                         name="Sam Nurse", contact="sam@example.org")  # fmt: skip
+    with app.app_context():
+        _row, stats_token = stats_tokens.create_stats_token("dashboard", old_pepper)
+        administrator = scalar(select(User).where(User.email == "admin@example.org"))
+        link = staff.invite_user("newcomer@example.org", "New Comer", "admin", administrator)
+        link_token = link.token
+        transactions.commit()
+    anchors = tmp_path / "anchors"
+    assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
+    old_id = _pepper_id_of(app, guardian.email)
+
+    new_pepper, fallbacks = rotate(runner, tmp_path / "pepper.env")
+    assert new_pepper.encode() != old_pepper and len(new_pepper) >= 64 and fallbacks == [old_pepper.decode()]
+    assert _pepper_id_of(app, guardian.email) == sealing.pepper_id(old_pepper)  # recorded where it was unset
+    assert old_id in (None, sealing.pepper_id(old_pepper))
+
+    after = restarted(app, TOKEN_PEPPER=new_pepper, TOKEN_PEPPER_FALLBACKS=fallbacks)
+    apps.append(after)
+    guardian_browser = AuthActions(after.test_client()).signed_in(guardian)
+    assert _pepper_id_of(after, guardian.email) == sealing.pepper_id(new_pepper.encode())  # sealed again under it
+    AuthActions(after.test_client()).signed_in(guardian)  # and a second sign-in works
+    with after.app_context():
+        case_id = scalar(select(Case.id).where(Case.reference == before["reference"]))
+    case_url = f"/guardian/cases/{case_id}"
+    assert "Zebra-7201 raised before the rotation" in guardian_browser.get(case_url).get_data(as_text=True)
+
+    # The reporter follows up with the code from before, and a new concern's code works too.
+    page = following_up(after, before["access_code"]).get("/follow-up/case").get_data(as_text=True)
+    assert "Zebra-7201 raised before the rotation" in page
+    new_concern = gen_concern(after.test_client(), what_happened="Zebra-7202 raised after the rotation")
+    assert _opens(after, new_concern["access_code"]) == 200 and _opens(after, before["access_code"]) == 200
+
+    # A guardian gives the old case a new code: only it works.
+    given = post_form(guardian_browser, case_url, f"{case_url}/new-access-code")
+    assert given.status_code == 303
+    from support.html import ACCESS_CODE_RE, found
+
+    new_code = found(ACCESS_CODE_RE, guardian_browser.get(given.location).get_data(as_text=True))
+    assert _opens(after, new_code) == 200 and _opens(after, before["access_code"]) == 401
+
+    # Tokens and links made before still work.
+    stats = after.test_client().get("/api/v1/stats", headers={"Authorization": f"Bearer {stats_token}"})
+    assert stats.status_code != 401
+    with after.app_context():
+        assert enrolment.open_link(link_token).user.email == "newcomer@example.org"
+
+    for command in (["speakup", "audit", "verify"], ["speakup", "audit", "verify", "--anchor", str(anchors)]):
+        verified = after.test_cli_runner().invoke(args=command)
+        assert verified.exit_code == 0 and "intact" in verified.output, verified.output
+    with after.app_context():
+        rotated = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.PEPPER_ROTATED)).one()
+        assert audit.detail_of(rotated) == {
+            "old_pepper": sealing.pepper_id(old_pepper),
+            "new_pepper": sealing.pepper_id(new_pepper.encode()),
+        }
+    # The old environment (the fallback forgotten) verifies nothing written since; production would not start.
+    with app.app_context():
+        assert audit.check_chain().broken is not None or audit.check_chain().stale_pepper
+        with pytest.raises(ConfigurationError, match="TOKEN_PEPPER"):
+            check_audit_pepper(app)
+    with after.app_context():
+        check_audit_pepper(after)  # the new environment starts
+
+
+def test_the_rotation_refuses_a_broken_chain_and_an_existing_file(app: Flask, client, runner, tmp_path):
+    gen_concern(client)
+    taken = tmp_path / "taken.env"
+    taken.write_text("something else")
+    refused = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(taken)])
+    assert refused.exit_code != 0 and "already exists" in refused.output and taken.read_text() == "something else"
+    with app.app_context():
+        first = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).first()
+        first.detail = '{"count":2}'
+        transactions.commit()
+    refused = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(tmp_path / "new.env")])
+    assert refused.exit_code != 0 and "audit chain" in refused.output and not (tmp_path / "new.env").exists()
+    with app.app_context():
+        assert not db.session.scalars(select(AuditEvent).where(AuditEvent.action == "pepper_rotated")).all()
