@@ -139,9 +139,9 @@ def resume_reporter_session(session_id: str, cookie_key: str) -> tuple[Case, byt
     # Names made under any configured pepper match the case's current lookup id (keys/grants.py): a session opened
     # before a rotation lasts; one whose code was replaced since does not.
     current = grants.code_generations(case.access_lookup_id, settings().token_peppers)
-    if codes is None or not grants.names_one_of(code, current) or (
-        named is not None and not grants.names_one_of(named, current)
-    ):
+    stale = code is not None and not grants.names_one_of(code, current)
+    replaced = named is not None and (code is None or not grants.names_one_of(named, current))
+    if codes is None or stale or replaced:
         sessions.end_reporter_session(session_id)
         raise SessionExpired()
     return case, case_key

@@ -27,7 +27,6 @@ from speakup.platform.models import (
 logger = logging.getLogger(__name__)
 
 
-
 class AccessCodeNotFound(Exception):
     """No concern opens with this access code (wrong, malformed or unknown: all the same)."""
 
@@ -200,9 +199,7 @@ def guardian_case_ids(user_id: int) -> list[int]:
     )
 
 
-def open_with_access_code(
-    code: str, peppers: Sequence[bytes] | bytes, just_raised: bool = False
-) -> tuple[Case, bytes]:
+def open_with_access_code(code: str, peppers: Sequence[bytes] | bytes, just_raised: bool = False) -> tuple[Case, bytes]:
     """Finds and opens a case from its access code, with the same work whether or not it exists. ``peppers``: the
     configured peppers, current first (a code given before a rotation is found by its lookup id under the old one).
     ``just_raised``: the code was made in this request, so no other can have replaced it (a file added to a concern

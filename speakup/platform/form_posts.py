@@ -66,9 +66,10 @@ def _lookups(value: str, purpose: str) -> tuple[str, ...]:
 
 def _found(value: str, purpose: str) -> FormPost | None:
     return db.session.scalar(
-        select(FormPost).where(FormPost.lookup.in_(_lookups(value, purpose))).limit(1).execution_options(
-            populate_existing=True
-        )
+        select(FormPost)
+        .where(FormPost.lookup.in_(_lookups(value, purpose)))
+        .limit(1)
+        .execution_options(populate_existing=True)
     )
 
 
@@ -83,6 +84,8 @@ def claim(nonce: str) -> bool:
     """Claims the form before anything is done for it: False when another send already has. Committed apart
     (platform/transactions.py), a short transaction, so a second send sees it at once and no lock is held while the
     form's work is done (an Argon2id sign-in, on SQLite)."""
+    if len(settings().token_peppers) > 1 and _found(nonce, PURPOSE) is not None:
+        return False  # sent before a rotation of the pepper, under the old one
     db.session.add(FormPost(lookup=lookup_for(nonce), created_at=clock.minute_now()))
     try:
         transactions.commit_apart()
@@ -150,7 +153,9 @@ def open_kept(nonce: str, browser_secret: str) -> Kept | None:
     if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(clock.utcnow()):
         return None
     try:
-        payload = json.loads(sealing.open_text(_key(nonce, browser_secret, row.lookup), row.kept_ct, labels.kept_form(row.lookup)))
+        payload = json.loads(
+            sealing.open_text(_key(nonce, browser_secret, row.lookup), row.kept_ct, labels.kept_form(row.lookup))
+        )
     except (sealing.DecryptionError, ValueError):
         return None
     return Kept(payload["form"], payload["values"], payload["errors"], _file_from(payload.get("file")))
@@ -158,7 +163,9 @@ def open_kept(nonce: str, browser_secret: str) -> Kept | None:
 
 def forget_kept(nonce: str) -> None:
     """The words are no longer kept (the person moved on, signed out, or sent the form again). The caller commits."""
-    db.session.execute(update(FormPost).where(FormPost.lookup.in_(_lookups(nonce, PURPOSE))).values(kept_ct=None, kept_at=None))
+    db.session.execute(
+        update(FormPost).where(FormPost.lookup.in_(_lookups(nonce, PURPOSE))).values(kept_ct=None, kept_at=None)
+    )
 
 
 UNSENT = "unsent-at-time-out"
