@@ -211,6 +211,34 @@ def check_schema(app: Flask) -> None:
         )
 
 
+AUDIT_PEPPER_HELP = (
+    "The audit chain's newest event is not hashed under SPEAKUP_TOKEN_PEPPER. After `speakup rotate-pepper`, put "
+    "both lines of the file it wrote (SPEAKUP_TOKEN_PEPPER and SPEAKUP_TOKEN_PEPPER_FALLBACKS) in the environment "
+    "file; otherwise run `flask --app wsgi speakup audit verify` (docs/deploy.md, 'Rotating the pepper')"
+)
+
+
+def check_audit_pepper(app: Flask) -> None:
+    """Production serves only with the pepper the audit chain's newest row is under: an environment file still
+    holding the pepper `speakup rotate-pepper` replaced fails here, loudly, rather than writing rows nobody can
+    verify and opening nothing new. A database that cannot be reached yet is reported by /healthz instead."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from speakup.ops.audit_chain import newest_is_current
+
+    with app.app_context():
+        try:
+            current = newest_is_current()
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning("Audit pepper not checked at start-up: the database did not answer")
+            return
+        finally:
+            db.session.remove()
+    if not current:
+        raise ConfigurationError(AUDIT_PEPPER_HELP)
+
+
 def check_roster_root(app: Flask) -> None:
     """Production serves only with SPEAKUP_ROSTER_ROOT pinning the organisation signing key: without it nobody
     could tell a forged guardian from a real one. A database that cannot be reached yet is checked later, by every
