@@ -219,16 +219,18 @@ AUDIT_PEPPER_HELP = (
 
 
 def check_audit_pepper(app: Flask) -> None:
-    """Production serves only with the pepper the audit chain's newest row is under: an environment file still
-    holding the pepper `speakup rotate-pepper` replaced fails here, loudly, rather than writing rows nobody can
-    verify and opening nothing new. A database that cannot be reached yet is reported by /healthz instead."""
+    """Production serves only with the pepper the audit chain's newest row is under, and with every pepper a
+    rotation replaced among the fallbacks: an environment file still holding the pepper `speakup rotate-pepper`
+    replaced, or missing its fallbacks line, fails here, loudly, rather than writing rows nobody can verify and
+    finding none of the access codes given before. A database that cannot be reached yet is reported by /healthz
+    instead."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from speakup.ops.audit_chain import newest_is_current
+    from speakup.ops.audit_chain import missing_peppers, newest_is_current
 
     with app.app_context():
         try:
-            current = newest_is_current()
+            current, missing = newest_is_current(), missing_peppers()
         except SQLAlchemyError:
             db.session.rollback()
             app.logger.warning("Audit pepper not checked at start-up: the database did not answer")
@@ -237,6 +239,13 @@ def check_audit_pepper(app: Flask) -> None:
             db.session.remove()
     if not current:
         raise ConfigurationError(AUDIT_PEPPER_HELP)
+    if missing:
+        raise ConfigurationError(
+            f"SPEAKUP_TOKEN_PEPPER_FALLBACKS does not hold the pepper {', '.join(missing)} that `speakup rotate-pepper` "
+            "replaced: access codes, tokens and links from before the rotation would not be found, nor the audit "
+            "chain verified. Put back the SPEAKUP_TOKEN_PEPPER_FALLBACKS line the rotation wrote (docs/deploy.md, "
+            "'Rotating the pepper')"
+        )
 
 
 def check_roster_root(app: Flask) -> None:

@@ -147,6 +147,21 @@ def newest_is_current() -> bool:
     return newest is None or _level(newest, settings().token_peppers[:1]) == 0
 
 
+def missing_peppers() -> list[str]:
+    """The ids of the peppers the chain's rotations replaced that are not configured: without them the rows before
+    those rotations cannot be verified, nor anything made under them found (access codes, tokens, links)."""
+    configured = {sealing.pepper_id(pepper) for pepper in settings().token_peppers}
+    missing = []
+    for detail in db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == PEPPER_ROTATED)):
+        try:
+            old = json.loads(detail or "{}").get("old_pepper")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(old, str) and old not in configured and old not in missing:
+            missing.append(old)
+    return missing
+
+
 def is_genuine(event: AuditEvent) -> bool:
     """Whether a row was written by the service: its own hash holds under the current pepper, or under a fallback and
     the chain links it, row by row (each hashed under a configured pepper), to a newer ``pepper_rotated`` row under

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
-from support.apps import TEST_CONFIG
+from sqlalchemy import select, update
+from support.apps import TEST_CONFIG, install_organisation_keys, make_app
 from support.factories import Staff, gen_concern
 from support.html import AuthActions, following_up, post_form
 from support.present import scalar
@@ -65,7 +65,7 @@ def _opens(app: Flask, code: str) -> int:
 
 def _pepper_id_of(app: Flask, email: str) -> str | None:
     with app.app_context():
-        return scalar(select(User.kdf_pepper_id).where(User.email == email))
+        return db.session.scalar(select(User.kdf_pepper_id).where(User.email == email))
 
 
 def test_the_journey_goes_on_after_a_rotation(app: Flask, client, runner, guardian: Staff, admin_client, apps,
@@ -150,3 +150,92 @@ def test_the_rotation_refuses_a_broken_chain_and_an_existing_file(app: Flask, cl
     assert refused.exit_code != 0 and "audit chain" in refused.output and not (tmp_path / "new.env").exists()
     with app.app_context():
         assert not db.session.scalars(select(AuditEvent).where(AuditEvent.action == "pepper_rotated")).all()
+
+
+def _signs_in(app: Flask, guardian: Staff) -> bool:
+    steps = guardian.steps_used
+    answer = AuthActions(app.test_client()).sign_in(guardian)
+    signed = answer.status_code == 303 and not answer.location.endswith("/guardian/sign-in")
+    if not signed:
+        guardian.steps_used = steps  # its security code was never checked, so not used up
+    return signed
+
+
+def _set_pepper_id(app: Flask, email: str, value: str | None) -> None:
+    with app.app_context():
+        db.session.execute(update(User).where(User.email == email).values(kdf_pepper_id=value))
+        db.session.commit()
+
+
+def test_a_database_writer_changing_an_accounts_pepper_only_stops_its_sign_in(app: Flask, runner, guardian: Staff,
+                                                                              apps, tmp_path, caplog):  # fmt: skip
+    old = app.config["TOKEN_PEPPER_BYTES"]
+    new, fallbacks = rotate(runner, tmp_path / "pepper.env")
+    after = restarted(app, TOKEN_PEPPER=new, TOKEN_PEPPER_FALLBACKS=fallbacks)
+    apps.append(after)
+    # Every value the column can be given but the true one (the account is sealed under the old pepper still).
+    for value in (None, sealing.pepper_id(new.encode()), "0" * 32, sealing.pepper_id(b"a pepper never configured")):
+        _set_pepper_id(after, guardian.email, value)
+        caplog.clear()
+        assert not _signs_in(after, guardian), value
+        assert _pepper_id_of(after, guardian.email) == value  # nothing sealed again under a wrong pepper
+        unknown = [r for r in caplog.records if r.getMessage().startswith("Account pepper unknown")]
+        assert len(unknown) == (1 if value in ("0" * 32, sealing.pepper_id(b"a pepper never configured")) else 0)
+        assert all(r.levelname == "ERROR" and "SPEAKUP_TOKEN_PEPPER_FALLBACKS" in r.getMessage() for r in unknown)
+    _set_pepper_id(after, guardian.email, sealing.pepper_id(old))
+    assert _signs_in(after, guardian)
+    assert _pepper_id_of(after, guardian.email) == sealing.pepper_id(new.encode())
+    # Sealed under the new pepper now: the old one is no longer needed for this account, nor accepted for it.
+    _set_pepper_id(after, guardian.email, sealing.pepper_id(old))
+    assert not _signs_in(after, guardian)
+    _set_pepper_id(after, guardian.email, sealing.pepper_id(new.encode()))
+    assert _signs_in(after, guardian)
+
+
+def test_an_old_pepper_dropped_from_the_fallbacks_refuses_the_accounts_still_under_it(app, runner, guardian, apps,
+                                                                                      tmp_path, caplog):  # fmt: skip
+    new, _fallbacks = rotate(runner, tmp_path / "pepper.env")
+    after = restarted(app, TOKEN_PEPPER=new, TOKEN_PEPPER_FALLBACKS=[])
+    apps.append(after)
+    assert not _signs_in(after, guardian)
+    assert any(r.getMessage().startswith("Account pepper unknown") for r in caplog.records)
+
+
+# --- Settings and start-up -------------------------------------------------------------------------------------------
+
+PRODUCTION = {"SECRET_KEY": "k" * 40, "TOKEN_PEPPER": "p" * 40}
+
+
+def test_production_refuses_to_start_with_the_pepper_the_rotation_replaced(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/installed.sqlite"
+    app = make_app(url, TOKEN_PEPPER=PRODUCTION["TOKEN_PEPPER"])
+    install_organisation_keys(app)
+    root = app.config["ROSTER_ROOT"]
+    with app.app_context():
+        audit.record(audit.Action.EXPORT, audit.Actor.ADMIN, 1, count=1, format="csv")
+        db.session.commit()
+    assert create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})  # before: it starts
+    new, fallbacks = rotate(app.test_cli_runner(), tmp_path / "pepper.env")
+    with app.app_context():
+        db.engine.dispose()
+
+    with pytest.raises(ConfigurationError) as refused:  # the environment file not updated
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION})
+    assert "SPEAKUP_TOKEN_PEPPER_FALLBACKS" in str(refused.value) and "rotate-pepper" in str(refused.value)
+    with pytest.raises(ConfigurationError, match="SPEAKUP_TOKEN_PEPPER_FALLBACKS does not hold the pepper"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, "TOKEN_PEPPER": new})
+    # Both lines, from the environment as the file gives them: it starts.
+    monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER", new)
+    monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER_FALLBACKS", json.dumps(fallbacks))
+    started = create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, "SECRET_KEY": "k" * 40})
+    assert started.config["TOKEN_PEPPER_FALLBACK_BYTES"] == (PRODUCTION["TOKEN_PEPPER"].encode(),)
+    with started.app_context():
+        assert audit.check_chain().broken is None
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("fallbacks", ['"one"', "[1]", '[""]', '{"a": 1}', '["same", "same"]', '["current"]'])
+def test_fallbacks_must_be_a_list_of_other_peppers(tmp_path, monkeypatch, fallbacks):
+    monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER_FALLBACKS", fallbacks)
+    with pytest.raises(ConfigurationError, match="SPEAKUP_TOKEN_PEPPER_FALLBACKS"):
+        create_app({**TEST_CONFIG, "TOKEN_PEPPER": "current", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x"})
