@@ -140,9 +140,6 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
     return UnlockedAccount(keys, totp_secret)
 
 
-UNKNOWN_PEPPER_ERROR = "Account pepper unknown"
-
-
 def sealed_under(user: User) -> bytes:
     """The pepper the account's keys are sealed under: the one its ``kdf_pepper_id`` names among the configured
     peppers (none named: the current one). A name no configured pepper has refuses the sign-in, with an ERROR line:
@@ -154,9 +151,8 @@ def sealed_under(user: User) -> bytes:
         if hmac.compare_digest(sealing.pepper_id(pepper), user.kdf_pepper_id):
             return pepper
     logger.error(
-        "%s: account %s is sealed under pepper %s, which neither SPEAKUP_TOKEN_PEPPER nor "
+        "Account pepper unknown: account %s is sealed under pepper %s, which neither SPEAKUP_TOKEN_PEPPER nor "
         "SPEAKUP_TOKEN_PEPPER_FALLBACKS holds; its sign-in is refused (docs/deploy.md, 'Rotating the pepper')",
-        UNKNOWN_PEPPER_ERROR,
         user.id,
         user.kdf_pepper_id,
     )
