@@ -241,10 +241,10 @@ def check_audit_pepper(app: Flask) -> None:
         raise ConfigurationError(AUDIT_PEPPER_HELP)
     if missing:
         raise ConfigurationError(
-            f"SPEAKUP_TOKEN_PEPPER_FALLBACKS does not hold the pepper {', '.join(missing)} that `speakup rotate-pepper` "
-            "replaced: access codes, tokens and links from before the rotation would not be found, nor the audit "
-            "chain verified. Put back the SPEAKUP_TOKEN_PEPPER_FALLBACKS line the rotation wrote (docs/deploy.md, "
-            "'Rotating the pepper')"
+            f"SPEAKUP_TOKEN_PEPPER_FALLBACKS does not hold the pepper {', '.join(missing)} that "
+            "`speakup rotate-pepper` replaced: access codes, tokens and links from before the rotation would not be "
+            "found, nor the audit chain verified. Put back the SPEAKUP_TOKEN_PEPPER_FALLBACKS line the rotation "
+            "wrote (docs/deploy.md, 'Rotating the pepper')"
         )
 
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import delete, insert, select
+from support.apps import TEST_CONFIG
 
 from speakup import create_app
 from speakup.crypto import sealing
 from speakup.ops import audit, audit_chain
 from speakup.platform.models import AuditEvent, db
-from support.apps import TEST_CONFIG
 
 COLUMNS = ("created_at", "action", "actor_type", "actor_id", "case_id", "detail", "prev_hash", "hash")
 CONTENT = ("prev_hash", "created_at", "action", "actor_type", "actor_id", "case_id", "detail")
