@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from support.apps import TEST_CONFIG, install_organisation_keys, make_app
 from support.factories import Staff, gen_concern
@@ -63,6 +64,21 @@ def _opens(app: Flask, code: str) -> int:
     return app.test_client().get("/api/v1/follow-up", headers={"Authorization": f"Bearer {code}"}).status_code
 
 
+def _send_with_key(app: Flask, body: dict[str, str]):
+    headers = {"Idempotency-Key": "6f1c9f3e-2b8a-4c57-9d0e-8a1b2c3d4e5f"}
+    answer = app.test_client(use_cookies=False).post("/api/v1/concerns", json=body, headers=headers)
+    assert answer.status_code == 201, answer.get_json()
+    return answer
+
+
+def _moved(browser: FlaskClient, app: Flask) -> FlaskClient:
+    """The same browser (its cookies) talking to the restarted app."""
+    moved = app.test_client()
+    for cookie in browser._cookies.values():
+        moved.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    return moved
+
+
 def _pepper_id_of(app: Flask, email: str) -> str | None:
     with app.app_context():
         return db.session.scalar(select(User.kdf_pepper_id).where(User.email == email))
@@ -79,6 +95,9 @@ def test_the_journey_goes_on_after_a_rotation(app: Flask, client, runner, guardi
         link = staff.invite_user("newcomer@example.org", "New Comer", "admin", administrator)
         link_token = link.token
         transactions.commit()
+    kept = {"what_happened": "Zebra-7203 sent with a key", "anonymity": "anonymous"}
+    first = _send_with_key(app, kept)
+    reporter = following_up(app, before["access_code"])  # a follow-up session open across the rotation
     anchors = tmp_path / "anchors"
     assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
     old_id = _pepper_id_of(app, guardian.email)
@@ -98,6 +117,11 @@ def test_the_journey_goes_on_after_a_rotation(app: Flask, client, runner, guardi
     case_url = f"/guardian/cases/{case_id}"
     assert "Zebra-7201 raised before the rotation" in guardian_browser.get(case_url).get_data(as_text=True)
 
+    # A session opened before goes on, and a kept submission is answered again, not raised twice.
+    assert "Zebra-7201" in _moved(reporter, after).get("/follow-up/case").get_data(as_text=True)
+    again = _send_with_key(after, kept)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.get_json() == first.get_json()
+
     # The reporter follows up with the code from before, and a new concern's code works too.
     page = following_up(after, before["access_code"]).get("/follow-up/case").get_data(as_text=True)
     assert "Zebra-7201 raised before the rotation" in page
@@ -111,6 +135,7 @@ def test_the_journey_goes_on_after_a_rotation(app: Flask, client, runner, guardi
 
     new_code = found(ACCESS_CODE_RE, guardian_browser.get(given.location).get_data(as_text=True))
     assert _opens(after, new_code) == 200 and _opens(after, before["access_code"]) == 401
+    assert _moved(reporter, after).get("/follow-up/case").status_code in (302, 303)  # its code was replaced
 
     # Tokens and links made before still work.
     stats = after.test_client().get("/api/v1/stats", headers={"Authorization": f"Bearer {stats_token}"})
