@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from support.apps import TEST_CONFIG, install_organisation_keys, make_app
 from support.factories import Staff, gen_concern
-from support.html import AuthActions, following_up, post_form
+from support.html import AuthActions, csrf_token, following_up, post_form
 from support.present import scalar
 
 from speakup import create_app
@@ -264,3 +264,29 @@ def test_fallbacks_must_be_a_list_of_other_peppers(tmp_path, monkeypatch, fallba
     monkeypatch.setenv("SPEAKUP_TOKEN_PEPPER_FALLBACKS", fallbacks)
     with pytest.raises(ConfigurationError, match="SPEAKUP_TOKEN_PEPPER_FALLBACKS"):
         create_app({**TEST_CONFIG, "TOKEN_PEPPER": "current", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x"})
+
+
+def test_a_form_opened_before_a_rotation_is_still_taken_once_and_a_signed_out_browser_stays_out(
+    app: Flask, client, runner, apps, tmp_path
+):
+    raised = gen_concern(client)
+    browser = app.test_client()
+    token = csrf_token(browser, "/follow-up")  # the page is open when the service stops
+    gone = following_up(app, raised["access_code"])
+    gone_token = csrf_token(gone, "/follow-up/case")
+    copied = _moved(gone, app)  # someone kept a copy of its cookie
+    assert post_form(gone, "/follow-up/case", "/follow-up/sign-out").status_code == 303
+    new, fallbacks = rotate(runner, tmp_path / "pepper.env")
+    after = restarted(app, TOKEN_PEPPER=new, TOKEN_PEPPER_FALLBACKS=fallbacks)
+    apps.append(after)
+
+    moved = _moved(browser, after)
+    sent = moved.post("/follow-up", data={"csrf_token": token, "access_code": raised["access_code"]})
+    assert sent.status_code == 303 and sent.location.startswith("/follow-up/case"), sent.location
+    again = moved.post("/follow-up", data={"csrf_token": token, "access_code": raised["access_code"]})
+    assert again.status_code == 303 and again.location == sent.location  # answered as the first, not done again
+    # The signed-out browser's form nonces stay refused, whoever kept a copy of its cookie.
+    replay = _moved(copied, after).post(
+        "/follow-up", data={"csrf_token": gone_token, "access_code": raised["access_code"]}
+    )
+    assert replay.status_code == 303 and not replay.location.startswith("/follow-up/case"), replay.location
