@@ -22,10 +22,10 @@ from support.present import scalar
 
 from speakup import create_app
 from speakup.crypto import sealing
-from speakup.domain import enrolment, staff
+from speakup.domain import characteristics, enrolment, staff
 from speakup.ops import audit
 from speakup.platform import transactions
-from speakup.platform.models import AuditEvent, Case, User, db
+from speakup.platform.models import AuditEvent, Case, CharacteristicsAnswered, User, db
 from speakup.reporting import stats_tokens
 from speakup.settings import ConfigurationError, check_audit_pepper
 
@@ -290,3 +290,26 @@ def test_a_form_opened_before_a_rotation_is_still_taken_once_and_a_signed_out_br
         "/follow-up", data={"csrf_token": gone_token, "access_code": raised["access_code"]}
     )
     assert replay.status_code == 303 and not replay.location.startswith("/follow-up/case"), replay.location
+
+
+def test_the_rotation_rekeys_which_cases_answered_and_drops_markers_of_no_case(app: Flask, client, runner, apps,
+                                                                               tmp_path):  # fmt: skip
+    old = app.config["TOKEN_PEPPER_BYTES"]
+    raised, other = gen_concern(client), gen_concern(client)
+    with app.app_context():
+        answered_id = scalar(select(Case.id).where(Case.reference == raised["reference"]))
+        other_id = scalar(select(Case.id).where(Case.reference == other["reference"]))
+        db.session.add_all(
+            [CharacteristicsAnswered(lookup=characteristics.marker(answered_id)),
+             CharacteristicsAnswered(lookup=characteristics.marker(2**31 + 5))]  # its case is gone
+        )  # fmt: skip
+        db.session.commit()
+    new, fallbacks = rotate(runner, tmp_path / "pepper.env")
+    after = restarted(app, TOKEN_PEPPER=new, TOKEN_PEPPER_FALLBACKS=fallbacks)
+    apps.append(after)
+    with after.app_context():
+        markers = set(db.session.scalars(select(CharacteristicsAnswered.lookup)))
+        assert markers == {sealing.keyed_hash(new.encode(), str(answered_id), characteristics.MARKER_PURPOSE)}
+        assert characteristics.answered(db.session.get_one(Case, answered_id))
+        assert not characteristics.answered(db.session.get_one(Case, other_id))
+        assert not markers & set(sealing.keyed_hashes([old], str(answered_id), characteristics.MARKER_PURPOSE))
