@@ -19,11 +19,13 @@ report) and later check that the chain still reaches it.
 from __future__ import annotations
 
 import json
+import logging
 from enum import StrEnum
 
 from sqlalchemy import select, text
 
 from speakup.crypto import access_codes
+from speakup.ops import audit_chain
 from speakup.ops.audit_chain import DELETED_OR_REORDERED as DELETED_OR_REORDERED
 from speakup.ops.audit_chain import EDITED as EDITED
 from speakup.ops.audit_chain import GENESIS_HASH as GENESIS_HASH
@@ -39,6 +41,8 @@ from speakup.ops.audit_chain import is_genuine as is_genuine
 from speakup.ops.audit_chain import newest_is_current as newest_is_current
 from speakup.platform import clock, transactions
 from speakup.platform.models import AuditEvent, Role, db
+
+logger = logging.getLogger(__name__)
 
 # --- Actions ---------------------------------------------------------------------------------
 
@@ -149,6 +153,16 @@ ADVISORY_LOCK_KEY = 0x53706B5541756474  # "SpkUAudt"
 
 # --- Writing -----------------------------------------------------------------------------------
 
+STALE_CHAIN_ERROR = (
+    "Audit chain not under the current pepper: its newest event is a rotation to a pepper this process does not "
+    "have as SPEAKUP_TOKEN_PEPPER, so nothing is added to it: give it the environment file's new lines from "
+    "`speakup rotate-pepper` (docs/deploy.md, 'Rotating the pepper')"
+)
+
+
+class ChainNotCurrent(RuntimeError):
+    """The chain was rotated to a pepper this process does not have: no event is added (``STALE_CHAIN_ERROR``)."""
+
 
 READING_ACTIONS = frozenset({Action.CASE_VIEWED, Action.EXPORT})
 
@@ -189,7 +203,13 @@ def record(
     # order, so a message (which locks its case row up front) and a status change never wait on each other.
     db.session.flush()
     _lock_chain()
-    prev_hash = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
+    latest = audit_chain.newest()
+    if latest is not None and _stale(latest, action):
+        # A process still running with the pepper `speakup rotate-pepper` replaced (a timer started with the old
+        # environment file) would chain rows under it after the rotation's, and break the chain for good: refused.
+        logger.error(STALE_CHAIN_ERROR)
+        raise ChainNotCurrent(STALE_CHAIN_ERROR)
+    prev_hash = latest.hash if latest is not None else GENESIS_HASH
     # A reporter's actions to the minute, like everything else kept of them (platform/models/base.py).
     created_at = clock.minute_now() if actor_type == Actor.REPORTER else clock.utcnow()
     event = AuditEvent(
@@ -206,6 +226,15 @@ def record(
     # Flushed now, so the next record() in this transaction chains onto this row, whatever the autoflush setting.
     db.session.flush()
     return event
+
+
+def _stale(latest: object, action: str) -> bool:
+    """Whether this process holds a pepper older than the chain's: its newest row is a rotation to a pepper that is
+    not the current one here (one HMAC, only when the newest row is a rotation). The rotation's own row is exempt:
+    it is written with the new pepper in force, after a row under the old one."""
+    if action == Action.PEPPER_ROTATED or getattr(latest, "action", None) != Action.PEPPER_ROTATED:
+        return False
+    return not audit_chain.under_current_pepper(latest)
 
 
 def _check_event(

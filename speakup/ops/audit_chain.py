@@ -140,11 +140,20 @@ def check_chain(batch_size: int = 1000) -> ChainCheck:
     return ChainCheck(count, None, last_id, previous_hash if last_id is not None else None)
 
 
+def newest() -> Any:
+    """The chain's newest row (its columns), or None."""
+    return db.session.execute(select(*_COLUMNS).order_by(AuditEvent.id.desc()).limit(1)).first()
+
+
+def under_current_pepper(row: Any) -> bool:
+    return _level(row, settings().token_peppers[:1]) == 0
+
+
 def newest_is_current() -> bool:
     """Whether the chain's newest row is hashed under the current pepper (an empty chain is): what a production
     start checks, so an environment file still holding the pepper `speakup rotate-pepper` replaced is refused."""
-    newest = db.session.execute(select(*_COLUMNS).order_by(AuditEvent.id.desc()).limit(1)).first()
-    return newest is None or _level(newest, settings().token_peppers[:1]) == 0
+    row = newest()
+    return row is None or under_current_pepper(row)
 
 
 def missing_peppers() -> list[str]:

@@ -74,7 +74,7 @@ def _send_with_key(app: Flask, body: dict[str, str]):
 def _moved(browser: FlaskClient, app: Flask) -> FlaskClient:
     """The same browser (its cookies) talking to the restarted app."""
     moved = app.test_client()
-    for cookie in browser._cookies.values():
+    for cookie in (browser._cookies or {}).values():
         moved.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
     return moved
 
@@ -313,3 +313,25 @@ def test_the_rotation_rekeys_which_cases_answered_and_drops_markers_of_no_case(a
         assert characteristics.answered(db.session.get_one(Case, answered_id))
         assert not characteristics.answered(db.session.get_one(Case, other_id))
         assert not markers & set(sealing.keyed_hashes([old], str(answered_id), characteristics.MARKER_PURPOSE))
+
+
+def test_a_process_left_with_the_old_pepper_adds_nothing_to_the_chain(app: Flask, client, runner, apps, tmp_path,
+                                                                      caplog):  # fmt: skip
+    raised = gen_concern(client)
+    new, fallbacks = rotate(runner, tmp_path / "pepper.env")
+    # `app` is still the old environment (a timer started before the file was edited): it writes nothing.
+    with app.app_context():
+        count = db.session.query(AuditEvent).count()
+        with pytest.raises(audit.ChainNotCurrent):
+            audit.record(audit.Action.CASES_PURGED, audit.Actor.SYSTEM, count=0)
+        db.session.rollback()
+        assert db.session.query(AuditEvent).count() == count
+    assert any(r.levelname == "ERROR" and r.getMessage().startswith("Audit chain not under the current pepper")
+               for r in caplog.records)  # fmt: skip
+    assert app.test_client().get("/api/v1/follow-up", headers={"Authorization": f"Bearer {raised['access_code']}"})
+    after = restarted(app, TOKEN_PEPPER=new, TOKEN_PEPPER_FALLBACKS=fallbacks)
+    apps.append(after)
+    with after.app_context():
+        audit.record(audit.Action.CASES_PURGED, audit.Actor.SYSTEM, count=0)
+        db.session.commit()
+        assert audit.check_chain().broken is None
