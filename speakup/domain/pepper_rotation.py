@@ -12,8 +12,9 @@ under the new pepper (ops/audit_chain.py).
 
 from __future__ import annotations
 
+import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -32,8 +33,10 @@ class RotationRefused(Exception):
 
 @dataclass(frozen=True)
 class Prepared:
-    new_pepper: str  # the new SPEAKUP_TOKEN_PEPPER: shown to nobody, written to the command's file only
-    fallbacks: tuple[str, ...]  # the new SPEAKUP_TOKEN_PEPPER_FALLBACKS, newest first
+    # The new SPEAKUP_TOKEN_PEPPER and SPEAKUP_TOKEN_PEPPER_FALLBACKS (newest first): shown to nobody, never in a
+    # repr, written to the command's file only.
+    new_pepper: str = field(repr=False)
+    fallbacks: tuple[str, ...] = field(repr=False)
     old_id: str
     new_id: str
     accounts_named: int  # accounts whose pepper was recorded now
@@ -79,8 +82,7 @@ def record(prepared: Prepared) -> None:
 
 
 def environment_lines(prepared: Prepared) -> str:
-    import json
-
+    """The environment file's two lines, as `speakup rotate-pepper` writes them."""
     return (
         f"SPEAKUP_TOKEN_PEPPER={prepared.new_pepper}\n"
         f"SPEAKUP_TOKEN_PEPPER_FALLBACKS={json.dumps(list(prepared.fallbacks))}\n"
