@@ -17,6 +17,7 @@ from speakup.platform.models import db
 from speakup.platform.sqlite import configure_sqlite_for
 from speakup.settings import (
     ConfigurationError,
+    check_audit_pepper,
     check_roster_root,
     check_schema,
     finish_config,
@@ -74,4 +75,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         report_unready_settings(app)
         check_roster_root(app)
         check_schema(app)
+        check_audit_pepper(app)
     return app

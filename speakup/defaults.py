@@ -12,6 +12,9 @@ SECRET_KEY = None
 # lives: a JSON list, oldest first. `speakup rotate-secret-key` prints the lines to set (docs/deploy.md, section 6).
 SECRET_KEY_FALLBACKS: list[str] = []
 TOKEN_PEPPER = None  # keys the access-code lookup ids and the rate-limit client pseudonyms
+# Peppers TOKEN_PEPPER replaced, newest first (a JSON list): what was made under them (access codes, tokens, links,
+# older audit rows) is still found. `speakup rotate-pepper` writes the lines to set (docs/deploy.md).
+TOKEN_PEPPER_FALLBACKS: list[str] = []
 
 # Database: None means a SQLite file under the instance folder.
 SQLALCHEMY_DATABASE_URI = None

@@ -71,8 +71,8 @@ def _check_and_complete(app: Flask) -> None:
         raise ConfigurationError(
             'SPEAKUP_MAIL_DELAY_SECONDS must be a range of seconds such as "60-600", or one number'
         ) from None
-    pepper = config["TOKEN_PEPPER"]
-    config["TOKEN_PEPPER_BYTES"] = pepper if isinstance(pepper, bytes) else str(pepper).encode()
+    config["TOKEN_PEPPER_BYTES"] = _pepper_bytes(config["TOKEN_PEPPER"])
+    config["TOKEN_PEPPER_FALLBACK_BYTES"] = _pepper_fallbacks(config)
     if environment != "production":
         config["SESSION_COOKIE_SECURE"] = False  # development and tests run over plain http
     config["ROSTER_ANCHOR_FILE"] = config.get("ROSTER_ANCHOR_FILE") or os.path.join(
@@ -88,6 +88,27 @@ def _check_and_complete(app: Flask) -> None:
     _check_exit_page(config["EXIT_PAGE_URL"], environment)
     for setting, key in TRUST_TEXTS.items():
         config[key] = _trust_text(app, setting) if config.get(setting) else None
+
+
+def _pepper_bytes(pepper: object) -> bytes:
+    return pepper if isinstance(pepper, bytes) else str(pepper).encode()
+
+
+def _pepper_fallbacks(config: Any) -> tuple[bytes, ...]:
+    """The peppers SPEAKUP_TOKEN_PEPPER replaced, newest first (a JSON list), still accepted for what was made under
+    them: access codes, tokens, links, the audit chain's older rows (docs/deploy.md, "Rotating the pepper")."""
+    fallbacks = config.get("TOKEN_PEPPER_FALLBACKS") or []
+    if isinstance(fallbacks, str):
+        try:
+            fallbacks = json.loads(fallbacks)
+        except ValueError:
+            fallbacks = None
+    if not isinstance(fallbacks, list | tuple) or not all(isinstance(f, str | bytes) and f for f in fallbacks):
+        raise ConfigurationError("SPEAKUP_TOKEN_PEPPER_FALLBACKS must be a JSON list of the old peppers, newest first")
+    peppers = tuple(_pepper_bytes(fallback) for fallback in fallbacks)
+    if config["TOKEN_PEPPER_BYTES"] in peppers or len(set(peppers)) != len(peppers):
+        raise ConfigurationError("SPEAKUP_TOKEN_PEPPER_FALLBACKS must not repeat a pepper, nor hold the current one")
+    return peppers
 
 
 EXTERNAL_ROUTE_KEYS = {"name", "about", "web", "contact"}
@@ -208,6 +229,43 @@ def check_schema(app: Flask) -> None:
         raise ConfigurationError(
             f"The database's schema is at migration {revision}, not {newest_revision()}: run "
             "`flask --app wsgi speakup init --recovery-key-file PATH` (docs/deploy.md, section 12)"
+        )
+
+
+AUDIT_PEPPER_HELP = (
+    "The audit chain's newest event is not hashed under SPEAKUP_TOKEN_PEPPER. After `speakup rotate-pepper`, put "
+    "both lines of the file it wrote (SPEAKUP_TOKEN_PEPPER and SPEAKUP_TOKEN_PEPPER_FALLBACKS) in the environment "
+    "file; otherwise run `flask --app wsgi speakup audit verify` (docs/deploy.md, 'Rotating the pepper')"
+)
+
+
+def check_audit_pepper(app: Flask) -> None:
+    """Production serves only with the pepper the audit chain's newest row is under, and with every pepper a
+    rotation replaced among the fallbacks: an environment file still holding the pepper `speakup rotate-pepper`
+    replaced, or missing its fallbacks line, fails here, loudly, rather than writing rows nobody can verify and
+    finding none of the access codes given before. A database that cannot be reached yet is reported by /healthz
+    instead."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from speakup.ops.audit_chain import missing_peppers, newest_is_current
+
+    with app.app_context():
+        try:
+            current, missing = newest_is_current(), missing_peppers()
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning("Audit pepper not checked at start-up: the database did not answer")
+            return
+        finally:
+            db.session.remove()
+    if not current:
+        raise ConfigurationError(AUDIT_PEPPER_HELP)
+    if missing:
+        raise ConfigurationError(
+            f"SPEAKUP_TOKEN_PEPPER_FALLBACKS does not hold the pepper {', '.join(missing)} that "
+            "`speakup rotate-pepper` replaced: access codes, tokens and links from before the rotation would not be "
+            "found, nor the audit chain verified. Put back the SPEAKUP_TOKEN_PEPPER_FALLBACKS line the rotation "
+            "wrote (docs/deploy.md, 'Rotating the pepper')"
         )
 
 

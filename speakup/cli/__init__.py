@@ -25,6 +25,7 @@ from speakup.cli.setup import (
     demo_command,
     downgrade_schema_command,
     init_command,
+    rotate_pepper_command,
     rotate_secret_key_command,
 )
 from speakup.platform import transactions
@@ -38,6 +39,7 @@ for command in (
     init_command,
     downgrade_schema_command,
     rotate_secret_key_command,
+    rotate_pepper_command,
     create_user_command,
     demo_command,
     approve_command,

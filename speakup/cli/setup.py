@@ -1,5 +1,5 @@
-"""`flask speakup init`, `downgrade-schema`, `rotate-secret-key`, `create-user` and `demo`: the database, the
-organisation's keys, the secrets and the first accounts."""
+"""`flask speakup init`, `downgrade-schema`, `rotate-secret-key`, `rotate-pepper`, `create-user` and `demo`: the
+database, the organisation's keys, the secrets and the first accounts."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from flask.cli import with_appcontext
 
 from speakup.cli.roster import read_organisation_secrets, write_key_file
 from speakup.crypto import signing
-from speakup.domain import staff
+from speakup.domain import pepper_rotation, staff
 from speakup.keys import approvals, recovery, roster_log
 from speakup.ops import audit
-from speakup.platform import transactions
+from speakup.platform import private_files, transactions
 from speakup.platform.migrations import downgrade_schema, newest_revision, upgrade_schema
 from speakup.platform.models import KeyPurpose, Role
 
@@ -81,6 +81,53 @@ def rotate_secret_key_command() -> None:
     fallbacks = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
     click.echo(f"SPEAKUP_SECRET_KEY={secrets.token_urlsafe(48)}")
     click.echo(f"SPEAKUP_SECRET_KEY_FALLBACKS={json.dumps(fallbacks)}")
+
+
+@click.command("rotate-pepper")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the environment file's two new lines (created 0600, never over a file).",
+)
+@with_appcontext
+def rotate_pepper_command(output: Path) -> None:
+    """Run with the service stopped. Makes a new SPEAKUP_TOKEN_PEPPER, the current one kept first among the fallbacks:
+    re-keys what only the server names, records which pepper each account is sealed under, and appends the audit
+    chain's PEPPER_ROTATED row under the new pepper. Writes both lines to --output (docs/deploy.md, "Rotating the
+    pepper")."""
+    if output.exists():
+        raise click.ClickException(f"{output} already exists; refusing to overwrite it.")
+    try:
+        prepared = pepper_rotation.prepare(pepper_rotation.new_pepper())
+    except pepper_rotation.RotationRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    config = current_app.config
+    kept = {key: config.get(key) for key in ("TOKEN_PEPPER_BYTES", "TOKEN_PEPPER_FALLBACK_BYTES")}
+    # The row that switches the chain is hashed under the new pepper: this process takes it up for that one row.
+    config["TOKEN_PEPPER_BYTES"] = prepared.new_pepper.encode()
+    config["TOKEN_PEPPER_FALLBACK_BYTES"] = tuple(each.encode() for each in prepared.fallbacks)
+    try:
+        pepper_rotation.record(prepared)
+        # The file first: a committed rotation whose pepper was lost would leave the chain unverifiable.
+        private_files.write_new(output, pepper_rotation.environment_lines(prepared))
+        try:
+            transactions.commit()
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
+    finally:
+        config.update(kept)
+    click.echo(
+        f"Pepper rotated: {prepared.old_id} -> {prepared.new_id}; {prepared.accounts_named} accounts named, "
+        f"{prepared.markers} markers re-keyed."
+    )
+    click.echo(f"The new SPEAKUP_TOKEN_PEPPER and SPEAKUP_TOKEN_PEPPER_FALLBACKS lines are in {output}.")
+    click.echo(
+        "Next: put both lines in the environment file in place of the old SPEAKUP_TOKEN_PEPPER line, delete "
+        f"{output}, then start the service. Keep the old pepper as a fallback while cases raised before the "
+        "rotation, and the audit trail from before it, are kept."
+    )
 
 
 @click.command("create-user")

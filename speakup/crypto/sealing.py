@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -95,6 +96,22 @@ def open_text(key: bytes, blob: bytes, aad: bytes) -> str:
 def keyed_hash(pepper: bytes, value: str, purpose: str) -> str:
     """A stable pseudonym for a value we must not keep, such as a client address for rate limits."""
     return hmac.new(pepper, f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_hashes(peppers: Sequence[bytes], value: str, purpose: str) -> tuple[str, ...]:
+    """``keyed_hash`` of one value under each configured pepper, the current one first: what a lookup accepts, so a
+    code, token, link or form made before a rotation of the pepper is still found (writes use the first alone)."""
+    return tuple(keyed_hash(pepper, value, purpose) for pepper in peppers)
+
+
+PEPPER_ID_LABEL = "pepper-id"
+PEPPER_ID_CHARS = 32
+
+
+def pepper_id(pepper: bytes) -> str:
+    """A pepper's public name, never the pepper: a keyed hash of a fixed label under it (128 bits). The audit trail
+    and the accounts name the pepper their rows are under by it."""
+    return keyed_hash(pepper, PROTOCOL, PEPPER_ID_LABEL)[:PEPPER_ID_CHARS]
 
 
 def key_from_token(token: str, purpose: str, pepper: bytes) -> bytes:

@@ -24,6 +24,12 @@ def pseudonym(text: str, purpose: str) -> str:
     return sealing.keyed_hash(settings().token_pepper, text, purpose)
 
 
+def pseudonyms(text: str, purpose: str) -> tuple[str, ...]:
+    """``pseudonym`` under each configured pepper, the current first: what a check of one made earlier accepts (a
+    form or a cookie from before a rotation of the pepper)."""
+    return sealing.keyed_hashes(settings().token_peppers, text, purpose)
+
+
 # --- Guardians and administrators ------------------------------------------------------------------------------
 
 
@@ -89,7 +95,7 @@ def open_with_access_code(typed: str) -> tuple[Case, bytes]:
     """The case an access code opens, and its key, with the same work whether or not it exists (keys/grants.py);
     ``AccessCodeRefused(NOT_FOUND)`` otherwise, a malformed code included."""
     try:
-        return grants.open_with_access_code(typed, settings().token_pepper)
+        return grants.open_with_access_code(typed, settings().token_peppers)
     except grants.AccessCodeNotFound:
         raise AccessCodeRefused(NOT_FOUND) from None
     except grants.AccessCodesUnverifiable:
@@ -130,7 +136,12 @@ def resume_reporter_session(session_id: str, cookie_key: str) -> tuple[Case, byt
     # or kept by a database writer), nor while the log cannot be trusted (keys/grants.py says the same of codes).
     codes = roster.current_roster().codes
     named = codes.get(case.id) if codes is not None else None
-    if codes is None or (named is not None and named != code):
+    # Names made under any configured pepper match the case's current lookup id (keys/grants.py): a session opened
+    # before a rotation lasts; one whose code was replaced since does not.
+    current = grants.code_generations(case.access_lookup_id, settings().token_peppers)
+    stale = code is not None and not grants.names_one_of(code, current)
+    replaced = named is not None and (code is None or not grants.names_one_of(named, current))
+    if codes is None or stale or replaced:
         sessions.end_reporter_session(session_id)
         raise SessionExpired()
     return case, case_key

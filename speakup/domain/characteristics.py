@@ -177,6 +177,25 @@ def marker(case_id: int) -> str:
     return sealing.keyed_hash(settings().token_pepper, str(case_id), MARKER_PURPOSE)
 
 
+def rekey_markers(old_peppers: Sequence[bytes], new_pepper: bytes) -> int:
+    """A rotation of the pepper (domain/pepper_rotation.py): every case's marker, made under any of ``old_peppers``,
+    made again under ``new_pepper``, so the old pepper (leaked, say) no longer tells which cases answered. A marker
+    of no case still kept (its case deleted) goes: it could never be asked for again. Returns how many were kept.
+    The caller commits."""
+    renamed: dict[str, str] = {}
+    for case_id in db.session.scalars(select(Case.id)):
+        new = sealing.keyed_hash(new_pepper, str(case_id), MARKER_PURPOSE)
+        for old in sealing.keyed_hashes(old_peppers, str(case_id), MARKER_PURPOSE):
+            renamed[old] = new
+    kept = 0
+    for row in db.session.scalars(select(CharacteristicsAnswered)).all():
+        if row.lookup in renamed:
+            row.lookup, kept = renamed[row.lookup], kept + 1
+        else:
+            db.session.delete(row)
+    return kept
+
+
 def answered(case: Case) -> bool:
     """Whether the case's person has answered (or a guardian recorded their answers): they are not asked again."""
     return db.session.get(CharacteristicsAnswered, marker(case.id)) is not None

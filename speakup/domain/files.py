@@ -89,7 +89,7 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
 
 def attach_to_raised(raised: RaisedConcern, clean: CleanFile) -> Attachment:
     """Adds a file checked before raising to the concern just raised, opening it as its reporter would."""
-    case, case_key = grants.open_with_access_code(raised.access_code, settings().token_pepper, just_raised=True)
+    case, case_key = grants.open_with_access_code(raised.access_code, settings().token_peppers, just_raised=True)
     return store_clean(case, case_key, clean)
 
 

@@ -54,10 +54,19 @@ class Sent:
 
     @property
     def lookup(self) -> str:
-        return sealing.keyed_hash(settings().token_pepper, f"{self.kind}|{self.token}", "submission")
+        """The lookup a new row is written under: the current pepper's."""
+        return self.lookups[0]
 
-    def _key(self) -> bytes:
-        return sealing.key_from_token(self.token, labels.submission_key(self.kind), settings().token_pepper)
+    @property
+    def lookups(self) -> tuple[str, ...]:
+        """The lookup under each configured pepper, current first: a send from before a rotation is still found."""
+        return sealing.keyed_hashes(settings().token_peppers, f"{self.kind}|{self.token}", "submission")
+
+    def _key(self, lookup: str | None = None) -> bytes:
+        """The sealing key of the row found by ``lookup`` (the current pepper's by default)."""
+        peppers = settings().token_peppers
+        pepper = peppers[self.lookups.index(lookup)] if lookup in self.lookups else peppers[0]
+        return sealing.key_from_token(self.token, labels.submission_key(self.kind), pepper)
 
 
 @dataclass(frozen=True)
@@ -113,14 +122,15 @@ def row_for(sent: Sent, answer: Answer, now: datetime) -> Submission:
     )
 
 
-def _seal(sent: Sent, answer: Answer) -> bytes:
+def _seal(sent: Sent, answer: Answer, lookup: str | None = None) -> bytes:
+    lookup = lookup or sent.lookup
     payload = {**asdict(answer), "acknowledge_by": answer.acknowledge_by.isoformat()}
-    return sealing.seal(sent._key(), json.dumps(payload).encode(), labels.submission(sent.lookup))
+    return sealing.seal(sent._key(lookup), json.dumps(payload).encode(), labels.submission(lookup))
 
 
-def _open(sent: Sent, sealed: bytes) -> Answer | None:
+def _open(sent: Sent, sealed: bytes, lookup: str) -> Answer | None:
     try:
-        payload = json.loads(sealing.open_sealed(sent._key(), sealed, labels.submission(sent.lookup)))
+        payload = json.loads(sealing.open_sealed(sent._key(lookup), sealed, labels.submission(lookup)))
     except sealing.DecryptionError:
         return None
     return Answer(**{**payload, "acknowledge_by": date.fromisoformat(payload["acknowledge_by"])})
@@ -128,13 +138,13 @@ def _open(sent: Sent, sealed: bytes) -> Answer | None:
 
 def find(sent: Sent) -> Confirmation | None:
     """The concern this send already raised, or None. The access code comes back only while it may be shown."""
-    row = db.session.scalar(select(Submission).where(Submission.lookup == sent.lookup))
+    row = _row(sent)
     if row is None:
         return None
     shown_for = timedelta(minutes=settings().confirmation_minutes) if sent.kind == FORM else _kept_for()
     answer = None
     if row.answer_ct is not None and clock.utcnow() - row.created_at <= shown_for:
-        answer = _open(sent, row.answer_ct)
+        answer = _open(sent, row.answer_ct, row.lookup)
         if answer is not None and answer.fingerprint != sent.fingerprint:
             raise KeyReused()
     return Confirmation(row.reference, answer, row.created_at)
@@ -152,13 +162,20 @@ def note_file(sent: Sent, file_kept: bool, removed: str) -> None:
     if done is None or done.answer is None:
         return
     answer = Answer(**{**asdict(done.answer), "file_kept": file_kept, "removed": removed})
-    db.session.execute(update(Submission).where(Submission.lookup == sent.lookup).values(answer_ct=_seal(sent, answer)))
+    row = _row(sent)
+    if row is not None:
+        row.answer_ct = _seal(sent, answer, row.lookup)
 
 
 def forget_code(sent: Sent) -> None:
     """The person saved their code: it is no longer kept or shown. The row stays, so sending the form again still
     finds the concern it raised."""
-    db.session.execute(update(Submission).where(Submission.lookup == sent.lookup).values(answer_ct=None))
+    db.session.execute(update(Submission).where(Submission.lookup.in_(sent.lookups)).values(answer_ct=None))
+
+
+def _row(sent: Sent) -> Submission | None:
+    """The row of this send, under whichever configured pepper it was written."""
+    return db.session.scalar(select(Submission).where(Submission.lookup.in_(sent.lookups)).limit(1))
 
 
 def _kept_for() -> timedelta:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 from dataclasses import dataclass
 
 from flask import current_app
@@ -11,6 +13,8 @@ from speakup.platform.config import settings
 from speakup.platform.models import (
     User,
 )
+
+logger = logging.getLogger(__name__)
 
 # Used only to spend the same effort on a wrong access code as on a right one.
 _DECOY_SALT = b"\x00" * sealing.SALT_BYTES
@@ -30,10 +34,12 @@ def password_params() -> password_keys.PasswordParams:
     )
 
 
-def derive_password_key(password: str, salt: bytes, params: password_keys.PasswordParams) -> bytes:
-    """One Argon2id derivation with the server's pepper as its secret, waiting for one of this process's slots so its
-    memory stays bounded."""
-    secret = password_keys.pepper_secret(settings().token_pepper)
+def derive_password_key(
+    password: str, salt: bytes, params: password_keys.PasswordParams, pepper: bytes | None = None
+) -> bytes:
+    """One Argon2id derivation with the server's pepper (the current one unless ``pepper``) as its secret, waiting
+    for one of this process's slots so its memory stays bounded."""
+    secret = password_keys.pepper_secret(pepper if pepper is not None else settings().token_pepper)
     with current_app.extensions["speakup_password_derivations"]:
         return password_keys.password_key(password, salt, params, secret)
 
@@ -59,6 +65,7 @@ def seal_account(
     user.password_salt = salt
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
     user.kdf_peppered = params.peppered
+    user.kdf_pepper_id = sealing.pepper_id(settings().token_pepper) if params.peppered else None
     user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.account_private_key(salt))
     user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, labels.account_totp(salt)) if totp_secret else None
     _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
@@ -77,7 +84,7 @@ def clear_account_keys(user: User) -> None:
     user.public_key = user.private_key_ct = user.password_salt = None
     user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
     user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
-    user.totp_last_step = None
+    user.kdf_pepper_id = user.totp_last_step = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
     salt, sealed_private_key = user.password_salt, user.private_key_ct
     if not user.is_enrolled or salt is None or sealed_private_key is None:
         raise InvalidCredentials()
-    wrapping_key = derive_password_key(password, salt, password_params_of(user))
+    wrapping_key = derive_password_key(password, salt, password_params_of(user), sealed_under(user))
     try:
         private_key = sealing.open_sealed(wrapping_key, sealed_private_key, labels.account_private_key(salt))
         totp_secret = (
@@ -125,12 +132,36 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
         signing_key = signing.generate_signing_keypair().private_bytes
         _seal_signing_key(user, wrapping_key, signing_key, salt)
     keys = AccountKeys(private_key, signing_key)
-    if not user.kdf_peppered and holds_stored_keys(user, keys):
-        # Sealed before the pepper joined the password: sealed again now, with it (one more derivation, once). Never
-        # over stored public keys that are not this person's: sealing would write their own back and hide the swap
-        # the caller is about to find (``holds_stored_keys``).
+    if not under_current_pepper(user) and holds_stored_keys(user, keys):
+        # Sealed before the pepper joined the password, or under a pepper since rotated: sealed again now, under the
+        # current one (one more derivation, once). Never over stored public keys that are not this person's:
+        # sealing would write their own back and hide the swap the caller is about to find (``holds_stored_keys``).
         seal_account(user, password, password_params(), keys, totp_secret)
     return UnlockedAccount(keys, totp_secret)
+
+
+def sealed_under(user: User) -> bytes:
+    """The pepper the account's keys are sealed under: the one its ``kdf_pepper_id`` names among the configured
+    peppers (none named: the current one). A name no configured pepper has refuses the sign-in, with an ERROR line:
+    the pepper it was sealed under was dropped from SPEAKUP_TOKEN_PEPPER_FALLBACKS (or the column was changed)."""
+    peppers = settings().token_peppers
+    if user.kdf_pepper_id is None:
+        return peppers[0]
+    for pepper in peppers:
+        if hmac.compare_digest(sealing.pepper_id(pepper), user.kdf_pepper_id):
+            return pepper
+    logger.error(
+        "Account pepper unknown: account %s is sealed under pepper %s, which neither SPEAKUP_TOKEN_PEPPER nor "
+        "SPEAKUP_TOKEN_PEPPER_FALLBACKS holds; its sign-in is refused (docs/deploy.md, 'Rotating the pepper')",
+        user.id,
+        user.kdf_pepper_id,
+    )
+    raise InvalidCredentials()
+
+
+def under_current_pepper(user: User) -> bool:
+    """Whether the account's keys are sealed with the current pepper as Argon2id's secret."""
+    return bool(user.kdf_peppered) and user.kdf_pepper_id in (None, sealing.pepper_id(settings().token_pepper))
 
 
 def holds_stored_keys(user: User, keys: AccountKeys) -> bool:

@@ -27,7 +27,6 @@ from speakup.platform.models import (
 logger = logging.getLogger(__name__)
 
 
-
 class AccessCodeNotFound(Exception):
     """No concern opens with this access code (wrong, malformed or unknown: all the same)."""
 
@@ -200,24 +199,29 @@ def guardian_case_ids(user_id: int) -> list[int]:
     )
 
 
-def open_with_access_code(code: str, pepper: bytes, just_raised: bool = False) -> tuple[Case, bytes]:
-    """Finds and opens a case from its access code, with the same work whether or not it exists. ``just_raised``:
-    the code was made in this request, so no other can have replaced it (a file added to a concern being raised)."""
+def open_with_access_code(code: str, peppers: Sequence[bytes] | bytes, just_raised: bool = False) -> tuple[Case, bytes]:
+    """Finds and opens a case from its access code, with the same work whether or not it exists. ``peppers``: the
+    configured peppers, current first (a code given before a rotation is found by its lookup id under the old one).
+    ``just_raised``: the code was made in this request, so no other can have replaced it (a file added to a concern
+    being raised)."""
+    peppers = _peppers(peppers)
     try:
         normalised = access_codes.normalise_access_code(code)
     except access_codes.InvalidAccessCode:
         normalised = None
-    lookup = access_codes.access_code_lookup_id(pepper, normalised or code[:64])
+    lookups = [access_codes.access_code_lookup_id(pepper, normalised or code[:64]) for pepper in peppers]
     # Indexed queries, the same found or not, so the answer takes the same time either way.
     row = db.session.execute(
         select(Case, CaseGrant)
         .join(CaseGrant, (CaseGrant.case_id == Case.id) & (CaseGrant.recipient == GrantRecipient.REPORTER))
-        .where(Case.access_lookup_id == lookup)
+        .where(Case.access_lookup_id.in_(lookups))
     ).first()
     case, grant = (row[0], row[1]) if row is not None and normalised is not None else (None, None)
     case_id = case.id if case is not None else 0
-    # The codes the anchored roster log names, from this process's cached verification: the same read found or not.
-    codes, this_code = roster.current_roster().codes, access_codes.code_generation(pepper, lookup)
+    # The codes the anchored roster log names, from this process's cached verification: the same read found or not;
+    # the generations of the lookup found (or, not found, of the first), under every pepper: the same work too.
+    codes = roster.current_roster().codes
+    these = code_generations(case.access_lookup_id if case is not None else lookups[0], peppers)
     salt = grant.salt if grant is not None and grant.salt else _DECOY_SALT
     wrapped = grant.wrapped_key if grant is not None else _DECOY_WRAPPED
     code_key = access_codes.access_code_key(normalised or "", salt, case_id)
@@ -233,16 +237,34 @@ def open_with_access_code(code: str, pepper: bytes, just_raised: bool = False) -
         # A roster alarm: the log that names replaced codes cannot be trusted, so no code is (keys/roster_log.py).
         raise AccessCodesUnverifiable()
     named = codes.get(case.id)
-    if named is not None and not hmac.compare_digest(named, this_code):
+    if named is not None and not names_one_of(named, these):
         # The grant opened, but a later code was given: its grant and lookup id were put back in the database.
         logger.error("Database tampering: case %s's replaced access code was put back; it opens nothing", case.id)
         raise AccessCodeNotFound()
     return case, case_key
 
 
+def _peppers(peppers: Sequence[bytes] | bytes) -> tuple[bytes, ...]:
+    return (peppers,) if isinstance(peppers, bytes) else tuple(peppers)
+
+
 def code_generation_of(case: Case, pepper: bytes) -> str:
-    """How a case's current access code is named where a code is recorded (the roster log, the audit trail)."""
+    """How a case's current access code is named where a code is recorded (the roster log, the audit trail): under
+    the current pepper, always, when written."""
     return access_codes.code_generation(pepper, case.access_lookup_id)
+
+
+def code_generations(lookup_id: str, peppers: Sequence[bytes] | bytes) -> tuple[str, ...]:
+    """The names a lookup id's code may go by, one under each configured pepper. A name recorded before a rotation
+    (the roster log, a reporter's session) still matches the case's current lookup id; a name of any other lookup
+    id never does, whatever the pepper (HMAC-SHA256 of a different input)."""
+    return tuple(access_codes.code_generation(pepper, lookup_id) for pepper in _peppers(peppers))
+
+
+def names_one_of(named: str, generations: Sequence[str]) -> bool:
+    """Whether ``named`` is one of ``generations``, each compared in constant time, all of them compared."""
+    matches = [hmac.compare_digest(named, generation) for generation in generations]
+    return any(matches)
 
 
 def codes_given_since(named: dict[int, str]) -> dict[int, str]:

@@ -3,7 +3,9 @@
 Each row carries the hash of the row before it (``prev_hash``) and its own ``hash``: an HMAC-SHA256, keyed with
 the server pepper, over a canonical serialisation of its content and ``prev_hash``. Editing, deleting or reordering
 rows breaks the chain where it happened, and someone who can write to the database but does not hold the pepper
-cannot recompute the chain to hide it. ``flask speakup audit verify`` walks the chain.
+cannot recompute the chain to hide it. ``flask speakup audit verify`` walks the chain. Each row is hashed under the
+pepper in force; how the chain goes on across a rotation of the pepper, and how it is verified, is
+speakup/ops/audit_chain.py's.
 
 Audit rows never contain concern text, messages, reporter identity or access codes. ``record`` enforces this rather
 than trusting its callers: actions come from a fixed list, detail keys from an allow-list, and detail values must be
@@ -16,19 +18,31 @@ report) and later check that the chain still reaches it.
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+import logging
 from enum import StrEnum
 
 from sqlalchemy import select, text
 
-from speakup.crypto import access_codes, sealing
+from speakup.crypto import access_codes
+from speakup.ops import audit_chain
+from speakup.ops.audit_chain import DELETED_OR_REORDERED as DELETED_OR_REORDERED
+from speakup.ops.audit_chain import EDITED as EDITED
+from speakup.ops.audit_chain import GENESIS_HASH as GENESIS_HASH
+from speakup.ops.audit_chain import HASH_PURPOSE as HASH_PURPOSE
+from speakup.ops.audit_chain import OLDER_PEPPER as OLDER_PEPPER
+from speakup.ops.audit_chain import PEPPER_ROTATED, row_hash
+from speakup.ops.audit_chain import STALE_PEPPER as STALE_PEPPER
+from speakup.ops.audit_chain import BrokenLink as BrokenLink
+from speakup.ops.audit_chain import ChainCheck as ChainCheck
+from speakup.ops.audit_chain import canonical as _canonical  # noqa: F401 - the tests forge rows with it
+from speakup.ops.audit_chain import check_chain as check_chain
+from speakup.ops.audit_chain import is_genuine as is_genuine
+from speakup.ops.audit_chain import newest_is_current as newest_is_current
 from speakup.platform import clock, transactions
-from speakup.platform.config import settings
 from speakup.platform.models import AuditEvent, Role, db
+
+logger = logging.getLogger(__name__)
 
 # --- Actions ---------------------------------------------------------------------------------
 
@@ -87,6 +101,7 @@ class Action(StrEnum):
     ROSTER_ACCEPTED = "roster_accepted"  # the organisation key signed a new checkpoint of the roster log
     STATS_TOKEN_CREATED = "stats_token_created"  # noqa: S105 - an action name: a token for GET /api/v1/stats was made
     STATS_TOKEN_REVOKED = "stats_token_revoked"  # noqa: S105 - an action name, not a token
+    PEPPER_ROTATED = PEPPER_ROTATED  # `speakup rotate-pepper`: the old and new pepper's ids; hashed under the new one
 
 
 ACTIONS = frozenset(Action)
@@ -127,36 +142,28 @@ DETAIL_KEYS = frozenset(
         "from_date",  # a deadline extension: the date it was, and the date it became (ISO dates)
         "to_date",
         "code_generation",  # which access code a case's reporter holds (keys/grants.py), never the code
+        "old_pepper",  # a pepper rotation: the ids of the pepper replaced and of the new one (never a pepper)
+        "new_pepper",
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact
 MAX_DETAIL_CHARS = 2000  # the column's size
 
-GENESIS_HASH = "0" * 64
-HASH_PURPOSE = "audit"
-CANONICAL_VERSION = 1
 # Serialises writers on PostgreSQL for the whole transaction, so two transactions never chain onto the same row.
 ADVISORY_LOCK_KEY = 0x53706B5541756474  # "SpkUAudt"
 
-EDITED = "edited"
-DELETED_OR_REORDERED = "deleted or reordered"
-
-
-@dataclass(frozen=True)
-class BrokenLink:
-    event_id: int
-    reason: str  # EDITED or DELETED_OR_REORDERED
-
-
-@dataclass(frozen=True)
-class ChainCheck:
-    events: int  # how many rows were checked (up to and including a broken one)
-    broken: BrokenLink | None
-    last_id: int | None = None  # the last row that checked out, and its hash
-    last_hash: str | None = None
-
 
 # --- Writing -----------------------------------------------------------------------------------
+
+STALE_CHAIN_ERROR = (
+    "Audit chain not under the current pepper: its newest event is a rotation to a pepper this process does not "
+    "have as SPEAKUP_TOKEN_PEPPER, so nothing is added to it: give it the environment file's new lines from "
+    "`speakup rotate-pepper` (docs/deploy.md, 'Rotating the pepper')"
+)
+
+
+class ChainNotCurrent(RuntimeError):
+    """The chain was rotated to a pepper this process does not have: no event is added (``STALE_CHAIN_ERROR``)."""
 
 
 READING_ACTIONS = frozenset({Action.CASE_VIEWED, Action.EXPORT})
@@ -198,7 +205,13 @@ def record(
     # order, so a message (which locks its case row up front) and a status change never wait on each other.
     db.session.flush()
     _lock_chain()
-    prev_hash = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
+    latest = audit_chain.newest()
+    if latest is not None and _stale(latest, action):
+        # A process still running with the pepper `speakup rotate-pepper` replaced (a timer started with the old
+        # environment file) would chain rows under it after the rotation's, and break the chain for good: refused.
+        logger.error(STALE_CHAIN_ERROR)
+        raise ChainNotCurrent(STALE_CHAIN_ERROR)
+    prev_hash = latest.hash if latest is not None else GENESIS_HASH
     # A reporter's actions to the minute, like everything else kept of them (platform/models/base.py).
     created_at = clock.minute_now() if actor_type == Actor.REPORTER else clock.utcnow()
     event = AuditEvent(
@@ -209,12 +222,21 @@ def record(
         case_id=case_id,
         detail=detail_text,
         prev_hash=prev_hash,
-        hash=_hash(prev_hash, created_at, action, actor_type, actor_id, case_id, detail_text),
+        hash=row_hash(prev_hash, created_at, action, actor_type, actor_id, case_id, detail_text),
     )
     db.session.add(event)
     # Flushed now, so the next record() in this transaction chains onto this row, whatever the autoflush setting.
     db.session.flush()
     return event
+
+
+def _stale(latest: object, action: str) -> bool:
+    """Whether this process holds a pepper older than the chain's: its newest row is a rotation to a pepper that is
+    not the current one here (one HMAC, only when the newest row is a rotation). The rotation's own row is exempt:
+    it is written with the new pepper in force, after a row under the old one."""
+    if action == Action.PEPPER_ROTATED or getattr(latest, "action", None) != Action.PEPPER_ROTATED:
+        return False
+    return not audit_chain.under_current_pepper(latest)
 
 
 def _check_event(
@@ -268,82 +290,6 @@ def _lock_chain() -> None:
         # A write that changes nothing takes SQLite's write lock now, before the latest row is read; without it two
         # connections could both read the same latest row and then write one after the other (a fork).
         db.session.execute(text("UPDATE audit_events SET id = id WHERE 0 = 1"))
-
-
-def _canonical(
-    prev_hash: str,
-    created_at: datetime,
-    action: str,
-    actor_type: str,
-    actor_id: int | None,
-    case_id: int | None,
-    detail_text: str,
-) -> str:
-    return json.dumps(
-        {
-            "v": CANONICAL_VERSION,
-            "prev_hash": prev_hash,
-            "created_at": created_at.isoformat(timespec="microseconds"),
-            "action": action,
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "case_id": case_id,
-            "detail": detail_text,  # the stored text itself, so any change to it shows
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-
-
-def _hash(*content: object) -> str:
-    canonical = _canonical(*content)  # type: ignore[arg-type]
-    return sealing.keyed_hash(settings().token_pepper, canonical, HASH_PURPOSE)
-
-
-# --- Reading and verifying ---------------------------------------------------------------------
-
-
-def check_chain(batch_size: int = 1000) -> ChainCheck:
-    """Walk every row in id order, streamed in batches, and stop at the first broken link."""
-    previous_hash = GENESIS_HASH
-    count = 0
-    last_id: int | None = None
-    for row in _rows(batch_size):
-        count += 1
-        expected = _hash(
-            row.prev_hash, row.created_at, row.action, row.actor_type, row.actor_id, row.case_id, row.detail
-        )
-        if not hmac.compare_digest(expected, row.hash):
-            return ChainCheck(count, BrokenLink(row.id, EDITED), last_id, previous_hash)
-        if not hmac.compare_digest(row.prev_hash, previous_hash):
-            return ChainCheck(count, BrokenLink(row.id, DELETED_OR_REORDERED), last_id, previous_hash)
-        previous_hash, last_id = row.hash, row.id
-    return ChainCheck(count, None, last_id, previous_hash if last_id is not None else None)
-
-
-def is_genuine(event: AuditEvent) -> bool:
-    """Whether a row's own hash holds: one written without the pepper does not (its place is check_chain's to judge)."""
-    own = (event.prev_hash, event.created_at, event.action, event.actor_type, event.actor_id, event.case_id)
-    return hmac.compare_digest(_hash(*own, event.detail), event.hash)
-
-
-def _rows(batch_size: int) -> Iterator:
-    # Plain columns rather than entities: nothing collects in the identity map, and a row already loaded in this
-    # session cannot stand in for what the database holds now.
-    columns = (
-        AuditEvent.id,
-        AuditEvent.created_at,
-        AuditEvent.action,
-        AuditEvent.actor_type,
-        AuditEvent.actor_id,
-        AuditEvent.case_id,
-        AuditEvent.detail,
-        AuditEvent.prev_hash,
-        AuditEvent.hash,
-    )
-    statement = select(*columns).order_by(AuditEvent.id).execution_options(yield_per=batch_size)
-    yield from db.session.execute(statement)
 
 
 def case_trail(case_id: int) -> list[AuditEvent]:

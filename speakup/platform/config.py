@@ -81,6 +81,9 @@ class Settings:
     environment: str
     # Keys every lookup id, pseudonym and keyed hash (speakup/settings.py makes the bytes); never in a repr.
     token_pepper: bytes = field(repr=False)
+    # The current pepper first, then those it replaced (SPEAKUP_TOKEN_PEPPER_FALLBACKS): lookups accept any of them,
+    # writes use the first alone.
+    token_peppers: tuple[bytes, ...] = field(repr=False)
     require_mfa: bool
     staff_idle_minutes: int
     staff_absolute_hours: int
@@ -114,6 +117,7 @@ class Settings:
         return cls(
             environment=config["ENVIRONMENT"],
             token_pepper=config["TOKEN_PEPPER_BYTES"],
+            token_peppers=(config["TOKEN_PEPPER_BYTES"], *config.get("TOKEN_PEPPER_FALLBACK_BYTES", ())),
             require_mfa=config["REQUIRE_MFA"],
             staff_idle_minutes=config["STAFF_IDLE_MINUTES"],
             staff_absolute_hours=config["STAFF_ABSOLUTE_HOURS"],

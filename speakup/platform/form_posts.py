@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, delete, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import labels, sealing
 from speakup.platform import clock, transactions
 from speakup.platform.attachments import CleanFile
+from speakup.platform.config import settings
 from speakup.platform.models import FormPost, db
 
 PURPOSE = "form-post"
@@ -54,19 +55,37 @@ def _file_from(payload: object) -> CleanFile | None:
 
 
 def lookup_for(nonce: str) -> str:
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], nonce, PURPOSE)
+    return sealing.keyed_hash(settings().token_pepper, nonce, PURPOSE)
 
 
-def _key(nonce: str, browser_secret: str) -> bytes:
-    return sealing.key_from_token(
-        f"{browser_secret}|{nonce}", labels.KEPT_FORM_KEY, current_app.config["TOKEN_PEPPER_BYTES"]
+def _lookups(value: str, purpose: str) -> tuple[str, ...]:
+    """A row's lookup under each configured pepper, current first: a form sent, a browser signed out or words kept
+    before a rotation of the pepper are still found (rows are written under the current one)."""
+    return sealing.keyed_hashes(settings().token_peppers, value, purpose)
+
+
+def _found(value: str, purpose: str) -> FormPost | None:
+    return db.session.scalar(
+        select(FormPost)
+        .where(FormPost.lookup.in_(_lookups(value, purpose)))
+        .limit(1)
+        .execution_options(populate_existing=True)
     )
+
+
+def _key(nonce: str, browser_secret: str, lookup: str | None = None) -> bytes:
+    """The key of the words kept under ``lookup`` (the current pepper's by default)."""
+    peppers, lookups = settings().token_peppers, _lookups(nonce, PURPOSE)
+    pepper = peppers[lookups.index(lookup)] if lookup in lookups else peppers[0]
+    return sealing.key_from_token(f"{browser_secret}|{nonce}", labels.KEPT_FORM_KEY, pepper)
 
 
 def claim(nonce: str) -> bool:
     """Claims the form before anything is done for it: False when another send already has. Committed apart
     (platform/transactions.py), a short transaction, so a second send sees it at once and no lock is held while the
     form's work is done (an Argon2id sign-in, on SQLite)."""
+    if len(settings().token_peppers) > 1 and _found(nonce, PURPOSE) is not None:
+        return False  # sent before a rotation of the pepper, under the old one
     db.session.add(FormPost(lookup=lookup_for(nonce), created_at=clock.minute_now()))
     try:
         transactions.commit_apart()
@@ -81,7 +100,7 @@ def where_it_went(nonce: str, wait_seconds: float = 0) -> FormPost | None:
     redirect), waiting up to ``wait_seconds`` for a send still under way (a double click)."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        row = db.session.get(FormPost, lookup_for(nonce), populate_existing=True)
+        row = _found(nonce, PURPOSE)
         if row is None or row.target is not None or time.monotonic() >= deadline:
             return row
         db.session.rollback()  # a fresh transaction sees the first send's commit
@@ -99,7 +118,7 @@ def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
     """Where the answer sent the browser ("" when it was not a redirect), and the kept words if it came back with
     errors. The caller commits."""
     now = clock.minute_now()
-    row = db.session.get(FormPost, lookup_for(nonce))
+    row = _found(nonce, PURPOSE)
     if row is None:  # the view rolled back its transaction, the claim with it: claimed again now
         row = FormPost(lookup=lookup_for(nonce), created_at=now)
         db.session.add(row)
@@ -108,29 +127,35 @@ def record(nonce: str, target: str | None, kept_ct: bytes | None) -> None:
     row.kept_at = now if kept_ct is not None else None
 
 
+GONE = "browser-gone"
+
+
 def _gone_lookup(browser_secret: str) -> str:
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], browser_secret, "browser-gone")
+    return sealing.keyed_hash(settings().token_pepper, browser_secret, GONE)
 
 
 def record_browser_gone(browser_secret: str) -> None:
     """A browser's session ended (sign-out, time-out): its forms' nonces no longer pass, whoever holds a copy of its
     cookie. Kept as long as a nonce would pass (FORM_HOURS). The caller commits."""
     lookup = _gone_lookup(browser_secret)
-    if db.session.get(FormPost, lookup) is None:
+    if _found(browser_secret, GONE) is None:
         db.session.add(FormPost(lookup=lookup, created_at=clock.minute_now(), target=""))
 
 
 def browser_gone(browser_secret: str) -> bool:
-    return db.session.get(FormPost, _gone_lookup(browser_secret)) is not None
+    # Under any configured pepper: a browser signed out before a rotation stays signed out.
+    return _found(browser_secret, GONE) is not None
 
 
 def open_kept(nonce: str, browser_secret: str) -> Kept | None:
     """The kept words, while they may still be shown."""
-    row = db.session.get(FormPost, lookup_for(nonce))
+    row = _found(nonce, PURPOSE)
     if row is None or row.kept_ct is None or row.kept_at is None or row.kept_at < _kept_since(clock.utcnow()):
         return None
     try:
-        payload = json.loads(sealing.open_text(_key(nonce, browser_secret), row.kept_ct, labels.kept_form(row.lookup)))
+        payload = json.loads(
+            sealing.open_text(_key(nonce, browser_secret, row.lookup), row.kept_ct, labels.kept_form(row.lookup))
+        )
     except (sealing.DecryptionError, ValueError):
         return None
     return Kept(payload["form"], payload["values"], payload["errors"], _file_from(payload.get("file")))
@@ -138,12 +163,17 @@ def open_kept(nonce: str, browser_secret: str) -> Kept | None:
 
 def forget_kept(nonce: str) -> None:
     """The words are no longer kept (the person moved on, signed out, or sent the form again). The caller commits."""
-    db.session.execute(update(FormPost).where(FormPost.lookup == lookup_for(nonce)).values(kept_ct=None, kept_at=None))
+    db.session.execute(
+        update(FormPost).where(FormPost.lookup.in_(_lookups(nonce, PURPOSE))).values(kept_ct=None, kept_at=None)
+    )
+
+
+UNSENT = "unsent-at-time-out"
 
 
 def account_lookup(account: int) -> str:
     """The keyed name of an account's one slot for the words it had typed when its session timed out."""
-    return sealing.keyed_hash(current_app.config["TOKEN_PEPPER_BYTES"], str(account), "unsent-at-time-out")
+    return sealing.keyed_hash(settings().token_pepper, str(account), UNSENT)
 
 
 def hold_for_account(account: int, sealed: bytes) -> None:
@@ -159,7 +189,8 @@ def hold_for_account(account: int, sealed: bytes) -> None:
 
 def take_for_account(account: int) -> bytes | None:
     """What ``hold_for_account`` kept, while it may still be used, and never again (the row goes). The caller
-    commits."""
+    commits. Words kept under a pepper since rotated are not found (they live KEPT_FORM_MINUTES, and a rotation
+    stops the service); ``purge`` takes them."""
     row = db.session.get(FormPost, account_lookup(account))
     if row is None:
         return None

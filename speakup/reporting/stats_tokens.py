@@ -4,6 +4,7 @@ a staff account. Only a keyed hash of a token is stored."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -63,10 +64,12 @@ def stats_tokens() -> list[StatsToken]:
     return list(db.session.scalars(select(StatsToken).order_by(StatsToken.created_at, StatsToken.id)))
 
 
-def find_stats_token(token: str, pepper: bytes) -> StatsToken | None:
-    """The unrevoked token row this bearer token matches, found by its keyed hash, or None."""
+def find_stats_token(token: str, peppers: Sequence[bytes] | bytes) -> StatsToken | None:
+    """The unrevoked token row this bearer token matches, found by its keyed hash under any configured pepper (a
+    token made before a rotation still works), or None."""
     if not token or len(token) > 200:
         return None
+    hashes = sealing.keyed_hashes((peppers,) if isinstance(peppers, bytes) else peppers, token, TOKEN_PURPOSE)
     return db.session.scalar(
-        select(StatsToken).where(StatsToken.token_hash == _token_hash(token, pepper), StatsToken.revoked_at.is_(None))
+        select(StatsToken).where(StatsToken.token_hash.in_(hashes), StatsToken.revoked_at.is_(None)).limit(1)
     )

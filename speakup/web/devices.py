@@ -15,7 +15,7 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from speakup.domain.browser_sessions import pseudonym
+from speakup.domain.browser_sessions import pseudonym, pseudonyms
 
 COOKIE = "speakup_device"
 MAX_AGE_DAYS = 180
@@ -61,7 +61,9 @@ def _claims() -> dict | None:
 def is_known_for_attempted_account() -> bool:
     """Whether this browser signed in before to the account named in the sign-in form."""
     claims = _claims()
-    return claims is not None and claims.get("account") == _account(request.form.get("email") or "")
+    # Named under any configured pepper: a browser that signed in before a rotation is still known.
+    email = (request.form.get("email") or "").strip().lower()
+    return claims is not None and claims.get("account") in pseudonyms(email, "device-account")
 
 
 def device_limit_key() -> str:

@@ -32,7 +32,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from speakup.domain.browser_sessions import pseudonym
+from speakup.domain.browser_sessions import pseudonym, pseudonyms
 from speakup.platform import clock, form_posts
 from speakup.platform.attachments import CleanFile
 from speakup.platform.form_posts import Kept
@@ -67,6 +67,12 @@ def _mac(browser: str, nonce: str, issued: int) -> str:
     return pseudonym(f"{browser}|{nonce}|{issued}", "form-nonce")
 
 
+def _mac_matches(mac: str, browser: str, nonce: str, issued: int) -> bool:
+    """Whether ``mac`` is the form's, under any configured pepper: a page opened before a rotation still sends."""
+    macs = pseudonyms(f"{browser}|{nonce}|{issued}", "form-nonce")
+    return any([secrets.compare_digest(mac, each) for each in macs])
+
+
 def form_token() -> str:
     """The value of every form's ``csrf_token`` field: one nonce per page, shared by the forms on it."""
     if "form_token" not in g:
@@ -86,7 +92,7 @@ def _nonce_from(field: str) -> str | None:
     nonce, _, rest = nonce_part.partition(".")
     issued, _, mac = rest.partition(".")
     browser = _browser_secret()
-    if browser is None or not issued.isdigit() or not secrets.compare_digest(mac, _mac(browser, nonce, int(issued))):
+    if browser is None or not issued.isdigit() or not _mac_matches(mac, browser, nonce, int(issued)):
         return None
     age_minutes = clock.timestamp() // 60 - int(issued)
     if not 0 <= age_minutes <= current_app.config["FORM_HOURS"] * 60:

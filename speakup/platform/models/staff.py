@@ -42,6 +42,10 @@ class User(Model):
     # Whether the server's pepper is Argon2id's secret for this account's keys (speakup/crypto/password_keys.py).
     # False only for an account sealed before it was, until its next sign-in. Changing it only stops sign-in.
     kdf_peppered: Mapped[bool] = mapped_column(default=True, server_default=false())
+    # Which pepper (its public id, speakup/crypto/sealing.py pepper_id) that secret came from; None: the current
+    # one. An account under a fallback pepper is sealed again under the current one at its next sign-in; an id no
+    # configured pepper has refuses sign-in. Changing it only stops sign-in.
+    kdf_pepper_id: Mapped[str | None] = mapped_column(String(32))
     # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_last_step: Mapped[int | None]  # refuses a code's replay within its window

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import (
@@ -22,6 +22,7 @@ from speakup.domain import (
 from speakup.domain.categories import ANONYMITY, lists_for
 from speakup.domain.deadlines import changes as deadline_changes
 from speakup.platform import clock
+from speakup.platform.config import settings
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author
@@ -127,7 +128,7 @@ def raise_concern():
         acknowledge_by = raised.acknowledge_by
     except submissions.AlreadySent as exc:
         done = exc.confirmation.answer
-        # Kept for SUBMISSION_HOURS; only a changed pepper could leave it unreadable.
+        # Kept for SUBMISSION_HOURS; only a pepper dropped from the fallbacks could leave it unreadable.
         if done is None:
             raise ApiError(409, "This Idempotency-Key was used already. Use a new key.", "key_used") from None
         answer = {"reference": done.reference, "access_code": done.access_code, "status": done.status}
@@ -248,8 +249,8 @@ def stats():
     from speakup.reporting import national_return, stats_tokens
 
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    pepper = current_app.config["TOKEN_PEPPER_BYTES"]
-    if scheme.lower() != "bearer" or stats_tokens.find_stats_token(token.strip(), pepper) is None:
+    peppers = settings().token_peppers
+    if scheme.lower() != "bearer" or stats_tokens.find_stats_token(token.strip(), peppers) is None:
         raise ApiError(401, STATS_TOKEN_REFUSED)
     try:
         quarter = quarters.parse_quarter(request.args.get("quarter"))
