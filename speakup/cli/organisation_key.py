@@ -54,7 +54,7 @@ def rotate_organisation_key_command(
     # Written before the commit: if it cannot be, nothing changes and the old file is still the organisation's.
     write_key_file(new_recovery_key_file, recovery.encode_recovery_file(old.recovery_key, new_signing_key))
     transactions.commit()
-    _after_commit(new_public, new_signing_key, audit_anchor_file)
+    after_rotation(new_public, new_signing_key, audit_anchor_file)
     click.echo(f"New organisation key written to {new_recovery_key_file} (mode 0600), with the same recovery key.")
     click.echo("Now: set this in /etc/speakup/speakup.env on every server, and restart each one:")
     click.echo(f"SPEAKUP_ROSTER_ROOT={fingerprint}")
@@ -62,7 +62,7 @@ def rotate_organisation_key_command(
                "offline, then destroy the old one: it is refused from now on.")  # fmt: skip
 
 
-def _after_commit(new_public: bytes, new_signing_key: bytes, audit_anchor_file: Path) -> None:
+def after_rotation(new_public: bytes, new_signing_key: bytes, audit_anchor_file: Path) -> None:
     """This server anchors the log for the new root, and the audit anchor file gets a restore line the new key
     signed (restore lines the old key signed no longer verify), so `speakup-verify` stays green."""
     why = organisation_key.anchor_new_root(new_public)

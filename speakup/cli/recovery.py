@@ -7,9 +7,12 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from speakup.cli.audit import trail_problem
+from speakup.cli.organisation_key import after_rotation
 from speakup.cli.roster import KEY_FILE, read_organisation_secrets, write_key_file
+from speakup.crypto import signing
 from speakup.domain import staff
-from speakup.keys import grants, recovery, roster
+from speakup.keys import grants, organisation_key, recovery, roster
 from speakup.ops import audit
 from speakup.platform import transactions
 from speakup.platform.models import Role
@@ -22,6 +25,7 @@ from speakup.platform.models import Role
 def recover_command(recovery_key_file: Path, email: str) -> None:
     """Grant a guardian every case through the offline recovery key (for example after every guardian
     lost their password). Cases whose reporter excluded that guardian are left out."""
+    private_key = read_organisation_secrets(recovery_key_file).recovery_key  # a retired file is refused first
     user = staff.find_user(email)
     if user is None or user.role != Role.GUARDIAN or not user.is_active:
         raise click.ClickException(f"{email} is not an active guardian's account; nothing changed.")
@@ -30,7 +34,6 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     if member is None:
         why = verified.problem or "they are waiting for approval, or their approval does not verify"
         raise click.ClickException(f"{email} is not on the verified roster ({why}); nothing changed.")
-    private_key = read_organisation_secrets(recovery_key_file).recovery_key
     result = grants.share_cases(
         recovery.recovery_case_ids(), lambda case: recovery.recovery_case_key(case, private_key), member
     )
@@ -55,25 +58,42 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
     required=True,
     help="Where to write the new key file (mode 0600; never over a file). Move it offline.",
 )
+@click.option(
+    "--audit-anchor-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The anchor file `audit anchor` writes to (the timer's: /var/lib/speakup/audit-anchors).",
+)
 @with_appcontext
-def rotate_recovery_key_command(recovery_key_file: Path, new_recovery_key_file: Path) -> None:
-    """A new recovery key in place of the current one (yearly, or when the old file may have been seen): every case
-    re-wrapped for it, and the organisation key signs it into the roster. Destroy the old file afterwards."""
+def rotate_recovery_key_command(recovery_key_file: Path, new_recovery_key_file: Path, audit_anchor_file: Path) -> None:
+    """A new key file in place of the current one (yearly, or when the old file may have been seen): a new recovery
+    key, every case re-wrapped for it, and a new organisation signing key the old one hands the roster over to. Both
+    keys of the old file are retired. Then change SPEAKUP_ROSTER_ROOT, restart, and destroy the old file."""
     if new_recovery_key_file.exists():
         raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
     old = read_organisation_secrets(recovery_key_file)
     if old.signing_key is None:
         raise click.ClickException("That key file has no organisation signing key; nothing changed.")
+    problem = trail_problem(audit_anchor_file)
+    if problem:
+        raise click.ClickException(f"The audit trail does not verify ({problem}): nothing changed.")
     try:
-        new_private, count = recovery.rotate_recovery_key(old, old.signing_key)
+        new_private, new_signing_key, count = organisation_key.rotate_both_keys(old)
     except recovery.RosterNotVerified:
         raise click.ClickException("The roster has an alarm: end it first (speakup roster accept).") from None
     audit.record(audit.Action.RECOVERY_KEY_ROTATED, audit.Actor.SYSTEM, count=count)
-    # Written before the commit: if it cannot be, nothing changes and the old file still opens every case.
-    write_key_file(new_recovery_key_file, recovery.encode_recovery_file(new_private, old.signing_key))
+    audit.record(audit.Action.ORGANISATION_KEY_ROTATED, audit.Actor.SYSTEM)
+    # Written before the commit: if it cannot be, nothing changes and the old file is still the organisation's.
+    write_key_file(new_recovery_key_file, recovery.encode_recovery_file(new_private, new_signing_key))
     transactions.commit()
-    click.echo(f"Re-wrapped {count} cases for the new recovery key, written to {new_recovery_key_file} (mode 0600).")
-    click.echo("Store it offline, check it with `speakup recover` in the next drill, then destroy the old file.")
+    new_public = signing.signing_public_key_of(new_signing_key)
+    after_rotation(new_public, new_signing_key, audit_anchor_file)
+    click.echo(f"Re-wrapped {count} cases for the new recovery key, written to {new_recovery_key_file} (mode 0600) "
+               "with a new organisation signing key.")  # fmt: skip
+    click.echo("Now: set this in /etc/speakup/speakup.env on every server, and restart each one:")
+    click.echo(f"SPEAKUP_ROSTER_ROOT={signing.roster_fingerprint(new_public)}")
+    click.echo("Store the new file offline, check it with `speakup recover` in the next drill, then destroy the old "
+               "one: both its keys are refused from now on.")  # fmt: skip
 
 
 exclusions_cli = AppGroup("exclusions", help="Guardians reporters asked to keep out of their concerns.")

@@ -154,7 +154,15 @@ def upgrade_command(
 @roster_cli.command("accept")
 @click.option("--recovery-key-file", type=KEY_FILE, required=True)
 @click.option("--keep", "keep_emails", multiple=True, help="Keep this guardian without asking (repeatable).")
-def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> None:
+@click.option(
+    "--retired-recovery-key-file",
+    type=KEY_FILE,
+    help="After putting back a backup from before `rotate-recovery-key`: the file that rotation retired, used only "
+    "to re-wrap the restored cases for the key in force (never to sign or seal anything).",
+)
+def accept_command(
+    recovery_key_file: Path, keep_emails: tuple[str, ...], retired_recovery_key_file: Path | None
+) -> None:
     """After a roster alarm or a restored backup: the organisation key signs a new checkpoint of the guardians you
     confirm (from those the log approved before anything went wrong), and every server takes it as its new anchor.
     Then `speakup recover` gives them the cases raised meanwhile."""
@@ -165,9 +173,13 @@ def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> Non
     if before.problem:
         click.echo(f"Roster alarm: {before.problem}")
     state = roster.replay_as_far_as_it_verifies()
+    _refuse_unless_pinned_to(signing.signing_public_key_of(secrets.signing_key), state.root_key)
+    retired = _retired_recovery_key(retired_recovery_key_file, secrets)
     click.echo("Guardians the roster log approved. Keep only people you know hold this role now.")
     kept = _confirmed(list(state.members.values()), {email.strip().lower() for email in keep_emails}, "Keep", "kept")
     codes = grants.codes_given_since(state.codes)
+    rewrapped, left = recovery.rewrap_restored_grants(secrets.recovery_key, retired)
+    recovery.store_organisation_keys(secrets)  # a restored backup's rows name the keys of before a rotation
     roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept, codes)
     audit.record(audit.Action.ROSTER_ACCEPTED, audit.Actor.SYSTEM, count=len(kept))
     transactions.commit()
@@ -176,4 +188,39 @@ def accept_command(recovery_key_file: Path, keep_emails: tuple[str, ...]) -> Non
         raise click.ClickException(f"The roster still has an alarm: {after.problem}")
     click.echo(f"Roster accepted with {len(after.members)} guardians. Run `speakup recover` for each to give them the "
                "cases raised during the alarm.")  # fmt: skip
+    if state.root_key != signing.signing_public_key_of(secrets.signing_key):
+        click.echo("No checkpoint of the roster log in the database verifies with this file's organisation key (a "
+                   "backup from before a rotation: a retired key signed it), so it vouches for nobody: approve each "
+                   "guardian again with `speakup approve --recovery-key-file` and the code they read out.")  # fmt: skip
+    if rewrapped:
+        click.echo(f"Re-wrapped {rewrapped} restored cases for the recovery key in force.")
+    if left:
+        click.echo(f"{left} restored cases are still wrapped for the retired recovery key (a backup from before "
+                   "`rotate-recovery-key`): run `speakup roster accept` again with --retired-recovery-key-file and "
+                   "the old file, then destroy it. Their guardians' grants are unchanged.")  # fmt: skip
     staff.tell_guardians_of_roster_change()
+
+
+def _refuse_unless_pinned_to(signing_public: bytes, log_root: bytes | None) -> None:
+    """A checkpoint this key signs starts the log only if the pin names it, or the log hands over to it: a backup
+    from before `rotate-organisation-key` (or `rotate-recovery-key`) has no hand-over, so the pin must move first."""
+    fingerprint = signing.roster_fingerprint(signing_public)
+    pinned = roster.pinned_root()
+    if pinned and signing.normalise_fingerprint(fingerprint) != pinned and log_root != signing_public:
+        raise click.ClickException(
+            "The roster log in the database does not hand over to this file's organisation key (a backup from before "
+            f"a rotation?): set SPEAKUP_ROSTER_ROOT={fingerprint} on every server, restart, and accept again. "
+            "Nothing changed."
+        )
+
+
+def _retired_recovery_key(path: Path | None, in_force: recovery.OrganisationSecrets) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        retired = recovery.parse_recovery_file(path.read_text()).recovery_key
+    except (recovery.WrongRecoveryKey, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"The retired key file cannot be read ({exc}); nothing changed.") from None
+    if retired == in_force.recovery_key:
+        raise click.ClickException("--retired-recovery-key-file is the key in force; nothing changed.")
+    return retired

@@ -4,6 +4,8 @@ The key in force signs a hand-over naming a new key (roster_log.handover); the n
 the roster, the recovery key and the access codes forward. A server still pinned to the old key follows the
 hand-over (keys/roster_replay.py) and logs that its pin must change; one pinned to the new key starts at the new
 checkpoint. From then on the old key file is refused everywhere (keys/recovery.py): the old key is retired.
+`rotate-recovery-key` does the same in the step that replaces the recovery key (rotate_both_keys), so the old file
+is retired whole.
 """
 
 from __future__ import annotations
@@ -11,29 +13,46 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from speakup.crypto import kem, signing
-from speakup.keys import anchor, roster, roster_log, roster_replay
+from speakup.keys import anchor, recovery, roster, roster_log, roster_replay
 from speakup.keys.recovery import OrganisationSecrets, RosterNotVerified
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import KeyPurpose, OrganisationKey, db
 
 
-def rotate_organisation_key(old: OrganisationSecrets) -> bytes:
+def rotate_organisation_key(old: OrganisationSecrets, recovery_public: bytes | None = None) -> bytes:
     """A new organisation signing key in place of ``old.signing_key`` (which must be the key in force: the caller
-    read ``old`` with recovery.read_recovery_file). Returns the new private key, for the caller to write to the
-    new key file before committing. Refused during a roster alarm: the new key would vouch for a log nobody trusts."""
+    read ``old`` with recovery.read_recovery_file), its checkpoint naming ``recovery_public`` (unchanged if None).
+    Returns the new private key, for the caller to write to the new key file before committing. Refused during a
+    roster alarm: the new key would vouch for a log nobody trusts."""
     if old.signing_key is None:
         raise ValueError("the key file has no organisation signing key")
     if roster.current_roster().problem:
         raise RosterNotVerified()
+    recovery_public = recovery_public or kem.public_key_of(old.recovery_key)
     replayed = roster.replay_as_far_as_it_verifies()
     keypair = signing.generate_signing_keypair()
     roster_log.handover(old.signing_key, keypair.public_bytes)
     members = list(replayed.members.values())
-    roster_log.checkpoint(keypair.private_bytes, kem.public_key_of(old.recovery_key), members, replayed.codes)
+    roster_log.checkpoint(keypair.private_bytes, recovery_public, members, replayed.codes)
     stored = update(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.ROSTER)
     db.session.execute(stored.values(public_key=keypair.public_bytes))
     return keypair.private_bytes
+
+
+def rotate_both_keys(old: OrganisationSecrets) -> tuple[bytes, bytes, int]:
+    """`speakup rotate-recovery-key`: the whole old file retired at once (it is rotated because it may have been
+    seen, so neither of its keys may stay in force). A new recovery key, every case re-wrapped for it, and a new
+    organisation signing key the old one hands the roster over to, whose checkpoint names the new recovery key.
+    Returns the new recovery key, the new signing key and how many cases were re-wrapped; the caller writes the new
+    file before committing."""
+    if old.signing_key is None:
+        raise ValueError("the key file has no organisation signing key")
+    if roster.current_roster().problem:
+        raise RosterNotVerified()
+    new_recovery, count = recovery.rotate_recovery_key(old.recovery_key)
+    new_signing = rotate_organisation_key(old, kem.public_key_of(new_recovery))
+    return new_recovery, new_signing, count
 
 
 def anchor_new_root(root_public: bytes) -> str | None:

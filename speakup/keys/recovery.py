@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 
 from speakup.crypto import kem, sealing, signing
-from speakup.keys import roster, roster_log
+from speakup.keys import anchor, roster, roster_log
 from speakup.keys.exclusions import legacy_excluded_ids, seal_exclusions
 from speakup.keys.grants import NoGrant
 from speakup.platform.models import (
@@ -97,8 +97,8 @@ def encode_recovery_file(private_key: bytes, signing_key: bytes | None = None) -
     return "\n".join([*header, "", *lines, RECOVERY_FILE_FOOTER, ""])
 
 
-def read_recovery_file(text: str) -> OrganisationSecrets:
-    """Reads a recovery key file and checks it belongs to this organisation (both keys, when it has both)."""
+def parse_recovery_file(text: str) -> OrganisationSecrets:
+    """The keys a recovery key file holds, whoever's they are (read_recovery_file also checks they are in force)."""
     lines = [line.strip() for line in text.strip().splitlines()]
     if not lines or lines[0] != RECOVERY_FILE_HEADER or lines[-1] != RECOVERY_FILE_FOOTER:
         raise WrongRecoveryKey("not a Speak Up recovery key file")
@@ -108,20 +108,33 @@ def read_recovery_file(text: str) -> OrganisationSecrets:
         if len(secret) not in (kem.PRIVATE_KEY_BYTES, kem.PRIVATE_KEY_BYTES + signing.SIGNING_PRIVATE_BYTES):
             raise ValueError("unexpected length")
         private_key, signing_key = secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None
-        public_key = kem.public_key_of(private_key)
-        signing_public = signing.signing_public_key_of(signing_key) if signing_key else None
+        kem.public_key_of(private_key)
+        if signing_key:
+            signing.signing_public_key_of(signing_key)
     except (ValueError, sealing.DecryptionError) as exc:
         raise WrongRecoveryKey("the recovery key file is damaged") from exc
-    if public_key != trusted_recovery_public_key():
-        raise WrongRecoveryKey("this recovery key belongs to another installation")
-    if signing_public is not None and not _is_organisation_key(signing_public):
-        if roster.handed_over_from(signing_public):
-            raise WrongRecoveryKey(
-                "this file's organisation signing key was retired by `speakup rotate-organisation-key`: use the key "
-                "file that rotation wrote"
-            )
-        raise WrongRecoveryKey("this file's organisation signing key is not this installation's")
     return OrganisationSecrets(private_key, signing_key)
+
+
+RETIRED = "retired by a rotation: use the key file the last rotation wrote"
+
+
+def read_recovery_file(text: str) -> OrganisationSecrets:
+    """Reads a recovery key file and checks it belongs to this organisation (both keys, when it has both), and that
+    neither key is one this server's roster anchor has seen replaced (a backup from before a rotation put back)."""
+    secrets = parse_recovery_file(text)
+    public_key = kem.public_key_of(secrets.recovery_key)
+    signing_public = signing.signing_public_key_of(secrets.signing_key) if secrets.signing_key else None
+    if public_key != trusted_recovery_public_key():
+        raise WrongRecoveryKey(f"this recovery key belongs to another installation, or was {RETIRED}")
+    anchored = roster.anchored_in_force()
+    if anchored is not None and anchored.recovery_public and roster_log.b64(public_key) != anchored.recovery_public:
+        raise WrongRecoveryKey(f"this server saw this file's recovery key {RETIRED}")
+    if signing_public is not None and not _is_organisation_key(signing_public, anchored):
+        if roster.handed_over_from(signing_public) or (anchored is not None and anchored.root):
+            raise WrongRecoveryKey(f"this file's organisation signing key was {RETIRED}")
+        raise WrongRecoveryKey("this file's organisation signing key is not this installation's")
+    return secrets
 
 
 def trusted_recovery_public_key() -> bytes:
@@ -130,8 +143,11 @@ def trusted_recovery_public_key() -> bytes:
     return roster.current_roster().recovery_key or recovery_public_key()
 
 
-def _is_organisation_key(signing_public: bytes) -> bool:
-    """The key in force: the pinned one, or the one the log's hand-overs from it lead to (never a retired one)."""
+def _is_organisation_key(signing_public: bytes, anchored: anchor.Anchor | None) -> bool:
+    """The key in force: the pinned one, or the one the log's hand-overs from it lead to (never a retired one); and
+    the one this server's anchor names, when it names one (a log put back from before a hand-over leads elsewhere)."""
+    if anchored is not None and anchored.root:
+        return signing.roster_fingerprint(signing_public) == anchored.root
     in_force = roster.trusted_root_key()
     if in_force is not None:
         return signing_public == in_force
@@ -162,26 +178,55 @@ class RosterNotVerified(Exception):
     """The roster has an alarm: no new checkpoint is signed over a log nobody can trust (`speakup roster accept`)."""
 
 
-def rotate_recovery_key(old: OrganisationSecrets, signing_key: bytes) -> tuple[bytes, int]:
-    """A new recovery keypair in place of ``old``: every case key re-wrapped for it, its public half stored and
-    signed into a new roster checkpoint (the guardians the log approved kept as they are), so new concerns are
-    sealed for it and the old key opens nothing written from now on. Returns the new private key, for the caller
-    to write to the new key file before committing, and how many cases were re-wrapped."""
-    if roster.current_roster().problem:
-        raise RosterNotVerified()
-    replayed = roster.replay_as_far_as_it_verifies()
-    members = list(replayed.members.values())
+def rotate_recovery_key(old_private_key: bytes) -> tuple[bytes, int]:
+    """A new recovery keypair in place of the old one: every case key re-wrapped for it and its public half stored.
+    The caller signs it into the roster (keys/organisation_key.py, under a new organisation key too). Returns the
+    new private key and how many cases were re-wrapped."""
     keypair = kem.generate_keypair()
     grants = select(CaseGrant).where(CaseGrant.recipient == GrantRecipient.RECOVERY).execution_options(yield_per=500)
     count = 0
     for grant in db.session.scalars(grants):
-        case_key = kem.unwrap_case_key(grant.wrapped_key, old.recovery_key, grant.case_id)
+        case_key = kem.unwrap_case_key(grant.wrapped_key, old_private_key, grant.case_id)
         grant.wrapped_key = kem.wrap_case_key(case_key, keypair.public_bytes, grant.case_id)
         count += 1
-    db.session.execute(
-        update(OrganisationKey)
-        .where(OrganisationKey.purpose == KeyPurpose.RECOVERY)
-        .values(public_key=keypair.public_bytes)
-    )
-    roster_log.checkpoint(signing_key, keypair.public_bytes, members, replayed.codes)
+    store_recovery_public_key(keypair.public_bytes)
     return keypair.private_bytes, count
+
+
+def store_recovery_public_key(public_key: bytes) -> None:
+    stored = update(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.RECOVERY)
+    db.session.execute(stored.values(public_key=public_key))
+
+
+def store_organisation_keys(secrets: OrganisationSecrets) -> None:
+    """The stored public rows of the keys in force (read_recovery_file checked them)."""
+    store_recovery_public_key(kem.public_key_of(secrets.recovery_key))
+    if secrets.signing_key is not None:
+        stored = update(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.ROSTER)
+        db.session.execute(stored.values(public_key=signing.signing_public_key_of(secrets.signing_key)))
+
+
+def rewrap_restored_grants(in_force: bytes, retired: bytes | None) -> tuple[int, int]:
+    """After a backup from before a rotation was put back (`speakup roster accept`): every recovery grant the key in
+    force cannot open is re-wrapped for it, opened with the ``retired`` key (used for nothing else). Returns how many
+    were re-wrapped and how many are left wrapped for a retired key (no ``retired`` key, or not that one)."""
+    public_key = kem.public_key_of(in_force)
+    grants = select(CaseGrant).where(CaseGrant.recipient == GrantRecipient.RECOVERY).execution_options(yield_per=500)
+    rewrapped = left = 0
+    for grant in db.session.scalars(grants):
+        if _opens(grant, in_force) is not None:
+            continue
+        case_key = _opens(grant, retired) if retired is not None else None
+        if case_key is None:
+            left += 1
+            continue
+        grant.wrapped_key = kem.wrap_case_key(case_key, public_key, grant.case_id)
+        rewrapped += 1
+    return rewrapped, left
+
+
+def _opens(grant: CaseGrant, private_key: bytes) -> bytes | None:
+    try:
+        return kem.unwrap_case_key(grant.wrapped_key, private_key, grant.case_id)
+    except sealing.DecryptionError:
+        return None

@@ -199,7 +199,9 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     if problem is None and anchored is not None and anchored.root and anchored.root not in roots:
         problem = "the roster log no longer hands over to the organisation key this server saw in force"
     recovery_key = replay.recovery_key
-    if recovery_key is None and anchored is not None and anchored.recovery_public:
+    if anchored is not None and anchored.recovery_public and (problem is not None or recovery_key is None):
+        # In doubt, seal only for the recovery key this server last saw in force, never one the database now names
+        # (a backup from before `rotate-recovery-key` names the retired key, which its old file opens).
         recovery_key = roster_log.unb64(anchored.recovery_public)
     if problem is not None:
         return Roster({}, (), recovery_key, problem, {}, frozenset(), None, digest)
@@ -363,6 +365,12 @@ def state_of(user: User, roster: Roster) -> str:
     if user.role != Role.GUARDIAN:
         return "active" if user.is_enrolled else "pending"
     return "approved" if roster.member(user.id) is not None else "pending"
+
+
+def anchored_in_force() -> anchor.Anchor | None:
+    """What this server last verified: the recovery key and organisation key in force then (None if it has no anchor
+    yet, or it cannot be read)."""
+    return _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))[0]
 
 
 def anchored_here() -> bool:

@@ -324,7 +324,6 @@ def test_production_logs_an_error_for_a_development_address_and_no_mail_server(i
     assert [r for r in caplog.records if r.levelno == logging.ERROR] == []
 
 
-
 def test_production_still_starts_pinned_to_an_organisation_key_the_log_handed_over_from(tmp_path):
     """After `rotate-organisation-key`, a worker that starts before the operator changes the pin (gunicorn replacing
     one) serves, following the hand-over; a pin the log does not lead from is still refused."""

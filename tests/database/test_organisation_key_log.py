@@ -84,15 +84,17 @@ def _changes(rows: list[dict[str, Any]], target: dict[str, Any], attacker: bytes
     for name, statement in statements.items():
         yield f"statement {name}", run(update(TABLE).where(where).values(statement=statement))
         resigned = signing.sign(attacker, roster_log.CONTEXT, statement)
-        yield f"statement {name}, signed by the attacker", run(
-            update(TABLE).where(where).values(statement=statement, signature=resigned)
+        yield (
+            f"statement {name}, signed by the attacker",
+            run(update(TABLE).where(where).values(statement=statement, signature=resigned)),
         )
     for name, signature in {"none": None, "flipped": _flip(target["signature"]), "other": other["signature"]}.items():
         yield f"signature {name}", run(update(TABLE).where(where).values(signature=signature))
     yield "created_at", run(update(TABLE).where(where).values(created_at=target["created_at"] + timedelta(days=1)))
     body = {"new_root_public": attacker_public}
-    yield "a hand-over to the attacker's key appended", lambda: roster_log.append(
-        roster_log.HANDOVER, None, body, roster_log.ORGANISATION, attacker
+    yield (
+        "a hand-over to the attacker's key appended",
+        lambda: roster_log.append(roster_log.HANDOVER, None, body, roster_log.ORGANISATION, attacker),
     )
     public = kem.public_key_of(kem.generate_keypair().private_bytes)
     yield "a checkpoint of Mallory appended", lambda: roster_log.checkpoint(attacker, public, [mallory])

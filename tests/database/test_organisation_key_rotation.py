@@ -129,7 +129,7 @@ def test_the_old_key_file_is_refused_everywhere_the_organisation_key_acts(app, c
         "roster accept": ["roster", "accept", "--recovery-key-file", old, "--keep", guardian.email],
         "audit accept-restore": ["audit", "accept-restore", "--file", str(anchors), "--recovery-key-file", old],
         "rotate-recovery-key": ["rotate-recovery-key", "--recovery-key-file", old, "--new-recovery-key-file",
-                                str(tmp_path / "never-1")],
+                                str(tmp_path / "never-1"), "--audit-anchor-file", str(anchors)],
         "recover": ["recover", "--recovery-key-file", old, "--to", guardian.email],
         "rotate-organisation-key": ["rotate-organisation-key", "--recovery-key-file", old, "--new-recovery-key-file",
                                     str(tmp_path / "never-2"), "--audit-anchor-file", str(anchors)],

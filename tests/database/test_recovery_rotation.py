@@ -1,7 +1,8 @@
 """Rotating the recovery key (issue 27, point 6): `speakup rotate-recovery-key` re-wraps every case for a new key,
 signs it into the roster with the organisation key, and writes the new key file; then the full journey still works
 (a new concern, a guardian reading it, the reporter following up with the code given before), the new file opens
-every case, old and new, and the old file opens nothing written since and is refused as another installation's."""
+every case, old and new, and the old file opens nothing written since and is refused (both its keys are
+retired: tests/database/test_recovery_rotation_restore.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def _opens_every_case(private_key: bytes) -> bool:
         return False
 
 
+def _anchors(runner, tmp_path: Path) -> Path:
+    anchors = tmp_path / "audit-anchors"
+    assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
+    return anchors
+
+
 def test_a_rotated_recovery_key_opens_every_case_and_the_journey_goes_on(
     app, client, runner, guardian, signed, tmp_path
 ):
@@ -42,7 +49,7 @@ def test_a_rotated_recovery_key_opens_every_case_and_the_journey_goes_on(
     new_file = tmp_path / "new-key.txt"
     rotated = runner.invoke(
         args=["speakup", "rotate-recovery-key", "--recovery-key-file", str(old_file),
-              "--new-recovery-key-file", str(new_file)]
+              "--new-recovery-key-file", str(new_file), "--audit-anchor-file", str(_anchors(runner, tmp_path))]
     )  # fmt: skip
     assert rotated.exit_code == 0, rotated.output
     assert "Re-wrapped 1 cases" in rotated.output and stat.S_IMODE(new_file.stat().st_mode) == 0o600
@@ -51,7 +58,7 @@ def test_a_rotated_recovery_key_opens_every_case_and_the_journey_goes_on(
     with app.app_context():
         assert roster.verify_roster().problem is None
         new = recovery.read_recovery_file(new_file.read_text())
-        assert new.signing_key == app.config["TEST_ROSTER_SIGNING_KEY"]  # the organisation key does not change
+        assert new.signing_key != app.config["TEST_ROSTER_SIGNING_KEY"]  # the whole old file is retired
         assert _opens_every_case(new.recovery_key)
         assert not _opens_every_case(app.config["TEST_RECOVERY_PRIVATE_KEY"])
         with pytest.raises(recovery.WrongRecoveryKey, match="another installation"):
@@ -74,7 +81,7 @@ def test_the_rotation_refuses_to_write_over_a_file_and_changes_nothing(app, clie
     taken.write_text("something else")
     refused = runner.invoke(
         args=["speakup", "rotate-recovery-key", "--recovery-key-file", str(old_file),
-              "--new-recovery-key-file", str(taken)]
+              "--new-recovery-key-file", str(taken), "--audit-anchor-file", str(_anchors(runner, tmp_path))]
     )  # fmt: skip
     assert refused.exit_code != 0 and "already exists" in refused.output
     with app.app_context():

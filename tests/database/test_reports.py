@@ -30,6 +30,8 @@ from speakup.reporting import national_return, suppression
 from speakup.reporting.suppression import Measure, suppress
 
 API = "/api/v1"
+
+
 def as_dict(measures: list[Measure]) -> dict[str, int | str]:
     return {m.key: m.value for m in measures}
 

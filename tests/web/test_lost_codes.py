@@ -309,8 +309,10 @@ def test_a_new_checkpoint_carries_the_replaced_codes_forward(
             _remove_the_evidence("log entry deleted, and every entry after it", case_id)  # an alarm
         args = ["roster", "accept", "--recovery-key-file", str(key_file), "--keep", guardian.email]
     else:
+        anchors = tmp_path / "audit-anchors"
+        assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
         args = ["rotate-recovery-key", "--recovery-key-file", str(key_file), "--new-recovery-key-file",
-                str(tmp_path / "new.key")]  # fmt: skip
+                str(tmp_path / "new.key"), "--audit-anchor-file", str(anchors)]  # fmt: skip
     done = runner.invoke(args=["speakup", *args])
     assert done.exit_code == 0, done.output
     with app.app_context():
