@@ -102,7 +102,8 @@ def message(kind: str, deadlines: int | None) -> tuple[str, str] | None:
     if deadlines is not None and not 1 <= deadlines <= MOST_DEADLINES:
         return None
     if deadlines is not None and deadlines > 1:
-        subject, text = f"{deadlines} case deadlines are coming up", f"{deadlines} case deadlines in Speak Up are coming up."
+        subject = f"{deadlines} case deadlines are coming up"
+        text = f"{deadlines} case deadlines in Speak Up are coming up."
     return subject, f"{text}\n\nSign in to Speak Up: {public_url('/guardian/')}\n"
 
 
@@ -129,7 +130,11 @@ def _queue(recipients: Iterable[Addressee], kind: Kind, deadlines: int | None, *
         due = now + timedelta(seconds=_random.randint(shortest, longest))
         rows.append(
             MailOutbox(
-                kind=kind.value, user_id=account_id, deadlines=deadlines, created_at=created, send_after=due,
+                kind=kind.value,
+                user_id=account_id,
+                deadlines=deadlines,
+                created_at=created,
+                send_after=due,
                 next_attempt_at=due,
             )
         )
