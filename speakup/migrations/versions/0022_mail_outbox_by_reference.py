@@ -13,8 +13,9 @@ not be sent by the new worker and are deleted. The downgrade writes the texts an
 import re
 
 from alembic import op
-from flask import current_app
 import sqlalchemy as sa
+
+from speakup.platform.public_urls import public_url  # the one reader of the service's public address
 
 
 # revision identifiers, used by Alembic.
@@ -52,8 +53,7 @@ def _text_of(kind, deadlines):
     subject, text = TEXTS[kind]
     if kind == 'deadline_due' and deadlines and deadlines > 1:
         subject, text = f'{deadlines} case deadlines are coming up', f'{deadlines} case deadlines in Speak Up are coming up.'
-    link = str(current_app.config.get('PUBLIC_BASE_URL') or '').rstrip('/') + '/guardian/'
-    return subject, f'{text}\n\nSign in to Speak Up: {link}\n'
+    return subject, f"{text}\n\nSign in to Speak Up: {public_url('/guardian/')}\n"
 
 
 def upgrade():
