@@ -172,6 +172,7 @@ def test_the_longest_delay_and_back_off_the_service_gives_keep_healthz_green_and
             row = db.session.scalars(db.select(MailOutbox)).one()
             clock.freeze(row.next_attempt_at)
         assert row.next_attempt_at - clock.utcnow() <= outbox.LONGEST_RETRY
+        assert outbox.pushed_ahead(clock.utcnow()) == 0
     assert client.get("/healthz").get_json()["failed"].keys() <= {"outbox"}  # overdue by now, but not pushed ahead
     for column in ("send_after", "next_attempt_at", "created_at"):
         with mail_app.app_context():
