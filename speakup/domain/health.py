@@ -3,10 +3,10 @@
 Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers and
 its schema is the one this code was written for. Monitoring asks whether anything needs an operator
 (``needing_action``): those, the rate limits' store (Redis, where configured), a roster alarm, guardians' emails
-that have not left half an hour after they were due (speakup/ops/outbox.py), and a backup missed. Neither Redis nor a
-roster alarm is a reason to stop serving: every server shares them, concerns are still taken (sealed for the
-recovery key during an alarm), so taking every server out of the balancer would only turn away the people speaking
-up.
+that have not left half an hour after they were due or that wait further ahead than the service ever schedules (a
+row pushed into the future is a stuck row: speakup/ops/outbox.py), and a backup missed. Neither Redis nor a roster
+alarm is a reason to stop serving: every server shares them, concerns are still taken (sealed for the recovery key
+during an alarm), so taking every server out of the balancer would only turn away the people speaking up.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def needing_action() -> Failures:
         if current.problem or current.failures:
             failed["roster"] = "a roster alarm: see the queue's notice and run flask speakup roster verify"
             logger.error("Health check failed: roster")
-        count, _oldest = outbox.overdue(clock.utcnow())
-        if count:
+        now = clock.utcnow()
+        count, _oldest = outbox.overdue(now)
+        if count or outbox.pushed_ahead(now):
             failed["outbox"] = "guardians' emails are not being sent: see the log and run flask speakup mail deliver"
             logger.error("Health check failed: outbox")
     return failed

@@ -8,40 +8,75 @@ any case data. Each guardian gets their own email, so no one sees who else was t
 
 Emails are queued, never sent here: each is a row of the mail outbox, written in the caller's transaction, and
 `flask speakup mail deliver` sends it after a random delay (speakup/ops/outbox.py). With MAIL_SERVER unset nothing
-is queued.
+is queued. A row names what to send and to whom by reference only: a Kind of these fixed texts (and, for deadlines,
+how many) and the staff account's id. The worker makes the subject and body from the texts here and reads the
+address from the account when it sends, so whoever can write to the database can at most make these fixed emails
+go to active staff accounts (outside review, finding F3).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
+from datetime import timedelta
+from enum import StrEnum
 from typing import Protocol
 
-from speakup.ops import outbox
+from speakup.platform import clock
 from speakup.platform.config import settings
+from speakup.platform.models import MailOutbox, db
+from speakup.platform.models.roles import Role
 from speakup.platform.public_urls import public_url
+
+_random = secrets.SystemRandom()
+
+
+class Kind(StrEnum):
+    """MailOutbox.kind: which fixed email a row sends."""
+
+    NEW_CONCERN = "new_concern"
+    REPORTER_REPLIED = "reporter_replied"
+    DEADLINE_DUE = "deadline_due"
+    ROSTER_CHANGED = "roster_changed"
+
+
+# Each kind's subject and first line: the only texts an email from the outbox can carry.
+TEXTS: dict[Kind, tuple[str, str]] = {
+    Kind.NEW_CONCERN: ("A new concern has been raised", "A new concern is waiting for you in Speak Up."),
+    Kind.REPORTER_REPLIED: (
+        "The person who raised a concern has replied",
+        "The person who raised a concern has replied. Their reply is waiting for you in Speak Up.",
+    ),
+    Kind.DEADLINE_DUE: ("A case deadline is coming up", "A case deadline in Speak Up is coming up."),
+    Kind.ROSTER_CHANGED: (
+        "The guardians who can read concerns have changed",
+        "A guardian account was added, approved, reset or disabled in Speak Up. Sign in and open Team to check "
+        "that the change was expected.",
+    ),
+}
+_KINDS = frozenset(kind.value for kind in Kind)
+# Whom an email may go to: an active account of one of these roles (any other row is dropped by the worker).
+RECIPIENT_ROLES = frozenset({Role.GUARDIAN.value, Role.ADMIN.value})
+MOST_DEADLINES = 100_000  # a deadlines count above this is no count the service makes
 
 
 class Addressee(Protocol):
     """Whom an email goes to: an account, or a member of the verified roster (speakup/keys/roster.py)."""
 
     @property
-    def email(self) -> str: ...
+    def id(self) -> int: ...
     @property
     def is_active(self) -> bool: ...
 
 
 def new_concern(recipients: Iterable[Addressee]) -> int:
     """Tells guardians a new concern is waiting. Returns how many emails were queued."""
-    return _send(recipients, "A new concern has been raised", "A new concern is waiting for you in Speak Up.")
+    return _send(recipients, Kind.NEW_CONCERN)
 
 
 def reporter_replied(recipients: Iterable[Addressee]) -> int:
     """Tells guardians the reporter has replied on a case. Returns how many emails were queued."""
-    return _send(
-        recipients,
-        "The person who raised a concern has replied",
-        "The person who raised a concern has replied. Their reply is waiting for you in Speak Up.",
-    )
+    return _send(recipients, Kind.REPORTER_REPLIED)
 
 
 def deadline_due(recipients: Iterable[Addressee], count: int) -> list[int]:
@@ -49,34 +84,60 @@ def deadline_due(recipients: Iterable[Addressee], count: int) -> list[int]:
     visit, so there is no time to hide). Returns the queued emails' ids, for the caller to send at once."""
     if count < 1:
         return []
-    if count == 1:
-        subject, text = "A case deadline is coming up", "A case deadline in Speak Up is coming up."
-    else:
-        subject, text = f"{count} case deadlines are coming up", f"{count} case deadlines in Speak Up are coming up."
-    return _queue(recipients, subject, text, no_delay=True)
+    return _queue(recipients, Kind.DEADLINE_DUE, min(count, MOST_DEADLINES), no_delay=True)
 
 
 def roster_changed(recipients: Iterable[Addressee]) -> int:
     """Tells guardians that the guardians who can read concerns changed (added, approved, reset or disabled),
     so an account nobody expected is noticed. Names no one: the Team page says who."""
-    return _send(
-        recipients,
-        "The guardians who can read concerns have changed",
-        "A guardian account was added, approved, reset or disabled in Speak Up. Sign in and open Team to check "
-        "that the change was expected.",
-    )
+    return _send(recipients, Kind.ROSTER_CHANGED)
 
 
-def _send(recipients: Iterable[Addressee], subject: str, text: str) -> int:
-    return len(_queue(recipients, subject, text, no_delay=False))
+def message(kind: str, deadlines: int | None) -> tuple[str, str] | None:
+    """The subject and body of a queued email, made from the fixed texts; None for a kind that is not one of them,
+    or a deadlines count that does not go with it (a row the service did not write)."""
+    if kind not in _KINDS or (kind == Kind.DEADLINE_DUE) != (deadlines is not None):
+        return None
+    subject, text = TEXTS[Kind(kind)]
+    if deadlines is not None and not 1 <= deadlines <= MOST_DEADLINES:
+        return None
+    if deadlines is not None and deadlines > 1:
+        subject = f"{deadlines} case deadlines are coming up"
+        text = f"{deadlines} case deadlines in Speak Up are coming up."
+    return subject, f"{text}\n\nSign in to Speak Up: {public_url('/guardian/')}\n"
 
 
-def _queue(recipients: Iterable[Addressee], subject: str, text: str, *, no_delay: bool) -> list[int]:
+def _send(recipients: Iterable[Addressee], kind: Kind) -> int:
+    return len(_queue(recipients, kind, None, no_delay=False))
+
+
+def _queue(recipients: Iterable[Addressee], kind: Kind, deadlines: int | None, *, no_delay: bool) -> list[int]:
     """Queues one email per active recipient in the caller's transaction (speakup/ops/outbox.py sends them), so a
-    rolled-back change tells nobody and a mail server that is down loses nothing. Returns the queued emails' ids."""
+    rolled-back change tells nobody and a mail server that is down loses nothing. Each is due after a random delay
+    in MAIL_DELAY_SECONDS, none with ``no_delay``. Returns the queued emails' ids."""
     mail = settings().mail
     if not mail.server:
         return []  # before reading the recipients: after a commit each would be loaded again, for nothing
-    addresses = [user.email for user in recipients if user.is_active]
-    body = f"{text}\n\nSign in to Speak Up: {public_url('/guardian/')}\n"
-    return outbox.queue(addresses, subject, body, (0, 0) if no_delay else mail.delay_seconds)
+    account_ids = [user.id for user in recipients if user.is_active]
+    if not account_ids:
+        return []
+    shortest, longest = (0, 0) if no_delay else mail.delay_seconds
+    created = clock.minute_now()
+    # From now, not from the minute: every email waits at least the shortest delay after what it announces.
+    now = clock.utcnow().replace(microsecond=0)
+    rows = []
+    for account_id in account_ids:
+        due = now + timedelta(seconds=_random.randint(shortest, longest))
+        rows.append(
+            MailOutbox(
+                kind=kind.value,
+                user_id=account_id,
+                deadlines=deadlines,
+                created_at=created,
+                send_after=due,
+                next_attempt_at=due,
+            )
+        )
+    db.session.add_all(rows)
+    db.session.flush()
+    return [row.id for row in rows]

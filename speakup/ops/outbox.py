@@ -6,6 +6,12 @@ nobody, and a mail server that is down, or a command that exits, loses nothing. 
 sent, so no trail is left of when anyone acted. A failed email is tried again later, each wait twice the last (one
 minute up to an hour); a refused address fails only its own email.
 
+A row names what to send and to whom by reference (speakup/ops/notify.py): the subject and body are made from
+notify's fixed texts, and the address read from the account, when it is sent. A row of an unknown kind, or for an
+account that is missing, disabled or not staff, is never sent: it is dropped, at ERROR. A row set to wait longer
+than the service ever schedules (``pushed_ahead``) is a stuck row for /healthz. So whoever can write to the
+database can at most send the fixed "something is waiting" emails to staff accounts (outside review, F3).
+
 Each email is sent once, even by two workers at once: a worker takes a row with SELECT ... FOR UPDATE SKIP LOCKED
 (PostgreSQL), holds it while it sends, and deletes it in the same transaction; the other worker skips it. SQLite has
 one writer, and one server: run one worker there.
@@ -25,9 +31,10 @@ from email.utils import formatdate
 
 from sqlalchemy import delete, func, select
 
+from speakup.ops import notify
 from speakup.platform import clock, transactions
 from speakup.platform.config import MailSettings, settings
-from speakup.platform.models import MailOutbox, db
+from speakup.platform.models import MailOutbox, User, db
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +45,8 @@ OVERDUE_AFTER = timedelta(minutes=30)  # /healthz: an email still waiting this l
 # An email still not sent this long after it was queued says nothing useful any more ("a concern is waiting" three
 # days late), and one whose address is refused for good would keep /healthz red forever: it is given up, at ERROR.
 GIVE_UP_AFTER = timedelta(days=3)
-_random = secrets.SystemRandom()
+# A row waiting further ahead than MAIL_DELAY_SECONDS' longest plus LONGEST_RETRY plus this was not set by the service.
+AHEAD_MARGIN = timedelta(minutes=15)
 # Errors that belong to one email (its address refused, its message refused): the others' go on.
 _ONE_EMAIL = (
     smtplib.SMTPRecipientsRefused,
@@ -49,33 +57,14 @@ _ONE_EMAIL = (
 )
 
 
-def queue(addresses: Collection[str], subject: str, body: str, delay_seconds: tuple[int, int]) -> list[int]:
-    """Adds one email per address to the caller's transaction, each due after a random delay in ``delay_seconds``.
-    Returns their ids."""
-    created = clock.minute_now()
-    # From now, not from the minute: every email waits at least the shortest delay after what it announces.
-    now = clock.utcnow().replace(microsecond=0)
-    rows = []
-    for address in addresses:
-        due = now + timedelta(seconds=_random.randint(*delay_seconds))
-        rows.append(
-            MailOutbox(
-                recipient=address, subject=subject, body=body, created_at=created, send_after=due, next_attempt_at=due
-            )
-        )
-    if not rows:
-        return []
-    db.session.add_all(rows)
-    db.session.flush()
-    return [row.id for row in rows]
-
-
 @dataclass(frozen=True)
 class Delivery:
-    """What one pass did: emails sent, and emails that failed this pass (they stay queued, to be tried again)."""
+    """What one pass did: emails sent, emails that failed this pass (they stay queued, to be tried again), and rows
+    dropped as not the service's (an unknown kind, or an account that is missing, disabled or not staff)."""
 
     sent: int
     failed: int
+    dropped: int = 0
 
 
 def deliver(only: Collection[int] | None = None) -> Delivery:
@@ -87,14 +76,17 @@ def deliver(only: Collection[int] | None = None) -> Delivery:
         return Delivery(0, 0)
     now = clock.utcnow()
     _give_up_old(now)
-    sent = failed = 0
-    after_id = 0
+    sent = failed = dropped = 0
+    after_id: int | None = None
     sender = _Sender(mail)
     try:
         while (row := _take_next(now, after_id, only)) is not None:
             after_id = row.id
-            error = sender.send(row)
-            if error is None:
+            email = _email_of(row)
+            if email is None:
+                db.session.delete(row)
+                dropped += 1
+            elif (error := sender.send(*email)) is None:
                 db.session.delete(row)
                 sent += 1
             else:
@@ -104,7 +96,23 @@ def deliver(only: Collection[int] | None = None) -> Delivery:
     finally:
         sender.close()
     _report_stuck(now)
-    return Delivery(sent, failed)
+    return Delivery(sent, failed, dropped)
+
+
+def failing() -> int:
+    """How many emails are waiting after a failed attempt: while any are, mail is failing (`mail deliver` exits 1
+    on every run, not only on those that tried)."""
+    return db.session.scalar(select(func.count()).select_from(MailOutbox).where(MailOutbox.attempts > 0)) or 0
+
+
+def pushed_ahead(now: datetime) -> int:
+    """How many rows wait for a time further ahead than the service ever schedules (the longest MAIL_DELAY_SECONDS
+    plus the longest back-off, and a margin), or were queued in the future: none the service wrote, and stuck."""
+    horizon = now + timedelta(seconds=settings().mail.delay_seconds[1]) + LONGEST_RETRY + AHEAD_MARGIN
+    ahead = (
+        (MailOutbox.send_after > horizon) | (MailOutbox.next_attempt_at > horizon) | (MailOutbox.created_at > horizon)
+    )
+    return db.session.scalar(select(func.count()).select_from(MailOutbox).where(ahead)) or 0
 
 
 def failing_since(now: datetime) -> datetime | None:
@@ -124,17 +132,36 @@ def overdue(now: datetime) -> tuple[int, datetime | None]:
     return int(count), oldest
 
 
-def _take_next(now: datetime, after_id: int, only: Collection[int] | None) -> MailOutbox | None:
-    query = select(MailOutbox).where(MailOutbox.next_attempt_at <= now, MailOutbox.id > after_id)
+def _take_next(now: datetime, after_id: int | None, only: Collection[int] | None) -> MailOutbox | None:
+    query = select(MailOutbox).where(MailOutbox.next_attempt_at <= now)
+    if after_id is not None:  # (not "id > 0" at first: a row whose id a writer set to 0 or below is still taken)
+        query = query.where(MailOutbox.id > after_id)
     if only is not None:
         query = query.where(MailOutbox.id.in_(list(only)))
     # Locked until this email's commit; another worker skips it rather than waiting to send it again.
     return db.session.scalar(query.order_by(MailOutbox.id).limit(1).with_for_update(skip_locked=True))
 
 
+def _email_of(row: MailOutbox) -> tuple[str, str, str] | None:
+    """The address, subject and body of a row: the fixed texts of its kind, to its account's address as it is now.
+    None, logged at ERROR, for a row the service would not have written."""
+    made = notify.message(row.kind, row.deadlines)
+    if made is None:
+        # Not the kind's text: a writer chose it, and a log line must not carry what they chose.
+        logger.error("Guardian email dropped: a row of an unknown kind")
+        return None
+    account = db.session.get(User, row.user_id)
+    if account is None or not account.is_active or account.role not in notify.RECIPIENT_ROLES:
+        # The account's id only: no address in the log.
+        logger.error("Guardian email dropped: account %d is not an active staff account", row.user_id)
+        return None
+    return (account.email, *made)
+
+
 def _try_later(row: MailOutbox, error: str, now: datetime) -> None:
-    row.attempts += 1
-    row.next_attempt_at = now + min(FIRST_RETRY * 2 ** (row.attempts - 1), LONGEST_RETRY)
+    row.attempts = max(row.attempts, 0) + 1
+    # The exponent is capped: an attempts count a writer set to millions must not overflow the wait.
+    row.next_attempt_at = now + min(FIRST_RETRY * 2 ** min(row.attempts - 1, 10), LONGEST_RETRY)
     row.last_error = error
 
 
@@ -151,6 +178,8 @@ def _report_stuck(now: datetime) -> None:
     count, oldest = overdue(now)
     if count and oldest is not None:
         logger.error("Mail outbox stuck: %d emails waiting since %s UTC", count, oldest.strftime("%Y-%m-%d %H:%M"))
+    if ahead := pushed_ahead(now):
+        logger.error("Mail outbox stuck: %d emails set to wait longer than the service ever schedules", ahead)
 
 
 @dataclass
@@ -163,14 +192,14 @@ class _Sender:
     down: str | None = None
     logged: set[str] = field(default_factory=set)
 
-    def send(self, row: MailOutbox) -> str | None:
+    def send(self, to: str, subject: str, body: str) -> str | None:
         """Sends one email; the error's type name if it was not sent."""
         if self.down is not None:
             return self.down
         try:
             if self.smtp is None:
                 self.smtp = _connect(self.mail)
-            self.smtp.send_message(_message(self.mail.sender, row.recipient, row.subject, row.body))
+            self.smtp.send_message(_message(self.mail.sender, to, subject, body))
         except _ONE_EMAIL as error:
             return self._failed(error)
         except (smtplib.SMTPException, OSError) as error:

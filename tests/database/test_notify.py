@@ -145,7 +145,7 @@ def test_a_refused_address_does_not_stop_the_others(
         assert notify.reporter_replied(users) == 3
         assert outbox.deliver() == outbox.Delivery(sent=2, failed=1)
         left = db.session.scalars(db.select(MailOutbox)).all()
-        assert [(row.recipient, row.attempts, row.last_error) for row in left] == [
+        assert [(get_row(User, row.user_id).email, row.attempts, row.last_error) for row in left] == [
             (REFUSED, 1, "SMTPRecipientsRefused")
         ]
     assert sorted(r.rcpt_tos[0] for r in smtp.received) == sorted(guardians)

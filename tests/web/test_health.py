@@ -73,8 +73,7 @@ def test_emails_stuck_in_the_outbox_need_an_operator_but_the_server_still_serves
 
     def queued(minutes_ago: int) -> MailOutbox:
         when = clock.minute_now() - timedelta(minutes=minutes_ago)
-        return MailOutbox(recipient="g@example.org", subject="s", body="b", created_at=when, send_after=when,
-                          next_attempt_at=when)  # fmt: skip
+        return MailOutbox(kind="new_concern", user_id=1, created_at=when, send_after=when, next_attempt_at=when)
 
     with app.app_context():
         db.session.add(queued(29))  # late, but not yet by half an hour
@@ -88,7 +87,6 @@ def test_emails_stuck_in_the_outbox_need_an_operator_but_the_server_still_serves
         assert healthz.status_code == 503 and list(healthz.get_json()["failed"]) == ["outbox"]
         assert client.get("/readyz").status_code == 200
         assert any(r.levelname == "ERROR" and r.getMessage() == "Health check failed: outbox" for r in caplog.records)
-        assert "g@example.org" not in caplog.text and "g@example.org" not in healthz.get_data(as_text=True)
     finally:
         with app.app_context():
             db.session.execute(db.delete(MailOutbox))

@@ -101,19 +101,21 @@ class FormPost(Model):
 
 
 class MailOutbox(Model):
-    """One email waiting to go to one guardian (speakup/ops/outbox.py): written in the transaction of what it
+    """One email waiting to go to one staff account (speakup/ops/outbox.py): written in the transaction of what it
     announces, so nothing is told of work that was not kept, and deleted once sent, so no trail is left of when a
-    reporter acted. The subject and body are notify.py's fixed "something is waiting" texts, never case content;
-    the recipient is a staff account's address. ``created_at`` is to the minute; ``send_after`` is a random delay
+    reporter acted. It names what to send and to whom by reference, never the text or the address: ``kind`` is one
+    of notify.py's fixed "something is waiting" texts (``deadlines``, how many, for a deadlines email only) and
+    ``user_id`` the account, whose address is read when it is sent; a row of another kind, or for an account that
+    is missing, disabled or not staff, is dropped. ``created_at`` is to the minute; ``send_after`` is a random delay
     after it was queued, so an email leaving cannot be matched by time to a reporter's visit. ``last_error`` is an
     exception's type name only (its text can echo an address or the server's reply)."""
 
     __tablename__ = "mail_outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    recipient: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(40))  # a notify.Kind
+    user_id: Mapped[int]  # the account (no foreign key: a row for a missing account is dropped when sent)
+    deadlines: Mapped[int | None]
     created_at: Mapped[datetime]
     send_after: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
