@@ -180,3 +180,15 @@ def test_every_restore_in_the_guide_reads_the_folder_the_backups_are_written_to(
     for line in restores:
         assert f"ls -t {folder.group(1)}/" in line, line
     assert not [line for line in code_lines(text) if "pg_dump --" in line], "dumps are made by `speakup backups run`"
+
+
+def test_every_ceremony_in_the_guide_removes_the_key_file_from_the_server_after_it() -> None:
+    """Outside review of issue 27, finding 9: the rotation and restore steps copied the offline key file into
+    /run/speakup-ceremony and never removed it, so it stayed on the server until the next reboot."""
+    for section in re.split(r"\n## ", guide()):
+        code = "\n".join(code_lines(section))
+        uses = [m.end() for m in re.finditer(r"/run/speakup-ceremony/", code)]
+        if not uses:
+            continue
+        removed = code.rfind("rm -rf /run/speakup-ceremony")
+        assert removed > uses[-1], f"section {section.splitlines()[0]!r} leaves the key file in /run/speakup-ceremony"
