@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,20 +16,34 @@ from speakup.ops import audit
 from speakup.platform import transactions
 
 
+def rotation_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The three files a rotation of the key file needs: the current one, where the new one goes, and the audit
+    anchor file it checks and signs into (both rotations take them)."""
+    for option in reversed(
+        (
+            click.option(
+                "--recovery-key-file", type=KEY_FILE, required=True, help="The installation's current key file."
+            ),
+            click.option(
+                "--new-recovery-key-file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                required=True,
+                help="Where to write the new key file (mode 0600; never over a file). Move it offline.",
+            ),
+            click.option(
+                "--audit-anchor-file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                required=True,
+                help="The anchor file `audit anchor` writes to (the timer's: /var/lib/speakup/audit-anchors).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.command("rotate-organisation-key")
-@click.option("--recovery-key-file", type=KEY_FILE, required=True, help="The installation's current key file.")
-@click.option(
-    "--new-recovery-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Where to write the new key file (mode 0600; never over a file). Move it offline.",
-)
-@click.option(
-    "--audit-anchor-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="The anchor file `audit anchor` writes to (the timer's: /var/lib/speakup/audit-anchors).",
-)
+@rotation_options
 @with_appcontext
 def rotate_organisation_key_command(
     recovery_key_file: Path, new_recovery_key_file: Path, audit_anchor_file: Path

@@ -8,8 +8,8 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from speakup.cli.audit import trail_problem
-from speakup.cli.organisation_key import after_rotation
-from speakup.cli.roster import KEY_FILE, read_organisation_secrets, write_key_file
+from speakup.cli.organisation_key import after_rotation, rotation_options
+from speakup.cli.roster import read_organisation_secrets, write_key_file
 from speakup.crypto import signing
 from speakup.domain import staff
 from speakup.keys import grants, organisation_key, recovery, roster
@@ -51,19 +51,7 @@ def recover_command(recovery_key_file: Path, email: str) -> None:
 
 
 @click.command("rotate-recovery-key")
-@click.option("--recovery-key-file", type=KEY_FILE, required=True, help="The installation's current key file.")
-@click.option(
-    "--new-recovery-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Where to write the new key file (mode 0600; never over a file). Move it offline.",
-)
-@click.option(
-    "--audit-anchor-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="The anchor file `audit anchor` writes to (the timer's: /var/lib/speakup/audit-anchors).",
-)
+@rotation_options
 @with_appcontext
 def rotate_recovery_key_command(recovery_key_file: Path, new_recovery_key_file: Path, audit_anchor_file: Path) -> None:
     """A new key file in place of the current one (yearly, or when the old file may have been seen): a new recovery
