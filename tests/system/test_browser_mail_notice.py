@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, expect
 from support.browser import Visit, sign_in
 from support.factories import gen_staff
 
+from speakup.ops.notify import Kind
 from speakup.platform import clock
 from speakup.platform.models import MailOutbox, db
 
@@ -23,7 +24,7 @@ def test_guardians_are_told_when_their_emails_are_not_being_sent(
     with app.app_context():
         queued = clock.minute_now() - timedelta(minutes=20)
         db.session.add(
-            MailOutbox(recipient="gita@example.org", subject="s", body="b", created_at=queued, send_after=queued,
+            MailOutbox(kind=Kind.NEW_CONCERN, user_id=guardian.id, created_at=queued, send_after=queued,
                        attempts=3, next_attempt_at=clock.utcnow() + timedelta(minutes=4), last_error="OSError")
         )  # fmt: skip
         db.session.commit()
