@@ -44,6 +44,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -60,6 +61,7 @@ import redis
 from support.html import ACCESS_CODE_RE, REFERENCE_RE
 from support.present import present
 from support.servers import (
+    ROOT,
     Answer,
     Browser,
     Server,
@@ -655,6 +657,9 @@ def test_redis_stopped_sign_in_and_access_codes_fail_closed_raising_still_works(
 
     stack.redis.stop()
     _limit_checks_fail_closed(stack, raised, limit)
+    # Monitoring is told; load balancers keep the server, as every server shares the one Redis (issue 27).
+    assert "redis" in _health(stack, "/healthz")[1], "/healthz does not name Redis while it is down"
+    assert _health(stack, "/readyz")[0] == 200
 
     # Redis returns: the same gunicorn counts limits again, in Redis.
     stack.redis.start()
@@ -686,6 +691,37 @@ def test_redis_stopped_sign_in_and_access_codes_fail_closed_raising_still_works(
     finally:
         stack.redis.thaw()
     assert _opens(stack, raised), "the right access code is refused after Redis thawed"
+
+
+def _health(stack: Stack, path: str) -> tuple[int, dict[str, str]]:
+    """A health answer through gunicorn: its status and what it names as failed."""
+    answer = Browser(stack.base_url, USER_AGENT, cookies=False).get(path)
+    return answer.status, json.loads(answer.text).get("failed", {})
+
+
+# --- The schema one migration behind ------------------------------------------------------------------
+
+
+def test_a_schema_one_migration_behind_is_a_503_and_no_new_server_starts(stack: Stack) -> None:
+    """Issue 27: against a schema a migration behind, /healthz answered 200 while every raise answered 503. Through
+    gunicorn now: /healthz and /readyz name the schema, and a server started on it refuses, naming the command."""
+    stack.ensure_up()
+    versions = sorted(path.name.split("_")[0] for path in (ROOT / "speakup/migrations/versions").glob("[0-9]*_*.py"))
+    run_cli(stack.env, "downgrade-schema", "--to", versions[-2])
+    try:
+        for path in ("/healthz", "/readyz"):
+            status, failed = _health(stack, path)
+            assert status == 503 and "schema" in failed, f"{path} with the schema behind: {status} {failed}"
+        env = {**stack.env, "SPEAKUP_BIND": f"127.0.0.1:{free_port()}"}
+        started = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert started.returncode != 0, "a server started on a schema behind the code"
+        assert "speakup init" in started.stdout + started.stderr
+    finally:
+        run_cli(stack.env, "init", "--recovery-key-file", "/dev/null")
+    assert "schema" not in _health(stack, "/healthz")[1]
 
 
 # --- A gunicorn worker killed mid-request -------------------------------------------------------------
