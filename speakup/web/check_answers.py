@@ -17,7 +17,6 @@ from sqlalchemy.exc import DBAPIError
 from speakup.domain import checking, submissions
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
-from speakup.platform.models import drop_failed_transaction
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION
 from speakup.web.raising import ISSUED, ConcernForm, already_raised, bp, kept_answers, not_saved
@@ -59,6 +58,7 @@ def submit_checked():
     if refused is not None:
         return refused
     if g.get("database_down"):  # the answers stay kept: "Check your answers" shows them again once it is back
+        errors.database_failed(g.database_down)
         return errors.form_refused(503)
     posted = request.form.get(submissions.FORM_FIELD, "")
     shown = request.form.get(ANSWERS_FIELD, "")
@@ -76,10 +76,9 @@ def submit_checked():
         # Something changed since "Continue": back to the form by its field, every answer and the file kept.
         form = cast(ConcernForm, ConcernForm.from_kept(found))
         return form.came_back_with(exc.errors, found.file, to=url_for("report.raise_form"))
-    except DBAPIError:
-        drop_failed_transaction()
+    except DBAPIError as exc:
         form = cast(ConcernForm, ConcernForm.from_kept(found))
-        return not_saved(form, found.file)
+        return not_saved(form, found.file, exc)
     session[CONFIRMATION] = sent.token
     return redirect(url_for("report.confirmation"), 303)
 

@@ -131,12 +131,12 @@ def check_form(claim: bool = True) -> Response | None:
     try:
         forget_kept()  # sent again: what was kept for an earlier send goes
         gone = form_posts.browser_gone(str(_browser_secret()))  # a copy of a cookie whose session was ended
-    except DBAPIError:
+    except DBAPIError as exc:
         if claim:
             raise  # nothing can be done for this form: the error page's redirect says so
         # The raise form, with the database down: its view answers with the words at once (no second wait).
         drop_failed_transaction()
-        g.database_down = True
+        g.database_down = exc
         gone = False
     if gone:
         return refuse()

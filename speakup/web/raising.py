@@ -161,7 +161,7 @@ def raise_submit():
     form = ConcernForm()
     upload = uploaded_file()
     if g.get("database_down"):  # found by the form's own check: not waited for a second time
-        return not_saved(form, upload)
+        return not_saved(form, upload, g.database_down)
     sent = _form_send(form.values.get(submissions.FORM_FIELD))
     form.values[submissions.FORM_FIELD] = sent.token
     if form.values.get(STEP) == CHECK:
@@ -178,8 +178,7 @@ def raise_submit():
         form.values[FILE_AGAIN] = "1" if upload is not None and attachments.FIELD not in exc.errors else ""
         return form.came_back(exc.errors)
     except DBAPIError as exc:
-        errors.database_failed(exc)
-        return not_saved(form, upload)
+        return not_saved(form, upload, exc)
     session[CONFIRMATION] = sent.token
     # Post, then redirect: reloading the confirmation or going Back never sends the form again.
     return redirect(url_for("report.confirmation"), 303)
@@ -194,15 +193,16 @@ def _to_check(form: ConcernForm, upload: tuple[str, bytes, str] | None, kept_fil
     except checking.NotReady as exc:
         return form.came_back_with(exc.errors, exc.file)
     except DBAPIError as exc:
-        errors.database_failed(exc)
-        return not_saved(form, upload)
+        return not_saved(form, upload, exc)
     to, back = url_for("report.check_answers"), url_for("report.raise_form")
     return once.keep(ConcernForm.form_name(), form.values, {}, to=to, also=(back,), file=clean)
 
 
-def not_saved(form: ConcernForm, upload: object):
+def not_saved(form: ConcernForm, upload: object, error: DBAPIError):
     """The database is down. Every word they wrote is kept: it cannot be kept server-side now, so this one answer
-    carries it back (an accepted risk, docs/threat-model.md), with a 503 that explains."""
+    carries it back (an accepted risk, docs/threat-model.md), with a 503 that explains, and the operator's ERROR
+    line (every way a concern is sent from the form comes here)."""
+    errors.database_failed(error)
     form.values[FILE_AGAIN] = "1" if upload is not None else ""
     form.fail(
         {"service": "We could not save your concern just now. Nothing was stored. Please try again in a few minutes."}

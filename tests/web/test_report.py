@@ -162,7 +162,7 @@ def failing(app, statement_start: str, message: str) -> Iterator[None]:
         event.remove(engine, "before_cursor_execute", fail)
 
 
-@pytest.mark.parametrize("way", ["form", "api"])
+@pytest.mark.parametrize("way", ["form", "checked", "api"])
 def test_a_concern_the_database_would_not_store_is_an_error_line_the_operator_sees(app, client, caplog, way):
     """Outside review of issue 27, finding 4: a database refusing every new case (a full disk, a trigger) answered
     503 with nothing logged above INFO, so an operator alerting on ERROR never heard of it."""
@@ -172,6 +172,8 @@ def test_a_concern_the_database_would_not_store_is_an_error_line_the_operator_se
         if way == "form":
             data = {"csrf_token": token, "what_happened": "Words", "anonymity": "anonymous"}
             response = client.post("/raise", data=data)
+        elif way == "checked":  # through "Check your answers", as a browser sends it (outside review 2, finding 4)
+            response = send_raise_form(client, what_happened="Words", anonymity="anonymous")
         else:
             body = {"what_happened": "Words", "anonymity": "anonymous"}
             response = app.test_client().post("/api/v1/concerns", json=body)
