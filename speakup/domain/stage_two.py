@@ -21,7 +21,7 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 
-from speakup.domain import deadlines
+from speakup.domain import deadlines, workflow
 from speakup.domain.categories import OUTCOMES as GENERAL_OUTCOMES
 from speakup.domain.categories import STANDARDS_OUTCOMES as OUTCOMES
 from speakup.platform import clock
@@ -106,9 +106,11 @@ def anonymous_warning() -> str | None:
 
 
 def signposting(case: Case) -> Signposting | None:
-    """The INWO's address and the date its 12 months run out, for a closed stage 2 case answered with one of the
-    Standards' outcomes and raised with a name; None for any other case."""
-    if case.outcome not in OUTCOMES or case.anonymity == "anonymous" or not applies(case.stage):
+    """The INWO's address and the date its 12 months run out, for a closed stage 2 case raised with a name,
+    whatever it closed with: the INWO also looks at how a concern was handled, so a case closed as withdrawn or
+    unanswered says so too (a guardian alone could otherwise close one that way and the person never hear of the
+    INWO). None for any other case."""
+    if case.status != workflow.CLOSED or case.anonymity == "anonymous" or not applies(case.stage):
         return None
     raised_on = clock.uk_date(case.created_at)
     return Signposting(INWO_NAME, INWO_WEB, raised_on + relativedelta(months=REFERRAL_MONTHS))

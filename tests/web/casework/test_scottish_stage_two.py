@@ -131,11 +131,16 @@ def test_an_anonymous_stage_two_case_has_no_inwo_review(app, signed):
     assert INWO not in reporter_page(following_up(app, raised["access_code"]))
 
 
-def test_a_withdrawn_case_closes_without_the_response_parts(app, signed):
+@pytest.mark.parametrize("outcome", ["withdrawn", "no_contact"])
+def test_a_case_closed_without_a_response_still_shows_the_inwo(app, signed, outcome):
+    """No response is owed when the person withdrew or stopped replying, so the parts are not asked for; but the
+    INWO can still look at how the concern was handled, so the person is told (outside review 2, finding 2: a
+    guardian alone closed a case as "no reply" at once, and the person was never shown the INWO)."""
     raised = gen_concern(signed, anonymity="confidential", name="Ailsa Byrne")
-    response = act(signed, raised["reference"], "close", outcome="withdrawn", closing_message=CLOSING)
+    response = act(signed, raised["reference"], "close", outcome=outcome, closing_message=CLOSING)
     assert was_done(signed, response)
-    assert follow_up_json(app, raised["access_code"])["signposting"] is None
+    refer_by = _refer_by(app, raised["reference"])
+    assert follow_up_json(app, raised["access_code"])["signposting"]["refer_by"] == refer_by.isoformat()
 
 
 @pytest.mark.parametrize("app_overrides", ["england", "eu"], indirect=True)
