@@ -142,7 +142,9 @@ class GuardianQueuePage:
     themes: Mapping[str, str]
     roster_changes: list[staff.RosterChange]
     needs: list[Need]
-    mail_failing_since: datetime | None  # guardians' emails have been failing since then: tell the IT team
+    # Guardians' emails have been failing for a while: tell the IT team. Never since when: the time the oldest
+    # waiting email was queued is a concern's arrival, which a guardian the reporter excluded must not learn.
+    mail_failing: bool
 
 
 def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueuePage:
@@ -157,7 +159,7 @@ def guardian_queue_page(user_id: int, args: Mapping[str, str]) -> GuardianQueueP
         themes,
         staff.recent_roster_changes(),
         needs_you_now(user_id, today),
-        outbox.failing_since(clock.utcnow()),
+        outbox.failing_since(clock.utcnow()) is not None,
     )
 
 

@@ -32,7 +32,7 @@ def test_guardians_are_told_when_their_emails_are_not_being_sent(
     try:
         sign_in(visit, guardian)
         notice = visit.page.locator("#mail-failing")
-        expect(notice).to_contain_text("Emails to guardians have not been sent since")
+        expect(notice).to_contain_text("Emails to guardians have not been sent for a while")
         expect(notice).to_contain_text("tell your IT team")
         visit.check("queue-mail-failing")
     finally:

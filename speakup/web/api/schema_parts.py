@@ -14,9 +14,10 @@ DATE = {"type": "string", "format": "date"}
 DATETIME = {"type": "string", "format": "date-time"}
 SIGNPOSTING = {
     "type": ["object", "null"],
-    "description": "Under Scotland's National Whistleblowing Standards, once a stage 2 concern raised with a name is "
-    "closed (whatever it closed with): the Independent National Whistleblowing Officer, who can normally look at it up to 12 months after "
-    "the person became aware of the matter (refer_by counts from the day it was raised). null for any other case.",
+    "description": "Under Scotland's National Whistleblowing Standards, once a stage 2 concern raised with a name "
+    "is closed (whatever it closed with): the Independent National Whistleblowing Officer, who can normally look at "
+    "it up to 12 months after the person became aware of the matter (refer_by counts from the day it was raised). "
+    "null for any other case.",
     "required": ["body", "web", "refer_by"],
     "properties": {"body": TEXT, "web": {"type": "string", "format": "uri"}, "refer_by": DATE},
 }

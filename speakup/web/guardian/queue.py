@@ -56,7 +56,7 @@ def _queue_page(args: dict[str, str]):
         filters=shown.filters,
         labels=workflow.GUARDIAN_LABELS,
         needs=shown.needs,
-        mail_failing_since=shown.mail_failing_since,
+        mail_failing=shown.mail_failing,
         themes=shown.themes,
         assigned_choices=ASSIGNED,
         due_choices=DUE,
