@@ -53,10 +53,11 @@ def is_stale(folder: Path, max_age_hours: int, now: datetime) -> bool:
 
 
 def prune(folder: Path, keep_days: int, now: datetime) -> list[Path]:
-    """Removes the folder's own copies older than ``keep_days``, never the newest; returns what it removed."""
+    """Removes the files named as the folder's own copies older than ``keep_days`` (a damaged one too), never the
+    newest real copy; returns what it removed."""
     copies = sorted(_copies(folder), key=lambda path: path.stat().st_mtime)
     cutoff = (now - timedelta(days=keep_days)).timestamp()
-    old = [path for path in copies[:-1] if path.stat().st_mtime < cutoff]
+    old = [path for path in _named(folder) if path.stat().st_mtime < cutoff and path not in copies[-1:]]
     for path in old:
         path.unlink()
     return old
@@ -68,16 +69,32 @@ def newest(folder: Path) -> datetime | None:
     return datetime.fromtimestamp(max(times), UTC).replace(tzinfo=None) if times else None
 
 
-def _copies(folder: Path) -> list[Path]:
+def _named(folder: Path) -> list[Path]:
     try:
-        # An empty file is no copy (a dump that failed half way, or one touched into place): it never counts.
-        return [
-            path
-            for path in folder.iterdir()
-            if _NAME.fullmatch(path.name) and path.is_file() and path.stat().st_size > 0
-        ]
+        return [path for path in folder.iterdir() if _NAME.fullmatch(path.name) and path.is_file()]
     except FileNotFoundError:
         return []
+
+
+def _copies(folder: Path) -> list[Path]:
+    return [path for path in _named(folder) if _is_a_copy(path)]
+
+
+# How each kind of copy begins: pg_dump's custom format, and every SQLite database file.
+_MAGIC = {".dump": b"PGDMP", ".sqlite": b"SQLite format 3\x00"}
+
+
+def _is_a_copy(path: Path) -> bool:
+    """Whether ``path`` is a file that begins as a copy of its kind does. An empty file, a byte, or anything else put
+    in its place (a dump that failed half way, one touched into being) is no copy and never counts as last night's."""
+    magic = _MAGIC.get(path.suffix)
+    if magic is None:
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(magic)) == magic
+    except OSError:
+        return False
 
 
 def backup_sqlite(database: str, target: Path) -> int:

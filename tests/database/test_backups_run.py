@@ -115,6 +115,11 @@ def test_an_empty_file_is_not_a_backup(app: Flask, runner, tmp_path: Path):
     stamp = clock.utcnow().strftime("%Y-%m-%dT%H%M%SZ")
     for suffix in ("dump", "sqlite"):
         (folder / f"speakup-{stamp}.{suffix}").touch()
+    # Nor a byte, nor random bytes (outside review 2, finding 6): a copy begins as its kind does.
+    (folder / "speakup-2000-01-01T000000Z.dump").write_bytes(b"x")
+    (folder / "speakup-2000-01-02T000000Z.sqlite").write_bytes(os.urandom(4096))
+    for path in folder.iterdir():
+        _age(path, 0)
     assert runner.invoke(args=["speakup", "backups", "check"]).exit_code == 1
     assert "backup" in app.test_client().get("/healthz").get_json()["failed"]
 
