@@ -42,6 +42,12 @@ def audit_verify_command(anchor_file: Path | None) -> None:
     result = audit.check_chain()
     if result.broken is not None:
         click.echo(f"Audit chain broken at event {result.broken.event_id}: {result.broken.reason}")
+        if result.broken.reason == audit.EDITED:
+            # What a tampered row and a wrong pepper look like alike: the operator's first check is the cheaper one.
+            click.echo(
+                "If SPEAKUP_TOKEN_PEPPER or SPEAKUP_TOKEN_PEPPER_FALLBACKS differ from the service's environment file "
+                "(after `speakup rotate-pepper`, say), run this again with that file's values first."
+            )
         sys.exit(1)
     missed = audit_anchors.unreached_anchors(anchors)
     for anchor in missed:

@@ -231,6 +231,16 @@ def test_verify_command_exits_1_at_an_edited_row(app, runner):
     assert "intact" not in result.output
 
 
+def test_verify_under_another_pepper_says_to_check_the_environment_before_suspecting_tampering(app, runner):
+    """Outside review 2, finding 7: run with an environment file from before `rotate-pepper`, every event read as
+    edited, which a hurried operator takes for tampering."""
+    _seed(app, 2)
+    app.config["TOKEN_PEPPER_BYTES"] = b"another pepper entirely, from an old environment file"
+    result = runner.invoke(args=["speakup", "audit", "verify"])
+    assert result.exit_code == 1 and ": edited" in result.output
+    assert "SPEAKUP_TOKEN_PEPPER" in result.output and "run this again with that file's values" in result.output
+
+
 def test_verify_command_exits_1_at_a_deleted_row(app, runner):
     ids = _seed(app, 4)
     _execute(app, "DELETE FROM audit_events WHERE id = :id", id=ids[1])
