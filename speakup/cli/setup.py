@@ -76,11 +76,13 @@ def rotate_secret_key_command() -> None:
     the fallback after STAFF_ABSOLUTE_HOURS (docs/deploy.md, section 6)."""
     import json
     import secrets
+    import shlex
 
     config = current_app.config
     fallbacks = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
     click.echo(f"SPEAKUP_SECRET_KEY={secrets.token_urlsafe(48)}")
-    click.echo(f"SPEAKUP_SECRET_KEY_FALLBACKS={json.dumps(fallbacks)}")
+    # Quoted whole: systemd's EnvironmentFile and a shell both take the quotes inside a bare ["..."] away.
+    click.echo(f"SPEAKUP_SECRET_KEY_FALLBACKS={shlex.quote(json.dumps(fallbacks))}")
 
 
 @click.command("rotate-pepper")

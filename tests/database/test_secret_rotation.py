@@ -6,6 +6,7 @@ worth nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 from flask import Flask
@@ -16,11 +17,16 @@ from speakup.web import devices
 
 
 def _rotate(app: Flask, runner) -> tuple[str, list[str]]:
+    """The printed lines as an environment file gives them to the service: read by a shell, which takes quotes as
+    systemd's EnvironmentFile does (outside review 2: a bare ["..."] reached the service as [...], not JSON)."""
     printed = runner.invoke(args=["speakup", "rotate-secret-key"])
     assert printed.exit_code == 0, printed.output
-    lines = dict(line.split("=", 1) for line in printed.output.strip().splitlines())
-    assert set(lines) == {"SPEAKUP_SECRET_KEY", "SPEAKUP_SECRET_KEY_FALLBACKS"}
-    return lines["SPEAKUP_SECRET_KEY"], json.loads(lines["SPEAKUP_SECRET_KEY_FALLBACKS"])
+    names = [line.split("=", 1)[0] for line in printed.output.strip().splitlines()]
+    assert names == ["SPEAKUP_SECRET_KEY", "SPEAKUP_SECRET_KEY_FALLBACKS"]
+    script = f"set -a\n{printed.output}\nprintf '%s\\0' \"$SPEAKUP_SECRET_KEY\" \"$SPEAKUP_SECRET_KEY_FALLBACKS\""
+    read = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True, env={})
+    key, fallbacks = read.stdout.split("\0")[:2]
+    return key, json.loads(fallbacks)
 
 
 def test_a_rotated_secret_key_keeps_sessions_signed_with_the_old_one(app: Flask, runner, signed: FlaskClient):
