@@ -66,6 +66,7 @@ def seal_account(
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
     user.kdf_peppered = params.peppered
     user.kdf_pepper_id = sealing.pepper_id(settings().token_pepper) if params.peppered else None
+    user.pepper_stamp = None  # under the current pepper: no rotation needs to vouch for it
     user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.account_private_key(salt))
     user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, labels.account_totp(salt)) if totp_secret else None
     _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
@@ -84,7 +85,7 @@ def clear_account_keys(user: User) -> None:
     user.public_key = user.private_key_ct = user.password_salt = None
     user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
     user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
-    user.kdf_pepper_id = user.totp_last_step = None
+    user.kdf_pepper_id = user.totp_last_step = user.pepper_stamp = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,15 @@ def sealed_under(user: User) -> bytes:
     peppers = settings().token_peppers
     if user.kdf_pepper_id is None:
         return peppers[0]
-    for pepper in peppers:
+    for index, pepper in enumerate(peppers):
         if hmac.compare_digest(sealing.pepper_id(pepper), user.kdf_pepper_id):
+            if index and not sealing.stamp_holds(peppers[0], user.pepper_stamp, STAMP_KIND, _stamped(user)):
+                logger.error(
+                    "Pepper stamp invalid: account %s is sealed under a fallback pepper without a stamp "
+                    "`speakup rotate-pepper` made; its sign-in is refused (a database writer holding an old pepper?)",
+                    user.id,
+                )
+                raise InvalidCredentials()
             return pepper
     logger.error(
         "Account pepper unknown: account %s is sealed under pepper %s, which neither SPEAKUP_TOKEN_PEPPER nor "
@@ -157,6 +165,44 @@ def sealed_under(user: User) -> bytes:
         user.kdf_pepper_id,
     )
     raise InvalidCredentials()
+
+
+STAMP_KIND = "account"
+
+
+def _stamped(user: User) -> tuple[sealing.StampField, ...]:
+    """What a rotation vouches for in an account: its id and everything its sign-in reads to open its keys."""
+    return (
+        user.id,
+        user.kdf_pepper_id,
+        user.password_salt,
+        user.private_key_ct,
+        user.totp_secret_ct,
+        user.signing_key_ct,
+        user.public_key,
+        user.signing_public_key,
+        user.kdf_memory_kib,
+        user.kdf_iterations,
+        user.kdf_lanes,
+        bool(user.kdf_peppered),
+    )
+
+
+def stamp_for_rotation(user: User, old: bytes, new: bytes) -> bool:
+    """At `speakup rotate-pepper`, from ``old`` to ``new``: stamps, under the new pepper, an account that may be opened
+    under a fallback after it: one under ``old``, or under an older pepper whose stamp holds under ``old``. Any other
+    account (one forged or changed since the last rotation) gets no stamp, and opens nothing. Returns whether
+    stamped."""
+    if not user.kdf_peppered or user.password_salt is None or user.kdf_pepper_id is None:
+        user.pepper_stamp = None  # not under a pepper (from before it joined the password), or under the new one
+        return False
+    if user.kdf_pepper_id != sealing.pepper_id(old) and not sealing.stamp_holds(
+        old, user.pepper_stamp, STAMP_KIND, _stamped(user)
+    ):
+        user.pepper_stamp = None
+        return False
+    user.pepper_stamp = sealing.row_stamp(new, STAMP_KIND, _stamped(user))
+    return True
 
 
 def under_current_pepper(user: User) -> bool:
