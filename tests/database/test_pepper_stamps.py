@@ -254,17 +254,25 @@ def test_an_enrolment_link_inserted_under_the_old_pepper_enrols_nobody(app: Flas
 
 
 def test_a_second_rotation_stamps_only_what_the_first_vouched_for(app: Flask, runner, tmp_path, apps, caplog):
-    """A row forged under the first pepper between two rotations is not made good by the second."""
+    """A row forged under the first pepper between two rotations is not made good by the second; the rows from
+    before the first still open after both."""
     first = app.config["TOKEN_PEPPER_BYTES"]
+    guardian = gen_staff(app)
     with app.app_context():
         _row, genuine = stats_tokens.create_stats_token("dashboard", first)
         transactions.commit()
     middle = _rotate(app, runner, tmp_path, apps)
     forged = secrets.token_urlsafe(32)
+    columns, secret = _sealed_on_a_copy(app)
     with middle.app_context():
         db.session.execute(insert(StatsToken).values(name="forged", token_hash=sealing.keyed_hash(
             first, forged, stats_tokens.TOKEN_PURPOSE), created_at=clock.utcnow()))  # fmt: skip
+        row = User(email="mallory@example.org", name="Mallory", role="admin", **columns)
+        db.session.add(row)
         db.session.commit()
+        mallory = Staff(row.id, row.email, PASSWORD, secret)
     last = _rotate(middle, middle.test_cli_runner(), tmp_path, apps)
     assert _stats(last, genuine) == 200
     assert _stats(last, forged) == 401
+    assert not _signs_in(last, mallory)
+    assert _signs_in(last, guardian)
