@@ -76,7 +76,9 @@ def prepare(pepper: str) -> Prepared:
     fallbacks_now = configured.token_peppers[1:]
     stamped = sum(account_keys.stamp_for_rotation(user, old, new) for user in db.session.scalars(select(User)))
     stamped += enrolment.stamp_for_rotation(old, fallbacks_now, new)
-    markers = characteristics.rekey_markers(configured.token_peppers, new)
+    # From the old pepper only: the only markers ever consulted. One under an older pepper was written after that
+    # pepper's rotation, by someone holding it, and goes.
+    markers = characteristics.rekey_markers((old,), new)
     fallbacks = tuple(each.decode() for each in configured.token_peppers)
     return Prepared(pepper, fallbacks, old_id, sealing.pepper_id(new), len(unnamed), markers, stamped)
 

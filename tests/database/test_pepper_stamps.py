@@ -20,15 +20,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, select, update
 from support.apps import TEST_CONFIG
-from support.factories import PASSWORD, Staff, gen_admin, gen_staff
+from support.factories import PASSWORD, Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions
 
 from speakup import create_app
 from speakup.crypto import sealing, totp
-from speakup.domain import enrolment, staff
+from speakup.domain import characteristics, enrolment, staff
 from speakup.keys import account_keys
 from speakup.platform import clock, transactions
-from speakup.platform.models import Enrolment, StatsToken, User, db
+from speakup.platform.models import Case, CharacteristicsAnswered, Enrolment, StatsToken, User, db
 from speakup.reporting import stats_tokens
 
 SEALED = ("password_salt", "private_key_ct", "totp_secret_ct", "signing_key_ct", "public_key", "signing_public_key",
@@ -276,3 +276,21 @@ def test_a_second_rotation_stamps_only_what_the_first_vouched_for(app: Flask, ru
     assert _stats(last, forged) == 401
     assert not _signs_in(last, mallory)
     assert _signs_in(last, guardian)
+
+
+def test_a_marker_inserted_under_the_old_pepper_is_not_carried_by_the_next_rotation(app: Flask, client, runner,
+                                                                                    tmp_path, apps):  # fmt: skip
+    """Which cases answered the questions about themselves: only the current pepper's markers are consulted, and a
+    rotation re-keys only those, so one inserted under an old pepper between two rotations never comes to count."""
+    first = app.config["TOKEN_PEPPER_BYTES"]
+    raised = gen_concern(client)
+    middle = _rotate(app, runner, tmp_path, apps)
+    with middle.app_context():
+        case_id = db.session.scalars(select(Case.id).where(Case.reference == raised["reference"])).one()
+        db.session.add(CharacteristicsAnswered(lookup=sealing.keyed_hash(first, str(case_id),
+                                                                          characteristics.MARKER_PURPOSE)))  # fmt: skip
+        db.session.commit()
+        assert not characteristics.answered(db.session.get_one(Case, case_id))
+    last = _rotate(middle, middle.test_cli_runner(), tmp_path, apps)
+    with last.app_context():
+        assert not characteristics.answered(db.session.get_one(Case, case_id))
