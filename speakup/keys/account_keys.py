@@ -171,7 +171,8 @@ STAMP_KIND = "account"
 
 
 def _stamped(user: User) -> tuple[sealing.StampField, ...]:
-    """What a rotation vouches for in an account: its id and everything its sign-in reads to open its keys."""
+    """What a rotation vouches for in an account: its id and everything its sign-in reads to open its keys. Not the
+    public keys: a swap of those is found by ``holds_stored_keys`` and named as such (a roster alarm)."""
     return (
         user.id,
         user.kdf_pepper_id,
@@ -179,8 +180,6 @@ def _stamped(user: User) -> tuple[sealing.StampField, ...]:
         user.private_key_ct,
         user.totp_secret_ct,
         user.signing_key_ct,
-        user.public_key,
-        user.signing_public_key,
         user.kdf_memory_kib,
         user.kdf_iterations,
         user.kdf_lanes,
