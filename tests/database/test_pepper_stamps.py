@@ -24,10 +24,11 @@ from support.factories import PASSWORD, Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions
 
 from speakup import create_app
-from speakup.crypto import sealing, totp
+from speakup.crypto import password_keys, sealing, totp
 from speakup.domain import characteristics, enrolment, staff
 from speakup.keys import account_keys
 from speakup.platform import clock, transactions
+from speakup.platform.migrations import downgrade_schema, enable_migrations, upgrade_schema
 from speakup.platform.models import Case, CharacteristicsAnswered, Enrolment, StatsToken, User, db
 from speakup.reporting import stats_tokens
 
@@ -297,3 +298,56 @@ def test_a_marker_inserted_under_the_old_pepper_is_not_carried_by_the_next_rotat
     last = _rotate(middle, middle.test_cli_runner(), tmp_path, apps)
     with last.app_context():
         assert not characteristics.answered(db.session.get_one(Case, case_id))
+
+
+def _sealed_with_no_pepper(app: Flask) -> tuple[dict[str, Any], bytes]:
+    """An account sealed as before the pepper joined the password (``kdf_peppered`` false): no secret needed."""
+    with app.app_context():
+        user = User(email="x@example.org", name="X", role="admin")
+        secret = totp.new_totp_secret()
+        cost = account_keys.password_params()
+        legacy = password_keys.PasswordParams(cost.memory_kib, cost.iterations, cost.lanes, peppered=False)
+        account_keys.seal_account(user, PASSWORD, legacy, account_keys.new_account_keys(), secret)
+        assert not user.kdf_peppered
+        return {column: getattr(user, column) for column in SEALED}, secret
+
+
+def test_an_account_sealed_with_no_pepper_by_a_database_writer_signs_in_as_nobody(app: Flask, caplog):
+    """The same door without any pepper: an account "from before the pepper" opens only where a stamp under the
+    current pepper vouches for it (migration 0024 stamped those that existed)."""
+    ada = gen_admin(app)
+    columns, secret = _sealed_with_no_pepper(app)
+    with app.app_context():
+        row = User(email="mallory@example.org", name="Mallory", role="admin", **columns, pepper_stamp=None)
+        db.session.add(row)
+        db.session.commit()
+        mallory = Staff(row.id, row.email, PASSWORD, secret)
+    caplog.clear()
+    assert not _signs_in(app, mallory)
+    assert [r.levelname for r in _stamp_refusals(caplog)] == ["ERROR"]
+    genuine = _user_row(app, ada.id)
+    _set_user(app, ada.id, columns)
+    assert not _signs_in(app, Staff(ada.id, ada.email, PASSWORD, secret))
+    _set_user(app, ada.id, genuine)
+    assert _signs_in(app, ada)
+
+
+def test_the_upgrade_stamps_the_accounts_from_before_the_pepper_which_then_move_over(app: Flask):
+    gita = gen_staff(app)
+    with app.app_context():  # as a release before the pepper sealed it: the same keys, no secret
+        user = db.session.get_one(User, gita.id)
+        unlocked = account_keys.unlock_account(user, PASSWORD)
+        cost = account_keys.password_params_of(user)
+        legacy = password_keys.PasswordParams(cost.memory_kib, cost.iterations, cost.lanes, peppered=False)
+        account_keys.seal_account(user, PASSWORD, legacy, unlocked.keys, unlocked.totp_secret)
+        db.session.commit()
+        enable_migrations(app)
+        db.session.remove()
+        downgrade_schema("0023")
+        upgrade_schema()
+        stamped = db.session.get_one(User, gita.id)
+        assert not stamped.kdf_peppered and stamped.pepper_stamp
+    assert _signs_in(app, gita)
+    with app.app_context():
+        moved = db.session.get_one(User, gita.id)
+        assert moved.kdf_peppered and moved.pepper_stamp is None
