@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import NoReturn
 
 from flask import current_app
 
@@ -66,10 +67,14 @@ def seal_account(
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
     user.kdf_peppered = params.peppered
     user.kdf_pepper_id = sealing.pepper_id(settings().token_pepper) if params.peppered else None
-    user.pepper_stamp = None  # under the current pepper: no rotation needs to vouch for it
     user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.account_private_key(salt))
     user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, labels.account_totp(salt)) if totp_secret else None
     _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
+    # Under the current pepper: nothing needs to vouch for it. Sealed with none (only as a release from before the
+    # pepper did, which tests replay): vouched for under the current pepper, as migration 0024 did for those.
+    user.pepper_stamp = (
+        None if params.peppered else sealing.row_stamp(settings().token_pepper, STAMP_KIND, _stamped(user))
+    )
 
 
 def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None, salt: bytes) -> None:
@@ -146,17 +151,14 @@ def sealed_under(user: User) -> bytes:
     peppers (none named: the current one). A name no configured pepper has refuses the sign-in, with an ERROR line:
     the pepper it was sealed under was dropped from SPEAKUP_TOKEN_PEPPER_FALLBACKS (or the column was changed)."""
     peppers = settings().token_peppers
+    if not user.kdf_peppered and not sealing.stamp_holds(peppers[0], user.pepper_stamp, STAMP_KIND, _stamped(user)):
+        _stamp_invalid(user, "with no pepper")
     if user.kdf_pepper_id is None:
         return peppers[0]
     for index, pepper in enumerate(peppers):
         if hmac.compare_digest(sealing.pepper_id(pepper), user.kdf_pepper_id):
             if index and not sealing.stamp_holds(peppers[0], user.pepper_stamp, STAMP_KIND, _stamped(user)):
-                logger.error(
-                    "Pepper stamp invalid: account %s is sealed under a fallback pepper without a stamp "
-                    "`speakup rotate-pepper` made; its sign-in is refused (a database writer holding an old pepper?)",
-                    user.id,
-                )
-                raise InvalidCredentials()
+                _stamp_invalid(user, "under a fallback pepper")
             return pepper
     logger.error(
         "Account pepper unknown: account %s is sealed under pepper %s, which neither SPEAKUP_TOKEN_PEPPER nor "
@@ -168,6 +170,16 @@ def sealed_under(user: User) -> bytes:
 
 
 STAMP_KIND = "account"
+
+
+def _stamp_invalid(user: User, how: str) -> NoReturn:
+    logger.error(
+        "Pepper stamp invalid: account %s is sealed %s without a stamp the service made (migration 0024, "
+        "`speakup rotate-pepper`); its sign-in is refused (a database writer wrote or changed it?)",
+        user.id,
+        how,
+    )
+    raise InvalidCredentials()
 
 
 def _stamped(user: User) -> tuple[sealing.StampField, ...]:
@@ -189,15 +201,15 @@ def _stamped(user: User) -> tuple[sealing.StampField, ...]:
 
 def stamp_for_rotation(user: User, old: bytes, new: bytes) -> bool:
     """At `speakup rotate-pepper`, from ``old`` to ``new``: stamps, under the new pepper, an account that may be opened
-    under a fallback after it: one under ``old``, or under an older pepper whose stamp holds under ``old``. Any other
+    under a fallback after it: one under ``old``, or under an older pepper or none (sealed before the pepper joined
+    the password) whose stamp holds under ``old``. Any other
     account (one forged or changed since the last rotation) gets no stamp, and opens nothing. Returns whether
     stamped."""
-    if not user.kdf_peppered or user.password_salt is None or user.kdf_pepper_id is None:
-        user.pepper_stamp = None  # not under a pepper (from before it joined the password), or under the new one
+    if user.password_salt is None or (user.kdf_peppered and user.kdf_pepper_id is None):
+        user.pepper_stamp = None  # no keys, or (not named by ``prepare``) none to vouch for
         return False
-    if user.kdf_pepper_id != sealing.pepper_id(old) and not sealing.stamp_holds(
-        old, user.pepper_stamp, STAMP_KIND, _stamped(user)
-    ):
+    vouched_now = bool(user.kdf_peppered) and user.kdf_pepper_id == sealing.pepper_id(old)
+    if not vouched_now and not sealing.stamp_holds(old, user.pepper_stamp, STAMP_KIND, _stamped(user)):
         user.pepper_stamp = None
         return False
     user.pepper_stamp = sealing.row_stamp(new, STAMP_KIND, _stamped(user))

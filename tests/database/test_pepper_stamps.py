@@ -351,3 +351,20 @@ def test_the_upgrade_stamps_the_accounts_from_before_the_pepper_which_then_move_
     with app.app_context():
         moved = db.session.get_one(User, gita.id)
         assert moved.kdf_peppered and moved.pepper_stamp is None
+
+
+def test_an_account_from_before_the_pepper_still_signs_in_after_two_rotations(app: Flask, runner, tmp_path, apps):
+    gita = gen_staff(app)
+    with app.app_context():  # as a release before the pepper sealed it, vouched for as migration 0024 does
+        user = db.session.get_one(User, gita.id)
+        unlocked = account_keys.unlock_account(user, PASSWORD)
+        cost = account_keys.password_params_of(user)
+        legacy = password_keys.PasswordParams(cost.memory_kib, cost.iterations, cost.lanes, peppered=False)
+        account_keys.seal_account(user, PASSWORD, legacy, unlocked.keys, unlocked.totp_secret)
+        db.session.commit()
+    middle = _rotate(app, runner, tmp_path, apps)
+    last = _rotate(middle, middle.test_cli_runner(), tmp_path, apps)
+    assert not _user_row(last, gita.id)["kdf_peppered"]
+    assert _signs_in(last, gita)
+    moved = _user_row(last, gita.id)
+    assert moved["kdf_pepper_id"] == sealing.pepper_id(last.config["TOKEN_PEPPER_BYTES"]) and not moved["pepper_stamp"]
