@@ -216,7 +216,7 @@ def test_an_enrolment_link_inserted_under_the_old_pepper_enrols_nobody(app: Flas
     old = app.config["TOKEN_PEPPER_BYTES"]
     ada = gen_admin(app)
     with app.app_context():
-        administrator = db.session.get(User, ada.id)
+        administrator = db.session.get_one(User, ada.id)
         link = staff.invite_user("newcomer@example.org", "New Comer", "admin", administrator).token
         victim = staff.invite_user("victim@example.org", "Vic Tim", "admin", administrator).user.id
         transactions.commit()
