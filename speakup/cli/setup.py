@@ -16,8 +16,10 @@ from speakup.domain import pepper_rotation, staff
 from speakup.keys import approvals, recovery, roster_log
 from speakup.ops import audit
 from speakup.platform import private_files, transactions
+from speakup.platform.config import settings
 from speakup.platform.migrations import downgrade_schema, newest_revision, upgrade_schema
 from speakup.platform.models import KeyPurpose, Role
+from speakup.reporting import stats_tokens
 
 
 @click.command("init")
@@ -105,11 +107,14 @@ def rotate_pepper_command(output: Path) -> None:
     except pepper_rotation.RotationRefused as refused:
         raise click.ClickException(str(refused)) from None
     config = current_app.config
+    kept_peppers = settings().token_peppers
     kept = {key: config.get(key) for key in ("TOKEN_PEPPER_BYTES", "TOKEN_PEPPER_FALLBACK_BYTES")}
     # The row that switches the chain is hashed under the new pepper: this process takes it up for that one row.
     config["TOKEN_PEPPER_BYTES"] = prepared.new_pepper.encode()
     config["TOKEN_PEPPER_FALLBACK_BYTES"] = tuple(each.encode() for each in prepared.fallbacks)
     try:
+        # Statistics tokens are stamped here: the domain below cannot reach reporting.
+        tokens = stats_tokens.stamp_for_rotation(kept_peppers[0], kept_peppers[1:], prepared.new_pepper.encode())
         pepper_rotation.record(prepared)
         # The file first: a committed rotation whose pepper was lost would leave the chain unverifiable.
         private_files.write_new(output, pepper_rotation.environment_lines(prepared))
@@ -122,7 +127,8 @@ def rotate_pepper_command(output: Path) -> None:
         config.update(kept)
     click.echo(
         f"Pepper rotated: {prepared.old_id} -> {prepared.new_id}; {prepared.accounts_named} accounts named, "
-        f"{prepared.markers} markers re-keyed."
+        f"{prepared.markers} markers re-keyed; {prepared.stamped + tokens} accounts, links and tokens the old "
+        "pepper may still open stamped under the new one."
     )
     click.echo(f"The new SPEAKUP_TOKEN_PEPPER and SPEAKUP_TOKEN_PEPPER_FALLBACKS lines are in {output}.")
     click.echo(

@@ -21,6 +21,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -102,6 +103,68 @@ def keyed_hashes(peppers: Sequence[bytes], value: str, purpose: str) -> tuple[st
     """``keyed_hash`` of one value under each configured pepper, the current one first: what a lookup accepts, so a
     code, token, link or form made before a rotation of the pepper is still found (writes use the first alone)."""
     return tuple(keyed_hash(pepper, value, purpose) for pepper in peppers)
+
+
+STAMP_LABEL = "pepper-stamp"
+
+StampField = bytes | str | int | bool | datetime | None
+
+
+def _stamp_field(value: StampField) -> str:
+    """One field as unambiguous text: its type, then its value (a time in UTC, as stored naive or aware)."""
+    if value is None:
+        return "n:"
+    if isinstance(value, bytes):
+        return "b:" + value.hex()
+    if isinstance(value, bool):
+        return "o:" + ("1" if value else "0")
+    if isinstance(value, int):
+        return f"i:{value}"
+    if isinstance(value, datetime):
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return "t:" + utc.isoformat()
+    return "s:" + value
+
+
+def row_stamp(pepper: bytes, kind: str, fields: Sequence[StampField]) -> str:
+    """What a rotation of the pepper vouches for: a keyed hash under the NEW pepper of a row's kind, identity and
+    the exact material a fallback pepper would accept (docs/protocol.md, "Rotating the pepper"). Without that pepper
+    nobody can make one, so a row forged or changed with only an old pepper fails ``stamp_holds``."""
+    text = "|".join(f"{len(each)}:{each}" for each in (kind, *(_stamp_field(value) for value in fields)))
+    return keyed_hash(pepper, text, STAMP_LABEL)
+
+
+def stamp_holds(pepper: bytes, stamp: str | None, kind: str, fields: Sequence[StampField]) -> bool:
+    return stamp is not None and hmac.compare_digest(stamp, row_stamp(pepper, kind, fields))
+
+
+def found_stamp_holds(
+    peppers: Sequence[bytes],
+    hashes: Sequence[str],
+    found: str,
+    stamp: str | None,
+    kind: str,
+    fields: Sequence[StampField],
+) -> bool:
+    """Whether a row found by ``found`` among ``hashes`` (``keyed_hashes`` under ``peppers``, the current first) may
+    open: found under the current pepper, or under a fallback and its stamp, under the current pepper, holds for
+    the row's fields and that fallback's id."""
+    index = hashes.index(found)
+    return index == 0 or stamp_holds(peppers[0], stamp, kind, (*fields, pepper_id(peppers[index])))
+
+
+def rotated_stamp(
+    stamp: str | None, kind: str, fields: Sequence[StampField], old: bytes, fallbacks: Sequence[bytes], new: bytes
+) -> str | None:
+    """The stamp a rotation from ``old`` to ``new`` gives a row found by a keyed hash: a row with no stamp is under
+    ``old`` (one forged under a fallback then still fails ``found_stamp_holds``, which names the pepper it matched);
+    one whose stamp holds under ``old`` for a fallback's id is vouched for again; any other row gets none."""
+    if stamp is None:
+        return row_stamp(new, kind, (*fields, pepper_id(old)))
+    for pepper in fallbacks:
+        if stamp_holds(old, stamp, kind, (*fields, pepper_id(pepper))):
+            return row_stamp(new, kind, (*fields, pepper_id(pepper)))
+    return None
 
 
 PEPPER_ID_LABEL = "pepper-id"

@@ -10,9 +10,11 @@ and sealed under the password. A guardian then sees their safety code, which the
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import segno
@@ -28,6 +30,9 @@ from speakup.platform.models import Enrolment, Role, User, db
 from speakup.platform.public_urls import public_url
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
+STAMP_KIND = "enrolment"
+
+logger = logging.getLogger(__name__)
 
 
 class LinkUnusable(Exception):
@@ -73,10 +78,38 @@ def link_url(token: str) -> str:
     return public_url("/enrol", token=token)
 
 
+def _stamped(row: Enrolment) -> tuple[int, int, str, datetime]:
+    return (row.id, row.user_id, row.token_hash, row.expires_at)
+
+
+def _found(token: str) -> Enrolment | None:
+    """Any configured pepper: a link sent before a rotation of the pepper still works until it expires. One found
+    under a fallback opens only while the stamp the rotation gave it holds: a link inserted or changed by someone
+    holding only an old pepper is unknown, with an ERROR line."""
+    peppers = settings().token_peppers
+    hashes = sealing.keyed_hashes(peppers, token[:100], TOKEN_PURPOSE)
+    for row in db.session.scalars(select(Enrolment).where(Enrolment.token_hash.in_(hashes))).all():
+        if sealing.found_stamp_holds(peppers, hashes, row.token_hash, row.pepper_stamp, STAMP_KIND, _stamped(row)):
+            return row
+        logger.error(
+            "Pepper stamp invalid: enrolment link %s was found under a fallback pepper without a stamp "
+            "`speakup rotate-pepper` made; refused (a database writer holding an old pepper?)",
+            row.id,
+        )
+    return None
+
+
+def stamp_for_rotation(old: bytes, fallbacks: Sequence[bytes], new: bytes) -> int:
+    """At `speakup rotate-pepper`: stamps, under the new pepper, every link that opens now; returns how many."""
+    stamped = 0
+    for row in db.session.scalars(select(Enrolment)):
+        row.pepper_stamp = sealing.rotated_stamp(row.pepper_stamp, STAMP_KIND, _stamped(row), old, fallbacks, new)
+        stamped += row.pepper_stamp is not None
+    return stamped
+
+
 def open_link(token: str) -> Enrolment:
-    # Any configured pepper: a link sent before a rotation of the pepper still works until it expires.
-    hashes = sealing.keyed_hashes(settings().token_peppers, token[:100], TOKEN_PURPOSE)
-    row = db.session.scalar(select(Enrolment).where(Enrolment.token_hash.in_(hashes)).limit(1))
+    row = _found(token)
     if row is None:
         raise LinkUnusable("unknown")
     if row.used_at is not None:

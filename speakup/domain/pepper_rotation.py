@@ -6,7 +6,10 @@ What a person typed or holds was made under the old pepper and cannot be made ag
 pepper, and written under the current one from then on. An access code's lookup id is never re-keyed: the roster log
 names its code generation. What the server alone names (which cases answered the questions about themselves) is
 re-keyed now. An account is sealed again under the new pepper at its next sign-in (keys/account_keys.py); until
-then it names the pepper it is under. The audit chain switches pepper at the PEPPER_ROTATED row the command writes
+then it names the pepper it is under. Every row the old pepper may still open (an account, an enrolment link; the
+command stamps the statistics tokens) is stamped under the new pepper with what a fallback accepts of it, so a row
+forged or changed afterwards by someone holding only the old pepper opens nothing.
+The audit chain switches pepper at the PEPPER_ROTATED row the command writes
 under the new pepper (ops/audit_chain.py).
 """
 
@@ -19,7 +22,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from speakup.crypto import sealing
-from speakup.domain import characteristics
+from speakup.domain import characteristics, enrolment
+from speakup.keys import account_keys
 from speakup.ops import audit
 from speakup.platform.config import settings
 from speakup.platform.models import User, db
@@ -41,6 +45,7 @@ class Prepared:
     new_id: str
     accounts_named: int  # accounts whose pepper was recorded now
     markers: int  # characteristics markers re-keyed
+    stamped: int  # accounts and enrolment links the old pepper may still open, stamped under the new one
 
 
 def new_pepper() -> str:
@@ -67,9 +72,15 @@ def prepare(pepper: str) -> Prepared:
     ).all()
     for user in unnamed:
         user.kdf_pepper_id = old_id
-    markers = characteristics.rekey_markers(configured.token_peppers, new)
+    # What the old pepper may open after the rotation, stamped under the new one (docs/protocol.md): accounts, links.
+    fallbacks_now = configured.token_peppers[1:]
+    stamped = sum(account_keys.stamp_for_rotation(user, old, new) for user in db.session.scalars(select(User)))
+    stamped += enrolment.stamp_for_rotation(old, fallbacks_now, new)
+    # From the old pepper only: the only markers ever consulted. One under an older pepper was written after that
+    # pepper's rotation, by someone holding it, and goes.
+    markers = characteristics.rekey_markers((old,), new)
     fallbacks = tuple(each.decode() for each in configured.token_peppers)
-    return Prepared(pepper, fallbacks, old_id, sealing.pepper_id(new), len(unnamed), markers)
+    return Prepared(pepper, fallbacks, old_id, sealing.pepper_id(new), len(unnamed), markers, stamped)
 
 
 def record(prepared: Prepared) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import NoReturn
 
 from flask import current_app
 
@@ -69,6 +70,11 @@ def seal_account(
     user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.account_private_key(salt))
     user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, labels.account_totp(salt)) if totp_secret else None
     _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
+    # Under the current pepper: nothing needs to vouch for it. Sealed with none (only as a release from before the
+    # pepper did, which tests replay): vouched for under the current pepper, as migration 0024 did for those.
+    user.pepper_stamp = (
+        None if params.peppered else sealing.row_stamp(settings().token_pepper, STAMP_KIND, _stamped(user))
+    )
 
 
 def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None, salt: bytes) -> None:
@@ -84,7 +90,7 @@ def clear_account_keys(user: User) -> None:
     user.public_key = user.private_key_ct = user.password_salt = None
     user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
     user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
-    user.kdf_pepper_id = user.totp_last_step = None
+    user.kdf_pepper_id = user.totp_last_step = user.pepper_stamp = None
 
 
 @dataclass(frozen=True)
@@ -145,10 +151,14 @@ def sealed_under(user: User) -> bytes:
     peppers (none named: the current one). A name no configured pepper has refuses the sign-in, with an ERROR line:
     the pepper it was sealed under was dropped from SPEAKUP_TOKEN_PEPPER_FALLBACKS (or the column was changed)."""
     peppers = settings().token_peppers
+    if not user.kdf_peppered and not sealing.stamp_holds(peppers[0], user.pepper_stamp, STAMP_KIND, _stamped(user)):
+        _stamp_invalid(user, "with no pepper")
     if user.kdf_pepper_id is None:
         return peppers[0]
-    for pepper in peppers:
+    for index, pepper in enumerate(peppers):
         if hmac.compare_digest(sealing.pepper_id(pepper), user.kdf_pepper_id):
+            if index and not sealing.stamp_holds(peppers[0], user.pepper_stamp, STAMP_KIND, _stamped(user)):
+                _stamp_invalid(user, "under a fallback pepper")
             return pepper
     logger.error(
         "Account pepper unknown: account %s is sealed under pepper %s, which neither SPEAKUP_TOKEN_PEPPER nor "
@@ -157,6 +167,53 @@ def sealed_under(user: User) -> bytes:
         user.kdf_pepper_id,
     )
     raise InvalidCredentials()
+
+
+STAMP_KIND = "account"
+
+
+def _stamp_invalid(user: User, how: str) -> NoReturn:
+    logger.error(
+        "Pepper stamp invalid: account %s is sealed %s without a stamp the service made (migration 0024, "
+        "`speakup rotate-pepper`); its sign-in is refused (a database writer wrote or changed it?)",
+        user.id,
+        how,
+    )
+    raise InvalidCredentials()
+
+
+def _stamped(user: User) -> tuple[sealing.StampField, ...]:
+    """What a rotation vouches for in an account: its id and everything its sign-in reads to open its keys. Not the
+    public keys: a swap of those is found by ``holds_stored_keys`` and named as such (a roster alarm)."""
+    return (
+        user.id,
+        user.kdf_pepper_id,
+        user.password_salt,
+        user.private_key_ct,
+        user.totp_secret_ct,
+        user.signing_key_ct,
+        user.kdf_memory_kib,
+        user.kdf_iterations,
+        user.kdf_lanes,
+        bool(user.kdf_peppered),
+    )
+
+
+def stamp_for_rotation(user: User, old: bytes, new: bytes) -> bool:
+    """At `speakup rotate-pepper`, from ``old`` to ``new``: stamps, under the new pepper, an account that may be opened
+    under a fallback after it: one under ``old``, or under an older pepper or none (sealed before the pepper joined
+    the password) whose stamp holds under ``old``. Any other
+    account (one forged or changed since the last rotation) gets no stamp, and opens nothing. Returns whether
+    stamped."""
+    if user.password_salt is None or (user.kdf_peppered and user.kdf_pepper_id is None):
+        user.pepper_stamp = None  # no keys, or (not named by ``prepare``) none to vouch for
+        return False
+    vouched_now = bool(user.kdf_peppered) and user.kdf_pepper_id == sealing.pepper_id(old)
+    if not vouched_now and not sealing.stamp_holds(old, user.pepper_stamp, STAMP_KIND, _stamped(user)):
+        user.pepper_stamp = None
+        return False
+    user.pepper_stamp = sealing.row_stamp(new, STAMP_KIND, _stamped(user))
+    return True
 
 
 def under_current_pepper(user: User) -> bool:

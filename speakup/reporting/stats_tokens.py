@@ -3,6 +3,7 @@ a staff account. Only a keyed hash of a token is stored."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 
@@ -13,6 +14,9 @@ from speakup.platform import clock
 from speakup.platform.models import StatsToken, db
 
 TOKEN_PURPOSE = "stats-token"  # noqa: S105 - a hash purpose, not a secret
+STAMP_KIND = "stats-token"
+
+logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32
 
@@ -64,12 +68,38 @@ def stats_tokens() -> list[StatsToken]:
     return list(db.session.scalars(select(StatsToken).order_by(StatsToken.created_at, StatsToken.id)))
 
 
+def _stamped(row: StatsToken) -> tuple[int, str, str]:
+    return (row.id, row.name, row.token_hash)
+
+
 def find_stats_token(token: str, peppers: Sequence[bytes] | bytes) -> StatsToken | None:
     """The unrevoked token row this bearer token matches, found by its keyed hash under any configured pepper (a
-    token made before a rotation still works), or None."""
+    token made before a rotation still works), or None. A row found under a fallback pepper opens only while the
+    stamp the rotation gave it holds (``stamp_for_rotation``): one inserted or changed by someone holding only the
+    old pepper opens nothing, with an ERROR line."""
     if not token or len(token) > 200:
         return None
-    hashes = sealing.keyed_hashes((peppers,) if isinstance(peppers, bytes) else peppers, token, TOKEN_PURPOSE)
-    return db.session.scalar(
-        select(StatsToken).where(StatsToken.token_hash.in_(hashes), StatsToken.revoked_at.is_(None)).limit(1)
-    )
+    peppers = (peppers,) if isinstance(peppers, bytes) else tuple(peppers)
+    hashes = sealing.keyed_hashes(peppers, token, TOKEN_PURPOSE)
+    rows = db.session.scalars(
+        select(StatsToken).where(StatsToken.token_hash.in_(hashes), StatsToken.revoked_at.is_(None))
+    ).all()
+    for row in rows:
+        if sealing.found_stamp_holds(peppers, hashes, row.token_hash, row.pepper_stamp, STAMP_KIND, _stamped(row)):
+            return row
+        logger.error(
+            "Pepper stamp invalid: statistics token %s was found under a fallback pepper without a stamp "
+            "`speakup rotate-pepper` made; refused (a database writer holding an old pepper?)",
+            row.id,
+        )
+    return None
+
+
+def stamp_for_rotation(old: bytes, fallbacks: Sequence[bytes], new: bytes) -> int:
+    """At `speakup rotate-pepper`: stamps, under the new pepper, every token that opens now (docs/protocol.md,
+    "Rotating the pepper"); returns how many. The caller commits."""
+    stamped = 0
+    for row in db.session.scalars(select(StatsToken)):
+        row.pepper_stamp = sealing.rotated_stamp(row.pepper_stamp, STAMP_KIND, _stamped(row), old, fallbacks, new)
+        stamped += row.pepper_stamp is not None
+    return stamped

@@ -43,6 +43,9 @@ class StatsToken(Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     revoked_at: Mapped[datetime | None]
+    # What `speakup rotate-pepper` vouched for (reporting/stats_tokens.py): a token found under a fallback pepper
+    # opens only while it holds.
+    pepper_stamp: Mapped[str | None] = mapped_column(String(64))
 
 
 class CharacteristicCount(Model):

@@ -46,6 +46,10 @@ class User(Model):
     # one. An account under a fallback pepper is sealed again under the current one at its next sign-in; an id no
     # configured pepper has refuses sign-in. Changing it only stops sign-in.
     kdf_pepper_id: Mapped[str | None] = mapped_column(String(32))
+    # What `speakup rotate-pepper` vouched for (keys/account_keys.py, stamp): a keyed hash under the pepper now in
+    # force of the id and every sealed column. An account under a fallback pepper opens only while it holds; None
+    # once sealed again under the current pepper.
+    pepper_stamp: Mapped[str | None] = mapped_column(String(64))
     # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
@@ -91,6 +95,9 @@ class Enrolment(Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # What `speakup rotate-pepper` vouched for (domain/enrolment.py): a link found under a fallback pepper opens
+    # only while it holds.
+    pepper_stamp: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship()
 
