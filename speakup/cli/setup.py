@@ -117,7 +117,10 @@ def rotate_pepper_command(output: Path) -> None:
         tokens = stats_tokens.stamp_for_rotation(kept_peppers[0], kept_peppers[1:], prepared.new_pepper.encode())
         pepper_rotation.record(prepared)
         # The file first: a committed rotation whose pepper was lost would leave the chain unverifiable.
-        private_files.write_new(output, pepper_rotation.environment_lines(prepared))
+        try:
+            private_files.write_new(output, pepper_rotation.environment_lines(prepared))
+        except OSError as failed:
+            raise click.ClickException(f"cannot write {output} ({failed.strerror}); nothing changed.") from None
         try:
             transactions.commit()
         except BaseException:

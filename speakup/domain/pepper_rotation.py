@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -96,5 +97,6 @@ def environment_lines(prepared: Prepared) -> str:
     """The environment file's two lines, as `speakup rotate-pepper` writes them."""
     return (
         f"SPEAKUP_TOKEN_PEPPER={prepared.new_pepper}\n"
-        f"SPEAKUP_TOKEN_PEPPER_FALLBACKS={json.dumps(list(prepared.fallbacks))}\n"
+        # Quoted whole: systemd's EnvironmentFile and a shell both take the quotes inside a bare ["..."] away.
+        f"SPEAKUP_TOKEN_PEPPER_FALLBACKS={shlex.quote(json.dumps(list(prepared.fallbacks)))}\n"
     )

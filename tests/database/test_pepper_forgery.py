@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, insert, select
 from support.apps import TEST_CONFIG
+from support.environment import read_environment_lines
 
 from speakup import create_app
 from speakup.crypto import sealing
@@ -36,7 +37,7 @@ def rotated(app: Flask, runner, tmp_path: Path) -> Iterator[tuple[Flask, bytes]]
         db.session.commit()
     done = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(tmp_path / "pepper.env")])
     assert done.exit_code == 0, done.output
-    lines = dict(line.split("=", 1) for line in (tmp_path / "pepper.env").read_text().strip().splitlines())
+    lines = read_environment_lines((tmp_path / "pepper.env").read_text())
     keep = ("SQLALCHEMY_DATABASE_URI", "ROSTER_ANCHOR_FILE", "ROSTER_ROOT")
     after = create_app(
         {

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from support.apps import TEST_CONFIG, install_organisation_keys, make_app
+from support.environment import read_environment_lines
 from support.factories import Staff, gen_concern
 from support.html import AuthActions, csrf_token, following_up, post_form
 from support.present import scalar
@@ -34,7 +35,7 @@ def rotate(runner, output: Path) -> tuple[str, list[str]]:
     done = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(output)])
     assert done.exit_code == 0, done.output
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
-    lines = dict(line.split("=", 1) for line in output.read_text().strip().splitlines())
+    lines = read_environment_lines(output.read_text())
     assert set(lines) == {"SPEAKUP_TOKEN_PEPPER", "SPEAKUP_TOKEN_PEPPER_FALLBACKS"}
     assert lines["SPEAKUP_TOKEN_PEPPER"] not in done.output  # the secret is in the file, never on the screen
     return lines["SPEAKUP_TOKEN_PEPPER"], json.loads(lines["SPEAKUP_TOKEN_PEPPER_FALLBACKS"])
@@ -335,3 +336,17 @@ def test_a_process_left_with_the_old_pepper_adds_nothing_to_the_chain(app: Flask
         audit.record(audit.Action.CASES_PURGED, audit.Actor.SYSTEM, count=0)
         db.session.commit()
         assert audit.check_chain().broken is None
+
+
+def test_a_file_the_command_cannot_write_changes_nothing_and_says_why(app, runner, tmp_path):
+    """Outside review 2, finding 7: the guide's path was one the service user cannot write, and the operator got a
+    traceback. Now a plain message, and the rotation is not recorded."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where a folder should be")
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    done = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(blocked / "pepper.env")])
+    assert done.exit_code != 0 and "cannot write" in done.output and "nothing changed" in done.output
+    assert "Traceback" not in done.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before

@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, select, update
 from support.apps import TEST_CONFIG
+from support.environment import read_environment_lines
 from support.factories import PASSWORD, Staff, gen_admin, gen_concern, gen_staff
 from support.html import AuthActions
 
@@ -54,7 +55,7 @@ def _rotate(app: Flask, runner, tmp_path: Path, apps: list[Flask]) -> Flask:
     output = tmp_path / f"pepper-{len(apps)}.env"
     done = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(output)])
     assert done.exit_code == 0, done.output
-    lines = dict(line.split("=", 1) for line in output.read_text().strip().splitlines())
+    lines = read_environment_lines(output.read_text())
     keep = ("SQLALCHEMY_DATABASE_URI", "ROSTER_ANCHOR_FILE", "ROSTER_ROOT")
     after = create_app({**TEST_CONFIG, **{key: app.config[key] for key in keep},
                         "RATELIMIT_ENABLED": False,  # the tests try many refused sign-ins on one account

@@ -6,12 +6,12 @@ worth nothing."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import BadSignature
+from support.environment import read_environment_lines
 
 from speakup.web import devices
 
@@ -21,11 +21,9 @@ def _rotate(app: Flask, runner) -> tuple[str, list[str]]:
     systemd's EnvironmentFile does (outside review 2: a bare ["..."] reached the service as [...], not JSON)."""
     printed = runner.invoke(args=["speakup", "rotate-secret-key"])
     assert printed.exit_code == 0, printed.output
-    names = [line.split("=", 1)[0] for line in printed.output.strip().splitlines()]
-    assert names == ["SPEAKUP_SECRET_KEY", "SPEAKUP_SECRET_KEY_FALLBACKS"]
-    script = f"set -a\n{printed.output}\nprintf '%s\\0' \"$SPEAKUP_SECRET_KEY\" \"$SPEAKUP_SECRET_KEY_FALLBACKS\""
-    read = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True, env={})
-    key, fallbacks = read.stdout.split("\0")[:2]
+    lines = read_environment_lines(printed.output)
+    assert list(lines) == ["SPEAKUP_SECRET_KEY", "SPEAKUP_SECRET_KEY_FALLBACKS"]
+    key, fallbacks = lines["SPEAKUP_SECRET_KEY"], lines["SPEAKUP_SECRET_KEY_FALLBACKS"]
     return key, json.loads(fallbacks)
 
 
