@@ -12,6 +12,7 @@ from speakup.cli.audit import append_restore_line, trail_problem
 from speakup.cli.roster import KEY_FILE, read_organisation_secrets, write_key_file
 from speakup.crypto import signing
 from speakup.keys import organisation_key, recovery, roster
+from speakup.keys.recovery import OrganisationSecrets
 from speakup.ops import audit
 from speakup.platform import transactions
 
@@ -42,6 +43,22 @@ def rotation_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+def rotation_start(
+    recovery_key_file: Path, new_recovery_key_file: Path, audit_anchor_file: Path
+) -> OrganisationSecrets:
+    """What both rotations check before changing anything: no file where the new one goes, a current key file with
+    its signing key, and an audit trail that verifies against its anchors. Returns the current file's keys."""
+    if new_recovery_key_file.exists():
+        raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
+    old = read_organisation_secrets(recovery_key_file)
+    if old.signing_key is None:
+        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
+    problem = trail_problem(audit_anchor_file)
+    if problem:
+        raise click.ClickException(f"The audit trail does not verify ({problem}): nothing changed.")
+    return old
+
+
 @click.command("rotate-organisation-key")
 @rotation_options
 @with_appcontext
@@ -51,14 +68,7 @@ def rotate_organisation_key_command(
     """A new organisation signing key in place of the current one (when the key file may have been seen, or by
     policy): the old key hands the roster over to it and it signs a checkpoint of the roster as it stands. The new
     key file holds the same recovery key. Then change SPEAKUP_ROSTER_ROOT, restart, and destroy the old file."""
-    if new_recovery_key_file.exists():
-        raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
-    old = read_organisation_secrets(recovery_key_file)
-    if old.signing_key is None:
-        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
-    problem = trail_problem(audit_anchor_file)
-    if problem:
-        raise click.ClickException(f"The audit trail does not verify ({problem}): nothing changed.")
+    old = rotation_start(recovery_key_file, new_recovery_key_file, audit_anchor_file)
     try:
         new_signing_key = organisation_key.rotate_organisation_key(old)
     except recovery.RosterNotVerified:

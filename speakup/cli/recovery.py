@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from speakup.cli.audit import trail_problem
-from speakup.cli.organisation_key import after_rotation, rotation_options
+from speakup.cli.organisation_key import after_rotation, rotation_options, rotation_start
 from speakup.cli.roster import read_organisation_secrets, write_key_file
 from speakup.crypto import signing
 from speakup.domain import staff
@@ -57,14 +56,7 @@ def rotate_recovery_key_command(recovery_key_file: Path, new_recovery_key_file: 
     """A new key file in place of the current one (yearly, or when the old file may have been seen): a new recovery
     key, every case re-wrapped for it, and a new organisation signing key the old one hands the roster over to. Both
     keys of the old file are retired. Then change SPEAKUP_ROSTER_ROOT, restart, and destroy the old file."""
-    if new_recovery_key_file.exists():
-        raise click.ClickException(f"{new_recovery_key_file} already exists; refusing to overwrite a key file.")
-    old = read_organisation_secrets(recovery_key_file)
-    if old.signing_key is None:
-        raise click.ClickException("That key file has no organisation signing key; nothing changed.")
-    problem = trail_problem(audit_anchor_file)
-    if problem:
-        raise click.ClickException(f"The audit trail does not verify ({problem}): nothing changed.")
+    old = rotation_start(recovery_key_file, new_recovery_key_file, audit_anchor_file)
     try:
         new_private, new_signing_key, count = organisation_key.rotate_both_keys(old)
     except recovery.RosterNotVerified:
