@@ -332,7 +332,9 @@ def test_purge_shreds_old_closed_cases_and_keeps_what_is_counted(app, client, gu
         assert themes() == before_themes
         assert quarter_measures(created) == before_quarter
         # Audited: one event per case and one for the run, and the chain holds.
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.id > audit_before)).all()
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.id > audit_before).order_by(AuditEvent.id)
+        ).all()
         assert [(e.action, e.actor_type, e.case_id) for e in events] == [
             (audit.Action.CASES_PURGED, "system", old.id),
             (audit.Action.CASES_PURGED, "system", seeded["old_anonymous"].id),

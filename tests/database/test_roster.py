@@ -34,7 +34,9 @@ from speakup.platform.models import AuditEvent, OrganisationKey, RosterEntry, Us
 
 def _alarms(app) -> list[dict]:
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ROSTER_ALARM))
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == audit.Action.ROSTER_ALARM).order_by(AuditEvent.id)
+        )
         return [audit.detail_of(event) for event in events]
 
 
@@ -281,7 +283,9 @@ def test_the_organisation_key_approves_on_the_command_line(app, client, runner, 
     assert again.exit_code == 1 and "Pat Pending is already approved" in again.output
     assert pat.id in guardians_wrapped_for(app, gen_concern(client)["reference"])
     with app.app_context():
-        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED))
+        approvals = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED).order_by(AuditEvent.id)
+        )
         assert [audit.detail_of(e) for e in approvals if audit.detail_of(e)["email"] == "pat@example.org"] == [
             {"email": "pat@example.org", "by": "organisation"}
         ]

@@ -63,7 +63,7 @@ def _guardian_grant_count(app, staff: Staff | None = None) -> int:
 
 def _audit_actions(app, action: str) -> list[dict]:
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
         return [
             {"actor_type": e.actor_type, "actor_id": e.actor_id, "case_id": e.case_id, **audit.detail_of(e)}
             for e in events

@@ -70,7 +70,7 @@ def _grants_of(app, user_id: int) -> int:
 
 def _events(app, action: str) -> list[AuditEvent]:
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
         for event in events:
             db.session.expunge(event)
         return list(events)

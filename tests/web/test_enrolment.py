@@ -142,7 +142,9 @@ def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
         totp_secret = present(enrolled.staff.totp_secret, "TOTP secret")
         sealed_key, sealed_secret = present(user.private_key_ct, "sealed key"), present(user.totp_secret_ct, "sealed")
         assert PASSWORD.encode() not in sealed_key and totp_secret not in sealed_secret
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ACCOUNT_ENROLLED))
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == audit.Action.ACCOUNT_ENROLLED).order_by(AuditEvent.id)
+        )
         assert [(e.actor_id, audit.detail_of(e)) for e in events] == [(user.id, {"email": "nia@example.org"})]
     # Used: the same link now says so, and changes nothing.
     again = app.test_client().get(enrolment_path(page))
@@ -293,7 +295,9 @@ def test_approving_works_once_never_for_oneself_and_never_by_an_administrator_or
     twice = _approve(gita_team, nia.staff.id, nia.safety_code_shown)
     assert "Nia New is already approved" in twice.get_data(as_text=True)
     with app.app_context():
-        approvals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED))
+        approvals = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == audit.Action.GUARDIAN_APPROVED).order_by(AuditEvent.id)
+        )
         by_gita = [(e.actor_type, e.actor_id, audit.detail_of(e)) for e in approvals if e.actor_id == gita.id]
         assert by_gita == [("guardian", gita.id, {"email": "nia@example.org", "by": "guardian"})]
     # Unknown accounts are not found.

@@ -61,7 +61,9 @@ def test_a_new_code_replaces_the_lost_one_and_is_shown_once(app: Flask, client: 
     timeline = following_up(app, new_code).get("/follow-up/case").get_data(as_text=True)
     assert "You were given a new access code. The old one no longer works" in timeline
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED))
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED).order_by(AuditEvent.id)
+        )
         assert [(e.actor_type, e.case_id) for e in events] == [("guardian", _case_id(app, reference))]
 
     slip = "/guardian/new-access-code"
@@ -115,7 +117,9 @@ def _put_back(rows: list[tuple[Table, dict[str, object]]]) -> None:
 def _new_codes_given(case_id: int) -> int:
     kinds = db.session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)).all()
     replaced = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED)
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case_id, AuditEvent.action == audit.Action.ACCESS_CODE_REPLACED)
+        .order_by(AuditEvent.id)
     ).all()
     return kinds.count("new_access_code") + len(replaced)
 
