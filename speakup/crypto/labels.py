@@ -125,6 +125,12 @@ def session(kind: str, session_id: str) -> bytes:
     return f"{PROTOCOL}|{kind}-session|{session_id}".encode()
 
 
+def staff_session(session_id: str, user_id: int, binding: str) -> bytes:
+    """A staff session's secret, bound to its row, its account and ``binding`` (a keyed hash under the server's
+    pepper, keys/sessions.py): a row moved to another account, or made under another pepper, opens nothing."""
+    return f"{PROTOCOL}|staff-session|{session_id}|{user_id}|{binding}".encode()
+
+
 def submission(lookup: str) -> bytes:
     """The answer to a sent raise form or API request, bound to its row's lookup."""
     return f"{PROTOCOL}|submission|{lookup}".encode()

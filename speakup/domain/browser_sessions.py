@@ -40,15 +40,20 @@ def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, st
     return row, sealing.b64e(session_key)
 
 
-def load_staff_session(session_id: str) -> StaffSession:
-    """The session a cookie names, still within its idle and absolute time-outs; ``SessionExpired`` (carrying whose
-    it was, when it timed out) otherwise."""
+def load_staff_session(session_id: str, cookie_key: str) -> StaffSession:
+    """The session a cookie names, still within its idle and absolute time-outs and opening with the key the cookie
+    holds; ``SessionExpired`` (carrying whose it was, when it timed out) otherwise."""
     configured = settings()
+    try:
+        key = sealing.b64d(cookie_key)
+    except ValueError:
+        raise SessionExpired() from None
     try:
         return sessions.load_staff_session(
             session_id,
             idle=timedelta(minutes=configured.staff_idle_minutes),
             absolute=timedelta(hours=configured.staff_absolute_hours),
+            session_key=key,
         )
     except SessionExpired as expired:
         if expired.args and isinstance(expired.args[0], int):  # timed out now (its row just went): recorded once

@@ -12,6 +12,7 @@ from sqlalchemy import CursorResult, delete
 from speakup.crypto import kem, labels, sealing
 from speakup.keys.account_keys import AccountKeys
 from speakup.platform import clock
+from speakup.platform.config import settings
 from speakup.platform.models import Case, ReporterSession, StaffSession, User, db
 
 
@@ -58,14 +59,40 @@ def _session_secret(keys: AccountKeys) -> bytes:
     return keys.private_key + (keys.signing_key or b"")
 
 
+BINDING_PURPOSE = "staff-session"
+
+
+def _binding(session_id: str, user_id: int) -> str:
+    """What a staff session's sealed half is bound to besides its row and account: the server's pepper now. A
+    database writer who makes a session on a copy (with an old pepper, or an old secret key to sign its cookie) and
+    puts the row in, or moves a row to another account, has a row that opens nothing (outside review 3 of issue 27);
+    a pepper rotation ends every session."""
+    return sealing.keyed_hash(settings().token_pepper, f"{session_id}|{user_id}", BINDING_PURPOSE)
+
+
+def _open_staff_half(session_id: str, user_id: int, sealed: bytes, session_key: bytes) -> bytes:
+    try:
+        return sealing.open_sealed(
+            session_key, sealed, labels.staff_session(session_id, user_id, _binding(session_id, user_id))
+        )
+    except (sealing.DecryptionError, ValueError) as exc:  # ValueError: no key, or one of the wrong length
+        raise SessionExpired() from exc
+
+
 def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, bytes]:
-    sealed = seal_for_session(labels.STAFF_SESSION, _session_secret(keys))
-    row = StaffSession(id=sealed.session_id, user_id=user.id, private_key_ct=sealed.sealed)
+    key, session_id = sealing.new_session_key(), secrets.token_urlsafe(32)
+    sealed = sealing.seal(
+        key, _session_secret(keys), labels.staff_session(session_id, user.id, _binding(session_id, user.id))
+    )
+    row = StaffSession(id=session_id, user_id=user.id, private_key_ct=sealed)
     db.session.add(row)
-    return row, sealed.key
+    return row, key
 
 
-def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) -> StaffSession:
+def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta, session_key: bytes) -> StaffSession:
+    """The session, within its time-outs, whose sealed half opens with the cookie's ``session_key`` for the account
+    the row names under the pepper in force; ``SessionExpired`` otherwise (a row that does not open is left alone:
+    a wrong cookie ends nobody's session)."""
     row = db.session.get(StaffSession, session_id)
     now = clock.utcnow()
     if row is None or not row.user.is_active:
@@ -75,6 +102,7 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
         timed_out = SessionTimedOut(row.user_id, row.id, row.private_key_ct, ended_at)
         db.session.delete(row)
         raise timed_out  # whose it was: a time-out may return them to their page at sign-in
+    _open_staff_half(row.id, row.user_id, row.private_key_ct, session_key)
     # Write at most once a minute: every page view must not become a database write.
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
@@ -83,7 +111,7 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta) ->
 
 def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     """The signed-in person's private keys, opened with the half of the session their cookie holds."""
-    secret = open_for_session(labels.STAFF_SESSION, row.id, row.private_key_ct, session_key)
+    secret = _open_staff_half(row.id, row.user_id, row.private_key_ct, session_key)
     return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
 
 
@@ -96,7 +124,7 @@ def public_key_of_timed_out(timed_out: SessionTimedOut, session_key: bytes) -> b
     """The public key of the person whose session just timed out, derived from their own private key (opened with
     both halves of the session: the row's, carried by ``timed_out``, and the cookie's), never read from a column a
     database writer could have changed. ``SessionExpired`` when the cookie's key does not open it."""
-    secret = open_for_session(labels.STAFF_SESSION, timed_out.session_id, timed_out.private_key_ct, session_key)
+    secret = _open_staff_half(timed_out.session_id, timed_out.user_id, timed_out.private_key_ct, session_key)
     return kem.public_key_of(secret[: kem.PRIVATE_KEY_BYTES])
 
 

@@ -33,6 +33,7 @@ EXPECTED = {
     "totp": (labels.account_totp(SALT), b"speakup-v1|account|" + SALT.hex().encode() + b"|totp"),
     "staff-session": (labels.session(labels.STAFF_SESSION, "s1"), b"speakup-v1|staff-session|s1"),
     "reporter-session": (labels.session(labels.REPORTER_SESSION, "s1"), b"speakup-v1|reporter-session|s1"),
+    "staff-session-bound": (labels.staff_session("s1", 4, "b1"), b"speakup-v1|staff-session|s1|4|b1"),
     "submission": (labels.submission("l1"), b"speakup-v1|submission|l1"),
     "kept-form": (labels.kept_form("l1"), b"speakup-v1|kept-form|l1"),
     "unsent-at-time-out": (labels.unsent_at_time_out("a1"), b"speakup-v1|unsent-at-time-out|a1"),

@@ -35,7 +35,7 @@ class SignedInStaff(UserMixin):
 @login_manager.user_loader
 def _load_staff(session_id: str) -> SignedInStaff | None:
     try:
-        row = browser_sessions.load_staff_session(session_id)
+        row = browser_sessions.load_staff_session(session_id, session.get("staff_key", ""))
     except browser_sessions.SessionExpired as expired:
         g.staff_timed_out = expired.args[0] if expired.args else None
         if isinstance(expired, time_outs.SessionTimedOut):
