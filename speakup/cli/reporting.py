@@ -8,7 +8,6 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from speakup.domain import quarters
-from speakup.ops import audit
 from speakup.platform import transactions
 from speakup.reporting import national_return, stats_tokens
 
@@ -47,7 +46,6 @@ def stats_token_create_command(name: str) -> None:
         _row, token = stats_tokens.create_stats_token(name, current_app.config["TOKEN_PEPPER_BYTES"])
     except stats_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(audit.Action.STATS_TOKEN_CREATED, audit.Actor.SYSTEM)
     transactions.commit()
     click.echo(f"stats-token: {token}")
     click.echo("Keep it secret and store it where the dashboard reads it. It is shown only this once.", err=True)
@@ -61,7 +59,6 @@ def stats_token_revoke_command(name: str) -> None:
         count = stats_tokens.revoke_stats_token(name)
     except stats_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(audit.Action.STATS_TOKEN_REVOKED, audit.Actor.SYSTEM, count=count)
     transactions.commit()
     click.echo(f"Revoked {count} statistics token{'s' if count != 1 else ''} named {name.strip()!r}.")
 

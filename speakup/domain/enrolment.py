@@ -23,10 +23,10 @@ from sqlalchemy import CursorResult, select, update
 from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import password_problem
 from speakup.keys import account_keys, roster
-from speakup.ops import audit
+from speakup.ops import audit, audit_chain
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
-from speakup.platform.models import Enrolment, Role, User, db
+from speakup.platform.models import AuditEvent, Enrolment, Role, User, db
 from speakup.platform.public_urls import public_url
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
@@ -64,13 +64,15 @@ def issue_link(user: User, admin: User) -> str:
     ):
         earlier.expires_at = min(earlier.expires_at, now)
     token = secrets.token_urlsafe(32)
+    token_hash = _token_hash(token)
     hours = float(settings().enrolment_hours)
     db.session.add(
-        Enrolment(
-            user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + timedelta(hours=hours)
-        )
+        Enrolment(user_id=user.id, token_hash=token_hash, created_at=now, expires_at=now + timedelta(hours=hours))
     )
-    audit.record(audit.Action.ENROLMENT_LINK_ISSUED, audit.Actor.ADMIN, admin.id, email=user.email)
+    audit.record(
+        audit.Action.ENROLMENT_LINK_ISSUED, audit.Actor.ADMIN, admin.id,
+        email=user.email, user_id=user.id, token_hash=token_hash,
+    )  # fmt: skip
     return token
 
 
@@ -108,14 +110,42 @@ def stamp_for_rotation(old: bytes, fallbacks: Sequence[bytes], new: bytes) -> in
     return stamped
 
 
+def _chain_refuses(row: Enrolment) -> str | None:
+    """Why the audit chain says the link cannot be used, or None. The row's own columns are plain values a database
+    writer can clear or put back (outside review 3 of issue 27, F2); the chain cannot be rewritten without the
+    pepper. So a link opens only if a genuine chain row issued it for this account, no later one replaced it, its
+    hours have not passed since, and no row records its use. Deleting a row that spent it breaks the chain, which
+    `speakup audit verify` reports."""
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_((audit.Action.ENROLMENT_LINK_ISSUED, audit.Action.ACCOUNT_ENROLLED)))
+        .order_by(AuditEvent.id)
+    ).all()
+    said = [(event, audit.detail_of(event)) for event in events]
+    about_it = [(e, d) for e, d in said if d.get("token_hash") == row.token_hash]
+    issued = next((e for e, d in about_it if e.action == audit.Action.ENROLMENT_LINK_ISSUED), None)
+    if issued is None or audit.detail_of(issued).get("user_id") != row.user_id or not audit_chain.is_genuine(issued):
+        return "unknown"
+    if any(e.action == audit.Action.ACCOUNT_ENROLLED for e, _d in about_it):
+        return "used"
+    later_links = [d for e, d in said if e.action == audit.Action.ENROLMENT_LINK_ISSUED and e.id > issued.id]
+    replaced = any(d.get("user_id") == row.user_id for d in later_links)
+    if replaced or issued.created_at + timedelta(hours=float(settings().enrolment_hours)) <= clock.utcnow():
+        return "expired"
+    return None
+
+
 def open_link(token: str) -> Enrolment:
     row = _found(token)
     if row is None:
         raise LinkUnusable("unknown")
-    if row.used_at is not None:
-        raise LinkUnusable("used")
-    if row.expires_at <= clock.utcnow():
-        raise LinkUnusable("expired")
+    refused = _chain_refuses(row)
+    if refused is None and row.used_at is not None:
+        refused = "used"
+    if refused is None and row.expires_at <= clock.utcnow():
+        refused = "expired"
+    if refused is not None:
+        raise LinkUnusable(refused)
     if not row.user.is_active:
         raise LinkUnusable("disabled")
     return row
@@ -197,7 +227,7 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     account_keys.seal_account(user, password, account_keys.password_params(), keys, totp_secret)
     user.totp_last_step = step  # the code just used cannot sign in as well
     _use_up(row)
-    audit.record(audit.Action.ACCOUNT_ENROLLED, user.role, user.id, email=user.email)
+    audit.record(audit.Action.ACCOUNT_ENROLLED, user.role, user.id, email=user.email, token_hash=row.token_hash)
     # From the keys just made, in this request: what the person reads out is what they hold.
     safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == Role.GUARDIAN else None
     return Enrolled(user, safety)

@@ -144,6 +144,9 @@ DETAIL_KEYS = frozenset(
         "code_generation",  # which access code a case's reporter holds (keys/grants.py), never the code
         "old_pepper",  # a pepper rotation: the ids of the pepper replaced and of the new one (never a pepper)
         "new_pepper",
+        # The keyed hash an enrolment link or statistics token is stored by (never the token): that it was issued,
+        # used or revoked is then in the chain, which a database writer cannot rewrite (domain/enrolment.py).
+        "token_hash",
     }
 )
 MAX_DETAIL_VALUE_CHARS = 254  # the longest email address; anything longer is not a plain fact

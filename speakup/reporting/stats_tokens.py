@@ -3,6 +3,7 @@ a staff account. Only a keyed hash of a token is stored."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Sequence
@@ -10,8 +11,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from speakup.crypto import sealing
+from speakup.ops import audit
 from speakup.platform import clock
-from speakup.platform.models import StatsToken, db
+from speakup.platform.models import AuditEvent, StatsToken, db
 
 TOKEN_PURPOSE = "stats-token"  # noqa: S105 - a hash purpose, not a secret
 STAMP_KIND = "stats-token"
@@ -48,11 +50,14 @@ def create_stats_token(name: str, pepper: bytes) -> tuple[StatsToken, str]:
     row = StatsToken(name=name, token_hash=_token_hash(token, pepper))
     db.session.add(row)
     db.session.flush()
+    audit.record(audit.Action.STATS_TOKEN_CREATED, audit.Actor.SYSTEM)
     return row, token
 
 
 def revoke_stats_token(name: str) -> int:
-    """Revokes every unrevoked token with this name; returns how many. The caller commits."""
+    """Revokes every unrevoked token with this name; returns how many. Each revocation is in the audit chain, by the
+    token's keyed hash: ``revoked_at`` alone is a plain value a database writer could clear or put back (outside
+    review 3 of issue 27, F2). The caller commits."""
     rows = db.session.scalars(
         select(StatsToken).where(StatsToken.name == (name or "").strip(), StatsToken.revoked_at.is_(None))
     ).all()
@@ -61,7 +66,14 @@ def revoke_stats_token(name: str) -> int:
     now = clock.utcnow()
     for row in rows:
         row.revoked_at = now
+        audit.record(audit.Action.STATS_TOKEN_REVOKED, audit.Actor.SYSTEM, count=1, token_hash=row.token_hash)
     return len(rows)
+
+
+def _revoked_in_chain(rows: Sequence[StatsToken]) -> set[str]:
+    hashes = {row.token_hash for row in rows}
+    events = db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == audit.Action.STATS_TOKEN_REVOKED))
+    return {named for detail in events if (named := json.loads(detail or "{}").get("token_hash")) in hashes}
 
 
 def stats_tokens() -> list[StatsToken]:
@@ -84,7 +96,10 @@ def find_stats_token(token: str, peppers: Sequence[bytes] | bytes) -> StatsToken
     rows = db.session.scalars(
         select(StatsToken).where(StatsToken.token_hash.in_(hashes), StatsToken.revoked_at.is_(None))
     ).all()
+    revoked = _revoked_in_chain(rows)
     for row in rows:
+        if row.token_hash in revoked:
+            continue
         if sealing.found_stamp_holds(peppers, hashes, row.token_hash, row.pepper_stamp, STAMP_KIND, _stamped(row)):
             return row
         logger.error(

@@ -26,7 +26,10 @@ def _closed_days_ago(app, signed, days: int) -> dict:
     walk_to(signed, raised["reference"], "acknowledged", "closed")
     with app.app_context():
         case = scalar(select(Case).where(Case.reference == raised["reference"]))
-        case.closed_at = clock.utcnow() - timedelta(days=days)
+        # Noon on the UK day ``days`` before today: the rule counts UK days, and an hour before UK midnight in winter
+        # the UTC moment 90 days back falls on the next UK day (BST then).
+        closed_on = clock.uk_today() - timedelta(days=days)
+        case.closed_at = datetime(closed_on.year, closed_on.month, closed_on.day, 12)
         db.session.commit()
     return raised
 

@@ -145,7 +145,10 @@ def test_the_link_works_once_and_the_owner_signs_in_with_what_they_chose(app):
         events = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == audit.Action.ACCOUNT_ENROLLED).order_by(AuditEvent.id)
         )
-        assert [(e.actor_id, audit.detail_of(e)) for e in events] == [(user.id, {"email": "nia@example.org"})]
+        link = scalar(select(Enrolment.token_hash).where(Enrolment.user_id == user.id))
+        assert [(e.actor_id, audit.detail_of(e)) for e in events] == [
+            (user.id, {"email": "nia@example.org", "token_hash": link})  # its use is in the chain: test_spent_links.py
+        ]
     # Used: the same link now says so, and changes nothing.
     again = app.test_client().get(enrolment_path(page))
     assert again.status_code == 410 and "This link has already been used" in again.get_data(as_text=True)
