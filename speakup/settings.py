@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from speakup import defaults
 from speakup.crypto import signing
 from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.domain import deadlines
@@ -86,6 +87,7 @@ def _check_and_complete(app: Flask) -> None:
     config["RATELIMIT_STORAGE_OPTIONS"] = _rate_limit_storage_options(config)
     _check_external_routes(config["EXTERNAL_ROUTES"])
     _check_exit_page(config["EXIT_PAGE_URL"], environment)
+    _check_public_address(config, environment)
     for setting, key in TRUST_TEXTS.items():
         config[key] = _trust_text(app, setting) if config.get(setting) else None
 
@@ -127,6 +129,19 @@ def _check_secret_key_fallbacks(fallbacks: object, environment: str) -> None:
         raise ConfigurationError(
             "SPEAKUP_SECRET_KEY_FALLBACKS must be a JSON list of the keys SECRET_KEY replaced, each as long as "
             'the key itself, for example ["old-key"], as `speakup rotate-secret-key` prints it'
+        )
+
+
+def _check_public_address(config: Any, environment: str) -> None:
+    """Behind a reverse proxy (SPEAKUP_PROXY_FIX_X_FOR set) the service is certainly not reached at the development
+    address the links default to: every enrolment link and guardian email would point at 127.0.0.1. Refused there.
+    Without a proxy (one machine on trial, the interface's own checks) the default starts, with an ERROR line
+    (report_unready_settings), since the interface does not name this setting."""
+    behind_proxy = int(config.get("PROXY_FIX_X_FOR") or 0) > 0
+    if environment == "production" and behind_proxy and config["PUBLIC_BASE_URL"] == defaults.PUBLIC_BASE_URL:
+        raise ConfigurationError(
+            "SPEAKUP_PUBLIC_BASE_URL must be set behind a proxy: the service's public https:// address, which "
+            "enrolment links and guardian emails are built from"
         )
 
 

@@ -324,6 +324,17 @@ def test_production_logs_an_error_for_a_development_address_and_no_mail_server(i
     assert [r for r in caplog.records if r.levelno == logging.ERROR] == []
 
 
+def test_production_behind_a_proxy_refuses_the_development_address(installed):
+    """Behind a reverse proxy the service is certainly not reached at 127.0.0.1:5000, so enrolment links and
+    guardian emails would point nowhere (issue 27): refused, naming the setting. Without a proxy setting (one machine
+    on trial, the interface's own checks) it starts, with the ERROR line above."""
+    url, root = installed
+    behind = {"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, "PROXY_FIX_X_FOR": 1}
+    with pytest.raises(ConfigurationError, match=r"SPEAKUP_PUBLIC_BASE_URL must be set .*https://"):
+        create_app(behind)
+    create_app({**behind, "PUBLIC_BASE_URL": "https://speakup.example.nhs.uk"})
+
+
 def test_production_still_starts_pinned_to_an_organisation_key_the_log_handed_over_from(tmp_path):
     """After `rotate-organisation-key`, a worker that starts before the operator changes the pin (gunicorn replacing
     one) serves, following the hand-over; a pin the log does not lead from is still refused."""
