@@ -131,6 +131,13 @@ WTF_CSRF_SSL_STRICT = False
 # while it is still this value (speakup/settings.py), so set SPEAKUP_ORGANISATION_NAME.
 ORGANISATION_NAME = "Your NHS trust"
 
+# The languages every page offers (a chooser at its top), each once its catalogue is installed, and the one a visit
+# starts in: a Welsh body puts "cy" first (the Welsh Language Standards). A JSON list, or codes separated by commas.
+# The choice lasts the browser's visit only (its session cookie), and is never logged or stored (issue 28).
+LANGUAGES = ["en", "cy"]
+DEFAULT_LANGUAGE = "en"
+BABEL_TRANSLATION_DIRECTORIES = "translations"  # under speakup/; several separated by ";" (a test's pseudo-locale)
+
 # "Exit this page", on every page a person raising or following up a concern sees: the neutral page it leaves for
 # at once (the button, or Shift pressed three times), replacing this site in the tab's History. An https:// address
 # that looks ordinary on a ward computer's screen.

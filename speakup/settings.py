@@ -13,11 +13,10 @@ from typing import Any
 
 from flask import Flask
 
-from speakup import defaults
 from speakup.crypto import signing
 from speakup.defaults import ORGANISATION_NAME as PLACEHOLDER_ORGANISATION_NAME
 from speakup.domain import deadlines
-from speakup.platform import private_files
+from speakup.platform import languages, private_files, public_urls
 from speakup.platform.config import delay_range
 from speakup.platform.models import KeyPurpose, db
 from speakup.platform.sqlite import JOURNAL_MODES
@@ -88,6 +87,7 @@ def _check_and_complete(app: Flask) -> None:
     _check_external_routes(config["EXTERNAL_ROUTES"])
     _check_exit_page(config["EXIT_PAGE_URL"], environment)
     _check_public_address(config, environment)
+    _check_languages(app)
     for setting, key in TRUST_TEXTS.items():
         config[key] = _trust_text(app, setting) if config.get(setting) else None
 
@@ -132,17 +132,20 @@ def _check_secret_key_fallbacks(fallbacks: object, environment: str) -> None:
         )
 
 
-def _check_public_address(config: Any, environment: str) -> None:
-    """Behind a reverse proxy (SPEAKUP_PROXY_FIX_X_FOR set) the service is certainly not reached at the development
-    address the links default to: every enrolment link and guardian email would point at 127.0.0.1. Refused there.
-    Without a proxy (one machine on trial, the interface's own checks) the default starts, with an ERROR line
-    (report_unready_settings), since the interface does not name this setting."""
-    behind_proxy = int(config.get("PROXY_FIX_X_FOR") or 0) > 0
-    if environment == "production" and behind_proxy and config["PUBLIC_BASE_URL"] == defaults.PUBLIC_BASE_URL:
-        raise ConfigurationError(
-            "SPEAKUP_PUBLIC_BASE_URL must be set behind a proxy: the service's public https:// address, which "
-            "enrolment links and guardian emails are built from"
+def _check_languages(app: Flask) -> None:
+    """Completes ``LANGUAGES_OFFERED`` (speakup/platform/languages.py), or refuses the settings, naming them."""
+    folders = [Path(app.root_path) / folder for folder in str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")]
+    try:
+        app.config["LANGUAGES_OFFERED"] = languages.offered(
+            app.config["LANGUAGES"], app.config["DEFAULT_LANGUAGE"], folders
         )
+    except ValueError as refused:
+        raise ConfigurationError(f"SPEAKUP_LANGUAGES: {refused}") from None
+
+
+def _check_public_address(config: Any, environment: str) -> None:
+    if environment == "production" and public_urls.development_address_behind_proxy(config):
+        raise ConfigurationError(public_urls.BEHIND_PROXY_ERROR)
 
 
 def _check_exit_page(url: object, environment: str) -> None:

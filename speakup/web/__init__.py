@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
         forgetting,
         guardian,
         health,
+        languages,
         once,
         raising,
     )
@@ -36,6 +37,7 @@ def register(app: Flask) -> None:
     assets.serve_assets(app)
     csrf.exempt(api_bp)
     errors.init_app(app)
+    languages.init_app(app)
     once.init_app(app)
     forgetting.init_app(app)
 

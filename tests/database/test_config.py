@@ -330,8 +330,9 @@ def test_production_behind_a_proxy_refuses_the_development_address(installed):
     on trial, the interface's own checks) it starts, with the ERROR line above."""
     url, root = installed
     behind = {"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, "PROXY_FIX_X_FOR": 1}
-    with pytest.raises(ConfigurationError, match=r"SPEAKUP_PUBLIC_BASE_URL must be set .*https://"):
-        create_app(behind)
+    for loopback in (None, "http://localhost:8000", "https://[::1]/"):
+        with pytest.raises(ConfigurationError, match=r"SPEAKUP_PUBLIC_BASE_URL must be set .*https://"):
+            create_app({**behind, **({"PUBLIC_BASE_URL": loopback} if loopback else {})})
     create_app({**behind, "PUBLIC_BASE_URL": "https://speakup.example.nhs.uk"})
 
 

@@ -1,0 +1,74 @@
+"""The languages the service can be offered in (issue 28), each named in itself, as a chooser lists them.
+
+Which are offered is a setting (``LANGUAGES``, ``DEFAULT_LANGUAGE``: speakup/settings.py); a language is offered only
+once its catalogue is installed (``speakup/translations/<code>/LC_MESSAGES/messages.mo``). English is the source
+language and needs none. Nothing here reads a request: speakup/web/languages.py chooses for each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+
+ENGLISH = "en"
+CATALOGUES = Path(__file__).resolve().parent.parent / "translations"
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # a BCP 47 tag, as <html lang> takes it
+    name: str  # in the language itself: a person finds their own language by how it is written
+    direction: str  # "ltr" or "rtl", as <html dir> takes it
+    reporter_side: bool = False  # a draft for those raising and following up a concern only (issue 28, point 4)
+
+
+def _language(code: str, name: str, reporter_side: bool = False) -> Language:
+    direction = "rtl" if Locale.parse(code).character_order == "right-to-left" else "ltr"
+    return Language(code, name, direction, reporter_side)
+
+
+# Welsh first after English (the Welsh Language Standards), then the languages most spoken by NHS staff after English.
+KNOWN: dict[str, Language] = {
+    language.code: language
+    for language in (
+        _language("en", "English"),
+        _language("cy", "Cymraeg"),
+        _language("pl", "Polski", reporter_side=True),
+        _language("ro", "Română", reporter_side=True),
+        _language("pt", "Português", reporter_side=True),
+        _language("es", "Español", reporter_side=True),
+        _language("hi", "हिन्दी", reporter_side=True),
+        _language("ml", "മലയാളം", reporter_side=True),
+        _language("tl", "Tagalog", reporter_side=True),
+        _language("ur", "اردو", reporter_side=True),
+    )
+}
+
+
+def language(code: str) -> Language:
+    """A known language, or one a catalogue was installed for (a test's pseudo-locale), named as Babel names it."""
+    if code in KNOWN:
+        return KNOWN[code]
+    try:
+        return _language(code, Locale.parse(code).display_name or code)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"{code!r} is not a language code Babel knows") from None
+
+
+def has_catalogue(code: str, folders: list[Path]) -> bool:
+    return code == ENGLISH or any((folder / code / "LC_MESSAGES" / "messages.mo").is_file() for folder in folders)
+
+
+def offered(codes: object, default: object, folders: list[Path]) -> list[Language]:
+    """The languages to offer, the default first, from the settings ``LANGUAGES`` (a list, or codes separated by
+    commas) and ``DEFAULT_LANGUAGE``: those with a catalogue installed in ``folders`` (English always). ValueError,
+    with what to set, for settings that cannot be meant."""
+    if isinstance(codes, str):
+        codes = [code.strip() for code in codes.split(",") if code.strip()]
+    if not isinstance(codes, list | tuple) or not codes or default not in codes:
+        raise ValueError('list language codes, for example ["en", "cy"], SPEAKUP_DEFAULT_LANGUAGE among them')
+    chosen = [language(str(code)) for code in codes]
+    installed = [each for each in chosen if has_catalogue(each.code, folders)]
+    installed.sort(key=lambda each: each.code != default)
+    return installed or [KNOWN[ENGLISH]]
