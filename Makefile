@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install lint bench bench-queue bench-pages browser
+.PHONY: run test test-fast install lint bench bench-queue bench-pages browser translations translations-update
 
 # Compiled modules (and pytest's rewritten test modules) are kept in __pycache__ (git ignores it), whatever the
 # shell says: compiling them all again costs every test process several seconds.
@@ -25,7 +25,28 @@ node_modules/nhsuk-frontend/package.json: package.json package-lock.json
 speakup/static/manifest.json: node_modules/nhsuk-frontend/package.json $(wildcard assets/*) package.json
 	npm run --silent build
 
-install: $(BIN)/flask speakup/static/manifest.json
+## Translations (docs/translating.md). `make translations`: every marked string into the template
+# speakup/translations/messages.pot; `make translations-update`: each language's messages.po brought up to it.
+# The compiled catalogues (messages.mo, which git ignores and the wheel carries) are made at install.
+translations: $(BIN)/flask
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 --no-location --sort-output \
+		--project=speakup -o speakup/translations/messages.pot .
+
+translations-update: translations
+	for po in speakup/translations/*/LC_MESSAGES/messages.po; do \
+		[ -e "$$po" ] || continue; \
+		$(BIN)/pybabel update --no-fuzzy-matching -i speakup/translations/messages.pot -o "$$po" \
+			-l "$$(basename "$$(dirname "$$(dirname "$$po")")")"; \
+	done
+
+speakup/translations/.compiled: $(BIN)/flask $(wildcard speakup/translations/*/LC_MESSAGES/messages.po)
+	for po in speakup/translations/*/LC_MESSAGES/messages.po; do \
+		[ -e "$$po" ] || continue; \
+		$(BIN)/pybabel compile --quiet --statistics -i "$$po" -o "$${po%.po}.mo"; \
+	done
+	touch $@
+
+install: $(BIN)/flask speakup/static/manifest.json speakup/translations/.compiled
 
 ## Start the service on SQLite (development mode, demo guardian printed) at http://127.0.0.1:5000
 # Development mode generates its secrets in instance/; MFA is off unless SPEAKUP_REQUIRE_MFA=true.

@@ -67,6 +67,9 @@ def chooser_links() -> list[tuple[Language, str]]:
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=_select_locale)
+    # {% trans %} blocks are extracted and looked up with their whitespace collapsed, so a template's line breaks
+    # are not part of what a translator sees.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.before_request(_take_choice)
 
     @app.context_processor
