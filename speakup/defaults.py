@@ -134,8 +134,9 @@ ORGANISATION_NAME = "Your NHS trust"
 # The languages every page offers (a chooser at its top), each once its catalogue is installed, and the one a visit
 # starts in: a Welsh body puts "cy" first (the Welsh Language Standards). A JSON list, or codes separated by commas.
 # The choice lasts the browser's visit only (its session cookie), and is never logged or stored (issue 28).
+# Unset, the default is Welsh under DEADLINE_RULES=wales (the Speaking up Safely framework), English elsewhere.
 LANGUAGES = ["en", "cy"]
-DEFAULT_LANGUAGE = "en"
+DEFAULT_LANGUAGE = None
 BABEL_TRANSLATION_DIRECTORIES = "translations"  # under speakup/; several separated by ";" (a test's pseudo-locale)
 
 # "Exit this page", on every page a person raising or following up a concern sees: the neutral page it leaves for

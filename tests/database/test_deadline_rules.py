@@ -61,3 +61,22 @@ def test_no_rule_is_attributed_to_the_national_guardians_office():
 def test_rules_that_do_not_exist_stop_the_app(settings):
     with pytest.raises(ConfigurationError, match="SPEAKUP_DEADLINE_RULES must be england, eu, scotland or wales"):
         create_app({**TEST_CONFIG, **settings})
+
+
+def test_under_the_welsh_rules_welsh_is_offered_first_unless_the_trust_chose(database_url, tmp_path):
+    """Issue 29, point 3: a trust following the Speaking up Safely framework starts every visit in Welsh once the Welsh
+    catalogue is installed; a trust that sets DEFAULT_LANGUAGE itself is followed; elsewhere English comes first."""
+    from support.apps import make_app
+    from support.catalogues import directories_with, install_catalogue
+
+    folders = directories_with(install_catalogue(tmp_path / "translations", "cy", {"Language": "Iaith"}))
+
+    def first(**settings: object) -> str:
+        app = make_app(database_url, BABEL_TRANSLATION_DIRECTORIES=folders, **settings)
+        return app.config["LANGUAGES_OFFERED"][0].code
+
+    assert first(DEADLINE_RULES="wales") == "cy"
+    assert first(DEADLINE_RULES="wales", DEFAULT_LANGUAGE="en") == "en"
+    assert first(DEADLINE_RULES="england") == "en"
+    assert first(DEADLINE_RULES="england", DEFAULT_LANGUAGE="cy") == "cy"
+    assert first(DEADLINE_RULES="wales", LANGUAGES=["en"]) == "en"  # Welsh not offered: not its default either
