@@ -12,8 +12,9 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 
 NOT_HTTPS_ERROR = (
-    "PUBLIC_BASE_URL is not an https:// address (unset, it is the development one): enrolment links and emails "
-    "would point at nobody's service, or over plain http; set SPEAKUP_PUBLIC_BASE_URL to the service's address"
+    "PUBLIC_BASE_URL is not an https:// address with a host (left unset, it is the development one, "
+    "http://127.0.0.1:5000): enrolment links and emails would point at nobody's service, or go over plain http; set "
+    "SPEAKUP_PUBLIC_BASE_URL to the service's address"
 )
 
 
@@ -39,7 +40,8 @@ def development_address_behind_proxy(config: Mapping[str, Any]) -> bool:
 
 def is_https() -> bool:
     """Whether links leaving the service go to an https:// address, as every production one must."""
-    return str(current_app.config.get("PUBLIC_BASE_URL") or "").startswith("https://")
+    address = urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or ""))
+    return address.scheme == "https" and bool(address.hostname)
 
 
 def public_url(path: str, **query: str) -> str:

@@ -330,9 +330,12 @@ def test_production_behind_a_proxy_refuses_the_development_address(installed):
     on trial, the interface's own checks) it starts, with the ERROR line above."""
     url, root = installed
     behind = {"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, "PROXY_FIX_X_FOR": 1}
-    for loopback in (None, "http://localhost:8000", "https://[::1]/"):
+    # Outside review r4 (F4): the default with a slash or in capitals, localhost, empty, and no host at all.
+    loopbacks = (None, "http://127.0.0.1:5000/", "HTTP://127.0.0.1:5000", "http://localhost:8000", "https://[::1]/",
+                 "", "https://", "http://127.1.2.3")  # fmt: skip
+    for loopback in loopbacks:
         with pytest.raises(ConfigurationError, match=r"SPEAKUP_PUBLIC_BASE_URL must be set .*https://"):
-            create_app({**behind, **({"PUBLIC_BASE_URL": loopback} if loopback else {})})
+            create_app({**behind, **({"PUBLIC_BASE_URL": loopback} if loopback is not None else {})})
     create_app({**behind, "PUBLIC_BASE_URL": "https://speakup.example.nhs.uk"})
 
 
