@@ -112,7 +112,8 @@ def message(kind: str, deadlines: int | None) -> tuple[str, str] | None:
     for code in email_languages():
         with force_locale(code):
             subject, text = _texts(Kind(kind), deadlines)
-            made.append((subject, f"{text}\n\n{_('Sign in to Speak Up: %(url)s', url=public_url('/guardian/'))}\n"))
+            sign_in = _("Sign in to Speak Up: %(url)s", url=public_url("/guardian/"))  # not in an f-string: extracted
+            made.append((subject, f"{text}\n\n{sign_in}\n"))
     return " / ".join(subject for subject, _body in made), "\n---\n\n".join(body for _subject, body in made)
 
 
