@@ -22,7 +22,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -120,7 +119,7 @@ def message(kind: str, deadlines: int | None) -> tuple[str, str] | None:
 def email_languages() -> list[str]:
     """The languages every email is written in, in order (issue 28): the default language, then English for anyone
     who reads only that; a service in English that also offers Welsh writes English, then Welsh."""
-    codes = [language.code for language in current_app.config["LANGUAGES_OFFERED"]]
+    codes = settings().languages
     if codes[0] != ENGLISH:
         return [codes[0], ENGLISH]
     return [ENGLISH, WELSH] if WELSH in codes else [ENGLISH]
