@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale
 from support.apps import make_app
 from support.catalogues import directories_with, install_catalogue
 from support.factories import TOTP_SECRET_RE, enrolment_path, signed_in_admin
 from support.html import post_form
 
+from speakup.domain import staff
+from speakup.keys import roster_log
 from speakup.ops import notify
+from speakup.platform import clock
 
 pytestmark = pytest.mark.fresh_app
 
@@ -24,6 +28,7 @@ ESPERANTO = {
     "A new concern has been raised": "Nova zorgo estis levita",
     "A new concern is waiting for you in Speak Up.": "Nova zorgo atendas vin en Speak Up.",
     "Sign in to Speak Up: %(url)s": "Ensalutu al Speak Up: %(url)s",
+    "%(name)s was reset and must be approved again": "%(name)s estis restarigita kaj devas esti aprobita denove",
 }
 ADDRESS = "https://speakup.example.nhs.uk"
 
@@ -68,6 +73,15 @@ def test_the_accounts_page_is_in_the_language_chosen(app: Flask) -> None:
     admin_client, _admin = signed_in_admin(app)
     assert "<h1>Staff accounts</h1>" in admin_client.get("/admin/").get_data(as_text=True)
     assert "<h1>Kunlaborantaj kontoj</h1>" in _chosen(admin_client, "/admin/")
+
+
+def test_a_change_of_guardians_is_said_in_one_sentence_with_the_name_in_it(app: Flask) -> None:
+    change = staff.RosterChange(clock.utcnow(), "Nia New", staff.ROSTER_CHANGES[roster_log.RESET])
+    with app.test_request_context("/"):
+        assert change.sentence == "Nia New was reset and must be approved again"
+        with force_locale("eo"):
+            assert change.sentence == "Nia New estis restarigita kaj devas esti aprobita denove"
+    assert change.what == "was reset and must be approved again"  # for a page that puts the name before it
 
 
 def test_an_api_error_is_in_the_language_the_request_accepts(app: Flask) -> None:
