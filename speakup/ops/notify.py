@@ -107,13 +107,16 @@ def message(kind: str, deadlines: int | None) -> tuple[str, str] | None:
         return None
     if deadlines is not None and not 1 <= deadlines <= MOST_DEADLINES:
         return None
-    made = []
+    subjects: list[str] = []
+    bodies: list[str] = []
     for code in email_languages():
         with force_locale(code):
             subject, text = _texts(Kind(kind), deadlines)
             sign_in = _("Sign in to Speak Up: %(url)s", url=public_url("/guardian/"))  # not in an f-string: extracted
-            made.append((subject, f"{text}\n\n{sign_in}\n"))
-    return " / ".join(subject for subject, _body in made), "\n---\n\n".join(body for _subject, body in made)
+        # A text the catalogue does not translate yet is said once, not twice in English.
+        subjects += [subject] if subject not in subjects else []
+        bodies += [f"{text}\n\n{sign_in}\n"] if f"{text}\n\n{sign_in}\n" not in bodies else []
+    return " / ".join(subjects), "\n---\n\n".join(bodies)
 
 
 def email_languages() -> list[str]:

@@ -119,6 +119,13 @@ def test_an_email_is_in_the_default_language_then_english(database_url: str, tmp
     )
 
 
+def test_a_subject_not_yet_translated_is_written_once(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, **_settings(tmp_path / "translations", DEFAULT_LANGUAGE="eo"))
+    with app.app_context():
+        subject, _body = notify.message(notify.Kind.DEADLINE_DUE, 1) or ("", "")
+    assert subject == "A case deadline is coming up"
+
+
 def test_an_english_service_that_offers_welsh_writes_english_then_welsh(database_url: str, tmp_path: Path) -> None:
     app = make_app(database_url, **_settings(tmp_path / "translations", code="cy"))
     with app.app_context():
