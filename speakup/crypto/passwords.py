@@ -1,6 +1,7 @@
 """Password policy, following NIST SP 800-63B: long enough, no composition rules, and not easy to guess.
 
-`password_problem` returns None for an acceptable password, or one plain-English sentence saying what to change.
+`password_problem` returns None for an acceptable password, or one plain-English sentence saying what to change (a
+``Problem``, which the layer showing it translates).
 Messages never repeat the password. Lengths are Unicode code points after NFKC normalisation, so a passphrase in
 any language counts the characters a person typed, and spaces count like any other character.
 
@@ -21,16 +22,38 @@ from importlib import resources
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 
-TOO_SHORT = f"Your password must be at least {MIN_LENGTH} characters"
-TOO_LONG = f"Your password must be at most {MAX_LENGTH} characters"
-CONTAINS_EMAIL = "Your password must not contain your email address"
-BASED_ON_EMAIL = "Your password must not be based on your email address: add words of your own"
-BASED_ON_NAME = "Your password must not be based on your name: add words of your own"
-CONTAINS_SERVICE = "Your password must not contain the name of the service"
-REPETITIVE = "Choose a password that is harder to guess: this one repeats a character or a short pattern"
-SEQUENCE = "Choose a password that is harder to guess: this one is a simple run of letters, numbers or keyboard keys"
-COMMON = "Choose a password that is harder to guess: this one is in a list of common passwords"
-COMMON_VARIANT = "Choose a password that is harder to guess: this one is a common password with a few characters added"
+
+class Problem(str):
+    """What to change: one plain-English sentence (the string itself), carrying the message it was made from and the
+    values that go in it, so the layer that shows it translates it (``gettext(problem.msgid, **problem.values)``)
+    and this module needs no Flask."""
+
+    msgid: str
+    values: dict[str, int]
+
+    def __new__(cls, msgid: str, **values: int) -> Problem:
+        problem = super().__new__(cls, msgid % values if values else msgid)
+        problem.msgid, problem.values = msgid, values
+        return problem
+
+
+N_ = str  # gettext_noop (pybabel extracts N_ by default): marks a message for the catalogue
+
+
+TOO_SHORT = Problem(N_("Your password must be at least %(min_length)d characters"), min_length=MIN_LENGTH)
+TOO_LONG = Problem(N_("Your password must be at most %(max_length)d characters"), max_length=MAX_LENGTH)
+CONTAINS_EMAIL = Problem(N_("Your password must not contain your email address"))
+BASED_ON_EMAIL = Problem(N_("Your password must not be based on your email address: add words of your own"))
+BASED_ON_NAME = Problem(N_("Your password must not be based on your name: add words of your own"))
+CONTAINS_SERVICE = Problem(N_("Your password must not contain the name of the service"))
+REPETITIVE = Problem(N_("Choose a password that is harder to guess: this one repeats a character or a short pattern"))
+SEQUENCE = Problem(
+    N_("Choose a password that is harder to guess: this one is a simple run of letters, numbers or keyboard keys")
+)
+COMMON = Problem(N_("Choose a password that is harder to guess: this one is in a list of common passwords"))
+COMMON_VARIANT = Problem(
+    N_("Choose a password that is harder to guess: this one is a common password with a few characters added")
+)
 
 SERVICE_NAMES = ("speakup",)  # compared with spaces and punctuation removed, so "Speak Up" and "speak-up" match
 
@@ -51,7 +74,7 @@ _NAME_PART = re.compile(r"[\W_]+")
 _TRAILING_NON_LETTERS = re.compile(r"[\W\d_]+\Z")
 
 
-def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
+def password_problem(password: str, *, email: str = "", name: str = "") -> Problem | None:
     """None when the password is acceptable, otherwise a message saying what to change."""
     normalised = unicodedata.normalize("NFKC", password)
     if len(normalised) < MIN_LENGTH:
@@ -62,7 +85,7 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
     return _identity_problem(folded, email, name) or _pattern_problem(folded)
 
 
-def _identity_problem(folded: str, email: str, name: str) -> str | None:
+def _identity_problem(folded: str, email: str, name: str) -> Problem | None:
     """The person's email address or name, or the service's name, with too little of their own."""
     compact = _compact(folded)
     email = _fold(email.strip())
@@ -78,7 +101,7 @@ def _identity_problem(folded: str, email: str, name: str) -> str | None:
     return None
 
 
-def _pattern_problem(folded: str) -> str | None:
+def _pattern_problem(folded: str) -> Problem | None:
     """Repeats, runs of keys and common passwords, however spaced."""
     unspaced = "".join(folded.split())
     forms = [unspaced]

@@ -15,13 +15,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any, cast
 
 import segno
+from flask_babel import gettext as _
 from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
-from speakup.crypto.passwords import password_problem
+from speakup.crypto.passwords import Problem, password_problem
 from speakup.keys import account_keys, roster
 from speakup.ops import audit, audit_chain
 from speakup.platform import clock, transactions
@@ -50,6 +52,11 @@ class EnrolmentInvalid(Exception):
     def __init__(self, errors: dict[str, str]):
         super().__init__("invalid enrolment: " + ", ".join(sorted(errors)))
         self.errors = errors
+
+
+def password_message(problem: Problem) -> str:
+    """A password rule's sentence in the language of the page (speakup/crypto/passwords.py knows only English)."""
+    return str(_(problem.msgid, **problem.values))
 
 
 def _token_hash(token: str) -> str:
@@ -182,11 +189,12 @@ def totp_qr_svg(text: str, user: User) -> str:
         scale=4,
         dark="#000",
         light="#fff",
-        title="QR code for your authenticator app",
+        title=_("QR code for your authenticator app"),
         svgclass="speakup-qr",
         lineclass=None,
     )
-    return svg.replace("<svg ", '<svg role="img" aria-label="QR code for your authenticator app" ', 1)
+    label = escape(_("QR code for your authenticator app"))
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
 
 # --- Finishing -------------------------------------------------------------------------------------------------
@@ -206,9 +214,9 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     errors: dict[str, str] = {}
     problem = password_problem(password, email=user.email, name=user.name)
     if problem:
-        errors["password"] = problem
+        errors["password"] = password_message(problem)
     elif password != confirm:
-        errors["confirm"] = "The passwords do not match: type the same password twice"
+        errors["confirm"] = _("The passwords do not match: type the same password twice")
     totp_secret, step = None, None
     if settings().require_mfa:
         totp_secret = totp_from_text(totp_text)
@@ -217,9 +225,9 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
         step = totp.totp_step_matching(totp_secret, security_code, clock.timestamp())
         if step is None:
             errors["security_code"] = (
-                "Enter the 6-digit security code your authenticator app shows now"
+                _("Enter the 6-digit security code your authenticator app shows now")
                 if not security_code.strip()
-                else "That security code is not right: check your phone's clock and enter the newest code"
+                else _("That security code is not right: check your phone's clock and enter the newest code")
             )
     if errors:
         raise EnrolmentInvalid(errors)

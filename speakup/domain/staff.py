@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
+from flask_babel import gettext as _
 from sqlalchemy import CursorResult, Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -87,15 +88,15 @@ class NewAccount:
 
 def _check_new_account(email: str, name: str, role: str) -> None:
     if role not in ROLES:
-        raise AccountError("Choose guardian or administrator", "role")
+        raise AccountError(_("Choose guardian or administrator"), "role")
     if not EMAIL.fullmatch(email) or len(email) > 254:
-        raise AccountError("Enter a valid email address", "email")
+        raise AccountError(_("Enter a valid email address"), "email")
     if not name.strip():
-        raise AccountError("Enter a name", "name")
+        raise AccountError(_("Enter a name"), "name")
     if len(name.strip()) > 200:
-        raise AccountError("Enter a name of 200 characters or fewer", "name")
+        raise AccountError(_("Enter a name of 200 characters or fewer"), "name")
     if find_user(email) is not None:
-        raise AccountError("An account with that email address already exists", "email")
+        raise AccountError(_("An account with that email address already exists"), "email")
 
 
 @one_place_in_the_log
@@ -108,7 +109,7 @@ def create_user(
     _check_new_account(email, name, role)
     problem = password_problem(password, email=email, name=name)
     if problem:
-        raise AccountError(problem, "password")
+        raise AccountError(enrolment.password_message(problem), "password")
     totp_secret = totp.new_totp_secret() if settings().require_mfa else None
     user = User(email=email, name=name.strip(), role=role)
     keys = account_keys.new_account_keys()
@@ -237,12 +238,12 @@ def change_password(user: User, current_password: str, new_password: str, keep_s
     try:
         unlocked = account_keys.unlock_account(user, current_password)
     except InvalidCredentials:
-        raise AccountError("Your current password is not right", "current_password") from None
+        raise AccountError(_("Your current password is not right"), "current_password") from None
     if not account_keys.holds_stored_keys(user, unlocked.keys):
         _keys_changed(user)  # sealing under the new password would write the person's own keys back over the swap
     problem = password_problem(new_password, email=user.email, name=user.name)
     if problem:
-        raise AccountError(problem, "new_password")
+        raise AccountError(enrolment.password_message(problem), "new_password")
     account_keys.seal_account(user, new_password, password_params(), unlocked.keys, unlocked.totp_secret)
     ended = sessions.end_other_staff_sessions(user.id, keep_session_id)
     audit.record(audit.Action.PASSWORD_CHANGED, user.role, user.id, count=ended)
@@ -257,7 +258,7 @@ def reset_account(user: User, admin: User) -> EnrolmentLink:
     guardian, is pending again until another guardian approves them, and their cases are shared again or
     recovered."""
     if user.id == admin.id:
-        raise AccountError("You cannot reset your own account: change your password instead")
+        raise AccountError(_("You cannot reset your own account: change your password instead"))
     account_keys.clear_account_keys(user)
     _note_guardian_change(roster_log.RESET, user)
     grants = db.session.execute(
@@ -279,11 +280,11 @@ def set_active(user: User, active: bool, admin: User) -> None:
     """Disabling ends the person's sessions at once and stops new cases reaching them; enabling a guardian again
     leaves them waiting for approval, as a newcomer."""
     if user.id == admin.id and not active:
-        raise AccountError("You cannot disable your own account")
+        raise AccountError(_("You cannot disable your own account"))
     if active and user.is_active:
         # Said, not done silently (a page open from before, review 25). Disabling always writes its entry: a column
         # a database writer already flipped decides nothing.
-        raise AccountError(f"{user.name}'s account is already enabled: nothing was changed")
+        raise AccountError(_("%(name)s's account is already enabled: nothing was changed", name=user.name))
     user.is_active = active
     if not active:
         db.session.execute(cast(Table, StaffSession.__table__).delete().where(StaffSession.user_id == user.id))
@@ -331,21 +332,34 @@ def staff_states() -> list[StaffState]:
     ]
 
 
+N_ = str  # gettext_noop: marks a message for the catalogue; it is translated where it is shown
+# Whole sentences, the name put in (word order differs between languages).
 ROSTER_CHANGES = {
-    roster_log.ADDED: "was added",
-    roster_log.APPROVE: "received an approval",
-    roster_log.RESET: "was reset and must be approved again",
-    roster_log.DISABLE: "was disabled",
-    roster_log.ENABLED: "was enabled again and must be approved again",
-    roster_log.KEYS_MISMATCH: "was left out: their keys were changed",
+    roster_log.ADDED: N_("%(name)s was added"),
+    roster_log.APPROVE: N_("%(name)s received an approval"),
+    roster_log.RESET: N_("%(name)s was reset and must be approved again"),
+    roster_log.DISABLE: N_("%(name)s was disabled"),
+    roster_log.ENABLED: N_("%(name)s was enabled again and must be approved again"),
+    roster_log.KEYS_MISMATCH: N_("%(name)s was left out: their keys were changed"),
 }
+APPROVED = N_("%(name)s was approved")
 
 
 @dataclass(frozen=True)
 class RosterChange:
     at: datetime
     name: str
-    what: str
+    message: str  # one of ROSTER_CHANGES or APPROVED, in English
+
+    @property
+    def sentence(self) -> str:
+        """The whole sentence, in the page's language."""
+        return str(_(self.message, name=self.name))
+
+    @property
+    def what(self) -> str:
+        """The English after the name, for a page that puts the two together."""
+        return self.message.removeprefix("%(name)s ")
 
 
 def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]:
@@ -370,9 +384,9 @@ def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]
             and verified.member(user_id)
             and user_id not in approved_shown
         ):
-            what = "was approved"
+            what = APPROVED
             approved_shown.add(entry.user_id)
-        changes.append(RosterChange(at, names.get(entry.user_id, "A former guardian"), what))
+        changes.append(RosterChange(at, names.get(entry.user_id) or _("A former guardian"), what))
     return changes
 
 

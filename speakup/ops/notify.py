@@ -22,8 +22,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from speakup.platform import clock
 from speakup.platform.config import settings
+from speakup.platform.languages import ENGLISH
 from speakup.platform.models import MailOutbox, db
 from speakup.platform.models.roles import Role
 from speakup.platform.public_urls import public_url
@@ -40,24 +45,26 @@ class Kind(StrEnum):
     ROSTER_CHANGED = "roster_changed"
 
 
-# Each kind's subject and first line: the only texts an email from the outbox can carry.
+# Each kind's subject and first line: the only texts an email from the outbox can carry (deadlines: _texts).
 TEXTS: dict[Kind, tuple[str, str]] = {
-    Kind.NEW_CONCERN: ("A new concern has been raised", "A new concern is waiting for you in Speak Up."),
+    Kind.NEW_CONCERN: (_l("A new concern has been raised"), _l("A new concern is waiting for you in Speak Up.")),
     Kind.REPORTER_REPLIED: (
-        "The person who raised a concern has replied",
-        "The person who raised a concern has replied. Their reply is waiting for you in Speak Up.",
+        _l("The person who raised a concern has replied"),
+        _l("The person who raised a concern has replied. Their reply is waiting for you in Speak Up."),
     ),
-    Kind.DEADLINE_DUE: ("A case deadline is coming up", "A case deadline in Speak Up is coming up."),
     Kind.ROSTER_CHANGED: (
-        "The guardians who can read concerns have changed",
-        "A guardian account was added, approved, reset or disabled in Speak Up. Sign in and open Team to check "
-        "that the change was expected.",
+        _l("The guardians who can read concerns have changed"),
+        _l(
+            "A guardian account was added, approved, reset or disabled in Speak Up. Sign in and open Team to check "
+            "that the change was expected."
+        ),
     ),
 }
 _KINDS = frozenset(kind.value for kind in Kind)
 # Whom an email may go to: an active account of one of these roles (any other row is dropped by the worker).
 RECIPIENT_ROLES = frozenset({Role.GUARDIAN.value, Role.ADMIN.value})
-MOST_DEADLINES = 100_000  # a deadlines count above this is no count the service makes
+MOST_DEADLINES = 100_000
+WELSH = "cy"  # a deadlines count above this is no count the service makes
 
 
 class Addressee(Protocol):
@@ -98,13 +105,40 @@ def message(kind: str, deadlines: int | None) -> tuple[str, str] | None:
     or a deadlines count that does not go with it (a row the service did not write)."""
     if kind not in _KINDS or (kind == Kind.DEADLINE_DUE) != (deadlines is not None):
         return None
-    subject, text = TEXTS[Kind(kind)]
     if deadlines is not None and not 1 <= deadlines <= MOST_DEADLINES:
         return None
-    if deadlines is not None and deadlines > 1:
-        subject = f"{deadlines} case deadlines are coming up"
-        text = f"{deadlines} case deadlines in Speak Up are coming up."
-    return subject, f"{text}\n\nSign in to Speak Up: {public_url('/guardian/')}\n"
+    subjects: list[str] = []
+    bodies: list[str] = []
+    for code in email_languages():
+        with force_locale(code):
+            subject, text = _texts(Kind(kind), deadlines)
+            sign_in = _("Sign in to Speak Up: %(url)s", url=public_url("/guardian/"))  # not in an f-string: extracted
+        # A text the catalogue does not translate yet is said once, not twice in English.
+        subjects += [subject] if subject not in subjects else []
+        bodies += [f"{text}\n\n{sign_in}\n"] if f"{text}\n\n{sign_in}\n" not in bodies else []
+    return " / ".join(subjects), "\n---\n\n".join(bodies)
+
+
+def email_languages() -> list[str]:
+    """The languages every email is written in, in order (issue 28): the default language, then English for anyone
+    who reads only that; a service in English that also offers Welsh writes English, then Welsh."""
+    codes = settings().languages
+    if codes[0] != ENGLISH:
+        return [codes[0], ENGLISH]
+    return [ENGLISH, WELSH] if WELSH in codes else [ENGLISH]
+
+
+def _texts(kind: Kind, deadlines: int | None) -> tuple[str, str]:
+    """A kind's subject and first line, in the language in force."""
+    if kind == Kind.DEADLINE_DUE:
+        count = deadlines or 1
+        return (
+            ngettext("A case deadline is coming up", "%(num)d case deadlines are coming up", count),
+            ngettext("A case deadline in Speak Up is coming up.", "%(num)d case deadlines in Speak Up are coming up.",
+                     count),
+        )  # fmt: skip
+    subject, text = TEXTS[kind]
+    return str(subject), str(text)
 
 
 def _send(recipients: Iterable[Addressee], kind: Kind) -> int:

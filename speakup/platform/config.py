@@ -111,6 +111,7 @@ class Settings:
     roster_anchor_file: Path  # this server's record of the roster log's head, outside the database (keys/anchor.py)
     mail: MailSettings
     backups: BackupSettings
+    languages: tuple[str, ...]  # the codes of the languages offered, the default first (LANGUAGES_OFFERED)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -145,6 +146,7 @@ class Settings:
             roster_anchor_file=Path(config["ROSTER_ANCHOR_FILE"]),
             mail=MailSettings.from_config(config),
             backups=BackupSettings.from_config(config),
+            languages=tuple(language.code for language in config["LANGUAGES_OFFERED"]),
         )
 
     @property

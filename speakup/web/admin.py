@@ -13,6 +13,8 @@ from functools import wraps
 from typing import Any, cast
 
 from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -35,7 +37,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-ROLE_LABELS = {Role.GUARDIAN: "Guardian", Role.ADMIN: "Administrator"}
+ROLE_LABELS = {Role.GUARDIAN: _l("Guardian"), Role.ADMIN: _l("Administrator")}
 
 # The slot the enrolment link is kept in for the page after the POST; its values are the account's id, the link's
 # token and whether it was a reset. Its name only ever meets once.keep/once.kept.
@@ -55,11 +57,14 @@ def _notice(category: str, user_id: str, accounts: list[staff.StaffState]) -> st
     if user is None:
         return ""
     if category == DISABLED:
-        return f"{user.name}'s account is now disabled."
-    notice = f"{user.name}'s account is now enabled."
+        return _("%(name)s's account is now disabled.", name=user.name)
     if user.role == Role.GUARDIAN:
-        notice += " They can sign in, and read concerns again once guardians approve them on the Team page."
-    return notice
+        return _(
+            "%(name)s's account is now enabled. They can sign in, and read concerns again once guardians approve "
+            "them on the Team page.",
+            name=user.name,
+        )
+    return _("%(name)s's account is now enabled.", name=user.name)
 
 
 @bp.get("/", endpoint="accounts")

@@ -12,6 +12,7 @@ the code they typed, and nothing in the address. The safety code is kept the sam
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from speakup.domain import enrolment
@@ -23,12 +24,13 @@ from speakup.web.forms import DomainForm
 bp = Blueprint("enrol", __name__, url_prefix="/enrol")
 
 UNUSABLE = {
-    "unknown": ("This link does not work", "Check you copied the whole link. If it still does not work, ask your "
-                "administrator for a new one."),
-    "used": ("This link has already been used", "Each link works once. If you did not use it yourself, tell your "
-             "administrator straight away. To sign in, go to the sign-in page."),
-    "expired": ("This link has expired", "Links work for a limited time. Ask your administrator for a new one."),
-    "disabled": ("This account is disabled", "Ask your administrator about your account."),
+    "unknown": (_l("This link does not work"), _l("Check you copied the whole link. If it still does not work, ask "
+                "your administrator for a new one.")),
+    "used": (_l("This link has already been used"), _l("Each link works once. If you did not use it yourself, tell "
+             "your administrator straight away. To sign in, go to the sign-in page.")),
+    "expired": (_l("This link has expired"), _l("Links work for a limited time. Ask your administrator for a new "
+                "one.")),
+    "disabled": (_l("This account is disabled"), _l("Ask your administrator about your account.")),
 }  # fmt: skip
 
 SECRET_FIELDS = ("password", "confirm", "security_code")  # typed by the person: never kept, never sent back
@@ -41,7 +43,7 @@ class EnrolForm(DomainForm):
 
 def _unusable(error: enrolment.LinkUnusable) -> tuple[str, int]:
     title, body = UNUSABLE[error.reason]
-    return error_page(error.status, title=title, body=body)
+    return error_page(error.status, title=str(title), body=str(body))
 
 
 def _form_page(form: EnrolForm, token: str, totp_text: str, user: User) -> str:

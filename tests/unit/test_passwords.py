@@ -205,3 +205,12 @@ def test_data_file_is_the_gzipped_list_with_its_provenance() -> None:
     readme = (data / "README.md").read_text(encoding="utf-8")
     assert "BSD-3-Clause" in readme
     assert "Copyright (c) Django Software Foundation and individual contributors." in readme
+
+
+def test_each_message_carries_what_a_translation_needs_without_flask() -> None:
+    # The web layer translates gettext(msgid, **values); English is that message with its values put in.
+    assert passwords.TOO_SHORT.msgid == "Your password must be at least %(min_length)d characters"
+    assert passwords.TOO_SHORT.values == {"min_length": MIN_LENGTH}
+    assert passwords.TOO_LONG.msgid % passwords.TOO_LONG.values == passwords.TOO_LONG
+    problem = password_problem("international", email=EMAIL, name=NAME)
+    assert problem is not None and (problem.msgid, problem.values) == (passwords.COMMON, {})

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
@@ -68,7 +69,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Speak Up reporter API",
             "version": "1",
-            "description": "Raise a concern and follow it up with its access code. No cookies are used.",
+            "description": _("Raise a concern and follow it up with its access code. No cookies are used."),
         },
         "servers": [{"url": "/api/v1"}],
         "components": {
@@ -259,19 +260,19 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/openapi.json": {
                 "get": {
-                    "summary": "This document",
+                    "summary": _("This document"),
                     "responses": {"200": answer("OpenAPI 3.1 document", "OpenAPI")},
                 }
             },
             "/options": {
                 "get": {
-                    "summary": "The allowed values for anonymity and worker group",
+                    "summary": _("The allowed values for anonymity and worker group"),
                     "responses": {"200": answer("Allowed values", "Options")},
                 }
             },
             "/concerns": {
                 "post": {
-                    "summary": "Raise a concern",
+                    "summary": _("Raise a concern"),
                     "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {"required": True, "content": json_content("NewConcern")},
                     "responses": {
@@ -282,14 +283,14 @@ def openapi_document() -> dict[str, Any]:
             },
             "/follow-up": {
                 "get": {
-                    "summary": "Status and conversation of the concern this access code opens",
+                    "summary": _("Status and conversation of the concern this access code opens"),
                     "security": bearer,
                     "responses": {"200": answer("The case", "FollowUp"), **errors(401, 429, 503)},
                 }
             },
             "/follow-up/messages": {
                 "post": {
-                    "summary": "Reply to the guardian",
+                    "summary": _("Reply to the guardian"),
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("NewMessage")},
                     "responses": {
@@ -300,7 +301,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/follow-up/feedback": {
                 "post": {
-                    "summary": "Answer the closing question: would you speak up again?",
+                    "summary": _("Answer the closing question: would you speak up again?"),
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("Feedback")},
                     "responses": {
@@ -311,7 +312,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/follow-up/check-in": {
                 "post": {
-                    "summary": "Answer a check-in after closing: have you suffered detriment for speaking up since?",
+                    "summary": _("Answer a check-in after closing: have you suffered detriment for speaking up since?"),
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("CheckIn")},
                     "responses": {
@@ -322,7 +323,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/follow-up/characteristics": {
                 "post": {
-                    "summary": "Answer the voluntary questions about yourself, counted apart from the concern",
+                    "summary": _("Answer the voluntary questions about yourself, counted apart from the concern"),
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("LaterCharacteristics")},
                     "responses": {

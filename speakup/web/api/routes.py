@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import (
@@ -31,16 +33,18 @@ from speakup.web.errors import api_error, database_failed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-NOT_FOUND = "We could not find a concern with that access code."
-CANNOT_CHECK = "Access codes cannot be checked just now; try again later."
+NOT_FOUND = _l("We could not find a concern with that access code.")
+CANNOT_CHECK = _l("Access codes cannot be checked just now; try again later.")
 # A client that may send a concern twice (a retry after a timeout) sends the same random key each time: one concern.
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any):
+    """``message`` is for a person, in the request's language (Accept-Language); ``code`` is for the client."""
+
+    def __init__(self, status: int, message: Any, code: str | None = None, **extra: Any):
         super().__init__(message)
-        self.status, self.message, self.code, self.extra = status, message, code, extra
+        self.status, self.message, self.code, self.extra = status, str(message), code, extra
 
 
 @bp.errorhandler(ApiError)
@@ -68,23 +72,24 @@ def _iso(value: date | datetime) -> str:
 
 def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if not request.is_json:
-        raise ApiError(415, "Send a JSON body with Content-Type: application/json.")
+        raise ApiError(415, _("Send a JSON body with Content-Type: application/json."))
     try:
         body = request.get_json(silent=True)
     except RecursionError:
         # Python's JSON decoder recurses once per nesting level: "[" * 100000 exhausts the stack.
-        raise ApiError(400, "The body is nested too deeply to read.") from None
+        raise ApiError(400, _("The body is nested too deeply to read.")) from None
     if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.")
+        raise ApiError(400, _("The body must be a JSON object."))
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise ApiError(422, "Unknown fields: " + ", ".join(unknown), fields={k: "unknown field" for k in unknown})
+        fields = {k: _("unknown field") for k in unknown}
+        raise ApiError(422, _("Unknown fields: %(fields)s", fields=", ".join(unknown)), fields=fields)
     return body
 
 
 def _reporter_case():
     header = request.headers.get("Authorization", "")
-    scheme, _, code = header.partition(" ")
+    scheme, _space, code = header.partition(" ")
     try:
         if scheme.lower() != "bearer" or not code.strip():
             raise browser_sessions.AccessCodeRefused(browser_sessions.EMPTY)
@@ -130,21 +135,21 @@ def raise_concern():
         done = exc.confirmation.answer
         # Kept for SUBMISSION_HOURS; only a pepper dropped from the fallbacks could leave it unreadable.
         if done is None:
-            raise ApiError(409, "This Idempotency-Key was used already. Use a new key.", "key_used") from None
+            raise ApiError(409, _("This Idempotency-Key was used already. Use a new key."), "key_used") from None
         answer = {"reference": done.reference, "access_code": done.access_code, "status": done.status}
         acknowledge_by, replayed = done.acknowledge_by, True
     except submissions.KeyReused:
         # 409, as for any request that conflicts with what the server holds: the key is bound to another body.
         raise ApiError(
             409,
-            "This Idempotency-Key was sent before with a different body. Use a new key for a new concern.",
+            _("This Idempotency-Key was sent before with a different body. Use a new key for a new concern."),
             "idempotency_key_reused",
         ) from None
     except InvalidInput as exc:
-        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+        raise ApiError(422, _("Some fields need attention."), fields=exc.errors) from None
     except DBAPIError as exc:
         database_failed(exc)
-        raise ApiError(503, "The service is unavailable. Nothing was stored. Try again in a few minutes.") from None
+        raise ApiError(503, _("The service is unavailable. Nothing was stored. Try again in a few minutes.")) from None
     response = jsonify(**answer, acknowledge_by=_iso(acknowledge_by))
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -189,9 +194,9 @@ def post_message():
     try:
         message = handling.post_message(case, case_key, Author.REPORTER, body.get("body"))
     except InvalidInput as exc:
-        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+        raise ApiError(422, _("Some fields need attention."), fields=exc.errors) from None
     except handling.CaseChanged:
-        raise ApiError(409, "The case changed at the same moment. Send your message again.") from None
+        raise ApiError(409, _("The case changed at the same moment. Send your message again.")) from None
     return jsonify(created_at=_iso(message.created_at)), 201
 
 
@@ -203,9 +208,9 @@ def post_feedback():
     try:
         handling.record_feedback(case, body.get("speak_up_again"), body.get("detriment"))
     except InvalidInput as exc:
-        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+        raise ApiError(422, _("Some fields need attention."), fields=exc.errors) from None
     except (handling.FeedbackNotOpen, handling.CaseChanged) as exc:
-        raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
+        raise ApiError(409, str(exc) or _("The case changed at the same moment. Try again.")) from None
     return jsonify(recorded=True), 201
 
 
@@ -217,9 +222,9 @@ def post_check_in():
     try:
         checkins.record_check_in(case, body.get("detriment"), clock.uk_today())
     except InvalidInput as exc:
-        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+        raise ApiError(422, _("Some fields need attention."), fields=exc.errors) from None
     except (checkins.CheckInNotDue, handling.CaseChanged) as exc:
-        raise ApiError(409, str(exc) or "The case changed at the same moment. Try again.") from None
+        raise ApiError(409, str(exc) or _("The case changed at the same moment. Try again.")) from None
     return jsonify(recorded=True), 201
 
 
@@ -232,7 +237,7 @@ def post_characteristics():
     try:
         characteristics.give_for_case(case, characteristics.check_answers(body, today))
     except InvalidInput as exc:
-        raise ApiError(422, "Some fields need attention.", fields=exc.errors) from None
+        raise ApiError(422, _("Some fields need attention."), fields=exc.errors) from None
     except characteristics.AlreadyGiven as exc:
         raise ApiError(409, str(exc)) from None
     return jsonify(recorded=True), 201
@@ -240,7 +245,7 @@ def post_characteristics():
 
 # --- Statistics (a trust's dashboard), read with a statistics token, never an access code ----------
 
-STATS_TOKEN_REFUSED = "A valid statistics token is needed (Authorization: Bearer <token>)."  # noqa: S105 - a message
+STATS_TOKEN_REFUSED = _l("A valid statistics token is needed (Authorization: Bearer <token>).")
 
 
 @bp.get("/stats")
@@ -248,7 +253,7 @@ def stats():
     from speakup.domain import quarters
     from speakup.reporting import national_return, stats_tokens
 
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     peppers = settings().token_peppers
     if scheme.lower() != "bearer" or stats_tokens.find_stats_token(token.strip(), peppers) is None:
         raise ApiError(401, STATS_TOKEN_REFUSED)
@@ -259,4 +264,4 @@ def stats():
     try:
         return jsonify(national_return.export_for_stats_token(quarter))
     except national_return.QuarterNotEnded:
-        raise ApiError(409, "That quarter has not ended yet: its counts are given once it has.") from None
+        raise ApiError(409, _("That quarter has not ended yet: its counts are given once it has.")) from None

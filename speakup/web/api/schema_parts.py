@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
 TEXT = {"type": "string"}
 # The server trims text before it checks it, so "required text" means "has a non-blank character" and an
 # optional field may be blank or null (both mean "not given"). The schemas say exactly that, so a client
@@ -32,15 +34,16 @@ def answer(description: str, schema_ref: str) -> dict[str, Any]:
 
 
 def errors(*statuses: int) -> dict[str, Any]:
+    """Each status's entry, described in the request's language (Accept-Language)."""
     texts = {
-        400: "Malformed request",
-        401: "Wrong or missing access code",
-        409: "Conflicts with the case's state",
-        413: "Body larger than 1 MiB",
-        415: "Body is not JSON",
-        422: "Fields invalid or unknown",
-        429: "Too many requests; see Retry-After",
-        503: "Service unavailable",
+        400: _("Malformed request"),
+        401: _("Wrong or missing access code"),
+        409: _("Conflicts with the case's state"),
+        413: _("Body larger than 1 MiB"),
+        415: _("Body is not JSON"),
+        422: _("Fields invalid or unknown"),
+        429: _("Too many requests; see Retry-After"),
+        503: _("Service unavailable"),
     }
     return {str(s): answer(texts[s], "Error") for s in statuses}
 
