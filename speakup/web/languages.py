@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
+from speakup.platform import languages
 from speakup.platform.languages import Language
 from speakup.web import once
 
@@ -136,6 +137,8 @@ def init_app(app: Flask) -> None:
     # are not part of what a translator sees.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.before_request(_take_choice)
+    # Numbers on pages as the page's language writes them: {{ count | number }}.
+    app.add_template_filter(languages.number, "number")
 
     @app.context_processor
     def _language_globals() -> dict[str, Any]:
