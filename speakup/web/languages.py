@@ -91,11 +91,13 @@ def _take_choice() -> Response | None:
     if request.method == "GET" and CHOSEN in request.args:
         _record(request.args.get(CHOSEN))
         return redirect(_without_choice(), 303)
-    if request.method != "POST" or CHOSEN not in request.form or CHOSEN in request.args:
+    # The body is read only for the chooser's own POST (its buttons send it urlencoded, never a file): a form that
+    # takes a file is read by its view, after the upload's own limit (once.checks_its_own_form).
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded" or CHOSEN in request.args:
         return None
     page_form = _page_form(request.path)
-    if page_form is None:
-        return None  # a form of some other page that happens to have a field of this name: its own view answers
+    if page_form is None or CHOSEN not in request.form:
+        return None  # not the chooser: a form of some other page with a field of this name is its own view's
     _record(request.form.get(CHOSEN))
     # A file kept with the form's words (the raise form's, back from "Check your answers") stays with them: the
     # buttons send no file, and the check below forgets what was kept before. A form checked before this hook ran

@@ -119,3 +119,15 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_a_form_with_a_file_is_never_read_by_the_chooser(esperanto: Flask) -> None:
+    """A multipart POST (the raise form's own "Continue") is left to its view, which reads the body only after the
+    upload's limit: a ``language`` field in it chooses nothing."""
+    client = esperanto.test_client()
+    page = client.get("/raise").get_data(as_text=True)
+    data = {"csrf_token": found(CSRF_RE, page), "submission": found(SUBMISSION_RE, page), "step": "check",
+            "what_happened": WORDS, "anonymity": "anonymous", "language": "eo"}  # fmt: skip
+    sent = client.post("/raise", data=data, content_type="multipart/form-data")
+    assert sent.location == "/raise/check"
+    assert '<html lang="en"' in client.get("/raise/check").get_data(as_text=True)
