@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install lint bench bench-queue bench-pages browser translations translations-update
+.PHONY: run test test-fast install lint bench bench-queue bench-pages browser translations translations-update \
+	translations-compile
 
 # Compiled modules (and pytest's rewritten test modules) are kept in __pycache__ (git ignores it), whatever the
 # shell says: compiling them all again costs every test process several seconds.
@@ -26,8 +27,9 @@ speakup/static/manifest.json: node_modules/nhsuk-frontend/package.json $(wildcar
 	npm run --silent build
 
 ## Translations (docs/translating.md). `make translations`: every marked string into the template
-# speakup/translations/messages.pot; `make translations-update`: each language's messages.po brought up to it.
-# The compiled catalogues (messages.mo, which git ignores and the wheel carries) are made at install.
+# speakup/translations/messages.pot; `make translations-update`: each language's messages.po brought up to it;
+# `make translations-compile`: each messages.po compiled to the messages.mo the service reads (git ignores them,
+# the wheel carries them: build it after this). `make install` compiles them too.
 translations: $(BIN)/flask
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 --no-location --sort-output \
 		--project=speakup -o speakup/translations/messages.pot .
@@ -45,6 +47,8 @@ speakup/translations/.compiled: $(BIN)/flask $(wildcard speakup/translations/*/L
 		$(BIN)/pybabel compile --quiet --statistics -i "$$po" -o "$${po%.po}.mo"; \
 	done
 	touch $@
+
+translations-compile: speakup/translations/.compiled
 
 install: $(BIN)/flask speakup/static/manifest.json speakup/translations/.compiled
 

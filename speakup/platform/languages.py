@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
+from flask import has_request_context
+from flask_babel import get_locale
 
 ENGLISH = "en"
 CATALOGUES = Path(__file__).resolve().parent.parent / "translations"
@@ -72,3 +75,10 @@ def offered(codes: object, default: object, folders: list[Path]) -> list[Languag
     installed = [each for each in chosen if has_catalogue(each.code, folders)]
     installed.sort(key=lambda each: each.code != default)
     return installed or [KNOWN[ENGLISH]]
+
+
+def number(value: int | float) -> str:
+    """A number as the page's language writes it ("12,000"; "12 000" in Polish), English outside a request. The
+    ``number`` filter in templates."""
+    locale = get_locale() if has_request_context() else None
+    return format_decimal(value, locale=locale or ENGLISH)

@@ -4,20 +4,47 @@ A page is in the language this visit chose, or the first one offered (``DEFAULT_
 the session cookie only, so it ends with the browser's visit (and with a time-out or "Exit this page", which clear
 the session): nothing about it is stored or logged. The chooser is a link to the same page with ``?language=``;
 the answer records the choice and sends the browser back to the page without it. The API answers by the request's
-``Accept-Language``."""
+``Accept-Language``.
+
+On a page whose form holds what a person typed (``keeps_words``), a link would lose those words, so the chooser is a
+row of submit buttons tied to that form (HTML ``form``/``formaction``, ``name="language"``), which works without
+JavaScript. Their POST goes to the page's own address; ``_take_choice`` records the choice, keeps the posted fields
+as a form that came back keeps them (speakup/web/once.py: sealed for this browser, shown by the page), and sends the
+browser back to the page in the new language. Nothing more is stored than any kept form stores."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, has_request_context, redirect, request, session
+from flask import Flask, current_app, g, has_request_context, redirect, request, session
 from flask_babel import Babel, get_locale
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
+from speakup.platform import languages
 from speakup.platform.languages import ENGLISH, Language
+from speakup.web import once
 
-CHOSEN = "language"  # the session's key, and the chooser link's query parameter
+CHOSEN = "language"  # the session's key, the chooser link's query parameter and its buttons' name
+NOT_KEPT = ("csrf_token", CHOSEN)  # what the chooser's POST carries besides the form's own words
+
+
+@dataclass(frozen=True)
+class PageForm:
+    element_id: str  # the id of the page's <form>, which the chooser's buttons name in their ``form`` attribute
+    form_name: str  # the name its words are kept under (DomainForm.form_name()), which the page reads them by
+
+
+_PAGE_FORMS: dict[str, PageForm] = {}
+
+
+def keeps_words(endpoint: str, element_id: str, form_name: str) -> None:
+    """The page at ``endpoint`` has a form (``<form id=element_id>``) whose typed words the chooser keeps: its
+    buttons send that form, and the page shows the words kept under ``form_name`` (once.kept) in the new language."""
+    _PAGE_FORMS[endpoint] = PageForm(element_id, form_name)
 
 
 def offered() -> list[Language]:
@@ -40,16 +67,52 @@ def _select_locale() -> str:
     return chosen if chosen in codes else codes[0]
 
 
-def _take_choice() -> Response | None:
-    """A chooser link: the choice kept for the visit, and the same page again without it in the address (so a
-    bookmark or the history holds none)."""
-    if request.method != "GET" or CHOSEN not in request.args or request.blueprint == "api":
-        return None
-    code = request.args.get(CHOSEN)
+def _record(code: str | None) -> None:
     if code in _offered_codes():
         session[CHOSEN] = code
+
+
+def _without_choice() -> str:
     rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
-    return redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), 303)
+    return request.path + (f"?{urlencode(rest)}" if rest else "")
+
+
+def _page_form(path: str) -> PageForm | None:
+    """The form the chooser keeps on the page at ``path`` (a GET address), if it keeps one."""
+    try:
+        endpoint, _arguments = current_app.url_map.bind("localhost").match(path, method="GET")
+    except (HTTPException, RequestRedirect):
+        return None
+    return _PAGE_FORMS.get(str(endpoint))
+
+
+def _take_choice() -> Response | None:
+    """A chooser link: the choice kept for the visit, and the same page again without it in the address (so a
+    bookmark or the history holds none). A chooser button: the same, with the words of the page's form kept."""
+    if request.blueprint == "api":
+        return None
+    if request.method == "GET" and CHOSEN in request.args:
+        _record(request.args.get(CHOSEN))
+        return redirect(_without_choice(), 303)
+    # The body is read only for the chooser's own POST (its buttons send it urlencoded, never a file): a form that
+    # takes a file is read by its view, after the upload's own limit (once.checks_its_own_form).
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded" or CHOSEN in request.args:
+        return None
+    page_form = _page_form(request.path)
+    if page_form is None or CHOSEN not in request.form:
+        return None  # not the chooser: a form of some other page with a field of this name is its own view's
+    _record(request.form.get(CHOSEN))
+    # A file kept with the form's words (the raise form's, back from "Check your answers") stays with them: the
+    # buttons send no file, and the check below forgets what was kept before. A form checked before this hook ran
+    # (once._check_post) has forgotten it already, as its own send would: only a form that checks its own keeps it.
+    before = once.kept(page_form.form_name) if "form_nonce" not in g else None
+    # The form's token: checked and claimed already (once._check_post) unless the address's own POST view checks
+    # its own (the raise form) or there is none. A refused token keeps nothing, as any refused form.
+    if "form_nonce" not in g and once.check_form() is not None:
+        return redirect(_without_choice(), 303)
+    words = {name: value for name, value in request.form.items() if name not in NOT_KEPT}
+    file = before.file if before is not None else None
+    return once.keep(page_form.form_name, words, {}, to=_without_choice(), file=file)
 
 
 def current() -> Language:
@@ -68,13 +131,30 @@ def chooser_links() -> list[tuple[Language, str]]:
     ]
 
 
+def chooser_form() -> PageForm | None:
+    """The form on this page whose words the chooser's buttons keep, if any (None: the chooser is links)."""
+    return _PAGE_FORMS.get(str(request.endpoint)) if request.method == "GET" else None
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=_select_locale)
     # {% trans %} blocks are extracted and looked up with their whitespace collapsed, so a template's line breaks
     # are not part of what a translator sees.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.before_request(_take_choice)
+    # Numbers on pages as the page's language writes them: {{ count | number }}.
+    app.add_template_filter(languages.number, "number")
 
     @app.context_processor
     def _language_globals() -> dict[str, Any]:
-        return {"page_language": current(), "other_languages": chooser_links}
+        return {
+            "page_language": current(),
+            "other_languages": chooser_links,
+            "chooser_form": chooser_form,
+            "chooser_action": _without_choice,
+        }
+
+    # The raise form: the words someone has begun to write are the last thing a change of language may lose.
+    from speakup.web.raising import ConcernForm
+
+    keeps_words("report.raise_form", "raise-form", ConcernForm.form_name())
