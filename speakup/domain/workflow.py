@@ -17,13 +17,13 @@ from flask import has_request_context
 
 def gettext(message: str, **variables: Any) -> str:
     if has_request_context():
-        return flask_babel.gettext(message, **variables)
+        return str(flask_babel.gettext(message, **variables))
     return message % variables if variables else message
 
 
 def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
     if has_request_context():
-        return flask_babel.ngettext(singular, plural, num, **variables)
+        return str(flask_babel.ngettext(singular, plural, num, **variables))
     variables.setdefault("num", num)
     return (singular if num == 1 else plural) % variables
 

@@ -59,7 +59,7 @@ def national_return_csv():
     if errors:
         return _page(ReturnForm(text, version, errors), 400)
     try:
-        body = national_return.export_csv(quarter, version, current_user.user.id)
+        body = national_return.export_csv(quarter, version, current_user.user.id, say=_)  # in the page's language
     except national_return.QuarterNotEnded:
         message = _(
             "%(quarter)s has not ended yet. Choose a quarter that has ended.", quarter=quarter.financial_heading
