@@ -224,7 +224,7 @@ def close_case(
     lesson = clean_text(learning)
     limit = settings().max_message_chars
     if len(lesson) > limit:
-        errors["learning"] = _("What was learned must be %(limit)s characters or fewer", limit=f"{limit:,}")
+        errors["learning"] = _("What was learned must be %(limit)s characters or fewer", limit=format(limit, ","))
     if share_learning and not lesson:
         errors["learning"] = _("Write what was learned before sharing it with the board")
     if errors:

@@ -56,7 +56,8 @@ class Quarter:
     @property
     def months(self) -> str:
         """ "July to September 2026": what a person choosing a quarter reads beside its name."""
-        return f"{MONTHS[self.start.month - 1]} to {MONTHS[self.end.month - 1]} {self.year}"
+        first, last = MONTHS[self.start.month - 1], MONTHS[self.end.month - 1]
+        return _("%(first)s to %(last)s %(year)s", first=first, last=last, year=self.year)
 
     def has_ended(self, today: date) -> bool:
         """Whether the quarter's last UK day is over on ``today``."""

@@ -29,7 +29,7 @@ def record_referral(
     text = clean_text(note)
     limit = settings().max_concern_chars
     if len(text) > limit:
-        errors["referral_note"] = _("The note must be %(limit)s characters or fewer", limit=f"{limit:,}")
+        errors["referral_note"] = _("The note must be %(limit)s characters or fewer", limit=format(limit, ","))
     if errors:
         raise InvalidInput(errors)
     case.referred_to = str(referred_to)
