@@ -112,4 +112,4 @@ def reporter_case_page(case: Case, case_key: bytes) -> ReporterCasePage:
 def deadline_framework() -> str:
     """What the organisation's deadlines follow, as the pages name it: "the Speaking up Safely framework for NHS
     Wales"."""
-    return deadlines.RULE_SETS[settings().deadline_rules].framework
+    return str(deadlines.RULE_SETS[settings().deadline_rules].framework)

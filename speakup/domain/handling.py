@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, stage_two, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
+from speakup.domain.workflow import gettext as _
 from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform import clock, transactions
@@ -73,7 +74,7 @@ def changes_case(change: Callable[P, R]) -> Callable[P, R]:
 
 def check_message(body: object) -> str:
     return required_text(
-        body, "body", "Write a message before sending it", settings().max_message_chars, "Your message"
+        body, "body", _("Write a message before sending it"), settings().max_message_chars, _("Your message")
     )
 
 
@@ -173,12 +174,14 @@ def change_status(
     """Any move the status machine allows, except closing, which needs an outcome and a message. No status chosen
     (the form starts on a blank choice, so one press never changes what the reporter sees) changes nothing."""
     if not target:
-        raise InvalidInput({"status": "Choose a new status"})
+        raise InvalidInput({"status": _("Choose a new status")})
     check_version(case, expected_version)
     if target == workflow.CLOSED:
-        raise InvalidTransition("Close a case with the closing form: it needs an outcome and a message")
+        raise InvalidTransition(_("Close a case with the closing form: it needs an outcome and a message"))
     if not workflow.can_move(case.status, target):
-        raise InvalidTransition(f"A case that is {workflow.GUARDIAN_LABELS[case.status].lower()} cannot move there")
+        raise InvalidTransition(
+            _("A case that is %(status)s cannot move there", status=str(workflow.GUARDIAN_LABELS[case.status]).lower())
+        )
     reopening = case.status == workflow.CLOSED
     before = case.status
     _move(case, target, clock.utcnow(), guardian, show_name)
@@ -213,21 +216,21 @@ def close_case(
     if stage_two.applies(case.stage):
         errors.update(stage_two.check_response(outcome, response_parts, contact))
     if outcome not in stage_two.outcome_choices(case.stage):
-        errors.setdefault("outcome", "Choose the outcome of this case")
+        errors.setdefault("outcome", _("Choose the outcome of this case"))
     try:
         text = check_message(message)
     except InvalidInput:
-        errors["closing_message"] = "Write a closing message to the person who raised this"
+        errors["closing_message"] = _("Write a closing message to the person who raised this")
     lesson = clean_text(learning)
     limit = settings().max_message_chars
     if len(lesson) > limit:
-        errors["learning"] = f"What was learned must be {limit:,} characters or fewer"
+        errors["learning"] = _("What was learned must be %(limit)s characters or fewer", limit=format(limit, ","))
     if share_learning and not lesson:
-        errors["learning"] = "Write what was learned before sharing it with the board"
+        errors["learning"] = _("Write what was learned before sharing it with the board")
     if errors:
         raise InvalidInput(errors)
     if not workflow.can_move(case.status, workflow.CLOSED):
-        raise InvalidTransition("This case is already closed")
+        raise InvalidTransition(_("This case is already closed"))
     now = clock.utcnow()
     if lesson:
         case.learning_ct = sealing.seal_text(case_key, lesson, labels.learning(case.id))
@@ -258,11 +261,15 @@ def assign_case(case: Case, assignee_id: object, guardian: User, expected_versio
         user_id = parse_int(assignee_id)
         assignee = db.session.get(User, user_id) if user_id is not None else None
         if assignee is None or assignee.role != Role.GUARDIAN:
-            raise InvalidInput({"assignee": "Choose a guardian from the list"})
+            raise InvalidInput({"assignee": _("Choose a guardian from the list")})
         if not assignee.is_active:
-            raise InvalidInput({"assignee": f"{assignee.name}'s account is disabled: choose another guardian"})
+            raise InvalidInput(
+                {"assignee": _("%(name)s's account is disabled: choose another guardian", name=assignee.name)}
+            )
         if not grants.holds_grant(case.id, assignee.id):
-            raise InvalidInput({"assignee": f"{assignee.name} cannot open this case yet: share it with them first"})
+            raise InvalidInput(
+                {"assignee": _("%(name)s cannot open this case yet: share it with them first", name=assignee.name)}
+            )
     case.assigned_to_id = assignee.id if assignee else None
     case.updated_at = clock.utcnow()
     db.session.add(CaseEvent(case_id=case.id, kind="assigned", guardian_id=guardian.id, created_at=case.updated_at))
@@ -284,11 +291,11 @@ def record_for_return(
     lists = lists_for(clock.uk_date(case.created_at))
     errors: dict[str, str] = {}
     if any(theme not in lists.themes for theme in themes):
-        errors["themes"] = "Choose themes from the list"
+        errors["themes"] = _("Choose themes from the list")
     if worker_group and worker_group not in lists.worker_groups:
-        errors["worker_group"] = "Choose a staff group from the list"
+        errors["worker_group"] = _("Choose a staff group from the list")
     if detriment not in ("", *YES_NO):
-        errors["detriment"] = "Answer yes, no, or leave it unanswered"
+        errors["detriment"] = _("Answer yes, no, or leave it unanswered")
     if errors:
         raise InvalidInput(errors)
     case.themes = [CaseTheme(case_id=case.id, theme=theme) for theme in sorted(set(themes))]
@@ -301,10 +308,9 @@ def record_for_return(
 @transactions.action
 def add_note(case: Case, case_key: bytes, guardian: User, body: object) -> CaseNote:
     """A note for guardians only, sealed under the case key. The reporter never sees it."""
-    try:
-        text = check_message(body)
-    except InvalidInput as exc:
-        raise InvalidInput({"note": exc.errors["body"].replace("message", "note")}) from None
+    text = required_text(
+        body, "note", _("Write a note before sending it"), settings().max_message_chars, _("Your note")
+    )
     uid = secrets.token_hex(16)
     note = CaseNote(
         uid=uid,
@@ -338,15 +344,15 @@ def record_feedback(case: Case, speak_up_again: object, detriment: object = None
     errors = {}
     # A list or object from the API is not hashable: check the type before looking it up.
     if not isinstance(speak_up_again, str) or speak_up_again not in SPEAK_UP_AGAIN:
-        errors["speak_up_again"] = "Choose yes, no, maybe or I don't know"
+        errors["speak_up_again"] = _("Choose yes, no, maybe or I don't know")
     if detriment is not None and not isinstance(detriment, bool):
-        errors["detriment"] = "Answer yes or no"
+        errors["detriment"] = _("Answer yes or no")
     if errors:
         raise InvalidInput(errors)
     if case.status != workflow.CLOSED:
-        raise FeedbackNotOpen("Feedback can be given once the case is closed.")
+        raise FeedbackNotOpen(_("Feedback can be given once the case is closed."))
     if case.feedback_at is not None:
-        raise FeedbackNotOpen("Feedback for this case has already been given. Thank you.")
+        raise FeedbackNotOpen(_("Feedback for this case has already been given. Thank you."))
     case.speak_up_again = str(speak_up_again)
     if isinstance(detriment, bool):  # or None: anything else was refused above
         case.detriment_reported = detriment

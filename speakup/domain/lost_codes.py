@@ -16,6 +16,8 @@ from __future__ import annotations
 from speakup.crypto import access_codes, signing
 from speakup.domain import reading, submissions
 from speakup.domain.handling import changes_case
+from speakup.domain.workflow import _l
+from speakup.domain.workflow import gettext as _
 from speakup.keys import grants, roster, roster_log, sessions
 from speakup.keys.account_keys import AccountKeys
 from speakup.ops import audit
@@ -26,7 +28,7 @@ from speakup.platform.models import Case, CaseEvent, User, db
 NEW_ACCESS_CODE = "new_access_code"  # the timeline event's kind
 
 
-NOT_ON_THE_ROSTER = (
+NOT_ON_THE_ROSTER = _l(
     "A new access code is signed with your guardian keys, and yours are not approved on the roster yet: ask another "
     "guardian to give it"
 )
@@ -45,18 +47,20 @@ def give_new_access_code(case: Case, case_key: bytes, guardian: User, keys: Acco
     """A new access code for the case's reporter in place of the old; returns the token its slip is shown with. The
     guardian signs it into the roster log with the signing key their session holds (``keys``)."""
     if case.concern_ct is None:
-        raise NewCodeRefused("This case was deleted after its retention period: there is nothing to follow up")
+        raise NewCodeRefused(_("This case was deleted after its retention period: there is nothing to follow up"))
     if case.anonymity == "anonymous":
         raise NewCodeRefused(
-            "This concern was raised anonymously, so nobody can check that the person asking raised it: they can "
-            "raise it again, and give the new case's reference"
+            _(
+                "This concern was raised anonymously, so nobody can check that the person asking raised it: they can "
+                "raise it again, and give the new case's reference"
+            )
         )
     reading.open_concern(case, case_key)  # the anonymity above is the one sealed with the concern
     member = roster.current_roster().member(guardian.id)
     if member is None or keys.signing_key is None or member.signing_public_key is None:
-        raise NewCodeRefused(NOT_ON_THE_ROSTER)
+        raise NewCodeRefused(str(NOT_ON_THE_ROSTER))
     if signing.signing_public_key_of(keys.signing_key) != member.signing_public_key:
-        raise NewCodeRefused(NOT_ON_THE_ROSTER)
+        raise NewCodeRefused(str(NOT_ON_THE_ROSTER))
     code = access_codes.new_access_code()
     pepper = settings().token_pepper
     grants.rewrap_for_new_access_code(case, case_key, access_codes.normalise_access_code(code), pepper)

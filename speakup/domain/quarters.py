@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from speakup.domain.workflow import gettext as _
 from speakup.platform import clock
 from speakup.platform.dates import MONTHS
 
@@ -55,7 +56,8 @@ class Quarter:
     @property
     def months(self) -> str:
         """ "July to September 2026": what a person choosing a quarter reads beside its name."""
-        return f"{MONTHS[self.start.month - 1]} to {MONTHS[self.end.month - 1]} {self.year}"
+        first, last = MONTHS[self.start.month - 1], MONTHS[self.end.month - 1]
+        return _("%(first)s to %(last)s %(year)s", first=first, last=last, year=self.year)
 
     def has_ended(self, today: date) -> bool:
         """Whether the quarter's last UK day is over on ``today``."""
@@ -87,9 +89,6 @@ def _uk_midnight_as_utc(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.UK).astimezone(UTC).replace(tzinfo=None)
 
 
-EXAMPLES = "for example 2026Q3 (July to September 2026), or by the NHS financial year, 2026/27 Q2"
-
-
 def parse_quarter(text: str | None) -> Quarter:
     """``"2026Q3"`` (also ``2026q3`` or ``2026-Q3``) as a calendar ``Quarter``, or the financial year's name for the
     same months, ``"2026/27 Q2"`` (also ``2026/27Q2``); ``BadQuarter`` otherwise."""
@@ -98,15 +97,32 @@ def parse_quarter(text: str | None) -> Quarter:
     if financial is not None:
         first_year, second, number = int(financial.group(1)), int(financial.group(2)), int(financial.group(3))
         if second != (first_year + 1) % 100:
-            raise BadQuarter(f"A financial year runs into the next calendar year, {EXAMPLES}.")
+            raise BadQuarter(
+                _(
+                    "A financial year runs into the next calendar year, for example 2026Q3 (July to September 2026), "
+                    "or by the NHS financial year, 2026/27 Q2."
+                )
+            )
         year, number = (first_year, number + 1) if number < 4 else (first_year + 1, 1)
     else:
         match = _QUARTER_RE.fullmatch(cleaned)
         if match is None:
-            raise BadQuarter(f"Enter a quarter as a year and quarter number, {EXAMPLES}.")
+            raise BadQuarter(
+                _(
+                    "Enter a quarter as a year and quarter number, for example 2026Q3 (July to September 2026), or "
+                    "by the NHS financial year, 2026/27 Q2."
+                )
+            )
         year, number = int(match.group(1)), int(match.group(2))
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise BadQuarter(f"Enter a quarter from {MIN_YEAR} to {MAX_YEAR}, {EXAMPLES}.")
+        raise BadQuarter(
+            _(
+                "Enter a quarter from %(first)s to %(last)s, for example 2026Q3 (July to September 2026), or by the "
+                "NHS financial year, 2026/27 Q2.",
+                first=MIN_YEAR,
+                last=MAX_YEAR,
+            )
+        )
     return Quarter(year, number)
 
 

@@ -24,6 +24,8 @@ from speakup.domain.categories import (
     ReturnLists,
     lists_for,
 )
+from speakup.domain.workflow import _l
+from speakup.domain.workflow import gettext as _
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.models import Author, Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
@@ -97,7 +99,7 @@ class CaseView:
 
     @property
     def status_label(self) -> str:
-        return workflow.REPORTER_LABELS[self.status]
+        return str(workflow.REPORTER_LABELS[self.status])
 
     @property
     def speak_up_again_label(self) -> str:
@@ -125,23 +127,40 @@ class CaseView:
         return lists_for(clock.uk_date(self.created_at))
 
 
+# Each event the person reads of, said whole with the guardian's name and without it (as they chose), so a translation
+# can put the name where its language puts it.
+_TIMELINE = {
+    "reopened": (_l("Reopened by %(name)s – being looked into again"), _l("Reopened – being looked into again")),
+    "closed": (_l("Closed by %(name)s"), _l("Closed")),
+    "escalated": (  # speakup/domain/deadlines/changes.py
+        _l("Moved to stage 2, a full investigation by %(name)s"),
+        _l("Moved to stage 2, a full investigation"),
+    ),
+    "extended": (
+        _l("More time needed to respond by %(name)s: see why below"),
+        _l("More time needed to respond: see why below"),
+    ),
+    "new_access_code": (  # speakup/domain/lost_codes.py
+        _l("You were given a new access code by %(name)s. The old one no longer works"),
+        _l("You were given a new access code. The old one no longer works"),
+    ),
+}
+
+
 def _timeline_text(event: CaseEvent) -> str:
-    who = f" by {event.guardian.name}" if event.show_guardian_name and event.guardian else ""
+    name = event.guardian.name if event.show_guardian_name and event.guardian else None
     if event.kind == "raised":
-        return "Concern raised"
-    if event.kind == "reopened":
-        return f"Reopened{who} – being looked into again"
-    if event.kind == "closed":
-        return f"Closed{who}"
-    if event.kind == "escalated":  # speakup/domain/deadlines/changes.py
-        return f"Moved to stage 2, a full investigation{who}"
-    if event.kind == "extended":
-        return f"More time needed to respond{who}: see why below"
-    if event.kind == "new_access_code":  # speakup/domain/lost_codes.py
-        return f"You were given a new access code{who}. The old one no longer works"
+        return _("Concern raised")
     if event.kind == "shared_with_named":  # speakup/domain/sharing.py
-        return "Shared with the guardian you asked to keep out of it, after two guardians agreed it was needed"
-    return f"{workflow.REPORTER_LABELS.get(event.to_status or '', 'Updated')}{who}"
+        return _("Shared with the guardian you asked to keep out of it, after two guardians agreed it was needed")
+    if event.kind in _TIMELINE:
+        with_name, without = _TIMELINE[event.kind]
+        return str(with_name) % {"name": name} if name else str(without)
+    label = workflow.REPORTER_LABELS.get(event.to_status or "")
+    if label is None:
+        return _("Updated by %(name)s", name=name) if name else _("Updated")
+    # A status the case was moved to: its label (a phrase of its own), then who moved it.
+    return _("%(status)s by %(name)s", status=label, name=name) if name else str(label)
 
 
 def timeline(case: Case) -> list[TimelineEntry]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from speakup.domain import characteristics, raising, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
+from speakup.domain.workflow import gettext as _
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
@@ -72,7 +73,7 @@ def record_concern(data: dict[str, str], guardian: User) -> RecordedConcern:
     errors: dict[str, str] = {}
     channel = data.get("channel")
     if not isinstance(channel, str) or channel not in RECORDED_CHANNELS:
-        errors["channel"] = "Choose how the concern was raised"
+        errors["channel"] = _("Choose how the concern was raised")
     fields: dict[str, object] = {key: data.get(key) for key in raising.CONCERN_FIELDS if key != "exclude_guardian"}
     fields["characteristics"] = characteristics.from_form(data)  # what they chose to say about themselves
     try:

@@ -7,6 +7,7 @@ from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
+from speakup.domain.workflow import gettext as _
 from speakup.ops import audit
 from speakup.platform import clock
 from speakup.platform.config import settings
@@ -21,14 +22,14 @@ def record_referral(
     """Who a referred case went to, and the guardian's note. Only for a case that is referred now."""
     check_version(case, expected_version)
     if case.status != workflow.REFERRED:
-        raise InvalidTransition("Move the case to Referred first, then record who it went to")
+        raise InvalidTransition(_("Move the case to Referred first, then record who it went to"))
     errors = {}
     if not isinstance(referred_to, str) or referred_to not in REFERRALS:
-        errors["referred_to"] = "Choose who the case was referred to"
+        errors["referred_to"] = _("Choose who the case was referred to")
     text = clean_text(note)
     limit = settings().max_concern_chars
     if len(text) > limit:
-        errors["referral_note"] = f"The note must be {limit:,} characters or fewer"
+        errors["referral_note"] = _("The note must be %(limit)s characters or fewer", limit=format(limit, ","))
     if errors:
         raise InvalidInput(errors)
     case.referred_to = str(referred_to)

@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from speakup.crypto import labels, sealing
+from speakup.domain.workflow import _l
+from speakup.domain.workflow import gettext as _
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform import clock, transactions
@@ -45,7 +47,7 @@ class ShareRefused(Exception):
         self.offer_override = offer_override
 
 
-EXCLUSIONS_MISSING = (
+EXCLUSIONS_MISSING = _l(
     "This case cannot be shared: its record of which guardians the person asked to keep out is missing, so nobody "
     "can tell who may see it. Nothing was shared. Tell your Freedom to Speak Up lead"
 )
@@ -56,7 +58,7 @@ def _excluded(case: Case, case_key: bytes) -> set[int]:
         return exclusions.excluded_ids(case, case_key)
     except exclusions.ExclusionsMissing:
         logger.error("case_exclusions_missing: case %s", case.id)
-        raise ShareRefused(EXCLUSIONS_MISSING) from None
+        raise ShareRefused(str(EXCLUSIONS_MISSING)) from None
 
 
 def guardians_to_share_with(case: Case) -> list[roster.RosterMember]:
@@ -96,21 +98,24 @@ def share_from_case_page(case: Case, case_key: bytes, target_id: int | None, by:
     Returns what the page says was done; ``ShareRefused`` says why nothing was (by the form's field)."""
     user = roster.current_roster().member(target_id) if target_id is not None else None
     if user is None:
-        raise ShareRefused("Choose a guardian to share this case with")
+        raise ShareRefused(_("Choose a guardian to share this case with"))
     if override_exclusion:
         request_override(case, case_key, user, by)
-        return f"Asked to share with {user.name}: a second guardian must confirm it."
+        return _("Asked to share with %(name)s: a second guardian must confirm it.", name=user.name)
     try:
         shared = share_with(case, case_key, user, by)
     except exclusions.ExcludedGuardian:
         raise ShareRefused(
-            f"The person who raised this concern asked for {user.name} not to see it. "
-            "If it must go to them, tick the box: a second guardian will need to confirm.",
+            _(
+                "The person who raised this concern asked for %(name)s not to see it. "
+                "If it must go to them, tick the box: a second guardian will need to confirm.",
+                name=user.name,
+            ),
             offer_override=True,
         ) from None
     if not shared:
-        raise ShareRefused(f"{user.name} can already open this case")
-    return f"Shared with {user.name}."
+        raise ShareRefused(_("%(name)s can already open this case", name=user.name))
+    return _("Shared with %(name)s.", name=user.name)
 
 
 def colleagues(me: User) -> dict[str, str]:
@@ -133,10 +138,10 @@ class SharedAll:
 def share_all_with(me: User, private_key: bytes, target: str) -> SharedAll:
     """Share all's form: every case ``me`` holds, shared with the colleague chosen (a key of ``colleagues``)."""
     if target not in colleagues(me):
-        raise ShareRefused("Choose a guardian to share your cases with")
+        raise ShareRefused(_("Choose a guardian to share your cases with"))
     user = roster.current_roster().member(int(target))
     if user is None:  # left the roster since the list was read
-        raise ShareRefused("Choose a guardian to share your cases with")
+        raise ShareRefused(_("Choose a guardian to share your cases with"))
     result = share_all_cases(me, private_key, user)
     return SharedAll(user.name, result.shared, result.already_held, result.excluded, result.unknown)
 
@@ -157,7 +162,7 @@ class PendingShare:
 def request_override(case: Case, case_key: bytes, target: roster.RosterMember, requester: User) -> ShareRequest:
     """Asks to share ``case`` with a guardian the reporter excluded. Shares nothing yet."""
     if target.id not in _excluded(case, case_key):
-        raise ShareRefused("This guardian was not excluded: share the case the usual way")
+        raise ShareRefused(_("This guardian was not excluded: share the case the usual way"))
     uid = secrets.token_hex(16)
     request = ShareRequest(
         uid=uid,
@@ -211,7 +216,7 @@ def _find(case: Case, case_key: bytes, uid: str) -> PendingShare:
     for request in pending(case, case_key):
         if request.uid == uid:
             return request
-    raise ShareRefused("That request is no longer open")
+    raise ShareRefused(_("That request is no longer open"))
 
 
 @transactions.action
@@ -219,13 +224,15 @@ def confirm(case: Case, case_key: bytes, uid: str, confirmer: User) -> PendingSh
     """The second guardian agrees: the case key is wrapped for the excluded guardian, and the reporter is told."""
     request = _find(case, case_key, uid)
     if request.sealed_requester is None:
-        raise ShareRefused("This request cannot be confirmed: ask for the share again")
+        raise ShareRefused(_("This request cannot be confirmed: ask for the share again"))
     if request.sealed_requester == confirmer.id:
-        raise ShareRefused("A second guardian must confirm: you asked for this share yourself")
+        raise ShareRefused(_("A second guardian must confirm: you asked for this share yourself"))
     if request.target is None:
-        raise ShareRefused(f"{request.target_name} is not an approved guardian now: the request cannot go ahead")
+        raise ShareRefused(
+            _("%(name)s is not an approved guardian now: the request cannot go ahead", name=request.target_name)
+        )
     if request.target.id == confirmer.id:
-        raise ShareRefused("You cannot confirm a request to share a case with yourself")
+        raise ShareRefused(_("You cannot confirm a request to share a case with yourself"))
     _excluded(case, case_key)
     grants.share_case(case, case_key, request.target, override_exclusion=True)
     db.session.execute(db.delete(ShareRequest).where(ShareRequest.uid == uid))
@@ -243,9 +250,9 @@ def decide(case: Case, case_key: bytes, uid: str, confirmed: bool, guardian: Use
     case). Returns what the page says was done."""
     if confirmed:
         confirm(case, case_key, uid, guardian)
-        return "Shared."
+        return _("Shared.")
     cancel(case, case_key, uid, guardian)
-    return "Request cancelled."
+    return _("Request cancelled.")
 
 
 @transactions.action

@@ -24,6 +24,8 @@ from dateutil.relativedelta import relativedelta
 from speakup.domain import deadlines, workflow
 from speakup.domain.categories import OUTCOMES as GENERAL_OUTCOMES
 from speakup.domain.categories import STANDARDS_OUTCOMES as OUTCOMES
+from speakup.domain.workflow import _l
+from speakup.domain.workflow import gettext as _
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import Case
@@ -31,18 +33,18 @@ from speakup.platform.models import Case
 # A case withdrawn, or whose person stopped answering, ends without a stage 2 response (and so without the parts
 # below or the signposting).
 ENDED_WITHOUT_RESPONSE = ("withdrawn", "no_contact")
-OUTCOME_REQUIRED = "Choose upheld, partly upheld or not upheld (the Standards' outcomes)"
+OUTCOME_REQUIRED = _l("Choose upheld, partly upheld or not upheld (the Standards' outcomes)")
 
 # The parts of the response the guardian confirms their closing message gives (form field -> what it is).
 PARTS = {
-    "part_findings": "The findings and conclusions, and how they were reached",
-    "part_apology": "An apology where things went wrong (or why none is owed)",
-    "part_actions": "The action the organisation plans as a result",
-    "part_final": "That this is the organisation's final decision",
+    "part_findings": _l("The findings and conclusions, and how they were reached"),
+    "part_apology": _l("An apology where things went wrong (or why none is owed)"),
+    "part_actions": _l("The action the organisation plans as a result"),
+    "part_final": _l("That this is the organisation's final decision"),
 }
 CONTACT_LIMIT = 200
 
-INWO_NAME = "Independent National Whistleblowing Officer"
+INWO_NAME = "Independent National Whistleblowing Officer"  # a body's name: never translated
 INWO_WEB = "https://inwo.spso.org.uk"
 REFERRAL_MONTHS = 12
 
@@ -75,25 +77,28 @@ def check_response(outcome: object, confirmed: Collection[str], named_contact: s
         return {}
     errors: dict[str, str] = {}
     if outcome not in OUTCOMES:
-        errors["outcome"] = OUTCOME_REQUIRED
-    missing = [words for field, words in PARTS.items() if field not in confirmed]
+        errors["outcome"] = str(OUTCOME_REQUIRED)
+    missing = [str(words) for field, words in PARTS.items() if field not in confirmed]
     if missing:
-        errors["response_parts"] = "Check your closing message gives each part of the response: " + "; ".join(
-            words[0].lower() + words[1:] for words in missing
+        parts = "; ".join(words[0].lower() + words[1:] for words in missing)
+        errors["response_parts"] = _(
+            "Check your closing message gives each part of the response: %(parts)s", parts=parts
         )
     if not named_contact:
-        errors["named_contact"] = "Name someone the person can speak to about this response"
+        errors["named_contact"] = _("Name someone the person can speak to about this response")
     elif len(named_contact) > CONTACT_LIMIT:
-        errors["named_contact"] = f"Keep the name and how to reach them to {CONTACT_LIMIT} characters"
+        errors["named_contact"] = _("Keep the name and how to reach them to %(limit)s characters", limit=CONTACT_LIMIT)
     return errors
 
 
 def with_named_contact(message: str, named_contact: str) -> str:
-    """The closing message as the person reads it: the Standards ask that it names someone to speak to."""
+    """The closing message as the person reads it: the Standards ask that it names someone to speak to. Sealed into
+    the message as it is stored, so in English: the person may read the case in another language than the guardian
+    who closed it."""
     return f"{message}\n\nIf anything in this response is unclear, you can speak to: {named_contact}"
 
 
-ANONYMOUS_NOT_COVERED = (
+ANONYMOUS_NOT_COVERED = _l(
     "Anonymous concerns are not covered by the National Whistleblowing Standards: their protections, and review by "
     "the Independent National Whistleblowing Officer if you are unhappy with the answer, need your name. Raising it "
     "confidentially is enough: your name is then kept by the guardian and shared only if you agree."
@@ -102,7 +107,7 @@ ANONYMOUS_NOT_COVERED = (
 
 def anonymous_warning() -> str | None:
     """What a person choosing how to raise a concern must know first under the Scottish rules (None elsewhere)."""
-    return ANONYMOUS_NOT_COVERED if settings().deadline_rules == "scotland" else None
+    return str(ANONYMOUS_NOT_COVERED) if settings().deadline_rules == "scotland" else None
 
 
 def signposting(case: Case) -> Signposting | None:

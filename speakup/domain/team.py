@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from speakup.domain import staff
+from speakup.domain.workflow import gettext as _
+from speakup.domain.workflow import ngettext
 from speakup.keys import roster
 from speakup.keys.account_keys import AccountKeys
 from speakup.keys.approvals import ApprovalRefused as ApprovalRefused  # what staff.approve_guardian refuses with
@@ -47,16 +49,34 @@ def what_the_approval_did(user: User) -> str:
     """After an approval of ``user``: whether they are on the roster now, or how many approvals they still need."""
     verified = roster.current_roster()
     if verified.member(user.id) is not None:
-        return f"{user.name} is approved. New concerns will reach them; share older cases with them if they need them."
-    waiting = verified.approvals_of(user.id)
-    count = f"{waiting.have} of {waiting.need} approvals" if waiting else "an approval"
-    can_approve = [m for m in verified.guardians(exclude_ids=(user.id,)) if m.signing_public_key is not None]
-    if waiting is not None and len(can_approve) < waiting.need:
-        return (
-            f"Your approval of {user.name} is recorded ({count}). Fewer guardians are approved now than there have "
-            "been, so your Freedom to Speak Up lead must approve them with the organisation key."
+        return _(
+            "%(name)s is approved. New concerns will reach them; share older cases with them if they need them.",
+            name=user.name,
         )
-    return (
-        f"Your approval of {user.name} is recorded ({count}). Another guardian must also check their safety code "
-        "and approve them."
+    waiting = verified.approvals_of(user.id)
+    can_approve = [m for m in verified.guardians(exclude_ids=(user.id,)) if m.signing_public_key is not None]
+    if waiting is None:
+        return _(
+            "Your approval of %(name)s is recorded (an approval). Another guardian must also check their safety code "
+            "and approve them.",
+            name=user.name,
+        )
+    if len(can_approve) < waiting.need:
+        return ngettext(
+            "Your approval of %(name)s is recorded (%(have)s of %(num)d approval). Fewer guardians are approved now "
+            "than there have been, so your Freedom to Speak Up lead must approve them with the organisation key.",
+            "Your approval of %(name)s is recorded (%(have)s of %(num)d approvals). Fewer guardians are approved now "
+            "than there have been, so your Freedom to Speak Up lead must approve them with the organisation key.",
+            waiting.need,
+            name=user.name,
+            have=waiting.have,
+        )
+    return ngettext(
+        "Your approval of %(name)s is recorded (%(have)s of %(num)d approval). Another guardian must also check their "
+        "safety code and approve them.",
+        "Your approval of %(name)s is recorded (%(have)s of %(num)d approvals). Another guardian must also check their "
+        "safety code and approve them.",
+        waiting.need,
+        name=user.name,
+        have=waiting.have,
     )

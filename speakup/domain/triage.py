@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, literal_c
 
 from speakup.domain import deadlines, staff, workflow
 from speakup.domain.categories import lists_for
+from speakup.domain.workflow import _l
 from speakup.ops import outbox
 from speakup.platform import clock
 from speakup.platform.config import settings
@@ -22,10 +23,11 @@ from speakup.platform.inputs import parse_int
 from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, User, db
 
 PAGE_SIZE = 25
-ASSIGNED = {"me": "Assigned to me", "unassigned": "Unassigned"}
-DUE = {"overdue": "Overdue", "week": "Due in the next 7 days"}
-REPLIES = {"waiting": "A reply is waiting for you"}
-DETRIMENT = {"reported": "Detriment reported"}
+# Each filter's values (the query's, never translated) and the words the page shows for them.
+ASSIGNED = {"me": _l("Assigned to me"), "unassigned": _l("Unassigned")}
+DUE = {"overdue": _l("Overdue"), "week": _l("Due in the next 7 days")}
+REPLIES = {"waiting": _l("A reply is waiting for you")}
+DETRIMENT = {"reported": _l("Detriment reported")}
 # "What needs you now" counts each list only this far: the queue never counts a whole list (at 100,000 cases that
 # would cost more than the page); past it the page says "100 or more".
 COUNT_LIMIT = 100

@@ -1,8 +1,39 @@
 """The case status machine: the statuses, the words each side reads for them and the moves between them, and the UK
 day a stored time falls on. Pure functions: no I/O, no clock of their own. The dates a case is due by are
-``speakup.domain.deadlines``."""
+``speakup.domain.deadlines``.
+
+Also the domain's way of saying words in the reader's language (issue 28): ``gettext``, ``ngettext`` and
+``lazy_gettext`` are Flask-Babel's, but in English, the source language, when no request is being answered (the CLI,
+a background job, a test in an application context), where Flask-Babel's own would ask the page's language of a
+request there is none of. A status is stored as its key; its label is only ever shown."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import flask_babel
+from flask import has_request_context
+
+
+def gettext(message: str, **variables: Any) -> str:
+    if has_request_context():
+        return str(flask_babel.gettext(message, **variables))
+    return message % variables if variables else message
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    if has_request_context():
+        return str(flask_babel.ngettext(singular, plural, num, **variables))
+    variables.setdefault("num", num)
+    return (singular if num == 1 else plural) % variables
+
+
+def lazy_gettext(message: str, **variables: Any) -> flask_babel.LazyString:
+    """For a label made at import (a module's constant): said in the language of the request it is shown in."""
+    return flask_babel.LazyString(gettext, message, **variables)
+
+
+_l = lazy_gettext
 
 RECEIVED = "received"
 ACKNOWLEDGED = "acknowledged"
@@ -13,22 +44,22 @@ CLOSED = "closed"
 
 # What the person who spoke up sees, in plain words.
 REPORTER_LABELS = {
-    RECEIVED: "Received – waiting for a guardian",
-    ACKNOWLEDGED: "A guardian has seen your concern",
-    IN_PROGRESS: "Being looked into",
-    AWAITING_REPORTER: "Waiting for your reply",
-    REFERRED: "Passed to the team who can act on it",
-    CLOSED: "Closed",
+    RECEIVED: _l("Received – waiting for a guardian"),
+    ACKNOWLEDGED: _l("A guardian has seen your concern"),
+    IN_PROGRESS: _l("Being looked into"),
+    AWAITING_REPORTER: _l("Waiting for your reply"),
+    REFERRED: _l("Passed to the team who can act on it"),
+    CLOSED: _l("Closed"),
 }
 
 # What a guardian sees in the queue and the status select.
 GUARDIAN_LABELS = {
-    RECEIVED: "Received",
-    ACKNOWLEDGED: "Acknowledged",
-    IN_PROGRESS: "In progress",
-    AWAITING_REPORTER: "Awaiting reporter",
-    REFERRED: "Referred",
-    CLOSED: "Closed",
+    RECEIVED: _l("Received"),
+    ACKNOWLEDGED: _l("Acknowledged"),
+    IN_PROGRESS: _l("In progress"),
+    AWAITING_REPORTER: _l("Awaiting reporter"),
+    REFERRED: _l("Referred"),
+    CLOSED: _l("Closed"),
 }
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {

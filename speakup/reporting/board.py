@@ -21,6 +21,8 @@ from speakup.crypto import labels, sealing
 from speakup.domain import characteristics
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, ended_quarters, quarter_of
+from speakup.domain.workflow import gettext as _
+from speakup.domain.workflow import ngettext
 from speakup.keys import grants
 from speakup.platform import clock
 from speakup.platform.config import settings
@@ -194,24 +196,25 @@ def charts(report: BoardReport) -> tuple[charts_.Chart, ...]:
     quarters = [q.label for q in report.quarters]
     below = report.suppress_below
     themes = [(label, _counts(report, f"theme:{theme}")) for theme, label in report.theme_labels.items()]
-    raised = [("All concerns", _counts(report, "raised")), ("Raised anonymously", _counts(report, "anonymous"))]
+    raised = [(_("All concerns"), _counts(report, "raised")), (_("Raised anonymously"), _counts(report, "anonymous"))]
     feedback = [
-        ("Answered", _counts(report, "feedback")),
-        ("Would speak up again", _counts(report, "yes")),
-        ("Reported detriment", _counts(report, "detriment")),
-        ("Reported detriment after closing", _counts(report, "detriment_after_closure")),
+        (_("Answered"), _counts(report, "feedback")),
+        (_("Would speak up again"), _counts(report, "yes")),
+        (_("Reported detriment"), _counts(report, "detriment")),
+        (_("Reported detriment after closing"), _counts(report, "detriment_after_closure")),
     ]
     timeliness = [
-        ("To acknowledge", [q.median_days_to_acknowledge for q in report.quarters], report.ack_days),
-        ("To close", [q.median_days_to_close for q in report.quarters], report.feedback_days),
+        (_("To acknowledge"), [q.median_days_to_acknowledge for q in report.quarters], report.ack_days),
+        (_("To close"), [q.median_days_to_close for q in report.quarters], report.feedback_days),
     ]
+    concerns = _("concerns")  # the scale's unit
     return (
-        charts_.count_chart("themes", "Concerns by theme", "concerns", quarters, themes, below),
+        charts_.count_chart("themes", _("Concerns by theme"), concerns, quarters, themes, below),
         charts_.count_chart(
-            "anonymous", "Concerns raised, and how many anonymously", "concerns", quarters, raised, below
+            "anonymous", _("Concerns raised, and how many anonymously"), concerns, quarters, raised, below
         ),
-        charts_.days_chart("timeliness", "Median days to acknowledge and to close", quarters, timeliness),
-        charts_.count_chart("feedback", "Would people speak up again?", "answers", quarters, feedback, below),
+        charts_.days_chart("timeliness", _("Median days to acknowledge and to close"), quarters, timeliness),
+        charts_.count_chart("feedback", _("Would people speak up again?"), _("answers"), quarters, feedback, below),
     )
 
 
@@ -228,12 +231,12 @@ class Figure:
 def _count_figure(report: BoardReport, label: str, key: str) -> Figure:
     now, before = report.quarters[-1], report.quarters[-2] if len(report.quarters) > 1 else None
     value = now.shown[key]
-    note = f"{before.label}: {before.shown[key]}" if before else ""
+    note = _("%(quarter)s: %(count)s", quarter=before.label, count=before.shown[key]) if before else ""
     return Figure(label, str(value), note, hidden=isinstance(value, str))
 
 
 def _days(median: float | None) -> str:
-    return "None yet" if median is None else f"{median} days"
+    return _("None yet") if median is None else _("%(value)s days", value=median)
 
 
 def headline(report: BoardReport) -> tuple[Figure, ...]:
@@ -242,11 +245,24 @@ def headline(report: BoardReport) -> tuple[Figure, ...]:
     now = report.quarters[-1]
     yes, answered = now.shown["yes"], now.shown["feedback"]
     return (
-        _count_figure(report, "Concerns raised", "raised"),
-        _count_figure(report, "Raised anonymously", "anonymous"),
-        Figure("Median days to acknowledge", _days(now.median_days_to_acknowledge), f"Target {report.ack_days} days"),
-        Figure("Median days to close", _days(now.median_days_to_close), f"Feedback target {report.feedback_days} days"),
-        Figure("Would speak up again", str(yes), f"Of {answered} who answered", hidden=isinstance(yes, str)),
+        _count_figure(report, _("Concerns raised"), "raised"),
+        _count_figure(report, _("Raised anonymously"), "anonymous"),
+        Figure(
+            _("Median days to acknowledge"),
+            _days(now.median_days_to_acknowledge),
+            ngettext("Target %(num)d day", "Target %(num)d days", report.ack_days),
+        ),
+        Figure(
+            _("Median days to close"),
+            _days(now.median_days_to_close),
+            ngettext("Feedback target %(num)d day", "Feedback target %(num)d days", report.feedback_days),
+        ),
+        Figure(
+            _("Would speak up again"),
+            str(yes),
+            _("Of %(count)s who answered", count=answered),
+            hidden=isinstance(yes, str),
+        ),
     )
 
 

@@ -14,6 +14,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from speakup.domain.workflow import gettext as _
+from speakup.domain.workflow import ngettext
+
 # One colour per series, in order: NHS blue, vermilion, reddish purple, near black. Each is at least 3:1 against the
 # white page, and any two stay at least 20 apart (CIELAB) as people with protanopia, deuteranopia or tritanopia see
 # them (Machado, Oliveira and Fernandes 2009). A chart has at most four series.
@@ -59,7 +62,7 @@ class Tick:
 class Chart:
     key: str  # the section's id on the page, and the chart's name in tests
     title: str
-    unit: str  # what the scale counts ("concerns", "days")
+    unit: str  # what the scale counts ("concerns", "days"), in the page's language
     series: tuple[Series, ...]
     groups: tuple[Group, ...]
     ticks: tuple[Tick, ...]
@@ -124,7 +127,9 @@ def count_chart(
         for line, (_label, values) in zip(drawn, series, strict=True):
             value = values[index]
             if isinstance(value, str):
-                bars.append(Bar(line, f"{value} (hidden)", round(100 * suppress_below / top, 2), hidden=True))
+                bars.append(
+                    Bar(line, _("%(value)s (hidden)", value=value), round(100 * suppress_below / top, 2), hidden=True)
+                )
             else:
                 bars.append(Bar(line, str(value), round(100 * value / top, 2)))
         groups.append(Group(quarter, tuple(bars)))
@@ -149,9 +154,12 @@ def days_chart(
             value = values[index]
             at = round(100 * target / top, 2)
             if value is None:
-                bars.append(Bar(line, "None yet", 0, target=at))
+                bars.append(Bar(line, _("None yet"), 0, target=at))
             else:
-                bars.append(Bar(line, f"{value} days", round(100 * value / top, 2), target=at))
+                bars.append(Bar(line, _("%(value)s days", value=value), round(100 * value / top, 2), target=at))
         groups.append(Group(quarter, tuple(bars)))
-    targets = tuple(f"{label}: {target} days" for label, _values, target in series)
-    return Chart(key, title, "days", drawn, tuple(groups), ticks, targets=targets)
+    targets = tuple(
+        ngettext("%(label)s: %(num)d day", "%(label)s: %(num)d days", target, label=label)
+        for label, _values, target in series
+    )
+    return Chart(key, title, _("days"), drawn, tuple(groups), ticks, targets=targets)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
@@ -42,8 +44,16 @@ from speakup.reporting.suppression import (
     suppress,
 )
 
+# How the measures are named: a gettext. English (the source) for the operator's command and the API; a guardian's
+# download passes Flask-Babel's, so its headings are in the language of the page it was asked from.
+Say = Callable[..., str]
 
-def national_return(quarter: Quarter) -> list[Measure]:
+
+def english(message: str, **variables: Any) -> str:
+    return message % variables if variables else message
+
+
+def national_return(quarter: Quarter, say: Say = english) -> list[Measure]:
     """The measures for the cases RAISED in ``quarter`` (by UK time), unsuppressed, in a stable order.
 
     Feedback rows, and check-ins after closing, count the answers given in the quarter (whenever the case was
@@ -52,6 +62,7 @@ def national_return(quarter: Quarter) -> list[Measure]:
     (recorded under other guidance) is counted with "not recorded", so the worker-group rows always add up
     to "cases raised". Purged cases count like any other: they keep these fields.
     """
+    _ = say  # each measure's name below is a msgid (make translations extracts them)
     lists = lists_for(quarter.start)
     since, until = quarter.utc_bounds()
     raised = and_(Case.created_at >= since, Case.created_at < until)
@@ -88,22 +99,28 @@ def national_return(quarter: Quarter) -> list[Measure]:
     ).one()
 
     measures = [
-        Measure(CASES_RAISED, "Cases raised", int(total)),
-        Measure(ANONYMOUS, "Cases raised anonymously", int(anonymous)),
+        Measure(CASES_RAISED, _("Cases raised"), int(total)),
+        Measure(ANONYMOUS, _("Cases raised anonymously"), int(anonymous)),
     ]
     for value, label in lists.themes.items():
         measures.append(
-            Measure(THEME_PREFIX + value, f"Cases with an element of {_lower_first(label)}", theme_counts.get(value, 0))
+            Measure(
+                THEME_PREFIX + value,
+                _("Cases with an element of %(theme)s", theme=_lower_first(str(label))),
+                theme_counts.get(value, 0),
+            )
         )
-    measures.append(Measure(DETRIMENT, "Cases where the person reported detriment for speaking up", int(detriment)))
+    measures.append(Measure(DETRIMENT, _("Cases where the person reported detriment for speaking up"), int(detriment)))
     listed = 0
     for value, label in lists.worker_groups.items():
         count = int(group_counts.get(value, 0))
         listed += count
-        measures.append(Measure(WORKER_GROUP_PREFIX + value, f"Worker group: {label}", count, CASES_RAISED))
-    measures.append(Measure(WORKER_GROUP_NOT_RECORDED, "Worker group: not recorded", int(total) - listed, CASES_RAISED))
-    measures.append(Measure(FEEDBACK_RESPONSES, "Feedback responses", int(responses)))
-    measures.append(Measure(FEEDBACK_YES, "Feedback responses saying they would speak up again", int(yes)))
+        group = _("Worker group: %(group)s", group=str(label))
+        measures.append(Measure(WORKER_GROUP_PREFIX + value, group, count, CASES_RAISED))
+    not_recorded = _("Worker group: not recorded")
+    measures.append(Measure(WORKER_GROUP_NOT_RECORDED, not_recorded, int(total) - listed, CASES_RAISED))
+    measures.append(Measure(FEEDBACK_RESPONSES, _("Feedback responses"), int(responses)))
+    measures.append(Measure(FEEDBACK_YES, _("Feedback responses saying they would speak up again"), int(yes)))
     after_closure = db.session.scalar(
         select(func.count(Case.id)).where(
             Case.checked_in_at >= since, Case.checked_in_at < until, Case.detriment_after_closure.is_(True)
@@ -112,15 +129,15 @@ def national_return(quarter: Quarter) -> list[Measure]:
     measures.append(
         Measure(
             DETRIMENT_AFTER_CLOSURE,
-            "Check-ins after closing where the person reported detriment for speaking up",
+            _("Check-ins after closing where the person reported detriment for speaking up"),
             int(after_closure or 0),
         )
     )
     return measures
 
 
-def suppressed_return(quarter: Quarter, below: int = SUPPRESS_BELOW) -> list[Measure]:
-    return suppress(national_return(quarter), below)
+def suppressed_return(quarter: Quarter, below: int = SUPPRESS_BELOW, say: Say = english) -> list[Measure]:
+    return suppress(national_return(quarter, say), below)
 
 
 SUBMISSION, PUBLISHED = "submission", "published"
@@ -135,13 +152,14 @@ class QuarterNotEnded(Exception):
     """Guardians are given a quarter's return only once the quarter is over."""
 
 
-def return_csv(quarter: Quarter, version: str, below: int = SUPPRESS_BELOW) -> str:
+def return_csv(quarter: Quarter, version: str, below: int = SUPPRESS_BELOW, say: Say = english) -> str:
     """The return as CSV: a ``measure,value`` header, then one row per measure in plain words; exact counts for
-    submission, or suppressed for publication."""
-    measures = national_return(quarter) if version == SUBMISSION else suppressed_return(quarter, below)
+    submission, or suppressed for publication. ``say`` names the columns and measures (English by default)."""
+    _ = say
+    measures = national_return(quarter, say) if version == SUBMISSION else suppressed_return(quarter, below, say)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["measure", "value"])
+    writer.writerow([_("measure"), _("value")])
     for measure in measures:
         writer.writerow([measure.label, measure.value])
     return out.getvalue()
@@ -155,11 +173,12 @@ def return_json(quarter: Quarter, below: int = SUPPRESS_BELOW) -> dict[str, obje
     }
 
 
-def export_csv(quarter: Quarter, version: str, guardian_id: int) -> str:
-    """The return a guardian downloads, for a quarter that has ended, and the record that they exported it."""
+def export_csv(quarter: Quarter, version: str, guardian_id: int, say: Say = english) -> str:
+    """The return a guardian downloads, for a quarter that has ended, and the record that they exported it; its
+    headings and measures named by ``say`` (the page's language)."""
     if not quarter.has_ended(clock.uk_today()):
         raise QuarterNotEnded(quarter)
-    body = return_csv(quarter, version, settings().suppress_below)
+    body = return_csv(quarter, version, settings().suppress_below, say)
     audit.record_reading(
         audit.Action.EXPORT, audit.Actor.GUARDIAN, guardian_id, format="csv", period=quarter.label, version=version
     )

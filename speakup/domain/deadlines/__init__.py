@@ -20,6 +20,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 from speakup.domain import workflow
+from speakup.domain.workflow import _l
 from speakup.platform import clock
 
 
@@ -27,7 +28,7 @@ from speakup.platform import clock
 class RuleSet:
     """A set of rules an organisation follows: what the pages call it, and the document and section it comes from."""
 
-    framework: str  # as a sentence names it: "Deadlines follow {framework}."
+    framework: str  # as a sentence names it: "Deadlines follow {framework}." (lazy: in the page's language)
     document: str
     section: str
 
@@ -36,19 +37,19 @@ RULE_SETS = {
     # No national rule in England fixes the days: ACK_DAYS and FEEDBACK_DAYS (7 and 90 calendar days by default) are
     # this service's defaults, for the trust to set to its own speak up policy.
     "england": RuleSet(
-        "this organisation's speak up policy",
+        _l("this organisation's speak up policy"),
         "Freedom to Speak Up: the national speak up policy for the NHS in England (NHS England, 2022), as the trust "
         "adopts it",
         "no national timescale: ACK_DAYS and FEEDBACK_DAYS, calendar days, set by the trust",
     ),
     "eu": RuleSet(
-        "the EU Whistleblowing Directive",
+        _l("the EU Whistleblowing Directive"),
         "Directive (EU) 2019/1937 on the protection of persons who report breaches of Union law",
         "article 9(1)(b): acknowledge within 7 days of receipt; article 9(1)(f): feedback within 3 months of that "
         "acknowledgement",
     ),
     "scotland": RuleSet(
-        "the National Whistleblowing Standards",
+        _l("the National Whistleblowing Standards"),
         "Independent National Whistleblowing Officer: National Whistleblowing Standards for the NHS in Scotland "
         "(in force from 1 April 2021)",
         "the whistleblowing procedure: stage 1 (early resolution), a response within 5 working days; stage 2 "
@@ -57,7 +58,7 @@ RULE_SETS = {
     ),
     # The framework sets no days of its own: the trust's ACK_DAYS and FEEDBACK_DAYS, England's defaults until then.
     "wales": RuleSet(
-        "the Speaking up Safely framework for NHS Wales",
+        _l("the Speaking up Safely framework for NHS Wales"),
         "Speaking up Safely: a framework for NHS Wales (Welsh Government and NHS Wales, September 2023)",
         "no fixed timescale: ACK_DAYS and FEEDBACK_DAYS, calendar days, set by the trust",
     ),
@@ -152,7 +153,7 @@ def next_due(status: str, acknowledge_by: date, feedback_by: date) -> date | Non
 OVERDUE = "overdue"
 DUE_SOON = "due_soon"
 DUE = "due"
-DEADLINE_LABELS = {OVERDUE: "Overdue", DUE_SOON: "Due soon", DUE: "Due"}
+DEADLINE_LABELS = {OVERDUE: _l("Overdue"), DUE_SOON: _l("Due soon"), DUE: _l("Due")}
 
 
 def deadline_state(due: date | None, today: date, soon_days: int) -> str | None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
+from speakup.domain.workflow import gettext as _
 from speakup.ops import audit
 from speakup.platform import clock, dates
 from speakup.platform.config import settings
@@ -65,7 +66,7 @@ def escalate_to_stage_2(case: Case, guardian: User, expected_version: int | None
     today, the day it was escalated."""
     check_version(case, expected_version)
     if not can_escalate(case):
-        raise InvalidTransition("Only an open case at stage 1 of the Scottish standards can move to stage 2")
+        raise InvalidTransition(_("Only an open case at stage 1 of the Scottish standards can move to stage 2"))
     now = clock.utcnow()
     due = deadlines.stage_2_from(clock.uk_date(now))
     case.stage = 2
@@ -86,34 +87,38 @@ def parse_date(day: object, month: object, year: object) -> date:
     """The three boxes of a date (the NHS.UK date input), as typed; InvalidInput by the first box otherwise."""
     parts = [clean_text(part) for part in (day, month, year)]
     if not all(re.fullmatch(r"[0-9]{1,4}", part) for part in parts):
-        raise InvalidInput({DATE_FIELDS[0]: "Enter the new date as a day, month and year, for example 27 3 2027"})
+        raise InvalidInput({DATE_FIELDS[0]: _("Enter the new date as a day, month and year, for example 27 3 2027")})
     try:
         return date(int(parts[2]), int(parts[1]), int(parts[0]))
     except ValueError:
-        raise InvalidInput({DATE_FIELDS[0]: "Enter a real date, for example 27 3 2027"}) from None
+        raise InvalidInput({DATE_FIELDS[0]: _("Enter a real date, for example 27 3 2027")}) from None
 
 
 def _check_new_date(case: Case, new_date: date, today: date) -> None:
     earliest = max(case.feedback_by, today)  # an overdue case moves to a day still ahead, never to one gone by
     if new_date <= earliest:
-        raise InvalidInput({DATE_FIELDS[0]: f"The new date must be after {dates.written(earliest)}"})
+        raise InvalidInput({DATE_FIELDS[0]: _("The new date must be after %(date)s", date=dates.written(earliest))})
     if new_date > today + timedelta(days=LONGEST_EXTENSION_DAYS):
-        raise InvalidInput({DATE_FIELDS[0]: "The new date must be within a year from today"})
+        raise InvalidInput({DATE_FIELDS[0]: _("The new date must be within a year from today")})
     if deadlines.stage_of(case.stage, settings().deadline_config) == 1:
         received = clock.uk_date(case.created_at)
         longest = deadlines.working_days_after(received, deadlines.STAGE_1_LONGEST, deadlines.SCOTLAND)
         if new_date > longest:
             raise InvalidInput(
                 {
-                    DATE_FIELDS[0]: f"At stage 1 the response can wait until {dates.written(longest)} at the latest "
-                    f"({deadlines.STAGE_1_LONGEST} working days after it arrived). Move it to stage 2 for longer."
+                    DATE_FIELDS[0]: _(
+                        "At stage 1 the response can wait until %(date)s at the latest (%(days)s working days after "
+                        "it arrived). Move it to stage 2 for longer.",
+                        date=dates.written(longest),
+                        days=deadlines.STAGE_1_LONGEST,
+                    )
                 }
             )
 
 
 def _check_reason(reason: object) -> str:
-    missing = "Say why more time is needed: the person who raised it will read this"
-    return required_text(reason, "extend_reason", missing, MAX_REASON_CHARS, "The reason")
+    missing = _("Say why more time is needed: the person who raised it will read this")
+    return required_text(reason, "extend_reason", missing, MAX_REASON_CHARS, _("The reason"))
 
 
 @changes_case

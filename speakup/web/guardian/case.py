@@ -21,6 +21,8 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -35,7 +37,7 @@ from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, keeps_words_at_time_out, private_key
 
-CONFLICT = "This case changed while you were working on it. Check it below; your words are kept in the form."
+CONFLICT = _l("This case changed while you were working on it. Check it below; your words are kept in the form.")
 
 
 def get_case(address: str) -> tuple[Case, bytes]:
@@ -223,7 +225,7 @@ def _act(
     except handling.InvalidTransition as exc:
         errors = {FORMS[name][0]: str(exc)}
     except handling.CaseChanged:
-        errors = {FORMS[name][0]: CONFLICT}
+        errors = {FORMS[name][0]: str(CONFLICT)}
     else:
         return case_done(case, done, anchor, name)
     return form.came_back(errors, to=case_url(case, anchor))
@@ -253,7 +255,7 @@ def _shows_name(form: CaseForm, field: str = "show_name") -> bool:
 def update_status(address: str):
     def action(case, _key, form):
         handling.change_status(case, form.values["status"], current_user.user, form.version, _shows_name(form))
-        return f"Status changed to {workflow.GUARDIAN_LABELS[case.status]}."
+        return _("Status changed to %(status)s.", status=workflow.GUARDIAN_LABELS[case.status])
 
     return _act(address, "status", action)
 
@@ -276,7 +278,7 @@ def close(address: str):
             response_parts=[part for part in stage_two.PARTS if values.get(part) == "yes"],
             named_contact=values.get("named_contact", ""),
         )
-        return "Case closed. The person who raised it can read your closing message and is asked for feedback."
+        return _("Case closed. The person who raised it can read your closing message and is asked for feedback.")
 
     return _act(address, "close", action)
 
@@ -286,7 +288,11 @@ def close(address: str):
 def assign(address: str):
     def action(case, _key, form):
         handling.assign_case(case, form.values["assignee"], current_user.user, form.version)
-        return f"Assigned to {case.assigned_to.name}." if case.assigned_to else "The case is now unassigned."
+        return (
+            _("Assigned to %(name)s.", name=case.assigned_to.name)
+            if case.assigned_to
+            else _("The case is now unassigned.")
+        )
 
     return _act(address, "assign", action)
 
@@ -299,7 +305,7 @@ def record_details(address: str):
         handling.record_for_return(
             case, form.lists["themes"], values["worker_group"], values["detriment"], current_user.user, form.version
         )
-        return "Details for the national return saved."
+        return _("Details for the national return saved.")
 
     return _act(address, "details", action)
 
@@ -312,7 +318,7 @@ def record_referral(address: str):
         referrals.record_referral(
             case, key, current_user.user, values["referred_to"], values["referral_note"], form.version
         )
-        return "Referral saved."
+        return _("Referral saved.")
 
     return _act(address, "referral", action, "#referral")
 
@@ -322,7 +328,7 @@ def record_referral(address: str):
 def escalate(address: str):
     def action(case, _key, form):
         deadline_changes.escalate_to_stage_2(case, current_user.user, form.version)
-        return f"Moved to stage 2. Respond by {dates.written(case.feedback_by)}."
+        return _("Moved to stage 2. Respond by %(date)s.", date=dates.written(case.feedback_by))
 
     return _act(address, "escalate", action, "#deadlines")
 
@@ -334,7 +340,7 @@ def extend_deadline(address: str):
         values = form.values
         new_date = deadline_changes.parse_date(*(values[name] for name in deadline_changes.DATE_FIELDS))
         deadline_changes.extend_deadline(case, key, current_user.user, new_date, values["extend_reason"], form.version)
-        return f"Deadline moved to {dates.written(new_date)}. The person who raised this can read why."
+        return _("Deadline moved to %(date)s. The person who raised this can read why.", date=dates.written(new_date))
 
     return _act(address, "extend", action, "#deadlines")
 
@@ -344,7 +350,7 @@ def extend_deadline(address: str):
 def add_note(address: str):
     def action(case, key, form):
         handling.add_note(case, key, current_user.user, form.values["note"])
-        return "Note added."
+        return _("Note added.")
 
     return _act(address, "note", action, "#notes")
 
@@ -354,6 +360,6 @@ def add_note(address: str):
 def send_message(address: str):
     def action(case, key, form):
         handling.post_message(case, key, Author.GUARDIAN, form.values["body"], guardian=current_user.user)
-        return "Message sent. The person who raised this reads it with their access code."
+        return _("Message sent. The person who raised this reads it with their access code.")
 
     return _act(address, "message", action, "#messages")

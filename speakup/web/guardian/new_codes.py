@@ -11,6 +11,7 @@ the case, by the slip's link or once the code is handed over (speakup/web/guardi
 from __future__ import annotations
 
 from flask import flash, redirect, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from speakup.domain import lost_codes, recording
@@ -58,7 +59,7 @@ def new_code_handed_over():
     page = recording.recorded_page(token) if token else None
     if token:
         recording.handed_over(token)
-    flash("The new access code is no longer shown.", "case-done")
+    flash(_("The new access code is no longer shown."), "case-done")
     if page is None or page.case_address is None:
         return redirect(url_for("guardian.queue"), 303)
     back = url_for("guardian.case_page", address=page.case_address)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from speakup.domain import references, team, triage, workflow
@@ -22,7 +24,7 @@ def queue():
     return _queue_page(request.args.to_dict())
 
 
-NO_SUCH_CASE = "No case you can open has that reference. Check it with the person, or look for it in the list below"
+NO_SUCH_CASE = _l("No case you can open has that reference. Check it with the person, or look for it in the list below")
 
 
 class FindForm(DomainForm):
@@ -40,7 +42,7 @@ def find_case():
     case = references.case_openable_by(typed, current_user.user.id)
     if case is None:
         form.values["reference"] = typed
-        return form.came_back({"reference": NO_SUCH_CASE if typed.strip() else "Enter a case reference"})
+        return form.came_back({"reference": str(NO_SUCH_CASE) if typed.strip() else _("Enter a case reference")})
     return redirect(url_for("guardian.case_page", address=case.id), 303)
 
 

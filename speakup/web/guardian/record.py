@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from speakup.domain import recording
@@ -68,5 +69,5 @@ def handed_over():
     token = session.pop(RECORDED, None)
     if token:
         recording.handed_over(token)
-    flash("The access code is no longer shown.", HANDED_OVER)
+    flash(_("The access code is no longer shown."), HANDED_OVER)
     return redirect(url_for("guardian.queue"), 303)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from speakup.domain import quarters
@@ -15,8 +17,8 @@ from speakup.web.guardian.auth import guardian_required
 
 QUARTERS_OFFERED = 8
 VERSION_LABELS = {
-    national_return.SUBMISSION: "For submission to NHS England: exact counts, not for publication",
-    national_return.PUBLISHED: "For publication (a board paper, for example): small numbers suppressed",
+    national_return.SUBMISSION: _l("For submission to NHS England: exact counts, not for publication"),
+    national_return.PUBLISHED: _l("For publication (a board paper, for example): small numbers suppressed"),
 }
 
 
@@ -49,17 +51,19 @@ def national_return_csv():
     text, version = request.args.get("quarter", "")[:20], request.args.get("version", "")[:20]
     errors: dict[str, str] = {}
     if version not in national_return.VERSIONS:
-        errors["version"] = "Choose which version: for submission to NHS England, or for publication."
+        errors["version"] = _("Choose which version: for submission to NHS England, or for publication.")
     try:
         quarter = quarters.parse_quarter(text)
     except quarters.BadQuarter:
-        errors["quarter"] = "Choose a quarter from the list, for example 2026/27 Q2."
+        errors["quarter"] = _("Choose a quarter from the list, for example 2026/27 Q2.")
     if errors:
         return _page(ReturnForm(text, version, errors), 400)
     try:
-        body = national_return.export_csv(quarter, version, current_user.user.id)
+        body = national_return.export_csv(quarter, version, current_user.user.id, say=_)  # in the page's language
     except national_return.QuarterNotEnded:
-        message = f"{quarter.financial_heading} has not ended yet. Choose a quarter that has ended."
+        message = _(
+            "%(quarter)s has not ended yet. Choose a quarter that has ended.", quarter=quarter.financial_heading
+        )
         return _page(ReturnForm(text, version, {"quarter": message}), 400)
     filename = f"national-return-{quarter.financial_heading.replace('/', '-').replace(' ', '-')}"
     response = Response(body, mimetype="text/csv")

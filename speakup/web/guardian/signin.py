@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user
 from werkzeug.wrappers import Response
 
@@ -34,18 +35,18 @@ from speakup.web.guardian.time_out import give_back
 
 # One answer for every failure, so it never tells which part was wrong (or whether the account exists). It names a
 # security code only when one is asked for: without MFA the page has no such field to correct.
-SIGN_IN_FAILED = "Enter a correct email address, password and security code"
-SIGN_IN_FAILED_NO_MFA = "Enter a correct email address and password"
+SIGN_IN_FAILED = _l("Enter a correct email address, password and security code")
+SIGN_IN_FAILED_NO_MFA = _l("Enter a correct email address and password")
 # The password was right but the stored public keys are not its private keys' halves (a roster alarm): said plainly,
 # since only the account's owner could have typed that password.
-KEYS_CHANGED = (
+KEYS_CHANGED = _l(
     "You cannot sign in: the keys stored for your account have been changed since you set it up. "
     "Contact your Freedom to Speak Up lead, who will reset your account"
 )
 
 
 def sign_in_failed_message(require_mfa: bool) -> str:
-    return SIGN_IN_FAILED if require_mfa else SIGN_IN_FAILED_NO_MFA
+    return str(SIGN_IN_FAILED if require_mfa else SIGN_IN_FAILED_NO_MFA)
 
 
 class SignInForm(DomainForm):
@@ -90,7 +91,7 @@ def sign_in():
     try:
         user, key = staff.sign_in(form.values["email"], form.values["password"], form.values["security_code"])
     except staff.KeysChanged:
-        return form.came_back({"email": KEYS_CHANGED})  # the right password: not a failure that counts
+        return form.came_back({"email": str(KEYS_CHANGED)})  # the right password: not a failure that counts
     except staff.InvalidCredentials:
         g.sign_in_failed = True
         return form.came_back({"email": sign_in_failed_message(current_app.config["REQUIRE_MFA"])})
@@ -165,7 +166,7 @@ def change_password():
             current_user.user, form.values["current_password"], form.values["new_password"], current_user.row.id
         )
     except staff.KeysChanged:
-        return form.came_back({"current_password": KEYS_CHANGED})
+        return form.came_back({"current_password": str(KEYS_CHANGED)})
     except staff.AccountError as exc:
         g.wrong_current_password = exc.field == "current_password"
         return form.came_back({exc.field or "new_password": exc.message})

@@ -6,6 +6,7 @@ time-out (``auth._to_sign_in``: forgotten, the typed words sealed to the guardia
 from __future__ import annotations
 
 from flask import redirect
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from speakup.domain import time_outs
@@ -15,8 +16,23 @@ from speakup.web.guardian import bp
 from speakup.web.guardian.auth import page_and_unsent_words
 
 UNSENT = "unsent-at-time-out"  # the name words given back at sign-in are kept under: no form of a page reads them
-# The fields' names as the forms label them, where the name alone does not say it.
-LABELS = {"body": "Message", "extend_reason": "Reason for the extension", "learning": "Learning"}
+# The fields' names as the forms label them (each field whose words are kept at a time-out), in the page's language.
+LABELS = {
+    "body": _l("Message"),
+    "extend_reason": _l("Reason for the extension"),
+    "learning": _l("Learning"),
+    "note": _l("Note"),
+    "closing_message": _l("Closing message"),
+    "named_contact": _l("Named contact"),
+    "referral_note": _l("Referral note"),
+    "referred_to": _l("Referred to"),
+    "outcome": _l("Outcome"),
+    "what_happened": _l("What happened"),
+    "where": _l("Where"),
+    "when": _l("When"),
+    "name": _l("Name"),
+    "contact": _l("Contact"),
+}
 SECONDS_LEFT = "Speakup-Seconds-Left"  # the answer's header: the time the session has now, idle or absolute
 
 
