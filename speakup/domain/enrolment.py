@@ -19,7 +19,6 @@ from html import escape
 from typing import Any, cast
 
 import segno
-from flask_babel import gettext as _
 from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
@@ -30,6 +29,7 @@ from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.models import AuditEvent, Enrolment, Role, User, db
 from speakup.platform.public_urls import public_url
+from speakup.platform.translation import gettext as _
 
 TOKEN_PURPOSE = "enrolment"  # noqa: S105 - the keyed hash's purpose label, not a secret
 STAMP_KIND = "enrolment"

@@ -20,7 +20,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, stage_two, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN, YES_NO, lists_for, yes_no
-from speakup.domain.workflow import gettext as _
 from speakup.keys import grants
 from speakup.ops import audit, notify
 from speakup.platform import clock, transactions
@@ -39,6 +38,7 @@ from speakup.platform.models import (
     User,
     db,
 )
+from speakup.platform.translation import gettext as _
 
 P = ParamSpec("P")
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 from speakup.crypto import access_codes, signing
 from speakup.domain import reading, submissions
 from speakup.domain.handling import changes_case
-from speakup.domain.workflow import _l
-from speakup.domain.workflow import gettext as _
 from speakup.keys import grants, roster, roster_log, sessions
 from speakup.keys.account_keys import AccountKeys
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.models import Case, CaseEvent, User, db
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 NEW_ACCESS_CODE = "new_access_code"  # the timeline event's kind
 

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from speakup.domain.workflow import gettext as _
 from speakup.platform import clock
 from speakup.platform.dates import MONTHS
+from speakup.platform.translation import gettext as _
 
 _QUARTER_RE = re.compile(r"([0-9]{4})-?Q([1-4])", re.IGNORECASE)  # ASCII digits only, as the API document says
 _FINANCIAL_RE = re.compile(r"([0-9]{4})/([0-9]{2}) ?Q([1-4])", re.IGNORECASE)

@@ -24,11 +24,11 @@ from speakup.domain.categories import (
     ReturnLists,
     lists_for,
 )
-from speakup.domain.workflow import _l
-from speakup.domain.workflow import gettext as _
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.models import Author, Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

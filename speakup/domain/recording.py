@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from speakup.domain import characteristics, raising, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
-from speakup.domain.workflow import gettext as _
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import User, db
 from speakup.platform.public_urls import public_url
+from speakup.platform.translation import gettext as _
 
 RECORD_FIELDS = (
     "channel",

@@ -7,12 +7,12 @@ from speakup.crypto import labels, sealing
 from speakup.domain import workflow
 from speakup.domain.categories import REFERRALS
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
-from speakup.domain.workflow import gettext as _
 from speakup.ops import audit
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import Case, User
+from speakup.platform.translation import gettext as _
 
 
 @changes_case

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from speakup.crypto import labels, sealing
-from speakup.domain.workflow import _l
-from speakup.domain.workflow import gettext as _
 from speakup.keys import exclusions, grants, roster
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.models import AuditEvent, Case, CaseEvent, CaseGrant, GrantRecipient, ShareRequest, User, db
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
-from flask_babel import gettext as _
 from sqlalchemy import CursorResult, Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +29,7 @@ from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db
+from speakup.platform.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from dateutil.relativedelta import relativedelta
 from speakup.domain import deadlines, workflow
 from speakup.domain.categories import OUTCOMES as GENERAL_OUTCOMES
 from speakup.domain.categories import STANDARDS_OUTCOMES as OUTCOMES
-from speakup.domain.workflow import _l
-from speakup.domain.workflow import gettext as _
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import Case
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 # A case withdrawn, or whose person stopped answering, ends without a stage 2 response (and so without the parts
 # below or the signposting).

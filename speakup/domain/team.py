@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from speakup.domain import staff
-from speakup.domain.workflow import gettext as _
-from speakup.domain.workflow import ngettext
 from speakup.keys import roster
 from speakup.keys.account_keys import AccountKeys
 from speakup.keys.approvals import ApprovalRefused as ApprovalRefused  # what staff.approve_guardian refuses with
 from speakup.platform.models import User
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import ngettext
 
 
 def on_roster(user_id: int) -> bool:

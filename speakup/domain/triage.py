@@ -15,12 +15,12 @@ from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, literal_c
 
 from speakup.domain import deadlines, staff, workflow
 from speakup.domain.categories import lists_for
-from speakup.domain.workflow import _l
 from speakup.ops import outbox
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, User, db
+from speakup.platform.translation import lazy_gettext as _l
 
 PAGE_SIZE = 25
 # Each filter's values (the query's, never translated) and the words the page shows for them.

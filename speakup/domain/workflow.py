@@ -2,38 +2,11 @@
 day a stored time falls on. Pure functions: no I/O, no clock of their own. The dates a case is due by are
 ``speakup.domain.deadlines``.
 
-Also the domain's way of saying words in the reader's language (issue 28): ``gettext``, ``ngettext`` and
-``lazy_gettext`` are Flask-Babel's, but in English, the source language, when no request is being answered (the CLI,
-a background job, a test in an application context), where Flask-Babel's own would ask the page's language of a
-request there is none of. A status is stored as its key; its label is only ever shown."""
+A status is stored as its key; its label is only ever shown."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import flask_babel
-from flask import has_request_context
-
-
-def gettext(message: str, **variables: Any) -> str:
-    if has_request_context():
-        return str(flask_babel.gettext(message, **variables))
-    return message % variables if variables else message
-
-
-def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
-    if has_request_context():
-        return str(flask_babel.ngettext(singular, plural, num, **variables))
-    variables.setdefault("num", num)
-    return (singular if num == 1 else plural) % variables
-
-
-def lazy_gettext(message: str, **variables: Any) -> flask_babel.LazyString:
-    """For a label made at import (a module's constant): said in the language of the request it is shown in."""
-    return flask_babel.LazyString(gettext, message, **variables)
-
-
-_l = lazy_gettext
+from speakup.platform.translation import lazy_gettext as _l
 
 RECEIVED = "received"
 ACKNOWLEDGED = "acknowledged"

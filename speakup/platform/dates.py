@@ -17,9 +17,10 @@ from datetime import date, datetime
 from babel import Locale
 from babel.dates import format_date, format_time
 from flask import has_request_context
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale
 
 from speakup.platform import clock
+from speakup.platform.translation import gettext
 
 MONTHS = (
     "January",

@@ -21,12 +21,12 @@ from speakup.crypto import labels, sealing
 from speakup.domain import characteristics
 from speakup.domain.categories import CHANNELS, REFERRALS, lists_for
 from speakup.domain.quarters import Quarter, ended_quarters, quarter_of
-from speakup.domain.workflow import gettext as _
-from speakup.domain.workflow import ngettext
 from speakup.keys import grants
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import Case, CaseGrant, CaseTheme, GrantRecipient, db
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import ngettext
 from speakup.reporting import charts as charts_
 from speakup.reporting.suppression import FEEDBACK_RESPONSES, FEEDBACK_YES, Measure, suppress
 

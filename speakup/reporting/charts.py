@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from speakup.domain.workflow import gettext as _
-from speakup.domain.workflow import ngettext
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import ngettext
 
 # One colour per series, in order: NHS blue, vermilion, reddish purple, near black. Each is at least 3:1 against the
 # white page, and any two stay at least 20 apart (CIELAB) as people with protanopia, deuteranopia or tritanopia see

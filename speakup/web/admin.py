@@ -13,13 +13,13 @@ from functools import wraps
 from typing import Any, cast
 
 from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from speakup.domain import staff
 from speakup.platform.models import Role, User
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import once
 from speakup.web.forms import DomainForm
 

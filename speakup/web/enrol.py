@@ -12,11 +12,11 @@ the code they typed, and nothing in the address. The safety code is kept the sam
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from speakup.domain import enrolment
 from speakup.platform.models import User
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import once
 from speakup.web.errors import error_page
 from speakup.web.forms import DomainForm

@@ -20,8 +20,8 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 from speakup.domain import workflow
-from speakup.domain.workflow import _l
 from speakup.platform import clock
+from speakup.platform.translation import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

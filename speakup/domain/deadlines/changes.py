@@ -18,12 +18,12 @@ from sqlalchemy import select
 from speakup.crypto import labels, sealing
 from speakup.domain import deadlines, workflow
 from speakup.domain.handling import InvalidTransition, changes_case, check_version
-from speakup.domain.workflow import gettext as _
 from speakup.ops import audit
 from speakup.platform import clock, dates
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text, required_text
 from speakup.platform.models import Case, CaseEvent, DeadlineExtension, User, db
+from speakup.platform.translation import gettext as _
 
 MAX_REASON_CHARS = 2_000
 LONGEST_EXTENSION_DAYS = 366  # a date further off is almost certainly a typing mistake

@@ -7,12 +7,12 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
 
 from speakup.domain import characteristics, workflow
 from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
 from speakup.platform import clock
 from speakup.platform.models import Author
+from speakup.platform.translation import gettext as _
 from speakup.web.api.openapi_stats import STATS_SCHEMAS, STATS_SECURITY_SCHEMES, stats_paths
 from speakup.web.api.schema_parts import (
     BLANK,

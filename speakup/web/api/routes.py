@@ -7,8 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import (
@@ -28,6 +26,8 @@ from speakup.platform.config import settings
 from speakup.platform.extensions import access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web.api.openapi import openapi_document
 from speakup.web.errors import api_error, database_failed
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
+from speakup.platform.translation import gettext as _
 
 TEXT = {"type": "string"}
 # The server trims text before it checks it, so "required text" means "has a non-blank character" and an

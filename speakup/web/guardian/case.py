@@ -21,8 +21,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -32,6 +30,8 @@ from speakup.platform import dates
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput, parse_int
 from speakup.platform.models import Author, Case
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import once
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp

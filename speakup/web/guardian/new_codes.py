@@ -11,10 +11,10 @@ the case, by the slip's link or once the code is handed over (speakup/web/guardi
 from __future__ import annotations
 
 from flask import flash, redirect, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from speakup.domain import lost_codes, recording
+from speakup.platform.translation import gettext as _
 from speakup.web import once
 from speakup.web.forgetting import NEW_CODE  # the session's slot: the token the new code is shown with
 from speakup.web.guardian import bp

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from speakup.domain import references, team, triage, workflow
 from speakup.domain.triage import ASSIGNED, DUE
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required, signed_in_guardian_required, staff_keys

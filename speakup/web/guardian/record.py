@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from speakup.domain import recording
 from speakup.platform.inputs import InvalidInput
+from speakup.platform.translation import gettext as _
 from speakup.web.forgetting import RECORDED  # the session's slot: the token the recorded answer opens with
 from speakup.web.forms import DomainForm
 from speakup.web.guardian import bp

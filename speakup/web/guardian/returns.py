@@ -5,12 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from speakup.domain import quarters
 from speakup.platform import clock
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.reporting import national_return
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import guardian_required

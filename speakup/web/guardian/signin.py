@@ -13,13 +13,13 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user
 from werkzeug.wrappers import Response
 
 from speakup.domain import browser_sessions, staff, time_outs
 from speakup.platform.extensions import LimitStoreDown, limiter
 from speakup.platform.models import Role
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import devices, once
 from speakup.web.errors import (
     LIMIT_STORE_DOWN_RETRY_AFTER,

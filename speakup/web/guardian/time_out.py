@@ -6,11 +6,11 @@ time-out (``auth._to_sign_in``: forgotten, the typed words sealed to the guardia
 from __future__ import annotations
 
 from flask import redirect
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from speakup.domain import time_outs
 from speakup.platform.extensions import login_manager
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import once
 from speakup.web.guardian import bp
 from speakup.web.guardian.auth import page_and_unsent_words
