@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, redirect, request, session
+from flask import Flask, current_app, has_request_context, redirect, request, session
 from flask_babel import Babel, get_locale
 from werkzeug.wrappers import Response
 
-from speakup.platform.languages import Language
+from speakup.platform.languages import ENGLISH, Language
 
 CHOSEN = "language"  # the session's key, and the chooser link's query parameter
 
@@ -30,6 +30,9 @@ def _offered_codes() -> list[str]:
 
 
 def _select_locale() -> str:
+    if not has_request_context():
+        # The command line and timers answer their operator in English; an email chooses its own (force_locale).
+        return ENGLISH
     codes = _offered_codes()
     if request.blueprint == "api":
         return request.accept_languages.best_match(codes) or codes[0]
