@@ -223,7 +223,7 @@ def _mark_then_count(case_id: int, answers: Answers) -> None:
         .returning(CharacteristicsAnswered.lookup)  # nothing returned: the row was there already
     ).scalar_one_or_none()
     if inserted is None:
-        raise AlreadyGiven("These questions have already been answered for this concern.")
+        raise AlreadyGiven(_("These questions have already been answered for this concern."))  # the API says it
     count_answers(answers)  # commits the marker apart, then the counts
 
 

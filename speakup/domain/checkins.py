@@ -47,7 +47,7 @@ def record_check_in(case: Case, detriment: object, today: date) -> None:
         raise InvalidInput({"detriment": _("Answer yes or no")})
     due = due_check_ins(case, today)
     if due <= case.check_ins_answered:
-        raise CheckInNotDue("There is no question waiting for an answer on this case.")
+        raise CheckInNotDue(_("There is no question waiting for an answer on this case."))  # the API says it
     now = clock.minute_now()
     case.check_ins_answered = due
     case.checked_in_at = now
