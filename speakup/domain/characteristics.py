@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -33,16 +35,16 @@ from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case, CharacteristicCount, CharacteristicsAnswered, db
 
-PREFER_NOT_TO_SAY = "Prefer not to say"
+PREFER_NOT_TO_SAY = _l("Prefer not to say")
 
 # Said on every form that asks, so the person knows before they answer.
-HOW_ANSWERS_ARE_KEPT = (
+HOW_ANSWERS_ARE_KEPT = _l(
     "These questions are optional. Your answers are not stored with your concern: each one is only added to a "
     "count for this quarter, so nobody, the guardian included, can tell which answers were yours. The counts are "
     "shown only once the quarter has ended and only where enough people answered, and small numbers are hidden."
 )
 
-YES_NO_ANSWERS = {"yes": "Yes", "no": "No"}
+YES_NO_ANSWERS: dict[str, str] = {"yes": _l("Yes"), "no": _l("No")}
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Question:
     key: str  # the form field and the API's name for it
     label: str  # a noun, so it reads the same to the person ("About you") and to a guardian ("About them")
     answers: dict[str, str]  # value -> label; "prefer not to say" is the empty value, never stored
+    # (labels are translated for whoever reads them; the key and the values are what is counted)
 
 
 @dataclass(frozen=True)
@@ -68,55 +71,55 @@ _LISTS = (
         questions=(
             Question(
                 "age_band",
-                "Age",
+                _l("Age"),
                 {
-                    "under_25": "Under 25",
-                    "25_34": "25 to 34",
-                    "35_44": "35 to 44",
-                    "45_54": "45 to 54",
-                    "55_64": "55 to 64",
-                    "65_over": "65 or over",
+                    "under_25": _l("Under 25"),
+                    "25_34": _l("25 to 34"),
+                    "35_44": _l("35 to 44"),
+                    "45_54": _l("45 to 54"),
+                    "55_64": _l("55 to 64"),
+                    "65_over": _l("65 or over"),
                 },
             ),
-            Question("sex", "Sex", {"female": "Female", "male": "Male", "other": "I use another term"}),
-            Question("gender_same_as_birth", "Gender the same as the sex registered at birth", YES_NO_ANSWERS),
+            Question("sex", _l("Sex"), {"female": _l("Female"), "male": _l("Male"), "other": _l("I use another term")}),
+            Question("gender_same_as_birth", _l("Gender the same as the sex registered at birth"), YES_NO_ANSWERS),
             Question(
                 "sexual_orientation",
-                "Sexual orientation",
+                _l("Sexual orientation"),
                 {
-                    "bisexual": "Bisexual",
-                    "gay_lesbian": "Gay or lesbian",
-                    "heterosexual": "Heterosexual or straight",
-                    "other": "Another sexual orientation",
+                    "bisexual": _l("Bisexual"),
+                    "gay_lesbian": _l("Gay or lesbian"),
+                    "heterosexual": _l("Heterosexual or straight"),
+                    "other": _l("Another sexual orientation"),
                 },
             ),
             Question(
                 "ethnic_group",
-                "Ethnic group",
+                _l("Ethnic group"),
                 {
-                    "asian": "Asian or Asian British",
-                    "black": "Black, Black British, Caribbean or African",
-                    "mixed": "Mixed or multiple ethnic groups",
-                    "white": "White",
-                    "other": "Another ethnic group",
+                    "asian": _l("Asian or Asian British"),
+                    "black": _l("Black, Black British, Caribbean or African"),
+                    "mixed": _l("Mixed or multiple ethnic groups"),
+                    "white": _l("White"),
+                    "other": _l("Another ethnic group"),
                 },
             ),
-            Question("disability", "A disability or long-term condition", YES_NO_ANSWERS),
+            Question("disability", _l("A disability or long-term condition"), YES_NO_ANSWERS),
             Question(
                 "religion",
-                "Religion or belief",
+                _l("Religion or belief"),
                 {
-                    "none": "No religion",
-                    "buddhist": "Buddhist",
-                    "christian": "Christian",
-                    "hindu": "Hindu",
-                    "jewish": "Jewish",
-                    "muslim": "Muslim",
-                    "sikh": "Sikh",
-                    "other": "Another religion or belief",
+                    "none": _l("No religion"),
+                    "buddhist": _l("Buddhist"),
+                    "christian": _l("Christian"),
+                    "hindu": _l("Hindu"),
+                    "jewish": _l("Jewish"),
+                    "muslim": _l("Muslim"),
+                    "sikh": _l("Sikh"),
+                    "other": _l("Another religion or belief"),
                 },
             ),
-            Question("trained_outside_uk", "Trained or qualified outside the UK", YES_NO_ANSWERS),
+            Question("trained_outside_uk", _l("Trained or qualified outside the UK"), YES_NO_ANSWERS),
         ),
     ),
 )
@@ -149,17 +152,19 @@ def check_answers(answers: object, day: date) -> Answers:
     if answers is None:
         return {}
     if not isinstance(answers, Mapping):
-        raise InvalidInput({"characteristics": "characteristics must be an object of question: answer"})
+        raise InvalidInput({"characteristics": _("characteristics must be an object of question: answer")})
     questions = {q.key: q for q in questions_for(day)}
     errors, checked = {}, {}
     for key, value in answers.items():
         question = questions.get(key)
         if question is None:
-            errors[str(key)] = "This is not one of the questions asked"
+            errors[str(key)] = _("This is not one of the questions asked")
         elif value is None or (isinstance(value, str) and not value.strip()):
             continue  # prefer not to say
         elif not isinstance(value, str) or value not in question.answers:
-            errors[key] = f"{question.label}: choose an answer from the list, or prefer not to say"
+            errors[key] = _(
+                "%(question)s: choose an answer from the list, or prefer not to say", question=question.label
+            )
         else:
             checked[key] = value
     if errors:
@@ -218,7 +223,7 @@ def _mark_then_count(case_id: int, answers: Answers) -> None:
         .returning(CharacteristicsAnswered.lookup)  # nothing returned: the row was there already
     ).scalar_one_or_none()
     if inserted is None:
-        raise AlreadyGiven("These questions have already been answered for this concern.")
+        raise AlreadyGiven(_("These questions have already been answered for this concern."))  # the API says it
     count_answers(answers)  # commits the marker apart, then the counts
 
 
@@ -230,7 +235,7 @@ def give_for_case(case: Case, answers: Answers) -> None:
     Nothing on the case changes (not its version: a guardian's form open on the case stays valid). What the request
     wrote before (the reporter session's last-seen time) is committed first, apart, so a refusal keeps that."""
     if not answers:
-        raise InvalidInput({FIELDS[0]: "Choose at least one answer, or leave these questions"})
+        raise InvalidInput({FIELDS[0]: _("Choose at least one answer, or leave these questions")})
     _mark_then_count(case.id, answers)
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.domain.raising import RaisedConcern
@@ -21,28 +24,28 @@ from speakup.platform.attachments import CleanFile
 # What each choice means, in the words of the person choosing. The choice is theirs to make once: what is sent with
 # a name cannot be made anonymous afterwards.
 MEANINGS = {
-    "anonymous": (
+    "anonymous": _l(
         "Nobody will be told who you are: your name is not asked for and is not stored. The guardian can only reply "
         "through this service, to whoever has your access code."
     ),
-    "confidential": (
+    "confidential": _l(
         "The guardian will know your name and keep it to themselves. Once you send it, your name stays with your "
         "concern: you cannot make it anonymous later."
     ),
-    "open": (
+    "open": _l(
         "Your name can be shared with the people looking into your concern, so they may know it came from you. Once "
         "you send it, you cannot make it anonymous later."
     ),
 }
-NOT_GIVEN = "Not given"
-NO_EXCLUSION = "No, any guardian can see it"
-NO_FILE = "No file"
+NOT_GIVEN = _l("Not given")
+NO_EXCLUSION = _l("No, any guardian can see it")
+NO_FILE = _l("No file")
 PREFER_NOT_TO_SAY = characteristics.PREFER_NOT_TO_SAY
 
 
 @dataclass(frozen=True)
 class Answer:
-    label: str
+    label: str  # in the reader's language, as is ``value`` when it is one of the form's choices
     value: str
     field: str  # the form field its "Change" link leads back to
 
@@ -73,34 +76,33 @@ def answers_page(values: Mapping[str, str], file: CleanFile | None) -> AnswersPa
     today = clock.uk_today()
     groups = lists_for(today).worker_groups
     rows = (
-        Answer("What happened", concern.what_happened, "what_happened"),
-        Answer("Where it happened", concern.where or NOT_GIVEN, "where"),
-        Answer("When it happened", concern.when or NOT_GIVEN, "when"),
-        Answer("Your staff group", groups.get(concern.worker_group, PREFER_NOT_TO_SAY), "worker_group"),
+        Answer(_("What happened"), concern.what_happened, "what_happened"),
+        Answer(_("Where it happened"), concern.where or NOT_GIVEN, "where"),
+        Answer(_("When it happened"), concern.when or NOT_GIVEN, "when"),
+        Answer(_("Your staff group"), groups.get(concern.worker_group, PREFER_NOT_TO_SAY), "worker_group"),
     )
     identity: tuple[Answer, ...] = ()
     if concern.anonymity != "anonymous":
         identity = (
-            Answer("Your name", concern.name, "name"),
-            Answer("How the guardian can contact you", concern.contact or NOT_GIVEN, "contact"),
+            Answer(_("Your name"), concern.name, "name"),
+            Answer(_("How the guardian can contact you"), concern.contact or NOT_GIVEN, "contact"),
         )
     guardians = {str(g.id): g.name for g in raising.excludable_guardians()}
     excluded = None
     if guardians:
-        excluded = Answer(
-            "A guardian who must not see it", guardians.get(concern.exclude_guardian, NO_EXCLUSION), "exclude_guardian"
-        )
+        chosen = guardians.get(concern.exclude_guardian, NO_EXCLUSION)
+        excluded = Answer(_("A guardian who must not see it"), chosen, "exclude_guardian")
     questions = {q.key: q for q in characteristics.questions_for(today)}
     about = tuple(
         Answer(questions[key].label, questions[key].answers[value], "about") for key, value in concern.characteristics
     )
     return AnswersPage(
         concern=rows,
-        anonymity=Answer("How you want to raise it", ANONYMITY_LABELS[concern.anonymity], "anonymity"),
+        anonymity=Answer(_("How you want to raise it"), ANONYMITY_LABELS[concern.anonymity], "anonymity"),
         meaning=MEANINGS[concern.anonymity],
         identity=identity,
         excluded=excluded,
-        file=Answer("File", file.filename if file is not None else NO_FILE, FILE_FIELD),
+        file=Answer(_("File"), file.filename if file is not None else NO_FILE, FILE_FIELD),
         about_you=about,
     )
 

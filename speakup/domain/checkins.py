@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from speakup.domain import handling, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN
 from speakup.domain.handling import changes_case, note_reporter_wrote
@@ -17,8 +20,8 @@ from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case
 
 # The reporter's words: "treated worse", never "detriment" (the national return's word, kept for the staff pages).
-QUESTION = "Since your case was closed, have you been treated worse because you spoke up?"
-TREATED_WORSE = "Have you been treated worse because you spoke up?"  # asked with "would you speak up again?"
+QUESTION = _l("Since your case was closed, have you been treated worse because you spoke up?")
+TREATED_WORSE = _l("Have you been treated worse because you spoke up?")  # asked with "would you speak up again?"
 
 
 class CheckInNotDue(Exception):
@@ -41,10 +44,10 @@ def check_in_requested(case: Case, today: date) -> bool:
 def record_check_in(case: Case, detriment: object, today: date) -> None:
     """The reporter's answer: True (detriment since closing), or False. Answers every check-in due so far."""
     if not isinstance(detriment, bool):
-        raise InvalidInput({"detriment": "Answer yes or no"})
+        raise InvalidInput({"detriment": _("Answer yes or no")})
     due = due_check_ins(case, today)
     if due <= case.check_ins_answered:
-        raise CheckInNotDue("There is no question waiting for an answer on this case.")
+        raise CheckInNotDue(_("There is no question waiting for an answer on this case."))  # the API says it
     now = clock.minute_now()
     case.check_ins_answered = due
     case.checked_in_at = now
@@ -91,11 +94,11 @@ def answer_after_closing(
         return
     errors = {}
     if asked.speak_up_again and (not isinstance(speak_up_again, str) or speak_up_again not in SPEAK_UP_AGAIN):
-        errors["speak_up_again"] = "Choose yes, no, maybe or I don't know"
+        errors["speak_up_again"] = _("Choose yes, no, maybe or I don't know")
     if asked.since_closing and not isinstance(since_closing, bool):
-        errors["since_closing"] = "Answer yes or no"
+        errors["since_closing"] = _("Answer yes or no")
     if not asked.since_closing and detriment is not None and not isinstance(detriment, bool):
-        errors["detriment"] = "Answer yes or no"
+        errors["detriment"] = _("Answer yes or no")
     if errors:
         raise InvalidInput(errors)
     # Each is an action: if the second is refused (another tab answered), the first is not kept either.

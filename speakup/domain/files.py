@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -47,7 +49,7 @@ class AttachmentView:
 
     @property
     def type_label(self) -> str:
-        return LABELS.get(self.content_type, "File")
+        return LABELS.get(self.content_type) or str(_("File"))
 
 
 class OpenedAttachment(NamedTuple):
@@ -70,7 +72,13 @@ def store(case: Case, case_key: bytes, clean: CleanFile) -> Attachment:
         select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id)
     ).scalar_one()
     if count >= MAX_FILES_PER_CASE:
-        raise AttachmentRefused(f"A concern can have up to {MAX_FILES_PER_CASE} files. Describe the rest in a message")
+        raise AttachmentRefused(
+            ngettext(
+                "A concern can have up to %(num)d file. Describe the rest in a message",
+                "A concern can have up to %(num)d files. Describe the rest in a message",
+                MAX_FILES_PER_CASE,
+            )
+        )
     uid = secrets.token_hex(16)
     attachment = Attachment(
         uid=uid,

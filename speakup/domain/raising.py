@@ -8,6 +8,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from speakup.crypto import access_codes, labels, sealing
@@ -61,31 +64,32 @@ class Voice:
     leave_contact_out: str
 
 
+# Made at import, so lazily translated: each message is in the language of the request that reads it (str()).
 REPORTER = Voice(
-    name="Your name",
-    contact="How to contact you",
-    what_happened="Tell us what happened",
-    anonymity="Choose how you want to raise this concern",
-    name_needed="Enter your name, or choose to raise this anonymously",
-    leave_name_out="Leave your name out if you want to stay anonymous, or choose another option",
-    leave_contact_out="Leave contact details out if you want to stay anonymous, or choose another option",
+    name=_l("Your name"),
+    contact=_l("How to contact you"),
+    what_happened=_l("Tell us what happened"),
+    anonymity=_l("Choose how you want to raise this concern"),
+    name_needed=_l("Enter your name, or choose to raise this anonymously"),
+    leave_name_out=_l("Leave your name out if you want to stay anonymous, or choose another option"),
+    leave_contact_out=_l("Leave contact details out if you want to stay anonymous, or choose another option"),
 )
 # A guardian recording a concern someone raised with them in person, by phone, email or letter.
 GUARDIAN = Voice(
-    name="Their name",
-    contact="How to contact them",
-    what_happened="Enter what happened, in the person's words where you can",
-    anonymity="Choose how the person wants to raise it",
-    name_needed="Enter their name, or record it as raised anonymously",
-    leave_name_out="Leave their name out of an anonymous concern, or choose another option",
-    leave_contact_out="Leave contact details out of an anonymous concern, or choose another option",
+    name=_l("Their name"),
+    contact=_l("How to contact them"),
+    what_happened=_l("Enter what happened, in the person's words where you can"),
+    anonymity=_l("Choose how the person wants to raise it"),
+    name_needed=_l("Enter their name, or record it as raised anonymously"),
+    leave_name_out=_l("Leave their name out of an anonymous concern, or choose another option"),
+    leave_contact_out=_l("Leave contact details out of an anonymous concern, or choose another option"),
 )
 
 
 def check_concern(data: dict[str, object], voice: Voice = REPORTER) -> ConcernInput:
     """Applies every rule for a new concern in one place. Raises InvalidInput with all problems."""
     not_text = {
-        key: f"{key} must be text"
+        key: _("%(field)s must be text", field=key)
         for key, value in data.items()
         if key != "characteristics" and not isinstance(value, str | None)
     }
@@ -108,38 +112,48 @@ def _check_lengths(values: dict[str, str], voice: Voice) -> dict[str, str]:
     limits = settings()
     errors = {}
     if not values["what_happened"]:
-        errors["what_happened"] = voice.what_happened
+        errors["what_happened"] = str(voice.what_happened)
     elif len(values["what_happened"]) > limits.max_concern_chars:
-        errors["what_happened"] = f"What happened must be {limits.max_concern_chars:,} characters or fewer"
+        errors["what_happened"] = ngettext(
+            "What happened must be %(number)s character or fewer",
+            "What happened must be %(number)s characters or fewer",
+            limits.max_concern_chars,
+            number=f"{limits.max_concern_chars:,}",
+        )
     short_limit = limits.max_short_field_chars
-    for key, label in (("where", "Where"), ("when", "When"), ("name", voice.name), ("contact", voice.contact)):
+    for key, label in (("where", _("Where")), ("when", _("When")), ("name", voice.name), ("contact", voice.contact)):
         if len(values[key]) > short_limit:
-            errors[key] = f"{label} must be {short_limit} characters or fewer"
+            errors[key] = ngettext(
+                "%(label)s must be %(num)d character or fewer",
+                "%(label)s must be %(num)d characters or fewer",
+                short_limit,
+                label=label,
+            )
     return errors
 
 
 def _check_anonymity(values: dict[str, str], voice: Voice) -> dict[str, str]:
     anonymity = values["anonymity"]
     if anonymity not in ANONYMITY:
-        return {"anonymity": voice.anonymity}
+        return {"anonymity": str(voice.anonymity)}
     if anonymity != "anonymous":
-        return {} if values["name"] else {"name": voice.name_needed}
+        return {} if values["name"] else {"name": str(voice.name_needed)}
     # Nothing identifying is stored for an anonymous concern, so refuse rather than drop it silently.
     errors = {}
     if values["name"]:
-        errors["name"] = voice.leave_name_out
+        errors["name"] = str(voice.leave_name_out)
     if values["contact"]:
-        errors["contact"] = voice.leave_contact_out
+        errors["contact"] = str(voice.leave_contact_out)
     return errors
 
 
 def _check_choices(values: dict[str, str], _voice: Voice) -> dict[str, str]:
     errors = {}
     if values["worker_group"] and values["worker_group"] not in lists_for(clock.uk_today()).worker_groups:
-        errors["worker_group"] = "Choose a staff group from the list"
+        errors["worker_group"] = _("Choose a staff group from the list")
     excluded = values["exclude_guardian"]
     if excluded and excluded not in {str(g.id) for g in excludable_guardians()}:
-        errors["exclude_guardian"] = "Choose a guardian from the list, or leave it empty"
+        errors["exclude_guardian"] = _("Choose a guardian from the list, or leave it empty")
     return errors
 
 

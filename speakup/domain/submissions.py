@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, delete, select, update
 
 from speakup.crypto import labels, sealing
@@ -37,7 +38,7 @@ FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 # A client's Idempotency-Key must be random (a UUID, say): whoever sends it again with the same body gets the access
 # code back. Printable ASCII without spaces.
 API_KEY = re.compile(r"[\x21-\x7e]{16,255}")
-API_KEY_RULE = "Idempotency-Key must be 16 to 255 printable characters without spaces, drawn at random (a UUID)"
+API_KEY_RULE = _l("Idempotency-Key must be 16 to 255 printable characters without spaces, drawn at random (a UUID)")
 
 
 class KeyReused(Exception):
@@ -110,7 +111,7 @@ def from_form(token: object) -> Sent:
 
 def from_api(key: str, body: Mapping[str, object]) -> Sent:
     if not API_KEY.fullmatch(key):
-        raise InvalidInput({"Idempotency-Key": API_KEY_RULE})
+        raise InvalidInput({"Idempotency-Key": str(API_KEY_RULE)})
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return Sent(API, key, hashlib.sha256(canonical).hexdigest())
 

@@ -9,6 +9,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from speakup.platform import imaging, pdfs
 from speakup.platform.inputs import InvalidInput
@@ -20,7 +23,8 @@ FIELD = "attachment"  # the form field, and the key of its errors
 # The types this module can recognise and have cleaned. ATTACHMENT_TYPES (config) chooses among them.
 SUPPORTED = (JPEG, PNG, PDF, TEXT)
 
-LABELS = {JPEG: "JPEG", PNG: "PNG", PDF: "PDF", TEXT: "plain text (.txt)"}
+# What a person reads; the format names are the same in every language.
+LABELS: dict[str, str] = {JPEG: "JPEG", PNG: "PNG", PDF: "PDF", TEXT: _l("plain text (.txt)")}
 
 EXTENSIONS = {JPEG: (".jpg", ".jpeg"), PNG: (".png",), PDF: (".pdf",), TEXT: (".txt",)}
 
@@ -103,7 +107,7 @@ def size_text(size: int) -> str:
         return f"{value:.0f} MB" if value >= 10 or value.is_integer() else f"{value:.1f} MB"
     if size >= 1024:
         return f"{size // 1024} KB"
-    return f"{size} bytes"
+    return ngettext("%(num)d byte", "%(num)d bytes", size)
 
 
 def allowed_types() -> tuple[str, ...]:
@@ -118,7 +122,7 @@ def max_bytes() -> int:
 
 def limits_text() -> str:
     """For the hint next to a file field, such as "A JPEG, PNG, PDF or plain text (.txt) file, up to 10 MB"."""
-    return f"A {_type_names()} file, up to {size_text(max_bytes())}."
+    return _("A %(types)s file, up to %(size)s.", types=_type_names(), size=size_text(max_bytes()))
 
 
 def accept_attribute() -> str:
@@ -128,8 +132,10 @@ def accept_attribute() -> str:
 
 
 def _type_names() -> str:
-    labels = [LABELS[t] for t in allowed_types()]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+    labels = [str(LABELS[t]) for t in allowed_types()]
+    if len(labels) == 1:
+        return labels[0]
+    return _("%(first)s or %(last)s", first=", ".join(labels[:-1]), last=labels[-1])
 
 
 def sniff(data: bytes) -> str | None:
@@ -158,17 +164,17 @@ def check_file(filename: str, data: bytes, declared_type: str = "") -> CleanFile
     """Applies every rule for an attachment and sends it to its cleaner (pictures to ``imaging``, PDFs to ``pdfs``).
     Raises AttachmentRefused."""
     if not data:
-        raise AttachmentRefused("The file you chose is empty")
+        raise AttachmentRefused(_("The file you chose is empty"))
     limit = max_bytes()
     if len(data) > limit:
-        raise AttachmentRefused(f"The file must be smaller than {size_text(limit)}")
+        raise AttachmentRefused(_("The file must be smaller than %(size)s", size=size_text(limit)))
     content_type = sniff(data)
     allowed = allowed_types()
     if content_type == TEXT and _claims_other_type(filename, declared_type):
         # For example a web page renamed photo.jpg: its name says picture, its bytes say otherwise.
         content_type = None
     if content_type not in allowed:
-        raise AttachmentRefused(f"The file must be a {_type_names()} file")
+        raise AttachmentRefused(_("The file must be a %(types)s file", types=_type_names()))
     removed: tuple[str, ...] = ()
     if content_type in _PILLOW_FORMATS:
         try:

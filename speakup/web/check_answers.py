@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import cast
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import checking, submissions
@@ -22,12 +23,12 @@ from speakup.web.forgetting import CONFIRMATION
 from speakup.web.raising import ISSUED, ConcernForm, already_raised, bp, kept_answers, not_saved
 
 NOTICE = "kept-notice"  # shown where every "nothing was sent" notice is (base.html), not a refused form
-FORGOTTEN = (
+FORGOTTEN = _l(
     "For your safety your answers are kept for a few minutes only, and they were forgotten, so nothing was sent. "
     "Please fill in the form again."
 )
 ANSWERS_FIELD = "answers"  # the page's form: which kept answers it showed (once.kept_marker), never the answers
-REPLACED = "Your answers were changed in another tab or window. Check them again before you send them."
+REPLACED = _l("Your answers were changed in another tab or window. Check them again before you send them.")
 
 
 @bp.get("/raise/check")
@@ -91,8 +92,8 @@ def _not_these_answers(found: Kept | None, posted: str):
         return already
     if found is not None and not found.errors:
         # Kept again for this send, so "Check your answers" shows the answers that would now be sent.
-        flash(REPLACED, NOTICE)
+        flash(str(REPLACED), NOTICE)  # kept in the session as this request's words
         to, back = url_for("report.check_answers"), url_for("report.raise_form")
         return once.keep(ConcernForm.form_name(), found.values, {}, to=to, also=(back,), file=found.file)
-    flash(FORGOTTEN, NOTICE)
+    flash(str(FORGOTTEN), NOTICE)
     return redirect(url_for("report.raise_form"), 303)

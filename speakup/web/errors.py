@@ -7,6 +7,9 @@ import time
 import traceback
 
 from flask import Flask, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
@@ -20,31 +23,36 @@ log = logging.getLogger(__name__)
 
 PAGES = {
     400: (
-        "Something went wrong with that form",
+        _l("Something went wrong with that form"),
         # Never the form again with what was typed: a refused form may be the next person at a shared computer
         # pressing Back and Reload on someone else's (docs/threat-model.md, "The next person at a shared computer").
-        "The page may have been open too long, or the form was sent twice, so nothing was sent. For your security, "
-        "nothing you typed is shown again: open the form again to start again.",
+        _l(
+            "The page may have been open too long, or the form was sent twice, so nothing was sent. For your "
+            "security, nothing you typed is shown again: open the form again to start again."
+        ),
     ),
-    401: ("You need to sign in", "Sign in to see this page."),
-    403: ("You cannot see this page", "Your account does not have access to this page."),
-    404: ("Page not found", "Check the web address, or go back to the start."),
-    405: ("Page not found", "Check the web address, or go back to the start."),
-    413: ("What you sent is too large", "Shorten your text and try again."),
-    429: ("Too many tries", "For your safety we have paused this for a short while."),
-    500: ("Sorry, there is a problem with the service", "Nothing you sent has been lost or shared. Try again later."),
-    503: ("Sorry, the service is unavailable", "Try again in a few minutes. Nothing has been saved or shared."),
+    401: (_l("You need to sign in"), _l("Sign in to see this page.")),
+    403: (_l("You cannot see this page"), _l("Your account does not have access to this page.")),
+    404: (_l("Page not found"), _l("Check the web address, or go back to the start.")),
+    405: (_l("Page not found"), _l("Check the web address, or go back to the start.")),
+    413: (_l("What you sent is too large"), _l("Shorten your text and try again.")),
+    429: (_l("Too many tries"), _l("For your safety we have paused this for a short while.")),
+    500: (
+        _l("Sorry, there is a problem with the service"),
+        _l("Nothing you sent has been lost or shared. Try again later."),
+    ),
+    503: (_l("Sorry, the service is unavailable"), _l("Try again in a few minutes. Nothing has been saved or shared.")),
 }
 
 # The rate-limit store (Redis) is down: sign-in and access-code checks fail closed with these words
 # (see speakup/platform/extensions.py). Retry-After tells a client when to ask again.
-LIMIT_STORE_DOWN_TITLE = "We cannot check that just now"
-LIMIT_STORE_DOWN_BODY = (
+LIMIT_STORE_DOWN_TITLE = _l("We cannot check that just now")
+LIMIT_STORE_DOWN_BODY = _l(
     "Signing in and checking access codes are paused for a short while. Nothing has been lost or shared. "
     "Please try again in a minute or two."
 )
-LIMIT_STORE_DOWN_SIGN_IN = "We cannot check sign-ins just now. Please try again in a minute or two."
-LIMIT_STORE_DOWN_ACCESS_CODE = (
+LIMIT_STORE_DOWN_SIGN_IN = _l("We cannot check sign-ins just now. Please try again in a minute or two.")
+LIMIT_STORE_DOWN_ACCESS_CODE = _l(
     "We cannot check access codes just now. Your concern is safe. Please try again in a minute or two."
 )
 LIMIT_STORE_DOWN_RETRY_AFTER = "30"
@@ -70,7 +78,8 @@ def wants_json() -> bool:
 
 
 def api_error(status: int, message: str, code: str | None = None, **extra: object) -> tuple[Response, int]:
-    body: dict[str, object] = {"code": code or API_CODES.get(status, "error"), "message": message}
+    # str(): a message made at import is lazily translated, into the request's Accept-Language.
+    body: dict[str, object] = {"code": code or API_CODES.get(status, "error"), "message": str(message)}
     body.update(extra)
     return jsonify(error=body), status
 
@@ -110,7 +119,7 @@ def form_refused(status: int, body: str | None = None, retry_after: str | None =
     down): never a page, which the browser would keep in History with the form's body and send again on Reload (a
     shared ward computer), but a redirect to the form's page, which says what happened."""
     title, default_body = PAGES.get(status, PAGES[500])
-    flash(f"{title}. {body or default_body}", once.REFUSED_CATEGORY)
+    flash(_("%(title)s. %(body)s", title=title, body=body or default_body), once.REFUSED_CATEGORY)
     response = redirect(once.form_start(), 303)
     if retry_after:
         response.headers["Retry-After"] = retry_after
@@ -130,7 +139,7 @@ def limit_store_down(error: BaseException) -> BaseResponse:
     if an_html_form_was_sent():
         return form_refused(503, LIMIT_STORE_DOWN_BODY, LIMIT_STORE_DOWN_RETRY_AFTER)
     if wants_json():
-        answer, status = api_error(503, "Access codes cannot be checked just now. Try again in a minute or two.")
+        answer, status = api_error(503, _("Access codes cannot be checked just now. Try again in a minute or two."))
     else:
         page, status = error_page(503, title=LIMIT_STORE_DOWN_TITLE, body=LIMIT_STORE_DOWN_BODY)
         answer = Response(page, mimetype="text/html")
@@ -146,7 +155,9 @@ def retry_after_text() -> str | None:
     if current is None:
         return None
     value = max(1, int(current.reset_at - time.time()))
-    return f"{value} seconds" if value < 120 else f"{(value + 59) // 60} minutes"
+    if value < 120:
+        return ngettext("%(num)d second", "%(num)d seconds", value)
+    return ngettext("%(num)d minute", "%(num)d minutes", (value + 59) // 60)
 
 
 def _close_session(_error: BaseException | None) -> None:
@@ -162,16 +173,16 @@ def _close_session(_error: BaseException | None) -> None:
 
 
 HTTP_API_MESSAGES = {
-    413: "The request body is larger than 1 MiB.",
-    429: "Too many requests. Try again later.",
-    404: "Not found.",
-    405: "Method not allowed.",
+    413: _l("The request body is larger than 1 MiB."),
+    429: _l("Too many requests. Try again later."),
+    404: _l("Not found."),
+    405: _l("Method not allowed."),
 }
 
 
 def _csrf(error: CSRFError):
     if wants_json():
-        return api_error(400, "The request was refused.")
+        return api_error(400, _("The request was refused."))
     return error_page(400)
 
 
@@ -208,7 +219,7 @@ def _http(error: HTTPException):
     # do what is not something the form's page can say, and nothing sent is shown either way).
     if an_html_form_was_sent() and status in (413, 429):
         wait = retry_after_text() if status == 429 else None
-        body = f"{PAGES[429][1]} Try again in {wait}." if wait else None
+        body = _("%(paused)s Try again in %(wait)s.", paused=PAGES[429][1], wait=wait) if wait else None
         if status == 413 and request.mimetype == "multipart/form-data":
             body = _file_too_large()
         return form_refused(status, body, dict(error.get_headers()).get("Retry-After"))
@@ -226,9 +237,10 @@ def _http(error: HTTPException):
 def _file_too_large() -> str:
     # A form that can carry a file was over the limit: the file is why (the text alone has a limit of its own).
     megabytes = int(current_app.config["ATTACHMENT_MAX_BYTES"]) // (1024 * 1024)
-    return (
-        f"The file you chose is larger than {megabytes} MB, so nothing was sent. Choose a smaller file (a photo of "
-        "a page, say), or send your concern without it and add the file later from the follow-up page."
+    return _(
+        "The file you chose is larger than %(megabytes)d MB, so nothing was sent. Choose a smaller file (a photo of "
+        "a page, say), or send your concern without it and add the file later from the follow-up page.",
+        megabytes=megabytes,
     )
 
 
@@ -246,7 +258,7 @@ def _database(error: DBAPIError):
         # second wait for the dead database, then an exception inside this handler (a bare 500).
         g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]  # set by LoginManager
     if wants_json():
-        return api_error(503, "The service is unavailable. Try again in a few minutes.")
+        return api_error(503, _("The service is unavailable. Try again in a few minutes."))
     if an_html_form_was_sent():
         return form_refused(503)
     return error_page(503)
@@ -262,7 +274,7 @@ def _unexpected(error: Exception):
         "".join(traceback.format_tb(error.__traceback__)),
     )
     if wants_json():
-        return api_error(500, "Something went wrong. Nothing you sent was shared.")
+        return api_error(500, _("Something went wrong. Nothing you sent was shared."))
     if an_html_form_was_sent():
         return form_refused(500)
     return error_page(500)

@@ -7,6 +7,8 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from speakup.domain import (
     browser_sessions,
@@ -30,14 +32,14 @@ from speakup.web.uploads import accept_upload, uploaded_file
 
 bp = Blueprint("followup", __name__, url_prefix="/follow-up")
 
-NOT_FOUND = "We could not find a concern with that access code. Check it and try again."
-ENTER_CODE = "Enter your access code"
-TYPING_MISTAKE = "This access code has a typing mistake. Check each character against the code you saved."
-LOOKS_LIKE_REFERENCE = (
+NOT_FOUND = _l("We could not find a concern with that access code. Check it and try again.")
+ENTER_CODE = _l("Enter your access code")
+TYPING_MISTAKE = _l("This access code has a typing mistake. Check each character against the code you saved.")
+LOOKS_LIKE_REFERENCE = _l(
     "That looks like your case reference. Your access code is the longer code, in groups of 4 letters and numbers, "
     "that you were given when you raised your concern."
 )
-CANNOT_CHECK = "We cannot check access codes just now. Your concern is safe: please try again later."
+CANNOT_CHECK = _l("We cannot check access codes just now. Your concern is safe: please try again later.")
 REFUSED_CODE = {
     browser_sessions.UNAVAILABLE: CANNOT_CHECK,
     browser_sessions.EMPTY: ENTER_CODE,
@@ -188,9 +190,8 @@ def reply():
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
-        return form.came_back(
-            {"body": "Your concern was updated at the same moment. Your message is below: send it again."}, to=to_case
-        )
+        changed = _("Your concern was updated at the same moment. Your message is below: send it again.")
+        return form.came_back({"body": changed}, to=to_case)
     return redirect(to_case, 303)
 
 
@@ -210,7 +211,7 @@ def add_file():
     to_files = url_for("followup.case_page") + "#files"
     try:
         if upload is None:
-            raise attachments.AttachmentRefused("Choose a file to add")
+            raise attachments.AttachmentRefused(_("Choose a file to add"))
         clean = attachments.check_file(*upload)
         files.add_reporter_file(case, case_key, clean)
     except InvalidInput as exc:
@@ -238,10 +239,8 @@ def feedback():
     except InvalidInput as exc:
         return form.came_back(exc.errors, to=to_case)
     except handling.CaseChanged:
-        return form.came_back(
-            {"speak_up_again": "Your concern was updated at the same moment. Check your answers and send them again."},
-            to=to_case,
-        )
+        changed = _("Your concern was updated at the same moment. Check your answers and send them again.")
+        return form.came_back({"speak_up_again": changed}, to=to_case)
     except (handling.FeedbackNotOpen, checkins.CheckInNotDue):
         pass  # already answered, or reopened meanwhile: the page shows which
     return redirect(to_case, 303)

@@ -52,9 +52,10 @@ class DomainForm(FlaskForm):
         return form
 
     def fail(self, errors: dict[str, str]) -> None:
-        self.field_errors = {name: errors[name] for name in self.field_names if name in errors}
+        # str(): a message made at import is lazily translated (issue 28); it is kept as this request's words.
+        self.field_errors = {name: str(errors[name]) for name in self.field_names if name in errors}
         for name, message in errors.items():
-            self.field_errors.setdefault(name, message)
+            self.field_errors.setdefault(name, str(message))
 
     def came_back(self, errors: dict[str, str], to: str | None = None) -> Response:
         """The answer to this form when it failed: its words and ``errors`` kept, and a redirect to its page."""

@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, session
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -41,7 +42,7 @@ from speakup.platform.models import drop_failed_transaction
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path", "also": [paths]}
 SEPARATOR = "~"  # between Flask-WTF's CSRF token and the nonce, in the one hidden field
-REFUSED = "That page was out of date, so nothing was sent. If you still want to send it, fill in the form again."
+REFUSED = _l("That page was out of date, so nothing was sent. If you still want to send it, fill in the form again.")
 REFUSED_CATEGORY = "form-refused"
 
 FIRST_SEND_WAIT_SECONDS = 10  # a second send waits this long for the first to be answered, then goes to the start
@@ -118,7 +119,7 @@ def form_start(path: str | None = None) -> str:
 
 
 def refuse() -> Response:
-    flash(REFUSED, REFUSED_CATEGORY)
+    flash(str(REFUSED), REFUSED_CATEGORY)  # kept in the session as this request's words
     return redirect(form_start(), 303)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import cast
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
@@ -93,7 +95,7 @@ def other_ways():
     )
 
 
-KEPT_EXCLUSION = "The guardian you chose (the list cannot be shown just now)"
+KEPT_EXCLUSION = _l("The guardian you chose (the list cannot be shown just now)")
 
 
 def _guardian_choices(form: ConcernForm, database_down: bool = False) -> dict[str, str]:
@@ -205,12 +207,16 @@ def not_saved(form: ConcernForm, upload: object, error: DBAPIError):
     errors.database_failed(error)
     form.values[FILE_AGAIN] = "1" if upload is not None else ""
     form.fail(
-        {"service": "We could not save your concern just now. Nothing was stored. Please try again in a few minutes."}
+        {
+            "service": _(
+                "We could not save your concern just now. Nothing was stored. Please try again in a few minutes."
+            )
+        }
     )
     return _render_form(form, 503, database_down=True)
 
 
-TOO_MANY_SENDS = (
+TOO_MANY_SENDS = _l(
     "Too many concerns have been sent from this network just now, so yours was not sent yet. Your words are kept "
     "below: please send it again in a little while."
 )

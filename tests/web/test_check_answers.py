@@ -83,7 +83,7 @@ def test_continue_shows_every_answer_and_raises_nothing(app: Flask, client: Flas
     assert check.status_code == 200 and "no-store" in check.headers["Cache-Control"]
     for words in (WHAT, WHERE, WHEN, NAME, CONTACT, FILE_NAME, "Confidentially", "35 to 44", "Registered nurses"):
         assert words in page, words
-    assert checking.MEANINGS["confidential"] in page and "You cannot change this after you send" in page
+    assert str(checking.MEANINGS["confidential"]) in page and "You cannot change this after you send" in page
     # The form on the page carries only its tokens: nothing typed in a hidden field, kept in the History's cache.
     form = page[page.index('<form method="post"') :]
     assert set(re.findall(r'name="([^"]+)"', form)) == {"csrf_token", "submission", "answers"}
@@ -108,7 +108,7 @@ def test_change_keeps_every_answer_and_the_file(app: Flask, client: FlaskClient)
     # "Remove the file" takes it out.
     _continue(client, with_file=False, remove_file="1")
     page = client.get("/raise/check").get_data(as_text=True)
-    assert FILE_NAME not in page and checking.NO_FILE in page
+    assert FILE_NAME not in page and str(checking.NO_FILE) in page
     assert _cases(app) == 0
 
 
