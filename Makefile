@@ -31,7 +31,7 @@ speakup/static/manifest.json: node_modules/nhsuk-frontend/package.json $(wildcar
 # `make translations-compile`: each messages.po compiled to the messages.mo the service reads (git ignores them,
 # the wheel carries them: build it after this). `make install` compiles them too.
 translations: $(BIN)/flask
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 -k shipped_text --no-location --sort-output \
 		--project=speakup -o speakup/translations/messages.pot .
 
 translations-update: translations

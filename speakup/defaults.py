@@ -199,8 +199,15 @@ LOG_LEVEL = None
 # address on it comes from here, so a trust sets its own (as JSON from the environment, for example
 # SPEAKUP_SPEAK_UP_CONTACTS='[{"name": "Gita Guardian", "role": "Freedom to Speak Up guardian",
 # "contact": "Extension 4321, or speakup@example.nhs.uk"}]').
+def shipped_text(text: str) -> str:
+    """Marks a shipped text for the catalogues (`make translations` extracts it): the page says it in the reader's
+    language; a trust's own text replacing it is shown as the trust wrote it. (Not N_: every capitalised name here
+    is a setting.)"""
+    return text
+
+
 SPEAK_UP_CONTACTS: list = []  # {"name", "role", "contact"}: the guardians and champions people can speak to
-LINE_MANAGEMENT = (
+LINE_MANAGEMENT = shipped_text(
     "You can also raise a concern with your line manager, a more senior manager, or the executive or "
     "non-executive director responsible for speaking up."
 )
@@ -210,37 +217,39 @@ LINE_MANAGEMENT = (
 # "web": "https://www.cqc.org.uk"}]'. Speaking up to a prescribed person (the regulators here) is protected in law.
 EXTERNAL_ROUTES: list = [
     {
-        "name": "Care Quality Commission (CQC)",
-        "about": "Checks the quality and safety of health and care services.",
+        "name": shipped_text("Care Quality Commission (CQC)"),
+        "about": shipped_text("Checks the quality and safety of health and care services."),
         "web": "https://www.cqc.org.uk",
     },
     {
-        "name": "NHS England",
-        "about": "For concerns about GP, dental, pharmacy or eye care services, or about an NHS trust itself.",
+        "name": shipped_text("NHS England"),
+        "about": shipped_text(
+            "For concerns about GP, dental, pharmacy or eye care services, or about an NHS trust itself."
+        ),
         "web": "https://www.england.nhs.uk",
     },
     {
-        "name": "Nursing and Midwifery Council (NMC)",
-        "about": "For concerns about a nurse, midwife or nursing associate.",
+        "name": shipped_text("Nursing and Midwifery Council (NMC)"),
+        "about": shipped_text("For concerns about a nurse, midwife or nursing associate."),
         "web": "https://www.nmc.org.uk",
     },
     {
-        "name": "General Medical Council (GMC)",
-        "about": "For concerns about a doctor or physician associate.",
+        "name": shipped_text("General Medical Council (GMC)"),
+        "about": shipped_text("For concerns about a doctor or physician associate."),
         "web": "https://www.gmc-uk.org",
     },
     {
-        "name": "Health and Care Professions Council (HCPC)",
-        "about": "For concerns about a health or care professional it registers, such as a paramedic.",
+        "name": shipped_text("Health and Care Professions Council (HCPC)"),
+        "about": shipped_text("For concerns about a health or care professional it registers, such as a paramedic."),
         "web": "https://www.hcpc-uk.org",
     },
     {
-        "name": "Protect",
-        "about": "A charity that gives free, confidential advice about speaking up at work.",
+        "name": shipped_text("Protect"),
+        "about": shipped_text("A charity that gives free, confidential advice about speaking up at work."),
         "web": "https://protect-advice.org.uk",
     },
 ]
-EMERGENCY_ADVICE = "If someone is in danger now, call 999."
+EMERGENCY_ADVICE = shipped_text("If someone is in danger now, call 999.")
 
 # The accessibility statement (/accessibility) and the privacy notice (/privacy), linked from every page's footer.
 # The shipped words are true of this service as it runs out of the box. A trust replaces either with its own: the path

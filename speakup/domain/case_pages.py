@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from speakup.domain import (
     characteristics,
@@ -25,6 +26,55 @@ from speakup.ops import audit
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import AuditEvent, Case
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
+
+A = audit.Action
+# The audit trail's entries as a guardian reads them; the trail stores the action's name, which older rows may hold
+# for an action no longer listed (shown as its name).
+TRAIL_ACTIONS: dict[str, object] = {
+    A.CASE_RAISED: _l("case raised"),
+    A.CASE_RECORDED: _l("case recorded"),
+    A.CASE_VIEWED: _l("case viewed"),
+    A.STATUS_CHANGED: _l("status changed"),
+    A.CASE_ASSIGNED: _l("case assigned"),
+    A.CASE_CLOSED: _l("case closed"),
+    A.CASE_REOPENED: _l("case reopened"),
+    A.MESSAGE_SENT: _l("message sent"),
+    A.NOTE_ADDED: _l("note added"),
+    A.ATTACHMENT_ADDED: _l("file added"),
+    A.REFERRAL_RECORDED: _l("referral recorded"),
+    A.DETAILS_RECORDED: _l("details recorded"),
+    A.FEEDBACK_GIVEN: _l("feedback given"),
+    A.CHECK_IN_GIVEN: _l("check-in answered"),
+    A.CASE_ESCALATED: _l("moved to stage 2"),
+    A.DEADLINE_EXTENDED: _l("deadline extended"),
+    A.CASE_SHARED: _l("case shared"),
+    A.SHARE_REQUESTED: _l("share requested"),
+    A.SHARE_REQUEST_CANCELLED: _l("share request withdrawn"),
+    A.ACCESS_CODE_REPLACED: _l("new access code given"),
+    A.EXPORT: _l("downloaded"),
+    A.CASES_PURGED: _l("case deleted"),
+}
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    at: datetime
+    action: str
+    actor: str
+
+
+def trail_entry(event: AuditEvent) -> TrailEntry:
+    action = str(TRAIL_ACTIONS.get(event.action, event.action.replace("_", " ")))
+    actors: dict[str, str] = {
+        audit.Actor.GUARDIAN: _("guardian"),
+        audit.Actor.ADMIN: _("administrator"),
+        audit.Actor.REPORTER: _("the person who raised it"),
+        audit.Actor.SYSTEM: _("the service"),
+    }
+    actor = actors.get(event.actor_type, event.actor_type)
+    return TrailEntry(event.created_at, action, f"{actor} #{event.actor_id}" if event.actor_id else actor)
 
 
 @dataclass(frozen=True)
@@ -36,7 +86,7 @@ class GuardianCasePage:
     assignees: dict[str, str]
     share_choices: dict[str, str]
     share_requests: list[sharing.PendingShare]
-    trail: list[AuditEvent]
+    trail: list[TrailEntry]
     files: list[AttachmentView]
     stage: int | None  # under the Scottish rules; None under the others
     can_escalate: bool
@@ -58,7 +108,7 @@ def guardian_case_page(case: Case, case_key: bytes, guardian_id: int) -> Guardia
         assignees={str(guardian.id): guardian.name for guardian in handling.guardians_of(case)},
         share_choices={str(m.id): f"{m.name} ({m.email})" for m in sharing.guardians_to_share_with(case)},
         share_requests=sharing.pending(case, case_key),
-        trail=audit.case_trail(case.id),
+        trail=[trail_entry(event) for event in audit.case_trail(case.id)],
         files=files.describe(case, case_key),
         stage=deadlines.stage_of(case.stage, settings().deadline_config),
         can_escalate=deadline_changes.can_escalate(case),

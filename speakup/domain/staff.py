@@ -29,6 +29,7 @@ from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db
+from speakup.platform.translation import N_
 from speakup.platform.translation import gettext as _
 
 logger = logging.getLogger(__name__)
@@ -332,7 +333,6 @@ def staff_states() -> list[StaffState]:
     ]
 
 
-N_ = str  # gettext_noop: marks a message for the catalogue; it is translated where it is shown
 # Whole sentences, the name put in (word order differs between languages).
 ROSTER_CHANGES = {
     roster_log.ADDED: N_("%(name)s was added"),
@@ -355,11 +355,6 @@ class RosterChange:
     def sentence(self) -> str:
         """The whole sentence, in the page's language."""
         return str(_(self.message, name=self.name))
-
-    @property
-    def what(self) -> str:
-        """The English after the name, for a page that puts the two together."""
-        return self.message.removeprefix("%(name)s ")
 
 
 def recent_roster_changes(days: int = 14, limit: int = 10) -> list[RosterChange]:

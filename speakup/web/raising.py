@@ -86,12 +86,15 @@ def other_ways():
     """Speaking up some other way: the trust's guardians and champions, line management, bodies outside, and what
     to do in an emergency. Every contact comes from the settings (speakup/defaults.py), none from the code."""
     config = current_app.config
+    # The shipped words are in the catalogues (marked in speakup/defaults.py); a trust's own come back as they are.
+    external = [{**route, **{key: _(route[key]) for key in ("name", "about") if route.get(key)}}
+                for route in config["EXTERNAL_ROUTES"]]  # fmt: skip
     return render_template(
         "report/other_ways.html",
         contacts=config["SPEAK_UP_CONTACTS"],
-        line_management=config["LINE_MANAGEMENT"],
-        external=config["EXTERNAL_ROUTES"],
-        emergency=config["EMERGENCY_ADVICE"],
+        line_management=_(config["LINE_MANAGEMENT"]),
+        external=external,
+        emergency=_(config["EMERGENCY_ADVICE"]),
     )
 
 

@@ -66,6 +66,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 # names (Babel's).
 _DATA = [
     re.compile(r"https?://\S+"),
+    re.compile(r"\b(?:[a-z0-9-]+\.)+(?:uk|org|com|net)\b"),  # a web address shown as its host (a link's words)
     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     re.compile(r"\S*\d\S*"),
     re.compile(r"\b[A-Z2-7]{16,}\b"),
@@ -73,6 +74,12 @@ _DATA = [
     re.compile(r"\bSU-[0-9A-Z]+\b"),  # a case's reference
 ]
 _ALWAYS = ("NHS",)  # the logo's name, never translated
+
+
+def _without_data(text: str) -> str:
+    for pattern in _DATA:
+        text = pattern.sub(" ", text)
+    return text
 
 
 def _month_names(code: str) -> list[str]:
@@ -147,9 +154,8 @@ def untranslated(page: str, data: Iterable[str] = (), code: str = CODE) -> list[
     checked += [row for attribute in parser.attributes for row in _outside_markers([attribute])]
     offending = []
     for where, text, outside in checked:
-        rest = known.sub(" ", outside)
-        for pattern in _DATA:
-            rest = pattern.sub(" ", rest)
-        if _LETTER.search(rest):
+        if _LETTER.search(_without_data(known.sub(" ", outside))) and _LETTER.search(
+            known.sub(" ", _without_data(outside))  # a web address may hold a known word ("england.nhs.uk")
+        ):
             offending.append(f"{where}: {' '.join(text.split())[:100]}")
     return offending

@@ -42,6 +42,8 @@ def test_the_filter_writes_a_date_one_way(app: Flask, value, time: bool, shown: 
 # What shows a date or time in a template: a value named like one (created_at, acknowledge_by, closed_on,
 # to_date, next_due, ...) written out by {{ }}. Each must go through long_date.
 DATE_VALUE = re.compile(r"\{\{\s*[\w.]*(?:_at|_by|_on|_date|_due)\s*(\|\s*\w+|\}\})")
+# A date given to a translated sentence ({% trans when=case.feedback_by | long_date %}, _("...", when=...)).
+DATE_ARGUMENT = re.compile(r"=\s*(?!request\.requested_by)[\w.]*(?:_at|_by|_on|_date|_due)\b\s*(\|\s*\w+)?")
 OTHER_FORMATS = re.compile(r"strftime|london_date|london_datetime|\|\s*date\b|%-?[dbBYHMI]\b|isoformat")
 
 
@@ -54,9 +56,10 @@ def test_no_template_writes_a_date_another_way():
     for path in _templates():
         text = path.read_text()
         assert not OTHER_FORMATS.search(text), f"{path.relative_to(ROOT)} formats a date its own way"
-        for match in DATE_VALUE.finditer(text):
-            assert "long_date" in match.group(1), f"{path.relative_to(ROOT)}: {match.group(0)} is not long_date"
-    assert sum(len(DATE_VALUE.findall(path.read_text())) for path in _templates()) > 20  # it finds them
+        for match in [*DATE_VALUE.finditer(text), *DATE_ARGUMENT.finditer(text)]:
+            assert "long_date" in (match.group(1) or ""), f"{path.relative_to(ROOT)}: {match.group(0)} is not long_date"
+    texts = [path.read_text() for path in _templates()]
+    assert sum(len(DATE_VALUE.findall(text)) + len(DATE_ARGUMENT.findall(text)) for text in texts) > 20  # it finds them
 
 
 def test_the_check_finds_a_date_written_another_way():
@@ -65,6 +68,9 @@ def test_the_check_finds_a_date_written_another_way():
     assert found(DATE_VALUE, "<td>{{ row.next_due | london_date }}</td>") == "| london_date"
     assert OTHER_FORMATS.search("{{ row.created_at.strftime('%d/%m/%Y') }}")
     assert "long_date" in found(DATE_VALUE, "{{ case.feedback_by | long_date }}")
+    bare = DATE_ARGUMENT.search("{% trans when=case.feedback_by %}")
+    assert bare is not None and bare.group(1) is None
+    assert "long_date" in found(DATE_ARGUMENT, "{% trans when=case.feedback_by | long_date %}")
 
 
 def test_page_messages_built_in_python_use_the_same_writer():

@@ -297,7 +297,7 @@ def test_enrolling_from_a_link(pseudo_app: Flask) -> None:
 
 def test_the_error_pages(pseudo_app: Flask) -> None:
     app = pseudo_app
-    tour = _tour(app)
+    tour = _tour(app, "Gita Guardian")  # the guardian who is refused an administrator's page, named in its header
     for url, status in (("/no-such-page", 404), ("/guardian/sign-out", 405)):
         answer = app.test_client().get(url)
         assert answer.status_code == status
