@@ -29,6 +29,8 @@ UNUSABLE = {
              "administrator straight away. To sign in, go to the sign-in page."),
     "expired": ("This link has expired", "Links work for a limited time. Ask your administrator for a new one."),
     "disabled": ("This account is disabled", "Ask your administrator about your account."),
+    "unavailable": ("Links cannot be checked just now", "Please try again later. If this keeps happening, tell your "
+                    "administrator."),
 }  # fmt: skip
 
 SECRET_FIELDS = ("password", "confirm", "security_code")  # typed by the person: never kept, never sent back
