@@ -363,6 +363,28 @@ def test_the_roster_entries_that_spent_a_link_or_token_cannot_be_undone(app: Fla
     assert not _refused(app, spent.live)  # the log as it was: the live link still opens
 
 
+@pytest.mark.parametrize("what", ["link", "token"])
+def test_the_entry_that_spends_a_link_or_token_is_anchored_at_once(app: Flask, runner: Any, what: str) -> None:
+    """The log's tail cut back to before the use (or the revocation) is still a whole chain: only the anchor, moved
+    by the request (or command) that appended the entry right after its commit, tells it was there."""
+    if what == "link":
+        admin_client, _admin = signed_in_admin(app)
+        page, used = _invite(admin_client, "nia@example.org")
+        enrol(app, page)
+    else:
+        made = runner.invoke(args=["speakup", "stats-token", "create", "--name", "board dashboard"])
+        token = made.output.split("stats-token: ", 1)[1].split()[0]
+        assert runner.invoke(args=["speakup", "stats-token", "revoke", "--name", "board dashboard"]).exit_code == 0
+    kind = {"link": "link_used", "token": "token_revoked"}[what]
+    with app.app_context():
+        assert _entry(kind) == _log_rows()[-1]
+        db.session.execute(delete(RosterEntry).where(RosterEntry.seq >= _entry(kind)["seq"]))
+        db.session.commit()
+    _clear_the_rows(app)
+    app.extensions.pop("speakup_roster", None)  # this process verifies afresh: only the anchor remembers
+    assert _refused(app, used) if what == "link" else _stats_status(app, token) == 503
+
+
 def _staff_tables() -> list[Table]:
     return [table_of(model) for model in (User, Enrolment, StatsToken, RosterEntry, AuditEvent)]
 
