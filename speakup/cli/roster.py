@@ -192,6 +192,7 @@ def accept_command(
         raise click.ClickException(f"The roster still has an alarm: {after.problem}")
     click.echo(f"Roster accepted with {len(after.members)} guardians. Run `speakup recover` for each to give them the "
                "cases raised during the alarm.")  # fmt: skip
+    click.echo("Enrolment links not used before now no longer open: reset each account still waiting to enrol.")
     if state.root_key != signing.signing_public_key_of(secrets.signing_key):
         click.echo("No checkpoint of the roster log in the database verifies with this file's organisation key (a "
                    "backup from before a rotation: a retired key signed it), so it vouches for nobody: approve each "
