@@ -65,11 +65,20 @@ def stats_token_revoke_command(name: str) -> None:
 
 @stats_token_cli.command("list")
 def stats_token_list_command() -> None:
-    """List the tokens by name, with when each was created and revoked (never the token itself)."""
+    """List the tokens by name, with when each was created and whether the service takes it (never the token
+    itself): revoked as the service decides, from the roster log as well as the row (outside review r4, F5)."""
     rows = stats_tokens.stats_tokens()
     if not rows:
         click.echo("No statistics tokens.")
         return
+    refused = stats_tokens.refused_tokens()
     for row in rows:
-        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M} UTC" if row.revoked_at else "active"
+        if row.revoked_at:
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M} UTC"
+        elif refused is None:
+            state = "refused for now: the roster log has an alarm (`speakup roster verify`)"
+        elif row.token_hash in refused:
+            state = "revoked (the roster log names its revocation; its row was changed since)"
+        else:
+            state = "active"
         click.echo(f"{row.name}\tcreated {row.created_at:%Y-%m-%d %H:%M} UTC\t{state}")

@@ -15,6 +15,7 @@ from speakup.ops import audit
 from speakup.platform import private_files, transactions
 from speakup.platform.migrations import upgrade_schema
 from speakup.platform.models import KeyPurpose, Role, User, db
+from speakup.reporting import stats_tokens
 
 
 def write_key_file(path: Path, text: str) -> None:
@@ -178,9 +179,12 @@ def accept_command(
     click.echo("Guardians the roster log approved. Keep only people you know hold this role now.")
     kept = _confirmed(list(state.members.values()), {email.strip().lower() for email in keep_emails}, "Keep", "kept")
     codes = grants.codes_given_since(state.codes)
+    # Every revoked token the log, the audit trail or the rows name; no enrolment link (whether one was used after
+    # the alarm's point cannot be known): an account waiting to enrol is reset for a new link.
+    carried = state.spent.carried(None, stats_tokens.revoked_recorded())
     rewrapped, left = recovery.rewrap_restored_grants(secrets.recovery_key, retired)
     recovery.store_organisation_keys(secrets)  # a restored backup's rows name the keys of before a rotation
-    roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept, codes)
+    roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept, codes, carried)
     audit.record(audit.Action.ROSTER_ACCEPTED, audit.Actor.SYSTEM, count=len(kept))
     transactions.commit()
     after = roster.verify_roster()
@@ -188,6 +192,7 @@ def accept_command(
         raise click.ClickException(f"The roster still has an alarm: {after.problem}")
     click.echo(f"Roster accepted with {len(after.members)} guardians. Run `speakup recover` for each to give them the "
                "cases raised during the alarm.")  # fmt: skip
+    click.echo("Enrolment links not used before now no longer open: reset each account still waiting to enrol.")
     if state.root_key != signing.signing_public_key_of(secrets.signing_key):
         click.echo("No checkpoint of the roster log in the database verifies with this file's organisation key (a "
                    "backup from before a rotation: a retired key signed it), so it vouches for nobody: approve each "

@@ -5,6 +5,10 @@ whose token is stored only as a keyed hash (under the server pepper), expires af
 once. Opening it, the person chooses a password (the same NIST rules as everywhere), scans a QR code or types the
 text secret into an authenticator app and proves it with one code; their HPKE and signing key pairs are made then
 and sealed under the password. A guardian then sees their safety code, which the approving guardian types in.
+
+Whether a link may be used is decided by the roster log, anchored outside the database (keys/spent.py): its issue
+for this account, its use, and a later link for the account are entries of it, each anchored at once. The row's
+``used_at`` and ``expires_at`` and the audit trail's records only add refusals (outside review r4 of issue 27, F1).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import Problem, password_problem
-from speakup.keys import account_keys, roster
-from speakup.ops import audit, audit_chain
+from speakup.keys import account_keys, roster, roster_log, spent
+from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
-from speakup.platform.models import AuditEvent, Enrolment, Role, User, db
+from speakup.platform.models import Enrolment, Role, User, db
 from speakup.platform.public_urls import public_url
 from speakup.platform.translation import gettext as _
 
@@ -38,12 +42,13 @@ logger = logging.getLogger(__name__)
 
 
 class LinkUnusable(Exception):
-    """The link is unknown (404), or used, expired or for a disabled account (410). ``reason`` says which."""
+    """The link is unknown (404), or used, expired or for a disabled account (410), or cannot be checked during a
+    roster alarm (503, "unavailable"). ``reason`` says which."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-        self.status = 404 if reason == "unknown" else 410
+        self.status = {"unknown": 404, spent.UNAVAILABLE: 503}.get(reason, 410)
 
 
 class EnrolmentInvalid(Exception):
@@ -64,7 +69,8 @@ def _token_hash(token: str) -> str:
 
 
 def issue_link(user: User, admin: User) -> str:
-    """A new link for ``user``; any earlier unused link of theirs stops working. The caller commits."""
+    """A new link for ``user``; any earlier unused link of theirs stops working. The caller commits; it takes a
+    place in the roster log (transactions.one_place_in_the_log)."""
     now = clock.utcnow()
     for earlier in db.session.scalars(
         db.select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.used_at.is_(None))
@@ -80,6 +86,10 @@ def issue_link(user: User, admin: User) -> str:
         audit.Action.ENROLMENT_LINK_ISSUED, audit.Actor.ADMIN, admin.id,
         email=user.email, user_id=user.id, token_hash=token_hash,
     )  # fmt: skip
+    # What decides: the anchored log names the link for this very account (and so no earlier one any more).
+    roster_log.link_issued(user, token_hash, settings().token_pepper)
+    # Anchored at once, not at the next verification: cutting the log back before then would go unnoticed.
+    transactions.after_commit(roster.current_roster)
     return token
 
 
@@ -117,36 +127,15 @@ def stamp_for_rotation(old: bytes, fallbacks: Sequence[bytes], new: bytes) -> in
     return stamped
 
 
-def _chain_refuses(row: Enrolment) -> str | None:
-    """Why the audit chain says the link cannot be used, or None. The row's own columns are plain values a database
-    writer can clear or put back (outside review 3 of issue 27, F2); the chain cannot be rewritten without the
-    pepper. So a link opens only if a genuine chain row issued it for this account, no later one replaced it, its
-    hours have not passed since, and no row records its use. Deleting a row that spent it breaks the chain, which
-    `speakup audit verify` reports."""
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action.in_((audit.Action.ENROLMENT_LINK_ISSUED, audit.Action.ACCOUNT_ENROLLED)))
-        .order_by(AuditEvent.id)
-    ).all()
-    said = [(event, audit.detail_of(event)) for event in events]
-    about_it = [(e, d) for e, d in said if d.get("token_hash") == row.token_hash]
-    issued = next((e for e, d in about_it if e.action == audit.Action.ENROLMENT_LINK_ISSUED), None)
-    if issued is None or audit.detail_of(issued).get("user_id") != row.user_id or not audit_chain.is_genuine(issued):
-        return "unknown"
-    if any(e.action == audit.Action.ACCOUNT_ENROLLED for e, _d in about_it):
-        return "used"
-    later_links = [d for e, d in said if e.action == audit.Action.ENROLMENT_LINK_ISSUED and e.id > issued.id]
-    replaced = any(d.get("user_id") == row.user_id for d in later_links)
-    if replaced or issued.created_at + timedelta(hours=float(settings().enrolment_hours)) <= clock.utcnow():
-        return "expired"
-    return None
-
-
 def open_link(token: str) -> Enrolment:
     row = _found(token)
     if row is None:
         raise LinkUnusable("unknown")
-    refused = _chain_refuses(row)
+    configured = settings()
+    refused = spent.link_refuses(
+        roster.current_roster().spent, row.token_hash, roster_log.account_of(row.user), clock.utcnow(),
+        float(configured.enrolment_hours), configured.token_peppers,
+    )  # fmt: skip
     if refused is None and row.used_at is not None:
         refused = "used"
     if refused is None and row.expires_at <= clock.utcnow():
@@ -206,7 +195,7 @@ class Enrolled:
     safety_code: str | None  # guardians only: what the approving guardian types in
 
 
-@transactions.action
+@transactions.one_place_in_the_log
 def complete(token: str, password: str, confirm: str, totp_text: str, security_code: str) -> Enrolled:
     """Seals new key pairs under the chosen password and uses up the link."""
     row = open_link(token)
@@ -235,6 +224,8 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     account_keys.seal_account(user, password, account_keys.password_params(), keys, totp_secret)
     user.totp_last_step = step  # the code just used cannot sign in as well
     _use_up(row)
+    roster_log.link_used(user.id, row.token_hash)  # what decides; anchored at once, as its issue was
+    transactions.after_commit(roster.current_roster)
     audit.record(audit.Action.ACCOUNT_ENROLLED, user.role, user.id, email=user.email, token_hash=row.token_hash)
     # From the keys just made, in this request: what the person reads out is what they hold.
     safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == Role.GUARDIAN else None

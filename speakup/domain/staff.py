@@ -7,16 +7,13 @@ create an account with a password read from standard input, for the person runni
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from speakup.crypto import password_keys, totp
 from speakup.crypto.passwords import password_problem
@@ -29,6 +26,7 @@ from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import parse_int
 from speakup.platform.models import CaseGrant, GrantRecipient, Role, StaffSession, User, db
+from speakup.platform.transactions import one_place_in_the_log
 from speakup.platform.translation import N_
 from speakup.platform.translation import gettext as _
 
@@ -49,31 +47,6 @@ class AccountError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-LOG_RACE_ATTEMPTS = 3
-
-
-def one_place_in_the_log(action: Callable[P, R]) -> Callable[P, R]:
-    """Every change to the guardians takes the next place in the roster log. Two at the same moment (two guardians
-    approving a newcomer, an administrator disabling someone meanwhile) race for one place and the database refuses
-    the later; nothing of it was kept, so it is made again from the start, after the other."""
-
-    refusable = transactions.action(action)  # flushed before it returns: the race is lost here, not at the commit
-
-    @functools.wraps(action)
-    def attempt(*args: P.args, **kwargs: P.kwargs) -> R:
-        for tries in range(1, LOG_RACE_ATTEMPTS + 1):
-            try:
-                return refusable(*args, **kwargs)
-            except IntegrityError:
-                if tries == LOG_RACE_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
-
-    return attempt
 
 
 def find_user(email: str) -> User | None:

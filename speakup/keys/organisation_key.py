@@ -34,7 +34,8 @@ def rotate_organisation_key(old: OrganisationSecrets, recovery_public: bytes | N
     keypair = signing.generate_signing_keypair()
     roster_log.handover(old.signing_key, keypair.public_bytes)
     members = list(replayed.members.values())
-    roster_log.checkpoint(keypair.private_bytes, recovery_public, members, replayed.codes)
+    carried = replayed.spent.carried(settings().token_peppers)  # the log verifies: its live links go on working
+    roster_log.checkpoint(keypair.private_bytes, recovery_public, members, replayed.codes, carried)
     stored = update(OrganisationKey).where(OrganisationKey.purpose == KeyPurpose.ROSTER)
     db.session.execute(stored.values(public_key=keypair.public_bytes))
     return keypair.private_bytes

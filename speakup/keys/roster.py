@@ -38,6 +38,7 @@ from sqlalchemy import Row, select
 
 from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log, roster_replay
+from speakup.keys.spent import Spent
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
@@ -91,6 +92,7 @@ class Roster:
     # cannot be trusted (an alarm), when no access code can be checked (keys/grants.py).
     codes: dict[int, str] | None = None
     root_key: bytes | None = None  # the organisation key in force (a hand-over moves it from the pinned one)
+    spent: Spent | None = None  # links issued and used, tokens revoked, as the log names them; None in an alarm
 
     def member(self, user_id: int) -> RosterMember | None:
         return self.members.get(user_id)
@@ -216,7 +218,7 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     head = (replay.head_seq, replay.head_hash)
     return Roster(
         members, tuple(failures), recovery_key, None, waiting, frozenset(replay.mismatched), head, digest,
-        retired=frozenset(replay.retired), codes=dict(replay.codes), root_key=replay.root_key,
+        retired=frozenset(replay.retired), codes=dict(replay.codes), root_key=replay.root_key, spent=replay.spent,
     )  # fmt: skip
 
 

@@ -21,6 +21,12 @@ Kinds of statement:
   names the code by a keyed hash, never the code). The log is anchored outside the database, so a replaced code
   cannot be made to work again by putting back its grant, nor by removing this entry (an alarm): keys/grants.py
   checks a code against the newest one the log names for its case. A checkpoint carries them forward.
+- ``link_issued``, ``link_used``, ``token_revoked``: an enrolment link made for an account (named by its keyed hash,
+  with the account's id, address and role, and a proof under the pepper over the whole statement, its place and time
+  included, which a database writer cannot make), that link used, a statistics token revoked (by its keyed hash).
+  Unsigned and adding no reader; keys/spent.py replays them. A link opens, and a token is taken, only as the
+  verified log says (domain/enrolment.py, reporting/stats_tokens.py): the rows' own columns and the audit trail's
+  tail can be cleared, edited or put back, the anchored log not. A checkpoint carries the revoked tokens forward.
 - ``handover``, signed by the root in force (the organisation key): names the public key of a new organisation key,
   which is the root in force from then on (`speakup rotate-organisation-key`, which then has the new key sign a
   checkpoint). A server still pinned to the old root follows it; one pinned to the new root starts at that checkpoint.
@@ -58,9 +64,16 @@ ADDED = "added"
 ENABLED = "enabled"
 CODE_GIVEN = "code_given"
 HANDOVER = "handover"
+LINK_ISSUED = "link_issued"
+LINK_USED = "link_used"
+TOKEN_REVOKED = "token_revoked"  # noqa: S105 - a kind of statement, not a token
 
 REMOVING = frozenset({DISABLE, RESET, REMOVE, KEYS_MISMATCH})
 INFORMING = frozenset({ADDED, ENABLED})
+RECORDING = frozenset({LINK_ISSUED, LINK_USED, TOKEN_REVOKED})
+# What append() writes into every statement itself: a body never sets these.
+ENVELOPE = frozenset({"protocol", "context", "seq", "prev", "kind", "user_id", "at", "signer", "signer_key"})
+LINK_PROOF = "roster-link"  # the keyed hash's purpose: a link_issued statement's proof under the pepper
 
 
 class Entry(Protocol):
@@ -111,9 +124,14 @@ def timestamp(at: datetime) -> str:
 def recorded_at(entry: Entry) -> datetime | None:
     """When the statement says it was made (UTC, naive like every stored time), or None if it cannot be read."""
     statement = parse_statement(entry.statement)
+    return parse_at(statement.get("at")) if statement else None
+
+
+def parse_at(text: object) -> datetime | None:
+    """A statement's time (UTC, naive like every stored time), or None if it is not one."""
     try:
-        at = datetime.fromisoformat(str(statement["at"]).removesuffix("Z")) if statement else None
-    except (KeyError, ValueError):
+        at = datetime.fromisoformat(text.removesuffix("Z")) if isinstance(text, str) else None
+    except ValueError:
         return None
     if at is not None and at.tzinfo is not None:  # the service writes naive UTC; anything else is converted
         at = at.astimezone(UTC).replace(tzinfo=None)
@@ -135,6 +153,10 @@ def parse_statement(statement: bytes) -> dict[str, Any] | None:
     if not isinstance(parsed, dict) or parsed.get("protocol") != sealing.PROTOCOL or parsed.get("context") != CONTEXT:
         return None
     return parsed
+
+
+def canonical(statement: Mapping[str, object]) -> str:
+    return json.dumps(statement, sort_keys=True, separators=(",", ":"))
 
 
 # --- The database side -----------------------------------------------------------------------------------------
@@ -165,9 +187,11 @@ def append(
     body: Mapping[str, object] | None = None,
     signer: int | str | None = None,
     signing_key: bytes | None = None,
+    proof_pepper: bytes | None = None,
 ) -> RosterEntry:
-    """Adds one statement after the head, signed when ``signing_key`` is given. The caller commits; two appends
-    racing for the same place are refused by the primary key, and the later one changes nothing."""
+    """Adds one statement after the head, signed when ``signing_key`` is given, proven under ``proof_pepper`` when
+    that is (a ``proof`` field: the keyed hash of the statement without it). The caller commits; two appends racing
+    for the same place are refused by the primary key, and the later one changes nothing."""
     last = head()
     now = clock.utcnow()
     seq = last.seq + 1 if last is not None else 1
@@ -184,7 +208,9 @@ def append(
     if signing_key is not None:
         statement["signer"] = signer
         statement["signer_key"] = signing.roster_fingerprint(signing.signing_public_key_of(signing_key))
-    encoded = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+    if proof_pepper is not None:
+        statement["proof"] = sealing.keyed_hash(proof_pepper, canonical(statement), LINK_PROOF)
+    encoded = canonical(statement).encode()
     signature = signing.sign(signing_key, CONTEXT, encoded) if signing_key is not None else None
     row = RosterEntry(seq=seq, kind=kind, user_id=user_id, statement=encoded, signature=signature, created_at=now)
     db.session.add(row)
@@ -197,10 +223,13 @@ def checkpoint(
     recovery_public: bytes,
     members: list[dict[str, Any]],
     codes: Mapping[int, str] | None = None,
+    carried: Mapping[str, object] | None = None,
 ) -> RosterEntry:
     """The organisation key vouches for the roster as it stands: the first entry, or after an alarm or restore. It
-    carries forward the access codes the log named (``codes``: case id to the code's keyed hash)."""
+    carries forward the access codes the log named (``codes``: case id to the code's keyed hash), and the links and
+    tokens it named (``carried``: keys/spent.py, Spent.carried)."""
     body = {
+        **(carried or {}),
         "root_public": b64(signing.signing_public_key_of(organisation_signing_key)),
         "recovery_public": b64(recovery_public),
         "members": sorted(members, key=lambda member: member["user_id"]),
@@ -212,6 +241,24 @@ def checkpoint(
 def code_given(case_id: int, code: str, guardian_id: int, signing_key: bytes) -> RosterEntry:
     """A guardian gave a case's reporter a new access code, named by ``code`` (keys/grants.py, code_generation_of)."""
     return append(CODE_GIVEN, None, {"case_id": case_id, "code": code}, guardian_id, signing_key)
+
+
+def account_of(user: User) -> dict[str, object]:
+    """What a link_issued entry names of the account a link is for: a link opens only for that very account."""
+    return {"user_id": user.id, "email": user.email.strip().lower(), "role": user.role}
+
+
+def link_issued(user: User, token_hash: str, pepper: bytes) -> RosterEntry:
+    """An enrolment link made for ``user``, named by its keyed hash; proven under ``pepper`` (the current one)."""
+    return append(LINK_ISSUED, user.id, {"link": token_hash, "account": account_of(user)}, proof_pepper=pepper)
+
+
+def link_used(user_id: int, token_hash: str) -> RosterEntry:
+    return append(LINK_USED, user_id, {"link": token_hash})
+
+
+def token_revoked(token_hash: str) -> RosterEntry:
+    return append(TOKEN_REVOKED, None, {"token": token_hash})
 
 
 def handover(old_signing_key: bytes, new_root_public: bytes) -> RosterEntry:

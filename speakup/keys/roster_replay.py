@@ -18,6 +18,7 @@ from speakup.keys.roster_log import (
     INFORMING,
     KEYS_MISMATCH,
     ORGANISATION,
+    RECORDING,
     REMOVING,
     RESET,
     Entry,
@@ -26,6 +27,7 @@ from speakup.keys.roster_log import (
     parse_statement,
     unb64,
 )
+from speakup.keys.spent import Spent, from_checkpoint
 from speakup.platform.models import Role
 
 # --- Replay ----------------------------------------------------------------------------------------------------
@@ -58,6 +60,8 @@ class Replay:
     retired: set[tuple[int, str]] = field(default_factory=set)
     # Case id -> the keyed hash of the access code its guardian gave last (roster_log.code_given).
     codes: dict[int, str] = field(default_factory=dict)
+    # Enrolment links issued and used, statistics tokens revoked (keys/spent.py).
+    spent: Spent = field(default_factory=Spent)
     # Every roster since the checkpoint. The approvals a newcomer needs count the most guardians there have been
     # besides them, not how many are left: otherwise an administrator could disable the others first, and one
     # guardian's approval would be enough. Only the organisation key (a checkpoint, or its approval) lowers it.
@@ -168,6 +172,10 @@ def _begin(state: Replay, row: Entry) -> str | None:
         return "the checkpoint is malformed"
     state.members = {member["user_id"]: member for member in members if _is_subject(member, member.get("user_id"))}
     state.codes = {int(case_id): code for case_id, code in codes.items()}
+    carried = from_checkpoint(checkpoint)
+    if carried is None:
+        return "the checkpoint is malformed"
+    state.spent = carried
     state.waiting, state.mismatched, state.retired, state.rosters = {}, set(), set(), []
     return None
 
@@ -228,17 +236,11 @@ def _is_subject(subject: object, user_id: object) -> bool:
 def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) -> str | None:
     """One entry's effect on the state, or why it cannot be trusted."""
     if row.kind in REMOVING:
-        if row.kind == RESET and row.user_id is not None:
-            state.retire_keys_of(row.user_id)
-        state.members.pop(row.user_id, None)  # type: ignore[arg-type]  # popping None (no account) changes nothing
-        state.waiting.pop(row.user_id, None)  # type: ignore[arg-type]  # likewise
-        if row.kind == KEYS_MISMATCH and row.user_id is not None:
-            state.mismatched.add(row.user_id)
-        elif row.kind == RESET:
-            state.mismatched.discard(row.user_id)
-        return None
+        return _apply_removal(state, row)
     if row.kind in INFORMING:
         return None
+    if row.kind in RECORDING:
+        return state.spent.apply(row, statement)
     if row.kind == CODE_GIVEN:
         return _apply_code(state, row, statement)
     if row.kind == HANDOVER:
@@ -248,6 +250,18 @@ def _apply(state: Replay, row: Entry, statement: dict[str, Any], required: int) 
     if row.kind != APPROVE:
         return f"an unexpected kind of statement ({row.kind[:20]})"
     return _apply_approval(state, row, statement, required)
+
+
+def _apply_removal(state: Replay, row: Entry) -> str | None:
+    if row.kind == RESET and row.user_id is not None:
+        state.retire_keys_of(row.user_id)
+    state.members.pop(row.user_id, None)  # type: ignore[arg-type]  # popping None (no account) changes nothing
+    state.waiting.pop(row.user_id, None)  # type: ignore[arg-type]  # likewise
+    if row.kind == KEYS_MISMATCH and row.user_id is not None:
+        state.mismatched.add(row.user_id)
+    elif row.kind == RESET:
+        state.mismatched.discard(row.user_id)
+    return None
 
 
 def _signer_key(state: Replay, signer: object, user_id: int | None) -> bytes | None:

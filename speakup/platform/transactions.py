@@ -30,6 +30,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import Flask, Response
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from speakup.platform.models import db, drop_failed_transaction
@@ -39,6 +40,7 @@ R = TypeVar("R")
 _AFTER_COMMIT = "speakup_after_commit"
 _AT_COMMIT = "speakup_at_commit"
 _IF_ROLLED_BACK = "speakup_if_rolled_back"
+LOG_RACE_ATTEMPTS = 3
 
 
 def action(run: Callable[P, R]) -> Callable[P, R]:
@@ -55,6 +57,26 @@ def action(run: Callable[P, R]) -> Callable[P, R]:
         return result
 
     return refusable
+
+
+def one_place_in_the_log(run: Callable[P, R]) -> Callable[P, R]:
+    """An action that appends to the roster log (every change to the guardians, an enrolment link issued or used)
+    takes the log's next place. Two at the same moment race for one place and the database refuses the later;
+    nothing of it was kept, so it is made again from the start, after the other."""
+
+    refusable = action(run)  # flushed before it returns: the race is lost here, not at the commit
+
+    @wraps(run)
+    def attempt(*args: P.args, **kwargs: P.kwargs) -> R:
+        for tries in range(1, LOG_RACE_ATTEMPTS + 1):
+            try:
+                return refusable(*args, **kwargs)
+            except IntegrityError:
+                if tries == LOG_RACE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return attempt
 
 
 def after_commit(then: Callable[[], object]) -> None:

@@ -31,6 +31,8 @@ UNUSABLE = {
     "expired": (_l("This link has expired"), _l("Links work for a limited time. Ask your administrator for a new "
                 "one.")),
     "disabled": (_l("This account is disabled"), _l("Ask your administrator about your account.")),
+    "unavailable": (_l("Links cannot be checked just now"), _l("Please try again later. If this keeps happening, "
+                    "tell your administrator.")),
 }  # fmt: skip
 
 SECRET_FIELDS = ("password", "confirm", "security_code")  # typed by the person: never kept, never sent back

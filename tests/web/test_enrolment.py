@@ -345,7 +345,8 @@ def test_a_reset_ends_the_sessions_the_person_had_and_makes_them_pending(app, cl
         assert db.session.scalar(select(func.count(StaffSession.id)).where(StaffSession.user_id == bea.id)) == 0
         user = get_row(User, bea.id)
         assert user.public_key is None
-        assert db.session.scalar(select(RosterEntry.kind).order_by(RosterEntry.seq.desc()).limit(1)) == "reset"
+        newest = db.session.scalars(select(RosterEntry.kind).order_by(RosterEntry.seq.desc()).limit(2)).all()
+        assert newest == ["link_issued", "reset"]  # the reset, then the new link
         assert db.session.scalar(select(func.count(CaseGrant.id)).where(CaseGrant.user_id == bea.id)) == 0
     response = bea_elsewhere.get(f"/guardian/cases/{reference}")
     assert response.status_code == 302 and "/guardian/sign-in" in response.headers["Location"]

@@ -50,7 +50,7 @@ def stats_paths() -> dict[str, Any]:
                 "summary": "The national Freedom to Speak Up return for one quarter, small numbers suppressed",
                 "description": "Counts the cases raised in the calendar quarter (Q1 is January to March, UK time) "
                 "and the feedback given in it, once the quarter has ended (409 before). Each call is audited as an "
-                "export.",
+                "export. 503 while the roster log has an alarm (whether a token was revoked cannot be known then).",
                 "security": [{"statsToken": []}],
                 "parameters": [
                     {

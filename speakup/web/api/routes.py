@@ -255,7 +255,11 @@ def stats():
 
     scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     peppers = settings().token_peppers
-    if scheme.lower() != "bearer" or stats_tokens.find_stats_token(token.strip(), peppers) is None:
+    try:
+        found = stats_tokens.find_stats_token(token.strip(), peppers) if scheme.lower() == "bearer" else None
+    except stats_tokens.TokensUnverifiable:
+        raise ApiError(503, "Statistics tokens cannot be checked just now; try again later.") from None
+    if found is None:
         raise ApiError(401, STATS_TOKEN_REFUSED)
     try:
         quarter = quarters.parse_quarter(request.args.get("quarter"))
