@@ -22,7 +22,7 @@ from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import password_problem
-from speakup.keys import account_keys, roster
+from speakup.keys import account_identity, account_keys, roster
 from speakup.ops import audit, audit_chain
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
@@ -203,6 +203,10 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     """Seals new key pairs under the chosen password and uses up the link."""
     row = open_link(token)
     user = row.user
+    if not account_identity.checked(user, "enrolment"):
+        # Not the account the link was issued for as the service left it (its id swapped with another's, its role
+        # set, outside review r4 F2): nothing is sealed into it.
+        raise LinkUnusable("unknown")
     errors: dict[str, str] = {}
     problem = password_problem(password, email=user.email, name=user.name)
     if problem:
