@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from support.factories import PASSWORD, Staff, enrolment_path, gen_admin, gen_staff
 from support.html import post_form, signed_in
 
@@ -91,15 +91,14 @@ def _swap(app: Flask, first: int, second: int, *columns: str) -> None:
     """Swaps the ids of two accounts (and ``columns`` back, so those stay with the id)."""
     rows = _columns(app)
     with _writer(app) as connection:
-        users = User.__table__
-        connection.execute(update(users).where(users.c.id == first).values(id=-1, email="swap-1@example.org"))
-        connection.execute(update(users).where(users.c.id == second).values(id=first, email="swap-2@example.org"))
-        connection.execute(update(users).where(users.c.id == -1).values(id=second))
+        connection.execute(update(User).where(User.id == first).values(id=-1, email="swap-1@example.org"))
+        connection.execute(update(User).where(User.id == second).values(id=first, email="swap-2@example.org"))
+        connection.execute(update(User).where(User.id == -1).values(id=second))
         emails = {first: rows[second]["email"], second: rows[first]["email"]}
         for user_id, other in ((first, second), (second, first)):
             kept = {column: rows[other if column not in columns else user_id][column] for column in columns}
             values = {"email": rows[user_id]["email"] if "email" in columns else emails[user_id], **kept}
-            connection.execute(update(users).where(users.c.id == user_id).values(**values))
+            connection.execute(update(User).where(User.id == user_id).values(**values))
 
 
 def _copy(app: Flask, source: int, target: int, columns: tuple[str, ...]) -> None:
@@ -291,7 +290,7 @@ def test_a_disabled_administrator_enabled_in_the_database_stays_out(app: Flask) 
     with _writer(app) as connection:
         connection.execute(update(User).where(User.id == carol.id).values(is_active=True))
         for row in kept:
-            connection.execute(StaffSession.__table__.insert().values(**row))
+            connection.execute(insert(StaffSession).values(**row))
     assert browser.get("/admin/").status_code in (302, 303)
     assert _signs_in_as(app, Person("carol", carol, True), carol.email) is None
 
@@ -309,12 +308,14 @@ def test_ids_swapped_while_enrolling_through_an_unused_link_give_nobody_the_admi
     _swap(app, ada.id, frank)
     attacker_secret = totp.new_totp_secret()
     secret_text = base64.b32encode(attacker_secret).decode().rstrip("=")
+    written = _columns(app)[frank]  # ada's row, under frank's id
     client = app.test_client()
     client.get(path)
     token = path.split("token=", 1)[1]
     post_form(client, path, "/enrol", token=token, password="the attacker's own passphrase",
               confirm="the attacker's own passphrase", totp_secret=secret_text,
               security_code=totp.totp_now(attacker_secret, clock.timestamp()))  # fmt: skip
+    assert _columns(app)[frank] == written, "nothing is sealed into a row that is not the link's account as it was"
     # And were the credentials written all the same (the sealing itself, during the swap), they open for nobody.
     with app.app_context():
         row = db.session.get_one(User, frank)  # ada's row, under frank's id
