@@ -151,6 +151,16 @@ def open_link(token: str) -> Enrolment:
     return row
 
 
+def link_for_enrolling(token: str) -> Enrolment:
+    """``open_link``, for an account whose row is as the service left it: not one whose id was swapped with another's
+    or whose role was set in the database while the link was followed (outside review r4, F2), whose page would name
+    another account and into which nothing may be sealed."""
+    row = open_link(token)
+    if not account_identity.checked(row.user, "enrolment"):
+        raise LinkUnusable("unknown")
+    return row
+
+
 # --- The security code (TOTP) ---------------------------------------------------------------------------------
 
 
@@ -201,12 +211,8 @@ class Enrolled:
 @transactions.action
 def complete(token: str, password: str, confirm: str, totp_text: str, security_code: str) -> Enrolled:
     """Seals new key pairs under the chosen password and uses up the link."""
-    row = open_link(token)
+    row = link_for_enrolling(token)
     user = row.user
-    if not account_identity.checked(user, "enrolment"):
-        # Not the account the link was issued for as the service left it (its id swapped with another's, its role
-        # set, outside review r4 F2): nothing is sealed into it.
-        raise LinkUnusable("unknown")
     errors: dict[str, str] = {}
     problem = password_problem(password, email=user.email, name=user.name)
     if problem:

@@ -60,15 +60,16 @@ def holds(user: User) -> bool:
     return sealing.stamp_holds(settings().token_pepper, user.identity_stamp, STAMP_KIND, _stamped(user))
 
 
-def checked(user: User, what: str) -> bool:
+def checked(user: User, what: str, outcome: str = "is refused") -> bool:
     """Whether the row is as the service left it; an ERROR line naming the account's id (nothing else) if not."""
     if holds(user):
         return True
     logger.error(
         "Account identity stamp invalid: account %s is not as the service left it (its id, address, role, active flag "
-        "or sealed credentials were changed in the database?); its %s is refused",
+        "or sealed credentials were changed in the database?); its %s %s",
         user.id,
         what,
+        outcome,
     )
     return False
 
@@ -77,7 +78,7 @@ def checked(user: User, what: str) -> bool:
 def changed_by_the_service(user: User, what: str) -> Iterator[None]:
     """Around a change the service makes (disabling, enabling, a reset): the row is vouched for afterwards only if it
     was before, so the service never blesses what a database writer did (a role set to admin, say)."""
-    held = checked(user, what)
+    held = checked(user, what, "is made, but the account stays unusable (make it again)")
     yield
     if held:
         stamp(user)

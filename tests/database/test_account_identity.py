@@ -12,6 +12,7 @@ role."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +23,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert, text, update
+from support.apps import TEST_CONFIG
+from support.environment import read_environment_lines
 from support.factories import PASSWORD, Staff, enrolment_path, gen_admin, gen_staff
 from support.html import post_form, signed_in
 
+from speakup import create_app
 from speakup.crypto import labels, sealing, totp
-from speakup.domain import browser_sessions, staff
-from speakup.keys import account_keys
+from speakup.domain import browser_sessions, enrolment, staff
+from speakup.keys import account_identity, account_keys
 from speakup.platform import clock, transactions
 from speakup.platform.migrations import downgrade_schema, enable_migrations, upgrade_schema
 from speakup.platform.models import StaffSession, User, db
@@ -310,11 +314,11 @@ def test_ids_swapped_while_enrolling_through_an_unused_link_give_nobody_the_admi
     secret_text = base64.b32encode(attacker_secret).decode().rstrip("=")
     written = _columns(app)[frank]  # ada's row, under frank's id
     client = app.test_client()
-    client.get(path)
+    assert client.get(path).status_code == 404, "the page does not offer to enrol ada's row under frank's link"
     token = path.split("token=", 1)[1]
-    post_form(client, path, "/enrol", token=token, password="the attacker's own passphrase",
-              confirm="the attacker's own passphrase", totp_secret=secret_text,
-              security_code=totp.totp_now(attacker_secret, clock.timestamp()))  # fmt: skip
+    with app.test_request_context(), pytest.raises(enrolment.LinkUnusable):
+        enrolment.complete(token, "the attacker's own passphrase", "the attacker's own passphrase", secret_text,
+                           totp.totp_now(attacker_secret, clock.timestamp()))  # fmt: skip
     assert _columns(app)[frank] == written, "nothing is sealed into a row that is not the link's account as it was"
     # And were the credentials written all the same (the sealing itself, during the swap), they open for nobody.
     with app.app_context():
@@ -393,3 +397,40 @@ def test_an_account_sealed_before_the_binding_keeps_working_and_is_bound_at_its_
         assert sealing.open_sealed(wrapping, sealed, labels.bound_account_private_key(salt, account))
     assert _signs_in_as(app, gita, gita.staff.email) == (gita.staff.id, "guardian")
     assert _signs_in_as(app, ada, ada.staff.email) == (ada.staff.id, "admin")
+
+
+def test_after_a_pepper_rotation_everyone_is_still_themselves_and_nobody_else(app: Flask, runner, tmp_path) -> None:
+    """`speakup rotate-pepper` makes every identity stamp again under the new pepper: everyone signs in as before,
+    and a role set in the database is still refused; a stamp the old pepper made for a changed row opens nothing."""
+    ada, gita = Person("ada", gen_admin(app), True), Person("gita", gen_staff(app), False)
+    before = _columns(app)
+    output = tmp_path / "pepper.env"
+    done = runner.invoke(args=["speakup", "rotate-pepper", "--output", str(output)])
+    assert done.exit_code == 0, done.output
+    lines = read_environment_lines(output.read_text())
+    keep = ("SQLALCHEMY_DATABASE_URI", "ROSTER_ANCHOR_FILE", "ROSTER_ROOT")
+    after = create_app({**TEST_CONFIG, **{key: app.config[key] for key in keep}, "RATELIMIT_ENABLED": False,
+                        "TOKEN_PEPPER": lines["SPEAKUP_TOKEN_PEPPER"],
+                        "TOKEN_PEPPER_FALLBACKS": json.loads(lines["SPEAKUP_TOKEN_PEPPER_FALLBACKS"])})  # fmt: skip
+    for key in ("TEST_RECOVERY_PRIVATE_KEY", "TEST_ROSTER_SIGNING_KEY"):
+        after.config[key] = app.config[key]
+    try:
+        genuine = _columns(after)
+        assert all(row["identity_stamp"] != before[user_id]["identity_stamp"] for user_id, row in genuine.items())
+        with _writer(after) as connection:  # the role, and the stamp the old pepper would make for it
+            connection.execute(update(User).where(User.id == gita.staff.id).values(role="admin"))
+        with app.app_context():
+            user = db.session.get_one(User, gita.staff.id)
+            account_identity.stamp(user)  # under the old pepper, as its holder could
+            forged = user.identity_stamp
+            db.session.rollback()
+        with _writer(after) as connection:
+            connection.execute(update(User).where(User.id == gita.staff.id).values(identity_stamp=forged))
+        assert _signs_in_as(after, gita, gita.staff.email) is None
+        _put_back(after, genuine)
+        assert _signs_in_as(after, gita, gita.staff.email) == (gita.staff.id, "guardian")
+        assert _signs_in_as(after, ada, ada.staff.email) == (ada.staff.id, "admin")
+    finally:
+        with after.app_context():
+            db.session.remove()
+            db.engine.dispose()
