@@ -103,11 +103,25 @@ def reporter_grant(case_id: int) -> bytes:
     return associated_data(case_id, REPORTER_GRANT, 0)
 
 
+def account(user_id: int, email: str, role: str) -> str:
+    """Who a staff account is: its id, role and address (lower case). What lets a person act as an account (their
+    sealed keys and security code, their sessions) is bound to it, so none of it moves to another row, nor survives
+    the row's id, role or address being changed (outside review r4, F2 and F3). The address comes last: only it is
+    free text, and everything before it has a fixed shape."""
+    return f"{user_id}|{role}|{email.lower()}"
+
+
 def _account(salt: bytes, field: str) -> bytes:
-    # Bound to the password salt it was sealed with, so a secret cannot move to another account or password.
+    # Bound to the password salt it was sealed with, so a secret cannot move to another password.
     return f"{PROTOCOL}|account|{salt.hex()}|{field}".encode()
 
 
+def _bound_account(salt: bytes, field: str, who: str) -> bytes:
+    return f"{PROTOCOL}|account|{salt.hex()}|{field}|{who}".encode()
+
+
+# An account's keys and TOTP secret as sealed before they were bound to who the account is: opened only while a stamp
+# the upgrade made vouches for the row (keys/account_identity.py), and sealed again bound at the next sign-in.
 def account_private_key(salt: bytes) -> bytes:
     return _account(salt, "private-key")
 
@@ -120,6 +134,19 @@ def account_totp(salt: bytes) -> bytes:
     return _account(salt, "totp")
 
 
+# Sealed now: bound to the salt and to ``who`` (``account``).
+def bound_account_private_key(salt: bytes, who: str) -> bytes:
+    return _bound_account(salt, "private-key", who)
+
+
+def bound_account_signing_key(salt: bytes, who: str) -> bytes:
+    return _bound_account(salt, "signing-key", who)
+
+
+def bound_account_totp(salt: bytes, who: str) -> bytes:
+    return _bound_account(salt, "totp", who)
+
+
 def session(kind: str, session_id: str) -> bytes:
     """A signed-in session's secret (STAFF_SESSION or REPORTER_SESSION), bound to its row."""
     return f"{PROTOCOL}|{kind}-session|{session_id}".encode()
@@ -127,7 +154,8 @@ def session(kind: str, session_id: str) -> bytes:
 
 def staff_session(session_id: str, user_id: int, binding: str) -> bytes:
     """A staff session's secret, bound to its row, its account and ``binding`` (a keyed hash under the server's
-    pepper, keys/sessions.py): a row moved to another account, or made under another pepper, opens nothing."""
+    pepper of the session and who its account is, ``account``; keys/sessions.py): a row moved to another account, an
+    account whose id, role or address changed, or a row made under another pepper, opens nothing."""
     return f"{PROTOCOL}|staff-session|{session_id}|{user_id}|{binding}".encode()
 
 

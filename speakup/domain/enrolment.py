@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, select, update
 
 from speakup.crypto import sealing, totp
 from speakup.crypto.passwords import Problem, password_problem
-from speakup.keys import account_keys, roster, roster_log, spent
+from speakup.keys import account_identity, account_keys, roster, roster_log, spent
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
@@ -147,6 +147,16 @@ def open_link(token: str) -> Enrolment:
     return row
 
 
+def link_for_enrolling(token: str) -> Enrolment:
+    """``open_link``, for an account whose row is as the service left it: not one whose id was swapped with another's
+    or whose role was set in the database while the link was followed (outside review r4, F2), whose page would name
+    another account and into which nothing may be sealed."""
+    row = open_link(token)
+    if not account_identity.checked(row.user, "enrolment"):
+        raise LinkUnusable("unknown")
+    return row
+
+
 # --- The security code (TOTP) ---------------------------------------------------------------------------------
 
 
@@ -198,7 +208,7 @@ class Enrolled:
 @transactions.one_place_in_the_log
 def complete(token: str, password: str, confirm: str, totp_text: str, security_code: str) -> Enrolled:
     """Seals new key pairs under the chosen password and uses up the link."""
-    row = open_link(token)
+    row = link_for_enrolling(token)
     user = row.user
     errors: dict[str, str] = {}
     problem = password_problem(password, email=user.email, name=user.name)

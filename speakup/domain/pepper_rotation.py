@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from speakup.crypto import sealing
 from speakup.domain import characteristics, enrolment
-from speakup.keys import account_keys
+from speakup.keys import account_identity, account_keys
 from speakup.ops import audit
 from speakup.platform.config import settings
 from speakup.platform.models import User, db
@@ -75,7 +75,11 @@ def prepare(pepper: str) -> Prepared:
         user.kdf_pepper_id = old_id
     # What the old pepper may open after the rotation, stamped under the new one (docs/protocol.md): accounts, links.
     fallbacks_now = configured.token_peppers[1:]
-    stamped = sum(account_keys.stamp_for_rotation(user, old, new) for user in db.session.scalars(select(User)))
+    users = db.session.scalars(select(User)).all()
+    stamped = sum(account_keys.stamp_for_rotation(user, old, new) for user in users)
+    # Who each account is, vouched for again under the new pepper where the old one vouched for it.
+    for user in users:
+        account_identity.stamp_for_rotation(user, old, new)
     stamped += enrolment.stamp_for_rotation(old, fallbacks_now, new)
     # From the old pepper only: the only markers ever consulted. One under an older pepper was written after that
     # pepper's rotation, by someone holding it, and goes.

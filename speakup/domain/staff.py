@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, Table, func, or_, select, update
 from speakup.crypto import password_keys, totp
 from speakup.crypto.passwords import password_problem
 from speakup.domain import enrolment
-from speakup.keys import account_keys, approvals, roster, roster_log, sessions
+from speakup.keys import account_identity, account_keys, approvals, roster, roster_log, sessions
 from speakup.keys.account_keys import InvalidCredentials as InvalidCredentials  # raised to the sign-in page
 from speakup.keys.account_keys import password_params
 from speakup.ops import audit, notify
@@ -86,10 +86,10 @@ def create_user(
         raise AccountError(enrolment.password_message(problem), "password")
     totp_secret = totp.new_totp_secret() if settings().require_mfa else None
     user = User(email=email, name=name.strip(), role=role)
+    db.session.add(user)
+    db.session.flush()  # its id first: the keys are sealed bound to it
     keys = account_keys.new_account_keys()
     account_keys.seal_account(user, password, password_params(), keys, totp_secret)
-    db.session.add(user)
-    db.session.flush()
     audit.record(audit.Action.ACCOUNT_CREATED, actor_type, actor_id, email=email, role=role)
     _note_guardian_change(roster_log.ADDED, user)
     return NewAccount(user, totp_secret, roster.safety_code_held(keys.private_key, keys.signing_key))
@@ -113,6 +113,7 @@ def invite_user(email: str, name: str, role: str, admin: User) -> EnrolmentLink:
     user = User(email=email, name=name.strip(), role=role)
     db.session.add(user)
     db.session.flush()
+    account_identity.stamp(user)  # who it is, vouched for: its link enrols only this row as it is now
     audit.record(audit.Action.ACCOUNT_CREATED, audit.Actor.ADMIN, admin.id, email=email, role=role)
     _note_guardian_change(roster_log.ADDED, user)
     token = enrolment.issue_link(user, admin)
@@ -259,7 +260,8 @@ def set_active(user: User, active: bool, admin: User) -> None:
         # Said, not done silently (a page open from before, review 25). Disabling always writes its entry: a column
         # a database writer already flipped decides nothing.
         raise AccountError(_("%(name)s's account is already enabled: nothing was changed", name=user.name))
-    user.is_active = active
+    with account_identity.changed_by_the_service(user, "change of active flag"):
+        user.is_active = active
     if not active:
         db.session.execute(cast(Table, StaffSession.__table__).delete().where(StaffSession.user_id == user.id))
     # Enabling a guardian again makes them pending: back on the roster only by approval, with the safety code.

@@ -10,6 +10,7 @@ from typing import NoReturn
 from flask import current_app
 
 from speakup.crypto import kem, labels, password_keys, sealing, signing
+from speakup.keys import account_identity
 from speakup.platform.config import settings
 from speakup.platform.models import (
     User,
@@ -58,18 +59,24 @@ def new_account_keys() -> AccountKeys:
 def seal_account(
     user: User, password: str, params: password_keys.PasswordParams, keys: AccountKeys, totp_secret: bytes | None
 ) -> None:
-    """Seals the account's private keys and TOTP secret under a key derived from the password, and records
-    their public halves. Changing a password re-seals the same keys; enrolling seals new ones."""
+    """Seals the account's private keys and TOTP secret under a key derived from the password, bound to who the
+    account is (its id, role and address: ``account_identity.who``), records their public halves and vouches for
+    the row (``account_identity.stamp``). Changing a password re-seals the same keys; enrolling seals new ones. The
+    caller has checked the row is as the service left it (a new one has its id)."""
     salt = password_keys.new_salt()
+    who = account_identity.who(user)
     wrapping_key = derive_password_key(password, salt, params)
     user.public_key = kem.public_key_of(keys.private_key)
     user.password_salt = salt
     user.kdf_memory_kib, user.kdf_iterations, user.kdf_lanes = params.memory_kib, params.iterations, params.lanes
     user.kdf_peppered = params.peppered
     user.kdf_pepper_id = sealing.pepper_id(settings().token_pepper) if params.peppered else None
-    user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.account_private_key(salt))
-    user.totp_secret_ct = sealing.seal(wrapping_key, totp_secret, labels.account_totp(salt)) if totp_secret else None
+    user.private_key_ct = sealing.seal(wrapping_key, keys.private_key, labels.bound_account_private_key(salt, who))
+    user.totp_secret_ct = (
+        sealing.seal(wrapping_key, totp_secret, labels.bound_account_totp(salt, who)) if totp_secret else None
+    )
     _seal_signing_key(user, wrapping_key, keys.signing_key, salt)
+    account_identity.stamp(user)
     # Under the current pepper: nothing needs to vouch for it. Sealed with none (only as a release from before the
     # pepper did, which tests replay): vouched for under the current pepper, as migration 0024 did for those.
     user.pepper_stamp = (
@@ -82,11 +89,18 @@ def _seal_signing_key(user: User, wrapping_key: bytes, signing_key: bytes | None
         user.signing_public_key = user.signing_key_ct = None
         return
     user.signing_public_key = signing.signing_public_key_of(signing_key)
-    user.signing_key_ct = sealing.seal(wrapping_key, signing_key, labels.account_signing_key(salt))
+    user.signing_key_ct = sealing.seal(
+        wrapping_key, signing_key, labels.bound_account_signing_key(salt, account_identity.who(user))
+    )
 
 
 def clear_account_keys(user: User) -> None:
     """An administrator's reset: the old keys and password stop working at once, and the person enrols again."""
+    with account_identity.changed_by_the_service(user, "reset"):
+        _clear(user)
+
+
+def _clear(user: User) -> None:
     user.public_key = user.private_key_ct = user.password_salt = None
     user.signing_public_key = user.signing_key_ct = user.totp_secret_ct = None
     user.kdf_memory_kib = user.kdf_iterations = user.kdf_lanes = None
@@ -115,35 +129,63 @@ def unlock_account(user: User, password: str) -> UnlockedAccount:
 
     An account made before signed rosters has no signing key: one is made now, while the password-derived key is
     at hand, and sealed beside the others. Until a guardian or the organisation key approves it, that key can
-    approve nobody (speakup/keys/roster.py)."""
+    approve nobody (speakup/keys/roster.py).
+
+    The row must be as the service left it (``account_identity.checked``): its keys are bound to who the account
+    is, and keys sealed before that binding open only while the row's stamp vouches for them."""
     salt, sealed_private_key = user.password_salt, user.private_key_ct
     if not user.is_enrolled or salt is None or sealed_private_key is None:
         raise InvalidCredentials()
-    wrapping_key = derive_password_key(password, salt, password_params_of(user), sealed_under(user))
+    pepper = sealed_under(user)
+    if not account_identity.checked(user, "sign-in"):
+        raise InvalidCredentials()
+    wrapping_key = derive_password_key(password, salt, password_params_of(user), pepper)
     try:
-        private_key = sealing.open_sealed(wrapping_key, sealed_private_key, labels.account_private_key(salt))
-        totp_secret = (
-            sealing.open_sealed(wrapping_key, user.totp_secret_ct, labels.account_totp(salt))
-            if user.totp_secret_ct
-            else None
-        )
-        signing_key = (
-            sealing.open_sealed(wrapping_key, user.signing_key_ct, labels.account_signing_key(salt))
-            if user.signing_key_ct
-            else None
-        )
-    except sealing.DecryptionError as exc:
-        raise InvalidCredentials() from exc
+        private_key, totp_secret, signing_key = _open_bound(user, wrapping_key, salt, sealed_private_key)
+        bound = True
+    except sealing.DecryptionError:
+        try:  # sealed before the binding: the stamp just checked vouches for these very columns of this account
+            private_key, totp_secret, signing_key = _open_unbound(user, wrapping_key, salt, sealed_private_key)
+        except sealing.DecryptionError as exc:
+            raise InvalidCredentials() from exc
+        bound = False
     if signing_key is None:
         signing_key = signing.generate_signing_keypair().private_bytes
         _seal_signing_key(user, wrapping_key, signing_key, salt)
     keys = AccountKeys(private_key, signing_key)
-    if not under_current_pepper(user) and holds_stored_keys(user, keys):
-        # Sealed before the pepper joined the password, or under a pepper since rotated: sealed again now, under the
-        # current one (one more derivation, once). Never over stored public keys that are not this person's:
-        # sealing would write their own back and hide the swap the caller is about to find (``holds_stored_keys``).
+    if (not bound or not under_current_pepper(user)) and holds_stored_keys(user, keys):
+        # Sealed before the binding, before the pepper joined the password, or under a pepper since rotated: sealed
+        # again now, bound, under the current one (one more derivation, once). Never over stored public keys that
+        # are not this person's: sealing would write their own back and hide the swap the caller is about to find
+        # (``holds_stored_keys``).
         seal_account(user, password, password_params(), keys, totp_secret)
     return UnlockedAccount(keys, totp_secret)
+
+
+Opened = tuple[bytes, bytes | None, bytes | None]  # the private key, the TOTP secret, the signing key
+
+
+def _open_bound(user: User, wrapping_key: bytes, salt: bytes, sealed_private_key: bytes) -> Opened:
+    who = account_identity.who(user)
+    private_key = sealing.open_sealed(wrapping_key, sealed_private_key, labels.bound_account_private_key(salt, who))
+    totp_ct, signing_ct = user.totp_secret_ct, user.signing_key_ct
+    totp_secret = sealing.open_sealed(wrapping_key, totp_ct, labels.bound_account_totp(salt, who)) if totp_ct else None
+    signing_key = (
+        sealing.open_sealed(wrapping_key, signing_ct, labels.bound_account_signing_key(salt, who))
+        if signing_ct
+        else None
+    )
+    return private_key, totp_secret, signing_key
+
+
+def _open_unbound(user: User, wrapping_key: bytes, salt: bytes, sealed_private_key: bytes) -> Opened:
+    private_key = sealing.open_sealed(wrapping_key, sealed_private_key, labels.account_private_key(salt))
+    totp_ct, signing_ct = user.totp_secret_ct, user.signing_key_ct
+    totp_secret = sealing.open_sealed(wrapping_key, totp_ct, labels.account_totp(salt)) if totp_ct else None
+    signing_key = (
+        sealing.open_sealed(wrapping_key, signing_ct, labels.account_signing_key(salt)) if signing_ct else None
+    )
+    return private_key, totp_secret, signing_key
 
 
 def sealed_under(user: User) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete
 
 from speakup.crypto import kem, labels, sealing
+from speakup.keys import account_identity
 from speakup.keys.account_keys import AccountKeys
 from speakup.platform import clock
 from speakup.platform.config import settings
@@ -25,9 +26,10 @@ class SessionTimedOut(SessionExpired):
     with it, so that words its person had typed can be sealed to their own public key (``public_key_of_timed_out``)
     before the session is forgotten; ``ended_at``: when it ran out, which the request finding it may be long after."""
 
-    def __init__(self, user_id: int, session_id: str, private_key_ct: bytes, ended_at: datetime):
+    def __init__(self, user_id: int, who: str, session_id: str, private_key_ct: bytes, ended_at: datetime):
         super().__init__(user_id)
         self.user_id = user_id
+        self.who = who  # who the account was when it ran out (``account_identity.who``): what the row is bound to
         self.session_id = session_id
         self.private_key_ct = private_key_ct
         self.ended_at = ended_at
@@ -62,18 +64,19 @@ def _session_secret(keys: AccountKeys) -> bytes:
 BINDING_PURPOSE = "staff-session"
 
 
-def _binding(session_id: str, user_id: int) -> str:
-    """What a staff session's sealed half is bound to besides its row and account: the server's pepper now. A
-    database writer who makes a session on a copy (with an old pepper, or an old secret key to sign its cookie) and
-    puts the row in, or moves a row to another account, has a row that opens nothing (outside review 3 of issue 27);
-    a pepper rotation ends every session."""
-    return sealing.keyed_hash(settings().token_pepper, f"{session_id}|{user_id}", BINDING_PURPOSE)
+def _binding(session_id: str, who: str) -> str:
+    """What a staff session's sealed half is bound to besides its row and account: who the account is (its id, role
+    and address, ``account_identity.who``) and the server's pepper now. A database writer who makes a session on a
+    copy (with an old pepper, or an old secret key to sign its cookie) and puts the row in, or moves a row to another
+    account (outside review 3 of issue 27), or swaps the account's id with another's or sets its role (outside review
+    r4, F3), has a row that opens nothing; a pepper rotation ends every session."""
+    return sealing.keyed_hash(settings().token_pepper, f"{session_id}|{who}", BINDING_PURPOSE)
 
 
-def _open_staff_half(session_id: str, user_id: int, sealed: bytes, session_key: bytes) -> bytes:
+def _open_staff_half(session_id: str, user_id: int, who: str, sealed: bytes, session_key: bytes) -> bytes:
     try:
         return sealing.open_sealed(
-            session_key, sealed, labels.staff_session(session_id, user_id, _binding(session_id, user_id))
+            session_key, sealed, labels.staff_session(session_id, user_id, _binding(session_id, who))
         )
     except (sealing.DecryptionError, ValueError) as exc:  # ValueError: no key, or one of the wrong length
         raise SessionExpired() from exc
@@ -81,9 +84,8 @@ def _open_staff_half(session_id: str, user_id: int, sealed: bytes, session_key: 
 
 def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, bytes]:
     key, session_id = sealing.new_session_key(), secrets.token_urlsafe(32)
-    sealed = sealing.seal(
-        key, _session_secret(keys), labels.staff_session(session_id, user.id, _binding(session_id, user.id))
-    )
+    binding = _binding(session_id, account_identity.who(user))
+    sealed = sealing.seal(key, _session_secret(keys), labels.staff_session(session_id, user.id, binding))
     row = StaffSession(id=session_id, user_id=user.id, private_key_ct=sealed)
     db.session.add(row)
     return row, key
@@ -91,18 +93,21 @@ def start_staff_session(user: User, keys: AccountKeys) -> tuple[StaffSession, by
 
 def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta, session_key: bytes) -> StaffSession:
     """The session, within its time-outs, whose sealed half opens with the cookie's ``session_key`` for the account
-    the row names under the pepper in force; ``SessionExpired`` otherwise (a row that does not open is left alone:
-    a wrong cookie ends nobody's session)."""
+    the row names, as it was when the session began, under the pepper in force, while the account's row is as the
+    service left it (``account_identity``: its active flag and role included); ``SessionExpired`` otherwise (a row
+    that does not open is left alone: a wrong cookie ends nobody's session)."""
     row = db.session.get(StaffSession, session_id)
     now = clock.utcnow()
     if row is None or not row.user.is_active:
         raise SessionExpired()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
         ended_at = min(row.last_seen_at + idle, row.created_at + absolute)
-        timed_out = SessionTimedOut(row.user_id, row.id, row.private_key_ct, ended_at)
+        timed_out = SessionTimedOut(row.user_id, account_identity.who(row.user), row.id, row.private_key_ct, ended_at)
         db.session.delete(row)
         raise timed_out  # whose it was: a time-out may return them to their page at sign-in
-    _open_staff_half(row.id, row.user_id, row.private_key_ct, session_key)
+    if not account_identity.checked(row.user, "session"):
+        raise SessionExpired()
+    _open_staff_half(row.id, row.user_id, account_identity.who(row.user), row.private_key_ct, session_key)
     # Write at most once a minute: every page view must not become a database write.
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
@@ -111,7 +116,7 @@ def load_staff_session(session_id: str, idle: timedelta, absolute: timedelta, se
 
 def staff_keys(row: StaffSession, session_key: bytes) -> AccountKeys:
     """The signed-in person's private keys, opened with the half of the session their cookie holds."""
-    secret = _open_staff_half(row.id, row.user_id, row.private_key_ct, session_key)
+    secret = _open_staff_half(row.id, row.user_id, account_identity.who(row.user), row.private_key_ct, session_key)
     return AccountKeys(secret[: kem.PRIVATE_KEY_BYTES], secret[kem.PRIVATE_KEY_BYTES :] or None)
 
 
@@ -124,7 +129,9 @@ def public_key_of_timed_out(timed_out: SessionTimedOut, session_key: bytes) -> b
     """The public key of the person whose session just timed out, derived from their own private key (opened with
     both halves of the session: the row's, carried by ``timed_out``, and the cookie's), never read from a column a
     database writer could have changed. ``SessionExpired`` when the cookie's key does not open it."""
-    secret = _open_staff_half(timed_out.session_id, timed_out.user_id, timed_out.private_key_ct, session_key)
+    secret = _open_staff_half(
+        timed_out.session_id, timed_out.user_id, timed_out.who, timed_out.private_key_ct, session_key
+    )
     return kem.public_key_of(secret[: kem.PRIVATE_KEY_BYTES])
 
 
@@ -134,9 +141,7 @@ def end_staff_session(session_id: str) -> None:
         db.session.delete(row)
 
 
-def start_reporter_session(
-    case: Case, case_key: bytes, code: str, idle: timedelta
-) -> tuple[ReporterSession, bytes]:
+def start_reporter_session(case: Case, case_key: bytes, code: str, idle: timedelta) -> tuple[ReporterSession, bytes]:
     """``code``: the generation of the access code the session was opened with, sealed with the case key under the
     key only the cookie holds, so a database writer can neither change it nor make one up."""
     purge_idle_reporter_sessions(idle)

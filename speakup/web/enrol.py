@@ -73,7 +73,7 @@ def enrol() -> str | tuple[str, int]:
     form = _shown_form(request.args.get("token", ""))
     token = request.args.get("token") or form.values["token"]
     try:
-        link = enrolment.open_link(token)
+        link = enrolment.link_for_enrolling(token)
     except enrolment.LinkUnusable as error:
         return _unusable(error)
     totp_text = ""

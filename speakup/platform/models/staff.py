@@ -50,6 +50,10 @@ class User(Model):
     # force of the id and every sealed column. An account under a fallback pepper opens only while it holds; None
     # once sealed again under the current pepper.
     pepper_stamp: Mapped[str | None] = mapped_column(String(64))
+    # Who the account is, as the service left it (keys/account_identity.py): a keyed hash under the pepper in force
+    # of the id, address, role, active flag and sealed credentials. Checked at every sign-in and request; a row
+    # changed in the database without it signs nobody in.
+    identity_stamp: Mapped[str | None] = mapped_column(String(64))
     # Sealed under the same password-derived key, so a stolen database holds no usable TOTP seed.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_last_step: Mapped[int | None]  # refuses a code's replay within its window
