@@ -44,7 +44,7 @@ translations-update: translations
 speakup/translations/.compiled: $(BIN)/flask $(wildcard speakup/translations/*/LC_MESSAGES/messages.po)
 	for po in speakup/translations/*/LC_MESSAGES/messages.po; do \
 		[ -e "$$po" ] || continue; \
-		$(BIN)/pybabel compile --quiet --statistics -i "$$po" -o "$${po%.po}.mo"; \
+		$(BIN)/pybabel compile --statistics -i "$$po" -o "$${po%.po}.mo"; \
 	done
 	touch $@
 
@@ -66,6 +66,7 @@ run: install
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || { echo "The browser tests need Chromium: sudo apt-get install -y chromium"; exit 1; }
 	@command -v java >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; } || { echo "The markup check needs Java: sudo apt-get install -y default-jre-headless"; exit 1; }
+	@command -v msgfmt >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gettext; } || { echo "The catalogue check needs gettext: sudo apt-get install -y gettext"; exit 1; }
 	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; } || { echo "The nginx test needs nginx: sudo apt-get install -y nginx"; exit 1; }
 
 test: install browser

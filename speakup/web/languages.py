@@ -121,14 +121,21 @@ def current() -> Language:
 
 
 def chooser_links() -> list[tuple[Language, str]]:
-    """Each other language offered, with the address of this page in it."""
+    """Each other language offered, with a link to this page in it: relative to the page's own address ("?language=cy",
+    its other query kept), so a page never writes its own path again (a case's address may hold its reference)."""
     here = current()
     rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
     return [
-        (language, request.path + "?" + urlencode([*rest, (CHOSEN, language.code)]))
+        (language, "?" + urlencode([*rest, (CHOSEN, language.code)]))
         for language in offered()
         if language.code != here.code
     ]
+
+
+def _this_page_relative() -> str:
+    """The chooser's buttons send the form to this very page: "?" and its query, or "" (the form's own address)."""
+    rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
+    return f"?{urlencode(rest)}" if rest else request.path
 
 
 def chooser_form() -> PageForm | None:
@@ -151,7 +158,7 @@ def init_app(app: Flask) -> None:
             "page_language": current(),
             "other_languages": chooser_links,
             "chooser_form": chooser_form,
-            "chooser_action": _without_choice,
+            "chooser_action": _this_page_relative,
         }
 
     # The raise form: the words someone has begun to write are the last thing a change of language may lose.

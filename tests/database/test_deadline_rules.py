@@ -33,9 +33,10 @@ def test_wales_counts_the_days_the_trust_set_and_names_its_framework(app, client
     raised = gen_concern(client)
     uk_today = clock.uk_today()
     assert date.fromisoformat(raised["acknowledge_by"]) == uk_today + timedelta(days=5)
-    framework = "the Speaking up Safely framework for NHS Wales"
+    # Under the Welsh rules the pages start in Welsh (issue 29, point 3), naming the framework in Welsh.
+    framework = "Fframwaith Siarad yn Ddiogel GIG Cymru"
     page = signed.get(f"/guardian/cases/{raised['reference']}").get_data(as_text=True)
-    assert framework in page
+    assert framework in page and '<html lang="cy"' in page
     assert framework in reporter_case_page(client.application, raised["access_code"])
 
 

@@ -24,8 +24,8 @@ from speakup.platform import dates, languages
         ("en", date(2026, 12, 7), False, "7 December 2026"),
         ("cy", date(2026, 12, 7), False, "7 Rhagfyr 2026"),
         ("cy", datetime(2026, 12, 7, 14, 5), False, "7 Rhagfyr 2026"),
-        ("cy", datetime(2026, 12, 7, 14, 5), True, "7 Rhagfyr 2026 at 14:05"),  # "at" as the catalogue has it
-        ("cy", datetime(2026, 7, 1, 9, 0), True, "1 Gorffennaf 2026 at 10:00"),  # UK time, as in English
+        ("cy", datetime(2026, 12, 7, 14, 5), True, "7 Rhagfyr 2026 am 14:05"),  # "am": the Welsh catalogue's "at"
+        ("cy", datetime(2026, 7, 1, 9, 0), True, "1 Gorffennaf 2026 am 10:00"),  # UK time, as in English
         ("pl", date(2026, 12, 7), False, "7 grudnia 2026"),
         ("ur", date(2026, 12, 7), False, "7 دسمبر، 2026"),
     ],
