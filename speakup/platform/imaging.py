@@ -9,11 +9,12 @@ import io
 from flask import current_app
 from PIL import Image, ImageCms, ImageOps
 
+from speakup.platform.translation import gettext as _
+
 # A picture is decoded in memory before it is cleaned: 50 megapixels is a large phone photo, and
 # caps what one upload can cost (about 150 MB while it is drawn again).
 MAX_IMAGE_PIXELS = 50_000_000
 
-SMALLER = "Send a smaller photo or a screenshot"
 
 JPEG_QUALITY = 92
 
@@ -21,6 +22,14 @@ JPEG_QUALITY = 92
 _METADATA_KEYS = frozenset({"exif", "icc_profile", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "adobe"})
 
 _PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "RGB", "RGBA"})
+
+
+def _too_large(width: int, height: int) -> str:
+    return _(
+        "The picture is too large (%(width)s × %(height)s pixels). Send a smaller photo or a screenshot",
+        width=width,
+        height=height,
+    )
 
 
 class ImageRefused(Exception):
@@ -40,9 +49,9 @@ def strip_image(data: bytes, fmt: str) -> bytes:
             with current_app.extensions["speakup_image_decodes"]:
                 fresh = _pixels_only(opened, fmt)
     except Image.DecompressionBombError as exc:
-        raise ImageRefused("The picture is too large. Send a smaller photo or a screenshot") from exc
+        raise ImageRefused(_("The picture is too large. Send a smaller photo or a screenshot")) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageRefused("We could not read this picture. It may be damaged: try another file") from exc
+        raise ImageRefused(_("We could not read this picture. It may be damaged: try another file")) from exc
     out = io.BytesIO()
     if fmt == "JPEG":
         fresh.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
@@ -58,15 +67,20 @@ def _check_decoded_size(opened: Image.Image, fmt: str, file_bytes: int) -> None:
     far more than any photo or screenshot: a decompression bomb costs nothing until it is decoded."""
     width, height = opened.size
     if width * height > MAX_IMAGE_PIXELS:
-        raise ImageRefused(f"The picture is too large ({width} × {height} pixels). {SMALLER}")
+        raise ImageRefused(_too_large(width, height))
     # Drawn with as many channels as it has, or as it is converted to (PNG transparency and palettes become RGBA).
     channels = max(len(opened.getbands()), 3 if fmt == "JPEG" else 4 if opened.mode in ("P", "PA", "LA") else 3)
     decoded = width * height * channels
     config = current_app.config
     if decoded > int(config["ATTACHMENT_MAX_DECODED_MIB"]) * 2**20:
-        raise ImageRefused(f"The picture is too large ({width} × {height} pixels). {SMALLER}")
+        raise ImageRefused(_too_large(width, height))
     if decoded > file_bytes * int(config["ATTACHMENT_MAX_IMAGE_RATIO"]):
-        raise ImageRefused(f"We could not use this picture: it unpacks to far more than its size. {SMALLER}")
+        raise ImageRefused(
+            _(
+                "We could not use this picture: it unpacks to far more than its size. "
+                "Send a smaller photo or a screenshot"
+            )
+        )
 
 
 def _pixels_only(opened: Image.Image, fmt: str) -> Image.Image:

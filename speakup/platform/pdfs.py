@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pikepdf
 from flask import current_app
 
+from speakup.platform.translation import gettext as _
+
 # What a reporter reads after "We removed from your PDF:".
 DOCUMENT_INFO = "its document information (such as author, title and the software that made it)"
 XMP = "its XMP metadata"
@@ -45,9 +47,9 @@ def clean_pdf(data: bytes) -> CleanPdf:
             out = io.BytesIO()
             pdf.save(out, fix_metadata_version=False, deterministic_id=True)
     except pikepdf.PasswordError as exc:
-        raise PdfRefused("This PDF is protected by a password: send a copy without one") from exc
+        raise PdfRefused(_("This PDF is protected by a password: send a copy without one")) from exc
     except (pikepdf.PdfError, ValueError, RecursionError) as exc:
-        raise PdfRefused("We could not read this PDF. It may be damaged: try another file") from exc
+        raise PdfRefused(_("We could not read this PDF. It may be damaged: try another file")) from exc
     return CleanPdf(out.getvalue(), tuple(removed))
 
 
@@ -58,7 +60,7 @@ def _refuse_bombs(pdf: pikepdf.Pdf) -> None:
             continue
         budget -= _inflated_size(obj.read_raw_bytes(), budget)
         if budget < 0:
-            raise PdfRefused("We could not use this PDF: it unpacks to far more than its size. Send a smaller file")
+            raise PdfRefused(_("We could not use this PDF: it unpacks to far more than its size. Send a smaller file"))
 
 
 def _is_flate(stream: pikepdf.Stream) -> bool:
