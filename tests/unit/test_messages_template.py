@@ -12,7 +12,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
