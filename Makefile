@@ -27,18 +27,23 @@ speakup/static/manifest.json: node_modules/nhsuk-frontend/package.json $(wildcar
 	npm run --silent build
 
 ## Translations (docs/translating.md). `make translations`: every marked string into the template
-# speakup/translations/messages.pot; `make translations-update`: each language's messages.po brought up to it;
+# speakup/translations/messages.pot, and those of the reporter's pages only (babel-reporter.cfg) into
+# speakup/translations/reporter.pot, the template of a reporter-side language; `make translations-update`: each
+# language's messages.po brought up to its template (reporter.pot for a reporter-side language, else messages.pot);
 # `make translations-compile`: each messages.po compiled to the messages.mo the service reads (git ignores them,
 # the wheel carries them: build it after this). `make install` compiles them too.
 translations: $(BIN)/flask
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 -k shipped_text --no-location --sort-output \
 		--project=speakup -o speakup/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel-reporter.cfg -k _l -k lazy_ngettext:1,2 -k shipped_text --no-location \
+		--sort-output --project=speakup -o speakup/translations/reporter.pot .
 
 translations-update: translations
 	for po in speakup/translations/*/LC_MESSAGES/messages.po; do \
 		[ -e "$$po" ] || continue; \
-		$(BIN)/pybabel update --no-fuzzy-matching -i speakup/translations/messages.pot -o "$$po" \
-			-l "$$(basename "$$(dirname "$$(dirname "$$po")")")"; \
+		code="$$(basename "$$(dirname "$$(dirname "$$po")")")"; \
+		template="$$($(BIN)/python -c 'import sys; from speakup.platform.languages import template; print(template(sys.argv[1]))' "$$code")"; \
+		$(BIN)/pybabel update --no-fuzzy-matching -i "speakup/translations/$$template" -o "$$po" -l "$$code"; \
 	done
 
 speakup/translations/.compiled: $(BIN)/flask $(wildcard speakup/translations/*/LC_MESSAGES/messages.po)

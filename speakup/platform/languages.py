@@ -59,6 +59,20 @@ def language(code: str) -> Language:
         raise ValueError(f"{code!r} is not a language code Babel knows") from None
 
 
+def template(code: str) -> str:
+    """The name of the template (in speakup/translations/) a catalogue for ``code`` is made from and must cover."""
+    known = KNOWN.get(code)
+    return "reporter.pot" if known is not None and known.reporter_side else "messages.pot"
+
+
+def for_page(offered: list[Language], reporter_page: bool) -> list[Language]:
+    """The languages a page offers, its default first: all of ``offered`` on a reporter's page; elsewhere those that
+    are not reporter-side (English, the source language, when none is left)."""
+    if reporter_page:
+        return offered
+    return [each for each in offered if not each.reporter_side] or [KNOWN[ENGLISH]]
+
+
 def has_catalogue(code: str, folders: list[Path]) -> bool:
     return code == ENGLISH or any((folder / code / "LC_MESSAGES" / "messages.mo").is_file() for folder in folders)
 

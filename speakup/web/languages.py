@@ -6,6 +6,11 @@ the session): nothing about it is stored or logged. The chooser is a link to the
 the answer records the choice and sends the browser back to the page without it. The API answers by the request's
 ``Accept-Language``.
 
+A reporter-side language (speakup/platform/languages.py) is offered, and answered in, only on the pages of a person
+raising or following up a concern (``REPORTER_BLUEPRINTS``) and on the error pages of addresses outside the staff's
+(a mistyped address): its catalogue translates those pages alone. Elsewhere the page is in the first other language
+offered, whatever the visit chose, and a choice of it made there is not recorded.
+
 On a page whose form holds what a person typed (``keeps_words``), a link would lose those words, so the chooser is a
 row of submit buttons tied to that form (HTML ``form``/``formaction``, ``name="language"``), which works without
 JavaScript. Their POST goes to the page's own address; ``_take_choice`` records the choice, keeps the posted fields
@@ -47,9 +52,28 @@ def keeps_words(endpoint: str, element_id: str, form_name: str) -> None:
     _PAGE_FORMS[endpoint] = PageForm(element_id, form_name)
 
 
+REPORTER_BLUEPRINTS = frozenset({"report", "followup", "about"})
+
+
+def reporter_page() -> bool:
+    """Whether this request is for a reporter's page (or an error page reached from one): its blueprint is one of
+    theirs, or, an address that matched no page (404, 405), it lies under no other blueprint's prefix."""
+    if request.blueprint is not None:
+        return request.blueprint in REPORTER_BLUEPRINTS
+    prefixes = [
+        blueprint.url_prefix.rstrip("/")
+        for name, blueprint in current_app.blueprints.items()
+        if name not in REPORTER_BLUEPRINTS and blueprint.url_prefix
+    ]
+    return not any(request.path == prefix or request.path.startswith(prefix + "/") for prefix in prefixes)
+
+
 def offered() -> list[Language]:
-    languages: list[Language] = current_app.config["LANGUAGES_OFFERED"]
-    return languages
+    """The languages this page offers, its default first (all of them outside a request)."""
+    every: list[Language] = current_app.config["LANGUAGES_OFFERED"]
+    if not has_request_context():
+        return every
+    return languages.for_page(every, reporter_page() and request.blueprint != "api")
 
 
 def _offered_codes() -> list[str]:

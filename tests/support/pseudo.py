@@ -7,7 +7,7 @@ numbers, dates) was never marked for translation, or never extracted into the te
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -32,9 +32,25 @@ def pseudo(text: str) -> str:
     return OPEN + "".join(part if index % 2 else part.translate(_ACCENTED) for index, part in enumerate(parts)) + CLOSE
 
 
-def install_pseudo_catalogue(folder: Path, template: Path = TEMPLATE, code: str = CODE) -> Path:
-    """A compiled catalogue for ``code`` under ``folder`` translating every message of ``template``; returns
-    ``folder`` (as support.catalogues.install_catalogue does)."""
+# Latin letters as Arabic-script ones (Urdu's alphabet), to lay out a right-to-left language's pages with text as long
+# and as unbreakable as a translation's: each word stays a word, so lines wrap where a translation's would.
+_ARABIC_SCRIPT = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "ابپتٹثجچحخدڈذرڑزژسشصضطظعغفابپتٹثجچحخدڈذرڑزژسشصضطظعغف",
+)
+
+
+def in_arabic_script(text: str) -> str:
+    """``text`` written in Urdu's letters, placeholders and HTML tags kept: "Skip to %(place)s" -> "سثءپ ..."."""
+    parts = _KEPT.split(text)
+    return "".join(part if index % 2 else part.translate(_ARABIC_SCRIPT) for index, part in enumerate(parts))
+
+
+def install_pseudo_catalogue(
+    folder: Path, template: Path = TEMPLATE, code: str = CODE, write: Callable[[str], str] = pseudo
+) -> Path:
+    """A compiled catalogue for ``code`` under ``folder`` translating every message of ``template`` as ``write``
+    writes it; returns ``folder`` (as support.catalogues.install_catalogue does)."""
     with template.open("rb") as file:
         source = read_po(file)
     catalog = Catalog(locale=code)
@@ -44,9 +60,9 @@ def install_pseudo_catalogue(folder: Path, template: Path = TEMPLATE, code: str 
             continue
         if isinstance(message.id, tuple | list):
             singular, plural = message.id[0], message.id[1]
-            string: str | tuple[str, ...] = (pseudo(singular), *[pseudo(plural)] * (forms - 1))
+            string: str | tuple[str, ...] = (write(singular), *[write(plural)] * (forms - 1))
         else:
-            string = pseudo(message.id)
+            string = write(message.id)
         catalog.add(message.id, string, context=message.context)
     where = folder / code / "LC_MESSAGES"
     where.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The shipped catalogues (issue 28): each is complete for the template of every message, passes gettext's own
+"""The shipped catalogues (issue 28): each is complete for its template (a reporter-side language's for reporter.pot,
+the messages of the reporter's pages; any other's for messages.pot, every message), passes gettext's own
 checks (placeholders kept, every plural form given), and says in its header whether a person has reviewed it."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+
+from speakup.platform.languages import KNOWN, template
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "speakup" / "translations"
@@ -38,7 +41,13 @@ def test_a_catalogue_translates_every_message_and_passes_msgfmt(catalogue: Path)
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert checked.returncode == 0, checked.stderr
     assert re.fullmatch(r"\d+ translated messages?\.\n", checked.stderr), checked.stderr  # no fuzzy, none untranslated
-    assert _ids(catalogue) == _ids(TRANSLATIONS / "messages.pot"), "run make translations-update"
+    assert _ids(catalogue) == _ids(TRANSLATIONS / template(catalogue.parent.parent.name)), "make translations-update"
+
+
+def test_a_reporter_side_language_is_made_from_the_reporters_template() -> None:
+    assert template("cy") == "messages.pot"
+    assert {template(code) for code, language in KNOWN.items() if language.reporter_side} == {"reporter.pot"}
+    assert template("eo") == "messages.pot"  # a language the service does not know: every message
 
 
 @pytest.mark.parametrize("catalogue", SHIPPED, ids=lambda path: path.parent.parent.name)

@@ -5,7 +5,9 @@ administrator, enrolment, the error pages, and the main forms sent with mistakes
 here, naming the page and the text. The app's GET routes are enumerated, so a new page must be visited here too.
 
 The same tours run in Welsh, the shipped catalogue, started as a Welsh body starts every visit: every page says
-``<html lang="cy">`` (tests/unit/test_catalogues.py checks that every message has its Welsh)."""
+``<html lang="cy">`` (tests/unit/test_catalogues.py checks that every message has its Welsh). The reporter's tour
+runs again in a reporter-side language (Urdu, right to left) whose pseudo catalogue is made from reporter.pot alone:
+every message those pages show must be in it, or a reporter-side translation made from it would miss it."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from support.html import (
     signed_in,
 )
 from support.present import found
-from support.pseudo import CODE, install_pseudo_catalogue, untranslated
+from support.pseudo import CODE, ROOT, install_pseudo_catalogue, pseudo, untranslated
 
 from speakup.platform.languages import KNOWN
 
@@ -86,11 +88,11 @@ class Tour:
         return str(self.app.config["DEFAULT_LANGUAGE"])
 
     def check(self, label: str, body: str) -> None:
-        if self.code != CODE:  # Welsh: the page says so; its words are the catalogue's, checked there
+        if self.code == "cy":  # Welsh: the page says so; its words are the catalogue's, checked there
             if f'<html lang="{self.code}"' not in body:
                 self.offending[label] = [f"not lang={self.code}"]
             return
-        found_here = untranslated(body, self.data)
+        found_here = untranslated(body, self.data, self.code)
         if found_here:
             self.offending[label] = found_here
 
@@ -167,10 +169,33 @@ REPORTER_PAGES = {
 
 
 def test_the_reporters_pages(pseudo_app: Flask) -> None:
-    app = pseudo_app
+    _reporters_tour(pseudo_app)
+
+
+def test_the_reporters_pages_need_only_the_reporters_template(database_url: str, tmp_path: Path) -> None:
+    """Urdu made from reporter.pot alone, the default: every reporter's page (and an error page reached from one)
+    wholly in it, right to left, with the interpreter's note; a guardian's page in English, the other offered."""
+    folder = install_pseudo_catalogue(tmp_path / "translations", ROOT / "speakup/translations/reporter.pot", "ur")
+    app = make_app(database_url, LANGUAGES=["ur", "en"], DEFAULT_LANGUAGE="ur",
+                   BABEL_TRANSLATION_DIRECTORIES=directories_with(folder))  # fmt: skip
+    install_organisation_keys(app)
+    home = _reporters_tour(app)
+    assert '<html lang="ur" dir="rtl">' in home
+    assert pseudo("You can write in this language, but a guardian may need an interpreter to read a concern written "
+                  "in it.") in home  # fmt: skip
     tour = _tour(app)
+    missing = app.test_client().get("/no-such-page")
+    tour.check("GET /no-such-page (404)", missing.get_data(as_text=True))
+    assert not tour.offending and '<html lang="ur"' in missing.get_data(as_text=True), tour.report()
+    assert '<html lang="en"' in app.test_client().get("/guardian/sign-in").get_data(as_text=True)
+
+
+def _reporters_tour(app: Flask) -> str:
+    """Every reporter's page checked; returns the home page."""
+    tour = _tour(app)
+    home = tour.page(app.test_client(), "/")
     client = app.test_client()
-    for url in ("/", "/other-ways", "/accessibility", "/privacy", "/raise", "/follow-up"):
+    for url in ("/other-ways", "/accessibility", "/privacy", "/raise", "/follow-up"):
         tour.page(client, url)
     # The raise form sent with mistakes (nothing chosen), then "Continue" to "Check your answers".
     page = client.get("/raise").get_data(as_text=True)
@@ -208,6 +233,7 @@ def test_the_reporters_pages(pseudo_app: Flask) -> None:
     post_form(reporter, "/follow-up/case", "/follow-up/sign-out")
     tour.page(reporter, "/follow-up/signed-out")
     _finish(tour, REPORTER_PAGES)
+    return home
 
 
 # --- Guardians ----------------------------------------------------------------------------------------------------
