@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from speakup.domain import checking, submissions
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
-from speakup.web import errors, once
+from speakup.web import errors, languages, once
 from speakup.web.forgetting import CONFIRMATION
 from speakup.web.raising import ISSUED, ConcernForm, already_raised, bp, kept_answers, not_saved
 
@@ -70,7 +70,7 @@ def submit_checked():
         return once.refuse()
     sent = submissions.from_form(posted)
     try:
-        checking.raise_checked(found.values, found.file, sent)
+        checking.raise_checked(found.values, found.file, sent, languages.spoken())
     except submissions.AlreadySent:
         pass  # sent twice: the same confirmation, no second concern
     except InvalidInput as exc:
