@@ -5,11 +5,12 @@ page's language for the raise form, the request's Accept-Language for the API. I
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Flask
 from flask.testing import FlaskClient
 from support.factories import as_if_raised_last_quarter, case_row, gen_concern
-from support.html import case_address, send_raise_form
+from support.html import case_address, post_form, send_raise_form
 
 from speakup.crypto import labels
 from speakup.domain import raising
@@ -18,6 +19,7 @@ from speakup.platform import clock
 from speakup.platform.models import AuditEvent, Case, db
 
 WORDS = "The night shift on ward 7 was left with one nurse"
+HINT = "You may need an interpreter to talk with them. Your messages reach them as you write them, in any language."
 
 
 def _raise_by_form(app: Flask, language: str | None) -> str:
@@ -32,8 +34,8 @@ def _raise_by_form(app: Flask, language: str | None) -> str:
 
 def _raised_in(client: FlaskClient, reference: str) -> str:
     page = client.get(case_address(client.application, reference)).get_data(as_text=True)
-    row = page.split('id="case-language"')[1].split("</dd>")[0]
-    return " ".join(row.split())
+    row = page.split('id="case-language">')[1].split("</dd>")[0]
+    return " ".join(re.sub(r"<[^>]+>", " ", row).split())
 
 
 def test_raised_in_welsh_through_the_chooser_the_guardian_sees_cymraeg_and_an_interpreter_hint(app, signed):
@@ -123,3 +125,30 @@ def test_the_language_is_not_on_the_board_in_the_return_or_in_any_audit_row(app,
         assert case.language_ct is not None
         # Sealed under the case's own label: it opens for that case alone.
         assert labels.language(case.id) == f"speakup-v1|case:{case.id}|language|{case.id}".encode()
+
+
+def _record(client: FlaskClient, **fields: str):
+    form = {"channel": "phone", "what_happened": WORDS, "anonymity": "anonymous", **fields}
+    return post_form(client, "/guardian/record", **form)
+
+
+def test_a_recorded_concern_keeps_the_language_the_guardian_chose_or_none(app, signed):
+    page = signed.get("/guardian/record").get_data(as_text=True)
+    assert 'name="spoken_language"' in page and ">Cymraeg (Welsh)</option>" in page
+    assert _record(signed, spoken_language="cy").status_code == 303
+    assert _record(signed).status_code == 303
+    with app.app_context():
+        cases = db.session.scalars(db.select(Case).order_by(Case.created_at, Case.id)).all()
+        sealed = {case.reference: case.language_ct for case in cases}
+    assert sorted(value is None for value in sealed.values()) == [False, True]
+    shown = {reference: _raised_in(signed, reference) for reference in sealed}
+    assert sorted(shown.values()) == sorted(["Cymraeg (Welsh) " + HINT, "Not recorded"])
+
+
+def test_a_recorded_language_off_the_list_is_refused_and_nothing_is_recorded(app, signed):
+    refused = _record(signed, spoken_language="Klingon")
+    assert refused.status_code == 303
+    page = signed.get(refused.location).get_data(as_text=True)
+    assert "Choose a language from the list, or leave it empty" in page
+    with app.app_context():
+        assert db.session.scalars(db.select(Case)).first() is None
