@@ -152,3 +152,10 @@ def test_a_recorded_language_off_the_list_is_refused_and_nothing_is_recorded(app
     assert "Choose a language from the list, or leave it empty" in page
     with app.app_context():
         assert db.session.scalars(db.select(Case)).first() is None
+
+
+def test_the_openapi_document_says_accept_language_is_kept_with_the_concern(app):
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    parameters = document["paths"]["/concerns"]["post"]["parameters"]
+    header = next(p for p in parameters if p["name"] == "Accept-Language")
+    assert header["in"] == "header" and not header["required"] and "interpreter" in header["description"]
