@@ -159,3 +159,12 @@ def test_the_openapi_document_says_accept_language_is_kept_with_the_concern(app)
     parameters = document["paths"]["/concerns"]["post"]["parameters"]
     header = next(p for p in parameters if p["name"] == "Accept-Language")
     assert header["in"] == "header" and not header["required"] and "interpreter" in header["description"]
+
+
+def test_a_guardian_reading_in_welsh_sees_the_language_named_in_welsh_too(app, signed):
+    reference = _raise_by_form(app, None)
+    address = case_address(app, reference)
+    assert signed.get(f"{address}?language=cy").status_code == 303
+    page = signed.get(address).get_data(as_text=True)
+    assert "Iaith y pryder" in page and "Raised in" not in page
+    assert _raised_in(signed, reference).startswith("English (Saesneg)")
