@@ -16,9 +16,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import checking, submissions
+from speakup.platform import languages
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
-from speakup.web import errors, languages, once
+from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION
 from speakup.web.raising import ISSUED, ConcernForm, already_raised, bp, kept_answers, not_saved
 
@@ -70,7 +71,7 @@ def submit_checked():
         return once.refuse()
     sent = submissions.from_form(posted)
     try:
-        checking.raise_checked(found.values, found.file, sent, languages.spoken())
+        checking.raise_checked(found.values, found.file, sent, languages.page_code())
     except submissions.AlreadySent:
         pass  # sent twice: the same confirmation, no second concern
     except InvalidInput as exc:

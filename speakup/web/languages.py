@@ -121,12 +121,10 @@ def current() -> Language:
 
 
 def spoken() -> str | None:
-    """The language the person is using, kept with a concern they raise (issue 28, point 5): the page's, or for the
-    API the one its ``Accept-Language`` asks for among those offered (None when it names none: not the default the
-    answer falls back to, which the person may not read)."""
-    if request.blueprint == "api":
-        return request.accept_languages.best_match(_offered_codes())
-    return current().code
+    """The language the person is using, kept with a concern they raise through the API (issue 28, point 5): the
+    one its ``Accept-Language`` asks for among those offered, or None when it names none (not the default the answer
+    falls back to, which the person may not read). A page's is the visit's choice (platform/languages.page_code)."""
+    return request.accept_languages.best_match(_offered_codes())
 
 
 def chooser_links() -> list[tuple[Language, str]]:

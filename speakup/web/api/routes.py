@@ -28,8 +28,8 @@ from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author
 from speakup.platform.translation import gettext as _
 from speakup.platform.translation import lazy_gettext as _l
-from speakup.web.api.openapi import openapi_document
 from speakup.web import languages
+from speakup.web.api.openapi import openapi_document
 from speakup.web.errors import api_error, database_failed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
