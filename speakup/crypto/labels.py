@@ -24,6 +24,7 @@ ATTACHMENT_NAME = "attachment-name"
 ATTACHMENT = "attachment"
 SHARE_REQUEST = "share-request"
 REPORTER_GRANT = "reporter-grant"
+LANGUAGE = "language"
 
 CASE_FIELDS = (
     CONCERN,
@@ -38,6 +39,7 @@ CASE_FIELDS = (
     ATTACHMENT,
     SHARE_REQUEST,
     REPORTER_GRANT,
+    LANGUAGE,
 )
 
 # The two kinds of signed-in session whose secret a row keeps sealed under the cookie's key.
@@ -56,6 +58,11 @@ def associated_data(case_id: int, kind: str, record_id: str | int) -> bytes:
 
 def concern(case_id: int) -> bytes:
     return associated_data(case_id, CONCERN, case_id)
+
+
+def language(case_id: int) -> bytes:
+    """The language the concern was raised in: a fact about the person, sealed like their name."""
+    return associated_data(case_id, LANGUAGE, case_id)
 
 
 def identity(case_id: int) -> bytes:

@@ -108,12 +108,12 @@ def answers_page(values: Mapping[str, str], file: CleanFile | None) -> AnswersPa
 
 
 def raise_checked(
-    values: Mapping[str, str], file: CleanFile | None, sent: submissions.Sent
+    values: Mapping[str, str], file: CleanFile | None, sent: submissions.Sent, language: str | None = None
 ) -> tuple[RaisedConcern, bool]:
     """Raises the checked answers (checked once more) with their clean file: ``files.raise_with_file``, whose
     ``submissions.AlreadySent`` says this form already raised its concern."""
     concern = raising.check_concern(_concern_values(values))
-    return files.raise_with_file(concern, file, sent)
+    return files.raise_with_file(concern, file, sent, language)
 
 
 def _concern_values(values: Mapping[str, str]) -> dict[str, object]:

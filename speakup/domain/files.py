@@ -194,13 +194,13 @@ def check_concern_with_file(
 
 
 def raise_with_file(
-    concern: ConcernInput, clean: CleanFile | None, sent: submissions.Sent | None = None
+    concern: ConcernInput, clean: CleanFile | None, sent: submissions.Sent | None = None, language: str | None = None
 ) -> tuple[RaisedConcern, bool]:
     """Raises the concern, then seals the already checked file into it. Returns the raised concern
     and whether the file was kept: the access code is shown once, so a database failure after the
     concern was stored must not hide it (the reporter can add the file again from the follow-up page).
     ``sent`` names the form: sent again, it raises ``submissions.AlreadySent`` and nothing more is stored."""
-    raised = raising.raise_concern(concern, sent=sent)
+    raised = raising.raise_concern(concern, sent=sent, language=language)
     if clean is None:
         return raised, True
     kept = True

@@ -18,7 +18,7 @@ from speakup.domain import characteristics, deadlines, submissions, workflow
 from speakup.domain.categories import ANONYMITY, ONLINE, lists_for
 from speakup.keys import exclusions, grants, recovery, roster
 from speakup.ops import audit, notify
-from speakup.platform import clock, transactions
+from speakup.platform import clock, languages, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput, clean_text
 from speakup.platform.models import (
@@ -189,11 +189,17 @@ def excludable_guardians_if_readable() -> list[roster.RosterMember] | None:
 NEW_CASE_ATTEMPTS = 3
 
 
+def known_language(code: object) -> str | None:
+    """``code`` if it names a language of the fixed list (platform/languages.KNOWN), else None: never free text."""
+    return code if isinstance(code, str) and code in languages.KNOWN else None
+
+
 def raise_concern(
     concern: ConcernInput,
     channel: str = ONLINE,
     recorded_by: User | None = None,
     sent: submissions.Sent | None = None,
+    language: str | None = None,
 ) -> RaisedConcern:
     """Stores a new concern sealed under a fresh case key, wrapped for every guardian on the verified roster,
     the recovery key and the reporter's access code. One transaction: all of it or none of it. Then, in a
@@ -203,7 +209,9 @@ def raise_concern(
     assigned to them and audited as theirs.
 
     ``sent`` names the form or API request: if it already raised a concern, ``submissions.AlreadySent`` says which,
-    and nothing new is raised (a double click, a reload, a retry)."""
+    and nothing new is raised (a double click, a reload, a retry).
+
+    ``language`` is the code of the language the person was using; kept (sealed) only if it is on the fixed list."""
     submissions.check_not_sent(sent)
     excluded = (int(concern.exclude_guardian),) if concern.exclude_guardian else ()
     verified = roster.current_roster()
@@ -213,7 +221,9 @@ def raise_concern(
     recovery_key = verified.recovery_key
     for attempt in range(1, NEW_CASE_ATTEMPTS + 1):
         try:
-            raised, case_id = _store_new_case(concern, guardians, recovery_key, excluded, (channel, recorded_by), sent)
+            raised, case_id = _store_new_case(
+                concern, guardians, recovery_key, excluded, (channel, recorded_by, known_language(language)), sent
+            )
             break
         except IntegrityError:
             db.session.rollback()
@@ -260,11 +270,11 @@ def _store_new_case(
     guardians: list[roster.RosterMember],
     recovery_key: bytes,
     excluded: tuple[int, ...],
-    source: tuple[str, User | None],
+    source: tuple[str, User | None, str | None],
     sent: submissions.Sent | None,
 ) -> tuple[RaisedConcern, int]:
     configured = settings()
-    channel, recorded_by = source
+    channel, recorded_by, language = source
     now = clock.minute_now()
     due = deadlines.for_new_concern(now, configured.deadline_config)
     access_code = access_codes.new_access_code()
@@ -290,6 +300,8 @@ def _store_new_case(
     case_key = sealing.new_case_key()
     case.concern_ct, case.identity_ct = seal_concern(case.id, case.reference, case_key, concern)
     case.exclusions_ct = exclusions.seal_exclusions(case.id, case_key, excluded)
+    if language is not None:
+        case.language_ct = sealing.seal_text(case_key, language, labels.language(case.id))
     rows = grants.wrap_new_case_key(case.id, case_key, guardians, recovery_key, normalised)
     # Then the writes, as short as they can be: on SQLite the first INSERT takes the database's write lock.
     db.session.add(case)

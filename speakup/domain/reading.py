@@ -25,7 +25,7 @@ from speakup.domain.categories import (
     lists_for,
 )
 from speakup.ops import audit
-from speakup.platform import clock, transactions
+from speakup.platform import clock, languages, transactions
 from speakup.platform.models import Author, Case, CaseEvent, CaseGrant, CaseNote, GrantRecipient, db
 from speakup.platform.translation import gettext as _
 from speakup.platform.translation import lazy_gettext as _l
@@ -88,6 +88,15 @@ class CaseView:
     referred_to: str | None = None
     detriment_after_closure: bool = False
     referral_note: str = ""
+    language: str | None = None  # the code it was raised in (languages.KNOWN); None: not recorded
+
+    @property
+    def language_label(self) -> str:
+        return languages.both_names(self.language) if self.language else ""
+
+    @property
+    def may_need_interpreter(self) -> bool:
+        return self.language is not None and self.language != languages.ENGLISH
 
     @property
     def referred_to_label(self) -> str:
@@ -222,6 +231,9 @@ def _open_case(case: Case, case_key: bytes, for_guardian: bool) -> CaseView:
         ]
         if case.referral_ct:
             extra["referral_note"] = sealing.open_text(case_key, case.referral_ct, labels.referral(case.id))
+        if case.language_ct:
+            spoken = sealing.open_text(case_key, case.language_ct, labels.language(case.id))
+            extra["language"] = spoken if spoken in languages.KNOWN else None
         if case.learning_ct:
             extra["learning"] = sealing.open_text(case_key, case.learning_ct, labels.learning(case.id))
         extra.update(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from speakup.domain import characteristics, raising, references, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, RECORDED_CHANNELS, lists_for
-from speakup.platform import clock
+from speakup.platform import clock, languages
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import User, db
@@ -25,6 +25,7 @@ RECORD_FIELDS = (
     "contact",
     "worker_group",
     "give_access_code",
+    "spoken_language",
     *characteristics.FIELDS,
 )
 
@@ -39,6 +40,7 @@ class RecordFormPage:
     worker_groups: Mapping[str, str]
     questions: tuple[characteristics.Question, ...]
     max_chars: int
+    languages: Mapping[str, str]  # the fixed list a recorded concern's language is chosen from, by code
 
 
 def record_form_page() -> RecordFormPage:
@@ -49,6 +51,7 @@ def record_form_page() -> RecordFormPage:
         worker_groups=lists_for(today).worker_groups,
         questions=characteristics.questions_for(today),
         max_chars=settings().max_concern_chars,
+        languages={code: languages.both_names(code) for code in languages.KNOWN},
     )
 
 
@@ -74,6 +77,9 @@ def record_concern(data: dict[str, str], guardian: User) -> RecordedConcern:
     channel = data.get("channel")
     if not isinstance(channel, str) or channel not in RECORDED_CHANNELS:
         errors["channel"] = _("Choose how the concern was raised")
+    spoken = data.get("spoken_language") or None
+    if spoken is not None and raising.known_language(spoken) is None:
+        errors["spoken_language"] = _("Choose a language from the list, or leave it empty")
     fields: dict[str, object] = {key: data.get(key) for key in raising.CONCERN_FIELDS if key != "exclude_guardian"}
     fields["characteristics"] = characteristics.from_form(data)  # what they chose to say about themselves
     try:
@@ -84,7 +90,7 @@ def record_concern(data: dict[str, str], guardian: User) -> RecordedConcern:
         raise InvalidInput(errors)
     give_code = data.get("give_access_code") == "yes"
     raised = raising.raise_concern(
-        concern, channel=str(channel), recorded_by=guardian, sent=sent if give_code else None
+        concern, channel=str(channel), recorded_by=guardian, sent=sent if give_code else None, language=spoken
     )
     if not give_code:
         # The reference alone, after the concern: losing it loses only this page, the case is in the guardian's list.

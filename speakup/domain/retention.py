@@ -185,6 +185,7 @@ def _shred(cases: Sequence[Case], now: datetime, sqlite: bool) -> None:
 def _shred_case_row(case: Case, now: datetime) -> None:
     case.concern_ct = None
     case.identity_ct = None
+    case.language_ct = None
     case.learning_ct = None
     case.referral_ct = None
     case.exclusions_ct = None

@@ -91,6 +91,25 @@ def offered(codes: object, default: object, folders: list[Path]) -> list[Languag
     return installed or [KNOWN[ENGLISH]]
 
 
+def page_code() -> str | None:
+    """The code of the language this request is answered in (a page's, the visit's choice), None outside one."""
+    locale = get_locale() if has_request_context() else None
+    return str(locale) if locale is not None else None
+
+
+def both_names(code: str) -> str:
+    """A language named in itself, then in the page's language where that differs ("Cymraeg (Welsh)" on an English
+    page, "Cymraeg" on a Welsh one): the person's language as they write it, and as the reader knows it."""
+    own = language(code).name
+    locale = get_locale() if has_request_context() else None
+    page = str(locale or ENGLISH)
+    try:
+        theirs = Locale.parse(code).get_display_name(page) if page != code else None
+    except (UnknownLocaleError, ValueError):
+        theirs = None
+    return f"{own} ({theirs})" if theirs and theirs.lower() != own.lower() else own
+
+
 def number(value: int | float) -> str:
     """A number as the page's language writes it ("12,000"; "12 000" in Polish), English outside a request. The
     ``number`` filter in templates."""

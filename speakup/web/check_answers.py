@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import checking, submissions
+from speakup.platform import languages
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
 from speakup.web import errors, once
@@ -70,7 +71,7 @@ def submit_checked():
         return once.refuse()
     sent = submissions.from_form(posted)
     try:
-        checking.raise_checked(found.values, found.file, sent)
+        checking.raise_checked(found.values, found.file, sent, languages.page_code())
     except submissions.AlreadySent:
         pass  # sent twice: the same confirmation, no second concern
     except InvalidInput as exc:

@@ -144,6 +144,13 @@ def current() -> Language:
     return next((language for language in offered() if language.code == code), offered()[0])
 
 
+def spoken() -> str | None:
+    """The language the person is using, kept with a concern they raise through the API (issue 28, point 5): the
+    one its ``Accept-Language`` asks for among those offered, or None when it names none (not the default the answer
+    falls back to, which the person may not read). A page's is the visit's choice (platform/languages.page_code)."""
+    return request.accept_languages.best_match(_offered_codes())
+
+
 def chooser_links() -> list[tuple[Language, str]]:
     """Each other language offered, with a link to this page in it: relative to the page's own address ("?language=cy",
     its other query kept), so a page never writes its own path again (a case's address may hold its reference)."""

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from speakup.domain import characteristics, checking, files, raising, stage_two, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
-from speakup.platform import attachments, clock
+from speakup.platform import attachments, clock, languages
 from speakup.platform.extensions import submit_limit
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
@@ -175,7 +175,7 @@ def raise_submit():
     try:
         # The file is checked (and cleaned) before anything is raised: a refused file raises nothing.
         concern, clean = files.check_concern_with_file(form.concern(), upload)
-        files.raise_with_file(concern, clean, sent)
+        files.raise_with_file(concern, clean, sent, languages.page_code())
     except submissions.AlreadySent:
         pass  # a double click, a reload or Back and send again: the same confirmation, no second concern
     except InvalidInput as exc:

@@ -18,6 +18,7 @@ SALT = bytes(range(16))
 EXPECTED = {
     "concern": (labels.concern(7), b"speakup-v1|case:7|concern|7"),
     "identity": (labels.identity(7), b"speakup-v1|case:7|identity|7"),
+    "language": (labels.language(7), b"speakup-v1|case:7|language|7"),
     "learning": (labels.learning(7), b"speakup-v1|case:7|learning|7"),
     "exclusions": (labels.exclusions(7), b"speakup-v1|case:7|exclusions|7"),
     "message": (labels.message(7, "u1"), b"speakup-v1|case:7|message|u1"),

@@ -228,5 +228,5 @@ def test_a_key_that_is_not_random_looking_is_refused(app, key):
 
 def test_the_openapi_document_describes_the_key(client):
     operation = client.get("/api/v1/openapi.json").get_json()["paths"]["/concerns"]["post"]
-    assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key"]
+    assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key", "Accept-Language"]
     assert "Idempotent-Replayed" in operation["responses"]["201"]["headers"]

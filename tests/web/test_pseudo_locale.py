@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from babel import Locale
 from flask import Flask
 from flask.testing import FlaskClient
 from support.apps import install_organisation_keys, make_app
@@ -140,6 +141,8 @@ def pseudo_app(request: pytest.FixtureRequest, database_url: str, tmp_path: Path
 
 def _tour(app: Flask, *more: str) -> Tour:
     names = [language.name for language in KNOWN.values()] + ["Esperanto", "esperanto"]
+    # A language is also named in the page's language, from Babel's CLDR data (not a message of ours to translate).
+    names += [Locale.parse(code).get_display_name(CODE) or code for code in KNOWN]
     return Tour(app, [WORDS, WHERE, REPORTER, REPORTER_CONTACT, GUARDIAN_WORDS, REPORTER_REPLY, RECORDED_WORDS,
                       RECORDED_NAME, NEW_STAFF, app.config["ORGANISATION_NAME"], *names, *more])  # fmt: skip
 

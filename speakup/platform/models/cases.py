@@ -83,6 +83,10 @@ class Case(Model):
     # Sealed under the case key: what happened, where, when (one JSON document), and identity.
     concern_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The language the person was using when they raised it (a code of platform/languages.KNOWN), so a guardian can
+    # arrange an interpreter. Sealed like the name: it is about the person (in a small team it may single them out),
+    # and nothing counts it. None: not recorded (raised before it was, or in a language not on the list).
+    language_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The guardians the reporter asked to keep out (a concern about a guardian), sealed too: a plain row would
     # tell any database reader "this concern is about guardian X". Whoever holds the case key can read it.
     exclusions_ct: Mapped[bytes | None] = mapped_column(LargeBinary)

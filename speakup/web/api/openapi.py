@@ -15,6 +15,7 @@ from speakup.platform.models import Author
 from speakup.platform.translation import gettext as _
 from speakup.web.api.openapi_stats import STATS_SCHEMAS, STATS_SECURITY_SCHEMES, stats_paths
 from speakup.web.api.schema_parts import (
+    ACCEPT_LANGUAGE,
     BLANK,
     DATE,
     DATETIME,
@@ -273,7 +274,7 @@ def openapi_document() -> dict[str, Any]:
             "/concerns": {
                 "post": {
                     "summary": _("Raise a concern"),
-                    "parameters": [IDEMPOTENCY_KEY],
+                    "parameters": [IDEMPOTENCY_KEY, ACCEPT_LANGUAGE],
                     "requestBody": {"required": True, "content": json_content("NewConcern")},
                     "responses": {
                         "201": {**answer("Raised; keep the access code", "RaisedConcern"), "headers": REPLAYED},

@@ -28,6 +28,7 @@ from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author
 from speakup.platform.translation import gettext as _
 from speakup.platform.translation import lazy_gettext as _l
+from speakup.web import languages
 from speakup.web.api.openapi import openapi_document
 from speakup.web.errors import api_error, database_failed
 
@@ -128,7 +129,7 @@ def raise_concern():
     try:
         sent = submissions.from_api(key, body) if key is not None else None
         concern = raising.check_concern(body)
-        raised = raising.raise_concern(concern, sent=sent)
+        raised = raising.raise_concern(concern, sent=sent, language=languages.spoken())
         answer = {"reference": raised.reference, "access_code": raised.access_code, "status": raised.status}
         acknowledge_by = raised.acknowledge_by
     except submissions.AlreadySent as exc:

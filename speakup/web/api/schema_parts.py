@@ -63,6 +63,15 @@ IDEMPOTENCY_KEY = {
     "with a different body, 409.",
     "schema": {"type": "string", "minLength": 16, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": "The language the person is using (for example cy, en). Messages in the answer are in it when "
+    "it is offered; a concern raised keeps it sealed with the case (a code from a fixed list, else nothing) and shows "
+    "it to the guardians who can open it, so they can arrange an interpreter.",
+    "schema": {"type": "string", "maxLength": 255},
+}
 REPLAYED = {
     "Idempotent-Replayed": {
         "description": "true when this answers a repeat of an earlier request",
