@@ -43,7 +43,7 @@ translations-update: translations
 		[ -e "$$po" ] || continue; \
 		code="$$(basename "$$(dirname "$$(dirname "$$po")")")"; \
 		template="$$($(BIN)/python -c 'import sys; from speakup.platform.languages import template; print(template(sys.argv[1]))' "$$code")"; \
-		$(BIN)/pybabel update --no-fuzzy-matching -i "speakup/translations/$$template" -o "$$po" -l "$$code"; \
+		$(BIN)/pybabel update --no-fuzzy-matching -w 120 -i "speakup/translations/$$template" -o "$$po" -l "$$code"; \
 	done
 
 speakup/translations/.compiled: $(BIN)/flask $(wildcard speakup/translations/*/LC_MESSAGES/messages.po)

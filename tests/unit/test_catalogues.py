@@ -54,3 +54,10 @@ def test_a_reporter_side_language_is_made_from_the_reporters_template() -> None:
 def test_a_catalogue_says_whether_a_person_has_reviewed_it(catalogue: Path) -> None:
     comment = catalogue.read_text().split('msgid ""', 1)[0]
     assert REVIEW_STATE.search(comment), comment
+
+
+REPORTER_SIDE = ("pl", "ro", "pt", "es", "hi", "ml", "tl", "ur")  # issue 28, point 4
+
+
+def test_every_reporter_side_language_is_shipped() -> None:
+    assert {path.parent.parent.name for path in SHIPPED} >= set(REPORTER_SIDE)
