@@ -369,10 +369,14 @@ def state_of(user: User, roster: Roster) -> str:
     return "approved" if roster.member(user.id) is not None else "pending"
 
 
+def root_slot_in_force() -> str | None:
+    return _root_slot(pinned_root(), None if pinned_root() else stored_root_key())
+
+
 def anchored_in_force() -> anchor.Anchor | None:
     """What this server last verified: the recovery key and organisation key in force then (None if it has no anchor
     yet, or it cannot be read)."""
-    return _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))[0]
+    return _read_anchor(root_slot_in_force())[0]
 
 
 def anchored_here() -> bool:
