@@ -2,9 +2,10 @@
 
 Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers and
 its schema is the one this code was written for. Monitoring asks whether anything needs an operator
-(``needing_action``): those, the rate limits' store (Redis, where configured), a roster alarm, guardians' emails
-that have not left half an hour after they were due or that wait further ahead than the service ever schedules (a
-row pushed into the future is a stuck row: speakup/ops/outbox.py), and a backup missed. Neither Redis nor a roster
+(``needing_action``): those, the rate limits' store (Redis, where configured), a trigger or rule on the service's
+tables, a roster alarm, guardians' emails that have not left half an hour after they were due or that wait further
+ahead than the service ever schedules (a row pushed into the future is a stuck row: speakup/ops/outbox.py), and a
+backup missed. Neither Redis nor a roster
 alarm is a reason to stop serving: every server shares them, concerns are still taken (sealed for the recovery key
 during an alarm), so taking every server out of the balancer would only turn away the people speaking up.
 """
@@ -33,7 +34,6 @@ Failures = dict[str, str]  # what failed: its name, and what is wrong, in a few 
 
 # The service makes no trigger and no rule: one on its tables was put there by someone who can change the schema,
 # and can silently drop or rewrite the service's writes (outside review r5, F1: the roster log's inserts dropped).
-TRIGGER_EVENT = "database_trigger_found"
 TRIGGERS_FAILED = "a trigger or rule on the service's tables: a security incident; see the log and docs/deploy.md"
 
 
@@ -68,6 +68,7 @@ def needing_action() -> Failures:
     if "database" not in failed:
         if foreign_triggers():
             failed["database_triggers"] = TRIGGERS_FAILED
+            logger.error("Health check failed: database_triggers")
         current = roster.current_roster()
         if current.problem or current.failures:
             failed["roster"] = "a roster alarm: see the queue's notice and run flask speakup roster verify"
@@ -110,7 +111,7 @@ def foreign_triggers() -> int:
         db.session.rollback()
         return 0
     for table, kind in found:
-        logger.error("%s: a %s on table %s: it can drop or change the service's writes", TRIGGER_EVENT, kind, table)
+        logger.error("database_trigger_found: a %s on table %s: it can drop or change what is written", kind, table)
     return len(found)
 
 
