@@ -51,3 +51,16 @@ roster_log.when_written(anchor_written)
 def _holds(seq: int, hashed: str) -> bool:
     entry = roster_log.at(seq)
     return entry is not None and roster_log.entry_hash(entry) == hashed
+
+
+def log_short_of_anchor() -> bool:
+    """Whether the log no longer holds the head this server anchored unchanged (or the anchor cannot be read): entries
+    this server saw are missing, and what they said (a token revoked) is not known (`speakup roster accept`)."""
+    slot = roster.root_slot_in_force()
+    if slot is None:
+        return False
+    try:
+        anchored = anchor.read_anchor(slot)
+    except anchor.AnchorUnreadable:
+        return True
+    return anchored is not None and not _holds(anchored.seq, anchored.hash)
