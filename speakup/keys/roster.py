@@ -38,7 +38,7 @@ from sqlalchemy import Row, select
 
 from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log, roster_replay
-from speakup.keys.spent import Spent
+from speakup.keys.spent import Spent, forged_issue
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
@@ -192,7 +192,7 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     anchored, anchor_problem = _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))
     entries = roster_log.entries()
     replay = _replay(entries)
-    problem = replay.problem or anchor_problem
+    problem = replay.problem or anchor_problem or forged_issue(replay.spent, settings().token_peppers)
     if anchored is not None and not entries:
         problem = f"the roster log is empty, but this server saw entry {anchored.seq}: it was deleted or rolled back"
     if problem is None and anchored is not None and _rolled_back(entries, replay, anchored):
