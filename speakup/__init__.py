@@ -63,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["speakup_image_decodes"] = threading.BoundedSemaphore(int(app.config["ATTACHMENT_PARALLEL_DECODES"]))
 
     from speakup.cli import speakup_cli
+    from speakup.keys import written  # noqa: F401 - its import anchors every append to the roster log
     from speakup.web import register
 
     register(app)
@@ -76,4 +77,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         check_roster_root(app)
         check_schema(app)
         check_audit_pepper(app)
+        from speakup.domain.health import report_foreign_triggers
+
+        report_foreign_triggers(app)  # logged, never refused: /healthz must stay readable
     return app

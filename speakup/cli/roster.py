@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from speakup.crypto import kem, signing
 from speakup.domain import staff
-from speakup.keys import approvals, grants, recovery, roster, roster_log
+from speakup.keys import approvals, grants, recovery, roster, roster_log, written
 from speakup.ops import audit
 from speakup.platform import private_files, transactions
 from speakup.platform.migrations import upgrade_schema
@@ -181,7 +181,10 @@ def accept_command(
     codes = grants.codes_given_since(state.codes)
     # Every revoked token the log, the audit trail or the rows name; no enrolment link (whether one was used after
     # the alarm's point cannot be known): an account waiting to enrol is reset for a new link.
-    carried = state.spent.carried(None, stats_tokens.revoked_recorded())
+    revoked = stats_tokens.revoked_recorded()
+    # Entries this server anchored are missing: any of them may have revoked a token, and nothing left says which.
+    every_token = stats_tokens.revoke_every_token() if written.log_short_of_anchor() else set()
+    carried = state.spent.carried(None, revoked | every_token)
     rewrapped, left = recovery.rewrap_restored_grants(secrets.recovery_key, retired)
     recovery.store_organisation_keys(secrets)  # a restored backup's rows name the keys of before a rotation
     roster_log.checkpoint(secrets.signing_key, kem.public_key_of(secrets.recovery_key), kept, codes, carried)
@@ -193,6 +196,9 @@ def accept_command(
     click.echo(f"Roster accepted with {len(after.members)} guardians. Run `speakup recover` for each to give them the "
                "cases raised during the alarm.")  # fmt: skip
     click.echo("Enrolment links not used before now no longer open: reset each account still waiting to enrol.")
+    if every_token:
+        click.echo("The roster log had lost entries this server saw, so every statistics token is now revoked: make "
+                   "new ones with `speakup stats-token create`.")  # fmt: skip
     if state.root_key != signing.signing_public_key_of(secrets.signing_key):
         click.echo("No checkpoint of the roster log in the database verifies with this file's organisation key (a "
                    "backup from before a rotation: a retired key signed it), so it vouches for nobody: approve each "

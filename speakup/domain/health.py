@@ -2,9 +2,10 @@
 
 Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers and
 its schema is the one this code was written for. Monitoring asks whether anything needs an operator
-(``needing_action``): those, the rate limits' store (Redis, where configured), a roster alarm, guardians' emails
-that have not left half an hour after they were due or that wait further ahead than the service ever schedules (a
-row pushed into the future is a stuck row: speakup/ops/outbox.py), and a backup missed. Neither Redis nor a roster
+(``needing_action``): those, the rate limits' store (Redis, where configured), a trigger or rule on the service's
+tables, a roster alarm, guardians' emails that have not left half an hour after they were due or that wait further
+ahead than the service ever schedules (a row pushed into the future is a stuck row: speakup/ops/outbox.py), and a
+backup missed. Neither Redis nor a roster
 alarm is a reason to stop serving: every server shares them, concerns are still taken (sealed for the recovery key
 during an alarm), so taking every server out of the balancer would only turn away the people speaking up.
 """
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import logging
 
+from flask import Flask
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from speakup.keys import roster
 from speakup.ops import backups, outbox
@@ -29,6 +31,10 @@ from speakup.platform.models import db
 logger = logging.getLogger(__name__)
 
 Failures = dict[str, str]  # what failed: its name, and what is wrong, in a few fixed words
+
+# The service makes no trigger and no rule: one on its tables was put there by someone who can change the schema,
+# and can silently drop or rewrite the service's writes (outside review r5, F1: the roster log's inserts dropped).
+TRIGGERS_FAILED = "a trigger or rule on the service's tables: a security incident; see the log and docs/deploy.md"
 
 
 def serving() -> Failures:
@@ -60,6 +66,9 @@ def needing_action() -> Failures:
         failed["backup"] = f"no backup in the last {kept.max_age_hours} hours: see speakup-backup.service"
         logger.error("Health check failed: backup")
     if "database" not in failed:
+        if foreign_triggers():
+            failed["database_triggers"] = TRIGGERS_FAILED
+            logger.error("Health check failed: database_triggers")
         current = roster.current_roster()
         if current.problem or current.failures:
             failed["roster"] = "a roster alarm: see the queue's notice and run flask speakup roster verify"
@@ -80,3 +89,36 @@ def _limit_store_answers() -> bool:
         return bool(store.check())
     except (StorageError, OSError):
         return False
+
+
+def foreign_triggers() -> int:
+    """How many triggers and rules the service's tables have (it makes none), each logged at ERROR by table and kind;
+    0 if the database does not answer (``serving`` says so)."""
+    tables = sorted(db.metadata.tables)
+    try:
+        if db.engine.dialect.name == "postgresql":
+            query = text(
+                "SELECT c.relname, 'trigger' FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND c.relname = ANY(:tables) AND pg_table_is_visible(c.oid) "
+                "UNION ALL SELECT tablename, 'rule' FROM pg_rules WHERE tablename = ANY(:tables) "
+                "AND schemaname = current_schema()"
+            )
+            found = db.session.execute(query, {"tables": tables}).all()
+        else:
+            rows = db.session.execute(text("SELECT tbl_name, type FROM sqlite_master WHERE type = 'trigger'")).all()
+            found = [row for row in rows if row[0] in tables]
+    except SQLAlchemyError:
+        db.session.rollback()
+        return 0
+    for table, kind in found:
+        logger.error("database_trigger_found: a %s on table %s: it can drop or change what is written", kind, table)
+    return len(found)
+
+
+def report_foreign_triggers(app: Flask) -> None:
+    """At a production start: logged, never refused, so that an operator can still read /healthz."""
+    with app.app_context():
+        try:
+            foreign_triggers()
+        finally:
+            db.session.remove()

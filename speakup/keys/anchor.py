@@ -119,9 +119,10 @@ def _is_older(new: Anchor, existing: object) -> bool:
         return False
 
 
-def write_anchor(root: str, anchor: Anchor) -> None:
+def write_anchor(root: str, anchor: Anchor, force: bool = False) -> None:
     """Records a verified head. Never fatal: an instance folder that cannot be written weakens rollback detection
-    on this instance (logged), it does not stop concerns being raised."""
+    on this instance (logged), it does not stop concerns being raised. ``force``: even over a newer head (an entry
+    the service wrote is missing from the log: the anchor must name it, so every verification alarms)."""
     path = anchor_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +130,7 @@ def write_anchor(root: str, anchor: Anchor) -> None:
         with os.fdopen(lock_fd, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # workers of one instance share the file
             data = _load(path)
-            if _is_older(anchor, data.get(root)):
+            if not force and _is_older(anchor, data.get(root)):
                 return  # another worker anchored a newer head meanwhile: never move an anchor back
             data[root] = asdict(anchor)
             private_files.replace(path, json.dumps(data, sort_keys=True, indent=1))

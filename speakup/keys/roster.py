@@ -38,7 +38,7 @@ from sqlalchemy import Row, select
 
 from speakup.crypto import kem, signing
 from speakup.keys import anchor, roster_log, roster_replay
-from speakup.keys.spent import Spent
+from speakup.keys.spent import Spent, forged_issue
 from speakup.ops import audit
 from speakup.platform import clock, transactions
 from speakup.platform.config import settings
@@ -192,7 +192,7 @@ def _verify(rows: list[GuardianRow], digest: str) -> Roster:
     anchored, anchor_problem = _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))
     entries = roster_log.entries()
     replay = _replay(entries)
-    problem = replay.problem or anchor_problem
+    problem = replay.problem or anchor_problem or forged_issue(replay.spent, settings().token_peppers)
     if anchored is not None and not entries:
         problem = f"the roster log is empty, but this server saw entry {anchored.seq}: it was deleted or rolled back"
     if problem is None and anchored is not None and _rolled_back(entries, replay, anchored):
@@ -369,10 +369,14 @@ def state_of(user: User, roster: Roster) -> str:
     return "approved" if roster.member(user.id) is not None else "pending"
 
 
+def root_slot_in_force() -> str | None:
+    return _root_slot(pinned_root(), None if pinned_root() else stored_root_key())
+
+
 def anchored_in_force() -> anchor.Anchor | None:
     """What this server last verified: the recovery key and organisation key in force then (None if it has no anchor
     yet, or it cannot be read)."""
-    return _read_anchor(_root_slot(pinned_root(), None if pinned_root() else stored_root_key()))[0]
+    return _read_anchor(root_slot_in_force())[0]
 
 
 def anchored_here() -> bool:

@@ -41,14 +41,16 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, event, select
+from sqlalchemy.orm import Session
 
 from speakup.crypto import sealing, signing
-from speakup.platform import clock
+from speakup.platform import clock, transactions
 from speakup.platform.models import RosterEntry, User, db
 
 CONTEXT = "roster-log"
@@ -181,6 +183,58 @@ def head() -> Entry | None:
     return db.session.execute(select(*_ENTRY_COLUMNS).order_by(RosterEntry.seq.desc()).limit(1)).first()
 
 
+def at(seq: int) -> Entry | None:
+    return db.session.execute(select(*_ENTRY_COLUMNS).where(RosterEntry.seq == seq)).first()
+
+
+# The places and hashes this transaction's appends computed, in order (outside review r5, F1). A database can be
+# made to drop an insert without an error (a trigger returning NULL, a rule): what the service reads back after its
+# commit is then a valid log without the entry, so it is what the service wrote that is anchored, and checked.
+_WRITTEN = "speakup_roster_written"
+
+
+def _place(last: Entry | None) -> tuple[int, str]:
+    """Where the next entry goes: after the log's head, or after the entry this transaction wrote last, which the
+    database may not show (dropped): the next entry still chains on it, so the gap breaks the chain."""
+    place = (last.seq, entry_hash(last)) if last is not None else (0, "")
+    written: list[tuple[int, str]] | None = db.session().info.get(_WRITTEN)
+    if written and written[-1][0] >= place[0]:
+        place = written[-1]
+    return place
+
+
+# What runs once a transaction that appended is committed, with its places and hashes: keys/written.py's anchoring
+# (registered when it is imported, by create_app; the roster it verifies imports this module, so not the reverse).
+_WHEN_WRITTEN: list[Callable[[list[tuple[int, str]]], object]] = []
+
+
+def when_written(hook: Callable[[list[tuple[int, str]]], object]) -> None:
+    _WHEN_WRITTEN.append(hook)
+
+
+def _remember(seq: int, hashed: str) -> None:
+    if not _WHEN_WRITTEN:  # never an append nobody will check
+        raise RuntimeError("speakup.keys.written is not loaded: the roster log's appends would not be anchored")
+    info = db.session().info
+    written = info.get(_WRITTEN)
+    if written is None:
+        written = info[_WRITTEN] = []
+        for hook in _WHEN_WRITTEN:
+            transactions.after_commit(partial(hook, written))
+    written.append((seq, hashed))
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_written(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)  # the anchoring after the commit holds its own list
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_written(session: Session, _previous: object) -> None:
+    if not session.in_transaction():
+        session.info.pop(_WRITTEN, None)
+
+
 def append(
     kind: str,
     user_id: int | None = None,
@@ -191,15 +245,16 @@ def append(
 ) -> RosterEntry:
     """Adds one statement after the head, signed when ``signing_key`` is given, proven under ``proof_pepper`` when
     that is (a ``proof`` field: the keyed hash of the statement without it). The caller commits; two appends racing
-    for the same place are refused by the primary key, and the later one changes nothing."""
-    last = head()
+    for the same place are refused by the primary key, and the later one changes nothing. Once the commit is done,
+    the head computed here is anchored and the log must reach it (roster.anchor_written)."""
+    place = _place(head())
     now = clock.utcnow()
-    seq = last.seq + 1 if last is not None else 1
+    seq = place[0] + 1
     statement: dict[str, object] = {
         "protocol": sealing.PROTOCOL,
         "context": CONTEXT,
         "seq": seq,
-        "prev": entry_hash(last) if last is not None else "",
+        "prev": place[1],
         "kind": kind,
         "user_id": user_id,
         "at": timestamp(now),
@@ -215,6 +270,7 @@ def append(
     row = RosterEntry(seq=seq, kind=kind, user_id=user_id, statement=encoded, signature=signature, created_at=now)
     db.session.add(row)
     db.session.flush()
+    _remember(seq, entry_hash(row))
     return row
 
 

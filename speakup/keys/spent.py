@@ -72,6 +72,19 @@ class Spent:
         return {"links": links, "revoked_tokens": sorted(self.revoked | set(revoked_elsewhere))}
 
 
+FORGED = "an enrolment link statement's proof does not hold: the service did not write it"
+
+
+def forged_issue(spent: Spent, peppers: Sequence[bytes]) -> str | None:
+    """Why the log cannot be trusted if an account's newest link is one whose proof does not hold under ``peppers``
+    (a copy of an older issue, or one a database writer made): a forgery, a roster alarm like any other, never a
+    "newest link" that makes the real one answer "expired" (outside review r5, F4). An issue a later genuine one
+    replaced decides nothing, so an issue under a pepper since dropped from the fallbacks alarms only while it is
+    its account's newest."""
+    forged = [name for name in spent.newest.values() if not _proven(spent.links[name], peppers)]
+    return FORGED if forged else None
+
+
 def from_checkpoint(checkpoint: dict[str, Any]) -> Spent | None:
     """The links and tokens a checkpoint carries (none, in one from before them), or None if it is malformed."""
     links, revoked = checkpoint.get("links", []), checkpoint.get("revoked_tokens", [])

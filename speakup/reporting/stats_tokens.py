@@ -82,6 +82,19 @@ def revoke_stats_token(name: str) -> int:
     return len(rows)
 
 
+def revoke_every_token() -> set[str]:
+    """Every statistics token revoked, and their keyed hashes returned for the checkpoint to carry: `speakup roster
+    accept` after the log lost entries this server saw, which may have revoked any of them (outside review r5, F2).
+    The caller commits."""
+    now = clock.utcnow()
+    rows = db.session.scalars(select(StatsToken)).all()
+    for row in rows:
+        if row.revoked_at is None:
+            row.revoked_at = now
+            audit.record(audit.Action.STATS_TOKEN_REVOKED, audit.Actor.SYSTEM, count=1, token_hash=row.token_hash)
+    return {row.token_hash for row in rows}
+
+
 def _revoked_in_chain(rows: Sequence[StatsToken]) -> set[str]:
     hashes = {row.token_hash for row in rows}
     events = db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == audit.Action.STATS_TOKEN_REVOKED))

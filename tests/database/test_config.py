@@ -324,6 +324,23 @@ def test_production_logs_an_error_for_a_development_address_and_no_mail_server(i
     assert [r for r in caplog.records if r.levelno == logging.ERROR] == []
 
 
+def test_production_starts_with_a_trigger_on_its_tables_and_logs_it(installed, caplog):
+    """Outside review r5, F1: a trigger can silently drop the service's writes. Logged at start-up, never refused:
+    the operator must still be able to read /healthz, which names it too."""
+    url, root = installed
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TRIGGER r5_drop BEFORE INSERT ON roster_log BEGIN SELECT RAISE(IGNORE); END"))
+    engine.dispose()
+    ready = {"PUBLIC_BASE_URL": "https://speakup.example.nhs.uk", "MAIL_SERVER": "mail.example.nhs.uk"}
+    with caplog.at_level(logging.ERROR, logger="speakup"):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, **ready})
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(m.startswith("database_trigger_found: a trigger on table roster_log") for m in errors), errors
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_production_behind_a_proxy_refuses_the_development_address(installed):
     """Behind a reverse proxy the service is certainly not reached at 127.0.0.1:5000, so enrolment links and
     guardian emails would point nowhere (issue 27): refused, naming the setting. Without a proxy setting (one machine
