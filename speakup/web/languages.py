@@ -196,3 +196,7 @@ def init_app(app: Flask) -> None:
     from speakup.web.raising import ConcernForm
 
     keeps_words("report.raise_form", "raise-form", ConcernForm.form_name())
+    # The person's reply on their case page, half written.
+    from speakup.web.followup import ReplyForm
+
+    keeps_words("followup.case_page", "reply-form", ReplyForm.form_name())

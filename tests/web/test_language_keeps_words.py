@@ -131,3 +131,22 @@ def test_a_form_with_a_file_is_never_read_by_the_chooser(esperanto: Flask) -> No
     sent = client.post("/raise", data=data, content_type="multipart/form-data")
     assert sent.location == "/raise/check"
     assert '<html lang="en"' in client.get("/raise/check").get_data(as_text=True)
+
+
+def test_a_half_written_reply_comes_back_in_the_new_language_with_its_words(esperanto: Flask) -> None:
+    from support.apps import install_organisation_keys
+    from support.factories import gen_concern
+    from support.html import following_up
+
+    install_organisation_keys(esperanto)
+    code = gen_concern(esperanto.test_client())["access_code"]
+    client = following_up(esperanto, code)
+    page = client.get("/follow-up/case").get_data(as_text=True)
+    button = BUTTON_RE.search(page)
+    assert button and 'form="reply-form"' in button.group(0) and 'formaction="/follow-up/case"' in button.group(0)
+    reply_form = found(r'(<form[^>]*id="reply-form".*?</form>)', page, re.S)
+    token = found(CSRF_RE, reply_form)
+    chosen = client.post("/follow-up/case", data={"csrf_token": token, "body": WORDS, "language": "eo"})
+    assert (chosen.status_code, chosen.location) == (303, "/follow-up/case")
+    again = client.get("/follow-up/case").get_data(as_text=True)
+    assert '<html lang="eo" dir="ltr">' in again and WORDS in again and "nhsuk-error-summary" not in again
