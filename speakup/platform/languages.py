@@ -43,7 +43,7 @@ KNOWN: dict[str, Language] = {
         _language("es", "Español", reporter_side=True),
         _language("hi", "हिन्दी", reporter_side=True),
         _language("ml", "മലയാളം", reporter_side=True),
-        _language("tl", "Tagalog", reporter_side=True),
+        _language("fil", "Tagalog", reporter_side=True),  # Babel reads "tl" as Filipino ("fil"), the same language
         _language("ur", "اردو", reporter_side=True),
     )
 }
