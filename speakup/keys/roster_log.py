@@ -203,25 +203,34 @@ def _place(last: Entry | None) -> tuple[int, str]:
     return place
 
 
+class Written(list[tuple[int, str]]):
+    """The places and hashes one transaction appended, in order; ``ceremony``: among them a checkpoint or a
+    hand-over, which change what the anchor holds besides the head (the organisation's keys), so only a verification
+    may anchor them."""
+
+    ceremony = False
+
+
 # What runs once a transaction that appended is committed, with its places and hashes: keys/written.py's anchoring
 # (registered when it is imported, by create_app; the roster it verifies imports this module, so not the reverse).
-_WHEN_WRITTEN: list[Callable[[list[tuple[int, str]]], object]] = []
+_WHEN_WRITTEN: list[Callable[[Written], object]] = []
 
 
-def when_written(hook: Callable[[list[tuple[int, str]]], object]) -> None:
+def when_written(hook: Callable[[Written], object]) -> None:
     _WHEN_WRITTEN.append(hook)
 
 
-def _remember(seq: int, hashed: str) -> None:
+def _remember(seq: int, hashed: str, kind: str) -> None:
     if not _WHEN_WRITTEN:  # never an append nobody will check
         raise RuntimeError("speakup.keys.written is not loaded: the roster log's appends would not be anchored")
     info = db.session().info
     written = info.get(_WRITTEN)
     if written is None:
-        written = info[_WRITTEN] = []
+        written = info[_WRITTEN] = Written()
         for hook in _WHEN_WRITTEN:
             transactions.after_commit(partial(hook, written))
     written.append((seq, hashed))
+    written.ceremony = written.ceremony or kind in (CHECKPOINT, HANDOVER)
 
 
 @event.listens_for(Session, "after_commit")
@@ -270,7 +279,7 @@ def append(
     row = RosterEntry(seq=seq, kind=kind, user_id=user_id, statement=encoded, signature=signature, created_at=now)
     db.session.add(row)
     db.session.flush()
-    _remember(seq, entry_hash(row))
+    _remember(seq, entry_hash(row), kind)
     return row
 
 

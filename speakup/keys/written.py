@@ -20,9 +20,14 @@ from speakup.keys import anchor, roster, roster_log
 from speakup.platform import clock
 
 
-def anchor_written(written: list[tuple[int, str]]) -> None:
-    """After the commit of a transaction that appended ``written`` (place, hash) to the log: verified at once, and
-    the log must hold each of them unchanged."""
+def anchor_written(written: roster_log.Written) -> None:
+    """After the commit of a transaction that appended ``written`` (place, hash) to the log: its head anchored first,
+    then the log verified at once, which must hold each of them unchanged."""
+    if written and not written.ceremony:
+        # Before the database is read at all: a read that fails (a database writer ended the connection) or alarms
+        # (a row put in its way) must not leave what the service wrote unanchored, free to be deleted unseen
+        # (outside review r6 of issue 27, F1).
+        _anchor_ahead(*written[-1])
     roster.current_roster()  # the committed log verified, its head anchored when it holds
     # Not kept as this process's roster: the next concern verifies the whole log again, so an entry edited behind
     # this head meanwhile is seen at once, not at the next periodic check.
@@ -46,6 +51,15 @@ def anchor_written(written: list[tuple[int, str]]) -> None:
 
 
 roster_log.when_written(anchor_written)
+
+
+def _anchor_ahead(seq: int, hashed: str) -> None:
+    """Moves this server's anchor on to what it has just written, never back; a server that has anchored nothing yet
+    waits for its first verification."""
+    slot = roster.root_slot_in_force()
+    anchored = roster.anchored_in_force() if slot is not None else None
+    if slot is not None and anchored is not None and anchored.seq < seq:
+        anchor.write_anchor(slot, replace(anchored, seq=seq, hash=hashed, at=roster_log.timestamp(clock.utcnow())))
 
 
 def _holds(seq: int, hashed: str) -> bool:

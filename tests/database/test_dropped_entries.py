@@ -186,3 +186,58 @@ def test_healthz_names_a_rule_on_the_services_tables(app: Flask) -> None:
         with app.app_context():
             db.session.execute(text("DROP RULE IF EXISTS r5_rule ON roster_log"))
             db.session.commit()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="SPEAKUP_TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_healthz_names_a_trigger_disguised_as_internal_and_a_view_in_a_tables_place(app: Flask) -> None:
+    """Outside review r6, F2: a trigger marked internal in the catalogue (as a foreign key's are) hid from the check;
+    a view put in a table's place was named by nothing but the alarm it caused."""
+    with dropping(app, "disable"), app.app_context():
+        db.session.execute(text("UPDATE pg_trigger SET tgisinternal = true WHERE tgname = 'r5_drop'"))
+        db.session.commit()
+        assert "database_triggers" in app.test_client().get("/healthz").get_json()["failed"]
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE mail_outbox RENAME TO mail_outbox_kept"))
+        db.session.execute(text("CREATE VIEW mail_outbox AS SELECT * FROM mail_outbox_kept"))
+        db.session.commit()
+    try:
+        assert "database_triggers" in app.test_client().get("/healthz").get_json()["failed"]
+    finally:
+        with app.app_context():
+            db.session.execute(text("DROP VIEW mail_outbox"))
+            db.session.execute(text("ALTER TABLE mail_outbox_kept RENAME TO mail_outbox"))
+            db.session.commit()
+    assert "database_triggers" not in (app.test_client().get("/healthz").get_json().get("failed") or {})
+
+
+class _ReadFails:
+    """The roster module as keys/written.py sees it, but whose read of the log after the commit fails (outside review
+    r6, F1: a database writer ended the service's connection there, or put a row in the way to make it alarm)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(roster, name)
+
+    def current_roster(self) -> Any:
+        raise RuntimeError("the connection was ended")
+
+
+def test_an_entry_whose_check_after_commit_fails_is_anchored_all_the_same(app: Flask, monkeypatch) -> None:
+    """The service anchors the head it wrote before it reads the log back: when the read fails (or alarms), deleting
+    the entry afterwards is still an alarm, not a log that verifies one entry short."""
+    from speakup.keys import roster_log, written
+    from speakup.platform import transactions
+
+    guardian = gen_staff(app, "ivy@example.org")
+    assert not _alarmed(app)
+    monkeypatch.setattr(written, "roster", _ReadFails())
+    with app.app_context(), pytest.raises(RuntimeError, match="ended"), transactions.unit_of_work():
+        roster_log.note(roster_log.DISABLE, scalar(select(User).where(User.id == guardian.id)))
+    monkeypatch.undo()
+    with app.app_context():
+        head = db.session.execute(text("SELECT max(seq) FROM roster_log")).scalar()
+        kind = db.session.execute(text("SELECT kind FROM roster_log WHERE seq = :seq"), {"seq": head}).scalar()
+        assert kind == "disable"
+        db.session.execute(text("DELETE FROM roster_log WHERE seq = :seq"), {"seq": head})
+        db.session.commit()
+    assert _alarmed(app)
