@@ -69,8 +69,9 @@ ACCEPT_LANGUAGE = {
     "required": False,
     "description": "The language the person is using (for example cy, en). Messages in the answer are in it when "
     "it is offered; a concern raised keeps it sealed with the case (a code from a fixed list, else nothing) and shows "
-    "it to the guardians who can open it, so they can arrange an interpreter.",
-    "schema": {"type": "string", "maxLength": 255},
+    "it to the guardians who can open it, so they can arrange an interpreter. Any value is accepted: one naming no "
+    "language offered answers in the default language and keeps nothing.",
+    "schema": {"type": "string"},
 }
 REPLAYED = {
     "Idempotent-Replayed": {
