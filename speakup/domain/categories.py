@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
+from speakup.platform.translation import lazy_gettext as _l
 
 ANONYMITY = ("anonymous", "confidential", "open")
 ANONYMITY_LABELS: dict[str, str] = {

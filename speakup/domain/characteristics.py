@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -34,6 +32,8 @@ from speakup.platform import clock, transactions
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case, CharacteristicCount, CharacteristicsAnswered, db
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 PREFER_NOT_TO_SAY = _l("Prefer not to say")
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from speakup.domain import characteristics, files, raising, submissions
 from speakup.domain.categories import ANONYMITY_LABELS, lists_for
 from speakup.domain.raising import RaisedConcern
 from speakup.platform import clock
 from speakup.platform.attachments import FIELD as FILE_FIELD
 from speakup.platform.attachments import CleanFile
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 # What each choice means, in the words of the person choosing. The choice is theirs to make once: what is sent with
 # a name cannot be made anonymous afterwards.

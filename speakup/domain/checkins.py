@@ -7,9 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from speakup.domain import handling, workflow
 from speakup.domain.categories import SPEAK_UP_AGAIN
 from speakup.domain.handling import changes_case, note_reporter_wrote
@@ -18,6 +15,8 @@ from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Case
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 
 # The reporter's words: "treated worse", never "detriment" (the national return's word, kept for the staff pages).
 QUESTION = _l("Since your case was closed, have you been treated worse because you spoke up?")

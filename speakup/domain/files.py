@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -23,6 +21,8 @@ from speakup.platform.attachments import LABELS, SUPPORTED, AttachmentRefused, C
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Attachment, Case, db
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import ngettext
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from speakup.crypto import access_codes, labels, sealing
@@ -29,6 +26,9 @@ from speakup.platform.models import (
     drop_failed_transaction,
     new_case_id,
 )
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
+from speakup.platform.translation import ngettext
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, delete, select, update
 
 from speakup.crypto import labels, sealing
@@ -29,6 +28,7 @@ from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Submission, db
+from speakup.platform.translation import lazy_gettext as _l
 
 FORM = "form"
 API = "api"

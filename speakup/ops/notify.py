@@ -22,17 +22,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from flask_babel import force_locale
-
 from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.languages import ENGLISH
 from speakup.platform.models import MailOutbox, db
 from speakup.platform.models.roles import Role
 from speakup.platform.public_urls import public_url
+from speakup.platform.translation import force_locale, ngettext
 from speakup.platform.translation import gettext as _
 from speakup.platform.translation import lazy_gettext as _l
-from speakup.platform.translation import ngettext
 
 _random = secrets.SystemRandom()
 

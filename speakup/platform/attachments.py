@@ -9,12 +9,12 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 from speakup.platform import imaging, pdfs
 from speakup.platform.inputs import InvalidInput
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
+from speakup.platform.translation import ngettext
 
 JPEG, PNG, PDF, TEXT = "image/jpeg", "image/png", "application/pdf", "text/plain"
 

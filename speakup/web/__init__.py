@@ -12,7 +12,7 @@ EXIT_PAGE_BLUEPRINTS = ("report", "followup", "about")
 
 def register(app: Flask) -> None:
     """Every blueprint, the error pages and the template helpers, on one app."""
-    from speakup.platform import dates
+    from speakup.platform import dates, translation
     from speakup.platform.extensions import csrf
     from speakup.web import (
         about,
@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
     csrf.exempt(api_bp)
     errors.init_app(app)
     languages.init_app(app)
+    translation.install_in_templates(app)
     once.init_app(app)
     forgetting.init_app(app)
 

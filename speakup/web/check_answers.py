@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import cast
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 
 from speakup.domain import checking, submissions
 from speakup.platform import languages
 from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION
 from speakup.web.raising import ISSUED, ConcernForm, already_raised, bp, kept_answers, not_saved

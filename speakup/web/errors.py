@@ -7,9 +7,6 @@ import time
 import traceback
 
 from flask import Flask, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +14,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse  # what redirect() makes; flask.Response derives from it
 
 from speakup.platform.models import drop_failed_transaction
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
+from speakup.platform.translation import ngettext
 from speakup.web import once
 
 log = logging.getLogger(__name__)

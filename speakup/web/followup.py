@@ -7,8 +7,6 @@ The code is never put in the cookie: after one check it becomes a short-lived re
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, session, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from speakup.domain import (
     browser_sessions,
@@ -24,6 +22,8 @@ from speakup.platform import attachments, clock
 from speakup.platform.extensions import LimitStoreDown, access_code_limit, submit_limit
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import Author, Case
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import once
 from speakup.web.errors import LIMIT_STORE_DOWN_ACCESS_CODE, LIMIT_STORE_DOWN_RETRY_AFTER, log_limit_store_down
 from speakup.web.forgetting import forget_session, forget_this_browser

@@ -25,7 +25,6 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, session
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -38,6 +37,7 @@ from speakup.platform import clock, form_posts
 from speakup.platform.attachments import CleanFile
 from speakup.platform.form_posts import Kept
 from speakup.platform.models import drop_failed_transaction
+from speakup.platform.translation import lazy_gettext as _l
 
 BROWSER = "browser"  # the session's secret: nonces are made for it and kept words sealed under it
 KEPT = "kept"  # the session's pointer to the one form kept for it: {"nonce", "path", "also": [paths]}

@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import cast
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
@@ -21,6 +19,8 @@ from speakup.platform.form_posts import Kept
 from speakup.platform.inputs import InvalidInput
 from speakup.platform.models import drop_failed_transaction
 from speakup.platform.public_urls import public_url
+from speakup.platform.translation import gettext as _
+from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
