@@ -87,9 +87,8 @@ def issue_link(user: User, admin: User) -> str:
         email=user.email, user_id=user.id, token_hash=token_hash,
     )  # fmt: skip
     # What decides: the anchored log names the link for this very account (and so no earlier one any more).
+    # Anchored as soon as it is committed (keys/written.py): cutting the log back after that is a roster alarm.
     roster_log.link_issued(user, token_hash, settings().token_pepper)
-    # Anchored at once, not at the next verification: cutting the log back before then would go unnoticed.
-    transactions.after_commit(roster.current_roster)
     return token
 
 
@@ -235,7 +234,6 @@ def complete(token: str, password: str, confirm: str, totp_text: str, security_c
     user.totp_last_step = step  # the code just used cannot sign in as well
     _use_up(row)
     roster_log.link_used(user.id, row.token_hash)  # what decides; anchored at once, as its issue was
-    transactions.after_commit(roster.current_roster)
     audit.record(audit.Action.ACCOUNT_ENROLLED, user.role, user.id, email=user.email, token_hash=row.token_hash)
     # From the keys just made, in this request: what the person reads out is what they hold.
     safety = roster.safety_code_held(keys.private_key, keys.signing_key) if user.role == Role.GUARDIAN else None

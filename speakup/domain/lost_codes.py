@@ -19,7 +19,7 @@ from speakup.domain.handling import changes_case
 from speakup.keys import grants, roster, roster_log, sessions
 from speakup.keys.account_keys import AccountKeys
 from speakup.ops import audit
-from speakup.platform import clock, transactions
+from speakup.platform import clock
 from speakup.platform.config import settings
 from speakup.platform.models import Case, CaseEvent, User, db
 from speakup.platform.translation import gettext as _
@@ -65,10 +65,8 @@ def give_new_access_code(case: Case, case_key: bytes, guardian: User, keys: Acco
     pepper = settings().token_pepper
     grants.rewrap_for_new_access_code(case, case_key, access_codes.normalise_access_code(code), pepper)
     # Named in the anchored log, signed: putting back the old grant, or removing this entry, cannot bring the old
-    # code back (keys/grants.py).
+    # code back (keys/grants.py). Anchored as soon as it is committed (keys/written.py).
     roster_log.code_given(case.id, grants.code_generation_of(case, pepper), guardian.id, keys.signing_key)
-    # Anchored at once, not at the next verification: removing the entry before then would go unnoticed.
-    transactions.after_commit(roster.current_roster)
     sessions.end_reporter_sessions_of(case.id)
     now = clock.utcnow()
     case.updated_at = now  # and its version: a page open from before this moment is stale

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from speakup.crypto import sealing
 from speakup.keys import roster, roster_log
 from speakup.ops import audit
-from speakup.platform import clock, transactions
+from speakup.platform import clock
 from speakup.platform.models import AuditEvent, StatsToken, db
 
 TOKEN_PURPOSE = "stats-token"  # noqa: S105 - a hash purpose, not a secret
@@ -77,8 +77,7 @@ def revoke_stats_token(name: str) -> int:
     for row in rows:
         row.revoked_at = now
         audit.record(audit.Action.STATS_TOKEN_REVOKED, audit.Actor.SYSTEM, count=1, token_hash=row.token_hash)
-        roster_log.token_revoked(row.token_hash)
-    transactions.after_commit(roster.current_roster)  # anchored at once, as a new access code is
+        roster_log.token_revoked(row.token_hash)  # anchored as soon as it is committed (keys/written.py)
     return len(rows)
 
 
