@@ -2,12 +2,12 @@
 
 Two audiences. A load balancer asks whether this server can answer requests (``serving``): the database answers and
 its schema is the one this code was written for. Monitoring asks whether anything needs an operator
-(``needing_action``): those, the rate limits' store (Redis, where configured), a trigger or rule on the service's
-tables, a roster alarm, guardians' emails that have not left half an hour after they were due or that wait further
-ahead than the service ever schedules (a row pushed into the future is a stuck row: speakup/ops/outbox.py), and a
-backup missed. Neither Redis nor a roster
-alarm is a reason to stop serving: every server shares them, concerns are still taken (sealed for the recovery key
-during an alarm), so taking every server out of the balancer would only turn away the people speaking up.
+(``needing_action``): those, the rate limits' store (Redis, where configured), a trigger, rule, function or operator
+the service did not make (platform/foreign_objects.py), a roster alarm, guardians' emails that have not left half an
+hour after they were due or that wait further ahead than the service ever schedules (a row pushed into the future is
+a stuck row: speakup/ops/outbox.py), and a backup missed. Neither Redis nor a roster alarm is a reason to stop
+serving: every server shares them, concerns are still taken (sealed for the recovery key during an alarm), so taking
+every server out of the balancer would only turn away the people speaking up.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from speakup.keys import roster
 from speakup.ops import backups, outbox
-from speakup.platform import clock
+from speakup.platform import clock, foreign_objects
 from speakup.platform.config import settings
 from speakup.platform.extensions import limiter
 from speakup.platform.migrations import newest_revision
@@ -32,9 +32,12 @@ logger = logging.getLogger(__name__)
 
 Failures = dict[str, str]  # what failed: its name, and what is wrong, in a few fixed words
 
-# The service makes no trigger and no rule: one on its tables was put there by someone who can change the schema,
+# The service makes no trigger, rule, function or operator: one was put there by someone who can change the schema,
 # and can silently drop or rewrite the service's writes (outside review r5, F1: the roster log's inserts dropped).
-TRIGGERS_FAILED = "a trigger or rule on the service's tables: a security incident; see the log and docs/deploy.md"
+TRIGGERS_FAILED = (
+    "a trigger, rule, function or other object the service did not make: a security incident; see the log and "
+    "docs/deploy.md"
+)
 
 
 def serving() -> Failures:
@@ -92,33 +95,16 @@ def _limit_store_answers() -> bool:
 
 
 def foreign_triggers() -> int:
-    """How many triggers and rules the service's tables have (it makes none), each logged at ERROR by table and kind;
-    0 if the database does not answer (``serving`` says so)."""
-    tables = sorted(db.metadata.tables)
+    """How many objects the service did not make could change its writes or reads (platform/foreign_objects.py),
+    each logged at ERROR by kind and name; 0 if the database does not answer (``serving`` says so)."""
     try:
-        if db.engine.dialect.name == "postgresql":
-            # A foreign key's own triggers are internal, belong to a constraint and run PostgreSQL's functions: a
-            # trigger marked internal by hand (outside review r6, F2) is none of the last two. A view or anything
-            # but a table in a table's place is named too.
-            query = text(
-                "SELECT c.relname, 'trigger' FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "JOIN pg_proc p ON p.oid = t.tgfoid "
-                "WHERE (NOT t.tgisinternal OR t.tgconstraint = 0 OR p.pronamespace <> 'pg_catalog'::regnamespace) "
-                "AND c.relname = ANY(:tables) AND pg_table_is_visible(c.oid) "
-                "UNION ALL SELECT tablename, 'rule' FROM pg_rules WHERE tablename = ANY(:tables) "
-                "AND schemaname = current_schema() "
-                "UNION ALL SELECT relname, 'relation that is not a table' FROM pg_class WHERE relname = ANY(:tables) "
-                "AND relkind NOT IN ('r', 'p') AND pg_table_is_visible(oid)"
-            )
-            found = db.session.execute(query, {"tables": tables}).all()
-        else:
-            rows = db.session.execute(text("SELECT tbl_name, type FROM sqlite_master WHERE type = 'trigger'")).all()
-            found = [row for row in rows if row[0] in tables]
+        found = foreign_objects.foreign_objects(db.session(), sorted(db.metadata.tables))
     except SQLAlchemyError:
         db.session.rollback()
         return 0
-    for table, kind in found:
-        logger.error("database_trigger_found: a %s on table %s: it can drop or change what is written", kind, table)
+    for kind, name in found:
+        logger.error("database_trigger_found: a %s the service did not make, %s: it can drop or change what is "
+                     "written or read", kind, name)  # fmt: skip
     return len(found)
 
 
