@@ -11,6 +11,8 @@ from typing import Any
 
 import flask_babel
 
+from speakup.crypto.catalogue import N_ as N_  # the one mark for a message the catalogues must hold
+
 
 def gettext(message: str, **variables: Any) -> str:
     return str(flask_babel.gettext(message, **variables))
@@ -23,8 +25,3 @@ def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
 def lazy_gettext(message: str, **variables: Any) -> Any:
     """For words made at import (a module's constant, a label): said in the language of the request that shows them."""
     return flask_babel.lazy_gettext(message, **variables)
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogue where it is made; it is translated where it is shown (``gettext``)."""
-    return message
