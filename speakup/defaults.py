@@ -2,6 +2,11 @@
 
 Shipped inside the package, so an installed wheel has them; config/default.py re-exports them for the repository."""
 
+# A shipped text is marked for the catalogues (`make translations` extracts it): the page says it in the reader's
+# language; a trust's own text replacing it is shown as the trust wrote it. Not under the name N_: every capitalised
+# name here is a setting.
+from speakup.crypto.catalogue import N_ as shipped_text
+
 # "production" refuses to start without real secrets; "development" generates and keeps them in
 # instance/; "testing" is for the test suite.
 ENVIRONMENT = "production"
@@ -199,13 +204,6 @@ LOG_LEVEL = None
 # address on it comes from here, so a trust sets its own (as JSON from the environment, for example
 # SPEAKUP_SPEAK_UP_CONTACTS='[{"name": "Gita Guardian", "role": "Freedom to Speak Up guardian",
 # "contact": "Extension 4321, or speakup@example.nhs.uk"}]').
-def shipped_text(text: str) -> str:
-    """Marks a shipped text for the catalogues (`make translations` extracts it): the page says it in the reader's
-    language; a trust's own text replacing it is shown as the trust wrote it. (Not N_: every capitalised name here
-    is a setting.)"""
-    return text
-
-
 SPEAK_UP_CONTACTS: list = []  # {"name", "role", "contact"}: the guardians and champions people can speak to
 LINE_MANAGEMENT = shipped_text(
     "You can also raise a concern with your line manager, a more senior manager, or the executive or "

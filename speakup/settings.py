@@ -134,17 +134,12 @@ def _check_secret_key_fallbacks(fallbacks: object, environment: str) -> None:
 
 def _check_languages(app: Flask) -> None:
     """Completes ``LANGUAGES_OFFERED`` (speakup/platform/languages.py), or refuses the settings, naming them."""
-    folders = [Path(app.root_path) / folder for folder in str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")]
-    # Welsh first for a body in Wales (issue 29) unless the trust chose; it stays English until Welsh is installed.
-    codes = app.config["LANGUAGES"]
-    listed = list(codes) if isinstance(codes, list | tuple) else [c.strip() for c in str(codes).split(",") if c.strip()]
-    welsh_first = app.config["DEADLINE_RULES"] == "wales" and "cy" in listed
-    default = app.config["DEFAULT_LANGUAGE"] or (
-        "cy" if welsh_first else "en" if "en" in listed or not listed else listed[0]
-    )
-    app.config["DEFAULT_LANGUAGE"] = default
+    config = app.config
+    folders = [Path(app.root_path) / folder for folder in str(config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")]
+    default = languages.default_code(config["LANGUAGES"], config["DEFAULT_LANGUAGE"], config["DEADLINE_RULES"])
+    config["DEFAULT_LANGUAGE"] = default
     try:
-        app.config["LANGUAGES_OFFERED"] = languages.offered(app.config["LANGUAGES"], default, folders)
+        config["LANGUAGES_OFFERED"] = languages.offered(config["LANGUAGES"], default, folders)
     except ValueError as refused:
         raise ConfigurationError(f"SPEAKUP_LANGUAGES: {refused}") from None
 

@@ -19,6 +19,8 @@ import unicodedata
 from collections import Counter
 from importlib import resources
 
+from speakup.crypto.catalogue import N_
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 
@@ -35,9 +37,6 @@ class Problem(str):
         problem = super().__new__(cls, msgid % values if values else msgid)
         problem.msgid, problem.values = msgid, values
         return problem
-
-
-N_ = str  # gettext_noop (pybabel extracts N_ by default): marks a message for the catalogue
 
 
 TOO_SHORT = Problem(N_("Your password must be at least %(min_length)d characters"), min_length=MIN_LENGTH)

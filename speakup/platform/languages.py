@@ -77,15 +77,37 @@ def has_catalogue(code: str, folders: list[Path]) -> bool:
     return code == ENGLISH or any((folder / code / "LC_MESSAGES" / "messages.mo").is_file() for folder in folders)
 
 
-def offered(codes: object, default: object, folders: list[Path]) -> list[Language]:
-    """The languages to offer, the default first, from the settings ``LANGUAGES`` (a list, or codes separated by
-    commas) and ``DEFAULT_LANGUAGE``: those with a catalogue installed in ``folders`` (English always). ValueError,
-    with what to set, for settings that cannot be meant."""
+def listed(codes: object) -> list[str] | None:
+    """The codes the setting ``LANGUAGES`` lists: a list (as JSON in the environment), or codes separated by commas;
+    None for anything else."""
     if isinstance(codes, str):
-        codes = [code.strip() for code in codes.split(",") if code.strip()]
-    if not isinstance(codes, list | tuple) or not codes or default not in codes:
+        return [code.strip() for code in codes.split(",") if code.strip()]
+    if isinstance(codes, list | tuple):
+        return [str(code) for code in codes]
+    return None
+
+
+def default_code(codes: object, chosen: object, deadline_rules: object) -> object:
+    """The default language, from the settings ``LANGUAGES``, ``DEFAULT_LANGUAGE`` (``chosen``) and
+    ``DEADLINE_RULES``: the trust's choice when set (``offered`` checks it); unset, Welsh under the Welsh rules when
+    Welsh is listed (issue 29: it stays English until Welsh is installed), else English when listed or nothing is,
+    else the first listed."""
+    if chosen:
+        return chosen
+    codes = listed(codes) or []
+    if deadline_rules == "wales" and "cy" in codes:
+        return "cy"
+    return ENGLISH if ENGLISH in codes or not codes else codes[0]
+
+
+def offered(codes: object, default: object, folders: list[Path]) -> list[Language]:
+    """The languages to offer, the default first, from the settings ``LANGUAGES`` (see ``listed``) and
+    ``DEFAULT_LANGUAGE``: those with a catalogue installed in ``folders`` (English always). ValueError, with what to
+    set, for settings that cannot be meant."""
+    codes = listed(codes)
+    if not codes or default not in codes:
         raise ValueError('list language codes, for example ["en", "cy"], SPEAKUP_DEFAULT_LANGUAGE among them')
-    chosen = [language(str(code)) for code in codes]
+    chosen = [language(code) for code in codes]
     installed = [each for each in chosen if has_catalogue(each.code, folders)]
     installed.sort(key=lambda each: each.code != default)
     return installed or [KNOWN[ENGLISH]]

@@ -21,6 +21,8 @@ import flask_babel
 from flask import Flask, g, has_app_context
 from flask_babel.speaklater import LazyString
 
+from speakup.crypto.catalogue import N_ as N_  # the one mark for a message the catalogues must hold
+
 _FOUND = "_speakup_catalogue"  # (the locale, its catalogue) this request (or app context) last said words in
 
 
@@ -33,7 +35,6 @@ def _catalogue() -> NullTranslations:
         found = (locale, flask_babel.get_translations())
         setattr(g, _FOUND, found)
     return found[1]
-
 
 def gettext(message: str, **variables: Any) -> str:
     said = _catalogue().gettext(message)
@@ -48,11 +49,6 @@ def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
 def lazy_gettext(message: str, **variables: Any) -> Any:
     """For words made at import (a module's constant, a label): said in the language of the request that shows them."""
     return LazyString(gettext, message, **variables)
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogue where it is made; it is translated where it is shown (``gettext``)."""
-    return message
 
 
 def force_locale(code: str) -> AbstractContextManager[None]:

@@ -19,11 +19,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text, update
 from support.apps import POSTGRES_URL
-from support.factories import enrol, enrolment_path, gen_concern, gen_staff, signed_in_admin
+from support.factories import enrol, gen_concern, gen_staff, invite, link_refused, signed_in_admin
 from support.html import post_form, signed_in
 from support.present import scalar, table_of
 
-from speakup.domain import enrolment
 from speakup.keys import roster
 from speakup.platform.models import Case, CaseGrant, Enrolment, GrantRecipient, StatsToken, User, db
 
@@ -67,24 +66,9 @@ def _alarmed(app: Flask) -> bool:
         return roster.current_roster().problem is not None
 
 
-def _refused(app: Flask, token: str) -> bool:
-    with app.test_request_context():
-        try:
-            enrolment.open_link(token)
-        except enrolment.LinkUnusable:
-            return True
-    return False
-
-
-def _invite(admin_client: FlaskClient, email: str, role: str = "admin") -> str:
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email=email, role=role)
-    return admin_client.get(sent.headers["Location"]).get_data(as_text=True)
-
-
 def test_a_dropped_link_used_is_an_alarm_and_the_link_does_not_reopen(app: Flask, caplog: Any) -> None:
     admin_client, _admin = signed_in_admin(app)
-    page = _invite(admin_client, "nia@example.org")
-    token = enrolment_path(page).split("token=", 1)[1]
+    page, token = invite(admin_client, "nia@example.org")
     with dropping(app, "link_used"), caplog.at_level(logging.ERROR):
         enrol(app, page)
         assert any(r.getMessage().startswith("Roster alarm:") for r in caplog.records)
@@ -92,7 +76,7 @@ def test_a_dropped_link_used_is_an_alarm_and_the_link_does_not_reopen(app: Flask
             db.session.execute(update(Enrolment).values(used_at=None))
             db.session.commit()
         assert _alarmed(app)
-        assert _refused(app, token)
+        assert link_refused(app, token)
         assert app.test_client().get("/healthz").get_json()["failed"]["roster"]
 
 
@@ -159,9 +143,9 @@ def test_a_dropped_disable_is_an_alarm_and_the_guardian_receives_no_new_concern(
 def test_a_dropped_link_issued_is_an_alarm_and_the_link_does_not_open(app: Flask) -> None:
     admin_client, _admin = signed_in_admin(app)
     with dropping(app, "link_issued"):
-        page = _invite(admin_client, "nia@example.org")
+        _page, token = invite(admin_client, "nia@example.org")
         assert _alarmed(app)
-        assert _refused(app, enrolment_path(page).split("token=", 1)[1])
+        assert link_refused(app, token)
 
 
 def test_healthz_names_a_trigger_on_the_services_tables(app: Flask, caplog: Any) -> None:

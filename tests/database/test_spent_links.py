@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Executable, Table, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
-from support.factories import enrol, enrolment_path, gen_staff, signed_in_admin
+from support.checkpoints import take_checkpoint
+from support.factories import enrol, enrolment_path, gen_staff, invite, link_refused, link_token, signed_in_admin
 from support.html import post_form
 from support.present import scalar, table_of
 
 from speakup.domain import enrolment
-from speakup.keys import recovery, roster, roster_log
+from speakup.keys import roster_log
 from speakup.ops import audit_chain
 from speakup.platform import clock
 from speakup.platform.models import AuditEvent, Enrolment, RosterEntry, StatsToken, User, db
@@ -79,24 +79,9 @@ def _each_writer_change(model: Any, row_id: int, before: dict[str, Any], ids: li
         db.session.commit()
 
 
-def _refused(app: Flask, token: str) -> bool:
-    with app.test_request_context():
-        try:
-            enrolment.open_link(token)
-        except enrolment.LinkUnusable:
-            return True
-    return False
-
-
-def _token(path: str) -> str:
-    return path.split("token=", 1)[1]
-
-
 def test_a_used_link_stays_used_whatever_is_done_to_its_row(app: Flask) -> None:
     admin_client, admin = signed_in_admin(app)
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email="nia@example.org", role="admin")
-    page = admin_client.get(sent.headers["Location"]).get_data(as_text=True)
-    token = _token(enrolment_path(page))
+    page, token = invite(admin_client, "nia@example.org")
     with app.app_context():
         row_id = scalar(select(Enrolment.id))
         before = _row_values(Enrolment, row_id)
@@ -104,7 +89,8 @@ def test_a_used_link_stays_used_whatever_is_done_to_its_row(app: Flask) -> None:
     with app.app_context():
         kept = _row_values(User, enrolled.staff.id)
         ids = [admin.id, enrolled.staff.id]
-        changed = [name for name in _each_writer_change(Enrolment, row_id, before, ids) if not _refused(app, token)]
+        changes = _each_writer_change(Enrolment, row_id, before, ids)
+        changed = [name for name in changes if not link_refused(app, token)]
         assert changed == []
         assert _row_values(User, enrolled.staff.id) == kept
     # And through the page, with the whole row put back: the person is told the link was used.
@@ -117,8 +103,7 @@ def test_a_used_link_stays_used_whatever_is_done_to_its_row(app: Flask) -> None:
 
 def test_a_replaced_link_stays_replaced_whatever_is_done_to_its_row(app: Flask) -> None:
     admin_client, admin = signed_in_admin(app)
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email="nia@example.org", role="admin")
-    first = _token(enrolment_path(admin_client.get(sent.headers["Location"]).get_data(as_text=True)))
+    _page, first = invite(admin_client, "nia@example.org")
     with app.app_context():
         user_id = scalar(select(User.id).where(User.email == "nia@example.org"))
         row_id = scalar(select(Enrolment.id))
@@ -126,7 +111,7 @@ def test_a_replaced_link_stays_replaced_whatever_is_done_to_its_row(app: Flask) 
     assert post_form(admin_client, "/admin/", f"/admin/users/{user_id}/reset-password").status_code == 303
     with app.app_context():
         changes = _each_writer_change(Enrolment, row_id, before, [admin.id, user_id])
-        changed = [name for name in changes if not _refused(app, first)]
+        changed = [name for name in changes if not link_refused(app, first)]
         assert changed == []
 
 
@@ -134,28 +119,26 @@ def test_a_live_link_moved_to_another_account_opens_nothing(app: Flask) -> None:
     """The link for a newcomer, pointed by a writer at the administrator's account: it would have let them choose the
     administrator's password and security code."""
     admin_client, admin = signed_in_admin(app)
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email="nia@example.org", role="guardian")
-    token = _token(enrolment_path(admin_client.get(sent.headers["Location"]).get_data(as_text=True)))
+    _page, token = invite(admin_client, "nia@example.org", role="guardian")
     other = gen_staff(app, "gita@example.org")
     for victim in (admin.id, other.id):
         with app.app_context():
             db.session.execute(update(Enrolment).values(user_id=victim))
             db.session.commit()
             kept = _row_values(User, victim)
-            assert _refused(app, token)
+            assert link_refused(app, token)
             assert _row_values(User, victim) == kept
 
 
 def test_a_link_is_refused_once_its_hours_have_passed_by_the_chain_whatever_its_row_says(app: Flask) -> None:
     admin_client, _admin = signed_in_admin(app)
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email="nia@example.org", role="admin")
-    token = _token(enrolment_path(admin_client.get(sent.headers["Location"]).get_data(as_text=True)))
+    _page, token = invite(admin_client, "nia@example.org")
     with app.app_context():
-        assert not _refused(app, token)
+        assert not link_refused(app, token)
         clock.advance(timedelta(hours=float(app.config["ENROLMENT_HOURS"]), seconds=1))
         db.session.execute(update(Enrolment).values(expires_at=clock.utcnow() + timedelta(days=30)))
         db.session.commit()
-        assert _refused(app, token)
+        assert link_refused(app, token)
 
 
 def _stats_status(app: Flask, token: str) -> int:
@@ -188,8 +171,8 @@ def test_removing_the_record_of_a_spent_link_breaks_the_audit_chain(app: Flask) 
     """What the refusals rest on: the record that a link was used cannot be deleted or edited without the chain
     saying so (`speakup audit verify`, the daily `speakup-verify`)."""
     admin_client, _admin = signed_in_admin(app)
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email="nia@example.org", role="admin")
-    enrol(app, admin_client.get(sent.headers["Location"]).get_data(as_text=True))
+    page, _link = invite(admin_client, "nia@example.org")
+    enrol(app, page)
     gen_staff(app, "later@example.org", role="admin")  # something after it, so it is not the newest row
     with app.app_context():
         used = scalar(select(AuditEvent).where(AuditEvent.action == "account_enrolled"))
@@ -216,21 +199,15 @@ class Spent:
     bob: int
 
 
-def _invite(admin_client: FlaskClient, email: str) -> tuple[str, str]:
-    sent = post_form(admin_client, "/admin/invite", name="Nia New", email=email, role="admin")
-    page = admin_client.get(sent.headers["Location"]).get_data(as_text=True)
-    return page, _token(enrolment_path(page))
-
-
 def _spend_everything(app: Flask, runner: Any) -> Spent:
     admin_client, _admin = signed_in_admin(app)
-    page, used = _invite(admin_client, "nia@example.org")
+    page, used = invite(admin_client, "nia@example.org")
     enrol(app, page)
-    _page, replaced = _invite(admin_client, "bob@example.org")
+    _page, replaced = invite(admin_client, "bob@example.org")
     with app.app_context():
         bob = scalar(select(User.id).where(User.email == "bob@example.org"))
     reset = post_form(admin_client, "/admin/", f"/admin/users/{bob}/reset-password")
-    live = _token(enrolment_path(admin_client.get(reset.headers["Location"]).get_data(as_text=True)))
+    live = link_token(admin_client.get(reset.headers["Location"]).get_data(as_text=True))
     made = runner.invoke(args=["speakup", "stats-token", "create", "--name", "board dashboard"])
     token = made.output.split("stats-token: ", 1)[1].split()[0]
     assert runner.invoke(args=["speakup", "stats-token", "revoke", "--name", "board dashboard"]).exit_code == 0
@@ -255,7 +232,7 @@ def _clear_the_rows(app: Flask, tail_from: str | None = None) -> None:
 
 def _all_refused(app: Flask, spent: Spent) -> list[str]:
     """Which of the spent link and token the service takes (each one it takes is a failure)."""
-    taken = [name for name in ("used", "replaced") if not _refused(app, getattr(spent, name))]
+    taken = [name for name in ("used", "replaced") if not link_refused(app, getattr(spent, name))]
     if _stats_status(app, spent.token) == 200:
         taken.append("token")
     return taken
@@ -360,7 +337,7 @@ def test_the_roster_entries_that_spent_a_link_or_token_cannot_be_undone(app: Fla
         anchor_file.write_bytes(anchored)
         app.extensions.pop("speakup_roster", None)
     assert taken == []
-    assert not _refused(app, spent.live)  # the log as it was: the live link still opens
+    assert not link_refused(app, spent.live)  # the log as it was: the live link still opens
 
 
 @pytest.mark.parametrize("what", ["link", "token"])
@@ -369,7 +346,7 @@ def test_the_entry_that_spends_a_link_or_token_is_anchored_at_once(app: Flask, r
     by the request (or command) that appended the entry right after its commit, tells it was there."""
     if what == "link":
         admin_client, _admin = signed_in_admin(app)
-        page, used = _invite(admin_client, "nia@example.org")
+        page, used = invite(admin_client, "nia@example.org")
         enrol(app, page)
     else:
         made = runner.invoke(args=["speakup", "stats-token", "create", "--name", "board dashboard"])
@@ -382,7 +359,7 @@ def test_the_entry_that_spends_a_link_or_token_is_anchored_at_once(app: Flask, r
         db.session.commit()
     _clear_the_rows(app)
     app.extensions.pop("speakup_roster", None)  # this process verifies afresh: only the anchor remembers
-    assert _refused(app, used) if what == "link" else _stats_status(app, token) == 503
+    assert link_refused(app, used) if what == "link" else _stats_status(app, token) == 503
 
 
 def _staff_tables() -> list[Table]:
@@ -392,8 +369,8 @@ def _staff_tables() -> list[Table]:
 def test_a_whole_older_copy_of_the_staff_tables_put_back_opens_nothing(app: Flask, runner: Any) -> None:
     """A copy taken after the links were issued and the token made, before any was spent, put back afterwards."""
     admin_client, _admin = signed_in_admin(app)
-    page, used = _invite(admin_client, "nia@example.org")
-    _page, replaced = _invite(admin_client, "bob@example.org")
+    page, used = invite(admin_client, "nia@example.org")
+    _page, replaced = invite(admin_client, "bob@example.org")
     made = runner.invoke(args=["speakup", "stats-token", "create", "--name", "board dashboard"])
     token = made.output.split("stats-token: ", 1)[1].split()[0]
     with app.app_context():
@@ -413,16 +390,8 @@ def test_a_whole_older_copy_of_the_staff_tables_put_back_opens_nothing(app: Flas
             for row in copy[table.name]:
                 db.session.execute(update(table).where(key == row[key.name]).values(**row))
         db.session.commit()
-    assert _refused(app, used) and _refused(app, replaced)
+    assert link_refused(app, used) and link_refused(app, replaced)
     assert _stats_status(app, token) != 200
-
-
-def _key_file(app: Flask, tmp_path: Path) -> Path:
-    key_file = tmp_path / "recovery.key"
-    key_file.write_text(
-        recovery.encode_recovery_file(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
-    )
-    return key_file
 
 
 @pytest.mark.parametrize("command", ["roster accept", "rotate-recovery-key"])
@@ -431,24 +400,14 @@ def test_a_checkpoint_keeps_a_revoked_token_revoked(app: Flask, runner: Any, tmp
     log cut back to before the revocation) adds those the audit trail and the rows record; a rotation carries the
     live links too, while `accept` carries none (reset the account for a new link)."""
     spent = _spend_everything(app, runner)
-    key_file = _key_file(app, tmp_path)
     if command == "roster accept":
         with app.app_context():
             db.session.execute(delete(RosterEntry).where(RosterEntry.seq >= _entry("token_revoked")["seq"]))
             db.session.commit()
-        args = ["roster", "accept", "--recovery-key-file", str(key_file)]
-    else:
-        anchors = tmp_path / "audit-anchors"
-        assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
-        args = ["rotate-recovery-key", "--recovery-key-file", str(key_file), "--new-recovery-key-file",
-                str(tmp_path / "new.key"), "--audit-anchor-file", str(anchors)]  # fmt: skip
-    done = runner.invoke(args=["speakup", *args])
-    assert done.exit_code == 0, done.output
-    with app.app_context():
-        assert roster.verify_roster().problem is None
+    take_checkpoint(app, runner, tmp_path, command)
     _clear_the_rows(app)
     assert _all_refused(app, spent) == []
-    assert _refused(app, spent.live) == (command == "roster accept")
+    assert link_refused(app, spent.live) == (command == "roster accept")
 
 
 def test_during_a_roster_alarm_no_link_opens_and_no_token_is_taken(app: Flask, runner: Any) -> None:
@@ -474,7 +433,7 @@ def test_a_link_the_roster_log_does_not_name_opens_nothing(app: Flask) -> None:
         db.session.add(Enrolment(user_id=user.id, token_hash=token_hash, created_at=now,
                                  expires_at=now + timedelta(hours=1)))  # fmt: skip
         db.session.commit()
-    assert _refused(app, token)
+    assert link_refused(app, token)
 
 
 def test_the_token_list_says_what_the_service_decides(app: Flask, runner: Any) -> None:

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from speakup.crypto import totp
-from speakup.domain import quarters
+from speakup.domain import enrolment, quarters
 from speakup.domain.staff import create_user
 from speakup.keys import approvals, recovery
 from speakup.platform import clock, transactions
@@ -103,6 +103,29 @@ def enrolment_path(page: str) -> str:
     assert match, "no enrolment link on the page"
     url = html.unescape(match.group(1))
     return url[url.index("/enrol") :]
+
+
+def link_token(page: str) -> str:
+    """The token of the one-time link on an administrator's "account created" or reset page."""
+    return enrolment_path(page).split("token=", 1)[1]
+
+
+def invite(admin_client: FlaskClient, email: str, role: str = "admin") -> tuple[str, str]:
+    """A new account ("Nia New") invited from an administrator's browser: the page with its link, and the link's
+    token."""
+    sent = post_form(admin_client, "/admin/invite", name="Nia New", email=email, role=role)
+    page = admin_client.get(sent.headers["Location"]).get_data(as_text=True)
+    return page, link_token(page)
+
+
+def link_refused(app: Flask, token: str) -> bool:
+    """Whether the service refuses to open the enrolment link with this token, asked as the link's page asks."""
+    with app.test_request_context():
+        try:
+            enrolment.open_link(token)
+        except enrolment.LinkUnusable:
+            return True
+    return False
 
 
 def enrolment_code(secret: bytes) -> str:

@@ -12,12 +12,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Table, delete, select, update
+from support.checkpoints import take_checkpoint
 from support.factories import gen_concern, gen_staff
 from support.html import ACCESS_CODE_RE, csrf_token, following_up, post_form
 from support.present import found, present, scalar, table_of
 
 from speakup.crypto import labels, sealing
-from speakup.keys import grants, recovery, roster, roster_log, sessions
+from speakup.keys import grants, roster, roster_log, sessions
 from speakup.ops import audit
 from speakup.platform.config import settings
 from speakup.platform.models import (
@@ -304,23 +305,11 @@ def test_a_new_checkpoint_carries_the_replaced_codes_forward(
     case again after an alarm is accepted or the recovery key rotated. After an alarm, the audit trail supplies any
     the log lost (the removed entry may be the very one)."""
     raised, case_id, before = _replaced(app, client, signed, "open")
-    key_file = tmp_path / "recovery.key"
-    key_file.write_text(
-        recovery.encode_recovery_file(app.config["TEST_RECOVERY_PRIVATE_KEY"], app.config["TEST_ROSTER_SIGNING_KEY"])
-    )
     if command == "roster accept":
         with app.app_context():
             _remove_the_evidence("log entry deleted, and every entry after it", case_id)  # an alarm
-        args = ["roster", "accept", "--recovery-key-file", str(key_file), "--keep", guardian.email]
-    else:
-        anchors = tmp_path / "audit-anchors"
-        assert runner.invoke(args=["speakup", "audit", "anchor", "--file", str(anchors)]).exit_code == 0
-        args = ["rotate-recovery-key", "--recovery-key-file", str(key_file), "--new-recovery-key-file",
-                str(tmp_path / "new.key"), "--audit-anchor-file", str(anchors)]  # fmt: skip
-    done = runner.invoke(args=["speakup", *args])
-    assert done.exit_code == 0, done.output
+    take_checkpoint(app, runner, tmp_path, command, "--keep", guardian.email)
     with app.app_context():
-        assert roster.verify_roster().problem is None
         _put_back(before)
     assert _opens(app.test_client(), raised["access_code"]) == 401
 
