@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document for JSON API v1. Tests check it covers every API route and that
-real answers match its schemas, so it cannot drift from the code unnoticed."""
+real answers match its schemas, so it cannot drift from the code unnoticed. It is built for each request, so every
+text in it for a person is in the request's language (Accept-Language), names, enum values and formats in none."""
 
 from __future__ import annotations
 
@@ -13,21 +14,21 @@ from speakup.domain.categories import ANONYMITY, SPEAK_UP_AGAIN, lists_for
 from speakup.platform import clock
 from speakup.platform.models import Author
 from speakup.platform.translation import gettext as _
-from speakup.web.api.openapi_stats import STATS_SCHEMAS, STATS_SECURITY_SCHEMES, stats_paths
+from speakup.web.api.openapi_stats import stats_paths, stats_schemas, stats_security_schemes
 from speakup.web.api.schema_parts import (
-    ACCEPT_LANGUAGE,
     BLANK,
     DATE,
     DATETIME,
-    IDEMPOTENCY_KEY,
     NOT_BLANK,
-    REPLAYED,
-    SIGNPOSTING,
     TEXT,
+    accept_language,
     answer,
     errors,
+    idempotency_key,
     json_content,
     optional_text,
+    replayed,
+    signposting,
 )
 
 
@@ -35,21 +36,27 @@ def _characteristics_schemas(day: date) -> dict[str, Any]:
     """The voluntary questions about the person: with a new concern (any may be left out, blank or null), and
     later on their own (at least one must be answered)."""
     questions = characteristics.questions_for(day)
-    answers = {q.key: {"enum": list(q.answers), "description": q.label} for q in questions}
-    described = "Optional answers about the person raising the concern, by question (see /options). " + (
-        characteristics.HOW_ANSWERS_ARE_KEPT
-    )
+    answers = {q.key: {"enum": list(q.answers), "description": str(q.label)} for q in questions}
+    kept = characteristics.HOW_ANSWERS_ARE_KEPT
     return {
         "Characteristics": {
             "type": ["object", "null"],
             "additionalProperties": False,
-            "description": described + " Leave a question out, blank or null to prefer not to say.",
+            "description": _(
+                "Optional answers about the person raising the concern, by question (see /options). %(kept)s Leave "
+                "a question out, blank or null to prefer not to say.",
+                kept=kept,
+            ),
             "properties": {key: {"anyOf": [schema, BLANK]} for key, schema in answers.items()},
         },
         "LaterCharacteristics": {
             "type": "object",
             "additionalProperties": False,
-            "description": described + " Answered once per concern: again is 409. At least one answer.",
+            "description": _(
+                "Optional answers about the person raising the concern, by question (see /options). %(kept)s "
+                "Answered once per concern: again is 409. At least one answer.",
+                kept=kept,
+            ),
             "properties": {key: {"anyOf": [schema, BLANK]} for key, schema in answers.items()},
             "anyOf": [{"required": [key], "properties": {key: schema}} for key, schema in answers.items()],
         },
@@ -68,7 +75,7 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Speak Up reporter API",
+            "title": _("Speak Up reporter API"),
             "version": "1",
             "description": _("Raise a concern and follow it up with its access code. No cookies are used."),
         },
@@ -78,9 +85,9 @@ def openapi_document() -> dict[str, Any]:
                 "accessCode": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "The access code shown once when the concern was raised.",
+                    "description": _("The access code shown once when the concern was raised."),
                 },
-                **STATS_SECURITY_SCHEMES,
+                **stats_security_schemes(),
             },
             "schemas": {
                 "Error": {
@@ -106,7 +113,7 @@ def openapi_document() -> dict[str, Any]:
                         "worker_groups": {"type": "array", "items": TEXT},
                         "guardians": {
                             "type": "array",
-                            "description": "Guardians a reporter may keep out of their concern (exclude_guardian)",
+                            "description": _("Guardians a reporter may keep out of their concern (exclude_guardian)"),
                             "items": {
                                 "type": "object",
                                 "required": ["id", "name"],
@@ -115,7 +122,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "characteristics": {
                             "type": "array",
-                            "description": "The voluntary questions about the person, and their answers",
+                            "description": _("The voluntary questions about the person, and their answers"),
                             "items": {
                                 "type": "object",
                                 "required": ["key", "question", "answers"],
@@ -135,19 +142,21 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["what_happened", "anonymity"],
                     "properties": {
                         "what_happened": {"type": "string", "pattern": NOT_BLANK, "maxLength": concern_chars},
-                        "where": optional_text(short, "Where it happened"),
-                        "when": optional_text(short, "When it happened"),
+                        "where": optional_text(short, _("Where it happened")),
+                        "when": optional_text(short, _("When it happened")),
                         "anonymity": {"enum": list(ANONYMITY)},
-                        "name": optional_text(short, "Required unless anonymous; refused when anonymous."),
-                        "contact": optional_text(short, "Refused when anonymous."),
+                        "name": optional_text(short, _("Required unless anonymous; refused when anonymous.")),
+                        "contact": optional_text(short, _("Refused when anonymous.")),
                         "worker_group": {
                             "anyOf": [{"enum": worker_groups}, BLANK],
-                            "description": "One of /options worker_groups; blank or null when not given.",
+                            "description": _("One of /options worker_groups; blank or null when not given."),
                         },
                         "exclude_guardian": {
                             "anyOf": [{"type": "string"}, {"type": "null"}],
-                            "description": "The id (from /options) of a guardian who must never receive this "
-                            "concern; blank or null for none. An id that is not a current guardian's gets 422.",
+                            "description": _(
+                                "The id (from /options) of a guardian who must never receive this concern; blank or "
+                                "null for none. An id that is not a current guardian's gets 422."
+                            ),
                         },
                         "characteristics": {"$ref": "#/components/schemas/Characteristics"},
                     },
@@ -162,7 +171,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["reference", "access_code", "status", "acknowledge_by"],
                     "properties": {
                         "reference": TEXT,
-                        "access_code": {**TEXT, "description": "Shown once. Never stored; cannot be recovered."},
+                        "access_code": {**TEXT, "description": _("Shown once. Never stored; cannot be recovered.")},
                         "status": {"const": "received"},
                         "acknowledge_by": DATE,
                     },
@@ -203,24 +212,28 @@ def openapi_document() -> dict[str, Any]:
                         "feedback_requested": {"type": "boolean"},
                         "check_in_requested": {
                             "type": "boolean",
-                            "description": "A check-in after closing is waiting: "
-                            "Since your case was closed, have you suffered detriment for speaking up?",
+                            "description": _(
+                                "A check-in after closing is waiting: Since your case was closed, have you suffered "
+                                "detriment for speaking up?"
+                            ),
                         },
                         "characteristics_asked": {
                             "type": "boolean",
-                            "description": "The voluntary questions about the person are not answered yet "
-                            "(POST /follow-up/characteristics)",
+                            "description": _(
+                                "The voluntary questions about the person are not answered yet "
+                                "(POST /follow-up/characteristics)"
+                            ),
                         },
                         "extensions": {
                             "type": "array",
-                            "description": "Each time the guardian moved the date to respond by later, and why",
+                            "description": _("Each time the guardian moved the date to respond by later, and why"),
                             "items": {
                                 "type": "object",
                                 "required": ["created_at", "to_date", "reason"],
                                 "properties": {"created_at": DATETIME, "to_date": DATE, "reason": TEXT},
                             },
                         },
-                        "signposting": SIGNPOSTING,
+                        "signposting": signposting(),
                     },
                 },
                 "NewMessage": {
@@ -240,7 +253,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["speak_up_again"],
                     "properties": {
                         "speak_up_again": {"enum": list(SPEAK_UP_AGAIN)},
-                        "detriment": {"type": ["boolean", "null"], "description": "null: not answered"},
+                        "detriment": {"type": ["boolean", "null"], "description": _("null: not answered")},
                     },
                 },
                 "CheckIn": {
@@ -255,29 +268,29 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"recorded": {"const": True}},
                 },
                 "OpenAPI": {"type": "object", "required": ["openapi", "paths"]},
-                **STATS_SCHEMAS,
+                **stats_schemas(),
             },
         },
         "paths": {
             "/openapi.json": {
                 "get": {
                     "summary": _("This document"),
-                    "responses": {"200": answer("OpenAPI 3.1 document", "OpenAPI")},
+                    "responses": {"200": answer(_("OpenAPI 3.1 document"), "OpenAPI")},
                 }
             },
             "/options": {
                 "get": {
                     "summary": _("The allowed values for anonymity and worker group"),
-                    "responses": {"200": answer("Allowed values", "Options")},
+                    "responses": {"200": answer(_("Allowed values"), "Options")},
                 }
             },
             "/concerns": {
                 "post": {
                     "summary": _("Raise a concern"),
-                    "parameters": [IDEMPOTENCY_KEY, ACCEPT_LANGUAGE],
+                    "parameters": [idempotency_key(), accept_language()],
                     "requestBody": {"required": True, "content": json_content("NewConcern")},
                     "responses": {
-                        "201": {**answer("Raised; keep the access code", "RaisedConcern"), "headers": REPLAYED},
+                        "201": {**answer(_("Raised; keep the access code"), "RaisedConcern"), "headers": replayed()},
                         **errors(400, 409, 413, 415, 422, 429, 503),
                     },
                 }
@@ -286,7 +299,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": _("Status and conversation of the concern this access code opens"),
                     "security": bearer,
-                    "responses": {"200": answer("The case", "FollowUp"), **errors(401, 429, 503)},
+                    "responses": {"200": answer(_("The case"), "FollowUp"), **errors(401, 429, 503)},
                 }
             },
             "/follow-up/messages": {
@@ -295,7 +308,7 @@ def openapi_document() -> dict[str, Any]:
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("NewMessage")},
                     "responses": {
-                        "201": answer("Sent", "MessageCreated"),
+                        "201": answer(_("Sent"), "MessageCreated"),
                         **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
@@ -306,7 +319,7 @@ def openapi_document() -> dict[str, Any]:
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("Feedback")},
                     "responses": {
-                        "201": answer("Recorded", "FeedbackRecorded"),
+                        "201": answer(_("Recorded"), "FeedbackRecorded"),
                         **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
@@ -317,7 +330,7 @@ def openapi_document() -> dict[str, Any]:
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("CheckIn")},
                     "responses": {
-                        "201": answer("Recorded", "FeedbackRecorded"),
+                        "201": answer(_("Recorded"), "FeedbackRecorded"),
                         **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
@@ -328,7 +341,7 @@ def openapi_document() -> dict[str, Any]:
                     "security": bearer,
                     "requestBody": {"required": True, "content": json_content("LaterCharacteristics")},
                     "responses": {
-                        "201": answer("Counted", "FeedbackRecorded"),
+                        "201": answer(_("Counted"), "FeedbackRecorded"),
                         **errors(400, 401, 409, 413, 415, 422, 429, 503),
                     },
                 }
