@@ -15,7 +15,15 @@ On a page whose form holds what a person typed (``keeps_words``), a link would l
 row of submit buttons tied to that form (HTML ``form``/``formaction``, ``name="language"``), which works without
 JavaScript. Their POST goes to the page's own address; ``_take_choice`` records the choice, keeps the posted fields
 as a form that came back keeps them (speakup/web/once.py: sealed for this browser, shown by the page), and sends the
-browser back to the page in the new language. Nothing more is stored than any kept form stores."""
+browser back to the page in the new language. Nothing more is stored than any kept form stores.
+
+Such pages: the raise form and the person's reply (every field the form posts), and a guardian's "Record a concern"
+(its own fields only) and case page. The case page's sections are one form (speakup/web/guardian/case.py), so the
+buttons send every section, JavaScript or not, and the words typed in each (message, note, closing, referral,
+extension) are kept under ``CaseForm.page`` as an action keeps the other sections', each shown again in its own
+section. Neither page asks for a password or security code. A guardian's page first checks the session
+(``auth.signed_in_first``): one that timed out is answered as a form sent then is, the words sealed to the guardian's
+own key for their next sign-in and shown as not sent, never kept for a browser whose session is forgotten."""
 
 from __future__ import annotations
 
