@@ -193,9 +193,10 @@ def chooser_links() -> list[tuple[Language, str]]:
 
 
 def _this_page_relative() -> str:
-    """The chooser's buttons send the form to this very page: "?" and its query, or "" (the form's own address)."""
+    """The chooser's buttons send the form to this very page: "?" and its query ("?" alone: the same path, empty
+    query), never the path written again, as the links (a case's address may hold its reference)."""
     rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
-    return f"?{urlencode(rest)}" if rest else request.path
+    return f"?{urlencode(rest)}"
 
 
 def chooser_form() -> PageForm | None:
