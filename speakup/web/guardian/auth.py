@@ -94,7 +94,7 @@ def _own_path(text: str) -> str:
     return urlsplit(text).path
 
 
-def _post_endpoint(path: str, method: str = "POST") -> str | None:
+def _endpoint(path: str, method: str = "POST") -> str | None:
     try:
         endpoint, _arguments = current_app.url_map.bind("localhost").match(path, method=method)
     except (HTTPException, RequestRedirect):
@@ -110,11 +110,11 @@ def page_and_unsent_words() -> tuple[str, time_outs.Unsent | None]:
     if request.endpoint in SCRIPT_ENDPOINTS:
         action = _own_path(request.form.get("form_action", ""))
         page = _own_path(action or request.form.get("page", "")) or url_for("guardian.queue")
-        endpoint = _post_endpoint(action) if action else None
+        endpoint = _endpoint(action) if action else None
     else:
         # The language chooser's buttons send the page's form to the page's own address, which may answer GET only
         # (the case page): its words are that page's (speakup/web/languages.py, ``signed_in_first``).
-        page, endpoint = request.path, request.endpoint or _post_endpoint(request.path, "GET")
+        page, endpoint = request.path, request.endpoint or _endpoint(request.path, "GET")
     back_to = once.form_start(page)
     kept = KEPT_AT_TIME_OUT.get(endpoint or "")
     if kept is None:
