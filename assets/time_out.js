@@ -38,9 +38,11 @@ function typedForm(timeOutForm) {
 }
 
 /** The address typed words go to: the form's own, or, in a form whose buttons each post to their own address (the
- * guardian's case page, one form of many sections), that of the first button after the field with the most typed. */
+ * guardian's case page, one form of many sections), that of the first button after the field with the most typed.
+ * Only the form's own buttons: the language chooser's, in the page's header, belong to it too (their ``form``
+ * attribute) but send no words anywhere but back to the page. */
 function actionFor(form) {
-  const buttons = [...form.elements].filter((element) => element.hasAttribute("formaction"));
+  const buttons = [...form.elements].filter((element) => element.hasAttribute("formaction") && form.contains(element));
   const typed = [...form.elements].filter((field) => field.name && isTyped(field));
   if (!buttons.length || !typed.length) return form.action;
   const most = typed.reduce((best, field) => ((field.value || "").length > (best.value || "").length ? field : best));
@@ -55,6 +57,7 @@ function typedFields(timeOutForm) {
   const fields = [["form_action", new URL(actionFor(typed), window.location.href).pathname]];
   for (const field of typed.elements) {
     if (!field.name || SKIPPED.has(field.name) || field.disabled || field.type === "file" || field.type === "password") continue;
+    if (field.tagName === "BUTTON") continue; // a button holds nothing typed (the chooser's name a language)
     if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
     fields.push([field.name, field.value]);
   }

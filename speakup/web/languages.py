@@ -15,10 +15,19 @@ On a page whose form holds what a person typed (``keeps_words``), a link would l
 row of submit buttons tied to that form (HTML ``form``/``formaction``, ``name="language"``), which works without
 JavaScript. Their POST goes to the page's own address; ``_take_choice`` records the choice, keeps the posted fields
 as a form that came back keeps them (speakup/web/once.py: sealed for this browser, shown by the page), and sends the
-browser back to the page in the new language. Nothing more is stored than any kept form stores."""
+browser back to the page in the new language. Nothing more is stored than any kept form stores.
+
+Such pages: the raise form and the person's reply (every field the form posts), and a guardian's "Record a concern"
+(its own fields only) and case page. The case page's sections are one form (speakup/web/guardian/case.py), so the
+buttons send every section, JavaScript or not, and the words typed in each (message, note, closing, referral,
+extension) are kept under ``CaseForm.page`` as an action keeps the other sections', each shown again in its own
+section. Neither page asks for a password or security code. A guardian's page first checks the session
+(``auth.signed_in_first``): one that timed out is answered as a form sent then is, the words sealed to the guardian's
+own key for their next sign-in and shown as not sent, never kept for a browser whose session is forgotten."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -41,15 +50,29 @@ NOT_KEPT = ("csrf_token", CHOSEN)  # what the chooser's POST carries besides the
 class PageForm:
     element_id: str  # the id of the page's <form>, which the chooser's buttons name in their ``form`` attribute
     form_name: str  # the name its words are kept under (DomainForm.form_name()), which the page reads them by
+    # The words to keep, read from the posted form as the page reads them back (None: every field posted but
+    # NOT_KEPT). A staff page's names only its own fields: nothing else a POST carries is kept.
+    words: Callable[[], dict[str, str]] | None = None
+    # The page's answer before anything is kept, when it has one (a guardian's page: a session that timed out is
+    # answered as its forms are, the words sealed to the guardian's own key rather than kept for the browser).
+    first: Callable[[], Response | None] | None = None
 
 
 _PAGE_FORMS: dict[str, PageForm] = {}
 
 
-def keeps_words(endpoint: str, element_id: str, form_name: str) -> None:
+def keeps_words(
+    endpoint: str,
+    element_id: str,
+    form_name: str,
+    words: Callable[[], dict[str, str]] | None = None,
+    first: Callable[[], Response | None] | None = None,
+) -> None:
     """The page at ``endpoint`` has a form (``<form id=element_id>``) whose typed words the chooser keeps: its
-    buttons send that form, and the page shows the words kept under ``form_name`` (once.kept) in the new language."""
-    _PAGE_FORMS[endpoint] = PageForm(element_id, form_name)
+    buttons send that form, and the page shows the words kept under ``form_name`` (once.kept) in the new language;
+    ``words`` reads them from the posted form (every field but the token and the choice, by default), after
+    ``first`` (a check the page makes before anything is kept) has not answered."""
+    _PAGE_FORMS[endpoint] = PageForm(element_id, form_name, words, first)
 
 
 REPORTER_BLUEPRINTS = frozenset({"report", "followup", "about"})
@@ -125,6 +148,9 @@ def _take_choice() -> Response | None:
     page_form = _page_form(request.path)
     if page_form is None or CHOSEN not in request.form:
         return None  # not the chooser: a form of some other page with a field of this name is its own view's
+    answered = page_form.first() if page_form.first is not None else None
+    if answered is not None:
+        return answered
     _record(request.form.get(CHOSEN))
     # A file kept with the form's words (the raise form's, back from "Check your answers") stays with them: the
     # buttons send no file, and the check below forgets what was kept before. A form checked before this hook ran
@@ -134,7 +160,10 @@ def _take_choice() -> Response | None:
     # its own (the raise form) or there is none. A refused token keeps nothing, as any refused form.
     if "form_nonce" not in g and once.check_form() is not None:
         return redirect(_without_choice(), 303)
-    words = {name: value for name, value in request.form.items() if name not in NOT_KEPT}
+    if page_form.words is not None:
+        words = page_form.words()
+    else:
+        words = {name: value for name, value in request.form.items() if name not in NOT_KEPT}
     file = before.file if before is not None else None
     return once.keep(page_form.form_name, words, {}, to=_without_choice(), file=file)
 
@@ -164,9 +193,10 @@ def chooser_links() -> list[tuple[Language, str]]:
 
 
 def _this_page_relative() -> str:
-    """The chooser's buttons send the form to this very page: "?" and its query, or "" (the form's own address)."""
+    """The chooser's buttons send the form to this very page: "?" and its query ("?" alone: the same path, empty
+    query), never the path written again, as the links (a case's address may hold its reference)."""
     rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
-    return f"?{urlencode(rest)}" if rest else request.path
+    return f"?{urlencode(rest)}"
 
 
 def chooser_form() -> PageForm | None:
@@ -200,3 +230,15 @@ def init_app(app: Flask) -> None:
     from speakup.web.followup import ReplyForm
 
     keeps_words("followup.case_page", "reply-form", ReplyForm.form_name())
+    # A guardian's words: "Record a concern" (its own fields only), and the case page, whose sections are one form
+    # (guardian/case.py): the words typed in each section, kept as an action keeps the others' (no password or
+    # security code is on either page).
+    from speakup.web.guardian.auth import signed_in_first
+    from speakup.web.guardian.case import PAGE, words_elsewhere
+    from speakup.web.guardian.record import RecordForm
+
+    def record_words() -> dict[str, str]:
+        return RecordForm().values
+
+    keeps_words("guardian.record_concern", "record-form", RecordForm.form_name(), record_words, signed_in_first)
+    keeps_words("guardian.case_page", "case-form", PAGE, words_elsewhere, signed_in_first)

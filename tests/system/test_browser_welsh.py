@@ -2,7 +2,8 @@
 access code, the follow-up and its status, a guardian signing in, reading and replying, the case closed and the
 closing questions answered. Every page says ``<html lang="cy">`` and passes the checks every browser test's pages
 get (support/browser.py: axe-core, no sideways scroll, no other host). And a person who starts in English and
-chooses Cymraeg half-way through the raise form, without JavaScript, keeps what they typed.
+chooses Cymraeg half-way through the raise form, without JavaScript, keeps what they typed; so does a guardian
+half-way through their case page, with JavaScript or without.
 
 Elements are found by id, name and role, never by their English words: the words asserted are the Welsh
 catalogue's own (its translation, or the English where it has none yet, as gettext falls back). The catalogue is the
@@ -32,6 +33,7 @@ WHERE = "Ward 7, adain y gogledd"
 GUARDIAN_REPLY = "Diolch. Pryd yn union?"
 REPORTER_REPLY = "Bob nos yr wythnos diwethaf."
 CLOSING_MESSAGE = "Mae mwy o staff ar y shifft nos bellach."
+NOTE = "Siaradais â rheolwr y ward ddydd Llun."
 
 
 class Welsh:
@@ -212,5 +214,44 @@ def test_choosing_cymraeg_half_way_through_the_raise_form_keeps_the_words(
         _submit(page, "#maincontent form")
         expect(page.locator("#access-code")).to_be_visible()
         _check(visit, "confirmation-chosen")
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("app_overrides", ["en"], indirect=True, ids=["english-first"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
+def test_choosing_cymraeg_on_a_guardians_case_page_keeps_each_sections_words(
+    app: Flask, live_server: str, browser: Browser, welsh: Welsh, javascript: bool
+) -> None:
+    """The case page's sections are one form: the chooser's button sends it, and each section's words come back in
+    that section, in Welsh, JavaScript on or off."""
+    from support.factories import gen_concern
+    from support.html import case_address
+
+    guardian = gen_staff(app, email="gwen@example.org", name="Gwen Gwarcheidwad")
+    address = case_address(app, gen_concern(app.test_client())["reference"])
+    visit = Visit(browser, live_server, javascript, f"cy-chosen-case-{'js-on' if javascript else 'js-off'}")
+    try:
+        page = visit.goto("/guardian/sign-in")
+        page.locator("#email").fill(guardian.email)
+        page.locator("#password").fill(guardian.password)
+        page.locator("#security_code").fill(guardian.security_code())
+        _submit(page, "main form")
+        expect(page).to_have_url(visit.base_url + "/guardian/")
+        page = visit.goto(address)
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.locator("#body").fill(GUARDIAN_REPLY)
+        page.locator("#notes > summary").click()
+        page.locator("#note").fill(NOTE)
+        page.locator("button[name=language][value=cy]").click()
+        expect(page).to_have_url(live_server + address)
+        expect(page.locator("#body")).to_have_value(GUARDIAN_REPLY)
+        expect(page.locator("#note")).to_have_value(NOTE)
+        expect(page.locator(".nhsuk-error-summary")).to_have_count(0)  # kept as typed, not refused
+        _check(visit, "case-chosen")
+        # Sent in Welsh; the note stays in its section, as when any other section's button is pressed.
+        page.locator("button[formaction$='/messages']").click()
+        expect(page.locator(".speakup-message").get_by_text(GUARDIAN_REPLY)).to_be_visible()
+        expect(page.locator("#note")).to_have_value(NOTE)
     finally:
         visit.close()

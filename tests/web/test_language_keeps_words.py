@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
-from support.apps import make_app
+from support.apps import install_organisation_keys, make_app
 from support.catalogues import directories_with, install_catalogue
 from support.html import CSRF_RE, SUBMISSION_RE
 from support.present import found
@@ -42,7 +43,7 @@ def test_the_raise_form_offers_buttons_that_send_it(esperanto: Flask) -> None:
     page = esperanto.test_client().get("/raise").get_data(as_text=True)
     button = BUTTON_RE.search(page)
     assert button, "no chooser button on the raise form"
-    for attribute in ('form="raise-form"', 'formaction="/raise"', 'formmethod="post"', 'value="eo"', 'lang="eo"',
+    for attribute in ('form="raise-form"', 'formaction="?"', 'formmethod="post"', 'value="eo"', 'lang="eo"',
                       'formenctype="application/x-www-form-urlencoded"', "formnovalidate"):  # fmt: skip
         assert attribute in button.group(0)
     assert '<form id="raise-form"' in page
@@ -143,10 +144,184 @@ def test_a_half_written_reply_comes_back_in_the_new_language_with_its_words(espe
     client = following_up(esperanto, code)
     page = client.get("/follow-up/case").get_data(as_text=True)
     button = BUTTON_RE.search(page)
-    assert button and 'form="reply-form"' in button.group(0) and 'formaction="/follow-up/case"' in button.group(0)
+    assert button and 'form="reply-form"' in button.group(0) and 'formaction="?"' in button.group(0)
     reply_form = found(r'(<form[^>]*id="reply-form".*?</form>)', page, re.S)
     token = found(CSRF_RE, reply_form)
     chosen = client.post("/follow-up/case", data={"csrf_token": token, "body": WORDS, "language": "eo"})
     assert (chosen.status_code, chosen.location) == (303, "/follow-up/case")
     again = client.get("/follow-up/case").get_data(as_text=True)
     assert '<html lang="eo" dir="ltr">' in again and WORDS in again and "nhsuk-error-summary" not in again
+
+
+# A guardian's pages: the same buttons, tied to "Record a concern" and to the case page's one form (its sections'
+# words all come back, each in its own section).
+NOTE = "Spoke to the ward manager; she will call back on Friday"
+
+
+def _guardian(app: Flask) -> FlaskClient:
+    from support.apps import install_organisation_keys
+    from support.factories import gen_staff
+    from support.html import signed_in
+
+    install_organisation_keys(app)
+    return signed_in(app, gen_staff(app))
+
+
+def _case_page(app: Flask) -> tuple[FlaskClient, str]:
+    from support.factories import gen_concern
+    from support.html import case_address
+
+    client = _guardian(app)
+    return client, case_address(app, gen_concern(client)["reference"])
+
+
+def _textarea(page: str, name: str) -> str:
+    return found(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', page, re.S)
+
+
+def test_the_guardian_case_page_offers_buttons_that_send_its_form(esperanto: Flask) -> None:
+    from support.factories import gen_concern
+
+    client = _guardian(esperanto)
+    reference = gen_concern(client)["reference"]
+    # Opened at its reference (typed, or found): the buttons send to "?", this very page, never its address again.
+    page = client.get(f"/guardian/cases/{reference}").get_data(as_text=True)
+    button = BUTTON_RE.search(page)
+    assert button, "no chooser button on the case page"
+    for attribute in ('form="case-form"', 'formaction="?"', 'formmethod="post"', 'value="eo"',
+                      'formenctype="application/x-www-form-urlencoded"', "formnovalidate"):  # fmt: skip
+        assert attribute in button.group(0)
+    assert reference not in button.group(0)
+    # The queue has no form with words in it: links.
+    assert not BUTTON_RE.search(client.get("/guardian/").get_data(as_text=True))
+
+
+def test_half_written_words_on_the_case_page_come_back_in_the_new_language_each_in_its_section(
+    esperanto: Flask, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client, address = _case_page(esperanto)
+    page = client.get(address).get_data(as_text=True)
+    before = _every_row(esperanto)
+    data = {"csrf_token": found(CSRF_RE, page), "version": found(r'name="version" value="(\d+)"', page),
+            "body": WORDS, "note": NOTE, "status": "", "assignee": "", "language": "eo"}  # fmt: skip
+    chosen = client.post(address, data=data)
+    assert (chosen.status_code, chosen.location) == (303, address)
+    assert WORDS not in chosen.get_data(as_text=True)
+    # Sealed for this browser as any kept form: one row, nothing done to the case (opening it again is audited).
+    after = _every_row(esperanto)
+    changed = {name for name in after if after[name] != before.get(name)}
+    assert changed <= {"form_posts"}, changed
+    again = client.get(address).get_data(as_text=True)
+    assert '<html lang="eo" dir="ltr">' in again and "Saltu al la enhavo" in again
+    assert _textarea(again, "body").strip() == WORDS and _textarea(again, "note").strip() == NOTE
+    assert "nhsuk-error-summary" not in again and "form-refused" not in again
+    assert re.search(r'<details[^>]*id="notes"[^>]*open', again), "the notes section holding words is shown open"
+    # Nothing plain anywhere, nothing logged.
+    rows = _every_row(esperanto)
+    assert not any(WORDS in repr(row) or NOTE in repr(row) for table in rows.values() for row in table)
+    assert WORDS not in caplog.text and NOTE not in caplog.text
+    client.get("/guardian/")
+    later = client.get(address).get_data(as_text=True)
+    assert WORDS not in later and NOTE not in later and '<html lang="eo"' in later
+
+
+def test_record_a_concern_offers_buttons_and_keeps_its_words_in_the_new_language(esperanto: Flask) -> None:
+    client = _guardian(esperanto)
+    page = client.get("/guardian/record").get_data(as_text=True)
+    button = BUTTON_RE.search(page)
+    assert button, "no chooser button on Record a concern"
+    assert 'form="record-form"' in button.group(0) and 'formaction="?"' in button.group(0)
+    assert '<form id="record-form"' in page
+    data = {"csrf_token": found(CSRF_RE, page), "channel": "phone", "what_happened": WORDS, "where": WHERE,
+            "anonymity": "anonymous", "language": "eo"}  # fmt: skip
+    chosen = client.post("/guardian/record", data=data)
+    assert (chosen.status_code, chosen.location) == (303, "/guardian/record")
+    again = client.get("/guardian/record").get_data(as_text=True)
+    assert '<html lang="eo" dir="ltr">' in again and WORDS in again and f'value="{WHERE}"' in again
+    assert re.search(r'value="phone"[^>]*checked', again) and "nhsuk-error-summary" not in again
+    assert not any(WORDS in repr(row) for rows in _every_row(esperanto).values() for row in rows)
+
+
+def test_a_page_that_asks_for_a_password_or_security_code_keeps_the_plain_links(esperanto: Flask) -> None:
+    """Words are kept only from a form registered to keep them: never one with a password or a security code."""
+    assert not BUTTON_RE.search(esperanto.test_client().get("/guardian/sign-in").get_data(as_text=True))
+    client = _guardian(esperanto)
+    assert not BUTTON_RE.search(client.get("/guardian/password").get_data(as_text=True))
+
+
+def test_a_chooser_press_on_the_case_page_after_signing_out_keeps_nothing(esperanto: Flask) -> None:
+    """Back and Reload after the guardian signed out: the chooser's POST is refused like any form's, nothing kept."""
+    from support.html import AuthActions
+
+    client, address = _case_page(esperanto)
+    page = client.get(address).get_data(as_text=True)
+    data = {"csrf_token": found(CSRF_RE, page), "body": WORDS, "language": "eo"}
+    assert AuthActions(client).sign_out().status_code == 303
+    before = _every_row(esperanto)
+    replayed = client.post(address, data=data)
+    assert replayed.status_code == 303 and WORDS not in replayed.get_data(as_text=True)
+    assert WORDS not in client.get(replayed.location, follow_redirects=True).get_data(as_text=True)
+    assert _every_row(esperanto)["form_posts"] == before["form_posts"]
+
+
+def _kept_values(app: Flask, client: FlaskClient) -> dict[str, str]:
+    """What the chooser kept for this browser, opened as the page opens it (with the browser's own secret)."""
+    from speakup.platform import form_posts
+    from speakup.web.once import BROWSER, KEPT
+
+    with client.session_transaction() as session:
+        nonce, browser = session[KEPT]["nonce"], session[BROWSER]
+    with app.app_context():
+        kept = form_posts.open_kept(nonce, browser)
+    assert kept is not None
+    return kept.values
+
+
+@pytest.mark.parametrize("page", ["/guardian/record", "case"])
+def test_a_guardians_chooser_keeps_only_the_forms_own_fields_never_a_password_or_code(
+    esperanto: Flask, page: str
+) -> None:
+    if page == "case":
+        client, page = _case_page(esperanto)
+    else:
+        client = _guardian(esperanto)
+    form = client.get(page).get_data(as_text=True)
+    data = {"csrf_token": found(CSRF_RE, form), "body": WORDS, "what_happened": WORDS, "password": "Secret-Pass-1",
+            "security_code": "123456", "current_password": "Secret-Pass-1", "language": "eo"}  # fmt: skip
+    assert client.post(page, data=data).status_code == 303
+    kept = _kept_values(esperanto, client)
+    assert WORDS in kept.values()
+    assert not {"password", "security_code", "current_password", "csrf_token", "language"} & set(kept)
+    assert not any("Secret-Pass-1" in value or "123456" in value for value in kept.values())
+
+
+@pytest.mark.parametrize("where", ["case", "/guardian/record"])
+def test_a_chooser_press_after_the_time_out_keeps_the_words_for_the_guardians_next_sign_in(
+    esperanto: Flask, frozen_clock, where: str
+) -> None:
+    """As a form sent after the time-out (tests/web/test_words_kept_at_time_out.py): the words are sealed to the
+    guardian's own key, not kept for the browser (whose session is forgotten), and shown as not sent after she signs
+    in again."""
+    from datetime import timedelta
+
+    from support.factories import gen_concern, gen_staff
+    from support.html import AuthActions, case_address
+    from support.present import nowhere_in_plain
+
+    install_organisation_keys(esperanto)
+    gita = gen_staff(esperanto)
+    client = esperanto.test_client()
+    AuthActions(client).signed_in(gita)
+    url = case_address(esperanto, gen_concern(client)["reference"]) if where == "case" else where
+    page = client.get(url).get_data(as_text=True)
+    frozen_clock.advance(timedelta(minutes=31))
+    field = "body" if where == "case" else "what_happened"
+    sent = client.post(url, data={"csrf_token": found(CSRF_RE, page), field: WORDS, "language": "eo"})
+    assert (sent.status_code, sent.location) == (303, "/guardian/sign-in")
+    nowhere_in_plain(esperanto, WORDS)
+    signed_in = AuthActions(client).sign_in(gita)
+    assert signed_in.location == url
+    again = client.get(url).get_data(as_text=True)
+    shown = found(r'(?s)<div class="nhsuk-warning-callout" id="unsent-at-time-out">(.*?)</div>', again)
+    assert WORDS in shown

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from functools import wraps
+from typing import cast
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Response
 
 from speakup.domain import browser_sessions, team, time_outs
 from speakup.platform.extensions import login_manager
@@ -92,9 +94,9 @@ def _own_path(text: str) -> str:
     return urlsplit(text).path
 
 
-def _post_endpoint(path: str) -> str | None:
+def _endpoint(path: str, method: str = "POST") -> str | None:
     try:
-        endpoint, _arguments = current_app.url_map.bind("localhost").match(path, method="POST")
+        endpoint, _arguments = current_app.url_map.bind("localhost").match(path, method=method)
     except (HTTPException, RequestRedirect):
         return None
     return str(endpoint)
@@ -108,15 +110,26 @@ def page_and_unsent_words() -> tuple[str, time_outs.Unsent | None]:
     if request.endpoint in SCRIPT_ENDPOINTS:
         action = _own_path(request.form.get("form_action", ""))
         page = _own_path(action or request.form.get("page", "")) or url_for("guardian.queue")
-        endpoint = _post_endpoint(action) if action else None
+        endpoint = _endpoint(action) if action else None
     else:
-        page, endpoint = request.path, request.endpoint
+        # The language chooser's buttons send the page's form to the page's own address, which may answer GET only
+        # (the case page): its words are that page's (speakup/web/languages.py, ``signed_in_first``).
+        page, endpoint = request.path, request.endpoint or _endpoint(request.path, "GET")
     back_to = once.form_start(page)
     kept = KEPT_AT_TIME_OUT.get(endpoint or "")
     if kept is None:
         return back_to, None
     form, fields = kept
     return back_to, time_outs.Unsent(back_to, form, {name: request.form.get(name, "") for name in fields})
+
+
+def signed_in_first() -> Response | None:
+    """Before the language chooser keeps a guardian's typed words for the browser (speakup/web/languages.py): None
+    while their session lives; otherwise the answer the page's own forms get, so after a time-out the words are
+    sealed to the guardian's own key for their next sign-in (never kept for a browser whose session is forgotten)."""
+    if current_user.is_authenticated:
+        return None
+    return cast(Response, login_manager.unauthorized())
 
 
 # No "strong" protection: it hashes the client address, which this service never uses.

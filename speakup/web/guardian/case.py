@@ -82,6 +82,8 @@ for _endpoint, _form in WORDS.items():
 # words, sealed for this browser like a refused form's, under this one name ("message.body": ...), to be shown again
 # after the redirect. Nothing of them is ever echoed in the answer to the POST.
 PAGE = "CaseForm.page"
+# The language chooser sends the whole page to its own address (speakup/web/languages.py): every section's words.
+keeps_words_at_time_out("guardian.case_page", PAGE, tuple(key for name in WORDS.values() for key in FORMS[name]))
 MULTIPLE = ("themes",)  # checkboxes: every value chosen is kept, not only the first
 # Kept with the share form when it came back because the reporter asked for that guardian to be kept out: the page
 # then offers the override. Set by the view, never read from what was posted.
