@@ -336,7 +336,8 @@ def test_production_starts_with_a_trigger_on_its_tables_and_logs_it(installed, c
     with caplog.at_level(logging.ERROR, logger="speakup"):
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ROSTER_ROOT": root, **PRODUCTION, **ready})
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any(m.startswith("database_trigger_found: a trigger the service did not make, r5_drop on roster_log") for m in errors), errors
+    named = "database_trigger_found: a trigger the service did not make, r5_drop on roster_log"
+    assert any(m.startswith(named) for m in errors), errors
     with app.app_context():
         db.engine.dispose()
 
