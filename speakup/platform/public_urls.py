@@ -12,9 +12,9 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 
 NOT_HTTPS_ERROR = (
-    "PUBLIC_BASE_URL is not an https:// address with a host (left unset, it is the development one, "
-    "http://127.0.0.1:5000): enrolment links and emails would point at nobody's service, or go over plain http; set "
-    "SPEAKUP_PUBLIC_BASE_URL to the service's address"
+    "PUBLIC_BASE_URL is not an https:// address with a host (the setting's default, when it is not set, is the "
+    "development one, http://127.0.0.1:5000): enrolment links and emails would point at nobody's service, or go over "
+    "plain http; set SPEAKUP_PUBLIC_BASE_URL to the service's https:// address"
 )
 
 
