@@ -52,7 +52,9 @@ def _comparable(page: str) -> str:
                   "", page)  # fmt: skip
 
 
-def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, client, guardian):
+def test_a_case_without_a_grant_and_a_missing_one_get_the_same_answer(app, client, guardian, frozen_clock):
+    # The clock stands still: the two pages are compared whole, and a minute turning between them (a session's time
+    # left, a date) would tell them apart for a reason that is not the one under test.
     reference = gen_concern(client)["reference"]
     late = gen_staff(app, email="late@example.org", name="Lee Late")  # approved after the concern: no key
     browser = signed_in(app, late)
