@@ -140,20 +140,27 @@ class _Visible(HTMLParser):
             self.flow.append(("/".join(self._stack[-3:]), data))
 
 
+def outside_markers(text: str, depth: int = 0) -> tuple[str, int]:
+    """What of ``text`` lies outside ⟦ ⟧, given the markers already open before it (``depth``), and how many are
+    open after it (a translated placeholder's value nests one marker inside another)."""
+    outside = []
+    for char in text:
+        if char == OPEN:
+            depth += 1
+        elif char == CLOSE:
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            outside.append(char)
+    return "".join(outside), depth
+
+
 def _outside_markers(pieces: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
     """(where, piece, what of it lies outside ⟦ ⟧), a marker opened in one text node closing in a later one (a
     translated sentence with a link inside it)."""
     depth, found = 0, []
     for where, text in pieces:
-        outside = []
-        for char in text:
-            if char == OPEN:
-                depth += 1
-            elif char == CLOSE:
-                depth = max(0, depth - 1)
-            elif depth == 0:
-                outside.append(char)
-        found.append((where, text, "".join(outside)))
+        outside, depth = outside_markers(text, depth)
+        found.append((where, text, outside))
     return found
 
 
