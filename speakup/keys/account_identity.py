@@ -7,11 +7,12 @@ A database writer could swap `users.id` between rows, copy one account's sealed 
 - an account's keys and TOTP secret are sealed under labels naming its id, role and address (``labels.account``),
   so they open for no other row, nor for this one once those change; a session's sealed half is bound the same way;
 - ``users.identity_stamp``, a keyed hash under the pepper in force of the id, address (lower case), role, active
-  flag and the sealed credentials, is made only by the service (at creation, enrolment, a password change, a reset,
-  disabling or enabling; migration 0025 for the rows that existed) and checked at every sign-in, enrolment and
-  request. Without the pepper nobody can make one, so a row changed in the database signs nobody in, with an ERROR
-  line naming the account's id. It is also what lets keys sealed before the binding open (``labels.account_private_key``
-  and its kin), until their owner's next sign-in seals them again, bound.
+  flag, the sealed credentials and the name (outside review r8, F1), is made only by the service (at creation,
+  enrolment, a password change, a reset, disabling or enabling; migrations 0025 and 0027 for the rows that existed)
+  and checked at every sign-in, enrolment and request. Without the pepper nobody can make one, so a row changed in
+  the database signs nobody in, with an ERROR line naming the account's id. It is also what lets keys sealed before
+  the binding open (``labels.account_private_key`` and its kin), until their owner's next sign-in seals them again,
+  bound.
 
 A whole row (and its stamp) put back from an older copy is still the same account as it was: an accepted risk
 (docs/threat-model.md, "A database writer").
@@ -22,6 +23,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+from sqlalchemy import Row
 
 from speakup.crypto import labels, sealing
 from speakup.platform.config import settings
@@ -31,14 +35,31 @@ logger = logging.getLogger(__name__)
 
 STAMP_KIND = "account-identity"
 
+# The columns the stamp covers, with the stamp: what a query selects to check rows it does not load as accounts.
+STAMPED_COLUMNS = (
+    User.id,
+    User.email,
+    User.role,
+    User.is_active,
+    User.password_salt,
+    User.private_key_ct,
+    User.totp_secret_ct,
+    User.signing_key_ct,
+    User.name,
+    User.identity_stamp,
+)
+StampedRow: TypeAlias = "Row[Any]"
+
 
 def who(user: User) -> str:
     """What the account's sealed credentials and sessions are bound to."""
     return labels.account(user.id, user.email, user.role)
 
 
-def _stamped(user: User) -> tuple[sealing.StampField, ...]:
-    # Migration 0025 stamps these very fields, in this order: changed here, changed there (as a new migration).
+def _stamped(user: User | StampedRow) -> tuple[sealing.StampField, ...]:
+    # Migration 0027 stamps these very fields, in this order: changed here, changed there (as a new migration). The
+    # name is the last: it is how a reporter chooses whom to exclude (outside review r8, F1: two names swapped in the
+    # database sent a concern to the guardian the reporter had excluded).
     return (
         user.id,
         user.email.lower(),
@@ -48,6 +69,7 @@ def _stamped(user: User) -> tuple[sealing.StampField, ...]:
         user.private_key_ct,
         user.totp_secret_ct,
         user.signing_key_ct,
+        user.name,
     )
 
 
@@ -56,7 +78,7 @@ def stamp(user: User) -> None:
     user.identity_stamp = sealing.row_stamp(settings().token_pepper, STAMP_KIND, _stamped(user))
 
 
-def holds(user: User) -> bool:
+def holds(user: User | StampedRow) -> bool:
     return sealing.stamp_holds(settings().token_pepper, user.identity_stamp, STAMP_KIND, _stamped(user))
 
 

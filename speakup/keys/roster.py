@@ -37,7 +37,7 @@ from flask import current_app
 from sqlalchemy import Row, select
 
 from speakup.crypto import kem, signing
-from speakup.keys import anchor, roster_log, roster_replay
+from speakup.keys import account_identity, anchor, roster_log, roster_replay
 from speakup.keys.spent import Spent, forged_issue
 from speakup.ops import audit
 from speakup.platform import clock, transactions
@@ -109,8 +109,9 @@ class Roster:
         return any((user.id, key) in self.retired for key in keys if key)
 
 
-_ROW_COLUMNS = (User.id, User.email, User.name, User.role, User.is_active, User.public_key, User.signing_public_key)
-GuardianRow: TypeAlias = "Row[int, str, str, str, bool, bytes | None, bytes | None]"
+# The approved subject's columns, and those the account's identity stamp covers (its name among them).
+_ROW_COLUMNS = (*account_identity.STAMPED_COLUMNS, User.public_key, User.signing_public_key)
+GuardianRow: TypeAlias = "Row[Any]"
 
 
 def _guardian_rows() -> list[GuardianRow]:
@@ -156,7 +157,7 @@ def _digest(rows: list[GuardianRow], head: roster_log.Entry | None) -> str:
     digest.update(f"{pinned_root()}|{configured.environment}|{configured.roster_approvals_required}|".encode())
     digest.update(f"{roster_log.entry_hash(head) if head else '-'}|{anchor.stamp()}|".encode())
     for row in rows:
-        fields = (row.id, row.email, row.name, row.role, row.is_active)
+        fields = (row.id, row.email, row.name, row.role, row.is_active, row.identity_stamp)
         digest.update(repr(fields).encode() + (row.public_key or b"-") + b"|" + (row.signing_public_key or b"-"))
     return digest.hexdigest()
 
@@ -241,6 +242,9 @@ def _compare_rows(
             continue  # deleted or disabled: taking a reader away needs nobody's authority
         if _current_subject(row, subject) != subject:
             failures.append(RosterFailure(user_id, row.email, "its keys or details are not the ones approved"))
+            continue
+        if not account_identity.holds(row):  # its name, which reporters exclude by, included (outside review r8, F1)
+            failures.append(RosterFailure(user_id, row.email, "its row is not as the service left it"))
             continue
         signing_public = roster_log.unb64(subject.get("signing_public"))
         public_key = cast(bytes, roster_log.unb64(subject["hpke_public"]))  # the replay admits only a key that decodes

@@ -5,13 +5,14 @@ function, operator, cast, policy or extension. Any of those can drop or rewrite 
 review r5, F1: a trigger dropped the roster log's inserts), or change which rows a statement matches (review r7, F2:
 an operator ``=`` for the service's varchar comparisons, which PostgreSQL prefers to its own, made "revoke token A"
 revoke B). So the check names every object of those kinds that PostgreSQL did not make at ``initdb``: their ids
-are below ``FirstNormalObjectId`` (16384), and a new object cannot be given one. A foreign key's own triggers are
+are below ``FirstNormalObjectId`` (16384), and a new object is never given one (short of editing the catalogues). A foreign key's own triggers are
 the one exception, recognised by what they are (internal, a foreign key constraint's, a function PostgreSQL made),
 not by a flag a superuser can set by hand (reviews r6 F2 and r7 F1: a constraint trigger marked internal, running a
 function put in ``pg_catalog``).
 
-Left, and said in docs/threat-model.md: a superuser who edits the rows PostgreSQL made itself (a built-in
-function's body, an operator's function) can hide from any check made from inside the database.
+Left, and said in docs/threat-model.md: a superuser who edits the system catalogues by hand (a built-in function's
+body, an object's id: review r8, F3) can hide from any check made from inside the database; the service's own role
+cannot.
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ def _postgresql_query() -> str:
         "WHERE c.relname = ANY(:tables) AND NOT (t.tgisinternal AND k.contype IS NOT DISTINCT FROM 'f' "
         f"AND t.tgfoid < {FIRST_NORMAL_OID}) "
         "UNION ALL SELECT 'rule', rulename || ' on ' || tablename FROM pg_rules WHERE tablename = ANY(:tables) "
-        # A view, or anything but a table, of a table's name; a second table of that name in another schema.
+        # A view, or anything but a table, of a table's name in any schema (pg_catalog, searched first, too: outside
+        # review r8, F2); a second table of that name in another schema.
         "UNION ALL SELECT 'relation that is not a table', n.nspname || '.' || c.relname FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = ANY(:tables) AND c.relkind NOT IN ('r', 'p') "
-        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
         "UNION ALL SELECT 'table in another schema', n.nspname || '.' || c.relname FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = ANY(:tables) AND c.relkind IN ('r', 'p') "
         "AND n.nspname <> current_schema() AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
+        # A table whose rows join the service table's own reads (inheritance, a partition).
+        "UNION ALL SELECT 'table inheriting from a service table', c.relname FROM pg_inherits i "
+        "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_class c ON c.oid = i.inhrelid WHERE p.relname = ANY(:tables) "
         "UNION ALL SELECT 'row security', relname FROM pg_class WHERE relname = ANY(:tables) "
         "AND (relrowsecurity OR relforcerowsecurity) "
         f"UNION ALL {made_later}"

@@ -69,6 +69,16 @@ OBJECTS = [
         "DROP SCHEMA IF EXISTS zz_shadow CASCADE",
     ),
     (
+        "a view in pg_catalog, searched first, in a table's place (r8 F2)",
+        "SET allow_system_table_mods = on; CREATE VIEW pg_catalog.stats_tokens AS SELECT * FROM public.stats_tokens",
+        "SET allow_system_table_mods = on; DROP VIEW IF EXISTS pg_catalog.stats_tokens",
+    ),
+    (
+        "a table inheriting from a service table (r8 F4)",
+        "CREATE TABLE public.zz_child () INHERITS (public.stats_tokens)",
+        "DROP TABLE IF EXISTS public.zz_child",
+    ),
+    (
         "an event trigger",
         "CREATE FUNCTION public.zz_event() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$; "
         "CREATE EVENT TRIGGER zz_event ON ddl_command_start EXECUTE FUNCTION public.zz_event()",
