@@ -1,14 +1,13 @@
-"""What in the service's database the service did not make, and could silently change what it writes or reads.
-
-The service makes tables, their indexes, sequences and constraints, and nothing else: no trigger, rule, view,
-function, operator, cast, policy or extension. Any of those can drop or rewrite a write without an error (outside
-review r5, F1: a trigger dropped the roster log's inserts), or change which rows a statement matches (review r7, F2:
-an operator ``=`` for the service's varchar comparisons, which PostgreSQL prefers to its own, made "revoke token A"
-revoke B). So the check names every object of those kinds that PostgreSQL did not make at ``initdb``: their ids
-are below ``FirstNormalObjectId`` (16384), and a new object is never given one (short of editing the catalogues). A foreign key's own triggers are
-the one exception, recognised by what they are (internal, a foreign key constraint's, a function PostgreSQL made),
-not by a flag a superuser can set by hand (reviews r6 F2 and r7 F1: a constraint trigger marked internal, running a
-function put in ``pg_catalog``).
+"""What in the service's database the service did not make, and could silently change what it writes or reads.  The
+service makes tables, their indexes, sequences and constraints, and nothing else: no trigger, rule, view, function,
+operator, cast, policy or extension. Any of those can drop or rewrite a write without an error (outside review r5,
+F1: a trigger dropped the roster log's inserts), or change which rows a statement matches (review r7, F2: an
+operator ``=`` for the service's varchar comparisons, which PostgreSQL prefers to its own, made "revoke token A"
+revoke B). So the check names every object of those kinds that PostgreSQL did not make at ``initdb``: their ids are
+below ``FirstNormalObjectId`` (16384), and a new object is never given one (short of editing the catalogues). A
+foreign key's own triggers are the one exception, recognised by what they are (internal, a foreign key constraint's,
+a function PostgreSQL made), not by a flag a superuser can set by hand (reviews r6 F2 and r7 F1: a constraint
+trigger marked internal, running a function put in ``pg_catalog``).
 
 Left, and said in docs/threat-model.md: a superuser who edits the system catalogues by hand (a built-in function's
 body, an object's id: review r8, F3) can hide from any check made from inside the database; the service's own role
