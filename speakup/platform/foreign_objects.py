@@ -1,8 +1,9 @@
-"""What in the service's database the service did not make, and could silently change what it writes or reads.  The
-service makes tables, their indexes, sequences and constraints, and nothing else: no trigger, rule, view, function,
-operator, cast, policy or extension. Any of those can drop or rewrite a write without an error (outside review r5,
-F1: a trigger dropped the roster log's inserts), or change which rows a statement matches (review r7, F2: an
-operator ``=`` for the service's varchar comparisons, which PostgreSQL prefers to its own, made "revoke token A"
+"""What in the service's database the service did not make, and could silently change what it writes or reads.
+
+The service makes tables, their indexes, sequences and constraints, and nothing else: no trigger, rule, view,
+function, operator, cast, policy or extension. Any of those can drop or rewrite a write without an error (outside
+review r5, F1: a trigger dropped the roster log's inserts), or change which rows a statement matches (review r7, F2:
+an operator ``=`` for the service's varchar comparisons, which PostgreSQL prefers to its own, made "revoke token A"
 revoke B). So the check names every object of those kinds that PostgreSQL did not make at ``initdb``: their ids are
 below ``FirstNormalObjectId`` (16384), and a new object is never given one (short of editing the catalogues). A
 foreign key's own triggers are the one exception, recognised by what they are (internal, a foreign key constraint's,
