@@ -109,8 +109,7 @@ class Roster:
         return any((user.id, key) in self.retired for key in keys if key)
 
 
-# The approved subject's columns, and those the account's identity stamp covers (its name among them).
-_ROW_COLUMNS = (*account_identity.STAMPED_COLUMNS, User.public_key, User.signing_public_key)
+_ROW_COLUMNS = (*account_identity.STAMPED_COLUMNS, User.public_key, User.signing_public_key)  # approved, and stamped
 GuardianRow: TypeAlias = "Row[Any]"
 
 
