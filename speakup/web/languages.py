@@ -1,8 +1,9 @@
 """Which language a request is answered in (issue 28), and the chooser on every page.
 
 A page is in the language this visit chose, or the first one offered (``DEFAULT_LANGUAGE``). The choice is kept in
-the session cookie only, so it ends with the browser's visit (and with a time-out or "Exit this page", which clear
-the session): nothing about it is stored or logged. The API answers by the request's ``Accept-Language``.
+the session cookie only, so it ends with the browser's visit, with every way out that clears the session (signing
+out, a time-out) and with "Exit this page" when JavaScript asks /exit as the page goes: nothing about it is stored
+or logged. The API answers by the request's ``Accept-Language``.
 
 No address names the choice (outside review r8, F1): History keeps every address a browser visits, a redirect's
 source too, and a rare language can single a person out to the next person at a shared computer. So the chooser is

@@ -24,6 +24,7 @@ from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
+from speakup.web.languages import CHOSEN as LANGUAGE_CHOSEN
 from speakup.web.uploads import accept_upload, uploaded_file
 
 bp = Blueprint("report", __name__)
@@ -301,6 +302,8 @@ def exit_page():
     """ "Exit this page": without JavaScript its button goes straight to EXIT_PAGE_URL; with it, this is also asked
     for in the background as the page is left (assets/exit_page.js), so what this browser's session keeps of a
     half-typed form (the words and file kept for "Check your answers" or after an error) goes at once rather than
-    after KEPT_FORM_MINUTES. Opened as a page, it leaves for EXIT_PAGE_URL too."""
+    after KEPT_FORM_MINUTES; so does the language chosen (web/languages.py), so the next person to open the service
+    does not find it in that language. Opened as a page, it leaves for EXIT_PAGE_URL too."""
     once.forget_kept()
+    session.pop(LANGUAGE_CHOSEN, None)
     return redirect(current_app.config["EXIT_PAGE_URL"], 303)

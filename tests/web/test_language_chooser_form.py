@@ -162,3 +162,13 @@ def test_enter_in_a_field_of_a_form_that_keeps_words_does_not_choose_a_language(
     first = buttons[0]
     assert 'type="submit"' in first and " disabled" in first and " hidden" in first and 'tabindex="-1"' in first
     assert page.index(first) < page.index('name="language"')
+
+
+def test_exit_this_page_forgets_the_language_chosen(esperanto: Flask) -> None:
+    """With JavaScript, "Exit this page" asks /exit as the page goes: the choice goes with the kept words, so the next
+    person to open the service (the session not yet ended) finds it in the default language."""
+    client = esperanto.test_client()
+    choose(client, "/", "eo")
+    assert LANG_RE.search(client.get("/").get_data(as_text=True)).group(1) == "eo"  # type: ignore[union-attr]
+    assert client.get("/exit").status_code == 303
+    assert LANG_RE.search(client.get("/").get_data(as_text=True)).group(1) == "en"  # type: ignore[union-attr]
