@@ -7,8 +7,9 @@ or logged. The API answers by the request's ``Accept-Language``.
 
 No address names the choice (outside review r8, F1): History keeps every address a browser visits, a redirect's
 source too, and a rare language can single a person out to the next person at a shared computer. So the chooser is
-a small form of its own, posted to the page's own address (``chooser_action``: "?" and the page's query, or its
-path) with buttons named ``language`` and the page's form token (``TOKEN_FIELD``), which works without JavaScript.
+a small form of its own, posted to the page's own address (it has no ``action``: the browser posts it to the address
+it shows, query and all, which the page never writes, as it may hold a case's reference) with buttons named
+``language`` and the page's form token (``TOKEN_FIELD``), which works without JavaScript.
 ``_take_own_form`` answers it before anything else reads the POST (once's check, the rate limiter, the address's own
 POST view, which never runs): the choice is recorded when the token is this browser's, and the answer is a 303 to
 the page. The token is checked, never claimed (the page's own forms share it and stay unsent), and nothing is read
@@ -46,7 +47,7 @@ from speakup.platform import languages
 from speakup.platform.languages import ENGLISH, Language
 from speakup.web import once
 
-CHOSEN = "language"  # the session's key, the chooser's buttons' name (and an old link's query parameter)
+CHOSEN = languages.VISIT_CHOICE  # the session's key, the chooser's buttons' name (and an old link's query)
 # The chooser's own form's token field: it holds the page's form token, checked but never claimed.
 TOKEN_FIELD = "language_token"  # noqa: S105 - a field's name, not a secret
 URLENCODED = "application/x-www-form-urlencoded"
@@ -186,8 +187,8 @@ def chooser_languages() -> list[Language]:
 
 
 def _this_page_relative() -> str:
-    """The chooser's form (or its buttons) is sent to this very page: "?" and its query, or the page's path; never
-    the language (a query of an old link would be dropped by its redirect before any page drew this)."""
+    """The chooser's buttons on a page that keeps words send its form to this very page: "?" and its query, or the
+    page's path; never the language (an old link's is dropped by its redirect before any page draws this)."""
     rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
     return f"?{urlencode(rest)}" if rest else request.path
 

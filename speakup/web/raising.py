@@ -24,7 +24,6 @@ from speakup.platform.translation import lazy_gettext as _l
 from speakup.web import errors, once
 from speakup.web.forgetting import CONFIRMATION, forget_this_browser
 from speakup.web.forms import DomainForm
-from speakup.web.languages import CHOSEN as LANGUAGE_CHOSEN
 from speakup.web.uploads import accept_upload, uploaded_file
 
 bp = Blueprint("report", __name__)
@@ -305,5 +304,5 @@ def exit_page():
     after KEPT_FORM_MINUTES; so does the language chosen (web/languages.py), so the next person to open the service
     does not find it in that language. Opened as a page, it leaves for EXIT_PAGE_URL too."""
     once.forget_kept()
-    session.pop(LANGUAGE_CHOSEN, None)
+    session.pop(languages.VISIT_CHOICE, None)
     return redirect(current_app.config["EXIT_PAGE_URL"], 303)
