@@ -15,6 +15,8 @@ from flask import has_request_context
 from flask_babel import get_locale
 
 ENGLISH = "en"
+# The session's key for the language a visit chose (speakup/web/languages.py), which "Exit this page" forgets too.
+VISIT_CHOICE = "language"
 CATALOGUES = Path(__file__).resolve().parent.parent / "translations"
 
 

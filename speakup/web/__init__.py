@@ -37,9 +37,9 @@ def register(app: Flask) -> None:
     assets.serve_assets(app)
     csrf.exempt(api_bp)
     errors.init_app(app)
-    languages.init_app(app)
-    translation.install_in_templates(app)
     once.init_app(app)
+    languages.init_app(app)  # after once: the chooser's own form is answered before once checks any form
+    translation.install_in_templates(app)
     forgetting.init_app(app)
 
     # The one way a page writes a date ("7 December 2026"), or a moment with its UK time ("... at 2:05pm").

@@ -1,21 +1,35 @@
 """Which language a request is answered in (issue 28), and the chooser on every page.
 
 A page is in the language this visit chose, or the first one offered (``DEFAULT_LANGUAGE``). The choice is kept in
-the session cookie only, so it ends with the browser's visit (and with a time-out or "Exit this page", which clear
-the session): nothing about it is stored or logged. The chooser is a link to the same page with ``?language=``;
-the answer records the choice and sends the browser back to the page without it. The API answers by the request's
-``Accept-Language``.
+the session cookie only, so it ends with the browser's visit, with every way out that clears the session (signing
+out, a time-out) and with "Exit this page" when JavaScript asks /exit as the page goes: nothing about it is stored
+or logged. The API answers by the request's ``Accept-Language``.
+
+No address names the choice (outside review r8, F1): History keeps every address a browser visits, a redirect's
+source too, and a rare language can single a person out to the next person at a shared computer. So the chooser is
+a small form of its own, posted to the page's own address (it has no ``action``: the browser posts it to the address
+it shows, query and all, which the page never writes, as it may hold a case's reference) with buttons named
+``language`` and the page's form token (``TOKEN_FIELD``), which works without JavaScript.
+``_take_own_form`` answers it before anything else reads the POST (once's check, the rate limiter, the address's own
+POST view, which never runs): the choice is recorded when the token is this browser's, and the answer is a 303 to
+the page. The token is checked, never claimed (the page's own forms share it and stay unsent), and nothing is read
+from the database, so the chooser works on every page, error pages included. A token that does not pass (the
+session ended since the page was drawn, another site's form) records nothing and writes no cookie: the page comes
+back, drawn with a fresh token. A ``?language=`` link (an old bookmark, a trust's own "in Welsh" link) is still
+taken, and the browser sent to the page without it; the service never writes one.
 
 A reporter-side language (speakup/platform/languages.py) is offered, and answered in, only on the pages of a person
 raising or following up a concern (``REPORTER_BLUEPRINTS``) and on the error pages of addresses outside the staff's
 (a mistyped address): its catalogue translates those pages alone. Elsewhere the page is in the first other language
 offered, whatever the visit chose, and a choice of it made there is not recorded.
 
-On a page whose form holds what a person typed (``keeps_words``), a link would lose those words, so the chooser is a
-row of submit buttons tied to that form (HTML ``form``/``formaction``, ``name="language"``), which works without
-JavaScript. Their POST goes to the page's own address; ``_take_choice`` records the choice, keeps the posted fields
-as a form that came back keeps them (speakup/web/once.py: sealed for this browser, shown by the page), and sends the
-browser back to the page in the new language. Nothing more is stored than any kept form stores.
+On a page whose form holds what a person typed (``keeps_words``), a form of its own would lose those words, so the
+chooser is a row of submit buttons tied to that form (HTML ``form``/``formaction``, ``name="language"``). Their POST
+goes to the page's own address; ``_take_choice`` records the choice, keeps the posted fields as a form that came back
+keeps them (speakup/web/once.py: sealed for this browser, shown by the page), and sends the browser back to the page
+in the new language. Nothing more is stored than any kept form stores. Those buttons come first in the form's tree
+order, so a disabled button of the form before them (base.html) is its default: Enter in a one-line field sends
+nothing rather than a change of language (F4).
 
 Such pages: the raise form and the person's reply (every field the form posts), and a guardian's "Record a concern"
 (its own fields only) and case page. The case page's sections are one form (speakup/web/guardian/case.py), so the
@@ -42,7 +56,10 @@ from speakup.platform import languages
 from speakup.platform.languages import ENGLISH, Language
 from speakup.web import once
 
-CHOSEN = "language"  # the session's key, the chooser link's query parameter and its buttons' name
+CHOSEN = languages.VISIT_CHOICE  # the session's key, the chooser's buttons' name (and an old link's query)
+# The chooser's own form's token field: it holds the page's form token, checked but never claimed.
+TOKEN_FIELD = "language_token"  # noqa: S105 - a field's name, not a secret
+URLENCODED = "application/x-www-form-urlencoded"
 NOT_KEPT = ("csrf_token", CHOSEN)  # what the chooser's POST carries besides the form's own words
 
 
@@ -133,9 +150,21 @@ def _page_form(path: str) -> PageForm | None:
     return _PAGE_FORMS.get(str(endpoint))
 
 
+def _take_own_form() -> Response | None:
+    """The chooser's own form: the choice kept for the visit when its token is this browser's, and the page again.
+    First of all a POST meets (``init_app``), so no view runs for it and no form or limit is spent."""
+    if request.method != "POST" or request.blueprint == "api" or request.mimetype != URLENCODED:
+        return None
+    if TOKEN_FIELD not in request.form:
+        return None  # a form of the page's own (the keeps_words buttons send that form's token, never this field)
+    if once.token_is_this_browsers(TOKEN_FIELD):
+        _record(request.form.get(CHOSEN))
+    return redirect(_without_choice(), 303)
+
+
 def _take_choice() -> Response | None:
-    """A chooser link: the choice kept for the visit, and the same page again without it in the address (so a
-    bookmark or the history holds none). A chooser button: the same, with the words of the page's form kept."""
+    """An old ``?language=`` link: the choice kept for the visit, and the same page again without it in the address.
+    A chooser button on a page that keeps words: the same, with the words of the page's form kept."""
     if request.blueprint == "api":
         return None
     if request.method == "GET" and CHOSEN in request.args:
@@ -143,7 +172,7 @@ def _take_choice() -> Response | None:
         return redirect(_without_choice(), 303)
     # The body is read only for the chooser's own POST (its buttons send it urlencoded, never a file): a form that
     # takes a file is read by its view, after the upload's own limit (once.checks_its_own_form).
-    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded" or CHOSEN in request.args:
+    if request.method != "POST" or request.mimetype != URLENCODED or CHOSEN in request.args:
         return None
     page_form = _page_form(request.path)
     if page_form is None or CHOSEN not in request.form:
@@ -180,16 +209,10 @@ def spoken() -> str | None:
     return request.accept_languages.best_match(_offered_codes())
 
 
-def chooser_links() -> list[tuple[Language, str]]:
-    """Each other language offered, with a link to this page in it: relative to the page's own address ("?language=cy",
-    its other query kept), so a page never writes its own path again (a case's address may hold its reference)."""
+def chooser_languages() -> list[Language]:
+    """Each other language offered, for the chooser's buttons."""
     here = current()
-    rest = [(key, value) for key, value in request.args.items(multi=True) if key != CHOSEN]
-    return [
-        (language, "?" + urlencode([*rest, (CHOSEN, language.code)]))
-        for language in offered()
-        if language.code != here.code
-    ]
+    return [language for language in offered() if language.code != here.code]
 
 
 def _this_page_relative() -> str:
@@ -200,7 +223,8 @@ def _this_page_relative() -> str:
 
 
 def chooser_form() -> PageForm | None:
-    """The form on this page whose words the chooser's buttons keep, if any (None: the chooser is links)."""
+    """The form on this page whose words the chooser's buttons keep, if any (None: the chooser is a form of its
+    own)."""
     return _PAGE_FORMS.get(str(request.endpoint)) if request.method == "GET" else None
 
 
@@ -209,6 +233,9 @@ def init_app(app: Flask) -> None:
     # {% trans %} blocks are extracted and looked up with their whitespace collapsed, so a template's line breaks
     # are not part of what a translator sees.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    # The chooser's own form first of all (after once.init_app, which puts its check first: register() runs this
+    # after it), before once's check of the form, the rate limiter and the address's own view.
+    app.before_request_funcs.setdefault(None, []).insert(0, _take_own_form)
     app.before_request(_take_choice)
     # Numbers on pages as the page's language writes them: {{ count | number }}.
     app.add_template_filter(languages.number, "number")
@@ -217,7 +244,7 @@ def init_app(app: Flask) -> None:
     def _language_globals() -> dict[str, Any]:
         return {
             "page_language": current(),
-            "other_languages": chooser_links,
+            "other_languages": chooser_languages,
             "chooser_form": chooser_form,
             "chooser_action": _this_page_relative,
         }

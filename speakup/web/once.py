@@ -179,6 +179,13 @@ def token_passes() -> bool:
     return nonce is not None and not form_posts.browser_gone(str(_browser_secret()))
 
 
+def token_is_this_browsers(field: str) -> bool:
+    """For a request that only chooses how pages are shown (the language chooser's own form, web/languages.py): the
+    token in ``field`` was made for this browser's session and has not expired. Nothing is claimed (the page's forms
+    share the token and stay unsent) and nothing is read from the database (the chooser works on its error pages)."""
+    return _nonce_from(request.form.get(field, "")) is not None
+
+
 def keep_for(form: str, values: dict[str, str], errors: dict[str, str], path: str) -> None:
     """Words to be shown by the form ``form`` on the page at ``path`` (the next page this browser opens), sealed for
     this browser as a form's that came back: a guardian's words given back after signing in again."""

@@ -301,6 +301,8 @@ def exit_page():
     """ "Exit this page": without JavaScript its button goes straight to EXIT_PAGE_URL; with it, this is also asked
     for in the background as the page is left (assets/exit_page.js), so what this browser's session keeps of a
     half-typed form (the words and file kept for "Check your answers" or after an error) goes at once rather than
-    after KEPT_FORM_MINUTES. Opened as a page, it leaves for EXIT_PAGE_URL too."""
+    after KEPT_FORM_MINUTES; so does the language chosen (web/languages.py), so the next person to open the service
+    does not find it in that language. Opened as a page, it leaves for EXIT_PAGE_URL too."""
     once.forget_kept()
+    session.pop(languages.VISIT_CHOICE, None)
     return redirect(current_app.config["EXIT_PAGE_URL"], 303)

@@ -12,6 +12,8 @@ journey runs on the catalogue as it is now, whatever was compiled in place befor
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -253,5 +255,58 @@ def test_choosing_cymraeg_on_a_guardians_case_page_keeps_each_sections_words(
         page.locator("button[formaction$='/messages']").click()
         expect(page.locator(".speakup-message").get_by_text(GUARDIAN_REPLY)).to_be_visible()
         expect(page.locator("#note")).to_have_value(NOTE)
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("app_overrides", ["en"], indirect=True, ids=["english-first"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
+def test_choosing_cymraeg_leaves_no_language_in_history(
+    app: Flask, live_server: str, browser: Browser, welsh: Welsh, tmp_path: Path, javascript: bool
+) -> None:
+    """Outside review r8, F1: the chooser is a form posted to the page itself, so no address the browser visited
+    (Chromium's History keeps a redirect's source too) says which language someone chose: read from the profile."""
+    profile = tmp_path / "ward-computer"
+    context = browser.browser_type.launch_persistent_context(
+        str(profile), executable_path=shutil.which("chromium"), args=["--no-sandbox"], java_script_enabled=javascript
+    )
+    try:
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        for path in ("/", "/follow-up", "/no-such-page"):
+            page.goto(live_server + path)
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            page.locator(".speakup-languages__link[lang=cy]").click()
+            expect(page.locator("html")).to_have_attribute("lang", "cy")
+            expect(page).to_have_url(live_server + path)
+            page.locator(".speakup-languages__link[lang=en]").click()
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+    finally:
+        context.close()
+    with sqlite3.connect(profile / "Default" / "History") as history:
+        visited = [str(url) for (url,) in history.execute("SELECT url FROM urls")]
+    assert any(url.startswith(live_server) for url in visited), "History holds none of the site: nothing was tested"
+    assert not [url for url in visited if "language" in url], visited
+
+
+@pytest.mark.parametrize("app_overrides", ["en"], indirect=True, ids=["english-first"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
+def test_enter_in_a_field_of_the_raise_form_does_not_change_the_language(
+    app: Flask, live_server: str, browser: Browser, welsh: Welsh, javascript: bool
+) -> None:
+    """Outside review r8, F4: the chooser's buttons belong to the raise form and come first, so Enter in "Where did
+    it happen?" pressed "Cymraeg"; a disabled button of the form before them makes Enter send nothing."""
+    visit = Visit(browser, live_server, javascript=javascript, label=f"enter-{javascript}")
+    try:
+        page = visit.goto("/raise")
+        sent: list[str] = []
+        page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+        page.locator("#where").fill(WHERE)
+        page.locator("#where").press("Enter")
+        page.wait_for_timeout(1_500)
+        assert sent == [], sent
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page).to_have_url(live_server + "/raise")
+        expect(page.locator("#where")).to_have_value(WHERE)
     finally:
         visit.close()

@@ -1,4 +1,4 @@
-"""The language chooser and what a page says of its language (issue 28): each other language offered is a link on
+"""The language chooser and what a page says of its language (issue 28): each other language offered is a button on
 every page, named in itself; choosing keeps the person on the same page, for the visit only; <html lang> and dir
 follow the page's language."""
 
@@ -34,14 +34,18 @@ def test_choosing_a_language_keeps_the_person_on_the_same_page_for_the_visit(esp
     client = esperanto.test_client()
     page = client.get("/follow-up").get_data(as_text=True)
     assert LANG_RE.search(page).groups() == ("en", "ltr")  # type: ignore[union-attr]
-    link = re.search(r'<a href="([^"]+)" hreflang="eo" lang="eo" dir="ltr"[^>]*>Esperanto</a>', page)
-    assert link, "no link to the other language, named in itself"
-    assert link.group(1) == "?language=eo"  # relative: the page never writes its own address again
-    chosen = client.get("/follow-up" + link.group(1))
+    button = re.search(r'<button[^>]*name="language" value="eo" lang="eo" dir="ltr"[^>]*>Esperanto</button>', page)
+    assert button, "no button for the other language, named in itself"
+    # A form of its own, posted to the page itself (no action: the page never writes its own address), with the
+    # page's token; no address names the language (tests/web/test_language_chooser_form.py).
+    assert '<form class="speakup-languages__form" method="post" novalidate>' in page
+    token = re.search(r'name="language_token" value="([^"]+)"', page)
+    assert token
+    chosen = client.post("/follow-up", data={"language_token": token.group(1), "language": "eo"})
     assert (chosen.status_code, chosen.headers["Location"]) == (303, "/follow-up")
     after = client.get("/follow-up").get_data(as_text=True)
     assert LANG_RE.search(after).groups() == ("eo", "ltr")  # type: ignore[union-attr]
-    assert 'aria-label="Lingvo"' in after and re.search(r'hreflang="en" lang="en" dir="ltr"[^>]*>English</a>', after)
+    assert 'aria-label="Lingvo"' in after and re.search(r'value="en" lang="en" dir="ltr"[^>]*>English</button>', after)
     # Another browser (the next visit) starts in the default language again.
     assert LANG_RE.search(esperanto.test_client().get("/").get_data(as_text=True)).group(1) == "en"  # type: ignore[union-attr]
 

@@ -12,6 +12,7 @@ every message those pages show must be in it, or a reporter-side translation mad
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,12 @@ class Tour:
         return str(self.app.config["DEFAULT_LANGUAGE"])
 
     def check(self, label: str, body: str) -> None:
+        # No address on any page names a language (outside review r8, F1): History would keep it, and tell the next
+        # person at the computer which language someone read the service in. The chooser is posted.
+        naming = [href for href in re.findall(r'href="([^"]*)"', body) if "language=" in href]
+        if naming:
+            self.offending[label] = [f"href naming a language: {href}" for href in naming]
+            return
         if self.code == "cy":  # Welsh: the page says so; its words are the catalogue's, checked there
             if f'<html lang="{self.code}"' not in body:
                 self.offending[label] = [f"not lang={self.code}"]
@@ -99,7 +106,7 @@ class Tour:
 
     def report(self) -> str:
         count = sum(len(texts) for texts in self.offending.values())
-        lines = [f"{count} visible texts not translated, on {len(self.offending)} pages:"]
+        lines = [f"{count} texts not translated or addresses naming a language, on {len(self.offending)} pages:"]
         for label, texts in self.offending.items():
             lines.append(f"  {label} ({len(texts)}):")
             lines += [f"    {text}" for text in texts]
