@@ -264,7 +264,7 @@ def test_choosing_cymraeg_on_a_guardians_case_page_keeps_each_sections_words(
 def test_choosing_cymraeg_leaves_no_language_in_history(
     app: Flask, live_server: str, browser: Browser, welsh: Welsh, tmp_path: Path, javascript: bool
 ) -> None:
-    """Outside review r8, F1: the chooser is a form posted to the page itself, so no address the browser visited
+    """Outside review r7b, F1: the chooser is a form posted to the page itself, so no address the browser visited
     (Chromium's History keeps a redirect's source too) says which language someone chose: read from the profile."""
     profile = tmp_path / "ward-computer"
     context = browser.browser_type.launch_persistent_context(
@@ -294,7 +294,7 @@ def test_choosing_cymraeg_leaves_no_language_in_history(
 def test_enter_in_a_field_of_the_raise_form_does_not_change_the_language(
     app: Flask, live_server: str, browser: Browser, welsh: Welsh, javascript: bool
 ) -> None:
-    """Outside review r8, F4: the chooser's buttons belong to the raise form and come first, so Enter in "Where did
+    """Outside review r7b, F4: the chooser's buttons belong to the raise form and come first, so Enter in "Where did
     it happen?" pressed "Cymraeg"; a disabled button of the form before them makes Enter send nothing."""
     visit = Visit(browser, live_server, javascript=javascript, label=f"enter-{javascript}")
     try:

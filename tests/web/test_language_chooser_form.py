@@ -1,4 +1,4 @@
-"""The language chooser is a form of its own, posted to the page's own address (outside review r8, F1): no address a
+"""The language chooser is a form of its own, posted to the page's own address (outside review r7b, F1): no address a
 browser visits names the language chosen, so History (which keeps a redirect's source too) cannot tell the next
 person at a shared computer that someone read the service in Urdu. Its POST records the choice and answers 303 with
 the page: on every page (one with no form, one with its own POST view at the same address, an error page), for a
