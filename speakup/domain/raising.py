@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -173,8 +175,24 @@ def _new_reference() -> str:
 def excludable_guardians() -> list[roster.RosterMember]:
     """The guardians a concern would reach: those on the verified roster, by name. Never a pending or disabled
     account: an administrator could otherwise put any name before every reporter, and the list would tell anyone
-    who is suspended. A concern raised while a guardian is disabled or pending is never wrapped for them at all."""
-    return sorted(roster.current_roster().guardians(), key=lambda member: (member.name, member.id))
+    who is suspended. A concern raised while a guardian is disabled or pending is never wrapped for them at all.
+
+    Each name is one a reporter can tell apart from the others (outside review r9, F1): two guardians whose names
+    read the same (two staff who share a name, or a look-alike with a hidden character) are each named with their
+    work address too, as the share page names them."""
+    members = roster.current_roster().guardians()
+    seen = Counter(_as_read(member.name) for member in members)
+    told_apart = [
+        replace(member, name=f"{member.name} ({member.email})") if seen[_as_read(member.name)] > 1 else member
+        for member in members
+    ]
+    return sorted(told_apart, key=lambda member: (member.name, member.id))
+
+
+def _as_read(name: str) -> str:
+    """A name as a reader sees it: compatibility forms folded, case and spacing ignored, invisible characters gone."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return " ".join("".join(char for char in folded if unicodedata.category(char) not in ("Cf", "Cc")).split())
 
 
 def excludable_guardians_if_readable() -> list[roster.RosterMember] | None:

@@ -65,3 +65,21 @@ def test_a_guardian_stamped_before_migration_0027_is_stamped_again(app: Flask, c
     reference = gen_concern(client)["reference"]
     assert guardians_wrapped_for(app, reference) == {gita.id}
     assert signed_in(app, gita).get("/guardian/").status_code == 200
+
+
+@pytest.mark.parametrize("second", ["Harry Guardian", "harry  guardian", "Harry\u200b Guardian", "Ｈarry Guardian"])
+def test_two_guardians_whose_names_read_the_same_are_told_apart_by_their_address(
+    app: Flask, client: FlaskClient, second: str
+) -> None:
+    """Outside review r9, F1: a second "Harry Guardian" (two staff sharing a name, or a look-alike with a hidden
+    character), approved as any guardian is, stood beside the first on the raise form with nothing to tell them apart;
+    the reporter excluded one and the other received the concern."""
+    harry = gen_staff(app, "harry@example.org", name="Harry Guardian")
+    other = gen_staff(app, "harry2@example.org", name=second)
+    ivy = gen_staff(app, "ivy@example.org", name="Ivy Guardian")
+    listed = {entry["id"]: entry["name"] for entry in client.get("/api/v1/options").get_json()["guardians"]}
+    assert listed[str(harry.id)] == "Harry Guardian (harry@example.org)"
+    assert listed[str(other.id)] == f"{second} (harry2@example.org)"
+    assert listed[str(ivy.id)] == "Ivy Guardian"  # a name nobody else reads alike is shown as it is
+    page = client.get("/raise").get_data(as_text=True)
+    assert "Harry Guardian (harry@example.org)" in page and "(harry2@example.org)" in page
