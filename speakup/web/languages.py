@@ -5,7 +5,7 @@ the session cookie only, so it ends with the browser's visit, with every way out
 out, a time-out) and with "Exit this page" when JavaScript asks /exit as the page goes: nothing about it is stored
 or logged. The API answers by the request's ``Accept-Language``.
 
-No address names the choice (outside review r8, F1): History keeps every address a browser visits, a redirect's
+No address names the choice (outside review r7b, F1): History keeps every address a browser visits, a redirect's
 source too, and a rare language can single a person out to the next person at a shared computer. So the chooser is
 a small form of its own, posted to the page's own address (it has no ``action``: the browser posts it to the address
 it shows, query and all, which the page never writes, as it may hold a case's reference) with buttons named
